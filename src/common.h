@@ -1,0 +1,184 @@
+/* common.h: the one definition of the ivshmem-bench shared region.
+ *
+ * The region is a file in /dev/shm on the host and BAR2 of the ivshmem PCI device in the guest.
+ * It starts with a 4 KiB header, then the data buffer (page aligned):
+ *
+ *   line 0  identity       host-owned   magic, version, geometry, session     (written while INITIALIZING)
+ *   line 1  host control   host-owned   host_state, message sequence, size, kind
+ *   line 2  host hash      host-owned   SHA-256 of the message data
+ *   line 3  guest control  guest-owned  guest_state, bound session, acknowledged sequence, error
+ *   line 4  guest timing   guest-owned  the durations of the guest's phases (guest clock)
+ *   line 5-6 guest info    guest-owned  how the guest mapped the region
+ *
+ * Each side writes only the lines it owns. State words are C11 atomics: a side publishes its fields
+ * with a release store of its state and reads the peer's fields after an acquire load of the peer's
+ * state. Everything a peer writes is untrusted: check it (ivb_check_*) before using it.
+ * Any change to this layout bumps IVB_PROTOCOL_VERSION.
+ */
+#ifndef IVB_COMMON_H
+#define IVB_COMMON_H
+
+#include <stdalign.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define IVB_MAGIC 0x31425649u /* "IVB1" in memory order */
+#define IVB_PROTOCOL_VERSION 1u
+#define IVB_CACHE_LINE 64u
+#define IVB_HEADER_SIZE 4096u /* the data buffer starts here: page aligned */
+#define IVB_SHA256_LEN 32u
+
+/* Host state machine; only the host writes host_state. */
+enum ivb_host_state {
+	IVB_HOST_UNINITIALIZED = 0,
+	IVB_HOST_INITIALIZING = 1, /* clearing the host lines; nothing else is valid */
+	IVB_HOST_READY = 2,        /* initialised, or between messages */
+	IVB_HOST_SENDING = 3,      /* a message is in the buffer: sequence, size, hash are valid */
+	IVB_HOST_COMPLETED = 4,    /* every test is done; the guest may exit */
+	IVB_HOST_ABORTED = 5,      /* the host stopped early; host_abort_reason says why */
+};
+#define IVB_HOST_STATE_MAX IVB_HOST_ABORTED
+
+/* Guest state machine; only the guest writes guest_state. */
+enum ivb_guest_state {
+	IVB_GUEST_UNINITIALIZED = 0,
+	IVB_GUEST_WAITING_HOST_INIT = 1, /* started, waiting for a host in READY */
+	IVB_GUEST_READY = 2,             /* bound to guest_session, waiting for a message */
+	IVB_GUEST_PROCESSING = 3,        /* working on message `sequence` */
+	IVB_GUEST_ACKNOWLEDGED = 4,      /* ack_sequence, error_code and the timings are valid */
+	IVB_GUEST_ABORTED = 5,           /* the guest stopped early; guest_abort_reason says why */
+};
+#define IVB_GUEST_STATE_MAX IVB_GUEST_ABORTED
+
+/* What a message asks the guest to do. */
+enum ivb_msg_kind {
+	IVB_MSG_LATENCY = 1,   /* the four phases on the region */
+	IVB_MSG_BANDWIDTH = 2, /* the same phases; recorded per frame size */
+	IVB_MSG_REFERENCE = 3, /* the same phases on a private copy: what plain memory does here */
+};
+#define IVB_MSG_KIND_MAX IVB_MSG_REFERENCE
+
+/* Per-message result, written by the guest in error_code. */
+enum ivb_msg_error {
+	IVB_MSG_OK = 0,
+	IVB_MSG_SHA256_MISMATCH = 1, /* the data the guest received does not hash to data_sha256 */
+	IVB_MSG_BAD_SIZE = 2,        /* data_size is 0 or does not fit the guest's mapping */
+	IVB_MSG_BAD_KIND = 3,        /* msg_kind is not one of enum ivb_msg_kind */
+	IVB_MSG_GUEST_FAILURE = 4,   /* the guest could not run the phases (e.g. out of memory) */
+};
+#define IVB_MSG_ERROR_MAX IVB_MSG_GUEST_FAILURE
+
+/* Why a side aborted, in host_abort_reason / guest_abort_reason. */
+enum ivb_abort_reason {
+	IVB_ABORT_NONE = 0,
+	IVB_ABORT_SIGNAL = 1,   /* SIGINT or SIGTERM */
+	IVB_ABORT_TIMEOUT = 2,  /* the peer did not answer in time */
+	IVB_ABORT_PROTOCOL = 3, /* the peer wrote something invalid */
+	IVB_ABORT_FAILURE = 4,  /* a local failure (I/O, memory) */
+};
+#define IVB_ABORT_REASON_MAX IVB_ABORT_FAILURE
+
+/* How the guest reached the region, in ivb_guest_info.map_kind. */
+enum ivb_map_kind {
+	IVB_MAP_NONE = 0,
+	IVB_MAP_SHM = 1,        /* loopback: a file in /dev/shm on the host */
+	IVB_MAP_RESOURCE2 = 2,  /* BAR2 through sysfs resource2 (Linux maps it UC-) */
+	IVB_MAP_RESOURCE2_WC = 3, /* BAR2 through sysfs resource2_wc (write-combining) */
+};
+#define IVB_MAP_KIND_MAX IVB_MAP_RESOURCE2_WC
+
+/* Guest phase durations in nanoseconds, measured on the guest's clock. */
+struct ivb_guest_timing {
+	uint64_t hot_read_ns;  /* A: touch every line of the data, as it is in the cache */
+	uint64_t cold_read_ns; /* B: the same after flushing the range from the cache */
+	uint64_t copy_ns;      /* C: memcpy into a pre-faulted private buffer (after a flush) */
+	uint64_t verify_ns;    /* D: SHA-256 of the private copy and comparison */
+	uint64_t flush_ns;     /* the two cache flushes, outside A-D */
+	uint64_t total_ns;     /* from seeing SENDING to just before acknowledging */
+	uint8_t pad[16];
+};
+
+#define IVB_DEVICE_LEN 16u
+#define IVB_KERNEL_LEN 64u
+#define IVB_MEMTYPE_LEN 24u
+
+/* How the guest mapped the region; strings are NUL-padded and untrusted. */
+struct ivb_guest_info {
+	uint32_t map_kind; /* enum ivb_map_kind */
+	uint32_t reserved;
+	uint64_t map_size;                /* bytes the guest mapped */
+	char device[IVB_DEVICE_LEN];      /* PCI address, e.g. 0000:00:03.0; empty for shm */
+	char kernel[IVB_KERNEL_LEN];      /* guest kernel release (uname -r) */
+	char memtype[IVB_MEMTYPE_LEN];    /* memory type the guest kernel gave the mapping, if known */
+};
+
+struct ivb_region {
+	/* line 0: identity, host-owned; magic is 0 while the host initialises */
+	_Atomic uint32_t magic;
+	uint32_t version;
+	uint32_t header_size;
+	uint32_t reserved0;
+	uint64_t buffer_capacity;   /* bytes available from IVB_HEADER_SIZE on */
+	_Atomic uint64_t session;   /* random nonce of this host run; never 0 once READY */
+	uint8_t pad0[32];
+
+	/* line 1: host control, host-owned */
+	alignas(IVB_CACHE_LINE) _Atomic uint32_t host_state;
+	uint32_t host_abort_reason;
+	uint64_t sequence;  /* of the message in the buffer; 1, 2, 3, ... within a session */
+	uint64_t data_size; /* bytes of the message at the start of the buffer */
+	uint32_t msg_kind;  /* enum ivb_msg_kind */
+	uint32_t reserved1;
+	uint8_t pad1[32];
+
+	/* line 2: host hash, host-owned */
+	alignas(IVB_CACHE_LINE) uint8_t data_sha256[IVB_SHA256_LEN];
+	uint8_t pad2[32];
+
+	/* line 3: guest control, guest-owned */
+	alignas(IVB_CACHE_LINE) _Atomic uint32_t guest_state;
+	uint32_t guest_abort_reason;
+	uint64_t guest_session; /* the host session the guest is bound to */
+	uint64_t ack_sequence;  /* the message the guest acknowledged */
+	uint32_t error_code;    /* enum ivb_msg_error for ack_sequence */
+	uint32_t reserved3;
+	uint8_t pad3[32];
+
+	/* line 4: guest timing, guest-owned */
+	alignas(IVB_CACHE_LINE) struct ivb_guest_timing timing;
+
+	/* lines 5-6: guest info, guest-owned */
+	alignas(IVB_CACHE_LINE) struct ivb_guest_info guest_info;
+};
+
+/* The other side reads these at fixed offsets: any change here is a protocol change. */
+_Static_assert(sizeof(_Atomic uint32_t) == 4, "state words must be 32-bit");
+_Static_assert(sizeof(_Atomic uint64_t) == 8, "session must be 64-bit");
+_Static_assert(offsetof(struct ivb_region, magic) == 0, "magic first");
+_Static_assert(offsetof(struct ivb_region, version) == 4, "version second");
+_Static_assert(offsetof(struct ivb_region, buffer_capacity) == 16, "identity line layout");
+_Static_assert(offsetof(struct ivb_region, session) == 24, "identity line layout");
+_Static_assert(offsetof(struct ivb_region, host_state) == 1 * IVB_CACHE_LINE, "host control on line 1");
+_Static_assert(offsetof(struct ivb_region, sequence) == 1 * IVB_CACHE_LINE + 8, "host control layout");
+_Static_assert(offsetof(struct ivb_region, data_size) == 1 * IVB_CACHE_LINE + 16, "host control layout");
+_Static_assert(offsetof(struct ivb_region, msg_kind) == 1 * IVB_CACHE_LINE + 24, "host control layout");
+_Static_assert(offsetof(struct ivb_region, data_sha256) == 2 * IVB_CACHE_LINE, "hash on line 2");
+_Static_assert(offsetof(struct ivb_region, guest_state) == 3 * IVB_CACHE_LINE, "guest control on line 3");
+_Static_assert(offsetof(struct ivb_region, guest_session) == 3 * IVB_CACHE_LINE + 8, "guest control layout");
+_Static_assert(offsetof(struct ivb_region, ack_sequence) == 3 * IVB_CACHE_LINE + 16, "guest control layout");
+_Static_assert(offsetof(struct ivb_region, error_code) == 3 * IVB_CACHE_LINE + 24, "guest control layout");
+_Static_assert(offsetof(struct ivb_region, timing) == 4 * IVB_CACHE_LINE, "guest timing on line 4");
+_Static_assert(sizeof(struct ivb_guest_timing) == IVB_CACHE_LINE, "guest timing is one line");
+_Static_assert(offsetof(struct ivb_region, guest_info) == 5 * IVB_CACHE_LINE, "guest info on line 5");
+_Static_assert(sizeof(struct ivb_guest_info) == 2 * IVB_CACHE_LINE, "guest info is two lines");
+_Static_assert(sizeof(struct ivb_region) == 7 * IVB_CACHE_LINE, "header lines");
+_Static_assert(sizeof(struct ivb_region) <= IVB_HEADER_SIZE, "header fits before the buffer");
+
+/* The data buffer of a mapped region. */
+static inline uint8_t *ivb_buffer(struct ivb_region *r)
+{
+	return (uint8_t *)r + IVB_HEADER_SIZE;
+}
+
+#endif /* IVB_COMMON_H */

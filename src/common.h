@@ -101,7 +101,7 @@ struct ivb_guest_timing {
 
 #define IVB_DEVICE_LEN 16u
 #define IVB_KERNEL_LEN 64u
-#define IVB_MEMTYPE_LEN 24u
+#define IVB_MEMTYPE_LEN 32u
 
 /* How the guest mapped the region; strings are NUL-padded and untrusted. */
 struct ivb_guest_info {

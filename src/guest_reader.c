@@ -1,0 +1,326 @@
+/* guest_reader: the guest side of ivshmem-bench.
+ *
+ * Maps the region (BAR2 of the ivshmem PCI device, or a /dev/shm file in loopback), then for each
+ * message times the four phases (hot read, cold read, copy out, SHA-256 verify), reports them
+ * through the region and acknowledges, until the host completes the run.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "common.h"
+#include "opts.h"
+#include "pci.h"
+#include "phases.h"
+#include "protocol.h"
+#include "region.h"
+
+#define PROG "guest_reader"
+#define MAP_DEFAULT "uc"
+#define MAX_TIMEOUT_S 86400u
+
+enum exit_code { EXIT_OK = 0, EXIT_FAILURE_RUN = 1, EXIT_USAGE = 2 };
+
+struct config {
+	const char *shm_path; /* loopback when set */
+	const char *device;   /* PCI address, or NULL for the first ivshmem device */
+	const char *sysfs_root;
+	bool wc;
+	uint64_t timeout_s;
+	uint64_t expected; /* messages the host plans to send, from the test options; 0: unknown */
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: " PROG " [OPTION]...\n"
+		"Receive frames from host_writer through an ivshmem region, time and verify them.\n"
+		"\n"
+		"  --shm PATH             loopback: map this file instead of the PCI device\n"
+		"  --device BDF           use this PCI device (default: the first %04x:%04x device)\n"
+		"  --map uc|wc            map BAR2 through resource2 (uc) or resource2_wc (wc)\n"
+		"                         (default " MAP_DEFAULT ")\n"
+		"  --sysfs-root DIR       where PCI devices are listed (default " IVB_PCI_SYSFS_DEFAULT ")\n"
+		"  --timeout SECONDS      limit of every wait for the host (default %u)\n"
+		"  --iterations N, --bw-iterations N, --ref-iterations N, --frames LIST, --latency-frame F\n"
+		"                         the host's test options, for progress: the host decides the tests\n"
+		"  --help                 show this help and exit\n"
+		"\n"
+		"Exit status: 0 the host completed the run, 1 a failure, 2 a usage error.\n",
+		IVB_PCI_VENDOR, IVB_PCI_DEVICE, IVB_TIMEOUT_DEFAULT_S);
+}
+
+static void die_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+
+static void die_usage(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs(PROG ": ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs(" (try --help)\n", stderr);
+	exit(EXIT_USAGE);
+}
+
+static uint64_t parse_count(const char *opt, const char *arg, uint64_t min, uint64_t max)
+{
+	uint64_t v;
+
+	if (ivb_parse_u64(arg, min, max, &v) < 0)
+		die_usage("%s needs a whole number from %llu to %llu, not '%s'", opt, (unsigned long long)min,
+			  (unsigned long long)max, arg);
+	return v;
+}
+
+static void parse_args(int argc, char **argv, struct config *cfg)
+{
+	enum { OPT_SHM = 256, OPT_DEVICE, OPT_MAP, OPT_SYSFS, OPT_TIMEOUT, OPT_ITER, OPT_BW_ITER, OPT_REF_ITER,
+	       OPT_FRAMES, OPT_LAT_FRAME, OPT_HELP };
+	static const struct option options[] = {
+		{ "shm", required_argument, NULL, OPT_SHM },
+		{ "device", required_argument, NULL, OPT_DEVICE },
+		{ "map", required_argument, NULL, OPT_MAP },
+		{ "sysfs-root", required_argument, NULL, OPT_SYSFS },
+		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+		{ "iterations", required_argument, NULL, OPT_ITER },
+		{ "bw-iterations", required_argument, NULL, OPT_BW_ITER },
+		{ "ref-iterations", required_argument, NULL, OPT_REF_ITER },
+		{ "frames", required_argument, NULL, OPT_FRAMES },
+		{ "latency-frame", required_argument, NULL, OPT_LAT_FRAME },
+		{ "help", no_argument, NULL, OPT_HELP },
+		{ NULL, 0, NULL, 0 },
+	};
+	/* The host's defaults, so that the expected count matches a run with no test options. */
+	uint64_t iterations = 100, bw_iterations = 10, ref_iterations = 3;
+	size_t nframes = 3;
+	struct ivb_frame frames[IVB_MAX_FRAMES], frame;
+	bool map_given = false;
+	int opt;
+
+	*cfg = (struct config){ .sysfs_root = IVB_PCI_SYSFS_DEFAULT, .timeout_s = IVB_TIMEOUT_DEFAULT_S };
+	while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
+		switch (opt) {
+		case OPT_SHM: cfg->shm_path = optarg; break;
+		case OPT_DEVICE: cfg->device = optarg; break;
+		case OPT_MAP:
+			if (strcmp(optarg, "uc") != 0 && strcmp(optarg, "wc") != 0)
+				die_usage("--map needs uc or wc, not '%s'", optarg);
+			cfg->wc = strcmp(optarg, "wc") == 0;
+			map_given = true;
+			break;
+		case OPT_SYSFS: cfg->sysfs_root = optarg; break;
+		case OPT_TIMEOUT: cfg->timeout_s = parse_count("--timeout", optarg, 1, MAX_TIMEOUT_S); break;
+		case OPT_ITER: iterations = parse_count("--iterations", optarg, 0, 10000000); break;
+		case OPT_BW_ITER: bw_iterations = parse_count("--bw-iterations", optarg, 0, 10000000); break;
+		case OPT_REF_ITER: ref_iterations = parse_count("--ref-iterations", optarg, 0, 10000000); break;
+		case OPT_FRAMES:
+			if (ivb_parse_frame_list(optarg, frames, IVB_MAX_FRAMES, &nframes) < 0)
+				die_usage("--frames needs a comma-separated list of 1080p, 1440p, 4k or byte counts, not '%s'",
+					  optarg);
+			break;
+		case OPT_LAT_FRAME:
+			if (ivb_parse_frame(optarg, &frame) < 0)
+				die_usage("--latency-frame needs 1080p, 1440p, 4k or a byte count, not '%s'", optarg);
+			break;
+		case OPT_HELP: usage(stdout); exit(EXIT_OK);
+		default: die_usage("unknown option");
+		}
+	}
+	if (optind < argc)
+		die_usage("unexpected argument '%s'", argv[optind]);
+	if (cfg->shm_path != NULL && (cfg->device != NULL || map_given))
+		die_usage("--shm maps a file; it does not go with --device or --map");
+	cfg->expected = iterations + bw_iterations * nframes + ref_iterations * (nframes + 1);
+}
+
+static volatile sig_atomic_t stop_signal;
+
+static void on_signal(int sig)
+{
+	stop_signal = sig;
+	ivb_stop_requested = 1;
+}
+
+static void install_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+}
+
+static int map_region(const struct config *cfg, struct ivb_mapping *map)
+{
+	char bdf[IVB_DEVICE_LEN];
+	int ret;
+
+	if (cfg->shm_path != NULL) {
+		ret = ivb_shm_open(cfg->shm_path, cfg->timeout_s * IVB_NS_PER_SEC, (const volatile int *)&ivb_stop_requested,
+				   map);
+		if (ret < 0)
+			fprintf(stderr, PROG ": cannot map %s: %s\n", cfg->shm_path,
+				ret == -ETIMEDOUT ? "it did not appear in time (is host_writer running?)" :
+				ret == -EINVAL ? "not a regular file" : strerror(-ret));
+		return ret;
+	}
+	ret = ivb_pci_find(cfg->sysfs_root, cfg->device, bdf);
+	if (ret < 0) {
+		if (cfg->device != NULL)
+			fprintf(stderr, PROG ": %s is not an ivshmem device (%04x:%04x) under %s\n", cfg->device,
+				IVB_PCI_VENDOR, IVB_PCI_DEVICE, cfg->sysfs_root);
+		else
+			fprintf(stderr, PROG ": no ivshmem device (%04x:%04x) under %s: %s\n", IVB_PCI_VENDOR,
+				IVB_PCI_DEVICE, cfg->sysfs_root, ret == -ENODEV ? "none found" : strerror(-ret));
+		return ret;
+	}
+	ret = ivb_pci_map_bar2(cfg->sysfs_root, bdf, cfg->wc, map);
+	if (ret < 0)
+		fprintf(stderr, PROG ": cannot map BAR2 of %s through %s: %s\n", bdf, cfg->wc ? "resource2_wc" : "resource2",
+			ret == -ENOENT && cfg->wc ? "no resource2_wc (BAR2 not prefetchable?)" : strerror(-ret));
+	return ret;
+}
+
+static void describe(const struct ivb_mapping *map, struct ivb_guest_info *info)
+{
+	struct utsname uts;
+
+	memset(info, 0, sizeof(*info));
+	info->map_kind = map->kind;
+	info->map_size = map->size;
+	snprintf(info->device, sizeof(info->device), "%s", map->device);
+	snprintf(info->memtype, sizeof(info->memtype), "%s", map->memtype[0] ? map->memtype : "unknown");
+	if (uname(&uts) == 0)
+		snprintf(info->kernel, sizeof(info->kernel), "%.*s", (int)sizeof(info->kernel) - 1, uts.release);
+}
+
+/* Counts of one run. */
+struct tally {
+	uint64_t messages;
+	uint64_t verified;
+	uint64_t failed;
+};
+
+/*
+ * Serve messages until the host completes the run.
+ * Returns: 0 when it did, or a negative errno (g->why says why).
+ */
+static int serve(struct ivb_guest *g, uint8_t *copy, uint8_t *private_src, struct tally *t)
+{
+	uint8_t *shared = ivb_buffer(g->r);
+
+	for (;;) {
+		struct ivb_message msg;
+		struct ivb_guest_timing timing;
+		uint32_t error;
+		bool match = false;
+		int ret = ivb_guest_wait_message(g, &msg);
+
+		if (ret == 1)
+			return 0;
+		if (ret < 0)
+			return ret;
+		memset(&timing, 0, sizeof(timing));
+		error = msg.error;
+		if (error == IVB_MSG_OK) {
+			const uint8_t *src = shared;
+
+			/* Reference: the same phases on private memory, to compare with the region. */
+			if (msg.kind == IVB_MSG_REFERENCE) {
+				memcpy(private_src, shared, msg.size);
+				src = private_src;
+			}
+			if (ivb_run_phases(src, msg.size, copy, msg.sha256, &timing, &match) < 0)
+				error = IVB_MSG_GUEST_FAILURE;
+			else if (!match)
+				error = IVB_MSG_SHA256_MISMATCH;
+		}
+		timing.total_ns = ivb_now_ns() - msg.seen_ns;
+		ivb_guest_ack(g, &msg, &timing, error);
+		t->messages++;
+		if (error == IVB_MSG_OK)
+			t->verified++;
+		else
+			t->failed++;
+		if (error != IVB_MSG_OK)
+			fprintf(stderr, PROG ": message %llu: %s\n", (unsigned long long)msg.sequence,
+				ivb_msg_error_name(error));
+		ret = ivb_guest_wait_host_ready(g);
+		if (ret < 0)
+			return ret;
+	}
+}
+
+int main(int argc, char **argv)
+{
+	struct config cfg;
+	struct ivb_mapping map;
+	struct ivb_guest_info info;
+	struct ivb_guest g;
+	struct tally t = { 0, 0, 0 };
+	uint8_t *copy = NULL, *private_src = NULL;
+	size_t capacity;
+	int ret;
+
+	parse_args(argc, argv, &cfg);
+	install_signals();
+	if (map_region(&cfg, &map) < 0)
+		return EXIT_FAILURE_RUN;
+	if (map.size < IVB_REGION_MIN_SIZE) {
+		fprintf(stderr, PROG ": the region has %zu bytes, less than the %u a header and a page need\n", map.size,
+			IVB_REGION_MIN_SIZE);
+		ivb_unmap(&map);
+		return EXIT_FAILURE_RUN;
+	}
+	/* Pre-faulted before the first message: no page fault may fall inside phase C. */
+	capacity = map.size - IVB_HEADER_SIZE;
+	copy = ivb_alloc_prefaulted(capacity);
+	private_src = ivb_alloc_prefaulted(capacity);
+	if (copy == NULL || private_src == NULL) {
+		fprintf(stderr, PROG ": cannot allocate two %zu-byte buffers: %s\n", capacity, strerror(errno));
+		ret = -ENOMEM;
+		goto out;
+	}
+	describe(&map, &info);
+	fprintf(stderr, PROG ": mapped %s%s%s (%zu bytes, memory type %s, flush %s); waiting for the host\n",
+		ivb_map_kind_name(map.kind), map.device[0] ? " of " : " ", map.device[0] ? map.device : cfg.shm_path,
+		map.size, info.memtype, ivb_flush_method());
+
+	ret = ivb_guest_bind(&g, map.region, map.size, cfg.timeout_s * IVB_NS_PER_SEC, &info);
+	if (ret == 0) {
+		/* Map every page of the buffer now: a first touch inside phase A would time a page fault. */
+		for (size_t off = 0; off < g.capacity; off += 4096)
+			(void)*(volatile uint8_t *)(ivb_buffer(map.region) + off);
+		fprintf(stderr, PROG ": bound to the host; expecting %llu messages\n", (unsigned long long)cfg.expected);
+		ret = serve(&g, copy, private_src, &t);
+	}
+	if (ret < 0) {
+		ivb_guest_abort(&g, ret == -EINTR ? IVB_ABORT_SIGNAL : ret == -ETIMEDOUT ? IVB_ABORT_TIMEOUT
+											 : IVB_ABORT_PROTOCOL);
+		if (stop_signal != 0)
+			fprintf(stderr, PROG ": stopped by signal %d (%s)\n", stop_signal, strsignal(stop_signal));
+		else
+			fprintf(stderr, PROG ": %s\n", g.why[0] ? g.why : strerror(-ret));
+	}
+out:
+	printf(PROG ": %llu messages, %llu verified, %llu failed; mapping %s%s%s, memory type %s%s\n",
+	       (unsigned long long)t.messages, (unsigned long long)t.verified, (unsigned long long)t.failed,
+	       ivb_map_kind_name(map.kind), map.device[0] ? " of " : "", map.device,
+	       map.memtype[0] ? map.memtype : "unknown", ret < 0 ? "; stopped early" : "");
+	ivb_free_buffer(copy, capacity);
+	ivb_free_buffer(private_src, capacity);
+	ivb_unmap(&map);
+	return ret < 0 || t.failed > 0 ? EXIT_FAILURE_RUN : EXIT_OK;
+}

@@ -1,0 +1,748 @@
+/* host_writer: the host side of ivshmem-bench.
+ *
+ * Writes random frames into the shared region, times its own copy and the round trip to the
+ * guest's acknowledgement, collects the guest's phase timings, and writes the CSVs and run.json.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "common.h"
+#include "csv.h"
+#include "manifest.h"
+#include "opts.h"
+#include "phases.h"
+#include "protocol.h"
+#include "region.h"
+#include "sha256.h"
+
+#define PROG "host_writer"
+#define OUT_DIR_DEFAULT "."
+#define ITERATIONS_DEFAULT 100u
+#define LATENCY_FRAME_DEFAULT "4k"
+#define BW_ITERATIONS_DEFAULT 10u
+#define FRAMES_DEFAULT "1080p,1440p,4k"
+#define REF_ITERATIONS_DEFAULT 3u
+#define MAX_ITERATIONS 10000000u
+#define MAX_TIMEOUT_S 86400u
+
+enum exit_code { EXIT_OK = 0, EXIT_FAILURE_RUN = 1, EXIT_USAGE = 2 };
+
+struct config {
+	const char *shm_path;
+	uint64_t size; /* 0: the file's size, or the default for a new file */
+	const char *out_dir;
+	uint64_t iterations;
+	const char *latency_frame_arg;
+	struct ivb_frame latency_frame;
+	uint64_t bw_iterations;
+	const char *frames_arg;
+	struct ivb_frame frames[IVB_MAX_FRAMES];
+	size_t nframes;
+	uint64_t ref_iterations;
+	uint64_t timeout_s;
+	uint64_t corrupt_iteration; /* message sequence number to corrupt; 0: none */
+	const char *meta[IVB_MAX_META];
+	size_t nmeta;
+};
+
+/* Everything one run owns, so that every exit path can flush and record it. */
+struct run {
+	struct config cfg;
+	struct ivb_mapping map;
+	struct ivb_host host;
+	struct ivb_manifest manifest;
+	struct ivb_csv latency_csv, bandwidth_csv, reference_csv;
+	uint8_t *frame;     /* private source of each message */
+	uint8_t *reference; /* private destination of the host's reference copy */
+	size_t buffer_size;
+	uint64_t messages_total, messages_done;
+	uint64_t progress_last_ns;
+	bool progress_tty;
+};
+
+/* What one message measured. */
+struct sample {
+	uint64_t host_memcpy_ns;
+	uint64_t host_reference_ns;
+	bool have_roundtrip;
+	uint64_t roundtrip_ns;
+	bool have_guest;
+	struct ivb_guest_timing guest;
+	bool success;
+	const char *error; /* short token for run.json, NULL on success */
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: " PROG " [OPTION]...\n"
+		"Send random frames through an ivshmem region to guest_reader and time every stage.\n"
+		"\n"
+		"  --shm PATH             region file (default " IVB_SHM_PATH_DEFAULT ")\n"
+		"  --size BYTES           region size; K, M, G suffixes are KiB, MiB, GiB\n"
+		"                         (default: the file's size, or 64M for a new file)\n"
+		"  --out DIR              folder for the CSVs and run.json (default " OUT_DIR_DEFAULT ")\n"
+		"  --iterations N         latency test iterations (default %u; 0 skips the test)\n"
+		"  --latency-frame F      frame of the latency test (default " LATENCY_FRAME_DEFAULT ")\n"
+		"  --bw-iterations N      bandwidth test iterations per frame (default %u; 0 skips)\n"
+		"  --frames LIST          bandwidth frames: 1080p, 1440p, 4k or byte counts, comma-separated\n"
+		"                         (default " FRAMES_DEFAULT ")\n"
+		"  --ref-iterations N     reference iterations per frame: the guest's phases on private\n"
+		"                         memory and the host's plain memcpy (default %u; 0 skips)\n"
+		"  --timeout SECONDS      limit of every wait for the guest (default %u)\n"
+		"  --meta KEY=VALUE       add a fact to run.json's \"meta\" (repeatable)\n"
+		"  --corrupt-iteration N  testing: flip a byte of message N after hashing it\n"
+		"  --help                 show this help and exit\n"
+		"\n"
+		"Exit status: 0 every iteration succeeded, 1 a failure, 2 a usage error.\n",
+		ITERATIONS_DEFAULT, BW_ITERATIONS_DEFAULT, REF_ITERATIONS_DEFAULT, IVB_TIMEOUT_DEFAULT_S);
+}
+
+static void die_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+
+static void die_usage(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs(PROG ": ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs(" (try --help)\n", stderr);
+	exit(EXIT_USAGE);
+}
+
+static uint64_t parse_count(const char *opt, const char *arg, uint64_t min, uint64_t max)
+{
+	uint64_t v;
+
+	if (ivb_parse_u64(arg, min, max, &v) < 0)
+		die_usage("%s needs a whole number from %llu to %llu, not '%s'", opt, (unsigned long long)min,
+			  (unsigned long long)max, arg);
+	return v;
+}
+
+static void parse_args(int argc, char **argv, struct config *cfg)
+{
+	enum { OPT_SHM = 256, OPT_SIZE, OPT_OUT, OPT_ITER, OPT_LAT_FRAME, OPT_BW_ITER, OPT_FRAMES, OPT_REF_ITER,
+	       OPT_TIMEOUT, OPT_META, OPT_CORRUPT, OPT_HELP };
+	static const struct option options[] = {
+		{ "shm", required_argument, NULL, OPT_SHM },
+		{ "size", required_argument, NULL, OPT_SIZE },
+		{ "out", required_argument, NULL, OPT_OUT },
+		{ "iterations", required_argument, NULL, OPT_ITER },
+		{ "latency-frame", required_argument, NULL, OPT_LAT_FRAME },
+		{ "bw-iterations", required_argument, NULL, OPT_BW_ITER },
+		{ "frames", required_argument, NULL, OPT_FRAMES },
+		{ "ref-iterations", required_argument, NULL, OPT_REF_ITER },
+		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+		{ "meta", required_argument, NULL, OPT_META },
+		{ "corrupt-iteration", required_argument, NULL, OPT_CORRUPT },
+		{ "help", no_argument, NULL, OPT_HELP },
+		{ NULL, 0, NULL, 0 },
+	};
+	int opt, ret;
+
+	*cfg = (struct config){
+		.shm_path = IVB_SHM_PATH_DEFAULT,
+		.out_dir = OUT_DIR_DEFAULT,
+		.iterations = ITERATIONS_DEFAULT,
+		.latency_frame_arg = LATENCY_FRAME_DEFAULT,
+		.bw_iterations = BW_ITERATIONS_DEFAULT,
+		.frames_arg = FRAMES_DEFAULT,
+		.ref_iterations = REF_ITERATIONS_DEFAULT,
+		.timeout_s = IVB_TIMEOUT_DEFAULT_S,
+	};
+	while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
+		switch (opt) {
+		case OPT_SHM: cfg->shm_path = optarg; break;
+		case OPT_SIZE:
+			if (ivb_parse_size(optarg, IVB_REGION_MIN_SIZE, SIZE_MAX, &cfg->size) < 0)
+				die_usage("--size needs a byte count of at least %u (suffixes K, M, G), not '%s'",
+					  IVB_REGION_MIN_SIZE, optarg);
+			break;
+		case OPT_OUT: cfg->out_dir = optarg; break;
+		case OPT_ITER: cfg->iterations = parse_count("--iterations", optarg, 0, MAX_ITERATIONS); break;
+		case OPT_LAT_FRAME: cfg->latency_frame_arg = optarg; break;
+		case OPT_BW_ITER: cfg->bw_iterations = parse_count("--bw-iterations", optarg, 0, MAX_ITERATIONS); break;
+		case OPT_FRAMES: cfg->frames_arg = optarg; break;
+		case OPT_REF_ITER: cfg->ref_iterations = parse_count("--ref-iterations", optarg, 0, MAX_ITERATIONS); break;
+		case OPT_TIMEOUT: cfg->timeout_s = parse_count("--timeout", optarg, 1, MAX_TIMEOUT_S); break;
+		case OPT_META:
+			if (strchr(optarg, '=') == NULL || optarg[0] == '=')
+				die_usage("--meta needs KEY=VALUE, not '%s'", optarg);
+			if (cfg->nmeta == IVB_MAX_META)
+				die_usage("at most %u --meta options", IVB_MAX_META);
+			cfg->meta[cfg->nmeta++] = optarg;
+			break;
+		case OPT_CORRUPT: cfg->corrupt_iteration = parse_count("--corrupt-iteration", optarg, 1, UINT64_MAX); break;
+		case OPT_HELP: usage(stdout); exit(EXIT_OK);
+		default: die_usage("unknown option");
+		}
+	}
+	if (optind < argc)
+		die_usage("unexpected argument '%s'", argv[optind]);
+	ret = ivb_parse_frame(cfg->latency_frame_arg, &cfg->latency_frame);
+	if (ret < 0)
+		die_usage("--latency-frame needs 1080p, 1440p, 4k or a byte count, not '%s'", cfg->latency_frame_arg);
+	ret = ivb_parse_frame_list(cfg->frames_arg, cfg->frames, IVB_MAX_FRAMES, &cfg->nframes);
+	if (ret == -E2BIG)
+		die_usage("--frames takes at most %u frames", IVB_MAX_FRAMES);
+	if (ret < 0)
+		die_usage("--frames needs a comma-separated list of 1080p, 1440p, 4k or byte counts, not '%s'",
+			  cfg->frames_arg);
+	if (cfg->iterations + cfg->bw_iterations + cfg->ref_iterations == 0)
+		die_usage("nothing to do: --iterations, --bw-iterations and --ref-iterations are all 0");
+}
+
+/* The largest message this configuration sends. */
+static uint64_t largest_message(const struct config *cfg)
+{
+	uint64_t max = cfg->iterations > 0 || cfg->ref_iterations > 0 ? cfg->latency_frame.size : 0;
+
+	for (size_t i = 0; i < cfg->nframes; i++)
+		if ((cfg->bw_iterations > 0 || cfg->ref_iterations > 0) && cfg->frames[i].size > max)
+			max = cfg->frames[i].size;
+	return max;
+}
+
+/*
+ * The region size this run will use, known before anything is created: --size, or the existing
+ * file's size, or the default. Returns: 0, or a negative errno (a symlink is -ELOOP).
+ */
+static int planned_region_size(const struct config *cfg, uint64_t *size)
+{
+	struct stat st;
+
+	if (cfg->size != 0) {
+		*size = cfg->size;
+		return 0;
+	}
+	if (lstat(cfg->shm_path, &st) < 0) {
+		if (errno != ENOENT)
+			return -errno;
+		*size = IVB_SHM_SIZE_DEFAULT;
+		return 0;
+	}
+	if (S_ISLNK(st.st_mode))
+		return -ELOOP;
+	*size = st.st_size > 0 ? (uint64_t)st.st_size : IVB_SHM_SIZE_DEFAULT;
+	return 0;
+}
+
+static volatile sig_atomic_t stop_signal;
+
+static void on_signal(int sig)
+{
+	stop_signal = sig;
+	ivb_stop_requested = 1;
+}
+
+static void install_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	/* No SA_RESTART: a blocking call should return so that we can record and leave. */
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+}
+
+static int make_dir(const char *path)
+{
+	char buf[4096];
+	size_t len = strlen(path);
+
+	if (len == 0 || len >= sizeof(buf))
+		return -ENAMETOOLONG;
+	memcpy(buf, path, len + 1);
+	/* mkdir -p: each parent in turn, then the folder itself. */
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+static void record_failure(struct run *run, const char *test, const char *frame, uint64_t iteration,
+			   const char *error)
+{
+	struct ivb_manifest *m = &run->manifest;
+
+	if (m->nfailures == IVB_MAX_FAILURES) {
+		m->failures_dropped++;
+		return;
+	}
+	m->failures[m->nfailures++] = (struct ivb_failure){ test, frame, iteration, error };
+}
+
+static void progress(struct run *run, const char *test, bool force)
+{
+	uint64_t now = ivb_now_ns();
+
+	/* A line a second at most, or a live counter on a terminal. */
+	if (!force && now - run->progress_last_ns < (run->progress_tty ? 100000000ull : IVB_NS_PER_SEC))
+		return;
+	run->progress_last_ns = now;
+	fprintf(stderr, "%s" PROG ": %s: %llu/%llu messages%s", run->progress_tty ? "\r" : "", test,
+		(unsigned long long)run->messages_done, (unsigned long long)run->messages_total,
+		run->progress_tty ? "" : "\n");
+	if (run->progress_tty && force)
+		fputc('\n', stderr);
+}
+
+static const char *error_token(int ret)
+{
+	switch (ret) {
+	case -ETIMEDOUT: return "timeout";
+	case -EINTR: return "interrupted";
+	case -ECONNRESET: return "guest_aborted";
+	case -EPROTO: return "protocol_error";
+	default: return "host_failure";
+	}
+}
+
+/*
+ * Send one message of size bytes and wait for its acknowledgement.
+ * Returns: 0 when the exchange completed (s->success says whether the guest verified the data),
+ * or a negative errno when the run cannot go on (run->host.why or errno says why).
+ */
+static int exchange(struct run *run, uint64_t size, enum ivb_msg_kind kind, struct sample *s)
+{
+	uint8_t *shared = ivb_buffer(run->map.region);
+	uint8_t sha[IVB_SHA256_LEN];
+	struct ivb_ack ack;
+	uint64_t t0, t1, sent_ns;
+	int ret;
+
+	memset(s, 0, sizeof(*s));
+	/* Outside any timing: fresh random data and its hash. */
+	ret = ivb_random_bytes(run->frame, size);
+	if (ret == 0)
+		ret = ivb_sha256(run->frame, size, sha);
+	if (ret < 0) {
+		snprintf(run->host.why, sizeof(run->host.why), "OpenSSL could not generate or hash the frame");
+		s->error = "host_failure";
+		return ret;
+	}
+	if (kind == IVB_MSG_REFERENCE) {
+		t0 = ivb_now_ns();
+		memcpy(run->reference, run->frame, size);
+		atomic_thread_fence(memory_order_seq_cst);
+		t1 = ivb_now_ns();
+		s->host_reference_ns = t1 - t0;
+	}
+	t0 = ivb_now_ns();
+	memcpy(shared, run->frame, size);
+	atomic_thread_fence(memory_order_seq_cst);
+	t1 = ivb_now_ns();
+	s->host_memcpy_ns = t1 - t0;
+	if (run->host.sequence + 1 == run->cfg.corrupt_iteration)
+		shared[size / 2] ^= 0x01;
+
+	ret = ivb_host_send(&run->host, size, kind, sha, &sent_ns);
+	if (ret < 0) {
+		snprintf(run->host.why, sizeof(run->host.why), "message of %llu bytes does not fit the region",
+			 (unsigned long long)size);
+		s->error = "host_failure";
+		return ret;
+	}
+	ret = ivb_host_wait_ack(&run->host, &ack);
+	if (ret < 0) {
+		s->error = error_token(ret);
+		return ret;
+	}
+	s->have_roundtrip = true;
+	s->roundtrip_ns = ack.acked_ns - sent_ns;
+	if (ack.error_code == IVB_MSG_OK) {
+		s->have_guest = true;
+		s->guest = ack.timing;
+		s->success = true;
+	} else {
+		s->error = ivb_msg_error_name(ack.error_code);
+		fprintf(stderr, PROG ": message %llu: the guest reported %s\n", (unsigned long long)run->host.sequence,
+			s->error);
+	}
+	ret = ivb_host_next(&run->host);
+	if (ret < 0 && s->error == NULL)
+		s->error = error_token(ret);
+	return ret;
+}
+
+static void csv_ns_us(struct ivb_csv *c, bool have, uint64_t ns)
+{
+	if (!have) {
+		ivb_csv_empty(c);
+		ivb_csv_empty(c);
+		return;
+	}
+	ivb_csv_u64(c, ns);
+	ivb_csv_fixed(c, (double)ns / 1e3, 3);
+}
+
+static void csv_ns_ms(struct ivb_csv *c, bool have, uint64_t ns)
+{
+	if (!have) {
+		ivb_csv_empty(c);
+		ivb_csv_empty(c);
+		return;
+	}
+	ivb_csv_u64(c, ns);
+	ivb_csv_fixed(c, (double)ns / 1e6, 6);
+}
+
+/* MB/s with MB = 1e6 bytes; empty when there is no duration. */
+static void csv_mbps(struct ivb_csv *c, bool have, uint64_t bytes, uint64_t ns)
+{
+	if (!have || ns == 0)
+		ivb_csv_empty(c);
+	else
+		ivb_csv_fixed(c, (double)bytes / 1e6 / ((double)ns / 1e9), 3);
+}
+
+static int write_latency_row(struct ivb_csv *c, uint64_t iteration, const struct sample *s)
+{
+	const bool g = s->have_guest, both = s->have_guest && s->have_roundtrip;
+	int64_t notification = both ? (int64_t)s->roundtrip_ns - (int64_t)s->guest.total_ns : 0;
+
+	ivb_csv_u64(c, iteration);
+	csv_ns_us(c, true, s->host_memcpy_ns);
+	csv_ns_us(c, s->have_roundtrip, s->roundtrip_ns);
+	csv_ns_us(c, g, s->guest.copy_ns);
+	csv_ns_us(c, g, s->guest.verify_ns);
+	csv_ns_us(c, g, s->guest.hot_read_ns);
+	csv_ns_us(c, g, s->guest.cold_read_ns);
+	csv_ns_us(c, g, s->guest.copy_ns);
+	csv_ns_us(c, g, s->guest.verify_ns);
+	/* Host and guest clocks differ: only their durations are combined, never their timestamps. */
+	if (both) {
+		ivb_csv_i64(c, notification);
+		ivb_csv_fixed(c, (double)notification / 1e3, 3);
+	} else {
+		ivb_csv_empty(c);
+		ivb_csv_empty(c);
+	}
+	csv_ns_us(c, s->have_roundtrip, s->host_memcpy_ns + s->roundtrip_ns);
+	ivb_csv_u64(c, s->success);
+	return ivb_csv_end_row(c);
+}
+
+static int write_bandwidth_row(struct ivb_csv *c, uint64_t iteration, const struct ivb_frame *f,
+			       const struct sample *s)
+{
+	const bool g = s->have_guest, rt = s->have_roundtrip;
+	const uint64_t total = s->host_memcpy_ns + s->roundtrip_ns;
+
+	ivb_csv_u64(c, iteration);
+	ivb_csv_str(c, f->name);
+	ivb_csv_u64(c, f->width);
+	ivb_csv_u64(c, f->height);
+	ivb_csv_u64(c, f->bpp);
+	ivb_csv_u64(c, f->size);
+	ivb_csv_fixed(c, (double)f->size / 1e6, 6);
+	csv_ns_ms(c, true, s->host_memcpy_ns);
+	csv_mbps(c, true, f->size, s->host_memcpy_ns);
+	csv_ns_ms(c, rt, s->roundtrip_ns);
+	csv_ns_ms(c, g, s->guest.copy_ns);
+	csv_mbps(c, g, f->size, s->guest.copy_ns);
+	csv_ns_ms(c, g, s->guest.verify_ns);
+	csv_ns_ms(c, rt, total);
+	csv_mbps(c, rt, f->size, total);
+	ivb_csv_u64(c, s->success);
+	return ivb_csv_end_row(c);
+}
+
+static int write_reference_row(struct ivb_csv *c, uint64_t iteration, const struct ivb_frame *f,
+			       const struct sample *s)
+{
+	const bool g = s->have_guest;
+
+	ivb_csv_u64(c, iteration);
+	ivb_csv_str(c, f->name);
+	ivb_csv_u64(c, f->size);
+	ivb_csv_u64(c, s->host_reference_ns);
+	if (g) {
+		ivb_csv_u64(c, s->guest.hot_read_ns);
+		ivb_csv_u64(c, s->guest.cold_read_ns);
+		ivb_csv_u64(c, s->guest.copy_ns);
+		ivb_csv_u64(c, s->guest.verify_ns);
+	} else {
+		for (int i = 0; i < 4; i++)
+			ivb_csv_empty(c);
+	}
+	ivb_csv_u64(c, s->success);
+	return ivb_csv_end_row(c);
+}
+
+/*
+ * Run `count` messages of one test and frame, writing a row for each.
+ * Returns: 0 when the test ran to its end (some iterations may have failed), or a negative errno
+ * when the run must stop; the row of the message that failed is written first.
+ */
+static int run_test(struct run *run, const char *test, enum ivb_msg_kind kind, const struct ivb_frame *f,
+		    uint64_t count, struct ivb_test_count *tally)
+{
+	for (uint64_t i = 1; i <= count; i++) {
+		struct sample s;
+		int ret = exchange(run, f->size, kind, &s);
+		int wret = 0;
+
+		tally->done++;
+		tally->succeeded += s.success;
+		run->messages_done++;
+		if (!s.success || ret < 0)
+			record_failure(run, test, f->name, i, s.error ? s.error : "unknown");
+		switch (kind) {
+		case IVB_MSG_LATENCY: wret = write_latency_row(&run->latency_csv, i, &s); break;
+		case IVB_MSG_BANDWIDTH: wret = write_bandwidth_row(&run->bandwidth_csv, i, f, &s); break;
+		case IVB_MSG_REFERENCE: wret = write_reference_row(&run->reference_csv, i, f, &s); break;
+		}
+		if (wret < 0) {
+			snprintf(run->host.why, sizeof(run->host.why), "cannot write the %s CSV: %s", test, strerror(-wret));
+			return wret;
+		}
+		if (ret < 0)
+			return ret;
+		progress(run, test, false);
+	}
+	return 0;
+}
+
+static int open_outputs(struct run *run)
+{
+	static const struct {
+		const char *name;
+		const char *const *columns;
+		const size_t *ncolumns;
+		size_t offset;
+	} files[] = {
+		{ "latency_results.csv", ivb_latency_columns, &ivb_latency_ncolumns, offsetof(struct run, latency_csv) },
+		{ "bandwidth_results.csv", ivb_bandwidth_columns, &ivb_bandwidth_ncolumns, offsetof(struct run, bandwidth_csv) },
+		{ "reference_results.csv", ivb_reference_columns, &ivb_reference_ncolumns, offsetof(struct run, reference_csv) },
+	};
+	char path[4096];
+	int ret;
+
+	ret = make_dir(run->cfg.out_dir);
+	if (ret < 0) {
+		fprintf(stderr, PROG ": cannot create %s: %s\n", run->cfg.out_dir, strerror(-ret));
+		return ret;
+	}
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		struct ivb_csv *csv = (struct ivb_csv *)((char *)run + files[i].offset);
+
+		snprintf(path, sizeof(path), "%s/%s", run->cfg.out_dir, files[i].name);
+		ret = ivb_csv_open(csv, path, files[i].columns, *files[i].ncolumns);
+		if (ret < 0) {
+			fprintf(stderr, PROG ": cannot write %s: %s\n", path, strerror(-ret));
+			return ret;
+		}
+	}
+	return 0;
+}
+
+static void close_outputs(struct run *run)
+{
+	ivb_csv_close(&run->latency_csv);
+	ivb_csv_close(&run->bandwidth_csv);
+	ivb_csv_close(&run->reference_csv);
+}
+
+static void init_manifest(struct run *run, uint64_t region_size)
+{
+	struct ivb_manifest *m = &run->manifest;
+	const struct config *cfg = &run->cfg;
+
+	m->status = "running";
+	ivb_utc_now(m->started_utc);
+	m->shm_path = cfg->shm_path;
+	m->region_size = region_size;
+	m->buffer_capacity = region_size - IVB_HEADER_SIZE;
+	m->iterations = cfg->iterations;
+	m->latency_frame = cfg->latency_frame.name;
+	m->bw_iterations = cfg->bw_iterations;
+	m->frames = cfg->frames_arg;
+	m->ref_iterations = cfg->ref_iterations;
+	m->timeout_s = cfg->timeout_s;
+	m->corrupt_iteration = cfg->corrupt_iteration;
+	m->flush_method = ivb_flush_method();
+	for (size_t i = 0; i < cfg->nmeta; i++)
+		m->meta[i] = cfg->meta[i];
+	m->nmeta = cfg->nmeta;
+	m->latency.planned = cfg->iterations;
+	m->bandwidth.planned = cfg->bw_iterations * cfg->nframes;
+	m->reference.planned = cfg->ref_iterations * (cfg->nframes + 1);
+}
+
+static void write_manifest(struct run *run, const char *status)
+{
+	int ret;
+
+	run->manifest.status = status;
+	ivb_utc_now(run->manifest.finished_utc);
+	ret = ivb_manifest_write(run->cfg.out_dir, &run->manifest);
+	if (ret < 0)
+		fprintf(stderr, PROG ": cannot write %s/run.json: %s\n", run->cfg.out_dir, strerror(-ret));
+}
+
+/* Every test in order: latency, bandwidth per frame, reference per frame. */
+static int run_all(struct run *run)
+{
+	const struct config *cfg = &run->cfg;
+	int ret;
+
+	if (cfg->iterations > 0) {
+		ret = run_test(run, "latency", IVB_MSG_LATENCY, &cfg->latency_frame, cfg->iterations, &run->manifest.latency);
+		if (ret < 0)
+			return ret;
+	}
+	for (size_t i = 0; i < cfg->nframes && cfg->bw_iterations > 0; i++) {
+		ret = run_test(run, "bandwidth", IVB_MSG_BANDWIDTH, &cfg->frames[i], cfg->bw_iterations,
+			       &run->manifest.bandwidth);
+		if (ret < 0)
+			return ret;
+	}
+	if (cfg->ref_iterations > 0) {
+		ret = run_test(run, "reference", IVB_MSG_REFERENCE, &cfg->latency_frame, cfg->ref_iterations,
+			       &run->manifest.reference);
+		for (size_t i = 0; ret == 0 && i < cfg->nframes; i++)
+			ret = run_test(run, "reference", IVB_MSG_REFERENCE, &cfg->frames[i], cfg->ref_iterations,
+				       &run->manifest.reference);
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
+static enum ivb_abort_reason abort_reason_for(int ret)
+{
+	switch (ret) {
+	case -EINTR: return IVB_ABORT_SIGNAL;
+	case -ETIMEDOUT: return IVB_ABORT_TIMEOUT;
+	case -EPROTO:
+	case -ECONNRESET: return IVB_ABORT_PROTOCOL;
+	default: return IVB_ABORT_FAILURE;
+	}
+}
+
+int main(int argc, char **argv)
+{
+	static struct run run; /* large; static keeps it off the stack */
+	struct config *cfg = &run.cfg;
+	uint64_t region_size = 0, largest, session;
+	const struct ivb_test_count *l = &run.manifest.latency, *b = &run.manifest.bandwidth,
+				    *r = &run.manifest.reference;
+	int ret;
+
+	parse_args(argc, argv, cfg);
+	largest = largest_message(cfg);
+	ret = planned_region_size(cfg, &region_size);
+	if (ret < 0) {
+		fprintf(stderr, PROG ": cannot use %s: %s\n", cfg->shm_path,
+			ret == -ELOOP ? "it is a symbolic link" : strerror(-ret));
+		return EXIT_FAILURE_RUN;
+	}
+	/* Before anything starts: a region too small for the largest frame is an error now, not later. */
+	if (region_size < IVB_REGION_MIN_SIZE || region_size - IVB_HEADER_SIZE < largest) {
+		fprintf(stderr, PROG ": region %s is too small: %llu bytes hold %llu bytes of data after the header, "
+			"the largest frame needs %llu\n", cfg->shm_path, (unsigned long long)region_size,
+			(unsigned long long)(region_size > IVB_HEADER_SIZE ? region_size - IVB_HEADER_SIZE : 0),
+			(unsigned long long)largest);
+		return EXIT_FAILURE_RUN;
+	}
+	install_signals();
+	ret = ivb_shm_create(cfg->shm_path, region_size, &run.map);
+	if (ret < 0) {
+		fprintf(stderr, PROG ": cannot map %s: %s\n", cfg->shm_path,
+			ret == -EBUSY ? "another host_writer is using it" :
+			ret == -EINVAL ? "not a regular file of a usable size" : strerror(-ret));
+		return EXIT_FAILURE_RUN;
+	}
+	/* Own every page of the region we will write before any timing: a first write faults. */
+	memset(ivb_buffer(run.map.region), 0, largest);
+	run.buffer_size = largest;
+	run.frame = ivb_alloc_prefaulted(largest);
+	run.reference = ivb_alloc_prefaulted(largest);
+	if (run.frame == NULL || run.reference == NULL) {
+		fprintf(stderr, PROG ": cannot allocate two %llu-byte frame buffers: %s\n", (unsigned long long)largest,
+			strerror(errno));
+		return EXIT_FAILURE_RUN;
+	}
+	init_manifest(&run, run.map.size);
+	if (open_outputs(&run) < 0)
+		return EXIT_FAILURE_RUN;
+	write_manifest(&run, "running");
+
+	if (ivb_random_bytes(&session, sizeof(session)) < 0 || (session |= 1) == 0) {
+		fprintf(stderr, PROG ": OpenSSL could not generate a session id\n");
+		return EXIT_FAILURE_RUN;
+	}
+	ret = ivb_host_init(&run.host, run.map.region, run.map.size, session, cfg->timeout_s * IVB_NS_PER_SEC);
+	if (ret < 0) {
+		fprintf(stderr, PROG ": cannot initialise %s: %s\n", cfg->shm_path, strerror(-ret));
+		return EXIT_FAILURE_RUN;
+	}
+	if (run.host.why[0])
+		fprintf(stderr, PROG ": %s: %s\n", cfg->shm_path, run.host.why);
+	fprintf(stderr, PROG ": region %s ready (%zu bytes); waiting for the guest\n", cfg->shm_path, run.map.size);
+
+	run.progress_tty = isatty(STDERR_FILENO);
+	run.messages_total = run.manifest.latency.planned + run.manifest.bandwidth.planned + run.manifest.reference.planned;
+	ret = ivb_host_wait_guest(&run.host, &run.manifest.guest);
+	if (ret == 0) {
+		run.manifest.guest_known = 1;
+		fprintf(stderr, PROG ": guest bound: mapping %s%s%s, memory type %s\n",
+			ivb_map_kind_name((enum ivb_map_kind)run.manifest.guest.map_kind),
+			run.manifest.guest.device[0] ? " of " : "", run.manifest.guest.device,
+			run.manifest.guest.memtype[0] ? run.manifest.guest.memtype : "unknown");
+		write_manifest(&run, "running");
+		ret = run_all(&run);
+	}
+	if (ret < 0) {
+		enum ivb_abort_reason reason = abort_reason_for(ret);
+
+		ivb_host_abort(&run.host, reason);
+		if (stop_signal != 0)
+			snprintf(run.host.why, sizeof(run.host.why), "stopped by signal %d (%s)", stop_signal,
+				 strsignal(stop_signal));
+		run.manifest.abort_reason = run.host.why[0] ? run.host.why : strerror(-ret);
+		fprintf(stderr, PROG ": %s\n", run.manifest.abort_reason);
+		write_manifest(&run, "aborted");
+	} else {
+		ivb_host_finish(&run.host);
+		progress(&run, "done", true);
+		write_manifest(&run, "completed");
+	}
+	close_outputs(&run);
+	printf(PROG ": %llu/%llu iterations succeeded (latency %llu/%llu, bandwidth %llu/%llu, reference %llu/%llu)%s\n",
+	       (unsigned long long)(l->succeeded + b->succeeded + r->succeeded),
+	       (unsigned long long)(l->planned + b->planned + r->planned),
+	       (unsigned long long)l->succeeded, (unsigned long long)l->planned,
+	       (unsigned long long)b->succeeded, (unsigned long long)b->planned,
+	       (unsigned long long)r->succeeded, (unsigned long long)r->planned,
+	       ret < 0 ? "; run aborted" : "");
+	ivb_free_buffer(run.frame, run.buffer_size);
+	ivb_free_buffer(run.reference, run.buffer_size);
+	ivb_unmap(&run.map);
+	if (ret < 0)
+		return EXIT_FAILURE_RUN;
+	return l->succeeded + b->succeeded + r->succeeded == l->planned + b->planned + r->planned ? EXIT_OK
+												 : EXIT_FAILURE_RUN;
+}

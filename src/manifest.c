@@ -1,0 +1,182 @@
+/* manifest.c: run.json. */
+#include "manifest.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "json.h"
+#include "protocol.h"
+#include "region.h"
+
+#ifndef IVB_GIT_REVISION
+#define IVB_GIT_REVISION "unknown"
+#endif
+
+void ivb_utc_now(char out[32])
+{
+	time_t t = time(NULL);
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* The "model name" line of /proc/cpuinfo, or "unknown". */
+static void cpu_model(char *out, size_t n)
+{
+	char line[256];
+	FILE *f = fopen("/proc/cpuinfo", "re");
+
+	snprintf(out, n, "unknown");
+	if (f == NULL)
+		return;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		char *colon = strchr(line, ':');
+
+		if (strncmp(line, "model name", 10) == 0 && colon != NULL) {
+			colon += strspn(colon, ": \t");
+			colon[strcspn(colon, "\n")] = '\0';
+			snprintf(out, n, "%s", colon);
+			break;
+		}
+	}
+	fclose(f);
+}
+
+static void write_count(struct ivb_json *j, const char *key, const struct ivb_test_count *c)
+{
+	ivb_json_object(j, key);
+	ivb_json_u64(j, "planned", c->planned);
+	ivb_json_u64(j, "iterations", c->done);
+	ivb_json_u64(j, "succeeded", c->succeeded);
+	ivb_json_object_end(j);
+}
+
+static void write_body(struct ivb_json *j, const struct ivb_manifest *m)
+{
+	struct utsname uts;
+	char cpu[128];
+
+	ivb_json_str(j, "tool", "ivshmem-bench");
+	ivb_json_u64(j, "protocol_version", IVB_PROTOCOL_VERSION);
+	ivb_json_str(j, "git_revision", IVB_GIT_REVISION);
+	ivb_json_str(j, "status", m->status);
+	if (m->abort_reason != NULL)
+		ivb_json_str(j, "abort_reason", m->abort_reason);
+	ivb_json_str(j, "started_utc", m->started_utc);
+	ivb_json_str(j, "finished_utc", m->finished_utc);
+	ivb_json_str(j, "units", "times in ns (CLOCK_MONOTONIC); MB = 1e6 bytes; mbps = MB/s");
+
+	ivb_json_object(j, "options");
+	ivb_json_str(j, "shm", m->shm_path);
+	ivb_json_u64(j, "iterations", m->iterations);
+	ivb_json_str(j, "latency_frame", m->latency_frame);
+	ivb_json_u64(j, "bw_iterations", m->bw_iterations);
+	ivb_json_str(j, "frames", m->frames);
+	ivb_json_u64(j, "ref_iterations", m->ref_iterations);
+	ivb_json_u64(j, "timeout_s", m->timeout_s);
+	if (m->corrupt_iteration != 0)
+		ivb_json_u64(j, "corrupt_iteration", m->corrupt_iteration);
+	ivb_json_object_end(j);
+
+	ivb_json_object(j, "host");
+	if (uname(&uts) == 0) {
+		ivb_json_str(j, "kernel", uts.release);
+		ivb_json_str(j, "machine", uts.machine);
+	}
+	cpu_model(cpu, sizeof(cpu));
+	ivb_json_str(j, "cpu_model", cpu);
+	ivb_json_u64(j, "cores", (uint64_t)sysconf(_SC_NPROCESSORS_ONLN));
+	ivb_json_str(j, "flush", m->flush_method);
+	ivb_json_object_end(j);
+
+	ivb_json_object(j, "region");
+	ivb_json_str(j, "path", m->shm_path);
+	ivb_json_u64(j, "size", m->region_size);
+	ivb_json_u64(j, "header_size", IVB_HEADER_SIZE);
+	ivb_json_u64(j, "buffer_capacity", m->buffer_capacity);
+	ivb_json_object_end(j);
+
+	ivb_json_object(j, "guest");
+	if (m->guest_known) {
+		ivb_json_str(j, "mapping", ivb_map_kind_name((enum ivb_map_kind)m->guest.map_kind));
+		ivb_json_str(j, "memory_type", m->guest.memtype[0] ? m->guest.memtype : "unknown");
+		ivb_json_str(j, "device", m->guest.device);
+		ivb_json_str(j, "kernel", m->guest.kernel);
+		ivb_json_u64(j, "map_size", m->guest.map_size);
+	}
+	ivb_json_object_end(j);
+
+	ivb_json_object(j, "meta");
+	for (size_t i = 0; i < m->nmeta; i++) {
+		char key[64];
+		const char *eq = strchr(m->meta[i], '=');
+		size_t klen = eq ? (size_t)(eq - m->meta[i]) : 0;
+
+		if (eq == NULL || klen >= sizeof(key))
+			continue;
+		memcpy(key, m->meta[i], klen);
+		key[klen] = '\0';
+		ivb_json_str(j, key, eq + 1);
+	}
+	ivb_json_object_end(j);
+
+	ivb_json_object(j, "summary");
+	write_count(j, "latency", &m->latency);
+	write_count(j, "bandwidth", &m->bandwidth);
+	write_count(j, "reference", &m->reference);
+	ivb_json_object_end(j);
+
+	ivb_json_array(j, "failures");
+	for (size_t i = 0; i < m->nfailures; i++) {
+		ivb_json_object(j, NULL);
+		ivb_json_str(j, "test", m->failures[i].test);
+		ivb_json_str(j, "frame", m->failures[i].frame);
+		ivb_json_u64(j, "iteration", m->failures[i].iteration);
+		ivb_json_str(j, "error", m->failures[i].error);
+		ivb_json_object_end(j);
+	}
+	ivb_json_array_end(j);
+	if (m->failures_dropped > 0)
+		ivb_json_u64(j, "failures_not_listed", m->failures_dropped);
+}
+
+int ivb_manifest_write(const char *dir, const struct ivb_manifest *m)
+{
+	char path[PATH_MAX], tmp[PATH_MAX];
+	struct ivb_json j;
+	FILE *f;
+	int fd, ret = 0;
+
+	if (snprintf(path, sizeof(path), "%s/run.json", dir) >= (int)sizeof(path) ||
+	    snprintf(tmp, sizeof(tmp), "%s/.run.json.tmp", dir) >= (int)sizeof(tmp))
+		return -ENAMETOOLONG;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (fd < 0)
+		return -errno;
+	f = fdopen(fd, "w");
+	if (f == NULL) {
+		ret = -errno;
+		close(fd);
+		unlink(tmp);
+		return ret;
+	}
+	ivb_json_begin(&j, f);
+	write_body(&j, m);
+	ivb_json_end(&j);
+	if (ferror(f))
+		ret = -EIO;
+	if (fclose(f) != 0 && ret == 0)
+		ret = -errno;
+	if (ret == 0 && rename(tmp, path) < 0)
+		ret = -errno;
+	if (ret < 0)
+		unlink(tmp);
+	return ret;
+}

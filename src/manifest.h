@@ -1,0 +1,64 @@
+/* manifest.h: run.json, the facts a result needs to be reproduced and compared. */
+#ifndef IVB_MANIFEST_H
+#define IVB_MANIFEST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common.h"
+
+#define IVB_MAX_META 32u
+#define IVB_MAX_FAILURES 256u
+
+struct ivb_test_count {
+	uint64_t planned;
+	uint64_t done;
+	uint64_t succeeded;
+};
+
+struct ivb_failure {
+	const char *test;   /* "latency", "bandwidth" or "reference" */
+	const char *frame;  /* frame name */
+	uint64_t iteration;
+	const char *error;  /* a short token, e.g. sha256_mismatch, timeout */
+};
+
+struct ivb_manifest {
+	const char *status; /* "running", "completed" or "aborted" */
+	char started_utc[32];
+	char finished_utc[32];
+	const char *abort_reason; /* why the run stopped early, or NULL */
+	/* options, as given or defaulted */
+	const char *shm_path;
+	uint64_t region_size;
+	uint64_t buffer_capacity;
+	uint64_t iterations;
+	const char *latency_frame;
+	uint64_t bw_iterations;
+	const char *frames; /* the --frames list as given */
+	uint64_t ref_iterations;
+	uint64_t timeout_s;
+	uint64_t corrupt_iteration;
+	const char *flush_method;
+	/* the guest, as it reported itself through the region (sanitised) */
+	int guest_known;
+	struct ivb_guest_info guest;
+	/* --meta KEY=VALUE pairs */
+	const char *meta[IVB_MAX_META];
+	size_t nmeta;
+	struct ivb_test_count latency, bandwidth, reference;
+	struct ivb_failure failures[IVB_MAX_FAILURES];
+	size_t nfailures;
+	size_t failures_dropped;
+};
+
+/* Current UTC time as 2026-11-25T03:40:57Z. */
+void ivb_utc_now(char out[32]);
+
+/*
+ * Write dir/run.json atomically (a temporary file renamed over it).
+ * Returns: 0 on success, or a negative errno.
+ */
+int ivb_manifest_write(const char *dir, const struct ivb_manifest *m);
+
+#endif /* IVB_MANIFEST_H */

@@ -1,0 +1,29 @@
+/* pci.h: finding the ivshmem PCI device in sysfs and mapping its BAR2 from user space. */
+#ifndef IVB_PCI_H
+#define IVB_PCI_H
+
+#include <stdbool.h>
+
+#include "region.h"
+
+#define IVB_PCI_SYSFS_DEFAULT "/sys/bus/pci/devices"
+#define IVB_PCI_VENDOR 0x1af4u /* Red Hat, Inc. */
+#define IVB_PCI_DEVICE 0x1110u /* Inter-VM shared memory */
+#define IVB_PAT_MEMTYPE_LIST "/sys/kernel/debug/x86/pat_memtype_list"
+
+/*
+ * Find an ivshmem device under sysfs_root. With want (a PCI address) check that device,
+ * otherwise take the first ivshmem device in address order. Writes its address into bdf.
+ * Returns: 0 on success, -ENODEV if there is none (or want is not one), or a negative errno.
+ */
+int ivb_pci_find(const char *sysfs_root, const char *want, char bdf[IVB_DEVICE_LEN]);
+
+/*
+ * Map BAR2 of device bdf through resource2 (UC- in Linux), or resource2_wc when wc is set.
+ * Enables the device's memory decoding first if it is off. Records in m the device address and
+ * the memory type the kernel gave the mapping, from pat_memtype_list when debugfs shows it.
+ * Returns: 0 on success, -ENOENT if the resource file is missing, or a negative errno.
+ */
+int ivb_pci_map_bar2(const char *sysfs_root, const char *bdf, bool wc, struct ivb_mapping *m);
+
+#endif /* IVB_PCI_H */

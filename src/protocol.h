@@ -1,0 +1,145 @@
+/* protocol.h: the two state machines of common.h, one step per function.
+ *
+ * Host, per run:  ivb_host_init, ivb_host_wait_guest, then per message
+ *                 (fill the buffer) ivb_host_send, ivb_host_wait_ack, ivb_host_next; ivb_host_finish.
+ * Guest, per run: ivb_guest_bind, then per message ivb_guest_wait_message, (phases) ivb_guest_ack,
+ *                 ivb_guest_wait_host_ready, until ivb_guest_wait_message returns 1.
+ * Either side may call its abort function at any time to tell the peer it stopped.
+ *
+ * Every wait has a time limit and returns early once ivb_stop_requested is set (by a signal
+ * handler). On failure the functions return a negative errno and describe in `why` what they
+ * waited for or what they rejected:
+ *   -ETIMEDOUT   the peer did not reach the awaited state in time
+ *   -EINTR       ivb_stop_requested was set
+ *   -ECONNRESET  the peer aborted or restarted
+ *   -EPROTO      the peer wrote something out of range
+ */
+#ifndef IVB_PROTOCOL_H
+#define IVB_PROTOCOL_H
+
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common.h"
+
+#define IVB_TIMEOUT_DEFAULT_S 30u
+/* No phase of one message may take longer than this: longer means a corrupt timing field. */
+#define IVB_MAX_DURATION_NS (3600ull * 1000000000ull)
+#define IVB_WHY_LEN 256u
+
+/* Set from a signal handler to make every wait return -EINTR. */
+extern volatile sig_atomic_t ivb_stop_requested;
+
+struct ivb_host {
+	struct ivb_region *r;
+	uint64_t capacity; /* data bytes after the header */
+	uint64_t session;
+	uint64_t sequence; /* of the last message sent */
+	uint64_t timeout_ns;
+	char why[IVB_WHY_LEN];
+};
+
+/* What the guest reported for one message, after validation. */
+struct ivb_ack {
+	uint64_t acked_ns; /* host clock when the acknowledgement was seen */
+	uint32_t error_code; /* enum ivb_msg_error */
+	struct ivb_guest_timing timing;
+};
+
+struct ivb_guest {
+	struct ivb_region *r;
+	size_t map_size;
+	uint64_t capacity;
+	uint64_t session;
+	uint64_t last_sequence;
+	uint64_t messages;
+	uint64_t timeout_ns;
+	struct ivb_guest_info info; /* published again if a new host takes over before any message */
+	char why[IVB_WHY_LEN];
+};
+
+/* One message as the guest validated it. */
+struct ivb_message {
+	uint64_t sequence;
+	uint64_t size;
+	uint32_t kind;  /* enum ivb_msg_kind */
+	uint32_t error; /* IVB_MSG_OK, or why the guest must reject the message without reading it */
+	uint64_t seen_ns; /* guest clock when SENDING was seen: the start of the guest's total */
+	uint8_t sha256[IVB_SHA256_LEN];
+};
+
+const char *ivb_host_state_name(uint32_t state);
+const char *ivb_guest_state_name(uint32_t state);
+const char *ivb_msg_error_name(uint32_t error);
+const char *ivb_abort_reason_name(uint32_t reason);
+
+/*
+ * Host: take over the region of map_size bytes at r: mark it INITIALIZING, clear the host lines,
+ * publish geometry and the new session, then READY. A stale earlier run is described in `why`
+ * (empty when the region was fresh). session must be non-zero and random.
+ * Returns: 0 on success, or -EINVAL if map_size cannot hold a header and a page.
+ */
+int ivb_host_init(struct ivb_host *h, struct ivb_region *r, size_t map_size, uint64_t session, uint64_t timeout_ns);
+
+/*
+ * Host: wait for a guest READY and bound to this session; copy its (untrusted, now sanitised)
+ * mapping information into info. Returns: 0, -ETIMEDOUT, -EINTR or -ECONNRESET.
+ */
+int ivb_host_wait_guest(struct ivb_host *h, struct ivb_guest_info *info);
+
+/*
+ * Host: publish message sequence+1 of size bytes (already in the buffer) with its hash.
+ * *sent_ns is the host clock just before SENDING becomes visible.
+ * Returns: 0, or -EINVAL if size is 0 or above the capacity or kind is invalid.
+ */
+int ivb_host_send(struct ivb_host *h, uint64_t size, enum ivb_msg_kind kind,
+		  const uint8_t sha256[IVB_SHA256_LEN], uint64_t *sent_ns);
+
+/*
+ * Host: spin until the guest acknowledges the last message; validate and copy its report.
+ * Returns: 0, -ETIMEDOUT, -EINTR, -ECONNRESET, or -EPROTO (ack->acked_ns is still valid).
+ */
+int ivb_host_wait_ack(struct ivb_host *h, struct ivb_ack *ack);
+
+/* Host: back to READY and wait for the guest to be READY for the next message. */
+int ivb_host_next(struct ivb_host *h);
+
+/* Host: every test is done. */
+void ivb_host_finish(struct ivb_host *h);
+
+/* Host: stop early; the guest sees ABORTED and reason. */
+void ivb_host_abort(struct ivb_host *h, enum ivb_abort_reason reason);
+
+/*
+ * Guest: announce WAITING_HOST_INIT, wait for a host in READY with our protocol version and a
+ * geometry that fits map_size, publish info and bind to the host's session (READY).
+ * Returns: 0, -ETIMEDOUT, -EINTR, or -EPROTO (version or geometry mismatch; see why).
+ */
+int ivb_guest_bind(struct ivb_guest *g, struct ivb_region *r, size_t map_size, uint64_t timeout_ns,
+		   const struct ivb_guest_info *info);
+
+/*
+ * Guest: wait for the next message. On 0 the guest is PROCESSING msg (check msg->error before
+ * reading the buffer); on 1 the host completed the run.
+ * Returns: 0, 1, -ETIMEDOUT, -EINTR, -ECONNRESET or -EPROTO.
+ */
+int ivb_guest_wait_message(struct ivb_guest *g, struct ivb_message *msg);
+
+/* Guest: publish the timings and result of msg and acknowledge it. */
+void ivb_guest_ack(struct ivb_guest *g, const struct ivb_message *msg, const struct ivb_guest_timing *t,
+		   uint32_t error);
+
+/*
+ * Guest: wait for the host to leave SENDING, then go READY for the next message.
+ * Returns: 0, -ETIMEDOUT, -EINTR or -ECONNRESET.
+ */
+int ivb_guest_wait_host_ready(struct ivb_guest *g);
+
+/* Guest: stop early; the host sees ABORTED and reason. */
+void ivb_guest_abort(struct ivb_guest *g, enum ivb_abort_reason reason);
+
+/* Copy src into dst (n bytes) keeping only printable ASCII, always NUL-terminated. */
+void ivb_sanitize_string(char *dst, const char *src, size_t n);
+
+#endif /* IVB_PROTOCOL_H */

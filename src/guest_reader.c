@@ -108,7 +108,8 @@ static void parse_args(int argc, char **argv, struct config *cfg)
 	int opt;
 
 	*cfg = (struct config){ .sysfs_root = IVB_PCI_SYSFS_DEFAULT, .timeout_s = IVB_TIMEOUT_DEFAULT_S };
-	while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
+	opterr = 0; /* our own one-line messages, not getopt's */
+	while ((opt = getopt_long(argc, argv, ":", options, NULL)) != -1) {
 		switch (opt) {
 		case OPT_SHM: cfg->shm_path = optarg; break;
 		case OPT_DEVICE: cfg->device = optarg; break;
@@ -133,7 +134,8 @@ static void parse_args(int argc, char **argv, struct config *cfg)
 				die_usage("--latency-frame needs 1080p, 1440p, 4k or a byte count, not '%s'", optarg);
 			break;
 		case OPT_HELP: usage(stdout); exit(EXIT_OK);
-		default: die_usage("unknown option");
+		case ':': die_usage("%s needs a value", argv[optind - 1]);
+		default: die_usage("unknown option '%s'", argv[optind - 1]);
 		}
 	}
 	if (optind < argc)

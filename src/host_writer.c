@@ -162,7 +162,8 @@ static void parse_args(int argc, char **argv, struct config *cfg)
 		.ref_iterations = REF_ITERATIONS_DEFAULT,
 		.timeout_s = IVB_TIMEOUT_DEFAULT_S,
 	};
-	while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
+	opterr = 0; /* our own one-line messages, not getopt's */
+	while ((opt = getopt_long(argc, argv, ":", options, NULL)) != -1) {
 		switch (opt) {
 		case OPT_SHM: cfg->shm_path = optarg; break;
 		case OPT_SIZE:
@@ -186,7 +187,8 @@ static void parse_args(int argc, char **argv, struct config *cfg)
 			break;
 		case OPT_CORRUPT: cfg->corrupt_iteration = parse_count("--corrupt-iteration", optarg, 1, UINT64_MAX); break;
 		case OPT_HELP: usage(stdout); exit(EXIT_OK);
-		default: die_usage("unknown option");
+		case ':': die_usage("%s needs a value", argv[optind - 1]);
+		default: die_usage("unknown option '%s'", argv[optind - 1]);
 		}
 	}
 	if (optind < argc)

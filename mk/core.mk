@@ -1,0 +1,37 @@
+# Core tests: C unit tests, loopback integration, and both again under ASan/UBSan.
+
+UNIT_TESTS := opts output protocol memory
+UNIT_BINS = $(UNIT_TESTS:%=$(BUILD)/tests/test_%)
+# Test programs link every module but the two mains.
+TEST_LINK_OBJS = $(LIB_OBJS) $(BUILD)/pci.o $(BUILD)/json.o
+# Every test program run is bounded: a hang fails the test instead of the CI job.
+TEST_LIMIT := timeout 300
+
+CHECK_TARGETS += check-unit check-loopback check-asan
+.PHONY: unit-tests check-unit check-loopback check-asan asan bench-loopback
+
+unit-tests: $(UNIT_BINS)
+
+$(BUILD)/tests/test_%: tests/unit/test_%.c tests/unit/check.h $(TEST_LINK_OBJS)
+	@mkdir -p $(@D)
+	$(CC) $(IVB_CPPFLAGS) $(IVB_CFLAGS) $(LDFLAGS) -o $@ $< $(TEST_LINK_OBJS) $(CRYPTO_LIBS) -pthread
+
+check-unit: $(UNIT_BINS)
+	@set -e; for t in $(UNIT_BINS); do $(TEST_LIMIT) $$t; done
+
+check-loopback: $(BUILD)/host_writer $(BUILD)/guest_reader
+	$(TEST_LIMIT) tests/integration/loopback.sh $(BUILD)
+
+# The same tests built with AddressSanitizer and UndefinedBehaviorSanitizer, in their own folder.
+ASAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+asan:
+	$(MAKE) --no-print-directory BUILD=$(BUILD)/asan CFLAGS="$(ASAN_FLAGS)" LDFLAGS="$(ASAN_FLAGS)" \
+		$(BUILD)/asan/host_writer $(BUILD)/asan/guest_reader unit-tests
+
+check-asan: asan
+	$(MAKE) --no-print-directory BUILD=$(BUILD)/asan CFLAGS="$(ASAN_FLAGS)" LDFLAGS="$(ASAN_FLAGS)" check-unit
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+		$(TEST_LIMIT) tests/integration/loopback.sh $(BUILD)/asan
+
+bench-loopback: $(BUILD)/host_writer $(BUILD)/guest_reader $(BUILD)/bench_pingpong
+	bench/loopback.sh $(BUILD)

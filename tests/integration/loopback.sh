@@ -1,0 +1,305 @@
+#!/usr/bin/env bash
+# shellcheck disable=SC2015  # "check && check || fail" is meant: fail when either check fails
+# Loopback integration tests: host_writer and guest_reader on one /dev/shm file, no QEMU.
+# Usage: tests/integration/loopback.sh [BIN_DIR]   (default: build)
+set -euo pipefail
+
+readonly BIN=${1:-build}
+readonly HOST="$BIN/host_writer"
+readonly GUEST="$BIN/guest_reader"
+readonly SEED_LATENCY="iteration,host_memcpy_ns,host_memcpy_us,roundtrip_ns,roundtrip_us,guest_memcpy_ns,guest_memcpy_us,guest_verify_ns,guest_verify_us,guest_hot_cache_ns,guest_hot_cache_us,guest_cold_cache_ns,guest_cold_cache_us,guest_second_pass_ns,guest_second_pass_us,guest_cached_verify_ns,guest_cached_verify_us,notification_est_ns,notification_est_us,total_ns,total_us,success"
+readonly SEED_BANDWIDTH="iteration,frame_type,width,height,bpp,size_bytes,size_mb,host_memcpy_ns,host_memcpy_ms,host_memcpy_mbps,roundtrip_ns,roundtrip_ms,guest_memcpy_ns,guest_memcpy_ms,guest_memcpy_mbps,guest_verify_ns,guest_verify_ms,total_ns,total_ms,total_mbps,success"
+# Every program run is bounded, so that a hang fails the test instead of the CI job.
+readonly LIMIT=120
+
+WORK=$(mktemp -d /tmp/ivb-loopback.XXXXXX)
+readonly WORK
+SHM_PREFIX="/dev/shm/ivb-loopback-$$"
+readonly SHM_PREFIX
+pids=()
+passed=0
+failed=0
+
+cleanup() {
+	for pid in "${pids[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
+	rm -rf "$WORK"
+	rm -f "$SHM_PREFIX"-*
+}
+trap cleanup EXIT
+
+pass() { echo "PASS $1"; passed=$((passed + 1)); }
+fail() { echo "FAIL $1: $2"; failed=$((failed + 1)); }
+
+# Count the data rows of a CSV whose last column (success) is not 1.
+bad_rows() { tail -n +2 "$1" | awk -F, '$NF != 1' | wc -l; }
+rows() { if [ -f "$1" ]; then tail -n +2 "$1" | wc -l; else echo 0; fi; }
+
+# Send a signal to a program started under timeout(1): to the program itself, not the wrapper.
+signal_child() { pkill "-$1" -P "$2"; }
+
+# Start guest_reader in the background; its pid lands in $guest_pid.
+start_guest() {
+	local out=$1
+	shift
+	timeout "$LIMIT" "$GUEST" "$@" >"$out.out" 2>"$out.err" &
+	guest_pid=$!
+	pids+=("$guest_pid")
+}
+
+run_pair() { # name shm out host-args... ; guest args come from GUEST_ARGS
+	local shm=$1 out=$2
+	shift 2
+	start_guest "$out/guest" --shm "$shm" --timeout 20 "${GUEST_ARGS[@]}"
+	host_rc=0
+	timeout "$LIMIT" "$HOST" --shm "$shm" --out "$out" --timeout 20 "$@" >"$out/host.out" 2>"$out/host.err" || host_rc=$?
+	guest_rc=0
+	wait "$guest_pid" || guest_rc=$?
+}
+
+test_host_first_small_frames() {
+	local name=host_first_small_frames out="$WORK/$1" shm="$SHM_PREFIX-1"
+	mkdir -p "$out"
+	host_rc=0
+	timeout "$LIMIT" "$HOST" --shm "$shm" --size 4M --out "$out" --iterations 20 --latency-frame 64 \
+		--bw-iterations 3 --frames 64,4096,1M --ref-iterations 1 --timeout 20 >"$out/host.out" 2>"$out/host.err" &
+	local host_pid=$!
+	pids+=("$host_pid")
+	GUEST_ARGS=()
+	# The host is up before the guest starts: wait for its ready line, bounded.
+
+	for _ in $(seq 200); do grep -q "waiting for the guest" "$out/host.err" 2>/dev/null && break; sleep 0.05; done
+	start_guest "$out/guest" --shm "$shm" --timeout 20
+	wait "$host_pid" || host_rc=$?
+	guest_rc=0
+	wait "$guest_pid" || guest_rc=$?
+	[ "$host_rc" -eq 0 ] || { fail "$name" "host exit $host_rc: $(tail -1 "$out/host.err")"; return; }
+	[ "$guest_rc" -eq 0 ] || { fail "$name" "guest exit $guest_rc: $(tail -1 "$out/guest.err")"; return; }
+	[ "$(head -1 "$out/latency_results.csv")" = "$SEED_LATENCY" ] || { fail "$name" "latency header differs from the seed"; return; }
+	[ "$(head -1 "$out/bandwidth_results.csv")" = "$SEED_BANDWIDTH" ] || { fail "$name" "bandwidth header differs from the seed"; return; }
+	[ "$(rows "$out/latency_results.csv")" -eq 20 ] || { fail "$name" "expected 20 latency rows"; return; }
+	[ "$(rows "$out/bandwidth_results.csv")" -eq 9 ] || { fail "$name" "expected 9 bandwidth rows"; return; }
+	[ "$(rows "$out/reference_results.csv")" -eq 4 ] || { fail "$name" "expected 4 reference rows"; return; }
+	[ "$(bad_rows "$out/latency_results.csv")" -eq 0 ] && [ "$(bad_rows "$out/bandwidth_results.csv")" -eq 0 ] \
+		|| { fail "$name" "a row has success=0"; return; }
+	grep -q '"status": "completed"' "$out/run.json" || { fail "$name" "run.json not completed"; return; }
+	grep -q '"mapping": "shm"' "$out/run.json" || { fail "$name" "run.json lacks the guest mapping"; return; }
+	grep -q "33/33 iterations succeeded" "$out/host.out" || { fail "$name" "host summary: $(cat "$out/host.out")"; return; }
+	grep -q "33 messages, 33 verified, 0 failed" "$out/guest.out" || { fail "$name" "guest summary: $(cat "$out/guest.out")"; return; }
+	[ "$(stat -c %a "$shm")" = 600 ] || { fail "$name" "region mode is $(stat -c %a "$shm"), not 600"; return; }
+	pass "$name"
+}
+
+test_guest_first_4k() {
+	local name=guest_first_4k out="$WORK/$1" shm="$SHM_PREFIX-2"
+	mkdir -p "$out"
+	GUEST_ARGS=()
+	# The guest starts before the region file even exists.
+	run_pair "$shm" "$out" --iterations 2 --bw-iterations 1 --frames 1080p,1440p,4k --ref-iterations 0
+	[ "$host_rc" -eq 0 ] && [ "$guest_rc" -eq 0 ] || { fail "$name" "exit host $host_rc guest $guest_rc: $(tail -1 "$out/host.err")"; return; }
+	[ "$(rows "$out/latency_results.csv")" -eq 2 ] && [ "$(bad_rows "$out/latency_results.csv")" -eq 0 ] || { fail "$name" "latency rows"; return; }
+	grep -q '^1,4k,3840,2160,24,24883200,24.883200,' "$out/bandwidth_results.csv" || { fail "$name" "no 4k bandwidth row"; return; }
+	[ "$(bad_rows "$out/bandwidth_results.csv")" -eq 0 ] || { fail "$name" "a bandwidth row failed"; return; }
+	pass "$name"
+}
+
+test_corruption_detected() {
+	local name=corruption_detected out="$WORK/$1" shm="$SHM_PREFIX-3"
+	mkdir -p "$out"
+	GUEST_ARGS=()
+	run_pair "$shm" "$out" --size 4M --iterations 5 --latency-frame 4096 --bw-iterations 0 --ref-iterations 0 --corrupt-iteration 3
+	[ "$host_rc" -eq 1 ] || { fail "$name" "host exit $host_rc, expected 1"; return; }
+	[ "$guest_rc" -eq 1 ] || { fail "$name" "guest exit $guest_rc, expected 1"; return; }
+	[ "$(rows "$out/latency_results.csv")" -eq 5 ] || { fail "$name" "the run did not continue after the failure"; return; }
+	[ "$(awk -F, 'NR == 4 { print $NF }' "$out/latency_results.csv")" = 0 ] || { fail "$name" "row 3 is not success=0"; return; }
+	[ "$(bad_rows "$out/latency_results.csv")" -eq 1 ] || { fail "$name" "expected exactly one failed row"; return; }
+	grep -q "message 3: the guest reported sha256_mismatch" "$out/host.err" || { fail "$name" "no error code on stderr"; return; }
+	grep -q '"error": "sha256_mismatch"' "$out/run.json" || { fail "$name" "run.json lacks the failure"; return; }
+	pass "$name"
+}
+
+test_guest_killed_mid_run() {
+	local name=guest_killed_mid_run out="$WORK/$1" shm="$SHM_PREFIX-4"
+	mkdir -p "$out"
+	start_guest "$out/guest" --shm "$shm" --timeout 20
+	host_rc=0
+	timeout "$LIMIT" "$HOST" --shm "$shm" --size 4M --out "$out" --iterations 10000000 --latency-frame 64 \
+		--bw-iterations 0 --ref-iterations 0 --timeout 2 >"$out/host.out" 2>"$out/host.err" &
+	local host_pid=$!
+	pids+=("$host_pid")
+
+	for _ in $(seq 400); do [ "$(rows "$out/latency_results.csv" )" -gt 100 ] && break; sleep 0.05; done
+	signal_child KILL "$guest_pid"
+	wait "$host_pid" || host_rc=$?
+	[ "$host_rc" -eq 1 ] || { fail "$name" "host exit $host_rc, expected 1"; return; }
+	grep -q "timed out after 2 s waiting for" "$out/host.err" || { fail "$name" "no timeout message: $(tail -1 "$out/host.err")"; return; }
+	[ "$(rows "$out/latency_results.csv")" -gt 100 ] || { fail "$name" "finished rows were lost"; return; }
+	# Every finished row is complete; at most the last (the one that timed out) failed.
+	[ "$(bad_rows "$out/latency_results.csv")" -le 1 ] || { fail "$name" "more than one failed row"; return; }
+	grep -q '"status": "aborted"' "$out/run.json" || { fail "$name" "run.json not marked aborted"; return; }
+	pass "$name"
+}
+
+test_host_sigterm_stops_guest() {
+	local name=host_sigterm_stops_guest out="$WORK/$1" shm="$SHM_PREFIX-5"
+	mkdir -p "$out"
+	start_guest "$out/guest" --shm "$shm" --timeout 20
+	timeout "$LIMIT" "$HOST" --shm "$shm" --size 4M --out "$out" --iterations 10000000 --latency-frame 64 \
+		--bw-iterations 0 --ref-iterations 0 --timeout 20 >"$out/host.out" 2>"$out/host.err" &
+	local host_pid=$!
+	pids+=("$host_pid")
+	for _ in $(seq 400); do [ "$(rows "$out/latency_results.csv" )" -gt 10 ] && break; sleep 0.05; done
+	signal_child TERM "$host_pid"
+	host_rc=0
+	wait "$host_pid" || host_rc=$?
+	guest_rc=0
+	wait "$guest_pid" || guest_rc=$?
+	[ "$host_rc" -eq 1 ] || { fail "$name" "host exit $host_rc, expected 1"; return; }
+	[ "$guest_rc" -eq 1 ] || { fail "$name" "guest exit $guest_rc, expected 1"; return; }
+	grep -q "stopped by signal 15" "$out/host.err" || { fail "$name" "host did not say it was stopped"; return; }
+	grep -q "the host aborted (stopped by a signal)" "$out/guest.err" || { fail "$name" "guest did not see the abort: $(tail -1 "$out/guest.err")"; return; }
+	grep -q '"status": "aborted"' "$out/run.json" || { fail "$name" "run.json not marked aborted"; return; }
+	[ "$(rows "$out/latency_results.csv")" -gt 10 ] || { fail "$name" "rows lost"; return; }
+	pass "$name"
+}
+
+test_guest_sigint_stops_host() {
+	local name=guest_sigint_stops_host out="$WORK/$1" shm="$SHM_PREFIX-6"
+	mkdir -p "$out"
+	start_guest "$out/guest" --shm "$shm" --timeout 20
+	timeout "$LIMIT" "$HOST" --shm "$shm" --size 4M --out "$out" --iterations 10000000 --latency-frame 64 \
+		--bw-iterations 0 --ref-iterations 0 --timeout 20 >"$out/host.out" 2>"$out/host.err" &
+	local host_pid=$!
+	pids+=("$host_pid")
+	for _ in $(seq 400); do [ "$(rows "$out/latency_results.csv" )" -gt 10 ] && break; sleep 0.05; done
+	signal_child INT "$guest_pid"
+	host_rc=0
+	wait "$host_pid" || host_rc=$?
+	guest_rc=0
+	wait "$guest_pid" || guest_rc=$?
+	[ "$guest_rc" -eq 1 ] || { fail "$name" "guest exit $guest_rc, expected 1"; return; }
+	[ "$host_rc" -eq 1 ] || { fail "$name" "host exit $host_rc, expected 1"; return; }
+	grep -q "the guest aborted (stopped by a signal)" "$out/host.err" || { fail "$name" "host did not see the abort: $(tail -1 "$out/host.err")"; return; }
+	pass "$name"
+}
+
+test_peer_never_starts() {
+	local name=peer_never_starts out="$WORK/$1" rc=0
+	mkdir -p "$out"
+	timeout "$LIMIT" "$HOST" --shm "$SHM_PREFIX-7" --size 4M --out "$out" --iterations 1 --latency-frame 64 \
+		--bw-iterations 0 --ref-iterations 0 --timeout 1 >"$out/host.out" 2>"$out/host.err" || rc=$?
+	[ "$rc" -eq 1 ] || { fail "$name" "host exit $rc, expected 1"; return; }
+	grep -q "timed out after 1 s waiting for a guest in state READY" "$out/host.err" || { fail "$name" "host message: $(tail -1 "$out/host.err")"; return; }
+	rc=0
+	timeout "$LIMIT" "$GUEST" --shm "$SHM_PREFIX-missing" --timeout 1 >"$out/guest.out" 2>"$out/guest.err" || rc=$?
+	[ "$rc" -eq 1 ] || { fail "$name" "guest exit $rc, expected 1"; return; }
+	grep -q "did not appear in time" "$out/guest.err" || { fail "$name" "guest message: $(cat "$out/guest.err")"; return; }
+	# A region whose host never reaches READY.
+	rc=0
+	head -c 8192 /dev/zero >"$SHM_PREFIX-8"
+	timeout "$LIMIT" "$GUEST" --shm "$SHM_PREFIX-8" --timeout 1 >"$out/guest.out" 2>"$out/guest.err" || rc=$?
+	[ "$rc" -eq 1 ] || { fail "$name" "guest exit $rc on an idle region, expected 1"; return; }
+	grep -q "timed out after 1 s waiting for host state READY" "$out/guest.err" || { fail "$name" "guest message: $(tail -1 "$out/guest.err")"; return; }
+	pass "$name"
+}
+
+test_bad_options() {
+	local name=bad_options out="$WORK/$1" rc args
+	mkdir -p "$out"
+	for args in "--iterations -1" "--iterations 1x" "--frames 720p" "--frames 64,,4k" "--size 10" \
+		"--timeout 0" "--meta novalue" "--bogus" "extra" "--iterations 0 --bw-iterations 0 --ref-iterations 0"; do
+		rc=0
+		# shellcheck disable=SC2086 # each case is a list of words
+		"$HOST" $args >"$out/out" 2>"$out/err" || rc=$?
+		[ "$rc" -eq 2 ] || { fail "$name" "host $args: exit $rc, expected 2"; return; }
+		[ "$(wc -l <"$out/err")" -eq 1 ] || { fail "$name" "host $args: not one line: $(cat "$out/err")"; return; }
+	done
+	for args in "--map xx" "--timeout abc" "--shm /x --device 0000:00:03.0" "--frames ,"; do
+		rc=0
+		# shellcheck disable=SC2086
+		"$GUEST" $args >"$out/out" 2>"$out/err" || rc=$?
+		[ "$rc" -eq 2 ] || { fail "$name" "guest $args: exit $rc, expected 2"; return; }
+		[ "$(wc -l <"$out/err")" -eq 1 ] || { fail "$name" "guest $args: not one line"; return; }
+	done
+	"$HOST" --help | grep -q -- "--corrupt-iteration" || { fail "$name" "host --help"; return; }
+	"$GUEST" --help | grep -q -- "--map uc|wc" || { fail "$name" "guest --help"; return; }
+	pass "$name"
+}
+
+test_region_checks() {
+	local name=region_checks out="$WORK/$1" rc
+	mkdir -p "$out"
+	rc=0
+	"$HOST" --shm "$SHM_PREFIX-9" --size 1M --out "$out" --latency-frame 4k --timeout 1 >/dev/null 2>"$out/err" || rc=$?
+	[ "$rc" -eq 1 ] && grep -q "too small" "$out/err" || { fail "$name" "small region: exit $rc: $(cat "$out/err")"; return; }
+	[ ! -e "$SHM_PREFIX-9" ] || { fail "$name" "a too-small region file was created anyway"; return; }
+	# An existing file is never shrunk.
+	head -c $((8 << 20)) /dev/zero >"$SHM_PREFIX-10"
+	chmod 644 "$SHM_PREFIX-10"
+	timeout "$LIMIT" "$HOST" --shm "$SHM_PREFIX-10" --size 4M --out "$out" --iterations 1 --latency-frame 64 \
+		--bw-iterations 0 --ref-iterations 0 --timeout 1 >/dev/null 2>&1 || true
+	[ "$(stat -c %s "$SHM_PREFIX-10")" -eq $((8 << 20)) ] || { fail "$name" "the region file was shrunk"; return; }
+	[ "$(stat -c %a "$SHM_PREFIX-10")" = 600 ] || { fail "$name" "a world-readable region stayed readable"; return; }
+	# A symbolic link is refused.
+	ln -s "$SHM_PREFIX-10" "$SHM_PREFIX-11"
+	rc=0
+	"$HOST" --shm "$SHM_PREFIX-11" --out "$out" --timeout 1 >/dev/null 2>"$out/err" || rc=$?
+	[ "$rc" -eq 1 ] && grep -q "symbolic link" "$out/err" || { fail "$name" "symlink: exit $rc: $(cat "$out/err")"; return; }
+	rc=0
+	"$GUEST" --shm "$SHM_PREFIX-11" --timeout 1 >/dev/null 2>"$out/err" || rc=$?
+	[ "$rc" -eq 1 ] || { fail "$name" "guest followed a symlink"; return; }
+	pass "$name"
+}
+
+test_stale_region_recovers() {
+	local name=stale_region_recovers out="$WORK/$1" shm="$SHM_PREFIX-12"
+	mkdir -p "$out/crash" "$out/rerun"
+	start_guest "$out/crash/guest" --shm "$shm" --timeout 5
+	timeout "$LIMIT" "$HOST" --shm "$shm" --size 4M --out "$out/crash" --iterations 10000000 --latency-frame 64 \
+		--bw-iterations 0 --ref-iterations 0 --timeout 5 >/dev/null 2>&1 &
+	local host_pid=$!
+	pids+=("$host_pid")
+	for _ in $(seq 400); do [ "$(rows "$out/crash/latency_results.csv" )" -gt 10 ] && break; sleep 0.05; done
+	signal_child KILL "$host_pid"
+	signal_child KILL "$guest_pid"
+	wait "$host_pid" "$guest_pid" 2>/dev/null || true
+	GUEST_ARGS=()
+	run_pair "$shm" "$out/rerun" --iterations 3 --latency-frame 64 --bw-iterations 0 --ref-iterations 0
+	[ "$host_rc" -eq 0 ] && [ "$guest_rc" -eq 0 ] || { fail "$name" "rerun exit host $host_rc guest $guest_rc: $(tail -1 "$out/rerun/host.err")"; return; }
+	grep -q "cleared a stale region" "$out/rerun/host.err" || { fail "$name" "the stale region was not reported"; return; }
+	pass "$name"
+}
+
+test_fake_bar_mapping() {
+	local name=fake_bar_mapping out="$WORK/$1" shm="$SHM_PREFIX-13" dev
+	mkdir -p "$out"
+	# A sysfs tree whose ivshmem device's resource2 is the region file: the BAR path without QEMU.
+	dev="$WORK/sysfs/0000:00:03.0"
+	mkdir -p "$dev" "$WORK/sysfs/0000:00:01.0"
+	echo 0x8086 >"$WORK/sysfs/0000:00:01.0/vendor"
+	echo 0x7000 >"$WORK/sysfs/0000:00:01.0/device"
+	echo 0x1af4 >"$dev/vendor"
+	echo 0x1110 >"$dev/device"
+	printf '0x0 0x0 0x0\n0x0 0x0 0x0\n0x00000000fe000000 0x00000000fe3fffff 0x14220c\n' >"$dev/resource"
+	head -c $((4 << 20)) /dev/zero >"$shm"
+	chmod 600 "$shm"
+	ln -s "$shm" "$dev/resource2"
+	GUEST_ARGS=()
+	start_guest "$out/guest" --sysfs-root "$WORK/sysfs" --timeout 20
+	host_rc=0
+	timeout "$LIMIT" "$HOST" --shm "$shm" --out "$out" --iterations 3 --latency-frame 1M --bw-iterations 0 \
+		--ref-iterations 0 --timeout 20 >"$out/host.out" 2>"$out/host.err" || host_rc=$?
+	guest_rc=0
+	wait "$guest_pid" || guest_rc=$?
+	[ "$host_rc" -eq 0 ] && [ "$guest_rc" -eq 0 ] || { fail "$name" "exit host $host_rc guest $guest_rc: $(tail -1 "$out/guest.err")"; return; }
+	grep -q '"mapping": "resource2"' "$out/run.json" && grep -q '"device": "0000:00:03.0"' "$out/run.json" \
+		|| { fail "$name" "run.json lacks the BAR mapping"; return; }
+	pass "$name"
+}
+
+for t in test_host_first_small_frames test_guest_first_4k test_corruption_detected test_guest_killed_mid_run \
+	test_host_sigterm_stops_guest test_guest_sigint_stops_host test_peer_never_starts test_bad_options \
+	test_region_checks test_stale_region_recovers test_fake_bar_mapping; do
+	"$t" "$t"
+done
+echo "loopback: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,149 @@
+/* Unit tests: the timed phases and the PCI device lookup on a fake sysfs tree. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "pci.h"
+#include "phases.h"
+#include "region.h"
+#include "sha256.h"
+
+#define N (1u << 20)
+
+static void test_read_lines_touches_every_line(void)
+{
+	uint8_t *buf = ivb_alloc_prefaulted(N);
+	uint64_t expected = 0;
+
+	CHECK(buf != NULL);
+	if (buf == NULL)
+		return;
+	memset(buf, 0, N);
+	/* One distinct word at the start of each line: the XOR of all of them is known. */
+	for (uint64_t i = 0; i < N / 64; i++) {
+		uint64_t word = i * 0x9e3779b97f4a7c15ull;
+
+		memcpy(buf + i * 64, &word, sizeof(word));
+		expected ^= word;
+	}
+	CHECK(ivb_read_lines(buf, N) == expected);
+	/* A partial last line is read too (one byte of it). */
+	buf[N - 64] = 0xff;
+	CHECK(ivb_read_lines(buf + N - 64, 1) == 0xff);
+	ivb_free_buffer(buf, N);
+}
+
+static void test_phases_verify(void)
+{
+	uint8_t *src = ivb_alloc_prefaulted(N), *dst = ivb_alloc_prefaulted(N);
+	uint8_t sha[IVB_SHA256_LEN];
+	struct ivb_guest_timing t;
+	bool match = false;
+
+	CHECK(src != NULL && dst != NULL);
+	if (src == NULL || dst == NULL)
+		return;
+	CHECK(ivb_random_bytes(src, N) == 0);
+	CHECK(ivb_sha256(src, N, sha) == 0);
+	memset(&t, 0, sizeof(t));
+	CHECK(ivb_run_phases(src, N, dst, sha, &t, &match) == 0);
+	CHECK(match);
+	CHECK(memcmp(src, dst, N) == 0);
+	CHECK(t.hot_read_ns > 0 && t.cold_read_ns > 0 && t.copy_ns > 0 && t.verify_ns > 0 && t.flush_ns > 0);
+	src[12345] ^= 1;
+	CHECK(ivb_run_phases(src, N, dst, sha, &t, &match) == 0);
+	CHECK(!match);
+	ivb_free_buffer(src, N);
+	ivb_free_buffer(dst, N);
+}
+
+static void test_flush_method(void)
+{
+#if defined(__x86_64__)
+	CHECK(strcmp(ivb_flush_method(), "clflushopt") == 0 || strcmp(ivb_flush_method(), "clflush") == 0);
+#else
+	CHECK(ivb_flush_method() != NULL);
+#endif
+}
+
+static char root[] = "/tmp/ivb-sysfs-XXXXXX";
+
+static void write_file(const char *dir, const char *name, const char *text)
+{
+	char path[512];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s/%s", root, dir, name);
+	f = fopen(path, "w");
+	CHECK(f != NULL);
+	if (f != NULL) {
+		fputs(text, f);
+		fclose(f);
+	}
+}
+
+static void make_device(const char *bdf, const char *vendor, const char *device)
+{
+	char path[512];
+
+	snprintf(path, sizeof(path), "%s/%s", root, bdf);
+	CHECK(mkdir(path, 0755) == 0);
+	write_file(bdf, "vendor", vendor);
+	write_file(bdf, "device", device);
+}
+
+static void test_pci_find_and_map(void)
+{
+	char bdf[IVB_DEVICE_LEN] = "";
+	char path[512];
+	struct ivb_mapping m;
+	int fd;
+
+	CHECK(ivb_pci_find(root, NULL, bdf) == -ENODEV);
+	make_device("0000:00:02.0", "0x8086\n", "0x1237\n");
+	make_device("0000:00:04.0", "0x1af4\n", "0x1110\n");
+	make_device("0000:00:05.0", "0x1af4\n", "0x1110\n");
+	CHECK(ivb_pci_find(root, NULL, bdf) == 0 && strcmp(bdf, "0000:00:04.0") == 0);
+	CHECK(ivb_pci_find(root, "0000:00:05.0", bdf) == 0 && strcmp(bdf, "0000:00:05.0") == 0);
+	CHECK(ivb_pci_find(root, "0000:00:02.0", bdf) == -ENODEV);
+	CHECK(ivb_pci_find(root, "../../etc", bdf) == -ENODEV);
+	CHECK(ivb_pci_find(root, "0000:00:09.0", bdf) == -ENODEV);
+
+	/* BAR2 of the fake device: a 1 MiB file stands in for the sysfs resource file. */
+	write_file("0000:00:04.0", "resource", "0x0 0x0 0x0\n0x0 0x0 0x0\n0x00000000fe000000 0x00000000fe0fffff 0x14220c\n");
+	write_file("0000:00:04.0", "enable", "1\n");
+	snprintf(path, sizeof(path), "%s/0000:00:04.0/resource2", root);
+	fd = open(path, O_RDWR | O_CREAT, 0600);
+	CHECK(fd >= 0 && ftruncate(fd, 1 << 20) == 0);
+	close(fd);
+	CHECK(ivb_pci_map_bar2(root, "0000:00:04.0", false, &m) == 0);
+	CHECK(m.size == 1u << 20 && m.kind == IVB_MAP_RESOURCE2 && strcmp(m.device, "0000:00:04.0") == 0);
+	CHECK(m.memtype[0] != '\0');
+	ivb_unmap(&m);
+	CHECK(ivb_pci_map_bar2(root, "0000:00:04.0", true, &m) == -ENOENT);
+}
+
+int main(void)
+{
+	char cmd[64];
+	int ret;
+
+	RUN_TEST(test_read_lines_touches_every_line);
+	RUN_TEST(test_phases_verify);
+	RUN_TEST(test_flush_method);
+	if (mkdtemp(root) == NULL) {
+		perror("mkdtemp");
+		return 1;
+	}
+	RUN_TEST(test_pci_find_and_map);
+	ret = CHECK_SUMMARY("unit memory");
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", root);
+	if (system(cmd) != 0)
+		fprintf(stderr, "could not remove %s\n", root);
+	return ret;
+}

@@ -1,0 +1,141 @@
+/* Unit tests: the CSV writer (against the seed's column lists) and the JSON writer. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "csv.h"
+#include "json.h"
+
+/* The seed's header lines, as its README gives them. */
+static const char seed_latency[] =
+	"iteration,host_memcpy_ns,host_memcpy_us,roundtrip_ns,roundtrip_us,guest_memcpy_ns,guest_memcpy_us,"
+	"guest_verify_ns,guest_verify_us,guest_hot_cache_ns,guest_hot_cache_us,guest_cold_cache_ns,"
+	"guest_cold_cache_us,guest_second_pass_ns,guest_second_pass_us,guest_cached_verify_ns,"
+	"guest_cached_verify_us,notification_est_ns,notification_est_us,total_ns,total_us,success\n";
+static const char seed_bandwidth[] =
+	"iteration,frame_type,width,height,bpp,size_bytes,size_mb,host_memcpy_ns,host_memcpy_ms,host_memcpy_mbps,"
+	"roundtrip_ns,roundtrip_ms,guest_memcpy_ns,guest_memcpy_ms,guest_memcpy_mbps,guest_verify_ns,"
+	"guest_verify_ms,total_ns,total_ms,total_mbps,success\n";
+
+static char tmpdir[] = "/tmp/ivb-unit-XXXXXX";
+
+static char *slurp(const char *path)
+{
+	static char buf[8192];
+	FILE *f = fopen(path, "r");
+	size_t n;
+
+	if (f == NULL)
+		return NULL;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+	return buf;
+}
+
+static void test_csv_headers_match_seed(void)
+{
+	char path[256];
+	struct ivb_csv c;
+	char *text;
+
+	snprintf(path, sizeof(path), "%s/lat.csv", tmpdir);
+	CHECK(ivb_csv_open(&c, path, ivb_latency_columns, ivb_latency_ncolumns) == 0);
+	CHECK(ivb_csv_close(&c) == 0);
+	text = slurp(path);
+	CHECK(text != NULL && strcmp(text, seed_latency) == 0);
+
+	snprintf(path, sizeof(path), "%s/bw.csv", tmpdir);
+	CHECK(ivb_csv_open(&c, path, ivb_bandwidth_columns, ivb_bandwidth_ncolumns) == 0);
+	CHECK(ivb_csv_close(&c) == 0);
+	text = slurp(path);
+	CHECK(text != NULL && strcmp(text, seed_bandwidth) == 0);
+}
+
+static void test_csv_rows(void)
+{
+	static const char *const cols[] = { "a", "b", "c", "d" };
+	char path[256];
+	struct ivb_csv c;
+	char *text;
+
+	snprintf(path, sizeof(path), "%s/rows.csv", tmpdir);
+	CHECK(ivb_csv_open(&c, path, cols, 4) == 0);
+	ivb_csv_u64(&c, 18446744073709551615ull);
+	ivb_csv_i64(&c, -42);
+	ivb_csv_fixed(&c, 1234.5678, 3);
+	ivb_csv_empty(&c);
+	CHECK(ivb_csv_end_row(&c) == 0);
+	/* A row with a missing field is refused and writes nothing. */
+	ivb_csv_str(&c, "x");
+	CHECK(ivb_csv_end_row(&c) == -EINVAL);
+	/* Rows are flushed as they are written: the file has them before close. */
+	text = slurp(path);
+	CHECK(text != NULL && strcmp(text, "a,b,c,d\n18446744073709551615,-42,1234.568,\n") == 0);
+	CHECK(ivb_csv_close(&c) == 0);
+}
+
+static void test_csv_overflow(void)
+{
+	static const char *const cols[] = { "a" };
+	char path[256], big[IVB_CSV_LINE_MAX + 10];
+	struct ivb_csv c;
+
+	snprintf(path, sizeof(path), "%s/big.csv", tmpdir);
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	CHECK(ivb_csv_open(&c, path, cols, 1) == 0);
+	ivb_csv_str(&c, big);
+	CHECK(ivb_csv_end_row(&c) == -ENOSPC);
+	CHECK(ivb_csv_close(&c) == 0);
+}
+
+static void test_json(void)
+{
+	char path[256];
+	struct ivb_json j;
+	FILE *f;
+	char *text;
+
+	snprintf(path, sizeof(path), "%s/x.json", tmpdir);
+	f = fopen(path, "w");
+	CHECK(f != NULL);
+	if (f == NULL)
+		return;
+	ivb_json_begin(&j, f);
+	ivb_json_str(&j, "s", "a\"b\\c\n\x01");
+	ivb_json_u64(&j, "n", 7);
+	ivb_json_object(&j, "o");
+	ivb_json_bool(&j, "t", true);
+	ivb_json_object_end(&j);
+	ivb_json_array(&j, "a");
+	ivb_json_array_end(&j);
+	ivb_json_end(&j);
+	fclose(f);
+	text = slurp(path);
+	CHECK(text != NULL && strcmp(text, "{\n  \"s\": \"a\\\"b\\\\c\\u000a\\u0001\",\n  \"n\": 7,\n"
+					   "  \"o\": {\n    \"t\": true\n  },\n  \"a\": []\n}\n") == 0);
+}
+
+int main(void)
+{
+	char cmd[64];
+	int ret;
+
+	if (mkdtemp(tmpdir) == NULL) {
+		perror("mkdtemp");
+		return 1;
+	}
+	RUN_TEST(test_csv_headers_match_seed);
+	RUN_TEST(test_csv_rows);
+	RUN_TEST(test_csv_overflow);
+	RUN_TEST(test_json);
+	ret = CHECK_SUMMARY("unit output");
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "could not remove %s\n", tmpdir);
+	return ret;
+}

@@ -1,0 +1,421 @@
+/* Unit tests: the state machines of protocol.c, both sides in one process on an aligned buffer. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "clock.h"
+#include "common.h"
+#include "protocol.h"
+#include "sha256.h"
+
+#define REGION_SIZE (IVB_HEADER_SIZE + 65536u)
+#define SHORT_NS (200ull * 1000 * 1000)
+#define LONG_NS (10ull * IVB_NS_PER_SEC)
+
+static struct ivb_region *region;
+
+static void fresh_region(void)
+{
+	memset(region, 0, REGION_SIZE);
+	ivb_stop_requested = 0;
+}
+
+static struct ivb_guest_info test_info(void)
+{
+	struct ivb_guest_info info;
+
+	memset(&info, 0, sizeof(info));
+	info.map_kind = IVB_MAP_SHM;
+	info.map_size = REGION_SIZE;
+	strcpy(info.kernel, "test-kernel");
+	strcpy(info.memtype, "write-back");
+	return info;
+}
+
+/* A guest that hashes what it gets and acknowledges, until the host completes the run. */
+struct guest_thread {
+	pthread_t tid;
+	int bind_ret;
+	int end_ret; /* 1: the host completed the run */
+	uint64_t messages, verified;
+};
+
+static void *guest_main(void *arg)
+{
+	struct guest_thread *gt = arg;
+	struct ivb_guest_info info = test_info();
+	struct ivb_guest g;
+
+	gt->bind_ret = ivb_guest_bind(&g, region, REGION_SIZE, LONG_NS, &info);
+	if (gt->bind_ret < 0)
+		return NULL;
+	for (;;) {
+		struct ivb_message msg;
+		struct ivb_guest_timing t;
+		uint8_t digest[IVB_SHA256_LEN];
+		uint32_t error;
+		int ret = ivb_guest_wait_message(&g, &msg);
+
+		if (ret != 0) {
+			gt->end_ret = ret;
+			return NULL;
+		}
+		memset(&t, 0, sizeof(t));
+		error = msg.error;
+		if (error == IVB_MSG_OK) {
+			ivb_sha256(ivb_buffer(region), msg.size, digest);
+			error = memcmp(digest, msg.sha256, IVB_SHA256_LEN) == 0 ? IVB_MSG_OK : IVB_MSG_SHA256_MISMATCH;
+		}
+		t.total_ns = ivb_now_ns() - msg.seen_ns;
+		ivb_guest_ack(&g, &msg, &t, error);
+		gt->messages++;
+		gt->verified += error == IVB_MSG_OK;
+		ret = ivb_guest_wait_host_ready(&g);
+		if (ret < 0) {
+			gt->end_ret = ret;
+			return NULL;
+		}
+	}
+}
+
+/* Send one message of n bytes; returns the guest's error code, or a negative errno. */
+static int host_exchange(struct ivb_host *h, size_t n, int corrupt)
+{
+	uint8_t sha[IVB_SHA256_LEN];
+	struct ivb_ack ack;
+	uint64_t sent;
+	int ret;
+
+	ivb_random_bytes(ivb_buffer(region), n);
+	ivb_sha256(ivb_buffer(region), n, sha);
+	if (corrupt)
+		ivb_buffer(region)[n - 1] ^= 0x80;
+	ret = ivb_host_send(h, n, IVB_MSG_LATENCY, sha, &sent);
+	if (ret < 0)
+		return ret;
+	ret = ivb_host_wait_ack(h, &ack);
+	if (ret < 0)
+		return ret;
+	CHECK(ack.acked_ns >= sent);
+	ret = ivb_host_next(h);
+	return ret < 0 ? ret : (int)ack.error_code;
+}
+
+static void run_exchange(int guest_first)
+{
+	struct guest_thread gt = { 0 };
+	struct ivb_guest_info info;
+	struct ivb_host h;
+
+	fresh_region();
+	CHECK(pthread_create(&gt.tid, NULL, guest_main, &gt) == 0);
+	if (guest_first) {
+		/* Wait (bounded) until the guest announced itself before the host exists. */
+		uint64_t deadline = ivb_now_ns() + LONG_NS;
+
+		while (atomic_load(&region->guest_state) != IVB_GUEST_WAITING_HOST_INIT && ivb_now_ns() < deadline)
+			ivb_cpu_relax();
+		CHECK(atomic_load(&region->guest_state) == IVB_GUEST_WAITING_HOST_INIT);
+	}
+	CHECK(ivb_host_init(&h, region, REGION_SIZE, 0x1234, LONG_NS) == 0);
+	CHECK(ivb_host_wait_guest(&h, &info) == 0);
+	CHECK(info.map_kind == IVB_MAP_SHM && strcmp(info.kernel, "test-kernel") == 0);
+	CHECK(host_exchange(&h, 64, 0) == IVB_MSG_OK);
+	CHECK(host_exchange(&h, 65536, 0) == IVB_MSG_OK);
+	CHECK(host_exchange(&h, 4096, 1) == IVB_MSG_SHA256_MISMATCH);
+	CHECK(host_exchange(&h, 1, 0) == IVB_MSG_OK);
+	ivb_host_finish(&h);
+	pthread_join(gt.tid, NULL);
+	CHECK(gt.bind_ret == 0);
+	CHECK(gt.end_ret == 1);
+	CHECK(gt.messages == 4 && gt.verified == 3);
+}
+
+static void test_exchange_host_first(void) { run_exchange(0); }
+static void test_exchange_guest_first(void) { run_exchange(1); }
+
+static void test_layout(void)
+{
+	CHECK(((uintptr_t)ivb_buffer(region) & 4095) == 0);
+	CHECK((uint8_t *)ivb_buffer(region) - (uint8_t *)region == IVB_HEADER_SIZE);
+	CHECK(offsetof(struct ivb_region, guest_state) - offsetof(struct ivb_region, host_state) >= IVB_CACHE_LINE);
+}
+
+static void test_host_init_rejects_small_region(void)
+{
+	struct ivb_host h;
+
+	fresh_region();
+	CHECK(ivb_host_init(&h, region, IVB_HEADER_SIZE + 100, 1, SHORT_NS) == -EINVAL);
+	CHECK(ivb_host_init(&h, region, REGION_SIZE, 0, SHORT_NS) == -EINVAL);
+	CHECK(atomic_load(&region->magic) == 0);
+}
+
+static void test_stale_region_detected(void)
+{
+	struct ivb_guest_info info;
+	struct ivb_host h;
+
+	fresh_region();
+	/* What a crash mid-message leaves: a valid magic, SENDING, an acknowledging guest of old. */
+	atomic_store(&region->magic, IVB_MAGIC);
+	atomic_store(&region->host_state, IVB_HOST_SENDING);
+	atomic_store(&region->session, 77);
+	region->guest_session = 77;
+	atomic_store(&region->guest_state, IVB_GUEST_READY);
+	CHECK(ivb_host_init(&h, region, REGION_SIZE, 78, SHORT_NS) == 0);
+	CHECK(strstr(h.why, "stale") != NULL);
+	CHECK(atomic_load(&region->host_state) == IVB_HOST_READY);
+	/* The old guest's READY belongs to session 77: it must not count. */
+	CHECK(ivb_host_wait_guest(&h, &info) == -ETIMEDOUT);
+	CHECK(strstr(h.why, "timed out") != NULL && strstr(h.why, "earlier session") != NULL);
+}
+
+static void test_guest_follows_new_host(void)
+{
+	struct guest_thread gt = { 0 };
+	struct ivb_guest_info info;
+	struct ivb_host dead, h;
+	uint64_t deadline;
+
+	fresh_region();
+	/* A host that initialised and died: the guest binds to it first. */
+	CHECK(ivb_host_init(&dead, region, REGION_SIZE, 1001, SHORT_NS) == 0);
+	CHECK(pthread_create(&gt.tid, NULL, guest_main, &gt) == 0);
+	deadline = ivb_now_ns() + LONG_NS;
+	while ((atomic_load(&region->guest_state) != IVB_GUEST_READY || region->guest_session != 1001) &&
+	       ivb_now_ns() < deadline)
+		ivb_cpu_relax();
+	CHECK(region->guest_session == 1001);
+	CHECK(ivb_host_init(&h, region, REGION_SIZE, 1002, LONG_NS) == 0);
+	CHECK(ivb_host_wait_guest(&h, &info) == 0);
+	CHECK(host_exchange(&h, 128, 0) == IVB_MSG_OK);
+	ivb_host_finish(&h);
+	pthread_join(gt.tid, NULL);
+	CHECK(gt.end_ret == 1 && gt.messages == 1);
+}
+
+/* Bind a guest and a host in one thread: both conditions are already true when awaited. */
+static void bind_both(struct ivb_host *h, struct ivb_guest *g)
+{
+	struct ivb_guest_info info = test_info();
+
+	fresh_region();
+	CHECK(ivb_host_init(h, region, REGION_SIZE, 42, SHORT_NS) == 0);
+	CHECK(ivb_guest_bind(g, region, REGION_SIZE, SHORT_NS, &info) == 0);
+	CHECK(ivb_host_wait_guest(h, &info) == 0);
+}
+
+static void test_host_timeout_names_the_state(void)
+{
+	struct ivb_guest_info info;
+	struct ivb_host h;
+	struct ivb_guest g;
+	uint8_t sha[IVB_SHA256_LEN] = { 0 };
+	struct ivb_ack ack;
+	uint64_t sent;
+
+	fresh_region();
+	CHECK(ivb_host_init(&h, region, REGION_SIZE, 5, SHORT_NS) == 0);
+	CHECK(ivb_host_wait_guest(&h, &info) == -ETIMEDOUT);
+	CHECK(strstr(h.why, "READY") != NULL);
+	/* A guest that binds and then never answers. */
+	bind_both(&h, &g);
+	CHECK(ivb_host_send(&h, 64, IVB_MSG_LATENCY, sha, &sent) == 0);
+	CHECK(ivb_host_wait_ack(&h, &ack) == -ETIMEDOUT);
+	CHECK(strstr(h.why, "ACKNOWLEDGED of message 1") != NULL);
+}
+
+static void test_guest_timeout_names_the_state(void)
+{
+	struct ivb_guest_info info = test_info();
+	struct ivb_message msg;
+	struct ivb_host h;
+	struct ivb_guest g;
+
+	fresh_region();
+	CHECK(ivb_guest_bind(&g, region, REGION_SIZE, SHORT_NS, &info) == -ETIMEDOUT);
+	CHECK(strstr(g.why, "host state READY") != NULL);
+	bind_both(&h, &g);
+	CHECK(ivb_guest_wait_message(&g, &msg) == -ETIMEDOUT);
+	CHECK(strstr(g.why, "SENDING of message 1") != NULL);
+}
+
+static void test_aborts_are_seen(void)
+{
+	uint8_t sha[IVB_SHA256_LEN] = { 0 };
+	struct ivb_message msg;
+	struct ivb_ack ack;
+	struct ivb_host h;
+	struct ivb_guest g;
+	uint64_t sent;
+
+	bind_both(&h, &g);
+	ivb_host_abort(&h, IVB_ABORT_SIGNAL);
+	CHECK(ivb_guest_wait_message(&g, &msg) == -ECONNRESET);
+	CHECK(strstr(g.why, "host aborted") != NULL && strstr(g.why, "signal") != NULL);
+
+	bind_both(&h, &g);
+	CHECK(ivb_host_send(&h, 64, IVB_MSG_LATENCY, sha, &sent) == 0);
+	ivb_guest_abort(&g, IVB_ABORT_TIMEOUT);
+	CHECK(ivb_host_wait_ack(&h, &ack) == -ECONNRESET);
+	CHECK(strstr(h.why, "guest aborted") != NULL);
+}
+
+/* Write a message straight into the host lines, as a broken or hostile host could. */
+static void raw_send(uint64_t seq, uint64_t size, uint32_t kind)
+{
+	region->sequence = seq;
+	region->data_size = size;
+	region->msg_kind = kind;
+	atomic_store(&region->host_state, IVB_HOST_SENDING);
+}
+
+static void test_guest_rejects_bad_messages(void)
+{
+	struct ivb_message msg;
+	struct ivb_host h;
+	struct ivb_guest g;
+
+	bind_both(&h, &g);
+	raw_send(1, REGION_SIZE, IVB_MSG_LATENCY); /* larger than the buffer */
+	CHECK(ivb_guest_wait_message(&g, &msg) == 0 && msg.error == IVB_MSG_BAD_SIZE);
+
+	bind_both(&h, &g);
+	raw_send(1, 0, IVB_MSG_LATENCY);
+	CHECK(ivb_guest_wait_message(&g, &msg) == 0 && msg.error == IVB_MSG_BAD_SIZE);
+
+	bind_both(&h, &g);
+	raw_send(1, UINT64_MAX, IVB_MSG_LATENCY);
+	CHECK(ivb_guest_wait_message(&g, &msg) == 0 && msg.error == IVB_MSG_BAD_SIZE);
+
+	bind_both(&h, &g);
+	raw_send(1, 64, 99);
+	CHECK(ivb_guest_wait_message(&g, &msg) == 0 && msg.error == IVB_MSG_BAD_KIND);
+
+	bind_both(&h, &g);
+	raw_send(7, 64, IVB_MSG_LATENCY); /* skips 1..6 */
+	CHECK(ivb_guest_wait_message(&g, &msg) == -EPROTO);
+	CHECK(strstr(g.why, "message 7 after 0") != NULL);
+
+	bind_both(&h, &g);
+	atomic_store(&region->host_state, 12345);
+	CHECK(ivb_guest_wait_message(&g, &msg) == -EPROTO);
+}
+
+/* Acknowledge message 1 with the given fields, as a broken or hostile guest could. */
+static int ack_with(uint64_t ack_seq, uint32_t error, const struct ivb_guest_timing *t)
+{
+	uint8_t sha[IVB_SHA256_LEN] = { 0 };
+	struct ivb_ack ack;
+	struct ivb_host h;
+	struct ivb_guest g;
+	uint64_t sent;
+
+	bind_both(&h, &g);
+	CHECK(ivb_host_send(&h, 64, IVB_MSG_LATENCY, sha, &sent) == 0);
+	region->ack_sequence = ack_seq;
+	region->error_code = error;
+	region->timing = *t;
+	atomic_store(&region->guest_state, IVB_GUEST_ACKNOWLEDGED);
+	return ivb_host_wait_ack(&h, &ack);
+}
+
+static void test_host_rejects_bad_acks(void)
+{
+	struct ivb_guest_timing ok = { .hot_read_ns = 10, .cold_read_ns = 10, .copy_ns = 10, .verify_ns = 10,
+				       .flush_ns = 10, .total_ns = 60 };
+	struct ivb_guest_timing t;
+
+	CHECK(ack_with(1, IVB_MSG_OK, &ok) == 0);
+	CHECK(ack_with(2, IVB_MSG_OK, &ok) == -EPROTO);
+	CHECK(ack_with(1, 77, &ok) == -EPROTO);
+	t = ok;
+	t.copy_ns = 1000; /* the phases add up to more than the total */
+	CHECK(ack_with(1, IVB_MSG_OK, &t) == -EPROTO);
+	t = ok;
+	t.total_ns = UINT64_MAX;
+	t.verify_ns = UINT64_MAX - 40; /* an overflowing sum must not pass */
+	CHECK(ack_with(1, IVB_MSG_OK, &t) == -EPROTO);
+	t = ok;
+	t.total_ns = IVB_MAX_DURATION_NS + 1;
+	CHECK(ack_with(1, IVB_MSG_OK, &t) == -EPROTO);
+}
+
+static void test_guest_checks_identity(void)
+{
+	struct ivb_guest_info info = test_info();
+	struct ivb_host h;
+	struct ivb_guest g;
+
+	fresh_region();
+	CHECK(ivb_host_init(&h, region, REGION_SIZE, 9, SHORT_NS) == 0);
+	region->version = IVB_PROTOCOL_VERSION + 1;
+	CHECK(ivb_guest_bind(&g, region, REGION_SIZE, SHORT_NS, &info) == -EPROTO);
+	CHECK(strstr(g.why, "protocol version") != NULL);
+
+	fresh_region();
+	/* The host believes in a larger region than the guest could map. */
+	CHECK(ivb_host_init(&h, region, REGION_SIZE, 9, SHORT_NS) == 0);
+	CHECK(ivb_guest_bind(&g, region, REGION_SIZE - 4096, SHORT_NS, &info) == -EPROTO);
+	CHECK(strstr(g.why, "mapped") != NULL);
+
+	fresh_region();
+	CHECK(ivb_host_init(&h, region, REGION_SIZE, 9, SHORT_NS) == 0);
+	region->header_size = 64;
+	CHECK(ivb_guest_bind(&g, region, REGION_SIZE, SHORT_NS, &info) == -EPROTO);
+}
+
+static void test_guest_info_is_sanitised(void)
+{
+	struct ivb_guest_info info;
+	struct ivb_host h;
+	struct ivb_guest g;
+
+	bind_both(&h, &g);
+	memset(&region->guest_info, 0x07, sizeof(region->guest_info)); /* no NUL anywhere */
+	region->guest_info.map_kind = 1000;
+	CHECK(ivb_host_wait_guest(&h, &info) == 0);
+	CHECK(info.map_kind == IVB_MAP_NONE);
+	CHECK(strlen(info.kernel) == sizeof(info.kernel) - 1 && info.kernel[0] == '?');
+	CHECK(strlen(info.device) < sizeof(info.device));
+	CHECK(strlen(info.memtype) < sizeof(info.memtype));
+}
+
+static void test_stop_flag_interrupts_waits(void)
+{
+	struct ivb_guest_info info;
+	struct ivb_host h;
+
+	fresh_region();
+	CHECK(ivb_host_init(&h, region, REGION_SIZE, 3, LONG_NS) == 0);
+	ivb_stop_requested = 1;
+	CHECK(ivb_host_wait_guest(&h, &info) == -EINTR);
+	ivb_stop_requested = 0;
+}
+
+int main(void)
+{
+	region = aligned_alloc(4096, REGION_SIZE);
+	if (region == NULL)
+		return 1;
+	RUN_TEST(test_layout);
+	RUN_TEST(test_exchange_host_first);
+	RUN_TEST(test_exchange_guest_first);
+	RUN_TEST(test_host_init_rejects_small_region);
+	RUN_TEST(test_stale_region_detected);
+	RUN_TEST(test_guest_follows_new_host);
+	RUN_TEST(test_host_timeout_names_the_state);
+	RUN_TEST(test_guest_timeout_names_the_state);
+	RUN_TEST(test_aborts_are_seen);
+	RUN_TEST(test_guest_rejects_bad_messages);
+	RUN_TEST(test_host_rejects_bad_acks);
+	RUN_TEST(test_guest_checks_identity);
+	RUN_TEST(test_guest_info_is_sanitised);
+	RUN_TEST(test_stop_flag_interrupts_waits);
+	free(region);
+	return CHECK_SUMMARY("unit protocol");
+}

@@ -35,3 +35,6 @@ check-asan: asan
 
 bench-loopback: $(BUILD)/host_writer $(BUILD)/guest_reader $(BUILD)/bench_pingpong
 	bench/loopback.sh $(BUILD)
+
+$(BUILD)/bench_pingpong: bench/pingpong.c $(BUILD)/opts.o | $(BUILD)/.deps-build
+	$(CC) $(IVB_CPPFLAGS) $(IVB_CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/opts.o

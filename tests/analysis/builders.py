@@ -9,9 +9,13 @@ import csv
 import json
 import random
 import re
+import statistics
 import subprocess
 import sys
 from pathlib import Path
+
+import numpy as np
+import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 ANALYZE = REPO / "analyze_results.py"
@@ -35,10 +39,13 @@ REFERENCE_COLUMNS = (
 
 # Latency timing columns that hold their own value (the others are the seed's duplicates).
 LATENCY_NS = ["host_memcpy_ns", "roundtrip_ns", "guest_memcpy_ns", "guest_verify_ns", "guest_hot_cache_ns",
-              "guest_cold_cache_ns", "guest_second_pass_ns", "guest_cached_verify_ns", "notification_est_ns", "total_ns"]
+              "guest_cold_cache_ns", "guest_second_pass_ns", "guest_cached_verify_ns", "notification_est_ns",
+              "total_ns"]
 BANDWIDTH_NS = ["host_memcpy_ns", "roundtrip_ns", "guest_memcpy_ns", "guest_verify_ns", "total_ns"]
-REFERENCE_NS = ["host_memcpy_ns", "guest_hot_cache_ns", "guest_cold_cache_ns", "guest_second_pass_ns", "guest_cached_verify_ns"]
+REFERENCE_NS = ["host_memcpy_ns", "guest_hot_cache_ns", "guest_cold_cache_ns", "guest_second_pass_ns",
+                "guest_cached_verify_ns"]
 
+PERCENTILES = [50, 90, 95, 99, 99.9]
 FRAMES = {"1080p": (1920, 1080, 24), "1440p": (2560, 1440, 24), "4k": (3840, 2160, 24)}
 
 
@@ -82,7 +89,8 @@ def bandwidth_rows(frames=("64B", "1080p", "4k"), per_frame=6, seed=2, failed=()
             width, height, bpp = int(frame.rstrip("B")), 1, 8
         size = width * height * bpp // 8
         for i in range(1, per_frame + 1):
-            row = {"iteration": i, "frame_type": frame, "width": width, "height": height, "bpp": bpp, "size_bytes": size}
+            row = {"iteration": i, "frame_type": frame, "width": width, "height": height, "bpp": bpp,
+                   "size_bytes": size}
             if (frame, i) in failed:
                 rows.append(dict(row, success=0))
                 continue
@@ -121,9 +129,11 @@ def manifest(latency_frame="4096", accel="kvm", failures=(), planned=None, statu
         "started_utc": "2026-01-01T00:00:00Z", "finished_utc": "2026-01-01T00:00:05Z",
         "options": {"shm": "/dev/shm/ivshmem", "iterations": 40, "latency_frame": latency_frame,
                     "bw_iterations": 6, "frames": "64,1080p,4k", "ref_iterations": 3, "timeout_s": 30},
-        "host": {"kernel": "6.1.0-test", "machine": "x86_64", "cpu_model": "Test CPU 9000", "cores": 2, "flush": "clflushopt"},
+        "host": {"kernel": "6.1.0-test", "machine": "x86_64", "cpu_model": "Test CPU 9000", "cores": 2,
+                 "flush": "clflushopt"},
         "region": {"path": "/dev/shm/ivshmem", "size": 67108864, "header_size": 4096, "buffer_capacity": 67104768},
-        "guest": {"mapping": "resource2", "memory_type": "UC-", "device": "0000:00:03.0", "kernel": "6.1.0-guest", "map_size": 67108864},
+        "guest": {"mapping": "resource2", "memory_type": "UC-", "device": "0000:00:03.0", "kernel": "6.1.0-guest",
+                  "map_size": 67108864},
         "meta": {"accel": accel, "vm": "bench", "qemu_version": "7.2.0"},
         "summary": planned or {},
         "failures": list(failures),
@@ -209,3 +219,18 @@ def table_row(text, label, nfields):
 
 def number(field):
     return float(field.rstrip("%x"))
+
+
+def expected_stats(values):
+    """The statistics the report must print, computed with statistics and numpy from the raw values."""
+    return [len(values), min(values), max(values), statistics.fmean(values), statistics.median(values),
+            statistics.stdev(values)] + [float(np.percentile(values, p)) for p in PERCENTILES]
+
+
+def assert_stats_row(text, label, values):
+    """The report's statistics row `label` (count, min, max, mean, median, stddev, percentiles) for values."""
+    printed = [number(f) for f in table_row(text, label, 11)]
+    expected = expected_stats(values)
+    assert printed[0] == expected[0], f"{label}: count"
+    # The report prints one decimal: 0.05 of rounding, plus a little for float noise.
+    assert printed[1:] == pytest.approx(expected[1:], abs=0.051), label

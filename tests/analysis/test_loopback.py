@@ -1,0 +1,97 @@
+"""A real loopback run analysed end to end: host_writer and guest_reader share a /dev/shm file on this
+machine (no VM), then analyze_results.py reads what host_writer wrote. The expected statistics are
+computed here from the CSVs with the csv module, statistics and numpy."""
+
+import csv
+import os
+import subprocess
+import uuid
+from pathlib import Path
+
+import pytest
+
+import builders as b
+from builders import assert_stats_row, report_section
+
+HOST_WRITER = b.REPO / "build" / "host_writer"
+GUEST_READER = b.REPO / "build" / "guest_reader"
+ITERATIONS = 20
+BW_ITERATIONS = 3
+FRAMES = {"64B": 64, "1048576B": 1 << 20}  # --frames 64,1M
+WAIT_S = 120  # generous: the machine is shared; a healthy run takes well under a second
+
+
+@pytest.fixture(scope="module")
+def loopback(tmp_path_factory):
+    build = subprocess.run(["make", "-s", "build/host_writer", "build/guest_reader"], cwd=b.REPO,
+                           capture_output=True, text=True, timeout=900)
+    assert build.returncode == 0, f"cannot build the programs:\n{build.stdout}{build.stderr}"
+    out = tmp_path_factory.mktemp("loopback")
+    shm = Path("/dev/shm") / f"ivb-analysis-test-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    common = ["--shm", str(shm), "--timeout", "30"]
+    host = subprocess.Popen(
+        [str(HOST_WRITER), *common, "--size", "8M", "--out", str(out), "--iterations", str(ITERATIONS),
+         "--latency-frame", "4096", "--bw-iterations", str(BW_ITERATIONS), "--frames", "64,1M",
+         "--ref-iterations", "2", "--meta", "vm=loopback", "--meta", "accel=none"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        guest = subprocess.run([str(GUEST_READER), *common], capture_output=True, text=True, timeout=WAIT_S)
+        host_out, host_err = host.communicate(timeout=WAIT_S)
+    finally:
+        if host.poll() is None:
+            host.kill()
+            host.wait()
+        shm.unlink(missing_ok=True)
+    assert guest.returncode == 0, f"guest_reader failed:\n{guest.stdout}{guest.stderr}"
+    assert host.returncode == 0, f"host_writer failed:\n{host_out}{host_err}"
+    proc = b.run_analysis(out)
+    report = (out / "performance_report.txt").read_text() if (out / "performance_report.txt").exists() else ""
+    return out, proc, report
+
+
+def read_rows(path):
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_loopback_run_is_analysed(loopback):
+    out, proc, report = loopback
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == ""
+    assert f"latency: {ITERATIONS}/{ITERATIONS} iterations succeeded" in proc.stdout
+    for name in b.PNGS:
+        assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
+        assert (out / name).stat().st_size > 10_000, name
+    environment = report_section(report, "ENVIRONMENT")
+    assert "Guest mapping:   shm, memory type write-back" in environment
+    assert "VM:              loopback" in environment
+    assert "Frame: 4096 bytes" in report
+
+
+def test_loopback_statistics_match_the_csv(loopback):
+    out, _, report = loopback
+    latency = [r for r in read_rows(out / "latency_results.csv") if r["success"] == "1"]
+    assert len(latency) == ITERATIONS
+    text = report_section(report, "LATENCY TEST")
+    for column in b.LATENCY_NS:
+        assert_stats_row(text, column, [int(r[column]) for r in latency])
+    bandwidth = [r for r in read_rows(out / "bandwidth_results.csv") if r["success"] == "1"]
+    text = report_section(report, "BANDWIDTH TEST")
+    for frame, size in FRAMES.items():
+        rows = [r for r in bandwidth if r["frame_type"] == frame]
+        assert len(rows) == BW_ITERATIONS and all(int(r["size_bytes"]) == size for r in rows), frame
+        for column in b.BANDWIDTH_NS:
+            assert_stats_row(text, f"{frame} {column}", [int(r[column]) for r in rows])
+
+
+def test_loopback_has_a_reference_and_no_suspect_figure(loopback):
+    _, _, report = loopback
+    # One clock on both sides and real memory: nothing may be implausible or inconsistent.
+    suspects = report_section(report, "SUSPECT FIGURES")
+    assert suspects.rstrip().endswith("none found"), suspects
+    comparison = report_section(report, "SHARED REGION VS PRIVATE MEMORY, latency frame")
+    assert "C copy (region -> private)" in comparison
+    bottleneck = report_section(report, "BOTTLENECK")
+    assert "Latency frame: largest share of the end-to-end time: " in bottleneck
+    verdicts = ("as long as on private memory in the same run (medians)", "no private-memory counterpart")
+    assert any(verdict in bottleneck for verdict in verdicts), bottleneck

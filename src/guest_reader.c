@@ -50,7 +50,8 @@ static void usage(FILE *out)
 		"                         (default " MAP_DEFAULT ")\n"
 		"  --sysfs-root DIR       where PCI devices are listed (default " IVB_PCI_SYSFS_DEFAULT ")\n"
 		"  --timeout SECONDS      limit of every wait for the host (default %u)\n"
-		"  --iterations N, --bw-iterations N, --ref-iterations N, --frames LIST, --latency-frame F\n"
+		"  --iterations N, --bw-iterations N, --ref-iterations N, --frames LIST, --latency-frame F,\n"
+		"  --warmup N\n"
 		"                         the host's test options, for progress: the host decides the tests\n"
 		"  --help                 show this help and exit\n"
 		"\n"
@@ -85,7 +86,7 @@ static uint64_t parse_count(const char *opt, const char *arg, uint64_t min, uint
 static void parse_args(int argc, char **argv, struct config *cfg)
 {
 	enum { OPT_SHM = 256, OPT_DEVICE, OPT_MAP, OPT_SYSFS, OPT_TIMEOUT, OPT_ITER, OPT_BW_ITER, OPT_REF_ITER,
-	       OPT_FRAMES, OPT_LAT_FRAME, OPT_HELP };
+	       OPT_FRAMES, OPT_LAT_FRAME, OPT_WARMUP, OPT_HELP };
 	static const struct option options[] = {
 		{ "shm", required_argument, NULL, OPT_SHM },
 		{ "device", required_argument, NULL, OPT_DEVICE },
@@ -97,11 +98,12 @@ static void parse_args(int argc, char **argv, struct config *cfg)
 		{ "ref-iterations", required_argument, NULL, OPT_REF_ITER },
 		{ "frames", required_argument, NULL, OPT_FRAMES },
 		{ "latency-frame", required_argument, NULL, OPT_LAT_FRAME },
+		{ "warmup", required_argument, NULL, OPT_WARMUP },
 		{ "help", no_argument, NULL, OPT_HELP },
 		{ NULL, 0, NULL, 0 },
 	};
 	/* The host's defaults, so that the expected count matches a run with no test options. */
-	uint64_t iterations = 100, bw_iterations = 10, ref_iterations = 3;
+	uint64_t iterations = 100, bw_iterations = 10, ref_iterations = 3, warmup = 1;
 	size_t nframes = 3;
 	struct ivb_frame frames[IVB_MAX_FRAMES], frame;
 	bool map_given = false;
@@ -133,6 +135,7 @@ static void parse_args(int argc, char **argv, struct config *cfg)
 			if (ivb_parse_frame(optarg, &frame) < 0)
 				die_usage("--latency-frame needs 1080p, 1440p, 4k or a byte count, not '%s'", optarg);
 			break;
+		case OPT_WARMUP: warmup = parse_count("--warmup", optarg, 0, 1000); break;
 		case OPT_HELP: usage(stdout); exit(EXIT_OK);
 		case ':': die_usage("%s needs a value", argv[optind - 1]);
 		default: die_usage("unknown option '%s'", argv[optind - 1]);
@@ -142,7 +145,7 @@ static void parse_args(int argc, char **argv, struct config *cfg)
 		die_usage("unexpected argument '%s'", argv[optind]);
 	if (cfg->shm_path != NULL && (cfg->device != NULL || map_given))
 		die_usage("--shm maps a file; it does not go with --device or --map");
-	cfg->expected = iterations + bw_iterations * nframes + ref_iterations * (nframes + 1);
+	cfg->expected = warmup + iterations + bw_iterations * nframes + ref_iterations * (nframes + 1);
 }
 
 static volatile sig_atomic_t stop_signal;

@@ -31,6 +31,7 @@
 #define BW_ITERATIONS_DEFAULT 10u
 #define FRAMES_DEFAULT "1080p,1440p,4k"
 #define REF_ITERATIONS_DEFAULT 3u
+#define WARMUP_DEFAULT 1u
 #define MAX_ITERATIONS 10000000u
 #define MAX_TIMEOUT_S 86400u
 
@@ -48,8 +49,9 @@ struct config {
 	struct ivb_frame frames[IVB_MAX_FRAMES];
 	size_t nframes;
 	uint64_t ref_iterations;
+	uint64_t warmup;
 	uint64_t timeout_s;
-	uint64_t corrupt_iteration; /* message sequence number to corrupt; 0: none */
+	uint64_t corrupt_iteration; /* measured message to corrupt, counting from 1; 0: none */
 	const char *meta[IVB_MAX_META];
 	size_t nmeta;
 };
@@ -65,6 +67,8 @@ struct run {
 	uint8_t *reference; /* private destination of the host's reference copy */
 	size_t buffer_size;
 	uint64_t messages_total, messages_done;
+	uint64_t measured; /* measured messages sent so far; warm-up messages do not count */
+	bool warmup_failed;
 	uint64_t progress_last_ns;
 	bool progress_tty;
 };
@@ -98,13 +102,15 @@ static void usage(FILE *out)
 		"                         (default " FRAMES_DEFAULT ")\n"
 		"  --ref-iterations N     reference iterations per frame: the guest's phases on private\n"
 		"                         memory and the host's plain memcpy (default %u; 0 skips)\n"
+		"  --warmup N             unrecorded messages of the largest size before the tests\n"
+		"                         (default %u): first-touch costs stay out of the results\n"
 		"  --timeout SECONDS      limit of every wait for the guest (default %u)\n"
 		"  --meta KEY=VALUE       add a fact to run.json's \"meta\" (repeatable)\n"
-		"  --corrupt-iteration N  testing: flip a byte of message N after hashing it\n"
+		"  --corrupt-iteration N  testing: flip a byte of measured message N after hashing it\n"
 		"  --help                 show this help and exit\n"
 		"\n"
 		"Exit status: 0 every iteration succeeded, 1 a failure, 2 a usage error.\n",
-		ITERATIONS_DEFAULT, BW_ITERATIONS_DEFAULT, REF_ITERATIONS_DEFAULT, IVB_TIMEOUT_DEFAULT_S);
+		ITERATIONS_DEFAULT, BW_ITERATIONS_DEFAULT, REF_ITERATIONS_DEFAULT, WARMUP_DEFAULT, IVB_TIMEOUT_DEFAULT_S);
 }
 
 static void die_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
@@ -134,7 +140,7 @@ static uint64_t parse_count(const char *opt, const char *arg, uint64_t min, uint
 static void parse_args(int argc, char **argv, struct config *cfg)
 {
 	enum { OPT_SHM = 256, OPT_SIZE, OPT_OUT, OPT_ITER, OPT_LAT_FRAME, OPT_BW_ITER, OPT_FRAMES, OPT_REF_ITER,
-	       OPT_TIMEOUT, OPT_META, OPT_CORRUPT, OPT_HELP };
+	       OPT_WARMUP, OPT_TIMEOUT, OPT_META, OPT_CORRUPT, OPT_HELP };
 	static const struct option options[] = {
 		{ "shm", required_argument, NULL, OPT_SHM },
 		{ "size", required_argument, NULL, OPT_SIZE },
@@ -144,6 +150,7 @@ static void parse_args(int argc, char **argv, struct config *cfg)
 		{ "bw-iterations", required_argument, NULL, OPT_BW_ITER },
 		{ "frames", required_argument, NULL, OPT_FRAMES },
 		{ "ref-iterations", required_argument, NULL, OPT_REF_ITER },
+		{ "warmup", required_argument, NULL, OPT_WARMUP },
 		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 		{ "meta", required_argument, NULL, OPT_META },
 		{ "corrupt-iteration", required_argument, NULL, OPT_CORRUPT },
@@ -160,6 +167,7 @@ static void parse_args(int argc, char **argv, struct config *cfg)
 		.bw_iterations = BW_ITERATIONS_DEFAULT,
 		.frames_arg = FRAMES_DEFAULT,
 		.ref_iterations = REF_ITERATIONS_DEFAULT,
+		.warmup = WARMUP_DEFAULT,
 		.timeout_s = IVB_TIMEOUT_DEFAULT_S,
 	};
 	opterr = 0; /* our own one-line messages, not getopt's */
@@ -177,6 +185,7 @@ static void parse_args(int argc, char **argv, struct config *cfg)
 		case OPT_BW_ITER: cfg->bw_iterations = parse_count("--bw-iterations", optarg, 0, MAX_ITERATIONS); break;
 		case OPT_FRAMES: cfg->frames_arg = optarg; break;
 		case OPT_REF_ITER: cfg->ref_iterations = parse_count("--ref-iterations", optarg, 0, MAX_ITERATIONS); break;
+		case OPT_WARMUP: cfg->warmup = parse_count("--warmup", optarg, 0, 1000); break;
 		case OPT_TIMEOUT: cfg->timeout_s = parse_count("--timeout", optarg, 1, MAX_TIMEOUT_S); break;
 		case OPT_META:
 			if (strchr(optarg, '=') == NULL || optarg[0] == '=')
@@ -322,11 +331,11 @@ static const char *error_token(int ret)
 }
 
 /*
- * Send one message of size bytes and wait for its acknowledgement.
+ * Send one message of size bytes and wait for its acknowledgement; counted is false for warm-up.
  * Returns: 0 when the exchange completed (s->success says whether the guest verified the data),
  * or a negative errno when the run cannot go on (run->host.why or errno says why).
  */
-static int exchange(struct run *run, uint64_t size, enum ivb_msg_kind kind, struct sample *s)
+static int exchange(struct run *run, uint64_t size, enum ivb_msg_kind kind, bool counted, struct sample *s)
 {
 	uint8_t *shared = ivb_buffer(run->map.region);
 	uint8_t sha[IVB_SHA256_LEN];
@@ -356,7 +365,7 @@ static int exchange(struct run *run, uint64_t size, enum ivb_msg_kind kind, stru
 	atomic_thread_fence(memory_order_seq_cst);
 	t1 = ivb_now_ns();
 	s->host_memcpy_ns = t1 - t0;
-	if (run->host.sequence + 1 == run->cfg.corrupt_iteration)
+	if (counted && ++run->measured == run->cfg.corrupt_iteration)
 		shared[size / 2] ^= 0x01;
 
 	ret = ivb_host_send(&run->host, size, kind, sha, &sent_ns);
@@ -379,8 +388,6 @@ static int exchange(struct run *run, uint64_t size, enum ivb_msg_kind kind, stru
 		s->success = true;
 	} else {
 		s->error = ivb_msg_error_name(ack.error_code);
-		fprintf(stderr, PROG ": message %llu: the guest reported %s\n", (unsigned long long)run->host.sequence,
-			s->error);
 	}
 	ret = ivb_host_next(&run->host);
 	if (ret < 0 && s->error == NULL)
@@ -503,14 +510,18 @@ static int run_test(struct run *run, const char *test, enum ivb_msg_kind kind, c
 {
 	for (uint64_t i = 1; i <= count; i++) {
 		struct sample s;
-		int ret = exchange(run, f->size, kind, &s);
+		int ret = exchange(run, f->size, kind, true, &s);
 		int wret = 0;
 
 		tally->done++;
 		tally->succeeded += s.success;
 		run->messages_done++;
-		if (!s.success || ret < 0)
+		if (!s.success || ret < 0) {
 			record_failure(run, test, f->name, i, s.error ? s.error : "unknown");
+			if (ret == 0)
+				fprintf(stderr, PROG ": %s %s iteration %llu: the guest reported %s\n", test, f->name,
+					(unsigned long long)i, s.error);
+		}
 		switch (kind) {
 		case IVB_MSG_LATENCY: wret = write_latency_row(&run->latency_csv, i, &s); break;
 		case IVB_MSG_BANDWIDTH: wret = write_bandwidth_row(&run->bandwidth_csv, i, f, &s); break;
@@ -582,6 +593,8 @@ static void init_manifest(struct run *run, uint64_t region_size)
 	m->bw_iterations = cfg->bw_iterations;
 	m->frames = cfg->frames_arg;
 	m->ref_iterations = cfg->ref_iterations;
+	m->warmup = cfg->warmup;
+	m->latency_frame_bytes = cfg->latency_frame.size;
 	m->timeout_s = cfg->timeout_s;
 	m->corrupt_iteration = cfg->corrupt_iteration;
 	m->flush_method = ivb_flush_method();
@@ -604,12 +617,24 @@ static void write_manifest(struct run *run, const char *status)
 		fprintf(stderr, PROG ": cannot write %s/run.json: %s\n", run->cfg.out_dir, strerror(-ret));
 }
 
-/* Every test in order: latency, bandwidth per frame, reference per frame. */
+/* Every test in order: warm-up, latency, bandwidth per frame, reference per frame. */
 static int run_all(struct run *run)
 {
 	const struct config *cfg = &run->cfg;
 	int ret;
 
+	for (uint64_t i = 1; i <= cfg->warmup; i++) {
+		struct sample s;
+
+		ret = exchange(run, run->buffer_size, IVB_MSG_LATENCY, false, &s);
+		if (!s.success) {
+			run->warmup_failed = true;
+			record_failure(run, "warmup", "largest", i, s.error ? s.error : "unknown");
+			fprintf(stderr, PROG ": warm-up message %llu: %s\n", (unsigned long long)i, s.error ? s.error : "failed");
+		}
+		if (ret < 0)
+			return ret;
+	}
 	if (cfg->iterations > 0) {
 		ret = run_test(run, "latency", IVB_MSG_LATENCY, &cfg->latency_frame, cfg->iterations, &run->manifest.latency);
 		if (ret < 0)
@@ -745,6 +770,7 @@ int main(int argc, char **argv)
 	ivb_unmap(&run.map);
 	if (ret < 0)
 		return EXIT_FAILURE_RUN;
-	return l->succeeded + b->succeeded + r->succeeded == l->planned + b->planned + r->planned ? EXIT_OK
-												 : EXIT_FAILURE_RUN;
+	return !run.warmup_failed && l->succeeded + b->succeeded + r->succeeded == l->planned + b->planned + r->planned
+		       ? EXIT_OK
+		       : EXIT_FAILURE_RUN;
 }

@@ -77,9 +77,11 @@ static void write_body(struct ivb_json *j, const struct ivb_manifest *m)
 	ivb_json_str(j, "shm", m->shm_path);
 	ivb_json_u64(j, "iterations", m->iterations);
 	ivb_json_str(j, "latency_frame", m->latency_frame);
+	ivb_json_u64(j, "latency_frame_bytes", m->latency_frame_bytes);
 	ivb_json_u64(j, "bw_iterations", m->bw_iterations);
 	ivb_json_str(j, "frames", m->frames);
 	ivb_json_u64(j, "ref_iterations", m->ref_iterations);
+	ivb_json_u64(j, "warmup", m->warmup);
 	ivb_json_u64(j, "timeout_s", m->timeout_s);
 	if (m->corrupt_iteration != 0)
 		ivb_json_u64(j, "corrupt_iteration", m->corrupt_iteration);

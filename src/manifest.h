@@ -34,9 +34,11 @@ struct ivb_manifest {
 	uint64_t buffer_capacity;
 	uint64_t iterations;
 	const char *latency_frame;
+	uint64_t latency_frame_bytes;
 	uint64_t bw_iterations;
 	const char *frames; /* the --frames list as given */
 	uint64_t ref_iterations;
+	uint64_t warmup;
 	uint64_t timeout_s;
 	uint64_t corrupt_iteration;
 	const char *flush_method;

@@ -84,7 +84,7 @@ test_host_first_small_frames() {
 	grep -q '"status": "completed"' "$out/run.json" || { fail "$name" "run.json not completed"; return; }
 	grep -q '"mapping": "shm"' "$out/run.json" || { fail "$name" "run.json lacks the guest mapping"; return; }
 	grep -q "33/33 iterations succeeded" "$out/host.out" || { fail "$name" "host summary: $(cat "$out/host.out")"; return; }
-	grep -q "33 messages, 33 verified, 0 failed" "$out/guest.out" || { fail "$name" "guest summary: $(cat "$out/guest.out")"; return; }
+	grep -q "34 messages, 34 verified, 0 failed" "$out/guest.out" || { fail "$name" "guest summary: $(cat "$out/guest.out")"; return; }
 	[ "$(stat -c %a "$shm")" = 600 ] || { fail "$name" "region mode is $(stat -c %a "$shm"), not 600"; return; }
 	pass "$name"
 }
@@ -112,7 +112,7 @@ test_corruption_detected() {
 	[ "$(rows "$out/latency_results.csv")" -eq 5 ] || { fail "$name" "the run did not continue after the failure"; return; }
 	[ "$(awk -F, 'NR == 4 { print $NF }' "$out/latency_results.csv")" = 0 ] || { fail "$name" "row 3 is not success=0"; return; }
 	[ "$(bad_rows "$out/latency_results.csv")" -eq 1 ] || { fail "$name" "expected exactly one failed row"; return; }
-	grep -q "message 3: the guest reported sha256_mismatch" "$out/host.err" || { fail "$name" "no error code on stderr"; return; }
+	grep -q "latency 4096B iteration 3: the guest reported sha256_mismatch" "$out/host.err" || { fail "$name" "no error code on stderr"; return; }
 	grep -q '"error": "sha256_mismatch"' "$out/run.json" || { fail "$name" "run.json lacks the failure"; return; }
 	pass "$name"
 }

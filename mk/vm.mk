@@ -1,0 +1,35 @@
+# Bench VM (issue 3): guest kernel, initramfs, `make test` and the VM tests.
+#   make kernel      fetch Debian's kernel into .cache/kernel/ (or check KERNEL=PATH)
+#   make initramfs   build/bench-initramfs.cpio: busybox, vm/init, the static guest_reader
+#   make test        one benchmark run in the bench VM with the seed's defaults (RUN_TEST_ARGS adds options)
+#   make check-vm    the VM tests (tests/vm/), part of `make check`
+
+VM_PACKAGES := qemu-system-x86 busybox-static cpio xz-utils
+# The VM tests read run.json with Debian's python3 and look for leftover QEMU processes with pgrep.
+VM_TEST_PACKAGES := python3 procps
+BENCH_INITRAMFS := $(BUILD)/bench-initramfs.cpio
+# The seed's defaults: 100 latency iterations of a 4K frame, 10 bandwidth iterations of each frame.
+SEED_TEST_ARGS := --iterations 100 --latency-frame 4k --bw-iterations 10 --frames 1080p,1440p,4k
+RUN_TEST_ARGS ?=
+
+.PHONY: deps-vm kernel initramfs test check-vm
+# Cheap when everything is there (dpkg-query only), so it runs every time rather than leaving a stamp that
+# would go stale when a package is removed.
+deps-vm:
+	@$(NEED) $(VM_PACKAGES)
+
+kernel: | deps-vm
+	@vm/kernel.sh
+
+initramfs: $(BENCH_INITRAMFS)
+# /bin/busybox is a prerequisite only once busybox-static is installed (deps-vm installs it).
+$(BENCH_INITRAMFS): vm/init vm/build-initramfs.sh $(BUILD)/guest_reader-static $(wildcard /bin/busybox) | deps-vm
+	vm/build-initramfs.sh --out $@ --guest-reader $(BUILD)/guest_reader-static
+
+test: | deps-vm
+	./run_test.sh $(SEED_TEST_ARGS) $(RUN_TEST_ARGS)
+
+CHECK_TARGETS += check-vm
+check-vm: $(BUILD)/host_writer $(BENCH_INITRAMFS) | deps-vm
+	@$(NEED) $(VM_TEST_PACKAGES)
+	@tests/vm/run.sh

@@ -1,0 +1,448 @@
+#!/usr/bin/env bash
+# One ivshmem-bench run end to end: build, boot the bench VM (or use the dev VM), run host_writer on the host
+# and guest_reader in the guest, and leave the CSVs, run.json, the guest's console log and the analysis in
+# results/<timestamp>/ (results/latest points to it). `make test` runs it with the seed's defaults.
+# Run ./run_test.sh --help for the options.
+set -euo pipefail
+
+readonly IVB_PROG=run_test
+TOP=$(cd "$(dirname "$0")" && pwd)
+readonly TOP
+# shellcheck source=vm/lib.sh
+. "$TOP/vm/lib.sh"
+# shellcheck source=vm/bench.sh
+. "$TOP/vm/bench.sh"
+
+readonly BUILD=${BUILD:-build}
+readonly PYTHON=${PYTHON:-/usr/bin/python3}
+readonly INITRAMFS=$BUILD/bench-initramfs.cpio
+readonly SHM_DEFAULT=/dev/shm/ivshmem
+readonly SHM_SIZE_DEFAULT=64M
+readonly BOOT_TIMEOUT_DEFAULT=60
+# In the dev VM, vm/dev-guest.sh first copies and compiles guest_reader (minutes under TCG).
+readonly DEV_READY_TIMEOUT_DEFAULT=600
+# After host_writer has finished, how long the guest may take to report its exit status and power off.
+readonly GUEST_EXIT_TIMEOUT=30
+# The same, when host_writer failed: the guest may never have heard of the host.
+readonly GUEST_EXIT_GRACE=10
+readonly POWEROFF_TIMEOUT=15
+readonly READY_RE='guest_reader: mapped '
+readonly EXIT_RE='IVB-GUEST-EXIT [0-9]+'
+
+usage() {
+	cat <<EOF
+Usage: ./run_test.sh [OPTION]...
+Run one ivshmem-bench benchmark: host_writer on the host, guest_reader in a VM, results in results/<timestamp>/.
+
+Passed to both programs (their defaults apply when not given):
+  --iterations N         latency test iterations (default 100)
+  --latency-frame F      frame of the latency test (default 4k)
+  --bw-iterations N      bandwidth iterations per frame (default 10)
+  --frames LIST          bandwidth frames, e.g. 1080p,1440p,4k or 64,4096,1M (default 1080p,1440p,4k)
+  --ref-iterations N     reference iterations per frame (default 3)
+  --timeout SECONDS      limit of every wait for the other side (default 30)
+Run:
+  --vm bench|dev         bench: the initramfs VM booted here (default); dev: the running dev VM
+                         (vm/dev-guest.sh, see ./setup.sh)
+  --start-order guest|host
+                         boot the guest first and start host_writer once guest_reader is ready
+                         (default), or start host_writer first (bench VM only)
+  --shm PATH             shared memory file (default $SHM_DEFAULT)
+  --shm-size SIZE        its size, a power of two; K, M, G = KiB, MiB, GiB (default $SHM_SIZE_DEFAULT;
+                         bench VM only: the dev VM's QEMU has the file mapped at its own size)
+  --results DIR          where the timestamped result folders go (default results)
+  --boot-timeout SECONDS limit for guest_reader to get ready: the bench VM's boot (default
+                         $BOOT_TIMEOUT_DEFAULT), or the dev VM's copy and compile (default $DEV_READY_TIMEOUT_DEFAULT)
+  --no-analysis          do not run analyze_results.py
+Testing and debugging:
+  --guest-arg ARG        one more argument for guest_reader (repeatable)
+  --host-arg ARG         one more argument for host_writer (repeatable)
+  --append ARG           one more guest kernel command line parameter (repeatable)
+  -h, --help             show this help and exit
+Environment: KERNEL=PATH guest kernel (default: Debian's, fetched with apt-get download into .cache/);
+  ACCEL=kvm|tcg, CPU=MODEL, VM_MEMORY (twice the region + 128M, at least 256M), VM_CPUS (1),
+  QEMU (qemu-system-x86_64).
+Exit status: 0 every iteration succeeded in both programs, 1 a failure, 2 a usage error.
+EOF
+}
+
+# Options (see usage).
+common_args=()
+guest_extra=()
+host_extra=()
+append=
+vm=bench
+order=guest
+shm=$SHM_DEFAULT
+shm_given=
+shm_size=
+results_base=results
+boot_timeout=
+analysis=1
+
+usage_error() {
+	ivb_log "$*"
+	echo "Try './run_test.sh --help'." >&2
+	exit 2
+}
+
+# Check that option $2 has a value ($3) matching the extended regex $1.
+need_value() {
+	[ $# -ge 3 ] || usage_error "$2 needs a value"
+	[[ $3 =~ $1 ]] || usage_error "invalid value for $2: '$3'"
+}
+
+while [ $# -gt 0 ]; do
+	case $1 in
+	--iterations | --bw-iterations | --ref-iterations)
+		need_value '^[0-9]+$' "$@"
+		common_args+=("$1" "$2")
+		shift 2
+		;;
+	--timeout)
+		need_value '^[0-9]+$' "$@"
+		common_args+=("$1" "$2")
+		shift 2
+		;;
+	--frames | --latency-frame)
+		need_value "$IVB_BENCH_ARG_RE" "$@"
+		common_args+=("$1" "$2")
+		shift 2
+		;;
+	--vm)
+		need_value '^(bench|dev)$' "$@"
+		vm=$2
+		shift 2
+		;;
+	--start-order)
+		need_value '^(guest|host)$' "$@"
+		order=$2
+		shift 2
+		;;
+	--shm)
+		need_value '^/.+' "$@"
+		shm=$2
+		shm_given=1
+		shift 2
+		;;
+	--shm-size)
+		need_value '^[0-9]+[KMG]?$' "$@"
+		shm_size=$2
+		shift 2
+		;;
+	--results)
+		need_value '.' "$@"
+		results_base=$2
+		shift 2
+		;;
+	--boot-timeout)
+		need_value '^[1-9][0-9]*$' "$@"
+		boot_timeout=$2
+		shift 2
+		;;
+	--no-analysis)
+		analysis=
+		shift
+		;;
+	--guest-arg)
+		need_value '.' "$@"
+		guest_extra+=("$2")
+		shift 2
+		;;
+	--host-arg)
+		need_value '.' "$@"
+		host_extra+=("$2")
+		shift 2
+		;;
+	--append)
+		need_value '^[^[:space:]]+$' "$@"
+		append+="${append:+ }$2"
+		shift 2
+		;;
+	-h | --help)
+		usage
+		exit 0
+		;;
+	*)
+		usage_error "unknown option '$1'"
+		;;
+	esac
+done
+
+if [ "$vm" = dev ]; then
+	[ -x "$TOP/vm/dev-guest.sh" ] ||
+		ivb_die "--vm dev needs vm/dev-guest.sh (the dev VM's guest runner), which is not in this tree yet; use --vm bench"
+	[ "$order" = guest ] || usage_error "--start-order host is for the bench VM only"
+	[ -z "$shm_size" ] || usage_error "--shm-size is for the bench VM only (the dev VM maps the file at its own size)"
+fi
+shm_size=${shm_size:-$SHM_SIZE_DEFAULT}
+if [ -z "$boot_timeout" ]; then
+	boot_timeout=$BOOT_TIMEOUT_DEFAULT
+	[ "$vm" = bench ] || boot_timeout=$DEV_READY_TIMEOUT_DEFAULT
+fi
+
+# Convert a size with an optional K/M/G suffix (KiB, MiB, GiB) to bytes.
+to_bytes() {
+	local n=${1%[KMG]}
+	case $1 in
+	*K) echo $((n << 10)) ;;
+	*M) echo $((n << 20)) ;;
+	*G) echo $((n << 30)) ;;
+	*) echo "$n" ;;
+	esac
+}
+shm_bytes=$(to_bytes "$shm_size")
+# QEMU's ivshmem BAR must be a power of two (QEMU aborts otherwise); a region needs its 4 KiB header and data.
+if [ "$shm_bytes" -lt 65536 ] || [ $((shm_bytes & (shm_bytes - 1))) -ne 0 ]; then
+	usage_error "--shm-size must be a power of two of at least 64K, not $shm_size"
+fi
+# guest_reader keeps two pre-faulted private buffers as large as the region; the kernel and initramfs need
+# ~100 MiB more.
+VM_MEMORY=${VM_MEMORY:-$(((shm_bytes >> 20) * 2 + 128 > 256 ? (shm_bytes >> 20) * 2 + 128 : 256))M}
+export VM_MEMORY
+guest_args=("${common_args[@]}" "${guest_extra[@]}")
+[ "$vm" = dev ] || ivb_bench_check_args "${guest_args[@]}" || exit 2
+
+# State that cleanup() undoes.
+IVB_QEMU_PID=
+IVB_CON_PID=
+host_pid=
+dev_pid=
+run_dir=
+
+# shellcheck disable=SC2317  # called by the EXIT trap
+cleanup() {
+	local rc=$?
+	trap - EXIT INT TERM
+	if [ -n "$host_pid" ] && kill -0 "$host_pid" 2>/dev/null; then
+		kill -TERM "$host_pid" 2>/dev/null || true
+		wait "$host_pid" 2>/dev/null || true
+	fi
+	if [ -n "$dev_pid" ] && kill -0 "$dev_pid" 2>/dev/null; then
+		kill -TERM "$dev_pid" 2>/dev/null || true
+		wait "$dev_pid" 2>/dev/null || true
+	fi
+	ivb_bench_stop
+	[ -z "$run_dir" ] || [ "$rc" -eq 0 ] || ivb_log "the output of this run is in $run_dir"
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# Paths the user gave are relative to where they ran us; the default results folder is the repository's.
+[ "$results_base" = results ] || results_base=$(realpath -m -- "$results_base")
+if [ -n "${KERNEL:-}" ]; then
+	KERNEL=$(realpath -m -- "$KERNEL")
+	export KERNEL
+fi
+cd "$TOP"
+
+# Build what this run needs; make installs missing Debian packages (deps-build, deps-vm, deps-analysis).
+[ -f analyze_results.py ] || analysis=
+make_targets=("$BUILD/host_writer")
+[ -z "$analysis" ] || make_targets+=(deps-analysis)
+if [ "$vm" = bench ]; then
+	make -s deps-vm "${make_targets[@]}" "$INITRAMFS" >&2 || ivb_die "the build failed"
+	mapfile -t kernel_info < <(vm/kernel.sh) || true
+	[ "${#kernel_info[@]}" -eq 2 ] || ivb_die "no guest kernel (see the message above)"
+	ivb_detect_accel
+else
+	make -s "${make_targets[@]}" >&2 || ivb_die "the build failed"
+	# The running dev VM's settings (shared memory file, accelerator), written by ./setup.sh.
+	# shellcheck source=vm/dev-lib.sh
+	. vm/dev-lib.sh
+	devvm_config "$TOP"
+	devvm_load_env
+	[ "$shm_given" ] || shm=$DEVVM_SHM
+fi
+
+# Prepare the shared memory file: 0600 and of the right size. host_writer holds a flock on it for its whole
+# run; taking the same lock here makes sure no run is using the file while it is resized. The lock is released
+# before QEMU and host_writer start (they would inherit it, and host_writer takes it itself).
+if [ "$vm" = bench ]; then
+	old_umask=$(umask)
+	umask 077
+	exec {shm_fd}<>"$shm" || ivb_die "cannot open $shm"
+	umask "$old_umask"
+	flock -n "$shm_fd" || ivb_die "$shm is in use by another run (host_writer holds it)"
+	mappers=$(ivb_file_mappers "$shm" | tr '\n' ' ')
+	[ -z "$mappers" ] ||
+		ivb_die "$shm is mapped by process ${mappers% } (the dev VM?); use --vm dev, stop it, or --shm another file"
+	chmod 0600 "$shm" || ivb_die "cannot make $shm private (0600)"
+	[ "$(stat -c %s "$shm")" -eq "$shm_bytes" ] || truncate -s "$shm_bytes" "$shm" ||
+		ivb_die "cannot resize $shm to $shm_size"
+	exec {shm_fd}<&-
+else
+	[ -f "$shm" ] || ivb_die "$shm does not exist: is the dev VM running (./setup.sh)?"
+	[ -n "$(ivb_file_mappers "$shm")" ] || ivb_die "no process maps $shm: is the dev VM running (./setup.sh)?"
+fi
+
+# A new folder results/<UTC timestamp>[-N]; mkdir fails if another run took the name first.
+mkdir -p "$results_base"
+stamp=$(date -u +%Y%m%dT%H%M%SZ)
+run_dir=$results_base/$stamp
+n=1
+until mkdir "$run_dir" 2>/dev/null; do
+	n=$((n + 1))
+	run_dir=$results_base/$stamp-$n
+done
+ln -sfn "$(basename "$run_dir")" "$results_base/latest"
+console=$run_dir/guest.log
+
+meta=(--meta "vm=$vm" --meta "start_order=$order")
+if [ "$vm" = bench ]; then
+	meta+=(--meta "accel=$IVB_ACCEL" --meta "qemu_version=$(ivb_qemu_version)" --meta "guest_kernel=${kernel_info[1]}")
+else
+	meta+=(--meta "accel=${DEVVM_ACCEL:-unknown}")
+fi
+host_cmd=("$BUILD/host_writer" --shm "$shm" --out "$run_dir" "${common_args[@]}")
+[ "$vm" = dev ] || host_cmd+=(--size "$shm_bytes")
+
+# Print the guest program's own lines from the console log (its error messages), indented, on stderr.
+show_guest_lines() {
+	grep -a '^guest_reader: ' "$console" 2>/dev/null | tr -d '\r' | tail -n 5 | sed 's/^/  guest: /' >&2 || true
+}
+
+# Explain on stderr why the bench VM did not get to guest_reader's ready line, and stop it.
+# $1 is ivb_console_wait's status.
+boot_failed() {
+	local rc=$1
+	ivb_bench_stop
+	case $rc in
+	0)
+		show_guest_lines
+		if [[ $IVB_CON_LINE =~ IVB-ERROR\ (.*) ]]; then
+			ivb_log "error: the guest reports: ${BASH_REMATCH[1]}; see $console"
+		else
+			guest_rc=${IVB_CON_LINE##* }
+			ivb_log "error: guest_reader exited with status $guest_rc before it was ready; see $console"
+		fi
+		;;
+	1)
+		if [ -n "${IVB_CON_PANIC:-}" ]; then
+			ivb_log "error: the guest kernel panicked: ${IVB_CON_PANIC#*\] }; see $console"
+		else
+			[ ! -s "$run_dir/qemu.stderr" ] || sed 's/^/  qemu: /' "$run_dir/qemu.stderr" >&2
+			ivb_log "error: QEMU exited (status $IVB_QEMU_STATUS) before the guest was ready; see $console"
+		fi
+		;;
+	*)
+		ivb_log "error: the guest did not get ready within $boot_timeout s; see $console"
+		;;
+	esac
+}
+
+# Boot the bench VM and wait for guest_reader's ready line. Sets ready_s; returns 1 (after saying why) if
+# the guest does not get ready.
+boot_and_wait_ready() {
+	ivb_log "booting the bench VM (${IVB_ACCEL}, kernel ${kernel_info[1]})"
+	ivb_bench_start "${kernel_info[0]}" "$INITRAMFS" "$shm" "$shm_bytes" "$console" "$run_dir/qemu.stderr" \
+		"$append" -- "${guest_args[@]}"
+	printf '%q ' "${IVB_QEMU_CMD[@]}" >"$run_dir/qemu.cmdline"
+	echo >>"$run_dir/qemu.cmdline"
+	local rc=0 t1
+	ivb_console_wait "$boot_timeout" "$READY_RE" "$EXIT_RE" 'IVB-ERROR' || rc=$?
+	if [ "$rc" -ne 0 ] || [[ ! $IVB_CON_LINE =~ $READY_RE ]]; then
+		boot_failed "$rc"
+		return 1
+	fi
+	t1=$(ivb_now_us)
+	printf -v ready_s '%d.%02d' $(((t1 - IVB_QEMU_T0_US) / 1000000)) $(((t1 - IVB_QEMU_T0_US) % 1000000 / 10000))
+	ivb_log "guest_reader ready ${ready_s} s after QEMU started"
+}
+
+host_rc=0
+guest_rc=
+ready_s=
+if [ "$vm" = dev ]; then
+	ivb_log "running guest_reader in the dev VM (vm/dev-guest.sh copies, compiles and starts it)"
+	vm/dev-guest.sh "$run_dir" -- "${guest_args[@]}" &
+	dev_pid=$!
+	# guest.log is written as guest_reader prints; start host_writer once the guest is ready.
+	ivb_console_follow "$console" "$dev_pid"
+	rc=0
+	ivb_console_wait "$boot_timeout" "$READY_RE" || rc=$?
+	if [ "$rc" -ne 0 ]; then
+		show_guest_lines
+		[ "$rc" -eq 1 ] || ivb_die "guest_reader did not get ready in the dev VM within $boot_timeout s"
+		rc=0
+		wait "$dev_pid" || rc=$?
+		dev_pid=
+		ivb_die "vm/dev-guest.sh ended (status $rc) before guest_reader was ready; see $console"
+	fi
+	"${host_cmd[@]}" "${meta[@]}" "${host_extra[@]}" || host_rc=$?
+	wait "$dev_pid" || guest_rc=$?
+	guest_rc=${guest_rc:-0}
+	dev_pid=
+elif [ "$order" = guest ]; then
+	boot_and_wait_ready || exit 1
+	"${host_cmd[@]}" "${meta[@]}" --meta "guest_ready_s=$ready_s" "${host_extra[@]}" || host_rc=$?
+else
+	"${host_cmd[@]}" "${meta[@]}" "${host_extra[@]}" &
+	host_pid=$!
+	# If the guest fails, host_writer ends on its own --timeout and writes what it has.
+	boot_and_wait_ready || ivb_log "waiting for host_writer to give up on the guest (--timeout)"
+	wait "$host_pid" || host_rc=$?
+	host_pid=
+fi
+
+# The bench VM still runs unless it failed to get ready (then boot_failed stopped it and said why).
+if [ "$vm" = bench ] && [ -n "$IVB_CON_PID" ]; then
+	# guest_reader ends once host_writer has completed or aborted the run; init then reports and powers off.
+	limit=$GUEST_EXIT_TIMEOUT
+	[ "$host_rc" -eq 0 ] || limit=$GUEST_EXIT_GRACE
+	rc=0
+	ivb_console_wait "$limit" "$EXIT_RE" || rc=$?
+	if [ "$rc" -eq 0 ]; then
+		guest_rc=${IVB_CON_LINE##* }
+		# Power-off: the console ends when QEMU does.
+		ivb_console_wait "$POWEROFF_TIMEOUT" || rc=$?
+		[ "$rc" -eq 1 ] || ivb_log "the guest did not power off within $POWEROFF_TIMEOUT s; stopping the VM"
+	elif [ "$rc" -eq 1 ] && [ -n "${IVB_CON_PANIC:-}" ]; then
+		ivb_log "the guest kernel panicked: ${IVB_CON_PANIC#*\] }"
+	elif [ "$rc" -eq 1 ]; then
+		ivb_log "the VM stopped without reporting guest_reader's exit status"
+	elif [ "$rc" -eq 2 ]; then
+		ivb_log "guest_reader did not exit within $limit s after host_writer ended; stopping the VM"
+	fi
+	ivb_bench_stop
+fi
+
+status=0
+if [ "$host_rc" -ne 0 ]; then
+	ivb_log "host_writer failed (exit status $host_rc)"
+	status=1
+fi
+if [ "${guest_rc:-x}" != 0 ]; then
+	show_guest_lines
+	ivb_log "guest_reader failed (exit status ${guest_rc:-unknown}); its output is in $console"
+	status=1
+fi
+
+if [ -n "$analysis" ] && [ -f "$run_dir/run.json" ]; then
+	ivb_log "analysing the results (analyze_results.py)"
+	if ! "$PYTHON" analyze_results.py "$run_dir"; then
+		ivb_log "the analysis failed; the measurements are in $run_dir"
+		status=1
+	fi
+fi
+
+# Summary: where the results are and what the guest mapped.
+# Print the string value of "KEY" in the object "SECTION" of run.json (pretty-printed: one member a line).
+json_field() {
+	sed -n "/^ *\"$1\": {/,/^ *}/ s/^ *\"$2\": \"\\([^\"]*\\)\".*/\\1/p" "$run_dir/run.json" 2>/dev/null | head -n 1 || true
+}
+mapping=$(json_field guest mapping)
+echo "run_test: results in $run_dir ($results_base/latest)"
+if [ -n "$mapping" ]; then
+	echo "run_test: guest mapping $mapping of $(json_field guest device), memory type" \
+		"$(json_field guest memory_type), guest kernel $(json_field guest kernel)"
+fi
+[ -z "$ready_s" ] || echo "run_test: bench VM ($IVB_ACCEL): QEMU start to guest_reader ready ${ready_s} s"
+if [ "$status" -eq 0 ]; then
+	echo "run_test: PASS (host_writer and guest_reader exited 0)"
+else
+	echo "run_test: FAIL (host_writer $host_rc, guest_reader ${guest_rc:-unknown})"
+fi
+exit "$status"

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# run_test.sh's usage errors: exit 2 and one clear line, nothing booted.
+set -euo pipefail
+T_NAME=cli
+# shellcheck source=tests/vm/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+t_run --shm-size 3M
+t_assert_rc 2
+t_assert_stderr 'shm-size must be a power of two'
+t_run --frames '1080p 4k'
+t_assert_rc 2
+t_assert_stderr "invalid value for --frames"
+t_run --guest-arg 'a b'
+t_assert_rc 2
+t_assert_stderr "cannot be passed on the kernel command line"
+t_run --no-such-option
+t_assert_rc 2
+t_assert_stderr "unknown option '--no-such-option'"
+t_run --iterations
+t_assert_rc 2
+t_assert_stderr "--iterations needs a value"
+(cd "$T_TOP" && ./run_test.sh --help) | grep -q -- '--start-order' || t_fail "--help does not list --start-order"
+[ ! -e "$T_RESULTS" ] || t_fail "a usage error created $T_RESULTS"
+t_assert_no_qemu
+if [ ! -e "$T_TOP/vm/dev-guest.sh" ]; then
+	t_run --vm dev
+	t_assert_rc 1
+	t_assert_stderr 'needs vm/dev-guest.sh'
+fi
+t_pass "usage errors exit 2"

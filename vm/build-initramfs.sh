@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Build the bench VM's initramfs: a static busybox, a few applet links, vm/init and the static guest_reader.
+# Reproducible: the same inputs give the same bytes (sorted file list, fixed modes, owners and mtimes,
+# cpio --reproducible). Uncompressed: the kernel unpacks it faster than it would decompress it under TCG.
+# Usage: vm/build-initramfs.sh --out FILE [--guest-reader PATH] [--busybox PATH] [--init PATH]
+set -euo pipefail
+
+IVB_PROG=build-initramfs.sh
+# shellcheck source=vm/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+# The applets vm/init uses, plus ls and dmesg for whoever debugs a boot.
+readonly APPLETS="sh cat sed mount poweroff ls dmesg"
+# Every file gets this mtime; SOURCE_DATE_EPOCH overrides it as usual.
+readonly EPOCH=${SOURCE_DATE_EPOCH:-0}
+
+out=
+guest_reader=
+busybox=/bin/busybox
+init=$(dirname "$0")/init
+
+usage() {
+	echo "usage: $0 --out FILE [--guest-reader PATH] [--busybox PATH] [--init PATH]"
+}
+
+while [ $# -gt 0 ]; do
+	case $1 in
+	--out) out=${2:?--out needs a file}; shift 2 ;;
+	--guest-reader) guest_reader=${2:?--guest-reader needs a file}; shift 2 ;;
+	--busybox) busybox=${2:?--busybox needs a file}; shift 2 ;;
+	--init) init=${2:?--init needs a file}; shift 2 ;;
+	-h | --help) usage; exit 0 ;;
+	*) usage >&2; exit 2 ;;
+	esac
+done
+[ -n "$out" ] || { usage >&2; exit 2; }
+
+# A program that needs a dynamic loader cannot run in an initramfs that has no libraries.
+check_static() {
+	[ -f "$1" ] || ivb_die "$1 not found${2:+ ($2)}"
+	if LC_ALL=C readelf -l "$1" 2>/dev/null | grep -q 'INTERP'; then
+		ivb_die "$1 is dynamically linked; the bench VM needs a static one${2:+ ($2)}"
+	fi
+}
+check_static "$busybox" "install busybox-static"
+[ -z "$guest_reader" ] || check_static "$guest_reader" "make build/guest_reader-static"
+[ -f "$init" ] || ivb_die "$init not found"
+
+stage=
+cleanup() { [ -z "$stage" ] || rm -rf -- "$stage" "$out.tmp"; }
+trap cleanup EXIT
+
+mkdir -p "$(dirname "$out")"
+stage=$(mktemp -d "$(dirname "$out")/initramfs.XXXXXX")
+mkdir -p "$stage/bin" "$stage/dev" "$stage/proc" "$stage/sys"
+install -m 0755 "$busybox" "$stage/bin/busybox"
+for applet in $APPLETS; do
+	ln -s busybox "$stage/bin/$applet"
+done
+install -m 0755 "$init" "$stage/init"
+if [ -n "$guest_reader" ]; then
+	# Debug information is useless in the guest and would double what the kernel unpacks at boot.
+	strip --strip-debug -o "$stage/bin/guest_reader" "$guest_reader"
+	chmod 0755 "$stage/bin/guest_reader"
+fi
+chmod 0755 "$stage" "$stage/bin" "$stage/dev" "$stage/proc" "$stage/sys"
+find "$stage" -exec touch -h -d "@$EPOCH" {} +
+
+(cd "$stage" && find . -mindepth 1 -printf '%P\n' | LC_ALL=C sort |
+	cpio --create --format=newc --owner=0:0 --reproducible --quiet) >"$out.tmp"
+mv -- "$out.tmp" "$out"

@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# Find the bench VM's guest kernel and print two lines on stdout: the file to boot, and a description
+# for the manifest. KERNEL=PATH uses that file as it is (bzImage or PVH vmlinux). Otherwise the Debian
+# kernel that linux-image-amd64 currently depends on is fetched with `apt-get download` (never installed on
+# the host), unpacked with dpkg-deb into .cache/kernel/, and reused by later runs.
+# The bzImage is XZ-compressed; under TCG its decompressor costs ~3 s of a ~5 s boot, so the vmlinux inside
+# is extracted once and booted through its PVH entry point, which QEMU starts directly.
+# Usage: vm/kernel.sh [CACHE_DIR]     (default: .cache/kernel next to this script's parent)
+set -euo pipefail
+
+IVB_PROG=kernel.sh
+# shellcheck source=vm/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+readonly META_PACKAGE=linux-image-amd64
+readonly CACHE=${1:-$(cd "$(dirname "$0")/.." && pwd)/.cache/kernel}
+
+tmp=
+cleanup() { [ -z "$tmp" ] || rm -rf -- "$tmp"; }
+trap cleanup EXIT
+
+# Print the package linux-image-amd64 depends on (linux-image-<abi>-amd64), or nothing.
+current_package() {
+	apt-cache depends "$META_PACKAGE" 2>/dev/null |
+		sed -n 's/^ *Depends: \(linux-image-[0-9][^ ]*-amd64\)$/\1/p' | head -n 1
+}
+
+# Print the directory of an unpacked kernel in the cache, newest first; nothing if there is none.
+newest_cached() {
+	# Version-sorted so that 6.1.0-56 comes after 6.1.0-9.
+	find "$CACHE" -mindepth 2 -maxdepth 2 -name kernel.info -printf '%h\n' | sort -rV | head -n 1
+}
+
+# Extract the uncompressed ELF vmlinux from an XZ-compressed bzImage. Returns non-zero if it cannot.
+extract_vmlinux() {
+	local bzimage=$1 out=$2 offset
+	# The payload starts at the first XZ stream header (FD 37 7A 58 5A 00).
+	offset=$(LC_ALL=C grep -abo -m 1 $'\xfd7zXZ\x00' "$bzimage" | head -n 1 | cut -d: -f1) || return 1
+	[ -n "$offset" ] || return 1
+	# xz stops reading at the end of the stream, so tail may die of SIGPIPE: that is expected.
+	{ tail -c "+$((offset + 1))" "$bzimage" || true; } | xz -dc --single-stream >"$out.tmp" 2>/dev/null || return 1
+	# An ELF file starts with 7F 'E' 'L' 'F'.
+	[ "$(head -c 4 "$out.tmp" | od -An -tx1 | tr -d ' \n')" = 7f454c46 ] || return 1
+	mv -- "$out.tmp" "$out"
+}
+
+# Download and unpack PACKAGE into the cache; set dir to its directory.
+fetch() {
+	local pkg=$1 deb version boot
+	tmp=$(mktemp -d "${TMPDIR:-/tmp}/ivb-kernel.XXXXXX")
+	local apt_opts=()
+	# As root, apt downloads as the _apt user, who cannot write into a private temporary folder.
+	[ "$(id -u)" -ne 0 ] || apt_opts=(-o APT::Sandbox::User=root)
+	ivb_log "downloading $pkg with apt-get (not installed on the host)"
+	(cd "$tmp" && apt-get download -qq "${apt_opts[@]}" "$pkg") >&2 ||
+		ivb_die "apt-get download $pkg failed; set KERNEL=PATH to use a kernel you have"
+	deb=$(find "$tmp" -maxdepth 1 -name "${pkg}_*.deb" | head -n 1)
+	[ -n "$deb" ] || ivb_die "apt-get download $pkg produced no .deb file"
+	version=$(dpkg-deb -f "$deb" Version)
+	dir=$CACHE/${pkg}_$version
+	mkdir -p "$tmp/x"
+	# Only /boot is needed; the modules (hundreds of MB) stay in the .deb.
+	dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$tmp/x" --wildcards './boot/*' ||
+		ivb_die "cannot unpack $deb"
+	local release
+	release=${pkg#linux-image-}
+	[ -f "$tmp/x/boot/vmlinuz-$release" ] || ivb_die "$deb has no boot/vmlinuz-$release"
+	if grep -qx 'CONFIG_PVH=y' "$tmp/x/boot/config-$release" 2>/dev/null &&
+		extract_vmlinux "$tmp/x/boot/vmlinuz-$release" "$tmp/x/boot/vmlinux-$release"; then
+		boot=boot/vmlinux-$release
+	else
+		ivb_log "warning: cannot extract a PVH vmlinux from $pkg; booting the compressed bzImage (slower)"
+		boot=boot/vmlinuz-$release
+	fi
+	printf 'boot=%s\ndescription=%s\n' "$boot" "$release (Debian $pkg $version)" >"$tmp/x/kernel.info"
+	rm -rf -- "$dir"
+	mv -- "$tmp/x" "$dir"
+}
+
+# Print the value of KEY in a kernel.info file.
+info() { sed -n "s/^$2=//p" "$1/kernel.info"; }
+
+if [ -n "${KERNEL:-}" ]; then
+	if [ ! -f "$KERNEL" ] || [ ! -r "$KERNEL" ]; then
+		ivb_die "guest kernel not found: KERNEL=$KERNEL is not a readable file"
+	fi
+	echo "$KERNEL"
+	echo "KERNEL=$KERNEL"
+	exit 0
+fi
+
+mkdir -p "$CACHE"
+pkg=$(current_package)
+if [ -z "$pkg" ] && [ -z "$(newest_cached)" ]; then
+	# A fresh machine may have no package lists yet.
+	ivb_log "apt-cache does not know $META_PACKAGE; updating the package lists"
+	if [ "$(id -u)" -eq 0 ]; then
+		apt-get update -qq >&2 || true
+	elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then
+		sudo -n apt-get update -qq >&2 || true
+	fi
+	pkg=$(current_package)
+fi
+
+dir=
+if [ -n "$pkg" ]; then
+	dir=$(find "$CACHE" -mindepth 1 -maxdepth 1 -type d -name "${pkg}_*" | sort -rV | head -n 1)
+	if [ -z "$dir" ] || [ ! -f "$dir/kernel.info" ]; then
+		fetch "$pkg"
+	fi
+else
+	dir=$(newest_cached)
+	[ -n "$dir" ] || ivb_die "cannot find a guest kernel: apt-cache does not know $META_PACKAGE and $CACHE is empty; set KERNEL=PATH"
+	ivb_log "warning: apt-cache does not know $META_PACKAGE; using the cached $(basename "$dir")"
+fi
+
+boot=$dir/$(info "$dir" boot)
+[ -f "$boot" ] || ivb_die "the kernel cache $dir is incomplete (no $boot); remove it and retry"
+echo "$boot"
+info "$dir" description

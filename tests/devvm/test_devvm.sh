@@ -1,0 +1,185 @@
+#!/usr/bin/env bash
+# shellcheck disable=SC2015  # "check && pass || fail" is meant: fail when a check fails (fail exits)
+# The dev VM end to end, in one boot: ./setup.sh builds the base image (cached in .cache/devvm) and boots it
+# (TCG here), SSH answers, guest_reader is compiled in the guest and runs a short benchmark against BAR2
+# through vm/dev-guest.sh with host_writer on the host, the CSVs and run.json are checked, and
+# ./setup.sh stop leaves no QEMU behind. Also: status, idempotent start, a busy port.
+# Its own state folder, SSH port and shared-memory file, so that it does not touch a dev VM already running.
+# Usage: tests/devvm/test_devvm.sh [BIN_DIR]   (default: build; needs BIN_DIR/host_writer)
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+readonly ROOT
+BIN=$(cd "${1:-build}" && pwd)
+readonly BIN
+# shellcheck source=vm/lib.sh
+. "$ROOT/vm/lib.sh"
+# shellcheck source=vm/dev-lib.sh
+. "$ROOT/vm/dev-lib.sh"
+
+readonly BENCH_ARGS=(--iterations 3 --bw-iterations 1 --frames 1080p --latency-frame 1M --ref-iterations 1)
+# Compiling guest_reader under TCG takes a while; the host starts only once the guest is waiting for it.
+readonly GUEST_READY_TIMEOUT=600
+readonly HOST_LIMIT=300
+
+WORK=$ROOT/build/devvm-check
+readonly WORK
+export DEVVM_STATE=$WORK/state
+export DEVVM_KEY=$WORK/state/temp_id_rsa
+export DEVVM_SHM=/dev/shm/ivb-devvm-check-$$
+DEVVM_PORT=$(/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+export DEVVM_PORT
+devvm_config "$ROOT"
+
+listener_pid=""
+guest_pid=""
+cleanup() {
+	local pid
+	[ -z "$listener_pid" ] || kill "$listener_pid" 2>/dev/null || true
+	[ -z "$guest_pid" ] || kill "$guest_pid" 2>/dev/null || true
+	if pid=$(devvm_running_pid); then
+		echo "cleanup: killing the test VM (pid $pid)"
+		kill "$pid" 2>/dev/null || true
+		devvm_wait_for_exit "$pid" 10 || kill -KILL "$pid" 2>/dev/null || true
+	fi
+	rm -f "$DEVVM_SHM"
+}
+trap cleanup EXIT
+
+pass() { echo "PASS devvm_$1"; }
+# A failed check ends the test: the later ones build on it. The logs stay in $WORK.
+fail() {
+	echo "FAIL devvm_$1: $2"
+	echo "  logs: $WORK (serial console: $DEVVM_SERIAL_LOG)"
+	exit 1
+}
+
+rm -rf "$WORK"
+mkdir -p "$WORK/state"
+
+# 1. Not running yet: status says so, with exit status 3.
+rc=0
+out=$("$ROOT/setup.sh" status 2>&1) || rc=$?
+[ "$rc" -eq 3 ] && [[ $out == *"not running"* ]] && pass status_not_running ||
+	fail status_not_running "exit $rc: $out"
+
+# 2. A busy port: one clear line, no VM, before any image is built.
+coproc LISTENER {
+	exec /usr/bin/python3 -c '
+import socket, sys
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+s.listen()
+print(s.getsockname()[1], flush=True)
+sys.stdin.read()'
+}
+# shellcheck disable=SC2153  # LISTENER_PID is set by coproc
+listener_pid=$LISTENER_PID
+read -r -t 30 -u "${LISTENER[0]}" busy_port || fail busy_port "the test listener did not start"
+rc=0
+out=$(DEVVM_PORT=$busy_port "$ROOT/setup.sh" 2>&1) || rc=$?
+kill "$listener_pid" 2>/dev/null || true
+listener_pid=""
+if [ "$rc" -ne 0 ] && [[ $out == *"port $busy_port is already in use"* ]] && ! devvm_running_pid >/dev/null; then
+	pass busy_port
+else
+	fail busy_port "exit $rc: $out"
+fi
+
+# 3. Start: builds or reuses the image, boots, waits for cloud-init and SSH.
+start=$SECONDS
+rc=0
+"$ROOT/setup.sh" >"$WORK/setup.out" 2>"$WORK/setup.err" || rc=$?
+boot_s=$((SECONDS - start))
+sed 's/^/  setup: /' "$WORK/setup.out" "$WORK/setup.err"
+[ "$rc" -eq 0 ] && grep -q "dev VM ready after" "$WORK/setup.out" && pass start ||
+	fail start "./setup.sh exited $rc after $boot_s s"
+pid=$(devvm_running_pid) || fail start "no QEMU behind $DEVVM_PIDFILE"
+devvm_load_env
+
+# 4. SSH is forwarded from 127.0.0.1 only.
+listen=$(ss -Hltn "sport = :$DEVVM_PORT" | awk '{ print $4 }' | sort -u | tr '\n' ' ')
+[ "$listen" = "127.0.0.1:$DEVVM_PORT " ] && pass loopback_only || fail loopback_only "listening on: $listen"
+
+# 5. The key pair is private.
+[ "$(stat -c %a "$DEVVM_KEY")" = 600 ] && pass key_mode || fail key_mode "$DEVVM_KEY is $(stat -c %a "$DEVVM_KEY")"
+
+# 6. Idempotent start, and status.
+rc=0
+out=$("$ROOT/setup.sh" 2>&1) || rc=$?
+[ "$rc" -eq 0 ] && [[ $out == *"already running (pid $pid)"* ]] && pass start_again || fail start_again "exit $rc: $out"
+rc=0
+out=$("$ROOT/setup.sh" status 2>&1) || rc=$?
+[ "$rc" -eq 0 ] && [[ $out == *"SSH answers"* ]] && pass status_running || fail status_running "exit $rc: $out"
+
+# 7. In the guest: user debian with passwordless sudo, cloud-init done, the ivshmem device on PCI.
+out=$(devvm_ssh 'id -un; sudo -n id -un; cloud-init status; lspci -n -d 1af4:1110 | wc -l' </dev/null 2>&1) ||
+	fail guest_checks "ssh failed: $out"
+expected=$'debian\nroot\nstatus: done\n1'
+[ "$out" = "$expected" ] && pass guest_checks || fail guest_checks "got: $(tr '\n' '|' <<<"$out")"
+
+# 8. A short benchmark: guest_reader compiled and run in the guest, host_writer here.
+results=$WORK/results
+mkdir -p "$results"
+"$ROOT/vm/dev-guest.sh" "$results" -- "${BENCH_ARGS[@]}" 2>"$WORK/dev-guest.err" &
+guest_pid=$!
+rc=0
+devvm_wait_for_line "$results/guest.log" 'guest_reader: mapped ' "$GUEST_READY_TIMEOUT" "$guest_pid" || rc=$?
+[ "$rc" -eq 0 ] || fail guest_ready "guest_reader not ready (wait status $rc): $(tail -n 3 "$WORK/dev-guest.err" "$results/guest.log" 2>/dev/null | tr '\n' '|')"
+pass guest_compiled_and_ready
+host_rc=0
+timeout "$HOST_LIMIT" "$BIN/host_writer" --shm "$DEVVM_SHM" --out "$results" "${BENCH_ARGS[@]}" \
+	--meta vm=dev --meta "accel=$DEVVM_ACCEL" >"$WORK/host.out" 2>"$WORK/host.err" || host_rc=$?
+guest_rc=0
+wait "$guest_pid" || guest_rc=$?
+guest_pid=""
+sed 's/^/  /' "$WORK/dev-guest.err"
+sed 's/^/  host: /' "$WORK/host.out"
+grep -a '^guest_reader: ' "$results/guest.log" | sed 's/^/  guest: /' || true
+[ "$host_rc" -eq 0 ] && [ "$guest_rc" -eq 0 ] && pass benchmark_exit_status ||
+	fail benchmark_exit_status "host_writer $host_rc, dev-guest.sh $guest_rc; see $WORK/host.err, $results/guest.log, $WORK/dev-guest.err"
+
+# Every data row of a CSV has success=1, and there are N of them. Arguments: file, N.
+check_csv() {
+	local file=$results/$1 want=$2 col rows bad
+	[ -f "$file" ] || fail "csv_$1" "missing"
+	col=$(head -n 1 "$file" | tr ',' '\n' | grep -n -x success | cut -d: -f1)
+	[ -n "$col" ] || fail "csv_$1" "no success column"
+	rows=$(tail -n +2 "$file" | wc -l)
+	bad=$(tail -n +2 "$file" | awk -F, -v c="$col" '$c != 1' | wc -l)
+	[ "$rows" -eq "$want" ] && [ "$bad" -eq 0 ] && pass "csv_$1" ||
+		fail "csv_$1" "$rows rows (want $want), $bad with success != 1"
+}
+check_csv latency_results.csv 3
+check_csv bandwidth_results.csv 1
+# One reference iteration for the latency frame and one for each bandwidth frame.
+check_csv reference_results.csv 2
+
+out=$(/usr/bin/python3 - "$results/run.json" <<'PY'
+import json, sys
+run = json.load(open(sys.argv[1]))
+print(run["status"], run["guest"]["mapping"], run["meta"]["vm"], len(run["failures"]))
+PY
+) || fail run_json "cannot read $results/run.json"
+[ "$out" = "completed resource2 dev 0" ] && pass run_json || fail run_json "status, mapping, vm, failures: $out"
+
+# 9. Again: no recompilation, and guest_reader's exit status comes through (2: usage error).
+rc=0
+"$ROOT/vm/dev-guest.sh" "$WORK/again" -- --no-such-option 2>"$WORK/again.err" || rc=$?
+[ "$rc" -eq 2 ] && grep -q "up to date" "$WORK/again/guest-build.log" && pass guest_exit_status_and_cache ||
+	fail guest_exit_status_and_cache "exit $rc (want 2); build log: $(cat "$WORK/again/guest-build.log" 2>/dev/null)"
+
+# 10. Stop: clean shutdown, no QEMU left.
+rc=0
+out=$("$ROOT/setup.sh" stop 2>&1) || rc=$?
+[ "$rc" -eq 0 ] && [[ $out == *"dev VM stopped"* ]] || fail stop "exit $rc: $out"
+[[ $out != *"killing QEMU"* ]] || fail stop "the guest did not power off by itself: $out"
+if kill -0 "$pid" 2>/dev/null || pgrep -f -- "$DEVVM_PIDFILE" >/dev/null; then
+	fail stop "a QEMU of this test is still running"
+fi
+pass stop
+rc=0
+"$ROOT/setup.sh" status >/dev/null 2>&1 || rc=$?
+[ "$rc" -eq 3 ] && pass status_after_stop || fail status_after_stop "exit $rc (want 3)"
+
+echo "devvm: boot to SSH ${boot_s} s (accel $DEVVM_ACCEL, including any image build: see the setup lines above)"

@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# Run guest_reader in the running dev VM (./setup.sh): copy its sources in with scp, compile them there
+# with gcc against libcrypto (only when they changed), and run `sudo ./guest_reader GUEST_ARGS...` over SSH.
+# guest_reader finds the ivshmem PCI device itself.
+#
+# Usage: vm/dev-guest.sh RESULTS_DIR -- [GUEST_ARGS...]
+#   RESULTS_DIR/guest.log        guest_reader's stdout and stderr (written as they come)
+#   RESULTS_DIR/guest-build.log  the compiler's output in the guest
+# Exit status: guest_reader's (0 the host completed the run, 1 a failure, 2 a usage error), or 3 when
+# guest_reader could not be run (VM not running, copy, compile or SSH failure), with one line on stderr.
+# The sources are the Makefile's GUEST_SRCS and LIB_SRCS (make devvm-print-guest-sources) and src/*.h.
+set -euo pipefail
+
+IVB_PROG=dev-guest
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+readonly ROOT
+# shellcheck source=vm/lib.sh
+. "$ROOT/vm/lib.sh"
+# shellcheck source=vm/dev-lib.sh
+. "$ROOT/vm/dev-lib.sh"
+
+# Where the sources and the program live in the guest (relative to debian's home folder).
+readonly REMOTE_DIR=ivshmem-bench
+readonly GUEST_CFLAGS=(-std=c11 -O2 -D_GNU_SOURCE -Isrc -Wall -Wextra -Werror)
+readonly GUEST_LIBS=(-lcrypto)
+readonly EXIT_DEPLOY=3
+
+usage() {
+	sed -n '6,12s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
+}
+
+# Print one error line and exit with the deployment failure status.
+deploy_die() {
+	ivb_log "error: $*"
+	exit "$EXIT_DEPLOY"
+}
+
+case "${1:-}" in
+-h | --help) usage; exit 0 ;;
+esac
+if [ $# -lt 2 ] || [ "$2" != -- ] || [ -z "$1" ]; then
+	ivb_log "usage: vm/dev-guest.sh RESULTS_DIR -- [GUEST_ARGS...] (see --help)"
+	exit 2
+fi
+results=$1
+shift 2
+guest_args=("$@")
+
+devvm_config "$ROOT"
+devvm_running_pid >/dev/null || deploy_die "the dev VM is not running; start it with ./setup.sh"
+devvm_load_env
+[ -r "$DEVVM_KEY" ] || deploy_die "no SSH key $DEVVM_KEY; restart the dev VM with ./setup.sh"
+mkdir -p "$results" || deploy_die "cannot create $results"
+
+# The guest program's C files, as the Makefile lists them, and every header they may include.
+read -r -a c_files < <(make -s --no-print-directory -C "$ROOT" devvm-print-guest-sources) ||
+	deploy_die "cannot read GUEST_SRCS and LIB_SRCS from the Makefile (make devvm-print-guest-sources)"
+[ ${#c_files[@]} -gt 0 ] || deploy_die "the Makefile lists no guest sources (GUEST_SRCS, LIB_SRCS)"
+shopt -s nullglob
+headers=("$ROOT"/src/*.h)
+shopt -u nullglob
+files=()
+for f in "${c_files[@]}"; do
+	[ -f "$ROOT/$f" ] || deploy_die "the Makefile lists $f, which does not exist"
+	files+=("$ROOT/$f")
+done
+files+=("${headers[@]}")
+
+# Compiled again only when the sources or the compile command changed.
+compile=(gcc "${GUEST_CFLAGS[@]}" -o guest_reader "${c_files[@]}" "${GUEST_LIBS[@]}")
+build_id=$({
+	printf '%s\n' "${compile[*]}"
+	cat "${files[@]}"
+} | sha256sum | cut -c1-64)
+
+devvm_ssh_opts
+remote=$(printf '%q ' cd "$REMOTE_DIR")
+have=$(devvm_ssh "cat $REMOTE_DIR/build-id 2>/dev/null; test -x $REMOTE_DIR/guest_reader || echo missing" </dev/null) ||
+	deploy_die "cannot reach the dev VM over SSH (port $DEVVM_PORT)"
+if [ "$have" = "$build_id" ]; then
+	echo "guest_reader is up to date in the dev VM (build $build_id)" >"$results/guest-build.log"
+else
+	ivb_log "copying ${#files[@]} source files into the dev VM and compiling guest_reader there"
+	start=$SECONDS
+	devvm_ssh "rm -rf $REMOTE_DIR && mkdir -p $REMOTE_DIR/src" </dev/null ||
+		deploy_die "cannot create ~/$REMOTE_DIR in the dev VM"
+	scp -q "${DEVVM_SSH_OPTS[@]}" -P "$DEVVM_PORT" "${files[@]}" "debian@127.0.0.1:$REMOTE_DIR/src/" ||
+		deploy_die "scp of the guest sources into the dev VM failed"
+	if ! devvm_ssh "$remote && $(printf '%q ' "${compile[@]}") && echo $build_id >build-id" \
+		</dev/null >"$results/guest-build.log" 2>&1; then
+		sed 's/^/  gcc: /' "$results/guest-build.log" | tail -n 20 >&2
+		deploy_die "compiling guest_reader in the dev VM failed; see $results/guest-build.log"
+	fi
+	ivb_log "compiled guest_reader in the dev VM in $((SECONDS - start)) s"
+fi
+
+# The remote sudo's pid, so that an interrupted run stops guest_reader in the guest (by pid) instead of
+# leaving it waiting for a host that is gone.
+ssh_pid=""
+# shellcheck disable=SC2317  # called by the EXIT trap
+cleanup() {
+	if [ -n "$ssh_pid" ] && kill -0 "$ssh_pid" 2>/dev/null; then
+		kill "$ssh_pid" 2>/dev/null || true
+		devvm_ssh "test -s $REMOTE_DIR/run.pid && sudo kill \$(cat $REMOTE_DIR/run.pid)" </dev/null >/dev/null 2>&1 || true
+	fi
+}
+trap cleanup EXIT
+trap 'exit 143' TERM
+trap 'exit 130' INT
+
+quoted_args=""
+[ ${#guest_args[@]} -eq 0 ] || quoted_args=$(printf '%q ' "${guest_args[@]}")
+rc=0
+devvm_ssh "$remote && echo \$\$ >run.pid && exec sudo ./guest_reader $quoted_args" \
+	</dev/null >"$results/guest.log" 2>&1 &
+ssh_pid=$!
+wait "$ssh_pid" || rc=$?
+ssh_pid=""
+if [ "$rc" -eq 255 ]; then
+	deploy_die "the SSH connection to the dev VM failed while guest_reader ran; see $results/guest.log"
+fi
+exit "$rc"

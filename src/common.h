@@ -9,6 +9,8 @@
  *   line 3  guest control  guest-owned  guest_state, bound session, acknowledged sequence, error
  *   line 4  guest timing   guest-owned  the durations of the guest's phases (guest clock)
  *   line 5-6 guest info    guest-owned  how the guest mapped the region
+ *   line 7  guest study    guest-owned  write-path variants of phase C, counter availability
+ *   line 8-12 guest counters guest-owned performance counters of phases A-D
  *
  * Each side writes only the lines it owns. State words are C11 atomics: a side publishes its fields
  * with a release store of its state and reads the peer's fields after an acquire load of the peer's
@@ -24,10 +26,12 @@
 #include <stdint.h>
 
 #define IVB_MAGIC 0x31425649u /* "IVB1" in memory order */
-#define IVB_PROTOCOL_VERSION 1u
+#define IVB_PROTOCOL_VERSION 2u
 #define IVB_CACHE_LINE 64u
 #define IVB_HEADER_SIZE 4096u /* the data buffer starts here: page aligned */
 #define IVB_SHA256_LEN 32u
+#define IVB_NCOUNTERS 10u /* enum ivb_counter in perfctr.h */
+#define IVB_NPHASES 4u    /* A hot read, B cold read, C copy, D verify */
 
 /* Host state machine; only the host writes host_state. */
 enum ivb_host_state {
@@ -59,6 +63,11 @@ enum ivb_msg_kind {
 };
 #define IVB_MSG_KIND_MAX IVB_MSG_REFERENCE
 
+/* Flags of a message, in msg_flags. */
+#define IVB_MSG_FLAG_COUNTERS 0x1u    /* measure performance counters around each phase */
+#define IVB_MSG_FLAG_WRITE_STUDY 0x2u /* also time the write-path variants of phase C */
+#define IVB_MSG_FLAGS_ALL (IVB_MSG_FLAG_COUNTERS | IVB_MSG_FLAG_WRITE_STUDY)
+
 /* Per-message result, written by the guest in error_code. */
 enum ivb_msg_error {
 	IVB_MSG_OK = 0,
@@ -66,8 +75,9 @@ enum ivb_msg_error {
 	IVB_MSG_BAD_SIZE = 2,        /* data_size is 0 or does not fit the guest's mapping */
 	IVB_MSG_BAD_KIND = 3,        /* msg_kind is not one of enum ivb_msg_kind */
 	IVB_MSG_GUEST_FAILURE = 4,   /* the guest could not run the phases (e.g. out of memory) */
+	IVB_MSG_BAD_FLAGS = 5,       /* msg_flags has bits this guest does not know */
 };
-#define IVB_MSG_ERROR_MAX IVB_MSG_GUEST_FAILURE
+#define IVB_MSG_ERROR_MAX IVB_MSG_BAD_FLAGS
 
 /* Why a side aborted, in host_abort_reason / guest_abort_reason. */
 enum ivb_abort_reason {
@@ -103,6 +113,30 @@ struct ivb_guest_timing {
 #define IVB_KERNEL_LEN 64u
 #define IVB_MEMTYPE_LEN 32u
 
+/* How the huge-page buffer of the write study was obtained, in ivb_guest_study.huge_kind. */
+enum ivb_huge_kind {
+	IVB_HUGE_NONE = 0,      /* no huge-page buffer: that variant was not run */
+	IVB_HUGE_HUGETLB = 1,   /* MAP_HUGETLB from the reserved pool */
+	IVB_HUGE_THP = 2,       /* transparent huge pages, advised with MADV_HUGEPAGE */
+};
+#define IVB_HUGE_KIND_MAX IVB_HUGE_THP
+
+/* Write-path variants of phase C (guest clock; 0: not run) and which counters the guest lacks. */
+struct ivb_guest_study {
+	uint64_t fresh_ns;        /* memcpy into freshly mapped pages: page faults inside the copy */
+	uint64_t nt_ns;           /* copy with non-temporal stores into the pre-faulted buffer */
+	uint64_t huge_ns;         /* memcpy into a pre-faulted huge-page buffer */
+	uint32_t fresh_faults;    /* page faults taken by the fresh-pages copy */
+	uint32_t huge_kind;       /* enum ivb_huge_kind */
+	uint8_t counter_errno[IVB_NCOUNTERS]; /* 0: counter measured; else the errno of its open */
+	uint8_t pad[22];
+};
+
+/* Performance counters of one guest phase, in enum ivb_counter order; UINT64_MAX: not measured. */
+struct ivb_phase_counters {
+	uint64_t v[IVB_NCOUNTERS];
+};
+
 /* How the guest mapped the region; strings are NUL-padded and untrusted. */
 struct ivb_guest_info {
 	uint32_t map_kind; /* enum ivb_map_kind */
@@ -129,7 +163,7 @@ struct ivb_region {
 	uint64_t sequence;  /* of the message in the buffer; 1, 2, 3, ... within a session */
 	uint64_t data_size; /* bytes of the message at the start of the buffer */
 	uint32_t msg_kind;  /* enum ivb_msg_kind */
-	uint32_t reserved1;
+	uint32_t msg_flags; /* IVB_MSG_FLAG_* */
 	uint8_t pad1[32];
 
 	/* line 2: host hash, host-owned */
@@ -150,6 +184,12 @@ struct ivb_region {
 
 	/* lines 5-6: guest info, guest-owned */
 	alignas(IVB_CACHE_LINE) struct ivb_guest_info guest_info;
+
+	/* line 7: guest study, guest-owned */
+	alignas(IVB_CACHE_LINE) struct ivb_guest_study study;
+
+	/* lines 8-12: guest counters, guest-owned */
+	alignas(IVB_CACHE_LINE) struct ivb_phase_counters counters[IVB_NPHASES];
 };
 
 /* The other side reads these at fixed offsets: any change here is a protocol change. */
@@ -172,7 +212,12 @@ _Static_assert(offsetof(struct ivb_region, timing) == 4 * IVB_CACHE_LINE, "guest
 _Static_assert(sizeof(struct ivb_guest_timing) == IVB_CACHE_LINE, "guest timing is one line");
 _Static_assert(offsetof(struct ivb_region, guest_info) == 5 * IVB_CACHE_LINE, "guest info on line 5");
 _Static_assert(sizeof(struct ivb_guest_info) == 2 * IVB_CACHE_LINE, "guest info is two lines");
-_Static_assert(sizeof(struct ivb_region) == 7 * IVB_CACHE_LINE, "header lines");
+_Static_assert(offsetof(struct ivb_region, msg_flags) == 1 * IVB_CACHE_LINE + 28, "host control layout");
+_Static_assert(offsetof(struct ivb_region, study) == 7 * IVB_CACHE_LINE, "guest study on line 7");
+_Static_assert(sizeof(struct ivb_guest_study) == IVB_CACHE_LINE, "guest study is one line");
+_Static_assert(offsetof(struct ivb_region, counters) == 8 * IVB_CACHE_LINE, "guest counters from line 8");
+_Static_assert(sizeof(struct ivb_phase_counters) * IVB_NPHASES == 5 * IVB_CACHE_LINE, "counters are five lines");
+_Static_assert(sizeof(struct ivb_region) == 13 * IVB_CACHE_LINE, "header lines");
 _Static_assert(sizeof(struct ivb_region) <= IVB_HEADER_SIZE, "header fits before the buffer");
 
 /* The data buffer of a mapped region. */

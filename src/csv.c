@@ -42,6 +42,34 @@ const char *const ivb_reference_columns[] = {
 };
 const size_t ivb_reference_ncolumns = sizeof(ivb_reference_columns) / sizeof(ivb_reference_columns[0]);
 
+#define SIDE_COUNTERS(side)                                                                               \
+	side "_l1_cache_misses", side "_l1_cache_references", side "_l1_miss_rate", side "_llc_misses",     \
+		side "_llc_references", side "_llc_miss_rate", side "_tlb_misses", side "_cpu_cycles",    \
+		side "_instructions", side "_ipc", side "_cycles_per_byte", side "_context_switches"
+#define SOFTWARE_COUNTERS "host_page_faults", "host_task_clock_ns", "guest_page_faults", "guest_task_clock_ns"
+
+const char *const ivb_latency_perf_columns[] = {
+	"iteration", SIDE_COUNTERS("host"), SIDE_COUNTERS("guest"), SOFTWARE_COUNTERS,
+};
+const size_t ivb_latency_perf_ncolumns = sizeof(ivb_latency_perf_columns) / sizeof(ivb_latency_perf_columns[0]);
+
+const char *const ivb_bandwidth_perf_columns[] = {
+	"iteration", "frame_type", SIDE_COUNTERS("host"), SIDE_COUNTERS("guest"), SOFTWARE_COUNTERS,
+};
+const size_t ivb_bandwidth_perf_ncolumns = sizeof(ivb_bandwidth_perf_columns) / sizeof(ivb_bandwidth_perf_columns[0]);
+
+const char *const ivb_phase_perf_columns[] = {
+	"test", "iteration", "frame_type", "size_bytes", "phase",
+	"l1_cache_misses", "l1_cache_references", "llc_misses", "llc_references", "tlb_misses",
+	"cpu_cycles", "instructions", "context_switches", "page_faults", "task_clock_ns",
+};
+const size_t ivb_phase_perf_ncolumns = sizeof(ivb_phase_perf_columns) / sizeof(ivb_phase_perf_columns[0]);
+
+const char *const ivb_write_study_columns[] = {
+	"test", "iteration", "frame_type", "size_bytes", "variant", "copy_ns", "copy_mbps", "page_faults", "success",
+};
+const size_t ivb_write_study_ncolumns = sizeof(ivb_write_study_columns) / sizeof(ivb_write_study_columns[0]);
+
 int ivb_csv_open(struct ivb_csv *c, const char *path, const char *const *columns, size_t ncolumns)
 {
 	int fd;

@@ -24,6 +24,16 @@ extern const char *const ivb_bandwidth_columns[];
 extern const size_t ivb_bandwidth_ncolumns;
 extern const char *const ivb_reference_columns[];
 extern const size_t ivb_reference_ncolumns;
+/* The seed's counter columns, then the software counters it lacks. */
+extern const char *const ivb_latency_perf_columns[];
+extern const size_t ivb_latency_perf_ncolumns;
+extern const char *const ivb_bandwidth_perf_columns[];
+extern const size_t ivb_bandwidth_perf_ncolumns;
+/* Per-phase guest counters and the write-path study. */
+extern const char *const ivb_phase_perf_columns[];
+extern const size_t ivb_phase_perf_ncolumns;
+extern const char *const ivb_write_study_columns[];
+extern const size_t ivb_write_study_ncolumns;
 
 /*
  * Create path (mode 0644, truncating) and write the header line.

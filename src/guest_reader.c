@@ -19,6 +19,7 @@
 #include "common.h"
 #include "opts.h"
 #include "pci.h"
+#include "perfctr.h"
 #include "phases.h"
 #include "protocol.h"
 #include "region.h"
@@ -218,42 +219,72 @@ struct tally {
 	uint64_t failed;
 };
 
+/* What the guest works with besides the region. */
+struct workspace {
+	uint8_t *copy;        /* phase C's destination, pre-faulted */
+	uint8_t *private_src; /* reference messages: a private copy of the data */
+	size_t capacity;
+	struct ivb_perf perf;
+	struct ivb_huge_buffer huge; /* the write study's huge-page buffer, made on first use */
+	bool huge_tried;
+};
+
+/* Run the phases (and the write study when asked) on one valid message. Returns: enum ivb_msg_error. */
+static uint32_t process(struct workspace *w, const uint8_t *shared, const struct ivb_message *msg,
+			struct ivb_guest_report *rep)
+{
+	const uint8_t *src = shared;
+	bool match = false;
+
+	/* Reference: the same phases on private memory, to compare with the region. */
+	if (msg->kind == IVB_MSG_REFERENCE) {
+		memcpy(w->private_src, shared, msg->size);
+		src = w->private_src;
+	}
+	if (ivb_run_phases(src, msg->size, w->copy, msg->sha256, (msg->flags & IVB_MSG_FLAG_COUNTERS) ? &w->perf : NULL,
+			   &rep->timing, rep->counters, &match) < 0)
+		return IVB_MSG_GUEST_FAILURE;
+	if (!match)
+		return IVB_MSG_SHA256_MISMATCH;
+	if (msg->flags & IVB_MSG_FLAG_WRITE_STUDY) {
+		if (!w->huge_tried) {
+			w->huge_tried = true;
+			if (ivb_huge_alloc(&w->huge, w->capacity) < 0)
+				fprintf(stderr, PROG ": no huge-page buffer: the write study runs without it\n");
+		}
+		if (ivb_run_write_study(src, msg->size, w->copy, &w->huge, &rep->study) < 0)
+			return IVB_MSG_GUEST_FAILURE;
+	}
+	return IVB_MSG_OK;
+}
+
 /*
  * Serve messages until the host completes the run.
  * Returns: 0 when it did, or a negative errno (g->why says why).
  */
-static int serve(struct ivb_guest *g, uint8_t *copy, uint8_t *private_src, struct tally *t)
+static int serve(struct ivb_guest *g, struct workspace *w, struct tally *t)
 {
 	uint8_t *shared = ivb_buffer(g->r);
 
 	for (;;) {
 		struct ivb_message msg;
-		struct ivb_guest_timing timing;
+		struct ivb_guest_report rep;
 		uint32_t error;
-		bool match = false;
 		int ret = ivb_guest_wait_message(g, &msg);
 
 		if (ret == 1)
 			return 0;
 		if (ret < 0)
 			return ret;
-		memset(&timing, 0, sizeof(timing));
+		memset(&rep, 0, sizeof(rep));
+		memset(rep.counters, 0xff, sizeof(rep.counters));
+		for (unsigned i = 0; i < IVB_NCOUNTERS; i++)
+			rep.study.counter_errno[i] = (uint8_t)(w->perf.fd[i] >= 0 ? 0 : w->perf.err[i] > 255 ? 255 : w->perf.err[i]);
 		error = msg.error;
-		if (error == IVB_MSG_OK) {
-			const uint8_t *src = shared;
-
-			/* Reference: the same phases on private memory, to compare with the region. */
-			if (msg.kind == IVB_MSG_REFERENCE) {
-				memcpy(private_src, shared, msg.size);
-				src = private_src;
-			}
-			if (ivb_run_phases(src, msg.size, copy, msg.sha256, &timing, &match) < 0)
-				error = IVB_MSG_GUEST_FAILURE;
-			else if (!match)
-				error = IVB_MSG_SHA256_MISMATCH;
-		}
-		timing.total_ns = ivb_now_ns() - msg.seen_ns;
-		ivb_guest_ack(g, &msg, &timing, error);
+		if (error == IVB_MSG_OK)
+			error = process(w, shared, &msg, &rep);
+		rep.timing.total_ns = ivb_now_ns() - msg.seen_ns;
+		ivb_guest_ack(g, &msg, &rep, error);
 		t->messages++;
 		if (error == IVB_MSG_OK)
 			t->verified++;
@@ -275,8 +306,8 @@ int main(int argc, char **argv)
 	struct ivb_guest_info info;
 	struct ivb_guest g;
 	struct tally t = { 0, 0, 0 };
-	uint8_t *copy = NULL, *private_src = NULL;
-	size_t capacity;
+	struct workspace w;
+	char missing[512];
 	int ret;
 
 	parse_args(argc, argv, &cfg);
@@ -290,14 +321,19 @@ int main(int argc, char **argv)
 		return EXIT_FAILURE_RUN;
 	}
 	/* Pre-faulted before the first message: no page fault may fall inside phase C. */
-	capacity = map.size - IVB_HEADER_SIZE;
-	copy = ivb_alloc_prefaulted(capacity);
-	private_src = ivb_alloc_prefaulted(capacity);
-	if (copy == NULL || private_src == NULL) {
-		fprintf(stderr, PROG ": cannot allocate two %zu-byte buffers: %s\n", capacity, strerror(errno));
+	memset(&w, 0, sizeof(w));
+	w.capacity = map.size - IVB_HEADER_SIZE;
+	w.copy = ivb_alloc_prefaulted(w.capacity);
+	w.private_src = ivb_alloc_prefaulted(w.capacity);
+	if (w.copy == NULL || w.private_src == NULL) {
+		fprintf(stderr, PROG ": cannot allocate two %zu-byte buffers: %s\n", w.capacity, strerror(errno));
 		ret = -ENOMEM;
 		goto out;
 	}
+	ivb_perf_open(&w.perf);
+	ivb_perf_describe_missing(&w.perf, missing, sizeof(missing));
+	if (missing[0])
+		fprintf(stderr, PROG ": counters %s\n", missing);
 	describe(&map, &info);
 	fprintf(stderr, PROG ": mapped %s%s%s (%zu bytes, memory type %s, flush %s); waiting for the host\n",
 		ivb_map_kind_name(map.kind), map.device[0] ? " of " : " ", map.device[0] ? map.device : cfg.shm_path,
@@ -309,7 +345,7 @@ int main(int argc, char **argv)
 		for (size_t off = 0; off < g.capacity; off += 4096)
 			(void)*(volatile uint8_t *)(ivb_buffer(map.region) + off);
 		fprintf(stderr, PROG ": bound to the host; expecting %llu messages\n", (unsigned long long)cfg.expected);
-		ret = serve(&g, copy, private_src, &t);
+		ret = serve(&g, &w, &t);
 	}
 	if (ret < 0) {
 		ivb_guest_abort(&g, ret == -EINTR ? IVB_ABORT_SIGNAL : ret == -ETIMEDOUT ? IVB_ABORT_TIMEOUT
@@ -324,8 +360,10 @@ out:
 	       (unsigned long long)t.messages, (unsigned long long)t.verified, (unsigned long long)t.failed,
 	       ivb_map_kind_name(map.kind), map.device[0] ? " of " : "", map.device,
 	       map.memtype[0] ? map.memtype : "unknown", ret < 0 ? "; stopped early" : "");
-	ivb_free_buffer(copy, capacity);
-	ivb_free_buffer(private_src, capacity);
+	ivb_perf_close(&w.perf);
+	ivb_huge_free(&w.huge);
+	ivb_free_buffer(w.copy, w.capacity);
+	ivb_free_buffer(w.private_src, w.capacity);
 	ivb_unmap(&map);
 	return ret < 0 || t.failed > 0 ? EXIT_FAILURE_RUN : EXIT_OK;
 }

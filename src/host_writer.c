@@ -19,6 +19,7 @@
 #include "csv.h"
 #include "manifest.h"
 #include "opts.h"
+#include "perfctr.h"
 #include "phases.h"
 #include "protocol.h"
 #include "region.h"
@@ -52,6 +53,8 @@ struct config {
 	uint64_t warmup;
 	uint64_t timeout_s;
 	uint64_t corrupt_iteration; /* measured message to corrupt, counting from 1; 0: none */
+	bool counters;    /* performance counters on both sides */
+	bool write_study; /* the guest also times the write-path variants of phase C */
 	const char *meta[IVB_MAX_META];
 	size_t nmeta;
 };
@@ -63,6 +66,10 @@ struct run {
 	struct ivb_host host;
 	struct ivb_manifest manifest;
 	struct ivb_csv latency_csv, bandwidth_csv, reference_csv;
+	struct ivb_csv latency_perf_csv, bandwidth_perf_csv, phase_perf_csv, write_study_csv;
+	struct ivb_perf perf;
+	char host_counters_missing[512], guest_counters_missing[512];
+	bool guest_counters_reported;
 	uint8_t *frame;     /* private source of each message */
 	uint8_t *reference; /* private destination of the host's reference copy */
 	size_t buffer_size;
@@ -81,6 +88,8 @@ struct sample {
 	uint64_t roundtrip_ns;
 	bool have_guest;
 	struct ivb_guest_timing guest;
+	struct ivb_counts host_counts;
+	struct ivb_guest_report report; /* valid with have_guest */
 	bool success;
 	const char *error; /* short token for run.json, NULL on success */
 };
@@ -106,6 +115,10 @@ static void usage(FILE *out)
 		"                         (default %u): first-touch costs stay out of the results\n"
 		"  --timeout SECONDS      limit of every wait for the guest (default %u)\n"
 		"  --meta KEY=VALUE       add a fact to run.json's \"meta\" (repeatable)\n"
+		"  --no-counters          do not measure performance counters (they cost a few system\n"
+		"                         calls per phase, outside the timed windows but inside the round trip)\n"
+		"  --write-study          the guest also times phase C's write-path variants: fresh pages,\n"
+		"                         non-temporal stores, huge pages (write_study.csv)\n"
 		"  --corrupt-iteration N  testing: flip a byte of measured message N after hashing it\n"
 		"  --help                 show this help and exit\n"
 		"\n"
@@ -140,7 +153,7 @@ static uint64_t parse_count(const char *opt, const char *arg, uint64_t min, uint
 static void parse_args(int argc, char **argv, struct config *cfg)
 {
 	enum { OPT_SHM = 256, OPT_SIZE, OPT_OUT, OPT_ITER, OPT_LAT_FRAME, OPT_BW_ITER, OPT_FRAMES, OPT_REF_ITER,
-	       OPT_WARMUP, OPT_TIMEOUT, OPT_META, OPT_CORRUPT, OPT_HELP };
+	       OPT_WARMUP, OPT_TIMEOUT, OPT_META, OPT_NO_COUNTERS, OPT_WRITE_STUDY, OPT_CORRUPT, OPT_HELP };
 	static const struct option options[] = {
 		{ "shm", required_argument, NULL, OPT_SHM },
 		{ "size", required_argument, NULL, OPT_SIZE },
@@ -153,6 +166,8 @@ static void parse_args(int argc, char **argv, struct config *cfg)
 		{ "warmup", required_argument, NULL, OPT_WARMUP },
 		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 		{ "meta", required_argument, NULL, OPT_META },
+		{ "no-counters", no_argument, NULL, OPT_NO_COUNTERS },
+		{ "write-study", no_argument, NULL, OPT_WRITE_STUDY },
 		{ "corrupt-iteration", required_argument, NULL, OPT_CORRUPT },
 		{ "help", no_argument, NULL, OPT_HELP },
 		{ NULL, 0, NULL, 0 },
@@ -168,6 +183,7 @@ static void parse_args(int argc, char **argv, struct config *cfg)
 		.frames_arg = FRAMES_DEFAULT,
 		.ref_iterations = REF_ITERATIONS_DEFAULT,
 		.warmup = WARMUP_DEFAULT,
+		.counters = true,
 		.timeout_s = IVB_TIMEOUT_DEFAULT_S,
 	};
 	opterr = 0; /* our own one-line messages, not getopt's */
@@ -194,6 +210,8 @@ static void parse_args(int argc, char **argv, struct config *cfg)
 				die_usage("at most %u --meta options", IVB_MAX_META);
 			cfg->meta[cfg->nmeta++] = optarg;
 			break;
+		case OPT_NO_COUNTERS: cfg->counters = false; break;
+		case OPT_WRITE_STUDY: cfg->write_study = true; break;
 		case OPT_CORRUPT: cfg->corrupt_iteration = parse_count("--corrupt-iteration", optarg, 1, UINT64_MAX); break;
 		case OPT_HELP: usage(stdout); exit(EXIT_OK);
 		case ':': die_usage("%s needs a value", argv[optind - 1]);
@@ -330,6 +348,23 @@ static const char *error_token(int ret)
 	}
 }
 
+/* Say once which counters the guest could not measure, from the errno values it reported. */
+static void note_guest_counters(struct run *run, const struct ivb_guest_study *study)
+{
+	struct ivb_perf missing;
+
+	if (!run->cfg.counters || run->guest_counters_reported)
+		return;
+	run->guest_counters_reported = true;
+	for (unsigned i = 0; i < IVB_NCOUNTERS; i++) {
+		missing.err[i] = study->counter_errno[i];
+		missing.fd[i] = study->counter_errno[i] == 0 ? 0 : -1;
+	}
+	ivb_perf_describe_missing(&missing, run->guest_counters_missing, sizeof(run->guest_counters_missing));
+	if (run->guest_counters_missing[0])
+		fprintf(stderr, PROG ": guest counters %s\n", run->guest_counters_missing);
+}
+
 /*
  * Send one message of size bytes and wait for its acknowledgement; counted is false for warm-up.
  * Returns: 0 when the exchange completed (s->success says whether the guest verified the data),
@@ -360,15 +395,23 @@ static int exchange(struct run *run, uint64_t size, enum ivb_msg_kind kind, bool
 		t1 = ivb_now_ns();
 		s->host_reference_ns = t1 - t0;
 	}
+	if (run->cfg.counters)
+		ivb_perf_start(&run->perf);
 	t0 = ivb_now_ns();
 	memcpy(shared, run->frame, size);
 	atomic_thread_fence(memory_order_seq_cst);
 	t1 = ivb_now_ns();
+	if (run->cfg.counters)
+		ivb_perf_stop(&run->perf, &s->host_counts);
+	else
+		ivb_counts_none(&s->host_counts);
 	s->host_memcpy_ns = t1 - t0;
 	if (counted && ++run->measured == run->cfg.corrupt_iteration)
 		shared[size / 2] ^= 0x01;
 
-	ret = ivb_host_send(&run->host, size, kind, sha, &sent_ns);
+	ret = ivb_host_send(&run->host, size, kind,
+			    (run->cfg.counters ? IVB_MSG_FLAG_COUNTERS : 0) | (run->cfg.write_study ? IVB_MSG_FLAG_WRITE_STUDY : 0),
+			    sha, &sent_ns);
 	if (ret < 0) {
 		snprintf(run->host.why, sizeof(run->host.why), "message of %llu bytes does not fit the region",
 			 (unsigned long long)size);
@@ -384,8 +427,10 @@ static int exchange(struct run *run, uint64_t size, enum ivb_msg_kind kind, bool
 	s->roundtrip_ns = ack.acked_ns - sent_ns;
 	if (ack.error_code == IVB_MSG_OK) {
 		s->have_guest = true;
-		s->guest = ack.timing;
+		s->guest = ack.report.timing;
+		s->report = ack.report;
 		s->success = true;
+		note_guest_counters(run, &ack.report.study);
 	} else {
 		s->error = ivb_msg_error_name(ack.error_code);
 	}
@@ -500,6 +545,165 @@ static int write_reference_row(struct ivb_csv *c, uint64_t iteration, const stru
 	return ivb_csv_end_row(c);
 }
 
+static void csv_counter(struct ivb_csv *c, uint64_t v)
+{
+	if (v == IVB_CTR_NONE)
+		ivb_csv_empty(c);
+	else
+		ivb_csv_u64(c, v);
+}
+
+static void csv_derived(struct ivb_csv *c, double v)
+{
+	if (v < 0)
+		ivb_csv_empty(c);
+	else
+		ivb_csv_fixed(c, v, 4);
+}
+
+/* One side's seed counter columns: misses, references, rates, TLB, cycles, IPC, cycles/byte, switches. */
+static void csv_side_counters(struct ivb_csv *c, const struct ivb_counts *k, uint64_t bytes)
+{
+	csv_counter(c, k->v[IVB_CTR_L1D_MISSES]);
+	csv_counter(c, k->v[IVB_CTR_L1D_REFS]);
+	csv_derived(c, ivb_l1_miss_rate(k));
+	csv_counter(c, k->v[IVB_CTR_LLC_MISSES]);
+	csv_counter(c, k->v[IVB_CTR_LLC_REFS]);
+	csv_derived(c, ivb_llc_miss_rate(k));
+	csv_counter(c, k->v[IVB_CTR_DTLB_MISSES]);
+	csv_counter(c, k->v[IVB_CTR_CYCLES]);
+	csv_counter(c, k->v[IVB_CTR_INSTRUCTIONS]);
+	csv_derived(c, ivb_ipc(k));
+	csv_derived(c, ivb_cycles_per_byte(k, bytes));
+	csv_counter(c, k->v[IVB_CTR_CONTEXT_SWITCHES]);
+}
+
+/* The guest's counters over its four phases: a sum, not measured if any phase lacks it. */
+static void guest_total_counts(const struct sample *s, struct ivb_counts *out)
+{
+	ivb_counts_none(out);
+	if (!s->have_guest)
+		return;
+	for (unsigned i = 0; i < IVB_NCOUNTERS; i++) {
+		uint64_t sum = 0;
+		unsigned p;
+
+		for (p = 0; p < IVB_NPHASES && s->report.counters[p].v[i] != IVB_CTR_NONE; p++)
+			sum += s->report.counters[p].v[i];
+		if (p == IVB_NPHASES)
+			out->v[i] = sum;
+	}
+}
+
+static int write_perf_row(struct ivb_csv *c, uint64_t iteration, const struct ivb_frame *f, bool frame_column,
+			  const struct sample *s)
+{
+	struct ivb_counts guest;
+
+	guest_total_counts(s, &guest);
+	ivb_csv_u64(c, iteration);
+	if (frame_column)
+		ivb_csv_str(c, f->name);
+	csv_side_counters(c, &s->host_counts, f->size);
+	csv_side_counters(c, &guest, f->size);
+	csv_counter(c, s->host_counts.v[IVB_CTR_PAGE_FAULTS]);
+	csv_counter(c, s->host_counts.v[IVB_CTR_TASK_CLOCK_NS]);
+	csv_counter(c, guest.v[IVB_CTR_PAGE_FAULTS]);
+	csv_counter(c, guest.v[IVB_CTR_TASK_CLOCK_NS]);
+	return ivb_csv_end_row(c);
+}
+
+static int write_phase_rows(struct ivb_csv *c, const char *test, uint64_t iteration, const struct ivb_frame *f,
+			    const struct sample *s)
+{
+	static const char *const phases[IVB_NPHASES] = { "A_hot_read", "B_cold_read", "C_copy", "D_verify" };
+	int ret = 0;
+
+	for (unsigned p = 0; p < IVB_NPHASES && s->have_guest && ret == 0; p++) {
+		ivb_csv_str(c, test);
+		ivb_csv_u64(c, iteration);
+		ivb_csv_str(c, f->name);
+		ivb_csv_u64(c, f->size);
+		ivb_csv_str(c, phases[p]);
+		for (unsigned i = 0; i < IVB_NCOUNTERS; i++)
+			csv_counter(c, s->report.counters[p].v[i]);
+		ret = ivb_csv_end_row(c);
+	}
+	return ret;
+}
+
+static int write_study_row(struct ivb_csv *c, const char *test, uint64_t iteration, const struct ivb_frame *f,
+			   const char *variant, uint64_t ns, bool have_faults, uint64_t faults, bool success)
+{
+	ivb_csv_str(c, test);
+	ivb_csv_u64(c, iteration);
+	ivb_csv_str(c, f->name);
+	ivb_csv_u64(c, f->size);
+	ivb_csv_str(c, variant);
+	if (ns == 0) {
+		ivb_csv_empty(c);
+		ivb_csv_empty(c);
+	} else {
+		ivb_csv_u64(c, ns);
+		csv_mbps(c, true, f->size, ns);
+	}
+	if (have_faults)
+		ivb_csv_u64(c, faults);
+	else
+		ivb_csv_empty(c);
+	ivb_csv_u64(c, success);
+	return ivb_csv_end_row(c);
+}
+
+static const char *huge_variant(uint32_t kind)
+{
+	switch ((enum ivb_huge_kind)kind) {
+	case IVB_HUGE_HUGETLB: return "memcpy_hugetlb";
+	case IVB_HUGE_THP: return "memcpy_thp";
+	case IVB_HUGE_NONE: break;
+	}
+	return "memcpy_hugepages";
+}
+
+/* The write-path variants of one message; the plain pre-faulted memcpy is phase C itself. */
+static int write_study_rows(struct ivb_csv *c, const char *test, uint64_t iteration, const struct ivb_frame *f,
+			    const struct sample *s)
+{
+	const struct ivb_guest_study *st = &s->report.study;
+	int ret;
+
+	if (!s->have_guest)
+		return 0;
+	ret = write_study_row(c, test, iteration, f, "memcpy_prefaulted", s->guest.copy_ns, false, 0, s->success);
+	if (ret == 0)
+		ret = write_study_row(c, test, iteration, f, "memcpy_fresh_pages", st->fresh_ns, true, st->fresh_faults,
+				      s->success);
+	if (ret == 0)
+		ret = write_study_row(c, test, iteration, f, "nt_store", st->nt_ns, false, 0, s->success);
+	if (ret == 0 && st->huge_kind != IVB_HUGE_NONE)
+		ret = write_study_row(c, test, iteration, f, huge_variant(st->huge_kind), st->huge_ns, false, 0, s->success);
+	return ret;
+}
+
+/* The counter and study files that go with one message, when the run collects them. */
+static int write_extra_rows(struct run *run, const char *test, enum ivb_msg_kind kind, uint64_t iteration,
+			    const struct ivb_frame *f, const struct sample *s)
+{
+	int ret = 0;
+
+	if (run->cfg.counters) {
+		if (kind == IVB_MSG_LATENCY)
+			ret = write_perf_row(&run->latency_perf_csv, iteration, f, false, s);
+		else if (kind == IVB_MSG_BANDWIDTH)
+			ret = write_perf_row(&run->bandwidth_perf_csv, iteration, f, true, s);
+		if (ret == 0)
+			ret = write_phase_rows(&run->phase_perf_csv, test, iteration, f, s);
+	}
+	if (ret == 0 && run->cfg.write_study)
+		ret = write_study_rows(&run->write_study_csv, test, iteration, f, s);
+	return ret;
+}
+
 /*
  * Run `count` messages of one test and frame, writing a row for each.
  * Returns: 0 when the test ran to its end (some iterations may have failed), or a negative errno
@@ -527,6 +731,8 @@ static int run_test(struct run *run, const char *test, enum ivb_msg_kind kind, c
 		case IVB_MSG_BANDWIDTH: wret = write_bandwidth_row(&run->bandwidth_csv, i, f, &s); break;
 		case IVB_MSG_REFERENCE: wret = write_reference_row(&run->reference_csv, i, f, &s); break;
 		}
+		if (wret == 0)
+			wret = write_extra_rows(run, test, kind, i, f, &s);
 		if (wret < 0) {
 			snprintf(run->host.why, sizeof(run->host.why), "cannot write the %s CSV: %s", test, strerror(-wret));
 			return wret;
@@ -540,15 +746,27 @@ static int run_test(struct run *run, const char *test, enum ivb_msg_kind kind, c
 
 static int open_outputs(struct run *run)
 {
+	enum { ALWAYS, WITH_COUNTERS, WITH_WRITE_STUDY };
 	static const struct {
 		const char *name;
 		const char *const *columns;
 		const size_t *ncolumns;
 		size_t offset;
+		int when;
 	} files[] = {
-		{ "latency_results.csv", ivb_latency_columns, &ivb_latency_ncolumns, offsetof(struct run, latency_csv) },
-		{ "bandwidth_results.csv", ivb_bandwidth_columns, &ivb_bandwidth_ncolumns, offsetof(struct run, bandwidth_csv) },
-		{ "reference_results.csv", ivb_reference_columns, &ivb_reference_ncolumns, offsetof(struct run, reference_csv) },
+		{ "latency_results.csv", ivb_latency_columns, &ivb_latency_ncolumns, offsetof(struct run, latency_csv), ALWAYS },
+		{ "bandwidth_results.csv", ivb_bandwidth_columns, &ivb_bandwidth_ncolumns, offsetof(struct run, bandwidth_csv),
+		  ALWAYS },
+		{ "reference_results.csv", ivb_reference_columns, &ivb_reference_ncolumns, offsetof(struct run, reference_csv),
+		  ALWAYS },
+		{ "latency_performance.csv", ivb_latency_perf_columns, &ivb_latency_perf_ncolumns,
+		  offsetof(struct run, latency_perf_csv), WITH_COUNTERS },
+		{ "bandwidth_performance.csv", ivb_bandwidth_perf_columns, &ivb_bandwidth_perf_ncolumns,
+		  offsetof(struct run, bandwidth_perf_csv), WITH_COUNTERS },
+		{ "phase_performance.csv", ivb_phase_perf_columns, &ivb_phase_perf_ncolumns,
+		  offsetof(struct run, phase_perf_csv), WITH_COUNTERS },
+		{ "write_study.csv", ivb_write_study_columns, &ivb_write_study_ncolumns, offsetof(struct run, write_study_csv),
+		  WITH_WRITE_STUDY },
 	};
 	char path[4096];
 	int ret;
@@ -561,6 +779,9 @@ static int open_outputs(struct run *run)
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
 		struct ivb_csv *csv = (struct ivb_csv *)((char *)run + files[i].offset);
 
+		if ((files[i].when == WITH_COUNTERS && !run->cfg.counters) ||
+		    (files[i].when == WITH_WRITE_STUDY && !run->cfg.write_study))
+			continue;
 		snprintf(path, sizeof(path), "%s/%s", run->cfg.out_dir, files[i].name);
 		ret = ivb_csv_open(csv, path, files[i].columns, *files[i].ncolumns);
 		if (ret < 0) {
@@ -573,9 +794,11 @@ static int open_outputs(struct run *run)
 
 static void close_outputs(struct run *run)
 {
-	ivb_csv_close(&run->latency_csv);
-	ivb_csv_close(&run->bandwidth_csv);
-	ivb_csv_close(&run->reference_csv);
+	struct ivb_csv *all[] = { &run->latency_csv, &run->bandwidth_csv, &run->reference_csv, &run->latency_perf_csv,
+				  &run->bandwidth_perf_csv, &run->phase_perf_csv, &run->write_study_csv };
+
+	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+		ivb_csv_close(all[i]);
 }
 
 static void init_manifest(struct run *run, uint64_t region_size)
@@ -598,6 +821,10 @@ static void init_manifest(struct run *run, uint64_t region_size)
 	m->timeout_s = cfg->timeout_s;
 	m->corrupt_iteration = cfg->corrupt_iteration;
 	m->flush_method = ivb_flush_method();
+	m->counters = cfg->counters;
+	m->write_study = cfg->write_study;
+	m->host_counters_missing = run->host_counters_missing;
+	m->guest_counters_missing = run->guest_counters_missing;
 	for (size_t i = 0; i < cfg->nmeta; i++)
 		m->meta[i] = cfg->meta[i];
 	m->nmeta = cfg->nmeta;
@@ -712,6 +939,12 @@ int main(int argc, char **argv)
 			strerror(errno));
 		return EXIT_FAILURE_RUN;
 	}
+	if (cfg->counters) {
+		ivb_perf_open(&run.perf);
+		ivb_perf_describe_missing(&run.perf, run.host_counters_missing, sizeof(run.host_counters_missing));
+		if (run.host_counters_missing[0])
+			fprintf(stderr, PROG ": host counters %s\n", run.host_counters_missing);
+	}
 	init_manifest(&run, run.map.size);
 	if (open_outputs(&run) < 0)
 		return EXIT_FAILURE_RUN;
@@ -765,6 +998,8 @@ int main(int argc, char **argv)
 	       (unsigned long long)b->succeeded, (unsigned long long)b->planned,
 	       (unsigned long long)r->succeeded, (unsigned long long)r->planned,
 	       ret < 0 ? "; run aborted" : "");
+	if (cfg->counters)
+		ivb_perf_close(&run.perf);
 	ivb_free_buffer(run.frame, run.buffer_size);
 	ivb_free_buffer(run.reference, run.buffer_size);
 	ivb_unmap(&run.map);

@@ -83,6 +83,8 @@ static void write_body(struct ivb_json *j, const struct ivb_manifest *m)
 	ivb_json_u64(j, "ref_iterations", m->ref_iterations);
 	ivb_json_u64(j, "warmup", m->warmup);
 	ivb_json_u64(j, "timeout_s", m->timeout_s);
+	ivb_json_bool(j, "counters", m->counters);
+	ivb_json_bool(j, "write_study", m->write_study);
 	if (m->corrupt_iteration != 0)
 		ivb_json_u64(j, "corrupt_iteration", m->corrupt_iteration);
 	ivb_json_object_end(j);
@@ -96,6 +98,8 @@ static void write_body(struct ivb_json *j, const struct ivb_manifest *m)
 	ivb_json_str(j, "cpu_model", cpu);
 	ivb_json_u64(j, "cores", (uint64_t)sysconf(_SC_NPROCESSORS_ONLN));
 	ivb_json_str(j, "flush", m->flush_method);
+	if (m->counters)
+		ivb_json_str(j, "counters_missing", m->host_counters_missing);
 	ivb_json_object_end(j);
 
 	ivb_json_object(j, "region");
@@ -112,6 +116,8 @@ static void write_body(struct ivb_json *j, const struct ivb_manifest *m)
 		ivb_json_str(j, "device", m->guest.device);
 		ivb_json_str(j, "kernel", m->guest.kernel);
 		ivb_json_u64(j, "map_size", m->guest.map_size);
+		if (m->counters)
+			ivb_json_str(j, "counters_missing", m->guest_counters_missing);
 	}
 	ivb_json_object_end(j);
 

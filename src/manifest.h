@@ -2,6 +2,7 @@
 #ifndef IVB_MANIFEST_H
 #define IVB_MANIFEST_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -42,6 +43,10 @@ struct ivb_manifest {
 	uint64_t timeout_s;
 	uint64_t corrupt_iteration;
 	const char *flush_method;
+	bool counters;
+	bool write_study;
+	const char *host_counters_missing;  /* "" when every counter was measured */
+	const char *guest_counters_missing;
 	/* the guest, as it reported itself through the region (sanitised) */
 	int guest_known;
 	struct ivb_guest_info guest;

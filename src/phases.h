@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "common.h"
+#include "perfctr.h"
 
 /* Read one 64-bit word of every 64-byte line in [p, p+n): the whole line crosses the bus. */
 uint64_t ivb_read_lines(const void *p, size_t n);
@@ -27,10 +28,38 @@ void ivb_free_buffer(void *p, size_t n);
 /*
  * Run the four timed phases on n bytes at src, copying into dst (pre-faulted, at least n bytes):
  * A hot read, flush, B cold read, flush, C memcpy to dst, D SHA-256 of dst compared with expected.
- * Fills every field of t but total_ns; *match says whether the hash matched.
+ * Fills every field of t but total_ns; *match says whether the hash matched. With perf, the
+ * counters of each phase go to counters[0..3] (started and read outside the timed window);
+ * without, counters are marked not measured.
  * Returns: 0 on success, or -EIO if hashing failed.
  */
 int ivb_run_phases(const uint8_t *src, size_t n, uint8_t *dst, const uint8_t expected[IVB_SHA256_LEN],
-		   struct ivb_guest_timing *t, bool *match);
+		   struct ivb_perf *perf, struct ivb_guest_timing *t, struct ivb_phase_counters counters[IVB_NPHASES],
+		   bool *match);
+
+/* Copy n bytes with non-temporal stores (they bypass the caches), then fence. */
+void ivb_copy_nt(void *dst, const void *src, size_t n);
+
+/* A buffer backed by huge pages for the write study. */
+struct ivb_huge_buffer {
+	uint8_t *p;
+	size_t size;
+	enum ivb_huge_kind kind;
+};
+
+/*
+ * Allocate and pre-fault at least n bytes of huge pages: MAP_HUGETLB when the system has a pool,
+ * else transparent huge pages advised with MADV_HUGEPAGE. Returns: 0, or -ENOMEM (kind NONE).
+ */
+int ivb_huge_alloc(struct ivb_huge_buffer *h, size_t n);
+void ivb_huge_free(struct ivb_huge_buffer *h);
+
+/*
+ * The write-path variants of phase C on n bytes at src: into freshly mapped pages, with
+ * non-temporal stores into dst (pre-faulted), and into the huge-page buffer when there is one.
+ * Each starts from a flushed source. Returns: 0, or -ENOMEM if fresh pages could not be mapped.
+ */
+int ivb_run_write_study(const uint8_t *src, size_t n, uint8_t *dst, const struct ivb_huge_buffer *huge,
+			struct ivb_guest_study *out);
 
 #endif /* IVB_PHASES_H */

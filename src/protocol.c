@@ -48,6 +48,7 @@ const char *ivb_msg_error_name(uint32_t error)
 	case IVB_MSG_BAD_SIZE: return "bad_size";
 	case IVB_MSG_BAD_KIND: return "bad_kind";
 	case IVB_MSG_GUEST_FAILURE: return "guest_failure";
+	case IVB_MSG_BAD_FLAGS: return "bad_flags";
 	}
 	return "invalid";
 }
@@ -156,7 +157,7 @@ int ivb_host_init(struct ivb_host *h, struct ivb_region *r, size_t map_size, uin
 	r->sequence = 0;
 	r->data_size = 0;
 	r->msg_kind = 0;
-	r->reserved1 = 0;
+	r->msg_flags = 0;
 	memset(r->pad1, 0, sizeof(r->pad1));
 	memset(r->data_sha256, 0, sizeof(r->data_sha256));
 	memset(r->pad2, 0, sizeof(r->pad2));
@@ -225,22 +226,30 @@ int ivb_host_wait_guest(struct ivb_host *h, struct ivb_guest_info *info)
 	return 0;
 }
 
-int ivb_host_send(struct ivb_host *h, uint64_t size, enum ivb_msg_kind kind,
+int ivb_host_send(struct ivb_host *h, uint64_t size, enum ivb_msg_kind kind, uint32_t flags,
 		  const uint8_t sha256[IVB_SHA256_LEN], uint64_t *sent_ns)
 {
 	struct ivb_region *r = h->r;
 
-	if (size == 0 || size > h->capacity || kind < IVB_MSG_LATENCY || kind > IVB_MSG_KIND_MAX)
+	if (size == 0 || size > h->capacity || kind < IVB_MSG_LATENCY || kind > IVB_MSG_KIND_MAX ||
+	    (flags & ~IVB_MSG_FLAGS_ALL) != 0)
 		return -EINVAL;
 	h->sequence++;
 	r->sequence = h->sequence;
 	r->data_size = size;
 	r->msg_kind = kind;
+	r->msg_flags = flags;
 	memcpy(r->data_sha256, sha256, IVB_SHA256_LEN);
 	*sent_ns = ivb_now_ns();
 	/* Release: the guest that sees SENDING sees the buffer and every field above. */
 	store_release(&r->host_state, IVB_HOST_SENDING);
 	return 0;
+}
+
+static bool study_valid(const struct ivb_guest_study *s)
+{
+	return s->fresh_ns <= IVB_MAX_DURATION_NS && s->nt_ns <= IVB_MAX_DURATION_NS &&
+	       s->huge_ns <= IVB_MAX_DURATION_NS && s->huge_kind <= IVB_HUGE_KIND_MAX;
 }
 
 static bool timing_valid(const struct ivb_guest_timing *t)
@@ -289,7 +298,9 @@ int ivb_host_wait_ack(struct ivb_host *h, struct ivb_ack *ack)
 	}
 	acked_sequence = r->ack_sequence;
 	ack->error_code = r->error_code;
-	memcpy(&ack->timing, &r->timing, sizeof(ack->timing));
+	memcpy(&ack->report.timing, &r->timing, sizeof(ack->report.timing));
+	memcpy(&ack->report.study, &r->study, sizeof(ack->report.study));
+	memcpy(ack->report.counters, r->counters, sizeof(ack->report.counters));
 	if (acked_sequence != h->sequence) {
 		snprintf(h->why, sizeof(h->why), "the guest acknowledged message %llu, expected %llu",
 			 (unsigned long long)acked_sequence, (unsigned long long)h->sequence);
@@ -300,7 +311,7 @@ int ivb_host_wait_ack(struct ivb_host *h, struct ivb_ack *ack)
 			 ack->error_code, (unsigned long long)h->sequence);
 		return -EPROTO;
 	}
-	if (ack->error_code == IVB_MSG_OK && !timing_valid(&ack->timing)) {
+	if (ack->error_code == IVB_MSG_OK && (!timing_valid(&ack->report.timing) || !study_valid(&ack->report.study))) {
 		snprintf(h->why, sizeof(h->why), "the guest reported impossible timings for message %llu",
 			 (unsigned long long)h->sequence);
 		return -EPROTO;
@@ -386,6 +397,8 @@ static int guest_try_bind(struct ivb_guest *g)
 	r->ack_sequence = 0;
 	r->error_code = IVB_MSG_OK;
 	memset(&r->timing, 0, sizeof(r->timing));
+	memset(&r->study, 0, sizeof(r->study));
+	memset(r->counters, 0xff, sizeof(r->counters));
 	r->guest_session = session;
 	guest_publish(g, IVB_GUEST_READY);
 	return 1;
@@ -489,6 +502,7 @@ int ivb_guest_wait_message(struct ivb_guest *g, struct ivb_message *msg)
 	msg->sequence = r->sequence;
 	msg->size = r->data_size;
 	msg->kind = r->msg_kind;
+	msg->flags = r->msg_flags;
 	memcpy(msg->sha256, r->data_sha256, IVB_SHA256_LEN);
 	msg->error = IVB_MSG_OK;
 	if (msg->sequence != g->last_sequence + 1) {
@@ -500,17 +514,21 @@ int ivb_guest_wait_message(struct ivb_guest *g, struct ivb_message *msg)
 		msg->error = IVB_MSG_BAD_SIZE;
 	else if (msg->kind < IVB_MSG_LATENCY || msg->kind > IVB_MSG_KIND_MAX)
 		msg->error = IVB_MSG_BAD_KIND;
+	else if ((msg->flags & ~IVB_MSG_FLAGS_ALL) != 0)
+		msg->error = IVB_MSG_BAD_FLAGS;
 	g->last_sequence = msg->sequence;
 	g->messages++;
 	return 0;
 }
 
-void ivb_guest_ack(struct ivb_guest *g, const struct ivb_message *msg, const struct ivb_guest_timing *t,
+void ivb_guest_ack(struct ivb_guest *g, const struct ivb_message *msg, const struct ivb_guest_report *report,
 		   uint32_t error)
 {
 	struct ivb_region *r = g->r;
 
-	memcpy(&r->timing, t, sizeof(r->timing));
+	memcpy(&r->timing, &report->timing, sizeof(r->timing));
+	memcpy(&r->study, &report->study, sizeof(r->study));
+	memcpy(r->counters, report->counters, sizeof(r->counters));
 	r->error_code = error;
 	r->ack_sequence = msg->sequence;
 	guest_publish(g, IVB_GUEST_ACKNOWLEDGED);

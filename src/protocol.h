@@ -40,11 +40,18 @@ struct ivb_host {
 	char why[IVB_WHY_LEN];
 };
 
+/* Everything the guest reports about one message. */
+struct ivb_guest_report {
+	struct ivb_guest_timing timing;
+	struct ivb_guest_study study;
+	struct ivb_phase_counters counters[IVB_NPHASES];
+};
+
 /* What the guest reported for one message, after validation. */
 struct ivb_ack {
 	uint64_t acked_ns; /* host clock when the acknowledgement was seen */
 	uint32_t error_code; /* enum ivb_msg_error */
-	struct ivb_guest_timing timing;
+	struct ivb_guest_report report;
 };
 
 struct ivb_guest {
@@ -64,6 +71,7 @@ struct ivb_message {
 	uint64_t sequence;
 	uint64_t size;
 	uint32_t kind;  /* enum ivb_msg_kind */
+	uint32_t flags; /* IVB_MSG_FLAG_* */
 	uint32_t error; /* IVB_MSG_OK, or why the guest must reject the message without reading it */
 	uint64_t seen_ns; /* guest clock when SENDING was seen: the start of the guest's total */
 	uint8_t sha256[IVB_SHA256_LEN];
@@ -89,11 +97,11 @@ int ivb_host_init(struct ivb_host *h, struct ivb_region *r, size_t map_size, uin
 int ivb_host_wait_guest(struct ivb_host *h, struct ivb_guest_info *info);
 
 /*
- * Host: publish message sequence+1 of size bytes (already in the buffer) with its hash.
- * *sent_ns is the host clock just before SENDING becomes visible.
- * Returns: 0, or -EINVAL if size is 0 or above the capacity or kind is invalid.
+ * Host: publish message sequence+1 of size bytes (already in the buffer) with its hash and
+ * IVB_MSG_FLAG_* flags. *sent_ns is the host clock just before SENDING becomes visible.
+ * Returns: 0, or -EINVAL if size is 0 or above the capacity, or kind or flags are invalid.
  */
-int ivb_host_send(struct ivb_host *h, uint64_t size, enum ivb_msg_kind kind,
+int ivb_host_send(struct ivb_host *h, uint64_t size, enum ivb_msg_kind kind, uint32_t flags,
 		  const uint8_t sha256[IVB_SHA256_LEN], uint64_t *sent_ns);
 
 /*
@@ -126,8 +134,8 @@ int ivb_guest_bind(struct ivb_guest *g, struct ivb_region *r, size_t map_size, u
  */
 int ivb_guest_wait_message(struct ivb_guest *g, struct ivb_message *msg);
 
-/* Guest: publish the timings and result of msg and acknowledge it. */
-void ivb_guest_ack(struct ivb_guest *g, const struct ivb_message *msg, const struct ivb_guest_timing *t,
+/* Guest: publish the report and result of msg and acknowledge it. */
+void ivb_guest_ack(struct ivb_guest *g, const struct ivb_message *msg, const struct ivb_guest_report *report,
 		   uint32_t error);
 
 /*

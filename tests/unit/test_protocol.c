@@ -54,7 +54,7 @@ static void *guest_main(void *arg)
 		return NULL;
 	for (;;) {
 		struct ivb_message msg;
-		struct ivb_guest_timing t;
+		struct ivb_guest_report rep;
 		uint8_t digest[IVB_SHA256_LEN];
 		uint32_t error;
 		int ret = ivb_guest_wait_message(&g, &msg);
@@ -63,14 +63,14 @@ static void *guest_main(void *arg)
 			gt->end_ret = ret;
 			return NULL;
 		}
-		memset(&t, 0, sizeof(t));
+		memset(&rep, 0, sizeof(rep));
 		error = msg.error;
 		if (error == IVB_MSG_OK) {
 			ivb_sha256(ivb_buffer(region), msg.size, digest);
 			error = memcmp(digest, msg.sha256, IVB_SHA256_LEN) == 0 ? IVB_MSG_OK : IVB_MSG_SHA256_MISMATCH;
 		}
-		t.total_ns = ivb_now_ns() - msg.seen_ns;
-		ivb_guest_ack(&g, &msg, &t, error);
+		rep.timing.total_ns = ivb_now_ns() - msg.seen_ns;
+		ivb_guest_ack(&g, &msg, &rep, error);
 		gt->messages++;
 		gt->verified += error == IVB_MSG_OK;
 		ret = ivb_guest_wait_host_ready(&g);
@@ -93,7 +93,7 @@ static int host_exchange(struct ivb_host *h, size_t n, int corrupt)
 	ivb_sha256(ivb_buffer(region), n, sha);
 	if (corrupt)
 		ivb_buffer(region)[n - 1] ^= 0x80;
-	ret = ivb_host_send(h, n, IVB_MSG_LATENCY, sha, &sent);
+	ret = ivb_host_send(h, n, IVB_MSG_LATENCY, 0, sha, &sent);
 	if (ret < 0)
 		return ret;
 	ret = ivb_host_wait_ack(h, &ack);
@@ -224,7 +224,7 @@ static void test_host_timeout_names_the_state(void)
 	CHECK(strstr(h.why, "READY") != NULL);
 	/* A guest that binds and then never answers. */
 	bind_both(&h, &g);
-	CHECK(ivb_host_send(&h, 64, IVB_MSG_LATENCY, sha, &sent) == 0);
+	CHECK(ivb_host_send(&h, 64, IVB_MSG_LATENCY, 0, sha, &sent) == 0);
 	CHECK(ivb_host_wait_ack(&h, &ack) == -ETIMEDOUT);
 	CHECK(strstr(h.why, "ACKNOWLEDGED of message 1") != NULL);
 }
@@ -259,7 +259,7 @@ static void test_aborts_are_seen(void)
 	CHECK(strstr(g.why, "host aborted") != NULL && strstr(g.why, "signal") != NULL);
 
 	bind_both(&h, &g);
-	CHECK(ivb_host_send(&h, 64, IVB_MSG_LATENCY, sha, &sent) == 0);
+	CHECK(ivb_host_send(&h, 64, IVB_MSG_LATENCY, 0, sha, &sent) == 0);
 	ivb_guest_abort(&g, IVB_ABORT_TIMEOUT);
 	CHECK(ivb_host_wait_ack(&h, &ack) == -ECONNRESET);
 	CHECK(strstr(h.why, "guest aborted") != NULL);
@@ -302,12 +302,35 @@ static void test_guest_rejects_bad_messages(void)
 	CHECK(strstr(g.why, "message 7 after 0") != NULL);
 
 	bind_both(&h, &g);
+	region->msg_flags = 0x80;
+	raw_send(1, 64, IVB_MSG_LATENCY);
+	CHECK(ivb_guest_wait_message(&g, &msg) == 0 && msg.error == IVB_MSG_BAD_FLAGS);
+
+	bind_both(&h, &g);
 	atomic_store(&region->host_state, 12345);
 	CHECK(ivb_guest_wait_message(&g, &msg) == -EPROTO);
 }
 
+static void test_host_send_checks_its_arguments(void)
+{
+	uint8_t sha[IVB_SHA256_LEN] = { 0 };
+	struct ivb_host h;
+	struct ivb_guest g;
+	uint64_t sent;
+
+	bind_both(&h, &g);
+	CHECK(ivb_host_send(&h, 64, IVB_MSG_LATENCY, 0x80, sha, &sent) == -EINVAL);
+	CHECK(ivb_host_send(&h, 0, IVB_MSG_LATENCY, 0, sha, &sent) == -EINVAL);
+	CHECK(ivb_host_send(&h, 65537, IVB_MSG_LATENCY, 0, sha, &sent) == -EINVAL);
+	CHECK(ivb_host_send(&h, 64, (enum ivb_msg_kind)9, 0, sha, &sent) == -EINVAL);
+	CHECK(atomic_load(&region->host_state) == IVB_HOST_READY);
+	CHECK(ivb_host_send(&h, 65536, IVB_MSG_REFERENCE, IVB_MSG_FLAGS_ALL, sha, &sent) == 0);
+	CHECK(region->msg_flags == IVB_MSG_FLAGS_ALL && region->sequence == 1);
+}
+
 /* Acknowledge message 1 with the given fields, as a broken or hostile guest could. */
-static int ack_with(uint64_t ack_seq, uint32_t error, const struct ivb_guest_timing *t)
+static int ack_with_study(uint64_t ack_seq, uint32_t error, const struct ivb_guest_timing *t,
+			  const struct ivb_guest_study *study)
 {
 	uint8_t sha[IVB_SHA256_LEN] = { 0 };
 	struct ivb_ack ack;
@@ -316,12 +339,21 @@ static int ack_with(uint64_t ack_seq, uint32_t error, const struct ivb_guest_tim
 	uint64_t sent;
 
 	bind_both(&h, &g);
-	CHECK(ivb_host_send(&h, 64, IVB_MSG_LATENCY, sha, &sent) == 0);
+	CHECK(ivb_host_send(&h, 64, IVB_MSG_LATENCY, 0, sha, &sent) == 0);
 	region->ack_sequence = ack_seq;
 	region->error_code = error;
 	region->timing = *t;
+	region->study = *study;
 	atomic_store(&region->guest_state, IVB_GUEST_ACKNOWLEDGED);
 	return ivb_host_wait_ack(&h, &ack);
+}
+
+static int ack_with(uint64_t ack_seq, uint32_t error, const struct ivb_guest_timing *t)
+{
+	struct ivb_guest_study study;
+
+	memset(&study, 0, sizeof(study));
+	return ack_with_study(ack_seq, error, t, &study);
 }
 
 static void test_host_rejects_bad_acks(void)
@@ -343,6 +375,19 @@ static void test_host_rejects_bad_acks(void)
 	t = ok;
 	t.total_ns = IVB_MAX_DURATION_NS + 1;
 	CHECK(ack_with(1, IVB_MSG_OK, &t) == -EPROTO);
+	{
+		struct ivb_guest_study study;
+
+		memset(&study, 0, sizeof(study));
+		study.huge_kind = IVB_HUGE_THP;
+		study.nt_ns = 5;
+		CHECK(ack_with_study(1, IVB_MSG_OK, &ok, &study) == 0);
+		study.huge_kind = 9;
+		CHECK(ack_with_study(1, IVB_MSG_OK, &ok, &study) == -EPROTO);
+		study.huge_kind = IVB_HUGE_NONE;
+		study.fresh_ns = UINT64_MAX;
+		CHECK(ack_with_study(1, IVB_MSG_OK, &ok, &study) == -EPROTO);
+	}
 }
 
 static void test_guest_checks_identity(void)
@@ -412,6 +457,7 @@ int main(void)
 	RUN_TEST(test_guest_timeout_names_the_state);
 	RUN_TEST(test_aborts_are_seen);
 	RUN_TEST(test_guest_rejects_bad_messages);
+	RUN_TEST(test_host_send_checks_its_arguments);
 	RUN_TEST(test_host_rejects_bad_acks);
 	RUN_TEST(test_guest_checks_identity);
 	RUN_TEST(test_guest_info_is_sanitised);

@@ -1,0 +1,489 @@
+/* ivserver.c: the ivshmem server protocol (QEMU docs/specs/ivshmem-spec.rst): peers, eventfds, messages. */
+#include "ivserver.h"
+
+#include <endian.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+/* Connections the kernel queues before we accept them. */
+#define IVSERVER_LISTEN_BACKLOG 16
+#define IVSERVER_DIR_NAME "ivshmem-bench"
+#define IVSERVER_SOCK_NAME "ivshmem.sock"
+
+_Static_assert(IVSERVER_SOCK_PATH_LEN == sizeof(((struct sockaddr_un *)0)->sun_path),
+	       "IVSERVER_SOCK_PATH_LEN must be the size of sun_path");
+_Static_assert(IVSERVER_MAX_PEERS <= IVSERVER_MAX_ID + 1u, "more peers than ids");
+
+__attribute__((format(printf, 2, 3)))
+static void server_log(const struct ivserver *s, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (s->log == NULL)
+		return;
+	fputs("ivshmem_server: ", s->log);
+	va_start(ap, fmt);
+	vfprintf(s->log, fmt, ap);
+	va_end(ap);
+	fputc('\n', s->log);
+	fflush(s->log);
+}
+
+/* Send one message: an int64 in little-endian order, with fd attached when fd >= 0. Never blocks:
+ * a peer that does not read its socket loses its place rather than stalling the server. */
+static int send_msg(int sock_fd, int64_t value, int fd)
+{
+	uint64_t le = htole64((uint64_t)value);
+	struct iovec iov = { .iov_base = &le, .iov_len = sizeof(le) };
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} control;
+	struct msghdr msg;
+	ssize_t n;
+
+	memset(&msg, 0, sizeof(msg));
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	if (fd >= 0) {
+		struct cmsghdr *cmsg;
+
+		memset(&control, 0, sizeof(control));
+		msg.msg_control = control.buf;
+		msg.msg_controllen = sizeof(control.buf);
+		cmsg = CMSG_FIRSTHDR(&msg);
+		cmsg->cmsg_level = SOL_SOCKET;
+		cmsg->cmsg_type = SCM_RIGHTS;
+		cmsg->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cmsg), &fd, sizeof(fd));
+	}
+	do {
+		n = sendmsg(sock_fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+	} while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return -errno;
+	/* A stream socket may take part of a message when its buffer is nearly full: the stream is
+	 * then out of step, which is as bad as a failure. */
+	return n == (ssize_t)sizeof(le) ? 0 : -EIO;
+}
+
+static void peer_reset(struct ivserver_peer *p)
+{
+	p->sock_fd = -1;
+	p->id = 0;
+	p->broken = false;
+	for (unsigned v = 0; v < IVSERVER_MAX_VECTORS; v++)
+		p->vectors[v] = -1;
+}
+
+static void peer_close_fds(struct ivserver_peer *p)
+{
+	if (p->sock_fd >= 0)
+		close(p->sock_fd);
+	for (unsigned v = 0; v < IVSERVER_MAX_VECTORS; v++)
+		if (p->vectors[v] >= 0)
+			close(p->vectors[v]);
+	peer_reset(p);
+}
+
+int ivserver_init(struct ivserver *s, unsigned n_vectors, unsigned max_peers, FILE *log)
+{
+	memset(s, 0, sizeof(*s));
+	s->sock_fd = -1;
+	s->shm_fd = -1;
+	s->log = log;
+	if (n_vectors < 1 || n_vectors > IVSERVER_MAX_VECTORS || max_peers < 1 || max_peers > IVSERVER_MAX_PEERS)
+		return -EINVAL;
+	s->peers = calloc(max_peers, sizeof(*s->peers));
+	if (s->peers == NULL)
+		return -ENOMEM;
+	for (unsigned i = 0; i < max_peers; i++)
+		peer_reset(&s->peers[i]);
+	s->n_vectors = n_vectors;
+	s->max_peers = max_peers;
+	return 0;
+}
+
+static bool is_power_of_two(uint64_t v)
+{
+	return v != 0 && (v & (v - 1)) == 0;
+}
+
+int ivserver_open_shm(struct ivserver *s, const char *path, uint64_t size, uint64_t default_size)
+{
+	struct stat st;
+	uint64_t want;
+	int fd, ret;
+
+	if (s->shm_fd >= 0)
+		return -EBUSY;
+	fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0) {
+		ret = -errno;
+		goto err_close_shm;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		ret = -EINVAL;
+		goto err_close_shm;
+	}
+	if (size == 0)
+		size = st.st_size > 0 ? (uint64_t)st.st_size : default_size;
+	/* QEMU maps the whole file as BAR2, and a BAR is a power of two. */
+	want = (uint64_t)st.st_size > size ? (uint64_t)st.st_size : size;
+	if (want < IVSERVER_MIN_SHM_SIZE || !is_power_of_two(want) || want > (uint64_t)INT64_MAX) {
+		ret = -EDOM;
+		goto err_close_shm;
+	}
+	/* The region may hold what was measured: nobody else on the machine may read it. */
+	if ((st.st_mode & 077) != 0 && st.st_uid == geteuid() && fchmod(fd, 0600) < 0) {
+		ret = -errno;
+		goto err_close_shm;
+	}
+	/* Grow only: shrinking a file that QEMU or host_writer maps would fault them. */
+	if ((uint64_t)st.st_size < want && ftruncate(fd, (off_t)want) < 0) {
+		ret = -errno;
+		goto err_close_shm;
+	}
+	s->shm_fd = fd;
+	s->shm_size = want;
+	return 0;
+
+err_close_shm:
+	close(fd);
+	return ret;
+}
+
+/* Return 0 if nothing is at path or a stale socket of ours was removed, else a negative errno. */
+static int clear_stale_socket(const struct sockaddr_un *addr)
+{
+	struct stat st;
+	int fd, ret;
+
+	if (lstat(addr->sun_path, &st) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (!S_ISSOCK(st.st_mode) || st.st_uid != geteuid())
+		return -EEXIST;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (const struct sockaddr *)addr, sizeof(*addr)) == 0)
+		ret = -EADDRINUSE;
+	else if (errno == ECONNREFUSED)
+		ret = unlink(addr->sun_path) == 0 || errno == ENOENT ? 0 : -errno;
+	else
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+int ivserver_listen(struct ivserver *s, const char *path)
+{
+	struct sockaddr_un addr;
+	struct stat st;
+	mode_t old_umask;
+	int sock_fd, ret;
+
+	if (s->sock_fd >= 0)
+		return -EBUSY;
+	memset(&addr, 0, sizeof(addr));
+	addr.sun_family = AF_UNIX;
+	if (path[0] == '\0' || strlen(path) >= sizeof(addr.sun_path))
+		return path[0] == '\0' ? -ENOENT : -ENAMETOOLONG;
+	memcpy(addr.sun_path, path, strlen(path) + 1);
+	ret = clear_stale_socket(&addr);
+	if (ret < 0)
+		return ret;
+
+	sock_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (sock_fd < 0)
+		return -errno;
+	/* The socket file gets its mode from the umask at bind(): only we may connect. */
+	old_umask = umask(077);
+	ret = bind(sock_fd, (const struct sockaddr *)&addr, sizeof(addr));
+	umask(old_umask);
+	if (ret < 0) {
+		ret = -errno;
+		goto err_close_sock;
+	}
+	if (lstat(path, &st) < 0) {
+		ret = -errno;
+		goto err_unlink_sock;
+	}
+	if ((st.st_mode & 07777) != 0600 && chmod(path, 0600) < 0) {
+		ret = -errno;
+		goto err_unlink_sock;
+	}
+	if (listen(sock_fd, IVSERVER_LISTEN_BACKLOG) < 0) {
+		ret = -errno;
+		goto err_unlink_sock;
+	}
+	memcpy(s->sock_path, addr.sun_path, sizeof(s->sock_path));
+	s->sock_dev = st.st_dev;
+	s->sock_ino = st.st_ino;
+	s->sock_fd = sock_fd;
+	return 0;
+
+err_unlink_sock:
+	unlink(path);
+err_close_sock:
+	close(sock_fd);
+	return ret;
+}
+
+int ivserver_default_socket_path(char *buf, size_t len)
+{
+	const char *base = getenv("XDG_RUNTIME_DIR");
+	char dir[IVSERVER_SOCK_PATH_LEN];
+	struct stat st;
+	int n;
+
+	/* The XDG spec says to ignore a relative XDG_RUNTIME_DIR. */
+	if (base == NULL || base[0] != '/') {
+		if (geteuid() != 0)
+			return -ENOENT;
+		base = "/run";
+	}
+	n = snprintf(dir, sizeof(dir), "%s/" IVSERVER_DIR_NAME, base);
+	if (n < 0 || (size_t)n >= sizeof(dir))
+		return -ENAMETOOLONG;
+	n = snprintf(buf, len, "%s/" IVSERVER_SOCK_NAME, dir);
+	if (n < 0 || (size_t)n >= len || (size_t)n >= IVSERVER_SOCK_PATH_LEN)
+		return -ENAMETOOLONG;
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		return -errno;
+	/* A folder someone else made, or opened up, could hold a socket that is not ours. */
+	if (lstat(dir, &st) < 0)
+		return -errno;
+	if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 077) != 0)
+		return -EPERM;
+	return 0;
+}
+
+struct ivserver_peer *ivserver_find_peer(struct ivserver *s, unsigned id)
+{
+	for (unsigned i = 0; i < s->max_peers; i++)
+		if (s->peers[i].sock_fd >= 0 && s->peers[i].id == id)
+			return &s->peers[i];
+	return NULL;
+}
+
+/* Close a peer's slot and tell the others it left; a peer we cannot tell is marked broken. */
+static void remove_peer(struct ivserver *s, struct ivserver_peer *p)
+{
+	unsigned id = p->id;
+
+	peer_close_fds(p);
+	s->n_peers--;
+	server_log(s, "peer %u left (%u connected)", id, s->n_peers);
+	for (unsigned i = 0; i < s->max_peers; i++) {
+		struct ivserver_peer *o = &s->peers[i];
+
+		if (o->sock_fd >= 0 && !o->broken && send_msg(o->sock_fd, (int64_t)id, -1) < 0)
+			o->broken = true;
+	}
+}
+
+/* Drop every peer a send failed on; dropping one may break another, hence the loop. */
+static void reap_broken(struct ivserver *s)
+{
+	bool again = true;
+
+	while (again) {
+		again = false;
+		for (unsigned i = 0; i < s->max_peers; i++) {
+			if (s->peers[i].sock_fd >= 0 && s->peers[i].broken) {
+				remove_peer(s, &s->peers[i]);
+				again = true;
+			}
+		}
+	}
+}
+
+int ivserver_disconnect(struct ivserver *s, unsigned id)
+{
+	struct ivserver_peer *p = ivserver_find_peer(s, id);
+
+	if (p == NULL)
+		return -ENOENT;
+	remove_peer(s, p);
+	reap_broken(s);
+	return 0;
+}
+
+/* The lowest id from next_id on (wrapping at 65536) that no connected peer has. */
+static unsigned free_id(struct ivserver *s)
+{
+	unsigned id = s->next_id;
+
+	/* At most max_peers ids are taken and max_peers <= 65536, so this ends. */
+	while (ivserver_find_peer(s, id) != NULL)
+		id = (id + 1) & IVSERVER_MAX_ID;
+	s->next_id = (id + 1) & IVSERVER_MAX_ID;
+	return id;
+}
+
+/* Steps 1-4 of the handshake, to the new peer p (not yet in the table). */
+static int send_setup(struct ivserver *s, const struct ivserver_peer *p)
+{
+	int ret;
+
+	ret = send_msg(p->sock_fd, IVSERVER_PROTOCOL_VERSION, -1);
+	if (ret == 0)
+		ret = send_msg(p->sock_fd, p->id, -1);
+	if (ret == 0)
+		ret = send_msg(p->sock_fd, -1, s->shm_fd);
+	for (unsigned i = 0; i < s->max_peers && ret == 0; i++) {
+		const struct ivserver_peer *o = &s->peers[i];
+
+		if (o->sock_fd < 0 || o->broken)
+			continue;
+		for (unsigned v = 0; v < s->n_vectors && ret == 0; v++)
+			ret = send_msg(p->sock_fd, o->id, o->vectors[v]);
+	}
+	return ret;
+}
+
+int ivserver_accept(struct ivserver *s)
+{
+	struct ivserver_peer *p = NULL;
+	unsigned id;
+	int fd, ret;
+
+	do {
+		fd = accept4(s->sock_fd, NULL, NULL, SOCK_CLOEXEC);
+	} while (fd < 0 && errno == EINTR);
+	if (fd < 0)
+		return -errno;
+	if (s->n_peers >= s->max_peers) {
+		close(fd);
+		server_log(s, "refused a connection: %u peers connected, the most allowed (--max-peers)", s->n_peers);
+		return -EUSERS;
+	}
+	for (unsigned i = 0; i < s->max_peers && p == NULL; i++)
+		if (s->peers[i].sock_fd < 0)
+			p = &s->peers[i];
+	p->sock_fd = fd;
+	p->id = (uint16_t)free_id(s);
+	for (unsigned v = 0; v < s->n_vectors; v++) {
+		p->vectors[v] = eventfd(0, EFD_CLOEXEC);
+		if (p->vectors[v] < 0) {
+			ret = -errno;
+			goto err_close_peer;
+		}
+	}
+	ret = send_setup(s, p);
+	if (ret < 0)
+		goto err_close_peer;
+
+	/* From here the peer is in the table: a failure drops it like any disconnect. */
+	s->n_peers++;
+	id = p->id;
+	for (unsigned i = 0; i < s->max_peers; i++) {
+		struct ivserver_peer *o = &s->peers[i];
+
+		if (o == p || o->sock_fd < 0 || o->broken)
+			continue;
+		for (unsigned v = 0; v < s->n_vectors && !o->broken; v++)
+			if (send_msg(o->sock_fd, p->id, p->vectors[v]) < 0)
+				o->broken = true;
+	}
+	for (unsigned v = 0; v < s->n_vectors && !p->broken; v++)
+		if (send_msg(p->sock_fd, p->id, p->vectors[v]) < 0)
+			p->broken = true;
+	if (p->broken) {
+		server_log(s, "peer %u went away during the handshake", id);
+		reap_broken(s);
+		return -EPIPE;
+	}
+	server_log(s, "peer %u joined with %u vector%s (%u connected)", id, s->n_vectors,
+		   s->n_vectors == 1 ? "" : "s", s->n_peers);
+	reap_broken(s);
+	return (int)id;
+
+err_close_peer:
+	server_log(s, "dropped a new connection during the handshake: %s", strerror(-ret));
+	peer_close_fds(p);
+	return ret == -EAGAIN || ret == -ECONNRESET || ret == -EIO ? -EPIPE : ret;
+}
+
+size_t ivserver_pollfds(const struct ivserver *s, struct pollfd *fds, size_t max)
+{
+	size_t n = 0;
+
+	if (s->sock_fd >= 0 && n < max)
+		fds[n++] = (struct pollfd){ .fd = s->sock_fd, .events = POLLIN };
+	for (unsigned i = 0; i < s->max_peers && n < max; i++)
+		if (s->peers[i].sock_fd >= 0)
+			fds[n++] = (struct pollfd){ .fd = s->peers[i].sock_fd, .events = POLLIN };
+	return n;
+}
+
+int ivserver_handle_pollfds(struct ivserver *s, const struct pollfd *fds, size_t n)
+{
+	bool pending = false;
+
+	for (size_t k = 0; k < n; k++) {
+		if (fds[k].revents == 0)
+			continue;
+		if (fds[k].fd == s->sock_fd) {
+			if (fds[k].revents & (POLLERR | POLLNVAL))
+				return -EIO;
+			pending = true;
+			continue;
+		}
+		/* The protocol is one-way: data from a peer, or its hang-up, ends it. */
+		for (unsigned i = 0; i < s->max_peers; i++) {
+			if (s->peers[i].sock_fd == fds[k].fd) {
+				remove_peer(s, &s->peers[i]);
+				break;
+			}
+		}
+	}
+	reap_broken(s);
+	if (pending) {
+		int ret = ivserver_accept(s);
+
+		/* These concern one client, which is gone or refused; the server goes on. */
+		if (ret >= 0 || ret == -EUSERS || ret == -EAGAIN || ret == -EPIPE || ret == -ECONNABORTED ||
+		    ret == -EPROTO || ret == -EPERM)
+			return 0;
+		return ret;
+	}
+	return 0;
+}
+
+void ivserver_close(struct ivserver *s)
+{
+	struct stat st;
+
+	if (s->peers != NULL) {
+		for (unsigned i = 0; i < s->max_peers; i++)
+			peer_close_fds(&s->peers[i]);
+		free(s->peers);
+		s->peers = NULL;
+	}
+	s->n_peers = 0;
+	s->max_peers = 0;
+	if (s->sock_fd >= 0) {
+		close(s->sock_fd);
+		s->sock_fd = -1;
+		/* Another server may have replaced our file since: leave theirs alone. */
+		if (lstat(s->sock_path, &st) == 0 && st.st_dev == s->sock_dev && st.st_ino == s->sock_ino)
+			unlink(s->sock_path);
+	}
+	s->sock_path[0] = '\0';
+	if (s->shm_fd >= 0) {
+		close(s->shm_fd);
+		s->shm_fd = -1;
+	}
+}

@@ -214,14 +214,9 @@ run_dir=
 cleanup() {
 	local rc=$?
 	trap - EXIT INT TERM
-	if [ -n "$host_pid" ] && kill -0 "$host_pid" 2>/dev/null; then
-		kill -TERM "$host_pid" 2>/dev/null || true
-		wait "$host_pid" 2>/dev/null || true
-	fi
-	if [ -n "$dev_pid" ] && kill -0 "$dev_pid" 2>/dev/null; then
-		kill -TERM "$dev_pid" 2>/dev/null || true
-		wait "$dev_pid" 2>/dev/null || true
-	fi
+	# host_writer first: on SIGTERM it aborts the run and writes run.json with what it has measured.
+	[ -z "$host_pid" ] || ivb_stop_child "$host_pid" host_writer 10
+	[ -z "$dev_pid" ] || ivb_stop_child "$dev_pid" vm/dev-guest.sh 10
 	ivb_bench_stop
 	[ -z "$run_dir" ] || [ "$rc" -eq 0 ] || ivb_log "the output of this run is in $run_dir"
 	exit "$rc"
@@ -352,6 +347,18 @@ boot_and_wait_ready() {
 	ivb_log "guest_reader ready ${ready_s} s after QEMU started"
 }
 
+# Run host_writer in the background and wait for it: a signal to this script then runs cleanup() at once
+# (bash defers traps while a foreground child runs), which stops host_writer so that it writes its run.json.
+# Sets host_rc.
+run_host() {
+	"${host_cmd[@]}" "${meta[@]}" "$@" "${host_extra[@]}" &
+	host_pid=$!
+}
+wait_host() {
+	wait "$host_pid" || host_rc=$?
+	host_pid=
+}
+
 host_rc=0
 guest_rc=
 ready_s=
@@ -371,20 +378,20 @@ if [ "$vm" = dev ]; then
 		dev_pid=
 		ivb_die "vm/dev-guest.sh ended (status $rc) before guest_reader was ready; see $console"
 	fi
-	"${host_cmd[@]}" "${meta[@]}" "${host_extra[@]}" || host_rc=$?
+	run_host
+	wait_host
 	wait "$dev_pid" || guest_rc=$?
 	guest_rc=${guest_rc:-0}
 	dev_pid=
 elif [ "$order" = guest ]; then
 	boot_and_wait_ready || exit 1
-	"${host_cmd[@]}" "${meta[@]}" --meta "guest_ready_s=$ready_s" "${host_extra[@]}" || host_rc=$?
+	run_host --meta "guest_ready_s=$ready_s"
+	wait_host
 else
-	"${host_cmd[@]}" "${meta[@]}" "${host_extra[@]}" &
-	host_pid=$!
+	run_host
 	# If the guest fails, host_writer ends on its own --timeout and writes what it has.
 	boot_and_wait_ready || ivb_log "waiting for host_writer to give up on the guest (--timeout)"
-	wait "$host_pid" || host_rc=$?
-	host_pid=
+	wait_host
 fi
 
 # The bench VM still runs unless it failed to get ready (then boot_failed stopped it and said why).

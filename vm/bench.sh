@@ -120,20 +120,28 @@ ivb_wait_gone() {
 	! kill -0 "$pid" 2>/dev/null
 }
 
+# Stop child process PID if it still runs: SIGTERM, and SIGKILL if it has not exited after LIMIT seconds.
+# NAME is for the message. Reaps it and sets IVB_STOP_STATUS to its exit status.
+ivb_stop_child() {
+	local pid=$1 name=$2 limit=$3
+	if kill -0 "$pid" 2>/dev/null; then
+		kill -TERM "$pid" 2>/dev/null || true
+		if ! ivb_wait_gone "$pid" "$limit"; then
+			ivb_log "$name (pid $pid) ignored SIGTERM for $limit s; killing it"
+			kill -KILL "$pid" 2>/dev/null || true
+		fi
+	fi
+	IVB_STOP_STATUS=0
+	wait "$pid" 2>/dev/null || IVB_STOP_STATUS=$?
+}
+
 # Stop the bench VM if it still runs (SIGTERM, then SIGKILL after 5 s) and the console follower.
 # Sets IVB_QEMU_STATUS to QEMU's exit status (empty if it was never started).
 ivb_bench_stop() {
 	IVB_QEMU_STATUS=
 	if [ -n "${IVB_QEMU_PID:-}" ]; then
-		if kill -0 "$IVB_QEMU_PID" 2>/dev/null; then
-			kill -TERM "$IVB_QEMU_PID" 2>/dev/null || true
-			if ! ivb_wait_gone "$IVB_QEMU_PID" 5; then
-				ivb_log "QEMU (pid $IVB_QEMU_PID) ignored SIGTERM; killing it"
-				kill -KILL "$IVB_QEMU_PID" 2>/dev/null || true
-			fi
-		fi
-		IVB_QEMU_STATUS=0
-		wait "$IVB_QEMU_PID" 2>/dev/null || IVB_QEMU_STATUS=$?
+		ivb_stop_child "$IVB_QEMU_PID" QEMU 5
+		IVB_QEMU_STATUS=$IVB_STOP_STATUS
 		IVB_QEMU_PID=
 	fi
 	if [ -n "${IVB_CON_PID:-}" ]; then

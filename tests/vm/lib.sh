@@ -28,6 +28,9 @@ t_cleanup() {
 	rm -f -- "$T_SHM"
 }
 trap t_cleanup EXIT
+# A command that fails unexpectedly (set -e) still ends the test with a FAIL line.
+set -E
+trap 't_fail "unexpected failure (exit $?) at ${BASH_SOURCE[0]##*/} line $LINENO: $BASH_COMMAND"' ERR
 
 t_pass() {
 	echo "PASS: vm/$T_NAME${1:+ ($1)}"

@@ -23,8 +23,13 @@ owners=$(cpio -itv --quiet <"$T_TMP/a.cpio" | awk '$3 != "root" || $4 != "root"'
 [ -z "$owners" ] || t_fail "not owned by root:root: $owners"
 # Up to date after `make`; out of date when vm/init (-W: as if modified) or guest_reader changes.
 # (make -n, not -q: the order-only deps-vm prerequisite is phony, so -q always says "not up to date".)
-make -s "$build/bench-initramfs.cpio" >/dev/null
-rebuilds() { make -n "$@" "$build/bench-initramfs.cpio" 2>/dev/null | grep -q 'build-initramfs\.sh'; }
+make -s "$build/bench-initramfs.cpio" >/dev/null 2>&1 || t_fail "make $build/bench-initramfs.cpio failed"
+# (The output is read whole: grep -q would stop reading early, and make's SIGPIPE would fail the pipeline.)
+rebuilds() {
+	local plan
+	plan=$(make -n "$@" "$build/bench-initramfs.cpio" 2>&1) || t_fail "make -n $* failed: $plan"
+	grep -q 'build-initramfs\.sh' <<<"$plan"
+}
 ! rebuilds || t_fail "make would rebuild an up-to-date initramfs"
 rebuilds -W vm/init || t_fail "make would not rebuild after vm/init changed"
 rebuilds -W "$reader" || t_fail "make would not rebuild after guest_reader changed"

@@ -11,6 +11,7 @@
  *   line 5-6 guest info    guest-owned  how the guest mapped the region
  *   line 7  guest study    guest-owned  write-path variants of phase C, counter availability
  *   line 8-12 guest counters guest-owned performance counters of phases A-D
+ *   line 13 guest map study guest-owned phases A-C again through a second mapping of BAR2
  *
  * Each side writes only the lines it owns. State words are C11 atomics: a side publishes its fields
  * with a release store of its state and reads the peer's fields after an acquire load of the peer's
@@ -66,7 +67,8 @@ enum ivb_msg_kind {
 /* Flags of a message, in msg_flags. */
 #define IVB_MSG_FLAG_COUNTERS 0x1u    /* measure performance counters around each phase */
 #define IVB_MSG_FLAG_WRITE_STUDY 0x2u /* also time the write-path variants of phase C */
-#define IVB_MSG_FLAGS_ALL (IVB_MSG_FLAG_COUNTERS | IVB_MSG_FLAG_WRITE_STUDY)
+#define IVB_MSG_FLAG_MAP_STUDY 0x4u   /* also time phases A-C through the other mapping of BAR2 */
+#define IVB_MSG_FLAGS_ALL (IVB_MSG_FLAG_COUNTERS | IVB_MSG_FLAG_WRITE_STUDY | IVB_MSG_FLAG_MAP_STUDY)
 
 /* Per-message result, written by the guest in error_code. */
 enum ivb_msg_error {
@@ -137,6 +139,16 @@ struct ivb_phase_counters {
 	uint64_t v[IVB_NCOUNTERS];
 };
 
+/* Phases A-C through a second mapping of the same memory (guest clock; map_kind NONE: not run). */
+struct ivb_map_study {
+	uint64_t hot_read_ns;
+	uint64_t cold_read_ns;
+	uint64_t copy_ns;
+	uint32_t map_kind;             /* enum ivb_map_kind of the second mapping */
+	char memtype[IVB_MEMTYPE_LEN]; /* its memory type, as the guest kernel reports it */
+	uint8_t pad[4];
+};
+
 /* How the guest mapped the region; strings are NUL-padded and untrusted. */
 struct ivb_guest_info {
 	uint32_t map_kind; /* enum ivb_map_kind */
@@ -190,6 +202,9 @@ struct ivb_region {
 
 	/* lines 8-12: guest counters, guest-owned */
 	alignas(IVB_CACHE_LINE) struct ivb_phase_counters counters[IVB_NPHASES];
+
+	/* line 13: guest map study, guest-owned */
+	alignas(IVB_CACHE_LINE) struct ivb_map_study map_study;
 };
 
 /* The other side reads these at fixed offsets: any change here is a protocol change. */
@@ -217,7 +232,9 @@ _Static_assert(offsetof(struct ivb_region, study) == 7 * IVB_CACHE_LINE, "guest 
 _Static_assert(sizeof(struct ivb_guest_study) == IVB_CACHE_LINE, "guest study is one line");
 _Static_assert(offsetof(struct ivb_region, counters) == 8 * IVB_CACHE_LINE, "guest counters from line 8");
 _Static_assert(sizeof(struct ivb_phase_counters) * IVB_NPHASES == 5 * IVB_CACHE_LINE, "counters are five lines");
-_Static_assert(sizeof(struct ivb_region) == 13 * IVB_CACHE_LINE, "header lines");
+_Static_assert(offsetof(struct ivb_region, map_study) == 13 * IVB_CACHE_LINE, "map study on line 13");
+_Static_assert(sizeof(struct ivb_map_study) == IVB_CACHE_LINE, "map study is one line");
+_Static_assert(sizeof(struct ivb_region) == 14 * IVB_CACHE_LINE, "header lines");
 _Static_assert(sizeof(struct ivb_region) <= IVB_HEADER_SIZE, "header fits before the buffer");
 
 /* The data buffer of a mapped region. */

@@ -70,6 +70,12 @@ const char *const ivb_write_study_columns[] = {
 };
 const size_t ivb_write_study_ncolumns = sizeof(ivb_write_study_columns) / sizeof(ivb_write_study_columns[0]);
 
+const char *const ivb_map_study_columns[] = {
+	"test", "iteration", "frame_type", "size_bytes", "mapping", "memory_type",
+	"hot_read_ns", "cold_read_ns", "copy_ns", "copy_mbps", "success",
+};
+const size_t ivb_map_study_ncolumns = sizeof(ivb_map_study_columns) / sizeof(ivb_map_study_columns[0]);
+
 int ivb_csv_open(struct ivb_csv *c, const char *path, const char *const *columns, size_t ncolumns)
 {
 	int fd;

@@ -34,6 +34,8 @@ extern const char *const ivb_phase_perf_columns[];
 extern const size_t ivb_phase_perf_ncolumns;
 extern const char *const ivb_write_study_columns[];
 extern const size_t ivb_write_study_ncolumns;
+extern const char *const ivb_map_study_columns[];
+extern const size_t ivb_map_study_ncolumns;
 
 /*
  * Create path (mode 0644, truncating) and write the header line.

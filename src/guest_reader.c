@@ -227,7 +227,56 @@ struct workspace {
 	struct ivb_perf perf;
 	struct ivb_huge_buffer huge; /* the write study's huge-page buffer, made on first use */
 	bool huge_tried;
+	const struct config *cfg;
+	const struct ivb_mapping *primary;
+	struct ivb_mapping alternate; /* the map study's second mapping of the region, made on first use */
+	bool alternate_tried;
 };
+
+/*
+ * The other way to the same memory: resource2_wc for resource2 and back; for a loopback file, a
+ * second mapping of it. Returns: 0, or a negative errno (the map study is then not run).
+ */
+static int map_alternate(struct workspace *w)
+{
+	const struct ivb_mapping *p = w->primary;
+
+	switch (p->kind) {
+	case IVB_MAP_SHM: return ivb_shm_open(w->cfg->shm_path, 0, NULL, &w->alternate);
+	case IVB_MAP_RESOURCE2: return ivb_pci_map_bar2(w->cfg->sysfs_root, p->device, true, &w->alternate);
+	case IVB_MAP_RESOURCE2_WC: return ivb_pci_map_bar2(w->cfg->sysfs_root, p->device, false, &w->alternate);
+	case IVB_MAP_NONE: break;
+	}
+	return -EINVAL;
+}
+
+/* Phases A-C (and D, which checks the data reads the same) through the second mapping. */
+static uint32_t map_study(struct workspace *w, const struct ivb_message *msg, struct ivb_map_study *out)
+{
+	struct ivb_phase_counters unused[IVB_NPHASES];
+	struct ivb_guest_timing t;
+	bool match = false;
+	int ret;
+
+	if (!w->alternate_tried) {
+		w->alternate_tried = true;
+		ret = map_alternate(w);
+		if (ret < 0)
+			fprintf(stderr, PROG ": no second mapping for the map study: %s\n", strerror(-ret));
+		else if (w->alternate.size != w->primary->size)
+			ivb_unmap(&w->alternate);
+	}
+	if (w->alternate.region == NULL)
+		return IVB_MSG_OK;
+	if (ivb_run_phases(ivb_buffer(w->alternate.region), msg->size, w->copy, msg->sha256, NULL, &t, unused, &match) < 0)
+		return IVB_MSG_GUEST_FAILURE;
+	out->hot_read_ns = t.hot_read_ns;
+	out->cold_read_ns = t.cold_read_ns;
+	out->copy_ns = t.copy_ns;
+	out->map_kind = w->alternate.kind;
+	snprintf(out->memtype, sizeof(out->memtype), "%s", w->alternate.memtype[0] ? w->alternate.memtype : "unknown");
+	return match ? IVB_MSG_OK : IVB_MSG_SHA256_MISMATCH;
+}
 
 /* Run the phases (and the write study when asked) on one valid message. Returns: enum ivb_msg_error. */
 static uint32_t process(struct workspace *w, const uint8_t *shared, const struct ivb_message *msg,
@@ -255,6 +304,8 @@ static uint32_t process(struct workspace *w, const uint8_t *shared, const struct
 		if (ivb_run_write_study(src, msg->size, w->copy, &w->huge, &rep->study) < 0)
 			return IVB_MSG_GUEST_FAILURE;
 	}
+	if ((msg->flags & IVB_MSG_FLAG_MAP_STUDY) && msg->kind != IVB_MSG_REFERENCE)
+		return map_study(w, msg, &rep->map_study);
 	return IVB_MSG_OK;
 }
 
@@ -322,6 +373,9 @@ int main(int argc, char **argv)
 	}
 	/* Pre-faulted before the first message: no page fault may fall inside phase C. */
 	memset(&w, 0, sizeof(w));
+	w.alternate.fd = -1;
+	w.cfg = &cfg;
+	w.primary = &map;
 	w.capacity = map.size - IVB_HEADER_SIZE;
 	w.copy = ivb_alloc_prefaulted(w.capacity);
 	w.private_src = ivb_alloc_prefaulted(w.capacity);
@@ -362,6 +416,7 @@ out:
 	       map.memtype[0] ? map.memtype : "unknown", ret < 0 ? "; stopped early" : "");
 	ivb_perf_close(&w.perf);
 	ivb_huge_free(&w.huge);
+	ivb_unmap(&w.alternate);
 	ivb_free_buffer(w.copy, w.capacity);
 	ivb_free_buffer(w.private_src, w.capacity);
 	ivb_unmap(&map);

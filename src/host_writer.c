@@ -55,6 +55,7 @@ struct config {
 	uint64_t corrupt_iteration; /* measured message to corrupt, counting from 1; 0: none */
 	bool counters;    /* performance counters on both sides */
 	bool write_study; /* the guest also times the write-path variants of phase C */
+	bool map_study;   /* the guest also times phases A-C through its other mapping of BAR2 */
 	const char *meta[IVB_MAX_META];
 	size_t nmeta;
 };
@@ -66,7 +67,7 @@ struct run {
 	struct ivb_host host;
 	struct ivb_manifest manifest;
 	struct ivb_csv latency_csv, bandwidth_csv, reference_csv;
-	struct ivb_csv latency_perf_csv, bandwidth_perf_csv, phase_perf_csv, write_study_csv;
+	struct ivb_csv latency_perf_csv, bandwidth_perf_csv, phase_perf_csv, write_study_csv, map_study_csv;
 	struct ivb_perf perf;
 	char host_counters_missing[512], guest_counters_missing[512];
 	bool guest_counters_reported;
@@ -119,6 +120,8 @@ static void usage(FILE *out)
 		"                         calls per phase, outside the timed windows but inside the round trip)\n"
 		"  --write-study          the guest also times phase C's write-path variants: fresh pages,\n"
 		"                         non-temporal stores, huge pages (write_study.csv)\n"
+		"  --map-study            the guest also times phases A-C through its other mapping of the\n"
+		"                         region (resource2 vs resource2_wc) (mapping_study.csv)\n"
 		"  --corrupt-iteration N  testing: flip a byte of measured message N after hashing it\n"
 		"  --help                 show this help and exit\n"
 		"\n"
@@ -153,7 +156,8 @@ static uint64_t parse_count(const char *opt, const char *arg, uint64_t min, uint
 static void parse_args(int argc, char **argv, struct config *cfg)
 {
 	enum { OPT_SHM = 256, OPT_SIZE, OPT_OUT, OPT_ITER, OPT_LAT_FRAME, OPT_BW_ITER, OPT_FRAMES, OPT_REF_ITER,
-	       OPT_WARMUP, OPT_TIMEOUT, OPT_META, OPT_NO_COUNTERS, OPT_WRITE_STUDY, OPT_CORRUPT, OPT_HELP };
+	       OPT_WARMUP, OPT_TIMEOUT, OPT_META, OPT_NO_COUNTERS, OPT_WRITE_STUDY, OPT_MAP_STUDY,
+	       OPT_CORRUPT, OPT_HELP };
 	static const struct option options[] = {
 		{ "shm", required_argument, NULL, OPT_SHM },
 		{ "size", required_argument, NULL, OPT_SIZE },
@@ -168,6 +172,7 @@ static void parse_args(int argc, char **argv, struct config *cfg)
 		{ "meta", required_argument, NULL, OPT_META },
 		{ "no-counters", no_argument, NULL, OPT_NO_COUNTERS },
 		{ "write-study", no_argument, NULL, OPT_WRITE_STUDY },
+		{ "map-study", no_argument, NULL, OPT_MAP_STUDY },
 		{ "corrupt-iteration", required_argument, NULL, OPT_CORRUPT },
 		{ "help", no_argument, NULL, OPT_HELP },
 		{ NULL, 0, NULL, 0 },
@@ -212,6 +217,7 @@ static void parse_args(int argc, char **argv, struct config *cfg)
 			break;
 		case OPT_NO_COUNTERS: cfg->counters = false; break;
 		case OPT_WRITE_STUDY: cfg->write_study = true; break;
+		case OPT_MAP_STUDY: cfg->map_study = true; break;
 		case OPT_CORRUPT: cfg->corrupt_iteration = parse_count("--corrupt-iteration", optarg, 1, UINT64_MAX); break;
 		case OPT_HELP: usage(stdout); exit(EXIT_OK);
 		case ':': die_usage("%s needs a value", argv[optind - 1]);
@@ -410,7 +416,8 @@ static int exchange(struct run *run, uint64_t size, enum ivb_msg_kind kind, bool
 		shared[size / 2] ^= 0x01;
 
 	ret = ivb_host_send(&run->host, size, kind,
-			    (run->cfg.counters ? IVB_MSG_FLAG_COUNTERS : 0) | (run->cfg.write_study ? IVB_MSG_FLAG_WRITE_STUDY : 0),
+			    (run->cfg.counters ? IVB_MSG_FLAG_COUNTERS : 0) | (run->cfg.write_study ? IVB_MSG_FLAG_WRITE_STUDY : 0) |
+				    (run->cfg.map_study ? IVB_MSG_FLAG_MAP_STUDY : 0),
 			    sha, &sent_ns);
 	if (ret < 0) {
 		snprintf(run->host.why, sizeof(run->host.why), "message of %llu bytes does not fit the region",
@@ -685,6 +692,41 @@ static int write_study_rows(struct ivb_csv *c, const char *test, uint64_t iterat
 	return ret;
 }
 
+static int write_map_row(struct ivb_csv *c, const char *test, uint64_t iteration, const struct ivb_frame *f,
+			 uint32_t map_kind, const char *memtype, uint64_t hot, uint64_t cold, uint64_t copy, bool success)
+{
+	ivb_csv_str(c, test);
+	ivb_csv_u64(c, iteration);
+	ivb_csv_str(c, f->name);
+	ivb_csv_u64(c, f->size);
+	ivb_csv_str(c, ivb_map_kind_name((enum ivb_map_kind)map_kind));
+	ivb_csv_str(c, memtype[0] ? memtype : "unknown");
+	ivb_csv_u64(c, hot);
+	ivb_csv_u64(c, cold);
+	ivb_csv_u64(c, copy);
+	csv_mbps(c, true, f->size, copy);
+	ivb_csv_u64(c, success);
+	return ivb_csv_end_row(c);
+}
+
+/* Phases A-C through the guest's usual mapping, then through its other one (when it has one). */
+static int write_map_rows(struct run *run, const char *test, uint64_t iteration, const struct ivb_frame *f,
+			  const struct sample *s)
+{
+	const struct ivb_map_study *m = &s->report.map_study;
+	const struct ivb_guest_info *g = &run->manifest.guest;
+	int ret;
+
+	if (!s->have_guest)
+		return 0;
+	ret = write_map_row(&run->map_study_csv, test, iteration, f, g->map_kind, g->memtype, s->guest.hot_read_ns,
+			    s->guest.cold_read_ns, s->guest.copy_ns, s->success);
+	if (ret == 0 && m->map_kind != IVB_MAP_NONE)
+		ret = write_map_row(&run->map_study_csv, test, iteration, f, m->map_kind, m->memtype, m->hot_read_ns,
+				    m->cold_read_ns, m->copy_ns, s->success);
+	return ret;
+}
+
 /* The counter and study files that go with one message, when the run collects them. */
 static int write_extra_rows(struct run *run, const char *test, enum ivb_msg_kind kind, uint64_t iteration,
 			    const struct ivb_frame *f, const struct sample *s)
@@ -701,6 +743,8 @@ static int write_extra_rows(struct run *run, const char *test, enum ivb_msg_kind
 	}
 	if (ret == 0 && run->cfg.write_study)
 		ret = write_study_rows(&run->write_study_csv, test, iteration, f, s);
+	if (ret == 0 && run->cfg.map_study && kind != IVB_MSG_REFERENCE)
+		ret = write_map_rows(run, test, iteration, f, s);
 	return ret;
 }
 
@@ -746,7 +790,7 @@ static int run_test(struct run *run, const char *test, enum ivb_msg_kind kind, c
 
 static int open_outputs(struct run *run)
 {
-	enum { ALWAYS, WITH_COUNTERS, WITH_WRITE_STUDY };
+	enum { ALWAYS, WITH_COUNTERS, WITH_WRITE_STUDY, WITH_MAP_STUDY };
 	static const struct {
 		const char *name;
 		const char *const *columns;
@@ -767,6 +811,8 @@ static int open_outputs(struct run *run)
 		  offsetof(struct run, phase_perf_csv), WITH_COUNTERS },
 		{ "write_study.csv", ivb_write_study_columns, &ivb_write_study_ncolumns, offsetof(struct run, write_study_csv),
 		  WITH_WRITE_STUDY },
+		{ "mapping_study.csv", ivb_map_study_columns, &ivb_map_study_ncolumns, offsetof(struct run, map_study_csv),
+		  WITH_MAP_STUDY },
 	};
 	char path[4096];
 	int ret;
@@ -780,7 +826,8 @@ static int open_outputs(struct run *run)
 		struct ivb_csv *csv = (struct ivb_csv *)((char *)run + files[i].offset);
 
 		if ((files[i].when == WITH_COUNTERS && !run->cfg.counters) ||
-		    (files[i].when == WITH_WRITE_STUDY && !run->cfg.write_study))
+		    (files[i].when == WITH_WRITE_STUDY && !run->cfg.write_study) ||
+		    (files[i].when == WITH_MAP_STUDY && !run->cfg.map_study))
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", run->cfg.out_dir, files[i].name);
 		ret = ivb_csv_open(csv, path, files[i].columns, *files[i].ncolumns);
@@ -795,7 +842,8 @@ static int open_outputs(struct run *run)
 static void close_outputs(struct run *run)
 {
 	struct ivb_csv *all[] = { &run->latency_csv, &run->bandwidth_csv, &run->reference_csv, &run->latency_perf_csv,
-				  &run->bandwidth_perf_csv, &run->phase_perf_csv, &run->write_study_csv };
+				  &run->bandwidth_perf_csv, &run->phase_perf_csv, &run->write_study_csv,
+				  &run->map_study_csv };
 
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
 		ivb_csv_close(all[i]);
@@ -823,6 +871,7 @@ static void init_manifest(struct run *run, uint64_t region_size)
 	m->flush_method = ivb_flush_method();
 	m->counters = cfg->counters;
 	m->write_study = cfg->write_study;
+	m->map_study = cfg->map_study;
 	m->host_counters_missing = run->host_counters_missing;
 	m->guest_counters_missing = run->guest_counters_missing;
 	for (size_t i = 0; i < cfg->nmeta; i++)

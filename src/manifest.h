@@ -45,6 +45,7 @@ struct ivb_manifest {
 	const char *flush_method;
 	bool counters;
 	bool write_study;
+	bool map_study;
 	const char *host_counters_missing;  /* "" when every counter was measured */
 	const char *guest_counters_missing;
 	/* the guest, as it reported itself through the region (sanitised) */

@@ -246,10 +246,12 @@ int ivb_host_send(struct ivb_host *h, uint64_t size, enum ivb_msg_kind kind, uin
 	return 0;
 }
 
-static bool study_valid(const struct ivb_guest_study *s)
+static bool study_valid(const struct ivb_guest_study *s, const struct ivb_map_study *m)
 {
 	return s->fresh_ns <= IVB_MAX_DURATION_NS && s->nt_ns <= IVB_MAX_DURATION_NS &&
-	       s->huge_ns <= IVB_MAX_DURATION_NS && s->huge_kind <= IVB_HUGE_KIND_MAX;
+	       s->huge_ns <= IVB_MAX_DURATION_NS && s->huge_kind <= IVB_HUGE_KIND_MAX &&
+	       m->hot_read_ns <= IVB_MAX_DURATION_NS && m->cold_read_ns <= IVB_MAX_DURATION_NS &&
+	       m->copy_ns <= IVB_MAX_DURATION_NS && m->map_kind <= IVB_MAP_KIND_MAX;
 }
 
 static bool timing_valid(const struct ivb_guest_timing *t)
@@ -301,6 +303,9 @@ int ivb_host_wait_ack(struct ivb_host *h, struct ivb_ack *ack)
 	memcpy(&ack->report.timing, &r->timing, sizeof(ack->report.timing));
 	memcpy(&ack->report.study, &r->study, sizeof(ack->report.study));
 	memcpy(ack->report.counters, r->counters, sizeof(ack->report.counters));
+	memcpy(&ack->report.map_study, &r->map_study, sizeof(ack->report.map_study));
+	ivb_sanitize_string(ack->report.map_study.memtype, ack->report.map_study.memtype,
+			    sizeof(ack->report.map_study.memtype));
 	if (acked_sequence != h->sequence) {
 		snprintf(h->why, sizeof(h->why), "the guest acknowledged message %llu, expected %llu",
 			 (unsigned long long)acked_sequence, (unsigned long long)h->sequence);
@@ -311,7 +316,8 @@ int ivb_host_wait_ack(struct ivb_host *h, struct ivb_ack *ack)
 			 ack->error_code, (unsigned long long)h->sequence);
 		return -EPROTO;
 	}
-	if (ack->error_code == IVB_MSG_OK && (!timing_valid(&ack->report.timing) || !study_valid(&ack->report.study))) {
+	if (ack->error_code == IVB_MSG_OK && (!timing_valid(&ack->report.timing) ||
+					       !study_valid(&ack->report.study, &ack->report.map_study))) {
 		snprintf(h->why, sizeof(h->why), "the guest reported impossible timings for message %llu",
 			 (unsigned long long)h->sequence);
 		return -EPROTO;
@@ -399,6 +405,7 @@ static int guest_try_bind(struct ivb_guest *g)
 	memset(&r->timing, 0, sizeof(r->timing));
 	memset(&r->study, 0, sizeof(r->study));
 	memset(r->counters, 0xff, sizeof(r->counters));
+	memset(&r->map_study, 0, sizeof(r->map_study));
 	r->guest_session = session;
 	guest_publish(g, IVB_GUEST_READY);
 	return 1;
@@ -529,6 +536,7 @@ void ivb_guest_ack(struct ivb_guest *g, const struct ivb_message *msg, const str
 	memcpy(&r->timing, &report->timing, sizeof(r->timing));
 	memcpy(&r->study, &report->study, sizeof(r->study));
 	memcpy(r->counters, report->counters, sizeof(r->counters));
+	memcpy(&r->map_study, &report->map_study, sizeof(r->map_study));
 	r->error_code = error;
 	r->ack_sequence = msg->sequence;
 	guest_publish(g, IVB_GUEST_ACKNOWLEDGED);

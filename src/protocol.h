@@ -45,6 +45,7 @@ struct ivb_guest_report {
 	struct ivb_guest_timing timing;
 	struct ivb_guest_study study;
 	struct ivb_phase_counters counters[IVB_NPHASES];
+	struct ivb_map_study map_study;
 };
 
 /* What the guest reported for one message, after validation. */

@@ -296,9 +296,53 @@ test_fake_bar_mapping() {
 	pass "$name"
 }
 
+test_studies_and_counters() {
+	local name=studies_and_counters out="$WORK/$1" shm="$SHM_PREFIX-14" dev
+	mkdir -p "$out"
+	# A fake device whose BAR2 has both sysfs mappings, so the map study has a second way in.
+	dev="$WORK/sysfs2/0000:00:04.0"
+	mkdir -p "$dev"
+	echo 0x1af4 >"$dev/vendor"
+	echo 0x1110 >"$dev/device"
+	printf '0x0 0x0 0x0\n0x0 0x0 0x0\n0x00000000fe000000 0x00000000fe3fffff 0x14220c\n' >"$dev/resource"
+	head -c $((4 << 20)) /dev/zero >"$shm"
+	chmod 600 "$shm"
+	ln -s "$shm" "$dev/resource2"
+	ln -s "$shm" "$dev/resource2_wc"
+	start_guest "$out/guest" --sysfs-root "$WORK/sysfs2" --timeout 20
+	host_rc=0
+	timeout "$LIMIT" "$HOST" --shm "$shm" --out "$out" --iterations 2 --latency-frame 256K --bw-iterations 1 \
+		--frames 1M --ref-iterations 1 --write-study --map-study --timeout 20 >"$out/host.out" 2>"$out/host.err" || host_rc=$?
+	guest_rc=0
+	wait "$guest_pid" || guest_rc=$?
+	[ "$host_rc" -eq 0 ] && [ "$guest_rc" -eq 0 ] || { fail "$name" "exit host $host_rc guest $guest_rc: $(tail -1 "$out/host.err")"; return; }
+	local f
+	for f in latency_performance.csv bandwidth_performance.csv phase_performance.csv write_study.csv mapping_study.csv; do
+		[ -s "$out/$f" ] || { fail "$name" "$f missing or empty"; return; }
+	done
+	# Every message of every test has the plain, fresh-pages and non-temporal variants.
+	[ "$(grep -c ',memcpy_prefaulted,' "$out/write_study.csv")" -eq 5 ] || { fail "$name" "memcpy_prefaulted rows"; return; }
+	[ "$(grep -c ',memcpy_fresh_pages,' "$out/write_study.csv")" -eq 5 ] || { fail "$name" "fresh-pages rows"; return; }
+	[ "$(grep -c ',nt_store,' "$out/write_study.csv")" -eq 5 ] || { fail "$name" "nt_store rows"; return; }
+	awk -F, '$5 == "memcpy_fresh_pages" && ($8 == "" || $8 < 1) { bad = 1 } END { exit bad }' "$out/write_study.csv" \
+		|| { fail "$name" "fresh-pages copies without page faults"; return; }
+	# Latency and bandwidth messages through both mappings of BAR2.
+	[ "$(grep -c '^latency,[0-9]*,262144B,262144,resource2,' "$out/mapping_study.csv")" -eq 2 ] || { fail "$name" "no resource2 rows"; return; }
+	[ "$(grep -c '^latency,[0-9]*,262144B,262144,resource2_wc,' "$out/mapping_study.csv")" -eq 2 ] || { fail "$name" "no resource2_wc rows"; return; }
+	[ "$(grep -c ',C_copy,' "$out/phase_performance.csv")" -eq 5 ] || { fail "$name" "phase counter rows"; return; }
+	# A counter the machine lacks is an empty field and a reason in run.json, never a 0.
+	if grep -q '"counters_missing": "not measured: .*cpu_cycles' "$out/run.json"; then
+		awk -F, 'NR > 1 && $9 != "" { bad = 1 } END { exit bad }' "$out/latency_performance.csv" \
+			|| { fail "$name" "host_cpu_cycles has a value though run.json says it was not measured"; return; }
+	fi
+	awk -F, 'NR > 1 && ($28 == "" || $29 == "") { bad = 1 } END { exit bad }' "$out/latency_performance.csv" \
+		|| { fail "$name" "software counters (guest page faults, task clock) are missing"; return; }
+	pass "$name"
+}
+
 for t in test_host_first_small_frames test_guest_first_4k test_corruption_detected test_guest_killed_mid_run \
 	test_host_sigterm_stops_guest test_guest_sigint_stops_host test_peer_never_starts test_bad_options \
-	test_region_checks test_stale_region_recovers test_fake_bar_mapping; do
+	test_region_checks test_stale_region_recovers test_fake_bar_mapping test_studies_and_counters; do
 	"$t" "$t"
 done
 echo "loopback: $passed passed, $failed failed"

@@ -388,6 +388,22 @@ static void test_host_rejects_bad_acks(void)
 		study.fresh_ns = UINT64_MAX;
 		CHECK(ack_with_study(1, IVB_MSG_OK, &ok, &study) == -EPROTO);
 	}
+	{
+		uint8_t sha[IVB_SHA256_LEN] = { 0 };
+		struct ivb_ack ack;
+		struct ivb_host h;
+		struct ivb_guest g;
+		uint64_t sent;
+
+		/* The map study's fields are checked like the others: an unknown mapping kind is refused. */
+		bind_both(&h, &g);
+		CHECK(ivb_host_send(&h, 64, IVB_MSG_LATENCY, IVB_MSG_FLAG_MAP_STUDY, sha, &sent) == 0);
+		region->ack_sequence = 1;
+		region->timing = ok;
+		region->map_study.map_kind = 99;
+		atomic_store(&region->guest_state, IVB_GUEST_ACKNOWLEDGED);
+		CHECK(ivb_host_wait_ack(&h, &ack) == -EPROTO);
+	}
 }
 
 static void test_guest_checks_identity(void)

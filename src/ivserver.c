@@ -355,7 +355,7 @@ static int send_setup(struct ivserver *s, const struct ivserver_peer *p)
 
 int ivserver_accept(struct ivserver *s)
 {
-	struct ivserver_peer *p = NULL;
+	struct ivserver_peer np, *p = NULL;
 	unsigned id;
 	int fd, ret;
 
@@ -365,27 +365,32 @@ int ivserver_accept(struct ivserver *s)
 	if (fd < 0)
 		return -errno;
 	if (s->n_peers >= s->max_peers) {
+		/* Best effort: the client may be gone already. */
+		(void)send_msg(fd, IVSERVER_REFUSED_VERSION, -1);
 		close(fd);
 		server_log(s, "refused a connection: %u peers connected, the most allowed (--max-peers)", s->n_peers);
 		return -EUSERS;
 	}
-	for (unsigned i = 0; i < s->max_peers && p == NULL; i++)
-		if (s->peers[i].sock_fd < 0)
-			p = &s->peers[i];
-	p->sock_fd = fd;
-	p->id = (uint16_t)free_id(s);
+	/* The newcomer stays out of the table until its setup is sent, so that it is not told about itself. */
+	peer_reset(&np);
+	np.sock_fd = fd;
+	np.id = (uint16_t)free_id(s);
 	for (unsigned v = 0; v < s->n_vectors; v++) {
-		p->vectors[v] = eventfd(0, EFD_CLOEXEC);
-		if (p->vectors[v] < 0) {
+		np.vectors[v] = eventfd(0, EFD_CLOEXEC);
+		if (np.vectors[v] < 0) {
 			ret = -errno;
 			goto err_close_peer;
 		}
 	}
-	ret = send_setup(s, p);
+	ret = send_setup(s, &np);
 	if (ret < 0)
 		goto err_close_peer;
 
 	/* From here the peer is in the table: a failure drops it like any disconnect. */
+	for (unsigned i = 0; i < s->max_peers && p == NULL; i++)
+		if (s->peers[i].sock_fd < 0)
+			p = &s->peers[i];
+	*p = np;
 	s->n_peers++;
 	id = p->id;
 	for (unsigned i = 0; i < s->max_peers; i++) {
@@ -412,7 +417,7 @@ int ivserver_accept(struct ivserver *s)
 
 err_close_peer:
 	server_log(s, "dropped a new connection during the handshake: %s", strerror(-ret));
-	peer_close_fds(p);
+	peer_close_fds(&np);
 	return ret == -EAGAIN || ret == -ECONNRESET || ret == -EIO ? -EPIPE : ret;
 }
 

@@ -29,6 +29,10 @@
 
 /* The version of the server protocol in the spec; a client closes the connection on any other. */
 #define IVSERVER_PROTOCOL_VERSION 0
+/* What a refused client gets instead: a version no one speaks, then end of file. A bare close is not
+ * enough: QEMU (7.2 at least) loops forever at full CPU when the stream ends during its setup, while a
+ * bad version makes it fail with "server sent version -1, expecting 0". */
+#define IVSERVER_REFUSED_VERSION (-1)
 /* Vectors per peer; QEMU has no such limit, but a bench needs one or two. */
 #define IVSERVER_MAX_VECTORS 64u
 /* Connected peers; ids are 16 bits (the Doorbell register's high half). */
@@ -121,8 +125,8 @@ int ivserver_listen(struct ivserver *s, const char *path);
 int ivserver_default_socket_path(char *buf, size_t len);
 
 /*
- * Accept one pending connection. When max_peers are connected, the new connection is closed at once
- * (the client reads end of file before any message) and -EUSERS is returned. Otherwise the new peer
+ * Accept one pending connection. When max_peers are connected, the new connection gets
+ * IVSERVER_REFUSED_VERSION and is closed at once, and -EUSERS is returned. Otherwise the new peer
  * gets an id and its eventfds, and the handshake above is sent to it and to the others. Peers
  * whose socket fails on the way are dropped (and the others told).
  *

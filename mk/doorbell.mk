@@ -1,0 +1,29 @@
+# Doorbell mode (issue 7): our ivshmem server, its tests, and the guest's doorbell kernel module.
+#   make ivshmem-server    $(BUILD)/ivshmem_server
+#   make check-doorbell    unit and integration tests (also under ASan/UBSan), part of `make check`
+
+IVSERVER_OBJS := $(BUILD)/ivshmem_server.o $(BUILD)/ivserver.o $(BUILD)/opts.o
+IVSERVER_TEST := $(BUILD)/tests/test_ivserver
+DOORBELL_LIMIT := timeout 300
+DOORBELL_ASAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+
+.PHONY: ivshmem-server check-doorbell check-doorbell-asan
+ivshmem-server: $(BUILD)/ivshmem_server
+
+$(BUILD)/ivshmem_server: $(IVSERVER_OBJS)
+	$(CC) $(IVB_CFLAGS) $(LDFLAGS) -o $@ $^
+
+$(IVSERVER_TEST): tests/unit/test_ivserver.c tests/unit/check.h $(BUILD)/ivserver.o
+	@mkdir -p $(@D)
+	$(CC) $(IVB_CPPFLAGS) $(IVB_CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/ivserver.o
+
+CHECK_TARGETS += check-doorbell
+check-doorbell: $(IVSERVER_TEST) $(BUILD)/ivshmem_server check-doorbell-asan
+	$(DOORBELL_LIMIT) $(IVSERVER_TEST)
+
+# The server and its unit test again with AddressSanitizer and UndefinedBehaviorSanitizer, in their own folder.
+check-doorbell-asan:
+	$(MAKE) --no-print-directory BUILD=$(BUILD)/asan CFLAGS="$(DOORBELL_ASAN_FLAGS)" LDFLAGS="$(DOORBELL_ASAN_FLAGS)" \
+		$(BUILD)/asan/tests/test_ivserver $(BUILD)/asan/ivshmem_server
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+		$(DOORBELL_LIMIT) $(BUILD)/asan/tests/test_ivserver

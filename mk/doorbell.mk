@@ -4,6 +4,8 @@
 
 IVSERVER_OBJS := $(BUILD)/ivshmem_server.o $(BUILD)/ivserver.o $(BUILD)/opts.o
 IVSERVER_TEST := $(BUILD)/tests/test_ivserver
+# The integration test runs QEMU; python3 plays a test peer and speaks QMP; pgrep looks for leftovers.
+DOORBELL_TEST_PACKAGES := qemu-system-x86 python3 procps
 DOORBELL_LIMIT := timeout 300
 DOORBELL_ASAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
 
@@ -20,10 +22,15 @@ $(IVSERVER_TEST): tests/unit/test_ivserver.c tests/unit/check.h $(BUILD)/ivserve
 CHECK_TARGETS += check-doorbell
 check-doorbell: $(IVSERVER_TEST) $(BUILD)/ivshmem_server check-doorbell-asan
 	$(DOORBELL_LIMIT) $(IVSERVER_TEST)
+	@$(NEED) $(DOORBELL_TEST_PACKAGES)
+	$(DOORBELL_LIMIT) tests/integration/ivserver.sh $(BUILD)
 
 # The server and its unit test again with AddressSanitizer and UndefinedBehaviorSanitizer, in their own folder.
 check-doorbell-asan:
 	$(MAKE) --no-print-directory BUILD=$(BUILD)/asan CFLAGS="$(DOORBELL_ASAN_FLAGS)" LDFLAGS="$(DOORBELL_ASAN_FLAGS)" \
 		$(BUILD)/asan/tests/test_ivserver $(BUILD)/asan/ivshmem_server
+	@$(NEED) $(DOORBELL_TEST_PACKAGES)
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 		$(DOORBELL_LIMIT) $(BUILD)/asan/tests/test_ivserver
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+		$(DOORBELL_LIMIT) tests/integration/ivserver.sh $(BUILD)/asan

@@ -204,10 +204,8 @@ guest_args=("${common_args[@]}" "${guest_extra[@]}")
 [ "$vm" = dev ] || ivb_bench_check_args "${guest_args[@]}" || exit 2
 
 # State that cleanup() undoes.
-IVB_QEMU_PID=
 IVB_CON_PID=
 host_pid=
-dev_pid=
 run_dir=
 
 # shellcheck disable=SC2317  # called by the EXIT trap
@@ -216,8 +214,8 @@ cleanup() {
 	trap - EXIT INT TERM
 	# host_writer first: on SIGTERM it aborts the run and writes run.json with what it has measured.
 	[ -z "$host_pid" ] || ivb_stop_child "$host_pid" host_writer 10
-	[ -z "$dev_pid" ] || ivb_stop_child "$dev_pid" vm/dev-guest.sh 10
-	ivb_bench_stop
+	# Then QEMU, or vm/dev-guest.sh (which stops guest_reader in the dev VM).
+	ivb_spawn_stop 10
 	[ -z "$run_dir" ] || [ "$rc" -eq 0 ] || ivb_log "the output of this run is in $run_dir"
 	exit "$rc"
 }
@@ -302,15 +300,15 @@ show_guest_lines() {
 # Explain on stderr why the bench VM did not get to guest_reader's ready line, and stop it.
 # $1 is ivb_console_wait's status.
 boot_failed() {
-	local rc=$1
+	local rc=$1 line=$IVB_CON_LINE
 	ivb_bench_stop
 	case $rc in
 	0)
 		show_guest_lines
-		if [[ $IVB_CON_LINE =~ IVB-ERROR\ (.*) ]]; then
+		if [[ $line =~ IVB-ERROR\ (.*) ]]; then
 			ivb_log "error: the guest reports: ${BASH_REMATCH[1]}; see $console"
 		else
-			guest_rc=${IVB_CON_LINE##* }
+			guest_rc=${line##* }
 			ivb_log "error: guest_reader exited with status $guest_rc before it was ready; see $console"
 		fi
 		;;
@@ -364,25 +362,17 @@ guest_rc=
 ready_s=
 if [ "$vm" = dev ]; then
 	ivb_log "running guest_reader in the dev VM (vm/dev-guest.sh copies, compiles and starts it)"
-	vm/dev-guest.sh "$run_dir" -- "${guest_args[@]}" &
-	dev_pid=$!
-	# guest.log is written as guest_reader prints; start host_writer once the guest is ready.
-	ivb_console_follow "$console" "$dev_pid"
+	# dev-guest.sh writes guest.log as guest_reader prints; host_writer starts once the guest is ready.
+	ivb_spawn_follow "$console" - vm/dev-guest.sh "$run_dir" -- "${guest_args[@]}"
 	rc=0
 	ivb_console_wait "$boot_timeout" "$READY_RE" || rc=$?
 	if [ "$rc" -ne 0 ]; then
 		show_guest_lines
 		[ "$rc" -eq 1 ] || ivb_die "guest_reader did not get ready in the dev VM within $boot_timeout s"
-		rc=0
-		wait "$dev_pid" || rc=$?
-		dev_pid=
-		ivb_die "vm/dev-guest.sh ended (status $rc) before guest_reader was ready; see $console"
+		ivb_die "vm/dev-guest.sh ended (exit status $IVB_CHILD_STATUS) before guest_reader was ready; see $console"
 	fi
 	run_host
 	wait_host
-	wait "$dev_pid" || guest_rc=$?
-	guest_rc=${guest_rc:-0}
-	dev_pid=
 elif [ "$order" = guest ]; then
 	boot_and_wait_ready || exit 1
 	run_host --meta "guest_ready_s=$ready_s"
@@ -394,8 +384,17 @@ else
 	wait_host
 fi
 
+if [ "$vm" = dev ]; then
+	# guest_reader ends once host_writer has completed or aborted the run, and dev-guest.sh with it.
+	limit=$GUEST_EXIT_TIMEOUT
+	[ "$host_rc" -eq 0 ] || limit=$GUEST_EXIT_GRACE
+	rc=0
+	ivb_console_wait "$limit" || rc=$?
+	[ "$rc" -eq 1 ] || ivb_log "vm/dev-guest.sh did not end within $limit s after host_writer; stopping it"
+	ivb_spawn_stop 10
+	guest_rc=${IVB_CHILD_STATUS:-}
 # The bench VM still runs unless it failed to get ready (then boot_failed stopped it and said why).
-if [ "$vm" = bench ] && [ -n "$IVB_CON_PID" ]; then
+elif [ -n "$IVB_CON_PID" ]; then
 	# guest_reader ends once host_writer has completed or aborted the run; init then reports and powers off.
 	limit=$GUEST_EXIT_TIMEOUT
 	[ "$host_rc" -eq 0 ] || limit=$GUEST_EXIT_GRACE

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Bench VM helpers for run_test.sh: boot QEMU with the ivshmem device and the initramfs, follow its serial
 # console, wait for lines on it with a time limit, stop it. Source it after vm/lib.sh; it defines functions only.
-# The caller sets IVB_QEMU_PID and IVB_CON_PID to "" before calling, and calls ivb_bench_stop on every exit path.
+# The caller sets IVB_CON_PID to "" before calling, and calls ivb_bench_stop (or ivb_spawn_stop) on every exit
+# path.
 # shellcheck disable=SC2034  # the IVB_* variables set here are read by the scripts that source this file
 
 # Kernel command line: serial console; quiet (every console line costs time under TCG); panic=-1 reboots at
@@ -37,8 +38,8 @@ ivb_bench_check_args() {
 
 # Boot the bench VM in the background.
 # Arguments: KERNEL INITRAMFS SHM_PATH SHM_BYTES CONSOLE_LOG QEMU_STDERR EXTRA_APPEND [-- GUEST_ARGS...]
-# Needs IVB_ACCEL and IVB_CPU (ivb_detect_accel). Sets IVB_QEMU_PID, IVB_QEMU_CMD (array), IVB_QEMU_T0_US
-# and starts the console follower (IVB_CON_FD, IVB_CON_PID) that ivb_console_wait reads.
+# Needs IVB_ACCEL and IVB_CPU (ivb_detect_accel). Sets IVB_QEMU_CMD (array) and IVB_QEMU_T0_US, and, through
+# ivb_spawn_follow, IVB_CHILD_PID (QEMU) and the console follower that ivb_console_wait reads.
 ivb_bench_start() {
 	local kernel=$1 initramfs=$2 shm=$3 bytes=$4 log=$5 qemu_err=$6 extra=$7
 	shift 7
@@ -58,35 +59,53 @@ ivb_bench_start() {
 	)
 	: >"$log"
 	IVB_QEMU_T0_US=$(ivb_now_us)
-	"${IVB_QEMU_CMD[@]}" </dev/null >/dev/null 2>"$qemu_err" &
-	IVB_QEMU_PID=$!
-	ivb_console_follow "$log" "$IVB_QEMU_PID"
+	ivb_spawn_follow "$log" "$qemu_err" "${IVB_QEMU_CMD[@]}"
 }
 
-# Follow file LOG (it may not exist yet) for ivb_console_wait, until process PID has exited.
-# Sets IVB_CON_FD and IVB_CON_PID (the follower; ivb_bench_stop ends it).
-ivb_console_follow() {
-	# tail follows the file with inotify and ends on its own soon after PID does (checked every 0.1 s).
-	exec {IVB_CON_FD}< <(exec tail -s 0.1 -n +1 -F --pid="$2" -- "$1" 2>/dev/null)
+# Start COMMAND in the background and follow file LOG (it may not exist yet) until COMMAND has exited.
+# Arguments: LOG STDERR_FILE COMMAND...   (STDERR_FILE "-": COMMAND's stderr is ours)
+# COMMAND runs in a subshell that waits for it, so it is reaped the moment it exits and `tail --pid` sees it go
+# (a child of this shell would linger as a zombie until this shell reaps it, and tail would wait forever).
+# The follower prints "IVB-CHILD-PID <pid>" first and "IVB-CHILD-EXIT <status>" last; ivb_console_wait reads
+# both. Sets IVB_CHILD_PID (COMMAND, to stop it by pid), IVB_CON_FD and IVB_CON_PID (the follower).
+ivb_spawn_follow() {
+	local log=$1 err=$2 line
+	shift 2
+	exec {IVB_CON_FD}< <(
+		if [ "$err" = - ]; then
+			"$@" </dev/null >/dev/null &
+		else
+			"$@" </dev/null >/dev/null 2>"$err" &
+		fi
+		child=$!
+		echo "IVB-CHILD-PID $child"
+		# inotify; --pid is checked every 0.1 s; tail prints what is left in the file before it ends.
+		tail -s 0.1 -n +1 -F --pid="$child" -- "$log" 2>/dev/null &
+		follower=$!
+		status=0
+		wait "$child" || status=$?
+		wait "$follower" || true
+		echo "IVB-CHILD-EXIT $status"
+	)
 	IVB_CON_PID=$!
+	IVB_CHILD_PID=
+	IVB_CHILD_STATUS=
+	IVB_CHILD_NAME=${1##*/}
+	IFS= read -r -t 10 -u "$IVB_CON_FD" line || true
+	[[ $line =~ ^IVB-CHILD-PID\ ([0-9]+)$ ]] || ivb_die "cannot start $1 (no pid from the follower: '$line')"
+	IVB_CHILD_PID=${BASH_REMATCH[1]}
 }
 
-# Print the pids of the processes other than this shell's children that map FILE (e.g. another QEMU).
-ivb_file_mappers() {
-	local re
-	re=$(printf '%s' "$1" | sed 's/[][\.*^$+?(){}|/]/\\&/g')
-	grep -lsE -- " $re( \(deleted\))?\$" /proc/[0-9]*/maps 2>/dev/null | cut -d/ -f3 || true
-}
-
-# Read console lines until one matches an extended regular expression given as argument.
-# Arguments: LIMIT_SECONDS REGEX...   (no REGEX: wait for the console to end, i.e. for QEMU to exit)
-# Returns 0 on a match (the line is in IVB_CON_LINE), 1 when the console ended (QEMU is gone), 2 on timeout.
-# Kernel panic lines seen on the way are kept in IVB_CON_PANIC.
+# Read lines from the follower until one matches an extended regular expression given as argument.
+# Arguments: LIMIT_SECONDS REGEX...   (no REGEX: read until the follower ends, i.e. until the command has exited)
+# Returns 0 on a match (the line is in IVB_CON_LINE), 1 when the command has exited (its status is in
+# IVB_CHILD_STATUS), 2 on timeout. Kernel panic lines seen on the way are kept in IVB_CON_PANIC.
 ivb_console_wait() {
 	local limit_us=$(($1 * 1000000)) re line rc left_us secs
 	shift
 	local end_us=$(($(ivb_now_us) + limit_us))
 	IVB_CON_LINE=
+	[ -n "${IVB_CON_PID:-}" ] || return 1
 	while :; do
 		left_us=$((end_us - $(ivb_now_us)))
 		[ "$left_us" -gt 0 ] || return 2
@@ -100,6 +119,10 @@ ivb_console_wait() {
 		fi
 		line=${line%$'\r'}
 		case $line in
+		"IVB-CHILD-EXIT "*)
+			IVB_CHILD_STATUS=${line#IVB-CHILD-EXIT }
+			continue
+			;;
 		*"Kernel panic"*) IVB_CON_PANIC=$line ;;
 		esac
 		for re in "$@"; do
@@ -111,22 +134,29 @@ ivb_console_wait() {
 	done
 }
 
-# Wait until process PID has exited, at most LIMIT_SECONDS. Returns 0 if it has, 1 if not.
-ivb_wait_gone() {
-	local pid=$1 limit=$2
-	kill -0 "$pid" 2>/dev/null || return 0
-	# tail --pid ends when the process does; timeout bounds the wait. Nothing is read from /dev/null.
-	timeout "$limit" tail -s 0.1 -f --pid="$pid" /dev/null 2>/dev/null && return 0
-	! kill -0 "$pid" 2>/dev/null
+# Wait until child process PID of this shell has exited, at most LIMIT_SECONDS; reap it.
+# Returns 0 and sets IVB_WAIT_STATUS to its exit status if it has exited, 1 if not.
+ivb_wait_child() {
+	local pid=$1 limit=$2 timer done_pid status=0
+	# The timer is the time limit of the wait, not a guess at how long PID needs.
+	sleep "$limit" &
+	timer=$!
+	wait -n -p done_pid "$pid" "$timer" || status=$?
+	if [ "${done_pid:-}" = "$timer" ]; then
+		return 1
+	fi
+	kill "$timer" 2>/dev/null || true
+	wait "$timer" 2>/dev/null || true
+	IVB_WAIT_STATUS=$status
 }
 
-# Stop child process PID if it still runs: SIGTERM, and SIGKILL if it has not exited after LIMIT seconds.
-# NAME is for the message. Reaps it and sets IVB_STOP_STATUS to its exit status.
+# Stop child process PID of this shell if it still runs: SIGTERM, then SIGKILL if it has not exited after
+# LIMIT seconds. NAME is for the message. Reaps it and sets IVB_STOP_STATUS to its exit status.
 ivb_stop_child() {
 	local pid=$1 name=$2 limit=$3
 	if kill -0 "$pid" 2>/dev/null; then
 		kill -TERM "$pid" 2>/dev/null || true
-		if ! ivb_wait_gone "$pid" "$limit"; then
+		if ! ivb_wait_child "$pid" "$limit"; then
 			ivb_log "$name (pid $pid) ignored SIGTERM for $limit s; killing it"
 			kill -KILL "$pid" 2>/dev/null || true
 		fi
@@ -135,21 +165,38 @@ ivb_stop_child() {
 	wait "$pid" 2>/dev/null || IVB_STOP_STATUS=$?
 }
 
-# Stop the bench VM if it still runs (SIGTERM, then SIGKILL after 5 s) and the console follower.
-# Sets IVB_QEMU_STATUS to QEMU's exit status (empty if it was never started).
+# Stop the command started by ivb_spawn_follow if it still runs (SIGTERM, then SIGKILL after LIMIT seconds,
+# default 5), and end its follower. Sets IVB_CHILD_STATUS to the command's exit status if it is known.
+ivb_spawn_stop() {
+	local limit=${1:-5} rc=0
+	[ -n "${IVB_CON_PID:-}" ] || return 0
+	# While the follower runs, the command runs (or has just ended and its pid is not reused yet).
+	if [ -z "$IVB_CHILD_STATUS" ] && kill -0 "$IVB_CON_PID" 2>/dev/null; then
+		kill -TERM "$IVB_CHILD_PID" 2>/dev/null || true
+		ivb_console_wait "$limit" || rc=$?
+		if [ "$rc" -eq 2 ]; then
+			ivb_log "$IVB_CHILD_NAME (pid $IVB_CHILD_PID) ignored SIGTERM for $limit s; killing it"
+			kill -KILL "$IVB_CHILD_PID" 2>/dev/null || true
+			ivb_console_wait "$limit" || true
+		fi
+	fi
+	exec {IVB_CON_FD}<&-
+	ivb_stop_child "$IVB_CON_PID" "the follower of $IVB_CHILD_NAME" "$limit"
+	IVB_CON_PID=
+}
+
+# Stop the bench VM if it still runs, and its console follower. Sets IVB_QEMU_STATUS to QEMU's exit status
+# (empty if unknown or QEMU was never started).
 ivb_bench_stop() {
-	IVB_QEMU_STATUS=
-	if [ -n "${IVB_QEMU_PID:-}" ]; then
-		ivb_stop_child "$IVB_QEMU_PID" QEMU 5
-		IVB_QEMU_STATUS=$IVB_STOP_STATUS
-		IVB_QEMU_PID=
-	fi
-	if [ -n "${IVB_CON_PID:-}" ]; then
-		kill -TERM "$IVB_CON_PID" 2>/dev/null || true
-		wait "$IVB_CON_PID" 2>/dev/null || true
-		IVB_CON_PID=
-		exec {IVB_CON_FD}<&-
-	fi
+	ivb_spawn_stop 5
+	IVB_QEMU_STATUS=${IVB_CHILD_STATUS:-}
+}
+
+# Print the pids of the processes that map FILE (e.g. a QEMU that uses it as guest memory), one a line.
+ivb_file_mappers() {
+	local re
+	re=$(printf '%s' "$1" | sed 's/[][\.*^$+?(){}|/]/\\&/g')
+	grep -lsE -- " $re( \(deleted\))?\$" /proc/[0-9]*/maps 2>/dev/null | cut -d/ -f3 || true
 }
 
 # Print the QEMU version for the manifest, e.g. "7.2.22 (Debian 1:7.2+dfsg-7+deb12u18+b3)".

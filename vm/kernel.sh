@@ -20,9 +20,18 @@ cleanup() { [ -z "$tmp" ] || rm -rf -- "$tmp"; }
 trap cleanup EXIT
 
 # Print the package linux-image-amd64 depends on (linux-image-<abi>-amd64), or nothing.
+# apt-cache takes ~1 s; the answer is kept in the cache until the package lists change.
 current_package() {
-	apt-cache depends "$META_PACKAGE" 2>/dev/null |
-		sed -n 's/^ *Depends: \(linux-image-[0-9][^ ]*-amd64\)$/\1/p' | head -n 1
+	local lists stamp=$CACHE/current-package pkg
+	lists=$(stat -c %Y /var/lib/apt/lists 2>/dev/null || echo none)
+	if [ -f "$stamp" ] && [ "$(sed -n 1p "$stamp")" = "$lists" ]; then
+		sed -n 2p "$stamp"
+		return
+	fi
+	pkg=$(apt-cache depends "$META_PACKAGE" 2>/dev/null |
+		sed -n 's/^ *Depends: \(linux-image-[0-9][^ ]*-amd64\)$/\1/p' | head -n 1)
+	[ -z "$pkg" ] || printf '%s\n%s\n' "$lists" "$pkg" >"$stamp"
+	echo "$pkg"
 }
 
 # Print the directory of an unpacked kernel in the cache, newest first; nothing if there is none.

@@ -12,24 +12,27 @@ IVB_PROG=test_interrupt
 . "$T_TOP/vm/bench.sh"
 readonly WAIT_LIMIT=120
 
-(cd "$T_TOP" && exec ./run_test.sh --shm "$T_SHM" --results "$T_RESULTS" --no-analysis \
-	--iterations 100000 --latency-frame 64K --bw-iterations 0 --ref-iterations 0) >"$T_OUT" 2>"$T_ERR" &
-pid=$!
-IVB_QEMU_PID=
 IVB_CON_PID=
+# run_test.sh with its stderr in T_ERR, followed until it exits (ivb_spawn_follow reaps it when it does).
+ivb_spawn_follow "$T_ERR" "$T_ERR" "$T_TOP/run_test.sh" \
+	--shm "$T_SHM" --results "$T_RESULTS" --no-analysis \
+	--iterations 100000 --latency-frame 64K --bw-iterations 0 --ref-iterations 0
 
 # Wait (event-driven, with a limit) for host_writer's first progress line: the run is under way.
-ivb_console_follow "$T_ERR" "$pid"
 rc=0
 ivb_console_wait "$WAIT_LIMIT" '^host_writer: latency: [1-9]' || rc=$?
-ivb_bench_stop
-[ "$rc" -eq 0 ] || { kill -TERM "$pid" 2>/dev/null || true; t_fail "no progress from host_writer within $WAIT_LIMIT s (wait status $rc)"; }
+if [ "$rc" -ne 0 ]; then
+	ivb_spawn_stop 30
+	t_fail "no progress from host_writer within $WAIT_LIMIT s (wait status $rc)"
+fi
 
 t0=$SECONDS
-kill -TERM "$pid"
-ivb_wait_gone "$pid" 30 || { kill -KILL "$pid"; t_fail "run_test.sh still runs 30 s after SIGTERM"; }
-T_RC=0
-wait "$pid" || T_RC=$?
+kill -TERM "$IVB_CHILD_PID"
+rc=0
+ivb_console_wait 30 || rc=$?
+[ "$rc" -eq 1 ] || { ivb_spawn_stop 5; t_fail "run_test.sh still runs 30 s after SIGTERM"; }
+ivb_spawn_stop
+T_RC=$IVB_CHILD_STATUS
 stop_s=$((SECONDS - t0))
 t_assert_rc 143
 t_assert_no_qemu

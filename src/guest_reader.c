@@ -7,7 +7,6 @@
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +14,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "clock.h"
 #include "common.h"
 #include "opts.h"
@@ -28,7 +28,6 @@
 #define MAP_DEFAULT "uc"
 #define MAX_TIMEOUT_S 86400u
 
-enum exit_code { EXIT_OK = 0, EXIT_FAILURE_RUN = 1, EXIT_USAGE = 2 };
 
 struct config {
 	const char *shm_path; /* loopback when set */
@@ -58,30 +57,6 @@ static void usage(FILE *out)
 		"\n"
 		"Exit status: 0 the host completed the run, 1 a failure, 2 a usage error.\n",
 		IVB_PCI_VENDOR, IVB_PCI_DEVICE, IVB_TIMEOUT_DEFAULT_S);
-}
-
-static void die_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-
-static void die_usage(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs(PROG ": ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputs(" (try --help)\n", stderr);
-	exit(EXIT_USAGE);
-}
-
-static uint64_t parse_count(const char *opt, const char *arg, uint64_t min, uint64_t max)
-{
-	uint64_t v;
-
-	if (ivb_parse_u64(arg, min, max, &v) < 0)
-		die_usage("%s needs a whole number from %llu to %llu, not '%s'", opt, (unsigned long long)min,
-			  (unsigned long long)max, arg);
-	return v;
 }
 
 static void parse_args(int argc, char **argv, struct config *cfg)
@@ -118,54 +93,35 @@ static void parse_args(int argc, char **argv, struct config *cfg)
 		case OPT_DEVICE: cfg->device = optarg; break;
 		case OPT_MAP:
 			if (strcmp(optarg, "uc") != 0 && strcmp(optarg, "wc") != 0)
-				die_usage("--map needs uc or wc, not '%s'", optarg);
+				ivb_die_usage(PROG, "--map needs uc or wc, not '%s'", optarg);
 			cfg->wc = strcmp(optarg, "wc") == 0;
 			map_given = true;
 			break;
 		case OPT_SYSFS: cfg->sysfs_root = optarg; break;
-		case OPT_TIMEOUT: cfg->timeout_s = parse_count("--timeout", optarg, 1, MAX_TIMEOUT_S); break;
-		case OPT_ITER: iterations = parse_count("--iterations", optarg, 0, 10000000); break;
-		case OPT_BW_ITER: bw_iterations = parse_count("--bw-iterations", optarg, 0, 10000000); break;
-		case OPT_REF_ITER: ref_iterations = parse_count("--ref-iterations", optarg, 0, 10000000); break;
+		case OPT_TIMEOUT: cfg->timeout_s = ivb_parse_count_or_die(PROG, "--timeout", optarg, 1, MAX_TIMEOUT_S); break;
+		case OPT_ITER: iterations = ivb_parse_count_or_die(PROG, "--iterations", optarg, 0, 10000000); break;
+		case OPT_BW_ITER: bw_iterations = ivb_parse_count_or_die(PROG, "--bw-iterations", optarg, 0, 10000000); break;
+		case OPT_REF_ITER: ref_iterations = ivb_parse_count_or_die(PROG, "--ref-iterations", optarg, 0, 10000000); break;
 		case OPT_FRAMES:
 			if (ivb_parse_frame_list(optarg, frames, IVB_MAX_FRAMES, &nframes) < 0)
-				die_usage("--frames needs a comma-separated list of 1080p, 1440p, 4k or byte counts, not '%s'",
+				ivb_die_usage(PROG, "--frames needs a comma-separated list of 1080p, 1440p, 4k or byte counts, not '%s'",
 					  optarg);
 			break;
 		case OPT_LAT_FRAME:
 			if (ivb_parse_frame(optarg, &frame) < 0)
-				die_usage("--latency-frame needs 1080p, 1440p, 4k or a byte count, not '%s'", optarg);
+				ivb_die_usage(PROG, "--latency-frame needs 1080p, 1440p, 4k or a byte count, not '%s'", optarg);
 			break;
-		case OPT_WARMUP: warmup = parse_count("--warmup", optarg, 0, 1000); break;
-		case OPT_HELP: usage(stdout); exit(EXIT_OK);
-		case ':': die_usage("%s needs a value", argv[optind - 1]);
-		default: die_usage("unknown option '%s'", argv[optind - 1]);
+		case OPT_WARMUP: warmup = ivb_parse_count_or_die(PROG, "--warmup", optarg, 0, 1000); break;
+		case OPT_HELP: usage(stdout); exit(IVB_EXIT_OK);
+		case ':': ivb_die_usage(PROG, "%s needs a value", argv[optind - 1]);
+		default: ivb_die_usage(PROG, "unknown option '%s'", argv[optind - 1]);
 		}
 	}
 	if (optind < argc)
-		die_usage("unexpected argument '%s'", argv[optind]);
+		ivb_die_usage(PROG, "unexpected argument '%s'", argv[optind]);
 	if (cfg->shm_path != NULL && (cfg->device != NULL || map_given))
-		die_usage("--shm maps a file; it does not go with --device or --map");
+		ivb_die_usage(PROG, "--shm maps a file; it does not go with --device or --map");
 	cfg->expected = warmup + iterations + bw_iterations * nframes + ref_iterations * (nframes + 1);
-}
-
-static volatile sig_atomic_t stop_signal;
-
-static void on_signal(int sig)
-{
-	stop_signal = sig;
-	ivb_stop_requested = 1;
-}
-
-static void install_signals(void)
-{
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
 }
 
 static int map_region(const struct config *cfg, struct ivb_mapping *map)
@@ -362,14 +318,14 @@ int main(int argc, char **argv)
 	int ret;
 
 	parse_args(argc, argv, &cfg);
-	install_signals();
+	ivb_install_stop_signals();
 	if (map_region(&cfg, &map) < 0)
-		return EXIT_FAILURE_RUN;
+		return IVB_EXIT_FAILURE;
 	if (map.size < IVB_REGION_MIN_SIZE) {
 		fprintf(stderr, PROG ": the region has %zu bytes, less than the %u a header and a page need\n", map.size,
 			IVB_REGION_MIN_SIZE);
 		ivb_unmap(&map);
-		return EXIT_FAILURE_RUN;
+		return IVB_EXIT_FAILURE;
 	}
 	/* Pre-faulted before the first message: no page fault may fall inside phase C. */
 	memset(&w, 0, sizeof(w));
@@ -404,8 +360,8 @@ int main(int argc, char **argv)
 	if (ret < 0) {
 		ivb_guest_abort(&g, ret == -EINTR ? IVB_ABORT_SIGNAL : ret == -ETIMEDOUT ? IVB_ABORT_TIMEOUT
 											 : IVB_ABORT_PROTOCOL);
-		if (stop_signal != 0)
-			fprintf(stderr, PROG ": stopped by signal %d (%s)\n", stop_signal, strsignal(stop_signal));
+		if (ivb_stop_signal != 0)
+			fprintf(stderr, PROG ": stopped by signal %d (%s)\n", ivb_stop_signal, strsignal(ivb_stop_signal));
 		else
 			fprintf(stderr, PROG ": %s\n", g.why[0] ? g.why : strerror(-ret));
 	}
@@ -420,5 +376,5 @@ out:
 	ivb_free_buffer(w.copy, w.capacity);
 	ivb_free_buffer(w.private_src, w.capacity);
 	ivb_unmap(&map);
-	return ret < 0 || t.failed > 0 ? EXIT_FAILURE_RUN : EXIT_OK;
+	return ret < 0 || t.failed > 0 ? IVB_EXIT_FAILURE : IVB_EXIT_OK;
 }

@@ -6,7 +6,6 @@
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "clock.h"
 #include "common.h"
 #include "csv.h"
@@ -36,7 +36,6 @@
 #define MAX_ITERATIONS 10000000u
 #define MAX_TIMEOUT_S 86400u
 
-enum exit_code { EXIT_OK = 0, EXIT_FAILURE_RUN = 1, EXIT_USAGE = 2 };
 
 struct config {
 	const char *shm_path;
@@ -129,30 +128,6 @@ static void usage(FILE *out)
 		ITERATIONS_DEFAULT, BW_ITERATIONS_DEFAULT, REF_ITERATIONS_DEFAULT, WARMUP_DEFAULT, IVB_TIMEOUT_DEFAULT_S);
 }
 
-static void die_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-
-static void die_usage(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs(PROG ": ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputs(" (try --help)\n", stderr);
-	exit(EXIT_USAGE);
-}
-
-static uint64_t parse_count(const char *opt, const char *arg, uint64_t min, uint64_t max)
-{
-	uint64_t v;
-
-	if (ivb_parse_u64(arg, min, max, &v) < 0)
-		die_usage("%s needs a whole number from %llu to %llu, not '%s'", opt, (unsigned long long)min,
-			  (unsigned long long)max, arg);
-	return v;
-}
-
 static void parse_args(int argc, char **argv, struct config *cfg)
 {
 	enum { OPT_SHM = 256, OPT_SIZE, OPT_OUT, OPT_ITER, OPT_LAT_FRAME, OPT_BW_ITER, OPT_FRAMES, OPT_REF_ITER,
@@ -197,46 +172,52 @@ static void parse_args(int argc, char **argv, struct config *cfg)
 		case OPT_SHM: cfg->shm_path = optarg; break;
 		case OPT_SIZE:
 			if (ivb_parse_size(optarg, IVB_REGION_MIN_SIZE, SIZE_MAX, &cfg->size) < 0)
-				die_usage("--size needs a byte count of at least %u (suffixes K, M, G), not '%s'",
+				ivb_die_usage(PROG, "--size needs a byte count of at least %u (suffixes K, M, G), not '%s'",
 					  IVB_REGION_MIN_SIZE, optarg);
 			break;
 		case OPT_OUT: cfg->out_dir = optarg; break;
-		case OPT_ITER: cfg->iterations = parse_count("--iterations", optarg, 0, MAX_ITERATIONS); break;
+		case OPT_ITER: cfg->iterations = ivb_parse_count_or_die(PROG, "--iterations", optarg, 0, MAX_ITERATIONS); break;
 		case OPT_LAT_FRAME: cfg->latency_frame_arg = optarg; break;
-		case OPT_BW_ITER: cfg->bw_iterations = parse_count("--bw-iterations", optarg, 0, MAX_ITERATIONS); break;
+		case OPT_BW_ITER:
+			cfg->bw_iterations = ivb_parse_count_or_die(PROG, "--bw-iterations", optarg, 0, MAX_ITERATIONS);
+			break;
 		case OPT_FRAMES: cfg->frames_arg = optarg; break;
-		case OPT_REF_ITER: cfg->ref_iterations = parse_count("--ref-iterations", optarg, 0, MAX_ITERATIONS); break;
-		case OPT_WARMUP: cfg->warmup = parse_count("--warmup", optarg, 0, 1000); break;
-		case OPT_TIMEOUT: cfg->timeout_s = parse_count("--timeout", optarg, 1, MAX_TIMEOUT_S); break;
+		case OPT_REF_ITER:
+			cfg->ref_iterations = ivb_parse_count_or_die(PROG, "--ref-iterations", optarg, 0, MAX_ITERATIONS);
+			break;
+		case OPT_WARMUP: cfg->warmup = ivb_parse_count_or_die(PROG, "--warmup", optarg, 0, 1000); break;
+		case OPT_TIMEOUT: cfg->timeout_s = ivb_parse_count_or_die(PROG, "--timeout", optarg, 1, MAX_TIMEOUT_S); break;
 		case OPT_META:
 			if (strchr(optarg, '=') == NULL || optarg[0] == '=')
-				die_usage("--meta needs KEY=VALUE, not '%s'", optarg);
+				ivb_die_usage(PROG, "--meta needs KEY=VALUE, not '%s'", optarg);
 			if (cfg->nmeta == IVB_MAX_META)
-				die_usage("at most %u --meta options", IVB_MAX_META);
+				ivb_die_usage(PROG, "at most %u --meta options", IVB_MAX_META);
 			cfg->meta[cfg->nmeta++] = optarg;
 			break;
 		case OPT_NO_COUNTERS: cfg->counters = false; break;
 		case OPT_WRITE_STUDY: cfg->write_study = true; break;
 		case OPT_MAP_STUDY: cfg->map_study = true; break;
-		case OPT_CORRUPT: cfg->corrupt_iteration = parse_count("--corrupt-iteration", optarg, 1, UINT64_MAX); break;
-		case OPT_HELP: usage(stdout); exit(EXIT_OK);
-		case ':': die_usage("%s needs a value", argv[optind - 1]);
-		default: die_usage("unknown option '%s'", argv[optind - 1]);
+		case OPT_CORRUPT:
+			cfg->corrupt_iteration = ivb_parse_count_or_die(PROG, "--corrupt-iteration", optarg, 1, UINT64_MAX);
+			break;
+		case OPT_HELP: usage(stdout); exit(IVB_EXIT_OK);
+		case ':': ivb_die_usage(PROG, "%s needs a value", argv[optind - 1]);
+		default: ivb_die_usage(PROG, "unknown option '%s'", argv[optind - 1]);
 		}
 	}
 	if (optind < argc)
-		die_usage("unexpected argument '%s'", argv[optind]);
+		ivb_die_usage(PROG, "unexpected argument '%s'", argv[optind]);
 	ret = ivb_parse_frame(cfg->latency_frame_arg, &cfg->latency_frame);
 	if (ret < 0)
-		die_usage("--latency-frame needs 1080p, 1440p, 4k or a byte count, not '%s'", cfg->latency_frame_arg);
+		ivb_die_usage(PROG, "--latency-frame needs 1080p, 1440p, 4k or a byte count, not '%s'", cfg->latency_frame_arg);
 	ret = ivb_parse_frame_list(cfg->frames_arg, cfg->frames, IVB_MAX_FRAMES, &cfg->nframes);
 	if (ret == -E2BIG)
-		die_usage("--frames takes at most %u frames", IVB_MAX_FRAMES);
+		ivb_die_usage(PROG, "--frames takes at most %u frames", IVB_MAX_FRAMES);
 	if (ret < 0)
-		die_usage("--frames needs a comma-separated list of 1080p, 1440p, 4k or byte counts, not '%s'",
+		ivb_die_usage(PROG, "--frames needs a comma-separated list of 1080p, 1440p, 4k or byte counts, not '%s'",
 			  cfg->frames_arg);
 	if (cfg->iterations + cfg->bw_iterations + cfg->ref_iterations == 0)
-		die_usage("nothing to do: --iterations, --bw-iterations and --ref-iterations are all 0");
+		ivb_die_usage(PROG, "nothing to do: --iterations, --bw-iterations and --ref-iterations are all 0");
 }
 
 /* The largest message this configuration sends. */
@@ -272,26 +253,6 @@ static int planned_region_size(const struct config *cfg, uint64_t *size)
 		return -ELOOP;
 	*size = st.st_size > 0 ? (uint64_t)st.st_size : IVB_SHM_SIZE_DEFAULT;
 	return 0;
-}
-
-static volatile sig_atomic_t stop_signal;
-
-static void on_signal(int sig)
-{
-	stop_signal = sig;
-	ivb_stop_requested = 1;
-}
-
-static void install_signals(void)
-{
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	/* No SA_RESTART: a blocking call should return so that we can record and leave. */
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
 }
 
 static int make_dir(const char *path)
@@ -960,7 +921,7 @@ int main(int argc, char **argv)
 	if (ret < 0) {
 		fprintf(stderr, PROG ": cannot use %s: %s\n", cfg->shm_path,
 			ret == -ELOOP ? "it is a symbolic link" : strerror(-ret));
-		return EXIT_FAILURE_RUN;
+		return IVB_EXIT_FAILURE;
 	}
 	/* Before anything starts: a region too small for the largest frame is an error now, not later. */
 	if (region_size < IVB_REGION_MIN_SIZE || region_size - IVB_HEADER_SIZE < largest) {
@@ -968,15 +929,15 @@ int main(int argc, char **argv)
 			"the largest frame needs %llu\n", cfg->shm_path, (unsigned long long)region_size,
 			(unsigned long long)(region_size > IVB_HEADER_SIZE ? region_size - IVB_HEADER_SIZE : 0),
 			(unsigned long long)largest);
-		return EXIT_FAILURE_RUN;
+		return IVB_EXIT_FAILURE;
 	}
-	install_signals();
+	ivb_install_stop_signals();
 	ret = ivb_shm_create(cfg->shm_path, region_size, &run.map);
 	if (ret < 0) {
 		fprintf(stderr, PROG ": cannot map %s: %s\n", cfg->shm_path,
 			ret == -EBUSY ? "another host_writer is using it" :
 			ret == -EINVAL ? "not a regular file of a usable size" : strerror(-ret));
-		return EXIT_FAILURE_RUN;
+		return IVB_EXIT_FAILURE;
 	}
 	/* Own every page of the region we will write before any timing: a first write faults. */
 	memset(ivb_buffer(run.map.region), 0, largest);
@@ -986,7 +947,7 @@ int main(int argc, char **argv)
 	if (run.frame == NULL || run.reference == NULL) {
 		fprintf(stderr, PROG ": cannot allocate two %llu-byte frame buffers: %s\n", (unsigned long long)largest,
 			strerror(errno));
-		return EXIT_FAILURE_RUN;
+		return IVB_EXIT_FAILURE;
 	}
 	if (cfg->counters) {
 		ivb_perf_open(&run.perf);
@@ -996,17 +957,17 @@ int main(int argc, char **argv)
 	}
 	init_manifest(&run, run.map.size);
 	if (open_outputs(&run) < 0)
-		return EXIT_FAILURE_RUN;
+		return IVB_EXIT_FAILURE;
 	write_manifest(&run, "running");
 
 	if (ivb_random_bytes(&session, sizeof(session)) < 0 || (session |= 1) == 0) {
 		fprintf(stderr, PROG ": OpenSSL could not generate a session id\n");
-		return EXIT_FAILURE_RUN;
+		return IVB_EXIT_FAILURE;
 	}
 	ret = ivb_host_init(&run.host, run.map.region, run.map.size, session, cfg->timeout_s * IVB_NS_PER_SEC);
 	if (ret < 0) {
 		fprintf(stderr, PROG ": cannot initialise %s: %s\n", cfg->shm_path, strerror(-ret));
-		return EXIT_FAILURE_RUN;
+		return IVB_EXIT_FAILURE;
 	}
 	if (run.host.why[0])
 		fprintf(stderr, PROG ": %s: %s\n", cfg->shm_path, run.host.why);
@@ -1028,9 +989,9 @@ int main(int argc, char **argv)
 		enum ivb_abort_reason reason = abort_reason_for(ret);
 
 		ivb_host_abort(&run.host, reason);
-		if (stop_signal != 0)
-			snprintf(run.host.why, sizeof(run.host.why), "stopped by signal %d (%s)", stop_signal,
-				 strsignal(stop_signal));
+		if (ivb_stop_signal != 0)
+			snprintf(run.host.why, sizeof(run.host.why), "stopped by signal %d (%s)", ivb_stop_signal,
+				 strsignal(ivb_stop_signal));
 		run.manifest.abort_reason = run.host.why[0] ? run.host.why : strerror(-ret);
 		fprintf(stderr, PROG ": %s\n", run.manifest.abort_reason);
 		write_manifest(&run, "aborted");
@@ -1053,8 +1014,8 @@ int main(int argc, char **argv)
 	ivb_free_buffer(run.reference, run.buffer_size);
 	ivb_unmap(&run.map);
 	if (ret < 0)
-		return EXIT_FAILURE_RUN;
+		return IVB_EXIT_FAILURE;
 	return !run.warmup_failed && l->succeeded + b->succeeded + r->succeeded == l->planned + b->planned + r->planned
-		       ? EXIT_OK
-		       : EXIT_FAILURE_RUN;
+		       ? IVB_EXIT_OK
+		       : IVB_EXIT_FAILURE;
 }

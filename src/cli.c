@@ -1,0 +1,51 @@
+/* cli.c: usage errors and stop signals for both programs. */
+#include "cli.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "opts.h"
+#include "protocol.h"
+
+volatile sig_atomic_t ivb_stop_signal;
+
+void ivb_die_usage(const char *prog, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: ", prog);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs(" (try --help)\n", stderr);
+	exit(IVB_EXIT_USAGE);
+}
+
+uint64_t ivb_parse_count_or_die(const char *prog, const char *opt, const char *arg, uint64_t min, uint64_t max)
+{
+	uint64_t v;
+
+	if (ivb_parse_u64(arg, min, max, &v) < 0)
+		ivb_die_usage(prog, "%s needs a whole number from %llu to %llu, not '%s'", opt, (unsigned long long)min,
+			      (unsigned long long)max, arg);
+	return v;
+}
+
+static void on_signal(int sig)
+{
+	ivb_stop_signal = sig;
+	ivb_stop_requested = 1;
+}
+
+void ivb_install_stop_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+}

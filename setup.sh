@@ -9,7 +9,7 @@
 #   status  say whether the VM runs and how to reach it; exit 0 when it runs, 3 when it does not
 # Environment (defaults in brackets): DEVVM_PORT [2222], DEVVM_SHM [/dev/shm/ivshmem],
 #   DEVVM_SHM_SIZE [64M], DEVVM_MEM [2G], DEVVM_SMP [2], DEVVM_STATE [vm-state], DEVVM_KEY [temp_id_rsa],
-#   DEVVM_CACHE [.cache/devvm], DEVVM_BOOT_TIMEOUT [900], DEVVM_SSH_TIMEOUT [120],
+#   DEVVM_CACHE [~/.cache/ivshmem-bench/devvm], DEVVM_BOOT_TIMEOUT [900], DEVVM_SSH_TIMEOUT [120],
 #   DEVVM_STOP_TIMEOUT [120], ACCEL [detected: kvm or tcg], CPU [max].
 # If debian-12-generic-amd64.qcow2 (the official cloud image) is in this folder, it is used as the base
 # image; otherwise vm/dev-image.sh builds one from Debian packages (needs root and the apt archive).

@@ -10,8 +10,9 @@ devvm_config() {
 	DEVVM_ROOT=$root
 	# Generated state of one VM: overlay disk, seed ISO, pid file, serial log, ssh settings.
 	DEVVM_STATE=${DEVVM_STATE:-$root/vm-state}
-	# Base images built by vm/dev-image.sh; reused until the recipe changes.
-	DEVVM_CACHE=${DEVVM_CACHE:-$root/.cache/devvm}
+	# Base images built by vm/dev-image.sh; reused until the recipe changes. They live in the user's
+	# cache, not in the clone: a fresh clone (as CI makes) reuses the image instead of spending minutes.
+	DEVVM_CACHE=${DEVVM_CACHE:-${XDG_CACHE_HOME:-${HOME:-/root}/.cache}/ivshmem-bench/devvm}
 	# The seed's interface: `ssh -i temp_id_rsa -p 2222 debian@localhost`.
 	DEVVM_KEY=${DEVVM_KEY:-$root/temp_id_rsa}
 	DEVVM_PORT=${DEVVM_PORT:-2222}

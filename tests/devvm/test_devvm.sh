@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # shellcheck disable=SC2015  # "check && pass || fail" is meant: fail when a check fails (fail exits)
-# The dev VM end to end, in one boot: ./setup.sh builds the base image (cached in .cache/devvm) and boots it
+# The dev VM end to end, in one boot: ./setup.sh builds the base image (cached in ~/.cache/ivshmem-bench/devvm) and boots it
 # (TCG here), SSH answers, guest_reader is compiled in the guest and runs a short benchmark against BAR2
 # through vm/dev-guest.sh with host_writer on the host, the CSVs and run.json are checked, and
 # ./setup.sh stop leaves no QEMU behind. Also: status, idempotent start, a busy port.

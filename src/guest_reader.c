@@ -179,7 +179,8 @@ struct tally {
 struct workspace {
 	uint8_t *copy;        /* phase C's destination, pre-faulted */
 	uint8_t *private_src; /* reference messages: a private copy of the data */
-	size_t capacity;
+	size_t buffer_size;   /* of copy and private_src: the largest message so far */
+	size_t capacity;      /* of the region's buffer */
 	struct ivb_perf perf;
 	struct ivb_huge_buffer huge; /* the write study's huge-page buffer, made on first use */
 	bool huge_tried;
@@ -234,6 +235,35 @@ static uint32_t map_study(struct workspace *w, const struct ivb_message *msg, st
 	return match ? IVB_MSG_OK : IVB_MSG_SHA256_MISMATCH;
 }
 
+/*
+ * Make the private buffers hold n bytes, pre-faulted. They grow with the largest message (the
+ * host's warm-up message is its largest), so a small run does not pay for the whole region.
+ * Returns: 0, or -ENOMEM.
+ */
+static int ensure_buffers(struct workspace *w, size_t n)
+{
+	const size_t step = 2u << 20;
+	size_t size;
+
+	if (n <= w->buffer_size)
+		return 0;
+	size = (n + step - 1) / step * step;
+	ivb_free_buffer(w->copy, w->buffer_size);
+	ivb_free_buffer(w->private_src, w->buffer_size);
+	w->copy = ivb_alloc_prefaulted(size);
+	w->private_src = ivb_alloc_prefaulted(size);
+	w->buffer_size = size;
+	if (w->copy == NULL || w->private_src == NULL) {
+		fprintf(stderr, PROG ": cannot allocate two %zu-byte buffers: %s\n", size, strerror(errno));
+		ivb_free_buffer(w->copy, size);
+		ivb_free_buffer(w->private_src, size);
+		w->copy = w->private_src = NULL;
+		w->buffer_size = 0;
+		return -ENOMEM;
+	}
+	return 0;
+}
+
 /* Run the phases (and the write study when asked) on one valid message. Returns: enum ivb_msg_error. */
 static uint32_t process(struct workspace *w, const uint8_t *shared, const struct ivb_message *msg,
 			struct ivb_guest_report *rep)
@@ -241,6 +271,8 @@ static uint32_t process(struct workspace *w, const uint8_t *shared, const struct
 	const uint8_t *src = shared;
 	bool match = false;
 
+	if (ensure_buffers(w, msg->size) < 0)
+		return IVB_MSG_GUEST_FAILURE;
 	/* Reference: the same phases on private memory, to compare with the region. */
 	if (msg->kind == IVB_MSG_REFERENCE) {
 		memcpy(w->private_src, shared, msg->size);
@@ -254,7 +286,7 @@ static uint32_t process(struct workspace *w, const uint8_t *shared, const struct
 	if (msg->flags & IVB_MSG_FLAG_WRITE_STUDY) {
 		if (!w->huge_tried) {
 			w->huge_tried = true;
-			if (ivb_huge_alloc(&w->huge, w->capacity) < 0)
+			if (ivb_huge_alloc(&w->huge, w->buffer_size) < 0)
 				fprintf(stderr, PROG ": no huge-page buffer: the write study runs without it\n");
 		}
 		if (ivb_run_write_study(src, msg->size, w->copy, &w->huge, &rep->study) < 0)
@@ -333,13 +365,6 @@ int main(int argc, char **argv)
 	w.cfg = &cfg;
 	w.primary = &map;
 	w.capacity = map.size - IVB_HEADER_SIZE;
-	w.copy = ivb_alloc_prefaulted(w.capacity);
-	w.private_src = ivb_alloc_prefaulted(w.capacity);
-	if (w.copy == NULL || w.private_src == NULL) {
-		fprintf(stderr, PROG ": cannot allocate two %zu-byte buffers: %s\n", w.capacity, strerror(errno));
-		ret = -ENOMEM;
-		goto out;
-	}
 	ivb_perf_open(&w.perf);
 	ivb_perf_describe_missing(&w.perf, missing, sizeof(missing));
 	if (missing[0])
@@ -365,7 +390,6 @@ int main(int argc, char **argv)
 		else
 			fprintf(stderr, PROG ": %s\n", g.why[0] ? g.why : strerror(-ret));
 	}
-out:
 	printf(PROG ": %llu messages, %llu verified, %llu failed; mapping %s%s%s, memory type %s%s\n",
 	       (unsigned long long)t.messages, (unsigned long long)t.verified, (unsigned long long)t.failed,
 	       ivb_map_kind_name(map.kind), map.device[0] ? " of " : "", map.device,
@@ -373,8 +397,8 @@ out:
 	ivb_perf_close(&w.perf);
 	ivb_huge_free(&w.huge);
 	ivb_unmap(&w.alternate);
-	ivb_free_buffer(w.copy, w.capacity);
-	ivb_free_buffer(w.private_src, w.capacity);
+	ivb_free_buffer(w.copy, w.buffer_size);
+	ivb_free_buffer(w.private_src, w.buffer_size);
 	ivb_unmap(&map);
 	return ret < 0 || t.failed > 0 ? IVB_EXIT_FAILURE : IVB_EXIT_OK;
 }

@@ -255,6 +255,27 @@ static int planned_region_size(const struct config *cfg, uint64_t *size)
 	return 0;
 }
 
+/*
+ * A guest may already wait on an existing region that is too small for this run: mark it
+ * ABORTED so that the guest stops now instead of at its time limit. Never creates or grows it.
+ */
+static void abort_existing_region(const struct config *cfg)
+{
+	struct ivb_mapping map;
+	struct ivb_host host;
+	struct stat st;
+	uint64_t session;
+
+	if (lstat(cfg->shm_path, &st) < 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size < IVB_REGION_MIN_SIZE)
+		return;
+	if (ivb_shm_create(cfg->shm_path, (uint64_t)st.st_size, &map) < 0)
+		return;
+	if (ivb_random_bytes(&session, sizeof(session)) == 0 &&
+	    ivb_host_init(&host, map.region, map.size, session | 1, 0) == 0)
+		ivb_host_abort(&host, IVB_ABORT_FAILURE);
+	ivb_unmap(&map);
+}
+
 static int make_dir(const char *path)
 {
 	char buf[4096];
@@ -929,6 +950,7 @@ int main(int argc, char **argv)
 			"the largest frame needs %llu\n", cfg->shm_path, (unsigned long long)region_size,
 			(unsigned long long)(region_size > IVB_HEADER_SIZE ? region_size - IVB_HEADER_SIZE : 0),
 			(unsigned long long)largest);
+		abort_existing_region(cfg);
 		return IVB_EXIT_FAILURE;
 	}
 	ivb_install_stop_signals();

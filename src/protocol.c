@@ -415,6 +415,7 @@ int ivb_guest_bind(struct ivb_guest *g, struct ivb_region *r, size_t map_size, u
 		   const struct ivb_guest_info *info)
 {
 	struct waiter w;
+	uint64_t stale_session;
 	int ret;
 
 	memset(g, 0, sizeof(*g));
@@ -427,12 +428,20 @@ int ivb_guest_bind(struct ivb_guest *g, struct ivb_region *r, size_t map_size, u
 		return -EPROTO;
 	}
 	r->guest_session = 0;
+	/* A host that aborts after we started is reported at once; an ABORTED left by an earlier run is not. */
+	stale_session = load_acquire(&r->session);
 	guest_publish(g, IVB_GUEST_WAITING_HOST_INIT);
 	waiter_start(&w, timeout_ns, true);
 	for (;;) {
 		ret = guest_try_bind(g);
 		if (ret != 0)
 			return ret < 0 ? ret : 0;
+		if (load_acquire(&r->host_state) == IVB_HOST_ABORTED && load_acquire(&r->magic) == IVB_MAGIC &&
+		    load_acquire(&r->session) != stale_session) {
+			snprintf(g->why, sizeof(g->why), "the host aborted before the run (%s)",
+				 ivb_abort_reason_name(r->host_abort_reason));
+			return -ECONNRESET;
+		}
 		ret = waiter_tick(&w);
 		if (ret == -ETIMEDOUT) {
 			uint32_t hstate = load_acquire(&r->host_state);

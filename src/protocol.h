@@ -123,7 +123,8 @@ void ivb_host_abort(struct ivb_host *h, enum ivb_abort_reason reason);
 /*
  * Guest: announce WAITING_HOST_INIT, wait for a host in READY with our protocol version and a
  * geometry that fits map_size, publish info and bind to the host's session (READY).
- * Returns: 0, -ETIMEDOUT, -EINTR, or -EPROTO (version or geometry mismatch; see why).
+ * Returns: 0, -ETIMEDOUT, -EINTR, -ECONNRESET (a host that came after us aborted), or -EPROTO
+ * (version or geometry mismatch; see why).
  */
 int ivb_guest_bind(struct ivb_guest *g, struct ivb_region *r, size_t map_size, uint64_t timeout_ns,
 		   const struct ivb_guest_info *info);

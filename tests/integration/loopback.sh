@@ -340,9 +340,29 @@ test_studies_and_counters() {
 	pass "$name"
 }
 
+test_too_small_stops_waiting_guest() {
+	local name=too_small_stops_waiting_guest out="$WORK/$1" shm="$SHM_PREFIX-15" rc=0 start
+	mkdir -p "$out"
+	head -c $((1 << 20)) /dev/zero >"$shm"
+	chmod 600 "$shm"
+	start=$(date +%s)
+	start_guest "$out/guest" --shm "$shm" --timeout 60
+	"$HOST" --shm "$shm" --out "$out" --latency-frame 4k --timeout 60 >/dev/null 2>"$out/host.err" || rc=$?
+	[ "$rc" -eq 1 ] && grep -q "too small" "$out/host.err" || { fail "$name" "host exit $rc: $(cat "$out/host.err")"; return; }
+	guest_rc=0
+	wait "$guest_pid" || guest_rc=$?
+	[ "$guest_rc" -eq 1 ] || { fail "$name" "guest exit $guest_rc, expected 1"; return; }
+	# The guest heard of the abort instead of waiting out its 60 s.
+	[ $(($(date +%s) - start)) -lt 30 ] || { fail "$name" "the guest waited for its time limit"; return; }
+	grep -q "host aborted" "$out/guest.err" || { fail "$name" "guest message: $(tail -1 "$out/guest.err")"; return; }
+	[ "$(stat -c %s "$shm")" -eq $((1 << 20)) ] || { fail "$name" "the region was resized"; return; }
+	pass "$name"
+}
+
 for t in test_host_first_small_frames test_guest_first_4k test_corruption_detected test_guest_killed_mid_run \
 	test_host_sigterm_stops_guest test_guest_sigint_stops_host test_peer_never_starts test_bad_options \
-	test_region_checks test_stale_region_recovers test_fake_bar_mapping test_studies_and_counters; do
+	test_region_checks test_stale_region_recovers test_fake_bar_mapping test_studies_and_counters \
+	test_too_small_stops_waiting_guest; do
 	"$t" "$t"
 done
 echo "loopback: $passed passed, $failed failed"

@@ -1,7 +1,8 @@
 # Bench VM (issue 3): guest kernel, initramfs, `make test` and the VM tests.
 #   make kernel      fetch Debian's kernel into .cache/kernel/ (or check KERNEL=PATH)
 #   make initramfs   build/bench-initramfs.cpio: busybox, vm/init, the static guest_reader
-#   make test        one benchmark run in the bench VM with the seed's defaults (RUN_TEST_ARGS adds options)
+#   make test        one benchmark run in the bench VM with the seed's defaults (RUN_TEST_ARGS adds options;
+#                    VM=dev runs it in the dev VM started by ./setup.sh)
 #   make check-vm    the VM tests (tests/vm/), part of `make check`
 
 VM_PACKAGES := qemu-system-x86 busybox-static cpio xz-utils
@@ -26,8 +27,10 @@ initramfs: $(BENCH_INITRAMFS)
 $(BENCH_INITRAMFS): vm/init vm/build-initramfs.sh $(BUILD)/guest_reader-static $(wildcard /bin/busybox) | deps-vm
 	vm/build-initramfs.sh --out $@ --guest-reader $(BUILD)/guest_reader-static
 
-test: | deps-vm
-	./run_test.sh $(SEED_TEST_ARGS) $(RUN_TEST_ARGS)
+# VM=dev runs the guest in the dev VM that ./setup.sh started instead of booting the bench VM.
+VM ?= bench
+test: | deps-vm deps-analysis
+	./run_test.sh --vm $(VM) $(SEED_TEST_ARGS) $(RUN_TEST_ARGS)
 
 CHECK_TARGETS += check-vm
 check-vm: $(BUILD)/host_writer $(BENCH_INITRAMFS) | deps-vm

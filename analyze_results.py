@@ -12,13 +12,15 @@
 Usage: ./analyze_results.py [RESULTS_DIR]        (default: results/latest)
 
 Reads latency_results.csv, bandwidth_results.csv, reference_results.csv, latency_performance.csv,
-bandwidth_performance.csv and run.json (each when present) and writes into RESULTS_DIR:
-performance_report.txt, latency_histogram.png, latency_over_time.png, latency_percentiles.png and
-bandwidth_analysis.png. A short summary goes to stdout, problems to stderr (one line each).
+bandwidth_performance.csv, phase_performance.csv, write_study.csv and run.json (each when present) and
+writes into RESULTS_DIR: performance_report.txt, latency_histogram.png, latency_over_time.png,
+latency_percentiles.png, bandwidth_analysis.png and write_study.png. A short summary goes to stdout,
+problems to stderr (one line each).
 
 Units: times are integer nanoseconds in the CSVs; 1 MB = 1e6 bytes, 1 MiB = 2^20 bytes;
-MB/s = bytes / ns * 1e3. Exit status: 0 report written, 1 bad input or every iteration of a test
-failed, 2 usage error.
+MB/s = bytes / ns * 1e3. Exit status: 0 report written, 1 bad input (a timing CSV that cannot be
+used; or a counter, write-study or run.json file that cannot be used: then the report and plots are
+still written from the rest) or every iteration of a test failed, 2 usage error.
 """
 
 import argparse
@@ -50,8 +52,11 @@ BANDWIDTH_CSV = "bandwidth_results.csv"
 REFERENCE_CSV = "reference_results.csv"
 LATENCY_COUNTERS_CSV = "latency_performance.csv"
 BANDWIDTH_COUNTERS_CSV = "bandwidth_performance.csv"
+PHASE_COUNTERS_CSV = "phase_performance.csv"
+WRITE_STUDY_CSV = "write_study.csv"
 MANIFEST_JSON = "run.json"
 REPORT_TXT = "performance_report.txt"
+WRITE_STUDY_PNG = "write_study.png"
 
 # The columns host_writer writes (src/csv.c); the analysis needs every one of them.
 LATENCY_COLUMNS = [
@@ -83,6 +88,57 @@ REFERENCE_COLUMNS = [
     "success",
 ]
 TEXT_COLUMNS = {"frame_type"}
+
+# The counter files (src/csv.c). One side's columns are the seed's; the software counters come last.
+SIDE_COUNTERS = [
+    "l1_cache_misses", "l1_cache_references", "l1_miss_rate", "llc_misses", "llc_references", "llc_miss_rate",
+    "tlb_misses", "cpu_cycles", "instructions", "ipc", "cycles_per_byte", "context_switches",
+]
+SOFTWARE_COUNTERS = ["host_page_faults", "host_task_clock_ns", "guest_page_faults", "guest_task_clock_ns"]
+SIDE_COUNTER_COLUMNS = [f"{side}_{c}" for side in ("host", "guest") for c in SIDE_COUNTERS] + SOFTWARE_COUNTERS
+LATENCY_COUNTER_COLUMNS = ["iteration"] + SIDE_COUNTER_COLUMNS
+BANDWIDTH_COUNTER_COLUMNS = ["iteration", "frame_type"] + SIDE_COUNTER_COLUMNS
+PHASE_COUNTERS = [
+    "l1_cache_misses", "l1_cache_references", "llc_misses", "llc_references", "tlb_misses",
+    "cpu_cycles", "instructions", "context_switches", "page_faults", "task_clock_ns",
+]
+PHASE_COUNTER_COLUMNS = ["test", "iteration", "frame_type", "size_bytes", "phase"] + PHASE_COUNTERS
+WRITE_STUDY_COLUMNS = ["test", "iteration", "frame_type", "size_bytes", "variant", "copy_ns", "copy_mbps",
+                       "page_faults", "success"]
+TESTS = ("latency", "bandwidth", "reference")
+PHASES = ("A_hot_read", "B_cold_read", "C_copy", "D_verify")
+
+# Derived metrics, computed here from the raw counters (and checked against the CSV's own columns):
+# label, the CSV's column suffix, numerator, denominator ("bytes": the message size), scale.
+DERIVED_METRICS = [
+    ("IPC", "ipc", "instructions", "cpu_cycles", 1.0),
+    ("cycles/byte", "cycles_per_byte", "cpu_cycles", "bytes", 1.0),
+    ("L1_miss%", "l1_miss_rate", "l1_cache_misses", "l1_cache_references", 100.0),
+    ("LLC_miss%", "llc_miss_rate", "llc_misses", "llc_references", 100.0),
+]
+DERIVED_COLUMNS = {suffix for _, suffix, _, _, _ in DERIVED_METRICS}
+# host_writer prints the derived columns with 4 decimals.
+DERIVED_COUNTER_TOLERANCE = 0.00051
+
+# The write-path variants of phase C, in report order; memcpy_prefaulted is phase C itself, the 1.00x.
+PREFAULTED = "memcpy_prefaulted"
+FRESH_PAGES = "memcpy_fresh_pages"
+VARIANT_ORDER = [PREFAULTED, FRESH_PAGES, "nt_store", "memcpy_thp", "memcpy_hugetlb", "memcpy_hugepages"]
+VARIANT_WORDS = {
+    FRESH_PAGES: "fresh pages",
+    "nt_store": "non-temporal stores",
+    "memcpy_thp": "memcpy into transparent huge pages",
+    "memcpy_hugetlb": "memcpy into hugetlb pages",
+    "memcpy_hugepages": "memcpy into huge pages",
+}
+# A variant is called faster or slower than the pre-faulted memcpy only when the medians differ by at
+# least this ratio and every iteration (each message ran every variant) agrees on the direction.
+CLEAR_DIFFERENCE = 1.10
+# Phase C's source column in each timing CSV: memcpy_prefaulted must be the same measurement.
+PHASE_C_COLUMN = {"latency": "guest_second_pass_ns", "bandwidth": "guest_memcpy_ns",
+                  "reference": "guest_second_pass_ns"}
+STUDY_STAGE_LABEL = "write-study variants (--write-study)"
+TCG_MEMORY_TYPE_LINE = "Under TCG the memory type (UC-/WC) has no effect on speed: these are emulator timings"
 
 LATENCY_TIMING_COLUMNS = [c for c in LATENCY_COLUMNS if c.endswith("_ns")]
 BANDWIDTH_TIMING_COLUMNS = [c for c in BANDWIDTH_COLUMNS if c.endswith("_ns")]
@@ -154,12 +210,13 @@ def warn(message):
 # Loading
 
 
-def read_csv_file(path, columns, optional_numeric=False):
+def read_csv_file(path, columns, optional_numeric=False, text_columns=TEXT_COLUMNS, required=()):
     """Read one CSV into a DataFrame with numeric columns, or raise InputError saying what is wrong.
 
-    Every column in `columns` must be present. Values must be numbers (frame_type is text); empty
+    Every column in `columns` must be present. Values must be numbers (text_columns are text); empty
     fields are allowed in rows with success=0 (the writer leaves timings empty when a message failed)
-    and anywhere when optional_numeric is set (hardware counters that could not be read).
+    and, when optional_numeric is set, anywhere except in the `required` columns (a counter that could
+    not be read, a write-path variant that did not run).
     """
     name = path.name
     try:
@@ -179,7 +236,8 @@ def read_csv_file(path, columns, optional_numeric=False):
         raise InputError(f"{name}: wrong columns: {', '.join(duplicates)} more than once")
     missing = [c for c in columns if c not in header]
     if missing:
-        raise InputError(f"{name}: wrong columns: missing {', '.join(missing)}")
+        more = f" and {len(missing) - 5} more" if len(missing) > 6 else ""
+        raise InputError(f"{name}: wrong columns: missing {', '.join(missing[:5] if more else missing)}{more}")
     for lineno, row in enumerate(rows[1:], start=2):
         if len(row) != len(header):
             raise InputError(f"{name} line {lineno}: {len(row)} fields, the header has {len(header)}")
@@ -187,7 +245,7 @@ def read_csv_file(path, columns, optional_numeric=False):
     table = table.apply(lambda col: col.str.strip())
     data = pd.DataFrame(index=table.index)
     for col in header:
-        if col in TEXT_COLUMNS or col not in columns and not optional_numeric:
+        if col in text_columns or col not in columns and not optional_numeric:
             data[col] = table[col]
             continue
         values = pd.to_numeric(table[col].where(table[col] != ""), errors="coerce")
@@ -198,6 +256,11 @@ def read_csv_file(path, columns, optional_numeric=False):
         data[col] = values
     if not optional_numeric:
         check_required_fields(name, data, columns)
+    for col in required:
+        empty = data[col].isna() if col not in text_columns else data[col] == ""
+        if empty.any():
+            first = empty[empty].index[0]
+            raise InputError(f"{name} line {first + 2}: empty {col}")
     return data
 
 
@@ -227,21 +290,35 @@ def load_optional_csv(folder, filename, columns, notes):
     return read_csv_file(path, columns)
 
 
-def load_counters(folder, filename, keys, notes):
-    """Hardware/software counters are extra: a broken file is reported, never fatal."""
+def check_values(name, data, column, allowed):
+    bad = ~data[column].isin(allowed)
+    if bad.any():
+        first = bad[bad].index[0]
+        raise InputError(f"{name} line {first + 2}: {column} is {data[column][first]!r}, "
+                         f"expected {', '.join(str(a) for a in allowed)}")
+
+
+def load_extra(folder, filename, columns, notes, errors, what, text_columns=TEXT_COLUMNS, required=("iteration",),
+               allowed=None):
+    """A counter or write-study file: extra to the timings, so a broken one is skipped, reported on stderr
+    and in the report, and makes the exit status 1 while the rest is still analysed. None when absent."""
     path = folder / filename
     if not path.exists():
-        notes.append(f"{filename}: not found (no counters)")
+        notes.append(f"{filename}: not found ({what})")
         return None
     try:
-        return read_csv_file(path, keys, optional_numeric=True)
+        data = read_csv_file(path, columns, optional_numeric=True, text_columns=text_columns, required=required)
+        for column, values in (allowed or {}).items():
+            check_values(filename, data, column, values)
+        return data
     except InputError as err:
-        warn(f"{err}; counters skipped")
-        notes.append(f"{err}; counters skipped")
+        warn(f"{err}; {what} skipped")
+        notes.append(f"{err}; {what} skipped")
+        errors.append(str(err))
         return None
 
 
-def load_manifest(folder, notes):
+def load_manifest(folder, notes, errors):
     path = folder / MANIFEST_JSON
     if not path.exists():
         notes.append(f"{MANIFEST_JSON}: not found (environment unknown)")
@@ -251,9 +328,12 @@ def load_manifest(folder, notes):
     except (OSError, UnicodeDecodeError, ValueError) as err:
         warn(f"{MANIFEST_JSON}: unreadable ({err}); environment unknown")
         notes.append(f"{MANIFEST_JSON}: unreadable ({err})")
+        errors.append(f"{MANIFEST_JSON}: unreadable")
         return {}
     if not isinstance(manifest, dict):
+        warn(f"{MANIFEST_JSON}: not a JSON object; environment unknown")
         notes.append(f"{MANIFEST_JSON}: not a JSON object")
+        errors.append(f"{MANIFEST_JSON}: not a JSON object")
         return {}
     return manifest
 
@@ -300,16 +380,43 @@ def latency_frame_bytes(manifest):
     return None
 
 
-def add_derived_latency_columns(data):
+def study_time(data, study, test, keys):
+    """Per timing row, the guest's time in the write-study variants other than phase C itself (0 when none
+    ran): with --write-study they run inside the round trip, after phase D."""
+    rows = study[(study["test"] == test) & (study["variant"] != PREFAULTED)]
+    per_message = rows.groupby(keys)["copy_ns"].sum(min_count=1).rename("guest_study_ns").reset_index()
+    merged = data[keys].merge(per_message, on=keys, how="left")
+    return merged["guest_study_ns"].fillna(0).to_numpy()
+
+
+def add_derived_latency_columns(data, study):
     data["one_way_est_ns"] = data["roundtrip_ns"] / 2
     data["guest_total_ns"] = data["roundtrip_ns"] - data["notification_est_ns"]
     data["guest_other_ns"] = data["guest_total_ns"] - data[GUEST_PHASE_COLUMNS].sum(axis=1, min_count=4)
+    if study is not None:
+        data["guest_study_ns"] = study_time(data, study, "latency", ["iteration"])
+        data["guest_other_ns"] -= data["guest_study_ns"]
 
 
-def add_derived_bandwidth_columns(data):
+def add_derived_bandwidth_columns(data, study):
     data["roundtrip_other_ns"] = data["roundtrip_ns"] - data["guest_memcpy_ns"] - data["guest_verify_ns"]
+    if study is not None:
+        data["guest_study_ns"] = study_time(data, study, "bandwidth", ["iteration", "frame_type"])
+        data["roundtrip_other_ns"] -= data["guest_study_ns"]
     for col in ("host_memcpy", "guest_memcpy", "total"):
         data[f"{col}_calc_mbps"] = mbps(data["size_bytes"], data[f"{col}_ns"])
+
+
+def with_study_stage(stages, study, before):
+    """The stage list with the write-study variants as a stage of their own, just before `before`."""
+    if study is None:
+        return list(stages)
+    out = []
+    for stage in stages:
+        if stage[1] == before:
+            out.append((STUDY_STAGE_LABEL, "guest_study_ns", False, None))
+        out.append(stage)
+    return out
 
 
 def load_run(folder):
@@ -318,7 +425,7 @@ def load_run(folder):
         raise InputError(f"results folder not found: {folder}")
     if not folder.is_dir():
         raise InputError(f"not a folder: {folder}")
-    notes = []
+    notes, errors = [], []
     latency = load_optional_csv(folder, LATENCY_CSV, LATENCY_COLUMNS, notes)
     bandwidth = load_optional_csv(folder, BANDWIDTH_CSV, BANDWIDTH_COLUMNS, notes)
     if latency is None and bandwidth is None:
@@ -326,21 +433,39 @@ def load_run(folder):
     if (latency is None or latency.empty) and (bandwidth is None or bandwidth.empty):
         raise InputError(f"{folder}: no iterations recorded in {LATENCY_CSV} or {BANDWIDTH_CSV}")
     reference = load_optional_csv(folder, REFERENCE_CSV, REFERENCE_COLUMNS, notes)
+    manifest = load_manifest(folder, notes, errors)
+    latency_counters = load_extra(folder, LATENCY_COUNTERS_CSV, LATENCY_COUNTER_COLUMNS, notes, errors, "counters")
+    bandwidth_counters = load_extra(folder, BANDWIDTH_COUNTERS_CSV, BANDWIDTH_COUNTER_COLUMNS, notes, errors,
+                                    "counters", required=("iteration", "frame_type"))
+    phase_counters = load_extra(
+        folder, PHASE_COUNTERS_CSV, PHASE_COUNTER_COLUMNS, notes, errors, "phase counters",
+        text_columns={"test", "frame_type", "phase"},
+        required=("test", "iteration", "frame_type", "size_bytes", "phase"),
+        allowed={"test": TESTS})
+    study = load_extra(
+        folder, WRITE_STUDY_CSV, WRITE_STUDY_COLUMNS, notes, errors, "write study",
+        text_columns={"test", "frame_type", "variant"},
+        required=("test", "iteration", "frame_type", "size_bytes", "variant", "success"),
+        allowed={"test": TESTS, "success": (0, 1)})
     if latency is not None:
-        add_derived_latency_columns(latency)
+        add_derived_latency_columns(latency, study)
     if bandwidth is not None:
-        add_derived_bandwidth_columns(bandwidth)
-    manifest = load_manifest(folder, notes)
+        add_derived_bandwidth_columns(bandwidth, study)
     return {
         "folder": folder,
         "latency": latency,
         "bandwidth": bandwidth,
         "reference": reference,
-        "latency_counters": load_counters(folder, LATENCY_COUNTERS_CSV, ["iteration"], notes),
-        "bandwidth_counters": load_counters(folder, BANDWIDTH_COUNTERS_CSV, ["iteration", "frame_type"], notes),
+        "latency_counters": latency_counters,
+        "bandwidth_counters": bandwidth_counters,
+        "phase_counters": phase_counters,
+        "write_study": study,
+        "latency_stages": with_study_stage(LATENCY_STAGES, study, "guest_other_ns"),
+        "bandwidth_stages": with_study_stage(BANDWIDTH_STAGES, study, "roundtrip_other_ns"),
         "manifest": manifest,
         "latency_frame_bytes": latency_frame_bytes(manifest),
         "notes": notes,
+        "input_errors": errors,
     }
 
 
@@ -469,7 +594,8 @@ def latency_findings(run):
     if not short_total.empty:
         findings.append(
             f"SUSPECT: {LATENCY_CSV}: the guest's total (roundtrip - notification_est) is shorter than "
-            f"the sum of its phases A-D in {len(short_total)} iteration(s)"
+            f"the sum of its phases A-D{' and write-study variants' if 'guest_study_ns' in rows else ''} "
+            f"in {len(short_total)} iteration(s)"
         )
     check_equal_columns(findings, LATENCY_CSV, rows, "guest_memcpy_ns", "guest_second_pass_ns")
     check_equal_columns(findings, LATENCY_CSV, rows, "guest_verify_ns", "guest_cached_verify_ns")
@@ -522,8 +648,96 @@ def reference_findings(run):
     return findings
 
 
+def study_findings(run):
+    """write_study.csv: positive times, MB/s consistent and plausible, phase C the same measurement as in the
+    timing CSVs, and page faults where a copy into fresh pages must take them."""
+    findings = []
+    study = run["write_study"]
+    if study is None or study.empty:
+        return findings
+    rows = study[(study["success"] == 1) & study["copy_ns"].notna()]
+    non_positive = rows[rows["copy_ns"] <= 0]
+    if not non_positive.empty:
+        first = non_positive.iloc[0]
+        findings.append(f"SUSPECT: {WRITE_STUDY_CSV}: copy_ns is zero or negative in {len(non_positive)} row(s) "
+                        f"({first['test']} {first['frame_type']} iteration {first['iteration']:.0f} "
+                        f"{first['variant']})")
+    rows = rows[rows["copy_ns"] > 0]
+    rates = mbps(rows["size_bytes"], rows["copy_ns"])
+    stated = rows["copy_mbps"].notna()
+    check_derived_column(findings, WRITE_STUDY_CSV, rows[stated], "copy_mbps", rates[stated])
+    for variant in sorted(rows["variant"].unique(), key=variant_rank):
+        check_bandwidth_bound(findings, f"{WRITE_STUDY_CSV}: {variant}", rates[rows["variant"] == variant])
+    for test in TESTS:
+        timings = successful(run[test])
+        if timings is None or timings.empty:
+            continue
+        keys = ["iteration"] if test == "latency" else ["iteration", "frame_type"]
+        phase_c = rows[(rows["test"] == test) & (rows["variant"] == PREFAULTED)]
+        joined = phase_c.merge(timings[keys + [PHASE_C_COLUMN[test]]], on=keys, how="inner")
+        differ = joined[joined["copy_ns"] != joined[PHASE_C_COLUMN[test]]]
+        if not differ.empty:
+            first = differ.iloc[0]
+            findings.append(
+                f"SUSPECT: {WRITE_STUDY_CSV}: {PREFAULTED} is not phase C of the same message in {len(differ)} "
+                f"{test} row(s) (iteration {first['iteration']:.0f}: {first['copy_ns']:.0f} ns, "
+                f"{PHASE_C_COLUMN[test]} {first[PHASE_C_COLUMN[test]]:.0f} ns)")
+    no_faults = rows[(rows["variant"] == FRESH_PAGES) & (rows["page_faults"] == 0)]
+    if not no_faults.empty:
+        findings.append(f"SUSPECT: {WRITE_STUDY_CSV}: {FRESH_PAGES} with 0 page faults in {len(no_faults)} row(s): "
+                        "a copy into freshly mapped pages must fault; the count is probably unknown, not 0")
+    return findings
+
+
+def counter_bytes(run, name, data):
+    """The message size of each row of a per-iteration counter file (for cycles per byte), NaN when unknown."""
+    if name == LATENCY_COUNTERS_CSV:
+        size = run["latency_frame_bytes"]
+        return pd.Series(float(size) if size else np.nan, index=data.index)
+    bandwidth = run["bandwidth"]
+    sizes = bandwidth.groupby("frame_type")["size_bytes"].max() if bandwidth is not None else pd.Series(dtype=float)
+    return data["frame_type"].map(sizes).astype(float)
+
+
+def derived_values(data, prefix, numerator, denominator, size):
+    """numerator / denominator per row where both were measured and the denominator is positive, else NaN."""
+    den = size if denominator == "bytes" else data[prefix + denominator]
+    den = den.astype(float)
+    return data[prefix + numerator].astype(float) / den.where(den > 0)
+
+
+def counter_findings(run):
+    """The CSV's derived counter columns (IPC, cycles per byte, miss rates) against the raw counters."""
+    findings = []
+    for name, key in ((LATENCY_COUNTERS_CSV, "latency_counters"), (BANDWIDTH_COUNTERS_CSV, "bandwidth_counters")):
+        data = run[key]
+        if data is None or data.empty:
+            continue
+        size = counter_bytes(run, name, data)
+        for side in ("host_", "guest_"):
+            for _, suffix, numerator, denominator, _ in DERIVED_METRICS:
+                column = side + suffix
+                expected = derived_values(data, side, numerator, denominator, size)
+                if denominator == "bytes" and size.isna().all():
+                    continue
+                stated = data[column]
+                unmeasured = stated.notna() & expected.isna()
+                if unmeasured.any():
+                    findings.append(f"SUSPECT: {name}: {column} is filled in {int(unmeasured.sum())} row(s) where "
+                                    f"{side}{numerator} or its denominator is not measured")
+                both = stated.notna() & expected.notna()
+                bad = both & ((stated - expected).abs() > DERIVED_COUNTER_TOLERANCE + 1e-4 * expected.abs())
+                if bad.any():
+                    first = bad[bad].index[0]
+                    findings.append(f"SUSPECT: {name}: column {column} disagrees with the raw counters in "
+                                    f"{int(bad.sum())} row(s) (iteration {data['iteration'][first]:.0f}: "
+                                    f"{stated[first]:g}, expected {expected[first]:g})")
+    return findings
+
+
 def find_suspects(run):
-    return latency_findings(run) + bandwidth_findings(run) + reference_findings(run)
+    return (latency_findings(run) + bandwidth_findings(run) + reference_findings(run) + study_findings(run)
+            + counter_findings(run))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -700,10 +914,17 @@ def comparison_rows(stages, reference_rows, size):
 
 
 def bottleneck_lines(what, stages, reference_rows):
-    """The stage with the largest share, and what the private-memory reference says about it."""
-    top = max(stages, key=lambda s: s["median_share"])
+    """The stage with the largest share, and what the private-memory reference says about it.
+
+    The write-study variants (--write-study) run inside the round trip but are no part of a transfer:
+    they are never the bottleneck, and their share is said on a line of its own."""
+    study = [s for s in stages if s["column"] == "guest_study_ns"]
+    top = max((s for s in stages if s["column"] != "guest_study_ns"), key=lambda s: s["median_share"])
     lines = [f"  {what}: largest share of the end-to-end time: {top['label']}, median {fmt(top['median_share'])}% "
              f"per iteration ({fmt(top['median'] / 1e3, 3)} us median)"]
+    if study:
+        lines.append(f"    (the write-study variants, run inside each round trip because of --write-study and not part "
+                     f"of a transfer, took a median {fmt(study[0]['median_share'])}% of it; they are left out here)")
     if top["label"].startswith("D verify"):
         lines.append("    (SHA-256 is the benchmark's integrity check, not part of a transfer)")
     if top["reference"] is None:
@@ -766,13 +987,15 @@ def latency_sections(run, summary):
         f"one-way estimate {fmt(rows['one_way_est_ns'].median() / 1e3, 3)} us"
     )
 
-    stages = stage_summaries(rows, LATENCY_STAGES)
+    stages = stage_summaries(rows, run["latency_stages"])
     lines += section("READ/WRITE ISOLATION BREAKDOWN (successful iterations; MB/s = frame bytes / time)")
     lines += breakdown_table(stages, rows, size)
     lines += [
         "  share = mean / mean total (the means add up); median_share = median over iterations of stage / total.",
         "  host memcpy and the round trip are timed on the host clock, phases A-D on the guest clock;",
-        "  guest other = guest total - (A+B+C+D); notification (est.) = roundtrip - guest total",
+        "  guest other = guest total - (A+B+C+D"
+        + (" + write-study variants" if run["write_study"] is not None else "")
+        + "); notification (est.) = roundtrip - guest total",
         "",
         ratio_line("Write overhead", "C", rows["guest_second_pass_ns"], "B", rows["guest_cold_cache_ns"]),
         ratio_line("Cache effect", "B", rows["guest_cold_cache_ns"], "A", rows["guest_hot_cache_ns"]),
@@ -850,7 +1073,7 @@ def bandwidth_sections(run, summary):
         summary.setdefault("bandwidth_frames", []).append(
             f"{frame}: total {fmt(mbps(size, rows['total_ns'].mean()))} MB/s, "
             f"guest copy {fmt(mbps(size, rows['guest_memcpy_ns'].mean()))} MB/s")
-        stages = stage_summaries(rows, BANDWIDTH_STAGES)
+        stages = stage_summaries(rows, run["bandwidth_stages"])
         private = reference_for_size(run["reference"], size)
         summary.setdefault("bottleneck_bandwidth", []).extend(bottleneck_lines(f"Bandwidth {frame}", stages, private))
 
@@ -894,7 +1117,7 @@ def reference_sections(run):
         region = bandwidth[bandwidth["size_bytes"] == size] if bandwidth is not None else None
         if region is None or region.empty:
             continue
-        stages = stage_summaries(region, BANDWIDTH_STAGES)
+        stages = stage_summaries(region, run["bandwidth_stages"])
         for row in comparison_rows(stages, reference_for_size(data, size), size):
             comparisons.append([f"{frame} {row[0]}"] + row[1:])
     if comparisons:
@@ -903,13 +1126,42 @@ def reference_sections(run):
     return lines
 
 
-def counter_table(filename, counters, timings, keys, timing):
-    """Counters of the successful iterations: their statistics and correlation with a timing column."""
+def counters_availability(run):
+    """One line per side from run.json: which counters were not measured and why."""
+    manifest = run["manifest"]
+    if lookup(manifest, "options", "counters") is False:
+        return ["  counters were off in this run (host_writer --no-counters)"]
+    lines = []
+    for side in ("host", "guest"):
+        missing = lookup(manifest, side, "counters_missing")
+        if not isinstance(missing, str):
+            text = f"{MANIFEST_JSON} does not say which counters were measured"
+        elif not missing.strip():
+            text = "every counter measured"
+        else:
+            text = missing if missing.startswith("not measured") else f"not measured: {missing}"
+        lines.append(f"  {side + ':':6} {text}")
+    return lines
+
+
+def derived_table(values_by_label, indent="    "):
+    """count, mean, median, min, max of each derived metric's per-row values."""
+    table = []
+    for label, values in values_by_label:
+        table.append([label, str(len(values))] + [fmt(v, 3) for v in (values.mean(), values.median(),
+                                                                         values.min(), values.max())])
+    return fmt_table(["metric", "count", "mean", "median", "min", "max"], table, indent=indent)
+
+
+def counter_table(run, filename, counters, timings, keys, timing):
+    """Counters of the successful iterations: the raw counters' statistics and correlation with a timing
+    column, then the derived metrics computed here from the raw counters where they were measured."""
     joined = successful(timings)[keys + [timing]].merge(counters, on=keys, how="inner")
-    columns = [c for c in counters.columns if c not in keys]
+    columns = [c for c in counters.columns if c not in keys and c.split("_", 1)[-1] not in DERIVED_COLUMNS]
     measured = [c for c in columns if joined[c].notna().any()]
     empty = [c for c in columns if c not in measured]
-    lines = [f"  {filename}: {len(joined)} successful iterations with counters"]
+    lines = [f"  {filename}: {len(joined)} successful iterations with counters "
+             "(guest_* = sum over the guest's phases A-D)"]
     if empty:
         lines.append(f"    not measured (empty): {', '.join(empty)}")
     table = []
@@ -920,11 +1172,92 @@ def counter_table(filename, counters, timings, keys, timing):
                      + [fmt(v, 2) for v in (values.mean(), values.median(), values.min(), values.max(), corr)])
     if table:
         lines += fmt_table(["counter", "count", "mean", "median", "min", "max", f"corr_{timing}"], table, indent="    ")
+    size = counter_bytes(run, filename, joined)
+    derived, unmeasured = [], []
+    for side in ("host", "guest"):
+        for label, _, numerator, denominator, scale in DERIVED_METRICS:
+            values = (derived_values(joined, side + "_", numerator, denominator, size) * scale).dropna()
+            if values.empty:
+                unmeasured.append(f"{side} {label}")
+            else:
+                derived.append((f"{side} {label}", values))
+    if derived:
+        lines.append("    Derived per iteration, computed here from the raw counters (IPC = instructions / cycles, "
+                     "cycles/byte = cycles / message bytes, miss% = 100 * misses / references):")
+        lines += derived_table(derived, indent="      ")
+    if unmeasured:
+        lines.append(f"    derived metrics not measured (their counters are empty): {', '.join(unmeasured)}")
+    return lines
+
+
+def drop_failed_messages(run, data):
+    """Rows of a per-message file whose message failed in its timing CSV are left out."""
+    keep = np.ones(len(data), dtype=bool)
+    for test in TESTS:
+        timings = run[test]
+        if timings is None or timings.empty:
+            continue
+        keys = ["iteration"] if test == "latency" else ["iteration", "frame_type"]
+        failed = timings.loc[timings["success"] == 0, keys].drop_duplicates()
+        if failed.empty:
+            continue
+        mask = (data["test"] == test).to_numpy()
+        hit = data.loc[mask, keys].merge(failed.assign(_failed=True), on=keys, how="left")["_failed"].notna()
+        keep[mask] = ~hit.to_numpy()
+    return data[keep]
+
+
+def group_order(rows):
+    """(test, frame_type, size) groups in test order, then by size."""
+    groups = rows.groupby(["test", "frame_type"], sort=False)["size_bytes"].max().reset_index()
+    groups["rank"] = groups["test"].map({t: i for i, t in enumerate(TESTS)})
+    groups = groups.sort_values(["rank", "size_bytes", "frame_type"])
+    return list(groups[["test", "frame_type", "size_bytes"]].itertuples(index=False, name=None))
+
+
+def phase_counter_lines(run):
+    data = run["phase_counters"]
+    lines = ["", f"  Per guest phase ({PHASE_COUNTERS_CSV}; medians over the successful iterations; "
+                 "task_clock in us; miss% = 100 * misses / references)"]
+    if data is None:
+        return lines + [f"    {PHASE_COUNTERS_CSV} not found or unreadable: no per-phase counters"]
+    rows = drop_failed_messages(run, data)
+    if rows.empty:
+        return lines + ["    no rows for successful messages"]
+    measured = [c for c in PHASE_COUNTERS if rows[c].notna().any()]
+    empty = [c for c in PHASE_COUNTERS if c not in measured]
+    if empty:
+        lines.append(f"    not measured (empty): {', '.join(empty)}")
+    rows = rows.assign(task_clock_us=rows["task_clock_ns"] / 1e3)
+    columns = [("task_clock_us", "task_clock_us", 1), ("page_faults", "page_faults", 1),
+               ("context_switches", "ctx_switches", 1)]
+    columns += [(c, c, 0) for c in ("cpu_cycles", "instructions", "tlb_misses") if c in measured]
+    metrics = []
+    for label, _, numerator, denominator, scale in DERIVED_METRICS:
+        values = derived_values(rows, "", numerator, denominator, rows["size_bytes"]) * scale
+        if values.notna().any():
+            rows = rows.assign(**{label: values})
+            metrics.append(label)
+    table = []
+    for test, frame, size in group_order(rows):
+        group = rows[(rows["test"] == test) & (rows["frame_type"] == frame)]
+        for phase in list(PHASES) + sorted(set(group["phase"]) - set(PHASES)):
+            cells = group[group["phase"] == phase]
+            if cells.empty:
+                continue
+            line = [f"{test} {frame} {phase}", str(cells["iteration"].nunique())]
+            line += [fmt(cells[col].median(), decimals) for col, _, decimals in columns]
+            line += [fmt(cells[m].median(), 3) for m in metrics]
+            table.append(line)
+    lines += fmt_table(["test frame phase", "n"] + [h for _, h, _ in columns] + metrics, table, indent="    ")
     return lines
 
 
 def counter_sections(run):
-    lines = section("COUNTERS (hardware and software, joined with the timings by iteration)")
+    lines = section("COUNTERS (perf_event_open: host around host_memcpy, guest around each phase; "
+                    "joined with the timings by iteration)")
+    lines += counters_availability(run)
+    lines.append("  An empty field is a counter that was not measured: shown as n/a or left out, never as 0.")
     found = False
     for filename, counters, timings, keys, timing in (
         (LATENCY_COUNTERS_CSV, run["latency_counters"], run["latency"], ["iteration"], "roundtrip_ns"),
@@ -936,9 +1269,206 @@ def counter_sections(run):
         if timings is None or successful(timings).empty:
             lines.append(f"  {filename}: no successful timing rows to join with")
         else:
-            lines += counter_table(filename, counters, timings, keys, timing)
+            lines += counter_table(run, filename, counters, timings, keys, timing)
+    if run["phase_counters"] is not None:
+        found = True
+        lines += phase_counter_lines(run)
     if not found:
         lines.append("  no counter files in this run")
+    return lines
+
+
+# ----------------------------------------------------------------------------------------------
+# Where the copy time goes: phase C's write-path variants (write_study.csv)
+
+
+def variant_rank(variant):
+    return (VARIANT_ORDER.index(variant), "") if variant in VARIANT_ORDER else (len(VARIANT_ORDER), variant)
+
+
+def fmt_ratio(value):
+    """A speed or time ratio: two decimals, or three significant digits below 0.1 (fresh pages: 0.00572x)."""
+    if value is None or pd.isna(value):
+        return "n/a"
+    return f"{value:.2f}x" if value >= 0.1 else f"{value:#.3g}x"
+
+
+def study_table(run):
+    """The successful write-study rows that timed their variant, with source = region or private."""
+    study = run["write_study"]
+    rows = study[(study["success"] == 1) & study["copy_ns"].notna() & (study["copy_ns"] > 0)]
+    return rows.assign(source=np.where(rows["test"] == "reference", "private", "region"))
+
+
+def variant_stats(rows, source, size, variant):
+    """n, median copy time, MB/s from it, and median page faults per copy of one variant."""
+    cells = rows[(rows["source"] == source) & (rows["size_bytes"] == size) & (rows["variant"] == variant)]
+    faults = cells["page_faults"].dropna()
+    median = cells["copy_ns"].median() if not cells.empty else float("nan")
+    return {"n": len(cells), "median_ns": median, "mbps": mbps(size, median) if not cells.empty else float("nan"),
+            "faults": faults.median() if not faults.empty else float("nan")}
+
+
+def paired_counts(rows, source, size, variant):
+    """Messages that timed both the variant and memcpy_prefaulted: how many, and in how many the variant
+    was faster and slower (every message runs every variant, so the comparison is per message)."""
+    keys = ["test", "frame_type", "iteration"]
+    cells = rows[(rows["source"] == source) & (rows["size_bytes"] == size)]
+    base = cells.loc[cells["variant"] == PREFAULTED, keys + ["copy_ns"]]
+    other = cells.loc[cells["variant"] == variant, keys + ["copy_ns"]]
+    both = base.merge(other, on=keys, suffixes=("_base", "_variant"))
+    return (len(both), int((both["copy_ns_variant"] < both["copy_ns_base"]).sum()),
+            int((both["copy_ns_variant"] > both["copy_ns_base"]).sum()))
+
+
+VARIANT_SUBJECT = {
+    FRESH_PAGES: "fresh pages are",
+    "nt_store": "non-temporal stores are",
+    "memcpy_thp": "memcpy into transparent huge pages is",
+    "memcpy_hugetlb": "memcpy into hugetlb pages is",
+}
+
+
+def variant_conclusion(rows, source, size, variant, stats, base):
+    """One sentence on a variant against memcpy_prefaulted, claiming only what the medians and every
+    iteration show."""
+    n, faster, slower = paired_counts(rows, source, size, variant)
+    subject = VARIANT_SUBJECT.get(variant, f"{variant} is")
+    if n == 0:
+        return f"{source}: {variant}: no message timed both it and {PREFAULTED}: no comparison"
+    time_ratio = stats["median_ns"] / base["median_ns"]
+    if time_ratio >= CLEAR_DIFFERENCE and slower == n:
+        verdict = f"{fmt(time_ratio, 2)}x slower"
+        agreement = f"slower in {slower} of {n} iterations"
+    elif time_ratio <= 1 / CLEAR_DIFFERENCE and faster == n:
+        verdict = f"{fmt(1 / time_ratio, 2)}x faster"
+        agreement = f"faster in {faster} of {n} iterations"
+    else:
+        return (f"{source}: {variant}: no clear difference from {PREFAULTED} (median speed "
+                f"{fmt_ratio(base['median_ns'] / stats['median_ns'])}; faster in {faster}, slower in {slower} "
+                f"of {n} iterations)")
+    if variant != FRESH_PAGES:
+        return f"{source}: {subject} {verdict} than memcpy into the pre-faulted buffer ({agreement})"
+    faults = stats["faults"]
+    if pd.isna(faults) or faults <= 0:
+        return (f"{source}: {subject} {verdict} than pre-faulted ({agreement}); no page faults were counted, "
+                "so the data does not attribute the difference to them")
+    cost = stats["median_ns"] - base["median_ns"]
+    if cost <= 0:
+        return f"{source}: {subject} {verdict} than pre-faulted ({agreement}; {faults:.0f} page faults per copy)"
+    return (f"{source}: page faults cost {fmt(cost / 1e6, 3)} ms per copy ({fmt(cost / faults / 1e3, 3)} us per "
+            f"fault, {faults:.0f} faults per copy, {fmt(faults / (size / 4096), 2)} per 4 KiB copied): "
+            f"{subject} {verdict} than pre-faulted ({agreement})")
+
+
+def region_private_conclusion(region, private, mapping):
+    ratio = region["median_ns"] / private["median_ns"]
+    if ratio > REGION_RATIO_THRESHOLD:
+        verdict = "evidence that copying from the shared region is slower than from private memory"
+    elif ratio < 1 / REGION_RATIO_THRESHOLD:
+        verdict = "faster than from private memory: the shared region does not slow the copy"
+    else:
+        verdict = f"within {REGION_RATIO_THRESHOLD}x: no evidence that the shared region slows the copy"
+    return (f"region vs private: the pre-faulted copy from the shared region ({mapping}) takes {fmt(ratio, 2)}x "
+            f"the time of the same copy from private memory (medians of {region['n']} and {private['n']} "
+            f"iterations): {verdict}")
+
+
+def phase_c_faults_line(run, size):
+    """Phase C's page faults from the phase counters: the evidence that the plain copy does not fault."""
+    data = run["phase_counters"]
+    if data is None:
+        return []
+    rows = drop_failed_messages(run, data)
+    rows = rows[(rows["phase"] == "C_copy") & (rows["size_bytes"] == size)]
+    parts = []
+    for source, tests in (("region", ("latency", "bandwidth")), ("private", ("reference",))):
+        faults = rows.loc[rows["test"].isin(tests), "page_faults"]
+        if len(faults):
+            parts.append(f"{source} {fmt(faults.median(), 1)}" if faults.notna().any() else f"{source} not measured")
+    if not parts:
+        return []
+    return [f"phase C ({PREFAULTED}) page faults per copy ({PHASE_COUNTERS_CSV}, medians): {', '.join(parts)}"]
+
+
+def copy_time_section(run, summary):
+    manifest = run["manifest"]
+    mapping = lookup(manifest, "guest", "mapping") or "unknown"
+    memory_type = lookup(manifest, "guest", "memory_type") or "unknown"
+    mapping_text = f"{mapping}, memory type {memory_type}"
+    lines = section(f"WHERE THE COPY TIME GOES (phase C, the guest's copy region -> private buffer; {WRITE_STUDY_CSV})")
+    lines.append(f"  Guest mapping: {mapping_text} ({MANIFEST_JSON} guest.mapping, guest.memory_type); "
+                 f"accelerator {lookup(manifest, 'meta', 'accel') or 'unknown'}")
+    if is_tcg(manifest):
+        lines.append(f"  ! {TCG_MEMORY_TYPE_LINE}")
+    lines += ["  One mapping per run: mapping types (resource2 = UC-, resource2_wc = WC) compare across runs;",
+              "  within this run, region/private is what copying from the shared region costs over private memory."]
+    study = run["write_study"]
+    if study is None:
+        if lookup(manifest, "options", "write_study") is True:
+            return lines + [f"  {MANIFEST_JSON} says --write-study, but {WRITE_STUDY_CSV} is missing or unreadable"]
+        return lines + [f"  {WRITE_STUDY_CSV} not found: run host_writer with --write-study to time the write-path "
+                        "variants of phase C"]
+    rows = study_table(run)
+    untimed = study[(study["success"] == 1) & study["copy_ns"].isna()]
+    if rows.empty:
+        return lines + [f"  {WRITE_STUDY_CSV}: no successful row with a copy time"]
+    lines += [
+        "  MB/s = frame bytes / median copy time * 1e3 (1 MB = 1e6 B) over the successful iterations that timed the",
+        f"  variant (n). x = MB/s relative to {PREFAULTED} (phase C itself: memcpy into the pre-faulted private",
+        "  buffer) from the same source and size in this run: 1.00x is the reference, above 1 is faster.",
+        "  region = copies from the shared region (latency and bandwidth tests), private = from private memory",
+        "  (reference test); region/private = ratio of their median times. faults = median page faults per copy",
+        f"  (counted for {FRESH_PAGES} only; n/a = not measured). A variant is called faster or slower only when",
+        f"  the medians differ by at least {round(100 * (CLEAR_DIFFERENCE - 1))}% and every iteration agrees.",
+    ]
+    if not untimed.empty:
+        counts = untimed.groupby("variant").size()
+        lines.append("  successful rows without a copy time (variant not run): "
+                     + ", ".join(f"{v} {counts[v]}" for v in sorted(counts.index, key=variant_rank)))
+    header = ["variant", "region_n", "region_MB/s", "region_x", "private_n", "private_MB/s", "private_x",
+              "region/private", "region_faults", "private_faults"]
+    for size in sorted(rows["size_bytes"].unique()):
+        in_size = rows[rows["size_bytes"] == size]
+        frames = "/".join(sorted(in_size["frame_type"].unique()))
+        tests = {source: ", ".join(t for t in TESTS if t in set(in_size.loc[in_size["source"] == source, "test"]))
+                 for source in ("region", "private")}
+        lines += ["", f"  Frame {frames}, {size:.0f} bytes (region: {tests['region'] or 'no'} test; "
+                      f"private: {tests['private'] or 'no'} test)"]
+        variants = sorted(in_size["variant"].unique(), key=variant_rank)
+        stats = {(source, v): variant_stats(rows, source, size, v)
+                 for source in ("region", "private") for v in variants}
+        table = []
+        for v in variants:
+            region, private = stats[("region", v)], stats[("private", v)]
+            cells = [v]
+            for source, own in (("region", region), ("private", private)):
+                base = stats.get((source, PREFAULTED))
+                speed = base["median_ns"] / own["median_ns"] if base and own["n"] and base["n"] else float("nan")
+                cells += [str(own["n"]), fmt_mbps(own["mbps"]), fmt_ratio(speed)]
+            time_ratio = region["median_ns"] / private["median_ns"] if region["n"] and private["n"] else float("nan")
+            cells += [fmt_ratio(time_ratio), fmt(region["faults"], 0), fmt(private["faults"], 0)]
+            table.append(cells)
+        lines += fmt_table(header, table, indent="    ")
+        conclusions = []
+        for source in ("region", "private"):
+            base = stats.get((source, PREFAULTED))
+            if not base or not base["n"]:
+                if any(stats[(source, v)]["n"] for v in variants):
+                    conclusions.append(f"{source}: no {PREFAULTED} timing: no reference to compare with")
+                continue
+            for v in variants:
+                if v != PREFAULTED and stats[(source, v)]["n"]:
+                    conclusions.append(variant_conclusion(rows, source, size, v, stats[(source, v)], base))
+        region, private = stats.get(("region", PREFAULTED)), stats.get(("private", PREFAULTED))
+        if region and private and region["n"] and private["n"]:
+            conclusions.append(region_private_conclusion(region, private, mapping_text))
+        conclusions += phase_c_faults_line(run, size)
+        lines += [f"    Conclusions for {frames} (this run's data only):"] + [f"      {c}" for c in conclusions]
+        source = "region" if region and region["n"] else "private"
+        summary.setdefault("copy_study", []).append(
+            f"{frames} {source}: " + ", ".join(
+                f"{v} {fmt(stats[(source, v)]['mbps'])} MB/s" for v in variants if stats[(source, v)]["n"]))
     return lines
 
 
@@ -954,10 +1484,12 @@ def bottleneck_section(run, summary):
 
 def suspect_section(findings):
     lines = section("SUSPECT FIGURES (physically implausible or inconsistent; do not trust them as results)")
-    lines.append(
+    lines += [
         f"  checks: durations > 0, guest phases within their round trip, notification_est >= 0, legacy duplicate "
-        f"columns equal, derived us/ms/MB/MB/s columns consistent, bandwidth <= {MAX_PLAUSIBLE_MBPS:.0f} MB/s"
-    )
+        f"columns equal, derived us/ms/MB/MB/s columns consistent, bandwidth <= {MAX_PLAUSIBLE_MBPS:.0f} MB/s;",
+        f"  {WRITE_STUDY_CSV}: copy_mbps consistent, {PREFAULTED} = phase C of the same message, {FRESH_PAGES} "
+        "takes page faults; counter files: IPC, cycles/byte and miss rates consistent with the raw counters",
+    ]
     return lines + ["  " + f for f in findings] if findings else lines + ["  none found"]
 
 
@@ -975,6 +1507,7 @@ def build_report(run, findings, summary):
     lines += latency_sections(run, summary)
     lines += bandwidth_sections(run, summary)
     lines += reference_sections(run)
+    lines += copy_time_section(run, summary)
     lines += counter_sections(run)
     lines += bottleneck_section(run, summary)
     lines += suspect_section(findings)
@@ -1090,10 +1623,10 @@ def plot_bandwidth_vs_size(ax, means, frames, reference):
     ax.legend(fontsize="small")
 
 
-def plot_time_breakdown(ax, means, frames):
+def plot_time_breakdown(ax, means, frames, stages):
     names = [f for f, _ in frames]
     left = np.zeros(len(frames))
-    for label, col, _, _ in BANDWIDTH_STAGES:
+    for label, col, _, _ in stages:
         shares = np.array([100 * means.loc[f, col] / means.loc[f, "total_ns"] for f in names])
         ax.barh(names, shares, left=left, label=label)
         left += shares
@@ -1119,15 +1652,56 @@ def plot_success_rates(ax, data):
     ax.set_ylabel("iterations verified (%)")
 
 
-def plot_bandwidth_analysis(data, reference, path):
+def plot_bandwidth_analysis(data, reference, stages, path):
     rows = successful(data)
     frames = [(f, s) for f, s in frames_by_size(data) if (rows["frame_type"] == f).any()]
     means = rows.groupby("frame_type").mean(numeric_only=True)
     fig, axes = plt.subplots(2, 2, figsize=(13, 9))
     plot_bandwidth_distribution(axes[0][0], rows, frames)
     plot_bandwidth_vs_size(axes[0][1], means, frames, reference)
-    plot_time_breakdown(axes[1][0], means, frames)
+    plot_time_breakdown(axes[1][0], means, frames, stages)
     plot_success_rates(axes[1][1], data)
+    save(fig, path)
+
+
+def plot_write_study(run, path):
+    """Per source (shared region, private memory), the variants' median MB/s per frame, side by side."""
+    rows = study_table(run)
+    sources = [s for s in ("region", "private") if (rows["source"] == s).any()]
+    sizes = sorted(rows["size_bytes"].unique())
+    variants = sorted(rows["variant"].unique(), key=variant_rank)
+    names = ["/".join(sorted(rows.loc[rows["size_bytes"] == size, "frame_type"].unique())) for size in sizes]
+    width = 0.8 / len(variants)
+    fig, axes = plt.subplots(1, len(sources), figsize=(1.5 + max(6.0, 1.4 * len(sizes) * len(variants) ** 0.5)
+                                                       * len(sources), 6), squeeze=False, sharey=True)
+    for ax, source in zip(axes[0], sources):
+        for j, variant in enumerate(variants):
+            stats = [variant_stats(rows, source, size, variant) for size in sizes]
+            base = [variant_stats(rows, source, size, PREFAULTED) for size in sizes]
+            xs = np.arange(len(sizes)) + (j - (len(variants) - 1) / 2) * width
+            shown = [(x, st, b) for x, st, b in zip(xs, stats, base) if st["n"]]
+            if not shown:
+                continue
+            bars = ax.bar([x for x, _, _ in shown], [st["mbps"] for _, st, _ in shown], width, label=variant,
+                          color=f"C{variant_rank(variant)[0]}")
+            for bar, (_, st, b) in zip(bars, shown):
+                speed = b["median_ns"] / st["median_ns"] if b["n"] else float("nan")
+                ax.text(bar.get_x() + bar.get_width() / 2, bar.get_height(), f" {st['mbps']:.0f} ({fmt_ratio(speed)})",
+                        ha="center", va="bottom", rotation=90, fontsize="x-small")
+        ax.set_xticks(range(len(sizes)), [f"{n}\n{size / 1e6:.3g} MB" for n, size in zip(names, sizes)])
+        ax.set_yscale("log")
+        ax.set_ylim(top=ax.get_ylim()[1] * 8)  # room for the labels above the bars
+        ax.set_title("copy from the shared region" if source == "region" else "copy from private memory (reference)")
+        ax.set_xlabel("frame (1 MB = 1e6 B)")
+        ax.set_ylabel("median MB/s (log scale); label: MB/s (speed vs memcpy_prefaulted)")
+        ax.grid(True, axis="y", which="both", alpha=0.3)
+        ax.legend(fontsize="small", loc="upper left")
+    manifest = run["manifest"]
+    title = (f"Phase C write-path variants: guest mapping {lookup(manifest, 'guest', 'mapping') or 'unknown'}, "
+             f"memory type {lookup(manifest, 'guest', 'memory_type') or 'unknown'}")
+    if is_tcg(manifest):
+        title += "\n(TCG: emulator timings, the memory type has no effect on speed)"
+    fig.suptitle(title)
     save(fig, path)
 
 
@@ -1147,10 +1721,16 @@ def write_plots(run):
         skipped += [f"{p} (no successful latency iteration)" for p in latency_plots]
     bandwidth_rows = successful(run["bandwidth"])
     if bandwidth_rows is not None and not bandwidth_rows.empty:
-        plot_bandwidth_analysis(run["bandwidth"], run["reference"], folder / "bandwidth_analysis.png")
+        plot_bandwidth_analysis(run["bandwidth"], run["reference"], run["bandwidth_stages"],
+                                folder / "bandwidth_analysis.png")
         written.append("bandwidth_analysis.png")
     else:
         skipped.append("bandwidth_analysis.png (no successful bandwidth iteration)")
+    if run["write_study"] is not None and not study_table(run).empty:
+        plot_write_study(run, folder / WRITE_STUDY_PNG)
+        written.append(WRITE_STUDY_PNG)
+    elif run["write_study"] is not None:
+        skipped.append(f"{WRITE_STUDY_PNG} (no successful row with a copy time in {WRITE_STUDY_CSV})")
     return written, skipped
 
 
@@ -1185,6 +1765,8 @@ def analyse(folder):
         print(f"    {line}")
     for line in (summary.get("bottleneck_latency") or summary.get("bottleneck_bandwidth") or [])[:2]:
         print(f"  {line.strip()}")
+    for line in summary.get("copy_study", []):
+        print(f"  write study {line}")
     print(f"  SUSPECT figures: {len(findings)}" + (" (see the report)" if findings else ""))
     print(f"  wrote {REPORT_TXT}" + "".join(f", {p}" for p in written))
     for item in skipped:
@@ -1193,6 +1775,10 @@ def analyse(folder):
     failed = all_failed_tests(run)
     if failed:
         raise InputError(f"every {' and every '.join(failed)} iteration failed; see {folder / REPORT_TXT}")
+    if run["input_errors"]:
+        print(f"  unusable input files: {len(run['input_errors'])} (stderr and the report say which); exit status 1")
+        return 1
+    return 0
 
 
 def main(argv=None):
@@ -1204,7 +1790,7 @@ def main(argv=None):
                         help=f"folder with the CSVs and run.json (default: {DEFAULT_RESULTS_DIR})")
     args = parser.parse_args(argv)
     try:
-        analyse(Path(args.results_dir))
+        return analyse(Path(args.results_dir))
     except InputError as err:
         warn(str(err))
         return 1
@@ -1213,7 +1799,6 @@ def main(argv=None):
             raise
         warn(f"internal error: {type(err).__name__}: {err} (IVB_ANALYSIS_TRACEBACK=1 shows where)")
         return 1
-    return 0
 
 
 if __name__ == "__main__":

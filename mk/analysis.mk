@@ -1,6 +1,7 @@
 # analyze_results.py: the report and plots of a results folder, and its tests.
 #   make analyze RESULTS=dir    analyse one results folder (default results/latest)
-#   make check-analysis         the pytest tests in tests/analysis (one of them runs a loopback benchmark)
+#   make check-analysis         the pytest tests in tests/analysis (one of them runs a loopback benchmark
+#                               with counters and --write-study)
 
 ANALYSIS_PACKAGES := python3-pandas python3-matplotlib python3-pytest
 RESULTS ?= results/latest

@@ -7,6 +7,7 @@ The CSV layout is the one host_writer writes (src/csv.c).
 
 import csv
 import json
+import math
 import random
 import re
 import statistics
@@ -234,3 +235,231 @@ def assert_stats_row(text, label, values):
     assert printed[0] == expected[0], f"{label}: count"
     # The report prints one decimal: 0.05 of rounding, plus a little for float noise.
     assert printed[1:] == pytest.approx(expected[1:], abs=0.051), label
+
+
+# ---- counters and the write-path study (issue 6) -------------------------------------------------
+
+# The column lists of src/csv.c, spelled out here so that a change on either side shows.
+SIDE = ("l1_cache_misses,l1_cache_references,l1_miss_rate,llc_misses,llc_references,llc_miss_rate,tlb_misses,"
+        "cpu_cycles,instructions,ipc,cycles_per_byte,context_switches").split(",")
+SOFTWARE = ["host_page_faults", "host_task_clock_ns", "guest_page_faults", "guest_task_clock_ns"]
+LATENCY_PERF_COLUMNS = ["iteration"] + [f"host_{c}" for c in SIDE] + [f"guest_{c}" for c in SIDE] + SOFTWARE
+BANDWIDTH_PERF_COLUMNS = (["iteration", "frame_type"] + [f"host_{c}" for c in SIDE] + [f"guest_{c}" for c in SIDE]
+                          + SOFTWARE)
+PHASE_PERF_COLUMNS = ("test,iteration,frame_type,size_bytes,phase,l1_cache_misses,l1_cache_references,llc_misses,"
+                      "llc_references,tlb_misses,cpu_cycles,instructions,context_switches,page_faults,"
+                      "task_clock_ns").split(",")
+WRITE_STUDY_COLUMNS = "test,iteration,frame_type,size_bytes,variant,copy_ns,copy_mbps,page_faults,success".split(",")
+HARDWARE = ["l1_cache_misses", "l1_cache_references", "llc_misses", "llc_references", "tlb_misses", "cpu_cycles",
+            "instructions"]
+PHASES = ["A_hot_read", "B_cold_read", "C_copy", "D_verify"]
+NO_PMU = ("not measured: l1_cache_misses, l1_cache_references, llc_misses, llc_references, tlb_misses, cpu_cycles, "
+          "instructions (ENOENT: no such event here (no hardware PMU, e.g. a VM or TCG))")
+
+
+def raw_counters(rng, size, hardware=True):
+    """One measurement's counters as host_writer's perfctr gives them; None = not measured."""
+    counts = {"context_switches": rng.randint(0, 4), "page_faults": rng.randint(0, 3),
+              "task_clock_ns": rng.randint(50_000, 900_000)}
+    if hardware:
+        refs = rng.randint(size // 64, size // 8 + 100)
+        llc_refs = rng.randint(50, 5_000)
+        cycles = rng.randint(2 * size + 1_000, 6 * size + 5_000)
+        counts.update(l1_cache_references=refs, l1_cache_misses=rng.randint(1, refs), llc_references=llc_refs,
+                      llc_misses=rng.randint(0, llc_refs), tlb_misses=rng.randint(0, 300), cpu_cycles=cycles,
+                      instructions=rng.randint(cycles // 3, 3 * cycles))
+    else:
+        counts.update({name: None for name in HARDWARE})
+    return counts
+
+
+def side_fields(prefix, counts, size):
+    """One side's seed columns, the derived ones printed with 4 decimals as host_writer does."""
+    def ratio(a, b):
+        return "" if a is None or b in (None, 0) else f"{a / b:.4f}"
+    out = {f"{prefix}_{name}": ("" if counts.get(name) is None else counts[name]) for name in
+           HARDWARE + ["context_switches"]}
+    out[f"{prefix}_l1_miss_rate"] = ratio(counts.get("l1_cache_misses"), counts.get("l1_cache_references"))
+    out[f"{prefix}_llc_miss_rate"] = ratio(counts.get("llc_misses"), counts.get("llc_references"))
+    out[f"{prefix}_ipc"] = ratio(counts.get("instructions"), counts.get("cpu_cycles"))
+    out[f"{prefix}_cycles_per_byte"] = ratio(counts.get("cpu_cycles"), size)
+    return out
+
+
+def perf_rows(messages, size_of, seed=31, hardware=True):
+    """One counter row per message (latency: iteration; bandwidth: iteration and frame_type), with the raw
+    counts kept in "_host" and "_guest" for the tests' own arithmetic."""
+    rng = random.Random(seed)
+    rows = []
+    for m in messages:
+        size = size_of(m)
+        host, guest = raw_counters(rng, size, hardware), raw_counters(rng, size, hardware)
+        row = {"iteration": m["iteration"], "_host": host, "_guest": guest, "_size": size}
+        if "frame_type" in m:
+            row["frame_type"] = m["frame_type"]
+        row.update(side_fields("host", host, size))
+        row.update(side_fields("guest", guest, size))
+        row.update(host_page_faults=host["page_faults"], host_task_clock_ns=host["task_clock_ns"],
+                   guest_page_faults=guest["page_faults"], guest_task_clock_ns=guest["task_clock_ns"])
+        rows.append(row)
+    return rows
+
+
+def phase_rows(messages, seed=32, hardware=True):
+    """Four phase rows per (test, frame_type, size, message); messages are (test, frame, size, iteration)."""
+    rng = random.Random(seed)
+    rows = []
+    for test, frame, size, iteration in messages:
+        for phase in PHASES:
+            counts = raw_counters(rng, size, hardware)
+            rows.append({"test": test, "iteration": iteration, "frame_type": frame, "size_bytes": size,
+                         "phase": phase, **{k: ("" if v is None else v) for k, v in counts.items()}})
+    return rows
+
+
+def study_messages(latency=(), bandwidth=(), reference=(), latency_frame=("4096B", 4096)):
+    """(test, frame, size, iteration, phase C ns or None, success) for each message of the timing rows."""
+    out = []
+    for m in latency:
+        out.append(("latency", latency_frame[0], latency_frame[1], m["iteration"], m.get("guest_second_pass_ns"),
+                    m["success"]))
+    for m in bandwidth:
+        out.append(("bandwidth", m["frame_type"], m["size_bytes"], m["iteration"], m.get("guest_memcpy_ns"),
+                    m["success"]))
+    for m in reference:
+        out.append(("reference", m["frame_type"], m["size_bytes"], m["iteration"], m["guest_second_pass_ns"],
+                    m["success"]))
+    return out
+
+
+def study_rows(messages, seed=33, fresh=(20.0, 30.0), nt=(0.70, 0.80), huge=(0.97, 1.03), huge_name="memcpy_thp",
+               faults=True):
+    """write_study.csv rows: memcpy_prefaulted is phase C itself; the others are phase C times a factor drawn
+    from the given range (huge alternates between its two factors, so it is sometimes faster, sometimes
+    slower). Fresh pages take one fault per 4 KiB page. Failed messages get rows with success=0 and a
+    1 ns copy time that would show if they were counted."""
+    rng = random.Random(seed)
+    rows = []
+    for test, frame, size, iteration, phase_c, success in messages:
+        common = {"test": test, "iteration": iteration, "frame_type": frame, "size_bytes": size, "success": success}
+        times = {"memcpy_prefaulted": phase_c if success else 1,
+                 "memcpy_fresh_pages": int(phase_c * rng.uniform(*fresh)) if success else 1,
+                 "nt_store": int(phase_c * rng.uniform(*nt)) if success else 1}
+        if huge_name:
+            times[huge_name] = int(phase_c * huge[iteration % 2]) if success else 1
+        for variant, ns in times.items():
+            row = dict(common, variant=variant, copy_ns=ns, copy_mbps=f"{size / ns * 1e3:.3f}")
+            if variant == "memcpy_fresh_pages" and faults:
+                row["page_faults"] = -(-size // 4096)
+            rows.append(row)
+    return rows
+
+
+def write_extra(folder, latency_perf=None, bandwidth_perf=None, phases=None, study=None):
+    """The counter and write-study files; None leaves a file out."""
+    folder = Path(folder)
+    for name, columns, rows in (("latency_performance.csv", LATENCY_PERF_COLUMNS, latency_perf),
+                                ("bandwidth_performance.csv", BANDWIDTH_PERF_COLUMNS, bandwidth_perf),
+                                ("phase_performance.csv", PHASE_PERF_COLUMNS, phases),
+                                ("write_study.csv", WRITE_STUDY_COLUMNS, study)):
+        if rows is not None:
+            write_csv(folder / name, columns, rows)
+    return folder
+
+
+def study_manifest(accel="kvm", mapping="resource2", memory_type="uncached-minus", missing=""):
+    run = manifest(accel=accel)
+    run["protocol_version"] = 2
+    run["options"].update(counters=True, write_study=True)
+    run["guest"].update(mapping=mapping, memory_type=memory_type, counters_missing=missing)
+    run["host"]["counters_missing"] = missing
+    return run
+
+
+def add_study_time(study, latency=(), bandwidth=()):
+    """The variants run inside the round trip: add their time to the round trips (and totals) of the
+    successful timing rows, as a real run with --write-study measures them."""
+    extra = {}
+    for r in study:
+        if r["success"] == 1 and r["variant"] != "memcpy_prefaulted":
+            key = (r["test"], r["frame_type"] if r["test"] != "latency" else None, r["iteration"])
+            extra[key] = extra.get(key, 0) + r["copy_ns"]
+    for test, rows in (("latency", latency), ("bandwidth", bandwidth)):
+        for row in rows:
+            if row["success"] == 1:
+                ns = extra.get((test, row.get("frame_type") if test != "latency" else None, row["iteration"]), 0)
+                row["roundtrip_ns"] += ns
+                row["total_ns"] += ns
+                row["_study_ns"] = ns
+
+
+# ---- reading the write-study section ------------------------------------------------------------
+
+
+def source_of(row):
+    return "private" if row["test"] == "reference" else "region"
+
+
+def copy_times(study, source, size, variant):
+    return [r["copy_ns"] for r in study if r["success"] == 1 and source_of(r) == source
+            and r["size_bytes"] == size and r["variant"] == variant]
+
+
+def paired(study, source, size, variant):
+    """(n, faster, slower) of the variant against memcpy_prefaulted, message by message."""
+    def key(r):
+        return r["test"], r["frame_type"], r["iteration"]
+    ok = [r for r in study if r["success"] == 1 and source_of(r) == source and r["size_bytes"] == size]
+    base = {key(r): r["copy_ns"] for r in ok if r["variant"] == "memcpy_prefaulted"}
+    other = {key(r): r["copy_ns"] for r in ok if r["variant"] == variant}
+    both = [(base[k], other[k]) for k in base if k in other]
+    return len(both), sum(o < p for p, o in both), sum(o > p for p, o in both)
+
+
+def assert_ratio(field, expected, what):
+    """x ratios print two decimals, or three significant digits below 0.1."""
+    assert field.endswith("x"), (what, field)
+    if expected >= 0.1:
+        assert number(field) == pytest.approx(expected, abs=0.0051), what
+    else:  # half a unit of the third significant digit, plus float noise
+        assert len(field.rstrip("x").lstrip("0.")) == 3, (what, field)
+        half_unit = 0.5 * 10 ** (math.floor(math.log10(expected)) - 2)
+        assert number(field) == pytest.approx(expected, abs=half_unit * 1.001), what
+
+
+def frame_block(section, frames):
+    """The part of the copy section for one frame size: from its "Frame" line to the next one."""
+    start = section.index(f"  Frame {frames}, ")
+    end = section.find("\n  Frame ", start + 1)
+    return section[start:end if end >= 0 else len(section)]
+
+
+def assert_copy_table(block, size, study, variants):
+    """Each variant's row of one frame block against figures computed here from the write-study rows:
+    n, MB/s and x per source, the region/private time ratio and the median page faults."""
+    for variant in variants:
+        fields = table_row(block, variant, 9)
+        for offset, source in ((0, "region"), (3, "private")):
+            times = copy_times(study, source, size, variant)
+            base = copy_times(study, source, size, "memcpy_prefaulted")
+            assert fields[offset] == str(len(times)), (size, variant, source)
+            if not times:
+                assert fields[offset + 1:offset + 3] == ["n/a", "n/a"], (size, variant, source)
+                continue
+            median = statistics.median(times)
+            assert number(fields[offset + 1]) == pytest.approx(size / median * 1e3, abs=0.051), (variant, source)
+            assert_ratio(fields[offset + 2], statistics.median(base) / median, (size, variant, source))
+        region = copy_times(study, "region", size, variant)
+        private = copy_times(study, "private", size, variant)
+        if region and private:
+            assert_ratio(fields[6], statistics.median(region) / statistics.median(private), (size, variant))
+        else:
+            assert fields[6] == "n/a"
+        for field, source in ((fields[7], "region"), (fields[8], "private")):
+            faults = [r["page_faults"] for r in study if r["success"] == 1 and source_of(r) == source
+                      and r["size_bytes"] == size and r["variant"] == variant
+                      and r.get("page_faults") not in (None, "")]
+            if faults:
+                assert number(field) == pytest.approx(statistics.median(faults), abs=0.51), (variant, source)
+            else:  # not measured for this variant: never 0
+                assert field == "n/a", (size, variant, source)

@@ -392,16 +392,16 @@ def test_unit_error_in_a_derived_column_is_suspect(tmp_path):
 
 def test_counters_are_joined_by_iteration(tmp_path):
     latency = b.latency_rows(12, failed={4})
-    counters = [{"iteration": i, "host_context_switches": (i * 7) % 5, "host_l1_cache_misses": ""}
-                for i in range(1, 13)]
+    counters = b.perf_rows(latency, lambda m: LATENCY_FRAME, hardware=False)
+    for i, row in enumerate(counters, start=1):
+        row["host_context_switches"] = (i * 7) % 5
     b.write_results(tmp_path, latency, run=b.manifest())
-    columns = ["iteration", "host_l1_cache_misses", "host_context_switches"]
-    b.write_csv(tmp_path / "latency_performance.csv", columns, counters)
+    b.write_extra(tmp_path, latency_perf=counters)
     analysed = Analysed(tmp_path, latency, write=False)
     assert analysed.proc.returncode == 0, analysed.proc.stderr
     text = report_section(analysed.report, "COUNTERS")
     assert "latency_performance.csv: 11 successful iterations with counters" in text
-    assert "not measured (empty): host_l1_cache_misses" in text
+    assert "not measured (empty): host_l1_cache_misses, host_l1_cache_references" in text
     joined = [(c["host_context_switches"], r["roundtrip_ns"]) for c, r in zip(counters, latency) if r["success"] == 1]
     switches = [s for s, _ in joined]
     corr = np.corrcoef(switches, [t for _, t in joined])[0, 1]
@@ -498,13 +498,18 @@ def test_every_iteration_failed(tmp_path):
     assert not any((tmp_path / name).exists() for name in b.PNGS)
 
 
-def test_partial_input_is_reported_not_fatal(tmp_path):
-    """Only the bandwidth test's CSV, a broken run.json and a broken counters file: a report saying so."""
-    b.write_results(tmp_path, bandwidth=b.bandwidth_rows(("64B", "1080p")))
+def test_partial_input_is_reported_and_the_rest_analysed(tmp_path):
+    """Only the bandwidth test's CSV, a broken run.json and a broken counters file: a report saying so, a
+    line on stderr for each broken file, and exit status 1."""
+    bandwidth = b.bandwidth_rows(("64B", "1080p"))
+    b.write_results(tmp_path, bandwidth=bandwidth)
     (tmp_path / "run.json").write_text('{"status": "compl')
-    (tmp_path / "bandwidth_performance.csv").write_text("iteration,frame_type,host_cpu_cycles\n1,64B,many\n")
+    counters = b.perf_rows(bandwidth, lambda m: m["size_bytes"])
+    counters[0]["host_cpu_cycles"] = "many"
+    b.write_extra(tmp_path, bandwidth_perf=counters)
     analysed = Analysed(tmp_path, write=False)
-    assert analysed.proc.returncode == 0, analysed.proc.stderr
+    assert analysed.proc.returncode == 1, analysed.proc.stderr
+    assert "unusable input files: 2" in analysed.proc.stdout
     assert "Traceback" not in analysed.proc.stderr
     warnings = analysed.proc.stderr.splitlines()
     assert len(warnings) == 2 and all(w.startswith("analyze_results: ") for w in warnings), warnings

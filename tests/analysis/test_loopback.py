@@ -1,9 +1,12 @@
 """A real loopback run analysed end to end: host_writer and guest_reader share a /dev/shm file on this
-machine (no VM), then analyze_results.py reads what host_writer wrote. The expected statistics are
-computed here from the CSVs with the csv module, statistics and numpy."""
+machine (no VM), then analyze_results.py reads what host_writer wrote. The run has the counters (on by
+default) and the write-path study (--write-study). The expected statistics are computed here from the
+CSVs with the csv module, statistics and numpy."""
 
 import csv
+import json
 import os
+import statistics
 import subprocess
 import uuid
 from pathlib import Path
@@ -11,7 +14,7 @@ from pathlib import Path
 import pytest
 
 import builders as b
-from builders import assert_stats_row, report_section
+from builders import assert_stats_row, number, report_section, table_row
 
 HOST_WRITER = b.REPO / "build" / "host_writer"
 GUEST_READER = b.REPO / "build" / "guest_reader"
@@ -32,7 +35,7 @@ def loopback(tmp_path_factory):
     host = subprocess.Popen(
         [str(HOST_WRITER), *common, "--size", "8M", "--out", str(out), "--iterations", str(ITERATIONS),
          "--latency-frame", "4096", "--bw-iterations", str(BW_ITERATIONS), "--frames", "64,1M",
-         "--ref-iterations", "2", "--meta", "vm=loopback", "--meta", "accel=none"],
+         "--ref-iterations", "2", "--write-study", "--meta", "vm=loopback", "--meta", "accel=none"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         guest = subprocess.run([str(GUEST_READER), *common], capture_output=True, text=True, timeout=WAIT_S)
@@ -95,3 +98,69 @@ def test_loopback_has_a_reference_and_no_suspect_figure(loopback):
     assert "Latency frame: largest share of the end-to-end time: " in bottleneck
     verdicts = ("as long as on private memory in the same run (medians)", "no private-memory counterpart")
     assert any(verdict in bottleneck for verdict in verdicts), bottleneck
+
+
+def numeric(row):
+    """A CSV row with its numeric fields as numbers and its empty fields as None."""
+    out = {}
+    for key, value in row.items():
+        try:
+            out[key] = int(value)
+        except ValueError:
+            out[key] = None if value == "" else value
+    return out
+
+
+def test_loopback_copy_section_matches_the_write_study_csv(loopback):
+    out, proc, report = loopback
+    study = [numeric(r) for r in read_rows(out / "write_study.csv")]
+    variants = {r["variant"] for r in study}
+    assert {"memcpy_prefaulted", "memcpy_fresh_pages", "nt_store"} <= variants, variants
+    text = report_section(report, "WHERE THE COPY TIME GOES")
+    assert "Guest mapping: shm, memory type write-back" in text
+    assert "Under TCG" not in text
+    sizes = {r["size_bytes"] for r in study}
+    assert sizes == {4096, *FRAMES.values()}
+    for size in sizes:
+        names = "/".join(sorted({r["frame_type"] for r in study if r["size_bytes"] == size}))
+        block = b.frame_block(text, names)
+        assert block.startswith(f"  Frame {names}, {size} bytes"), block
+        b.assert_copy_table(block, size, study, sorted(variants))
+        assert f"Conclusions for {names} (this run's data only):" in block
+        # region and private memory each compare every other variant with the plain copy
+        for source in ("region", "private"):
+            for variant in variants - {"memcpy_prefaulted"}:
+                n = b.paired(study, source, size, variant)[0]
+                assert n == (ITERATIONS if size == 4096 and source == "region" else
+                             BW_ITERATIONS if source == "region" else 2), (size, source, variant)
+        assert "region vs private: the pre-faulted copy from the shared region (shm, memory type write-back)" in block
+    assert (out / "write_study.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "write_study.png" in proc.stdout
+
+
+def test_loopback_counters_section(loopback):
+    out, _, report = loopback
+    manifest = json.loads((out / "run.json").read_text())
+    text = report_section(report, "COUNTERS")
+    for side in ("host", "guest"):
+        missing = manifest[side]["counters_missing"]
+        assert f"  {side + ':':6} {missing or 'every counter measured'}" in text.splitlines()
+    phases = [numeric(r) for r in read_rows(out / "phase_performance.csv")]
+    assert {r["phase"] for r in phases} == {"A_hot_read", "B_cold_read", "C_copy", "D_verify"}
+    table = text[text.index("  Per guest phase"):]
+    header = next(line for line in table.splitlines() if line.strip().startswith("test frame phase")).split()[3:]
+    assert header[:4] == ["n", "task_clock_us", "page_faults", "ctx_switches"]
+    for test, frame, phase in {(r["test"], r["frame_type"], r["phase"]) for r in phases}:
+        cells = [r for r in phases if (r["test"], r["frame_type"], r["phase"]) == (test, frame, phase)]
+        n, task_clock_us, page_faults, switches = table_row(table, f"{test} {frame} {phase}", len(header))[:4]
+        assert int(n) == len(cells)
+        assert number(task_clock_us) == pytest.approx(statistics.median(r["task_clock_ns"] for r in cells) / 1e3,
+                                                      abs=0.051)
+        assert number(page_faults) == pytest.approx(statistics.median(r["page_faults"] for r in cells), abs=0.051)
+        assert number(switches) == pytest.approx(statistics.median(r["context_switches"] for r in cells), abs=0.051)
+    not_measured = [line for line in table.splitlines() if "not measured (empty)" in line]
+    for hardware in ("cpu_cycles", "instructions", "tlb_misses"):
+        if any(r[hardware] is not None for r in phases):
+            assert hardware in header
+        else:  # this machine has no PMU: said, and no column of zeros
+            assert hardware not in header and hardware in not_measured[0]

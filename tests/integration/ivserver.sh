@@ -28,16 +28,40 @@ pids=()
 passed=0
 failed=0
 
+# Whether process PID is still running (a zombie, exited but not yet reaped, is not).
+running() {
+	local stat
+	stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+	stat=${stat##*) }
+	[ "${stat%% *}" != Z ]
+}
+
 # Stop a process we started: SIGTERM, then SIGKILL if it is still there after 5 seconds.
 stop_pid() {
 	local pid=$1
 	kill "$pid" 2>/dev/null || return 0
 	for _ in $(seq 100); do
-		kill -0 "$pid" 2>/dev/null || break
+		running "$pid" || break
 		sleep 0.05
 	done
 	kill -9 "$pid" 2>/dev/null || true
 	wait "$pid" 2>/dev/null || true
+}
+
+# Wait up to SECONDS for background process PID to exit; its status lands in exit_rc (124: it did not, and
+# was stopped).
+wait_exit() {
+	local pid=$1 seconds=$2
+	exit_rc=0
+	for _ in $(seq $((seconds * 20))); do
+		if ! running "$pid"; then
+			wait "$pid" || exit_rc=$?
+			return 0
+		fi
+		sleep 0.05
+	done
+	stop_pid "$pid"
+	exit_rc=124
 }
 
 cleanup() {
@@ -75,7 +99,7 @@ start_server() {
 	local name=$1
 	shift
 	server_log="$WORK/$name.log"
-	timeout "$LIMIT" "$SERVER" --pid-file "$WORK/$name.pid" "$@" 2>"$server_log" &
+	"$SERVER" --pid-file "$WORK/$name.pid" "$@" 2>"$server_log" &
 	server_pid=$!
 	pids+=("$server_pid")
 	for _ in $(seq $((READY_SECONDS * 20))); do
@@ -90,19 +114,18 @@ start_server() {
 start_peer() {
 	local name=$1 socket=$2
 	peer_out="$WORK/$name.peer"
-	timeout "$LIMIT" /usr/bin/python3 "$PEER" peer --socket "$socket" --vectors "$VECTORS" --timeout "$LIMIT" \
-		>"$peer_out" 2>&1 &
+	/usr/bin/python3 "$PEER" peer --socket "$socket" --vectors "$VECTORS" --timeout "$LIMIT" >"$peer_out" 2>&1 &
 	peer_pid=$!
 	pids+=("$peer_pid")
 	wait_for_line "$peer_out" '^(handshake|error)'
 }
 
 # Start QEMU with an ivshmem-doorbell device on SOCKET, CPU stopped, QMP on $WORK/NAME.qmp.
-# Sets qemu_pid (of the timeout wrapper, which passes our signals on) and qemu_log.
+# Sets qemu_pid and qemu_log.
 start_qemu() {
 	local name=$1 socket=$2
 	qemu_log="$WORK/$name.qemu.log"
-	timeout "$LIMIT" "$QEMU" -machine q35 -accel tcg -m 64 -nodefaults -display none -S \
+	"$QEMU" -machine q35 -accel tcg -m 64 -nodefaults -display none -S \
 		-chardev "socket,id=iv,path=$socket" -device "ivshmem-doorbell,chardev=iv,vectors=$VECTORS" \
 		-qmp "unix:$WORK/$name.qmp,server=on,wait=off" >"$qemu_log" 2>&1 &
 	qemu_pid=$!
@@ -186,9 +209,10 @@ test_default_socket_and_stop() {
 		fail "$name" "modes or size: $(stat -c '%n %F %a %s' "$xdg/ivshmem-bench" "$sock" "$SHM-default" 2>&1 | tr '\n' ' ')"
 	fi
 	expect_exit second_server_same_socket 1 'another server is listening there' --socket "$sock" --shm "$SHM-default" || true
-	local rc=0
+	local rc
 	kill -TERM "$server_pid"
-	wait "$server_pid" || rc=$?
+	wait_exit "$server_pid" "$READY_SECONDS"
+	rc=$exit_rc
 	if [ "$rc" -eq 0 ] && [ ! -e "$sock" ] && [ ! -e "$WORK/$name.pid" ] &&
 		grep -q 'stopped by signal 15 with 0 peers connected' "$server_log"; then
 		pass sigterm_stops_cleanly
@@ -240,8 +264,8 @@ test_qemu_peer() {
 	fi
 	# A QEMU refused so fails at start-up, with an error, instead of running without a doorbell.
 	start_qemu qemu-refused "$sock"
-	rc=0
-	wait "$qemu_pid" || rc=$?
+	wait_exit "$qemu_pid" "$READY_SECONDS"
+	rc=$exit_rc
 	if [ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] && grep -q 'server sent version -1, expecting 0' "$qemu_log"; then
 		pass third_qemu_fails_at_start
 	else
@@ -269,16 +293,16 @@ test_qemu_peer() {
 	fi
 
 	# The server stops with peers connected: they see the end of the stream; files are removed.
-	rc=0
 	kill -TERM "$server_pid"
-	wait "$server_pid" || rc=$?
+	wait_exit "$server_pid" "$READY_SECONDS"
+	rc=$exit_rc
 	if [ "$rc" -eq 0 ] && wait_for_line "$peer_out" '^eof$' && [ ! -e "$sock" ] && [ -e "$SHM" ]; then
 		pass server_stop_with_peers
 	else
 		fail server_stop_with_peers "exit $rc; peer: $(cat "$peer_out")"
 	fi
-	rc=0
-	wait "$peer_pid" || rc=$?
+	wait_exit "$peer_pid" "$READY_SECONDS"
+	rc=$exit_rc
 	check test_peer_exits_cleanly "exit $rc" [ "$rc" -eq 0 ]
 	stop_pid "$qemu_pid"
 }

@@ -1,15 +1,18 @@
-# Doorbell mode (issue 7): our ivshmem server, its tests, and the guest's doorbell kernel module.
-#   make ivshmem-server    $(BUILD)/ivshmem_server
-#   make check-doorbell    unit and integration tests (also under ASan/UBSan), part of `make check`
+# Doorbell mode (issue 7): our ivshmem server, the guest's doorbell driver, and their tests.
+#   make ivshmem-server      $(BUILD)/ivshmem_server
+#   make doorbell-module     $(BUILD)/ivshmem_doorbell.ko, built against the bench VM kernel's Debian headers
+#                            (guest/build-module.sh fetches them into .cache/kernel-headers/)
+#   make check-doorbell      server unit and integration tests (also under ASan/UBSan), module checks
 
 IVSERVER_OBJS := $(BUILD)/ivshmem_server.o $(BUILD)/ivserver.o $(BUILD)/opts.o
 IVSERVER_TEST := $(BUILD)/tests/test_ivserver
-# The integration test runs QEMU; python3 plays a test peer and speaks QMP; pgrep looks for leftovers.
+DOORBELL_MODULE := $(BUILD)/ivshmem_doorbell.ko
+# The integration tests run QEMU; python3 plays a test peer and speaks QMP; pgrep looks for leftovers.
 DOORBELL_TEST_PACKAGES := qemu-system-x86 python3 procps
 DOORBELL_LIMIT := timeout 300
 DOORBELL_ASAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
 
-.PHONY: ivshmem-server check-doorbell check-doorbell-asan
+.PHONY: ivshmem-server doorbell-module check-doorbell check-doorbell-asan
 ivshmem-server: $(BUILD)/ivshmem_server
 
 $(BUILD)/ivshmem_server: $(IVSERVER_OBJS)
@@ -19,11 +22,17 @@ $(IVSERVER_TEST): tests/unit/test_ivserver.c tests/unit/check.h $(BUILD)/ivserve
 	@mkdir -p $(@D)
 	$(CC) $(IVB_CPPFLAGS) $(IVB_CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/ivserver.o
 
+# The script decides whether to rebuild: the bench kernel (and so the headers) can change without our sources.
+doorbell-module: | $(BUILD)/.deps-build
+	@guest/build-module.sh --out $(DOORBELL_MODULE)
+
 CHECK_TARGETS += check-doorbell
-check-doorbell: $(IVSERVER_TEST) $(BUILD)/ivshmem_server check-doorbell-asan
+check-doorbell: $(IVSERVER_TEST) $(BUILD)/ivshmem_server check-doorbell-asan doorbell-module
 	$(DOORBELL_LIMIT) $(IVSERVER_TEST)
 	@$(NEED) $(DOORBELL_TEST_PACKAGES)
 	$(DOORBELL_LIMIT) tests/integration/ivserver.sh $(BUILD)
+	@vm/kernel.sh >/dev/null
+	$(DOORBELL_LIMIT) tests/integration/doorbell_module.sh $(BUILD)
 
 # The server and its unit test again with AddressSanitizer and UndefinedBehaviorSanitizer, in their own folder.
 check-doorbell-asan:

@@ -3,16 +3,20 @@
 #   make doorbell-module     $(BUILD)/ivshmem_doorbell.ko, built against the bench VM kernel's Debian headers
 #                            (guest/build-module.sh fetches them into .cache/kernel-headers/)
 #   make check-doorbell      server unit and integration tests (also under ASan/UBSan), module checks
+#   make check-doorbell-vm   the driver loaded in a throwaway VM (build/doorbell-test/): interrupts both ways
 
 IVSERVER_OBJS := $(BUILD)/ivshmem_server.o $(BUILD)/ivserver.o $(BUILD)/opts.o
 IVSERVER_TEST := $(BUILD)/tests/test_ivserver
 DOORBELL_MODULE := $(BUILD)/ivshmem_doorbell.ko
+DOORBELL_SELFTEST := $(BUILD)/doorbell-test/ivdb_selftest
 # The integration tests run QEMU; python3 plays a test peer and speaks QMP; pgrep looks for leftovers.
 DOORBELL_TEST_PACKAGES := qemu-system-x86 python3 procps
+# The VM test's initramfs: a static busybox, packed with cpio; the kernel comes from vm/kernel.sh.
+DOORBELL_VM_PACKAGES := qemu-system-x86 python3 busybox-static cpio xz-utils
 DOORBELL_LIMIT := timeout 300
 DOORBELL_ASAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
 
-.PHONY: ivshmem-server doorbell-module check-doorbell check-doorbell-asan
+.PHONY: ivshmem-server doorbell-module check-doorbell check-doorbell-asan check-doorbell-vm
 ivshmem-server: $(BUILD)/ivshmem_server
 
 $(BUILD)/ivshmem_server: $(IVSERVER_OBJS)
@@ -26,7 +30,12 @@ $(IVSERVER_TEST): tests/unit/test_ivserver.c tests/unit/check.h $(BUILD)/ivserve
 doorbell-module: | $(BUILD)/.deps-build
 	@guest/build-module.sh --out $(DOORBELL_MODULE)
 
-CHECK_TARGETS += check-doorbell
+# Runs in the guest, which has no libraries: static.
+$(DOORBELL_SELFTEST): guest/ivdb_selftest.c guest/ivshmem_doorbell/ivshmem_doorbell.h | $(BUILD)/.deps-build
+	@mkdir -p $(@D)
+	$(CC) $(IVB_CPPFLAGS) $(IVB_CFLAGS) -Iguest/ivshmem_doorbell $(LDFLAGS) -static -o $@ $<
+
+CHECK_TARGETS += check-doorbell check-doorbell-vm
 check-doorbell: $(IVSERVER_TEST) $(BUILD)/ivshmem_server check-doorbell-asan doorbell-module
 	$(DOORBELL_LIMIT) $(IVSERVER_TEST)
 	@$(NEED) $(DOORBELL_TEST_PACKAGES)
@@ -43,3 +52,7 @@ check-doorbell-asan:
 		$(DOORBELL_LIMIT) $(BUILD)/asan/tests/test_ivserver
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 		$(DOORBELL_LIMIT) tests/integration/ivserver.sh $(BUILD)/asan
+
+check-doorbell-vm: $(BUILD)/ivshmem_server $(DOORBELL_SELFTEST) doorbell-module
+	@$(NEED) $(DOORBELL_VM_PACKAGES)
+	$(DOORBELL_LIMIT) tests/integration/doorbell_vm.sh $(BUILD)

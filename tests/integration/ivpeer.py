@@ -1,11 +1,14 @@
 #!/usr/bin/python3
-"""Test helpers for tests/integration/ivserver.sh: an ivshmem peer, a refused client and a QMP probe of QEMU.
+"""Test helpers for tests/integration/ivserver.sh and doorbell_vm.sh: ivshmem peers, a refused client, a QMP probe.
 
   ivpeer.py peer --socket S [--vectors N] [--timeout T]
       Join the ivshmem server as a peer, check the handshake, then print one line per event on stdout
       until end of file or the timeout:  handshake id=0 shm_size=N vectors=V peers=1,2
                                          join id=1 vectors=2 | leave id=1 | eof
       SIGUSR1 rings vector 0 of every known peer.
+  ivpeer.py echo --socket S --count N [--vectors V] [--timeout T]
+      Join, wait for one more peer (the guest's QEMU), then ring its vector 0 back each time it rings ours,
+      N times; prints "echoed N".
   ivpeer.py refused --socket S
       Connect and expect a refusal: version -1, then end of file.
   ivpeer.py qmp-probe --qmp Q [--boot] [--timeout T]
@@ -149,6 +152,34 @@ def cmd_peer(args):
             return 0
 
 
+def cmd_echo(args):
+    """Wait for one peer (the guest's QEMU) to join, then ring it back on vector 0 each time it rings us."""
+    peer = Peer(args.socket, args.vectors, args.timeout)
+    say(f"handshake id={peer.id} vectors={len(peer.own)}")
+    event = peer.next_event()
+    if event[0] != "join":
+        raise PeerError(f"expected a peer to join, got {event}")
+    guest = event[1]
+    say(f"join id={guest} vectors={event[2]}")
+    echoed = 0
+    while echoed < args.count:
+        ready, _, _ = select.select([peer.own[0], peer.sock], [], [], remaining(peer.deadline))
+        if peer.sock in ready:
+            event = peer.next_event()
+            say(" ".join([event[0]] + [str(x) for x in event[1:]]))
+            if event[0] in ("eof", "leave"):
+                break
+            continue
+        if not ready:
+            raise PeerError("timed out")
+        # One ring back per ring received, even when several came together.
+        for _ in range(struct.unpack("=Q", os.read(peer.own[0], 8))[0]):
+            peer.ring(guest, 0)
+            echoed += 1
+    say(f"echoed {echoed}")
+    return 0 if echoed == args.count else 1
+
+
 def cmd_refused(args):
     deadline = deadline_after(args.timeout)
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -241,6 +272,11 @@ def main():
     p.add_argument("--socket", required=True)
     p.add_argument("--vectors", type=int, default=1)
     p.add_argument("--timeout", type=float, default=60)
+    p = sub.add_parser("echo")
+    p.add_argument("--socket", required=True)
+    p.add_argument("--vectors", type=int, default=1)
+    p.add_argument("--count", type=int, required=True)
+    p.add_argument("--timeout", type=float, default=120)
     p = sub.add_parser("refused")
     p.add_argument("--socket", required=True)
     p.add_argument("--timeout", type=float, default=10)
@@ -249,7 +285,7 @@ def main():
     p.add_argument("--boot", action="store_true")
     p.add_argument("--timeout", type=float, default=30)
     args = parser.parse_args()
-    handlers = {"peer": cmd_peer, "refused": cmd_refused, "qmp-probe": cmd_qmp_probe}
+    handlers = {"peer": cmd_peer, "echo": cmd_echo, "refused": cmd_refused, "qmp-probe": cmd_qmp_probe}
     try:
         return handlers[args.command](args)
     except (PeerError, OSError, ValueError) as e:

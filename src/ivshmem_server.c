@@ -19,7 +19,9 @@
 #define IVSHMEM_SERVER_DEFAULT_VECTORS 1u
 /* The bench has two peers: host_writer and the guest's QEMU. A third is a mistake worth refusing. */
 #define IVSHMEM_SERVER_DEFAULT_MAX_PEERS 2u
-#define IVSHMEM_SERVER_DEFAULT_SOCKET "$XDG_RUNTIME_DIR/ivshmem-bench/ivshmem.sock (root: /run/ivshmem-bench/ivshmem.sock)"
+#define IVSHMEM_SERVER_DEFAULT_SOCKET \
+	"$XDG_RUNTIME_DIR/ivshmem-bench/ivshmem.sock;\n" \
+	"                     without XDG_RUNTIME_DIR, as root: /run/ivshmem-bench/ivshmem.sock"
 
 static const char *prog = "ivshmem_server";
 

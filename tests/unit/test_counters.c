@@ -121,8 +121,9 @@ static void test_write_study(void)
 	memset(&st, 0, sizeof(st));
 	CHECK(ivb_run_write_study(src, n, dst, NULL, &st) == 0);
 	CHECK(st.fresh_ns > 0 && st.nt_ns > 0 && st.huge_ns == 0 && st.huge_kind == IVB_HUGE_NONE);
-	/* A fresh 1 MiB mapping faults at least once per 2 MiB, at most once per 4 KiB page. */
-	CHECK(st.fresh_faults >= 1 && st.fresh_faults <= n / 4096 + 8);
+	/* A fresh 1 MiB mapping faults at least once, and about once per 4 KiB page at most (twice
+	 * that leaves room for a sanitizer's shadow memory, which faults too). */
+	CHECK(st.fresh_faults >= 1 && st.fresh_faults <= 2 * (n / 4096) + 64);
 	CHECK(memcmp(src, dst, n) == 0);
 	if (ivb_huge_alloc(&huge, n) == 0) {
 		CHECK(huge.kind == IVB_HUGE_HUGETLB || huge.kind == IVB_HUGE_THP);

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Process helpers for the integration tests that start servers and VMs. Source it; it defines functions only.
+# shellcheck disable=SC2034  # exit_rc is read by the scripts that source this file
+
+# Whether process PID is still running (a zombie, exited but not yet reaped, is not).
+running() {
+	local stat
+	stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+	stat=${stat##*) }
+	[ "${stat%% *}" != Z ]
+}
+
+# Stop a process we started: SIGTERM, then SIGKILL if it is still there after 5 seconds.
+stop_pid() {
+	local pid=$1
+	kill "$pid" 2>/dev/null || return 0
+	for _ in $(seq 100); do
+		running "$pid" || break
+		sleep 0.05
+	done
+	kill -9 "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
+}
+
+# Wait up to SECONDS for background process PID to exit; its status lands in exit_rc (124: it did not, and
+# was stopped).
+wait_exit() {
+	local pid=$1 seconds=$2
+	exit_rc=0
+	for _ in $(seq $((seconds * 20))); do
+		if ! running "$pid"; then
+			wait "$pid" || exit_rc=$?
+			return 0
+		fi
+		sleep 0.05
+	done
+	stop_pid "$pid"
+	exit_rc=124
+}

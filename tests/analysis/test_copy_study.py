@@ -137,9 +137,11 @@ def test_non_temporal_and_huge_page_sentences(measured):
         assert (int(match.group(2)), int(match.group(3))) == (faster, n) == (n, n)
         # The huge-page copy is 3% faster in some messages and 3% slower in the others: no claim either way.
         n, faster, slower = paired(measured.study, "region", size, "memcpy_thp")
+        speed = (statistics.median(copy_times(measured.study, "region", size, "memcpy_prefaulted"))
+                 / statistics.median(copy_times(measured.study, "region", size, "memcpy_thp")))
         assert 0 < faster < n and 0 < slower < n
-        assert "region: memcpy_thp: no clear difference from memcpy_prefaulted (median speed " in block, block
-        assert f"faster in {faster}, slower in {slower} of {n} iterations)" in block
+        assert (f"region: memcpy_thp: within 10% of memcpy_prefaulted (median speed {speed:.2f}x; "
+                f"faster in {faster}, slower in {slower} of {n} iterations)") in block, block
         assert "transparent huge pages is" not in block
 
 
@@ -167,10 +169,25 @@ def test_no_region_versus_private_without_a_reference(measured):
     assert "region vs private" not in frame_block(measured.section(), "4k")
 
 
+def one_fast_nt_store(folder):
+    """Latency iteration 3's non-temporal copy takes half the plain copy's time: 1 message of 10 disagrees."""
+    rows = {r["variant"]: r for r in folder.study if r["test"] == "latency" and r["iteration"] == 3}
+    fast = rows["memcpy_prefaulted"]["copy_ns"] // 2
+    rows["nt_store"].update(copy_ns=fast, copy_mbps=f"{rows['nt_store']['size_bytes'] / fast * 1e3:.3f}")
+
+
 def test_other_data_gives_other_conclusions(tmp_path):
-    """Slower non-temporal stores, fresh pages without a fault count, no huge pages: the sentences change."""
-    folder = Folder(tmp_path, study_options={"nt": (1.3, 1.5), "faults": False, "huge_name": None})
+    """Slower non-temporal stores, fresh pages without a fault count, no huge pages: the sentences change.
+    One message in ten that disagrees does not hide the difference, and is counted."""
+    folder = Folder(tmp_path, study_options={"nt": (1.3, 1.5), "faults": False, "huge_name": None},
+                    mutate=one_fast_nt_store)
     assert folder.proc.returncode == 0, folder.proc.stderr
+    n, faster, slower = paired(folder.study, "region", LATENCY_FRAME[1], "nt_store")
+    assert (n, faster, slower) == (10, 1, 9)
+    slower_by = (statistics.median(copy_times(folder.study, "region", LATENCY_FRAME[1], "nt_store"))
+                 / statistics.median(copy_times(folder.study, "region", LATENCY_FRAME[1], "memcpy_prefaulted")))
+    assert (f"region: non-temporal stores are {slower_by:.2f}x slower than memcpy into the pre-faulted buffer "
+            f"(slower in 9 of 10 iterations)") in frame_block(folder.section(), "4096B")
     block = frame_block(folder.section(), "1080p")
     size = SIZE_1080P
     slower = (statistics.median(copy_times(folder.study, "region", size, "nt_store"))
@@ -187,8 +204,8 @@ def test_other_data_gives_other_conclusions(tmp_path):
 @pytest.mark.parametrize("huge", [(1.05, 0.6), (0.95, 1.5)], ids=["huge-faster-mostly", "huge-slower-mostly"])
 def test_a_claim_needs_both_size_and_agreement(tmp_path, huge):
     """Non-temporal stores 4-7% faster in every message: too small to claim. Huge pages much faster (or
-    slower) in most messages and the other way in the rest: a large median difference that the iterations
-    do not agree on. Neither is claimed."""
+    slower) in 6 messages of 10 and the other way in 4: a large median difference that too few iterations
+    agree on (80% are needed). Neither is claimed."""
     folder = Folder(tmp_path, study_options={"nt": (0.93, 0.96), "huge": huge})
     assert folder.proc.returncode == 0, folder.proc.stderr
     size = LATENCY_FRAME[1]
@@ -200,10 +217,12 @@ def test_a_claim_needs_both_size_and_agreement(tmp_path, huge):
         # The premise of the case, from the data: one condition for a claim holds, the other does not.
         if agree:
             assert 1 < speed < 1.10 and faster == n, (variant, speed)
+            assert (f"region: {variant}: within 10% of memcpy_prefaulted (median speed {speed:.2f}x; "
+                    f"faster in {faster}, slower in {slower} of {n} iterations)") in block
         else:
-            assert (speed > 1.10 or speed < 1 / 1.10) and 0 < slower < n, (variant, speed)
-        assert (f"region: {variant}: no clear difference from memcpy_prefaulted (median speed {speed:.2f}x; "
-                f"faster in {faster}, slower in {slower} of {n} iterations)") in block
+            assert (speed > 1.10 or speed < 1 / 1.10) and max(faster, slower) < 0.8 * n, (variant, speed)
+            assert (f"region: {variant}: no consistent difference from memcpy_prefaulted (median speed "
+                    f"{speed:.2f}x, but faster in {faster}, slower in {slower} of {n} iterations)") in block
     assert "non-temporal stores are" not in block
     assert "transparent huge pages is" not in block
 
@@ -504,3 +523,35 @@ def test_bad_input_in_the_new_files(tmp_path, case):
         assert not (tmp_path / "write_study.png").exists()
     else:
         assert (tmp_path / "write_study.png").exists()
+
+
+# ---- the same frame twice in one test (host_writer runs the reference per frame it is given) ----------
+
+
+def test_a_frame_that_occurs_twice_is_two_sets_of_messages(tmp_path):
+    """The latency frame is also a bandwidth frame: reference_results.csv has 1080p iterations 1-3 twice.
+    Joins pair the k-th occurrence with the k-th, so nothing is counted twice or paired across runs."""
+    bandwidth = b.bandwidth_rows(("1080p",), per_frame=4, seed=51)
+    reference = b.reference_rows([("1080p", SIZE_1080P), ("1080p", SIZE_1080P)], per_size=3, seed=52)
+    messages = b.study_messages(bandwidth=bandwidth, reference=reference)
+    study = b.study_rows(messages, seed=53)
+    b.add_study_time(study, bandwidth=bandwidth)
+    b.write_results(tmp_path, bandwidth=bandwidth, reference=reference, run=b.study_manifest())
+    b.write_extra(tmp_path, phases=b.phase_rows([m[:4] for m in messages], seed=54), study=study)
+    proc = b.run_analysis(tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    report = (tmp_path / "performance_report.txt").read_text()
+    assert report_section(report, "SUSPECT FIGURES").rstrip().endswith("none found")
+    block = frame_block(report_section(report, "WHERE THE COPY TIME GOES"), "1080p")
+    b.assert_copy_table(block, SIZE_1080P, study, VARIANTS)
+    # Each message's variants against its own phase C, in file order (the ids repeat, the order does not).
+    private = [r for r in study if r["test"] == "reference"]
+    plain = [r for r in private if r["variant"] == "memcpy_prefaulted"]
+    huge = [r for r in private if r["variant"] == "memcpy_thp"]
+    pairs = [(p["copy_ns"], t["copy_ns"]) for p, t in zip(plain, huge)]
+    faster, slower = sum(t < p for p, t in pairs), sum(t > p for p, t in pairs)
+    assert len(pairs) == 6 and faster and slower
+    assert "private: memcpy_thp: within 10% of memcpy_prefaulted (median speed " in block
+    assert f"faster in {faster}, slower in {slower} of 6 iterations)" in block
+    phases = report_section(report, "COUNTERS")
+    assert table_row(phases, "reference 1080p C_copy", 11)[0] == "6"

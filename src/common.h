@@ -123,12 +123,14 @@ enum ivb_huge_kind {
 };
 #define IVB_HUGE_KIND_MAX IVB_HUGE_THP
 
+#define IVB_FAULTS_UNKNOWN UINT32_MAX
+
 /* Write-path variants of phase C (guest clock; 0: not run) and which counters the guest lacks. */
 struct ivb_guest_study {
 	uint64_t fresh_ns;        /* memcpy into freshly mapped pages: page faults inside the copy */
 	uint64_t nt_ns;           /* copy with non-temporal stores into the pre-faulted buffer */
 	uint64_t huge_ns;         /* memcpy into a pre-faulted huge-page buffer */
-	uint32_t fresh_faults;    /* page faults taken by the fresh-pages copy */
+	uint32_t fresh_faults;    /* page faults taken by the fresh-pages copy; IVB_FAULTS_UNKNOWN */
 	uint32_t huge_kind;       /* enum ivb_huge_kind */
 	uint8_t counter_errno[IVB_NCOUNTERS]; /* 0: counter measured; else the errno of its open */
 	uint8_t pad[22];

@@ -121,6 +121,7 @@ static void parse_args(int argc, char **argv, struct config *cfg)
 		ivb_die_usage(PROG, "unexpected argument '%s'", argv[optind]);
 	if (cfg->shm_path != NULL && (cfg->device != NULL || map_given))
 		ivb_die_usage(PROG, "--shm maps a file; it does not go with --device or --map");
+	/* Approximate where frames repeat: the host measures each size once on private memory. */
 	cfg->expected = warmup + iterations + bw_iterations * nframes + ref_iterations * (nframes + 1);
 }
 

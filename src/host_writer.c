@@ -220,6 +220,29 @@ static void parse_args(int argc, char **argv, struct config *cfg)
 		ivb_die_usage(PROG, "nothing to do: --iterations, --bw-iterations and --ref-iterations are all 0");
 }
 
+/*
+ * Whether frames[i] is the first of its size among the reference frames (the latency frame, then
+ * the bandwidth frames): a size is measured on private memory once, whatever lists it twice.
+ */
+static bool first_reference_size(const struct config *cfg, size_t i)
+{
+	if (cfg->frames[i].size == cfg->latency_frame.size)
+		return false;
+	for (size_t k = 0; k < i; k++)
+		if (cfg->frames[k].size == cfg->frames[i].size)
+			return false;
+	return true;
+}
+
+static size_t reference_frames(const struct config *cfg)
+{
+	size_t n = 1;
+
+	for (size_t i = 0; i < cfg->nframes; i++)
+		n += first_reference_size(cfg, i);
+	return n;
+}
+
 /* The largest message this configuration sends. */
 static uint64_t largest_message(const struct config *cfg)
 {
@@ -665,8 +688,8 @@ static int write_study_rows(struct ivb_csv *c, const char *test, uint64_t iterat
 		return 0;
 	ret = write_study_row(c, test, iteration, f, "memcpy_prefaulted", s->guest.copy_ns, false, 0, s->success);
 	if (ret == 0)
-		ret = write_study_row(c, test, iteration, f, "memcpy_fresh_pages", st->fresh_ns, true, st->fresh_faults,
-				      s->success);
+		ret = write_study_row(c, test, iteration, f, "memcpy_fresh_pages", st->fresh_ns,
+				      st->fresh_faults != IVB_FAULTS_UNKNOWN, st->fresh_faults, s->success);
 	if (ret == 0)
 		ret = write_study_row(c, test, iteration, f, "nt_store", st->nt_ns, false, 0, s->success);
 	if (ret == 0 && st->huge_kind != IVB_HUGE_NONE)
@@ -861,7 +884,7 @@ static void init_manifest(struct run *run, uint64_t region_size)
 	m->nmeta = cfg->nmeta;
 	m->latency.planned = cfg->iterations;
 	m->bandwidth.planned = cfg->bw_iterations * cfg->nframes;
-	m->reference.planned = cfg->ref_iterations * (cfg->nframes + 1);
+	m->reference.planned = cfg->ref_iterations * reference_frames(cfg);
 }
 
 static void write_manifest(struct run *run, const char *status)
@@ -908,8 +931,9 @@ static int run_all(struct run *run)
 		ret = run_test(run, "reference", IVB_MSG_REFERENCE, &cfg->latency_frame, cfg->ref_iterations,
 			       &run->manifest.reference);
 		for (size_t i = 0; ret == 0 && i < cfg->nframes; i++)
-			ret = run_test(run, "reference", IVB_MSG_REFERENCE, &cfg->frames[i], cfg->ref_iterations,
-				       &run->manifest.reference);
+			if (first_reference_size(cfg, i))
+				ret = run_test(run, "reference", IVB_MSG_REFERENCE, &cfg->frames[i], cfg->ref_iterations,
+					       &run->manifest.reference);
 		if (ret < 0)
 			return ret;
 	}

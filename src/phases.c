@@ -304,7 +304,8 @@ int ivb_run_write_study(const uint8_t *src, size_t n, uint8_t *dst, const struct
 	t1 = ivb_now_ns();
 	faults = minor_faults() - faults;
 	out->fresh_ns = t1 - t0;
-	out->fresh_faults = faults > 0 && faults < UINT32_MAX ? (uint32_t)faults : 0;
+	/* A copy into fresh pages always faults: no count means getrusage could not tell. */
+	out->fresh_faults = faults > 0 && faults < UINT32_MAX ? (uint32_t)faults : IVB_FAULTS_UNKNOWN;
 	munmap(fresh, n);
 
 	ivb_flush_range(src, n);

@@ -12,15 +12,15 @@
 Usage: ./analyze_results.py [RESULTS_DIR]        (default: results/latest)
 
 Reads latency_results.csv, bandwidth_results.csv, reference_results.csv, latency_performance.csv,
-bandwidth_performance.csv, phase_performance.csv, write_study.csv and run.json (each when present) and
-writes into RESULTS_DIR: performance_report.txt, latency_histogram.png, latency_over_time.png,
-latency_percentiles.png, bandwidth_analysis.png and write_study.png. A short summary goes to stdout,
-problems to stderr (one line each).
+bandwidth_performance.csv, phase_performance.csv, write_study.csv, mapping_study.csv and run.json (each
+when present) and writes into RESULTS_DIR: performance_report.txt, latency_histogram.png,
+latency_over_time.png, latency_percentiles.png, bandwidth_analysis.png and write_study.png. A short
+summary goes to stdout, problems to stderr (one line each).
 
 Units: times are integer nanoseconds in the CSVs; 1 MB = 1e6 bytes, 1 MiB = 2^20 bytes;
 MB/s = bytes / ns * 1e3. Exit status: 0 report written, 1 bad input (a timing CSV that cannot be
-used; or a counter, write-study or run.json file that cannot be used: then the report and plots are
-still written from the rest) or every iteration of a test failed, 2 usage error.
+used; or a counter, write-study, mapping-study or run.json file that cannot be used: then the report
+and plots are still written from the rest) or every iteration of a test failed, 2 usage error.
 """
 
 import argparse
@@ -54,6 +54,7 @@ LATENCY_COUNTERS_CSV = "latency_performance.csv"
 BANDWIDTH_COUNTERS_CSV = "bandwidth_performance.csv"
 PHASE_COUNTERS_CSV = "phase_performance.csv"
 WRITE_STUDY_CSV = "write_study.csv"
+MAP_STUDY_CSV = "mapping_study.csv"
 MANIFEST_JSON = "run.json"
 REPORT_TXT = "performance_report.txt"
 WRITE_STUDY_PNG = "write_study.png"
@@ -105,6 +106,8 @@ PHASE_COUNTERS = [
 PHASE_COUNTER_COLUMNS = ["test", "iteration", "frame_type", "size_bytes", "phase"] + PHASE_COUNTERS
 WRITE_STUDY_COLUMNS = ["test", "iteration", "frame_type", "size_bytes", "variant", "copy_ns", "copy_mbps",
                        "page_faults", "success"]
+MAP_STUDY_COLUMNS = ["test", "iteration", "frame_type", "size_bytes", "mapping", "memory_type", "hot_read_ns",
+                     "cold_read_ns", "copy_ns", "copy_mbps", "success"]
 TESTS = ("latency", "bandwidth", "reference")
 PHASES = ("A_hot_read", "B_cold_read", "C_copy", "D_verify")
 
@@ -139,6 +142,10 @@ CLEAR_AGREEMENT = 0.8
 # Phase C's source column in each timing CSV: memcpy_prefaulted must be the same measurement.
 PHASE_C_COLUMN = {"latency": "guest_second_pass_ns", "bandwidth": "guest_memcpy_ns",
                   "reference": "guest_second_pass_ns"}
+# The guest's mappings of the region (src/region.c ivb_map_kind_name), and the phases the mapping study times
+# through each: letter, words, column of mapping_study.csv.
+MAPPINGS = ("shm", "resource2", "resource2_wc")
+MAP_PHASES = [("A", "hot read", "hot_read_ns"), ("B", "cold read", "cold_read_ns"), ("C", "copy", "copy_ns")]
 STUDY_STAGE_LABEL = "write-study variants (--write-study)"
 TCG_MEMORY_TYPE_LINE = "Under TCG the memory type (UC-/WC) has no effect on speed: these are emulator timings"
 
@@ -423,6 +430,17 @@ def add_derived_bandwidth_columns(data, study):
         data[f"{col}_calc_mbps"] = mbps(data["size_bytes"], data[f"{col}_ns"])
 
 
+def add_map_roles(data):
+    """host_writer writes, per message, the row of the guest's usual mapping and then, when the guest has
+    one, the row of its other mapping: the position in a run of consecutive rows of one message tells them
+    apart (the names cannot: in loopback both are shm). _message names the message for pairing."""
+    key = data[["test", "frame_type", "iteration", "size_bytes"]].astype(str).agg("/".join, axis=1)
+    run_id = (key != key.shift()).cumsum()
+    position = data.groupby(run_id).cumcount()
+    data["role"] = np.where(position % 2 == 0, "usual", "second")
+    data["_message"] = run_id.astype(str) + "/" + (position // 2).astype(str)
+
+
 def with_study_stage(stages, study, before):
     """The stage list with the write-study variants as a stage of their own, just before `before`."""
     if study is None:
@@ -463,6 +481,13 @@ def load_run(folder):
         text_columns={"test", "frame_type", "variant"},
         required=("test", "iteration", "frame_type", "size_bytes", "variant", "success"),
         allowed={"test": TESTS, "success": (0, 1)})
+    map_study = load_extra(
+        folder, MAP_STUDY_CSV, MAP_STUDY_COLUMNS, notes, errors, "mapping study",
+        text_columns={"test", "frame_type", "mapping", "memory_type"},
+        required=("test", "iteration", "frame_type", "size_bytes", "mapping", "memory_type", "success"),
+        allowed={"test": ("latency", "bandwidth"), "mapping": MAPPINGS, "success": (0, 1)})
+    if map_study is not None:
+        add_map_roles(map_study)
     for data, keys in ((latency, MESSAGE_KEYS["latency"]), (bandwidth, MESSAGE_KEYS["bandwidth"]),
                        (reference, MESSAGE_KEYS["reference"]), (latency_counters, MESSAGE_KEYS["latency"]),
                        (bandwidth_counters, MESSAGE_KEYS["bandwidth"]),
@@ -482,6 +507,7 @@ def load_run(folder):
         "bandwidth_counters": bandwidth_counters,
         "phase_counters": phase_counters,
         "write_study": study,
+        "map_study": map_study,
         "latency_stages": with_study_stage(LATENCY_STAGES, study, "guest_other_ns"),
         "bandwidth_stages": with_study_stage(BANDWIDTH_STAGES, study, "roundtrip_other_ns"),
         "manifest": manifest,
@@ -711,6 +737,22 @@ def study_findings(run):
     return findings
 
 
+def map_study_findings(run):
+    """mapping_study.csv: positive phase times, copy_mbps consistent with copy_ns, plausible rates."""
+    findings = []
+    data = run["map_study"]
+    if data is None or data.empty:
+        return findings
+    rows = successful(data)
+    check_positive_durations(findings, MAP_STUDY_CSV, rows, [column for _, _, column in MAP_PHASES])
+    rows = rows[rows["copy_ns"] > 0]
+    rates = mbps(rows["size_bytes"], rows["copy_ns"])
+    stated = rows["copy_mbps"].notna()
+    check_derived_column(findings, MAP_STUDY_CSV, rows[stated], "copy_mbps", rates[stated])
+    check_bandwidth_bound(findings, f"{MAP_STUDY_CSV}: copy", rates)
+    return findings
+
+
 def counter_bytes(run, name, data):
     """The message size of each row of a per-iteration counter file (for cycles per byte), NaN when unknown."""
     if name == LATENCY_COUNTERS_CSV:
@@ -759,7 +801,7 @@ def counter_findings(run):
 
 def find_suspects(run):
     return (latency_findings(run) + bandwidth_findings(run) + reference_findings(run) + study_findings(run)
-            + counter_findings(run))
+            + map_study_findings(run) + counter_findings(run))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -1352,6 +1394,19 @@ VARIANT_SUBJECT = {
 }
 
 
+def clear_verdict(time_ratio, faster, slower, n):
+    """The rule of every faster/slower claim: "slower" or "faster" when the median times differ by at least
+    CLEAR_DIFFERENCE and at least CLEAR_AGREEMENT of the n paired iterations agree on the direction;
+    "within" when the medians are closer than CLEAR_DIFFERENCE; else "inconsistent"."""
+    if n and time_ratio >= CLEAR_DIFFERENCE and slower >= CLEAR_AGREEMENT * n:
+        return "slower"
+    if n and time_ratio <= 1 / CLEAR_DIFFERENCE and faster >= CLEAR_AGREEMENT * n:
+        return "faster"
+    if 1 / CLEAR_DIFFERENCE < time_ratio < CLEAR_DIFFERENCE:
+        return "within"
+    return "inconsistent"
+
+
 def variant_conclusion(rows, source, size, variant, stats, base):
     """One sentence on a variant against memcpy_prefaulted, claiming a difference only when the medians
     show it and the iterations agree (CLEAR_DIFFERENCE, CLEAR_AGREEMENT); the counts are always given."""
@@ -1362,13 +1417,14 @@ def variant_conclusion(rows, source, size, variant, stats, base):
     time_ratio = stats["median_ns"] / base["median_ns"]
     speed = fmt_ratio(base["median_ns"] / stats["median_ns"])
     counts = f"faster in {faster}, slower in {slower} of {n} iterations"
-    if time_ratio >= CLEAR_DIFFERENCE and slower >= CLEAR_AGREEMENT * n:
+    direction = clear_verdict(time_ratio, faster, slower, n)
+    if direction == "slower":
         verdict = f"{fmt(time_ratio, 2)}x slower"
         agreement = f"slower in {slower} of {n} iterations"
-    elif time_ratio <= 1 / CLEAR_DIFFERENCE and faster >= CLEAR_AGREEMENT * n:
+    elif direction == "faster":
         verdict = f"{fmt(1 / time_ratio, 2)}x faster"
         agreement = f"faster in {faster} of {n} iterations"
-    elif 1 / CLEAR_DIFFERENCE < time_ratio < CLEAR_DIFFERENCE:
+    elif direction == "within":
         return (f"{source}: {variant}: within {round(100 * (CLEAR_DIFFERENCE - 1))}% of {PREFAULTED} "
                 f"(median speed {speed}; {counts})")
     else:
@@ -1428,8 +1484,12 @@ def copy_time_section(run, summary):
                  f"accelerator {lookup(manifest, 'meta', 'accel') or 'unknown'}")
     if is_tcg(manifest):
         lines.append(f"  ! {TCG_MEMORY_TYPE_LINE}")
-    lines += ["  One mapping per run: mapping types (resource2 = UC-, resource2_wc = WC) compare across runs;",
-              "  within this run, region/private is what copying from the shared region costs over private memory."]
+    if (run["folder"] / MAP_STUDY_CSV).exists():
+        lines.append("  This run timed both of the guest's mappings of the region: "
+                     f"see MAPPING STUDY ({MAP_STUDY_CSV});")
+    else:
+        lines.append("  One mapping per run here: mappings compare across runs (or within one with --map-study);")
+    lines.append("  within this run, region/private is what copying from the shared region costs over private memory.")
     study = run["write_study"]
     if study is None:
         if lookup(manifest, "options", "write_study") is True:
@@ -1500,6 +1560,125 @@ def copy_time_section(run, summary):
     return lines
 
 
+# ----------------------------------------------------------------------------------------------
+# The guest's two mappings of the same memory: phases A-C through each (mapping_study.csv)
+
+
+def same_memory_type_line(rows):
+    """Whether this run can compare memory types at all: not when both mappings got the same one."""
+    usual = set(rows.loc[rows["role"] == "usual", "memory_type"])
+    second = set(rows.loc[rows["role"] == "second", "memory_type"])
+    if not second:
+        return "no row for a second mapping: the guest had none (guest_reader's stderr says why)"
+    if usual != second or len(usual) != 1:
+        return None
+    memory_type = usual.pop()
+    if memory_type == "unknown":
+        return "the memory type of both mappings is unknown: this run cannot compare memory types"
+    return f"both mappings got {memory_type}: this run cannot compare memory types"
+
+
+def map_phase_conclusion(base, other, column, tcg):
+    """One phase of a second mapping against the usual one, message by message (clear_verdict): a sentence
+    when the data shows a difference, else None."""
+    both = base[["_message", column]].merge(other[["_message", column]], on="_message",
+                                             suffixes=("_usual", "_second")).dropna()
+    n = len(both)
+    faster = int((both[f"{column}_second"] < both[f"{column}_usual"]).sum())
+    slower = int((both[f"{column}_second"] > both[f"{column}_usual"]).sum())
+    time_ratio = other[column].median() / base[column].median()
+    direction = clear_verdict(time_ratio, faster, slower, n)
+    if direction not in ("faster", "slower"):
+        return None
+    ratio, agree = (time_ratio, slower) if direction == "slower" else (1 / time_ratio, faster)
+    base_type = "/".join(sorted(set(base["memory_type"])))
+    other_type = "/".join(sorted(set(other["memory_type"])))
+    sentence = (f"{fmt(ratio, 2)}x {direction} through {other['mapping'].iloc[0]} (second mapping, {other_type}) "
+                f"than through {base['mapping'].iloc[0]} (usual mapping, {base_type}), {direction} in {agree} of {n} "
+                "messages")
+    if tcg:
+        sentence += "; under TCG this is not an effect of the memory type"
+    elif base_type == other_type:
+        sentence += "; same memory type, so not an effect of it"
+    return sentence
+
+
+def mapping_study_section(run):
+    manifest = run["manifest"]
+    data = run["map_study"]
+    exists = (run["folder"] / MAP_STUDY_CSV).exists()
+    if data is None and not exists and lookup(manifest, "options", "map_study") is not True:
+        return []
+    tcg = is_tcg(manifest)
+    usual = lookup(manifest, "guest", "mapping")
+    lines = section(f"MAPPING STUDY (phases A-C through each of the guest's mappings of the region; {MAP_STUDY_CSV})")
+    lines.append(f"  Usual mapping: {usual or 'unknown'} ({MANIFEST_JSON} guest.mapping; the first row of each "
+                 f"message); accelerator {lookup(manifest, 'meta', 'accel') or 'unknown'}")
+    if tcg:
+        lines.append(f"  ! {TCG_MEMORY_TYPE_LINE}")
+    if data is None:
+        if exists:
+            return lines + [f"  {MAP_STUDY_CSV} is unreadable: see MISSING OR UNREADABLE INPUT"]
+        return lines + [f"  {MANIFEST_JSON} says --map-study, but {MAP_STUDY_CSV} is missing"]
+    rows = successful(data)
+    if rows.empty:
+        return lines + [f"  {MAP_STUDY_CSV}: no successful row"]
+    named = sorted(set(rows.loc[rows["role"] == "usual", "mapping"]))
+    if usual and named != [usual]:
+        lines.append(f"  ! the first row of each message names {', '.join(named)}, not {usual}: "
+                     "the ratios are to those rows")
+    lines += [
+        "  memory_type: the type the guest kernel's PAT list gave the mapping, as recorded (never inferred from the",
+        "  name: Linux keeps a physical range's first memory type for later mappings of it). Medians over the",
+        "  successful messages (n) of phase A (hot read), B (cold read, after clflush) and C (copy region ->",
+        "  private buffer): us = ns / 1e3, MB/s = frame bytes / median time * 1e3 (1 MB = 1e6 B); x = median time",
+        "  / the usual mapping's median time at the same size (1.00x = usual, above 1 = slower). A mapping is",
+        f"  called faster or slower only when the medians differ by at least {round(100 * (CLEAR_DIFFERENCE - 1))}% "
+        f"and at least {round(100 * CLEAR_AGREEMENT)}% of the",
+        "  messages (each ran through both mappings) agree. The second mapping is always timed right after the",
+        "  usual one, so an order effect (e.g. what the first pass left in the caches) counts into the difference.",
+    ]
+    same = same_memory_type_line(rows)
+    if same:
+        lines.append(f"  {same}")
+    header = ["mapping", "memory_type", "n"] + [f"{letter}_{unit}" for letter, _, _ in MAP_PHASES
+                                                for unit in ("us", "MB/s", "x")]
+    for size in sorted(rows["size_bytes"].unique()):
+        in_size = rows[rows["size_bytes"] == size]
+        frames = "/".join(sorted(in_size["frame_type"].unique()))
+        tests = ", ".join(t for t in ("latency", "bandwidth") if t in set(in_size["test"]))
+        lines += ["", f"  Frame {frames}, {size:.0f} bytes ({tests} test)"]
+        base = in_size[in_size["role"] == "usual"]
+        base_median = {column: base[column].median() for _, _, column in MAP_PHASES}
+        groups = sorted(in_size.groupby(["role", "mapping", "memory_type"]),
+                        key=lambda item: (item[0][0] != "usual", item[0]))
+        table, conclusions = [], []
+        for (role, mapping, memory_type), group in groups:
+            cells = [f"{mapping} ({role})", memory_type, str(len(group))]
+            for _, _, column in MAP_PHASES:
+                median = group[column].median()
+                cells += [fmt(median / 1e3, 3), fmt_mbps(mbps(size, median)),
+                          fmt_ratio(median / base_median[column])]
+            table.append(cells)
+            if role == "usual":
+                continue
+            quiet = []
+            for letter, words, column in MAP_PHASES:
+                sentence = map_phase_conclusion(base, group, column, tcg) if not base.empty else None
+                if sentence:
+                    conclusions.append(f"phase {letter} ({words}): {sentence}")
+                else:
+                    quiet.append(letter)
+            if quiet:
+                conclusions.append(f"{mapping} ({role}, {memory_type}): no difference shown in phase "
+                                   f"{', '.join(quiet)} (medians within {round(100 * (CLEAR_DIFFERENCE - 1))}% "
+                                   f"or fewer than {round(100 * CLEAR_AGREEMENT)}% of the messages agree)")
+        lines += fmt_table(header, table, indent="    ")
+        if conclusions:
+            lines += [f"    Conclusions for {frames} (this run's data only):"] + [f"      {c}" for c in conclusions]
+    return lines
+
+
 def bottleneck_section(run, summary):
     lines = section("BOTTLENECK (derived from this run's data only)")
     lines += summary.get("bottleneck_latency", []) + summary.get("bottleneck_bandwidth", [])
@@ -1536,6 +1715,7 @@ def build_report(run, findings, summary):
     lines += bandwidth_sections(run, summary)
     lines += reference_sections(run)
     lines += copy_time_section(run, summary)
+    lines += mapping_study_section(run)
     lines += counter_sections(run)
     lines += bottleneck_section(run, summary)
     lines += suspect_section(findings)

@@ -1,6 +1,7 @@
 """A real loopback run analysed end to end: host_writer and guest_reader share a /dev/shm file on this
 machine (no VM), then analyze_results.py reads what host_writer wrote. The run has the counters (on by
-default) and the write-path study (--write-study). The expected statistics are computed here from the
+default), the write-path study (--write-study) and the mapping study (--map-study: in loopback the
+second mapping is a second mmap of the same file). The expected statistics are computed here from the
 CSVs with the csv module, statistics and numpy."""
 
 import csv
@@ -36,7 +37,7 @@ def loopback(tmp_path_factory):
     host = subprocess.Popen(
         [str(HOST_WRITER), *common, "--size", "8M", "--out", str(out), "--iterations", str(ITERATIONS),
          "--latency-frame", "4096", "--bw-iterations", str(BW_ITERATIONS), "--frames", "64,4096,1M",
-         "--ref-iterations", "2", "--write-study", "--meta", "vm=loopback", "--meta", "accel=none"],
+         "--ref-iterations", "2", "--write-study", "--map-study", "--meta", "vm=loopback", "--meta", "accel=none"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         guest = subprocess.run([str(GUEST_READER), *common], capture_output=True, text=True, timeout=WAIT_S)
@@ -166,3 +167,33 @@ def test_loopback_counters_section(loopback):
             assert hardware in header
         else:  # this machine has no PMU: said, and no column of zeros
             assert hardware not in header and hardware in not_measured[0]
+
+
+def test_loopback_mapping_study_matches_the_csv(loopback):
+    out, _, report = loopback
+    rows = [numeric(r) for r in read_rows(out / "mapping_study.csv")]
+    assert {(r["mapping"], r["memory_type"]) for r in rows} == {("shm", "write-back")}
+    text = report_section(report, "MAPPING STUDY")
+    assert "Usual mapping: shm (run.json guest.mapping" in text
+    assert "\n  both mappings got write-back: this run cannot compare memory types\n" in text
+    # host_writer writes each message's usual row, then its second one
+    assert len(rows) == 2 * (ITERATIONS + BW_ITERATIONS * len(FRAMES))
+    usual, second = rows[0::2], rows[1::2]
+    for a, c in zip(usual, second):
+        assert (a["test"], a["frame_type"], a["iteration"]) == (c["test"], c["frame_type"], c["iteration"])
+    for size in {r["size_bytes"] for r in rows}:
+        names = "/".join(sorted({r["frame_type"] for r in rows if r["size_bytes"] == size}))
+        block = b.frame_block(text, names)
+        base = [r for r in usual if r["size_bytes"] == size and r["success"] == 1]
+        for role, mine in (("usual", base), ("second", [r for r in second if r["size_bytes"] == size
+                                                        and r["success"] == 1])):
+            fields = table_row(block, f"shm ({role})", 11)
+            assert fields[:2] == ["write-back", str(len(mine))], (size, role)
+            assert len(mine) == BW_ITERATIONS + (ITERATIONS if size == 4096 else 0)
+            for i, column in enumerate(("hot_read_ns", "cold_read_ns", "copy_ns")):
+                median = statistics.median(r[column] for r in mine)
+                us, rate, x = fields[2 + 3 * i:5 + 3 * i]
+                assert number(us) == pytest.approx(median / 1e3, abs=0.00051), (size, role, column)
+                assert number(rate) == pytest.approx(size / median * 1e3, abs=0.051), (size, role, column)
+                ratio = median / statistics.median(r[column] for r in base)
+                assert number(x) == pytest.approx(ratio, abs=0.0051), (size, role, column)

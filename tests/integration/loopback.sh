@@ -56,6 +56,27 @@ run_pair() { # name shm out host-args... ; guest args come from GUEST_ARGS
 	wait "$guest_pid" || guest_rc=$?
 }
 
+# A run that goes on until stopped: guest and host in the background, 64 B messages, host timeout
+# HOST_TIMEOUT; returns once the host has written more than ROWS latency rows. Sets guest_pid, host_pid.
+start_endless_run() { # out shm host_timeout rows
+	local out=$1 shm=$2 host_timeout=$3 min_rows=$4
+	mkdir -p "$out"
+	start_guest "$out/guest" --shm "$shm" --timeout 20
+	timeout "$LIMIT" "$HOST" --shm "$shm" --size 4M --out "$out" --iterations 10000000 --latency-frame 64 \
+		--bw-iterations 0 --ref-iterations 0 --timeout "$host_timeout" >"$out/host.out" 2>"$out/host.err" &
+	host_pid=$!
+	pids+=("$host_pid")
+	for _ in $(seq 400); do [ "$(rows "$out/latency_results.csv")" -gt "$min_rows" ] && break; sleep 0.05; done
+}
+
+# Wait for both programs of start_endless_run; their exit statuses land in host_rc and guest_rc.
+wait_both() {
+	host_rc=0
+	wait "$host_pid" || host_rc=$?
+	guest_rc=0
+	wait "$guest_pid" || guest_rc=$?
+}
+
 test_host_first_small_frames() {
 	local name=host_first_small_frames out="$WORK/$1" shm="$SHM_PREFIX-1"
 	mkdir -p "$out"
@@ -118,18 +139,10 @@ test_corruption_detected() {
 }
 
 test_guest_killed_mid_run() {
-	local name=guest_killed_mid_run out="$WORK/$1" shm="$SHM_PREFIX-4"
-	mkdir -p "$out"
-	start_guest "$out/guest" --shm "$shm" --timeout 20
-	host_rc=0
-	timeout "$LIMIT" "$HOST" --shm "$shm" --size 4M --out "$out" --iterations 10000000 --latency-frame 64 \
-		--bw-iterations 0 --ref-iterations 0 --timeout 2 >"$out/host.out" 2>"$out/host.err" &
-	local host_pid=$!
-	pids+=("$host_pid")
-
-	for _ in $(seq 400); do [ "$(rows "$out/latency_results.csv" )" -gt 100 ] && break; sleep 0.05; done
+	local name=guest_killed_mid_run out="$WORK/$1"
+	start_endless_run "$out" "$SHM_PREFIX-4" 2 100
 	signal_child KILL "$guest_pid"
-	wait "$host_pid" || host_rc=$?
+	wait_both
 	[ "$host_rc" -eq 1 ] || { fail "$name" "host exit $host_rc, expected 1"; return; }
 	grep -q "timed out after 2 s waiting for" "$out/host.err" || { fail "$name" "no timeout message: $(tail -1 "$out/host.err")"; return; }
 	[ "$(rows "$out/latency_results.csv")" -gt 100 ] || { fail "$name" "finished rows were lost"; return; }
@@ -140,19 +153,10 @@ test_guest_killed_mid_run() {
 }
 
 test_host_sigterm_stops_guest() {
-	local name=host_sigterm_stops_guest out="$WORK/$1" shm="$SHM_PREFIX-5"
-	mkdir -p "$out"
-	start_guest "$out/guest" --shm "$shm" --timeout 20
-	timeout "$LIMIT" "$HOST" --shm "$shm" --size 4M --out "$out" --iterations 10000000 --latency-frame 64 \
-		--bw-iterations 0 --ref-iterations 0 --timeout 20 >"$out/host.out" 2>"$out/host.err" &
-	local host_pid=$!
-	pids+=("$host_pid")
-	for _ in $(seq 400); do [ "$(rows "$out/latency_results.csv" )" -gt 10 ] && break; sleep 0.05; done
+	local name=host_sigterm_stops_guest out="$WORK/$1"
+	start_endless_run "$out" "$SHM_PREFIX-5" 20 10
 	signal_child TERM "$host_pid"
-	host_rc=0
-	wait "$host_pid" || host_rc=$?
-	guest_rc=0
-	wait "$guest_pid" || guest_rc=$?
+	wait_both
 	[ "$host_rc" -eq 1 ] || { fail "$name" "host exit $host_rc, expected 1"; return; }
 	[ "$guest_rc" -eq 1 ] || { fail "$name" "guest exit $guest_rc, expected 1"; return; }
 	grep -q "stopped by signal 15" "$out/host.err" || { fail "$name" "host did not say it was stopped"; return; }
@@ -163,19 +167,10 @@ test_host_sigterm_stops_guest() {
 }
 
 test_guest_sigint_stops_host() {
-	local name=guest_sigint_stops_host out="$WORK/$1" shm="$SHM_PREFIX-6"
-	mkdir -p "$out"
-	start_guest "$out/guest" --shm "$shm" --timeout 20
-	timeout "$LIMIT" "$HOST" --shm "$shm" --size 4M --out "$out" --iterations 10000000 --latency-frame 64 \
-		--bw-iterations 0 --ref-iterations 0 --timeout 20 >"$out/host.out" 2>"$out/host.err" &
-	local host_pid=$!
-	pids+=("$host_pid")
-	for _ in $(seq 400); do [ "$(rows "$out/latency_results.csv" )" -gt 10 ] && break; sleep 0.05; done
+	local name=guest_sigint_stops_host out="$WORK/$1"
+	start_endless_run "$out" "$SHM_PREFIX-6" 20 10
 	signal_child INT "$guest_pid"
-	host_rc=0
-	wait "$host_pid" || host_rc=$?
-	guest_rc=0
-	wait "$guest_pid" || guest_rc=$?
+	wait_both
 	[ "$guest_rc" -eq 1 ] || { fail "$name" "guest exit $guest_rc, expected 1"; return; }
 	[ "$host_rc" -eq 1 ] || { fail "$name" "host exit $host_rc, expected 1"; return; }
 	grep -q "the guest aborted (stopped by a signal)" "$out/host.err" || { fail "$name" "host did not see the abort: $(tail -1 "$out/host.err")"; return; }
@@ -252,13 +247,8 @@ test_region_checks() {
 
 test_stale_region_recovers() {
 	local name=stale_region_recovers out="$WORK/$1" shm="$SHM_PREFIX-12"
-	mkdir -p "$out/crash" "$out/rerun"
-	start_guest "$out/crash/guest" --shm "$shm" --timeout 5
-	timeout "$LIMIT" "$HOST" --shm "$shm" --size 4M --out "$out/crash" --iterations 10000000 --latency-frame 64 \
-		--bw-iterations 0 --ref-iterations 0 --timeout 5 >/dev/null 2>&1 &
-	local host_pid=$!
-	pids+=("$host_pid")
-	for _ in $(seq 400); do [ "$(rows "$out/crash/latency_results.csv" )" -gt 10 ] && break; sleep 0.05; done
+	mkdir -p "$out/rerun"
+	start_endless_run "$out/crash" "$shm" 5 10
 	signal_child KILL "$host_pid"
 	signal_child KILL "$guest_pid"
 	wait "$host_pid" "$guest_pid" 2>/dev/null || true

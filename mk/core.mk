@@ -19,14 +19,14 @@ $(BUILD)/tests/test_%: tests/unit/test_%.c tests/unit/check.h $(TEST_LINK_OBJS)
 check-unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do $(TEST_LIMIT) $$t; done
 
-check-loopback: $(BUILD)/host_writer $(BUILD)/guest_reader
+check-loopback: $(BUILD)/host_writer $(BUILD)/guest_reader $(BUILD)/ivshmem_server
 	$(TEST_LIMIT) tests/integration/loopback.sh $(BUILD)
 
 # The same tests built with AddressSanitizer and UndefinedBehaviorSanitizer, in their own folder.
 ASAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
 asan:
 	$(MAKE) --no-print-directory BUILD=$(BUILD)/asan CFLAGS="$(ASAN_FLAGS)" LDFLAGS="$(ASAN_FLAGS)" \
-		$(BUILD)/asan/host_writer $(BUILD)/asan/guest_reader unit-tests
+		$(BUILD)/asan/host_writer $(BUILD)/asan/guest_reader $(BUILD)/asan/ivshmem_server unit-tests
 
 check-asan: asan
 	$(MAKE) --no-print-directory BUILD=$(BUILD)/asan CFLAGS="$(ASAN_FLAGS)" LDFLAGS="$(ASAN_FLAGS)" check-unit

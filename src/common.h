@@ -166,7 +166,7 @@ struct ivb_region {
 	_Atomic uint32_t magic;
 	uint32_t version;
 	uint32_t header_size;
-	uint32_t reserved0;
+	uint32_t host_peer; /* doorbell mode: the host's ivshmem peer id + 1; 0: polling */
 	uint64_t buffer_capacity;   /* bytes available from IVB_HEADER_SIZE on */
 	_Atomic uint64_t session;   /* random nonce of this host run; never 0 once READY */
 	uint8_t pad0[32];
@@ -190,7 +190,7 @@ struct ivb_region {
 	uint64_t guest_session; /* the host session the guest is bound to */
 	uint64_t ack_sequence;  /* the message the guest acknowledged */
 	uint32_t error_code;    /* enum ivb_msg_error for ack_sequence */
-	uint32_t reserved3;
+	uint32_t guest_peer;    /* doorbell mode: the guest's ivshmem peer id + 1; 0: polling */
 	uint8_t pad3[32];
 
 	/* line 4: guest timing, guest-owned */

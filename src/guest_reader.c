@@ -33,6 +33,7 @@ struct config {
 	const char *shm_path; /* loopback when set */
 	const char *device;   /* PCI address, or NULL for the first ivshmem device */
 	const char *sysfs_root;
+	const char *doorbell; /* ivshmem server socket (loopback doorbell mode), or NULL: poll */
 	bool wc;
 	uint64_t timeout_s;
 	uint64_t expected; /* messages the host plans to send, from the test options; 0: unknown */
@@ -50,6 +51,8 @@ static void usage(FILE *out)
 		"                         (default " MAP_DEFAULT ")\n"
 		"  --sysfs-root DIR       where PCI devices are listed (default " IVB_PCI_SYSFS_DEFAULT ")\n"
 		"  --timeout SECONDS      limit of every wait for the host (default %u)\n"
+		"  --doorbell SOCKET      loopback doorbell mode: join the ivshmem server at SOCKET and sleep\n"
+		"                         until the host rings, instead of polling\n"
 		"  --iterations N, --bw-iterations N, --ref-iterations N, --frames LIST, --latency-frame F,\n"
 		"  --warmup N\n"
 		"                         the host's test options, for progress: the host decides the tests\n"
@@ -62,7 +65,7 @@ static void usage(FILE *out)
 static void parse_args(int argc, char **argv, struct config *cfg)
 {
 	enum { OPT_SHM = 256, OPT_DEVICE, OPT_MAP, OPT_SYSFS, OPT_TIMEOUT, OPT_ITER, OPT_BW_ITER, OPT_REF_ITER,
-	       OPT_FRAMES, OPT_LAT_FRAME, OPT_WARMUP, OPT_HELP };
+	       OPT_FRAMES, OPT_LAT_FRAME, OPT_WARMUP, OPT_DOORBELL, OPT_HELP };
 	static const struct option options[] = {
 		{ "shm", required_argument, NULL, OPT_SHM },
 		{ "device", required_argument, NULL, OPT_DEVICE },
@@ -75,6 +78,7 @@ static void parse_args(int argc, char **argv, struct config *cfg)
 		{ "frames", required_argument, NULL, OPT_FRAMES },
 		{ "latency-frame", required_argument, NULL, OPT_LAT_FRAME },
 		{ "warmup", required_argument, NULL, OPT_WARMUP },
+		{ "doorbell", required_argument, NULL, OPT_DOORBELL },
 		{ "help", no_argument, NULL, OPT_HELP },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -112,6 +116,7 @@ static void parse_args(int argc, char **argv, struct config *cfg)
 				ivb_die_usage(PROG, "--latency-frame needs 1080p, 1440p, 4k or a byte count, not '%s'", optarg);
 			break;
 		case OPT_WARMUP: warmup = ivb_parse_count_or_die(PROG, "--warmup", optarg, 0, 1000); break;
+		case OPT_DOORBELL: cfg->doorbell = optarg; break;
 		case OPT_HELP: usage(stdout); exit(IVB_EXIT_OK);
 		case ':': ivb_die_usage(PROG, "%s needs a value", argv[optind - 1]);
 		default: ivb_die_usage(PROG, "unknown option '%s'", argv[optind - 1]);
@@ -345,6 +350,7 @@ int main(int argc, char **argv)
 	struct ivb_mapping map;
 	struct ivb_guest_info info;
 	struct ivb_guest g;
+	struct ivb_peer_link bell;
 	struct tally t = { 0, 0, 0 };
 	struct workspace w;
 	char missing[512];
@@ -375,7 +381,17 @@ int main(int argc, char **argv)
 		ivb_map_kind_name(map.kind), map.device[0] ? " of " : " ", map.device[0] ? map.device : cfg.shm_path,
 		map.size, info.memtype, ivb_flush_method());
 
-	ret = ivb_guest_bind(&g, map.region, map.size, cfg.timeout_s * IVB_NS_PER_SEC, &info);
+	if (cfg.doorbell != NULL) {
+		ret = ivb_peer_connect(&bell, cfg.doorbell, cfg.timeout_s * IVB_NS_PER_SEC);
+		if (ret < 0) {
+			fprintf(stderr, PROG ": cannot join the ivshmem server at %s: %s\n", cfg.doorbell,
+				ret == -EPROTO ? "it refused us or does not speak the ivshmem protocol" : strerror(-ret));
+			ivb_unmap(&map);
+			return IVB_EXIT_FAILURE;
+		}
+	}
+	ret = ivb_guest_bind(&g, map.region, map.size, cfg.timeout_s * IVB_NS_PER_SEC, &info,
+			     cfg.doorbell != NULL ? &bell : NULL);
 	if (ret == 0) {
 		/* Map every page of the buffer now: a first touch inside phase A would time a page fault. */
 		for (size_t off = 0; off < g.capacity; off += 4096)
@@ -398,6 +414,8 @@ int main(int argc, char **argv)
 	ivb_perf_close(&w.perf);
 	ivb_huge_free(&w.huge);
 	ivb_unmap(&w.alternate);
+	if (cfg.doorbell != NULL)
+		ivb_peer_close(&bell);
 	ivb_free_buffer(w.copy, w.buffer_size);
 	ivb_free_buffer(w.private_src, w.buffer_size);
 	ivb_unmap(&map);

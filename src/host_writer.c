@@ -55,6 +55,7 @@ struct config {
 	bool counters;    /* performance counters on both sides */
 	bool write_study; /* the guest also times the write-path variants of phase C */
 	bool map_study;   /* the guest also times phases A-C through its other mapping of BAR2 */
+	const char *doorbell; /* ivshmem server socket: notify with eventfds instead of polling */
 	const char *meta[IVB_MAX_META];
 	size_t nmeta;
 };
@@ -68,6 +69,7 @@ struct run {
 	struct ivb_csv latency_csv, bandwidth_csv, reference_csv;
 	struct ivb_csv latency_perf_csv, bandwidth_perf_csv, phase_perf_csv, write_study_csv, map_study_csv;
 	struct ivb_perf perf;
+	struct ivb_peer_link bell;
 	char host_counters_missing[512], guest_counters_missing[512];
 	bool guest_counters_reported;
 	uint8_t *frame;     /* private source of each message */
@@ -119,6 +121,8 @@ static void usage(FILE *out)
 		"                         calls per phase, outside the timed windows but inside the round trip)\n"
 		"  --write-study          the guest also times phase C's write-path variants: fresh pages,\n"
 		"                         non-temporal stores, huge pages (write_study.csv)\n"
+		"  --doorbell SOCKET      doorbell mode: join the ivshmem server at SOCKET and sleep until\n"
+		"                         the guest rings, instead of polling (the guest must use it too)\n"
 		"  --map-study            the guest also times phases A-C through its other mapping of the\n"
 		"                         region (resource2 vs resource2_wc) (mapping_study.csv)\n"
 		"  --corrupt-iteration N  testing: flip a byte of measured message N after hashing it\n"
@@ -132,7 +136,7 @@ static void parse_args(int argc, char **argv, struct config *cfg)
 {
 	enum { OPT_SHM = 256, OPT_SIZE, OPT_OUT, OPT_ITER, OPT_LAT_FRAME, OPT_BW_ITER, OPT_FRAMES, OPT_REF_ITER,
 	       OPT_WARMUP, OPT_TIMEOUT, OPT_META, OPT_NO_COUNTERS, OPT_WRITE_STUDY, OPT_MAP_STUDY,
-	       OPT_CORRUPT, OPT_HELP };
+	       OPT_DOORBELL, OPT_CORRUPT, OPT_HELP };
 	static const struct option options[] = {
 		{ "shm", required_argument, NULL, OPT_SHM },
 		{ "size", required_argument, NULL, OPT_SIZE },
@@ -148,6 +152,7 @@ static void parse_args(int argc, char **argv, struct config *cfg)
 		{ "no-counters", no_argument, NULL, OPT_NO_COUNTERS },
 		{ "write-study", no_argument, NULL, OPT_WRITE_STUDY },
 		{ "map-study", no_argument, NULL, OPT_MAP_STUDY },
+		{ "doorbell", required_argument, NULL, OPT_DOORBELL },
 		{ "corrupt-iteration", required_argument, NULL, OPT_CORRUPT },
 		{ "help", no_argument, NULL, OPT_HELP },
 		{ NULL, 0, NULL, 0 },
@@ -197,6 +202,7 @@ static void parse_args(int argc, char **argv, struct config *cfg)
 		case OPT_NO_COUNTERS: cfg->counters = false; break;
 		case OPT_WRITE_STUDY: cfg->write_study = true; break;
 		case OPT_MAP_STUDY: cfg->map_study = true; break;
+		case OPT_DOORBELL: cfg->doorbell = optarg; break;
 		case OPT_CORRUPT:
 			cfg->corrupt_iteration = ivb_parse_count_or_die(PROG, "--corrupt-iteration", optarg, 1, UINT64_MAX);
 			break;
@@ -294,7 +300,7 @@ static void abort_existing_region(const struct config *cfg)
 	if (ivb_shm_create(cfg->shm_path, (uint64_t)st.st_size, &map) < 0)
 		return;
 	if (ivb_random_bytes(&session, sizeof(session)) == 0 &&
-	    ivb_host_init(&host, map.region, map.size, session | 1, 0) == 0)
+	    ivb_host_init(&host, map.region, map.size, session | 1, 0, NULL) == 0)
 		ivb_host_abort(&host, IVB_ABORT_FAILURE);
 	ivb_unmap(&map);
 }
@@ -877,6 +883,7 @@ static void init_manifest(struct run *run, uint64_t region_size)
 	m->counters = cfg->counters;
 	m->write_study = cfg->write_study;
 	m->map_study = cfg->map_study;
+	m->mode = cfg->doorbell != NULL ? "doorbell" : "polling";
 	m->host_counters_missing = run->host_counters_missing;
 	m->guest_counters_missing = run->guest_counters_missing;
 	for (size_t i = 0; i < cfg->nmeta; i++)
@@ -1010,7 +1017,17 @@ int main(int argc, char **argv)
 		fprintf(stderr, PROG ": OpenSSL could not generate a session id\n");
 		return IVB_EXIT_FAILURE;
 	}
-	ret = ivb_host_init(&run.host, run.map.region, run.map.size, session, cfg->timeout_s * IVB_NS_PER_SEC);
+	if (cfg->doorbell != NULL) {
+		ret = ivb_peer_connect(&run.bell, cfg->doorbell, cfg->timeout_s * IVB_NS_PER_SEC);
+		if (ret < 0) {
+			fprintf(stderr, PROG ": cannot join the ivshmem server at %s: %s\n", cfg->doorbell,
+				ret == -EPROTO ? "it refused us or does not speak the ivshmem protocol" : strerror(-ret));
+			return IVB_EXIT_FAILURE;
+		}
+		fprintf(stderr, PROG ": doorbell mode: ivshmem peer %d of %s\n", run.bell.id, cfg->doorbell);
+	}
+	ret = ivb_host_init(&run.host, run.map.region, run.map.size, session, cfg->timeout_s * IVB_NS_PER_SEC,
+			    cfg->doorbell != NULL ? &run.bell : NULL);
 	if (ret < 0) {
 		fprintf(stderr, PROG ": cannot initialise %s: %s\n", cfg->shm_path, strerror(-ret));
 		return IVB_EXIT_FAILURE;
@@ -1056,6 +1073,8 @@ int main(int argc, char **argv)
 	       ret < 0 ? "; run aborted" : "");
 	if (cfg->counters)
 		ivb_perf_close(&run.perf);
+	if (cfg->doorbell != NULL)
+		ivb_peer_close(&run.bell);
 	ivb_free_buffer(run.frame, run.buffer_size);
 	ivb_free_buffer(run.reference, run.buffer_size);
 	ivb_unmap(&run.map);

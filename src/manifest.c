@@ -86,6 +86,7 @@ static void write_body(struct ivb_json *j, const struct ivb_manifest *m)
 	ivb_json_bool(j, "counters", m->counters);
 	ivb_json_bool(j, "write_study", m->write_study);
 	ivb_json_bool(j, "map_study", m->map_study);
+	ivb_json_str(j, "mode", m->mode);
 	if (m->corrupt_iteration != 0)
 		ivb_json_u64(j, "corrupt_iteration", m->corrupt_iteration);
 	ivb_json_object_end(j);

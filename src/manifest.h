@@ -46,6 +46,7 @@ struct ivb_manifest {
 	bool counters;
 	bool write_study;
 	bool map_study;
+	const char *mode; /* "polling" or "doorbell" */
 	const char *host_counters_missing;  /* "" when every counter was measured */
 	const char *guest_counters_missing;
 	/* the guest, as it reported itself through the region (sanitised) */

@@ -85,9 +85,10 @@ struct waiter {
 	uint64_t backoff_after_ns;
 	unsigned spins;
 	bool patient;
+	struct ivb_peer_link *bell; /* doorbell mode: sleep until the peer rings */
 };
 
-static void waiter_start(struct waiter *w, uint64_t timeout_ns, bool patient)
+static void waiter_start(struct waiter *w, uint64_t timeout_ns, bool patient, struct ivb_peer_link *bell)
 {
 	uint64_t now = ivb_now_ns();
 
@@ -95,12 +96,27 @@ static void waiter_start(struct waiter *w, uint64_t timeout_ns, bool patient)
 	w->backoff_after_ns = now + 1000000;
 	w->spins = 0;
 	w->patient = patient;
+	w->bell = bell;
 }
+
+/* Slices of a doorbell sleep, so that a signal or the deadline is noticed in time. */
+#define DOORBELL_SLICE_NS (50ull * 1000 * 1000)
 
 /* Returns: 0 to keep waiting, -EINTR or -ETIMEDOUT. */
 static int waiter_tick(struct waiter *w)
 {
 	uint64_t now;
+
+	if (w->bell != NULL) {
+		/* The peer rings after each state change: sleep until then, the state is read again after. */
+		if (ivb_stop_requested)
+			return -EINTR;
+		now = ivb_now_ns();
+		if (now > w->deadline_ns)
+			return -ETIMEDOUT;
+		ivb_peer_wait(w->bell, w->deadline_ns - now < DOORBELL_SLICE_NS ? w->deadline_ns - now : DOORBELL_SLICE_NS);
+		return 0;
+	}
 
 	ivb_cpu_relax();
 	/* Reading the clock costs ~20 ns: do it every 256 spins only. */
@@ -120,6 +136,13 @@ static int waiter_tick(struct waiter *w)
 	return 0;
 }
 
+/* Doorbell mode: tell the peer a state it may wait for has changed. A lost ring costs a time-out. */
+static void ring(struct ivb_peer_link *bell, int peer)
+{
+	if (bell != NULL && peer >= 0)
+		ivb_peer_ring(bell, peer);
+}
+
 static double seconds(uint64_t ns)
 {
 	return (double)ns / 1e9;
@@ -127,7 +150,8 @@ static double seconds(uint64_t ns)
 
 /* ---- host ---- */
 
-int ivb_host_init(struct ivb_host *h, struct ivb_region *r, size_t map_size, uint64_t session, uint64_t timeout_ns)
+int ivb_host_init(struct ivb_host *h, struct ivb_region *r, size_t map_size, uint64_t session, uint64_t timeout_ns,
+		  struct ivb_peer_link *bell)
 {
 	uint32_t old_magic = atomic_load(&r->magic);
 	uint32_t old_state = atomic_load(&r->host_state);
@@ -139,6 +163,8 @@ int ivb_host_init(struct ivb_host *h, struct ivb_region *r, size_t map_size, uin
 	h->capacity = map_size - IVB_HEADER_SIZE;
 	h->session = session;
 	h->timeout_ns = timeout_ns;
+	h->bell = bell;
+	h->guest_peer = -1;
 	if (old_magic == IVB_MAGIC && old_state != IVB_HOST_UNINITIALIZED && old_state != IVB_HOST_COMPLETED)
 		snprintf(h->why, sizeof(h->why), "cleared a stale region left by an earlier run (host state %s)",
 			 ivb_host_state_name(old_state));
@@ -150,7 +176,7 @@ int ivb_host_init(struct ivb_host *h, struct ivb_region *r, size_t map_size, uin
 	atomic_store(&r->magic, 0);
 	r->version = IVB_PROTOCOL_VERSION;
 	r->header_size = IVB_HEADER_SIZE;
-	r->reserved0 = 0;
+	r->host_peer = bell != NULL ? (uint32_t)bell->id + 1 : 0;
 	r->buffer_capacity = h->capacity;
 	memset(r->pad0, 0, sizeof(r->pad0));
 	r->host_abort_reason = IVB_ABORT_NONE;
@@ -196,6 +222,30 @@ static int host_wait_failed(struct ivb_host *h, int ret, const char *waiting_for
 	return ret;
 }
 
+/* Both sides poll, or both use the doorbell, with a guest the server knows. */
+static int host_check_mode(struct ivb_host *h)
+{
+	uint32_t guest_peer = h->r->guest_peer;
+
+	if (h->bell == NULL && guest_peer != 0) {
+		snprintf(h->why, sizeof(h->why), "the guest uses the doorbell: start host_writer with --doorbell too");
+		return -EPROTO;
+	}
+	if (h->bell == NULL)
+		return 0;
+	if (guest_peer == 0) {
+		snprintf(h->why, sizeof(h->why), "the guest polls: start guest_reader with --doorbell too");
+		return -EPROTO;
+	}
+	if (guest_peer > 65536 || !ivb_peer_known(h->bell, (int)guest_peer - 1)) {
+		snprintf(h->why, sizeof(h->why), "the guest says it is ivshmem peer %u, which the server does not know",
+			 guest_peer - 1);
+		return -EPROTO;
+	}
+	h->guest_peer = (int)guest_peer - 1;
+	return 0;
+}
+
 int ivb_host_wait_guest(struct ivb_host *h, struct ivb_guest_info *info)
 {
 	static const char what[] = "a guest in state READY bound to this session";
@@ -204,7 +254,7 @@ int ivb_host_wait_guest(struct ivb_host *h, struct ivb_guest_info *info)
 	int ret;
 
 	h->why[0] = '\0';
-	waiter_start(&w, h->timeout_ns, true);
+	waiter_start(&w, h->timeout_ns, true, h->bell);
 	for (;;) {
 		gstate = load_acquire(&h->r->guest_state);
 		if (gstate == IVB_GUEST_READY && h->r->guest_session == h->session)
@@ -216,6 +266,9 @@ int ivb_host_wait_guest(struct ivb_host *h, struct ivb_guest_info *info)
 		if (ret < 0)
 			return host_wait_failed(h, ret, what);
 	}
+	ret = host_check_mode(h);
+	if (ret < 0)
+		return ret;
 	/* Untrusted: copy once, then sanitise the copy. */
 	memcpy(info, &h->r->guest_info, sizeof(*info));
 	if (info->map_kind > IVB_MAP_KIND_MAX)
@@ -243,6 +296,7 @@ int ivb_host_send(struct ivb_host *h, uint64_t size, enum ivb_msg_kind kind, uin
 	*sent_ns = ivb_now_ns();
 	/* Release: the guest that sees SENDING sees the buffer and every field above. */
 	store_release(&r->host_state, IVB_HOST_SENDING);
+	ring(h->bell, h->guest_peer);
 	return 0;
 }
 
@@ -280,7 +334,7 @@ int ivb_host_wait_ack(struct ivb_host *h, struct ivb_ack *ack)
 
 	h->why[0] = '\0';
 	memset(ack, 0, sizeof(*ack));
-	waiter_start(&w, h->timeout_ns, false);
+	waiter_start(&w, h->timeout_ns, false, h->bell);
 	for (;;) {
 		gstate = load_acquire(&r->guest_state);
 		if (gstate == IVB_GUEST_ACKNOWLEDGED) {
@@ -334,7 +388,8 @@ int ivb_host_next(struct ivb_host *h)
 
 	h->why[0] = '\0';
 	store_release(&h->r->host_state, IVB_HOST_READY);
-	waiter_start(&w, h->timeout_ns, false);
+	ring(h->bell, h->guest_peer);
+	waiter_start(&w, h->timeout_ns, false, h->bell);
 	for (;;) {
 		gstate = load_acquire(&h->r->guest_state);
 		if (gstate == IVB_GUEST_READY && h->r->guest_session == h->session)
@@ -351,12 +406,14 @@ int ivb_host_next(struct ivb_host *h)
 void ivb_host_finish(struct ivb_host *h)
 {
 	store_release(&h->r->host_state, IVB_HOST_COMPLETED);
+	ring(h->bell, h->guest_peer);
 }
 
 void ivb_host_abort(struct ivb_host *h, enum ivb_abort_reason reason)
 {
 	h->r->host_abort_reason = reason;
 	store_release(&h->r->host_state, IVB_HOST_ABORTED);
+	ring(h->bell, h->guest_peer);
 }
 
 /* ---- guest ---- */
@@ -370,7 +427,7 @@ static void guest_publish(struct ivb_guest *g, uint32_t state)
 static int guest_try_bind(struct ivb_guest *g)
 {
 	struct ivb_region *r = g->r;
-	uint32_t version, header_size;
+	uint32_t version, header_size, host_peer;
 	uint64_t session, session_again, capacity;
 
 	if (load_acquire(&r->host_state) != IVB_HOST_READY || load_acquire(&r->magic) != IVB_MAGIC)
@@ -379,6 +436,7 @@ static int guest_try_bind(struct ivb_guest *g)
 	version = r->version;
 	header_size = r->header_size;
 	capacity = r->buffer_capacity;
+	host_peer = r->host_peer;
 	atomic_thread_fence(memory_order_acquire);
 	session_again = atomic_load_explicit(&r->session, memory_order_relaxed);
 	/* A host that re-initialised meanwhile changed the session: read again. */
@@ -395,6 +453,19 @@ static int guest_try_bind(struct ivb_guest *g)
 			 (unsigned long long)capacity, header_size, g->map_size);
 		return -EPROTO;
 	}
+	if ((g->bell == NULL) != (host_peer == 0)) {
+		snprintf(g->why, sizeof(g->why), "the host %s: start %s with --doorbell too",
+			 host_peer == 0 ? "polls" : "uses the doorbell", host_peer == 0 ? "host_writer" : "guest_reader");
+		/* Bound just enough for our coming ABORTED to reach this host at once. */
+		r->guest_session = session;
+		return -EPROTO;
+	}
+	if (g->bell != NULL && (host_peer > 65536 || !ivb_peer_known(g->bell, (int)host_peer - 1))) {
+		snprintf(g->why, sizeof(g->why), "the host says it is ivshmem peer %u, which the server does not know",
+			 host_peer - 1);
+		return -EPROTO;
+	}
+	g->host_peer = g->bell != NULL ? (int)host_peer - 1 : -1;
 	g->session = session;
 	g->capacity = capacity;
 	g->last_sequence = 0;
@@ -406,13 +477,15 @@ static int guest_try_bind(struct ivb_guest *g)
 	memset(&r->study, 0, sizeof(r->study));
 	memset(r->counters, 0xff, sizeof(r->counters));
 	memset(&r->map_study, 0, sizeof(r->map_study));
+	r->guest_peer = g->bell != NULL ? (uint32_t)g->bell->id + 1 : 0;
 	r->guest_session = session;
 	guest_publish(g, IVB_GUEST_READY);
+	ring(g->bell, g->host_peer);
 	return 1;
 }
 
 int ivb_guest_bind(struct ivb_guest *g, struct ivb_region *r, size_t map_size, uint64_t timeout_ns,
-		   const struct ivb_guest_info *info)
+		   const struct ivb_guest_info *info, struct ivb_peer_link *bell)
 {
 	struct waiter w;
 	uint64_t stale_session;
@@ -423,6 +496,8 @@ int ivb_guest_bind(struct ivb_guest *g, struct ivb_region *r, size_t map_size, u
 	g->map_size = map_size;
 	g->timeout_ns = timeout_ns;
 	g->info = *info;
+	g->bell = bell;
+	g->host_peer = -1;
 	if (map_size < IVB_HEADER_SIZE + 4096u) {
 		snprintf(g->why, sizeof(g->why), "the mapping has %zu bytes, less than a header and a page", map_size);
 		return -EPROTO;
@@ -430,8 +505,10 @@ int ivb_guest_bind(struct ivb_guest *g, struct ivb_region *r, size_t map_size, u
 	r->guest_session = 0;
 	/* A host that aborts after we started is reported at once; an ABORTED left by an earlier run is not. */
 	stale_session = load_acquire(&r->session);
+	r->guest_peer = 0;
 	guest_publish(g, IVB_GUEST_WAITING_HOST_INIT);
-	waiter_start(&w, timeout_ns, true);
+	/* No doorbell yet: the host learns who we are only from our READY. */
+	waiter_start(&w, timeout_ns, true, NULL);
 	for (;;) {
 		ret = guest_try_bind(g);
 		if (ret != 0)
@@ -480,7 +557,7 @@ int ivb_guest_wait_message(struct ivb_guest *g, struct ivb_message *msg)
 
 	g->why[0] = '\0';
 	/* Before the first message the host may still be generating data: be patient. */
-	waiter_start(&w, g->timeout_ns, g->messages == 0);
+	waiter_start(&w, g->timeout_ns, g->messages == 0, g->bell);
 	for (;;) {
 		hstate = load_acquire(&r->host_state);
 		if (load_acquire(&r->session) != g->session) {
@@ -549,6 +626,7 @@ void ivb_guest_ack(struct ivb_guest *g, const struct ivb_message *msg, const str
 	r->error_code = error;
 	r->ack_sequence = msg->sequence;
 	guest_publish(g, IVB_GUEST_ACKNOWLEDGED);
+	ring(g->bell, g->host_peer);
 }
 
 int ivb_guest_wait_host_ready(struct ivb_guest *g)
@@ -558,7 +636,7 @@ int ivb_guest_wait_host_ready(struct ivb_guest *g)
 	int ret;
 
 	g->why[0] = '\0';
-	waiter_start(&w, g->timeout_ns, false);
+	waiter_start(&w, g->timeout_ns, false, g->bell);
 	for (;;) {
 		hstate = load_acquire(&g->r->host_state);
 		if (load_acquire(&g->r->session) != g->session)
@@ -576,6 +654,7 @@ int ivb_guest_wait_host_ready(struct ivb_guest *g)
 		}
 	}
 	guest_publish(g, IVB_GUEST_READY);
+	ring(g->bell, g->host_peer);
 	return 0;
 }
 
@@ -583,4 +662,5 @@ void ivb_guest_abort(struct ivb_guest *g, enum ivb_abort_reason reason)
 {
 	g->r->guest_abort_reason = reason;
 	guest_publish(g, IVB_GUEST_ABORTED);
+	ring(g->bell, g->host_peer);
 }

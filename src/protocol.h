@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 #include "common.h"
+#include "ivpeer.h"
 
 #define IVB_TIMEOUT_DEFAULT_S 30u
 /* No phase of one message may take longer than this: longer means a corrupt timing field. */
@@ -33,6 +34,8 @@ extern volatile sig_atomic_t ivb_stop_requested;
 
 struct ivb_host {
 	struct ivb_region *r;
+	struct ivb_peer_link *bell; /* doorbell mode: ring the guest, sleep until rung; NULL: poll */
+	int guest_peer;             /* the guest's peer id, once bound in doorbell mode */
 	uint64_t capacity; /* data bytes after the header */
 	uint64_t session;
 	uint64_t sequence; /* of the last message sent */
@@ -57,6 +60,8 @@ struct ivb_ack {
 
 struct ivb_guest {
 	struct ivb_region *r;
+	struct ivb_peer_link *bell; /* as in struct ivb_host */
+	int host_peer;
 	size_t map_size;
 	uint64_t capacity;
 	uint64_t session;
@@ -86,14 +91,17 @@ const char *ivb_abort_reason_name(uint32_t reason);
 /*
  * Host: take over the region of map_size bytes at r: mark it INITIALIZING, clear the host lines,
  * publish geometry and the new session, then READY. A stale earlier run is described in `why`
- * (empty when the region was fresh). session must be non-zero and random.
+ * (empty when the region was fresh). session must be non-zero and random. With bell (doorbell
+ * mode, connected to an ivshmem server) the host announces its peer id and sleeps in its waits.
  * Returns: 0 on success, or -EINVAL if map_size cannot hold a header and a page.
  */
-int ivb_host_init(struct ivb_host *h, struct ivb_region *r, size_t map_size, uint64_t session, uint64_t timeout_ns);
+int ivb_host_init(struct ivb_host *h, struct ivb_region *r, size_t map_size, uint64_t session, uint64_t timeout_ns,
+		  struct ivb_peer_link *bell);
 
 /*
  * Host: wait for a guest READY and bound to this session; copy its (untrusted, now sanitised)
- * mapping information into info. Returns: 0, -ETIMEDOUT, -EINTR or -ECONNRESET.
+ * mapping information into info. In doorbell mode the guest must be a known peer of the server.
+ * Returns: 0, -ETIMEDOUT, -EINTR, -ECONNRESET, or -EPROTO (the two sides' modes differ).
  */
 int ivb_host_wait_guest(struct ivb_host *h, struct ivb_guest_info *info);
 
@@ -127,7 +135,7 @@ void ivb_host_abort(struct ivb_host *h, enum ivb_abort_reason reason);
  * (version or geometry mismatch; see why).
  */
 int ivb_guest_bind(struct ivb_guest *g, struct ivb_region *r, size_t map_size, uint64_t timeout_ns,
-		   const struct ivb_guest_info *info);
+		   const struct ivb_guest_info *info, struct ivb_peer_link *bell);
 
 /*
  * Guest: wait for the next message. On 0 the guest is PROCESSING msg (check msg->error before

@@ -384,10 +384,52 @@ test_non_root_counters() {
 	pass "$name"
 }
 
+test_doorbell_loopback() {
+	local name=doorbell_loopback out="$WORK/$1" shm="$SHM_PREFIX-17" sock server_pid
+	mkdir -p "$out"
+	# Two host peers of our ivshmem server: notification by eventfds instead of polling.
+	sock="$out/ivshmem.sock"
+	chmod 700 "$out"
+	"$BIN/ivshmem_server" --socket "$sock" --shm "$shm" --size 8M --pid-file "$out/server.pid" 2>"$out/server.log" &
+	server_pid=$!
+	pids+=("$server_pid")
+	for _ in $(seq 200); do [ -s "$out/server.pid" ] && break; sleep 0.05; done
+	start_guest "$out/guest" --shm "$shm" --doorbell "$sock" --timeout 20
+	host_rc=0
+	timeout "$LIMIT" "$HOST" --shm "$shm" --out "$out/run" --iterations 200 --latency-frame 64 --bw-iterations 2 \
+		--frames 1M --ref-iterations 1 --doorbell "$sock" --timeout 20 >"$out/host.out" 2>"$out/host.err" || host_rc=$?
+	guest_rc=0
+	wait "$guest_pid" || guest_rc=$?
+	[ "$host_rc" -eq 0 ] && [ "$guest_rc" -eq 0 ] || { fail "$name" "exit host $host_rc guest $guest_rc: $(tail -1 "$out/host.err") / $(tail -1 "$out/guest.err")"; return; }
+	[ "$(rows "$out/run/latency_results.csv")" -eq 200 ] && [ "$(bad_rows "$out/run/latency_results.csv")" -eq 0 ] \
+		|| { fail "$name" "latency rows"; return; }
+	grep -q '"mode": "doorbell"' "$out/run/run.json" || { fail "$name" "run.json does not say doorbell"; return; }
+	grep -q "peer 1 joined" "$out/server.log" || { fail "$name" "the server saw no second peer"; return; }
+	# Modes that differ are refused with a clear line, on both sides.
+	start_guest "$out/guest2" --shm "$shm" --timeout 5
+	host_rc=0
+	timeout "$LIMIT" "$HOST" --shm "$shm" --out "$out/mismatch" --iterations 1 --latency-frame 64 --bw-iterations 0 \
+		--ref-iterations 0 --doorbell "$sock" --timeout 5 >/dev/null 2>"$out/mismatch.err" || host_rc=$?
+	wait "$guest_pid" || true
+	[ "$host_rc" -eq 1 ] && grep -q "the guest aborted (protocol error)" "$out/mismatch.err" \
+		|| { fail "$name" "mode mismatch: exit $host_rc: $(tail -1 "$out/mismatch.err")"; return; }
+	grep -q "the host uses the doorbell: start guest_reader with --doorbell too" "$out/guest2.err" \
+		|| { fail "$name" "the guest did not say why: $(tail -1 "$out/guest2.err")"; return; }
+	kill "$server_pid" 2>/dev/null || true
+	wait "$server_pid" 2>/dev/null || true
+	# No server: one line, exit 1, nothing measured lost (nothing was).
+	host_rc=0
+	"$HOST" --shm "$shm" --out "$out/noserver" --iterations 1 --latency-frame 64 --bw-iterations 0 --ref-iterations 0 \
+		--doorbell "$out/missing.sock" --timeout 2 >/dev/null 2>"$out/noserver.err" || host_rc=$?
+	[ "$host_rc" -eq 1 ] && grep -q "cannot join the ivshmem server at $out/missing.sock" "$out/noserver.err" \
+		|| { fail "$name" "no server: exit $host_rc: $(cat "$out/noserver.err")"; return; }
+	pass "$name"
+}
+
 for t in test_host_first_small_frames test_guest_first_4k test_corruption_detected test_guest_killed_mid_run \
 	test_host_sigterm_stops_guest test_guest_sigint_stops_host test_peer_never_starts test_bad_options \
 	test_region_checks test_stale_region_recovers test_fake_bar_mapping test_studies_and_counters \
-	test_too_small_stops_waiting_guest test_non_root_counters; do
+	test_too_small_stops_waiting_guest test_non_root_counters test_doorbell_loopback; do
 	"$t" "$t"
 done
 echo "loopback: $passed passed, $failed failed"

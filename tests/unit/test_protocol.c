@@ -49,7 +49,7 @@ static void *guest_main(void *arg)
 	struct ivb_guest_info info = test_info();
 	struct ivb_guest g;
 
-	gt->bind_ret = ivb_guest_bind(&g, region, REGION_SIZE, LONG_NS, &info);
+	gt->bind_ret = ivb_guest_bind(&g, region, REGION_SIZE, LONG_NS, &info, NULL);
 	if (gt->bind_ret < 0)
 		return NULL;
 	for (;;) {
@@ -120,7 +120,7 @@ static void run_exchange(int guest_first)
 			ivb_cpu_relax();
 		CHECK(atomic_load(&region->guest_state) == IVB_GUEST_WAITING_HOST_INIT);
 	}
-	CHECK(ivb_host_init(&h, region, REGION_SIZE, 0x1234, LONG_NS) == 0);
+	CHECK(ivb_host_init(&h, region, REGION_SIZE, 0x1234, LONG_NS, NULL) == 0);
 	CHECK(ivb_host_wait_guest(&h, &info) == 0);
 	CHECK(info.map_kind == IVB_MAP_SHM && strcmp(info.kernel, "test-kernel") == 0);
 	CHECK(host_exchange(&h, 64, 0) == IVB_MSG_OK);
@@ -149,8 +149,8 @@ static void test_host_init_rejects_small_region(void)
 	struct ivb_host h;
 
 	fresh_region();
-	CHECK(ivb_host_init(&h, region, IVB_HEADER_SIZE + 100, 1, SHORT_NS) == -EINVAL);
-	CHECK(ivb_host_init(&h, region, REGION_SIZE, 0, SHORT_NS) == -EINVAL);
+	CHECK(ivb_host_init(&h, region, IVB_HEADER_SIZE + 100, 1, SHORT_NS, NULL) == -EINVAL);
+	CHECK(ivb_host_init(&h, region, REGION_SIZE, 0, SHORT_NS, NULL) == -EINVAL);
 	CHECK(atomic_load(&region->magic) == 0);
 }
 
@@ -166,7 +166,7 @@ static void test_stale_region_detected(void)
 	atomic_store(&region->session, 77);
 	region->guest_session = 77;
 	atomic_store(&region->guest_state, IVB_GUEST_READY);
-	CHECK(ivb_host_init(&h, region, REGION_SIZE, 78, SHORT_NS) == 0);
+	CHECK(ivb_host_init(&h, region, REGION_SIZE, 78, SHORT_NS, NULL) == 0);
 	CHECK(strstr(h.why, "stale") != NULL);
 	CHECK(atomic_load(&region->host_state) == IVB_HOST_READY);
 	/* The old guest's READY belongs to session 77: it must not count. */
@@ -183,14 +183,14 @@ static void test_guest_follows_new_host(void)
 
 	fresh_region();
 	/* A host that initialised and died: the guest binds to it first. */
-	CHECK(ivb_host_init(&dead, region, REGION_SIZE, 1001, SHORT_NS) == 0);
+	CHECK(ivb_host_init(&dead, region, REGION_SIZE, 1001, SHORT_NS, NULL) == 0);
 	CHECK(pthread_create(&gt.tid, NULL, guest_main, &gt) == 0);
 	deadline = ivb_now_ns() + LONG_NS;
 	while ((atomic_load(&region->guest_state) != IVB_GUEST_READY || region->guest_session != 1001) &&
 	       ivb_now_ns() < deadline)
 		ivb_cpu_relax();
 	CHECK(region->guest_session == 1001);
-	CHECK(ivb_host_init(&h, region, REGION_SIZE, 1002, LONG_NS) == 0);
+	CHECK(ivb_host_init(&h, region, REGION_SIZE, 1002, LONG_NS, NULL) == 0);
 	CHECK(ivb_host_wait_guest(&h, &info) == 0);
 	CHECK(host_exchange(&h, 128, 0) == IVB_MSG_OK);
 	ivb_host_finish(&h);
@@ -204,8 +204,8 @@ static void bind_both(struct ivb_host *h, struct ivb_guest *g)
 	struct ivb_guest_info info = test_info();
 
 	fresh_region();
-	CHECK(ivb_host_init(h, region, REGION_SIZE, 42, SHORT_NS) == 0);
-	CHECK(ivb_guest_bind(g, region, REGION_SIZE, SHORT_NS, &info) == 0);
+	CHECK(ivb_host_init(h, region, REGION_SIZE, 42, SHORT_NS, NULL) == 0);
+	CHECK(ivb_guest_bind(g, region, REGION_SIZE, SHORT_NS, &info, NULL) == 0);
 	CHECK(ivb_host_wait_guest(h, &info) == 0);
 }
 
@@ -219,7 +219,7 @@ static void test_host_timeout_names_the_state(void)
 	uint64_t sent;
 
 	fresh_region();
-	CHECK(ivb_host_init(&h, region, REGION_SIZE, 5, SHORT_NS) == 0);
+	CHECK(ivb_host_init(&h, region, REGION_SIZE, 5, SHORT_NS, NULL) == 0);
 	CHECK(ivb_host_wait_guest(&h, &info) == -ETIMEDOUT);
 	CHECK(strstr(h.why, "READY") != NULL);
 	/* A guest that binds and then never answers. */
@@ -237,7 +237,7 @@ static void test_guest_timeout_names_the_state(void)
 	struct ivb_guest g;
 
 	fresh_region();
-	CHECK(ivb_guest_bind(&g, region, REGION_SIZE, SHORT_NS, &info) == -ETIMEDOUT);
+	CHECK(ivb_guest_bind(&g, region, REGION_SIZE, SHORT_NS, &info, NULL) == -ETIMEDOUT);
 	CHECK(strstr(g.why, "host state READY") != NULL);
 	bind_both(&h, &g);
 	CHECK(ivb_guest_wait_message(&g, &msg) == -ETIMEDOUT);
@@ -413,21 +413,21 @@ static void test_guest_checks_identity(void)
 	struct ivb_guest g;
 
 	fresh_region();
-	CHECK(ivb_host_init(&h, region, REGION_SIZE, 9, SHORT_NS) == 0);
+	CHECK(ivb_host_init(&h, region, REGION_SIZE, 9, SHORT_NS, NULL) == 0);
 	region->version = IVB_PROTOCOL_VERSION + 1;
-	CHECK(ivb_guest_bind(&g, region, REGION_SIZE, SHORT_NS, &info) == -EPROTO);
+	CHECK(ivb_guest_bind(&g, region, REGION_SIZE, SHORT_NS, &info, NULL) == -EPROTO);
 	CHECK(strstr(g.why, "protocol version") != NULL);
 
 	fresh_region();
 	/* The host believes in a larger region than the guest could map. */
-	CHECK(ivb_host_init(&h, region, REGION_SIZE, 9, SHORT_NS) == 0);
-	CHECK(ivb_guest_bind(&g, region, REGION_SIZE - 4096, SHORT_NS, &info) == -EPROTO);
+	CHECK(ivb_host_init(&h, region, REGION_SIZE, 9, SHORT_NS, NULL) == 0);
+	CHECK(ivb_guest_bind(&g, region, REGION_SIZE - 4096, SHORT_NS, &info, NULL) == -EPROTO);
 	CHECK(strstr(g.why, "mapped") != NULL);
 
 	fresh_region();
-	CHECK(ivb_host_init(&h, region, REGION_SIZE, 9, SHORT_NS) == 0);
+	CHECK(ivb_host_init(&h, region, REGION_SIZE, 9, SHORT_NS, NULL) == 0);
 	region->header_size = 64;
-	CHECK(ivb_guest_bind(&g, region, REGION_SIZE, SHORT_NS, &info) == -EPROTO);
+	CHECK(ivb_guest_bind(&g, region, REGION_SIZE, SHORT_NS, &info, NULL) == -EPROTO);
 }
 
 static void test_guest_info_is_sanitised(void)
@@ -452,7 +452,7 @@ static void test_stop_flag_interrupts_waits(void)
 	struct ivb_host h;
 
 	fresh_region();
-	CHECK(ivb_host_init(&h, region, REGION_SIZE, 3, LONG_NS) == 0);
+	CHECK(ivb_host_init(&h, region, REGION_SIZE, 3, LONG_NS, NULL) == 0);
 	ivb_stop_requested = 1;
 	CHECK(ivb_host_wait_guest(&h, &info) == -EINTR);
 	ivb_stop_requested = 0;

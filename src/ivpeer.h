@@ -1,0 +1,46 @@
+/* ivpeer.h: a peer of an ivshmem server (QEMU docs/specs/ivshmem-spec.rst), as QEMU's
+ * ivshmem-doorbell is one: our id, our eventfd for vector 0, and the other peers' eventfds. */
+#ifndef IVB_IVPEER_H
+#define IVB_IVPEER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define IVB_PEER_MAX 16u
+
+struct ivb_peer_link {
+	int sock;
+	int id;     /* ours, 0..65535 */
+	int own_fd; /* our vector 0 eventfd: the other peers ring it */
+	struct {
+		int id;
+		int fd; /* its vector 0 eventfd: we ring it */
+	} peers[IVB_PEER_MAX];
+	size_t npeers;
+};
+
+/*
+ * Connect to the server's socket at path and read the handshake, within timeout_ns.
+ * The region fd the server sends is closed: the programs map the region by its path.
+ * Returns: 0, -ETIMEDOUT, -EPROTO (not the spec's handshake, or refused), or a negative errno.
+ */
+int ivb_peer_connect(struct ivb_peer_link *p, const char *path, uint64_t timeout_ns);
+
+/* Read the join and leave messages the server has sent since. Returns: 0, -EPROTO or -ECONNRESET. */
+int ivb_peer_update(struct ivb_peer_link *p);
+
+/* Whether peer id is connected to the server (after reading any pending join and leave). */
+int ivb_peer_known(struct ivb_peer_link *p, int id);
+
+/* Ring peer id's vector 0. Returns: 0, -ENOENT (no such peer, even after an update), or a negative errno. */
+int ivb_peer_ring(struct ivb_peer_link *p, int id);
+
+/*
+ * Wait until one of the other peers rings us, or timeout_ns pass; consumes the rings.
+ * Returns: 1 rung, 0 timed out, or a negative errno (-EINTR on a signal).
+ */
+int ivb_peer_wait(struct ivb_peer_link *p, uint64_t timeout_ns);
+
+void ivb_peer_close(struct ivb_peer_link *p);
+
+#endif /* IVB_IVPEER_H */

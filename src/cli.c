@@ -5,6 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+
+#include "clock.h"
 
 #include "opts.h"
 #include "protocol.h"
@@ -31,6 +34,34 @@ uint64_t ivb_parse_count_or_die(const char *prog, const char *opt, const char *a
 		ivb_die_usage(prog, "%s needs a whole number from %llu to %llu, not '%s'", opt, (unsigned long long)min,
 			      (unsigned long long)max, arg);
 	return v;
+}
+
+static void cpu_now(double *user, double *sys)
+{
+	struct rusage ru;
+
+	*user = *sys = 0;
+	if (getrusage(RUSAGE_SELF, &ru) == 0) {
+		*user = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6;
+		*sys = (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+	}
+}
+
+void ivb_cpu_span_start(struct ivb_cpu_span *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->start_wall_ns = ivb_now_ns();
+	cpu_now(&s->start_user_s, &s->start_sys_s);
+}
+
+void ivb_cpu_span_end(struct ivb_cpu_span *s)
+{
+	double user, sys;
+
+	cpu_now(&user, &sys);
+	s->user_s = user - s->start_user_s;
+	s->sys_s = sys - s->start_sys_s;
+	s->wall_s = (double)(ivb_now_ns() - s->start_wall_ns) / 1e9;
 }
 
 static void on_signal(int sig)

@@ -18,6 +18,17 @@ void ivb_die_usage(const char *prog, const char *fmt, ...) __attribute__((format
 /* The value of a numeric option in [min, max], or a usage error naming the option. */
 uint64_t ivb_parse_count_or_die(const char *prog, const char *opt, const char *arg, uint64_t min, uint64_t max);
 
+/* CPU time the process used (user and system) and the wall time, over a stretch of its run. */
+struct ivb_cpu_span {
+	double user_s, sys_s, wall_s;
+	uint64_t start_wall_ns;
+	double start_user_s, start_sys_s;
+};
+
+/* Start measuring a span; end it with ivb_cpu_span_end, which fills user_s, sys_s and wall_s. */
+void ivb_cpu_span_start(struct ivb_cpu_span *s);
+void ivb_cpu_span_end(struct ivb_cpu_span *s);
+
 /*
  * On SIGINT and SIGTERM, set ivb_stop_signal and ivb_stop_requested so that every wait returns
  * and the program can record what it measured before it exits. No SA_RESTART: a blocking call

@@ -351,6 +351,7 @@ int main(int argc, char **argv)
 	struct ivb_guest_info info;
 	struct ivb_guest g;
 	struct ivb_peer_link bell;
+	struct ivb_cpu_span cpu;
 	struct tally t = { 0, 0, 0 };
 	struct workspace w;
 	char missing[512];
@@ -392,6 +393,7 @@ int main(int argc, char **argv)
 	}
 	ret = ivb_guest_bind(&g, map.region, map.size, cfg.timeout_s * IVB_NS_PER_SEC, &info,
 			     cfg.doorbell != NULL ? &bell : NULL);
+	ivb_cpu_span_start(&cpu);
 	if (ret == 0) {
 		/* Map every page of the buffer now: a first touch inside phase A would time a page fault. */
 		for (size_t off = 0; off < g.capacity; off += 4096)
@@ -407,10 +409,13 @@ int main(int argc, char **argv)
 		else
 			fprintf(stderr, PROG ": %s\n", g.why[0] ? g.why : strerror(-ret));
 	}
-	printf(PROG ": %llu messages, %llu verified, %llu failed; mapping %s%s%s, memory type %s%s\n",
+	ivb_cpu_span_end(&cpu);
+	printf(PROG ": %llu messages, %llu verified, %llu failed; mapping %s%s%s, memory type %s; "
+	       "cpu user %.3f s sys %.3f s in %.3f s%s\n",
 	       (unsigned long long)t.messages, (unsigned long long)t.verified, (unsigned long long)t.failed,
 	       ivb_map_kind_name(map.kind), map.device[0] ? " of " : "", map.device,
-	       map.memtype[0] ? map.memtype : "unknown", ret < 0 ? "; stopped early" : "");
+	       map.memtype[0] ? map.memtype : "unknown", cpu.user_s, cpu.sys_s, cpu.wall_s,
+	       ret < 0 ? "; stopped early" : "");
 	ivb_perf_close(&w.perf);
 	ivb_huge_free(&w.huge);
 	ivb_unmap(&w.alternate);

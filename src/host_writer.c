@@ -961,6 +961,7 @@ static enum ivb_abort_reason abort_reason_for(int ret)
 int main(int argc, char **argv)
 {
 	static struct run run; /* large; static keeps it off the stack */
+	struct ivb_cpu_span cpu;
 	struct config *cfg = &run.cfg;
 	uint64_t region_size = 0, largest, session;
 	const struct ivb_test_count *l = &run.manifest.latency, *b = &run.manifest.bandwidth,
@@ -1046,7 +1047,14 @@ int main(int argc, char **argv)
 			run.manifest.guest.device[0] ? " of " : "", run.manifest.guest.device,
 			run.manifest.guest.memtype[0] ? run.manifest.guest.memtype : "unknown");
 		write_manifest(&run, "running");
+		ivb_cpu_span_start(&cpu);
 		ret = run_all(&run);
+		ivb_cpu_span_end(&cpu);
+		run.manifest.cpu_known = true;
+		run.manifest.cpu_user_s = cpu.user_s;
+		run.manifest.cpu_sys_s = cpu.sys_s;
+		run.manifest.cpu_wall_s = cpu.wall_s;
+		run.manifest.cpu_messages = run.messages_done + cfg->warmup;
 	}
 	if (ret < 0) {
 		enum ivb_abort_reason reason = abort_reason_for(ret);

@@ -81,6 +81,12 @@ void ivb_json_u64(struct ivb_json *j, const char *key, uint64_t value)
 	fprintf(j->f, "%" PRIu64, value);
 }
 
+void ivb_json_raw(struct ivb_json *j, const char *key, const char *json)
+{
+	member(j, key);
+	fputs(json, j->f);
+}
+
 void ivb_json_bool(struct ivb_json *j, const char *key, bool value)
 {
 	member(j, key);

@@ -100,6 +100,20 @@ static void write_body(struct ivb_json *j, const struct ivb_manifest *m)
 	ivb_json_str(j, "cpu_model", cpu);
 	ivb_json_u64(j, "cores", (uint64_t)sysconf(_SC_NPROCESSORS_ONLN));
 	ivb_json_str(j, "flush", m->flush_method);
+	if (m->cpu_known) {
+		char buf[32];
+
+		/* What the host's waiting costs: polling burns a core, the doorbell mode should not. */
+		ivb_json_object(j, "cpu");
+		snprintf(buf, sizeof(buf), "%.6f", m->cpu_user_s);
+		ivb_json_raw(j, "user_s", buf);
+		snprintf(buf, sizeof(buf), "%.6f", m->cpu_sys_s);
+		ivb_json_raw(j, "sys_s", buf);
+		snprintf(buf, sizeof(buf), "%.6f", m->cpu_wall_s);
+		ivb_json_raw(j, "wall_s", buf);
+		ivb_json_u64(j, "messages", m->cpu_messages);
+		ivb_json_object_end(j);
+	}
 	if (m->counters)
 		ivb_json_str(j, "counters_missing", m->host_counters_missing);
 	ivb_json_object_end(j);

@@ -47,6 +47,9 @@ struct ivb_manifest {
 	bool write_study;
 	bool map_study;
 	const char *mode; /* "polling" or "doorbell" */
+	bool cpu_known;
+	double cpu_user_s, cpu_sys_s, cpu_wall_s; /* the host over the tests, warm-up included */
+	uint64_t cpu_messages;
 	const char *host_counters_missing;  /* "" when every counter was measured */
 	const char *guest_counters_missing;
 	/* the guest, as it reported itself through the region (sanitised) */

@@ -107,6 +107,10 @@ test_host_first_small_frames() {
 	grep -q "32/32 iterations succeeded" "$out/host.out" || { fail "$name" "host summary: $(cat "$out/host.out")"; return; }
 	grep -q "33 messages, 33 verified, 0 failed" "$out/guest.out" || { fail "$name" "guest summary: $(cat "$out/guest.out")"; return; }
 	[ "$(stat -c %a "$shm")" = 600 ] || { fail "$name" "region mode is $(stat -c %a "$shm"), not 600"; return; }
+	# What each side's waiting cost: CPU time next to the wall time.
+	grep -q '"user_s": [0-9]' "$out/run.json" && grep -q '"wall_s": [0-9]' "$out/run.json" \
+		|| { fail "$name" "run.json lacks the host's CPU time"; return; }
+	grep -q "cpu user [0-9.]* s sys [0-9.]* s in [0-9.]* s" "$out/guest.out" || { fail "$name" "guest summary lacks its CPU time"; return; }
 	pass "$name"
 }
 

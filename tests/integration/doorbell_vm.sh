@@ -38,22 +38,9 @@ IVB_PROG=doorbell_vm.sh
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/ivb-doorbell-vm.XXXXXX")
 readonly WORK
 readonly SHM="/dev/shm/ivb-doorbell-vm-$$"
-pids=()
-passed=0
-failed=0
-
+# Sets the EXIT trap that stops what pids lists and removes WORK and SHM; defines pass and fail.
 # shellcheck source=tests/integration/proc.sh
 . "$HERE/proc.sh"
-
-cleanup() {
-	local pid
-	for pid in "${pids[@]}"; do stop_pid "$pid"; done
-	rm -rf "$WORK" "$SHM"
-}
-trap cleanup EXIT
-
-pass() { echo "PASS $1"; passed=$((passed + 1)); }
-fail() { echo "FAIL $1: $2"; failed=$((failed + 1)); }
 
 wait_for_line() {
 	local file=$1 regex=$2

@@ -24,22 +24,9 @@ readonly MAGIC_WORD=0x31425649
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/ivb-ivserver.XXXXXX")
 readonly WORK
 readonly SHM="/dev/shm/ivb-ivserver-$$"
-pids=()
-passed=0
-failed=0
-
+# Sets the EXIT trap that stops what pids lists and removes WORK and SHM; defines pass and fail.
 # shellcheck source=tests/integration/proc.sh
 . "$HERE/proc.sh"
-
-cleanup() {
-	local pid
-	for pid in "${pids[@]}"; do stop_pid "$pid"; done
-	rm -rf "$WORK" "$SHM"
-}
-trap cleanup EXIT
-
-pass() { echo "PASS $1"; passed=$((passed + 1)); }
-fail() { echo "FAIL $1: $2"; failed=$((failed + 1)); }
 # check NAME DETAIL COMMAND...: PASS when COMMAND succeeds, else FAIL with DETAIL.
 check() {
 	local name=$1 detail=$2

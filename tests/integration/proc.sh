@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Process helpers for the integration tests that start servers and VMs. Source it; it defines functions only.
+# Process helpers for the integration tests that start servers and VMs. Source it after setting WORK and
+# SHM: it sets an EXIT trap that stops every process in pids and removes both, and counts PASS/FAIL lines.
 # shellcheck disable=SC2034  # exit_rc is read by the scripts that source this file
 
 # Whether process PID is still running (a zombie, exited but not yet reaped, is not).
@@ -37,3 +38,17 @@ wait_exit() {
 	stop_pid "$pid"
 	exit_rc=124
 }
+
+pids=()
+passed=0
+failed=0
+
+cleanup() {
+	local pid
+	for pid in "${pids[@]}"; do stop_pid "$pid"; done
+	rm -rf "$WORK" "$SHM"
+}
+trap cleanup EXIT
+
+pass() { echo "PASS $1"; passed=$((passed + 1)); }
+fail() { echo "FAIL $1: $2"; failed=$((failed + 1)); }

@@ -12,6 +12,7 @@
  *   line 7  guest study    guest-owned  write-path variants of phase C, counter availability
  *   line 8-12 guest counters guest-owned performance counters of phases A-D
  *   line 13 guest map study guest-owned phases A-C again through a second mapping of BAR2
+ *   line 14 guest summary  guest-owned  the guest's CPU time and doorbell counts over the run, at its end
  *
  * Each side writes only the lines it owns. State words are C11 atomics: a side publishes its fields
  * with a release store of its state and reads the peer's fields after an acquire load of the peer's
@@ -27,7 +28,7 @@
 #include <stdint.h>
 
 #define IVB_MAGIC 0x31425649u /* "IVB1" in memory order */
-#define IVB_PROTOCOL_VERSION 2u
+#define IVB_PROTOCOL_VERSION 3u
 #define IVB_CACHE_LINE 64u
 #define IVB_HEADER_SIZE 4096u /* the data buffer starts here: page aligned */
 #define IVB_SHA256_LEN 32u
@@ -161,6 +162,22 @@ struct ivb_guest_info {
 	char memtype[IVB_MEMTYPE_LEN];    /* memory type the guest kernel gave the mapping, if known */
 };
 
+/*
+ * What the run cost the guest, published once, after the host COMPLETED it: the host records it
+ * next to its own. CPU from getrusage, wall from the guest's monotonic clock, both over the span
+ * from binding to the end of the run.
+ */
+struct ivb_guest_summary {
+	_Atomic uint64_t session; /* the run described; stored last: the other fields are valid once it matches */
+	uint64_t cpu_user_ns;
+	uint64_t cpu_sys_ns;
+	uint64_t wall_ns;
+	uint64_t messages;       /* messages the guest received in the span */
+	uint64_t rings_sent;     /* doorbell mode (0 when polling): see struct ivb_bell */
+	uint64_t rings_received;
+	uint64_t late_wakeups;
+};
+
 struct ivb_region {
 	/* line 0: identity, host-owned; magic is 0 while the host initialises */
 	_Atomic uint32_t magic;
@@ -207,6 +224,9 @@ struct ivb_region {
 
 	/* line 13: guest map study, guest-owned */
 	alignas(IVB_CACHE_LINE) struct ivb_map_study map_study;
+
+	/* line 14: guest summary, guest-owned */
+	alignas(IVB_CACHE_LINE) struct ivb_guest_summary summary;
 };
 
 /* The other side reads these at fixed offsets: any change here is a protocol change. */
@@ -236,7 +256,9 @@ _Static_assert(offsetof(struct ivb_region, counters) == 8 * IVB_CACHE_LINE, "gue
 _Static_assert(sizeof(struct ivb_phase_counters) * IVB_NPHASES == 5 * IVB_CACHE_LINE, "counters are five lines");
 _Static_assert(offsetof(struct ivb_region, map_study) == 13 * IVB_CACHE_LINE, "map study on line 13");
 _Static_assert(sizeof(struct ivb_map_study) == IVB_CACHE_LINE, "map study is one line");
-_Static_assert(sizeof(struct ivb_region) == 14 * IVB_CACHE_LINE, "header lines");
+_Static_assert(offsetof(struct ivb_region, summary) == 14 * IVB_CACHE_LINE, "guest summary on line 14");
+_Static_assert(sizeof(struct ivb_guest_summary) == IVB_CACHE_LINE, "guest summary is one line");
+_Static_assert(sizeof(struct ivb_region) == 15 * IVB_CACHE_LINE, "header lines");
 _Static_assert(sizeof(struct ivb_region) <= IVB_HEADER_SIZE, "header fits before the buffer");
 
 /* The data buffer of a mapped region. */

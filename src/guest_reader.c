@@ -33,7 +33,9 @@ struct config {
 	const char *shm_path; /* loopback when set */
 	const char *device;   /* PCI address, or NULL for the first ivshmem device */
 	const char *sysfs_root;
-	const char *doorbell; /* ivshmem server socket (loopback doorbell mode), or NULL: poll */
+	bool doorbell_mode;
+	const char *doorbell; /* a server's socket or the driver's file; NULL: the driver's file of our device */
+	const char *dev_dir;  /* where the driver's files are (/dev) */
 	bool wc;
 	uint64_t timeout_s;
 	uint64_t expected; /* messages the host plans to send, from the test options; 0: unknown */
@@ -51,8 +53,14 @@ static void usage(FILE *out)
 		"                         (default " MAP_DEFAULT ")\n"
 		"  --sysfs-root DIR       where PCI devices are listed (default " IVB_PCI_SYSFS_DEFAULT ")\n"
 		"  --timeout SECONDS      limit of every wait for the host (default %u)\n"
-		"  --doorbell SOCKET      loopback doorbell mode: join the ivshmem server at SOCKET and sleep\n"
-		"                         until the host rings, instead of polling\n"
+		"  --mode polling|doorbell\n"
+		"                         spin on the host's state word (polling, the default), or sleep\n"
+		"                         until the host rings (doorbell: in a VM through the\n"
+		"                         ivshmem_doorbell driver's /dev/ivshmem-doorbell of the mapped\n"
+		"                         device; in loopback through an ivshmem server, see --doorbell)\n"
+		"  --doorbell PATH        doorbell mode through PATH: an ivshmem server's socket (loopback)\n"
+		"                         or the driver's file\n"
+		"  --dev-dir DIR          where the driver's files are (default /dev)\n"
 		"  --iterations N, --bw-iterations N, --ref-iterations N, --frames LIST, --latency-frame F,\n"
 		"  --warmup N\n"
 		"                         the host's test options, for progress: the host decides the tests\n"
@@ -65,7 +73,7 @@ static void usage(FILE *out)
 static void parse_args(int argc, char **argv, struct config *cfg)
 {
 	enum { OPT_SHM = 256, OPT_DEVICE, OPT_MAP, OPT_SYSFS, OPT_TIMEOUT, OPT_ITER, OPT_BW_ITER, OPT_REF_ITER,
-	       OPT_FRAMES, OPT_LAT_FRAME, OPT_WARMUP, OPT_DOORBELL, OPT_HELP };
+	       OPT_FRAMES, OPT_LAT_FRAME, OPT_WARMUP, OPT_DOORBELL, OPT_MODE, OPT_DEV_DIR, OPT_HELP };
 	static const struct option options[] = {
 		{ "shm", required_argument, NULL, OPT_SHM },
 		{ "device", required_argument, NULL, OPT_DEVICE },
@@ -79,6 +87,8 @@ static void parse_args(int argc, char **argv, struct config *cfg)
 		{ "latency-frame", required_argument, NULL, OPT_LAT_FRAME },
 		{ "warmup", required_argument, NULL, OPT_WARMUP },
 		{ "doorbell", required_argument, NULL, OPT_DOORBELL },
+		{ "mode", required_argument, NULL, OPT_MODE },
+		{ "dev-dir", required_argument, NULL, OPT_DEV_DIR },
 		{ "help", no_argument, NULL, OPT_HELP },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -86,10 +96,10 @@ static void parse_args(int argc, char **argv, struct config *cfg)
 	uint64_t iterations = 100, bw_iterations = 10, ref_iterations = 3, warmup = 1;
 	size_t nframes = 3;
 	struct ivb_frame frames[IVB_MAX_FRAMES], frame;
-	bool map_given = false;
+	bool map_given = false, polling_asked = false;
 	int opt;
 
-	*cfg = (struct config){ .sysfs_root = IVB_PCI_SYSFS_DEFAULT, .timeout_s = IVB_TIMEOUT_DEFAULT_S };
+	*cfg = (struct config){ .sysfs_root = IVB_PCI_SYSFS_DEFAULT, .dev_dir = "/dev", .timeout_s = IVB_TIMEOUT_DEFAULT_S };
 	opterr = 0; /* our own one-line messages, not getopt's */
 	while ((opt = getopt_long(argc, argv, ":", options, NULL)) != -1) {
 		switch (opt) {
@@ -116,7 +126,17 @@ static void parse_args(int argc, char **argv, struct config *cfg)
 				ivb_die_usage(PROG, "--latency-frame needs 1080p, 1440p, 4k or a byte count, not '%s'", optarg);
 			break;
 		case OPT_WARMUP: warmup = ivb_parse_count_or_die(PROG, "--warmup", optarg, 0, 1000); break;
-		case OPT_DOORBELL: cfg->doorbell = optarg; break;
+		case OPT_DOORBELL:
+			cfg->doorbell = optarg;
+			cfg->doorbell_mode = true;
+			break;
+		case OPT_MODE:
+			if (strcmp(optarg, "polling") != 0 && strcmp(optarg, "doorbell") != 0)
+				ivb_die_usage(PROG, "--mode needs polling or doorbell, not '%s'", optarg);
+			cfg->doorbell_mode = strcmp(optarg, "doorbell") == 0;
+			polling_asked = !cfg->doorbell_mode;
+			break;
+		case OPT_DEV_DIR: cfg->dev_dir = optarg; break;
 		case OPT_HELP: usage(stdout); exit(IVB_EXIT_OK);
 		case ':': ivb_die_usage(PROG, "%s needs a value", argv[optind - 1]);
 		default: ivb_die_usage(PROG, "unknown option '%s'", argv[optind - 1]);
@@ -126,6 +146,10 @@ static void parse_args(int argc, char **argv, struct config *cfg)
 		ivb_die_usage(PROG, "unexpected argument '%s'", argv[optind]);
 	if (cfg->shm_path != NULL && (cfg->device != NULL || map_given))
 		ivb_die_usage(PROG, "--shm maps a file; it does not go with --device or --map");
+	if (polling_asked && cfg->doorbell != NULL)
+		ivb_die_usage(PROG, "--doorbell is for --mode doorbell, not polling");
+	if (cfg->doorbell_mode && cfg->shm_path != NULL && cfg->doorbell == NULL)
+		ivb_die_usage(PROG, "loopback doorbell mode needs --doorbell SOCKET (the ivshmem server's)");
 	/* Approximate where frames repeat: the host measures each size once on private memory. */
 	cfg->expected = warmup + iterations + bw_iterations * nframes + ref_iterations * (nframes + 1);
 }
@@ -344,13 +368,48 @@ static int serve(struct ivb_guest *g, struct workspace *w, struct tally *t)
 	}
 }
 
+/*
+ * Doorbell mode: the given socket or file; in a VM by default the driver's file of the device we
+ * mapped. Returns: 0, or -1 after saying why.
+ */
+static int join_doorbell(const struct config *cfg, const struct ivb_mapping *map, struct ivb_bell *bell)
+{
+	char why[IVB_BELL_WHY_LEN];
+	int ret;
+
+	if (cfg->doorbell != NULL)
+		ret = ivb_bell_open(bell, cfg->doorbell, map->device[0] ? map->device : NULL,
+				    cfg->timeout_s * IVB_NS_PER_SEC, why, sizeof(why));
+	else
+		ret = ivb_bell_open_device_of(bell, cfg->dev_dir, map->device, why, sizeof(why));
+	if (ret < 0) {
+		fprintf(stderr, PROG ": doorbell mode: %s\n", why);
+		return -1;
+	}
+	fprintf(stderr, PROG ": doorbell mode: ivshmem peer %d\n", bell->id);
+	return 0;
+}
+
+/* The run is complete: tell the host what it cost this side. */
+static void publish_summary(struct ivb_guest *g, const struct ivb_cpu_span *cpu, const struct tally *t)
+{
+	struct ivb_guest_summary s;
+
+	memset(&s, 0, sizeof(s));
+	s.cpu_user_ns = (uint64_t)(cpu->user_s * 1e9);
+	s.cpu_sys_ns = (uint64_t)(cpu->sys_s * 1e9);
+	s.wall_ns = (uint64_t)(cpu->wall_s * 1e9);
+	s.messages = t->messages;
+	ivb_guest_publish_summary(g, &s);
+}
+
 int main(int argc, char **argv)
 {
 	struct config cfg;
 	struct ivb_mapping map;
 	struct ivb_guest_info info;
 	struct ivb_guest g;
-	struct ivb_peer_link bell;
+	struct ivb_bell bell;
 	struct ivb_cpu_span cpu;
 	struct tally t = { 0, 0, 0 };
 	struct workspace w;
@@ -382,24 +441,25 @@ int main(int argc, char **argv)
 		ivb_map_kind_name(map.kind), map.device[0] ? " of " : " ", map.device[0] ? map.device : cfg.shm_path,
 		map.size, info.memtype, ivb_flush_method());
 
-	if (cfg.doorbell != NULL) {
-		ret = ivb_peer_connect(&bell, cfg.doorbell, cfg.timeout_s * IVB_NS_PER_SEC);
-		if (ret < 0) {
-			fprintf(stderr, PROG ": cannot join the ivshmem server at %s: %s\n", cfg.doorbell,
-				ret == -EPROTO ? "it refused us or does not speak the ivshmem protocol" : strerror(-ret));
-			ivb_unmap(&map);
-			return IVB_EXIT_FAILURE;
-		}
+	if (cfg.doorbell_mode && join_doorbell(&cfg, &map, &bell) < 0) {
+		ivb_unmap(&map);
+		return IVB_EXIT_FAILURE;
 	}
 	ret = ivb_guest_bind(&g, map.region, map.size, cfg.timeout_s * IVB_NS_PER_SEC, &info,
-			     cfg.doorbell != NULL ? &bell : NULL);
-	ivb_cpu_span_start(&cpu);
+			     cfg.doorbell_mode ? &bell : NULL);
 	if (ret == 0) {
 		/* Map every page of the buffer now: a first touch inside phase A would time a page fault. */
 		for (size_t off = 0; off < g.capacity; off += 4096)
 			(void)*(volatile uint8_t *)(ivb_buffer(map.region) + off);
 		fprintf(stderr, PROG ": bound to the host; expecting %llu messages\n", (unsigned long long)cfg.expected);
+		ivb_cpu_span_start(&cpu);
 		ret = serve(&g, &w, &t);
+		ivb_cpu_span_end(&cpu);
+		if (ret == 0)
+			publish_summary(&g, &cpu, &t);
+	} else {
+		ivb_cpu_span_start(&cpu);
+		ivb_cpu_span_end(&cpu);
 	}
 	if (ret < 0) {
 		ivb_guest_abort(&g, ret == -EINTR ? IVB_ABORT_SIGNAL : ret == -ETIMEDOUT ? IVB_ABORT_TIMEOUT
@@ -409,7 +469,6 @@ int main(int argc, char **argv)
 		else
 			fprintf(stderr, PROG ": %s\n", g.why[0] ? g.why : strerror(-ret));
 	}
-	ivb_cpu_span_end(&cpu);
 	printf(PROG ": %llu messages, %llu verified, %llu failed; mapping %s%s%s, memory type %s; "
 	       "cpu user %.3f s sys %.3f s in %.3f s%s\n",
 	       (unsigned long long)t.messages, (unsigned long long)t.verified, (unsigned long long)t.failed,
@@ -419,8 +478,12 @@ int main(int argc, char **argv)
 	ivb_perf_close(&w.perf);
 	ivb_huge_free(&w.huge);
 	ivb_unmap(&w.alternate);
-	if (cfg.doorbell != NULL)
-		ivb_peer_close(&bell);
+	if (cfg.doorbell_mode) {
+		printf(PROG ": doorbell: peer %d, %llu rings sent, %llu received, %llu late wake-ups\n", bell.id,
+		       (unsigned long long)bell.rings_sent, (unsigned long long)bell.rings_received,
+		       (unsigned long long)bell.late_wakeups);
+		ivb_bell_close(&bell);
+	}
 	ivb_free_buffer(w.copy, w.buffer_size);
 	ivb_free_buffer(w.private_src, w.buffer_size);
 	ivb_unmap(&map);

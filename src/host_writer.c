@@ -13,10 +13,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "bell.h"
 #include "cli.h"
 #include "clock.h"
 #include "common.h"
 #include "csv.h"
+#include "ivserver.h"
 #include "manifest.h"
 #include "opts.h"
 #include "perfctr.h"
@@ -35,6 +37,10 @@
 #define WARMUP_DEFAULT 1u
 #define MAX_ITERATIONS 10000000u
 #define MAX_TIMEOUT_S 86400u
+/* One message a minute is the slowest stream worth timing. */
+#define MAX_INTERVAL_US 60000000u
+/* How long the host waits for the guest's summary (its CPU time) after the run. */
+#define SUMMARY_TIMEOUT_S 5u
 
 
 struct config {
@@ -55,7 +61,9 @@ struct config {
 	bool counters;    /* performance counters on both sides */
 	bool write_study; /* the guest also times the write-path variants of phase C */
 	bool map_study;   /* the guest also times phases A-C through its other mapping of BAR2 */
-	const char *doorbell; /* ivshmem server socket: notify with eventfds instead of polling */
+	bool doorbell_mode;   /* notify with the ivshmem server's eventfds instead of polling */
+	const char *doorbell; /* the server's socket; NULL: the default one */
+	uint64_t interval_us; /* start messages this far apart; 0: back to back */
 	const char *meta[IVB_MAX_META];
 	size_t nmeta;
 };
@@ -69,7 +77,9 @@ struct run {
 	struct ivb_csv latency_csv, bandwidth_csv, reference_csv;
 	struct ivb_csv latency_perf_csv, bandwidth_perf_csv, phase_perf_csv, write_study_csv, map_study_csv;
 	struct ivb_perf perf;
-	struct ivb_peer_link bell;
+	struct ivb_bell bell;
+	uint64_t last_send_ns; /* when the last message started, for --interval-us */
+	char guest_summary_why[IVB_WHY_LEN];
 	char host_counters_missing[512], guest_counters_missing[512];
 	bool guest_counters_reported;
 	uint8_t *frame;     /* private source of each message */
@@ -121,8 +131,16 @@ static void usage(FILE *out)
 		"                         calls per phase, outside the timed windows but inside the round trip)\n"
 		"  --write-study          the guest also times phase C's write-path variants: fresh pages,\n"
 		"                         non-temporal stores, huge pages (write_study.csv)\n"
-		"  --doorbell SOCKET      doorbell mode: join the ivshmem server at SOCKET and sleep until\n"
-		"                         the guest rings, instead of polling (the guest must use it too)\n"
+		"  --mode polling|doorbell\n"
+		"                         how each side learns that the other has written: spin on the\n"
+		"                         state word (polling, the default), or sleep until the other side\n"
+		"                         rings through an ivshmem server (doorbell; the guest must use it\n"
+		"                         too)\n"
+		"  --doorbell SOCKET      doorbell mode through the ivshmem server at SOCKET (default\n"
+		"                         $XDG_RUNTIME_DIR/ivshmem-bench/ivshmem.sock, as ivshmem_server)\n"
+		"  --interval-us N        start messages N microseconds apart, as a stream at a frame rate\n"
+		"                         would (16667: 60 fps); both sides wait idle in between (default 0:\n"
+		"                         back to back)\n"
 		"  --map-study            the guest also times phases A-C through its other mapping of the\n"
 		"                         region (resource2 vs resource2_wc) (mapping_study.csv)\n"
 		"  --corrupt-iteration N  testing: flip a byte of measured message N after hashing it\n"
@@ -136,7 +154,7 @@ static void parse_args(int argc, char **argv, struct config *cfg)
 {
 	enum { OPT_SHM = 256, OPT_SIZE, OPT_OUT, OPT_ITER, OPT_LAT_FRAME, OPT_BW_ITER, OPT_FRAMES, OPT_REF_ITER,
 	       OPT_WARMUP, OPT_TIMEOUT, OPT_META, OPT_NO_COUNTERS, OPT_WRITE_STUDY, OPT_MAP_STUDY,
-	       OPT_DOORBELL, OPT_CORRUPT, OPT_HELP };
+	       OPT_DOORBELL, OPT_MODE, OPT_INTERVAL, OPT_CORRUPT, OPT_HELP };
 	static const struct option options[] = {
 		{ "shm", required_argument, NULL, OPT_SHM },
 		{ "size", required_argument, NULL, OPT_SIZE },
@@ -153,10 +171,13 @@ static void parse_args(int argc, char **argv, struct config *cfg)
 		{ "write-study", no_argument, NULL, OPT_WRITE_STUDY },
 		{ "map-study", no_argument, NULL, OPT_MAP_STUDY },
 		{ "doorbell", required_argument, NULL, OPT_DOORBELL },
+		{ "mode", required_argument, NULL, OPT_MODE },
+		{ "interval-us", required_argument, NULL, OPT_INTERVAL },
 		{ "corrupt-iteration", required_argument, NULL, OPT_CORRUPT },
 		{ "help", no_argument, NULL, OPT_HELP },
 		{ NULL, 0, NULL, 0 },
 	};
+	bool polling_asked = false;
 	int opt, ret;
 
 	*cfg = (struct config){
@@ -202,7 +223,19 @@ static void parse_args(int argc, char **argv, struct config *cfg)
 		case OPT_NO_COUNTERS: cfg->counters = false; break;
 		case OPT_WRITE_STUDY: cfg->write_study = true; break;
 		case OPT_MAP_STUDY: cfg->map_study = true; break;
-		case OPT_DOORBELL: cfg->doorbell = optarg; break;
+		case OPT_DOORBELL:
+			cfg->doorbell = optarg;
+			cfg->doorbell_mode = true;
+			break;
+		case OPT_MODE:
+			if (strcmp(optarg, "polling") != 0 && strcmp(optarg, "doorbell") != 0)
+				ivb_die_usage(PROG, "--mode needs polling or doorbell, not '%s'", optarg);
+			cfg->doorbell_mode = strcmp(optarg, "doorbell") == 0;
+			polling_asked = !cfg->doorbell_mode;
+			break;
+		case OPT_INTERVAL:
+			cfg->interval_us = ivb_parse_count_or_die(PROG, "--interval-us", optarg, 0, MAX_INTERVAL_US);
+			break;
 		case OPT_CORRUPT:
 			cfg->corrupt_iteration = ivb_parse_count_or_die(PROG, "--corrupt-iteration", optarg, 1, UINT64_MAX);
 			break;
@@ -213,6 +246,8 @@ static void parse_args(int argc, char **argv, struct config *cfg)
 	}
 	if (optind < argc)
 		ivb_die_usage(PROG, "unexpected argument '%s'", argv[optind]);
+	if (polling_asked && cfg->doorbell != NULL)
+		ivb_die_usage(PROG, "--doorbell is for --mode doorbell, not polling");
 	ret = ivb_parse_frame(cfg->latency_frame_arg, &cfg->latency_frame);
 	if (ret < 0)
 		ivb_die_usage(PROG, "--latency-frame needs 1080p, 1440p, 4k or a byte count, not '%s'", cfg->latency_frame_arg);
@@ -383,6 +418,25 @@ static void note_guest_counters(struct run *run, const struct ivb_guest_study *s
 }
 
 /*
+ * --interval-us: start this message interval_us after the last one started, as a stream at a fixed
+ * frame rate would: the frame is ready, and from here it is written, sent and acknowledged.
+ */
+static void pace(struct run *run)
+{
+	uint64_t interval_ns = run->cfg.interval_us * 1000u;
+
+	if (interval_ns != 0 && run->last_send_ns != 0) {
+		uint64_t due = run->last_send_ns + interval_ns;
+		struct timespec ts = { (time_t)(due / IVB_NS_PER_SEC), (long)(due % IVB_NS_PER_SEC) };
+
+		/* A signal ends the sleep early; the wait that follows then stops the run. */
+		if (ivb_now_ns() < due)
+			clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
+	}
+	run->last_send_ns = ivb_now_ns();
+}
+
+/*
  * Send one message of size bytes and wait for its acknowledgement; counted is false for warm-up.
  * Returns: 0 when the exchange completed (s->success says whether the guest verified the data),
  * or a negative errno when the run cannot go on (run->host.why or errno says why).
@@ -405,6 +459,7 @@ static int exchange(struct run *run, uint64_t size, enum ivb_msg_kind kind, bool
 		s->error = "host_failure";
 		return ret;
 	}
+	pace(run);
 	if (kind == IVB_MSG_REFERENCE) {
 		t0 = ivb_now_ns();
 		memcpy(run->reference, run->frame, size);
@@ -860,6 +915,65 @@ static void close_outputs(struct run *run)
 		ivb_csv_close(all[i]);
 }
 
+/* Doorbell mode: join the ivshmem server. Returns: 0, or -1 after saying why. */
+static int join_doorbell(struct run *run)
+{
+	char path[IVSERVER_SOCK_PATH_LEN], why[IVB_BELL_WHY_LEN];
+	const char *socket_path = run->cfg.doorbell;
+	int ret;
+
+	if (socket_path == NULL) {
+		ret = ivserver_default_socket_path(path, sizeof(path));
+		if (ret < 0) {
+			fprintf(stderr, PROG ": no default ivshmem server socket (%s): give --doorbell SOCKET\n",
+				ret == -ENOENT ? "XDG_RUNTIME_DIR is unset" : strerror(-ret));
+			return -1;
+		}
+		socket_path = path;
+	}
+	ret = ivb_bell_open(&run->bell, socket_path, NULL, run->cfg.timeout_s * IVB_NS_PER_SEC, why, sizeof(why));
+	if (ret < 0) {
+		fprintf(stderr, PROG ": %s\n", why);
+		return -1;
+	}
+	fprintf(stderr, PROG ": doorbell mode: ivshmem peer %d of %s\n", run->bell.id, socket_path);
+	return 0;
+}
+
+/* Doorbell mode: the host's counts, into the manifest. */
+static void record_host_bell(struct run *run)
+{
+	if (run->cfg.doorbell_mode)
+		run->manifest.host_bell = (struct ivb_bell_record){ .known = true, .peer_id = run->bell.id,
+								    .rings_sent = run->bell.rings_sent,
+								    .rings_received = run->bell.rings_received,
+								    .late_wakeups = run->bell.late_wakeups };
+}
+
+/* After a completed run: the guest's CPU time and doorbell counts, into the manifest. */
+static void record_guest_summary(struct run *run)
+{
+	struct ivb_manifest *m = &run->manifest;
+	struct ivb_guest_summary s;
+	uint64_t limit_s = run->cfg.timeout_s < SUMMARY_TIMEOUT_S ? run->cfg.timeout_s : SUMMARY_TIMEOUT_S;
+	int ret = ivb_host_wait_summary(&run->host, limit_s * IVB_NS_PER_SEC, &s);
+
+	record_host_bell(run);
+	if (ret < 0) {
+		snprintf(run->guest_summary_why, sizeof(run->guest_summary_why), "%s", run->host.why);
+		m->guest_cpu_missing = run->guest_summary_why;
+		fprintf(stderr, PROG ": %s\n", run->host.why);
+		return;
+	}
+	m->guest_cpu = (struct ivb_cpu_record){ .known = true, .user_s = (double)s.cpu_user_ns / 1e9,
+						.sys_s = (double)s.cpu_sys_ns / 1e9, .wall_s = (double)s.wall_ns / 1e9,
+						.messages = s.messages };
+	if (run->cfg.doorbell_mode)
+		m->guest_bell = (struct ivb_bell_record){ .known = true, .peer_id = run->host.guest_peer,
+							  .rings_sent = s.rings_sent, .rings_received = s.rings_received,
+							  .late_wakeups = s.late_wakeups };
+}
+
 static void init_manifest(struct run *run, uint64_t region_size)
 {
 	struct ivb_manifest *m = &run->manifest;
@@ -883,7 +997,8 @@ static void init_manifest(struct run *run, uint64_t region_size)
 	m->counters = cfg->counters;
 	m->write_study = cfg->write_study;
 	m->map_study = cfg->map_study;
-	m->mode = cfg->doorbell != NULL ? "doorbell" : "polling";
+	m->mode = cfg->doorbell_mode ? "doorbell" : "polling";
+	m->interval_us = cfg->interval_us;
 	m->host_counters_missing = run->host_counters_missing;
 	m->guest_counters_missing = run->guest_counters_missing;
 	for (size_t i = 0; i < cfg->nmeta; i++)
@@ -1003,6 +1118,8 @@ int main(int argc, char **argv)
 			strerror(errno));
 		return IVB_EXIT_FAILURE;
 	}
+	if (cfg->doorbell_mode && join_doorbell(&run) < 0)
+		return IVB_EXIT_FAILURE;
 	if (cfg->counters) {
 		ivb_perf_open(&run.perf);
 		ivb_perf_describe_missing(&run.perf, run.host_counters_missing, sizeof(run.host_counters_missing));
@@ -1018,17 +1135,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, PROG ": OpenSSL could not generate a session id\n");
 		return IVB_EXIT_FAILURE;
 	}
-	if (cfg->doorbell != NULL) {
-		ret = ivb_peer_connect(&run.bell, cfg->doorbell, cfg->timeout_s * IVB_NS_PER_SEC);
-		if (ret < 0) {
-			fprintf(stderr, PROG ": cannot join the ivshmem server at %s: %s\n", cfg->doorbell,
-				ret == -EPROTO ? "it refused us or does not speak the ivshmem protocol" : strerror(-ret));
-			return IVB_EXIT_FAILURE;
-		}
-		fprintf(stderr, PROG ": doorbell mode: ivshmem peer %d of %s\n", run.bell.id, cfg->doorbell);
-	}
 	ret = ivb_host_init(&run.host, run.map.region, run.map.size, session, cfg->timeout_s * IVB_NS_PER_SEC,
-			    cfg->doorbell != NULL ? &run.bell : NULL);
+			    cfg->doorbell_mode ? &run.bell : NULL);
 	if (ret < 0) {
 		fprintf(stderr, PROG ": cannot initialise %s: %s\n", cfg->shm_path, strerror(-ret));
 		return IVB_EXIT_FAILURE;
@@ -1050,11 +1158,10 @@ int main(int argc, char **argv)
 		ivb_cpu_span_start(&cpu);
 		ret = run_all(&run);
 		ivb_cpu_span_end(&cpu);
-		run.manifest.cpu_known = true;
-		run.manifest.cpu_user_s = cpu.user_s;
-		run.manifest.cpu_sys_s = cpu.sys_s;
-		run.manifest.cpu_wall_s = cpu.wall_s;
-		run.manifest.cpu_messages = run.messages_done + cfg->warmup;
+		run.manifest.host_cpu = (struct ivb_cpu_record){ .known = true, .user_s = cpu.user_s, .sys_s = cpu.sys_s,
+								  .wall_s = cpu.wall_s,
+								  .messages = run.messages_done + cfg->warmup };
+		record_host_bell(&run);
 	}
 	if (ret < 0) {
 		enum ivb_abort_reason reason = abort_reason_for(ret);
@@ -1069,6 +1176,7 @@ int main(int argc, char **argv)
 	} else {
 		ivb_host_finish(&run.host);
 		progress(&run, "done", true);
+		record_guest_summary(&run);
 		write_manifest(&run, "completed");
 	}
 	close_outputs(&run);
@@ -1081,8 +1189,8 @@ int main(int argc, char **argv)
 	       ret < 0 ? "; run aborted" : "");
 	if (cfg->counters)
 		ivb_perf_close(&run.perf);
-	if (cfg->doorbell != NULL)
-		ivb_peer_close(&run.bell);
+	if (cfg->doorbell_mode)
+		ivb_bell_close(&run.bell);
 	ivb_free_buffer(run.frame, run.buffer_size);
 	ivb_free_buffer(run.reference, run.buffer_size);
 	ivb_unmap(&run.map);

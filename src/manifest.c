@@ -58,6 +58,36 @@ static void write_count(struct ivb_json *j, const char *key, const struct ivb_te
 	ivb_json_object_end(j);
 }
 
+/* What a side's waiting cost: polling burns a core while it waits, the doorbell mode should not. */
+static void write_cpu(struct ivb_json *j, const struct ivb_cpu_record *c)
+{
+	char buf[32];
+
+	if (!c->known)
+		return;
+	ivb_json_object(j, "cpu");
+	snprintf(buf, sizeof(buf), "%.6f", c->user_s);
+	ivb_json_raw(j, "user_s", buf);
+	snprintf(buf, sizeof(buf), "%.6f", c->sys_s);
+	ivb_json_raw(j, "sys_s", buf);
+	snprintf(buf, sizeof(buf), "%.6f", c->wall_s);
+	ivb_json_raw(j, "wall_s", buf);
+	ivb_json_u64(j, "messages", c->messages);
+	ivb_json_object_end(j);
+}
+
+static void write_bell(struct ivb_json *j, const struct ivb_bell_record *b)
+{
+	if (!b->known)
+		return;
+	ivb_json_object(j, "doorbell");
+	ivb_json_u64(j, "peer_id", (uint64_t)b->peer_id);
+	ivb_json_u64(j, "rings_sent", b->rings_sent);
+	ivb_json_u64(j, "rings_received", b->rings_received);
+	ivb_json_u64(j, "late_wakeups", b->late_wakeups);
+	ivb_json_object_end(j);
+}
+
 static void write_body(struct ivb_json *j, const struct ivb_manifest *m)
 {
 	struct utsname uts;
@@ -87,6 +117,7 @@ static void write_body(struct ivb_json *j, const struct ivb_manifest *m)
 	ivb_json_bool(j, "write_study", m->write_study);
 	ivb_json_bool(j, "map_study", m->map_study);
 	ivb_json_str(j, "mode", m->mode);
+	ivb_json_u64(j, "interval_us", m->interval_us);
 	if (m->corrupt_iteration != 0)
 		ivb_json_u64(j, "corrupt_iteration", m->corrupt_iteration);
 	ivb_json_object_end(j);
@@ -100,20 +131,8 @@ static void write_body(struct ivb_json *j, const struct ivb_manifest *m)
 	ivb_json_str(j, "cpu_model", cpu);
 	ivb_json_u64(j, "cores", (uint64_t)sysconf(_SC_NPROCESSORS_ONLN));
 	ivb_json_str(j, "flush", m->flush_method);
-	if (m->cpu_known) {
-		char buf[32];
-
-		/* What the host's waiting costs: polling burns a core, the doorbell mode should not. */
-		ivb_json_object(j, "cpu");
-		snprintf(buf, sizeof(buf), "%.6f", m->cpu_user_s);
-		ivb_json_raw(j, "user_s", buf);
-		snprintf(buf, sizeof(buf), "%.6f", m->cpu_sys_s);
-		ivb_json_raw(j, "sys_s", buf);
-		snprintf(buf, sizeof(buf), "%.6f", m->cpu_wall_s);
-		ivb_json_raw(j, "wall_s", buf);
-		ivb_json_u64(j, "messages", m->cpu_messages);
-		ivb_json_object_end(j);
-	}
+	write_cpu(j, &m->host_cpu);
+	write_bell(j, &m->host_bell);
 	if (m->counters)
 		ivb_json_str(j, "counters_missing", m->host_counters_missing);
 	ivb_json_object_end(j);
@@ -134,6 +153,10 @@ static void write_body(struct ivb_json *j, const struct ivb_manifest *m)
 		ivb_json_u64(j, "map_size", m->guest.map_size);
 		if (m->counters)
 			ivb_json_str(j, "counters_missing", m->guest_counters_missing);
+		write_cpu(j, &m->guest_cpu);
+		if (m->guest_cpu_missing != NULL)
+			ivb_json_str(j, "cpu_missing", m->guest_cpu_missing);
+		write_bell(j, &m->guest_bell);
 	}
 	ivb_json_object_end(j);
 

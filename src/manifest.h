@@ -24,6 +24,20 @@ struct ivb_failure {
 	const char *error;  /* a short token, e.g. sha256_mismatch, timeout */
 };
 
+/* CPU time one side used over the tests, next to the wall time of the same span. */
+struct ivb_cpu_record {
+	bool known;
+	double user_s, sys_s, wall_s;
+	uint64_t messages; /* messages exchanged in the span */
+};
+
+/* Doorbell mode: how one side's notifications went (struct ivb_bell). */
+struct ivb_bell_record {
+	bool known;
+	int peer_id;
+	uint64_t rings_sent, rings_received, late_wakeups;
+};
+
 struct ivb_manifest {
 	const char *status; /* "running", "completed" or "aborted" */
 	char started_utc[32];
@@ -47,9 +61,11 @@ struct ivb_manifest {
 	bool write_study;
 	bool map_study;
 	const char *mode; /* "polling" or "doorbell" */
-	bool cpu_known;
-	double cpu_user_s, cpu_sys_s, cpu_wall_s; /* the host over the tests, warm-up included */
-	uint64_t cpu_messages;
+	uint64_t interval_us; /* the host starts messages this far apart; 0: back to back */
+	struct ivb_cpu_record host_cpu; /* over the tests, warm-up included */
+	struct ivb_cpu_record guest_cpu; /* as the guest reported it at the end of the run */
+	const char *guest_cpu_missing;   /* why guest_cpu is not known, or NULL */
+	struct ivb_bell_record host_bell, guest_bell;
 	const char *host_counters_missing;  /* "" when every counter was measured */
 	const char *guest_counters_missing;
 	/* the guest, as it reported itself through the region (sanitised) */

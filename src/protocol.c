@@ -78,17 +78,19 @@ void ivb_sanitize_string(char *dst, const char *src, size_t n)
 
 /*
  * A spin-wait with a deadline. Message waits spin on the state word (that is what polling mode
- * measures); waits for a peer that may not have started yet back off to 1 ms sleeps.
+ * measures); waits for a peer that may not have started yet back off to 1 ms sleeps. In doorbell
+ * mode the waiter sleeps on the bell instead, in slices, and reads the state again after each.
  */
 struct waiter {
 	uint64_t deadline_ns;
 	uint64_t backoff_after_ns;
 	unsigned spins;
 	bool patient;
-	struct ivb_peer_link *bell; /* doorbell mode: sleep until the peer rings */
+	bool slept_unrung; /* the last doorbell slice ended without a ring */
+	struct ivb_bell *bell; /* doorbell mode: sleep until the peer rings */
 };
 
-static void waiter_start(struct waiter *w, uint64_t timeout_ns, bool patient, struct ivb_peer_link *bell)
+static void waiter_start(struct waiter *w, uint64_t timeout_ns, bool patient, struct ivb_bell *bell)
 {
 	uint64_t now = ivb_now_ns();
 
@@ -96,25 +98,35 @@ static void waiter_start(struct waiter *w, uint64_t timeout_ns, bool patient, st
 	w->backoff_after_ns = now + 1000000;
 	w->spins = 0;
 	w->patient = patient;
+	w->slept_unrung = false;
 	w->bell = bell;
 }
 
-/* Slices of a doorbell sleep, so that a signal or the deadline is noticed in time. */
+/*
+ * Slices of a doorbell sleep, so that a signal or the deadline is noticed in time, and a lost ring
+ * costs at most one slice.
+ */
 #define DOORBELL_SLICE_NS (50ull * 1000 * 1000)
 
-/* Returns: 0 to keep waiting, -EINTR or -ETIMEDOUT. */
+/* Returns: 0 to keep waiting, -EINTR, -ETIMEDOUT, or the bell's error (e.g. -ENODEV: its device is gone). */
 static int waiter_tick(struct waiter *w)
 {
 	uint64_t now;
 
 	if (w->bell != NULL) {
+		int rung;
+
 		/* The peer rings after each state change: sleep until then, the state is read again after. */
 		if (ivb_stop_requested)
 			return -EINTR;
 		now = ivb_now_ns();
 		if (now > w->deadline_ns)
 			return -ETIMEDOUT;
-		ivb_peer_wait(w->bell, w->deadline_ns - now < DOORBELL_SLICE_NS ? w->deadline_ns - now : DOORBELL_SLICE_NS);
+		rung = ivb_bell_wait(w->bell, w->deadline_ns - now < DOORBELL_SLICE_NS ? w->deadline_ns - now
+										    : DOORBELL_SLICE_NS);
+		if (rung < 0 && rung != -EINTR)
+			return rung;
+		w->slept_unrung = rung == 0;
 		return 0;
 	}
 
@@ -136,11 +148,27 @@ static int waiter_tick(struct waiter *w)
 	return 0;
 }
 
-/* Doorbell mode: tell the peer a state it may wait for has changed. A lost ring costs a time-out. */
-static void ring(struct ivb_peer_link *bell, int peer)
+/*
+ * The awaited state came. If the last doorbell slice ended without a ring, the peer's ring was
+ * lost or came late: count it, as a sign of an interrupt path that does not work.
+ */
+static void waiter_done(struct waiter *w)
+{
+	if (w->bell != NULL && w->slept_unrung)
+		w->bell->late_wakeups++;
+}
+
+/* What a failed wait says, besides a time-out. */
+static const char *wait_error_name(int ret)
+{
+	return ret == -EINTR ? "interrupted" : "the doorbell failed";
+}
+
+/* Doorbell mode: tell the peer a state it may wait for has changed. A lost ring costs a slice. */
+static void ring(struct ivb_bell *bell, int peer)
 {
 	if (bell != NULL && peer >= 0)
-		ivb_peer_ring(bell, peer);
+		ivb_bell_ring(bell, peer);
 }
 
 static double seconds(uint64_t ns)
@@ -151,7 +179,7 @@ static double seconds(uint64_t ns)
 /* ---- host ---- */
 
 int ivb_host_init(struct ivb_host *h, struct ivb_region *r, size_t map_size, uint64_t session, uint64_t timeout_ns,
-		  struct ivb_peer_link *bell)
+		  struct ivb_bell *bell)
 {
 	uint32_t old_magic = atomic_load(&r->magic);
 	uint32_t old_state = atomic_load(&r->host_state);
@@ -217,8 +245,9 @@ static int host_wait_failed(struct ivb_host *h, int ret, const char *waiting_for
 		snprintf(h->why, sizeof(h->why), "timed out after %.0f s waiting for %s (guest state %s%s)",
 			 seconds(h->timeout_ns), waiting_for, ivb_guest_state_name(gstate),
 			 bound ? "" : ", from an earlier session or no guest at all");
-	else if (ret == -EINTR)
-		snprintf(h->why, sizeof(h->why), "interrupted while waiting for %s", waiting_for);
+	else
+		snprintf(h->why, sizeof(h->why), "%s while waiting for %s%s%s", wait_error_name(ret), waiting_for,
+			 ret == -EINTR ? "" : ": ", ret == -EINTR ? "" : strerror(-ret));
 	return ret;
 }
 
@@ -237,7 +266,7 @@ static int host_check_mode(struct ivb_host *h)
 		snprintf(h->why, sizeof(h->why), "the guest polls: start guest_reader with --doorbell too");
 		return -EPROTO;
 	}
-	if (guest_peer > 65536 || !ivb_peer_known(h->bell, (int)guest_peer - 1)) {
+	if (guest_peer > 65536 || !ivb_bell_known(h->bell, (int)guest_peer - 1)) {
 		snprintf(h->why, sizeof(h->why), "the guest says it is ivshmem peer %u, which the server does not know",
 			 guest_peer - 1);
 		return -EPROTO;
@@ -266,6 +295,7 @@ int ivb_host_wait_guest(struct ivb_host *h, struct ivb_guest_info *info)
 		if (ret < 0)
 			return host_wait_failed(h, ret, what);
 	}
+	waiter_done(&w);
 	ret = host_check_mode(h);
 	if (ret < 0)
 		return ret;
@@ -339,6 +369,7 @@ int ivb_host_wait_ack(struct ivb_host *h, struct ivb_ack *ack)
 		gstate = load_acquire(&r->guest_state);
 		if (gstate == IVB_GUEST_ACKNOWLEDGED) {
 			ack->acked_ns = ivb_now_ns();
+			waiter_done(&w);
 			break;
 		}
 		if ((ret = waiter_tick(&w)) < 0 || (ret = host_check_guest(h, gstate, "an acknowledgement")) < 0) {
@@ -392,8 +423,10 @@ int ivb_host_next(struct ivb_host *h)
 	waiter_start(&w, h->timeout_ns, false, h->bell);
 	for (;;) {
 		gstate = load_acquire(&h->r->guest_state);
-		if (gstate == IVB_GUEST_READY && h->r->guest_session == h->session)
+		if (gstate == IVB_GUEST_READY && h->r->guest_session == h->session) {
+			waiter_done(&w);
 			return 0;
+		}
 		ret = host_check_guest(h, gstate, what);
 		if (ret < 0)
 			return ret;
@@ -407,6 +440,54 @@ void ivb_host_finish(struct ivb_host *h)
 {
 	store_release(&h->r->host_state, IVB_HOST_COMPLETED);
 	ring(h->bell, h->guest_peer);
+}
+
+/* A guest's CPU time cannot exceed its wall time (one thread) by more than the accounting's granularity. */
+#define SUMMARY_CPU_SLACK_NS (1000ull * 1000 * 1000)
+#define SUMMARY_MAX_WALL_NS (366ull * 24 * 3600 * 1000000000ull)
+
+int ivb_host_wait_summary(struct ivb_host *h, uint64_t timeout_ns, struct ivb_guest_summary *summary)
+{
+	const struct ivb_guest_summary *src = &h->r->summary;
+	struct waiter w;
+	int ret;
+
+	h->why[0] = '\0';
+	memset(summary, 0, sizeof(*summary));
+	waiter_start(&w, timeout_ns, true, h->bell);
+	while (load_acquire(&src->session) != h->session) {
+		ret = waiter_tick(&w);
+		if (ret == -ETIMEDOUT)
+			snprintf(h->why, sizeof(h->why), "the guest did not report its CPU time within %.0f s",
+				 seconds(timeout_ns));
+		else if (ret < 0)
+			snprintf(h->why, sizeof(h->why), "%s while waiting for the guest's CPU time", wait_error_name(ret));
+		if (ret < 0)
+			return ret;
+	}
+	waiter_done(&w);
+	/* Untrusted: copy once, then check the copies. */
+	summary->session = h->session;
+	summary->cpu_user_ns = src->cpu_user_ns;
+	summary->cpu_sys_ns = src->cpu_sys_ns;
+	summary->wall_ns = src->wall_ns;
+	summary->messages = src->messages;
+	summary->rings_sent = src->rings_sent;
+	summary->rings_received = src->rings_received;
+	summary->late_wakeups = src->late_wakeups;
+	if (summary->wall_ns > SUMMARY_MAX_WALL_NS || summary->cpu_user_ns > summary->wall_ns + SUMMARY_CPU_SLACK_NS ||
+	    summary->cpu_sys_ns > summary->wall_ns + SUMMARY_CPU_SLACK_NS ||
+	    summary->cpu_user_ns + summary->cpu_sys_ns > summary->wall_ns + SUMMARY_CPU_SLACK_NS ||
+	    summary->messages > h->sequence || summary->rings_sent > (1ull << 48) ||
+	    summary->rings_received > (1ull << 48) || summary->late_wakeups > (1ull << 48)) {
+		snprintf(h->why, sizeof(h->why),
+			 "the guest reported an impossible summary (cpu %llu+%llu ns in %llu ns, %llu messages of %llu)",
+			 (unsigned long long)summary->cpu_user_ns, (unsigned long long)summary->cpu_sys_ns,
+			 (unsigned long long)summary->wall_ns, (unsigned long long)summary->messages,
+			 (unsigned long long)h->sequence);
+		return -EPROTO;
+	}
+	return 0;
 }
 
 void ivb_host_abort(struct ivb_host *h, enum ivb_abort_reason reason)
@@ -460,7 +541,7 @@ static int guest_try_bind(struct ivb_guest *g)
 		r->guest_session = session;
 		return -EPROTO;
 	}
-	if (g->bell != NULL && (host_peer > 65536 || !ivb_peer_known(g->bell, (int)host_peer - 1))) {
+	if (g->bell != NULL && (host_peer > 65536 || !ivb_bell_known(g->bell, (int)host_peer - 1))) {
 		snprintf(g->why, sizeof(g->why), "the host says it is ivshmem peer %u, which the server does not know",
 			 host_peer - 1);
 		return -EPROTO;
@@ -477,6 +558,7 @@ static int guest_try_bind(struct ivb_guest *g)
 	memset(&r->study, 0, sizeof(r->study));
 	memset(r->counters, 0xff, sizeof(r->counters));
 	memset(&r->map_study, 0, sizeof(r->map_study));
+	atomic_store(&r->summary.session, 0);
 	r->guest_peer = g->bell != NULL ? (uint32_t)g->bell->id + 1 : 0;
 	r->guest_session = session;
 	guest_publish(g, IVB_GUEST_READY);
@@ -485,7 +567,7 @@ static int guest_try_bind(struct ivb_guest *g)
 }
 
 int ivb_guest_bind(struct ivb_guest *g, struct ivb_region *r, size_t map_size, uint64_t timeout_ns,
-		   const struct ivb_guest_info *info, struct ivb_peer_link *bell)
+		   const struct ivb_guest_info *info, struct ivb_bell *bell)
 {
 	struct waiter w;
 	uint64_t stale_session;
@@ -569,8 +651,10 @@ int ivb_guest_wait_message(struct ivb_guest *g, struct ivb_message *msg)
 				return ret;
 		} else if (hstate == IVB_HOST_SENDING) {
 			msg->seen_ns = ivb_now_ns();
+			waiter_done(&w);
 			break;
 		} else if (hstate == IVB_HOST_COMPLETED) {
+			waiter_done(&w);
 			return 1;
 		} else if (hstate == IVB_HOST_ABORTED) {
 			return guest_host_gone(g, hstate);
@@ -586,7 +670,8 @@ int ivb_guest_wait_message(struct ivb_guest *g, struct ivb_message *msg)
 					 seconds(g->timeout_ns), (unsigned long long)g->last_sequence + 1,
 					 ivb_host_state_name(hstate));
 			else
-				snprintf(g->why, sizeof(g->why), "interrupted while waiting for host state SENDING");
+				snprintf(g->why, sizeof(g->why), "%s while waiting for host state SENDING%s%s",
+					 wait_error_name(ret), ret == -EINTR ? "" : ": ", ret == -EINTR ? "" : strerror(-ret));
 			return ret;
 		}
 	}
@@ -641,14 +726,16 @@ int ivb_guest_wait_host_ready(struct ivb_guest *g)
 		hstate = load_acquire(&g->r->host_state);
 		if (load_acquire(&g->r->session) != g->session)
 			return guest_host_gone(g, hstate);
-		if (hstate == IVB_HOST_READY || hstate == IVB_HOST_COMPLETED)
+		if (hstate == IVB_HOST_READY || hstate == IVB_HOST_COMPLETED) {
+			waiter_done(&w);
 			break;
+		}
 		if (hstate == IVB_HOST_ABORTED)
 			return guest_host_gone(g, hstate);
 		ret = waiter_tick(&w);
 		if (ret < 0) {
 			snprintf(g->why, sizeof(g->why), "%s waiting for host state READY after message %llu (host state %s)",
-				 ret == -ETIMEDOUT ? "timed out" : "interrupted", (unsigned long long)g->last_sequence,
+				 ret == -ETIMEDOUT ? "timed out" : wait_error_name(ret), (unsigned long long)g->last_sequence,
 				 ivb_host_state_name(hstate));
 			return ret;
 		}
@@ -656,6 +743,21 @@ int ivb_guest_wait_host_ready(struct ivb_guest *g)
 	guest_publish(g, IVB_GUEST_READY);
 	ring(g->bell, g->host_peer);
 	return 0;
+}
+
+void ivb_guest_publish_summary(struct ivb_guest *g, const struct ivb_guest_summary *summary)
+{
+	struct ivb_guest_summary *dst = &g->r->summary;
+
+	dst->cpu_user_ns = summary->cpu_user_ns;
+	dst->cpu_sys_ns = summary->cpu_sys_ns;
+	dst->wall_ns = summary->wall_ns;
+	dst->messages = summary->messages;
+	dst->rings_sent = g->bell != NULL ? g->bell->rings_sent + 1 : 0; /* with the ring below */
+	dst->rings_received = g->bell != NULL ? g->bell->rings_received : 0;
+	dst->late_wakeups = g->bell != NULL ? g->bell->late_wakeups : 0;
+	store_release(&dst->session, g->session);
+	ring(g->bell, g->host_peer);
 }
 
 void ivb_guest_abort(struct ivb_guest *g, enum ivb_abort_reason reason)

@@ -22,7 +22,7 @@
 #include <stdint.h>
 
 #include "common.h"
-#include "ivpeer.h"
+#include "bell.h"
 
 #define IVB_TIMEOUT_DEFAULT_S 30u
 /* No phase of one message may take longer than this: longer means a corrupt timing field. */
@@ -34,7 +34,7 @@ extern volatile sig_atomic_t ivb_stop_requested;
 
 struct ivb_host {
 	struct ivb_region *r;
-	struct ivb_peer_link *bell; /* doorbell mode: ring the guest, sleep until rung; NULL: poll */
+	struct ivb_bell *bell; /* doorbell mode: ring the guest, sleep until rung; NULL: poll */
 	int guest_peer;             /* the guest's peer id, once bound in doorbell mode */
 	uint64_t capacity; /* data bytes after the header */
 	uint64_t session;
@@ -60,7 +60,7 @@ struct ivb_ack {
 
 struct ivb_guest {
 	struct ivb_region *r;
-	struct ivb_peer_link *bell; /* as in struct ivb_host */
+	struct ivb_bell *bell; /* as in struct ivb_host */
 	int host_peer;
 	size_t map_size;
 	uint64_t capacity;
@@ -96,7 +96,7 @@ const char *ivb_abort_reason_name(uint32_t reason);
  * Returns: 0 on success, or -EINVAL if map_size cannot hold a header and a page.
  */
 int ivb_host_init(struct ivb_host *h, struct ivb_region *r, size_t map_size, uint64_t session, uint64_t timeout_ns,
-		  struct ivb_peer_link *bell);
+		  struct ivb_bell *bell);
 
 /*
  * Host: wait for a guest READY and bound to this session; copy its (untrusted, now sanitised)
@@ -125,6 +125,13 @@ int ivb_host_next(struct ivb_host *h);
 /* Host: every test is done. */
 void ivb_host_finish(struct ivb_host *h);
 
+/*
+ * Host: after ivb_host_finish, wait at most timeout_ns for the guest's summary of the run, and
+ * check it (CPU time within the guest's wall time, no more messages than were sent).
+ * Returns: 0, -ETIMEDOUT (none came: the guest died, or is of an older version), -EINTR, or -EPROTO.
+ */
+int ivb_host_wait_summary(struct ivb_host *h, uint64_t timeout_ns, struct ivb_guest_summary *summary);
+
 /* Host: stop early; the guest sees ABORTED and reason. */
 void ivb_host_abort(struct ivb_host *h, enum ivb_abort_reason reason);
 
@@ -135,7 +142,7 @@ void ivb_host_abort(struct ivb_host *h, enum ivb_abort_reason reason);
  * (version or geometry mismatch; see why).
  */
 int ivb_guest_bind(struct ivb_guest *g, struct ivb_region *r, size_t map_size, uint64_t timeout_ns,
-		   const struct ivb_guest_info *info, struct ivb_peer_link *bell);
+		   const struct ivb_guest_info *info, struct ivb_bell *bell);
 
 /*
  * Guest: wait for the next message. On 0 the guest is PROCESSING msg (check msg->error before
@@ -153,6 +160,12 @@ void ivb_guest_ack(struct ivb_guest *g, const struct ivb_message *msg, const str
  * Returns: 0, -ETIMEDOUT, -EINTR or -ECONNRESET.
  */
 int ivb_guest_wait_host_ready(struct ivb_guest *g);
+
+/*
+ * Guest: once ivb_guest_wait_message returned 1, publish what the run cost (the session and the
+ * doorbell counts are filled in here) and tell the host.
+ */
+void ivb_guest_publish_summary(struct ivb_guest *g, const struct ivb_guest_summary *summary);
 
 /* Guest: stop early; the host sees ABORTED and reason. */
 void ivb_guest_abort(struct ivb_guest *g, enum ivb_abort_reason reason);

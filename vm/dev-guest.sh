@@ -57,7 +57,8 @@ read -r -a c_files < <(make -s --no-print-directory -C "$ROOT" devvm-print-guest
 	deploy_die "cannot read GUEST_SRCS and LIB_SRCS from the Makefile (make devvm-print-guest-sources)"
 [ ${#c_files[@]} -gt 0 ] || deploy_die "the Makefile lists no guest sources (GUEST_SRCS, LIB_SRCS)"
 shopt -s nullglob
-headers=("$ROOT"/src/*.h)
+# The doorbell driver's interface header goes beside them: guest_reader includes it from src/.
+headers=("$ROOT"/src/*.h "$ROOT"/guest/ivshmem_doorbell/ivshmem_doorbell.h)
 shopt -u nullglob
 files=()
 for f in "${c_files[@]}"; do

@@ -2,8 +2,12 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "clock.h"
@@ -38,6 +42,7 @@ static struct ivb_guest_info test_info(void)
 /* A guest that hashes what it gets and acknowledges, until the host completes the run. */
 struct guest_thread {
 	pthread_t tid;
+	struct ivb_bell *bell; /* doorbell mode, or NULL */
 	int bind_ret;
 	int end_ret; /* 1: the host completed the run */
 	uint64_t messages, verified;
@@ -49,7 +54,7 @@ static void *guest_main(void *arg)
 	struct ivb_guest_info info = test_info();
 	struct ivb_guest g;
 
-	gt->bind_ret = ivb_guest_bind(&g, region, REGION_SIZE, LONG_NS, &info, NULL);
+	gt->bind_ret = ivb_guest_bind(&g, region, REGION_SIZE, LONG_NS, &info, gt->bell);
 	if (gt->bind_ret < 0)
 		return NULL;
 	for (;;) {
@@ -61,6 +66,13 @@ static void *guest_main(void *arg)
 
 		if (ret != 0) {
 			gt->end_ret = ret;
+			if (ret == 1) {
+				/* Made-up figures the host must get back as they are. */
+				struct ivb_guest_summary sum = { .cpu_user_ns = 3000, .cpu_sys_ns = 2000,
+								 .wall_ns = 9000, .messages = gt->messages };
+
+				ivb_guest_publish_summary(&g, &sum);
+			}
 			return NULL;
 		}
 		memset(&rep, 0, sizeof(rep));
@@ -107,6 +119,7 @@ static int host_exchange(struct ivb_host *h, size_t n, int corrupt)
 static void run_exchange(int guest_first)
 {
 	struct guest_thread gt = { 0 };
+	struct ivb_guest_summary sum;
 	struct ivb_guest_info info;
 	struct ivb_host h;
 
@@ -128,6 +141,9 @@ static void run_exchange(int guest_first)
 	CHECK(host_exchange(&h, 4096, 1) == IVB_MSG_SHA256_MISMATCH);
 	CHECK(host_exchange(&h, 1, 0) == IVB_MSG_OK);
 	ivb_host_finish(&h);
+	CHECK(ivb_host_wait_summary(&h, LONG_NS, &sum) == 0);
+	CHECK(sum.cpu_user_ns == 3000 && sum.cpu_sys_ns == 2000 && sum.wall_ns == 9000 && sum.messages == 4);
+	CHECK(sum.rings_sent == 0 && sum.rings_received == 0);
 	pthread_join(gt.tid, NULL);
 	CHECK(gt.bind_ret == 0);
 	CHECK(gt.end_ret == 1);
@@ -446,6 +462,102 @@ static void test_guest_info_is_sanitised(void)
 	CHECK(strlen(info.memtype) < sizeof(info.memtype));
 }
 
+static void test_summary_is_checked(void)
+{
+	struct ivb_guest_summary sum, got;
+	struct ivb_host h;
+	struct ivb_guest g;
+
+	/* None published: a clear time-out, not a hang. */
+	bind_both(&h, &g);
+	ivb_host_finish(&h);
+	CHECK(ivb_host_wait_summary(&h, SHORT_NS, &got) == -ETIMEDOUT);
+	CHECK(strstr(h.why, "did not report its CPU time") != NULL);
+	/* More CPU than wall time (beyond the accounting's granularity): impossible for one thread. */
+	sum = (struct ivb_guest_summary){ .cpu_user_ns = 3 * IVB_NS_PER_SEC, .wall_ns = IVB_NS_PER_SEC };
+	ivb_guest_publish_summary(&g, &sum);
+	CHECK(ivb_host_wait_summary(&h, SHORT_NS, &got) == -EPROTO);
+	CHECK(strstr(h.why, "impossible summary") != NULL);
+	/* More messages than the host sent (none). */
+	sum = (struct ivb_guest_summary){ .wall_ns = IVB_NS_PER_SEC, .messages = 1 };
+	ivb_guest_publish_summary(&g, &sum);
+	CHECK(ivb_host_wait_summary(&h, SHORT_NS, &got) == -EPROTO);
+	/* A summary of another session never counts. */
+	sum = (struct ivb_guest_summary){ .cpu_user_ns = 1, .wall_ns = 2 };
+	ivb_guest_publish_summary(&g, &sum);
+	h.session ^= 2;
+	CHECK(ivb_host_wait_summary(&h, SHORT_NS, &got) == -ETIMEDOUT);
+	h.session ^= 2;
+	CHECK(ivb_host_wait_summary(&h, SHORT_NS, &got) == 0 && got.cpu_user_ns == 1 && got.wall_ns == 2);
+}
+
+/* A bell as an ivshmem server would set it up: our eventfd, and the one peer's. No server socket. */
+static void fake_bell(struct ivb_bell *b, int id, int own_fd, int peer_id, int peer_fd)
+{
+	memset(b, 0, sizeof(*b));
+	b->id = b->link.id = id;
+	b->dev_fd = -1;
+	b->link.sock = -1;
+	b->link.own_fd = own_fd;
+	b->link.peers[0].id = peer_id;
+	b->link.peers[0].fd = peer_fd;
+	b->link.npeers = 1;
+}
+
+/*
+ * Doorbell mode, both sides sleeping on eventfds. With lost_rings the host's rings go to an eventfd
+ * nobody waits on: the guest still gets every message, a slice late each, and counts it.
+ */
+static void run_doorbell_exchange(bool lost_rings)
+{
+	int host_fd = eventfd(0, EFD_CLOEXEC), guest_fd = eventfd(0, EFD_CLOEXEC), nowhere = eventfd(0, EFD_CLOEXEC);
+	struct ivb_bell host_bell, guest_bell;
+	struct guest_thread gt = { .bell = &guest_bell };
+	const struct timespec pause = { 0, 20 * 1000 * 1000 };
+	struct ivb_guest_summary sum;
+	struct ivb_guest_info info;
+	struct ivb_host h;
+
+	CHECK(host_fd >= 0 && guest_fd >= 0 && nowhere >= 0);
+	fake_bell(&host_bell, 3, host_fd, 7, lost_rings ? nowhere : guest_fd);
+	fake_bell(&guest_bell, 7, guest_fd, 3, host_fd);
+	fresh_region();
+	CHECK(ivb_host_init(&h, region, REGION_SIZE, 0x5678, LONG_NS, &host_bell) == 0);
+	CHECK(region->host_peer == 4);
+	CHECK(pthread_create(&gt.tid, NULL, guest_main, &gt) == 0);
+	CHECK(ivb_host_wait_guest(&h, &info) == 0);
+	CHECK(h.guest_peer == 7);
+	/* With lost rings, the host gives the guest time to go to sleep before each state it awaits. */
+	if (lost_rings)
+		nanosleep(&pause, NULL);
+	CHECK(host_exchange(&h, 64, 0) == IVB_MSG_OK);
+	if (lost_rings)
+		nanosleep(&pause, NULL);
+	CHECK(host_exchange(&h, 4096, 0) == IVB_MSG_OK);
+	if (lost_rings)
+		nanosleep(&pause, NULL);
+	ivb_host_finish(&h);
+	CHECK(ivb_host_wait_summary(&h, LONG_NS, &sum) == 0);
+	pthread_join(gt.tid, NULL);
+	CHECK(gt.end_ret == 1 && gt.verified == 2);
+	/* The guest rang on READY, each ACKNOWLEDGED, each READY after a message, and with its summary. */
+	CHECK(sum.rings_sent == 6 && guest_bell.rings_sent == 6);
+	CHECK(host_bell.rings_received >= 1);
+	if (lost_rings) {
+		/* The guest's waits for SENDING (twice) and COMPLETED ended on a slice, not a ring. */
+		CHECK(guest_bell.late_wakeups >= 3 && sum.late_wakeups == guest_bell.late_wakeups);
+		CHECK(guest_bell.rings_received == 0);
+	} else {
+		CHECK(guest_bell.rings_received >= 1);
+	}
+	close(host_fd);
+	close(guest_fd);
+	close(nowhere);
+}
+
+static void test_doorbell_exchange(void) { run_doorbell_exchange(false); }
+static void test_doorbell_lost_rings_are_counted(void) { run_doorbell_exchange(true); }
+
 static void test_stop_flag_interrupts_waits(void)
 {
 	struct ivb_guest_info info;
@@ -478,6 +590,9 @@ int main(void)
 	RUN_TEST(test_guest_checks_identity);
 	RUN_TEST(test_guest_info_is_sanitised);
 	RUN_TEST(test_stop_flag_interrupts_waits);
+	RUN_TEST(test_summary_is_checked);
+	RUN_TEST(test_doorbell_exchange);
+	RUN_TEST(test_doorbell_lost_rings_are_counted);
 	free(region);
 	return CHECK_SUMMARY("unit protocol");
 }

@@ -15,7 +15,11 @@ readonly TOP
 
 readonly BUILD=${BUILD:-build}
 readonly PYTHON=${PYTHON:-/usr/bin/python3}
-readonly INITRAMFS=$BUILD/bench-initramfs.cpio
+readonly INITRAMFS_POLLING=$BUILD/bench-initramfs.cpio
+readonly INITRAMFS_DOORBELL=$BUILD/bench-initramfs-doorbell.cpio
+readonly SERVER=$BUILD/ivshmem_server
+# How long ivshmem_server may take to listen.
+readonly SERVER_START_TIMEOUT=10
 readonly SHM_DEFAULT=/dev/shm/ivshmem
 readonly SHM_SIZE_DEFAULT=64M
 readonly BOOT_TIMEOUT_DEFAULT=60
@@ -42,6 +46,13 @@ Passed to both programs (their defaults apply when not given):
   --ref-iterations N     reference iterations per frame (default 3)
   --timeout SECONDS      limit of every wait for the other side (default 30)
 Run:
+  --mode polling|doorbell
+                         how each side learns that the other has written: spinning on the state
+                         word (polling, the default), or sleeping until the other rings: our
+                         ivshmem_server, QEMU's ivshmem-doorbell and the guest's ivshmem_doorbell
+                         driver (doorbell; default: \$IVSHMEM_MODE, else polling)
+  --interval-us N        start messages N microseconds apart (16667: 60 fps) instead of back to back;
+                         the waits in between show what each mode costs while idle
   --vm bench|dev         bench: the initramfs VM booted here (default); dev: the running dev VM
                          (vm/dev-guest.sh, see ./setup.sh)
   --start-order guest|host
@@ -59,7 +70,9 @@ Testing and debugging:
   --host-arg ARG         one more argument for host_writer (repeatable)
   --append ARG           one more guest kernel command line parameter (repeatable)
   -h, --help             show this help and exit
-Environment: KERNEL=PATH guest kernel (default: Debian's, fetched with apt-get download into .cache/);
+Environment: IVSHMEM_MODE=polling|doorbell (as --mode);
+  KERNEL=PATH guest kernel (default: Debian's, fetched with apt-get download into .cache/);
+  INITRAMFS=PATH bench VM initramfs (default: built from this tree, see vm/build-initramfs.sh);
   ACCEL=kvm|tcg, CPU=MODEL, VM_MEMORY (twice the region + 128M, at least 256M), VM_CPUS (1),
   QEMU (qemu-system-x86_64).
 Exit status: 0 every iteration succeeded in both programs, 1 a failure, 2 a usage error.
@@ -79,6 +92,8 @@ shm_size=
 results_base=results
 boot_timeout=
 analysis=1
+mode=${IVSHMEM_MODE:-polling}
+interval_args=()
 
 usage_error() {
 	ivb_log "$*"
@@ -107,6 +122,16 @@ while [ $# -gt 0 ]; do
 	--frames | --latency-frame)
 		need_value "$IVB_BENCH_ARG_RE" "$@"
 		common_args+=("$1" "$2")
+		shift 2
+		;;
+	--mode)
+		need_value '^(polling|doorbell)$' "$@"
+		mode=$2
+		shift 2
+		;;
+	--interval-us)
+		need_value '^[0-9]+$' "$@"
+		interval_args=("$1" "$2")
 		shift 2
 		;;
 	--vm)
@@ -169,6 +194,7 @@ while [ $# -gt 0 ]; do
 	esac
 done
 
+[[ $mode =~ ^(polling|doorbell)$ ]] || usage_error "IVSHMEM_MODE must be polling or doorbell, not '$mode'"
 if [ "$vm" = dev ]; then
 	[ -x "$TOP/vm/dev-guest.sh" ] ||
 		ivb_die "--vm dev needs vm/dev-guest.sh (the dev VM's guest runner), which is not in this tree yet; use --vm bench"
@@ -200,12 +226,14 @@ fi
 # ~100 MiB more.
 VM_MEMORY=${VM_MEMORY:-$(((shm_bytes >> 20) * 2 + 128 > 256 ? (shm_bytes >> 20) * 2 + 128 : 256))M}
 export VM_MEMORY
-guest_args=("${common_args[@]}" "${guest_extra[@]}")
+guest_args=("${common_args[@]}" --mode "$mode" "${guest_extra[@]}")
 [ "$vm" = dev ] || ivb_bench_check_args "${guest_args[@]}" || exit 2
 
 # State that cleanup() undoes.
 IVB_CON_PID=
 host_pid=
+server_pid=
+socket_dir=
 run_dir=
 
 # shellcheck disable=SC2317  # called by the EXIT trap
@@ -214,8 +242,10 @@ cleanup() {
 	trap - EXIT INT TERM
 	# host_writer first: on SIGTERM it aborts the run and writes run.json with what it has measured.
 	[ -z "$host_pid" ] || ivb_stop_child "$host_pid" host_writer 10
-	# Then QEMU, or vm/dev-guest.sh (which stops guest_reader in the dev VM).
+	# Then QEMU, or vm/dev-guest.sh (which stops guest_reader in the dev VM); then the ivshmem server.
 	ivb_spawn_stop 10
+	[ -z "$server_pid" ] || ivb_stop_child "$server_pid" ivshmem_server 5
+	[ -z "$socket_dir" ] || rm -rf -- "$socket_dir"
 	[ -z "$run_dir" ] || [ "$rc" -eq 0 ] || ivb_log "the output of this run is in $run_dir"
 	exit "$rc"
 }
@@ -229,6 +259,7 @@ if [ -n "${KERNEL:-}" ]; then
 	KERNEL=$(realpath -m -- "$KERNEL")
 	export KERNEL
 fi
+[ -z "${INITRAMFS:-}" ] || INITRAMFS=$(realpath -m -- "$INITRAMFS")
 cd "$TOP"
 
 # Build what this run needs; make installs missing Debian packages (deps-build, deps-vm, deps-analysis).
@@ -236,18 +267,36 @@ cd "$TOP"
 make_targets=("$BUILD/host_writer")
 [ -z "$analysis" ] || make_targets+=(deps-analysis)
 if [ "$vm" = bench ]; then
-	make -s deps-vm "${make_targets[@]}" "$INITRAMFS" >&2 || ivb_die "the build failed"
+	if [ -n "${INITRAMFS:-}" ]; then
+		initramfs=$INITRAMFS
+	elif [ "$mode" = doorbell ]; then
+		initramfs=$INITRAMFS_DOORBELL
+		make_targets+=(initramfs-doorbell)
+	else
+		initramfs=$INITRAMFS_POLLING
+		make_targets+=("$initramfs")
+	fi
+	[ "$mode" = polling ] || make_targets+=("$SERVER")
+	make -s deps-vm "${make_targets[@]}" >&2 || ivb_die "the build failed"
+	[ -f "$initramfs" ] || ivb_die "no initramfs at $initramfs"
+	if [ "$mode" = doorbell ] && ! ivb_qemu_has_doorbell; then
+		ivb_die "${QEMU:-qemu-system-x86_64} has no ivshmem-doorbell device ('-device help' does not list it);" \
+			"doorbell mode needs it, polling mode does not"
+	fi
 	mapfile -t kernel_info < <(vm/kernel.sh) || true
 	[ "${#kernel_info[@]}" -eq 2 ] || ivb_die "no guest kernel (see the message above)"
 	ivb_detect_accel
 else
 	make -s "${make_targets[@]}" >&2 || ivb_die "the build failed"
-	# The running dev VM's settings (shared memory file, accelerator), written by ./setup.sh.
+	# The running dev VM's settings (shared memory file, accelerator, mode), written by ./setup.sh.
 	# shellcheck source=vm/dev-lib.sh
 	. vm/dev-lib.sh
 	devvm_config "$TOP"
 	devvm_load_env
 	[ "$shm_given" ] || shm=$DEVVM_SHM
+	dev_mode=${DEVVM_MODE:-polling}
+	[ "$mode" = "$dev_mode" ] ||
+		ivb_die "the dev VM runs in $dev_mode mode; restart it with ./setup.sh --mode $mode, or use --mode $dev_mode"
 fi
 
 # Prepare the shared memory file: 0600 and of the right size. host_writer holds a flock on it for its whole
@@ -271,6 +320,30 @@ else
 	[ -n "$(ivb_file_mappers "$shm")" ] || ivb_die "no process maps $shm: is the dev VM running (./setup.sh)?"
 fi
 
+# Doorbell mode on the bench VM: our ivshmem server hands QEMU and host_writer the region and each other's
+# eventfds. Its socket lives in a private folder (0700) of its own: a UNIX socket path must stay short.
+start_server() {
+	local sock log=$run_dir/ivshmem_server.log
+	socket_dir=$(mktemp -d "${XDG_RUNTIME_DIR:-${TMPDIR:-/tmp}}/ivb-doorbell.XXXXXX") ||
+		ivb_die "cannot make a folder for the ivshmem server's socket"
+	sock=$socket_dir/ivshmem.sock
+	"$SERVER" --socket "$sock" --shm "$shm" --size "$shm_bytes" --vectors 1 --max-peers 2 \
+		--pid-file "$socket_dir/server.pid" 2>"$log" &
+	server_pid=$!
+	for _ in $(seq $((SERVER_START_TIMEOUT * 20))); do
+		[ -s "$socket_dir/server.pid" ] && break
+		kill -0 "$server_pid" 2>/dev/null || break
+		sleep 0.05
+	done
+	if [ ! -s "$socket_dir/server.pid" ]; then
+		ivb_stop_child "$server_pid" ivshmem_server 5
+		server_pid=
+		ivb_die "ivshmem_server did not start: $(tail -n 1 "$log" 2>/dev/null)"
+	fi
+	doorbell_socket=$sock
+	ivb_log "ivshmem_server listening on $sock"
+}
+
 # A new folder results/<UTC timestamp>[-N]; mkdir fails if another run took the name first.
 mkdir -p "$results_base"
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
@@ -289,7 +362,17 @@ if [ "$vm" = bench ]; then
 else
 	meta+=(--meta "accel=${DEVVM_ACCEL:-unknown}")
 fi
-host_cmd=("$BUILD/host_writer" --shm "$shm" --out "$run_dir" "${common_args[@]}")
+doorbell_socket=
+IVB_BENCH_DOORBELL_SOCKET=
+if [ "$mode" = doorbell ] && [ "$vm" = bench ]; then
+	start_server
+	IVB_BENCH_DOORBELL_SOCKET=$doorbell_socket
+elif [ "$mode" = doorbell ]; then
+	doorbell_socket=${DEVVM_SOCKET:-}
+	[ -S "$doorbell_socket" ] || ivb_die "the dev VM's ivshmem server socket ${doorbell_socket:-(none)} is gone: restart it (./setup.sh --mode doorbell)"
+fi
+host_cmd=("$BUILD/host_writer" --shm "$shm" --out "$run_dir" "${common_args[@]}" "${interval_args[@]}" --mode "$mode")
+[ -z "$doorbell_socket" ] || host_cmd+=(--doorbell "$doorbell_socket")
 [ "$vm" = dev ] || host_cmd+=(--size "$shm_bytes")
 
 # Print the guest program's own lines from the console log (its error messages), indented, on stderr.
@@ -330,7 +413,7 @@ boot_failed() {
 # the guest does not get ready.
 boot_and_wait_ready() {
 	ivb_log "booting the bench VM (${IVB_ACCEL}, kernel ${kernel_info[1]})"
-	ivb_bench_start "${kernel_info[0]}" "$INITRAMFS" "$shm" "$shm_bytes" "$console" "$run_dir/qemu.stderr" \
+	ivb_bench_start "${kernel_info[0]}" "$initramfs" "$shm" "$shm_bytes" "$console" "$run_dir/qemu.stderr" \
 		"$append" -- "${guest_args[@]}"
 	printf '%q ' "${IVB_QEMU_CMD[@]}" >"$run_dir/qemu.cmdline"
 	echo >>"$run_dir/qemu.cmdline"

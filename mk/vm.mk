@@ -1,6 +1,8 @@
 # Bench VM (issue 3): guest kernel, initramfs, `make test` and the VM tests.
 #   make kernel      fetch Debian's kernel into .cache/kernel/ (or check KERNEL=PATH)
 #   make initramfs   build/bench-initramfs.cpio: busybox, vm/init, the static guest_reader
+#   make initramfs-doorbell
+#                    build/bench-initramfs-doorbell.cpio: the same and the ivshmem_doorbell driver
 #   make test        one benchmark run in the bench VM with the seed's defaults (RUN_TEST_ARGS adds options;
 #                    VM=dev runs it in the dev VM started by ./setup.sh)
 #   make check-vm    the VM tests (tests/vm/), part of `make check`
@@ -9,11 +11,12 @@ VM_PACKAGES := qemu-system-x86 busybox-static cpio xz-utils
 # The VM tests read run.json with Debian's python3 and look for leftover QEMU processes with pgrep.
 VM_TEST_PACKAGES := python3 procps
 BENCH_INITRAMFS := $(BUILD)/bench-initramfs.cpio
+BENCH_INITRAMFS_DOORBELL := $(BUILD)/bench-initramfs-doorbell.cpio
 # The seed's defaults: 100 latency iterations of a 4K frame, 10 bandwidth iterations of each frame.
 SEED_TEST_ARGS := --iterations 100 --latency-frame 4k --bw-iterations 10 --frames 1080p,1440p,4k
 RUN_TEST_ARGS ?=
 
-.PHONY: deps-vm kernel initramfs test check-vm
+.PHONY: deps-vm kernel initramfs initramfs-doorbell test check-vm
 # Cheap when everything is there (dpkg-query only), so it runs every time rather than leaving a stamp that
 # would go stale when a package is removed.
 deps-vm:
@@ -27,12 +30,18 @@ initramfs: $(BENCH_INITRAMFS)
 $(BENCH_INITRAMFS): vm/init vm/build-initramfs.sh $(BUILD)/guest_reader-static $(wildcard /bin/busybox) | deps-vm
 	vm/build-initramfs.sh --out $@ --guest-reader $(BUILD)/guest_reader-static
 
+# doorbell-module decides itself whether the driver needs building (the kernel can change without our
+# sources), so this archive is packed on every call: ~0.1 s.
+initramfs-doorbell: $(BUILD)/guest_reader-static doorbell-module | deps-vm
+	@vm/build-initramfs.sh --out $(BENCH_INITRAMFS_DOORBELL) --guest-reader $(BUILD)/guest_reader-static \
+		--module $(DOORBELL_MODULE)
+
 # VM=dev runs the guest in the dev VM that ./setup.sh started instead of booting the bench VM.
 VM ?= bench
 test: | deps-vm deps-analysis
 	./run_test.sh --vm $(VM) $(SEED_TEST_ARGS) $(RUN_TEST_ARGS)
 
 CHECK_TARGETS += check-vm
-check-vm: $(BUILD)/host_writer $(BENCH_INITRAMFS) | deps-vm
+check-vm: $(BUILD)/host_writer $(BUILD)/ivshmem_server $(BENCH_INITRAMFS) initramfs-doorbell | deps-vm
 	@$(NEED) $(VM_TEST_PACKAGES)
 	@tests/vm/run.sh

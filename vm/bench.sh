@@ -36,25 +36,43 @@ ivb_bench_check_args() {
 	done
 }
 
+# Whether QEMU has the ivshmem-doorbell device (doorbell mode needs it; some builds leave it out).
+ivb_qemu_has_doorbell() {
+	local devices
+	devices=$("${QEMU:-qemu-system-x86_64}" -device help 2>/dev/null) || return 1
+	grep -q '"ivshmem-doorbell"' <<<"$devices"
+}
+
 # Boot the bench VM in the background.
 # Arguments: KERNEL INITRAMFS SHM_PATH SHM_BYTES CONSOLE_LOG QEMU_STDERR EXTRA_APPEND [-- GUEST_ARGS...]
-# Needs IVB_ACCEL and IVB_CPU (ivb_detect_accel). Sets IVB_QEMU_CMD (array) and IVB_QEMU_T0_US, and, through
-# ivb_spawn_follow, IVB_CHILD_PID (QEMU) and the console follower that ivb_console_wait reads.
+# Needs IVB_ACCEL and IVB_CPU (ivb_detect_accel). With IVB_BENCH_DOORBELL_SOCKET set (doorbell mode), the device
+# is ivshmem-doorbell, which gets the memory (SHM_PATH) and the eventfds from the ivshmem server listening there;
+# otherwise ivshmem-plain maps SHM_PATH itself.
+# Sets IVB_QEMU_CMD (array) and IVB_QEMU_T0_US, and, through ivb_spawn_follow, IVB_CHILD_PID (QEMU) and the
+# console follower that ivb_console_wait reads.
 ivb_bench_start() {
 	local kernel=$1 initramfs=$2 shm=$3 bytes=$4 log=$5 qemu_err=$6 extra=$7
 	shift 7
 	[ "${1:-}" != -- ] || shift
-	local append="$IVB_BENCH_APPEND${extra:+ $extra}" bios=()
+	local append="$IVB_BENCH_APPEND${extra:+ $extra}" bios=() device
+	[ -z "${IVB_BENCH_DOORBELL_SOCKET:-}" ] || append+=" ivb.doorbell=1"
 	[ $# -eq 0 ] || append+=" -- $*"
 	[ ! -f "$IVB_BENCH_BIOS" ] || bios=(-bios "$IVB_BENCH_BIOS")
+	# shellcheck disable=SC2054  # the commas belong to QEMU's option syntax
+	if [ -n "${IVB_BENCH_DOORBELL_SOCKET:-}" ]; then
+		# One vector: each side rings the other's vector 0 (src/bell.c).
+		device=(-chardev "socket,id=ivb-doorbell,path=$IVB_BENCH_DOORBELL_SOCKET"
+			-device ivshmem-doorbell,chardev=ivb-doorbell,vectors=1)
+	else
+		device=(-object "memory-backend-file,id=ivb-shm,share=on,mem-path=$shm,size=$bytes"
+			-device ivshmem-plain,memdev=ivb-shm)
+	fi
 	# shellcheck disable=SC2054  # the commas belong to QEMU's option syntax
 	IVB_QEMU_CMD=(
 		"${QEMU:-qemu-system-x86_64}" -name ivb-bench -machine pc -accel "$IVB_ACCEL" -cpu "$IVB_CPU"
 		-smp "${VM_CPUS:-1}" -m "${VM_MEMORY:-256M}"
 		-nodefaults -no-user-config -display none -nic none -no-reboot "${bios[@]}"
-		-kernel "$kernel" -initrd "$initramfs" -append "$append"
-		-object "memory-backend-file,id=ivb-shm,share=on,mem-path=$shm,size=$bytes"
-		-device ivshmem-plain,memdev=ivb-shm
+		-kernel "$kernel" -initrd "$initramfs" -append "$append" "${device[@]}"
 		-chardev "file,id=ivb-console,path=$log" -serial chardev:ivb-console
 	)
 	: >"$log"

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Build the bench VM's initramfs: a static busybox, a few applet links, vm/init and the static guest_reader.
+# Build the bench VM's initramfs: a static busybox, a few applet links, vm/init and the static guest_reader;
+# for doorbell mode also the ivshmem_doorbell driver (vm/init loads it when the kernel command line has
+# ivb.doorbell=1).
 # Reproducible: the same inputs give the same bytes (sorted file list, fixed modes, owners and mtimes,
 # cpio --reproducible). Uncompressed: the kernel unpacks it faster than it would decompress it under TCG.
-# Usage: vm/build-initramfs.sh --out FILE [--guest-reader PATH] [--busybox PATH] [--init PATH]
+# Usage: vm/build-initramfs.sh --out FILE [--guest-reader PATH] [--module PATH] [--busybox PATH] [--init PATH]
 set -euo pipefail
 
 IVB_PROG=build-initramfs.sh
@@ -10,23 +12,25 @@ IVB_PROG=build-initramfs.sh
 . "$(dirname "$0")/lib.sh"
 
 # The applets vm/init uses, plus ls and dmesg for whoever debugs a boot.
-readonly APPLETS="sh cat sed mount poweroff ls dmesg"
+readonly APPLETS="sh cat sed mount poweroff insmod tail ls dmesg"
 # Every file gets this mtime; SOURCE_DATE_EPOCH overrides it as usual.
 readonly EPOCH=${SOURCE_DATE_EPOCH:-0}
 
 out=
 guest_reader=
+module=
 busybox=/bin/busybox
 init=$(dirname "$0")/init
 
 usage() {
-	echo "usage: $0 --out FILE [--guest-reader PATH] [--busybox PATH] [--init PATH]"
+	echo "usage: $0 --out FILE [--guest-reader PATH] [--module PATH] [--busybox PATH] [--init PATH]"
 }
 
 while [ $# -gt 0 ]; do
 	case $1 in
 	--out) out=${2:?--out needs a file}; shift 2 ;;
 	--guest-reader) guest_reader=${2:?--guest-reader needs a file}; shift 2 ;;
+	--module) module=${2:?--module needs a file}; shift 2 ;;
 	--busybox) busybox=${2:?--busybox needs a file}; shift 2 ;;
 	--init) init=${2:?--init needs a file}; shift 2 ;;
 	-h | --help) usage; exit 0 ;;
@@ -45,6 +49,7 @@ check_static() {
 check_static "$busybox" "install busybox-static"
 [ -z "$guest_reader" ] || check_static "$guest_reader" "make build/guest_reader-static"
 [ -f "$init" ] || ivb_die "$init not found"
+[ -z "$module" ] || [ -f "$module" ] || ivb_die "$module not found (make doorbell-module)"
 
 stage=
 cleanup() { [ -z "$stage" ] || rm -rf -- "$stage" "$out.tmp"; }
@@ -63,6 +68,7 @@ if [ -n "$guest_reader" ]; then
 	strip --strip-debug -o "$stage/bin/guest_reader" "$guest_reader"
 	chmod 0755 "$stage/bin/guest_reader"
 fi
+[ -z "$module" ] || install -m 0644 "$module" "$stage/ivshmem_doorbell.ko"
 chmod 0755 "$stage" "$stage/bin" "$stage/dev" "$stage/proc" "$stage/sys"
 find "$stage" -exec touch -h -d "@$EPOCH" {} +
 

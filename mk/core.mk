@@ -8,7 +8,7 @@ TEST_LINK_OBJS = $(LIB_OBJS) $(BUILD)/pci.o $(BUILD)/json.o
 TEST_LIMIT := timeout 300
 
 CHECK_TARGETS += check-unit check-loopback check-asan
-.PHONY: unit-tests check-unit check-loopback check-asan asan bench-loopback
+.PHONY: unit-tests check-unit check-loopback check-asan asan bench-loopback bench-doorbell
 
 unit-tests: $(UNIT_BINS)
 
@@ -36,5 +36,10 @@ check-asan: asan
 bench-loopback: $(BUILD)/host_writer $(BUILD)/guest_reader $(BUILD)/bench_pingpong
 	bench/loopback.sh $(BUILD)
 
-$(BUILD)/bench_pingpong: bench/pingpong.c $(BUILD)/opts.o | $(BUILD)/.deps-build
+$(BUILD)/bench_%: bench/%.c $(BUILD)/opts.o | $(BUILD)/.deps-build
 	$(CC) $(IVB_CPPFLAGS) $(IVB_CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/opts.o
+
+# Polling against the doorbell mode host to host; BENCH_VM=1 adds the same runs in the bench VM.
+bench-doorbell: $(BUILD)/host_writer $(BUILD)/guest_reader $(BUILD)/ivshmem_server $(BUILD)/bench_pingpong \
+		$(BUILD)/bench_wakeup
+	bench/doorbell.sh $(if $(BENCH_VM),--vm) $(BUILD)

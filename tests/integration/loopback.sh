@@ -10,6 +10,7 @@ readonly GUEST="$BIN/guest_reader"
 readonly SEED_LATENCY="iteration,host_memcpy_ns,host_memcpy_us,roundtrip_ns,roundtrip_us,guest_memcpy_ns,guest_memcpy_us,guest_verify_ns,guest_verify_us,guest_hot_cache_ns,guest_hot_cache_us,guest_cold_cache_ns,guest_cold_cache_us,guest_second_pass_ns,guest_second_pass_us,guest_cached_verify_ns,guest_cached_verify_us,notification_est_ns,notification_est_us,total_ns,total_us,success"
 readonly SEED_BANDWIDTH="iteration,frame_type,width,height,bpp,size_bytes,size_mb,host_memcpy_ns,host_memcpy_ms,host_memcpy_mbps,roundtrip_ns,roundtrip_ms,guest_memcpy_ns,guest_memcpy_ms,guest_memcpy_mbps,guest_verify_ns,guest_verify_ms,total_ns,total_ms,total_mbps,success"
 # Every program run is bounded, so that a hang fails the test instead of the CI job.
+readonly PYTHON=/usr/bin/python3
 readonly LIMIT=120
 
 WORK=$(mktemp -d /tmp/ivb-loopback.XXXXXX)
@@ -205,14 +206,16 @@ test_bad_options() {
 	local name=bad_options out="$WORK/$1" rc args
 	mkdir -p "$out"
 	for args in "--iterations -1" "--iterations 1x" "--frames 720p" "--frames 64,,4k" "--size 10" \
-		"--timeout 0" "--meta novalue" "--bogus" "extra" "--iterations 0 --bw-iterations 0 --ref-iterations 0"; do
+		"--timeout 0" "--meta novalue" "--bogus" "extra" "--iterations 0 --bw-iterations 0 --ref-iterations 0" \
+		"--mode interrupts" "--mode polling --doorbell /x.sock" "--interval-us 60000001" "--interval-us x"; do
 		rc=0
 		# shellcheck disable=SC2086 # each case is a list of words
 		"$HOST" $args >"$out/out" 2>"$out/err" || rc=$?
 		[ "$rc" -eq 2 ] || { fail "$name" "host $args: exit $rc, expected 2"; return; }
 		[ "$(wc -l <"$out/err")" -eq 1 ] || { fail "$name" "host $args: not one line: $(cat "$out/err")"; return; }
 	done
-	for args in "--map xx" "--timeout abc" "--shm /x --device 0000:00:03.0" "--frames ,"; do
+	for args in "--map xx" "--timeout abc" "--shm /x --device 0000:00:03.0" "--frames ," "--mode x" \
+		"--shm /x --mode doorbell" "--doorbell /x.sock --mode polling"; do
 		rc=0
 		# shellcheck disable=SC2086
 		"$GUEST" $args >"$out/out" 2>"$out/err" || rc=$?
@@ -391,6 +394,31 @@ test_non_root_counters() {
 	pass "$name"
 }
 
+test_interval_paces_messages() {
+	local name=interval_paces_messages out="$WORK/$1" shm="$SHM_PREFIX-18"
+	mkdir -p "$out"
+	# 6 messages (warm-up included) 100 ms apart: at least 0.5 s from the first to the last, and the guest
+	# spins (polling) while the host sleeps between them.
+	start_guest "$out/guest" --shm "$shm" --timeout 20
+	host_rc=0
+	timeout "$LIMIT" "$HOST" --shm "$shm" --size 4M --out "$out/run" --iterations 5 --latency-frame 64 \
+		--bw-iterations 0 --ref-iterations 0 --interval-us 100000 --timeout 20 >/dev/null 2>"$out/host.err" || host_rc=$?
+	guest_rc=0
+	wait "$guest_pid" || guest_rc=$?
+	[ "$host_rc" -eq 0 ] && [ "$guest_rc" -eq 0 ] || { fail "$name" "exit host $host_rc guest $guest_rc: $(tail -1 "$out/host.err")"; return; }
+	"$PYTHON" - "$out/run/run.json" <<'PY' || { fail "$name" "run.json: $(grep -A5 '"cpu"' "$out/run/run.json" | tr -d '\n ')"; return; }
+import json, sys
+m = json.load(open(sys.argv[1]))
+assert m["options"]["interval_us"] == 100000
+host, guest = m["host"]["cpu"], m["guest"]["cpu"]
+assert host["wall_s"] >= 0.5 and guest["wall_s"] >= 0.5, (host, guest)
+# The host slept through the pauses; the polling guest did not.
+assert host["user_s"] + host["sys_s"] < 0.5 * host["wall_s"], host
+assert "doorbell" not in m["host"] and "doorbell" not in m["guest"]
+PY
+	pass "$name"
+}
+
 test_doorbell_loopback() {
 	local name=doorbell_loopback out="$WORK/$1" shm="$SHM_PREFIX-17" sock server_pid
 	mkdir -p "$out"
@@ -401,7 +429,7 @@ test_doorbell_loopback() {
 	server_pid=$!
 	pids+=("$server_pid")
 	for _ in $(seq 200); do [ -s "$out/server.pid" ] && break; sleep 0.05; done
-	start_guest "$out/guest" --shm "$shm" --doorbell "$sock" --timeout 20
+	start_guest "$out/guest" --shm "$shm" --mode doorbell --doorbell "$sock" --timeout 20
 	host_rc=0
 	timeout "$LIMIT" "$HOST" --shm "$shm" --out "$out/run" --iterations 200 --latency-frame 64 --bw-iterations 2 \
 		--frames 1M --ref-iterations 1 --doorbell "$sock" --timeout 20 >"$out/host.out" 2>"$out/host.err" || host_rc=$?
@@ -411,6 +439,16 @@ test_doorbell_loopback() {
 	[ "$(rows "$out/run/latency_results.csv")" -eq 200 ] && [ "$(bad_rows "$out/run/latency_results.csv")" -eq 0 ] \
 		|| { fail "$name" "latency rows"; return; }
 	grep -q '"mode": "doorbell"' "$out/run/run.json" || { fail "$name" "run.json does not say doorbell"; return; }
+	# Both sides' CPU time, and rings both ways (the guest's reported through the region).
+	"$PYTHON" - "$out/run/run.json" <<'PY' || { fail "$name" "run.json cpu or doorbell fields"; return; }
+import json, sys
+m = json.load(open(sys.argv[1]))
+for side in ("host", "guest"):
+    cpu, bell = m[side]["cpu"], m[side]["doorbell"]
+    assert cpu["messages"] == 200 + 2 + 2 + 1 and 0 < cpu["user_s"] + cpu["sys_s"] <= cpu["wall_s"] + 0.1, (side, cpu)
+    assert bell["rings_received"] >= 100 and bell["rings_sent"] >= 200, (side, bell)
+assert m["host"]["doorbell"]["peer_id"] != m["guest"]["doorbell"]["peer_id"]
+PY
 	grep -q "peer 1 joined" "$out/server.log" || { fail "$name" "the server saw no second peer"; return; }
 	# Modes that differ are refused with a clear line, on both sides.
 	start_guest "$out/guest2" --shm "$shm" --timeout 5
@@ -436,7 +474,7 @@ test_doorbell_loopback() {
 for t in test_host_first_small_frames test_guest_first_4k test_corruption_detected test_guest_killed_mid_run \
 	test_host_sigterm_stops_guest test_guest_sigint_stops_host test_peer_never_starts test_bad_options \
 	test_region_checks test_stale_region_recovers test_fake_bar_mapping test_studies_and_counters \
-	test_too_small_stops_waiting_guest test_non_root_counters test_doorbell_loopback; do
+	test_too_small_stops_waiting_guest test_non_root_counters test_interval_paces_messages test_doorbell_loopback; do
 	"$t" "$t"
 done
 echo "loopback: $passed passed, $failed failed"

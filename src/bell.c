@@ -139,6 +139,14 @@ int ivb_bell_ring(struct ivb_bell *b, int peer)
 	return ret;
 }
 
+void ivb_bell_ring_all(struct ivb_bell *b)
+{
+	if (b->dev_fd >= 0 || ivb_peer_update(&b->link) < 0)
+		return;
+	for (size_t i = 0; i < b->link.npeers; i++)
+		ivb_bell_ring(b, b->link.peers[i].id);
+}
+
 /* The driver's file: poll for news, then read (and so consume) the count of vector 0. */
 static int wait_device(struct ivb_bell *b, uint64_t timeout_ns)
 {

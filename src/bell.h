@@ -49,6 +49,9 @@ int ivb_bell_known(struct ivb_bell *b, int peer);
 /* Ring vector 0 of peer. Returns: 0 or a negative errno. */
 int ivb_bell_ring(struct ivb_bell *b, int peer);
 
+/* Ring every other peer the server knows (a host that does not know its guest yet); the driver knows none. */
+void ivb_bell_ring_all(struct ivb_bell *b);
+
 /*
  * Sleep until rung, or timeout_ns pass; consumes the rings.
  * Returns: 1 rung, 0 timed out, or a negative errno (-EINTR on a signal, -ENODEV: device gone).

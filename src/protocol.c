@@ -218,6 +218,9 @@ int ivb_host_init(struct ivb_host *h, struct ivb_region *r, size_t map_size, uin
 	atomic_store(&r->session, session);
 	store_release(&r->magic, IVB_MAGIC);
 	store_release(&r->host_state, IVB_HOST_READY);
+	/* A guest already waiting sleeps on its doorbell: wake it, whoever it is. */
+	if (bell != NULL)
+		ivb_bell_ring_all(bell);
 	return 0;
 }
 
@@ -589,8 +592,11 @@ int ivb_guest_bind(struct ivb_guest *g, struct ivb_region *r, size_t map_size, u
 	stale_session = load_acquire(&r->session);
 	r->guest_peer = 0;
 	guest_publish(g, IVB_GUEST_WAITING_HOST_INIT);
-	/* No doorbell yet: the host learns who we are only from our READY. */
-	waiter_start(&w, timeout_ns, true, NULL);
+	/*
+	 * In doorbell mode, sleep on the doorbell: a new host rings every peer it knows. A host that
+	 * cannot ring us (a polling one) is still seen within a slice.
+	 */
+	waiter_start(&w, timeout_ns, true, bell);
 	for (;;) {
 		ret = guest_try_bind(g);
 		if (ret != 0)

@@ -524,6 +524,8 @@ static void run_doorbell_exchange(bool lost_rings)
 	fresh_region();
 	CHECK(ivb_host_init(&h, region, REGION_SIZE, 0x5678, LONG_NS, &host_bell) == 0);
 	CHECK(region->host_peer == 4);
+	/* A guest already asleep in its bind wait would be woken: the host rang every peer it knows. */
+	CHECK(host_bell.rings_sent == 1);
 	CHECK(pthread_create(&gt.tid, NULL, guest_main, &gt) == 0);
 	CHECK(ivb_host_wait_guest(&h, &info) == 0);
 	CHECK(h.guest_peer == 7);

@@ -174,6 +174,16 @@ int ivb_bell_wait(struct ivb_bell *b, uint64_t timeout_ns)
 	return ret;
 }
 
+void ivb_bell_report_late(const struct ivb_bell *b, const char *prog)
+{
+	if (b->late_wakeups == 0)
+		return;
+	fprintf(stderr, "%s: %llu waits ended on a 50 ms slice instead of a ring: %s\n", prog,
+		(unsigned long long)b->late_wakeups,
+		b->rings_received == 0 ? "no ring ever arrived (does the peer's doorbell reach us?)"
+				       : "rings were lost or late; the times of those messages include the wait");
+}
+
 void ivb_bell_close(struct ivb_bell *b)
 {
 	if (b->dev_fd >= 0)

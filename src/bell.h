@@ -58,6 +58,9 @@ void ivb_bell_ring_all(struct ivb_bell *b);
  */
 int ivb_bell_wait(struct ivb_bell *b, uint64_t timeout_ns);
 
+/* Say on stderr, as prog, if waits ended on a sleep slice rather than a ring (nothing if none did). */
+void ivb_bell_report_late(const struct ivb_bell *b, const char *prog);
+
 void ivb_bell_close(struct ivb_bell *b);
 
 #endif /* IVB_BELL_H */

@@ -482,6 +482,7 @@ int main(int argc, char **argv)
 		printf(PROG ": doorbell: peer %d, %llu rings sent, %llu received, %llu late wake-ups\n", bell.id,
 		       (unsigned long long)bell.rings_sent, (unsigned long long)bell.rings_received,
 		       (unsigned long long)bell.late_wakeups);
+		ivb_bell_report_late(&bell, PROG);
 		ivb_bell_close(&bell);
 	}
 	ivb_free_buffer(w.copy, w.buffer_size);

@@ -1189,8 +1189,10 @@ int main(int argc, char **argv)
 	       ret < 0 ? "; run aborted" : "");
 	if (cfg->counters)
 		ivb_perf_close(&run.perf);
-	if (cfg->doorbell_mode)
+	if (cfg->doorbell_mode) {
+		ivb_bell_report_late(&run.bell, PROG);
 		ivb_bell_close(&run.bell);
+	}
 	ivb_free_buffer(run.frame, run.buffer_size);
 	ivb_free_buffer(run.reference, run.buffer_size);
 	ivb_unmap(&run.map);

@@ -86,6 +86,41 @@ static void test_ring_and_wait(void)
 	close(c);
 }
 
+/* What ivb_bell_report_late prints, caught from stderr. */
+static void report_late(const struct ivb_bell *b, char *out, size_t n)
+{
+	char path[256];
+	int saved = dup(STDERR_FILENO), fd;
+	ssize_t got;
+
+	snprintf(path, sizeof(path), "%s/stderr", dir);
+	fd = open(path, O_CREAT | O_TRUNC | O_RDWR | O_CLOEXEC, 0600);
+	fflush(stderr);
+	dup2(fd, STDERR_FILENO);
+	ivb_bell_report_late(b, "prog");
+	fflush(stderr);
+	dup2(saved, STDERR_FILENO);
+	close(saved);
+	got = pread(fd, out, n - 1, 0);
+	out[got > 0 ? got : 0] = '\0';
+	close(fd);
+}
+
+static void test_late_wakeups_are_reported(void)
+{
+	struct ivb_bell b = { .dev_fd = -1 };
+	char out[512];
+
+	report_late(&b, out, sizeof(out));
+	CHECK(out[0] == '\0');
+	b.late_wakeups = 4;
+	report_late(&b, out, sizeof(out));
+	CHECK(strstr(out, "prog: 4 waits ended on a 50 ms slice instead of a ring: no ring ever arrived") != NULL);
+	b.rings_received = 9;
+	report_late(&b, out, sizeof(out));
+	CHECK(strstr(out, "rings were lost or late") != NULL);
+}
+
 int main(void)
 {
 	char cmd[64];
@@ -97,6 +132,7 @@ int main(void)
 	RUN_TEST(test_path_kinds_are_told_apart);
 	RUN_TEST(test_device_search);
 	RUN_TEST(test_ring_and_wait);
+	RUN_TEST(test_late_wakeups_are_reported);
 	snprintf(cmd, sizeof(cmd), "rm -rf -- '%s'", dir);
 	if (system(cmd) != 0)
 		fprintf(stderr, "could not remove %s\n", dir);

@@ -147,10 +147,14 @@ void ivb_bell_ring_all(struct ivb_bell *b)
 		ivb_bell_ring(b, b->link.peers[i].id);
 }
 
-/* The driver's file: poll for news, then read (and so consume) the count of vector 0. */
-static int wait_device(struct ivb_bell *b, uint64_t timeout_ns)
+/*
+ * Our eventfd, or the driver's file: poll for news, then read (and so consume) the count; both give
+ * a u64 (the driver's is that of vector 0). POLLHUP is the driver's file of a removed device.
+ */
+int ivb_bell_wait(struct ivb_bell *b, uint64_t timeout_ns)
 {
-	struct pollfd pfd = { .fd = b->dev_fd, .events = POLLIN };
+	int fd = b->dev_fd >= 0 ? b->dev_fd : b->link.own_fd;
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
 	uint64_t count;
 	int ret = poll(&pfd, 1, (int)(timeout_ns / 1000000) + 1);
 
@@ -160,18 +164,10 @@ static int wait_device(struct ivb_bell *b, uint64_t timeout_ns)
 		return 0;
 	if (pfd.revents & (POLLHUP | POLLERR))
 		return -ENODEV;
-	if (read(b->dev_fd, &count, sizeof(count)) != (ssize_t)sizeof(count))
+	if (read(fd, &count, sizeof(count)) != (ssize_t)sizeof(count))
 		return errno == EAGAIN ? 0 : -errno;
+	b->rings_received++;
 	return 1;
-}
-
-int ivb_bell_wait(struct ivb_bell *b, uint64_t timeout_ns)
-{
-	int ret = b->dev_fd >= 0 ? wait_device(b, timeout_ns) : ivb_peer_wait(&b->link, timeout_ns);
-
-	if (ret == 1)
-		b->rings_received++;
-	return ret;
 }
 
 void ivb_bell_report_late(const struct ivb_bell *b, const char *prog)

@@ -36,6 +36,13 @@ uint64_t ivb_parse_count_or_die(const char *prog, const char *opt, const char *a
 	return v;
 }
 
+bool ivb_parse_mode_or_die(const char *prog, const char *arg)
+{
+	if (strcmp(arg, "polling") != 0 && strcmp(arg, "doorbell") != 0)
+		ivb_die_usage(prog, "--mode needs polling or doorbell, not '%s'", arg);
+	return strcmp(arg, "doorbell") == 0;
+}
+
 static void cpu_now(double *user, double *sys)
 {
 	struct rusage ru;

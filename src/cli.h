@@ -3,6 +3,7 @@
 #define IVB_CLI_H
 
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #define IVB_EXIT_OK 0
@@ -17,6 +18,9 @@ void ivb_die_usage(const char *prog, const char *fmt, ...) __attribute__((format
 
 /* The value of a numeric option in [min, max], or a usage error naming the option. */
 uint64_t ivb_parse_count_or_die(const char *prog, const char *opt, const char *arg, uint64_t min, uint64_t max);
+
+/* --mode: true for doorbell, false for polling, or a usage error. */
+bool ivb_parse_mode_or_die(const char *prog, const char *arg);
 
 /* CPU time the process used (user and system) and the wall time, over a stretch of its run. */
 struct ivb_cpu_span {

@@ -228,9 +228,7 @@ static void parse_args(int argc, char **argv, struct config *cfg)
 			cfg->doorbell_mode = true;
 			break;
 		case OPT_MODE:
-			if (strcmp(optarg, "polling") != 0 && strcmp(optarg, "doorbell") != 0)
-				ivb_die_usage(PROG, "--mode needs polling or doorbell, not '%s'", optarg);
-			cfg->doorbell_mode = strcmp(optarg, "doorbell") == 0;
+			cfg->doorbell_mode = ivb_parse_mode_or_die(PROG, optarg);
 			polling_asked = !cfg->doorbell_mode;
 			break;
 		case OPT_INTERVAL:

@@ -192,21 +192,6 @@ int ivb_peer_ring(struct ivb_peer_link *p, int id)
 	return -ENOENT;
 }
 
-int ivb_peer_wait(struct ivb_peer_link *p, uint64_t timeout_ns)
-{
-	struct pollfd pfd = { .fd = p->own_fd, .events = POLLIN };
-	uint64_t count;
-	int ret = poll(&pfd, 1, (int)(timeout_ns / 1000000) + 1);
-
-	if (ret < 0)
-		return -errno;
-	if (ret == 0)
-		return 0;
-	if (read(p->own_fd, &count, sizeof(count)) != (ssize_t)sizeof(count))
-		return -errno;
-	return 1;
-}
-
 void ivb_peer_close(struct ivb_peer_link *p)
 {
 	for (size_t i = 0; i < p->npeers; i++)

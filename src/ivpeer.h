@@ -35,12 +35,6 @@ int ivb_peer_known(struct ivb_peer_link *p, int id);
 /* Ring peer id's vector 0. Returns: 0, -ENOENT (no such peer, even after an update), or a negative errno. */
 int ivb_peer_ring(struct ivb_peer_link *p, int id);
 
-/*
- * Wait until one of the other peers rings us, or timeout_ns pass; consumes the rings.
- * Returns: 1 rung, 0 timed out, or a negative errno (-EINTR on a signal).
- */
-int ivb_peer_wait(struct ivb_peer_link *p, uint64_t timeout_ns);
-
 void ivb_peer_close(struct ivb_peer_link *p);
 
 #endif /* IVB_IVPEER_H */

@@ -9,6 +9,8 @@ readonly T_SHORT_RUN=(--iterations 3 --bw-iterations 1 --frames 1080p --latency-
 readonly T_RUN_LIMIT=240
 readonly T_PYTHON=/usr/bin/python3
 
+# The tests choose their mode themselves: a user's IVSHMEM_MODE must not switch them all to doorbell.
+unset IVSHMEM_MODE
 T_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 readonly T_TOP
 T_TMP=$(mktemp -d "${TMPDIR:-/tmp}/ivb-vmtest-$T_NAME.XXXXXX")

@@ -411,7 +411,8 @@ import json, sys
 m = json.load(open(sys.argv[1]))
 assert m["options"]["interval_us"] == 100000
 host, guest = m["host"]["cpu"], m["guest"]["cpu"]
-assert host["wall_s"] >= 0.5 and guest["wall_s"] >= 0.5, (host, guest)
+# (The guest's span starts once it has pre-faulted the region, which may be after the first message left.)
+assert host["wall_s"] >= 0.5 and guest["wall_s"] >= 0.4, (host, guest)
 # The host slept through the pauses; the polling guest did not.
 assert host["user_s"] + host["sys_s"] < 0.5 * host["wall_s"], host
 assert "doorbell" not in m["host"] and "doorbell" not in m["guest"]

@@ -10,6 +10,7 @@
 """Statistics, plots and a performance report for one ivshmem-bench results folder.
 
 Usage: ./analyze_results.py [RESULTS_DIR]        (default: results/latest)
+       ./analyze_results.py --compare DIR DIR...  (side by side: mode, latency, CPU per message)
 
 Reads latency_results.csv, bandwidth_results.csv, reference_results.csv, latency_performance.csv,
 bandwidth_performance.csv, phase_performance.csv, write_study.csv, mapping_study.csv and run.json (each
@@ -205,6 +206,16 @@ PERCENTILE_ROWS = [
     ("notification (est.)", "notification_est_ns"),
     ("total", "total_ns"),
 ]
+
+
+# The two programs' waits (src/protocol.c): how each side learns that the other has written.
+MODE_WORDS = {
+    "polling": "each side spins on the other's state word while it waits (a core each)",
+    "doorbell": "each side sleeps until the other rings it (ivshmem-doorbell interrupts, eventfds)",
+}
+SIDES = ("host", "guest")
+# getrusage counts in scheduler ticks: a one-thread program may show a tick more CPU than wall time.
+CPU_SLACK_S = 0.1
 
 
 class InputError(Exception):
@@ -799,9 +810,25 @@ def counter_findings(run):
     return findings
 
 
+def cpu_findings(run):
+    """Each program is one thread: its CPU time cannot exceed its wall time (beyond the accounting's tick)."""
+    findings = []
+    for side in SIDES:
+        raw = lookup(run["manifest"], side, "cpu")
+        if raw is None:
+            continue
+        cpu = cpu_record(run["manifest"], side)
+        if cpu is None:
+            findings.append(f"{MANIFEST_JSON}: {side}.cpu is not four finite non-negative numbers: {raw}")
+        elif cpu["user_s"] + cpu["sys_s"] > cpu["wall_s"] + CPU_SLACK_S:
+            findings.append(f"{MANIFEST_JSON}: {side}.cpu: {cpu['user_s'] + cpu['sys_s']:.3f} s of CPU in "
+                            f"{cpu['wall_s']:.3f} s of wall time, more than one thread can use")
+    return findings
+
+
 def find_suspects(run):
     return (latency_findings(run) + bandwidth_findings(run) + reference_findings(run) + study_findings(run)
-            + map_study_findings(run) + counter_findings(run))
+            + map_study_findings(run) + counter_findings(run) + cpu_findings(run))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -908,6 +935,10 @@ def environment_section(run):
         f"  Guest kernel:    {get('guest', 'kernel')}",
         f"  Region:          {get('region', 'path')}, {get('region', 'size')} bytes",
     ]
+    mode = lookup(m, "options", "mode")
+    if mode is not None:
+        interval = lookup(m, "options", "interval_us", default=0)
+        lines.append(f"  Notification:    {mode}" + (f", messages {interval} us apart" if interval else ""))
     options = lookup(m, "options")
     if isinstance(options, dict) and options:
         lines.append("  Options:         " + " ".join(f"{k}={v}" for k, v in options.items()))
@@ -1679,6 +1710,85 @@ def mapping_study_section(run):
     return lines
 
 
+def cpu_record(manifest, side):
+    """One side's CPU time from run.json (host.cpu, guest.cpu) as floats, or None if absent or unusable."""
+    raw = lookup(manifest, side, "cpu")
+    if not isinstance(raw, dict):
+        return None
+    try:
+        values = {k: float(raw[k]) for k in ("user_s", "sys_s", "wall_s", "messages")}
+    except (KeyError, TypeError, ValueError):
+        return None
+    if not all(math.isfinite(v) and v >= 0 for v in values.values()) or isinstance(raw["messages"], bool):
+        return None
+    return values
+
+
+def cpu_figures(cpu):
+    """CPU per message and share of one core, from a cpu_record; None where a divisor is 0."""
+    used = cpu["user_s"] + cpu["sys_s"]
+    return {
+        "used_s": used,
+        "per_1000_s": used / cpu["messages"] * 1000 if cpu["messages"] else None,
+        "core_share": used / cpu["wall_s"] if cpu["wall_s"] else None,
+    }
+
+
+def fmt_share(value):
+    return "n/a" if value is None else f"{100 * value:.1f}%"
+
+
+def bell_line(manifest, side):
+    bell = lookup(manifest, side, "doorbell")
+    if not isinstance(bell, dict):
+        return None
+    get = lambda key: bell.get(key, "?")
+    return (f"  {side} doorbell: peer {get('peer_id')}, {get('rings_sent')} rings sent, {get('rings_received')} "
+            f"woke it, {get('late_wakeups')} waits ended on a 50 ms slice instead of a ring")
+
+
+def notification_section(run):
+    """What each side's waiting cost: the mode, CPU time against wall time, per message, and the latency."""
+    m = run["manifest"]
+    mode = lookup(m, "options", "mode")
+    lines = section(f"NOTIFICATION AND CPU (mode: {mode or 'not recorded'})")
+    if not m:
+        return lines + [f"  {MANIFEST_JSON} missing: mode and CPU time unknown"]
+    if mode in MODE_WORDS:
+        lines.append(f"  {mode}: {MODE_WORDS[mode]}")
+    interval = lookup(m, "options", "interval_us", default=0)
+    if isinstance(interval, (int, float)) and interval > 0:
+        lines.append(f"  Messages started {interval} us apart (--interval-us): most of the wall time is waiting, "
+                     "so the core share is mostly what waiting costs")
+    rows = []
+    for side in SIDES:
+        cpu = cpu_record(m, side)
+        if cpu is None:
+            why = lookup(m, side, "cpu_missing") or "not recorded"
+            rows.append([side, "n/a", "n/a", "n/a", "n/a", "n/a", "n/a", f"({why})"])
+            continue
+        f = cpu_figures(cpu)
+        rows.append([side, fmt(cpu["user_s"], 3), fmt(cpu["sys_s"], 3), fmt(cpu["wall_s"], 3),
+                     fmt_share(f["core_share"]), f"{cpu['messages']:.0f}",
+                     fmt(None if f["per_1000_s"] is None else f["per_1000_s"], 3), ""])
+    lines += fmt_table(["side", "user_s", "sys_s", "wall_s", "core_share", "messages", "cpu_s/1000 msgs", ""], rows)
+    lines.append("  (getrusage of each program over its exchanges, warm-up included: the host's also covers making and "
+                 "hashing frames, the guest's its four phases; in a VM, the guest's is guest CPU time)")
+    latency = successful(run["latency"])
+    if latency is not None and not latency.empty:
+        lines.append(f"  Latency test ({len(latency)} messages): median round trip "
+                     f"{fmt(latency['roundtrip_ns'].median() / 1e3, 3)} us, median notification (est.) "
+                     f"{fmt(latency['notification_est_ns'].median() / 1e3, 3)} us")
+    for side in SIDES:
+        line = bell_line(m, side)
+        if line:
+            lines.append(line)
+        late = lookup(m, side, "doorbell", "late_wakeups")
+        if isinstance(late, int) and late > 0:
+            lines.append(f"  ! {side}: {late} rings were lost or late: those messages' times include up to 50 ms of waiting")
+    return lines
+
+
 def bottleneck_section(run, summary):
     lines = section("BOTTLENECK (derived from this run's data only)")
     lines += summary.get("bottleneck_latency", []) + summary.get("bottleneck_bandwidth", [])
@@ -1717,6 +1827,7 @@ def build_report(run, findings, summary):
     lines += copy_time_section(run, summary)
     lines += mapping_study_section(run)
     lines += counter_sections(run)
+    lines += notification_section(run)
     lines += bottleneck_section(run, summary)
     lines += suspect_section(findings)
     return "\n".join(lines) + "\n"
@@ -1989,6 +2100,43 @@ def analyse(folder):
     return 0
 
 
+def compare_row(folder):
+    """One run's figures for --compare; raises InputError when the folder is not a results folder."""
+    if not (folder / MANIFEST_JSON).is_file():
+        raise InputError(f"{folder}: no {MANIFEST_JSON}: not an ivshmem-bench results folder")
+    notes, errors = [], []
+    m = load_manifest(folder, notes, errors)
+    if errors:
+        raise InputError(f"{folder}: {errors[0]}")
+    latency = successful(read_csv_file(folder / LATENCY_CSV, LATENCY_COLUMNS)) \
+        if (folder / LATENCY_CSV).exists() else None
+    have_latency = latency is not None and not latency.empty
+    where = lookup(m, "meta", "vm", default="?")
+    accel = lookup(m, "meta", "accel")
+    row = [folder.name, str(lookup(m, "options", "mode", default="?")), where + (f" ({accel})" if accel else ""),
+           str(lookup(m, "options", "latency_frame", default="?")), str(lookup(m, "options", "interval_us", default=0)),
+           str(len(latency)) if have_latency else "0",
+           fmt(latency["roundtrip_ns"].median() / 1e3, 3) if have_latency else "n/a",
+           fmt(latency["notification_est_ns"].median() / 1e3, 3) if have_latency else "n/a"]
+    shares = []
+    for side in SIDES:
+        cpu = cpu_record(m, side)
+        f = cpu_figures(cpu) if cpu else {"per_1000_s": None, "core_share": None}
+        row.append(fmt(f["per_1000_s"], 3))
+        shares.append(fmt_share(f["core_share"]))
+    return row + shares
+
+
+def compare(folders):
+    """Runs side by side: what each mode costs in latency and CPU. Printed; nothing is written."""
+    rows = [compare_row(folder) for folder in folders]
+    header = ["run", "mode", "vm", "latency_frame", "interval_us", "n", "roundtrip_us", "notification_us",
+              "host_cpu_s/1000", "guest_cpu_s/1000", "host_core", "guest_core"]
+    print(f"{PROG}: {len(rows)} runs side by side (medians of the latency test; CPU from run.json)")
+    print("\n".join(fmt_table(header, rows)))
+    return 0
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(
         prog="analyze_results.py",
@@ -1996,8 +2144,16 @@ def main(argv=None):
     )
     parser.add_argument("results_dir", nargs="?", default=DEFAULT_RESULTS_DIR,
                         help=f"folder with the CSVs and run.json (default: {DEFAULT_RESULTS_DIR})")
+    parser.add_argument("--compare", nargs="+", metavar="DIR",
+                        help="print runs side by side (mode, latency, CPU per message) instead of a report")
     args = parser.parse_args(argv)
+    if args.compare is not None and args.results_dir != DEFAULT_RESULTS_DIR:
+        parser.error("--compare takes the folders itself: put them after it")
+    if args.compare is not None and len(args.compare) < 2:
+        parser.error("--compare needs two results folders or more")
     try:
+        if args.compare is not None:
+            return compare([Path(d) for d in args.compare])
         return analyse(Path(args.results_dir))
     except InputError as err:
         warn(str(err))

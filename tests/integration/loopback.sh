@@ -447,7 +447,9 @@ m = json.load(open(sys.argv[1]))
 for side in ("host", "guest"):
     cpu, bell = m[side]["cpu"], m[side]["doorbell"]
     assert cpu["messages"] == 200 + 2 + 2 + 1 and 0 < cpu["user_s"] + cpu["sys_s"] <= cpu["wall_s"] + 0.1, (side, cpu)
-    assert bell["rings_received"] >= 100 and bell["rings_sent"] >= 200, (side, bell)
+    # The host sleeps through each of the guest's phases, so rings wake it for nearly every message;
+    # how often the guest finds the host's next state already there depends on the scheduler.
+    assert bell["rings_received"] >= (100 if side == "host" else 1) and bell["rings_sent"] >= 200, (side, bell)
 assert m["host"]["doorbell"]["peer_id"] != m["guest"]["doorbell"]["peer_id"]
 PY
 	grep -q "peer 1 joined" "$out/server.log" || { fail "$name" "the server saw no second peer"; return; }

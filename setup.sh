@@ -2,9 +2,12 @@
 # The dev VM: Debian 12 with cloud-init, SSH and the ivshmem device, for building and running
 # guest_reader by hand.
 #
-# Usage: ./setup.sh [start|stop|status]
+# Usage: ./setup.sh [start|stop|status] [--mode polling|doorbell]
 #   start   (default) build the base image if needed, boot the VM and wait until SSH answers;
 #           if it already runs, say so and exit 0. Then: ssh -i temp_id_rsa -p 2222 debian@localhost
+#           --mode doorbell (or IVSHMEM_MODE=doorbell): the device is ivshmem-doorbell, served by our
+#           ivshmem server (build/ivshmem_server), so that run_test.sh --vm dev --mode doorbell can run;
+#           polling runs work on it too. Default: polling (ivshmem-plain).
 #   stop    shut the VM down cleanly (poweroff over SSH), kill it by pid after DEVVM_STOP_TIMEOUT s
 #   status  say whether the VM runs and how to reach it; exit 0 when it runs, 3 when it does not
 # Environment (defaults in brackets): DEVVM_PORT [2222], DEVVM_SHM [/dev/shm/ivshmem],
@@ -27,11 +30,12 @@ readonly PACKAGES=(qemu-system-x86 qemu-utils genisoimage openssh-client e2fspro
 readonly TEMPLATES=$ROOT/cloud-init-config
 
 usage() {
-	sed -n '5,16s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
+	sed -n '5,19s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
 }
 
-# The QEMU this invocation started and has not handed over yet; cleanup kills it.
+# The QEMU (and ivshmem server) this invocation started and has not handed over yet; cleanup stops them.
 started_pid=""
+started_server=""
 cleanup() {
 	if [ -n "$started_pid" ] && kill -0 "$started_pid" 2>/dev/null; then
 		ivb_log "stopping the VM this run started (pid $started_pid)"
@@ -39,6 +43,58 @@ cleanup() {
 		devvm_wait_for_exit "$started_pid" 10 || kill -KILL "$started_pid" 2>/dev/null || true
 		rm -f "$DEVVM_PIDFILE"
 	fi
+	[ -z "$started_server" ] || stop_server
+}
+
+# Print the pid of the dev VM's ivshmem server and return 0 when it runs (doorbell mode); 1 otherwise.
+server_pid() {
+	local pid cmdline
+	[ -r "$DEVVM_SERVER_PIDFILE" ] || return 1
+	read -r pid <"$DEVVM_SERVER_PIDFILE" || return 1
+	[[ $pid =~ ^[0-9]+$ ]] || return 1
+	cmdline=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || return 1
+	case "$cmdline" in
+	*ivshmem_server*"$DEVVM_SERVER_PIDFILE"*) echo "$pid" ;;
+	*) return 1 ;;
+	esac
+}
+
+# Start the ivshmem server on the shared-memory file, its socket in a private folder of its own (a UNIX
+# socket path must stay short). It outlives this script, as QEMU does, and like QEMU does not inherit the
+# state folder's lock. Sets DEVVM_SOCKET.
+start_server() {
+	local dir
+	[ -x "$DEVVM_SERVER" ] || make -s -C "$ROOT" "${DEVVM_SERVER#"$ROOT"/}" >&2 ||
+		ivb_die "cannot build $DEVVM_SERVER (make build/ivshmem_server)"
+	[ -x "$DEVVM_SERVER" ] || ivb_die "no ivshmem server at $DEVVM_SERVER"
+	dir=$(mktemp -d "${XDG_RUNTIME_DIR:-${TMPDIR:-/tmp}}/ivb-devvm.XXXXXX") ||
+		ivb_die "cannot make a folder for the ivshmem server's socket"
+	DEVVM_SOCKET=$dir/ivshmem.sock
+	rm -f "$DEVVM_SERVER_PIDFILE"
+	setsid "$DEVVM_SERVER" --socket "$DEVVM_SOCKET" --shm "$DEVVM_SHM" --size "$DEVVM_SHM_SIZE" --vectors 1 \
+		--max-peers 2 --pid-file "$DEVVM_SERVER_PIDFILE" </dev/null >/dev/null 2>"$DEVVM_SERVER_LOG" {lock_fd}>&- &
+	started_server=$!
+	for _ in $(seq 200); do
+		[ -s "$DEVVM_SERVER_PIDFILE" ] && break
+		kill -0 "$started_server" 2>/dev/null || break
+		sleep 0.05
+	done
+	server_pid >/dev/null || ivb_die "the ivshmem server did not start: $(tail -n 1 "$DEVVM_SERVER_LOG" 2>/dev/null)"
+	ivb_log "ivshmem server listening on $DEVVM_SOCKET (log: $DEVVM_SERVER_LOG)"
+}
+
+# Stop the dev VM's ivshmem server if it runs, and remove its socket folder.
+stop_server() {
+	local pid
+	if pid=$(server_pid); then
+		kill "$pid" 2>/dev/null || true
+		devvm_wait_for_exit "$pid" 10 || kill -KILL "$pid" 2>/dev/null || true
+	fi
+	rm -f "$DEVVM_SERVER_PIDFILE"
+	case "${DEVVM_SOCKET:-}" in
+	*/ivb-devvm.*/ivshmem.sock) rm -rf -- "${DEVVM_SOCKET%/ivshmem.sock}" ;;
+	esac
+	started_server=""
 }
 
 # How to reach the VM, for the messages.
@@ -111,9 +167,9 @@ cmd_status() {
 	fi
 	devvm_load_env
 	if devvm_ssh true </dev/null 2>/dev/null; then
-		echo "dev VM is running: pid $pid, accel $DEVVM_ACCEL, SSH answers: $(ssh_hint)"
+		echo "dev VM is running: pid $pid, accel $DEVVM_ACCEL, mode $DEVVM_MODE, SSH answers: $(ssh_hint)"
 	else
-		echo "dev VM is running: pid $pid, accel $DEVVM_ACCEL, SSH does not answer (yet); serial console: $DEVVM_SERIAL_LOG"
+		echo "dev VM is running: pid $pid, accel $DEVVM_ACCEL, mode $DEVVM_MODE, SSH does not answer (yet); serial console: $DEVVM_SERIAL_LOG"
 	fi
 }
 
@@ -121,6 +177,8 @@ cmd_stop() {
 	local pid
 	if ! pid=$(devvm_running_pid); then
 		rm -f "$DEVVM_PIDFILE"
+		devvm_load_env
+		stop_server
 		echo "dev VM is not running"
 		return 0
 	fi
@@ -135,6 +193,7 @@ cmd_stop() {
 		devvm_wait_for_exit "$pid" 10 || ivb_die "QEMU (pid $pid) is still running after SIGKILL"
 	fi
 	rm -f "$DEVVM_PIDFILE"
+	stop_server
 	echo "dev VM stopped"
 }
 
@@ -142,13 +201,17 @@ cmd_start() {
 	local pid base boot_args qemu_args start rc
 	if pid=$(devvm_running_pid); then
 		devvm_load_env
-		echo "dev VM is already running (pid $pid): $(ssh_hint)"
+		[ "$mode" = polling ] || [ "$DEVVM_MODE" = doorbell ] ||
+			ivb_die "the dev VM already runs in $DEVVM_MODE mode (pid $pid); stop it (./setup.sh stop) to start it in $mode mode"
+		echo "dev VM is already running (pid $pid, mode $DEVVM_MODE): $(ssh_hint)"
 		return 0
 	fi
 	"$ROOT/scripts/need-packages.sh" "${PACKAGES[@]}" ||
 		ivb_die "missing Debian packages (${PACKAGES[*]}); install them with apt-get as root"
-	qemu-system-x86_64 -device help 2>/dev/null | grep -q '"ivshmem-plain"' ||
-		ivb_die "this QEMU has no ivshmem-plain device (qemu-system-x86_64 -device help)"
+	local device=ivshmem-plain
+	[ "$mode" = polling ] || device=ivshmem-doorbell
+	"${QEMU:-qemu-system-x86_64}" -device help 2>/dev/null | grep -q "\"$device\"" ||
+		ivb_die "this QEMU has no $device device (${QEMU:-qemu-system-x86_64} -device help)${mode:+; $mode mode needs it}"
 	if devvm_port_busy "$DEVVM_PORT"; then
 		ivb_die "port $DEVVM_PORT is already in use (see: ss -ltnp 'sport = :$DEVVM_PORT'); stop what listens there or set DEVVM_PORT"
 	fi
@@ -168,6 +231,16 @@ cmd_start() {
 	ensure_disk "$base"
 	ensure_shm
 	ivb_detect_accel
+	local shm_device
+	# shellcheck disable=SC2054  # the commas belong to QEMU's option syntax
+	if [ "$mode" = doorbell ]; then
+		start_server
+		# One vector: each side rings the other's vector 0 (src/bell.c).
+		shm_device=(-chardev "socket,id=ivshmem0,path=$DEVVM_SOCKET" -device "ivshmem-doorbell,chardev=ivshmem0,vectors=1")
+	else
+		shm_device=(-object "memory-backend-file,id=ivshmem0,share=on,mem-path=$DEVVM_SHM,size=$DEVVM_SHM_SIZE"
+			-device "ivshmem-plain,memdev=ivshmem0")
+	fi
 
 	qemu_args=(
 		-name ivb-dev -machine pc -accel "$IVB_ACCEL" -cpu "$IVB_CPU" -smp "$DEVVM_SMP" -m "$DEVVM_MEM"
@@ -175,8 +248,7 @@ cmd_start() {
 		-drive "file=$DEVVM_STATE/ivshmem-disk.qcow2,format=qcow2,if=virtio"
 		-drive "file=$DEVVM_STATE/cloud-init.iso,format=raw,if=virtio,readonly=on"
 		-netdev "user,id=n0,hostfwd=tcp:127.0.0.1:$DEVVM_PORT-:22" -device "virtio-net-pci,netdev=n0"
-		-object "memory-backend-file,id=ivshmem0,share=on,mem-path=$DEVVM_SHM,size=$DEVVM_SHM_SIZE"
-		-device "ivshmem-plain,memdev=ivshmem0"
+		"${shm_device[@]}"
 		-serial "file:$DEVVM_SERIAL_LOG"
 		-pidfile "$DEVVM_PIDFILE" -daemonize
 		"${boot_args[@]}"
@@ -185,7 +257,7 @@ cmd_start() {
 	start=$SECONDS
 	rc=0
 	# The lock is not QEMU's to hold: close it for the daemon.
-	qemu-system-x86_64 "${qemu_args[@]}" 2>"$DEVVM_STATE/qemu.log" {lock_fd}>&- || rc=$?
+	"${QEMU:-qemu-system-x86_64}" "${qemu_args[@]}" 2>"$DEVVM_STATE/qemu.log" {lock_fd}>&- || rc=$?
 	if [ "$rc" -ne 0 ]; then
 		if grep -q "host forwarding rule" "$DEVVM_STATE/qemu.log"; then
 			ivb_die "QEMU could not forward 127.0.0.1:$DEVVM_PORT (port in use?): $(head -n1 "$DEVVM_STATE/qemu.log")"
@@ -199,8 +271,10 @@ cmd_start() {
 		printf 'DEVVM_KEY=%q\n' "$DEVVM_KEY"
 		printf 'DEVVM_SHM=%q\n' "$DEVVM_SHM"
 		printf 'DEVVM_ACCEL=%q\n' "$IVB_ACCEL"
+		printf 'DEVVM_MODE=%q\n' "$mode"
+		printf 'DEVVM_SOCKET=%q\n' "${DEVVM_SOCKET:-}"
 	} >"$DEVVM_ENV_FILE"
-	echo "dev VM started: QEMU pid $pid (accel $IVB_ACCEL, $DEVVM_MEM RAM, ivshmem $DEVVM_SHM $DEVVM_SHM_SIZE)"
+	echo "dev VM started: QEMU pid $pid (accel $IVB_ACCEL, $DEVVM_MEM RAM, $device $DEVVM_SHM $DEVVM_SHM_SIZE, $mode mode)"
 	ivb_log "waiting for cloud-init to finish (limit ${DEVVM_BOOT_TIMEOUT} s; serial console: $DEVVM_SERIAL_LOG)"
 
 	rc=0
@@ -221,19 +295,34 @@ cmd_start() {
 		sleep 1
 	done
 	started_pid=""
+	started_server=""
 	echo "dev VM ready after $((SECONDS - start)) s (boot to SSH): $(ssh_hint)"
 }
 
-cmd=${1:-start}
-case "$cmd" in
-start | stop | status) ;;
--h | --help) usage; exit 0 ;;
-*) ivb_log "unknown command '$cmd'; usage: ./setup.sh [start|stop|status] (see --help)"; exit 2 ;;
+readonly USAGE_LINE="usage: ./setup.sh [start|stop|status] [--mode polling|doorbell] (see --help)"
+cmd=
+mode=${IVSHMEM_MODE:-polling}
+while [ $# -gt 0 ]; do
+	case $1 in
+	start | stop | status)
+		[ -z "$cmd" ] || { ivb_log "too many commands; $USAGE_LINE"; exit 2; }
+		cmd=$1
+		shift
+		;;
+	--mode)
+		[ $# -ge 2 ] || { ivb_log "--mode needs polling or doorbell; $USAGE_LINE"; exit 2; }
+		mode=$2
+		shift 2
+		;;
+	-h | --help) usage; exit 0 ;;
+	*) ivb_log "unknown argument '$1'; $USAGE_LINE"; exit 2 ;;
+	esac
+done
+cmd=${cmd:-start}
+case "$mode" in
+polling | doorbell) ;;
+*) ivb_log "the mode must be polling or doorbell, not '$mode' (--mode or IVSHMEM_MODE); $USAGE_LINE"; exit 2 ;;
 esac
-if [ $# -gt 1 ]; then
-	ivb_log "too many arguments; usage: ./setup.sh [start|stop|status] (see --help)"
-	exit 2
-fi
 
 devvm_config "$ROOT"
 mkdir -p "$DEVVM_STATE"

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Run guest_reader in the running dev VM (./setup.sh): copy its sources in with scp, compile them there
 # with gcc against libcrypto (only when they changed), and run `sudo ./guest_reader GUEST_ARGS...` over SSH.
-# guest_reader finds the ivshmem PCI device itself.
+# guest_reader finds the ivshmem PCI device itself. With --mode doorbell among GUEST_ARGS, the guest driver
+# (guest/ivshmem_doorbell) is copied too, built in the guest against its kernel's headers (only when it
+# changed) and loaded, so that guest_reader can wait on /dev/ivshmem-doorbell.
 #
 # Usage: vm/dev-guest.sh RESULTS_DIR -- [GUEST_ARGS...]
 #   RESULTS_DIR/guest.log        guest_reader's stdout and stderr (written as they come)
-#   RESULTS_DIR/guest-build.log  the compiler's output in the guest
+#   RESULTS_DIR/guest-build.log  the compiler's output in the guest (and the driver's, in doorbell mode)
 # Exit status: guest_reader's (0 the host completed the run, 1 a failure, 2 a usage error), or 3 when
 # guest_reader could not be run (VM not running, copy, compile or SSH failure), with one line on stderr.
 # The sources are the Makefile's GUEST_SRCS and LIB_SRCS (make devvm-print-guest-sources) and src/*.h.
@@ -26,7 +28,7 @@ readonly GUEST_LIBS=(-lcrypto)
 readonly EXIT_DEPLOY=3
 
 usage() {
-	sed -n '6,12s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
+	sed -n '9,15s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
 }
 
 # Print one error line and exit with the deployment failure status.
@@ -94,6 +96,45 @@ else
 	fi
 	ivb_log "compiled guest_reader in the dev VM in $((SECONDS - start)) s"
 fi
+
+# Doorbell mode: the guest driver, built in the guest against its own kernel's headers, then loaded.
+readonly MODULE_FILES=("$ROOT"/guest/ivshmem_doorbell/{Kbuild,ivshmem_doorbell.c,ivshmem_doorbell.h})
+deploy_driver() {
+	local module_id have reload=
+	module_id=$(cat "${MODULE_FILES[@]}" | sha256sum | cut -c1-64)
+	have=$(devvm_ssh "cat $REMOTE_DIR/module/build-id 2>/dev/null" </dev/null) || have=
+	if [ "$have" != "$module_id" ]; then
+		ivb_log "building the ivshmem_doorbell driver in the dev VM (its kernel's headers)"
+		start=$SECONDS
+		devvm_ssh "test -d /lib/modules/\$(uname -r)/build" </dev/null ||
+			deploy_die "the dev VM has no headers of its kernel (/lib/modules/\$(uname -r)/build): its image predates doorbell mode; rebuild it (vm/dev-image.sh --force) and restart the VM"
+		devvm_ssh "rm -rf $REMOTE_DIR/module && mkdir -p $REMOTE_DIR/module" </dev/null ||
+			deploy_die "cannot create ~/$REMOTE_DIR/module in the dev VM"
+		scp -q "${DEVVM_SSH_OPTS[@]}" -P "$DEVVM_PORT" "${MODULE_FILES[@]}" "debian@127.0.0.1:$REMOTE_DIR/module/" ||
+			deploy_die "scp of the driver's sources into the dev VM failed"
+		if ! devvm_ssh "cd $REMOTE_DIR/module && make -C /lib/modules/\$(uname -r)/build M=\$PWD modules && echo $module_id >build-id" \
+			</dev/null >>"$results/guest-build.log" 2>&1; then
+			tail -n 20 "$results/guest-build.log" | sed 's/^/  kbuild: /' >&2
+			deploy_die "building the ivshmem_doorbell driver in the dev VM failed; see $results/guest-build.log"
+		fi
+		ivb_log "built the driver in the dev VM in $((SECONDS - start)) s"
+		reload=1
+	fi
+	# A driver loaded from an earlier build is replaced; a missing file after loading means no ivshmem-doorbell.
+	if ! devvm_ssh "if [ -d /sys/module/ivshmem_doorbell ] && [ -n '$reload' ]; then sudo rmmod ivshmem_doorbell; fi
+		[ -d /sys/module/ivshmem_doorbell ] || sudo insmod $REMOTE_DIR/module/ivshmem_doorbell.ko" \
+		</dev/null >>"$results/guest-build.log" 2>&1; then
+		deploy_die "loading the ivshmem_doorbell driver in the dev VM failed: $(tail -n 1 "$results/guest-build.log")"
+	fi
+	devvm_ssh "test -c /dev/ivshmem-doorbell" </dev/null ||
+		deploy_die "the driver is loaded but there is no /dev/ivshmem-doorbell: the dev VM's device is ivshmem-plain; restart it with ./setup.sh --mode doorbell"
+}
+
+doorbell=
+for ((i = 0; i + 1 < ${#guest_args[@]}; i++)); do
+	[ "${guest_args[i]}" != --mode ] || [ "${guest_args[i + 1]}" != doorbell ] || doorbell=1
+done
+[ -z "$doorbell" ] || deploy_driver
 
 # The remote sudo's pid, so that an interrupted run stops guest_reader in the guest (by pid) instead of
 # leaving it waiting for a host that is gone.

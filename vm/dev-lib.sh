@@ -30,6 +30,10 @@ devvm_config() {
 	DEVVM_PIDFILE=$DEVVM_STATE/qemu.pid
 	DEVVM_SERIAL_LOG=$DEVVM_STATE/serial.log
 	DEVVM_ENV_FILE=$DEVVM_STATE/vm.env
+	# Doorbell mode: our ivshmem server, which QEMU's ivshmem-doorbell and host_writer join.
+	DEVVM_SERVER=${DEVVM_SERVER:-$root/build/ivshmem_server}
+	DEVVM_SERVER_PIDFILE=$DEVVM_STATE/ivshmem_server.pid
+	DEVVM_SERVER_LOG=$DEVVM_STATE/ivshmem_server.log
 	# The line the guest prints on its serial console when cloud-init has finished (user-data final_message).
 	DEVVM_READY_MARKER="ivb-devvm: cloud-init finished"
 	local name
@@ -188,6 +192,8 @@ devvm_built_image_paths() {
 # written by setup.sh into the state folder; they override the environment's.
 devvm_load_env() {
 	DEVVM_ACCEL=unknown
+	DEVVM_MODE=polling
+	DEVVM_SOCKET=
 	[ -r "$DEVVM_ENV_FILE" ] || return 0
 	# shellcheck source=/dev/null
 	. "$DEVVM_ENV_FILE"

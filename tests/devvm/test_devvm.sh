@@ -3,7 +3,9 @@
 # The dev VM end to end, in one boot: ./setup.sh builds the base image (cached in ~/.cache/ivshmem-bench/devvm) and boots it
 # (TCG here), SSH answers, guest_reader is compiled in the guest and runs a short benchmark against BAR2
 # through vm/dev-guest.sh with host_writer on the host, the CSVs and run.json are checked, and
-# ./setup.sh stop leaves no QEMU behind. Also: status, idempotent start, a busy port.
+# ./setup.sh stop leaves no QEMU behind. Also: status, idempotent start, a busy port. Then a second boot of the
+# same disk in doorbell mode (./setup.sh --mode doorbell: ivshmem-doorbell and our ivshmem server): the guest
+# driver is built in the guest and a run_test.sh --vm dev --mode doorbell run passes; stop leaves nothing behind.
 # Its own state folder, SSH port and shared-memory file, so that it does not touch a dev VM already running.
 # Usage: tests/devvm/test_devvm.sh [BIN_DIR]   (default: build; needs BIN_DIR/host_writer)
 set -euo pipefail
@@ -42,6 +44,13 @@ cleanup() {
 		kill "$pid" 2>/dev/null || true
 		devvm_wait_for_exit "$pid" 10 || kill -KILL "$pid" 2>/dev/null || true
 	fi
+	# The doorbell boot's ivshmem server and its socket folder, when a check failed before the stop.
+	if [ -r "$DEVVM_SERVER_PIDFILE" ] && read -r pid <"$DEVVM_SERVER_PIDFILE" &&
+		[[ $(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) == *ivshmem_server* ]]; then
+		kill "$pid" 2>/dev/null || true
+	fi
+	devvm_load_env
+	[[ ${DEVVM_SOCKET:-} != */ivb-devvm.*/ivshmem.sock ]] || rm -rf -- "$(dirname "$DEVVM_SOCKET")"
 	rm -f "$DEVVM_SHM"
 }
 trap cleanup EXIT
@@ -56,6 +65,17 @@ fail() {
 
 rm -rf "$WORK"
 mkdir -p "$WORK/state"
+
+# 0. Bad modes: one line, exit 2, nothing started.
+for bad in "--mode interrupts" "--mode"; do
+	rc=0
+	# shellcheck disable=SC2086  # each case is a list of words
+	out=$("$ROOT/setup.sh" $bad 2>&1) || rc=$?
+	[ "$rc" -eq 2 ] && [ "$(wc -l <<<"$out")" -eq 1 ] || fail bad_mode "./setup.sh $bad: exit $rc: $out"
+done
+rc=0
+out=$(IVSHMEM_MODE=bogus "$ROOT/setup.sh" 2>&1) || rc=$?
+[ "$rc" -eq 2 ] && [[ $out == *"not 'bogus'"* ]] && pass bad_mode || fail bad_mode "IVSHMEM_MODE=bogus: exit $rc: $out"
 
 # 1. Not running yet: status says so, with exit status 3.
 rc=0
@@ -107,10 +127,18 @@ listen=$(ss -Hltn "sport = :$DEVVM_PORT" | awk '{ print $4 }' | sort -u | tr '\n
 # 6. Idempotent start, and status.
 rc=0
 out=$("$ROOT/setup.sh" 2>&1) || rc=$?
-[ "$rc" -eq 0 ] && [[ $out == *"already running (pid $pid)"* ]] && pass start_again || fail start_again "exit $rc: $out"
+[ "$rc" -eq 0 ] && [[ $out == *"already running (pid $pid, mode polling)"* ]] && pass start_again || fail start_again "exit $rc: $out"
 rc=0
 out=$("$ROOT/setup.sh" status 2>&1) || rc=$?
-[ "$rc" -eq 0 ] && [[ $out == *"SSH answers"* ]] && pass status_running || fail status_running "exit $rc: $out"
+[ "$rc" -eq 0 ] && [[ $out == *"mode polling, SSH answers"* ]] && pass status_running || fail status_running "exit $rc: $out"
+# A polling VM has no interrupts: doorbell mode is refused, by setup.sh and by run_test.sh, in one line.
+rc=0
+out=$("$ROOT/setup.sh" --mode doorbell 2>&1) || rc=$?
+[ "$rc" -eq 1 ] && [[ $out == *"already runs in polling mode"* ]] || fail doorbell_refused "setup.sh: exit $rc: $out"
+rc=0
+out=$("$ROOT/run_test.sh" --vm dev --mode doorbell --results "$WORK/refused" --no-analysis 2>&1) || rc=$?
+[ "$rc" -eq 1 ] && [[ $out == *"runs in polling mode"* ]] && pass doorbell_refused_on_polling_vm ||
+	fail doorbell_refused "run_test.sh: exit $rc: $out"
 
 # 7. In the guest: user debian with passwordless sudo, cloud-init done, the ivshmem device on PCI.
 out=$(devvm_ssh 'id -un; sudo -n id -un; cloud-init status; lspci -n -d 1af4:1110 | wc -l' </dev/null 2>&1) ||
@@ -182,5 +210,48 @@ rc=0
 "$ROOT/setup.sh" status >/dev/null 2>&1 || rc=$?
 [ "$rc" -eq 3 ] && pass status_after_stop || fail status_after_stop "exit $rc (want 3)"
 
+# 11. The same disk in doorbell mode: ivshmem-doorbell served by our ivshmem server.
+start=$SECONDS
+rc=0
+"$ROOT/setup.sh" --mode doorbell >"$WORK/setup-doorbell.out" 2>"$WORK/setup-doorbell.err" || rc=$?
+doorbell_boot_s=$((SECONDS - start))
+sed 's/^/  setup: /' "$WORK/setup-doorbell.out" "$WORK/setup-doorbell.err"
+[ "$rc" -eq 0 ] && grep -q "ivshmem-doorbell .*doorbell mode" "$WORK/setup-doorbell.out" && pass start_doorbell ||
+	fail start_doorbell "./setup.sh --mode doorbell exited $rc after $doorbell_boot_s s"
+pid=$(devvm_running_pid) || fail start_doorbell "no QEMU behind $DEVVM_PIDFILE"
+devvm_load_env
+[ "$DEVVM_MODE" = doorbell ] && [ -S "$DEVVM_SOCKET" ] && [ "$(stat -c %a "$(dirname "$DEVVM_SOCKET")")" = 700 ] &&
+	pass server_socket_private || fail server_socket_private "mode $DEVVM_MODE, socket '$DEVVM_SOCKET'"
+server=$(cat "$DEVVM_SERVER_PIDFILE")
+socket_dir=$(dirname "$DEVVM_SOCKET")
+
+# 12. A doorbell run through run_test.sh: the driver is built and loaded in the guest, interrupts both ways.
+rc=0
+"$ROOT/run_test.sh" --vm dev --mode doorbell --results "$WORK/doorbell" --no-analysis --iterations 10 \
+	--latency-frame 64 --bw-iterations 1 --frames 1080p --ref-iterations 0 >"$WORK/doorbell.out" 2>&1 || rc=$?
+sed 's/^/  run_test: /' "$WORK/doorbell.out" | grep -v 'counters not measured' || true
+[ "$rc" -eq 0 ] || fail doorbell_run "run_test.sh --vm dev --mode doorbell exited $rc"
+out=$(/usr/bin/python3 - "$WORK/doorbell/latest/run.json" <<'PY'
+import json, sys
+run = json.load(open(sys.argv[1]))
+print(run["status"], run["options"]["mode"], run["host"]["doorbell"]["rings_received"] >= 10,
+      run["guest"]["doorbell"]["rings_received"] >= 1, "cpu" in run["guest"])
+PY
+) || fail doorbell_run "cannot read $WORK/doorbell/latest/run.json"
+[ "$out" = "completed doorbell True True True" ] && pass doorbell_run ||
+	fail doorbell_run "status, mode, host woken, guest woken, guest cpu: $out"
+grep -q "ivshmem_doorbell.ko" "$WORK/doorbell/latest/guest-build.log" && pass driver_built_in_guest ||
+	fail driver_built_in_guest "no module build in $WORK/doorbell/latest/guest-build.log"
+
+# 13. Stop: no QEMU, no server, no socket left.
+rc=0
+out=$("$ROOT/setup.sh" stop 2>&1) || rc=$?
+[ "$rc" -eq 0 ] && [[ $out == *"dev VM stopped"* ]] || fail stop_doorbell "exit $rc: $out"
+if kill -0 "$pid" 2>/dev/null || kill -0 "$server" 2>/dev/null || [ -e "$socket_dir" ]; then
+	fail stop_doorbell "left behind: QEMU $pid, server $server or $socket_dir"
+fi
+pass stop_doorbell
+
 ready=$(sed -n 's/^dev VM ready after \([0-9]*\) s.*/\1/p' "$WORK/setup.out")
-echo "devvm: boot to SSH ${ready} s (accel $DEVVM_ACCEL); ./setup.sh took ${boot_s} s in all (any image build included)"
+echo "devvm: boot to SSH ${ready} s (accel $DEVVM_ACCEL); ./setup.sh took ${boot_s} s in all (any image build included);" \
+	"the second boot, in doorbell mode, ${doorbell_boot_s} s"

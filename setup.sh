@@ -222,6 +222,7 @@ cmd_start() {
 		ivb_log "using the cloud image $base (it boots with its own boot loader)"
 	else
 		base=$("$ROOT/vm/dev-image.sh") || ivb_die "could not build the dev VM base image (see above)"
+		devvm_prune_images "$base"
 		devvm_built_image_paths
 		boot_args=(-kernel "$DEVVM_KERNEL" -initrd "$DEVVM_INITRD"
 			-append "root=LABEL=ivb-root ro console=ttyS0,115200")

@@ -188,6 +188,26 @@ devvm_built_image_paths() {
 	DEVVM_BASE_INFO=$DEVVM_CACHE/ivb-debian-12-$recipe.info
 }
 
+# Base images of older recipes take ~1 GB each: keep BASE (the current one) and the newest other one (a
+# clone of an older commit may still want it), and delete the rest unless a process (a QEMU using it as
+# its base) has it open. Not in vm/dev-image.sh: its text is the recipe, and a change there means a rebuild.
+devvm_prune_images() {
+	local base=$1 image stem kept=0
+	while IFS= read -r image; do
+		[ "$image" != "$base" ] || continue
+		kept=$((kept + 1))
+		[ "$kept" -gt 1 ] || continue
+		# (find fails on the fd folders of processes that end meanwhile: its output is what counts.)
+		if [ -n "$(find /proc/[0-9]*/fd -lname "$image" -print -quit 2>/dev/null)" ]; then
+			ivb_log "keeping the old base image $image: a process has it open"
+			continue
+		fi
+		stem=${image%.qcow2}
+		rm -f -- "$image" "$stem.vmlinuz" "$stem.initrd" "$stem.info"
+		ivb_log "removed the old base image $image"
+	done < <(ls -t -- "$DEVVM_CACHE"/ivb-debian-12-*.qcow2 2>/dev/null)
+}
+
 # Read the settings the running VM was started with (port, key, shared-memory file, accelerator),
 # written by setup.sh into the state folder; they override the environment's.
 devvm_load_env() {

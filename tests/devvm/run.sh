@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The dev VM tests (make check-devvm): shellcheck of the dev VM scripts, the apt sources conversion (no VM),
-# then the end-to-end test (one boot).
+# The dev VM tests (make check-devvm): shellcheck of the dev VM scripts, the apt sources conversion and the
+# pruning of old images (no VM), then the end-to-end test (two boots of one disk: polling, then doorbell).
 # Usage: tests/devvm/run.sh [BIN_DIR]   (default: build)
 set -euo pipefail
 

@@ -7,7 +7,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 readonly ROOT
 readonly SCRIPTS=(setup.sh vm/dev-lib.sh vm/dev-image.sh vm/dev-guest.sh
-	tests/devvm/run.sh tests/devvm/test_apt_sources.sh tests/devvm/test_devvm.sh)
+	tests/devvm/run.sh tests/devvm/test_apt_sources.sh tests/devvm/test_prune.sh tests/devvm/test_devvm.sh)
 
 if (cd "$ROOT" && shellcheck -x "${SCRIPTS[@]}"); then
 	echo "PASS devvm_shellcheck"
@@ -16,5 +16,6 @@ else
 	exit 1
 fi
 "$ROOT/tests/devvm/test_apt_sources.sh"
+"$ROOT/tests/devvm/test_prune.sh"
 "$ROOT/tests/devvm/test_devvm.sh" "${1:-build}"
 echo "devvm: all tests passed"

@@ -77,6 +77,21 @@ rc=0
 out=$(IVSHMEM_MODE=bogus "$ROOT/setup.sh" 2>&1) || rc=$?
 [ "$rc" -eq 2 ] && [[ $out == *"not 'bogus'"* ]] && pass bad_mode || fail bad_mode "IVSHMEM_MODE=bogus: exit $rc: $out"
 
+# A QEMU without ivshmem-doorbell: doorbell mode is refused before anything is built or started.
+cat >"$WORK/qemu-without-doorbell" <<'EOF'
+#!/bin/sh
+if [ "$1" = -device ] && [ "$2" = help ]; then
+	qemu-system-x86_64 -device help | grep -v '"ivshmem-doorbell"'
+	exit 0
+fi
+exec qemu-system-x86_64 "$@"
+EOF
+chmod +x "$WORK/qemu-without-doorbell"
+rc=0
+out=$(QEMU=$WORK/qemu-without-doorbell "$ROOT/setup.sh" --mode doorbell 2>&1) || rc=$?
+[ "$rc" -eq 1 ] && [[ $out == *"has no ivshmem-doorbell device"* ]] && ! devvm_running_pid >/dev/null &&
+	[ ! -e "$DEVVM_SERVER_PIDFILE" ] && pass qemu_without_doorbell || fail qemu_without_doorbell "exit $rc: $out"
+
 # 1. Not running yet: status says so, with exit status 3.
 rc=0
 out=$("$ROOT/setup.sh" status 2>&1) || rc=$?

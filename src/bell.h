@@ -12,8 +12,7 @@
 
 #include "ivpeer.h"
 
-#define IVB_BELL_DEVICE_DEFAULT "/dev/ivshmem-doorbell"
-/* The driver names its further devices /dev/ivshmem-doorbell1, 2, ...: this many are looked at. */
+/* The driver names its files ivshmem-doorbell, ivshmem-doorbell1, 2, ...: this many are looked at. */
 #define IVB_BELL_DEVICES_MAX 16
 #define IVB_BELL_WHY_LEN 256u
 

@@ -260,13 +260,13 @@ static int host_check_mode(struct ivb_host *h)
 	uint32_t guest_peer = h->r->guest_peer;
 
 	if (h->bell == NULL && guest_peer != 0) {
-		snprintf(h->why, sizeof(h->why), "the guest uses the doorbell: start host_writer with --doorbell too");
+		snprintf(h->why, sizeof(h->why), "the guest uses the doorbell, this host polls: give both the same --mode");
 		return -EPROTO;
 	}
 	if (h->bell == NULL)
 		return 0;
 	if (guest_peer == 0) {
-		snprintf(h->why, sizeof(h->why), "the guest polls: start guest_reader with --doorbell too");
+		snprintf(h->why, sizeof(h->why), "the guest polls, this host uses the doorbell: give both the same --mode");
 		return -EPROTO;
 	}
 	if (guest_peer > 65536 || !ivb_bell_known(h->bell, (int)guest_peer - 1)) {
@@ -538,8 +538,8 @@ static int guest_try_bind(struct ivb_guest *g)
 		return -EPROTO;
 	}
 	if ((g->bell == NULL) != (host_peer == 0)) {
-		snprintf(g->why, sizeof(g->why), "the host %s: start %s with --doorbell too",
-			 host_peer == 0 ? "polls" : "uses the doorbell", host_peer == 0 ? "host_writer" : "guest_reader");
+		snprintf(g->why, sizeof(g->why), "the host %s, this guest %s: give both the same --mode",
+			 host_peer == 0 ? "polls" : "uses the doorbell", host_peer == 0 ? "uses the doorbell" : "polls");
 		/* Bound just enough for our coming ABORTED to reach this host at once. */
 		r->guest_session = session;
 		return -EPROTO;

@@ -461,7 +461,7 @@ PY
 	wait "$guest_pid" || true
 	[ "$host_rc" -eq 1 ] && grep -q "the guest aborted (protocol error)" "$out/mismatch.err" \
 		|| { fail "$name" "mode mismatch: exit $host_rc: $(tail -1 "$out/mismatch.err")"; return; }
-	grep -q "the host uses the doorbell: start guest_reader with --doorbell too" "$out/guest2.err" \
+	grep -q "the host uses the doorbell, this guest polls: give both the same --mode" "$out/guest2.err" \
 		|| { fail "$name" "the guest did not say why: $(tail -1 "$out/guest2.err")"; return; }
 	kill "$server_pid" 2>/dev/null || true
 	wait "$server_pid" 2>/dev/null || true

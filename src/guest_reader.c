@@ -408,7 +408,7 @@ int main(int argc, char **argv)
 	struct ivb_guest_info info;
 	struct ivb_guest g;
 	struct ivb_bell bell;
-	struct ivb_cpu_span cpu;
+	struct ivb_cpu_span cpu = { 0 }; /* no span without a host */
 	struct tally t = { 0, 0, 0 };
 	struct workspace w;
 	char missing[512];
@@ -455,9 +455,6 @@ int main(int argc, char **argv)
 		ivb_cpu_span_end(&cpu);
 		if (ret == 0)
 			publish_summary(&g, &cpu, &t);
-	} else {
-		ivb_cpu_span_start(&cpu);
-		ivb_cpu_span_end(&cpu);
 	}
 	if (ret < 0) {
 		ivb_guest_abort(&g, ret == -EINTR ? IVB_ABORT_SIGNAL : ret == -ETIMEDOUT ? IVB_ABORT_TIMEOUT

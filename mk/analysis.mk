@@ -20,5 +20,9 @@ analyze: $(BUILD)/.deps-analysis
 
 # The loopback test runs `make -s build/host_writer build/guest_reader` itself; building them here
 # first keeps that inner make from racing another test group's build under `make -j check`.
+# The tests run on every core (pytest-xdist): each starts analyze_results.py, and matplotlib's start-up
+# is most of their time.
+ANALYSIS_TEST_PACKAGES := python3-pytest-xdist
 check-analysis: $(BUILD)/.deps-analysis $(BUILD)/host_writer $(BUILD)/guest_reader
-	$(PYTHON) -m pytest -q tests/analysis
+	@$(NEED) $(ANALYSIS_TEST_PACKAGES)
+	$(PYTHON) -m pytest -q -n auto tests/analysis

@@ -46,19 +46,6 @@ cleanup() {
 	[ -z "$started_server" ] || stop_server
 }
 
-# Print the pid of the dev VM's ivshmem server and return 0 when it runs (doorbell mode); 1 otherwise.
-server_pid() {
-	local pid cmdline
-	[ -r "$DEVVM_SERVER_PIDFILE" ] || return 1
-	read -r pid <"$DEVVM_SERVER_PIDFILE" || return 1
-	[[ $pid =~ ^[0-9]+$ ]] || return 1
-	cmdline=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || return 1
-	case "$cmdline" in
-	*ivshmem_server*"$DEVVM_SERVER_PIDFILE"*) echo "$pid" ;;
-	*) return 1 ;;
-	esac
-}
-
 # Start the ivshmem server on the shared-memory file, its socket in a private folder of its own (a UNIX
 # socket path must stay short). It outlives this script, as QEMU does, and like QEMU does not inherit the
 # state folder's lock. Sets DEVVM_SOCKET.
@@ -79,14 +66,14 @@ start_server() {
 		kill -0 "$started_server" 2>/dev/null || break
 		sleep 0.05
 	done
-	server_pid >/dev/null || ivb_die "the ivshmem server did not start: $(tail -n 1 "$DEVVM_SERVER_LOG" 2>/dev/null)"
+	devvm_server_pid >/dev/null || ivb_die "the ivshmem server did not start: $(tail -n 1 "$DEVVM_SERVER_LOG" 2>/dev/null)"
 	ivb_log "ivshmem server listening on $DEVVM_SOCKET (log: $DEVVM_SERVER_LOG)"
 }
 
 # Stop the dev VM's ivshmem server if it runs, and remove its socket folder.
 stop_server() {
 	local pid
-	if pid=$(server_pid); then
+	if pid=$(devvm_server_pid); then
 		kill "$pid" 2>/dev/null || true
 		devvm_wait_for_exit "$pid" 10 || kill -KILL "$pid" 2>/dev/null || true
 	fi

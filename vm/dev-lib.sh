@@ -43,19 +43,23 @@ devvm_config() {
 	[ "$DEVVM_PORT" -le 65535 ] || ivb_die "DEVVM_PORT must be at most 65535, not '$DEVVM_PORT'"
 }
 
-# Print the pid of the dev VM's QEMU and return 0 when it runs; return 1 otherwise.
-# The pid file alone is not trusted: the process must be a QEMU started with this state's pid file.
-devvm_running_pid() {
-	local pid cmdline
-	[ -r "$DEVVM_PIDFILE" ] || return 1
-	read -r pid <"$DEVVM_PIDFILE" || return 1
+# Print the pid in PIDFILE and return 0 if that process runs PROGRAM with PIDFILE on its command line;
+# return 1 otherwise. A pid file alone is not trusted: its pid may belong to another process by now.
+devvm_pid_from() {
+	local pidfile=$1 program=$2 pid cmdline
+	[ -r "$pidfile" ] || return 1
+	read -r pid <"$pidfile" || return 1
 	[[ $pid =~ ^[0-9]+$ ]] || return 1
 	cmdline=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || return 1
 	case "$cmdline" in
-	*qemu-system-x86_64*"$DEVVM_PIDFILE"*) echo "$pid" ;;
+	*"$program"*"$pidfile"*) echo "$pid" ;;
 	*) return 1 ;;
 	esac
 }
+
+# The dev VM's QEMU, and (doorbell mode) its ivshmem server: their pids when they run (devvm_pid_from).
+devvm_running_pid() { devvm_pid_from "$DEVVM_PIDFILE" qemu-system-x86_64; }
+devvm_server_pid() { devvm_pid_from "$DEVVM_SERVER_PIDFILE" ivshmem_server; }
 
 # The ssh options for the dev VM: its host keys change with every new instance, and it listens on
 # 127.0.0.1 only, so they are neither checked nor remembered.

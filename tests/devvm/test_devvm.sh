@@ -45,10 +45,7 @@ cleanup() {
 		devvm_wait_for_exit "$pid" 10 || kill -KILL "$pid" 2>/dev/null || true
 	fi
 	# The doorbell boot's ivshmem server and its socket folder, when a check failed before the stop.
-	if [ -r "$DEVVM_SERVER_PIDFILE" ] && read -r pid <"$DEVVM_SERVER_PIDFILE" &&
-		[[ $(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) == *ivshmem_server* ]]; then
-		kill "$pid" 2>/dev/null || true
-	fi
+	! pid=$(devvm_server_pid) || kill "$pid" 2>/dev/null || true
 	devvm_load_env
 	[[ ${DEVVM_SOCKET:-} != */ivb-devvm.*/ivshmem.sock ]] || rm -rf -- "$(dirname "$DEVVM_SOCKET")"
 	rm -f "$DEVVM_SHM"
@@ -78,17 +75,8 @@ out=$(IVSHMEM_MODE=bogus "$ROOT/setup.sh" 2>&1) || rc=$?
 [ "$rc" -eq 2 ] && [[ $out == *"not 'bogus'"* ]] && pass bad_mode || fail bad_mode "IVSHMEM_MODE=bogus: exit $rc: $out"
 
 # A QEMU without ivshmem-doorbell: doorbell mode is refused before anything is built or started.
-cat >"$WORK/qemu-without-doorbell" <<'EOF'
-#!/bin/sh
-if [ "$1" = -device ] && [ "$2" = help ]; then
-	qemu-system-x86_64 -device help | grep -v '"ivshmem-doorbell"'
-	exit 0
-fi
-exec qemu-system-x86_64 "$@"
-EOF
-chmod +x "$WORK/qemu-without-doorbell"
 rc=0
-out=$(QEMU=$WORK/qemu-without-doorbell "$ROOT/setup.sh" --mode doorbell 2>&1) || rc=$?
+out=$(QEMU=$ROOT/tests/qemu-without-doorbell "$ROOT/setup.sh" --mode doorbell 2>&1) || rc=$?
 [ "$rc" -eq 1 ] && [[ $out == *"has no ivshmem-doorbell device"* ]] && ! devvm_running_pid >/dev/null &&
 	[ ! -e "$DEVVM_SERVER_PIDFILE" ] && pass qemu_without_doorbell || fail qemu_without_doorbell "exit $rc: $out"
 

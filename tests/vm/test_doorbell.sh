@@ -26,34 +26,26 @@ t_assert_csv_success "$dir/bandwidth_results.csv" 1
 [ "$(t_json "$dir/run.json" options mode)" = doorbell ] || t_fail "run.json options.mode is not doorbell"
 grep -aq '^IVB-DOORBELL driver loaded: /dev/ivshmem-doorbell' "$dir/guest.log" ||
 	t_fail "guest.log does not show the driver loaded"
-# Interrupts both ways: the guest woke on the host's rings, the host on the guest's.
-received=$(t_json "$dir/run.json" guest doorbell rings_received)
-[ "${received:-0}" -ge 20 ] || t_fail "the guest woke on ${received:-no} rings, expected one per message at least"
+# Interrupts both ways: the host woke on the guest's rings (it sleeps through each of the guest's phases, so
+# once per message at least), the guest on the host's (how often it finds the host's next state already
+# there depends on the scheduler; it waited for the host to start, at least).
 received=$(t_json "$dir/run.json" host doorbell rings_received)
 [ "${received:-0}" -ge 20 ] || t_fail "the host woke on ${received:-no} rings, expected one per message at least"
+received=$(t_json "$dir/run.json" guest doorbell rings_received)
+[ "${received:-0}" -ge 1 ] || t_fail "the guest never woke on a ring"
 # What each side's CPU cost, recorded by the programs themselves.
 for side in host guest; do
 	[ -n "$(t_json "$dir/run.json" "$side" cpu wall_s)" ] || t_fail "run.json has no $side.cpu"
 done
-grep -q 'peer 0 joined' "$dir/ivshmem_server.log" && grep -q 'peer 1 joined' "$dir/ivshmem_server.log" ||
+if ! grep -q 'peer 0 joined' "$dir/ivshmem_server.log" || ! grep -q 'peer 1 joined' "$dir/ivshmem_server.log"; then
 	t_fail "the server did not see both peers: $(tr '\n' ' ' <"$dir/ivshmem_server.log")"
+fi
 grep -q 'stopped by signal' "$dir/ivshmem_server.log" || t_fail "the server was not stopped at the end"
 late=$(t_json "$dir/run.json" guest doorbell late_wakeups)
 summary="guest woke on $(t_json "$dir/run.json" guest doorbell rings_received) rings, $late late"
 
 # A QEMU without ivshmem-doorbell: refused before anything starts.
-fake=$T_TMP/qemu-without-doorbell
-cat >"$fake" <<'EOF'
-#!/bin/sh
-# QEMU as a build without ivshmem-doorbell shows itself.
-if [ "$1" = -device ] && [ "$2" = help ]; then
-	qemu-system-x86_64 -device help | grep -v '"ivshmem-doorbell"'
-	exit 0
-fi
-exec qemu-system-x86_64 "$@"
-EOF
-chmod +x "$fake"
-QEMU=$fake t_run --mode doorbell "${T_SHORT_RUN[@]}"
+QEMU=$T_TOP/tests/qemu-without-doorbell t_run --mode doorbell "${T_SHORT_RUN[@]}"
 t_assert_failed
 t_assert_stderr 'has no ivshmem-doorbell device'
 assert_nothing_left

@@ -42,15 +42,6 @@ readonly SHM="/dev/shm/ivb-doorbell-vm-$$"
 # shellcheck source=tests/integration/proc.sh
 . "$HERE/proc.sh"
 
-wait_for_line() {
-	local file=$1 regex=$2
-	for _ in $(seq $((READY_SECONDS * 20))); do
-		grep -Eq -- "$regex" "$file" 2>/dev/null && return 0
-		sleep 0.05
-	done
-	return 1
-}
-
 # Whether the console has a line matching the extended regex; FAIL with the console's IVDB lines if not.
 expect_console() {
 	local name=$1 regex=$2

@@ -37,16 +37,6 @@ check() {
 # shellcheck disable=SC2053  # the pattern is meant as a glob
 has() { [[ $1 == $2 ]]; }
 
-# Wait until FILE has a line matching the extended regex, or READY_SECONDS pass. Returns 1 on timeout.
-wait_for_line() {
-	local file=$1 regex=$2
-	for _ in $(seq $((READY_SECONDS * 20))); do
-		grep -Eq -- "$regex" "$file" 2>/dev/null && return 0
-		sleep 0.05
-	done
-	return 1
-}
-
 # Start the server with ARGS in the background; it is ready once it has written its pid file.
 # Sets server_pid and server_log.
 start_server() {

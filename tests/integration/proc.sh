@@ -23,6 +23,17 @@ stop_pid() {
 	wait "$pid" 2>/dev/null || true
 }
 
+# Wait until FILE has a line matching the extended regex, or READY_SECONDS (the sourcing script's) pass.
+# Returns 1 on timeout.
+wait_for_line() {
+	local file=$1 regex=$2
+	for _ in $(seq $((READY_SECONDS * 20))); do
+		grep -Eq -- "$regex" "$file" 2>/dev/null && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
 # Wait up to SECONDS for background process PID to exit; its status lands in exit_rc (124: it did not, and
 # was stopped).
 wait_exit() {

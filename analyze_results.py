@@ -214,6 +214,8 @@ MODE_WORDS = {
     "doorbell": "each side sleeps until the other rings it (ivshmem-doorbell interrupts, eventfds)",
 }
 SIDES = ("host", "guest")
+CPU_FIELDS = ("user_s", "sys_s", "wall_s", "messages")  # host.cpu, guest.cpu (src/manifest.c)
+BELL_FIELDS = ("peer_id", "rings_sent", "rings_received", "late_wakeups")  # host.doorbell, guest.doorbell
 # getrusage counts in scheduler ticks: a one-thread program may show a tick more CPU than wall time.
 CPU_SLACK_S = 0.1
 
@@ -810,25 +812,35 @@ def counter_findings(run):
     return findings
 
 
-def cpu_findings(run):
-    """Each program is one thread: its CPU time cannot exceed its wall time (beyond the accounting's tick)."""
+def notification_findings(run):
+    """run.json's mode, interval, CPU times and doorbell counts, which a user may have edited: values that
+    cannot be right. Each program is one thread: its CPU time cannot exceed its wall time (beyond a tick)."""
+    m = run["manifest"]
     findings = []
+    mode = lookup(m, "options", "mode")
+    if mode is not None and run_mode(m) is None:
+        findings.append(f"{MANIFEST_JSON}: options.mode is {mode!r}, neither polling nor doorbell")
+    interval = lookup(m, "options", "interval_us")
+    if interval is not None and run_interval(m) is None:
+        findings.append(f"{MANIFEST_JSON}: options.interval_us is {interval!r}, not a whole number of us >= 0")
     for side in SIDES:
-        raw = lookup(run["manifest"], side, "cpu")
-        if raw is None:
-            continue
-        cpu = cpu_record(run["manifest"], side)
-        if cpu is None:
-            findings.append(f"{MANIFEST_JSON}: {side}.cpu is not four finite non-negative numbers: {raw}")
-        elif cpu["user_s"] + cpu["sys_s"] > cpu["wall_s"] + CPU_SLACK_S:
+        raw = lookup(m, side, "cpu")
+        cpu = cpu_record(m, side)
+        if raw is not None and cpu is None:
+            findings.append(f"{MANIFEST_JSON}: {side}.cpu is not three finite non-negative times and a message "
+                            f"count: {raw}")
+        elif cpu is not None and cpu["user_s"] + cpu["sys_s"] > cpu["wall_s"] + CPU_SLACK_S:
             findings.append(f"{MANIFEST_JSON}: {side}.cpu: {cpu['user_s'] + cpu['sys_s']:.3f} s of CPU in "
                             f"{cpu['wall_s']:.3f} s of wall time, more than one thread can use")
+        raw = lookup(m, side, "doorbell")
+        if raw is not None and bell_record(m, side) is None:
+            findings.append(f"{MANIFEST_JSON}: {side}.doorbell is not four whole numbers >= 0: {raw}")
     return findings
 
 
 def find_suspects(run):
     return (latency_findings(run) + bandwidth_findings(run) + reference_findings(run) + study_findings(run)
-            + map_study_findings(run) + counter_findings(run) + cpu_findings(run))
+            + map_study_findings(run) + counter_findings(run) + notification_findings(run))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -935,10 +947,9 @@ def environment_section(run):
         f"  Guest kernel:    {get('guest', 'kernel')}",
         f"  Region:          {get('region', 'path')}, {get('region', 'size')} bytes",
     ]
-    mode = lookup(m, "options", "mode")
+    mode, interval = run_mode(m), run_interval(m)
     if mode is not None:
-        interval = lookup(m, "options", "interval_us", default=0)
-        lines.append(f"  Notification:    {mode}" + (f", messages {interval} us apart" if interval else ""))
+        lines.append(f"  Notification:    {mode}" + (f", messages started {interval} us apart" if interval else ""))
     options = lookup(m, "options")
     if isinstance(options, dict) and options:
         lines.append("  Options:         " + " ".join(f"{k}={v}" for k, v in options.items()))
@@ -1713,19 +1724,47 @@ def mapping_study_section(run):
 def cpu_record(manifest, side):
     """One side's CPU time from run.json (host.cpu, guest.cpu) as floats, or None if absent or unusable."""
     raw = lookup(manifest, side, "cpu")
-    if not isinstance(raw, dict):
+    if not isinstance(raw, dict) or not all(is_number(raw.get(k)) for k in CPU_FIELDS):
         return None
-    try:
-        values = {k: float(raw[k]) for k in ("user_s", "sys_s", "wall_s", "messages")}
-    except (KeyError, TypeError, ValueError):
-        return None
-    if not all(math.isfinite(v) and v >= 0 for v in values.values()) or isinstance(raw["messages"], bool):
+    values = {k: float(raw[k]) for k in CPU_FIELDS}
+    if not all(math.isfinite(v) and v >= 0 for v in values.values()) or not values["messages"].is_integer():
         return None
     return values
 
 
+def is_number(value):
+    """A JSON number (not true or false, which Python counts as 1 and 0)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def is_count(value):
+    """A JSON whole number >= 0."""
+    return is_number(value) and isinstance(value, int) and value >= 0
+
+
+def bell_record(manifest, side):
+    """One side's doorbell counts (host.doorbell, guest.doorbell), or None if absent or unusable."""
+    raw = lookup(manifest, side, "doorbell")
+    if not isinstance(raw, dict) or not all(is_count(raw.get(k)) for k in BELL_FIELDS):
+        return None
+    return raw
+
+
+def run_mode(manifest):
+    """options.mode ("polling" or "doorbell"), or None when absent or unusable."""
+    mode = lookup(manifest, "options", "mode")
+    return mode if isinstance(mode, str) and mode in MODE_WORDS else None
+
+
+def run_interval(manifest):
+    """options.interval_us (0: back to back), or None when absent or unusable."""
+    interval = lookup(manifest, "options", "interval_us")
+    return interval if is_count(interval) else None
+
+
 def cpu_figures(cpu):
-    """CPU per message and share of one core, from a cpu_record; None where a divisor is 0."""
+    """CPU per 1000 messages (= ms per message) and share of one core, from a cpu_record; None where a
+    divisor is 0."""
     used = cpu["user_s"] + cpu["sys_s"]
     return {
         "used_s": used,
@@ -1738,54 +1777,87 @@ def fmt_share(value):
     return "n/a" if value is None else f"{100 * value:.1f}%"
 
 
-def bell_line(manifest, side):
-    bell = lookup(manifest, side, "doorbell")
-    if not isinstance(bell, dict):
+def missing_cpu(manifest, side):
+    """Why a side has no usable CPU record, for the report and --compare."""
+    if lookup(manifest, side, "cpu") is not None:
+        return f"{side} CPU unusable (see SUSPECT FIGURES)"
+    why = lookup(manifest, side, "cpu_missing")
+    return f"{side} CPU not recorded" + (f": {why}" if why else "")
+
+
+def latency_medians(latency):
+    """(messages, median round trip us, median notification us) of the successful latency messages, or None."""
+    ok = successful(latency)
+    if ok is None or ok.empty:
         return None
-    get = lambda key: bell.get(key, "?")
-    return (f"  {side} doorbell: peer {get('peer_id')}, {get('rings_sent')} rings sent, {get('rings_received')} "
-            f"woke it, {get('late_wakeups')} waits ended on a 50 ms slice instead of a ring")
+    return len(ok), ok["roundtrip_ns"].median() / 1e3, ok["notification_est_ns"].median() / 1e3
+
+
+def interval_line(interval, medians):
+    """What a pause between messages makes of the core shares, as far as the latency test shows it."""
+    head = f"  Messages started {interval} us apart (--interval-us)"
+    if medians is None:
+        return head + ": without a latency test, how much of the time is waiting is not known"
+    roundtrip = medians[1]
+    if roundtrip >= interval:
+        return (head + f", but the median round trip ({fmt(roundtrip, 1)} us) is not shorter: the messages "
+                "follow each other without a pause, so the core shares are not an idle cost")
+    return (head + f": the median round trip is {fmt(roundtrip, 1)} us, so about "
+            f"{fmt(100 * (1 - roundtrip / interval), 1)}% of the time between messages is waiting; the core "
+            "shares above are mostly what waiting costs (idle cost)")
+
+
+def bell_line(bell, side):
+    return (f"  {side} doorbell: peer {bell['peer_id']}, {bell['rings_sent']} rings sent, {bell['rings_received']} "
+            f"received, {bell['late_wakeups']} waits ended on a 50 ms slice instead of a ring")
 
 
 def notification_section(run):
     """What each side's waiting cost: the mode, CPU time against wall time, per message, and the latency."""
     m = run["manifest"]
-    mode = lookup(m, "options", "mode")
-    lines = section(f"NOTIFICATION AND CPU (mode: {mode or 'not recorded'})")
+    mode = run_mode(m)
+    shown = mode or ("not recorded" if lookup(m, "options", "mode") is None else "unknown, see SUSPECT FIGURES")
+    lines = section(f"NOTIFICATION AND CPU (mode: {shown})")
     if not m:
         return lines + [f"  {MANIFEST_JSON} missing: mode and CPU time unknown"]
-    if mode in MODE_WORDS:
+    if mode is not None:
         lines.append(f"  {mode}: {MODE_WORDS[mode]}")
-    interval = lookup(m, "options", "interval_us", default=0)
-    if isinstance(interval, (int, float)) and interval > 0:
-        lines.append(f"  Messages started {interval} us apart (--interval-us): most of the wall time is waiting, "
-                     "so the core share is mostly what waiting costs")
-    rows = []
+    rows, missing = [], []
     for side in SIDES:
         cpu = cpu_record(m, side)
         if cpu is None:
-            why = lookup(m, side, "cpu_missing") or "not recorded"
-            rows.append([side, "n/a", "n/a", "n/a", "n/a", "n/a", "n/a", f"({why})"])
+            rows.append([side] + ["n/a"] * 6)
+            missing.append(f"  {missing_cpu(m, side)}")
             continue
         f = cpu_figures(cpu)
         rows.append([side, fmt(cpu["user_s"], 3), fmt(cpu["sys_s"], 3), fmt(cpu["wall_s"], 3),
-                     fmt_share(f["core_share"]), f"{cpu['messages']:.0f}",
-                     fmt(None if f["per_1000_s"] is None else f["per_1000_s"], 3), ""])
-    lines += fmt_table(["side", "user_s", "sys_s", "wall_s", "core_share", "messages", "cpu_s/1000 msgs", ""], rows)
-    lines.append("  (getrusage of each program over its exchanges, warm-up included: the host's also covers making and "
-                 "hashing frames, the guest's its four phases; in a VM, the guest's is guest CPU time)")
-    latency = successful(run["latency"])
-    if latency is not None and not latency.empty:
-        lines.append(f"  Latency test ({len(latency)} messages): median round trip "
-                     f"{fmt(latency['roundtrip_ns'].median() / 1e3, 3)} us, median notification (est.) "
-                     f"{fmt(latency['notification_est_ns'].median() / 1e3, 3)} us")
+                     fmt_share(f["core_share"]), f"{cpu['messages']:.0f}", fmt(f["per_1000_s"], 3)])
+    lines += fmt_table(["side", "user_s", "sys_s", "wall_s", "core_share", "messages", "cpu_ms/msg"], rows)
+    lines += missing
+    lines.append("  (getrusage of each program over its exchanges, warm-up and every test included: the host's also "
+                 "covers making and hashing frames, the guest's its four phases; in a VM, the guest's is guest CPU "
+                 "time. cpu_ms/msg is also the CPU seconds per 1000 messages; core_share is CPU / wall time)")
+    medians = latency_medians(run["latency"])
+    if medians is None:
+        lines.append("  Latency test: no successful message recorded, so no round trip or notification time")
+    else:
+        lines.append(f"  Latency test ({medians[0]} messages): median round trip {fmt(medians[1], 3)} us, "
+                     f"median notification (est.) {fmt(medians[2], 3)} us")
+    interval = run_interval(m)
+    if interval:
+        lines.append(interval_line(interval, medians))
     for side in SIDES:
-        line = bell_line(m, side)
-        if line:
-            lines.append(line)
-        late = lookup(m, side, "doorbell", "late_wakeups")
-        if isinstance(late, int) and late > 0:
-            lines.append(f"  ! {side}: {late} rings were lost or late: those messages' times include up to 50 ms of waiting")
+        bell = bell_record(m, side)
+        if bell is None:
+            if lookup(m, side, "doorbell") is not None:
+                lines.append(f"  {side} doorbell counts unusable (see SUSPECT FIGURES)")
+            elif mode == "doorbell":
+                lines.append(f"  {side} doorbell counts not recorded")
+            continue
+        lines.append(bell_line(bell, side))
+        if bell["late_wakeups"] > 0:
+            lines.append(f"  ! {side}: {bell['late_wakeups']} waits saw the state change with no ring within "
+                         "50 ms (a ring lost or late): those messages' times include up to 50 ms of waiting")
     return lines
 
 

@@ -10,7 +10,7 @@
 """Statistics, plots and a performance report for one ivshmem-bench results folder.
 
 Usage: ./analyze_results.py [RESULTS_DIR]        (default: results/latest)
-       ./analyze_results.py --compare DIR DIR...  (side by side: mode, latency, CPU per message)
+       ./analyze_results.py --compare DIR DIR...  (side by side: mode, latency, CPU per message; stdout only)
 
 Reads latency_results.csv, bandwidth_results.csv, reference_results.csv, latency_performance.csv,
 bandwidth_performance.csv, phase_performance.csv, write_study.csv, mapping_study.csv and run.json (each
@@ -2172,45 +2172,79 @@ def analyse(folder):
     return 0
 
 
-def compare_row(folder):
-    """One run's figures for --compare; raises InputError when the folder is not a results folder."""
-    if not (folder / MANIFEST_JSON).is_file():
+def read_compare_manifest(folder):
+    """A run's run.json for --compare, or InputError naming the folder (one line, no other warning)."""
+    path = folder / MANIFEST_JSON
+    if not path.is_file():
         raise InputError(f"{folder}: no {MANIFEST_JSON}: not an ivshmem-bench results folder")
-    notes, errors = [], []
-    m = load_manifest(folder, notes, errors)
-    if errors:
-        raise InputError(f"{folder}: {errors[0]}")
-    latency = successful(read_csv_file(folder / LATENCY_CSV, LATENCY_COLUMNS)) \
-        if (folder / LATENCY_CSV).exists() else None
-    have_latency = latency is not None and not latency.empty
-    where = lookup(m, "meta", "vm", default="?")
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as err:
+        raise InputError(f"{folder}: {MANIFEST_JSON} unreadable ({err})")
+    if not isinstance(manifest, dict):
+        raise InputError(f"{folder}: {MANIFEST_JSON} is not a JSON object")
+    return manifest
+
+
+def compare_row(folder):
+    """One run's figures for --compare and what is suspect in its run.json; raises InputError when the
+    folder is not a results folder or its latency_results.csv cannot be used."""
+    m = read_compare_manifest(folder)
+    latency = None
+    if (folder / LATENCY_CSV).exists():
+        try:
+            latency = read_csv_file(folder / LATENCY_CSV, LATENCY_COLUMNS)
+        except InputError as err:
+            raise InputError(f"{folder}: {err}")
+    medians = latency_medians(latency)
+    where = str(lookup(m, "meta", "vm", default="n/a"))
     accel = lookup(m, "meta", "accel")
-    row = [folder.name, str(lookup(m, "options", "mode", default="?")), where + (f" ({accel})" if accel else ""),
-           str(lookup(m, "options", "latency_frame", default="?")), str(lookup(m, "options", "interval_us", default=0)),
-           str(len(latency)) if have_latency else "0",
-           fmt(latency["roundtrip_ns"].median() / 1e3, 3) if have_latency else "n/a",
-           fmt(latency["notification_est_ns"].median() / 1e3, 3) if have_latency else "n/a"]
+    interval = run_interval(m)
+    row = [run_mode(m) or "n/a", where + (f" ({accel})" if accel else ""),
+           str(lookup(m, "options", "latency_frame", default="n/a")), "n/a" if interval is None else str(interval),
+           str(medians[0]) if medians else "0",
+           fmt(medians[1], 3) if medians else "n/a", fmt(medians[2], 3) if medians else "n/a"]
     shares = []
     for side in SIDES:
         cpu = cpu_record(m, side)
         f = cpu_figures(cpu) if cpu else {"per_1000_s": None, "core_share": None}
         row.append(fmt(f["per_1000_s"], 3))
         shares.append(fmt_share(f["core_share"]))
-    return row + shares
+    return row + shares, notification_findings({"manifest": m})
+
+
+def run_labels(folders):
+    """Each run's name: its folder's (results/latest: the run it points to), or the paths as given when
+    two names are the same."""
+    names = [folder.resolve().name for folder in folders]
+    return names if len(set(names)) == len(names) else [str(folder) for folder in folders]
 
 
 def compare(folders):
-    """Runs side by side: what each mode costs in latency and CPU. Printed; nothing is written."""
-    rows = [compare_row(folder) for folder in folders]
+    """Runs side by side: what each mode costs in latency and CPU. Printed to stdout; nothing is written."""
+    results = [compare_row(folder) for folder in folders]
     header = ["run", "mode", "vm", "latency_frame", "interval_us", "n", "roundtrip_us", "notification_us",
               "host_cpu_s/1000", "guest_cpu_s/1000", "host_core", "guest_core"]
-    print(f"{PROG}: {len(rows)} runs side by side (medians of the latency test; CPU from run.json)")
-    print("\n".join(fmt_table(header, rows)))
+    labels = run_labels(folders)
+    print(f"{PROG}: {len(results)} runs side by side (medians of the latency test; CPU from run.json)")
+    print("\n".join(fmt_table(header, [[label] + row for label, (row, _) in zip(labels, results)])))
+    print("  (cpu_s/1000: CPU seconds per 1000 messages, = ms per message, warm-up and every test included; "
+          "core: CPU / wall time; n/a: not recorded or unusable)")
+    for label, (_, findings) in zip(labels, results):
+        for finding in findings:
+            print(f"  SUSPECT {label}: {finding}")
     return 0
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """Usage errors as one line on stderr (argparse adds the whole usage); exit status 2."""
+
+    def error(self, message):
+        self.exit(2, f"{PROG}: {message} (--help shows the usage)\n")
+
+
 def main(argv=None):
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="analyze_results.py",
         description="Statistics, plots and performance_report.txt for one ivshmem-bench results folder.",
     )

@@ -2,10 +2,12 @@
 time and per message (run.json host.cpu, guest.cpu), the doorbell counts, what is missing, and implausible
 values, on synthetic results folders whose expected figures are computed here."""
 
+import math
 import statistics
 import subprocess
 import sys
 
+import pytest
 
 import builders as b
 from builders import report_section
@@ -159,47 +161,133 @@ def test_implausible_values_are_suspect_and_the_report_is_still_written(tmp_path
     assert "run.json" not in report_section(analyse(tmp_path / "fine", fine), "SUSPECT FIGURES")
 
 
-def compare(*folders):
-    return subprocess.run([sys.executable, str(b.ANALYZE), "--compare", *map(str, folders)],
+# ---- --compare ------------------------------------------------------------------------------------
+
+
+def compare(*args):
+    return subprocess.run([sys.executable, str(b.ANALYZE), "--compare", *map(str, args)],
                           capture_output=True, text=True, timeout=120)
 
 
-def test_compare_puts_runs_side_by_side(tmp_path):
+def compare_rows(stdout):
+    """The table's rows by run name (the first field)."""
+    lines = stdout.splitlines()
+    assert lines[1].split()[:2] == ["run", "mode"], stdout
+    return {line.split()[0]: line.split() for line in lines[2:] if line.startswith("  ") and line[2:3] != "("
+            and not line.startswith("  SUSPECT")}
+
+
+def test_compare_puts_runs_side_by_side_and_writes_nothing(tmp_path):
     polling_latency = b.latency_rows(20, seed=42)
-    doorbell_latency = b.latency_rows(30, seed=43)
+    doorbell_latency = b.latency_rows(31, seed=43, failed=(7,))
+    polling_cpu = {"user_s": 2.0, "sys_s": 0.0, "wall_s": 2.0, "messages": 400}
     polling = b.write_results(tmp_path / "poll", latency=polling_latency,
-                              run=doorbell_manifest(mode="polling",
-                                                    host_cpu={"user_s": 2.0, "sys_s": 0.0, "wall_s": 2.0,
-                                                              "messages": 400}))
+                              run=doorbell_manifest(mode="polling", host_cpu=polling_cpu))
     doorbell = b.write_results(tmp_path / "bell", latency=doorbell_latency, run=doorbell_manifest(interval_us=250))
+    before = sorted(p.name for p in tmp_path.rglob("*"))
     proc = compare(polling, doorbell)
     assert proc.returncode == 0, proc.stderr
-    assert (tmp_path / "poll" / "performance_report.txt").exists() is False  # --compare writes nothing
-    rows = {line.split()[0]: line.split() for line in proc.stdout.splitlines()[2:]}
-    for name, latency, mode, interval, host, guest in (
-            ("poll", polling_latency, "polling", "0", (2.0, 400, 2.0), GUEST_CPU),
-            ("bell", doorbell_latency, "doorbell", "250", (1.5, 500, 3.0), GUEST_CPU)):
+    assert sorted(p.name for p in tmp_path.rglob("*")) == before
+    rows = compare_rows(proc.stdout)
+    assert list(rows) == ["poll", "bell"]
+    for name, latency, mode, interval, host in (("poll", polling_latency, "polling", "0", polling_cpu),
+                                                 ("bell", doorbell_latency, "doorbell", "250", HOST_CPU)):
         row = rows[name]
         ok = [r for r in latency if r["success"] == 1]
-        assert row[1] == mode and row[5] == interval and int(row[6]) == len(ok)
-        assert float(row[7]) == round(statistics.median(r["roundtrip_ns"] for r in ok) / 1e3, 3)
-        assert float(row[8]) == round(statistics.median(r["notification_est_ns"] for r in ok) / 1e3, 3)
-        used, messages, wall = host
-        assert float(row[9]) == round(used / messages * 1000, 3)
-        assert row[11] == f"{100 * used / wall:.1f}%"
-        guest_used = guest["user_s"] + guest["sys_s"]
-        assert float(row[10]) == round(guest_used / guest["messages"] * 1000, 3)
+        assert row[1:6] == [mode, "bench", "(kvm)", "4096", interval] and int(row[6]) == len(ok)
+        assert float(row[7]) == round(median_us(latency, "roundtrip_ns"), 3)
+        assert float(row[8]) == round(median_us(latency, "notification_est_ns"), 3)
+        for cpu, per_1000, share in ((host, row[9], row[11]), (GUEST_CPU, row[10], row[12])):
+            used = cpu["user_s"] + cpu["sys_s"]
+            assert float(per_1000) == round(used / cpu["messages"] * 1000, 3)
+            assert share == f"{100 * used / cpu['wall_s']:.1f}%"
+    assert "SUSPECT" not in proc.stdout
 
 
-def test_compare_bad_input(tmp_path):
+def test_compare_old_run_shows_what_is_not_recorded(tmp_path):
+    new = b.write_results(tmp_path / "new", latency=b.latency_rows(5), run=doorbell_manifest(guest_cpu=None))
+    old = b.write_results(tmp_path / "old", bandwidth=b.bandwidth_rows(), run=b.manifest())
+    proc = compare(new, old)
+    assert proc.returncode == 0, proc.stderr
+    rows = compare_rows(proc.stdout)
+    assert rows["old"][1] == "n/a" and rows["old"][5] == "n/a"  # mode, interval
+    assert rows["old"][6:] == ["0"] + ["n/a"] * 6  # no latency test, no CPU
+    assert rows["new"][10] == "n/a" and rows["new"][12] == "n/a"  # guest CPU
+    assert rows["new"][9] != "n/a" and rows["new"][11] != "n/a"
+
+
+def test_compare_names_runs_by_path_when_names_clash(tmp_path):
+    first = b.write_results(tmp_path / "a" / "run", latency=b.latency_rows(5), run=doorbell_manifest())
+    second = b.write_results(tmp_path / "b" / "run", latency=b.latency_rows(5), run=doorbell_manifest())
+    proc = compare(first, second)
+    assert proc.returncode == 0, proc.stderr
+    assert list(compare_rows(proc.stdout)) == [str(first), str(second)]
+
+
+def test_compare_names_a_link_by_the_run_it_points_to(tmp_path):
+    run = b.write_results(tmp_path / "20260101T000000Z", latency=b.latency_rows(5), run=doorbell_manifest())
+    other = b.write_results(tmp_path / "other", latency=b.latency_rows(5), run=doorbell_manifest())
+    (tmp_path / "latest").symlink_to(run)  # as run_test.sh leaves results/latest
+    proc = compare(tmp_path / "latest", other)
+    assert proc.returncode == 0, proc.stderr
+    assert list(compare_rows(proc.stdout)) == ["20260101T000000Z", "other"]
+
+
+@pytest.mark.parametrize("field, value, finding", [
+    ("host.cpu", {"user_s": 1.0, "sys_s": 0.5, "wall_s": 1.0, "messages": 5}, "more than one thread can use"),
+    ("host.cpu", {"user_s": -1.0, "sys_s": 0.5, "wall_s": 1.0, "messages": 5}, "host.cpu is not three finite"),
+    ("host.cpu", {"user_s": math.nan, "sys_s": 0.5, "wall_s": 1.0, "messages": 5}, "host.cpu is not three finite"),
+    ("host.cpu", {"user_s": 0.1, "sys_s": 0.5, "wall_s": math.inf, "messages": 5}, "host.cpu is not three finite"),
+    ("guest.cpu", {"user_s": 0.1, "sys_s": 0.1, "wall_s": 1.0, "messages": 2.5}, "guest.cpu is not three finite"),
+    ("guest.cpu", {"user_s": 0.1, "sys_s": 0.1, "wall_s": 1.0, "messages": True}, "guest.cpu is not three finite"),
+    ("guest.cpu", {"user_s": 0.1, "sys_s": 0.1, "wall_s": 1.0}, "guest.cpu is not three finite"),
+    ("guest.cpu", "fast", "guest.cpu is not three finite"),
+    ("guest.doorbell", dict(GUEST_BELL, late_wakeups="3"), "guest.doorbell is not four whole numbers"),
+    ("host.doorbell", dict(HOST_BELL, peer_id=1.5), "host.doorbell is not four whole numbers"),
+    ("options.interval_us", "60fps", "options.interval_us is '60fps'"),
+    ("options.mode", "interrupts", "options.mode is 'interrupts'"),
+    ("options.mode", ["doorbell"], "options.mode is ['doorbell']"),
+], ids=["cpu-over-wall", "negative", "nan", "inf", "fractional-messages", "bool-messages", "field-missing",
+        "not-an-object", "string-count", "fractional-peer", "interval-text", "unknown-mode", "mode-list"])
+def test_compare_flags_implausible_values(tmp_path, field, value, finding):
+    run = doorbell_manifest()
+    section, key = field.split(".")
+    run[section][key] = value
+    good = b.write_results(tmp_path / "good", latency=b.latency_rows(5), run=doorbell_manifest())
+    edited = b.write_results(tmp_path / "edited", latency=b.latency_rows(5), run=run)
+    proc = compare(good, edited)
+    assert proc.returncode == 0, proc.stderr
+    suspects = [line for line in proc.stdout.splitlines() if line.startswith("  SUSPECT")]
+    assert len(suspects) == 1 and suspects[0].startswith("  SUSPECT edited: run.json: ")
+    assert finding in suspects[0]
+
+
+def test_compare_bad_input_is_one_line(tmp_path):
     good = b.write_results(tmp_path / "good", latency=b.latency_rows(5), run=doorbell_manifest())
     (tmp_path / "empty").mkdir()
-    proc = compare(good, tmp_path / "empty")
-    assert proc.returncode == 1
-    assert proc.stderr.strip().endswith("empty: no run.json: not an ivshmem-bench results folder")
-    assert len(proc.stderr.strip().splitlines()) == 1
-    proc = compare(good)
-    assert proc.returncode == 2 and "needs two results folders or more" in proc.stderr
-    proc = subprocess.run([sys.executable, str(b.ANALYZE), str(good), "--compare", str(good), str(good)],
+    broken = b.write_results(tmp_path / "broken", latency=b.latency_rows(5))
+    (broken / "run.json").write_text("{\"options\": ")
+    bad_csv = b.write_results(tmp_path / "bad_csv", run=doorbell_manifest())
+    (bad_csv / "latency_results.csv").write_text("iteration,success\n1,1\n")
+    for folder, message in ((tmp_path / "empty", "empty: no run.json: not an ivshmem-bench results folder"),
+                            (broken, "broken: run.json unreadable ("),
+                            (bad_csv, "bad_csv: latency_results.csv: wrong columns: missing")):
+        proc = compare(good, folder)
+        assert proc.returncode == 1, (folder, proc.stderr)
+        assert len(proc.stderr.splitlines()) == 1 and message in proc.stderr, proc.stderr
+        assert proc.stdout == ""
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--compare", "{good}"], "--compare needs two results folders or more"),
+    (["{good}", "--compare", "{good}", "{good}"], "--compare takes the folders itself: put them after it"),
+    (["--compare"], "expected at least one argument"),
+    (["{good}", "{good}"], "unrecognized arguments"),
+])
+def test_usage_errors_are_one_line_with_status_2(tmp_path, args, message):
+    good = b.write_results(tmp_path / "good", latency=b.latency_rows(5), run=doorbell_manifest())
+    proc = subprocess.run([sys.executable, str(b.ANALYZE)] + [a.format(good=good) for a in args],
                           capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 2 and "put them after it" in proc.stderr
+    assert proc.returncode == 2
+    assert len(proc.stderr.splitlines()) == 1 and message in proc.stderr, proc.stderr
+    assert not (good / "performance_report.txt").exists()

@@ -13,7 +13,9 @@
 # Environment (defaults in brackets): DEVVM_PORT [2222], DEVVM_SHM [/dev/shm/ivshmem],
 #   DEVVM_SHM_SIZE [64M], DEVVM_MEM [2G], DEVVM_SMP [2], DEVVM_STATE [vm-state], DEVVM_KEY [temp_id_rsa],
 #   DEVVM_CACHE [~/.cache/ivshmem-bench/devvm], DEVVM_BOOT_TIMEOUT [900], DEVVM_SSH_TIMEOUT [120],
-#   DEVVM_STOP_TIMEOUT [120], ACCEL [detected: kvm or tcg], CPU [max].
+#   DEVVM_STOP_TIMEOUT [120], ACCEL [detected: kvm or tcg], CPU [max], QEMU [qemu-system-x86_64],
+#   DEVVM_SERVER [build/ivshmem_server, made with make]; the server's socket goes into a 0700 folder
+#   under XDG_RUNTIME_DIR, else TMPDIR, else /tmp.
 # If debian-12-generic-amd64.qcow2 (the official cloud image) is in this folder, it is used as the base
 # image; otherwise vm/dev-image.sh builds one from Debian packages (needs root and the apt archive).
 set -euo pipefail
@@ -30,7 +32,7 @@ readonly PACKAGES=(qemu-system-x86 qemu-utils genisoimage openssh-client e2fspro
 readonly TEMPLATES=$ROOT/cloud-init-config
 
 usage() {
-	sed -n '5,19s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
+	sed -n '5,20s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
 }
 
 # The QEMU (and ivshmem server) this invocation started and has not handed over yet; cleanup stops them.
@@ -46,37 +48,54 @@ cleanup() {
 	[ -z "$started_server" ] || stop_server
 }
 
-# Start the ivshmem server on the shared-memory file, its socket in a private folder of its own (a UNIX
-# socket path must stay short). It outlives this script, as QEMU does, and like QEMU does not inherit the
-# state folder's lock. Sets DEVVM_SOCKET.
+# Doorbell mode's server: ours is built (or brought up to date) with make; another one (DEVVM_SERVER) must exist.
+ensure_server_binary() {
+	if [ "$DEVVM_SERVER" = "$ROOT/build/ivshmem_server" ]; then
+		make -s -C "$ROOT" build/ivshmem_server >&2 || ivb_die "cannot build build/ivshmem_server (make build/ivshmem_server; see above)"
+	fi
+	[ -x "$DEVVM_SERVER" ] || ivb_die "no ivshmem server at $DEVVM_SERVER (an executable file; unset DEVVM_SERVER for ours)"
+}
+
+# Start the ivshmem server on the shared-memory file, its socket in a private (0700) folder of its own under
+# $XDG_RUNTIME_DIR, else $TMPDIR, else /tmp. It outlives this script, as QEMU does, and like QEMU does not
+# inherit the state folder's lock. Sets DEVVM_SOCKET.
 start_server() {
-	local dir
-	[ -x "$DEVVM_SERVER" ] || make -s -C "$ROOT" "${DEVVM_SERVER#"$ROOT"/}" >&2 ||
-		ivb_die "cannot build $DEVVM_SERVER (make build/ivshmem_server)"
-	[ -x "$DEVVM_SERVER" ] || ivb_die "no ivshmem server at $DEVVM_SERVER"
-	dir=$(mktemp -d "${XDG_RUNTIME_DIR:-${TMPDIR:-/tmp}}/ivb-devvm.XXXXXX") ||
-		ivb_die "cannot make a folder for the ivshmem server's socket"
+	local parent=/tmp dir why
+	if [ -d "${XDG_RUNTIME_DIR:-}" ] && [ -w "$XDG_RUNTIME_DIR" ]; then
+		parent=$XDG_RUNTIME_DIR
+	elif [ -d "${TMPDIR:-}" ] && [ -w "$TMPDIR" ]; then
+		parent=$TMPDIR
+	fi
+	# A UNIX socket's path has at most 107 bytes (sun_path); /ivb-devvm.XXXXXX/ivshmem.sock adds 30.
+	[ $((${#parent} + 30)) -le 107 ] ||
+		ivb_die "the ivshmem server's socket would not fit in 107 characters under $parent; set XDG_RUNTIME_DIR or TMPDIR to a shorter folder"
+	dir=$(mktemp -d "$parent/ivb-devvm.XXXXXX") || ivb_die "cannot make a folder for the ivshmem server's socket in $parent"
 	DEVVM_SOCKET=$dir/ivshmem.sock
 	rm -f "$DEVVM_SERVER_PIDFILE"
 	setsid "$DEVVM_SERVER" --socket "$DEVVM_SOCKET" --shm "$DEVVM_SHM" --size "$DEVVM_SHM_SIZE" --vectors 1 \
 		--max-peers 2 --pid-file "$DEVVM_SERVER_PIDFILE" </dev/null >/dev/null 2>"$DEVVM_SERVER_LOG" {lock_fd}>&- &
 	started_server=$!
+	# The server writes its pid file once the socket listens; it has 10 s.
 	for _ in $(seq 200); do
 		[ -s "$DEVVM_SERVER_PIDFILE" ] && break
 		kill -0 "$started_server" 2>/dev/null || break
 		sleep 0.05
 	done
-	devvm_server_pid >/dev/null || ivb_die "the ivshmem server did not start: $(tail -n 1 "$DEVVM_SERVER_LOG" 2>/dev/null)"
+	if ! devvm_server_pid >/dev/null; then
+		why=$(tail -n 1 "$DEVVM_SERVER_LOG" 2>/dev/null) || true
+		ivb_die "the ivshmem server did not start: ${why:-it wrote no pid file within 10 s} (log: $DEVVM_SERVER_LOG)"
+	fi
 	ivb_log "ivshmem server listening on $DEVVM_SOCKET (log: $DEVVM_SERVER_LOG)"
 }
 
-# Stop the dev VM's ivshmem server if it runs, and remove its socket folder.
+# Stop the dev VM's ivshmem server if it runs (by its pid file, or the one this run started and that never
+# wrote it), and remove its socket folder.
 stop_server() {
 	local pid
-	if pid=$(devvm_server_pid); then
+	for pid in $(devvm_server_pid) $started_server; do
 		kill "$pid" 2>/dev/null || true
 		devvm_wait_for_exit "$pid" 10 || kill -KILL "$pid" 2>/dev/null || true
-	fi
+	done
 	rm -f "$DEVVM_SERVER_PIDFILE"
 	case "${DEVVM_SOCKET:-}" in
 	*/ivb-devvm.*/ivshmem.sock) rm -rf -- "${DEVVM_SOCKET%/ivshmem.sock}" ;;
@@ -202,6 +221,12 @@ cmd_start() {
 	if devvm_port_busy "$DEVVM_PORT"; then
 		ivb_die "port $DEVVM_PORT is already in use (see: ss -ltnp 'sport = :$DEVVM_PORT'); stop what listens there or set DEVVM_PORT"
 	fi
+	# What fails in a second fails before the image, which takes minutes when it is built.
+	ensure_shm
+	if [ "$mode" = doorbell ]; then
+		ensure_server_binary
+		start_server
+	fi
 
 	if [ -f "$DEVVM_CLOUD_IMAGE" ]; then
 		base=$DEVVM_CLOUD_IMAGE
@@ -217,12 +242,10 @@ cmd_start() {
 	ensure_key
 	make_seed
 	ensure_disk "$base"
-	ensure_shm
 	ivb_detect_accel
 	local shm_device
 	# shellcheck disable=SC2054  # the commas belong to QEMU's option syntax
 	if [ "$mode" = doorbell ]; then
-		start_server
 		# One vector: each side rings the other's vector 0 (src/bell.c).
 		shm_device=(-chardev "socket,id=ivshmem0,path=$DEVVM_SOCKET" -device "ivshmem-doorbell,chardev=ivshmem0,vectors=1")
 	else

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # shellcheck disable=SC2015  # "check && pass || fail" is meant: fail when a check fails (fail exits)
-# The dev VM end to end, in one boot: ./setup.sh builds the base image (cached in ~/.cache/ivshmem-bench/devvm) and boots it
-# (TCG here), SSH answers, guest_reader is compiled in the guest and runs a short benchmark against BAR2
-# through vm/dev-guest.sh with host_writer on the host, the CSVs and run.json are checked, and
-# ./setup.sh stop leaves no QEMU behind. Also: status, idempotent start, a busy port. Then a second boot of the
-# same disk in doorbell mode (./setup.sh --mode doorbell: ivshmem-doorbell and our ivshmem server): the guest
-# driver is built in the guest and a run_test.sh --vm dev --mode doorbell run passes; stop leaves nothing behind.
+# The dev VM end to end, in two boots of one disk. First ./setup.sh builds the base image (cached in
+# ~/.cache/ivshmem-bench/devvm) and boots it (TCG here), SSH answers, guest_reader is compiled in the guest and
+# runs a short benchmark against BAR2 through vm/dev-guest.sh with host_writer on the host, the CSVs and
+# run.json are checked, and ./setup.sh stop leaves no QEMU behind. Also: status, idempotent start, a busy port.
+# Then the same disk in doorbell mode (./setup.sh --mode doorbell: ivshmem-doorbell and our ivshmem server):
+# the guest driver is built in the guest and a run_test.sh --vm dev --mode doorbell run passes; stop leaves
+# nothing behind. Before any boot: bad modes, a QEMU without ivshmem-doorbell, and an ivshmem server that is
+# missing, fails, never gets ready or whose socket path is too long.
 # Its own state folder, SSH port and shared-memory file, so that it does not touch a dev VM already running.
 # Usage: tests/devvm/test_devvm.sh [BIN_DIR]   (default: build; needs BIN_DIR/host_writer)
 set -euo pipefail
@@ -78,7 +80,43 @@ out=$(IVSHMEM_MODE=bogus "$ROOT/setup.sh" 2>&1) || rc=$?
 rc=0
 out=$(QEMU=$ROOT/tests/qemu-without-doorbell "$ROOT/setup.sh" --mode doorbell 2>&1) || rc=$?
 [ "$rc" -eq 1 ] && [[ $out == *"has no ivshmem-doorbell device"* ]] && ! devvm_running_pid >/dev/null &&
-	[ ! -e "$DEVVM_SERVER_PIDFILE" ] && pass qemu_without_doorbell || fail qemu_without_doorbell "exit $rc: $out"
+	[ ! -e "$DEVVM_SERVER_PIDFILE" ] || fail qemu_without_doorbell "exit $rc: $out"
+# IVSHMEM_MODE=doorbell chooses the same mode, and the same refusal.
+rc=0
+out=$(IVSHMEM_MODE=doorbell QEMU=$ROOT/tests/qemu-without-doorbell "$ROOT/setup.sh" 2>&1) || rc=$?
+[ "$rc" -eq 1 ] && [[ $out == *"has no ivshmem-doorbell device"* ]] && pass qemu_without_doorbell ||
+	fail qemu_without_doorbell "IVSHMEM_MODE=doorbell: exit $rc: $out"
+
+# The ivshmem server missing, failing, never ready, or its socket path too long: each refused in one line
+# before any image or QEMU, leaving no server and no socket folder (they go into $WORK/run here).
+mkdir -m 0700 "$WORK/run"
+# ./setup.sh --mode doorbell with the server $1 and the socket folders under $2; sets rc and out.
+start_doorbell_with() {
+	rc=0
+	out=$(DEVVM_SERVER=$1 XDG_RUNTIME_DIR=$2 "$ROOT/setup.sh" --mode doorbell 2>&1) || rc=$?
+}
+# Whether the refusal was one line saying $1, with nothing left behind.
+refused_cleanly() {
+	[ "$rc" -eq 1 ] && [ "$(wc -l <<<"$out")" -eq 1 ] && [[ $out == *"$1"* ]] && ! devvm_running_pid >/dev/null &&
+		[ ! -e "$DEVVM_SERVER_PIDFILE" ] && [ -z "$(ls -A "$WORK/run")" ]
+}
+start_doorbell_with "$WORK/no-such-server" "$WORK/run"
+refused_cleanly "no ivshmem server at $WORK/no-such-server" && pass server_missing || fail server_missing "exit $rc: $out"
+printf '#!/bin/sh\necho "ivshmem_server: test: cannot map the region" >&2\nexit 1\n' >"$WORK/failing_server"
+printf '#!/bin/sh\necho $$ >"%s"\nexec sleep 60\n' "$WORK/hung.pid" >"$WORK/hanging_server"
+chmod +x "$WORK/failing_server" "$WORK/hanging_server"
+start_doorbell_with "$WORK/failing_server" "$WORK/run"
+refused_cleanly "the ivshmem server did not start: ivshmem_server: test: cannot map the region" &&
+	pass server_fails_to_start || fail server_fails_to_start "exit $rc: $out"
+start_doorbell_with "$WORK/hanging_server" "$WORK/run"
+refused_cleanly "it wrote no pid file within 10 s" && ! kill -0 "$(cat "$WORK/hung.pid")" 2>/dev/null &&
+	pass server_never_ready || fail server_never_ready "exit $rc, server $(cat "$WORK/hung.pid") left? $out"
+long_dir=$WORK/run/$(printf '%080d' 0)
+mkdir -p "$long_dir"
+start_doorbell_with "$WORK/failing_server" "$long_dir"
+rmdir "$long_dir"
+refused_cleanly "socket would not fit in 107 characters" && pass socket_path_too_long ||
+	fail socket_path_too_long "exit $rc: $out"
 
 # 1. Not running yet: status says so, with exit status 3.
 rc=0

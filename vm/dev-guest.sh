@@ -119,6 +119,8 @@ deploy_driver() {
 		fi
 		ivb_log "built the driver in the dev VM in $((SECONDS - start)) s"
 		reload=1
+	else
+		echo "the ivshmem_doorbell driver is up to date in the dev VM (build $module_id)" >>"$results/guest-build.log"
 	fi
 	# A driver loaded from an earlier build is replaced; a missing file after loading means no ivshmem-doorbell.
 	if ! devvm_ssh "if [ -d /sys/module/ivshmem_doorbell ] && [ -n '$reload' ]; then sudo rmmod ivshmem_doorbell; fi

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -38,7 +39,7 @@ static void server_log(const struct ivserver *s, const char *fmt, ...)
 }
 
 /* Send one message: an int64 in little-endian order, with fd attached when fd >= 0. Never blocks:
- * a peer that does not read its socket loses its place rather than stalling the server. */
+ * -EAGAIN when the socket is full (the caller keeps the message for later). */
 static int send_msg(int sock_fd, int64_t value, int fd)
 {
 	uint64_t le = htole64((uint64_t)value);
@@ -82,6 +83,8 @@ static void peer_reset(struct ivserver_peer *p)
 	p->broken = false;
 	for (unsigned v = 0; v < IVSERVER_MAX_VECTORS; v++)
 		p->vectors[v] = -1;
+	p->out = NULL;
+	p->out_head = p->out_len = p->out_cap = 0;
 }
 
 static void peer_close_fds(struct ivserver_peer *p)
@@ -91,7 +94,83 @@ static void peer_close_fds(struct ivserver_peer *p)
 	for (unsigned v = 0; v < IVSERVER_MAX_VECTORS; v++)
 		if (p->vectors[v] >= 0)
 			close(p->vectors[v]);
+	free(p->out);
 	peer_reset(p);
+}
+
+/* Append a message to p's queue; a peer whose queue is past the server's bound reads too slowly to be
+ * served and is marked broken (so are peers we cannot find memory for). */
+static void queue_msg(const struct ivserver *s, struct ivserver_peer *p, int64_t value, int fd)
+{
+	if (p->broken)
+		return;
+	if (p->out_len - p->out_head >= s->queue_max) {
+		p->broken = true;
+		return;
+	}
+	if (p->out_len == p->out_cap && p->out_head > 0) {
+		memmove(p->out, p->out + p->out_head, (p->out_len - p->out_head) * sizeof(*p->out));
+		p->out_len -= p->out_head;
+		p->out_head = 0;
+	}
+	if (p->out_len == p->out_cap) {
+		size_t cap = p->out_cap == 0 ? 64 : 2 * p->out_cap;
+		struct ivserver_msg *out = realloc(p->out, cap * sizeof(*out));
+
+		if (out == NULL) {
+			p->broken = true;
+			return;
+		}
+		p->out = out;
+		p->out_cap = cap;
+	}
+	p->out[p->out_len++] = (struct ivserver_msg){ .value = value, .fd = fd };
+}
+
+/* Send what p's socket takes of its queue; a send that fails other than by a full socket breaks p. */
+static void flush_peer(struct ivserver_peer *p)
+{
+	while (!p->broken && p->out_head < p->out_len) {
+		int ret = send_msg(p->sock_fd, p->out[p->out_head].value, p->out[p->out_head].fd);
+
+		if (ret == -EAGAIN)
+			return;
+		if (ret < 0)
+			p->broken = true;
+		else
+			p->out_head++;
+	}
+	if (p->out_head == p->out_len)
+		p->out_head = p->out_len = 0;
+}
+
+/* Forget the queued messages that carry one of the leaving peer's eventfds: they are about to be
+ * closed (and their numbers reused). The leave message that follows makes the receiver drop any it
+ * already got. */
+static void unqueue_peer_fds(struct ivserver_peer *p, const struct ivserver_peer *gone)
+{
+	size_t k = p->out_head;
+
+	for (size_t i = p->out_head; i < p->out_len; i++)
+		if (p->out[i].fd < 0 || p->out[i].value != (int64_t)gone->id)
+			p->out[k++] = p->out[i];
+	p->out_len = k;
+}
+
+int ivserver_check_fd_limit(unsigned n_vectors, unsigned max_peers, uint64_t *needed, uint64_t *limit)
+{
+	struct rlimit rl;
+
+	*needed = (uint64_t)max_peers * (1u + (uint64_t)n_vectors) + IVSERVER_FD_MARGIN;
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return -errno;
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < *needed) {
+		rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > *needed ? *needed : rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			return -errno;
+	}
+	*limit = rl.rlim_cur;
+	return rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= *needed ? 0 : -EMFILE;
 }
 
 int ivserver_init(struct ivserver *s, unsigned n_vectors, unsigned max_peers, FILE *log)
@@ -99,6 +178,7 @@ int ivserver_init(struct ivserver *s, unsigned n_vectors, unsigned max_peers, FI
 	memset(s, 0, sizeof(*s));
 	s->sock_fd = -1;
 	s->shm_fd = -1;
+	s->reserve_fd = -1;
 	s->log = log;
 	if (n_vectors < 1 || n_vectors > IVSERVER_MAX_VECTORS || max_peers < 1 || max_peers > IVSERVER_MAX_PEERS)
 		return -EINVAL;
@@ -109,6 +189,15 @@ int ivserver_init(struct ivserver *s, unsigned n_vectors, unsigned max_peers, FI
 		peer_reset(&s->peers[i]);
 	s->n_vectors = n_vectors;
 	s->max_peers = max_peers;
+	/* Twice a whole handshake: room for a full one and the joins and leaves while it is read. */
+	s->queue_max = 2 * (3 + (size_t)max_peers * (n_vectors + 1));
+	s->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (s->reserve_fd < 0) {
+		int ret = -errno;
+
+		ivserver_close(s);
+		return ret;
+	}
 	return 0;
 }
 
@@ -282,14 +371,19 @@ static void remove_peer(struct ivserver *s, struct ivserver_peer *p)
 {
 	unsigned id = p->id;
 
+	for (unsigned i = 0; i < s->max_peers; i++)
+		if (&s->peers[i] != p && s->peers[i].sock_fd >= 0)
+			unqueue_peer_fds(&s->peers[i], p);
 	peer_close_fds(p);
 	s->n_peers--;
 	server_log(s, "peer %u left (%u connected)", id, s->n_peers);
 	for (unsigned i = 0; i < s->max_peers; i++) {
 		struct ivserver_peer *o = &s->peers[i];
 
-		if (o->sock_fd >= 0 && !o->broken && send_msg(o->sock_fd, (int64_t)id, -1) < 0)
-			o->broken = true;
+		if (o->sock_fd >= 0 && !o->broken) {
+			queue_msg(s, o, (int64_t)id, -1);
+			flush_peer(o);
+		}
 	}
 }
 
@@ -332,25 +426,44 @@ static unsigned free_id(struct ivserver *s)
 	return id;
 }
 
-/* Steps 1-4 of the handshake, to the new peer p (not yet in the table). */
-static int send_setup(struct ivserver *s, const struct ivserver_peer *p)
+/* Steps 1-4 of the handshake, queued for the new peer p (not yet in the table). */
+static void queue_setup(struct ivserver *s, struct ivserver_peer *p)
 {
-	int ret;
-
-	ret = send_msg(p->sock_fd, IVSERVER_PROTOCOL_VERSION, -1);
-	if (ret == 0)
-		ret = send_msg(p->sock_fd, p->id, -1);
-	if (ret == 0)
-		ret = send_msg(p->sock_fd, -1, s->shm_fd);
-	for (unsigned i = 0; i < s->max_peers && ret == 0; i++) {
+	queue_msg(s, p, IVSERVER_PROTOCOL_VERSION, -1);
+	queue_msg(s, p, p->id, -1);
+	queue_msg(s, p, -1, s->shm_fd);
+	for (unsigned i = 0; i < s->max_peers; i++) {
 		const struct ivserver_peer *o = &s->peers[i];
 
 		if (o->sock_fd < 0 || o->broken)
 			continue;
-		for (unsigned v = 0; v < s->n_vectors && ret == 0; v++)
-			ret = send_msg(p->sock_fd, o->id, o->vectors[v]);
+		for (unsigned v = 0; v < s->n_vectors; v++)
+			queue_msg(s, p, o->id, o->vectors[v]);
 	}
-	return ret;
+}
+
+/* Tell a client we cannot serve it (best effort: it may be gone already) and close it. */
+static void refuse(int fd)
+{
+	(void)send_msg(fd, IVSERVER_REFUSED_VERSION, -1);
+	close(fd);
+}
+
+/* Accept when the fd table is full: the reserve fd makes room for the connection, which is refused, so
+ * that it leaves the backlog (else poll would report it again and again). */
+static int accept_refuse_no_fds(struct ivserver *s, int err)
+{
+	int fd;
+
+	if (s->reserve_fd < 0)
+		return err;
+	close(s->reserve_fd);
+	fd = accept4(s->sock_fd, NULL, NULL, SOCK_CLOEXEC);
+	if (fd >= 0)
+		refuse(fd);
+	s->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	server_log(s, "refused a connection: out of file descriptors (%s)", strerror(-err));
+	return err;
 }
 
 int ivserver_accept(struct ivserver *s)
@@ -362,19 +475,18 @@ int ivserver_accept(struct ivserver *s)
 	do {
 		fd = accept4(s->sock_fd, NULL, NULL, SOCK_CLOEXEC);
 	} while (fd < 0 && errno == EINTR);
+	if (fd < 0 && (errno == EMFILE || errno == ENFILE))
+		return accept_refuse_no_fds(s, -errno);
 	if (fd < 0)
 		return -errno;
 	if (s->n_peers >= s->max_peers) {
-		/* Best effort: the client may be gone already. */
-		(void)send_msg(fd, IVSERVER_REFUSED_VERSION, -1);
-		close(fd);
+		refuse(fd);
 		server_log(s, "refused a connection: %u peers connected, the most allowed (--max-peers)", s->n_peers);
 		return -EUSERS;
 	}
-	/* The newcomer stays out of the table until its setup is sent, so that it is not told about itself. */
+	/* The newcomer stays out of the table until its setup is queued, so that it is not told about itself. */
 	peer_reset(&np);
 	np.sock_fd = fd;
-	np.id = (uint16_t)free_id(s);
 	for (unsigned v = 0; v < s->n_vectors; v++) {
 		np.vectors[v] = eventfd(0, EFD_CLOEXEC);
 		if (np.vectors[v] < 0) {
@@ -382,9 +494,13 @@ int ivserver_accept(struct ivserver *s)
 			goto err_close_peer;
 		}
 	}
-	ret = send_setup(s, &np);
-	if (ret < 0)
+	/* Only now: a refused client uses up no id. */
+	np.id = (uint16_t)free_id(s);
+	queue_setup(s, &np);
+	if (np.broken) {
+		ret = -ENOMEM;
 		goto err_close_peer;
+	}
 
 	/* From here the peer is in the table: a failure drops it like any disconnect. */
 	for (unsigned i = 0; i < s->max_peers && p == NULL; i++)
@@ -398,13 +514,13 @@ int ivserver_accept(struct ivserver *s)
 
 		if (o == p || o->sock_fd < 0 || o->broken)
 			continue;
-		for (unsigned v = 0; v < s->n_vectors && !o->broken; v++)
-			if (send_msg(o->sock_fd, p->id, p->vectors[v]) < 0)
-				o->broken = true;
+		for (unsigned v = 0; v < s->n_vectors; v++)
+			queue_msg(s, o, p->id, p->vectors[v]);
+		flush_peer(o);
 	}
-	for (unsigned v = 0; v < s->n_vectors && !p->broken; v++)
-		if (send_msg(p->sock_fd, p->id, p->vectors[v]) < 0)
-			p->broken = true;
+	for (unsigned v = 0; v < s->n_vectors; v++)
+		queue_msg(s, p, p->id, p->vectors[v]);
+	flush_peer(p);
 	if (p->broken) {
 		server_log(s, "peer %u went away during the handshake", id);
 		reap_broken(s);
@@ -416,9 +532,12 @@ int ivserver_accept(struct ivserver *s)
 	return (int)id;
 
 err_close_peer:
-	server_log(s, "dropped a new connection during the handshake: %s", strerror(-ret));
+	/* Nothing was sent yet: the client learns it was refused rather than seeing the stream end. */
+	server_log(s, "refused a connection: %s", strerror(-ret));
+	refuse(np.sock_fd);
+	np.sock_fd = -1;
 	peer_close_fds(&np);
-	return ret == -EAGAIN || ret == -ECONNRESET || ret == -EIO ? -EPIPE : ret;
+	return ret;
 }
 
 size_t ivserver_pollfds(const struct ivserver *s, struct pollfd *fds, size_t max)
@@ -429,7 +548,10 @@ size_t ivserver_pollfds(const struct ivserver *s, struct pollfd *fds, size_t max
 		fds[n++] = (struct pollfd){ .fd = s->sock_fd, .events = POLLIN };
 	for (unsigned i = 0; i < s->max_peers && n < max; i++)
 		if (s->peers[i].sock_fd >= 0)
-			fds[n++] = (struct pollfd){ .fd = s->peers[i].sock_fd, .events = POLLIN };
+			fds[n++] = (struct pollfd){
+				.fd = s->peers[i].sock_fd,
+				.events = POLLIN | (s->peers[i].out_head < s->peers[i].out_len ? POLLOUT : 0),
+			};
 	return n;
 }
 
@@ -448,10 +570,13 @@ int ivserver_handle_pollfds(struct ivserver *s, const struct pollfd *fds, size_t
 		}
 		/* The protocol is one-way: data from a peer, or its hang-up, ends it. */
 		for (unsigned i = 0; i < s->max_peers; i++) {
-			if (s->peers[i].sock_fd == fds[k].fd) {
+			if (s->peers[i].sock_fd != fds[k].fd)
+				continue;
+			if (fds[k].revents & (POLLIN | POLLHUP | POLLERR | POLLNVAL))
 				remove_peer(s, &s->peers[i]);
-				break;
-			}
+			else
+				flush_peer(&s->peers[i]);
+			break;
 		}
 	}
 	reap_broken(s);
@@ -460,7 +585,7 @@ int ivserver_handle_pollfds(struct ivserver *s, const struct pollfd *fds, size_t
 
 		/* These concern one client, which is gone or refused; the server goes on. */
 		if (ret >= 0 || ret == -EUSERS || ret == -EAGAIN || ret == -EPIPE || ret == -ECONNABORTED ||
-		    ret == -EPROTO || ret == -EPERM)
+		    ret == -EPROTO || ret == -EPERM || ret == -EMFILE || ret == -ENFILE || ret == -ENOMEM)
 			return 0;
 		return ret;
 	}
@@ -490,5 +615,9 @@ void ivserver_close(struct ivserver *s)
 	if (s->shm_fd >= 0) {
 		close(s->shm_fd);
 		s->shm_fd = -1;
+	}
+	if (s->reserve_fd >= 0) {
+		close(s->reserve_fd);
+		s->reserve_fd = -1;
 	}
 }

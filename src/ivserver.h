@@ -14,6 +14,12 @@
  * Every other peer hears about the newcomer as in step 4. When a peer disconnects, the others get its
  * id with no fd. The connection is one-way: anything a peer sends counts as a disconnect.
  *
+ * With many peers and vectors the handshake is more than a socket buffer holds (a 5th peer with 64
+ * vectors gets 323 messages, each an skb of ~1 KiB): every peer has a queue of messages the server
+ * sends as its socket drains (poll for POLLOUT), so the server never blocks on one peer and never
+ * drops a peer that reads. A peer whose queue grows past twice a full handshake reads too slowly to
+ * be served and is dropped.
+ *
  * Peers never go through the server to interrupt each other: a peer writes the 8-byte value 1 to
  * the other's eventfd, and QEMU turns that into an MSI-X interrupt in its guest.
  */
@@ -41,8 +47,17 @@
 #define IVSERVER_MAX_ID 65535u
 /* The smallest region worth serving: QEMU maps it as a PCI BAR, one page at least. */
 #define IVSERVER_MIN_SHM_SIZE 4096u
+/* File descriptors the server holds beside its peers': stdio, the listening socket, the region, the
+ * reserve fd (see struct ivserver), a pid file being written, and some slack. */
+#define IVSERVER_FD_MARGIN 16u
 /* Length of a UNIX socket path, terminating NUL included (sizeof sun_path on Linux). */
 #define IVSERVER_SOCK_PATH_LEN 108u
+
+/* A message waiting to be sent: fd is the server's own (a peer's eventfd or the region), or -1. */
+struct ivserver_msg {
+	int64_t value;
+	int fd;
+};
 
 /* One connected peer. A free slot has sock_fd -1. */
 struct ivserver_peer {
@@ -50,6 +65,8 @@ struct ivserver_peer {
 	uint16_t id;                            /* the id the peer was given */
 	bool broken;                            /* a send failed: to be dropped */
 	int vectors[IVSERVER_MAX_VECTORS];      /* eventfd per vector; the peer reads, others write */
+	struct ivserver_msg *out;               /* messages not yet sent: out[out_head..out_len) */
+	size_t out_head, out_len, out_cap;
 };
 
 /* The server: listening socket, shared memory, peer table. */
@@ -65,6 +82,8 @@ struct ivserver {
 	unsigned n_peers;                       /* connected peers */
 	unsigned next_id;                       /* the id to try first for the next peer */
 	struct ivserver_peer *peers;            /* max_peers slots */
+	size_t queue_max;                       /* a peer with more messages waiting is dropped */
+	int reserve_fd;                         /* closed to accept (and refuse) a client when out of fds */
 	FILE *log;                              /* one line per event, or NULL for silence */
 };
 
@@ -79,6 +98,20 @@ struct ivserver {
  * Returns: 0 on success, or a negative value on error (-EINVAL: a count out of range, -ENOMEM)
  */
 int ivserver_init(struct ivserver *s, unsigned n_vectors, unsigned max_peers, FILE *log);
+
+/*
+ * Check that the server can hold the fds of max_peers peers with n_vectors each (1 + n_vectors
+ * apiece, plus IVSERVER_FD_MARGIN), raising the soft RLIMIT_NOFILE towards the hard one if needed.
+ *
+ * @n_vectors: Eventfds per peer
+ * @max_peers: Peers to serve at once
+ * @needed:    Receives the fds needed
+ * @limit:     Receives the soft limit after any raise
+ *
+ * Returns: 0 on success, or a negative value on error (-EMFILE: the limit is below what is needed;
+ * or another negative errno from getrlimit/setrlimit)
+ */
+int ivserver_check_fd_limit(unsigned n_vectors, unsigned max_peers, uint64_t *needed, uint64_t *limit);
 
 /*
  * Open the shared-memory file, creating it (mode 0600) if it does not exist. A symbolic link is
@@ -125,16 +158,17 @@ int ivserver_listen(struct ivserver *s, const char *path);
 int ivserver_default_socket_path(char *buf, size_t len);
 
 /*
- * Accept one pending connection. When max_peers are connected, the new connection gets
- * IVSERVER_REFUSED_VERSION and is closed at once, and -EUSERS is returned. Otherwise the new peer
- * gets an id and its eventfds, and the handshake above is sent to it and to the others. Peers
+ * Accept one pending connection. When max_peers are connected, or the server has no fd left for the
+ * connection or its eventfds, the new connection gets IVSERVER_REFUSED_VERSION and is closed at once.
+ * Otherwise the new peer gets an id and its eventfds, and the handshake above is queued for it and
+ * the others, and sent as far as their sockets take it (the rest when poll says they drain). Peers
  * whose socket fails on the way are dropped (and the others told).
  *
  * @s: The listening server
  *
- * Returns: the new peer's id (0..65535) on success, or a negative value on error (-EUSERS: refused;
- * -EAGAIN: nothing to accept; -EPIPE: the new peer went away during the handshake; or another
- * negative errno)
+ * Returns: the new peer's id (0..65535) on success, or a negative value on error (-EUSERS: refused,
+ * max_peers reached; -EMFILE or -ENFILE: refused, out of fds; -EAGAIN: nothing to accept; -EPIPE:
+ * the new peer went away during the handshake; or another negative errno)
  */
 int ivserver_accept(struct ivserver *s);
 
@@ -149,7 +183,8 @@ int ivserver_accept(struct ivserver *s);
 int ivserver_disconnect(struct ivserver *s, unsigned id);
 
 /*
- * Fill fds with what the server waits on: the listening socket, then every peer's socket.
+ * Fill fds with what the server waits on: the listening socket, then every peer's socket (for
+ * POLLIN, and POLLOUT while messages wait for it).
  *
  * @s:   The server
  * @fds: At least 1 + max_peers entries
@@ -162,14 +197,14 @@ size_t ivserver_pollfds(const struct ivserver *s, struct pollfd *fds, size_t max
 /*
  * Handle what poll() reported on the entries ivserver_pollfds() filled: peers that hung up or sent
  * anything are dropped first (so that a peer reconnecting finds its old slot free), then a pending
- * connection is accepted or refused.
+ * connection is accepted or refused. Peers whose socket drained get their waiting messages.
  *
  * @s:   The server
  * @fds: The entries after poll()
  * @n:   Their number
  *
  * Returns: 0 on success, or a negative value on error (an accept failure that is not about one
- * client, e.g. -EMFILE)
+ * client, e.g. -ENOMEM; running out of fds refuses one client and returns 0)
  */
 int ivserver_handle_pollfds(struct ivserver *s, const struct pollfd *fds, size_t n);
 

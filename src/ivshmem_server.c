@@ -227,6 +227,7 @@ int main(int argc, char **argv)
 	};
 	char default_socket[IVSERVER_SOCK_PATH_LEN];
 	struct ivserver server;
+	uint64_t fds_needed, fds_limit;
 	sigset_t wait_mask;
 	int ret, status = 1;
 
@@ -250,6 +251,16 @@ int main(int argc, char **argv)
 	ret = setup_signals(&wait_mask);
 	if (ret < 0) {
 		fprintf(stderr, "%s: cannot set up signals: %s\n", prog, strerror(-ret));
+		return 1;
+	}
+	ret = ivserver_check_fd_limit(args.vectors, args.max_peers, &fds_needed, &fds_limit);
+	if (ret < 0) {
+		if (ret == -EMFILE)
+			fprintf(stderr, "%s: %u peers with %u vector%s need %" PRIu64 " file descriptors, but the limit "
+				"is %" PRIu64 " (ulimit -n); lower --max-peers or --vectors\n", prog, args.max_peers,
+				args.vectors, args.vectors == 1 ? "" : "s", fds_needed, fds_limit);
+		else
+			fprintf(stderr, "%s: cannot check the file descriptor limit: %s\n", prog, strerror(-ret));
 		return 1;
 	}
 	ret = ivserver_init(&server, args.vectors, args.max_peers, stderr);

@@ -82,11 +82,13 @@ probe_qemu() { # name [--boot]
 	timeout "$LIMIT" /usr/bin/python3 "$PEER" qmp-probe --qmp "$WORK/$name.qmp" --timeout "$READY_SECONDS" "$@" 2>&1
 }
 
+# A command the server runs under in expect_exit (e.g. prlimit), empty for none.
+wrap=()
 # Run the server with ARGS and expect exit status WANT with exactly one line on stderr matching REGEX.
 expect_exit() {
 	local name=$1 want=$2 regex=$3 rc=0
 	shift 3
-	timeout "$LIMIT" "$SERVER" "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" </dev/null || rc=$?
+	timeout "$LIMIT" "${wrap[@]}" "$SERVER" "$@" >"$WORK/$name.out" 2>"$WORK/$name.err" </dev/null || rc=$?
 	if [ "$rc" -ne "$want" ]; then
 		fail "$name" "exit $rc, expected $want: $(head -c 300 "$WORK/$name.err")"
 		return 1
@@ -135,6 +137,14 @@ test_runtime_errors() {
 	mkdir "$WORK/xdg-open"
 	mkdir -m 0755 "$WORK/xdg-open/ivshmem-bench"
 	XDG_RUNTIME_DIR="$WORK/xdg-open" expect_exit runtime_folder_open_to_others 1 'want mode 0700' --shm "$shm" || true
+	# Every peer's socket and eventfds must fit in the fd limit, checked before anything is created.
+	wrap=(prlimit --nofile=256:256 --)
+	expect_exit fd_limit_too_low 1 \
+		'^ivshmem_server: 8 peers with 64 vectors need 536 file descriptors, but the limit is 256 \(ulimit -n\)' \
+		--socket "$WORK/fd.sock" --shm "$shm" --size 64K --max-peers 8 --vectors 64 || true
+	check fd_limit_creates_no_region "$shm exists" [ ! -e "$shm" ]
+	check fd_limit_creates_no_socket "$WORK/fd.sock exists" [ ! -e "$WORK/fd.sock" ]
+	wrap=()
 	rm -f "$shm"
 }
 

@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -78,7 +80,7 @@ static int client_connect(const char *path)
 
 /* Read one message as a client does. Returns 0, -EPIPE at end of file, -EAGAIN on timeout,
  * -E2BIG when more than one fd came with it, or -EIO on a short message. */
-static int recv_msg(int fd, int64_t *value, int *passfd)
+static int recv_msg_flags(int fd, int64_t *value, int *passfd, int flags)
 {
 	uint64_t le;
 	struct iovec iov = { .iov_base = &le, .iov_len = sizeof(le) };
@@ -89,7 +91,7 @@ static int recv_msg(int fd, int64_t *value, int *passfd)
 	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
 			      .msg_controllen = sizeof(control.buf) };
 	int nfds = 0, fds[MAX_FDS_PER_MSG];
-	ssize_t n = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC | MSG_WAITALL);
+	ssize_t n = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC | MSG_WAITALL | flags);
 
 	*passfd = -1;
 	if (n < 0)
@@ -117,6 +119,11 @@ static int recv_msg(int fd, int64_t *value, int *passfd)
 	*value = (int64_t)le64toh(le);
 	*passfd = nfds == 1 ? fds[0] : -1;
 	return 0;
+}
+
+static int recv_msg(int fd, int64_t *value, int *passfd)
+{
+	return recv_msg_flags(fd, value, passfd, 0);
 }
 
 /* Expect a message with this value, with an fd (returned, to be closed) or without. */
@@ -502,6 +509,166 @@ static void test_stuck_peer_is_dropped(void)
 	ivserver_close(&s);
 }
 
+/* Peers in test_many_peers_max_vectors: as many as serve() polls, each with every vector. */
+#define MANY_PEERS 16u
+
+/* What one of those peers has read so far. */
+struct counted_client {
+	int sock;
+	unsigned header;                  /* version, id, region: in that order */
+	unsigned from[MANY_PEERS];        /* eventfds per sender id, ours included */
+	unsigned bad;                     /* messages out of order or fds that are not eventfds */
+};
+
+/* Read, without waiting, what the server sent c, counting and closing the fds. */
+static void count_pending(struct counted_client *c, int want_id)
+{
+	int64_t v;
+	int fd;
+
+	while (recv_msg_flags(c->sock, &v, &fd, MSG_DONTWAIT) == 0) {
+		if (c->header < 3) {
+			int64_t want = c->header == 0 ? IVSERVER_PROTOCOL_VERSION : c->header == 1 ? want_id : -1;
+
+			c->bad += v != want || (fd >= 0) != (c->header == 2);
+			c->header++;
+		} else if (v < 0 || v >= (int64_t)MANY_PEERS || fd < 0 || !is_eventfd(fd)) {
+			c->bad++;
+		} else {
+			c->from[v]++;
+		}
+		if (fd >= 0)
+			close(fd);
+	}
+}
+
+/* The documented maximum of vectors with a full table of peers (far more than a socket buffer holds
+ * for the later ones): every peer gets every eventfd of every peer, the server drops none. */
+static void test_many_peers_max_vectors(void)
+{
+	struct counted_client c[MANY_PEERS];
+	struct ivserver s;
+	unsigned joined, rounds = 0;
+	int done = 0;
+
+	memset(c, 0, sizeof(c));
+	CHECK(start_server(&s, IVSERVER_MAX_VECTORS, MANY_PEERS, NULL) == 0);
+	for (joined = 0; joined < MANY_PEERS; joined++) {
+		c[joined].sock = client_connect(sock_path);
+		CHECK(c[joined].sock >= 0 && ivserver_accept(&s) == (int)joined);
+	}
+	/* The clients read as QEMU does, between the server's poll rounds. */
+	while (!done && rounds++ < 10000) {
+		done = 1;
+		for (unsigned i = 0; i < MANY_PEERS; i++) {
+			count_pending(&c[i], (int)i);
+			for (unsigned j = 0; j < MANY_PEERS; j++)
+				done &= c[i].from[j] == IVSERVER_MAX_VECTORS;
+		}
+		(void)serve(&s, 0);
+	}
+	CHECK(done && s.n_peers == MANY_PEERS);
+	for (unsigned i = 0; i < MANY_PEERS; i++) {
+		CHECK(c[i].header == 3 && c[i].bad == 0 && nothing_pending(c[i].sock));
+		close(c[i].sock);
+	}
+	ivserver_close(&s);
+}
+
+/* Fill every free fd below the soft limit with copies of fd 0; returns how many (kept in fillers). */
+static int fill_fds(int *fillers, int max)
+{
+	int n = 0, fd;
+
+	while (n < max && (fd = fcntl(0, F_DUPFD_CLOEXEC, 0)) >= 0)
+		fillers[n++] = fd;
+	return n;
+}
+
+/* Out of file descriptors, for the connection itself or for its eventfds: that client is refused in the
+ * protocol's way and the server goes on serving the others. */
+static void test_out_of_fds_refuses_one_client(void)
+{
+	enum { MAX_FILL = 256 };
+	int fillers[MAX_FILL], nfill, fds[2] = { -1, -1 }, b, c;
+	struct rlimit saved, low;
+	struct ivserver s;
+	struct client a, d;
+	int64_t v;
+
+	CHECK(start_server(&s, 2, 4, NULL) == 0);
+	CHECK(client_join(&s, &a, 0) == 0 && client_own_vectors(&a, 2) == 0);
+	CHECK(getrlimit(RLIMIT_NOFILE, &saved) == 0);
+	low = saved;
+	low.rlim_cur = (rlim_t)fcntl(0, F_DUPFD_CLOEXEC, 0) + MAX_FILL / 2;
+	close((int)low.rlim_cur - MAX_FILL / 2);
+	CHECK(setrlimit(RLIMIT_NOFILE, &low) == 0);
+	nfill = fill_fds(fillers, MAX_FILL);
+	CHECK(nfill > 2 && nfill < MAX_FILL);
+
+	/* No fd at all for the connection: it is accepted through the reserve fd, and refused. */
+	close(fillers[--nfill]);
+	b = client_connect(sock_path);
+	CHECK(b >= 0);
+	CHECK(serve(&s, RECV_TIMEOUT_MS) == 0);
+	CHECK(recv_msg(b, &v, &fds[0]) == 0 && v == IVSERVER_REFUSED_VERSION && fds[0] == -1);
+	CHECK(recv_msg(b, &v, &fds[0]) == -EPIPE);
+	/* One fd: the connection gets it, its first eventfd cannot be made: refused too. */
+	close(fillers[--nfill]);
+	close(fillers[--nfill]);
+	c = client_connect(sock_path);
+	CHECK(c >= 0);
+	CHECK(serve(&s, RECV_TIMEOUT_MS) == 0);
+	CHECK(recv_msg(c, &v, &fds[0]) == 0 && v == IVSERVER_REFUSED_VERSION && fds[0] == -1);
+	CHECK(recv_msg(c, &v, &fds[0]) == -EPIPE);
+	CHECK(s.n_peers == 1 && nothing_pending(a.sock));
+
+	/* With fds again, the next client joins and the first hears of it only. */
+	close(b);
+	close(c);
+	while (nfill > 0)
+		close(fillers[--nfill]);
+	CHECK(setrlimit(RLIMIT_NOFILE, &saved) == 0);
+	CHECK(client_join(&s, &d, 1) == 0);
+	CHECK(read_peer(a.sock, 1, 2, fds) == 0 && nothing_pending(a.sock));
+	close_fds(fds, 2);
+	client_close(&a);
+	client_close(&d);
+	ivserver_close(&s);
+}
+
+/* The start-up check: enough fds for every peer's socket and eventfds, raising the soft limit if the
+ * hard one allows, else -EMFILE with both numbers. */
+static void test_fd_limit_check(void)
+{
+	struct rlimit saved, rl;
+	uint64_t needed, limit;
+	pid_t pid;
+	int status;
+
+	CHECK(getrlimit(RLIMIT_NOFILE, &saved) == 0);
+	CHECK(ivserver_check_fd_limit(1, 2, &needed, &limit) == 0);
+	CHECK(needed == 2 * 2 + IVSERVER_FD_MARGIN && limit >= needed);
+	pid = fork();
+	if (pid == 0) {
+		int ok = 1;
+
+		rl.rlim_cur = 64;
+		rl.rlim_max = 1000;
+		ok &= setrlimit(RLIMIT_NOFILE, &rl) == 0;
+		/* Within the hard limit: the soft one is raised. */
+		ok &= ivserver_check_fd_limit(IVSERVER_MAX_VECTORS, 4, &needed, &limit) == 0;
+		ok &= needed == 4 * (1 + IVSERVER_MAX_VECTORS) + IVSERVER_FD_MARGIN && limit == needed;
+		ok &= getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur == needed;
+		/* Beyond it: refused, with the limit reached. */
+		ok &= ivserver_check_fd_limit(IVSERVER_MAX_VECTORS, IVSERVER_MAX_PEERS, &needed, &limit) == -EMFILE;
+		ok &= needed == IVSERVER_MAX_PEERS * (1 + IVSERVER_MAX_VECTORS) + IVSERVER_FD_MARGIN && limit == 1000;
+		_exit(ok ? 0 : 1);
+	}
+	CHECK(pid > 0 && waitpid(pid, &status, 0) == pid);
+	CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
 static void test_socket_mode_and_unlink(void)
 {
 	struct ivserver s;
@@ -688,6 +855,9 @@ int main(void)
 	RUN_TEST(test_ids_unique_and_16_bit);
 	RUN_TEST(test_data_from_peer_ends_it);
 	RUN_TEST(test_stuck_peer_is_dropped);
+	RUN_TEST(test_many_peers_max_vectors);
+	RUN_TEST(test_out_of_fds_refuses_one_client);
+	RUN_TEST(test_fd_limit_check);
 	RUN_TEST(test_socket_mode_and_unlink);
 	RUN_TEST(test_bad_socket_paths);
 	RUN_TEST(test_shm_open);

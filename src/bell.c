@@ -80,6 +80,7 @@ int ivb_bell_open(struct ivb_bell *b, const char *path, const char *pci_name, ui
 	if (ret < 0)
 		return fail(ret, why, why_len, "cannot join the ivshmem server at %s: %s", path,
 			    ret == -EPROTO ? "it refused us or does not speak the ivshmem protocol" :
+			    ret == -ETIMEDOUT ? "no complete handshake within the time limit (--timeout)" :
 			    ret == -ENOENT ? "no such socket (is ivshmem_server running?)" :
 			    ret == -ECONNREFUSED ? "nobody listens there (is ivshmem_server running?)" : strerror(-ret));
 	b->id = b->link.id;

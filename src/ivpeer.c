@@ -1,6 +1,10 @@
-/* ivpeer.c: an ivshmem-server peer over a UNIX socket, with eventfds for notification. */
+/* ivpeer.c: an ivshmem-server peer over a UNIX socket, with eventfds for notification.
+ * Everything the server sends is untrusted: a message may come in pieces, late, never, with the wrong
+ * fds or with values out of range. No read blocks past the caller's deadline, and every fd received
+ * is either kept in the link or closed. */
 #include "ivpeer.h"
 
+#include <endian.h>
 #include <errno.h>
 #include <poll.h>
 #include <string.h>
@@ -10,37 +14,68 @@
 
 #include "clock.h"
 
-/* One server message: an int64 and at most one fd. Returns: 1, 0 at end of file, or a negative errno. */
-static int recv_msg(int sock, int64_t *value, int *fd, int timeout_ms)
-{
-	char control[CMSG_SPACE(sizeof(int))];
-	struct iovec iov = { value, sizeof(*value) };
-	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control,
-			      .msg_controllen = sizeof(control) };
-	struct pollfd pfd = { .fd = sock, .events = POLLIN };
-	struct cmsghdr *c;
-	ssize_t n;
-	int ret;
+/* fds one read accepts, so that a message with more is seen (and its fds closed) rather than cut. */
+#define IVB_PEER_FDS_PER_READ 4
 
-	*fd = -1;
-	ret = poll(&pfd, 1, timeout_ms);
-	if (ret < 0)
-		return -errno;
-	if (ret == 0)
-		return -ETIMEDOUT;
-	n = recvmsg(sock, &msg, MSG_WAITALL | MSG_CMSG_CLOEXEC);
+static void drop_part(struct ivb_peer_link *p)
+{
+	if (p->part_len > 0 && p->part_fd >= 0)
+		close(p->part_fd);
+	p->part_len = 0;
+	p->part_fd = -1;
+}
+
+/* One non-blocking read towards the message in part. Returns: 1 progress, 0 end of file, -EAGAIN,
+ * -EPROTO (an fd that is not at the start of a message, more than one, or cut), or a negative errno. */
+static int recv_some(struct ivb_peer_link *p)
+{
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(sizeof(int) * IVB_PEER_FDS_PER_READ)];
+	} control;
+	struct iovec iov = { p->part + p->part_len, sizeof(p->part) - p->part_len };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
+			      .msg_controllen = sizeof(control.buf) };
+	int bad = 0;
+	ssize_t n;
+
+	/* Between messages part_fd means nothing (a link set up by hand may hold 0 there). */
+	if (p->part_len == 0)
+		p->part_fd = -1;
+	do {
+		n = recvmsg(p->sock, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+	} while (n < 0 && errno == EINTR);
 	if (n < 0)
-		return -errno;
-	for (c = CMSG_FIRSTHDR(&msg); c != NULL; c = CMSG_NXTHDR(&msg, c))
-		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS && c->cmsg_len == CMSG_LEN(sizeof(int)))
-			memcpy(fd, CMSG_DATA(c), sizeof(int));
-	if (n == 0)
-		return 0;
-	if (n != (ssize_t)sizeof(*value) || (msg.msg_flags & MSG_CTRUNC)) {
-		if (*fd >= 0)
-			close(*fd);
+		return errno == EAGAIN || errno == EWOULDBLOCK ? -EAGAIN : -errno;
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c != NULL; c = CMSG_NXTHDR(&msg, c)) {
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		for (size_t i = 0; i < (c->cmsg_len - CMSG_LEN(0)) / sizeof(int); i++) {
+			int fd;
+
+			memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(fd));
+			/* The spec's fd rides on the first byte of its message, alone. */
+			if (p->part_len == 0 && p->part_fd < 0 && !bad) {
+				p->part_fd = fd;
+			} else {
+				close(fd);
+				bad = 1;
+			}
+		}
+	}
+	/* An fd with no byte cannot be sent; were it to come, it would belong to no message. */
+	if (n == 0 && p->part_fd >= 0 && p->part_len == 0)
+		bad = 1;
+	if (bad || (msg.msg_flags & MSG_CTRUNC)) {
+		if (p->part_fd >= 0)
+			close(p->part_fd);
+		p->part_fd = -1;
+		p->part_len = 0;
 		return -EPROTO;
 	}
+	if (n == 0)
+		return 0;
+	p->part_len += (size_t)n;
 	return 1;
 }
 
@@ -51,12 +86,46 @@ static int remaining_ms(uint64_t deadline)
 	return now >= deadline ? 0 : (int)((deadline - now) / 1000000 + 1);
 }
 
-/* A message after the handshake: a peer joins (id with fd) or leaves (id without). */
+/* One server message, an int64 and at most one fd, by the deadline (0: only what has arrived). A message
+ * that has not all arrived stays in part for the next call. Returns: 1, 0 at end of file between
+ * messages, -ETIMEDOUT, -EPROTO (end of file inside a message, or bad fds), or a negative errno. */
+static int recv_msg(struct ivb_peer_link *p, int64_t *value, int *fd, uint64_t deadline)
+{
+	uint64_t le;
+
+	*fd = -1;
+	while (p->part_len < sizeof(p->part)) {
+		struct pollfd pfd = { .fd = p->sock, .events = POLLIN };
+		int ret = recv_some(p), ms;
+
+		if (ret == 0)
+			return p->part_len == 0 ? 0 : -EPROTO;
+		if (ret != -EAGAIN) {
+			if (ret < 0)
+				return ret;
+			continue;
+		}
+		ms = remaining_ms(deadline);
+		if (ms == 0)
+			return -ETIMEDOUT;
+		ret = poll(&pfd, 1, ms);
+		if (ret < 0 && errno != EINTR)
+			return -errno;
+	}
+	memcpy(&le, p->part, sizeof(le));
+	*value = (int64_t)le64toh(le);
+	*fd = p->part_fd;
+	p->part_len = 0;
+	p->part_fd = -1;
+	return 1;
+}
+
+/* A message after the server's first three: a peer joins (id with fd) or leaves (id without). */
 static int handle(struct ivb_peer_link *p, int64_t value, int fd)
 {
 	size_t i;
 
-	if (value < 0 || value > 65535) {
+	if (value < 0 || value > IVB_PEER_ID_MAX) {
 		if (fd >= 0)
 			close(fd);
 		return -EPROTO;
@@ -70,12 +139,8 @@ static int handle(struct ivb_peer_link *p, int64_t value, int fd)
 		}
 		return 0;
 	}
-	if (i < p->npeers) {
-		/* A second vector of a known peer: we ring vector 0 only. */
-		close(fd);
-		return 0;
-	}
-	if (p->npeers == IVB_PEER_MAX) {
+	/* A second vector of a known peer (we ring vector 0 only), or more peers than we keep. */
+	if (i < p->npeers || p->npeers == IVB_PEER_MAX) {
 		close(fd);
 		return 0;
 	}
@@ -83,6 +148,19 @@ static int handle(struct ivb_peer_link *p, int64_t value, int fd)
 	p->peers[p->npeers].fd = fd;
 	p->npeers++;
 	return 0;
+}
+
+/* The next handshake message, which must have an fd or not as has_fd says. Returns: 0 or a negative errno. */
+static int recv_setup(struct ivb_peer_link *p, int64_t *value, int has_fd, int *fd, uint64_t deadline)
+{
+	int ret = recv_msg(p, value, fd, deadline);
+
+	if (ret == 1 && (*fd >= 0) == has_fd)
+		return 0;
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+	return ret < 0 ? ret : -EPROTO;
 }
 
 int ivb_peer_connect(struct ivb_peer_link *p, const char *path, uint64_t timeout_ns)
@@ -94,6 +172,7 @@ int ivb_peer_connect(struct ivb_peer_link *p, const char *path, uint64_t timeout
 
 	memset(p, 0, sizeof(*p));
 	p->own_fd = -1;
+	p->part_fd = -1;
 	if (strlen(path) >= sizeof(addr.sun_path))
 		return -ENAMETOOLONG;
 	strcpy(addr.sun_path, path);
@@ -104,40 +183,44 @@ int ivb_peer_connect(struct ivb_peer_link *p, const char *path, uint64_t timeout
 		ret = -errno;
 		goto err_close;
 	}
-	ret = recv_msg(p->sock, &value, &fd, remaining_ms(deadline));
-	if (ret <= 0 || value != 0 || fd >= 0) {
-		ret = ret < 0 ? ret : -EPROTO; /* version -1: the server refused us */
-		goto err_close_fd;
-	}
-	ret = recv_msg(p->sock, &value, &fd, remaining_ms(deadline));
-	if (ret <= 0 || value < 0 || value > 65535 || fd >= 0) {
-		ret = ret < 0 ? ret : -EPROTO;
-		goto err_close_fd;
-	}
+	/* Version 0 (-1: the server refused us), our id, then -1 with the region's fd. */
+	ret = recv_setup(p, &value, 0, &fd, deadline);
+	if (ret == 0 && value != 0)
+		ret = -EPROTO;
+	if (ret < 0)
+		goto err_close;
+	ret = recv_setup(p, &value, 0, &fd, deadline);
+	if (ret == 0 && (value < 0 || value > IVB_PEER_ID_MAX))
+		ret = -EPROTO;
+	if (ret < 0)
+		goto err_close;
 	p->id = (int)value;
-	ret = recv_msg(p->sock, &value, &fd, remaining_ms(deadline));
-	if (ret <= 0 || value != -1 || fd < 0) {
-		ret = ret < 0 ? ret : -EPROTO;
-		goto err_close_fd;
-	}
-	close(fd);
+	ret = recv_setup(p, &value, 1, &fd, deadline);
+	/* The programs map the region by its path. */
+	if (fd >= 0)
+		close(fd);
+	if (ret == 0 && value != -1)
+		ret = -EPROTO;
+	if (ret < 0)
+		goto err_close;
 	/* The other peers' eventfds, then ours (our id, once per vector). */
 	while (p->own_fd < 0) {
-		ret = recv_msg(p->sock, &value, &fd, remaining_ms(deadline));
-		if (ret <= 0 || fd < 0) {
-			ret = ret < 0 ? ret : -EPROTO;
-			goto err_close_fd;
-		}
-		if (value == p->id)
+		ret = recv_msg(p, &value, &fd, deadline);
+		if (ret == 0)
+			ret = -EPROTO;
+		if (ret < 0)
+			goto err_close;
+		if (value == p->id && fd >= 0)
 			p->own_fd = fd;
-		else if ((ret = handle(p, value, fd)) < 0)
+		else if (value == p->id)
+			ret = -EPROTO; /* told that we left */
+		else
+			ret = handle(p, value, fd);
+		if (ret < 0)
 			goto err_close;
 	}
 	return 0;
 
-err_close_fd:
-	if (fd >= 0)
-		close(fd);
 err_close:
 	ivb_peer_close(p);
 	return ret;
@@ -148,8 +231,11 @@ int ivb_peer_update(struct ivb_peer_link *p)
 	int64_t value;
 	int fd, ret;
 
+	/* A link with its eventfds but no server socket (as tests set one up) has no news. */
+	if (p->sock < 0)
+		return 0;
 	for (;;) {
-		ret = recv_msg(p->sock, &value, &fd, 0);
+		ret = recv_msg(p, &value, &fd, 0);
 		if (ret == -ETIMEDOUT)
 			return 0;
 		if (ret == 0)
@@ -197,6 +283,7 @@ void ivb_peer_close(struct ivb_peer_link *p)
 	for (size_t i = 0; i < p->npeers; i++)
 		close(p->peers[i].fd);
 	p->npeers = 0;
+	drop_part(p);
 	if (p->own_fd >= 0)
 		close(p->own_fd);
 	if (p->sock >= 0)

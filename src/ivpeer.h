@@ -7,6 +7,8 @@
 #include <stdint.h>
 
 #define IVB_PEER_MAX 16u
+/* Peer ids are 16 bits (the Doorbell register's high half). */
+#define IVB_PEER_ID_MAX 65535
 
 struct ivb_peer_link {
 	int sock;
@@ -17,16 +19,24 @@ struct ivb_peer_link {
 		int fd; /* its vector 0 eventfd: we ring it */
 	} peers[IVB_PEER_MAX];
 	size_t npeers;
+	/* A server message read in part (a stream may deliver it in pieces): its bytes so far, and the fd
+	 * that came with its first byte (meaningful only while part_len > 0). */
+	unsigned char part[8];
+	size_t part_len;
+	int part_fd;
 };
 
 /*
- * Connect to the server's socket at path and read the handshake, within timeout_ns.
+ * Connect to the server's socket at path and read the handshake, within timeout_ns: no read waits
+ * past it, even on a server that stops in the middle of a message.
  * The region fd the server sends is closed: the programs map the region by its path.
- * Returns: 0, -ETIMEDOUT, -EPROTO (not the spec's handshake, or refused), or a negative errno.
+ * Returns: 0, -ETIMEDOUT, -EPROTO (not the spec's handshake, refused, values out of range, fds where
+ * none belong or too many), or a negative errno. On error every fd received is closed.
  */
 int ivb_peer_connect(struct ivb_peer_link *p, const char *path, uint64_t timeout_ns);
 
-/* Read the join and leave messages the server has sent since. Returns: 0, -EPROTO or -ECONNRESET. */
+/* Read the join and leave messages the server has sent since, without waiting: a message that has
+ * not all arrived is kept for the next call. Returns: 0, -EPROTO or -ECONNRESET. */
 int ivb_peer_update(struct ivb_peer_link *p);
 
 /* Whether peer id is connected to the server (after reading any pending join and leave). */

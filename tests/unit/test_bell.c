@@ -1,10 +1,18 @@
-/* Unit tests: bell.c's choice of doorbell and its one-line reasons; ring and wait over eventfds. */
+/* Unit tests: bell.c's choice of doorbell and its one-line reasons; ring and wait over eventfds; ivpeer.c
+ * against a fake ivshmem server (a child process) that stalls in the middle of a message or lies. */
+#include <dirent.h>
+#include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "bell.h"
@@ -121,6 +129,218 @@ static void test_late_wakeups_are_reported(void)
 	CHECK(strstr(out, "rings were lost or late") != NULL);
 }
 
+/* One write of the fake server: bytes [from, to) of value in little-endian order, with nfds eventfds;
+ * with sync, it first waits for the test to say go (a byte on a pipe). */
+struct step {
+	int64_t value;
+	unsigned from, to;
+	int nfds;
+	bool sync;
+};
+
+#define FULL(v) { (v), 0, 8, 0, false }
+#define WITH_FD(v) { (v), 0, 8, 1, false }
+#define END_STEPS { 0, 0, 0, 0, false }
+/* The handshake of a server with peer 0 connected, to us as peer 1, with one vector. */
+#define GOOD_SETUP FULL(0), FULL(1), WITH_FD(-1), WITH_FD(0), WITH_FD(1)
+
+struct fake_server {
+	pid_t pid;
+	int go; /* write a byte: the next sync step may run */
+	char path[100];
+};
+
+static void send_step(int sock, const struct step *st)
+{
+	uint64_t le = htole64((uint64_t)st->value);
+	struct iovec iov = { (char *)&le + st->from, st->to - st->from };
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(sizeof(int) * 4)];
+	} control;
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+
+	if (st->nfds > 0) {
+		struct cmsghdr *c;
+
+		memset(&control, 0, sizeof(control));
+		msg.msg_control = control.buf;
+		msg.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)st->nfds);
+		c = CMSG_FIRSTHDR(&msg);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)st->nfds);
+		for (int i = 0; i < st->nfds; i++) {
+			int fd = eventfd(0, 0);
+
+			memcpy(CMSG_DATA(c) + i * sizeof(int), &fd, sizeof(fd));
+		}
+	}
+	if (sendmsg(sock, &msg, MSG_NOSIGNAL) < 0)
+		_exit(3);
+}
+
+/* Listen at name in dir and fork a server that plays steps to the first client, then stalls until
+ * the client closes (stall) or closes at once. */
+static int fake_server_start(struct fake_server *f, const char *name, const struct step *steps, bool stall)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	int lsock, go[2];
+
+	snprintf(f->path, sizeof(f->path), "%s/%s", dir, name);
+	memcpy(addr.sun_path, f->path, sizeof(f->path));
+	unlink(f->path);
+	lsock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (lsock < 0 || bind(lsock, (struct sockaddr *)&addr, sizeof(addr)) < 0 || listen(lsock, 1) < 0 ||
+	    pipe2(go, O_CLOEXEC) < 0)
+		return -1;
+	f->pid = fork();
+	if (f->pid == 0) {
+		int sock = accept(lsock, NULL, NULL);
+		char b;
+
+		close(go[1]);
+		for (const struct step *st = steps; st->to > st->from; st++) {
+			if (st->sync && read(go[0], &b, 1) != 1)
+				_exit(4);
+			send_step(sock, st);
+		}
+		while (stall && read(sock, &b, 1) > 0)
+			;
+		_exit(0);
+	}
+	close(lsock);
+	close(go[0]);
+	f->go = go[1];
+	return f->pid > 0 ? 0 : -1;
+}
+
+static void fake_server_stop(struct fake_server *f)
+{
+	close(f->go);
+	kill(f->pid, SIGKILL);
+	waitpid(f->pid, NULL, 0);
+	unlink(f->path);
+}
+
+static int open_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	int n = 0;
+
+	while (d != NULL && readdir(d) != NULL)
+		n++;
+	if (d != NULL)
+		closedir(d);
+	return n;
+}
+
+/* Connect to a fake server playing steps; returns what ivb_peer_connect returned, and its time in *ns. */
+static int connect_to(const char *name, const struct step *steps, bool stall, uint64_t timeout_ns, uint64_t *ns)
+{
+	struct fake_server f;
+	struct ivb_peer_link link;
+	uint64_t t0;
+	int ret;
+
+	if (fake_server_start(&f, name, steps, stall) < 0)
+		return -1000;
+	t0 = ivb_now_ns();
+	ret = ivb_peer_connect(&link, f.path, timeout_ns);
+	if (ns != NULL)
+		*ns = ivb_now_ns() - t0;
+	if (ret == 0)
+		ivb_peer_close(&link);
+	fake_server_stop(&f);
+	return ret;
+}
+
+/* A server that stops in the middle of a message: the handshake ends at the deadline, not never. */
+static void test_peer_handshake_stall_times_out(void)
+{
+	static const struct step half_version[] = { { 0, 0, 4, 0, false }, END_STEPS };
+	static const struct step half_peer[] = { FULL(0), FULL(1), WITH_FD(-1), { 0, 0, 3, 1, false }, END_STEPS };
+	static const struct step no_own[] = { FULL(0), FULL(1), WITH_FD(-1), WITH_FD(0), END_STEPS };
+	int before = open_fds();
+	uint64_t ns;
+
+	CHECK(connect_to("half_version", half_version, true, WAIT_NS, &ns) == -ETIMEDOUT);
+	CHECK(ns >= WAIT_NS && ns < WAIT_NS + 500000000ull);
+	CHECK(connect_to("half_peer", half_peer, true, WAIT_NS, &ns) == -ETIMEDOUT);
+	CHECK(ns >= WAIT_NS && ns < WAIT_NS + 500000000ull);
+	CHECK(connect_to("no_own", no_own, true, WAIT_NS, &ns) == -ETIMEDOUT);
+	CHECK(ns >= WAIT_NS && ns < WAIT_NS + 500000000ull);
+	CHECK(open_fds() == before);
+}
+
+/* After the handshake, a join that arrives in pieces: update never waits for the rest, and takes the
+ * message once it is whole. */
+static void test_peer_update_partial_message(void)
+{
+	static const struct step steps[] = { GOOD_SETUP, { 2, 0, 3, 1, true }, { 2, 3, 8, 0, true }, END_STEPS };
+	struct fake_server f;
+	struct ivb_peer_link link;
+	int before = open_fds();
+	uint64_t t0;
+
+	CHECK(fake_server_start(&f, "partial", steps, true) == 0);
+	CHECK(ivb_peer_connect(&link, f.path, 10 * WAIT_NS) == 0);
+	CHECK(link.id == 1 && link.npeers == 1 && link.peers[0].id == 0 && link.own_fd >= 0);
+	CHECK(write(f.go, "g", 1) == 1);
+	/* The first 3 bytes are on their way: wait until they are here, and update must not block on the rest. */
+	t0 = ivb_now_ns();
+	while (link.part_len == 0 && ivb_now_ns() - t0 < 10 * WAIT_NS)
+		CHECK(ivb_peer_update(&link) == 0);
+	CHECK(link.part_len == 3 && link.npeers == 1);
+	CHECK(ivb_now_ns() - t0 < 10 * WAIT_NS);
+	CHECK(write(f.go, "g", 1) == 1);
+	t0 = ivb_now_ns();
+	while (link.npeers == 1 && ivb_now_ns() - t0 < 10 * WAIT_NS)
+		CHECK(ivb_peer_update(&link) == 0);
+	CHECK(link.npeers == 2 && link.peers[1].id == 2 && link.part_len == 0);
+	ivb_peer_close(&link);
+	fake_server_stop(&f);
+	CHECK(open_fds() == before);
+}
+
+/* A hostile server: every lie is -EPROTO, at once, and no fd it sent stays open. */
+static void test_peer_hostile_server(void)
+{
+	static const struct {
+		const char *name;
+		struct step steps[8];
+	} cases[] = {
+		{ "refused", { FULL(-1), END_STEPS } },
+		{ "version", { FULL(1), END_STEPS } },
+		{ "version_fd", { WITH_FD(0), END_STEPS } },
+		{ "id_negative", { FULL(0), FULL(-5), END_STEPS } },
+		{ "id_absurd", { FULL(0), FULL(70000), END_STEPS } },
+		{ "shm_no_fd", { FULL(0), FULL(1), FULL(-1), END_STEPS } },
+		{ "shm_value", { FULL(0), FULL(1), WITH_FD(7), END_STEPS } },
+		{ "two_fds", { FULL(0), FULL(1), { -1, 0, 8, 2, false }, END_STEPS } },
+		{ "many_fds", { FULL(0), FULL(1), WITH_FD(-1), { 0, 0, 8, 4, false }, END_STEPS } },
+		{ "peer_negative", { FULL(0), FULL(1), WITH_FD(-1), WITH_FD(-3), END_STEPS } },
+		{ "peer_absurd", { FULL(0), FULL(1), WITH_FD(-1), WITH_FD(1ll << 40), END_STEPS } },
+		{ "fd_mid_message", { FULL(0), FULL(1), WITH_FD(-1), { 0, 0, 4, 0, false }, { 0, 4, 8, 1, false },
+				      END_STEPS } },
+		{ "short_then_eof", { FULL(0), FULL(1), WITH_FD(-1), { 0, 0, 5, 1, false }, END_STEPS } },
+		{ "eof_in_setup", { FULL(0), FULL(1), WITH_FD(-1), WITH_FD(0), END_STEPS } },
+		{ "told_we_left", { FULL(0), FULL(1), WITH_FD(-1), FULL(1), END_STEPS } },
+	};
+	int before = open_fds();
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int ret = connect_to(cases[i].name, cases[i].steps, false, 20 * WAIT_NS, NULL);
+
+		if (ret != -EPROTO || open_fds() != before)
+			fprintf(stderr, "  %s: got %d, wanted -EPROTO; %d fds open, %d before\n", cases[i].name, ret,
+				open_fds(), before);
+		CHECK(ret == -EPROTO);
+		CHECK(open_fds() == before);
+		before = open_fds();
+	}
+}
+
 int main(void)
 {
 	char cmd[64];
@@ -129,10 +349,15 @@ int main(void)
 		perror("mkdtemp");
 		return 1;
 	}
+	/* A client that blocks on the fake server would hang the run: end it instead. */
+	alarm(60);
 	RUN_TEST(test_path_kinds_are_told_apart);
 	RUN_TEST(test_device_search);
 	RUN_TEST(test_ring_and_wait);
 	RUN_TEST(test_late_wakeups_are_reported);
+	RUN_TEST(test_peer_handshake_stall_times_out);
+	RUN_TEST(test_peer_update_partial_message);
+	RUN_TEST(test_peer_hostile_server);
 	snprintf(cmd, sizeof(cmd), "rm -rf -- '%s'", dir);
 	if (system(cmd) != 0)
 		fprintf(stderr, "could not remove %s\n", dir);

@@ -1,0 +1,21 @@
+# ThreadSanitizer: the unit tests that run both sides of the region protocol as threads, built with
+# clang -fsanitize=thread in their own folder.
+#   make check-tsan    build and run them; any data race fails the run
+
+TSAN_TESTS := protocol
+TSAN_PACKAGES := clang libclang-rt-14-dev
+TSAN_CC := clang
+TSAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=thread
+TSAN_LIMIT := timeout 300
+# Known races in code this check does not own, each with its reason.
+TSAN_SUPPRESSIONS := tests/unit/tsan.supp
+
+CHECK_TARGETS += check-tsan
+.PHONY: check-tsan
+
+check-tsan:
+	@$(NEED) $(TSAN_PACKAGES)
+	$(MAKE) --no-print-directory BUILD=$(BUILD)/tsan CC=$(TSAN_CC) CFLAGS="$(TSAN_FLAGS)" LDFLAGS="$(TSAN_FLAGS)" \
+		$(TSAN_TESTS:%=$(BUILD)/tsan/tests/test_%)
+	@set -e; for t in $(TSAN_TESTS); do \
+		TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:suppressions=$(abspath $(TSAN_SUPPRESSIONS)) $(TSAN_LIMIT) $(BUILD)/tsan/tests/test_$$t; done

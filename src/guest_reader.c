@@ -165,11 +165,11 @@ static int map_region_wb(const struct config *cfg, const char *bdf, struct ivb_m
 		return 0;
 	ivb_pci_sysfs_mappings(cfg->sysfs_root, bdf, others, sizeof(others));
 	if (ret == -ENOENT)
-		fprintf(stderr, PROG ": --map wb: no %s/ivshmem-region for %s (the ivshmem_doorbell driver is not loaded, "
-			"or could not map BAR2: see dmesg); still available: %s\n", cfg->dev_dir, bdf, others);
+		fprintf(stderr, PROG ": --map wb: no %s/ivshmem-region for %s (the ivshmem_doorbell driver is not loaded); "
+			"still available: %s\n", cfg->dev_dir, bdf, others);
 	else
-		fprintf(stderr, PROG ": --map wb: cannot map BAR2 of %s through the ivshmem_doorbell driver: %s; "
-			"still available: %s\n", bdf, strerror(-ret), others);
+		fprintf(stderr, PROG ": --map wb: cannot map BAR2 of %s through the ivshmem_doorbell driver: %s "
+			"(dmesg says why); still available: %s\n", bdf, strerror(-ret), others);
 	return ret;
 }
 

@@ -269,7 +269,8 @@ make_targets=("$BUILD/host_writer")
 if [ "$vm" = bench ]; then
 	if [ -n "${INITRAMFS:-}" ]; then
 		initramfs=$INITRAMFS
-	elif [ "$mode" = doorbell ]; then
+	elif [ "$mode" = doorbell ] || [[ " ${guest_extra[*]} " =~ \ --map(\ |=)wb\  ]]; then
+		# The initramfs with the driver: doorbell mode and guest_reader --map wb need it.
 		initramfs=$INITRAMFS_DOORBELL
 		make_targets+=(initramfs-doorbell)
 	else

@@ -9,7 +9,11 @@
  * echoes them), timed; the driver's interrupt count matches. With --unbind, last: the device is unbound from
  * the driver while a reader waits; the reader must wake with ENODEV, and ring and poll must say the device
  * is gone.
- * Usage: ivdb_selftest [--device PATH] [--host-peer ID] [--echo N] [--timeout-ms MS] [--unbind]
+ * With --region, first the write-back mapping, /dev/ivshmem-region: the whole BAR maps and its page table
+ * entry says write-back; a mapping one page beyond the BAR, one at an offset past it, and a private one
+ * are refused (EINVAL); what is written reads back; the module refuses to unload while mapped. A mapping
+ * is kept across --unbind, and must still read what was written after the device is unbound.
+ * Usage: ivdb_selftest [--device PATH] [--host-peer ID] [--echo N] [--timeout-ms MS] [--unbind] [--region]
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -22,6 +26,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -132,6 +138,67 @@ static void unbind_check(int fd, const char *pci_name, int timeout_ms)
 	result(poll(&p, 1, 0) == 1 && (p.revents & POLLHUP), "poll_after_unbind_hup");
 }
 
+#define SELFTEST_REGION_DEVICE "/dev/ivshmem-region"
+/* Written into the last word of the region and read back, also after the device is unbound. */
+#define SELFTEST_REGION_SENTINEL 0x1b5e1f7e57ull
+
+struct region_map {
+	int fd;
+	volatile uint64_t *p;
+	size_t size;
+};
+
+/* The write-back mapping's checks; leaves the whole-BAR mapping in r for the unbind check. */
+static void region_checks(struct region_map *r)
+{
+	struct ivdb_region_info info;
+	struct ivdb_region_pte pte;
+	long page = sysconf(_SC_PAGESIZE);
+	void *p;
+
+	r->p = NULL;
+	r->fd = open(SELFTEST_REGION_DEVICE, O_RDWR | O_CLOEXEC);
+	if (r->fd < 0 || ioctl(r->fd, IVDB_IOC_REGION_INFO, &info) < 0) {
+		result(0, "region_open: %s", strerror(errno));
+		return;
+	}
+	r->size = (size_t)info.size;
+	printf("IVDB-REGION size=%llu cache=%s pci=%s\n", (unsigned long long)info.size, info.cache, info.pci_name);
+	errno = 0;
+	p = mmap(NULL, r->size + (size_t)page, PROT_READ | PROT_WRITE, MAP_SHARED, r->fd, 0);
+	result(p == MAP_FAILED && errno == EINVAL, "region_mmap_beyond_bar_einval");
+	if (p != MAP_FAILED)
+		munmap(p, r->size + (size_t)page);
+	errno = 0;
+	p = mmap(NULL, (size_t)page, PROT_READ, MAP_SHARED, r->fd, (off_t)r->size);
+	result(p == MAP_FAILED && errno == EINVAL, "region_mmap_offset_past_bar_einval");
+	if (p != MAP_FAILED)
+		munmap(p, (size_t)page);
+	errno = 0;
+	p = mmap(NULL, (size_t)page, PROT_READ | PROT_WRITE, MAP_PRIVATE, r->fd, 0);
+	result(p == MAP_FAILED && errno == EINVAL, "region_mmap_private_einval");
+	if (p != MAP_FAILED)
+		munmap(p, (size_t)page);
+
+	p = mmap(NULL, r->size, PROT_READ | PROT_WRITE, MAP_SHARED, r->fd, 0);
+	if (p == MAP_FAILED) {
+		result(0, "region_mmap_whole_bar: %s", strerror(errno));
+		return;
+	}
+	r->p = p;
+	r->p[r->size / 8 - 1] = SELFTEST_REGION_SENTINEL;
+	result(r->p[r->size / 8 - 1] == SELFTEST_REGION_SENTINEL, "region_write_reads_back");
+	pte.addr = (uintptr_t)&r->p[r->size / 8 - 1];
+	memset(pte.type, 0, sizeof(pte.type));
+	errno = 0;
+	result(ioctl(r->fd, IVDB_IOC_REGION_PTE, &pte) == 0 && strcmp(pte.type, "write-back") == 0,
+	       "region_pte_write_back type=%.15s%s%s", pte.type, errno ? " " : "", errno ? strerror(errno) : "");
+	/* O_NONBLOCK: refuse at once rather than wait for the module to be unused. */
+	errno = 0;
+	result(syscall(SYS_delete_module, "ivshmem_doorbell", O_NONBLOCK) < 0 && errno == EWOULDBLOCK,
+	       "region_unload_refused_while_mapped%s%s", errno ? " " : "", errno ? strerror(errno) : "");
+}
+
 static int cmp_u64(const void *a, const void *b)
 {
 	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
@@ -161,6 +228,7 @@ int main(int argc, char **argv)
 		{ "echo", required_argument, NULL, 'e' },
 		{ "timeout-ms", required_argument, NULL, 't' },
 		{ "unbind", no_argument, NULL, 'u' },
+		{ "region", no_argument, NULL, 'r' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *device = SELFTEST_DEFAULT_DEVICE;
@@ -169,7 +237,8 @@ int main(int argc, char **argv)
 	struct ivdb_info info, after;
 	uint64_t *rtt, expected = 0, count;
 	int64_t got;
-	int fd, c, flags, unbind = 0;
+	int fd, c, flags, unbind = 0, region = 0;
+	struct region_map rmap = { .fd = -1, .p = NULL, .size = 0 };
 
 	while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
 		switch (c) {
@@ -178,8 +247,9 @@ int main(int argc, char **argv)
 		case 'e': echo = parse_uint("--echo", optarg, SELFTEST_MAX_ECHO); break;
 		case 't': timeout_ms = (int)parse_uint("--timeout-ms", optarg, 600000); break;
 		case 'u': unbind = 1; break;
+		case 'r': region = 1; break;
 		default:
-			fprintf(stderr, "usage: ivdb_selftest [--device PATH] [--host-peer ID] [--echo N] [--timeout-ms MS] [--unbind]\n");
+			fprintf(stderr, "usage: ivdb_selftest [--device PATH] [--host-peer ID] [--echo N] [--timeout-ms MS] [--unbind] [--region]\n");
 			return 2;
 		}
 	}
@@ -255,8 +325,16 @@ int main(int argc, char **argv)
 	else
 		result(after.interrupts[0] - info.interrupts[0] == expected, "interrupt_count counted=%llu expected=%llu",
 		       (unsigned long long)(after.interrupts[0] - info.interrupts[0]), (unsigned long long)expected);
+	if (region)
+		region_checks(&rmap);
 	if (unbind)
 		unbind_check(fd, info.pci_name, timeout_ms);
+	if (region && unbind && rmap.p != NULL)
+		result(rmap.p[rmap.size / 8 - 1] == SELFTEST_REGION_SENTINEL, "region_mapping_valid_after_unbind");
+	if (rmap.p != NULL)
+		munmap((void *)rmap.p, rmap.size);
+	if (rmap.fd >= 0)
+		close(rmap.fd);
 	close(fd);
 	printf("IVDB-DONE %u\n", failures);
 	return failures == 0 ? 0 : 1;

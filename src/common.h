@@ -98,8 +98,9 @@ enum ivb_map_kind {
 	IVB_MAP_SHM = 1,        /* loopback: a file in /dev/shm on the host */
 	IVB_MAP_RESOURCE2 = 2,  /* BAR2 through sysfs resource2 (Linux maps it UC-) */
 	IVB_MAP_RESOURCE2_WC = 3, /* BAR2 through sysfs resource2_wc (write-combining) */
+	IVB_MAP_REGION_WB = 4,  /* BAR2 through our driver's /dev/ivshmem-region (write-back) */
 };
-#define IVB_MAP_KIND_MAX IVB_MAP_RESOURCE2_WC
+#define IVB_MAP_KIND_MAX IVB_MAP_REGION_WB
 
 /* Guest phase durations in nanoseconds, measured on the guest's clock. */
 struct ivb_guest_timing {

@@ -37,6 +37,7 @@ struct config {
 	const char *doorbell; /* a server's socket or the driver's file; NULL: the driver's file of our device */
 	const char *dev_dir;  /* where the driver's files are (/dev) */
 	bool wc;
+	bool wb;              /* through our driver's /dev/ivshmem-region */
 	uint64_t timeout_s;
 	uint64_t expected; /* messages the host plans to send, from the test options; 0: unknown */
 };
@@ -49,7 +50,8 @@ static void usage(FILE *out)
 		"\n"
 		"  --shm PATH             loopback: map this file instead of the PCI device\n"
 		"  --device BDF           use this PCI device (default: the first %04x:%04x device)\n"
-		"  --map uc|wc            map BAR2 through resource2 (uc) or resource2_wc (wc)\n"
+		"  --map uc|wc|wb         map BAR2 through resource2 (uc), resource2_wc (wc), or the\n"
+		"                         ivshmem_doorbell driver's /dev/ivshmem-region (wb, write-back)\n"
 		"                         (default " MAP_DEFAULT ")\n"
 		"  --sysfs-root DIR       where PCI devices are listed (default " IVB_PCI_SYSFS_DEFAULT ")\n"
 		"  --timeout SECONDS      limit of every wait for the host (default %u)\n"
@@ -106,9 +108,10 @@ static void parse_args(int argc, char **argv, struct config *cfg)
 		case OPT_SHM: cfg->shm_path = optarg; break;
 		case OPT_DEVICE: cfg->device = optarg; break;
 		case OPT_MAP:
-			if (strcmp(optarg, "uc") != 0 && strcmp(optarg, "wc") != 0)
-				ivb_die_usage(PROG, "--map needs uc or wc, not '%s'", optarg);
+			if (strcmp(optarg, "uc") != 0 && strcmp(optarg, "wc") != 0 && strcmp(optarg, "wb") != 0)
+				ivb_die_usage(PROG, "--map needs uc, wc or wb, not '%s'", optarg);
 			cfg->wc = strcmp(optarg, "wc") == 0;
+			cfg->wb = strcmp(optarg, "wb") == 0;
 			map_given = true;
 			break;
 		case OPT_SYSFS: cfg->sysfs_root = optarg; break;
@@ -152,6 +155,24 @@ static void parse_args(int argc, char **argv, struct config *cfg)
 	cfg->expected = warmup + iterations + bw_iterations * nframes + ref_iterations * (nframes + 1);
 }
 
+/* --map wb: through the driver; when it cannot, say which mappings still work. Returns: 0 or a negative errno. */
+static int map_region_wb(const struct config *cfg, const char *bdf, struct ivb_mapping *map)
+{
+	char others[64];
+	int ret = ivb_pci_map_region_wb(cfg->sysfs_root, cfg->dev_dir, bdf, map);
+
+	if (ret == 0)
+		return 0;
+	ivb_pci_sysfs_mappings(cfg->sysfs_root, bdf, others, sizeof(others));
+	if (ret == -ENOENT)
+		fprintf(stderr, PROG ": --map wb: no %s/ivshmem-region for %s (the ivshmem_doorbell driver is not loaded); "
+			"still available: %s\n", cfg->dev_dir, bdf, others);
+	else
+		fprintf(stderr, PROG ": --map wb: cannot map BAR2 of %s through the ivshmem_doorbell driver: %s "
+			"(dmesg says why); still available: %s\n", bdf, strerror(-ret), others);
+	return ret;
+}
+
 static int map_region(const struct config *cfg, struct ivb_mapping *map)
 {
 	char bdf[IVB_DEVICE_LEN];
@@ -176,6 +197,8 @@ static int map_region(const struct config *cfg, struct ivb_mapping *map)
 				IVB_PCI_DEVICE, cfg->sysfs_root, ret == -ENODEV ? "none found" : strerror(-ret));
 		return ret;
 	}
+	if (cfg->wb)
+		return map_region_wb(cfg, bdf, map);
 	ret = ivb_pci_map_bar2(cfg->sysfs_root, bdf, cfg->wc, map);
 	if (ret < 0)
 		fprintf(stderr, PROG ": cannot map BAR2 of %s through %s: %s\n", bdf, cfg->wc ? "resource2_wc" : "resource2",
@@ -230,6 +253,7 @@ static int map_alternate(struct workspace *w)
 	case IVB_MAP_SHM: return ivb_shm_open(w->cfg->shm_path, 0, NULL, &w->alternate);
 	case IVB_MAP_RESOURCE2: return ivb_pci_map_bar2(w->cfg->sysfs_root, p->device, true, &w->alternate);
 	case IVB_MAP_RESOURCE2_WC: return ivb_pci_map_bar2(w->cfg->sysfs_root, p->device, false, &w->alternate);
+	case IVB_MAP_REGION_WB: return ivb_pci_map_bar2(w->cfg->sysfs_root, p->device, false, &w->alternate);
 	case IVB_MAP_NONE: break;
 	}
 	return -EINVAL;

@@ -9,9 +9,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "ivshmem_doorbell.h"
 
 /* Read a small sysfs attribute holding a hexadecimal number. Returns: 0, or a negative errno. */
 static int read_hex_attr(const char *dir, const char *name, unsigned long *out)
@@ -182,4 +185,113 @@ int ivb_pci_map_bar2(const char *sysfs_root, const char *bdf, bool wc, struct iv
 err_close:
 	close(fd);
 	return ret;
+}
+
+/*
+ * Open the driver's region file of bdf. sysfs lists a device's misc files under <device>/misc/, so only
+ * bdf's own file is opened (opening one gives its BAR pages). Returns: fd, -ENOENT if bdf has none, or -errno.
+ */
+static int open_region_file(const char *dir, const char *dev_dir, const char *bdf, struct ivdb_region_info *info)
+{
+	char path[PATH_MAX], name[64] = "";
+	struct dirent *e;
+	DIR *misc;
+	int fd;
+
+	if (snprintf(path, sizeof(path), "%s/misc", dir) >= (int)sizeof(path))
+		return -ENAMETOOLONG;
+	misc = opendir(path);
+	if (misc == NULL)
+		return errno == ENOENT ? -ENOENT : -errno;
+	while ((e = readdir(misc)) != NULL) {
+		if (strncmp(e->d_name, IVB_PCI_REGION_FILE, strlen(IVB_PCI_REGION_FILE)) == 0 &&
+		    strlen(e->d_name) < sizeof(name))
+			snprintf(name, sizeof(name), "%s", e->d_name);
+	}
+	closedir(misc);
+	if (name[0] == '\0')
+		return -ENOENT;
+	if (snprintf(path, sizeof(path), "%s/%s", dev_dir, name) >= (int)sizeof(path))
+		return -ENAMETOOLONG;
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	memset(info, 0, sizeof(*info));
+	if (ioctl(fd, IVDB_IOC_REGION_INFO, info) < 0) {
+		int err = -errno;
+
+		close(fd);
+		return err == -ENOTTY ? -ENOENT : err;
+	}
+	info->pci_name[sizeof(info->pci_name) - 1] = '\0';
+	info->cache[sizeof(info->cache) - 1] = '\0';
+	if (strcmp(info->pci_name, bdf) != 0) {
+		close(fd);
+		return -ENOENT;
+	}
+	return fd;
+}
+
+int ivb_pci_map_region_wb(const char *sysfs_root, const char *dev_dir, const char *bdf, struct ivb_mapping *m)
+{
+	struct ivdb_region_info info;
+	struct ivdb_region_pte pte;
+	char dir[PATH_MAX];
+	void *p;
+	int fd, ret;
+
+	memset(m, 0, sizeof(*m));
+	m->fd = -1;
+	if (snprintf(dir, sizeof(dir), "%s/%s", sysfs_root, bdf) >= (int)sizeof(dir))
+		return -ENAMETOOLONG;
+	fd = open_region_file(dir, dev_dir, bdf, &info);
+	if (fd < 0)
+		return fd;
+	/* The driver's word is untrusted too: a size this process cannot map is refused, not truncated. */
+	if (info.size < IVB_REGION_MIN_SIZE || info.size > SIZE_MAX) {
+		ret = info.size > SIZE_MAX ? -EFBIG : -EINVAL;
+		goto err_close;
+	}
+	p = mmap(NULL, (size_t)info.size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED) {
+		ret = -errno;
+		goto err_close;
+	}
+	m->region = p;
+	m->size = (size_t)info.size;
+	m->fd = fd;
+	m->kind = IVB_MAP_REGION_WB;
+	snprintf(m->device, sizeof(m->device), "%s", bdf);
+	/*
+	 * The memory type is read back from our page table entry. pat_memtype_list is no witness here: it
+	 * records a type for BAR2's physical range (UC- when the MTRRs do not say write-back), which
+	 * page-backed mappings do not take. The first page is faulted in for the driver to find its entry.
+	 */
+	(void)*(volatile uint8_t *)p;
+	pte.addr = (uintptr_t)p;
+	if (ioctl(fd, IVDB_IOC_REGION_PTE, &pte) == 0) {
+		pte.type[sizeof(pte.type) - 1] = '\0';
+		snprintf(m->memtype, IVB_MEMTYPE_LEN, "%s", pte.type);
+	} else {
+		snprintf(m->memtype, IVB_MEMTYPE_LEN, "unknown");
+	}
+	return 0;
+
+err_close:
+	close(fd);
+	return ret;
+}
+
+void ivb_pci_sysfs_mappings(const char *sysfs_root, const char *bdf, char *buf, size_t len)
+{
+	char path[PATH_MAX];
+	bool uc, wc;
+
+	snprintf(path, sizeof(path), "%s/%s/resource2", sysfs_root, bdf);
+	uc = access(path, F_OK) == 0;
+	snprintf(path, sizeof(path), "%s/%s/resource2_wc", sysfs_root, bdf);
+	wc = access(path, F_OK) == 0;
+	snprintf(buf, len, "%s%s%s", uc ? "uc (resource2)" : "", uc && wc ? ", " : "", wc ? "wc (resource2_wc)" : "");
+	if (!uc && !wc)
+		snprintf(buf, len, "none");
 }

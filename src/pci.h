@@ -26,4 +26,22 @@ int ivb_pci_find(const char *sysfs_root, const char *want, char bdf[IVB_DEVICE_L
  */
 int ivb_pci_map_bar2(const char *sysfs_root, const char *bdf, bool wc, struct ivb_mapping *m);
 
+/* Our driver's write-back files: ivshmem-region, ivshmem-region1, ... (one per device). */
+#define IVB_PCI_REGION_FILE "ivshmem-region"
+
+/*
+ * Map BAR2 of device bdf write-back through our driver's file for it (dev_dir/ivshmem-region[n], the one
+ * sysfs lists under the device; the driver must report the same PCI address). Records the memory type
+ * the mapping's page table entry selects, as the driver reads it back ("unknown" if it cannot).
+ * Returns: 0 on success, -ENOENT if no such file belongs to bdf (the driver is not loaded), the driver's
+ * error when it cannot give BAR2 pages (e.g. -ENOMEM for a BAR too large for the guest), or a negative errno.
+ */
+int ivb_pci_map_region_wb(const char *sysfs_root, const char *dev_dir, const char *bdf, struct ivb_mapping *m);
+
+/*
+ * Which of the sysfs mappings of bdf exist, for a message: "uc (resource2), wc (resource2_wc)", one of
+ * them, or "none". Writes into buf.
+ */
+void ivb_pci_sysfs_mappings(const char *sysfs_root, const char *bdf, char *buf, size_t len);
+
 #endif /* IVB_PCI_H */

@@ -19,6 +19,7 @@ const char *ivb_map_kind_name(enum ivb_map_kind kind)
 	case IVB_MAP_SHM: return "shm";
 	case IVB_MAP_RESOURCE2: return "resource2";
 	case IVB_MAP_RESOURCE2_WC: return "resource2_wc";
+	case IVB_MAP_REGION_WB: return "ivshmem_region";
 	}
 	return "invalid";
 }

@@ -97,7 +97,7 @@ else
 	ivb_log "compiled guest_reader in the dev VM in $((SECONDS - start)) s"
 fi
 
-# Doorbell mode: the guest driver, built in the guest against its own kernel's headers, then loaded.
+# Doorbell mode and --map wb: the guest driver, built in the guest against its own kernel's headers, then loaded.
 readonly MODULE_FILES=("$ROOT"/guest/ivshmem_doorbell/{Kbuild,ivshmem_doorbell.c,ivshmem_doorbell.h})
 deploy_driver() {
 	local module_id have reload=
@@ -128,15 +128,19 @@ deploy_driver() {
 		</dev/null >>"$results/guest-build.log" 2>&1; then
 		deploy_die "loading the ivshmem_doorbell driver in the dev VM failed: $(tail -n 1 "$results/guest-build.log")"
 	fi
-	devvm_ssh "test -c /dev/ivshmem-doorbell" </dev/null ||
+	# --map wb alone needs only /dev/ivshmem-region, which ivshmem-plain has too (guest_reader says if not).
+	[ -z "$doorbell" ] || devvm_ssh "test -c /dev/ivshmem-doorbell" </dev/null ||
 		deploy_die "the driver is loaded but there is no /dev/ivshmem-doorbell: the dev VM's device is ivshmem-plain; restart it with ./setup.sh --mode doorbell"
 }
 
+# Doorbell mode and guest_reader --map wb (the driver's write-back mapping) need the driver.
 doorbell=
+map_wb=
 for ((i = 0; i + 1 < ${#guest_args[@]}; i++)); do
 	[ "${guest_args[i]}" != --mode ] || [ "${guest_args[i + 1]}" != doorbell ] || doorbell=1
+	[ "${guest_args[i]}" != --map ] || [ "${guest_args[i + 1]}" != wb ] || map_wb=1
 done
-[ -z "$doorbell" ] || deploy_driver
+[ -z "$doorbell$map_wb" ] || deploy_driver
 
 # The remote sudo's pid, so that an interrupted run stops guest_reader in the guest (by pid) instead of
 # leaving it waiting for a host that is gone.

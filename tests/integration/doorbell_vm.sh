@@ -26,7 +26,9 @@ readonly QBOOT=/usr/share/qemu/qboot.rom
 # As the bench VM: serial console, quiet, and no time spent on what the test does not need (vm/bench.sh).
 readonly APPEND="console=ttyS0 quiet panic=-1 oops=panic cryptomgr.notests rodata=off ipv6.disable=1"
 readonly ECHO_COUNT=20
-readonly SHM_SIZE=1048576
+# 4 MiB: the write-back mapping gives BAR2 struct pages, which memory hotplug adds in 2 MiB steps (a 1 MiB BAR
+# cannot have them: opening /dev/ivshmem-region then fails with EINVAL, as dmesg explains).
+readonly SHM_SIZE=4194304
 # The whole boot, test and power-off; ~10 s under TCG here.
 readonly LIMIT=180
 readonly READY_SECONDS=20
@@ -91,7 +93,7 @@ bios=()
 # shellcheck disable=SC2054  # the commas belong to QEMU's option syntax
 qemu-system-x86_64 -name ivb-doorbell-test -machine pc -accel "$IVB_ACCEL" -cpu "$IVB_CPU" -m 256M \
 	-nodefaults -no-user-config -display none -nic none -no-reboot "${bios[@]}" \
-	-kernel "$kernel" -initrd "$INITRAMFS" -append "$APPEND -- --host-peer 0 --echo $ECHO_COUNT --timeout-ms 10000 --unbind" \
+	-kernel "$kernel" -initrd "$INITRAMFS" -append "$APPEND -- --host-peer 0 --echo $ECHO_COUNT --timeout-ms 10000 --region --unbind" \
 	-chardev "socket,id=iv,path=$sock" -device ivshmem-doorbell,chardev=iv,vectors=1 \
 	-serial "file:$WORK/console.log" 2>"$WORK/qemu.err" &
 qemu_pid=$!
@@ -118,6 +120,13 @@ expect_console interrupt_count '^IVDB-PASS interrupt_count'
 expect_console unbind_wakes_reader '^IVDB-PASS unbind_wakes_reader_with_enodev'
 expect_console ring_after_unbind '^IVDB-PASS ring_after_unbind_enodev'
 expect_console poll_after_unbind '^IVDB-PASS poll_after_unbind_hup'
+expect_console region_beyond_bar '^IVDB-PASS region_mmap_beyond_bar_einval'
+expect_console region_offset_past_bar '^IVDB-PASS region_mmap_offset_past_bar_einval'
+expect_console region_private '^IVDB-PASS region_mmap_private_einval'
+expect_console region_reads_back '^IVDB-PASS region_write_reads_back'
+expect_console region_write_back '^IVDB-PASS region_pte_write_back type=write-back'
+expect_console region_unload_refused '^IVDB-PASS region_unload_refused_while_mapped'
+expect_console region_valid_after_unbind '^IVDB-PASS region_mapping_valid_after_unbind'
 expect_console selftest_done '^IVDB-DONE 0'
 expect_console module_unloads '^IVDB-UNLOADED'
 if [ "$peer_rc" -eq 0 ] && grep -qx "echoed $ECHO_COUNT" "$WORK/peer.out" && grep -qx 'join id=1 vectors=1' "$WORK/peer.out"; then

@@ -195,7 +195,9 @@ def is_reliable(median: float, low: Optional[float], high: Optional[float],
 
 def median_interval(runs: Sequence[Sequence[float]], seed: int = DEFAULT_SEED,
                     resamples: int = RESAMPLES, confidence: float = CONFIDENCE) -> Figure:
-    """Median of all samples of all runs with its bootstrap interval and the run-to-run CV."""
+    """Median of all samples of all runs pooled (each run weighs by its sample count) with its 95%
+    hierarchical bootstrap interval (runs, then iterations within each drawn run; iterations only for
+    a single run) and the run-to-run CV of the per-run medians."""
     arrays = _check_runs(runs, "median interval")
     pooled = np.concatenate(arrays)
     median = float(np.median(pooled))

@@ -11,7 +11,7 @@ PYTHON ?= /usr/bin/python3
 BUILD ?= build
 
 WARNINGS := -Wall -Wextra -Werror -Wswitch -Wshadow -Wstrict-prototypes -Wmissing-prototypes
-IVB_CPPFLAGS := -D_GNU_SOURCE -Isrc -Iguest/ivshmem_doorbell -DIVB_GIT_REVISION='"$(shell git describe --always --dirty 2>/dev/null || echo unknown)"'
+IVB_CPPFLAGS := -D_GNU_SOURCE -Isrc -I$(BUILD)/gen -Iguest/ivshmem_doorbell -DIVB_GIT_REVISION='"$(shell git describe --always --dirty 2>/dev/null || echo unknown)"'
 IVB_CFLAGS := -std=c11 $(WARNINGS) $(CFLAGS)
 # Recursively expanded on purpose: evaluated after deps-build has installed pkg-config and libssl-dev.
 CRYPTO_CFLAGS = $(shell pkg-config --cflags libcrypto 2>/dev/null)
@@ -22,10 +22,10 @@ BUILD_PACKAGES := gcc make pkg-config libssl-dev
 NEED := scripts/need-packages.sh
 
 # Modules both programs use, compiled once.
-LIB_SRCS := src/opts.c src/region.c src/protocol.c src/sha256.c src/csv.c src/phases.c src/perfctr.c src/cli.c src/ivpeer.c src/bell.c
-HOST_SRCS := src/host_writer.c src/manifest.c src/json.c src/ivserver.c
+LIB_SRCS := $(BUILD)/gen/columns.c src/opts.c src/region.c src/protocol.c src/sha256.c src/csv.c src/phases.c src/perfctr.c src/cli.c src/ivpeer.c src/bell.c
+HOST_SRCS := src/host_writer.c src/host_rows.c src/manifest.c src/json.c src/ivserver.c
 GUEST_SRCS := src/guest_reader.c src/pci.c
-LIB_OBJS := $(LIB_SRCS:src/%.c=$(BUILD)/%.o)
+LIB_OBJS := $(patsubst $(BUILD)/gen/%.c,$(BUILD)/%.o,$(LIB_SRCS:src/%.c=$(BUILD)/%.o))
 HOST_OBJS := $(HOST_SRCS:src/%.c=$(BUILD)/%.o)
 GUEST_OBJS := $(GUEST_SRCS:src/%.c=$(BUILD)/%.o)
 
@@ -43,8 +43,16 @@ $(BUILD)/.deps-build: $(NEED)
 	@$(NEED) $(BUILD_PACKAGES)
 	@touch $@
 
-$(BUILD)/%.o: src/%.c $(wildcard src/*.h) guest/ivshmem_doorbell/ivshmem_doorbell.h | $(BUILD)/.deps-build
+$(BUILD)/%.o: src/%.c $(wildcard src/*.h) $(BUILD)/gen/columns.h guest/ivshmem_doorbell/ivshmem_doorbell.h | $(BUILD)/.deps-build
 	$(CC) $(IVB_CPPFLAGS) $(IVB_CFLAGS) $(CRYPTO_CFLAGS) -c -o $@ $<
+
+# The CSV columns: generated from the one schema (schema/columns.txt), never written by hand.
+$(BUILD)/gen/columns.h $(BUILD)/gen/columns.c: $(BUILD)/gen/columns.%: schema/columns.txt schema/gen-columns.awk
+	@mkdir -p $(@D)
+	awk -v out=$* -f schema/gen-columns.awk $< >$@.tmp && mv $@.tmp $@
+
+$(BUILD)/columns.o: $(BUILD)/gen/columns.c $(BUILD)/gen/columns.h | $(BUILD)/.deps-build
+	$(CC) $(IVB_CPPFLAGS) $(IVB_CFLAGS) -c -o $@ $<
 
 $(BUILD)/host_writer: $(HOST_OBJS) $(LIB_OBJS)
 	$(CC) $(IVB_CFLAGS) $(LDFLAGS) -o $@ $^ $(CRYPTO_LIBS)

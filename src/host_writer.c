@@ -18,6 +18,7 @@
 #include "clock.h"
 #include "common.h"
 #include "csv.h"
+#include "host_rows.h"
 #include "ivserver.h"
 #include "manifest.h"
 #include "opts.h"
@@ -74,8 +75,7 @@ struct run {
 	struct ivb_mapping map;
 	struct ivb_host host;
 	struct ivb_manifest manifest;
-	struct ivb_csv latency_csv, bandwidth_csv, reference_csv;
-	struct ivb_csv latency_perf_csv, bandwidth_perf_csv, phase_perf_csv, write_study_csv, map_study_csv;
+	struct ivb_outputs out;
 	struct ivb_perf perf;
 	struct ivb_bell bell;
 	uint64_t last_send_ns; /* when the last message started, for --interval-us */
@@ -90,20 +90,6 @@ struct run {
 	bool warmup_failed;
 	uint64_t progress_last_ns;
 	bool progress_tty;
-};
-
-/* What one message measured. */
-struct sample {
-	uint64_t host_memcpy_ns;
-	uint64_t host_reference_ns;
-	bool have_roundtrip;
-	uint64_t roundtrip_ns;
-	bool have_guest;
-	struct ivb_guest_timing guest;
-	struct ivb_counts host_counts;
-	struct ivb_guest_report report; /* valid with have_guest */
-	bool success;
-	const char *error; /* short token for run.json, NULL on success */
 };
 
 static void usage(FILE *out)
@@ -439,7 +425,7 @@ static void pace(struct run *run)
  * Returns: 0 when the exchange completed (s->success says whether the guest verified the data),
  * or a negative errno when the run cannot go on (run->host.why or errno says why).
  */
-static int exchange(struct run *run, uint64_t size, enum ivb_msg_kind kind, bool counted, struct sample *s)
+static int exchange(struct run *run, uint64_t size, enum ivb_msg_kind kind, bool counted, struct ivb_sample *s)
 {
 	uint8_t *shared = ivb_buffer(run->map.region);
 	uint8_t sha[IVB_SHA256_LEN];
@@ -511,307 +497,6 @@ static int exchange(struct run *run, uint64_t size, enum ivb_msg_kind kind, bool
 	return ret;
 }
 
-static void csv_ns_us(struct ivb_csv *c, bool have, uint64_t ns)
-{
-	if (!have) {
-		ivb_csv_empty(c);
-		ivb_csv_empty(c);
-		return;
-	}
-	ivb_csv_u64(c, ns);
-	ivb_csv_fixed(c, (double)ns / 1e3, 3);
-}
-
-static void csv_ns_ms(struct ivb_csv *c, bool have, uint64_t ns)
-{
-	if (!have) {
-		ivb_csv_empty(c);
-		ivb_csv_empty(c);
-		return;
-	}
-	ivb_csv_u64(c, ns);
-	ivb_csv_fixed(c, (double)ns / 1e6, 6);
-}
-
-/* MB/s with MB = 1e6 bytes; empty when there is no duration. */
-static void csv_mbps(struct ivb_csv *c, bool have, uint64_t bytes, uint64_t ns)
-{
-	if (!have || ns == 0)
-		ivb_csv_empty(c);
-	else
-		ivb_csv_fixed(c, (double)bytes / 1e6 / ((double)ns / 1e9), 3);
-}
-
-static int write_latency_row(struct ivb_csv *c, uint64_t iteration, const struct sample *s)
-{
-	const bool g = s->have_guest, both = s->have_guest && s->have_roundtrip;
-	int64_t notification = both ? (int64_t)s->roundtrip_ns - (int64_t)s->guest.total_ns : 0;
-
-	ivb_csv_u64(c, iteration);
-	csv_ns_us(c, true, s->host_memcpy_ns);
-	csv_ns_us(c, s->have_roundtrip, s->roundtrip_ns);
-	csv_ns_us(c, g, s->guest.copy_ns);
-	csv_ns_us(c, g, s->guest.verify_ns);
-	csv_ns_us(c, g, s->guest.hot_read_ns);
-	csv_ns_us(c, g, s->guest.cold_read_ns);
-	csv_ns_us(c, g, s->guest.copy_ns);
-	csv_ns_us(c, g, s->guest.verify_ns);
-	/* Host and guest clocks differ: only their durations are combined, never their timestamps. */
-	if (both) {
-		ivb_csv_i64(c, notification);
-		ivb_csv_fixed(c, (double)notification / 1e3, 3);
-	} else {
-		ivb_csv_empty(c);
-		ivb_csv_empty(c);
-	}
-	csv_ns_us(c, s->have_roundtrip, s->host_memcpy_ns + s->roundtrip_ns);
-	ivb_csv_u64(c, s->success);
-	return ivb_csv_end_row(c);
-}
-
-static int write_bandwidth_row(struct ivb_csv *c, uint64_t iteration, const struct ivb_frame *f,
-			       const struct sample *s)
-{
-	const bool g = s->have_guest, rt = s->have_roundtrip;
-	const uint64_t total = s->host_memcpy_ns + s->roundtrip_ns;
-
-	ivb_csv_u64(c, iteration);
-	ivb_csv_str(c, f->name);
-	ivb_csv_u64(c, f->width);
-	ivb_csv_u64(c, f->height);
-	ivb_csv_u64(c, f->bpp);
-	ivb_csv_u64(c, f->size);
-	ivb_csv_fixed(c, (double)f->size / 1e6, 6);
-	csv_ns_ms(c, true, s->host_memcpy_ns);
-	csv_mbps(c, true, f->size, s->host_memcpy_ns);
-	csv_ns_ms(c, rt, s->roundtrip_ns);
-	csv_ns_ms(c, g, s->guest.copy_ns);
-	csv_mbps(c, g, f->size, s->guest.copy_ns);
-	csv_ns_ms(c, g, s->guest.verify_ns);
-	csv_ns_ms(c, rt, total);
-	csv_mbps(c, rt, f->size, total);
-	ivb_csv_u64(c, s->success);
-	return ivb_csv_end_row(c);
-}
-
-static int write_reference_row(struct ivb_csv *c, uint64_t iteration, const struct ivb_frame *f,
-			       const struct sample *s)
-{
-	const bool g = s->have_guest;
-
-	ivb_csv_u64(c, iteration);
-	ivb_csv_str(c, f->name);
-	ivb_csv_u64(c, f->size);
-	ivb_csv_u64(c, s->host_reference_ns);
-	if (g) {
-		ivb_csv_u64(c, s->guest.hot_read_ns);
-		ivb_csv_u64(c, s->guest.cold_read_ns);
-		ivb_csv_u64(c, s->guest.copy_ns);
-		ivb_csv_u64(c, s->guest.verify_ns);
-	} else {
-		for (int i = 0; i < 4; i++)
-			ivb_csv_empty(c);
-	}
-	ivb_csv_u64(c, s->success);
-	return ivb_csv_end_row(c);
-}
-
-static void csv_counter(struct ivb_csv *c, uint64_t v)
-{
-	if (v == IVB_CTR_NONE)
-		ivb_csv_empty(c);
-	else
-		ivb_csv_u64(c, v);
-}
-
-static void csv_derived(struct ivb_csv *c, double v)
-{
-	if (v < 0)
-		ivb_csv_empty(c);
-	else
-		ivb_csv_fixed(c, v, 4);
-}
-
-/* One side's seed counter columns: misses, references, rates, TLB, cycles, IPC, cycles/byte, switches. */
-static void csv_side_counters(struct ivb_csv *c, const struct ivb_counts *k, uint64_t bytes)
-{
-	csv_counter(c, k->v[IVB_CTR_L1D_MISSES]);
-	csv_counter(c, k->v[IVB_CTR_L1D_REFS]);
-	csv_derived(c, ivb_l1_miss_rate(k));
-	csv_counter(c, k->v[IVB_CTR_LLC_MISSES]);
-	csv_counter(c, k->v[IVB_CTR_LLC_REFS]);
-	csv_derived(c, ivb_llc_miss_rate(k));
-	csv_counter(c, k->v[IVB_CTR_DTLB_MISSES]);
-	csv_counter(c, k->v[IVB_CTR_CYCLES]);
-	csv_counter(c, k->v[IVB_CTR_INSTRUCTIONS]);
-	csv_derived(c, ivb_ipc(k));
-	csv_derived(c, ivb_cycles_per_byte(k, bytes));
-	csv_counter(c, k->v[IVB_CTR_CONTEXT_SWITCHES]);
-}
-
-/* The guest's counters over its four phases: a sum, not measured if any phase lacks it. */
-static void guest_total_counts(const struct sample *s, struct ivb_counts *out)
-{
-	ivb_counts_none(out);
-	if (!s->have_guest)
-		return;
-	for (unsigned i = 0; i < IVB_NCOUNTERS; i++) {
-		uint64_t sum = 0;
-		unsigned p;
-
-		for (p = 0; p < IVB_NPHASES && s->report.counters[p].v[i] != IVB_CTR_NONE; p++)
-			sum += s->report.counters[p].v[i];
-		if (p == IVB_NPHASES)
-			out->v[i] = sum;
-	}
-}
-
-static int write_perf_row(struct ivb_csv *c, uint64_t iteration, const struct ivb_frame *f, bool frame_column,
-			  const struct sample *s)
-{
-	struct ivb_counts guest;
-
-	guest_total_counts(s, &guest);
-	ivb_csv_u64(c, iteration);
-	if (frame_column)
-		ivb_csv_str(c, f->name);
-	csv_side_counters(c, &s->host_counts, f->size);
-	csv_side_counters(c, &guest, f->size);
-	csv_counter(c, s->host_counts.v[IVB_CTR_PAGE_FAULTS]);
-	csv_counter(c, s->host_counts.v[IVB_CTR_TASK_CLOCK_NS]);
-	csv_counter(c, guest.v[IVB_CTR_PAGE_FAULTS]);
-	csv_counter(c, guest.v[IVB_CTR_TASK_CLOCK_NS]);
-	return ivb_csv_end_row(c);
-}
-
-static int write_phase_rows(struct ivb_csv *c, const char *test, uint64_t iteration, const struct ivb_frame *f,
-			    const struct sample *s)
-{
-	static const char *const phases[IVB_NPHASES] = { "A_hot_read", "B_cold_read", "C_copy", "D_verify" };
-	int ret = 0;
-
-	for (unsigned p = 0; p < IVB_NPHASES && s->have_guest && ret == 0; p++) {
-		ivb_csv_str(c, test);
-		ivb_csv_u64(c, iteration);
-		ivb_csv_str(c, f->name);
-		ivb_csv_u64(c, f->size);
-		ivb_csv_str(c, phases[p]);
-		for (unsigned i = 0; i < IVB_NCOUNTERS; i++)
-			csv_counter(c, s->report.counters[p].v[i]);
-		ret = ivb_csv_end_row(c);
-	}
-	return ret;
-}
-
-static int write_study_row(struct ivb_csv *c, const char *test, uint64_t iteration, const struct ivb_frame *f,
-			   const char *variant, uint64_t ns, bool have_faults, uint64_t faults, bool success)
-{
-	ivb_csv_str(c, test);
-	ivb_csv_u64(c, iteration);
-	ivb_csv_str(c, f->name);
-	ivb_csv_u64(c, f->size);
-	ivb_csv_str(c, variant);
-	if (ns == 0) {
-		ivb_csv_empty(c);
-		ivb_csv_empty(c);
-	} else {
-		ivb_csv_u64(c, ns);
-		csv_mbps(c, true, f->size, ns);
-	}
-	if (have_faults)
-		ivb_csv_u64(c, faults);
-	else
-		ivb_csv_empty(c);
-	ivb_csv_u64(c, success);
-	return ivb_csv_end_row(c);
-}
-
-static const char *huge_variant(uint32_t kind)
-{
-	switch ((enum ivb_huge_kind)kind) {
-	case IVB_HUGE_HUGETLB: return "memcpy_hugetlb";
-	case IVB_HUGE_THP: return "memcpy_thp";
-	case IVB_HUGE_NONE: break;
-	}
-	return "memcpy_hugepages";
-}
-
-/* The write-path variants of one message; the plain pre-faulted memcpy is phase C itself. */
-static int write_study_rows(struct ivb_csv *c, const char *test, uint64_t iteration, const struct ivb_frame *f,
-			    const struct sample *s)
-{
-	const struct ivb_guest_study *st = &s->report.study;
-	int ret;
-
-	if (!s->have_guest)
-		return 0;
-	ret = write_study_row(c, test, iteration, f, "memcpy_prefaulted", s->guest.copy_ns, false, 0, s->success);
-	if (ret == 0)
-		ret = write_study_row(c, test, iteration, f, "memcpy_fresh_pages", st->fresh_ns,
-				      st->fresh_faults != IVB_FAULTS_UNKNOWN, st->fresh_faults, s->success);
-	if (ret == 0)
-		ret = write_study_row(c, test, iteration, f, "nt_store", st->nt_ns, false, 0, s->success);
-	if (ret == 0 && st->huge_kind != IVB_HUGE_NONE)
-		ret = write_study_row(c, test, iteration, f, huge_variant(st->huge_kind), st->huge_ns, false, 0, s->success);
-	return ret;
-}
-
-static int write_map_row(struct ivb_csv *c, const char *test, uint64_t iteration, const struct ivb_frame *f,
-			 uint32_t map_kind, const char *memtype, uint64_t hot, uint64_t cold, uint64_t copy, bool success)
-{
-	ivb_csv_str(c, test);
-	ivb_csv_u64(c, iteration);
-	ivb_csv_str(c, f->name);
-	ivb_csv_u64(c, f->size);
-	ivb_csv_str(c, ivb_map_kind_name((enum ivb_map_kind)map_kind));
-	ivb_csv_str(c, memtype[0] ? memtype : "unknown");
-	ivb_csv_u64(c, hot);
-	ivb_csv_u64(c, cold);
-	ivb_csv_u64(c, copy);
-	csv_mbps(c, true, f->size, copy);
-	ivb_csv_u64(c, success);
-	return ivb_csv_end_row(c);
-}
-
-/* Phases A-C through the guest's usual mapping, then through its other one (when it has one). */
-static int write_map_rows(struct run *run, const char *test, uint64_t iteration, const struct ivb_frame *f,
-			  const struct sample *s)
-{
-	const struct ivb_map_study *m = &s->report.map_study;
-	const struct ivb_guest_info *g = &run->manifest.guest;
-	int ret;
-
-	if (!s->have_guest)
-		return 0;
-	ret = write_map_row(&run->map_study_csv, test, iteration, f, g->map_kind, g->memtype, s->guest.hot_read_ns,
-			    s->guest.cold_read_ns, s->guest.copy_ns, s->success);
-	if (ret == 0 && m->map_kind != IVB_MAP_NONE)
-		ret = write_map_row(&run->map_study_csv, test, iteration, f, m->map_kind, m->memtype, m->hot_read_ns,
-				    m->cold_read_ns, m->copy_ns, s->success);
-	return ret;
-}
-
-/* The counter and study files that go with one message, when the run collects them. */
-static int write_extra_rows(struct run *run, const char *test, enum ivb_msg_kind kind, uint64_t iteration,
-			    const struct ivb_frame *f, const struct sample *s)
-{
-	int ret = 0;
-
-	if (run->cfg.counters) {
-		if (kind == IVB_MSG_LATENCY)
-			ret = write_perf_row(&run->latency_perf_csv, iteration, f, false, s);
-		else if (kind == IVB_MSG_BANDWIDTH)
-			ret = write_perf_row(&run->bandwidth_perf_csv, iteration, f, true, s);
-		if (ret == 0)
-			ret = write_phase_rows(&run->phase_perf_csv, test, iteration, f, s);
-	}
-	if (ret == 0 && run->cfg.write_study)
-		ret = write_study_rows(&run->write_study_csv, test, iteration, f, s);
-	if (ret == 0 && run->cfg.map_study && kind != IVB_MSG_REFERENCE)
-		ret = write_map_rows(run, test, iteration, f, s);
-	return ret;
-}
-
 /*
  * Run `count` messages of one test and frame, writing a row for each.
  * Returns: 0 when the test ran to its end (some iterations may have failed), or a negative errno
@@ -820,8 +505,10 @@ static int write_extra_rows(struct run *run, const char *test, enum ivb_msg_kind
 static int run_test(struct run *run, const char *test, enum ivb_msg_kind kind, const struct ivb_frame *f,
 		    uint64_t count, struct ivb_test_count *tally)
 {
+	struct ivb_row_key key = { test, kind, 0, f, &run->manifest.guest };
+
 	for (uint64_t i = 1; i <= count; i++) {
-		struct sample s;
+		struct ivb_sample s;
 		int ret = exchange(run, f->size, kind, true, &s);
 		int wret = 0;
 
@@ -834,13 +521,8 @@ static int run_test(struct run *run, const char *test, enum ivb_msg_kind kind, c
 				fprintf(stderr, PROG ": %s %s iteration %llu: the guest reported %s\n", test, f->name,
 					(unsigned long long)i, s.error);
 		}
-		switch (kind) {
-		case IVB_MSG_LATENCY: wret = write_latency_row(&run->latency_csv, i, &s); break;
-		case IVB_MSG_BANDWIDTH: wret = write_bandwidth_row(&run->bandwidth_csv, i, f, &s); break;
-		case IVB_MSG_REFERENCE: wret = write_reference_row(&run->reference_csv, i, f, &s); break;
-		}
-		if (wret == 0)
-			wret = write_extra_rows(run, test, kind, i, f, &s);
+		key.iteration = i;
+		wret = ivb_rows_write(&run->out, &key, &s);
 		if (wret < 0) {
 			snprintf(run->host.why, sizeof(run->host.why), "cannot write the %s CSV: %s", test, strerror(-wret));
 			return wret;
@@ -854,63 +536,44 @@ static int run_test(struct run *run, const char *test, enum ivb_msg_kind kind, c
 
 static int open_outputs(struct run *run)
 {
-	enum { ALWAYS, WITH_COUNTERS, WITH_WRITE_STUDY, WITH_MAP_STUDY };
-	static const struct {
-		const char *name;
-		const char *const *columns;
-		const size_t *ncolumns;
-		size_t offset;
-		int when;
-	} files[] = {
-		{ "latency_results.csv", ivb_latency_columns, &ivb_latency_ncolumns, offsetof(struct run, latency_csv), ALWAYS },
-		{ "bandwidth_results.csv", ivb_bandwidth_columns, &ivb_bandwidth_ncolumns, offsetof(struct run, bandwidth_csv),
-		  ALWAYS },
-		{ "reference_results.csv", ivb_reference_columns, &ivb_reference_ncolumns, offsetof(struct run, reference_csv),
-		  ALWAYS },
-		{ "latency_performance.csv", ivb_latency_perf_columns, &ivb_latency_perf_ncolumns,
-		  offsetof(struct run, latency_perf_csv), WITH_COUNTERS },
-		{ "bandwidth_performance.csv", ivb_bandwidth_perf_columns, &ivb_bandwidth_perf_ncolumns,
-		  offsetof(struct run, bandwidth_perf_csv), WITH_COUNTERS },
-		{ "phase_performance.csv", ivb_phase_perf_columns, &ivb_phase_perf_ncolumns,
-		  offsetof(struct run, phase_perf_csv), WITH_COUNTERS },
-		{ "write_study.csv", ivb_write_study_columns, &ivb_write_study_ncolumns, offsetof(struct run, write_study_csv),
-		  WITH_WRITE_STUDY },
-		{ "mapping_study.csv", ivb_map_study_columns, &ivb_map_study_ncolumns, offsetof(struct run, map_study_csv),
-		  WITH_MAP_STUDY },
+	const struct config *cfg = &run->cfg;
+	/* The seed's three files always; counters and studies when the run collects them. */
+	const bool wanted[IVB_NTABLES] = {
+		[IVB_TABLE_LATENCY] = true,
+		[IVB_TABLE_BANDWIDTH] = true,
+		[IVB_TABLE_REFERENCE] = true,
+		[IVB_TABLE_LATENCY_PERF] = cfg->counters,
+		[IVB_TABLE_BANDWIDTH_PERF] = cfg->counters,
+		[IVB_TABLE_PHASE_PERF] = cfg->counters,
+		[IVB_TABLE_WRITE_STUDY] = cfg->write_study,
+		[IVB_TABLE_MAP_STUDY] = cfg->map_study,
 	};
 	char path[4096];
 	int ret;
 
-	ret = make_dir(run->cfg.out_dir);
+	ret = make_dir(cfg->out_dir);
 	if (ret < 0) {
-		fprintf(stderr, PROG ": cannot create %s: %s\n", run->cfg.out_dir, strerror(-ret));
+		fprintf(stderr, PROG ": cannot create %s: %s\n", cfg->out_dir, strerror(-ret));
 		return ret;
 	}
-	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
-		struct ivb_csv *csv = (struct ivb_csv *)((char *)run + files[i].offset);
-
-		if ((files[i].when == WITH_COUNTERS && !run->cfg.counters) ||
-		    (files[i].when == WITH_WRITE_STUDY && !run->cfg.write_study) ||
-		    (files[i].when == WITH_MAP_STUDY && !run->cfg.map_study))
+	for (unsigned t = 0; t < IVB_NTABLES; t++) {
+		if (!wanted[t])
 			continue;
-		snprintf(path, sizeof(path), "%s/%s", run->cfg.out_dir, files[i].name);
-		ret = ivb_csv_open(csv, path, files[i].columns, *files[i].ncolumns);
+		snprintf(path, sizeof(path), "%s/%s", cfg->out_dir, ivb_tables[t].file);
+		ret = ivb_csv_open_table(&run->out.csv[t], path, (enum ivb_table)t);
 		if (ret < 0) {
 			fprintf(stderr, PROG ": cannot write %s: %s\n", path, strerror(-ret));
 			return ret;
 		}
+		run->out.open[t] = true;
 	}
 	return 0;
 }
 
 static void close_outputs(struct run *run)
 {
-	struct ivb_csv *all[] = { &run->latency_csv, &run->bandwidth_csv, &run->reference_csv, &run->latency_perf_csv,
-				  &run->bandwidth_perf_csv, &run->phase_perf_csv, &run->write_study_csv,
-				  &run->map_study_csv };
-
-	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
-		ivb_csv_close(all[i]);
+	for (unsigned t = 0; t < IVB_NTABLES; t++)
+		ivb_csv_close(&run->out.csv[t]);
 }
 
 /* Doorbell mode: join the ivshmem server. Returns: 0, or -1 after saying why. */
@@ -1025,7 +688,7 @@ static int run_all(struct run *run)
 	int ret;
 
 	for (uint64_t i = 1; i <= cfg->warmup; i++) {
-		struct sample s;
+		struct ivb_sample s;
 
 		ret = exchange(run, run->buffer_size, IVB_MSG_LATENCY, false, &s);
 		if (!s.success) {

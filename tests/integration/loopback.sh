@@ -234,6 +234,9 @@ test_region_checks() {
 	"$HOST" --shm "$SHM_PREFIX-9" --size 1M --out "$out" --latency-frame 4k --timeout 1 >/dev/null 2>"$out/err" || rc=$?
 	[ "$rc" -eq 1 ] && grep -q "too small" "$out/err" || { fail "$name" "small region: exit $rc: $(cat "$out/err")"; return; }
 	[ ! -e "$SHM_PREFIX-9" ] || { fail "$name" "a too-small region file was created anyway"; return; }
+	# An error before the guest is reached still leaves run.json, saying why the run stopped.
+	grep -q '"status": "aborted"' "$out/run.json" && grep -q '"abort_reason": "region .* is too small' "$out/run.json" ||
+		{ fail "$name" "small region: run.json does not say aborted: $(cat "$out/run.json" 2>&1 | head -5)"; return; }
 	# An existing file is never shrunk.
 	head -c $((8 << 20)) /dev/zero >"$SHM_PREFIX-10"
 	chmod 644 "$SHM_PREFIX-10"
@@ -246,6 +249,7 @@ test_region_checks() {
 	rc=0
 	"$HOST" --shm "$SHM_PREFIX-11" --out "$out" --timeout 1 >/dev/null 2>"$out/err" || rc=$?
 	[ "$rc" -eq 1 ] && grep -q "symbolic link" "$out/err" || { fail "$name" "symlink: exit $rc: $(cat "$out/err")"; return; }
+	grep -q '"abort_reason": "cannot use .*symbolic link' "$out/run.json" || { fail "$name" "symlink: run.json does not say why"; return; }
 	rc=0
 	"$GUEST" --shm "$SHM_PREFIX-11" --timeout 1 >/dev/null 2>"$out/err" || rc=$?
 	[ "$rc" -eq 1 ] || { fail "$name" "guest followed a symlink"; return; }

@@ -17,6 +17,7 @@
 #include "manifest.h"
 #include "opts.h"
 #include "perfctr.h"
+#include "plan.h"
 #include "protocol.h"
 #include "region.h"
 
@@ -36,6 +37,7 @@ struct ivb_host_config {
 	uint64_t ref_iterations;
 	uint64_t warmup;
 	uint64_t timeout_s;
+	uint64_t connect_timeout_s; /* the wait for the guest to come */
 	uint64_t corrupt_iteration; /* measured message to corrupt, counting from 1; 0: none */
 	bool counters;    /* performance counters on both sides */
 	bool write_study; /* the guest also times the write-path variants of phase C */
@@ -45,6 +47,7 @@ struct ivb_host_config {
 	uint64_t interval_us; /* start messages this far apart; 0: back to back */
 	const char *meta[IVB_MAX_META];
 	size_t nmeta;
+	struct ivb_plan plan; /* the above, as published to the guest */
 };
 
 /* Everything one run owns, so that every exit path can flush and record it. */
@@ -73,15 +76,6 @@ struct ivb_run {
 };
 
 /* host_run.c */
-
-/* Whether frames[i] is the first of its size among the reference frames (latency frame first). */
-bool ivb_run_first_reference_size(const struct ivb_host_config *cfg, size_t i);
-
-/* The frames the reference test measures: the latency frame and each other size once. */
-size_t ivb_run_reference_frames(const struct ivb_host_config *cfg);
-
-/* The largest message this configuration sends. */
-uint64_t ivb_run_largest_message(const struct ivb_host_config *cfg);
 
 /* A progress line on stderr: once a second, or a live counter on a terminal; force: now. */
 void ivb_run_progress(struct ivb_run *run, const char *test, bool force);

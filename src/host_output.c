@@ -158,7 +158,7 @@ void ivb_output_init_manifest(struct ivb_run *run, uint64_t region_size)
 	m->nmeta = cfg->nmeta;
 	m->latency.planned = cfg->iterations;
 	m->bandwidth.planned = cfg->bw_iterations * cfg->nframes;
-	m->reference.planned = cfg->ref_iterations *ivb_run_reference_frames(cfg);
+	m->reference.planned = cfg->ref_iterations *ivb_plan_reference_sizes(&cfg->plan);
 }
 
 void ivb_output_write_manifest(struct ivb_run *run, const char *status)

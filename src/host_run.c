@@ -9,39 +9,6 @@
 #include "phases.h"
 #include "sha256.h"
 
-/*
- * Whether frames[i] is the first of its size among the reference frames (the latency frame, then
- * the bandwidth frames): a size is measured on private memory once, whatever lists it twice.
- */
-bool ivb_run_first_reference_size(const struct ivb_host_config *cfg, size_t i)
-{
-	if (cfg->frames[i].size == cfg->latency_frame.size)
-		return false;
-	for (size_t k = 0; k < i; k++)
-		if (cfg->frames[k].size == cfg->frames[i].size)
-			return false;
-	return true;
-}
-
-size_t ivb_run_reference_frames(const struct ivb_host_config *cfg)
-{
-	size_t n = 1;
-
-	for (size_t i = 0; i < cfg->nframes; i++)
-		n += ivb_run_first_reference_size(cfg, i);
-	return n;
-}
-
-uint64_t ivb_run_largest_message(const struct ivb_host_config *cfg)
-{
-	uint64_t max = cfg->iterations > 0 || cfg->ref_iterations > 0 ? cfg->latency_frame.size : 0;
-
-	for (size_t i = 0; i < cfg->nframes; i++)
-		if ((cfg->bw_iterations > 0 || cfg->ref_iterations > 0) && cfg->frames[i].size > max)
-			max = cfg->frames[i].size;
-	return max;
-}
-
 void ivb_run_progress(struct ivb_run *run, const char *test, bool force)
 {
 	uint64_t now = ivb_now_ns();
@@ -149,10 +116,7 @@ static int exchange(struct ivb_run *run, uint64_t size, enum ivb_msg_kind kind, 
 	if (counted && ++run->measured == run->cfg.corrupt_iteration)
 		shared[size / 2] ^= 0x01;
 
-	ret = ivb_host_send(&run->host, size, kind,
-			    (run->cfg.counters ? IVB_MSG_FLAG_COUNTERS : 0) | (run->cfg.write_study ? IVB_MSG_FLAG_WRITE_STUDY : 0) |
-				    (run->cfg.map_study ? IVB_MSG_FLAG_MAP_STUDY : 0),
-			    sha, &sent_ns);
+	ret = ivb_host_send(&run->host, size, kind, run->cfg.plan.flags, sha, &sent_ns);
 	if (ret < 0) {
 		snprintf(run->host.why, sizeof(run->host.why), "message of %llu bytes does not fit the region",
 			 (unsigned long long)size);
@@ -250,7 +214,7 @@ int ivb_run_all(struct ivb_run *run)
 		ret = run_test(run, "reference", IVB_MSG_REFERENCE, &cfg->latency_frame, cfg->ref_iterations,
 			       &run->manifest.reference);
 		for (size_t i = 0; ret == 0 && i < cfg->nframes; i++)
-			if (ivb_run_first_reference_size(cfg, i))
+			if (ivb_plan_first_reference_size(&cfg->plan, i))
 				ret = run_test(run, "reference", IVB_MSG_REFERENCE, &cfg->frames[i], cfg->ref_iterations,
 					       &run->manifest.reference);
 		if (ret < 0)

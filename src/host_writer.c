@@ -18,6 +18,7 @@
 #include "cli.h"
 #include "clock.h"
 #include "common.h"
+#include "defaults.h"
 #include "host.h"
 #include "ivserver.h"
 #include "opts.h"
@@ -27,17 +28,6 @@
 #include "region.h"
 #include "sha256.h"
 
-#define OUT_DIR_DEFAULT "."
-#define ITERATIONS_DEFAULT 100u
-#define LATENCY_FRAME_DEFAULT "4k"
-#define BW_ITERATIONS_DEFAULT 10u
-#define FRAMES_DEFAULT "1080p,1440p,4k"
-#define REF_ITERATIONS_DEFAULT 3u
-#define WARMUP_DEFAULT 1u
-#define MAX_ITERATIONS 10000000u
-#define MAX_TIMEOUT_S 86400u
-/* One message a minute is the slowest stream worth timing. */
-#define MAX_INTERVAL_US 60000000u
 
 static void usage(FILE *out)
 {
@@ -48,17 +38,20 @@ static void usage(FILE *out)
 		"  --shm PATH             region file (default " IVB_SHM_PATH_DEFAULT ")\n"
 		"  --size BYTES           region size; K, M, G suffixes are KiB, MiB, GiB\n"
 		"                         (default: the file's size, or 64M for a new file)\n"
-		"  --out DIR              folder for the CSVs and run.json (default " OUT_DIR_DEFAULT ")\n"
+		"  --out DIR              folder for the CSVs and run.json (default " IVB_OUT_DIR_DEFAULT ")\n"
 		"  --iterations N         latency test iterations (default %u; 0 skips the test)\n"
-		"  --latency-frame F      frame of the latency test (default " LATENCY_FRAME_DEFAULT ")\n"
+		"  --latency-frame F      frame of the latency test (default " IVB_LATENCY_FRAME_DEFAULT ")\n"
 		"  --bw-iterations N      bandwidth test iterations per frame (default %u; 0 skips)\n"
 		"  --frames LIST          bandwidth frames: 1080p, 1440p, 4k or byte counts, comma-separated\n"
-		"                         (default " FRAMES_DEFAULT ")\n"
+		"                         (default " IVB_FRAMES_DEFAULT ")\n"
 		"  --ref-iterations N     reference iterations per frame: the guest's phases on private\n"
 		"                         memory and the host's plain memcpy (default %u; 0 skips)\n"
 		"  --warmup N             unrecorded messages of the largest size before the tests\n"
 		"                         (default %u): first-touch costs stay out of the results\n"
-		"  --timeout SECONDS      limit of every wait for the guest (default %u)\n"
+		"  --timeout SECONDS      limit of every wait for the guest once in contact (default %u)\n"
+		"  --connect-timeout SECONDS\n"
+		"                         how long to wait for the guest to come, e.g. while a person logs\n"
+		"                         in to the VM to start it (default %u; a line every %u s meanwhile)\n"
 		"  --meta KEY=VALUE       add a fact to run.json's \"meta\" (repeatable)\n"
 		"  --no-counters          do not measure performance counters (they cost a few system\n"
 		"                         calls per phase, outside the timed windows but inside the round trip)\n"
@@ -80,13 +73,13 @@ static void usage(FILE *out)
 		"  --help                 show this help and exit\n"
 		"\n"
 		"Exit status: 0 every iteration succeeded, 1 a failure, 2 a usage error.\n",
-		ITERATIONS_DEFAULT, BW_ITERATIONS_DEFAULT, REF_ITERATIONS_DEFAULT, WARMUP_DEFAULT, IVB_TIMEOUT_DEFAULT_S);
+		IVB_ITERATIONS_DEFAULT, IVB_BW_ITERATIONS_DEFAULT, IVB_REF_ITERATIONS_DEFAULT, IVB_WARMUP_DEFAULT, IVB_TIMEOUT_DEFAULT_S, IVB_CONNECT_TIMEOUT_DEFAULT_S, IVB_CONNECT_NOTICE_S);
 }
 
 static void parse_args(int argc, char **argv, struct ivb_host_config *cfg)
 {
 	enum { OPT_SHM = 256, OPT_SIZE, OPT_OUT, OPT_ITER, OPT_LAT_FRAME, OPT_BW_ITER, OPT_FRAMES, OPT_REF_ITER,
-	       OPT_WARMUP, OPT_TIMEOUT, OPT_META, OPT_NO_COUNTERS, OPT_WRITE_STUDY, OPT_MAP_STUDY,
+	       OPT_WARMUP, OPT_TIMEOUT, OPT_CONNECT_TIMEOUT, OPT_META, OPT_NO_COUNTERS, OPT_WRITE_STUDY, OPT_MAP_STUDY,
 	       OPT_DOORBELL, OPT_MODE, OPT_INTERVAL, OPT_CORRUPT, OPT_HELP };
 	static const struct option options[] = {
 		{ "shm", required_argument, NULL, OPT_SHM },
@@ -99,6 +92,7 @@ static void parse_args(int argc, char **argv, struct ivb_host_config *cfg)
 		{ "ref-iterations", required_argument, NULL, OPT_REF_ITER },
 		{ "warmup", required_argument, NULL, OPT_WARMUP },
 		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+		{ "connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT },
 		{ "meta", required_argument, NULL, OPT_META },
 		{ "no-counters", no_argument, NULL, OPT_NO_COUNTERS },
 		{ "write-study", no_argument, NULL, OPT_WRITE_STUDY },
@@ -115,15 +109,16 @@ static void parse_args(int argc, char **argv, struct ivb_host_config *cfg)
 
 	*cfg = (struct ivb_host_config){
 		.shm_path = IVB_SHM_PATH_DEFAULT,
-		.out_dir = OUT_DIR_DEFAULT,
-		.iterations = ITERATIONS_DEFAULT,
-		.latency_frame_arg = LATENCY_FRAME_DEFAULT,
-		.bw_iterations = BW_ITERATIONS_DEFAULT,
-		.frames_arg = FRAMES_DEFAULT,
-		.ref_iterations = REF_ITERATIONS_DEFAULT,
-		.warmup = WARMUP_DEFAULT,
+		.out_dir = IVB_OUT_DIR_DEFAULT,
+		.iterations = IVB_ITERATIONS_DEFAULT,
+		.latency_frame_arg = IVB_LATENCY_FRAME_DEFAULT,
+		.bw_iterations = IVB_BW_ITERATIONS_DEFAULT,
+		.frames_arg = IVB_FRAMES_DEFAULT,
+		.ref_iterations = IVB_REF_ITERATIONS_DEFAULT,
+		.warmup = IVB_WARMUP_DEFAULT,
 		.counters = true,
 		.timeout_s = IVB_TIMEOUT_DEFAULT_S,
+		.connect_timeout_s = IVB_CONNECT_TIMEOUT_DEFAULT_S,
 	};
 	opterr = 0; /* our own one-line messages, not getopt's */
 	while ((opt = getopt_long(argc, argv, ":", options, NULL)) != -1) {
@@ -135,17 +130,20 @@ static void parse_args(int argc, char **argv, struct ivb_host_config *cfg)
 					  IVB_REGION_MIN_SIZE, optarg);
 			break;
 		case OPT_OUT: cfg->out_dir = optarg; break;
-		case OPT_ITER: cfg->iterations = ivb_parse_count_or_die(PROG, "--iterations", optarg, 0, MAX_ITERATIONS); break;
+		case OPT_ITER: cfg->iterations = ivb_parse_count_or_die(PROG, "--iterations", optarg, 0, IVB_MAX_ITERATIONS); break;
 		case OPT_LAT_FRAME: cfg->latency_frame_arg = optarg; break;
 		case OPT_BW_ITER:
-			cfg->bw_iterations = ivb_parse_count_or_die(PROG, "--bw-iterations", optarg, 0, MAX_ITERATIONS);
+			cfg->bw_iterations = ivb_parse_count_or_die(PROG, "--bw-iterations", optarg, 0, IVB_MAX_ITERATIONS);
 			break;
 		case OPT_FRAMES: cfg->frames_arg = optarg; break;
 		case OPT_REF_ITER:
-			cfg->ref_iterations = ivb_parse_count_or_die(PROG, "--ref-iterations", optarg, 0, MAX_ITERATIONS);
+			cfg->ref_iterations = ivb_parse_count_or_die(PROG, "--ref-iterations", optarg, 0, IVB_MAX_ITERATIONS);
 			break;
-		case OPT_WARMUP: cfg->warmup = ivb_parse_count_or_die(PROG, "--warmup", optarg, 0, 1000); break;
-		case OPT_TIMEOUT: cfg->timeout_s = ivb_parse_count_or_die(PROG, "--timeout", optarg, 1, MAX_TIMEOUT_S); break;
+		case OPT_WARMUP: cfg->warmup = ivb_parse_count_or_die(PROG, "--warmup", optarg, 0, IVB_MAX_WARMUP); break;
+		case OPT_TIMEOUT: cfg->timeout_s = ivb_parse_count_or_die(PROG, "--timeout", optarg, 1, IVB_MAX_TIMEOUT_S); break;
+		case OPT_CONNECT_TIMEOUT:
+			cfg->connect_timeout_s = ivb_parse_count_or_die(PROG, "--connect-timeout", optarg, 1, IVB_MAX_TIMEOUT_S);
+			break;
 		case OPT_META:
 			if (strchr(optarg, '=') == NULL || optarg[0] == '=')
 				ivb_die_usage(PROG, "--meta needs KEY=VALUE, not '%s'", optarg);
@@ -165,7 +163,7 @@ static void parse_args(int argc, char **argv, struct ivb_host_config *cfg)
 			polling_asked = !cfg->doorbell_mode;
 			break;
 		case OPT_INTERVAL:
-			cfg->interval_us = ivb_parse_count_or_die(PROG, "--interval-us", optarg, 0, MAX_INTERVAL_US);
+			cfg->interval_us = ivb_parse_count_or_die(PROG, "--interval-us", optarg, 0, IVB_MAX_INTERVAL_US);
 			break;
 		case OPT_CORRUPT:
 			cfg->corrupt_iteration = ivb_parse_count_or_die(PROG, "--corrupt-iteration", optarg, 1, UINT64_MAX);
@@ -190,6 +188,19 @@ static void parse_args(int argc, char **argv, struct ivb_host_config *cfg)
 			  cfg->frames_arg);
 	if (cfg->iterations + cfg->bw_iterations + cfg->ref_iterations == 0)
 		ivb_die_usage(PROG, "nothing to do: --iterations, --bw-iterations and --ref-iterations are all 0");
+	cfg->plan = (struct ivb_plan){
+		.warmup = cfg->warmup,
+		.latency_count = cfg->iterations,
+		.bandwidth_per_frame = cfg->bw_iterations,
+		.reference_per_frame = cfg->ref_iterations,
+		.latency_frame_bytes = cfg->latency_frame.size,
+		.interval_us = cfg->interval_us,
+		.flags = (cfg->counters ? IVB_MSG_FLAG_COUNTERS : 0) | (cfg->write_study ? IVB_MSG_FLAG_WRITE_STUDY : 0) |
+			 (cfg->map_study ? IVB_MSG_FLAG_MAP_STUDY : 0),
+		.nframes = (uint32_t)cfg->nframes,
+	};
+	for (size_t i = 0; i < cfg->nframes; i++)
+		cfg->plan.frame_bytes[i] = cfg->frames[i].size;
 }
 
 /*
@@ -232,7 +243,7 @@ static void abort_existing_region(const struct ivb_host_config *cfg)
 	if (ivb_shm_create(cfg->shm_path, (uint64_t)st.st_size, &map) < 0)
 		return;
 	if (ivb_random_bytes(&session, sizeof(session)) == 0 &&
-	   ivb_host_init(&host, map.region, map.size, session | 1, 0, NULL) == 0)
+	   ivb_host_init(&host, map.region, map.size, session | 1, 0, NULL, NULL) == 0)
 		ivb_host_abort(&host, IVB_ABORT_FAILURE);
 	ivb_unmap(&map);
 }
@@ -293,7 +304,7 @@ static int fail(struct ivb_run *run, int err, const char *fmt, ...)
 static int set_up(struct ivb_run *run)
 {
 	struct ivb_host_config *cfg = &run->cfg;
-	uint64_t region_size = 0, largest = ivb_run_largest_message(cfg), session;
+	uint64_t region_size = 0, largest = ivb_plan_largest(&cfg->plan), session;
 	int ret;
 
 	ret = planned_region_size(cfg, &region_size);
@@ -344,7 +355,7 @@ static int set_up(struct ivb_run *run)
 	if (ivb_random_bytes(&session, sizeof(session)) < 0 || (session |= 1) == 0)
 		return fail(run, -EIO, "OpenSSL could not generate a session id");
 	ret = ivb_host_init(&run->host, run->map.region, run->map.size, session, cfg->timeout_s * IVB_NS_PER_SEC,
-			    cfg->doorbell_mode ? &run->bell : NULL);
+			    cfg->doorbell_mode ? &run->bell : NULL, &cfg->plan);
 	if (ret < 0)
 		return fail(run, ret, "cannot initialise %s: %s", cfg->shm_path, strerror(-ret));
 	if (run->host.why[0])
@@ -353,16 +364,27 @@ static int set_up(struct ivb_run *run)
 	return 0;
 }
 
+/* While the first contact lasts: say what we wait for, so that a person starting the guest by hand knows. */
+static void waiting_for_guest(void *ctx, uint64_t waited_s, uint64_t limit_s)
+{
+	const struct ivb_run *run = ctx;
+
+	fprintf(stderr, PROG ": waiting for guest_reader to bind to %s (%llu s of %llu s; --connect-timeout)\n",
+		run->cfg.shm_path, (unsigned long long)waited_s, (unsigned long long)limit_s);
+}
+
 /* Wait for the guest, then run every test. Returns: 0, or a negative errno (run->host.why). */
 static int run_session(struct ivb_run *run)
 {
+	const struct ivb_first_contact contact = { run->cfg.connect_timeout_s * IVB_NS_PER_SEC,
+						   IVB_CONNECT_NOTICE_S * IVB_NS_PER_SEC, waiting_for_guest, run };
 	struct ivb_manifest *m = &run->manifest;
 	struct ivb_cpu_span cpu;
 	int ret;
 
 	run->progress_tty = isatty(STDERR_FILENO);
 	run->messages_total = m->latency.planned + m->bandwidth.planned + m->reference.planned;
-	ret = ivb_host_wait_guest(&run->host, &m->guest);
+	ret = ivb_host_wait_guest_contact(&run->host, &contact, &m->guest);
 	if (ret < 0)
 		return ret;
 	m->guest_known = 1;

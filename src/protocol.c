@@ -86,6 +86,27 @@ void ivb_waiter_start(struct ivb_waiter *w, uint64_t timeout_ns, bool patient, s
 	w->patient = patient;
 	w->slept_unrung = false;
 	w->bell = bell;
+	w->contact = NULL;
+	w->started_ns = now;
+	w->next_notice_ns = UINT64_MAX;
+}
+
+void ivb_waiter_notify(struct ivb_waiter *w, const struct ivb_first_contact *contact)
+{
+	if (contact == NULL || contact->notice == NULL || contact->notice_ns == 0)
+		return;
+	w->contact = contact;
+	w->next_notice_ns = w->started_ns + contact->notice_ns;
+}
+
+/* The first contact's notice, when one is due. */
+static void waiter_notice(struct ivb_waiter *w, uint64_t now)
+{
+	if (now < w->next_notice_ns)
+		return;
+	w->next_notice_ns += w->contact->notice_ns;
+	w->contact->notice(w->contact->ctx, (now - w->started_ns) / IVB_NS_PER_SEC,
+			   w->contact->timeout_ns / IVB_NS_PER_SEC);
 }
 
 /*
@@ -108,6 +129,7 @@ int ivb_waiter_tick(struct ivb_waiter *w)
 		now = ivb_now_ns();
 		if (now > w->deadline_ns)
 			return -ETIMEDOUT;
+		waiter_notice(w, now);
 		rung = ivb_bell_wait(w->bell, w->deadline_ns - now < DOORBELL_SLICE_NS ? w->deadline_ns - now
 										    : DOORBELL_SLICE_NS);
 		if (rung < 0 && rung != -EINTR)
@@ -125,6 +147,7 @@ int ivb_waiter_tick(struct ivb_waiter *w)
 	now = ivb_now_ns();
 	if (now > w->deadline_ns)
 		return -ETIMEDOUT;
+	waiter_notice(w, now);
 	if (w->patient && now > w->backoff_after_ns) {
 		const struct timespec ms = { 0, 1000000 };
 

@@ -20,6 +20,7 @@ static int guest_try_bind(struct ivb_guest *g)
 	struct ivb_region *r = g->r;
 	uint32_t version, header_size, host_peer;
 	uint64_t session, session_again, capacity;
+	struct ivb_plan plan;
 
 	if (load_acquire(&r->host_state) != IVB_HOST_READY || load_acquire(&r->magic) != IVB_MAGIC)
 		return 0;
@@ -28,6 +29,7 @@ static int guest_try_bind(struct ivb_guest *g)
 	header_size = r->header_size;
 	capacity = r->buffer_capacity;
 	host_peer = r->host_peer;
+	memcpy(&plan, &r->plan, sizeof(plan)); /* untrusted: one copy, checked below */
 	atomic_thread_fence(memory_order_acquire);
 	session_again = atomic_load_explicit(&r->session, memory_order_relaxed);
 	/* A host that re-initialised meanwhile changed the session: read again. */
@@ -44,6 +46,8 @@ static int guest_try_bind(struct ivb_guest *g)
 			 (unsigned long long)capacity, header_size, g->map_size);
 		return -EPROTO;
 	}
+	if (ivb_plan_check(&plan, capacity, g->why, sizeof(g->why)) < 0)
+		return -EPROTO;
 	if ((g->bell == NULL) != (host_peer == 0)) {
 		snprintf(g->why, sizeof(g->why), "the host %s, this guest %s: give both the same --mode",
 			 host_peer == 0 ? "polls" : "uses the doorbell", host_peer == 0 ? "uses the doorbell" : "polls");
@@ -59,6 +63,8 @@ static int guest_try_bind(struct ivb_guest *g)
 	g->host_peer = g->bell != NULL ? (int)host_peer - 1 : -1;
 	g->session = session;
 	g->capacity = capacity;
+	g->plan = plan;
+	g->planned = ivb_plan_messages(&plan);
 	g->last_sequence = 0;
 	memcpy(&r->guest_info, &g->info, sizeof(g->info));
 	r->guest_abort_reason = IVB_ABORT_NONE;
@@ -78,6 +84,15 @@ static int guest_try_bind(struct ivb_guest *g)
 
 int ivb_guest_bind(struct ivb_guest *g, struct ivb_region *r, size_t map_size, uint64_t timeout_ns,
 		   const struct ivb_guest_info *info, struct ivb_bell *bell)
+{
+	const struct ivb_first_contact contact = { .timeout_ns = timeout_ns };
+
+	return ivb_guest_bind_contact(g, r, map_size, &contact, timeout_ns, info, bell);
+}
+
+int ivb_guest_bind_contact(struct ivb_guest *g, struct ivb_region *r, size_t map_size,
+			   const struct ivb_first_contact *contact, uint64_t timeout_ns,
+			   const struct ivb_guest_info *info, struct ivb_bell *bell)
 {
 	struct ivb_waiter w;
 	uint64_t stale_session;
@@ -103,7 +118,8 @@ int ivb_guest_bind(struct ivb_guest *g, struct ivb_region *r, size_t map_size, u
 	 * In doorbell mode, sleep on the doorbell: a new host rings every peer it knows. A host that
 	 * cannot ring us (a polling one) is still seen within a slice.
 	 */
-	ivb_waiter_start(&w, timeout_ns, true, bell);
+	ivb_waiter_start(&w, contact->timeout_ns, true, bell);
+	ivb_waiter_notify(&w, contact);
 	for (;;) {
 		ret = guest_try_bind(g);
 		if (ret != 0)
@@ -120,7 +136,7 @@ int ivb_guest_bind(struct ivb_guest *g, struct ivb_region *r, size_t map_size, u
 
 			snprintf(g->why, sizeof(g->why),
 				 "timed out after %.0f s waiting for host state READY (host state %s, magic %s)",
-				 ivb_seconds(timeout_ns), ivb_host_state_name(hstate),
+				 ivb_seconds(contact->timeout_ns), ivb_host_state_name(hstate),
 				 atomic_load(&r->magic) == IVB_MAGIC ? "valid" : "not set");
 			return ret;
 		}
@@ -196,6 +212,11 @@ int ivb_guest_wait_message(struct ivb_guest *g, struct ivb_message *msg)
 	msg->flags = r->msg_flags;
 	memcpy(msg->sha256, r->data_sha256, IVB_SHA256_LEN);
 	msg->error = IVB_MSG_OK;
+	if (g->messages >= g->planned) {
+		snprintf(g->why, sizeof(g->why), "the host sent message %llu, beyond the %llu of its plan",
+			 (unsigned long long)msg->sequence, (unsigned long long)g->planned);
+		return -EPROTO;
+	}
 	if (msg->sequence != g->last_sequence + 1) {
 		snprintf(g->why, sizeof(g->why), "the host sent message %llu after %llu",
 			 (unsigned long long)msg->sequence, (unsigned long long)g->last_sequence);

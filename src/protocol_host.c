@@ -10,7 +10,7 @@
 #include "protocol_wait.h"
 
 int ivb_host_init(struct ivb_host *h, struct ivb_region *r, size_t map_size, uint64_t session, uint64_t timeout_ns,
-		  struct ivb_bell *bell)
+		  struct ivb_bell *bell, const struct ivb_plan *plan)
 {
 	uint32_t old_magic = atomic_load(&r->magic);
 	uint32_t old_state = atomic_load(&r->host_state);
@@ -46,6 +46,9 @@ int ivb_host_init(struct ivb_host *h, struct ivb_region *r, size_t map_size, uin
 	memset(r->pad1, 0, sizeof(r->pad1));
 	memset(r->data_sha256, 0, sizeof(r->data_sha256));
 	memset(r->pad2, 0, sizeof(r->pad2));
+	memset(&r->plan, 0, sizeof(r->plan));
+	if (plan != NULL)
+		r->plan = *plan;
 	atomic_store(&r->session, session);
 	store_release(&r->magic, IVB_MAGIC);
 	store_release(&r->host_state, IVB_HOST_READY);
@@ -70,14 +73,14 @@ static int host_check_guest(struct ivb_host *h, uint32_t gstate, const char *wai
 	return 0;
 }
 
-static int host_wait_failed(struct ivb_host *h, int ret, const char *waiting_for)
+static int host_wait_failed(struct ivb_host *h, int ret, uint64_t limit_ns, const char *waiting_for)
 {
 	uint32_t gstate = load_acquire(&h->r->guest_state);
 	bool bound = h->r->guest_session == h->session;
 
 	if (ret == -ETIMEDOUT)
 		snprintf(h->why, sizeof(h->why), "timed out after %.0f s waiting for %s (guest state %s%s)",
-			 ivb_seconds(h->timeout_ns), waiting_for, ivb_guest_state_name(gstate),
+			 ivb_seconds(limit_ns), waiting_for, ivb_guest_state_name(gstate),
 			 bound ? "" : ", from an earlier session or no guest at all");
 	else
 		snprintf(h->why, sizeof(h->why), "%s while waiting for %s%s%s", ivb_wait_error_name(ret), waiting_for,
@@ -111,13 +114,22 @@ static int host_check_mode(struct ivb_host *h)
 
 int ivb_host_wait_guest(struct ivb_host *h, struct ivb_guest_info *info)
 {
+	const struct ivb_first_contact contact = { .timeout_ns = h->timeout_ns };
+
+	return ivb_host_wait_guest_contact(h, &contact, info);
+}
+
+int ivb_host_wait_guest_contact(struct ivb_host *h, const struct ivb_first_contact *contact,
+				struct ivb_guest_info *info)
+{
 	static const char what[] = "a guest in state READY bound to this session";
 	struct ivb_waiter w;
 	uint32_t gstate;
 	int ret;
 
 	h->why[0] = '\0';
-	ivb_waiter_start(&w, h->timeout_ns, true, h->bell);
+	ivb_waiter_start(&w, contact->timeout_ns, true, h->bell);
+	ivb_waiter_notify(&w, contact);
 	for (;;) {
 		gstate = load_acquire(&h->r->guest_state);
 		if (gstate == IVB_GUEST_READY && h->r->guest_session == h->session)
@@ -127,7 +139,7 @@ int ivb_host_wait_guest(struct ivb_host *h, struct ivb_guest_info *info)
 			return ret;
 		ret = ivb_waiter_tick(&w);
 		if (ret < 0)
-			return host_wait_failed(h, ret, what);
+			return host_wait_failed(h, ret, contact->timeout_ns, what);
 	}
 	ivb_waiter_done(&w);
 	ret = host_check_mode(h);
@@ -209,7 +221,7 @@ int ivb_host_wait_ack(struct ivb_host *h, struct ivb_ack *ack)
 		if ((ret = ivb_waiter_tick(&w)) < 0 || (ret = host_check_guest(h, gstate, "an acknowledgement")) < 0) {
 			snprintf(what, sizeof(what), "guest state ACKNOWLEDGED of message %llu",
 				 (unsigned long long)h->sequence);
-			return ret == -ECONNRESET ? ret : host_wait_failed(h, ret, what);
+			return ret == -ECONNRESET ? ret : host_wait_failed(h, ret, h->timeout_ns, what);
 		}
 	}
 	if (r->guest_session != h->session) {
@@ -266,7 +278,7 @@ int ivb_host_next(struct ivb_host *h)
 			return ret;
 		ret = ivb_waiter_tick(&w);
 		if (ret < 0)
-			return host_wait_failed(h, ret, what);
+			return host_wait_failed(h, ret, h->timeout_ns, what);
 	}
 }
 

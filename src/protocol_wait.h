@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "bell.h"
+#include "protocol.h"
 
 #define load_acquire(p) atomic_load_explicit((p), memory_order_acquire)
 #define store_release(p, v) atomic_store_explicit((p), (v), memory_order_release)
@@ -23,10 +24,15 @@ struct ivb_waiter {
 	bool patient;
 	bool slept_unrung; /* the last doorbell slice ended without a ring */
 	struct ivb_bell *bell; /* doorbell mode: sleep until the peer rings */
+	const struct ivb_first_contact *contact; /* NULL, or a notice to give every notice_ns while waiting */
+	uint64_t started_ns, next_notice_ns;
 };
 
 /* Start a wait of at most timeout_ns; patient: back off to 1 ms sleeps after 1 ms (a peer that may not run yet). */
 void ivb_waiter_start(struct ivb_waiter *w, uint64_t timeout_ns, bool patient, struct ivb_bell *bell);
+
+/* Give contact's notices while this wait lasts (the first contact); NULL or no notice: none. */
+void ivb_waiter_notify(struct ivb_waiter *w, const struct ivb_first_contact *contact);
 
 /* One more round of waiting. Returns: 0 to keep waiting, -EINTR, -ETIMEDOUT, or the bell's error. */
 int ivb_waiter_tick(struct ivb_waiter *w);

@@ -12,9 +12,9 @@ CHECK_TARGETS += check-unit check-loopback check-asan
 
 unit-tests: $(UNIT_BINS)
 
-$(BUILD)/tests/test_%: tests/unit/test_%.c tests/unit/check.h $(TEST_LINK_OBJS)
+$(BUILD)/tests/test_%: tests/unit/test_%.c $(TEST_LINK_OBJS) | $(GEN_HEADERS)
 	@mkdir -p $(@D)
-	$(CC) $(IVB_CPPFLAGS) $(IVB_CFLAGS) $(LDFLAGS) -o $@ $< $(TEST_LINK_OBJS) $(CRYPTO_LIBS) -pthread
+	$(CC) $(IVB_CPPFLAGS) $(DEPFLAGS) $(IVB_CFLAGS) $(LDFLAGS) -o $@ $< $(TEST_LINK_OBJS) $(CRYPTO_LIBS) -pthread
 
 check-unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do $(TEST_LIMIT) $$t; done

@@ -81,6 +81,8 @@ EOF
 
 # Options (see usage).
 common_args=()
+# The tests are the host's alone: guest_reader reads them from the plan in the region.
+test_args=()
 guest_extra=()
 host_extra=()
 append=
@@ -111,17 +113,18 @@ while [ $# -gt 0 ]; do
 	case $1 in
 	--iterations | --bw-iterations | --ref-iterations)
 		need_value '^[0-9]+$' "$@"
-		common_args+=("$1" "$2")
+		test_args+=("$1" "$2")
 		shift 2
 		;;
 	--timeout)
 		need_value '^[0-9]+$' "$@"
-		common_args+=("$1" "$2")
+		# An unattended run bounds the first contact as every other wait (the programs wait 600 s for a person).
+		common_args+=("$1" "$2" --connect-timeout "$2")
 		shift 2
 		;;
 	--frames | --latency-frame)
 		need_value "$IVB_BENCH_ARG_RE" "$@"
-		common_args+=("$1" "$2")
+		test_args+=("$1" "$2")
 		shift 2
 		;;
 	--mode)
@@ -372,7 +375,7 @@ elif [ "$mode" = doorbell ]; then
 	doorbell_socket=${DEVVM_SOCKET:-}
 	[ -S "$doorbell_socket" ] || ivb_die "the dev VM's ivshmem server socket ${doorbell_socket:-(none)} is gone: restart it (./setup.sh --mode doorbell)"
 fi
-host_cmd=("$BUILD/host_writer" --shm "$shm" --out "$run_dir" "${common_args[@]}" "${interval_args[@]}" --mode "$mode")
+host_cmd=("$BUILD/host_writer" --shm "$shm" --out "$run_dir" "${common_args[@]}" "${test_args[@]}" "${interval_args[@]}" --mode "$mode")
 [ -z "$doorbell_socket" ] || host_cmd+=(--doorbell "$doorbell_socket")
 [ "$vm" = dev ] || host_cmd+=(--size "$shm_bytes")
 

@@ -13,6 +13,8 @@
  *   line 8-12 guest counters guest-owned performance counters of phases A-D
  *   line 13 guest map study guest-owned phases A-C again through a second mapping of BAR2
  *   line 14 guest summary  guest-owned  the guest's CPU time and doorbell counts over the run, at its end
+ *   line 15-17 host plan   host-owned   what the host will send: counts per test, frame sizes, flags
+ *                                       (written while INITIALIZING; the guest needs no test options)
  *
  * Each side writes only the lines it owns. State words are C11 atomics: a side publishes its fields
  * with a release store of its state and reads the peer's fields after an acquire load of the peer's
@@ -28,7 +30,7 @@
 #include <stdint.h>
 
 #define IVB_MAGIC 0x31425649u /* "IVB1" in memory order */
-#define IVB_PROTOCOL_VERSION 3u
+#define IVB_PROTOCOL_VERSION 4u
 #define IVB_CACHE_LINE 64u
 #define IVB_HEADER_SIZE 4096u /* the data buffer starts here: page aligned */
 #define IVB_SHA256_LEN 32u
@@ -179,6 +181,27 @@ struct ivb_guest_summary {
 	uint64_t late_wakeups;
 };
 
+#define IVB_PLAN_MAX_FRAMES 16u
+
+/*
+ * The run plan, host-owned, written while INITIALIZING: the host sends warmup messages of the
+ * largest size, then latency_count of latency_frame_bytes, then bandwidth_per_frame of each
+ * frame_bytes[i] in order, then reference_per_frame of each distinct size (the latency frame's
+ * first). Untrusted on the guest side: ivb_plan_check bounds every field.
+ */
+struct ivb_plan {
+	uint64_t warmup;
+	uint64_t latency_count;
+	uint64_t bandwidth_per_frame;
+	uint64_t reference_per_frame;
+	uint64_t latency_frame_bytes;
+	uint64_t interval_us; /* messages start this far apart; 0: back to back */
+	uint32_t flags;       /* IVB_MSG_FLAG_* that every message carries */
+	uint32_t nframes;     /* entries of frame_bytes in use */
+	uint8_t pad[8];
+	uint64_t frame_bytes[IVB_PLAN_MAX_FRAMES]; /* the bandwidth frames */
+};
+
 struct ivb_region {
 	/* line 0: identity, host-owned; magic is 0 while the host initialises */
 	_Atomic uint32_t magic;
@@ -228,6 +251,9 @@ struct ivb_region {
 
 	/* line 14: guest summary, guest-owned */
 	alignas(IVB_CACHE_LINE) struct ivb_guest_summary summary;
+
+	/* lines 15-17: host plan, host-owned */
+	alignas(IVB_CACHE_LINE) struct ivb_plan plan;
 };
 
 /* The other side reads these at fixed offsets: any change here is a protocol change. */
@@ -259,7 +285,11 @@ _Static_assert(offsetof(struct ivb_region, map_study) == 13 * IVB_CACHE_LINE, "m
 _Static_assert(sizeof(struct ivb_map_study) == IVB_CACHE_LINE, "map study is one line");
 _Static_assert(offsetof(struct ivb_region, summary) == 14 * IVB_CACHE_LINE, "guest summary on line 14");
 _Static_assert(sizeof(struct ivb_guest_summary) == IVB_CACHE_LINE, "guest summary is one line");
-_Static_assert(sizeof(struct ivb_region) == 15 * IVB_CACHE_LINE, "header lines");
+_Static_assert(offsetof(struct ivb_region, plan) == 15 * IVB_CACHE_LINE, "host plan on line 15");
+_Static_assert(offsetof(struct ivb_plan, flags) == 48, "host plan layout");
+_Static_assert(offsetof(struct ivb_plan, frame_bytes) == IVB_CACHE_LINE, "frame sizes on the plan's second line");
+_Static_assert(sizeof(struct ivb_plan) == 3 * IVB_CACHE_LINE, "host plan is three lines");
+_Static_assert(sizeof(struct ivb_region) == 18 * IVB_CACHE_LINE, "header lines");
 _Static_assert(sizeof(struct ivb_region) <= IVB_HEADER_SIZE, "header fits before the buffer");
 
 /* The data buffer of a mapped region. */

@@ -17,6 +17,7 @@
 #include "cli.h"
 #include "clock.h"
 #include "common.h"
+#include "defaults.h"
 #include "opts.h"
 #include "pci.h"
 #include "perfctr.h"
@@ -26,7 +27,6 @@
 
 #define PROG "guest_reader"
 #define MAP_DEFAULT "uc"
-#define MAX_TIMEOUT_S 86400u
 
 
 struct config {
@@ -39,7 +39,7 @@ struct config {
 	bool wc;
 	bool wb;              /* through our driver's /dev/ivshmem-region */
 	uint64_t timeout_s;
-	uint64_t expected; /* messages the host plans to send, from the test options; 0: unknown */
+	uint64_t connect_timeout_s; /* the wait for the host (and, in loopback, its file) to come */
 };
 
 static void usage(FILE *out)
@@ -47,6 +47,7 @@ static void usage(FILE *out)
 	fprintf(out,
 		"Usage: " PROG " [OPTION]...\n"
 		"Receive frames from host_writer through an ivshmem region, time and verify them.\n"
+		"The tests are the host's: it publishes its plan in the region.\n"
 		"\n"
 		"  --shm PATH             loopback: map this file instead of the PCI device\n"
 		"  --device BDF           use this PCI device (default: the first %04x:%04x device)\n"
@@ -54,7 +55,10 @@ static void usage(FILE *out)
 		"                         ivshmem_doorbell driver's /dev/ivshmem-region (wb, write-back)\n"
 		"                         (default " MAP_DEFAULT ")\n"
 		"  --sysfs-root DIR       where PCI devices are listed (default " IVB_PCI_SYSFS_DEFAULT ")\n"
-		"  --timeout SECONDS      limit of every wait for the host (default %u)\n"
+		"  --timeout SECONDS      limit of every wait for the host once in contact (default %u)\n"
+		"  --connect-timeout SECONDS\n"
+		"                         how long to wait for the host to come, e.g. while a person starts\n"
+		"                         host_writer (default %u; a line every %u s meanwhile)\n"
 		"  --mode polling|doorbell\n"
 		"                         spin on the host's state word (polling, the default), or sleep\n"
 		"                         until the host rings (doorbell: in a VM through the\n"
@@ -63,45 +67,33 @@ static void usage(FILE *out)
 		"  --doorbell PATH        doorbell mode through PATH: an ivshmem server's socket (loopback)\n"
 		"                         or the driver's file\n"
 		"  --dev-dir DIR          where the driver's files are (default /dev)\n"
-		"  --iterations N, --bw-iterations N, --ref-iterations N, --frames LIST, --latency-frame F,\n"
-		"  --warmup N\n"
-		"                         the host's test options, for progress: the host decides the tests\n"
 		"  --help                 show this help and exit\n"
 		"\n"
 		"Exit status: 0 the host completed the run, 1 a failure, 2 a usage error.\n",
-		IVB_PCI_VENDOR, IVB_PCI_DEVICE, IVB_TIMEOUT_DEFAULT_S);
+		IVB_PCI_VENDOR, IVB_PCI_DEVICE, IVB_TIMEOUT_DEFAULT_S, IVB_CONNECT_TIMEOUT_DEFAULT_S, IVB_CONNECT_NOTICE_S);
 }
 
 static void parse_args(int argc, char **argv, struct config *cfg)
 {
-	enum { OPT_SHM = 256, OPT_DEVICE, OPT_MAP, OPT_SYSFS, OPT_TIMEOUT, OPT_ITER, OPT_BW_ITER, OPT_REF_ITER,
-	       OPT_FRAMES, OPT_LAT_FRAME, OPT_WARMUP, OPT_DOORBELL, OPT_MODE, OPT_DEV_DIR, OPT_HELP };
+	enum { OPT_SHM = 256, OPT_DEVICE, OPT_MAP, OPT_SYSFS, OPT_TIMEOUT, OPT_CONNECT_TIMEOUT, OPT_DOORBELL, OPT_MODE, OPT_DEV_DIR, OPT_HELP };
 	static const struct option options[] = {
 		{ "shm", required_argument, NULL, OPT_SHM },
 		{ "device", required_argument, NULL, OPT_DEVICE },
 		{ "map", required_argument, NULL, OPT_MAP },
 		{ "sysfs-root", required_argument, NULL, OPT_SYSFS },
 		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
-		{ "iterations", required_argument, NULL, OPT_ITER },
-		{ "bw-iterations", required_argument, NULL, OPT_BW_ITER },
-		{ "ref-iterations", required_argument, NULL, OPT_REF_ITER },
-		{ "frames", required_argument, NULL, OPT_FRAMES },
-		{ "latency-frame", required_argument, NULL, OPT_LAT_FRAME },
-		{ "warmup", required_argument, NULL, OPT_WARMUP },
+		{ "connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT },
 		{ "doorbell", required_argument, NULL, OPT_DOORBELL },
 		{ "mode", required_argument, NULL, OPT_MODE },
 		{ "dev-dir", required_argument, NULL, OPT_DEV_DIR },
 		{ "help", no_argument, NULL, OPT_HELP },
 		{ NULL, 0, NULL, 0 },
 	};
-	/* The host's defaults, so that the expected count matches a run with no test options. */
-	uint64_t iterations = 100, bw_iterations = 10, ref_iterations = 3, warmup = 1;
-	size_t nframes = 3;
-	struct ivb_frame frames[IVB_MAX_FRAMES], frame;
 	bool map_given = false, polling_asked = false;
 	int opt;
 
-	*cfg = (struct config){ .sysfs_root = IVB_PCI_SYSFS_DEFAULT, .dev_dir = "/dev", .timeout_s = IVB_TIMEOUT_DEFAULT_S };
+	*cfg = (struct config){ .sysfs_root = IVB_PCI_SYSFS_DEFAULT, .dev_dir = "/dev", .timeout_s = IVB_TIMEOUT_DEFAULT_S,
+				.connect_timeout_s = IVB_CONNECT_TIMEOUT_DEFAULT_S };
 	opterr = 0; /* our own one-line messages, not getopt's */
 	while ((opt = getopt_long(argc, argv, ":", options, NULL)) != -1) {
 		switch (opt) {
@@ -115,20 +107,10 @@ static void parse_args(int argc, char **argv, struct config *cfg)
 			map_given = true;
 			break;
 		case OPT_SYSFS: cfg->sysfs_root = optarg; break;
-		case OPT_TIMEOUT: cfg->timeout_s = ivb_parse_count_or_die(PROG, "--timeout", optarg, 1, MAX_TIMEOUT_S); break;
-		case OPT_ITER: iterations = ivb_parse_count_or_die(PROG, "--iterations", optarg, 0, 10000000); break;
-		case OPT_BW_ITER: bw_iterations = ivb_parse_count_or_die(PROG, "--bw-iterations", optarg, 0, 10000000); break;
-		case OPT_REF_ITER: ref_iterations = ivb_parse_count_or_die(PROG, "--ref-iterations", optarg, 0, 10000000); break;
-		case OPT_FRAMES:
-			if (ivb_parse_frame_list(optarg, frames, IVB_MAX_FRAMES, &nframes) < 0)
-				ivb_die_usage(PROG, "--frames needs a comma-separated list of 1080p, 1440p, 4k or byte counts, not '%s'",
-					  optarg);
+		case OPT_TIMEOUT: cfg->timeout_s = ivb_parse_count_or_die(PROG, "--timeout", optarg, 1, IVB_MAX_TIMEOUT_S); break;
+		case OPT_CONNECT_TIMEOUT:
+			cfg->connect_timeout_s = ivb_parse_count_or_die(PROG, "--connect-timeout", optarg, 1, IVB_MAX_TIMEOUT_S);
 			break;
-		case OPT_LAT_FRAME:
-			if (ivb_parse_frame(optarg, &frame) < 0)
-				ivb_die_usage(PROG, "--latency-frame needs 1080p, 1440p, 4k or a byte count, not '%s'", optarg);
-			break;
-		case OPT_WARMUP: warmup = ivb_parse_count_or_die(PROG, "--warmup", optarg, 0, 1000); break;
 		case OPT_DOORBELL:
 			cfg->doorbell = optarg;
 			cfg->doorbell_mode = true;
@@ -151,8 +133,6 @@ static void parse_args(int argc, char **argv, struct config *cfg)
 		ivb_die_usage(PROG, "--doorbell is for --mode doorbell, not polling");
 	if (cfg->doorbell_mode && cfg->shm_path != NULL && cfg->doorbell == NULL)
 		ivb_die_usage(PROG, "loopback doorbell mode needs --doorbell SOCKET (the ivshmem server's)");
-	/* Approximate where frames repeat: the host measures each size once on private memory. */
-	cfg->expected = warmup + iterations + bw_iterations * nframes + ref_iterations * (nframes + 1);
 }
 
 /* --map wb: through the driver; when it cannot, say which mappings still work. Returns: 0 or a negative errno. */
@@ -179,8 +159,17 @@ static int map_region(const struct config *cfg, struct ivb_mapping *map)
 	int ret;
 
 	if (cfg->shm_path != NULL) {
-		ret = ivb_shm_open(cfg->shm_path, cfg->timeout_s * IVB_NS_PER_SEC, (const volatile int *)&ivb_stop_requested,
-				   map);
+		/* The host may not have created the file yet: wait for it as for the host, in slices to say so. */
+		for (uint64_t waited = 0;; waited += IVB_CONNECT_NOTICE_S) {
+			uint64_t slice = cfg->connect_timeout_s - waited < IVB_CONNECT_NOTICE_S ? cfg->connect_timeout_s - waited
+												  : IVB_CONNECT_NOTICE_S;
+
+			ret = ivb_shm_open(cfg->shm_path, slice * IVB_NS_PER_SEC, (const volatile int *)&ivb_stop_requested, map);
+			if (ret != -ETIMEDOUT || waited + slice >= cfg->connect_timeout_s)
+				break;
+			fprintf(stderr, PROG ": waiting for host_writer to create %s (%llu s of %llu s; --connect-timeout)\n",
+				cfg->shm_path, (unsigned long long)(waited + slice), (unsigned long long)cfg->connect_timeout_s);
+		}
 		if (ret < 0)
 			fprintf(stderr, PROG ": cannot map %s: %s\n", cfg->shm_path,
 				ret == -ETIMEDOUT ? "it did not appear in time (is host_writer running?)" :
@@ -425,6 +414,14 @@ static void publish_summary(struct ivb_guest *g, const struct ivb_cpu_span *cpu,
 	ivb_guest_publish_summary(g, &s);
 }
 
+/* While the first contact lasts: say what we wait for, so that a person starting the host by hand knows. */
+static void waiting_for_host(void *ctx, uint64_t waited_s, uint64_t limit_s)
+{
+	(void)ctx;
+	fprintf(stderr, PROG ": waiting for host_writer to make the region ready (%llu s of %llu s; --connect-timeout)\n",
+		(unsigned long long)waited_s, (unsigned long long)limit_s);
+}
+
 int main(int argc, char **argv)
 {
 	struct config cfg;
@@ -439,6 +436,8 @@ int main(int argc, char **argv)
 	int ret;
 
 	parse_args(argc, argv, &cfg);
+	const struct ivb_first_contact contact = { cfg.connect_timeout_s * IVB_NS_PER_SEC,
+						   IVB_CONNECT_NOTICE_S * IVB_NS_PER_SEC, waiting_for_host, NULL };
 	ivb_install_stop_signals();
 	if (map_region(&cfg, &map) < 0)
 		return IVB_EXIT_FAILURE;
@@ -467,13 +466,13 @@ int main(int argc, char **argv)
 		ivb_unmap(&map);
 		return IVB_EXIT_FAILURE;
 	}
-	ret = ivb_guest_bind(&g, map.region, map.size, cfg.timeout_s * IVB_NS_PER_SEC, &info,
-			     cfg.doorbell_mode ? &bell : NULL);
+	ret = ivb_guest_bind_contact(&g, map.region, map.size, &contact, cfg.timeout_s * IVB_NS_PER_SEC, &info,
+				     cfg.doorbell_mode ? &bell : NULL);
 	if (ret == 0) {
 		/* Map every page of the buffer now: a first touch inside phase A would time a page fault. */
 		for (size_t off = 0; off < g.capacity; off += 4096)
 			(void)*(volatile uint8_t *)(ivb_buffer(map.region) + off);
-		fprintf(stderr, PROG ": bound to the host; expecting %llu messages\n", (unsigned long long)cfg.expected);
+		fprintf(stderr, PROG ": bound to the host; expecting %llu messages (its plan)\n", (unsigned long long)g.planned);
 		ivb_cpu_span_start(&cpu);
 		ret = serve(&g, &w, &t);
 		ivb_cpu_span_end(&cpu);

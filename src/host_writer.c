@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,9 +18,9 @@
 #include "cli.h"
 #include "clock.h"
 #include "common.h"
-#include "csv.h"
+#include "defaults.h"
+#include "host.h"
 #include "ivserver.h"
-#include "manifest.h"
 #include "opts.h"
 #include "perfctr.h"
 #include "phases.h"
@@ -27,84 +28,6 @@
 #include "region.h"
 #include "sha256.h"
 
-#define PROG "host_writer"
-#define OUT_DIR_DEFAULT "."
-#define ITERATIONS_DEFAULT 100u
-#define LATENCY_FRAME_DEFAULT "4k"
-#define BW_ITERATIONS_DEFAULT 10u
-#define FRAMES_DEFAULT "1080p,1440p,4k"
-#define REF_ITERATIONS_DEFAULT 3u
-#define WARMUP_DEFAULT 1u
-#define MAX_ITERATIONS 10000000u
-#define MAX_TIMEOUT_S 86400u
-/* One message a minute is the slowest stream worth timing. */
-#define MAX_INTERVAL_US 60000000u
-/* How long the host waits for the guest's summary (its CPU time) after the run. */
-#define SUMMARY_TIMEOUT_S 5u
-
-
-struct config {
-	const char *shm_path;
-	uint64_t size; /* 0: the file's size, or the default for a new file */
-	const char *out_dir;
-	uint64_t iterations;
-	const char *latency_frame_arg;
-	struct ivb_frame latency_frame;
-	uint64_t bw_iterations;
-	const char *frames_arg;
-	struct ivb_frame frames[IVB_MAX_FRAMES];
-	size_t nframes;
-	uint64_t ref_iterations;
-	uint64_t warmup;
-	uint64_t timeout_s;
-	uint64_t corrupt_iteration; /* measured message to corrupt, counting from 1; 0: none */
-	bool counters;    /* performance counters on both sides */
-	bool write_study; /* the guest also times the write-path variants of phase C */
-	bool map_study;   /* the guest also times phases A-C through its other mapping of BAR2 */
-	bool doorbell_mode;   /* notify with the ivshmem server's eventfds instead of polling */
-	const char *doorbell; /* the server's socket; NULL: the default one */
-	uint64_t interval_us; /* start messages this far apart; 0: back to back */
-	const char *meta[IVB_MAX_META];
-	size_t nmeta;
-};
-
-/* Everything one run owns, so that every exit path can flush and record it. */
-struct run {
-	struct config cfg;
-	struct ivb_mapping map;
-	struct ivb_host host;
-	struct ivb_manifest manifest;
-	struct ivb_csv latency_csv, bandwidth_csv, reference_csv;
-	struct ivb_csv latency_perf_csv, bandwidth_perf_csv, phase_perf_csv, write_study_csv, map_study_csv;
-	struct ivb_perf perf;
-	struct ivb_bell bell;
-	uint64_t last_send_ns; /* when the last message started, for --interval-us */
-	char guest_summary_why[IVB_WHY_LEN];
-	char host_counters_missing[512], guest_counters_missing[512];
-	bool guest_counters_reported;
-	uint8_t *frame;     /* private source of each message */
-	uint8_t *reference; /* private destination of the host's reference copy */
-	size_t buffer_size;
-	uint64_t messages_total, messages_done;
-	uint64_t measured; /* measured messages sent so far; warm-up messages do not count */
-	bool warmup_failed;
-	uint64_t progress_last_ns;
-	bool progress_tty;
-};
-
-/* What one message measured. */
-struct sample {
-	uint64_t host_memcpy_ns;
-	uint64_t host_reference_ns;
-	bool have_roundtrip;
-	uint64_t roundtrip_ns;
-	bool have_guest;
-	struct ivb_guest_timing guest;
-	struct ivb_counts host_counts;
-	struct ivb_guest_report report; /* valid with have_guest */
-	bool success;
-	const char *error; /* short token for run.json, NULL on success */
-};
 
 static void usage(FILE *out)
 {
@@ -115,17 +38,20 @@ static void usage(FILE *out)
 		"  --shm PATH             region file (default " IVB_SHM_PATH_DEFAULT ")\n"
 		"  --size BYTES           region size; K, M, G suffixes are KiB, MiB, GiB\n"
 		"                         (default: the file's size, or 64M for a new file)\n"
-		"  --out DIR              folder for the CSVs and run.json (default " OUT_DIR_DEFAULT ")\n"
+		"  --out DIR              folder for the CSVs and run.json (default " IVB_OUT_DIR_DEFAULT ")\n"
 		"  --iterations N         latency test iterations (default %u; 0 skips the test)\n"
-		"  --latency-frame F      frame of the latency test (default " LATENCY_FRAME_DEFAULT ")\n"
+		"  --latency-frame F      frame of the latency test (default " IVB_LATENCY_FRAME_DEFAULT ")\n"
 		"  --bw-iterations N      bandwidth test iterations per frame (default %u; 0 skips)\n"
 		"  --frames LIST          bandwidth frames: 1080p, 1440p, 4k or byte counts, comma-separated\n"
-		"                         (default " FRAMES_DEFAULT ")\n"
+		"                         (default " IVB_FRAMES_DEFAULT ")\n"
 		"  --ref-iterations N     reference iterations per frame: the guest's phases on private\n"
 		"                         memory and the host's plain memcpy (default %u; 0 skips)\n"
 		"  --warmup N             unrecorded messages of the largest size before the tests\n"
 		"                         (default %u): first-touch costs stay out of the results\n"
-		"  --timeout SECONDS      limit of every wait for the guest (default %u)\n"
+		"  --timeout SECONDS      limit of every wait for the guest once in contact (default %u)\n"
+		"  --connect-timeout SECONDS\n"
+		"                         how long to wait for the guest to come, e.g. while a person logs\n"
+		"                         in to the VM to start it (default %u; a line every %u s meanwhile)\n"
 		"  --meta KEY=VALUE       add a fact to run.json's \"meta\" (repeatable)\n"
 		"  --no-counters          do not measure performance counters (they cost a few system\n"
 		"                         calls per phase, outside the timed windows but inside the round trip)\n"
@@ -147,13 +73,13 @@ static void usage(FILE *out)
 		"  --help                 show this help and exit\n"
 		"\n"
 		"Exit status: 0 every iteration succeeded, 1 a failure, 2 a usage error.\n",
-		ITERATIONS_DEFAULT, BW_ITERATIONS_DEFAULT, REF_ITERATIONS_DEFAULT, WARMUP_DEFAULT, IVB_TIMEOUT_DEFAULT_S);
+		IVB_ITERATIONS_DEFAULT, IVB_BW_ITERATIONS_DEFAULT, IVB_REF_ITERATIONS_DEFAULT, IVB_WARMUP_DEFAULT, IVB_TIMEOUT_DEFAULT_S, IVB_CONNECT_TIMEOUT_DEFAULT_S, IVB_CONNECT_NOTICE_S);
 }
 
-static void parse_args(int argc, char **argv, struct config *cfg)
+static void parse_args(int argc, char **argv, struct ivb_host_config *cfg)
 {
 	enum { OPT_SHM = 256, OPT_SIZE, OPT_OUT, OPT_ITER, OPT_LAT_FRAME, OPT_BW_ITER, OPT_FRAMES, OPT_REF_ITER,
-	       OPT_WARMUP, OPT_TIMEOUT, OPT_META, OPT_NO_COUNTERS, OPT_WRITE_STUDY, OPT_MAP_STUDY,
+	       OPT_WARMUP, OPT_TIMEOUT, OPT_CONNECT_TIMEOUT, OPT_META, OPT_NO_COUNTERS, OPT_WRITE_STUDY, OPT_MAP_STUDY,
 	       OPT_DOORBELL, OPT_MODE, OPT_INTERVAL, OPT_CORRUPT, OPT_HELP };
 	static const struct option options[] = {
 		{ "shm", required_argument, NULL, OPT_SHM },
@@ -166,6 +92,7 @@ static void parse_args(int argc, char **argv, struct config *cfg)
 		{ "ref-iterations", required_argument, NULL, OPT_REF_ITER },
 		{ "warmup", required_argument, NULL, OPT_WARMUP },
 		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+		{ "connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT },
 		{ "meta", required_argument, NULL, OPT_META },
 		{ "no-counters", no_argument, NULL, OPT_NO_COUNTERS },
 		{ "write-study", no_argument, NULL, OPT_WRITE_STUDY },
@@ -180,17 +107,18 @@ static void parse_args(int argc, char **argv, struct config *cfg)
 	bool polling_asked = false;
 	int opt, ret;
 
-	*cfg = (struct config){
+	*cfg = (struct ivb_host_config){
 		.shm_path = IVB_SHM_PATH_DEFAULT,
-		.out_dir = OUT_DIR_DEFAULT,
-		.iterations = ITERATIONS_DEFAULT,
-		.latency_frame_arg = LATENCY_FRAME_DEFAULT,
-		.bw_iterations = BW_ITERATIONS_DEFAULT,
-		.frames_arg = FRAMES_DEFAULT,
-		.ref_iterations = REF_ITERATIONS_DEFAULT,
-		.warmup = WARMUP_DEFAULT,
+		.out_dir = IVB_OUT_DIR_DEFAULT,
+		.iterations = IVB_ITERATIONS_DEFAULT,
+		.latency_frame_arg = IVB_LATENCY_FRAME_DEFAULT,
+		.bw_iterations = IVB_BW_ITERATIONS_DEFAULT,
+		.frames_arg = IVB_FRAMES_DEFAULT,
+		.ref_iterations = IVB_REF_ITERATIONS_DEFAULT,
+		.warmup = IVB_WARMUP_DEFAULT,
 		.counters = true,
 		.timeout_s = IVB_TIMEOUT_DEFAULT_S,
+		.connect_timeout_s = IVB_CONNECT_TIMEOUT_DEFAULT_S,
 	};
 	opterr = 0; /* our own one-line messages, not getopt's */
 	while ((opt = getopt_long(argc, argv, ":", options, NULL)) != -1) {
@@ -202,17 +130,20 @@ static void parse_args(int argc, char **argv, struct config *cfg)
 					  IVB_REGION_MIN_SIZE, optarg);
 			break;
 		case OPT_OUT: cfg->out_dir = optarg; break;
-		case OPT_ITER: cfg->iterations = ivb_parse_count_or_die(PROG, "--iterations", optarg, 0, MAX_ITERATIONS); break;
+		case OPT_ITER: cfg->iterations = ivb_parse_count_or_die(PROG, "--iterations", optarg, 0, IVB_MAX_ITERATIONS); break;
 		case OPT_LAT_FRAME: cfg->latency_frame_arg = optarg; break;
 		case OPT_BW_ITER:
-			cfg->bw_iterations = ivb_parse_count_or_die(PROG, "--bw-iterations", optarg, 0, MAX_ITERATIONS);
+			cfg->bw_iterations = ivb_parse_count_or_die(PROG, "--bw-iterations", optarg, 0, IVB_MAX_ITERATIONS);
 			break;
 		case OPT_FRAMES: cfg->frames_arg = optarg; break;
 		case OPT_REF_ITER:
-			cfg->ref_iterations = ivb_parse_count_or_die(PROG, "--ref-iterations", optarg, 0, MAX_ITERATIONS);
+			cfg->ref_iterations = ivb_parse_count_or_die(PROG, "--ref-iterations", optarg, 0, IVB_MAX_ITERATIONS);
 			break;
-		case OPT_WARMUP: cfg->warmup = ivb_parse_count_or_die(PROG, "--warmup", optarg, 0, 1000); break;
-		case OPT_TIMEOUT: cfg->timeout_s = ivb_parse_count_or_die(PROG, "--timeout", optarg, 1, MAX_TIMEOUT_S); break;
+		case OPT_WARMUP: cfg->warmup = ivb_parse_count_or_die(PROG, "--warmup", optarg, 0, IVB_MAX_WARMUP); break;
+		case OPT_TIMEOUT: cfg->timeout_s = ivb_parse_count_or_die(PROG, "--timeout", optarg, 1, IVB_MAX_TIMEOUT_S); break;
+		case OPT_CONNECT_TIMEOUT:
+			cfg->connect_timeout_s = ivb_parse_count_or_die(PROG, "--connect-timeout", optarg, 1, IVB_MAX_TIMEOUT_S);
+			break;
 		case OPT_META:
 			if (strchr(optarg, '=') == NULL || optarg[0] == '=')
 				ivb_die_usage(PROG, "--meta needs KEY=VALUE, not '%s'", optarg);
@@ -232,7 +163,7 @@ static void parse_args(int argc, char **argv, struct config *cfg)
 			polling_asked = !cfg->doorbell_mode;
 			break;
 		case OPT_INTERVAL:
-			cfg->interval_us = ivb_parse_count_or_die(PROG, "--interval-us", optarg, 0, MAX_INTERVAL_US);
+			cfg->interval_us = ivb_parse_count_or_die(PROG, "--interval-us", optarg, 0, IVB_MAX_INTERVAL_US);
 			break;
 		case OPT_CORRUPT:
 			cfg->corrupt_iteration = ivb_parse_count_or_die(PROG, "--corrupt-iteration", optarg, 1, UINT64_MAX);
@@ -257,47 +188,26 @@ static void parse_args(int argc, char **argv, struct config *cfg)
 			  cfg->frames_arg);
 	if (cfg->iterations + cfg->bw_iterations + cfg->ref_iterations == 0)
 		ivb_die_usage(PROG, "nothing to do: --iterations, --bw-iterations and --ref-iterations are all 0");
-}
-
-/*
- * Whether frames[i] is the first of its size among the reference frames (the latency frame, then
- * the bandwidth frames): a size is measured on private memory once, whatever lists it twice.
- */
-static bool first_reference_size(const struct config *cfg, size_t i)
-{
-	if (cfg->frames[i].size == cfg->latency_frame.size)
-		return false;
-	for (size_t k = 0; k < i; k++)
-		if (cfg->frames[k].size == cfg->frames[i].size)
-			return false;
-	return true;
-}
-
-static size_t reference_frames(const struct config *cfg)
-{
-	size_t n = 1;
-
+	cfg->plan = (struct ivb_plan){
+		.warmup = cfg->warmup,
+		.latency_count = cfg->iterations,
+		.bandwidth_per_frame = cfg->bw_iterations,
+		.reference_per_frame = cfg->ref_iterations,
+		.latency_frame_bytes = cfg->latency_frame.size,
+		.interval_us = cfg->interval_us,
+		.flags = (cfg->counters ? IVB_MSG_FLAG_COUNTERS : 0) | (cfg->write_study ? IVB_MSG_FLAG_WRITE_STUDY : 0) |
+			 (cfg->map_study ? IVB_MSG_FLAG_MAP_STUDY : 0),
+		.nframes = (uint32_t)cfg->nframes,
+	};
 	for (size_t i = 0; i < cfg->nframes; i++)
-		n += first_reference_size(cfg, i);
-	return n;
-}
-
-/* The largest message this configuration sends. */
-static uint64_t largest_message(const struct config *cfg)
-{
-	uint64_t max = cfg->iterations > 0 || cfg->ref_iterations > 0 ? cfg->latency_frame.size : 0;
-
-	for (size_t i = 0; i < cfg->nframes; i++)
-		if ((cfg->bw_iterations > 0 || cfg->ref_iterations > 0) && cfg->frames[i].size > max)
-			max = cfg->frames[i].size;
-	return max;
+		cfg->plan.frame_bytes[i] = cfg->frames[i].size;
 }
 
 /*
  * The region size this run will use, known before anything is created: --size, or the existing
  * file's size, or the default. Returns: 0, or a negative errno (a symlink is -ELOOP).
  */
-static int planned_region_size(const struct config *cfg, uint64_t *size)
+static int planned_region_size(const struct ivb_host_config *cfg, uint64_t *size)
 {
 	struct stat st;
 
@@ -321,7 +231,7 @@ static int planned_region_size(const struct config *cfg, uint64_t *size)
  * A guest may already wait on an existing region that is too small for this run: mark it
  * ABORTED so that the guest stops now instead of at its time limit. Never creates or grows it.
  */
-static void abort_existing_region(const struct config *cfg)
+static void abort_existing_region(const struct ivb_host_config *cfg)
 {
 	struct ivb_mapping map;
 	struct ivb_host host;
@@ -333,588 +243,13 @@ static void abort_existing_region(const struct config *cfg)
 	if (ivb_shm_create(cfg->shm_path, (uint64_t)st.st_size, &map) < 0)
 		return;
 	if (ivb_random_bytes(&session, sizeof(session)) == 0 &&
-	    ivb_host_init(&host, map.region, map.size, session | 1, 0, NULL) == 0)
+	   ivb_host_init(&host, map.region, map.size, session | 1, 0, NULL, NULL) == 0)
 		ivb_host_abort(&host, IVB_ABORT_FAILURE);
 	ivb_unmap(&map);
 }
 
-static int make_dir(const char *path)
-{
-	char buf[4096];
-	size_t len = strlen(path);
-
-	if (len == 0 || len >= sizeof(buf))
-		return -ENAMETOOLONG;
-	memcpy(buf, path, len + 1);
-	/* mkdir -p: each parent in turn, then the folder itself. */
-	for (char *p = buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
-static void record_failure(struct run *run, const char *test, const char *frame, uint64_t iteration,
-			   const char *error)
-{
-	struct ivb_manifest *m = &run->manifest;
-
-	if (m->nfailures == IVB_MAX_FAILURES) {
-		m->failures_dropped++;
-		return;
-	}
-	m->failures[m->nfailures++] = (struct ivb_failure){ test, frame, iteration, error };
-}
-
-static void progress(struct run *run, const char *test, bool force)
-{
-	uint64_t now = ivb_now_ns();
-
-	/* A line a second at most, or a live counter on a terminal. */
-	if (!force && now - run->progress_last_ns < (run->progress_tty ? 100000000ull : IVB_NS_PER_SEC))
-		return;
-	run->progress_last_ns = now;
-	fprintf(stderr, "%s" PROG ": %s: %llu/%llu messages%s", run->progress_tty ? "\r" : "", test,
-		(unsigned long long)run->messages_done, (unsigned long long)run->messages_total,
-		run->progress_tty ? "" : "\n");
-	if (run->progress_tty && force)
-		fputc('\n', stderr);
-}
-
-static const char *error_token(int ret)
-{
-	switch (ret) {
-	case -ETIMEDOUT: return "timeout";
-	case -EINTR: return "interrupted";
-	case -ECONNRESET: return "guest_aborted";
-	case -EPROTO: return "protocol_error";
-	default: return "host_failure";
-	}
-}
-
-/* Say once which counters the guest could not measure, from the errno values it reported. */
-static void note_guest_counters(struct run *run, const struct ivb_guest_study *study)
-{
-	struct ivb_perf missing;
-
-	if (!run->cfg.counters || run->guest_counters_reported)
-		return;
-	run->guest_counters_reported = true;
-	for (unsigned i = 0; i < IVB_NCOUNTERS; i++) {
-		missing.err[i] = study->counter_errno[i];
-		missing.fd[i] = study->counter_errno[i] == 0 ? 0 : -1;
-	}
-	ivb_perf_describe_missing(&missing, run->guest_counters_missing, sizeof(run->guest_counters_missing));
-	if (run->guest_counters_missing[0])
-		fprintf(stderr, PROG ": guest counters %s\n", run->guest_counters_missing);
-}
-
-/*
- * --interval-us: start this message interval_us after the last one started, as a stream at a fixed
- * frame rate would: the frame is ready, and from here it is written, sent and acknowledged.
- */
-static void pace(struct run *run)
-{
-	uint64_t interval_ns = run->cfg.interval_us * 1000u;
-
-	if (interval_ns != 0 && run->last_send_ns != 0) {
-		uint64_t due = run->last_send_ns + interval_ns;
-		struct timespec ts = { (time_t)(due / IVB_NS_PER_SEC), (long)(due % IVB_NS_PER_SEC) };
-
-		/* A signal ends the sleep early; the wait that follows then stops the run. */
-		if (ivb_now_ns() < due)
-			clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
-	}
-	run->last_send_ns = ivb_now_ns();
-}
-
-/*
- * Send one message of size bytes and wait for its acknowledgement; counted is false for warm-up.
- * Returns: 0 when the exchange completed (s->success says whether the guest verified the data),
- * or a negative errno when the run cannot go on (run->host.why or errno says why).
- */
-static int exchange(struct run *run, uint64_t size, enum ivb_msg_kind kind, bool counted, struct sample *s)
-{
-	uint8_t *shared = ivb_buffer(run->map.region);
-	uint8_t sha[IVB_SHA256_LEN];
-	struct ivb_ack ack;
-	uint64_t t0, t1, sent_ns;
-	int ret;
-
-	memset(s, 0, sizeof(*s));
-	/* Outside any timing: fresh random data and its hash. */
-	ret = ivb_random_bytes(run->frame, size);
-	if (ret == 0)
-		ret = ivb_sha256(run->frame, size, sha);
-	if (ret < 0) {
-		snprintf(run->host.why, sizeof(run->host.why), "OpenSSL could not generate or hash the frame");
-		s->error = "host_failure";
-		return ret;
-	}
-	pace(run);
-	if (kind == IVB_MSG_REFERENCE) {
-		t0 = ivb_now_ns();
-		memcpy(run->reference, run->frame, size);
-		atomic_thread_fence(memory_order_seq_cst);
-		t1 = ivb_now_ns();
-		s->host_reference_ns = t1 - t0;
-	}
-	if (run->cfg.counters)
-		ivb_perf_start(&run->perf);
-	t0 = ivb_now_ns();
-	memcpy(shared, run->frame, size);
-	atomic_thread_fence(memory_order_seq_cst);
-	t1 = ivb_now_ns();
-	if (run->cfg.counters)
-		ivb_perf_stop(&run->perf, &s->host_counts);
-	else
-		ivb_counts_none(&s->host_counts);
-	s->host_memcpy_ns = t1 - t0;
-	if (counted && ++run->measured == run->cfg.corrupt_iteration)
-		shared[size / 2] ^= 0x01;
-
-	ret = ivb_host_send(&run->host, size, kind,
-			    (run->cfg.counters ? IVB_MSG_FLAG_COUNTERS : 0) | (run->cfg.write_study ? IVB_MSG_FLAG_WRITE_STUDY : 0) |
-				    (run->cfg.map_study ? IVB_MSG_FLAG_MAP_STUDY : 0),
-			    sha, &sent_ns);
-	if (ret < 0) {
-		snprintf(run->host.why, sizeof(run->host.why), "message of %llu bytes does not fit the region",
-			 (unsigned long long)size);
-		s->error = "host_failure";
-		return ret;
-	}
-	ret = ivb_host_wait_ack(&run->host, &ack);
-	if (ret < 0) {
-		s->error = error_token(ret);
-		return ret;
-	}
-	s->have_roundtrip = true;
-	s->roundtrip_ns = ack.acked_ns - sent_ns;
-	if (ack.error_code == IVB_MSG_OK) {
-		s->have_guest = true;
-		s->guest = ack.report.timing;
-		s->report = ack.report;
-		s->success = true;
-		note_guest_counters(run, &ack.report.study);
-	} else {
-		s->error = ivb_msg_error_name(ack.error_code);
-	}
-	ret = ivb_host_next(&run->host);
-	if (ret < 0 && s->error == NULL)
-		s->error = error_token(ret);
-	return ret;
-}
-
-static void csv_ns_us(struct ivb_csv *c, bool have, uint64_t ns)
-{
-	if (!have) {
-		ivb_csv_empty(c);
-		ivb_csv_empty(c);
-		return;
-	}
-	ivb_csv_u64(c, ns);
-	ivb_csv_fixed(c, (double)ns / 1e3, 3);
-}
-
-static void csv_ns_ms(struct ivb_csv *c, bool have, uint64_t ns)
-{
-	if (!have) {
-		ivb_csv_empty(c);
-		ivb_csv_empty(c);
-		return;
-	}
-	ivb_csv_u64(c, ns);
-	ivb_csv_fixed(c, (double)ns / 1e6, 6);
-}
-
-/* MB/s with MB = 1e6 bytes; empty when there is no duration. */
-static void csv_mbps(struct ivb_csv *c, bool have, uint64_t bytes, uint64_t ns)
-{
-	if (!have || ns == 0)
-		ivb_csv_empty(c);
-	else
-		ivb_csv_fixed(c, (double)bytes / 1e6 / ((double)ns / 1e9), 3);
-}
-
-static int write_latency_row(struct ivb_csv *c, uint64_t iteration, const struct sample *s)
-{
-	const bool g = s->have_guest, both = s->have_guest && s->have_roundtrip;
-	int64_t notification = both ? (int64_t)s->roundtrip_ns - (int64_t)s->guest.total_ns : 0;
-
-	ivb_csv_u64(c, iteration);
-	csv_ns_us(c, true, s->host_memcpy_ns);
-	csv_ns_us(c, s->have_roundtrip, s->roundtrip_ns);
-	csv_ns_us(c, g, s->guest.copy_ns);
-	csv_ns_us(c, g, s->guest.verify_ns);
-	csv_ns_us(c, g, s->guest.hot_read_ns);
-	csv_ns_us(c, g, s->guest.cold_read_ns);
-	csv_ns_us(c, g, s->guest.copy_ns);
-	csv_ns_us(c, g, s->guest.verify_ns);
-	/* Host and guest clocks differ: only their durations are combined, never their timestamps. */
-	if (both) {
-		ivb_csv_i64(c, notification);
-		ivb_csv_fixed(c, (double)notification / 1e3, 3);
-	} else {
-		ivb_csv_empty(c);
-		ivb_csv_empty(c);
-	}
-	csv_ns_us(c, s->have_roundtrip, s->host_memcpy_ns + s->roundtrip_ns);
-	ivb_csv_u64(c, s->success);
-	return ivb_csv_end_row(c);
-}
-
-static int write_bandwidth_row(struct ivb_csv *c, uint64_t iteration, const struct ivb_frame *f,
-			       const struct sample *s)
-{
-	const bool g = s->have_guest, rt = s->have_roundtrip;
-	const uint64_t total = s->host_memcpy_ns + s->roundtrip_ns;
-
-	ivb_csv_u64(c, iteration);
-	ivb_csv_str(c, f->name);
-	ivb_csv_u64(c, f->width);
-	ivb_csv_u64(c, f->height);
-	ivb_csv_u64(c, f->bpp);
-	ivb_csv_u64(c, f->size);
-	ivb_csv_fixed(c, (double)f->size / 1e6, 6);
-	csv_ns_ms(c, true, s->host_memcpy_ns);
-	csv_mbps(c, true, f->size, s->host_memcpy_ns);
-	csv_ns_ms(c, rt, s->roundtrip_ns);
-	csv_ns_ms(c, g, s->guest.copy_ns);
-	csv_mbps(c, g, f->size, s->guest.copy_ns);
-	csv_ns_ms(c, g, s->guest.verify_ns);
-	csv_ns_ms(c, rt, total);
-	csv_mbps(c, rt, f->size, total);
-	ivb_csv_u64(c, s->success);
-	return ivb_csv_end_row(c);
-}
-
-static int write_reference_row(struct ivb_csv *c, uint64_t iteration, const struct ivb_frame *f,
-			       const struct sample *s)
-{
-	const bool g = s->have_guest;
-
-	ivb_csv_u64(c, iteration);
-	ivb_csv_str(c, f->name);
-	ivb_csv_u64(c, f->size);
-	ivb_csv_u64(c, s->host_reference_ns);
-	if (g) {
-		ivb_csv_u64(c, s->guest.hot_read_ns);
-		ivb_csv_u64(c, s->guest.cold_read_ns);
-		ivb_csv_u64(c, s->guest.copy_ns);
-		ivb_csv_u64(c, s->guest.verify_ns);
-	} else {
-		for (int i = 0; i < 4; i++)
-			ivb_csv_empty(c);
-	}
-	ivb_csv_u64(c, s->success);
-	return ivb_csv_end_row(c);
-}
-
-static void csv_counter(struct ivb_csv *c, uint64_t v)
-{
-	if (v == IVB_CTR_NONE)
-		ivb_csv_empty(c);
-	else
-		ivb_csv_u64(c, v);
-}
-
-static void csv_derived(struct ivb_csv *c, double v)
-{
-	if (v < 0)
-		ivb_csv_empty(c);
-	else
-		ivb_csv_fixed(c, v, 4);
-}
-
-/* One side's seed counter columns: misses, references, rates, TLB, cycles, IPC, cycles/byte, switches. */
-static void csv_side_counters(struct ivb_csv *c, const struct ivb_counts *k, uint64_t bytes)
-{
-	csv_counter(c, k->v[IVB_CTR_L1D_MISSES]);
-	csv_counter(c, k->v[IVB_CTR_L1D_REFS]);
-	csv_derived(c, ivb_l1_miss_rate(k));
-	csv_counter(c, k->v[IVB_CTR_LLC_MISSES]);
-	csv_counter(c, k->v[IVB_CTR_LLC_REFS]);
-	csv_derived(c, ivb_llc_miss_rate(k));
-	csv_counter(c, k->v[IVB_CTR_DTLB_MISSES]);
-	csv_counter(c, k->v[IVB_CTR_CYCLES]);
-	csv_counter(c, k->v[IVB_CTR_INSTRUCTIONS]);
-	csv_derived(c, ivb_ipc(k));
-	csv_derived(c, ivb_cycles_per_byte(k, bytes));
-	csv_counter(c, k->v[IVB_CTR_CONTEXT_SWITCHES]);
-}
-
-/* The guest's counters over its four phases: a sum, not measured if any phase lacks it. */
-static void guest_total_counts(const struct sample *s, struct ivb_counts *out)
-{
-	ivb_counts_none(out);
-	if (!s->have_guest)
-		return;
-	for (unsigned i = 0; i < IVB_NCOUNTERS; i++) {
-		uint64_t sum = 0;
-		unsigned p;
-
-		for (p = 0; p < IVB_NPHASES && s->report.counters[p].v[i] != IVB_CTR_NONE; p++)
-			sum += s->report.counters[p].v[i];
-		if (p == IVB_NPHASES)
-			out->v[i] = sum;
-	}
-}
-
-static int write_perf_row(struct ivb_csv *c, uint64_t iteration, const struct ivb_frame *f, bool frame_column,
-			  const struct sample *s)
-{
-	struct ivb_counts guest;
-
-	guest_total_counts(s, &guest);
-	ivb_csv_u64(c, iteration);
-	if (frame_column)
-		ivb_csv_str(c, f->name);
-	csv_side_counters(c, &s->host_counts, f->size);
-	csv_side_counters(c, &guest, f->size);
-	csv_counter(c, s->host_counts.v[IVB_CTR_PAGE_FAULTS]);
-	csv_counter(c, s->host_counts.v[IVB_CTR_TASK_CLOCK_NS]);
-	csv_counter(c, guest.v[IVB_CTR_PAGE_FAULTS]);
-	csv_counter(c, guest.v[IVB_CTR_TASK_CLOCK_NS]);
-	return ivb_csv_end_row(c);
-}
-
-static int write_phase_rows(struct ivb_csv *c, const char *test, uint64_t iteration, const struct ivb_frame *f,
-			    const struct sample *s)
-{
-	static const char *const phases[IVB_NPHASES] = { "A_hot_read", "B_cold_read", "C_copy", "D_verify" };
-	int ret = 0;
-
-	for (unsigned p = 0; p < IVB_NPHASES && s->have_guest && ret == 0; p++) {
-		ivb_csv_str(c, test);
-		ivb_csv_u64(c, iteration);
-		ivb_csv_str(c, f->name);
-		ivb_csv_u64(c, f->size);
-		ivb_csv_str(c, phases[p]);
-		for (unsigned i = 0; i < IVB_NCOUNTERS; i++)
-			csv_counter(c, s->report.counters[p].v[i]);
-		ret = ivb_csv_end_row(c);
-	}
-	return ret;
-}
-
-static int write_study_row(struct ivb_csv *c, const char *test, uint64_t iteration, const struct ivb_frame *f,
-			   const char *variant, uint64_t ns, bool have_faults, uint64_t faults, bool success)
-{
-	ivb_csv_str(c, test);
-	ivb_csv_u64(c, iteration);
-	ivb_csv_str(c, f->name);
-	ivb_csv_u64(c, f->size);
-	ivb_csv_str(c, variant);
-	if (ns == 0) {
-		ivb_csv_empty(c);
-		ivb_csv_empty(c);
-	} else {
-		ivb_csv_u64(c, ns);
-		csv_mbps(c, true, f->size, ns);
-	}
-	if (have_faults)
-		ivb_csv_u64(c, faults);
-	else
-		ivb_csv_empty(c);
-	ivb_csv_u64(c, success);
-	return ivb_csv_end_row(c);
-}
-
-static const char *huge_variant(uint32_t kind)
-{
-	switch ((enum ivb_huge_kind)kind) {
-	case IVB_HUGE_HUGETLB: return "memcpy_hugetlb";
-	case IVB_HUGE_THP: return "memcpy_thp";
-	case IVB_HUGE_NONE: break;
-	}
-	return "memcpy_hugepages";
-}
-
-/* The write-path variants of one message; the plain pre-faulted memcpy is phase C itself. */
-static int write_study_rows(struct ivb_csv *c, const char *test, uint64_t iteration, const struct ivb_frame *f,
-			    const struct sample *s)
-{
-	const struct ivb_guest_study *st = &s->report.study;
-	int ret;
-
-	if (!s->have_guest)
-		return 0;
-	ret = write_study_row(c, test, iteration, f, "memcpy_prefaulted", s->guest.copy_ns, false, 0, s->success);
-	if (ret == 0)
-		ret = write_study_row(c, test, iteration, f, "memcpy_fresh_pages", st->fresh_ns,
-				      st->fresh_faults != IVB_FAULTS_UNKNOWN, st->fresh_faults, s->success);
-	if (ret == 0)
-		ret = write_study_row(c, test, iteration, f, "nt_store", st->nt_ns, false, 0, s->success);
-	if (ret == 0 && st->huge_kind != IVB_HUGE_NONE)
-		ret = write_study_row(c, test, iteration, f, huge_variant(st->huge_kind), st->huge_ns, false, 0, s->success);
-	return ret;
-}
-
-static int write_map_row(struct ivb_csv *c, const char *test, uint64_t iteration, const struct ivb_frame *f,
-			 uint32_t map_kind, const char *memtype, uint64_t hot, uint64_t cold, uint64_t copy, bool success)
-{
-	ivb_csv_str(c, test);
-	ivb_csv_u64(c, iteration);
-	ivb_csv_str(c, f->name);
-	ivb_csv_u64(c, f->size);
-	ivb_csv_str(c, ivb_map_kind_name((enum ivb_map_kind)map_kind));
-	ivb_csv_str(c, memtype[0] ? memtype : "unknown");
-	ivb_csv_u64(c, hot);
-	ivb_csv_u64(c, cold);
-	ivb_csv_u64(c, copy);
-	csv_mbps(c, true, f->size, copy);
-	ivb_csv_u64(c, success);
-	return ivb_csv_end_row(c);
-}
-
-/* Phases A-C through the guest's usual mapping, then through its other one (when it has one). */
-static int write_map_rows(struct run *run, const char *test, uint64_t iteration, const struct ivb_frame *f,
-			  const struct sample *s)
-{
-	const struct ivb_map_study *m = &s->report.map_study;
-	const struct ivb_guest_info *g = &run->manifest.guest;
-	int ret;
-
-	if (!s->have_guest)
-		return 0;
-	ret = write_map_row(&run->map_study_csv, test, iteration, f, g->map_kind, g->memtype, s->guest.hot_read_ns,
-			    s->guest.cold_read_ns, s->guest.copy_ns, s->success);
-	if (ret == 0 && m->map_kind != IVB_MAP_NONE)
-		ret = write_map_row(&run->map_study_csv, test, iteration, f, m->map_kind, m->memtype, m->hot_read_ns,
-				    m->cold_read_ns, m->copy_ns, s->success);
-	return ret;
-}
-
-/* The counter and study files that go with one message, when the run collects them. */
-static int write_extra_rows(struct run *run, const char *test, enum ivb_msg_kind kind, uint64_t iteration,
-			    const struct ivb_frame *f, const struct sample *s)
-{
-	int ret = 0;
-
-	if (run->cfg.counters) {
-		if (kind == IVB_MSG_LATENCY)
-			ret = write_perf_row(&run->latency_perf_csv, iteration, f, false, s);
-		else if (kind == IVB_MSG_BANDWIDTH)
-			ret = write_perf_row(&run->bandwidth_perf_csv, iteration, f, true, s);
-		if (ret == 0)
-			ret = write_phase_rows(&run->phase_perf_csv, test, iteration, f, s);
-	}
-	if (ret == 0 && run->cfg.write_study)
-		ret = write_study_rows(&run->write_study_csv, test, iteration, f, s);
-	if (ret == 0 && run->cfg.map_study && kind != IVB_MSG_REFERENCE)
-		ret = write_map_rows(run, test, iteration, f, s);
-	return ret;
-}
-
-/*
- * Run `count` messages of one test and frame, writing a row for each.
- * Returns: 0 when the test ran to its end (some iterations may have failed), or a negative errno
- * when the run must stop; the row of the message that failed is written first.
- */
-static int run_test(struct run *run, const char *test, enum ivb_msg_kind kind, const struct ivb_frame *f,
-		    uint64_t count, struct ivb_test_count *tally)
-{
-	for (uint64_t i = 1; i <= count; i++) {
-		struct sample s;
-		int ret = exchange(run, f->size, kind, true, &s);
-		int wret = 0;
-
-		tally->done++;
-		tally->succeeded += s.success;
-		run->messages_done++;
-		if (!s.success || ret < 0) {
-			record_failure(run, test, f->name, i, s.error ? s.error : "unknown");
-			if (ret == 0)
-				fprintf(stderr, PROG ": %s %s iteration %llu: the guest reported %s\n", test, f->name,
-					(unsigned long long)i, s.error);
-		}
-		switch (kind) {
-		case IVB_MSG_LATENCY: wret = write_latency_row(&run->latency_csv, i, &s); break;
-		case IVB_MSG_BANDWIDTH: wret = write_bandwidth_row(&run->bandwidth_csv, i, f, &s); break;
-		case IVB_MSG_REFERENCE: wret = write_reference_row(&run->reference_csv, i, f, &s); break;
-		}
-		if (wret == 0)
-			wret = write_extra_rows(run, test, kind, i, f, &s);
-		if (wret < 0) {
-			snprintf(run->host.why, sizeof(run->host.why), "cannot write the %s CSV: %s", test, strerror(-wret));
-			return wret;
-		}
-		if (ret < 0)
-			return ret;
-		progress(run, test, false);
-	}
-	return 0;
-}
-
-static int open_outputs(struct run *run)
-{
-	enum { ALWAYS, WITH_COUNTERS, WITH_WRITE_STUDY, WITH_MAP_STUDY };
-	static const struct {
-		const char *name;
-		const char *const *columns;
-		const size_t *ncolumns;
-		size_t offset;
-		int when;
-	} files[] = {
-		{ "latency_results.csv", ivb_latency_columns, &ivb_latency_ncolumns, offsetof(struct run, latency_csv), ALWAYS },
-		{ "bandwidth_results.csv", ivb_bandwidth_columns, &ivb_bandwidth_ncolumns, offsetof(struct run, bandwidth_csv),
-		  ALWAYS },
-		{ "reference_results.csv", ivb_reference_columns, &ivb_reference_ncolumns, offsetof(struct run, reference_csv),
-		  ALWAYS },
-		{ "latency_performance.csv", ivb_latency_perf_columns, &ivb_latency_perf_ncolumns,
-		  offsetof(struct run, latency_perf_csv), WITH_COUNTERS },
-		{ "bandwidth_performance.csv", ivb_bandwidth_perf_columns, &ivb_bandwidth_perf_ncolumns,
-		  offsetof(struct run, bandwidth_perf_csv), WITH_COUNTERS },
-		{ "phase_performance.csv", ivb_phase_perf_columns, &ivb_phase_perf_ncolumns,
-		  offsetof(struct run, phase_perf_csv), WITH_COUNTERS },
-		{ "write_study.csv", ivb_write_study_columns, &ivb_write_study_ncolumns, offsetof(struct run, write_study_csv),
-		  WITH_WRITE_STUDY },
-		{ "mapping_study.csv", ivb_map_study_columns, &ivb_map_study_ncolumns, offsetof(struct run, map_study_csv),
-		  WITH_MAP_STUDY },
-	};
-	char path[4096];
-	int ret;
-
-	ret = make_dir(run->cfg.out_dir);
-	if (ret < 0) {
-		fprintf(stderr, PROG ": cannot create %s: %s\n", run->cfg.out_dir, strerror(-ret));
-		return ret;
-	}
-	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
-		struct ivb_csv *csv = (struct ivb_csv *)((char *)run + files[i].offset);
-
-		if ((files[i].when == WITH_COUNTERS && !run->cfg.counters) ||
-		    (files[i].when == WITH_WRITE_STUDY && !run->cfg.write_study) ||
-		    (files[i].when == WITH_MAP_STUDY && !run->cfg.map_study))
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", run->cfg.out_dir, files[i].name);
-		ret = ivb_csv_open(csv, path, files[i].columns, *files[i].ncolumns);
-		if (ret < 0) {
-			fprintf(stderr, PROG ": cannot write %s: %s\n", path, strerror(-ret));
-			return ret;
-		}
-	}
-	return 0;
-}
-
-static void close_outputs(struct run *run)
-{
-	struct ivb_csv *all[] = { &run->latency_csv, &run->bandwidth_csv, &run->reference_csv, &run->latency_perf_csv,
-				  &run->bandwidth_perf_csv, &run->phase_perf_csv, &run->write_study_csv,
-				  &run->map_study_csv };
-
-	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
-		ivb_csv_close(all[i]);
-}
-
-/* Doorbell mode: join the ivshmem server. Returns: 0, or -1 after saying why. */
-static int join_doorbell(struct run *run)
+/* Doorbell mode: join the ivshmem server. Returns: 0, or a negative errno (run->why). */
+static int join_doorbell(struct ivb_run *run)
 {
 	char path[IVSERVER_SOCK_PATH_LEN], why[IVB_BELL_WHY_LEN];
 	const char *socket_path = run->cfg.doorbell;
@@ -923,140 +258,18 @@ static int join_doorbell(struct run *run)
 	if (socket_path == NULL) {
 		ret = ivserver_default_socket_path(path, sizeof(path));
 		if (ret < 0) {
-			fprintf(stderr, PROG ": no default ivshmem server socket (%s): give --doorbell SOCKET\n",
-				ret == -ENOENT ? "XDG_RUNTIME_DIR is unset" : strerror(-ret));
-			return -1;
+			snprintf(run->why, sizeof(run->why), "no default ivshmem server socket (%s): give --doorbell SOCKET",
+				 ret == -ENOENT ? "XDG_RUNTIME_DIR is unset" : strerror(-ret));
+			return ret;
 		}
 		socket_path = path;
 	}
 	ret = ivb_bell_open(&run->bell, socket_path, NULL, run->cfg.timeout_s * IVB_NS_PER_SEC, why, sizeof(why));
 	if (ret < 0) {
-		fprintf(stderr, PROG ": %s\n", why);
-		return -1;
+		snprintf(run->why, sizeof(run->why), "%s", why);
+		return ret;
 	}
 	fprintf(stderr, PROG ": doorbell mode: ivshmem peer %d of %s\n", run->bell.id, socket_path);
-	return 0;
-}
-
-/* Doorbell mode: the host's counts, into the manifest. */
-static void record_host_bell(struct run *run)
-{
-	if (run->cfg.doorbell_mode)
-		run->manifest.host_bell = (struct ivb_bell_record){ .known = true, .peer_id = run->bell.id,
-								    .rings_sent = run->bell.rings_sent,
-								    .rings_received = run->bell.rings_received,
-								    .late_wakeups = run->bell.late_wakeups };
-}
-
-/* After a completed run: the guest's CPU time and doorbell counts, into the manifest. */
-static void record_guest_summary(struct run *run)
-{
-	struct ivb_manifest *m = &run->manifest;
-	struct ivb_guest_summary s;
-	uint64_t limit_s = run->cfg.timeout_s < SUMMARY_TIMEOUT_S ? run->cfg.timeout_s : SUMMARY_TIMEOUT_S;
-	int ret = ivb_host_wait_summary(&run->host, limit_s * IVB_NS_PER_SEC, &s);
-
-	record_host_bell(run);
-	if (ret < 0) {
-		snprintf(run->guest_summary_why, sizeof(run->guest_summary_why), "%s", run->host.why);
-		m->guest_cpu_missing = run->guest_summary_why;
-		fprintf(stderr, PROG ": %s\n", run->host.why);
-		return;
-	}
-	m->guest_cpu = (struct ivb_cpu_record){ .known = true, .user_s = (double)s.cpu_user_ns / 1e9,
-						.sys_s = (double)s.cpu_sys_ns / 1e9, .wall_s = (double)s.wall_ns / 1e9,
-						.messages = s.messages };
-	if (run->cfg.doorbell_mode)
-		m->guest_bell = (struct ivb_bell_record){ .known = true, .peer_id = run->host.guest_peer,
-							  .rings_sent = s.rings_sent, .rings_received = s.rings_received,
-							  .late_wakeups = s.late_wakeups };
-}
-
-static void init_manifest(struct run *run, uint64_t region_size)
-{
-	struct ivb_manifest *m = &run->manifest;
-	const struct config *cfg = &run->cfg;
-
-	m->status = "running";
-	ivb_utc_now(m->started_utc);
-	m->shm_path = cfg->shm_path;
-	m->region_size = region_size;
-	m->buffer_capacity = region_size - IVB_HEADER_SIZE;
-	m->iterations = cfg->iterations;
-	m->latency_frame = cfg->latency_frame.name;
-	m->bw_iterations = cfg->bw_iterations;
-	m->frames = cfg->frames_arg;
-	m->ref_iterations = cfg->ref_iterations;
-	m->warmup = cfg->warmup;
-	m->latency_frame_bytes = cfg->latency_frame.size;
-	m->timeout_s = cfg->timeout_s;
-	m->corrupt_iteration = cfg->corrupt_iteration;
-	m->flush_method = ivb_flush_method();
-	m->counters = cfg->counters;
-	m->write_study = cfg->write_study;
-	m->map_study = cfg->map_study;
-	m->mode = cfg->doorbell_mode ? "doorbell" : "polling";
-	m->interval_us = cfg->interval_us;
-	m->host_counters_missing = run->host_counters_missing;
-	m->guest_counters_missing = run->guest_counters_missing;
-	for (size_t i = 0; i < cfg->nmeta; i++)
-		m->meta[i] = cfg->meta[i];
-	m->nmeta = cfg->nmeta;
-	m->latency.planned = cfg->iterations;
-	m->bandwidth.planned = cfg->bw_iterations * cfg->nframes;
-	m->reference.planned = cfg->ref_iterations * reference_frames(cfg);
-}
-
-static void write_manifest(struct run *run, const char *status)
-{
-	int ret;
-
-	run->manifest.status = status;
-	ivb_utc_now(run->manifest.finished_utc);
-	ret = ivb_manifest_write(run->cfg.out_dir, &run->manifest);
-	if (ret < 0)
-		fprintf(stderr, PROG ": cannot write %s/run.json: %s\n", run->cfg.out_dir, strerror(-ret));
-}
-
-/* Every test in order: warm-up, latency, bandwidth per frame, reference per frame. */
-static int run_all(struct run *run)
-{
-	const struct config *cfg = &run->cfg;
-	int ret;
-
-	for (uint64_t i = 1; i <= cfg->warmup; i++) {
-		struct sample s;
-
-		ret = exchange(run, run->buffer_size, IVB_MSG_LATENCY, false, &s);
-		if (!s.success) {
-			run->warmup_failed = true;
-			record_failure(run, "warmup", "largest", i, s.error ? s.error : "unknown");
-			fprintf(stderr, PROG ": warm-up message %llu: %s\n", (unsigned long long)i, s.error ? s.error : "failed");
-		}
-		if (ret < 0)
-			return ret;
-	}
-	if (cfg->iterations > 0) {
-		ret = run_test(run, "latency", IVB_MSG_LATENCY, &cfg->latency_frame, cfg->iterations, &run->manifest.latency);
-		if (ret < 0)
-			return ret;
-	}
-	for (size_t i = 0; i < cfg->nframes && cfg->bw_iterations > 0; i++) {
-		ret = run_test(run, "bandwidth", IVB_MSG_BANDWIDTH, &cfg->frames[i], cfg->bw_iterations,
-			       &run->manifest.bandwidth);
-		if (ret < 0)
-			return ret;
-	}
-	if (cfg->ref_iterations > 0) {
-		ret = run_test(run, "reference", IVB_MSG_REFERENCE, &cfg->latency_frame, cfg->ref_iterations,
-			       &run->manifest.reference);
-		for (size_t i = 0; ret == 0 && i < cfg->nframes; i++)
-			if (first_reference_size(cfg, i))
-				ret = run_test(run, "reference", IVB_MSG_REFERENCE, &cfg->frames[i], cfg->ref_iterations,
-					       &run->manifest.reference);
-		if (ret < 0)
-			return ret;
-	}
 	return 0;
 }
 
@@ -1071,132 +284,191 @@ static enum ivb_abort_reason abort_reason_for(int ret)
 	}
 }
 
-int main(int argc, char **argv)
+/* Say why the run cannot start, for stderr and run.json. Returns: err. */
+static int fail(struct ivb_run *run, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static int fail(struct ivb_run *run, int err, const char *fmt, ...)
 {
-	static struct run run; /* large; static keeps it off the stack */
-	struct ivb_cpu_span cpu;
-	struct config *cfg = &run.cfg;
-	uint64_t region_size = 0, largest, session;
-	const struct ivb_test_count *l = &run.manifest.latency, *b = &run.manifest.bandwidth,
-				    *r = &run.manifest.reference;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(run->why, sizeof(run->why), fmt, ap);
+	va_end(ap);
+	return err;
+}
+
+/*
+ * Everything before the guest: the region, the buffers, the doorbell, the counters, the CSVs.
+ * Returns: 0, or a negative errno (run->why says why).
+ */
+static int set_up(struct ivb_run *run)
+{
+	struct ivb_host_config *cfg = &run->cfg;
+	uint64_t region_size = 0, largest = ivb_plan_largest(&cfg->plan), session;
 	int ret;
 
-	parse_args(argc, argv, cfg);
-	largest = largest_message(cfg);
 	ret = planned_region_size(cfg, &region_size);
-	if (ret < 0) {
-		fprintf(stderr, PROG ": cannot use %s: %s\n", cfg->shm_path,
-			ret == -ELOOP ? "it is a symbolic link" : strerror(-ret));
-		return IVB_EXIT_FAILURE;
-	}
+	if (ret < 0)
+		return fail(run, ret, "cannot use %s: %s", cfg->shm_path,
+			    ret == -ELOOP ? "it is a symbolic link" : strerror(-ret));
+	ivb_output_init_manifest(run, region_size);
 	/* Before anything starts: a region too small for the largest frame is an error now, not later. */
 	if (region_size < IVB_REGION_MIN_SIZE || region_size - IVB_HEADER_SIZE < largest) {
-		fprintf(stderr, PROG ": region %s is too small: %llu bytes hold %llu bytes of data after the header, "
-			"the largest frame needs %llu\n", cfg->shm_path, (unsigned long long)region_size,
-			(unsigned long long)(region_size > IVB_HEADER_SIZE ? region_size - IVB_HEADER_SIZE : 0),
-			(unsigned long long)largest);
 		abort_existing_region(cfg);
-		return IVB_EXIT_FAILURE;
+		return fail(run, -ENOSPC,
+			    "region %s is too small: %llu bytes hold %llu bytes of data after the header, "
+			    "the largest frame needs %llu", cfg->shm_path, (unsigned long long)region_size,
+			    (unsigned long long)(region_size > IVB_HEADER_SIZE ? region_size - IVB_HEADER_SIZE : 0),
+			    (unsigned long long)largest);
 	}
-	ivb_install_stop_signals();
-	ret = ivb_shm_create(cfg->shm_path, region_size, &run.map);
-	if (ret < 0) {
-		fprintf(stderr, PROG ": cannot map %s: %s\n", cfg->shm_path,
-			ret == -EBUSY ? "another host_writer is using it" :
-			ret == -EINVAL ? "not a regular file of a usable size" : strerror(-ret));
-		return IVB_EXIT_FAILURE;
-	}
+	ret = ivb_shm_create(cfg->shm_path, region_size, &run->map);
+	if (ret < 0)
+		return fail(run, ret, "cannot map %s: %s", cfg->shm_path,
+			    ret == -EBUSY ? "another host_writer is using it" :
+			    ret == -EINVAL ? "not a regular file of a usable size" : strerror(-ret));
 	/* Own every page of the region we will write before any timing: a first write faults. */
-	memset(ivb_buffer(run.map.region), 0, largest);
-	run.buffer_size = largest;
-	run.frame = ivb_alloc_prefaulted(largest);
-	run.reference = ivb_alloc_prefaulted(largest);
-	if (run.frame == NULL || run.reference == NULL) {
-		fprintf(stderr, PROG ": cannot allocate two %llu-byte frame buffers: %s\n", (unsigned long long)largest,
-			strerror(errno));
-		return IVB_EXIT_FAILURE;
-	}
-	if (cfg->doorbell_mode && join_doorbell(&run) < 0)
-		return IVB_EXIT_FAILURE;
-	if (cfg->counters) {
-		ivb_perf_open(&run.perf);
-		ivb_perf_describe_missing(&run.perf, run.host_counters_missing, sizeof(run.host_counters_missing));
-		if (run.host_counters_missing[0])
-			fprintf(stderr, PROG ": host counters %s\n", run.host_counters_missing);
-	}
-	init_manifest(&run, run.map.size);
-	if (open_outputs(&run) < 0)
-		return IVB_EXIT_FAILURE;
-	write_manifest(&run, "running");
-
-	if (ivb_random_bytes(&session, sizeof(session)) < 0 || (session |= 1) == 0) {
-		fprintf(stderr, PROG ": OpenSSL could not generate a session id\n");
-		return IVB_EXIT_FAILURE;
-	}
-	ret = ivb_host_init(&run.host, run.map.region, run.map.size, session, cfg->timeout_s * IVB_NS_PER_SEC,
-			    cfg->doorbell_mode ? &run.bell : NULL);
-	if (ret < 0) {
-		fprintf(stderr, PROG ": cannot initialise %s: %s\n", cfg->shm_path, strerror(-ret));
-		return IVB_EXIT_FAILURE;
-	}
-	if (run.host.why[0])
-		fprintf(stderr, PROG ": %s: %s\n", cfg->shm_path, run.host.why);
-	fprintf(stderr, PROG ": region %s ready (%zu bytes); waiting for the guest\n", cfg->shm_path, run.map.size);
-
-	run.progress_tty = isatty(STDERR_FILENO);
-	run.messages_total = run.manifest.latency.planned + run.manifest.bandwidth.planned + run.manifest.reference.planned;
-	ret = ivb_host_wait_guest(&run.host, &run.manifest.guest);
-	if (ret == 0) {
-		run.manifest.guest_known = 1;
-		fprintf(stderr, PROG ": guest bound: mapping %s%s%s, memory type %s\n",
-			ivb_map_kind_name((enum ivb_map_kind)run.manifest.guest.map_kind),
-			run.manifest.guest.device[0] ? " of " : "", run.manifest.guest.device,
-			run.manifest.guest.memtype[0] ? run.manifest.guest.memtype : "unknown");
-		write_manifest(&run, "running");
-		ivb_cpu_span_start(&cpu);
-		ret = run_all(&run);
-		ivb_cpu_span_end(&cpu);
-		run.manifest.host_cpu = (struct ivb_cpu_record){ .known = true, .user_s = cpu.user_s, .sys_s = cpu.sys_s,
-								  .wall_s = cpu.wall_s,
-								  .messages = run.messages_done + cfg->warmup };
-		record_host_bell(&run);
-	}
-	if (ret < 0) {
-		enum ivb_abort_reason reason = abort_reason_for(ret);
-
-		ivb_host_abort(&run.host, reason);
-		if (ivb_stop_signal != 0)
-			snprintf(run.host.why, sizeof(run.host.why), "stopped by signal %d (%s)", ivb_stop_signal,
-				 strsignal(ivb_stop_signal));
-		run.manifest.abort_reason = run.host.why[0] ? run.host.why : strerror(-ret);
-		fprintf(stderr, PROG ": %s\n", run.manifest.abort_reason);
-		write_manifest(&run, "aborted");
-	} else {
-		ivb_host_finish(&run.host);
-		progress(&run, "done", true);
-		record_guest_summary(&run);
-		write_manifest(&run, "completed");
-	}
-	close_outputs(&run);
-	printf(PROG ": %llu/%llu iterations succeeded (latency %llu/%llu, bandwidth %llu/%llu, reference %llu/%llu)%s\n",
-	       (unsigned long long)(l->succeeded + b->succeeded + r->succeeded),
-	       (unsigned long long)(l->planned + b->planned + r->planned),
-	       (unsigned long long)l->succeeded, (unsigned long long)l->planned,
-	       (unsigned long long)b->succeeded, (unsigned long long)b->planned,
-	       (unsigned long long)r->succeeded, (unsigned long long)r->planned,
-	       ret < 0 ? "; run aborted" : "");
-	if (cfg->counters)
-		ivb_perf_close(&run.perf);
+	memset(ivb_buffer(run->map.region), 0, largest);
+	run->buffer_size = largest;
+	run->frame = ivb_alloc_prefaulted(largest);
+	run->reference = ivb_alloc_prefaulted(largest);
+	if (run->frame == NULL || run->reference == NULL)
+		return fail(run, -ENOMEM, "cannot allocate two %llu-byte frame buffers: %s", (unsigned long long)largest,
+			    strerror(errno));
 	if (cfg->doorbell_mode) {
-		ivb_bell_report_late(&run.bell, PROG);
-		ivb_bell_close(&run.bell);
+		ret = join_doorbell(run);
+		if (ret < 0)
+			return ret;
+		run->bell_open = true;
 	}
-	ivb_free_buffer(run.frame, run.buffer_size);
-	ivb_free_buffer(run.reference, run.buffer_size);
-	ivb_unmap(&run.map);
+	if (cfg->counters) {
+		ivb_perf_open(&run->perf);
+		run->perf_open = true;
+		ivb_perf_describe_missing(&run->perf, run->host_counters_missing, sizeof(run->host_counters_missing));
+		if (run->host_counters_missing[0])
+			fprintf(stderr, PROG ": host counters %s\n", run->host_counters_missing);
+	}
+	ivb_output_init_manifest(run, run->map.size);
+	ret = ivb_output_open(run);
+	if (ret < 0)
+		return ret;
+	ivb_output_write_manifest(run, "running");
+	if (ivb_random_bytes(&session, sizeof(session)) < 0 || (session |= 1) == 0)
+		return fail(run, -EIO, "OpenSSL could not generate a session id");
+	ret = ivb_host_init(&run->host, run->map.region, run->map.size, session, cfg->timeout_s * IVB_NS_PER_SEC,
+			    cfg->doorbell_mode ? &run->bell : NULL, &cfg->plan);
+	if (ret < 0)
+		return fail(run, ret, "cannot initialise %s: %s", cfg->shm_path, strerror(-ret));
+	if (run->host.why[0])
+		fprintf(stderr, PROG ": %s: %s\n", cfg->shm_path, run->host.why);
+	fprintf(stderr, PROG ": region %s ready (%zu bytes); waiting for the guest\n", cfg->shm_path, run->map.size);
+	return 0;
+}
+
+/* While the first contact lasts: say what we wait for, so that a person starting the guest by hand knows. */
+static void waiting_for_guest(void *ctx, uint64_t waited_s, uint64_t limit_s)
+{
+	const struct ivb_run *run = ctx;
+
+	fprintf(stderr, PROG ": waiting for guest_reader to bind to %s (%llu s of %llu s; --connect-timeout)\n",
+		run->cfg.shm_path, (unsigned long long)waited_s, (unsigned long long)limit_s);
+}
+
+/* Wait for the guest, then run every test. Returns: 0, or a negative errno (run->host.why). */
+static int run_session(struct ivb_run *run)
+{
+	const struct ivb_first_contact contact = { run->cfg.connect_timeout_s * IVB_NS_PER_SEC,
+						   IVB_CONNECT_NOTICE_S * IVB_NS_PER_SEC, waiting_for_guest, run };
+	struct ivb_manifest *m = &run->manifest;
+	struct ivb_cpu_span cpu;
+	int ret;
+
+	run->progress_tty = isatty(STDERR_FILENO);
+	run->messages_total = m->latency.planned + m->bandwidth.planned + m->reference.planned;
+	ret = ivb_host_wait_guest_contact(&run->host, &contact, &m->guest);
+	if (ret < 0)
+		return ret;
+	m->guest_known = 1;
+	fprintf(stderr, PROG ": guest bound: mapping %s%s%s, memory type %s\n",
+		ivb_map_kind_name((enum ivb_map_kind)m->guest.map_kind), m->guest.device[0] ? " of " : "",
+		m->guest.device, m->guest.memtype[0] ? m->guest.memtype : "unknown");
+	ivb_output_write_manifest(run, "running");
+	ivb_cpu_span_start(&cpu);
+	ret = ivb_run_all(run);
+	ivb_cpu_span_end(&cpu);
+	m->host_cpu = (struct ivb_cpu_record){ .known = true, .user_s = cpu.user_s, .sys_s = cpu.sys_s,
+					       .wall_s = cpu.wall_s, .messages = run->messages_done + run->cfg.warmup };
+	ivb_output_record_host_bell(run);
+	return ret;
+}
+
+/* The one way out: tell the guest, record the outcome in run.json, say it, release everything. */
+static int finish(struct ivb_run *run, int ret, bool started)
+{
+	const struct ivb_test_count *l = &run->manifest.latency, *b = &run->manifest.bandwidth,
+				    *r = &run->manifest.reference;
+
+	if (ret < 0) {
+		if (started)
+			ivb_host_abort(&run->host, abort_reason_for(ret));
+		if (ivb_stop_signal != 0)
+			snprintf(run->why, sizeof(run->why), "stopped by signal %d (%s)", ivb_stop_signal,
+				 strsignal(ivb_stop_signal));
+		else if (started && run->host.why[0])
+			snprintf(run->why, sizeof(run->why), "%s", run->host.why);
+		else if (!run->why[0])
+			snprintf(run->why, sizeof(run->why), "%s", strerror(-ret));
+		run->manifest.abort_reason = run->why;
+		fprintf(stderr, PROG ": %s\n", run->why);
+		/* Without an output folder there is nowhere to say it but stderr. */
+		if (run->out_dir_ok)
+			ivb_output_write_manifest(run, "aborted");
+	} else {
+		ivb_host_finish(&run->host);
+		ivb_run_progress(run, "done", true);
+		ivb_output_record_guest_summary(run);
+		ivb_output_write_manifest(run, "completed");
+	}
+	ivb_output_close(run);
+	if (started)
+		printf(PROG ": %llu/%llu iterations succeeded (latency %llu/%llu, bandwidth %llu/%llu, reference %llu/%llu)%s\n",
+		       (unsigned long long)(l->succeeded + b->succeeded + r->succeeded),
+		       (unsigned long long)(l->planned + b->planned + r->planned), (unsigned long long)l->succeeded,
+		       (unsigned long long)l->planned, (unsigned long long)b->succeeded, (unsigned long long)b->planned,
+		       (unsigned long long)r->succeeded, (unsigned long long)r->planned, ret < 0 ? "; run aborted" : "");
+	if (run->perf_open)
+		ivb_perf_close(&run->perf);
+	if (run->bell_open) {
+		ivb_bell_report_late(&run->bell, PROG);
+		ivb_bell_close(&run->bell);
+	}
+	ivb_free_buffer(run->frame, run->buffer_size);
+	ivb_free_buffer(run->reference, run->buffer_size);
+	ivb_unmap(&run->map);
 	if (ret < 0)
 		return IVB_EXIT_FAILURE;
-	return !run.warmup_failed && l->succeeded + b->succeeded + r->succeeded == l->planned + b->planned + r->planned
+	return !run->warmup_failed && l->succeeded + b->succeeded + r->succeeded == l->planned + b->planned + r->planned
 		       ? IVB_EXIT_OK
 		       : IVB_EXIT_FAILURE;
+}
+
+int main(int argc, char **argv)
+{
+	static struct ivb_run run; /* large; static keeps it off the stack */
+	bool started = false;
+	int ret;
+
+	run.map.fd = -1;
+	parse_args(argc, argv, &run.cfg);
+	ivb_install_stop_signals();
+	/* The folder first: whatever fails after it, run.json says so. */
+	ivb_output_init_manifest(&run, 0);
+	ret = ivb_output_make_dir(&run);
+	run.out_dir_ok = ret == 0;
+	if (ret == 0)
+		ret = set_up(&run);
+	if (ret == 0) {
+		started = true;
+		ret = run_session(&run);
+	}
+	return finish(&run, ret, started);
 }

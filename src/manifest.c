@@ -13,10 +13,7 @@
 #include "json.h"
 #include "protocol.h"
 #include "region.h"
-
-#ifndef IVB_GIT_REVISION
-#define IVB_GIT_REVISION "unknown"
-#endif
+#include "revision.h" /* build/gen/, written by the Makefile */
 
 void ivb_utc_now(char out[32])
 {

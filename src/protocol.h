@@ -23,11 +23,23 @@
 
 #include "common.h"
 #include "bell.h"
+#include "defaults.h"
+#include "plan.h"
 
-#define IVB_TIMEOUT_DEFAULT_S 30u
 /* No phase of one message may take longer than this: longer means a corrupt timing field. */
 #define IVB_MAX_DURATION_NS (3600ull * 1000000000ull)
 #define IVB_WHY_LEN 256u
+
+/*
+ * The first contact with the peer, which may wait for a person to start it: its own time limit,
+ * and a notice (from the caller, which may print it) every notice_ns while it lasts.
+ */
+struct ivb_first_contact {
+	uint64_t timeout_ns;
+	uint64_t notice_ns;
+	void (*notice)(void *ctx, uint64_t waited_s, uint64_t limit_s); /* NULL: none */
+	void *ctx;
+};
 
 /* Set from a signal handler to make every wait return -EINTR. */
 extern volatile sig_atomic_t ivb_stop_requested;
@@ -68,6 +80,8 @@ struct ivb_guest {
 	uint64_t last_sequence;
 	uint64_t messages;
 	uint64_t timeout_ns;
+	struct ivb_plan plan;       /* the host's, checked at binding */
+	uint64_t planned;           /* messages the plan sends: the guest refuses more */
 	struct ivb_guest_info info; /* published again if a new host takes over before any message */
 	char why[IVB_WHY_LEN];
 };
@@ -93,10 +107,11 @@ const char *ivb_abort_reason_name(uint32_t reason);
  * publish geometry and the new session, then READY. A stale earlier run is described in `why`
  * (empty when the region was fresh). session must be non-zero and random. With bell (doorbell
  * mode, connected to an ivshmem server) the host announces its peer id and sleeps in its waits.
+ * plan is published for the guest (NULL: an empty plan, for a host that only aborts).
  * Returns: 0 on success, or -EINVAL if map_size cannot hold a header and a page.
  */
 int ivb_host_init(struct ivb_host *h, struct ivb_region *r, size_t map_size, uint64_t session, uint64_t timeout_ns,
-		  struct ivb_bell *bell);
+		  struct ivb_bell *bell, const struct ivb_plan *plan);
 
 /*
  * Host: wait for a guest READY and bound to this session; copy its (untrusted, now sanitised)
@@ -104,6 +119,10 @@ int ivb_host_init(struct ivb_host *h, struct ivb_region *r, size_t map_size, uin
  * Returns: 0, -ETIMEDOUT, -EINTR, -ECONNRESET, or -EPROTO (the two sides' modes differ).
  */
 int ivb_host_wait_guest(struct ivb_host *h, struct ivb_guest_info *info);
+
+/* Host: ivb_host_wait_guest with the first contact's limit and notices instead of the timeout of every wait. */
+int ivb_host_wait_guest_contact(struct ivb_host *h, const struct ivb_first_contact *contact,
+				struct ivb_guest_info *info);
 
 /*
  * Host: publish message sequence+1 of size bytes (already in the buffer) with its hash and
@@ -136,18 +155,24 @@ int ivb_host_wait_summary(struct ivb_host *h, uint64_t timeout_ns, struct ivb_gu
 void ivb_host_abort(struct ivb_host *h, enum ivb_abort_reason reason);
 
 /*
- * Guest: announce WAITING_HOST_INIT, wait for a host in READY with our protocol version and a
- * geometry that fits map_size, publish info and bind to the host's session (READY).
+ * Guest: announce WAITING_HOST_INIT, wait for a host in READY with our protocol version, a
+ * geometry that fits map_size and a plan within bounds (copied to g->plan), publish info and
+ * bind to the host's session (READY).
  * Returns: 0, -ETIMEDOUT, -EINTR, -ECONNRESET (a host that came after us aborted), or -EPROTO
  * (version or geometry mismatch; see why).
  */
 int ivb_guest_bind(struct ivb_guest *g, struct ivb_region *r, size_t map_size, uint64_t timeout_ns,
 		   const struct ivb_guest_info *info, struct ivb_bell *bell);
 
+/* Guest: ivb_guest_bind waiting for the host as contact says; timeout_ns is then every later wait's limit. */
+int ivb_guest_bind_contact(struct ivb_guest *g, struct ivb_region *r, size_t map_size,
+			   const struct ivb_first_contact *contact, uint64_t timeout_ns,
+			   const struct ivb_guest_info *info, struct ivb_bell *bell);
+
 /*
  * Guest: wait for the next message. On 0 the guest is PROCESSING msg (check msg->error before
  * reading the buffer); on 1 the host completed the run.
- * Returns: 0, 1, -ETIMEDOUT, -EINTR, -ECONNRESET or -EPROTO.
+ * Returns: 0, 1, -ETIMEDOUT, -EINTR, -ECONNRESET or -EPROTO (also for a message beyond the plan).
  */
 int ivb_guest_wait_message(struct ivb_guest *g, struct ivb_message *msg);
 

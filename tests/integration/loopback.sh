@@ -186,19 +186,39 @@ test_peer_never_starts() {
 	local name=peer_never_starts out="$WORK/$1" rc=0
 	mkdir -p "$out"
 	timeout "$LIMIT" "$HOST" --shm "$SHM_PREFIX-7" --size 4M --out "$out" --iterations 1 --latency-frame 64 \
-		--bw-iterations 0 --ref-iterations 0 --timeout 1 >"$out/host.out" 2>"$out/host.err" || rc=$?
+		--bw-iterations 0 --ref-iterations 0 --timeout 1 --connect-timeout 1 >"$out/host.out" 2>"$out/host.err" || rc=$?
 	[ "$rc" -eq 1 ] || { fail "$name" "host exit $rc, expected 1"; return; }
 	grep -q "timed out after 1 s waiting for a guest in state READY" "$out/host.err" || { fail "$name" "host message: $(tail -1 "$out/host.err")"; return; }
 	rc=0
-	timeout "$LIMIT" "$GUEST" --shm "$SHM_PREFIX-missing" --timeout 1 >"$out/guest.out" 2>"$out/guest.err" || rc=$?
+	timeout "$LIMIT" "$GUEST" --shm "$SHM_PREFIX-missing" --timeout 1 --connect-timeout 1 >"$out/guest.out" 2>"$out/guest.err" || rc=$?
 	[ "$rc" -eq 1 ] || { fail "$name" "guest exit $rc, expected 1"; return; }
 	grep -q "did not appear in time" "$out/guest.err" || { fail "$name" "guest message: $(cat "$out/guest.err")"; return; }
 	# A region whose host never reaches READY.
 	rc=0
 	head -c 8192 /dev/zero >"$SHM_PREFIX-8"
-	timeout "$LIMIT" "$GUEST" --shm "$SHM_PREFIX-8" --timeout 1 >"$out/guest.out" 2>"$out/guest.err" || rc=$?
+	timeout "$LIMIT" "$GUEST" --shm "$SHM_PREFIX-8" --timeout 1 --connect-timeout 1 >"$out/guest.out" 2>"$out/guest.err" || rc=$?
 	[ "$rc" -eq 1 ] || { fail "$name" "guest exit $rc on an idle region, expected 1"; return; }
 	grep -q "timed out after 1 s waiting for host state READY" "$out/guest.err" || { fail "$name" "guest message: $(tail -1 "$out/guest.err")"; return; }
+	pass "$name"
+}
+
+# Run by hand: host_writer first, guest_reader started 40 s later (a person logging in), both with
+# their default time limits. The host waits, saying so every 10 s, and the run succeeds.
+test_guest_starts_late() {
+	local name=guest_starts_late out="$WORK/$1" shm="$SHM_PREFIX-late" host_rc=0 guest_rc=0
+	mkdir -p "$out"
+	timeout "$LIMIT" "$HOST" --shm "$shm" --size 4M --out "$out" --iterations 3 --latency-frame 64 --bw-iterations 0 \
+		--ref-iterations 0 >"$out/host.out" 2>"$out/host.err" &
+	host_pid=$!
+	pids+=("$host_pid")
+	# The 40 s are the point of the test: a person, not a process, starts the guest.
+	sleep 40
+	timeout "$LIMIT" "$GUEST" --shm "$shm" >"$out/guest.out" 2>"$out/guest.err" || guest_rc=$?
+	wait "$host_pid" || host_rc=$?
+	[ "$host_rc" -eq 0 ] && [ "$guest_rc" -eq 0 ] || { fail "$name" "exit host $host_rc guest $guest_rc: $(tail -2 "$out/host.err")"; return; }
+	grep -q "waiting for guest_reader to bind to $shm (30 s of 600 s" "$out/host.err" ||
+		{ fail "$name" "no progress line at 30 s: $(cat "$out/host.err")"; return; }
+	grep -q "expecting 4 messages" "$out/guest.err" || { fail "$name" "guest expected: $(cat "$out/guest.err")"; return; }
 	pass "$name"
 }
 
@@ -234,11 +254,14 @@ test_region_checks() {
 	"$HOST" --shm "$SHM_PREFIX-9" --size 1M --out "$out" --latency-frame 4k --timeout 1 >/dev/null 2>"$out/err" || rc=$?
 	[ "$rc" -eq 1 ] && grep -q "too small" "$out/err" || { fail "$name" "small region: exit $rc: $(cat "$out/err")"; return; }
 	[ ! -e "$SHM_PREFIX-9" ] || { fail "$name" "a too-small region file was created anyway"; return; }
+	# An error before the guest is reached still leaves run.json, saying why the run stopped.
+	grep -q '"status": "aborted"' "$out/run.json" && grep -q '"abort_reason": "region .* is too small' "$out/run.json" ||
+		{ fail "$name" "small region: run.json does not say aborted: $(head -5 "$out/run.json" 2>&1)"; return; }
 	# An existing file is never shrunk.
 	head -c $((8 << 20)) /dev/zero >"$SHM_PREFIX-10"
 	chmod 644 "$SHM_PREFIX-10"
 	timeout "$LIMIT" "$HOST" --shm "$SHM_PREFIX-10" --size 4M --out "$out" --iterations 1 --latency-frame 64 \
-		--bw-iterations 0 --ref-iterations 0 --timeout 1 >/dev/null 2>&1 || true
+		--bw-iterations 0 --ref-iterations 0 --timeout 1 --connect-timeout 1 >/dev/null 2>&1 || true
 	[ "$(stat -c %s "$SHM_PREFIX-10")" -eq $((8 << 20)) ] || { fail "$name" "the region file was shrunk"; return; }
 	[ "$(stat -c %a "$SHM_PREFIX-10")" = 600 ] || { fail "$name" "a world-readable region stayed readable"; return; }
 	# A symbolic link is refused.
@@ -246,8 +269,9 @@ test_region_checks() {
 	rc=0
 	"$HOST" --shm "$SHM_PREFIX-11" --out "$out" --timeout 1 >/dev/null 2>"$out/err" || rc=$?
 	[ "$rc" -eq 1 ] && grep -q "symbolic link" "$out/err" || { fail "$name" "symlink: exit $rc: $(cat "$out/err")"; return; }
+	grep -q '"abort_reason": "cannot use .*symbolic link' "$out/run.json" || { fail "$name" "symlink: run.json does not say why"; return; }
 	rc=0
-	"$GUEST" --shm "$SHM_PREFIX-11" --timeout 1 >/dev/null 2>"$out/err" || rc=$?
+	"$GUEST" --shm "$SHM_PREFIX-11" --timeout 1 --connect-timeout 1 >/dev/null 2>"$out/err" || rc=$?
 	[ "$rc" -eq 1 ] || { fail "$name" "guest followed a symlink"; return; }
 	pass "$name"
 }
@@ -475,7 +499,7 @@ PY
 }
 
 for t in test_host_first_small_frames test_guest_first_4k test_corruption_detected test_guest_killed_mid_run \
-	test_host_sigterm_stops_guest test_guest_sigint_stops_host test_peer_never_starts test_bad_options \
+	test_host_sigterm_stops_guest test_guest_sigint_stops_host test_peer_never_starts test_guest_starts_late test_bad_options \
 	test_region_checks test_stale_region_recovers test_fake_bar_mapping test_studies_and_counters \
 	test_too_small_stops_waiting_guest test_non_root_counters test_interval_paces_messages test_doorbell_loopback; do
 	"$t" "$t"

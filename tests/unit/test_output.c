@@ -43,13 +43,13 @@ static void test_csv_headers_match_seed(void)
 	char *text;
 
 	snprintf(path, sizeof(path), "%s/lat.csv", tmpdir);
-	CHECK(ivb_csv_open(&c, path, ivb_latency_columns, ivb_latency_ncolumns) == 0);
+	CHECK(ivb_csv_open_table(&c, path, IVB_TABLE_LATENCY) == 0);
 	CHECK(ivb_csv_close(&c) == 0);
 	text = slurp(path);
 	CHECK(text != NULL && strcmp(text, seed_latency) == 0);
 
 	snprintf(path, sizeof(path), "%s/bw.csv", tmpdir);
-	CHECK(ivb_csv_open(&c, path, ivb_bandwidth_columns, ivb_bandwidth_ncolumns) == 0);
+	CHECK(ivb_csv_open_table(&c, path, IVB_TABLE_BANDWIDTH) == 0);
 	CHECK(ivb_csv_close(&c) == 0);
 	text = slurp(path);
 	CHECK(text != NULL && strcmp(text, seed_bandwidth) == 0);
@@ -64,13 +64,22 @@ static void test_csv_rows(void)
 
 	snprintf(path, sizeof(path), "%s/rows.csv", tmpdir);
 	CHECK(ivb_csv_open(&c, path, cols, 4) == 0);
-	ivb_csv_u64(&c, 18446744073709551615ull);
-	ivb_csv_i64(&c, -42);
-	ivb_csv_fixed(&c, 1234.5678, 3);
-	ivb_csv_empty(&c);
+	/* Filled by index, in any order. */
+	ivb_csv_set_empty(&c, 3);
+	ivb_csv_set_u64(&c, 0, 18446744073709551615ull);
+	ivb_csv_set_fixed(&c, 2, 1234.5678, 3);
+	ivb_csv_set_i64(&c, 1, -42);
 	CHECK(ivb_csv_end_row(&c) == 0);
 	/* A row with a missing field is refused and writes nothing. */
-	ivb_csv_str(&c, "x");
+	ivb_csv_set_str(&c, 0, "x");
+	CHECK(ivb_csv_end_row(&c) == -EINVAL);
+	/* So is one with a field filled twice, or a column that does not exist. */
+	for (size_t i = 0; i < 4; i++)
+		ivb_csv_set_u64(&c, i, i);
+	ivb_csv_set_u64(&c, 1, 9);
+	CHECK(ivb_csv_end_row(&c) == -EINVAL);
+	for (size_t i = 0; i < 5; i++)
+		ivb_csv_set_u64(&c, i, i);
 	CHECK(ivb_csv_end_row(&c) == -EINVAL);
 	/* Rows are flushed as they are written: the file has them before close. */
 	text = slurp(path);
@@ -81,14 +90,14 @@ static void test_csv_rows(void)
 static void test_csv_overflow(void)
 {
 	static const char *const cols[] = { "a" };
-	char path[256], big[IVB_CSV_LINE_MAX + 10];
+	char path[256], big[IVB_CSV_FIELD_MAX + 10];
 	struct ivb_csv c;
 
 	snprintf(path, sizeof(path), "%s/big.csv", tmpdir);
 	memset(big, 'x', sizeof(big) - 1);
 	big[sizeof(big) - 1] = '\0';
 	CHECK(ivb_csv_open(&c, path, cols, 1) == 0);
-	ivb_csv_str(&c, big);
+	ivb_csv_set_str(&c, 0, big);
 	CHECK(ivb_csv_end_row(&c) == -ENOSPC);
 	CHECK(ivb_csv_close(&c) == 0);
 }

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "plan.h"
 #include "clock.h"
 #include "common.h"
 #include "protocol.h"
@@ -20,6 +21,9 @@
 #define LONG_NS (10ull * IVB_NS_PER_SEC)
 
 static struct ivb_region *region;
+
+/* A plan that allows every exchange these tests make: 1000 latency messages of up to 4 KiB. */
+static const struct ivb_plan test_plan = { .latency_count = 1000, .latency_frame_bytes = 4096 };
 
 static void fresh_region(void)
 {
@@ -46,6 +50,7 @@ struct guest_thread {
 	int bind_ret;
 	int end_ret; /* 1: the host completed the run */
 	uint64_t messages, verified;
+	uint64_t planned; /* what the guest read in the host's plan */
 };
 
 static void *guest_main(void *arg)
@@ -57,6 +62,7 @@ static void *guest_main(void *arg)
 	gt->bind_ret = ivb_guest_bind(&g, region, REGION_SIZE, LONG_NS, &info, gt->bell);
 	if (gt->bind_ret < 0)
 		return NULL;
+	gt->planned = g.planned;
 	for (;;) {
 		struct ivb_message msg;
 		struct ivb_guest_report rep;
@@ -133,7 +139,7 @@ static void run_exchange(int guest_first)
 			ivb_cpu_relax();
 		CHECK(atomic_load(&region->guest_state) == IVB_GUEST_WAITING_HOST_INIT);
 	}
-	CHECK(ivb_host_init(&h, region, REGION_SIZE, 0x1234, LONG_NS, NULL) == 0);
+	CHECK(ivb_host_init(&h, region, REGION_SIZE, 0x1234, LONG_NS, NULL, &test_plan) == 0);
 	CHECK(ivb_host_wait_guest(&h, &info) == 0);
 	CHECK(info.map_kind == IVB_MAP_SHM && strcmp(info.kernel, "test-kernel") == 0);
 	CHECK(host_exchange(&h, 64, 0) == IVB_MSG_OK);
@@ -165,8 +171,8 @@ static void test_host_init_rejects_small_region(void)
 	struct ivb_host h;
 
 	fresh_region();
-	CHECK(ivb_host_init(&h, region, IVB_HEADER_SIZE + 100, 1, SHORT_NS, NULL) == -EINVAL);
-	CHECK(ivb_host_init(&h, region, REGION_SIZE, 0, SHORT_NS, NULL) == -EINVAL);
+	CHECK(ivb_host_init(&h, region, IVB_HEADER_SIZE + 100, 1, SHORT_NS, NULL, &test_plan) == -EINVAL);
+	CHECK(ivb_host_init(&h, region, REGION_SIZE, 0, SHORT_NS, NULL, &test_plan) == -EINVAL);
 	CHECK(atomic_load(&region->magic) == 0);
 }
 
@@ -182,7 +188,7 @@ static void test_stale_region_detected(void)
 	atomic_store(&region->session, 77);
 	region->guest_session = 77;
 	atomic_store(&region->guest_state, IVB_GUEST_READY);
-	CHECK(ivb_host_init(&h, region, REGION_SIZE, 78, SHORT_NS, NULL) == 0);
+	CHECK(ivb_host_init(&h, region, REGION_SIZE, 78, SHORT_NS, NULL, &test_plan) == 0);
 	CHECK(strstr(h.why, "stale") != NULL);
 	CHECK(atomic_load(&region->host_state) == IVB_HOST_READY);
 	/* The old guest's READY belongs to session 77: it must not count. */
@@ -199,14 +205,14 @@ static void test_guest_follows_new_host(void)
 
 	fresh_region();
 	/* A host that initialised and died: the guest binds to it first. */
-	CHECK(ivb_host_init(&dead, region, REGION_SIZE, 1001, SHORT_NS, NULL) == 0);
+	CHECK(ivb_host_init(&dead, region, REGION_SIZE, 1001, SHORT_NS, NULL, &test_plan) == 0);
 	CHECK(pthread_create(&gt.tid, NULL, guest_main, &gt) == 0);
 	deadline = ivb_now_ns() + LONG_NS;
 	while ((atomic_load(&region->guest_state) != IVB_GUEST_READY || region->guest_session != 1001) &&
 	       ivb_now_ns() < deadline)
 		ivb_cpu_relax();
 	CHECK(region->guest_session == 1001);
-	CHECK(ivb_host_init(&h, region, REGION_SIZE, 1002, LONG_NS, NULL) == 0);
+	CHECK(ivb_host_init(&h, region, REGION_SIZE, 1002, LONG_NS, NULL, &test_plan) == 0);
 	CHECK(ivb_host_wait_guest(&h, &info) == 0);
 	CHECK(host_exchange(&h, 128, 0) == IVB_MSG_OK);
 	ivb_host_finish(&h);
@@ -220,7 +226,7 @@ static void bind_both(struct ivb_host *h, struct ivb_guest *g)
 	struct ivb_guest_info info = test_info();
 
 	fresh_region();
-	CHECK(ivb_host_init(h, region, REGION_SIZE, 42, SHORT_NS, NULL) == 0);
+	CHECK(ivb_host_init(h, region, REGION_SIZE, 42, SHORT_NS, NULL, &test_plan) == 0);
 	CHECK(ivb_guest_bind(g, region, REGION_SIZE, SHORT_NS, &info, NULL) == 0);
 	CHECK(ivb_host_wait_guest(h, &info) == 0);
 }
@@ -235,7 +241,7 @@ static void test_host_timeout_names_the_state(void)
 	uint64_t sent;
 
 	fresh_region();
-	CHECK(ivb_host_init(&h, region, REGION_SIZE, 5, SHORT_NS, NULL) == 0);
+	CHECK(ivb_host_init(&h, region, REGION_SIZE, 5, SHORT_NS, NULL, &test_plan) == 0);
 	CHECK(ivb_host_wait_guest(&h, &info) == -ETIMEDOUT);
 	CHECK(strstr(h.why, "READY") != NULL);
 	/* A guest that binds and then never answers. */
@@ -422,6 +428,93 @@ static void test_host_rejects_bad_acks(void)
 	}
 }
 
+/* Send every message of a plan, as host_writer does: warm-up, latency, bandwidth per frame, reference per size. */
+static void host_send_plan(struct ivb_host *h, const struct ivb_plan *p)
+{
+	uint64_t largest = ivb_plan_largest(p);
+
+	for (uint64_t i = 0; i < p->warmup; i++)
+		CHECK(host_exchange(h, largest, 0) == IVB_MSG_OK);
+	for (uint64_t i = 0; i < p->latency_count; i++)
+		CHECK(host_exchange(h, p->latency_frame_bytes, 0) == IVB_MSG_OK);
+	for (uint32_t f = 0; f < p->nframes; f++)
+		for (uint64_t i = 0; i < p->bandwidth_per_frame; i++)
+			CHECK(host_exchange(h, p->frame_bytes[f], 0) == IVB_MSG_OK);
+	for (uint64_t i = 0; i < p->reference_per_frame; i++)
+		CHECK(host_exchange(h, p->latency_frame_bytes, 0) == IVB_MSG_OK);
+	for (uint32_t f = 0; f < p->nframes; f++)
+		for (uint64_t i = 0; p->reference_per_frame > 0 && ivb_plan_first_reference_size(p, f) &&
+				     i < p->reference_per_frame; i++)
+			CHECK(host_exchange(h, p->frame_bytes[f], 0) == IVB_MSG_OK);
+}
+
+/* The guest takes no test options: it reads the host's plan, expects exactly its messages, and serves them. */
+static void test_guest_runs_the_hosts_plan(void)
+{
+	/* 1 warm-up + 3 latency + 2 x 2 bandwidth + 1 x 2 reference sizes (256 repeats the latency frame). */
+	const struct ivb_plan plan = { .warmup = 1, .latency_count = 3, .bandwidth_per_frame = 2,
+				       .reference_per_frame = 1, .latency_frame_bytes = 256, .nframes = 2,
+				       .frame_bytes = { 512, 256 } };
+	struct guest_thread gt = { 0 };
+	struct ivb_guest_info info;
+	struct ivb_host h;
+
+	CHECK(ivb_plan_messages(&plan) == 10);
+	fresh_region();
+	CHECK(pthread_create(&gt.tid, NULL, guest_main, &gt) == 0);
+	CHECK(ivb_host_init(&h, region, REGION_SIZE, 0x77, LONG_NS, NULL, &plan) == 0);
+	CHECK(ivb_host_wait_guest(&h, &info) == 0);
+	host_send_plan(&h, &plan);
+	ivb_host_finish(&h);
+	pthread_join(gt.tid, NULL);
+	CHECK(gt.bind_ret == 0 && gt.end_ret == 1);
+	CHECK(gt.planned == 10);
+	CHECK(gt.messages == gt.planned && gt.verified == gt.planned);
+
+	/* A message beyond the plan is a protocol error on the guest side. */
+	fresh_region();
+	memset(&gt, 0, sizeof(gt));
+	CHECK(pthread_create(&gt.tid, NULL, guest_main, &gt) == 0);
+	CHECK(ivb_host_init(&h, region, REGION_SIZE, 0x78, SHORT_NS, NULL, &plan) == 0);
+	CHECK(ivb_host_wait_guest(&h, &info) == 0);
+	host_send_plan(&h, &plan);
+	CHECK(host_exchange(&h, 64, 0) < 0);
+	ivb_host_abort(&h, IVB_ABORT_PROTOCOL);
+	pthread_join(gt.tid, NULL);
+	CHECK(gt.end_ret == -EPROTO && gt.messages == 10);
+}
+
+/* Everything in the plan is untrusted: counts, frame count and sizes are bounded before the guest binds. */
+static void test_guest_checks_the_plan(void)
+{
+	struct ivb_plan bad[6];
+	struct ivb_guest_info info = test_info();
+	struct ivb_host h;
+	struct ivb_guest g;
+
+	for (size_t i = 0; i < 6; i++)
+		bad[i] = (struct ivb_plan){ .latency_count = 1, .bandwidth_per_frame = 1, .latency_frame_bytes = 64,
+					    .nframes = 1, .frame_bytes = { 64 } };
+	bad[0].latency_count = 10000001;
+	bad[1].nframes = IVB_PLAN_MAX_FRAMES + 1;
+	bad[2].frame_bytes[0] = REGION_SIZE; /* beyond the buffer after the header */
+	bad[3].latency_frame_bytes = REGION_SIZE;
+	bad[4].flags = 0x80;
+	bad[5].latency_count = 0; /* nothing to send */
+	bad[5].bandwidth_per_frame = 0;
+	for (size_t i = 0; i < 6; i++) {
+		fresh_region();
+		CHECK(ivb_host_init(&h, region, REGION_SIZE, 11, SHORT_NS, NULL, &bad[i]) == 0);
+		CHECK(ivb_guest_bind(&g, region, REGION_SIZE, SHORT_NS, &info, NULL) == -EPROTO);
+		CHECK(strstr(g.why, "plan") != NULL);
+	}
+	/* Frames no test sends need not fit (host_writer --bw-iterations 0 keeps the default --frames). */
+	fresh_region();
+	bad[2].bandwidth_per_frame = 0;
+	CHECK(ivb_host_init(&h, region, REGION_SIZE, 12, SHORT_NS, NULL, &bad[2]) == 0);
+	CHECK(ivb_guest_bind(&g, region, REGION_SIZE, SHORT_NS, &info, NULL) == 0);
+}
+
 static void test_guest_checks_identity(void)
 {
 	struct ivb_guest_info info = test_info();
@@ -429,19 +522,19 @@ static void test_guest_checks_identity(void)
 	struct ivb_guest g;
 
 	fresh_region();
-	CHECK(ivb_host_init(&h, region, REGION_SIZE, 9, SHORT_NS, NULL) == 0);
+	CHECK(ivb_host_init(&h, region, REGION_SIZE, 9, SHORT_NS, NULL, &test_plan) == 0);
 	region->version = IVB_PROTOCOL_VERSION + 1;
 	CHECK(ivb_guest_bind(&g, region, REGION_SIZE, SHORT_NS, &info, NULL) == -EPROTO);
 	CHECK(strstr(g.why, "protocol version") != NULL);
 
 	fresh_region();
 	/* The host believes in a larger region than the guest could map. */
-	CHECK(ivb_host_init(&h, region, REGION_SIZE, 9, SHORT_NS, NULL) == 0);
+	CHECK(ivb_host_init(&h, region, REGION_SIZE, 9, SHORT_NS, NULL, &test_plan) == 0);
 	CHECK(ivb_guest_bind(&g, region, REGION_SIZE - 4096, SHORT_NS, &info, NULL) == -EPROTO);
 	CHECK(strstr(g.why, "mapped") != NULL);
 
 	fresh_region();
-	CHECK(ivb_host_init(&h, region, REGION_SIZE, 9, SHORT_NS, NULL) == 0);
+	CHECK(ivb_host_init(&h, region, REGION_SIZE, 9, SHORT_NS, NULL, &test_plan) == 0);
 	region->header_size = 64;
 	CHECK(ivb_guest_bind(&g, region, REGION_SIZE, SHORT_NS, &info, NULL) == -EPROTO);
 }
@@ -522,7 +615,7 @@ static void run_doorbell_exchange(bool lost_rings)
 	fake_bell(&host_bell, 3, host_fd, 7, lost_rings ? nowhere : guest_fd);
 	fake_bell(&guest_bell, 7, guest_fd, 3, host_fd);
 	fresh_region();
-	CHECK(ivb_host_init(&h, region, REGION_SIZE, 0x5678, LONG_NS, &host_bell) == 0);
+	CHECK(ivb_host_init(&h, region, REGION_SIZE, 0x5678, LONG_NS, &host_bell, &test_plan) == 0);
 	CHECK(region->host_peer == 4);
 	/* A guest already asleep in its bind wait would be woken: the host rang every peer it knows. */
 	CHECK(host_bell.rings_sent == 1);
@@ -563,7 +656,7 @@ static void test_stop_flag_interrupts_waits(void)
 	struct ivb_host h;
 
 	fresh_region();
-	CHECK(ivb_host_init(&h, region, REGION_SIZE, 3, LONG_NS, NULL) == 0);
+	CHECK(ivb_host_init(&h, region, REGION_SIZE, 3, LONG_NS, NULL, &test_plan) == 0);
 	ivb_stop_requested = 1;
 	CHECK(ivb_host_wait_guest(&h, &info) == -EINTR);
 	ivb_stop_requested = 0;
@@ -590,6 +683,8 @@ int main(void)
 	RUN_TEST(test_guest_info_is_sanitised);
 	RUN_TEST(test_stop_flag_interrupts_waits);
 	RUN_TEST(test_summary_is_checked);
+	RUN_TEST(test_guest_runs_the_hosts_plan);
+	RUN_TEST(test_guest_checks_the_plan);
 	RUN_TEST(test_doorbell_exchange);
 	RUN_TEST(test_doorbell_lost_rings_are_counted);
 	free(region);

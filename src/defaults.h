@@ -1,0 +1,25 @@
+/* defaults.h: the test defaults and limits, in one place for the option parsers and their usage texts. */
+#ifndef IVB_DEFAULTS_H
+#define IVB_DEFAULTS_H
+
+/* host_writer's tests; the guest learns them from the plan in the region (common.h). */
+#define IVB_ITERATIONS_DEFAULT 100u      /* latency messages */
+#define IVB_LATENCY_FRAME_DEFAULT "4k"
+#define IVB_BW_ITERATIONS_DEFAULT 10u    /* bandwidth messages per frame */
+#define IVB_FRAMES_DEFAULT "1080p,1440p,4k"
+#define IVB_REF_ITERATIONS_DEFAULT 3u    /* reference messages per frame size */
+#define IVB_WARMUP_DEFAULT 1u            /* unrecorded messages of the largest size first */
+#define IVB_OUT_DIR_DEFAULT "."
+
+/* Both programs. */
+#define IVB_TIMEOUT_DEFAULT_S 30u          /* each wait for the peer once in contact */
+#define IVB_CONNECT_TIMEOUT_DEFAULT_S 600u /* the first contact: long enough to log in to a VM */
+#define IVB_CONNECT_NOTICE_S 10u           /* a line on stderr this often while waiting for first contact */
+
+/* Limits, checked on options and again by the guest on the plan it reads. */
+#define IVB_MAX_ITERATIONS 10000000u
+#define IVB_MAX_WARMUP 1000u
+#define IVB_MAX_TIMEOUT_S 86400u
+#define IVB_MAX_INTERVAL_US 60000000u /* one message a minute is the slowest stream worth timing */
+
+#endif /* IVB_DEFAULTS_H */

@@ -1,0 +1,115 @@
+/* host.h: what the parts of host_writer share: its configuration and the state of one run.
+ *
+ *   host_writer.c  options and main: set-up, one cleanup path
+ *   host_run.c     the exchange loop the latency, bandwidth and reference tests share
+ *   host_rows.c    the rows each output file gets (host_rows.h)
+ *   host_output.c  the output folder, the CSV files, run.json
+ */
+#ifndef IVB_HOST_H
+#define IVB_HOST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bell.h"
+#include "host_rows.h"
+#include "manifest.h"
+#include "opts.h"
+#include "perfctr.h"
+#include "plan.h"
+#include "protocol.h"
+#include "region.h"
+
+#define PROG "host_writer"
+
+struct ivb_host_config {
+	const char *shm_path;
+	uint64_t size; /* 0: the file's size, or the default for a new file */
+	const char *out_dir;
+	uint64_t iterations;
+	const char *latency_frame_arg;
+	struct ivb_frame latency_frame;
+	uint64_t bw_iterations;
+	const char *frames_arg;
+	struct ivb_frame frames[IVB_MAX_FRAMES];
+	size_t nframes;
+	uint64_t ref_iterations;
+	uint64_t warmup;
+	uint64_t timeout_s;
+	uint64_t connect_timeout_s; /* the wait for the guest to come */
+	uint64_t corrupt_iteration; /* measured message to corrupt, counting from 1; 0: none */
+	bool counters;    /* performance counters on both sides */
+	bool write_study; /* the guest also times the write-path variants of phase C */
+	bool map_study;   /* the guest also times phases A-C through its other mapping of BAR2 */
+	bool doorbell_mode;   /* notify with the ivshmem server's eventfds instead of polling */
+	const char *doorbell; /* the server's socket; NULL: the default one */
+	uint64_t interval_us; /* start messages this far apart; 0: back to back */
+	const char *meta[IVB_MAX_META];
+	size_t nmeta;
+	struct ivb_plan plan; /* the above, as published to the guest */
+};
+
+/* Everything one run owns, so that every exit path can flush and record it. */
+struct ivb_run {
+	struct ivb_host_config cfg;
+	struct ivb_mapping map;
+	struct ivb_host host;
+	struct ivb_manifest manifest;
+	struct ivb_outputs out;
+	struct ivb_perf perf;
+	struct ivb_bell bell;
+	uint64_t last_send_ns; /* when the last message started, for --interval-us */
+	char guest_summary_why[IVB_WHY_LEN];
+	char why[4096 + IVB_WHY_LEN]; /* why the run stopped (a path and a reason fit), for stderr and run.json */
+	char host_counters_missing[512], guest_counters_missing[512];
+	bool guest_counters_reported;
+	uint8_t *frame;     /* private source of each message */
+	uint8_t *reference; /* private destination of the host's reference copy */
+	size_t buffer_size;
+	uint64_t messages_total, messages_done;
+	uint64_t measured; /* measured messages sent so far; warm-up messages do not count */
+	bool warmup_failed;
+	uint64_t progress_last_ns;
+	bool progress_tty;
+	bool out_dir_ok, perf_open, bell_open; /* what the cleanup must undo or may use */
+};
+
+/* host_run.c */
+
+/* A progress line on stderr: once a second, or a live counter on a terminal; force: now. */
+void ivb_run_progress(struct ivb_run *run, const char *test, bool force);
+
+/*
+ * Every test in order: warm-up, latency, bandwidth per frame, reference per frame.
+ * Returns: 0 when every test ran to its end (some iterations may have failed), or a negative
+ * errno when the run had to stop (run->host.why says why).
+ */
+int ivb_run_all(struct ivb_run *run);
+
+/* host_output.c */
+
+/* Create the output folder and open the CSV files this run writes. Returns: 0, or a negative errno (run->why). */
+int ivb_output_open(struct ivb_run *run);
+void ivb_output_close(struct ivb_run *run);
+
+/* Create the output folder alone, so that run.json can be written. Returns: 0, or a negative errno (run->why). */
+int ivb_output_make_dir(struct ivb_run *run);
+
+/* Fill the manifest from the configuration; region_size 0: not known yet. */
+void ivb_output_init_manifest(struct ivb_run *run, uint64_t region_size);
+
+/* Write run.json with this status; a failure is said on stderr (nothing else can be done). */
+void ivb_output_write_manifest(struct ivb_run *run, const char *status);
+
+/* Record a failed message in run.json's failures (counted, not listed, past IVB_MAX_FAILURES). */
+void ivb_output_record_failure(struct ivb_run *run, const char *test, const char *frame, uint64_t iteration,
+			       const char *error);
+
+/* Doorbell mode: the host's counts, into the manifest. */
+void ivb_output_record_host_bell(struct ivb_run *run);
+
+/* After a completed run: wait for the guest's CPU time and doorbell counts, into the manifest. */
+void ivb_output_record_guest_summary(struct ivb_run *run);
+
+#endif /* IVB_HOST_H */

@@ -1,0 +1,51 @@
+/* host_rows.h: the rows host_writer writes for each message, one table of schema/columns.txt each. */
+#ifndef IVB_HOST_ROWS_H
+#define IVB_HOST_ROWS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "columns.h"
+#include "common.h"
+#include "csv.h"
+#include "opts.h"
+#include "perfctr.h"
+#include "protocol.h"
+
+/* What one message measured. */
+struct ivb_sample {
+	uint64_t host_memcpy_ns;
+	uint64_t host_reference_ns;
+	bool have_roundtrip;
+	uint64_t roundtrip_ns;
+	bool have_guest;
+	struct ivb_guest_timing guest;
+	struct ivb_counts host_counts;
+	struct ivb_guest_report report; /* valid with have_guest */
+	bool success;
+	const char *error; /* short token for run.json, NULL on success */
+};
+
+/* The CSV files of a run, by table; a table that is not open gets no rows. */
+struct ivb_outputs {
+	struct ivb_csv csv[IVB_NTABLES];
+	bool open[IVB_NTABLES];
+};
+
+/* Which message a sample belongs to. */
+struct ivb_row_key {
+	const char *test;          /* "latency", "bandwidth", "reference" */
+	enum ivb_msg_kind kind;
+	uint64_t iteration;        /* from 1 within the test and frame */
+	const struct ivb_frame *frame;
+	const struct ivb_guest_info *guest; /* the guest's usual mapping, for the map study */
+};
+
+/*
+ * Write the rows of one message: its row in the test's own file, then its rows in every open
+ * counter and study file.
+ * Returns: 0, or the first error of ivb_csv_end_row (-EINVAL: a writer left a column unfilled).
+ */
+int ivb_rows_write(struct ivb_outputs *o, const struct ivb_row_key *k, const struct ivb_sample *s);
+
+#endif /* IVB_HOST_ROWS_H */

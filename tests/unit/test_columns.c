@@ -1,0 +1,175 @@
+/* Unit tests: the generated column lists match schema/columns.txt, and every row writer fills every column. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "columns.h"
+#include "csv.h"
+#include "host_rows.h"
+
+#define SCHEMA_DEFAULT "schema/columns.txt" /* make runs the tests from the top folder */
+
+static char tmpdir[] = "/tmp/ivb-unit-columns-XXXXXX";
+
+/* Parse the schema here, independently of the awk script, and compare it with the generated lists. */
+static void test_generated_lists_match_schema(void)
+{
+	const char *path = getenv("IVB_SCHEMA") ? getenv("IVB_SCHEMA") : SCHEMA_DEFAULT;
+	FILE *f = fopen(path, "r");
+	char line[512], a[128], b[128];
+	int table = -1;
+	size_t col = 0, lines = 0;
+
+	CHECK(f != NULL);
+	if (f == NULL)
+		return;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		if (line[0] == '#' || sscanf(line, "%127s", a) != 1)
+			continue;
+		if (strcmp(a, "table") == 0) {
+			if (table >= 0)
+				CHECK(col == ivb_tables[table].ncolumns);
+			table++;
+			col = 0;
+			CHECK(table < (int)IVB_NTABLES);
+			if (table >= (int)IVB_NTABLES)
+				break;
+			CHECK(sscanf(line, "%*s %127s %127s", a, b) == 2);
+			CHECK(strcmp(a, ivb_tables[table].name) == 0);
+			CHECK(strcmp(b, ivb_tables[table].file) == 0);
+			continue;
+		}
+		CHECK(table >= 0);
+		if (table < 0)
+			break;
+		CHECK(col < ivb_tables[table].ncolumns);
+		if (col < ivb_tables[table].ncolumns && strcmp(a, ivb_tables[table].columns[col]) != 0) {
+			fprintf(stderr, "table %s column %zu: schema %s, generated %s\n", ivb_tables[table].name, col, a,
+				ivb_tables[table].columns[col]);
+			CHECK(0);
+		}
+		col++;
+		lines++;
+	}
+	fclose(f);
+	CHECK(table == (int)IVB_NTABLES - 1);
+	if (table >= 0 && table < (int)IVB_NTABLES)
+		CHECK(col == ivb_tables[table].ncolumns);
+	CHECK(lines > 100);
+	/* The enum indices are the positions in the lists. */
+	CHECK(strcmp(ivb_latency_columns[IVB_COL_LATENCY_SUCCESS], "success") == 0);
+	CHECK(strcmp(ivb_bandwidth_perf_columns[IVB_COL_BANDWIDTH_PERF_GUEST_TASK_CLOCK_NS], "guest_task_clock_ns") == 0);
+	CHECK(IVB_COL_MAP_STUDY_SUCCESS == IVB_MAP_STUDY_NCOLUMNS - 1);
+}
+
+static size_t count_char(const char *s, char ch)
+{
+	size_t n = 0;
+
+	for (; *s; s++)
+		n += *s == ch;
+	return n;
+}
+
+/* Every line of the table's file has one field per column; returns the number of data rows. */
+static size_t check_file(enum ivb_table t)
+{
+	char path[256], line[4096];
+	size_t rows = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", tmpdir, ivb_tables[t].file);
+	f = fopen(path, "r");
+	CHECK(f != NULL);
+	if (f == NULL)
+		return 0;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		CHECK(count_char(line, ',') + 1 == ivb_tables[t].ncolumns);
+		rows++;
+	}
+	fclose(f);
+	return rows > 0 ? rows - 1 : 0;
+}
+
+static void fill_sample(struct ivb_sample *s, bool guest)
+{
+	memset(s, 0, sizeof(*s));
+	s->host_memcpy_ns = 1000;
+	s->host_reference_ns = 900;
+	s->have_roundtrip = true;
+	s->roundtrip_ns = 5000;
+	s->success = guest;
+	for (unsigned i = 0; i < IVB_NCOUNTERS; i++)
+		s->host_counts.v[i] = i + 1;
+	if (!guest)
+		return;
+	s->have_guest = true;
+	s->guest = (struct ivb_guest_timing){ .hot_read_ns = 10, .cold_read_ns = 20, .copy_ns = 30, .verify_ns = 40,
+					      .total_ns = 200 };
+	s->report.timing = s->guest;
+	for (unsigned p = 0; p < IVB_NPHASES; p++)
+		for (unsigned i = 0; i < IVB_NCOUNTERS; i++)
+			s->report.counters[p].v[i] = 100 + i;
+	s->report.study = (struct ivb_guest_study){ .fresh_ns = 50, .nt_ns = 60, .huge_ns = 70, .fresh_faults = 3,
+						    .huge_kind = IVB_HUGE_THP };
+	s->report.map_study = (struct ivb_map_study){ .hot_read_ns = 11, .cold_read_ns = 21, .copy_ns = 31,
+						      .map_kind = IVB_MAP_SHM, .memtype = "write-back" };
+}
+
+/* Every writer, with and without the guest's report: ivb_csv_end_row refuses a row with a column left out. */
+static void test_every_writer_fills_every_column(void)
+{
+	static const enum ivb_msg_kind kinds[] = { IVB_MSG_LATENCY, IVB_MSG_BANDWIDTH, IVB_MSG_REFERENCE };
+	static const char *const tests[] = { "latency", "bandwidth", "reference" };
+	const struct ivb_frame frame = { "1080p", 1920, 1080, 24, 1920u * 1080u * 3u };
+	const struct ivb_guest_info guest = { .map_kind = IVB_MAP_SHM, .memtype = "write-back" };
+	struct ivb_outputs out;
+	char path[256];
+
+	memset(&out, 0, sizeof(out));
+	for (unsigned t = 0; t < IVB_NTABLES; t++) {
+		snprintf(path, sizeof(path), "%s/%s", tmpdir, ivb_tables[t].file);
+		CHECK(ivb_csv_open_table(&out.csv[t], path, (enum ivb_table)t) == 0);
+		out.open[t] = true;
+	}
+	for (unsigned k = 0; k < 3; k++) {
+		for (int g = 0; g < 2; g++) {
+			struct ivb_row_key key = { tests[k], kinds[k], 1, &frame, &guest };
+			struct ivb_sample s;
+
+			fill_sample(&s, g);
+			CHECK(ivb_rows_write(&out, &key, &s) == 0);
+		}
+	}
+	for (unsigned t = 0; t < IVB_NTABLES; t++)
+		CHECK(ivb_csv_close(&out.csv[t]) == 0);
+	CHECK(check_file(IVB_TABLE_LATENCY) == 2);
+	CHECK(check_file(IVB_TABLE_BANDWIDTH) == 2);
+	CHECK(check_file(IVB_TABLE_REFERENCE) == 2);
+	CHECK(check_file(IVB_TABLE_LATENCY_PERF) == 2);
+	CHECK(check_file(IVB_TABLE_BANDWIDTH_PERF) == 2);
+	CHECK(check_file(IVB_TABLE_PHASE_PERF) == 3 * IVB_NPHASES);
+	CHECK(check_file(IVB_TABLE_WRITE_STUDY) == 3 * 4);
+	CHECK(check_file(IVB_TABLE_MAP_STUDY) == 2 * 2);
+}
+
+int main(void)
+{
+	char cmd[96];
+	int ret;
+
+	if (mkdtemp(tmpdir) == NULL) {
+		perror("mkdtemp");
+		return 1;
+	}
+	RUN_TEST(test_generated_lists_match_schema);
+	RUN_TEST(test_every_writer_fills_every_column);
+	ret = CHECK_SUMMARY("unit columns");
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "could not remove %s\n", tmpdir);
+	return ret;
+}

@@ -228,7 +228,7 @@ struct ivb_region {
 	/* line 3: guest control, guest-owned */
 	alignas(IVB_CACHE_LINE) _Atomic uint32_t guest_state;
 	uint32_t guest_abort_reason;
-	uint64_t guest_session; /* the host session the guest is bound to */
+	_Atomic uint64_t guest_session; /* the host session the guest is bound to; atomic: the host reads it at any time */
 	uint64_t ack_sequence;  /* the message the guest acknowledged */
 	uint32_t error_code;    /* enum ivb_msg_error for ack_sequence */
 	uint32_t guest_peer;    /* doorbell mode: the guest's ivshmem peer id + 1; 0: polling */

@@ -12,14 +12,14 @@ readonly TOP
 . "$TOP/vm/lib.sh"
 # shellcheck source=vm/bench.sh
 . "$TOP/vm/bench.sh"
+# shellcheck source=vm/ivserver.sh
+. "$TOP/vm/ivserver.sh"
 
 readonly BUILD=${BUILD:-build}
 readonly PYTHON=${PYTHON:-/usr/bin/python3}
 readonly INITRAMFS_POLLING=$BUILD/bench-initramfs.cpio
 readonly INITRAMFS_DOORBELL=$BUILD/bench-initramfs-doorbell.cpio
 readonly SERVER=$BUILD/ivshmem_server
-# How long ivshmem_server may take to listen.
-readonly SERVER_START_TIMEOUT=10
 readonly SHM_DEFAULT=/dev/shm/ivshmem
 readonly SHM_SIZE_DEFAULT=64M
 readonly BOOT_TIMEOUT_DEFAULT=60
@@ -232,8 +232,8 @@ guest_args=("${common_args[@]}" --mode "$mode" "${guest_extra[@]}")
 # State that cleanup() undoes.
 IVB_CON_PID=
 host_pid=
-server_pid=
-socket_dir=
+IVB_SERVER_PID=
+IVB_SERVER_DIR=
 run_dir=
 
 # shellcheck disable=SC2317  # called by the EXIT trap
@@ -244,8 +244,7 @@ cleanup() {
 	[ -z "$host_pid" ] || ivb_stop_child "$host_pid" host_writer 10
 	# Then QEMU, or vm/dev-guest.sh (which stops guest_reader in the dev VM); then the ivshmem server.
 	ivb_spawn_stop 10
-	[ -z "$server_pid" ] || ivb_stop_child "$server_pid" ivshmem_server 5
-	[ -z "$socket_dir" ] || rm -rf -- "$socket_dir"
+	ivb_ivserver_stop
 	[ -z "$run_dir" ] || [ "$rc" -eq 0 ] || ivb_log "the output of this run is in $run_dir"
 	exit "$rc"
 }
@@ -276,8 +275,8 @@ if [ "$vm" = bench ]; then
 		initramfs=$INITRAMFS_POLLING
 		make_targets+=("$initramfs")
 	fi
-	[ "$mode" = polling ] || make_targets+=("$SERVER")
 	make -s deps-vm "${make_targets[@]}" >&2 || ivb_die "the build failed"
+	[ "$mode" = polling ] || ivb_ivserver_build "$SERVER" "$TOP" "$BUILD"
 	[ -f "$initramfs" ] || ivb_die "no initramfs at $initramfs"
 	if [ "$mode" = doorbell ] && ! ivb_qemu_has_doorbell; then
 		ivb_die "${QEMU:-qemu-system-x86_64} has no ivshmem-doorbell device ('-device help' does not list it);" \
@@ -320,30 +319,6 @@ else
 	[ -n "$(ivb_file_mappers "$shm")" ] || ivb_die "no process maps $shm: is the dev VM running (./setup.sh)?"
 fi
 
-# Doorbell mode on the bench VM: our ivshmem server hands QEMU and host_writer the region and each other's
-# eventfds. Its socket lives in a private folder (0700) of its own: a UNIX socket path must stay short.
-start_server() {
-	local sock log=$run_dir/ivshmem_server.log
-	socket_dir=$(mktemp -d "${XDG_RUNTIME_DIR:-${TMPDIR:-/tmp}}/ivb-doorbell.XXXXXX") ||
-		ivb_die "cannot make a folder for the ivshmem server's socket"
-	sock=$socket_dir/ivshmem.sock
-	"$SERVER" --socket "$sock" --shm "$shm" --size "$shm_bytes" --vectors 1 --max-peers 2 \
-		--pid-file "$socket_dir/server.pid" 2>"$log" &
-	server_pid=$!
-	for _ in $(seq $((SERVER_START_TIMEOUT * 20))); do
-		[ -s "$socket_dir/server.pid" ] && break
-		kill -0 "$server_pid" 2>/dev/null || break
-		sleep 0.05
-	done
-	if [ ! -s "$socket_dir/server.pid" ]; then
-		ivb_stop_child "$server_pid" ivshmem_server 5
-		server_pid=
-		ivb_die "ivshmem_server did not start: $(tail -n 1 "$log" 2>/dev/null)"
-	fi
-	doorbell_socket=$sock
-	ivb_log "ivshmem_server listening on $sock"
-}
-
 # A new folder results/<UTC timestamp>[-N]; mkdir fails if another run took the name first.
 mkdir -p "$results_base"
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
@@ -365,7 +340,9 @@ fi
 doorbell_socket=
 IVB_BENCH_DOORBELL_SOCKET=
 if [ "$mode" = doorbell ] && [ "$vm" = bench ]; then
-	start_server
+	# Our ivshmem server hands QEMU and host_writer the region and each other's eventfds.
+	ivb_ivserver_start "$SERVER" "$shm" "$shm_bytes" ivb-doorbell "" "$run_dir/ivshmem_server.log"
+	doorbell_socket=$IVB_SERVER_SOCKET
 	IVB_BENCH_DOORBELL_SOCKET=$doorbell_socket
 elif [ "$mode" = doorbell ]; then
 	doorbell_socket=${DEVVM_SOCKET:-}

@@ -15,7 +15,7 @@ ivb_ivserver_build() {
 	local server=$1 root=$2 build=$3
 	case $server in
 	"$build/ivshmem_server" | "$root/$build/ivshmem_server")
-		BUILD=$build make -s -C "$root" "$build/ivshmem_server" >&2 ||
+		make -s -C "$root" BUILD="$build" "$build/ivshmem_server" >&2 ||
 			ivb_die "cannot build $build/ivshmem_server (make $build/ivshmem_server; see above)"
 		;;
 	esac

@@ -2,6 +2,12 @@
 # Shared shell helpers for the VM scripts (bench VM and dev VM). Source it; it defines functions only.
 # shellcheck disable=SC2034  # the variables set here are read by the scripts that source this file
 
+# Characters a guest argument may contain: the bench VM's kernel splits its command line at spaces and strips
+# quotes. run_test.sh checks frame lists with it in both VMs.
+readonly IVB_GUEST_ARG_RE='^[A-Za-z0-9_.,:=/+%@-]+$'
+# guest_reader's line once it has mapped the region and waits for the host, in both VMs.
+readonly IVB_READY_RE='guest_reader: mapped '
+
 # Print a message prefixed with the calling script's name, on stderr.
 ivb_log() { echo "${IVB_PROG:-ivshmem-bench}: $*" >&2; }
 
@@ -183,4 +189,10 @@ ivb_file_mappers() {
 	local re
 	re=$(printf '%s' "$1" | sed 's/[][\.*^$+?(){}|/]/\\&/g')
 	grep -lsE -- " $re( \(deleted\))?\$" /proc/[0-9]*/maps 2>/dev/null | cut -d/ -f3 || true
+}
+
+# Print guest_reader's own lines from the guest's console log CONSOLE (its error messages), the last five,
+# indented, on stderr.
+ivb_show_guest_lines() {
+	grep -a '^guest_reader: ' "$1" 2>/dev/null | tr -d '\r' | tail -n 5 | sed 's/^/  guest: /' >&2 || true
 }

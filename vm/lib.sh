@@ -172,11 +172,18 @@ ivb_spawn_stop() {
 		fi
 	fi
 	exec {IVB_CON_FD}<&-
-	ivb_stop_child "$IVB_CON_PID" "the follower of $IVB_CHILD_NAME" "$limit"
+	# The follower is a process substitution, not a job: `wait -n` (ivb_stop_child) cannot wait for it. Once
+	# the command has ended it only has to exit; it gets LIMIT seconds, then SIGKILL.
+	if ! ivb_wait_for_exit "$IVB_CON_PID" "$limit"; then
+		ivb_log "the follower of $IVB_CHILD_NAME (pid $IVB_CON_PID) did not end within $limit s; killing it"
+		kill -KILL "$IVB_CON_PID" 2>/dev/null || true
+	fi
+	wait "$IVB_CON_PID" 2>/dev/null || true
 	IVB_CON_PID=
 }
 
-# Wait until PID (any process, not only a child of this shell) has exited. Arguments: PID TIMEOUT_SECONDS. Returns 0 when it exited, 1 on timeout.
+# Wait until PID (any process, not only a child of this shell) has exited. Arguments: PID TIMEOUT_SECONDS.
+# Returns 0 when it exited, 1 on timeout.
 ivb_wait_for_exit() {
 	local pid=$1 limit=$2
 	kill -0 "$pid" 2>/dev/null || return 0

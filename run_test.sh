@@ -10,16 +10,12 @@ TOP=$(cd "$(dirname "$0")" && pwd)
 readonly TOP
 # shellcheck source=vm/lib.sh
 . "$TOP/vm/lib.sh"
-# shellcheck source=vm/bench.sh
-. "$TOP/vm/bench.sh"
+# shellcheck source=vm/ivserver.sh
+. "$TOP/vm/ivserver.sh"
 
 readonly BUILD=${BUILD:-build}
 readonly PYTHON=${PYTHON:-/usr/bin/python3}
-readonly INITRAMFS_POLLING=$BUILD/bench-initramfs.cpio
-readonly INITRAMFS_DOORBELL=$BUILD/bench-initramfs-doorbell.cpio
 readonly SERVER=$BUILD/ivshmem_server
-# How long ivshmem_server may take to listen.
-readonly SERVER_START_TIMEOUT=10
 readonly SHM_DEFAULT=/dev/shm/ivshmem
 readonly SHM_SIZE_DEFAULT=64M
 readonly BOOT_TIMEOUT_DEFAULT=60
@@ -29,9 +25,6 @@ readonly DEV_READY_TIMEOUT_DEFAULT=600
 readonly GUEST_EXIT_TIMEOUT=30
 # The same, when host_writer failed: the guest may never have heard of the host.
 readonly GUEST_EXIT_GRACE=10
-readonly POWEROFF_TIMEOUT=15
-readonly READY_RE='guest_reader: mapped '
-readonly EXIT_RE='IVB-GUEST-EXIT [0-9]+'
 
 usage() {
 	cat <<EOF
@@ -79,10 +72,10 @@ Exit status: 0 every iteration succeeded in both programs, 1 a failure, 2 a usag
 EOF
 }
 
-# Options (see usage).
+# Options (see usage). The run plan's (message counts, frames: the host's alone, guest_reader reads them
+# from the region) and those both programs take.
+plan_args=()
 common_args=()
-# The tests are the host's alone: guest_reader reads them from the plan in the region.
-test_args=()
 guest_extra=()
 host_extra=()
 append=
@@ -113,7 +106,7 @@ while [ $# -gt 0 ]; do
 	case $1 in
 	--iterations | --bw-iterations | --ref-iterations)
 		need_value '^[0-9]+$' "$@"
-		test_args+=("$1" "$2")
+		plan_args+=("$1" "$2")
 		shift 2
 		;;
 	--timeout)
@@ -123,8 +116,8 @@ while [ $# -gt 0 ]; do
 		shift 2
 		;;
 	--frames | --latency-frame)
-		need_value "$IVB_BENCH_ARG_RE" "$@"
-		test_args+=("$1" "$2")
+		need_value "$IVB_GUEST_ARG_RE" "$@"
+		plan_args+=("$1" "$2")
 		shift 2
 		;;
 	--mode)
@@ -225,18 +218,25 @@ shm_bytes=$(to_bytes "$shm_size")
 if [ "$shm_bytes" -lt 65536 ] || [ $((shm_bytes & (shm_bytes - 1))) -ne 0 ]; then
 	usage_error "--shm-size must be a power of two of at least 64K, not $shm_size"
 fi
-# guest_reader keeps two pre-faulted private buffers as large as the region; the kernel and initramfs need
-# ~100 MiB more.
-VM_MEMORY=${VM_MEMORY:-$(((shm_bytes >> 20) * 2 + 128 > 256 ? (shm_bytes >> 20) * 2 + 128 : 256))M}
-export VM_MEMORY
 guest_args=("${common_args[@]}" --mode "$mode" "${guest_extra[@]}")
-[ "$vm" = dev ] || ivb_bench_check_args "${guest_args[@]}" || exit 2
+# guest_reader --map wb maps the region through our guest driver: the bench VM boots the initramfs that has it.
+[[ " ${guest_extra[*]} " =~ \ --map(\ |=)wb\  ]] && IVB_NEED_DRIVER=1 || IVB_NEED_DRIVER=
+
+# The VM's steps (ivb_vm_*): the same in both.
+if [ "$vm" = bench ]; then
+	# shellcheck source=vm/bench-vm.sh
+	. "$TOP/vm/bench-vm.sh"
+else
+	# shellcheck source=vm/dev-vm.sh
+	. "$TOP/vm/dev-vm.sh"
+fi
+ivb_vm_check_guest_args "${guest_args[@]}" || exit 2
 
 # State that cleanup() undoes.
 IVB_CON_PID=
 host_pid=
-server_pid=
-socket_dir=
+IVB_SERVER_PID=
+IVB_SERVER_DIR=
 run_dir=
 
 # shellcheck disable=SC2317  # called by the EXIT trap
@@ -246,9 +246,8 @@ cleanup() {
 	# host_writer first: on SIGTERM it aborts the run and writes run.json with what it has measured.
 	[ -z "$host_pid" ] || ivb_stop_child "$host_pid" host_writer 10
 	# Then QEMU, or vm/dev-guest.sh (which stops guest_reader in the dev VM); then the ivshmem server.
-	ivb_spawn_stop 10
-	[ -z "$server_pid" ] || ivb_stop_child "$server_pid" ivshmem_server 5
-	[ -z "$socket_dir" ] || rm -rf -- "$socket_dir"
+	ivb_vm_stop 10
+	ivb_ivserver_stop
 	[ -z "$run_dir" ] || [ "$rc" -eq 0 ] || ivb_log "the output of this run is in $run_dir"
 	exit "$rc"
 }
@@ -269,84 +268,10 @@ cd "$TOP"
 [ -f analyze_results.py ] || analysis=
 make_targets=("$BUILD/host_writer")
 [ -z "$analysis" ] || make_targets+=(deps-analysis)
-if [ "$vm" = bench ]; then
-	if [ -n "${INITRAMFS:-}" ]; then
-		initramfs=$INITRAMFS
-	elif [ "$mode" = doorbell ] || [[ " ${guest_extra[*]} " =~ \ --map(\ |=)wb\  ]]; then
-		# The initramfs with the driver: doorbell mode and guest_reader --map wb need it.
-		initramfs=$INITRAMFS_DOORBELL
-		make_targets+=(initramfs-doorbell)
-	else
-		initramfs=$INITRAMFS_POLLING
-		make_targets+=("$initramfs")
-	fi
-	[ "$mode" = polling ] || make_targets+=("$SERVER")
-	make -s deps-vm "${make_targets[@]}" >&2 || ivb_die "the build failed"
-	[ -f "$initramfs" ] || ivb_die "no initramfs at $initramfs"
-	if [ "$mode" = doorbell ] && ! ivb_qemu_has_doorbell; then
-		ivb_die "${QEMU:-qemu-system-x86_64} has no ivshmem-doorbell device ('-device help' does not list it);" \
-			"doorbell mode needs it, polling mode does not"
-	fi
-	mapfile -t kernel_info < <(vm/kernel.sh) || true
-	[ "${#kernel_info[@]}" -eq 2 ] || ivb_die "no guest kernel (see the message above)"
-	ivb_detect_accel
-else
-	make -s "${make_targets[@]}" >&2 || ivb_die "the build failed"
-	# The running dev VM's settings (shared memory file, accelerator, mode), written by ./setup.sh.
-	# shellcheck source=vm/dev-lib.sh
-	. vm/dev-lib.sh
-	devvm_config "$TOP"
-	devvm_load_env
-	[ "$shm_given" ] || shm=$DEVVM_SHM
-	# A dev VM in doorbell mode (ivshmem-doorbell) serves polling runs too; one in polling mode has no interrupts.
-	[ "$mode" = polling ] || [ "${DEVVM_MODE:-polling}" = doorbell ] ||
-		ivb_die "the dev VM runs in polling mode (ivshmem-plain, no interrupts); restart it with ./setup.sh --mode doorbell"
-fi
-
-# Prepare the shared memory file: 0600 and of the right size. host_writer holds a flock on it for its whole
-# run; taking the same lock here makes sure no run is using the file while it is resized. The lock is released
-# before QEMU and host_writer start (they would inherit it, and host_writer takes it itself).
-if [ "$vm" = bench ]; then
-	old_umask=$(umask)
-	umask 077
-	exec {shm_fd}<>"$shm" || ivb_die "cannot open $shm"
-	umask "$old_umask"
-	flock -n "$shm_fd" || ivb_die "$shm is in use by another run (host_writer holds it)"
-	mappers=$(ivb_file_mappers "$shm" | tr '\n' ' ')
-	[ -z "$mappers" ] ||
-		ivb_die "$shm is mapped by process ${mappers% } (the dev VM?); use --vm dev, stop it, or --shm another file"
-	chmod 0600 "$shm" || ivb_die "cannot make $shm private (0600)"
-	[ "$(stat -c %s "$shm")" -eq "$shm_bytes" ] || truncate -s "$shm_bytes" "$shm" ||
-		ivb_die "cannot resize $shm to $shm_size"
-	exec {shm_fd}<&-
-else
-	[ -f "$shm" ] || ivb_die "$shm does not exist: is the dev VM running (./setup.sh)?"
-	[ -n "$(ivb_file_mappers "$shm")" ] || ivb_die "no process maps $shm: is the dev VM running (./setup.sh)?"
-fi
-
-# Doorbell mode on the bench VM: our ivshmem server hands QEMU and host_writer the region and each other's
-# eventfds. Its socket lives in a private folder (0700) of its own: a UNIX socket path must stay short.
-start_server() {
-	local sock log=$run_dir/ivshmem_server.log
-	socket_dir=$(mktemp -d "${XDG_RUNTIME_DIR:-${TMPDIR:-/tmp}}/ivb-doorbell.XXXXXX") ||
-		ivb_die "cannot make a folder for the ivshmem server's socket"
-	sock=$socket_dir/ivshmem.sock
-	"$SERVER" --socket "$sock" --shm "$shm" --size "$shm_bytes" --vectors 1 --max-peers 2 \
-		--pid-file "$socket_dir/server.pid" 2>"$log" &
-	server_pid=$!
-	for _ in $(seq $((SERVER_START_TIMEOUT * 20))); do
-		[ -s "$socket_dir/server.pid" ] && break
-		kill -0 "$server_pid" 2>/dev/null || break
-		sleep 0.05
-	done
-	if [ ! -s "$socket_dir/server.pid" ]; then
-		ivb_stop_child "$server_pid" ivshmem_server 5
-		server_pid=
-		ivb_die "ivshmem_server did not start: $(tail -n 1 "$log" 2>/dev/null)"
-	fi
-	doorbell_socket=$sock
-	ivb_log "ivshmem_server listening on $sock"
-}
+ivb_vm_build "$BUILD" "$mode" "${make_targets[@]}"
+[ "$mode" = polling ] || [ "$vm" = dev ] || ivb_ivserver_build "$SERVER" "$TOP" "$BUILD"
+[ -n "$shm_given" ] || shm=${IVB_VM_DEFAULT_SHM:-$shm}
+ivb_vm_prepare_region "$shm" "$shm_bytes" "$shm_size"
 
 # A new folder results/<UTC timestamp>[-N]; mkdir fails if another run took the name first.
 mkdir -p "$results_base"
@@ -360,77 +285,16 @@ done
 ln -sfn "$(basename "$run_dir")" "$results_base/latest"
 console=$run_dir/guest.log
 
-meta=(--meta "vm=$vm" --meta "start_order=$order")
-if [ "$vm" = bench ]; then
-	meta+=(--meta "accel=$IVB_ACCEL" --meta "qemu_version=$(ivb_qemu_version)" --meta "guest_kernel=${kernel_info[1]}")
-else
-	meta+=(--meta "accel=${DEVVM_ACCEL:-unknown}")
+ivb_vm_meta
+meta=(--meta "vm=$vm" --meta "start_order=$order" "${IVB_VM_META[@]}")
+host_cmd=("$BUILD/host_writer" --shm "$shm" --out "$run_dir" "${plan_args[@]}" "${common_args[@]}" "${interval_args[@]}"
+	--mode "$mode")
+if [ "$mode" = doorbell ]; then
+	# The bench VM's ivshmem server is ours (vm/ivserver.sh), the dev VM's setup.sh's.
+	ivb_vm_doorbell "$run_dir" "$shm" "$shm_bytes" "$SERVER"
+	host_cmd+=(--doorbell "$IVB_VM_DOORBELL_SOCKET")
 fi
-doorbell_socket=
-IVB_BENCH_DOORBELL_SOCKET=
-if [ "$mode" = doorbell ] && [ "$vm" = bench ]; then
-	start_server
-	IVB_BENCH_DOORBELL_SOCKET=$doorbell_socket
-elif [ "$mode" = doorbell ]; then
-	doorbell_socket=${DEVVM_SOCKET:-}
-	[ -S "$doorbell_socket" ] || ivb_die "the dev VM's ivshmem server socket ${doorbell_socket:-(none)} is gone: restart it (./setup.sh --mode doorbell)"
-fi
-host_cmd=("$BUILD/host_writer" --shm "$shm" --out "$run_dir" "${common_args[@]}" "${test_args[@]}" "${interval_args[@]}" --mode "$mode")
-[ -z "$doorbell_socket" ] || host_cmd+=(--doorbell "$doorbell_socket")
-[ "$vm" = dev ] || host_cmd+=(--size "$shm_bytes")
-
-# Print the guest program's own lines from the console log (its error messages), indented, on stderr.
-show_guest_lines() {
-	grep -a '^guest_reader: ' "$console" 2>/dev/null | tr -d '\r' | tail -n 5 | sed 's/^/  guest: /' >&2 || true
-}
-
-# Explain on stderr why the bench VM did not get to guest_reader's ready line, and stop it.
-# $1 is ivb_console_wait's status.
-boot_failed() {
-	local rc=$1 line=$IVB_CON_LINE
-	ivb_bench_stop
-	case $rc in
-	0)
-		show_guest_lines
-		if [[ $line =~ IVB-ERROR\ (.*) ]]; then
-			ivb_log "error: the guest reports: ${BASH_REMATCH[1]}; see $console"
-		else
-			guest_rc=${line##* }
-			ivb_log "error: guest_reader exited with status $guest_rc before it was ready; see $console"
-		fi
-		;;
-	1)
-		if [ -n "${IVB_CON_PANIC:-}" ]; then
-			ivb_log "error: the guest kernel panicked: ${IVB_CON_PANIC#*\] }; see $console"
-		else
-			[ ! -s "$run_dir/qemu.stderr" ] || sed 's/^/  qemu: /' "$run_dir/qemu.stderr" >&2
-			ivb_log "error: QEMU exited (status $IVB_QEMU_STATUS) before the guest was ready; see $console"
-		fi
-		;;
-	*)
-		ivb_log "error: the guest did not get ready within $boot_timeout s; see $console"
-		;;
-	esac
-}
-
-# Boot the bench VM and wait for guest_reader's ready line. Sets ready_s; returns 1 (after saying why) if
-# the guest does not get ready.
-boot_and_wait_ready() {
-	ivb_log "booting the bench VM (${IVB_ACCEL}, kernel ${kernel_info[1]})"
-	ivb_bench_start "${kernel_info[0]}" "$initramfs" "$shm" "$shm_bytes" "$console" "$run_dir/qemu.stderr" \
-		"$append" -- "${guest_args[@]}"
-	printf '%q ' "${IVB_QEMU_CMD[@]}" >"$run_dir/qemu.cmdline"
-	echo >>"$run_dir/qemu.cmdline"
-	local rc=0 t1
-	ivb_console_wait "$boot_timeout" "$READY_RE" "$EXIT_RE" 'IVB-ERROR' || rc=$?
-	if [ "$rc" -ne 0 ] || [[ ! $IVB_CON_LINE =~ $READY_RE ]]; then
-		boot_failed "$rc"
-		return 1
-	fi
-	t1=$(ivb_now_us)
-	printf -v ready_s '%d.%02d' $(((t1 - IVB_QEMU_T0_US) / 1000000)) $(((t1 - IVB_QEMU_T0_US) % 1000000 / 10000))
-	ivb_log "guest_reader ready ${ready_s} s after QEMU started"
-}
+host_cmd+=("${IVB_VM_HOST_ARGS[@]}")
 
 # Run host_writer in the background and wait for it: a signal to this script then runs cleanup() at once
 # (bash defers traps while a foreground child runs), which stops host_writer so that it writes its run.json.
@@ -445,62 +309,24 @@ wait_host() {
 }
 
 host_rc=0
-guest_rc=
-ready_s=
-if [ "$vm" = dev ]; then
-	ivb_log "running guest_reader in the dev VM (vm/dev-guest.sh copies, compiles and starts it)"
-	# dev-guest.sh writes guest.log as guest_reader prints; host_writer starts once the guest is ready.
-	ivb_spawn_follow "$console" - vm/dev-guest.sh "$run_dir" -- "${guest_args[@]}"
-	rc=0
-	ivb_console_wait "$boot_timeout" "$READY_RE" || rc=$?
-	if [ "$rc" -ne 0 ]; then
-		show_guest_lines
-		[ "$rc" -eq 1 ] || ivb_die "guest_reader did not get ready in the dev VM within $boot_timeout s"
-		ivb_die "vm/dev-guest.sh ended (exit status $IVB_CHILD_STATUS) before guest_reader was ready; see $console"
-	fi
-	run_host
-	wait_host
-elif [ "$order" = guest ]; then
-	boot_and_wait_ready || exit 1
-	run_host --meta "guest_ready_s=$ready_s"
-	wait_host
+IVB_VM_GUEST_RC=
+IVB_VM_READY_S=
+if [ "$order" = guest ]; then
+	ivb_vm_start "$run_dir" "$shm" "$shm_bytes" "$append" -- "${guest_args[@]}"
+	ivb_vm_wait_ready "$boot_timeout" || exit 1
+	run_host ${IVB_VM_READY_S:+--meta "guest_ready_s=$IVB_VM_READY_S"}
 else
 	run_host
+	ivb_vm_start "$run_dir" "$shm" "$shm_bytes" "$append" -- "${guest_args[@]}"
 	# If the guest fails, host_writer ends on its own --timeout and writes what it has.
-	boot_and_wait_ready || ivb_log "waiting for host_writer to give up on the guest (--timeout)"
-	wait_host
+	ivb_vm_wait_ready "$boot_timeout" || ivb_log "waiting for host_writer to give up on the guest (--timeout)"
 fi
-
-if [ "$vm" = dev ]; then
-	# guest_reader ends once host_writer has completed or aborted the run, and dev-guest.sh with it.
-	limit=$GUEST_EXIT_TIMEOUT
-	[ "$host_rc" -eq 0 ] || limit=$GUEST_EXIT_GRACE
-	rc=0
-	ivb_console_wait "$limit" || rc=$?
-	[ "$rc" -eq 1 ] || ivb_log "vm/dev-guest.sh did not end within $limit s after host_writer; stopping it"
-	ivb_spawn_stop 10
-	guest_rc=${IVB_CHILD_STATUS:-}
-# The bench VM still runs unless it failed to get ready (then boot_failed stopped it and said why).
-elif [ -n "$IVB_CON_PID" ]; then
-	# guest_reader ends once host_writer has completed or aborted the run; init then reports and powers off.
-	limit=$GUEST_EXIT_TIMEOUT
-	[ "$host_rc" -eq 0 ] || limit=$GUEST_EXIT_GRACE
-	rc=0
-	ivb_console_wait "$limit" "$EXIT_RE" || rc=$?
-	if [ "$rc" -eq 0 ]; then
-		guest_rc=${IVB_CON_LINE##* }
-		# Power-off: the console ends when QEMU does.
-		ivb_console_wait "$POWEROFF_TIMEOUT" || rc=$?
-		[ "$rc" -eq 1 ] || ivb_log "the guest did not power off within $POWEROFF_TIMEOUT s; stopping the VM"
-	elif [ "$rc" -eq 1 ] && [ -n "${IVB_CON_PANIC:-}" ]; then
-		ivb_log "the guest kernel panicked: ${IVB_CON_PANIC#*\] }"
-	elif [ "$rc" -eq 1 ]; then
-		ivb_log "the VM stopped without reporting guest_reader's exit status"
-	elif [ "$rc" -eq 2 ]; then
-		ivb_log "guest_reader did not exit within $limit s after host_writer ended; stopping the VM"
-	fi
-	ivb_bench_stop
-fi
+wait_host
+# The guest ends once host_writer has completed or aborted the run.
+limit=$GUEST_EXIT_TIMEOUT
+[ "$host_rc" -eq 0 ] || limit=$GUEST_EXIT_GRACE
+ivb_vm_wait_exit "$limit"
+guest_rc=$IVB_VM_GUEST_RC
 
 status=0
 if [ "$host_rc" -ne 0 ]; then
@@ -508,7 +334,7 @@ if [ "$host_rc" -ne 0 ]; then
 	status=1
 fi
 if [ "${guest_rc:-x}" != 0 ]; then
-	show_guest_lines
+	ivb_show_guest_lines "$console"
 	ivb_log "guest_reader failed (exit status ${guest_rc:-unknown}); its output is in $console"
 	status=1
 fi
@@ -532,7 +358,7 @@ if [ -n "$mapping" ]; then
 	echo "run_test: guest mapping $mapping of $(json_field guest device), memory type" \
 		"$(json_field guest memory_type), guest kernel $(json_field guest kernel)"
 fi
-[ -z "$ready_s" ] || echo "run_test: bench VM ($IVB_ACCEL): QEMU start to guest_reader ready ${ready_s} s"
+[ -z "$IVB_VM_READY_S" ] || echo "run_test: bench VM ($IVB_ACCEL): QEMU start to guest_reader ready ${IVB_VM_READY_S} s"
 if [ "$status" -eq 0 ]; then
 	echo "run_test: PASS (host_writer and guest_reader exited 0)"
 else

@@ -27,6 +27,8 @@ readonly ROOT
 . "$ROOT/vm/lib.sh"
 # shellcheck source=vm/dev-lib.sh
 . "$ROOT/vm/dev-lib.sh"
+# shellcheck source=vm/ivserver.sh
+. "$ROOT/vm/ivserver.sh"
 
 readonly PACKAGES=(qemu-system-x86 qemu-utils genisoimage openssh-client e2fsprogs mmdebstrap iproute2)
 readonly TEMPLATES=$ROOT/cloud-init-config
@@ -35,72 +37,30 @@ usage() {
 	sed -n '5,20s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
 }
 
-# The QEMU (and ivshmem server) this invocation started and has not handed over yet; cleanup stops them.
+# The QEMU (and ivshmem server, IVB_SERVER_PID) this invocation started and has not handed over yet; cleanup
+# stops them.
 started_pid=""
-started_server=""
+IVB_SERVER_PID=""
 cleanup() {
 	if [ -n "$started_pid" ] && kill -0 "$started_pid" 2>/dev/null; then
 		ivb_log "stopping the VM this run started (pid $started_pid)"
 		kill "$started_pid" 2>/dev/null || true
-		devvm_wait_for_exit "$started_pid" 10 || kill -KILL "$started_pid" 2>/dev/null || true
+		ivb_wait_for_exit "$started_pid" 10 || kill -KILL "$started_pid" 2>/dev/null || true
 		rm -f "$DEVVM_PIDFILE"
 	fi
-	[ -z "$started_server" ] || stop_server
-}
-
-# Doorbell mode's server: ours is built (or brought up to date) with make; another one (DEVVM_SERVER) must exist.
-ensure_server_binary() {
-	if [ "$DEVVM_SERVER" = "$ROOT/build/ivshmem_server" ]; then
-		make -s -C "$ROOT" build/ivshmem_server >&2 || ivb_die "cannot build build/ivshmem_server (make build/ivshmem_server; see above)"
-	fi
-	[ -x "$DEVVM_SERVER" ] || ivb_die "no ivshmem server at $DEVVM_SERVER (an executable file; unset DEVVM_SERVER for ours)"
-}
-
-# Start the ivshmem server on the shared-memory file, its socket in a private (0700) folder of its own under
-# $XDG_RUNTIME_DIR, else $TMPDIR, else /tmp. It outlives this script, as QEMU does, and like QEMU does not
-# inherit the state folder's lock. Sets DEVVM_SOCKET.
-start_server() {
-	local parent=/tmp dir why
-	if [ -d "${XDG_RUNTIME_DIR:-}" ] && [ -w "$XDG_RUNTIME_DIR" ]; then
-		parent=$XDG_RUNTIME_DIR
-	elif [ -d "${TMPDIR:-}" ] && [ -w "$TMPDIR" ]; then
-		parent=$TMPDIR
-	fi
-	# A UNIX socket's path has at most 107 bytes (sun_path); /ivb-devvm.XXXXXX/ivshmem.sock adds 30.
-	[ $((${#parent} + 30)) -le 107 ] ||
-		ivb_die "the ivshmem server's socket would not fit in 107 characters under $parent; set XDG_RUNTIME_DIR or TMPDIR to a shorter folder"
-	dir=$(mktemp -d "$parent/ivb-devvm.XXXXXX") || ivb_die "cannot make a folder for the ivshmem server's socket in $parent"
-	DEVVM_SOCKET=$dir/ivshmem.sock
-	rm -f "$DEVVM_SERVER_PIDFILE"
-	setsid "$DEVVM_SERVER" --socket "$DEVVM_SOCKET" --shm "$DEVVM_SHM" --size "$DEVVM_SHM_SIZE" --vectors 1 \
-		--max-peers 2 --pid-file "$DEVVM_SERVER_PIDFILE" </dev/null >/dev/null 2>"$DEVVM_SERVER_LOG" {lock_fd}>&- &
-	started_server=$!
-	# The server writes its pid file once the socket listens; it has 10 s.
-	for _ in $(seq 200); do
-		[ -s "$DEVVM_SERVER_PIDFILE" ] && break
-		kill -0 "$started_server" 2>/dev/null || break
-		sleep 0.05
-	done
-	if ! devvm_server_pid >/dev/null; then
-		why=$(tail -n 1 "$DEVVM_SERVER_LOG" 2>/dev/null) || true
-		ivb_die "the ivshmem server did not start: ${why:-it wrote no pid file within 10 s} (log: $DEVVM_SERVER_LOG)"
-	fi
-	ivb_log "ivshmem server listening on $DEVVM_SOCKET (log: $DEVVM_SERVER_LOG)"
+	[ -z "$IVB_SERVER_PID" ] || stop_server
 }
 
 # Stop the dev VM's ivshmem server if it runs (by its pid file, or the one this run started and that never
 # wrote it), and remove its socket folder.
 stop_server() {
-	local pid
-	for pid in $(devvm_server_pid) $started_server; do
-		kill "$pid" 2>/dev/null || true
-		devvm_wait_for_exit "$pid" 10 || kill -KILL "$pid" 2>/dev/null || true
-	done
-	rm -f "$DEVVM_SERVER_PIDFILE"
 	case "${DEVVM_SOCKET:-}" in
-	*/ivb-devvm.*/ivshmem.sock) rm -rf -- "${DEVVM_SOCKET%/ivshmem.sock}" ;;
+	*/ivb-devvm.*/ivshmem.sock) IVB_SERVER_DIR=${DEVVM_SOCKET%/ivshmem.sock} ;;
 	esac
-	started_server=""
+	local pid
+	ivb_ivserver_stop
+	! pid=$(devvm_server_pid) || ivb_ivserver_kill "$pid"
+	rm -f "$DEVVM_SERVER_PIDFILE"
 }
 
 # How to reach the VM, for the messages.
@@ -192,11 +152,11 @@ cmd_stop() {
 	ivb_log "shutting down the dev VM (pid $pid; limit ${DEVVM_STOP_TIMEOUT} s)"
 	# The connection drops while the guest powers off; its exit status says nothing.
 	devvm_ssh sudo systemctl poweroff </dev/null >/dev/null 2>&1 || true
-	if ! devvm_wait_for_exit "$pid" "$DEVVM_STOP_TIMEOUT"; then
+	if ! ivb_wait_for_exit "$pid" "$DEVVM_STOP_TIMEOUT"; then
 		ivb_log "warning: the guest did not power off within ${DEVVM_STOP_TIMEOUT} s; killing QEMU (pid $pid)"
 		kill "$pid" 2>/dev/null || true
-		devvm_wait_for_exit "$pid" 10 || kill -KILL "$pid" 2>/dev/null || true
-		devvm_wait_for_exit "$pid" 10 || ivb_die "QEMU (pid $pid) is still running after SIGKILL"
+		ivb_wait_for_exit "$pid" 10 || kill -KILL "$pid" 2>/dev/null || true
+		ivb_wait_for_exit "$pid" 10 || ivb_die "QEMU (pid $pid) is still running after SIGKILL"
 	fi
 	rm -f "$DEVVM_PIDFILE"
 	stop_server
@@ -224,8 +184,11 @@ cmd_start() {
 	# What fails in a second fails before the image, which takes minutes when it is built.
 	ensure_shm
 	if [ "$mode" = doorbell ]; then
-		ensure_server_binary
-		start_server
+		ivb_ivserver_build "$DEVVM_SERVER" "$ROOT" build
+		# It outlives this script, as QEMU does, and like QEMU does not hold the state folder's lock.
+		IVB_SERVER_CLOSE_FD=$lock_fd ivb_ivserver_start "$DEVVM_SERVER" "$DEVVM_SHM" "$DEVVM_SHM_SIZE" ivb-devvm \
+			"$DEVVM_SERVER_PIDFILE" "$DEVVM_SERVER_LOG" --detach
+		DEVVM_SOCKET=$IVB_SERVER_SOCKET
 	fi
 
 	if [ -f "$DEVVM_CLOUD_IMAGE" ]; then
@@ -306,7 +269,7 @@ cmd_start() {
 		sleep 1
 	done
 	started_pid=""
-	started_server=""
+	IVB_SERVER_PID=""
 	echo "dev VM ready after $((SECONDS - start)) s (boot to SSH): $(ssh_hint)"
 }
 

@@ -46,7 +46,7 @@ readonly VM_FRAME=(--iterations 10 --latency-frame 4k --bw-iterations 0 --ref-it
 # One loopback run in MODE: the server (doorbell), the guest in the background, the host in the foreground.
 # No counters: their system calls around each phase would sit inside the round trip.
 loopback() {
-	local mode=$1 dir=$2 sock= server=
+	local mode=$1 dir=$2 sock="" server=""
 	shift 2
 	mkdir -p "$dir"
 	rm -f "$SHM"

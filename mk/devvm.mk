@@ -4,7 +4,7 @@
 #   make check-devvm    the dev VM test: build the image (cached in ~/.cache/ivshmem-bench/devvm), boot under TCG, run a short
 #                       benchmark through vm/dev-guest.sh, stop; part of `make check`
 
-DEVVM_PACKAGES := mmdebstrap qemu-utils qemu-system-x86 genisoimage e2fsprogs openssh-client iproute2 shellcheck
+DEVVM_PACKAGES := mmdebstrap qemu-utils qemu-system-x86 genisoimage e2fsprogs openssh-client iproute2
 
 CHECK_TARGETS += check-devvm
 .PHONY: deps-devvm check-devvm devvm-print-guest-sources

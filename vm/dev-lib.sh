@@ -101,14 +101,6 @@ devvm_wait_for_line() {
 	return 1
 }
 
-# Wait until PID has exited. Arguments: PID TIMEOUT_SECONDS. Returns 0 when it exited, 1 on timeout.
-devvm_wait_for_exit() {
-	local pid=$1 limit=$2
-	kill -0 "$pid" 2>/dev/null || return 0
-	timeout "$limit" tail --pid="$pid" -f /dev/null 2>/dev/null || true
-	! kill -0 "$pid" 2>/dev/null
-}
-
 # Write the deb822 apt sources for a Debian bookworm image on stdout, taken from apt sources files:
 # the stanzas of *.sources files and the one-line `deb` entries of the others, keeping only bookworm
 # suites (third-party repositories would need keyrings the image does not have).

@@ -2,6 +2,12 @@
 # Shared shell helpers for the VM scripts (bench VM and dev VM). Source it; it defines functions only.
 # shellcheck disable=SC2034  # the variables set here are read by the scripts that source this file
 
+# Characters a guest argument may contain: the bench VM's kernel splits its command line at spaces and strips
+# quotes. run_test.sh checks frame lists with it in both VMs.
+readonly IVB_GUEST_ARG_RE='^[A-Za-z0-9_.,:=/+%@-]+$'
+# guest_reader's line once it has mapped the region and waits for the host, in both VMs.
+readonly IVB_READY_RE='guest_reader: mapped '
+
 # Print a message prefixed with the calling script's name, on stderr.
 ivb_log() { echo "${IVB_PROG:-ivshmem-bench}: $*" >&2; }
 
@@ -42,4 +48,158 @@ ivb_detect_accel() {
 	fi
 	# "max" is every feature the accelerator can offer; unlike "host" it also works under TCG.
 	IVB_CPU=${CPU:-max}
+}
+
+# Print the current time in microseconds.
+ivb_now_us() { echo "${EPOCHREALTIME//[!0-9]/}"; }
+
+# Start COMMAND in the background and follow file LOG (it may not exist yet) until COMMAND has exited.
+# Arguments: LOG STDERR_FILE COMMAND...   (STDERR_FILE "-": COMMAND's stderr is ours)
+# COMMAND runs in a subshell that waits for it, so it is reaped the moment it exits and `tail --pid` sees it go
+# (a child of this shell would linger as a zombie until this shell reaps it, and tail would wait forever).
+# The follower prints "IVB-CHILD-PID <pid>" first and "IVB-CHILD-EXIT <status>" last; ivb_console_wait reads
+# both. Sets IVB_CHILD_PID (COMMAND, to stop it by pid), IVB_CON_FD and IVB_CON_PID (the follower).
+ivb_spawn_follow() {
+	local log=$1 err=$2 line
+	shift 2
+	exec {IVB_CON_FD}< <(
+		if [ "$err" = - ]; then
+			"$@" </dev/null >/dev/null &
+		else
+			"$@" </dev/null >/dev/null 2>"$err" &
+		fi
+		child=$!
+		echo "IVB-CHILD-PID $child"
+		# inotify; --pid is checked every 0.1 s; tail prints what is left in the file before it ends.
+		tail -s 0.1 -n +1 -F --pid="$child" -- "$log" 2>/dev/null &
+		follower=$!
+		status=0
+		wait "$child" || status=$?
+		wait "$follower" || true
+		echo "IVB-CHILD-EXIT $status"
+	)
+	IVB_CON_PID=$!
+	IVB_CHILD_PID=
+	IVB_CHILD_STATUS=
+	IVB_CHILD_NAME=${1##*/}
+	IFS= read -r -t 10 -u "$IVB_CON_FD" line || true
+	[[ $line =~ ^IVB-CHILD-PID\ ([0-9]+)$ ]] || ivb_die "cannot start $1 (no pid from the follower: '$line')"
+	IVB_CHILD_PID=${BASH_REMATCH[1]}
+}
+
+# Read lines from the follower until one matches an extended regular expression given as argument.
+# Arguments: LIMIT_SECONDS REGEX...   (no REGEX: read until the follower ends, i.e. until the command has exited)
+# Returns 0 on a match (the line is in IVB_CON_LINE), 1 when the command has exited (its status is in
+# IVB_CHILD_STATUS), 2 on timeout. Kernel panic lines seen on the way are kept in IVB_CON_PANIC.
+ivb_console_wait() {
+	local limit_us=$(($1 * 1000000)) re line rc left_us secs
+	shift
+	local end_us=$(($(ivb_now_us) + limit_us))
+	IVB_CON_LINE=
+	[ -n "${IVB_CON_PID:-}" ] || return 1
+	while :; do
+		left_us=$((end_us - $(ivb_now_us)))
+		[ "$left_us" -gt 0 ] || return 2
+		printf -v secs '%d.%06d' $((left_us / 1000000)) $((left_us % 1000000))
+		rc=0
+		IFS= read -r -t "$secs" -u "$IVB_CON_FD" line || rc=$?
+		if [ "$rc" -gt 128 ]; then
+			return 2
+		elif [ "$rc" -ne 0 ]; then
+			return 1
+		fi
+		line=${line%$'\r'}
+		case $line in
+		"IVB-CHILD-EXIT "*)
+			IVB_CHILD_STATUS=${line#IVB-CHILD-EXIT }
+			continue
+			;;
+		*"Kernel panic"*) IVB_CON_PANIC=$line ;;
+		esac
+		for re in "$@"; do
+			if [[ $line =~ $re ]]; then
+				IVB_CON_LINE=$line
+				return 0
+			fi
+		done
+	done
+}
+
+# Wait until child process PID of this shell has exited, at most LIMIT_SECONDS; reap it.
+# Returns 0 and sets IVB_WAIT_STATUS to its exit status if it has exited, 1 if not.
+ivb_wait_child() {
+	local pid=$1 limit=$2 timer done_pid status=0
+	# The timer is the time limit of the wait, not a guess at how long PID needs.
+	sleep "$limit" &
+	timer=$!
+	wait -n -p done_pid "$pid" "$timer" || status=$?
+	if [ "${done_pid:-}" = "$timer" ]; then
+		return 1
+	fi
+	kill "$timer" 2>/dev/null || true
+	wait "$timer" 2>/dev/null || true
+	IVB_WAIT_STATUS=$status
+}
+
+# Stop child process PID of this shell if it still runs: SIGTERM, then SIGKILL if it has not exited after
+# LIMIT seconds. NAME is for the message. Reaps it and sets IVB_STOP_STATUS to its exit status.
+ivb_stop_child() {
+	local pid=$1 name=$2 limit=$3
+	if kill -0 "$pid" 2>/dev/null; then
+		kill -TERM "$pid" 2>/dev/null || true
+		if ! ivb_wait_child "$pid" "$limit"; then
+			ivb_log "$name (pid $pid) ignored SIGTERM for $limit s; killing it"
+			kill -KILL "$pid" 2>/dev/null || true
+		fi
+	fi
+	IVB_STOP_STATUS=0
+	wait "$pid" 2>/dev/null || IVB_STOP_STATUS=$?
+}
+
+# Stop the command started by ivb_spawn_follow if it still runs (SIGTERM, then SIGKILL after LIMIT seconds,
+# default 5), and end its follower. Sets IVB_CHILD_STATUS to the command's exit status if it is known.
+ivb_spawn_stop() {
+	local limit=${1:-5} rc=0
+	[ -n "${IVB_CON_PID:-}" ] || return 0
+	# While the follower runs, the command runs (or has just ended and its pid is not reused yet).
+	if [ -z "$IVB_CHILD_STATUS" ] && kill -0 "$IVB_CON_PID" 2>/dev/null; then
+		kill -TERM "$IVB_CHILD_PID" 2>/dev/null || true
+		ivb_console_wait "$limit" || rc=$?
+		if [ "$rc" -eq 2 ]; then
+			ivb_log "$IVB_CHILD_NAME (pid $IVB_CHILD_PID) ignored SIGTERM for $limit s; killing it"
+			kill -KILL "$IVB_CHILD_PID" 2>/dev/null || true
+			ivb_console_wait "$limit" || true
+		fi
+	fi
+	exec {IVB_CON_FD}<&-
+	# The follower is a process substitution, not a job: `wait -n` (ivb_stop_child) cannot wait for it. Once
+	# the command has ended it only has to exit; it gets LIMIT seconds, then SIGKILL.
+	if ! ivb_wait_for_exit "$IVB_CON_PID" "$limit"; then
+		ivb_log "the follower of $IVB_CHILD_NAME (pid $IVB_CON_PID) did not end within $limit s; killing it"
+		kill -KILL "$IVB_CON_PID" 2>/dev/null || true
+	fi
+	wait "$IVB_CON_PID" 2>/dev/null || true
+	IVB_CON_PID=
+}
+
+# Wait until PID (any process, not only a child of this shell) has exited. Arguments: PID TIMEOUT_SECONDS.
+# Returns 0 when it exited, 1 on timeout.
+ivb_wait_for_exit() {
+	local pid=$1 limit=$2
+	kill -0 "$pid" 2>/dev/null || return 0
+	timeout "$limit" tail --pid="$pid" -f /dev/null 2>/dev/null || true
+	! kill -0 "$pid" 2>/dev/null
+}
+
+# Print the pids of the processes that map FILE (e.g. a QEMU that uses it as guest memory), one a line.
+ivb_file_mappers() {
+	local re
+	re=$(printf '%s' "$1" | sed 's/[][\.*^$+?(){}|/]/\\&/g')
+	grep -lsE -- " $re( \(deleted\))?\$" /proc/[0-9]*/maps 2>/dev/null | cut -d/ -f3 || true
+}
+
+# Print guest_reader's own lines from the guest's console log CONSOLE (its error messages), the last five,
+# indented, on stderr.
+ivb_show_guest_lines() {
+	grep -a '^guest_reader: ' "$1" 2>/dev/null | tr -d '\r' | tail -n 5 | sed 's/^/  guest: /' >&2 || true
 }

@@ -45,7 +45,7 @@ cleanup() {
 	if pid=$(devvm_running_pid); then
 		echo "cleanup: killing the test VM (pid $pid)"
 		kill "$pid" 2>/dev/null || true
-		devvm_wait_for_exit "$pid" 10 || kill -KILL "$pid" 2>/dev/null || true
+		ivb_wait_for_exit "$pid" 10 || kill -KILL "$pid" 2>/dev/null || true
 	fi
 	# The doorbell boot's ivshmem server and its socket folder, when a check failed before the stop.
 	! pid=$(devvm_server_pid) || kill "$pid" 2>/dev/null || true

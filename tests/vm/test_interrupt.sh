@@ -8,8 +8,6 @@ T_NAME=interrupt
 IVB_PROG=test_interrupt
 # shellcheck source=vm/lib.sh
 . "$T_TOP/vm/lib.sh"
-# shellcheck source=vm/bench.sh
-. "$T_TOP/vm/bench.sh"
 readonly WAIT_LIMIT=120
 
 IVB_CON_PID=

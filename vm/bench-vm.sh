@@ -1,0 +1,246 @@
+#!/usr/bin/env bash
+# The bench VM for run_test.sh (--vm bench): build its kernel and initramfs, prepare the region file, boot QEMU
+# with the ivshmem device and the initramfs, follow its serial console, wait until guest_reader is ready and
+# until it has exited, stop the VM. vm/dev-vm.sh offers the same ivb_vm_* steps for the dev VM.
+# Source it after vm/lib.sh; it defines functions only. The caller sets IVB_CON_PID to "" before the first
+# step, and calls ivb_vm_stop on every exit path.
+# shellcheck disable=SC2034  # the IVB_* variables set here are read by the scripts that source this file
+
+# Kernel command line: serial console; quiet (every console line costs time under TCG); panic=-1 reboots at
+# once on a panic, which -no-reboot turns into QEMU exiting; oops=panic so an oops does not leave a half-dead
+# guest behind. The rest only shortens the boot under TCG and touches nothing guest_reader measures:
+# cryptomgr.notests skips the crypto self-tests (~0.3 s), rodata=off the read-only remapping of the kernel
+# and its W+X scan (~0.2 s), ipv6.disable=1 the IPv6 stack's set-up (~0.15 s; the VM has no network).
+readonly IVB_BENCH_APPEND="console=ttyS0 quiet panic=-1 oops=panic cryptomgr.notests rodata=off ipv6.disable=1"
+# qboot (Debian's qemu-system-data) starts the kernel ~0.4 s sooner than SeaBIOS under TCG.
+readonly IVB_BENCH_BIOS=/usr/share/qemu/qboot.rom
+# The kernel passes at most 32 arguments to init (CONFIG_INIT_ENV_ARG_LIMIT), init's name included.
+readonly IVB_BENCH_MAX_INIT_ARGS=30
+# guest_reader's exit status, which vm/init prints on the console before it powers off.
+readonly IVB_BENCH_EXIT_RE='IVB-GUEST-EXIT [0-9]+'
+# After guest_reader's exit status, how long the guest may take to power off.
+readonly IVB_BENCH_POWEROFF_TIMEOUT=15
+
+# Check that every guest argument can travel on the kernel command line. Returns 1 after naming the first that
+# cannot.
+ivb_vm_check_guest_args() {
+	local arg
+	if [ $# -gt "$IVB_BENCH_MAX_INIT_ARGS" ]; then
+		ivb_log "too many guest arguments ($#); the kernel passes at most $IVB_BENCH_MAX_INIT_ARGS to init"
+		return 1
+	fi
+	for arg in "$@"; do
+		if [[ ! $arg =~ $IVB_GUEST_ARG_RE ]]; then
+			ivb_log "guest argument '$arg' cannot be passed on the kernel command line (allowed: letters, digits, _.,:=/+%@-)"
+			return 1
+		fi
+	done
+}
+
+# Whether QEMU has the ivshmem-doorbell device (doorbell mode needs it; some builds leave it out).
+ivb_qemu_has_doorbell() {
+	local devices
+	devices=$("${QEMU:-qemu-system-x86_64}" -device help 2>/dev/null) || return 1
+	grep -q '"ivshmem-doorbell"' <<<"$devices"
+}
+
+# Boot the bench VM in the background.
+# Arguments: KERNEL INITRAMFS SHM_PATH SHM_BYTES CONSOLE_LOG QEMU_STDERR EXTRA_APPEND [-- GUEST_ARGS...]
+# Needs IVB_ACCEL and IVB_CPU (ivb_detect_accel). With IVB_BENCH_DOORBELL_SOCKET set (doorbell mode), the device
+# is ivshmem-doorbell, which gets the memory (SHM_PATH) and the eventfds from the ivshmem server listening there;
+# otherwise ivshmem-plain maps SHM_PATH itself.
+# Sets IVB_QEMU_CMD (array) and IVB_QEMU_T0_US, and, through ivb_spawn_follow, IVB_CHILD_PID (QEMU) and the
+# console follower that ivb_console_wait reads.
+ivb_bench_start() {
+	local kernel=$1 initramfs=$2 shm=$3 bytes=$4 log=$5 qemu_err=$6 extra=$7
+	shift 7
+	[ "${1:-}" != -- ] || shift
+	local append="$IVB_BENCH_APPEND${extra:+ $extra}" bios=() device
+	[ -z "${IVB_BENCH_DOORBELL_SOCKET:-}" ] || append+=" ivb.doorbell=1"
+	[ $# -eq 0 ] || append+=" -- $*"
+	[ ! -f "$IVB_BENCH_BIOS" ] || bios=(-bios "$IVB_BENCH_BIOS")
+	# shellcheck disable=SC2054  # the commas belong to QEMU's option syntax
+	if [ -n "${IVB_BENCH_DOORBELL_SOCKET:-}" ]; then
+		# One vector: each side rings the other's vector 0 (src/bell.c).
+		device=(-chardev "socket,id=ivb-doorbell,path=$IVB_BENCH_DOORBELL_SOCKET"
+			-device ivshmem-doorbell,chardev=ivb-doorbell,vectors=1)
+	else
+		device=(-object "memory-backend-file,id=ivb-shm,share=on,mem-path=$shm,size=$bytes"
+			-device ivshmem-plain,memdev=ivb-shm)
+	fi
+	# guest_reader keeps two pre-faulted private buffers as large as the region; the kernel and initramfs need
+	# ~100 MiB more.
+	local mib=$((bytes >> 20))
+	local memory=${VM_MEMORY:-$((mib * 2 + 128 > 256 ? mib * 2 + 128 : 256))M}
+	# shellcheck disable=SC2054  # the commas belong to QEMU's option syntax
+	IVB_QEMU_CMD=(
+		"${QEMU:-qemu-system-x86_64}" -name ivb-bench -machine pc -accel "$IVB_ACCEL" -cpu "$IVB_CPU"
+		-smp "${VM_CPUS:-1}" -m "$memory"
+		-nodefaults -no-user-config -display none -nic none -no-reboot "${bios[@]}"
+		-kernel "$kernel" -initrd "$initramfs" -append "$append" "${device[@]}"
+		-chardev "file,id=ivb-console,path=$log" -serial chardev:ivb-console
+	)
+	: >"$log"
+	IVB_QEMU_T0_US=$(ivb_now_us)
+	ivb_spawn_follow "$log" "$qemu_err" "${IVB_QEMU_CMD[@]}"
+}
+
+# Stop the bench VM if it still runs, and its console follower (SIGKILL after LIMIT seconds, default 5). Sets
+# IVB_QEMU_STATUS to QEMU's exit status (empty if unknown or QEMU was never started).
+ivb_vm_stop() {
+	ivb_spawn_stop "${1:-5}"
+	IVB_QEMU_STATUS=${IVB_CHILD_STATUS:-}
+}
+
+# Print the QEMU version for the manifest, e.g. "7.2.22 (Debian 1:7.2+dfsg-7+deb12u18+b3)".
+ivb_qemu_version() {
+	"${QEMU:-qemu-system-x86_64}" --version | sed -n '1s/^QEMU emulator version //p'
+}
+
+# Build what a run needs (make installs missing Debian packages), and check QEMU and the guest kernel.
+# Arguments: BUILD_DIR MODE MAKE_TARGET...   (the caller's targets, built in the same make)
+# INITRAMFS=PATH replaces the initramfs built from this tree; IVB_NEED_DRIVER=1 picks the one with the driver. Sets IVB_BENCH_INITRAMFS, IVB_BENCH_KERNEL,
+# IVB_BENCH_KERNEL_VERSION, IVB_ACCEL and IVB_CPU, and IVB_VM_DEFAULT_SHM to "" (the VM has no region file of
+# its own); exits through ivb_die on failure.
+ivb_vm_build() {
+	local build=$1 mode=$2 info
+	shift 2
+	local targets=("$@")
+	IVB_VM_DEFAULT_SHM=
+	if [ -n "${INITRAMFS:-}" ]; then
+		IVB_BENCH_INITRAMFS=$INITRAMFS
+	elif [ "$mode" = doorbell ] || [ -n "${IVB_NEED_DRIVER:-}" ]; then
+		# The initramfs with the guest driver: doorbell mode and guest_reader --map wb need it.
+		IVB_BENCH_INITRAMFS=$build/bench-initramfs-doorbell.cpio
+		targets+=(initramfs-doorbell)
+	else
+		IVB_BENCH_INITRAMFS=$build/bench-initramfs.cpio
+		targets+=("$IVB_BENCH_INITRAMFS")
+	fi
+	make -s deps-vm "${targets[@]}" >&2 || ivb_die "the build failed"
+	[ -f "$IVB_BENCH_INITRAMFS" ] || ivb_die "no initramfs at $IVB_BENCH_INITRAMFS"
+	if [ "$mode" = doorbell ] && ! ivb_qemu_has_doorbell; then
+		ivb_die "${QEMU:-qemu-system-x86_64} has no ivshmem-doorbell device ('-device help' does not list it);" \
+			"doorbell mode needs it, polling mode does not"
+	fi
+	mapfile -t info < <(vm/kernel.sh) || true
+	[ "${#info[@]}" -eq 2 ] || ivb_die "no guest kernel (see the message above)"
+	IVB_BENCH_KERNEL=${info[0]}
+	IVB_BENCH_KERNEL_VERSION=${info[1]}
+	ivb_detect_accel
+}
+
+# Prepare the shared memory file: 0600 and of the right size. host_writer holds a flock on it for its whole
+# run; taking the same lock here makes sure no run is using the file while it is resized. The lock is released
+# before QEMU and host_writer start (they would inherit it, and host_writer takes it itself).
+# Arguments: SHM BYTES SIZE_AS_GIVEN. Sets IVB_VM_HOST_ARGS (host_writer's --size).
+ivb_vm_prepare_region() {
+	local shm=$1 bytes=$2 size=$3 old_umask fd mappers
+	old_umask=$(umask)
+	umask 077
+	exec {fd}<>"$shm" || ivb_die "cannot open $shm"
+	umask "$old_umask"
+	flock -n "$fd" || ivb_die "$shm is in use by another run (host_writer holds it)"
+	mappers=$(ivb_file_mappers "$shm" | tr '\n' ' ')
+	[ -z "$mappers" ] ||
+		ivb_die "$shm is mapped by process ${mappers% } (the dev VM?); use --vm dev, stop it, or --shm another file"
+	chmod 0600 "$shm" || ivb_die "cannot make $shm private (0600)"
+	[ "$(stat -c %s "$shm")" -eq "$bytes" ] || truncate -s "$bytes" "$shm" ||
+		ivb_die "cannot resize $shm to $size"
+	exec {fd}<&-
+	IVB_VM_HOST_ARGS=(--size "$bytes")
+}
+
+# What run.json says about the VM. Sets IVB_VM_META (host_writer --meta arguments).
+ivb_vm_meta() {
+	IVB_VM_META=(--meta "accel=$IVB_ACCEL" --meta "qemu_version=$(ivb_qemu_version)"
+		--meta "guest_kernel=$IVB_BENCH_KERNEL_VERSION")
+}
+
+# Doorbell mode: our ivshmem server hands QEMU and host_writer the region and each other's eventfds.
+# Arguments: RUN_DIR SHM BYTES SERVER. Sets IVB_VM_DOORBELL_SOCKET.
+ivb_vm_doorbell() {
+	ivb_ivserver_start "$4" "$2" "$3" ivb-doorbell "" "$1/ivshmem_server.log"
+	IVB_VM_DOORBELL_SOCKET=$IVB_SERVER_SOCKET
+	IVB_BENCH_DOORBELL_SOCKET=$IVB_SERVER_SOCKET
+}
+
+# Boot the bench VM in the background. Arguments: RUN_DIR SHM BYTES EXTRA_APPEND [-- GUEST_ARGS...]
+# The console goes to RUN_DIR/guest.log, QEMU's stderr to RUN_DIR/qemu.stderr, its command to RUN_DIR/qemu.cmdline.
+ivb_vm_start() {
+	local dir=$1 shm=$2 bytes=$3 extra=$4
+	shift 4
+	ivb_log "booting the bench VM (${IVB_ACCEL}, kernel $IVB_BENCH_KERNEL_VERSION)"
+	ivb_bench_start "$IVB_BENCH_KERNEL" "$IVB_BENCH_INITRAMFS" "$shm" "$bytes" "$dir/guest.log" "$dir/qemu.stderr" \
+		"$extra" "$@"
+	printf '%q ' "${IVB_QEMU_CMD[@]}" >"$dir/qemu.cmdline"
+	echo >>"$dir/qemu.cmdline"
+	IVB_BENCH_CONSOLE=$dir/guest.log
+	IVB_BENCH_QEMU_ERR=$dir/qemu.stderr
+}
+
+# Explain on stderr why the bench VM did not get to guest_reader's ready line, and stop it.
+# Arguments: ivb_console_wait's status, the limit it had.
+ivb_bench_boot_failed() {
+	local rc=$1 limit=$2 line=$IVB_CON_LINE console=$IVB_BENCH_CONSOLE
+	ivb_vm_stop 5
+	case $rc in
+	0)
+		ivb_show_guest_lines "$console"
+		if [[ $line =~ IVB-ERROR\ (.*) ]]; then
+			ivb_log "error: the guest reports: ${BASH_REMATCH[1]}; see $console"
+		else
+			IVB_VM_GUEST_RC=${line##* }
+			ivb_log "error: guest_reader exited with status $IVB_VM_GUEST_RC before it was ready; see $console"
+		fi
+		;;
+	1)
+		if [ -n "${IVB_CON_PANIC:-}" ]; then
+			ivb_log "error: the guest kernel panicked: ${IVB_CON_PANIC#*\] }; see $console"
+		else
+			[ ! -s "$IVB_BENCH_QEMU_ERR" ] || sed 's/^/  qemu: /' "$IVB_BENCH_QEMU_ERR" >&2
+			ivb_log "error: QEMU exited (status $IVB_QEMU_STATUS) before the guest was ready; see $console"
+		fi
+		;;
+	*)
+		ivb_log "error: the guest did not get ready within $limit s; see $console"
+		;;
+	esac
+}
+
+# Wait at most LIMIT seconds for guest_reader's ready line. Sets IVB_VM_READY_S (seconds from QEMU's start,
+# two decimals); returns 1 after saying why and stopping the VM if the guest does not get ready.
+ivb_vm_wait_ready() {
+	local limit=$1 rc=0 t1
+	ivb_console_wait "$limit" "$IVB_READY_RE" "$IVB_BENCH_EXIT_RE" 'IVB-ERROR' || rc=$?
+	if [ "$rc" -ne 0 ] || [[ ! $IVB_CON_LINE =~ $IVB_READY_RE ]]; then
+		ivb_bench_boot_failed "$rc" "$limit"
+		return 1
+	fi
+	t1=$(ivb_now_us)
+	printf -v IVB_VM_READY_S '%d.%02d' $(((t1 - IVB_QEMU_T0_US) / 1000000)) \
+		$(((t1 - IVB_QEMU_T0_US) % 1000000 / 10000))
+	ivb_log "guest_reader ready ${IVB_VM_READY_S} s after QEMU started"
+}
+
+# Wait at most LIMIT seconds for guest_reader to end (it does once host_writer has completed or aborted the
+# run; vm/init then reports its status and powers off), then stop the VM. Sets IVB_VM_GUEST_RC (empty if
+# unknown). Does nothing if the VM no longer runs (ivb_vm_wait_ready stopped it and said why).
+ivb_vm_wait_exit() {
+	local limit=$1 rc=0
+	[ -n "$IVB_CON_PID" ] || return 0
+	ivb_console_wait "$limit" "$IVB_BENCH_EXIT_RE" || rc=$?
+	if [ "$rc" -eq 0 ]; then
+		IVB_VM_GUEST_RC=${IVB_CON_LINE##* }
+		# Power-off: the console ends when QEMU does.
+		ivb_console_wait "$IVB_BENCH_POWEROFF_TIMEOUT" || rc=$?
+		[ "$rc" -eq 1 ] || ivb_log "the guest did not power off within $IVB_BENCH_POWEROFF_TIMEOUT s; stopping the VM"
+	elif [ "$rc" -eq 1 ] && [ -n "${IVB_CON_PANIC:-}" ]; then
+		ivb_log "the guest kernel panicked: ${IVB_CON_PANIC#*\] }"
+	elif [ "$rc" -eq 1 ]; then
+		ivb_log "the VM stopped without reporting guest_reader's exit status"
+	elif [ "$rc" -eq 2 ]; then
+		ivb_log "guest_reader did not exit within $limit s after host_writer ended; stopping the VM"
+	fi
+	ivb_vm_stop 5
+}

@@ -22,7 +22,7 @@ BUILD_PACKAGES := gcc make pkg-config libssl-dev
 NEED := scripts/need-packages.sh
 
 # Modules both programs use, compiled once.
-LIB_SRCS := src/opts.c src/region.c src/protocol.c src/sha256.c src/csv.c src/phases.c src/perfctr.c src/cli.c src/ivpeer.c src/bell.c
+LIB_SRCS := src/opts.c src/region.c src/protocol.c src/sha256.c src/csv.c src/phases.c src/perfctr.c src/cli.c src/ivpeer.c src/bell.c src/ring.c
 HOST_SRCS := src/host_writer.c src/manifest.c src/json.c src/ivserver.c
 GUEST_SRCS := src/guest_reader.c src/pci.c
 LIB_OBJS := $(LIB_SRCS:src/%.c=$(BUILD)/%.o)

@@ -15,14 +15,14 @@ IVB_CPPFLAGS := -D_GNU_SOURCE -Isrc -Iguest/ivshmem_doorbell -DIVB_GIT_REVISION=
 IVB_CFLAGS := -std=c11 $(WARNINGS) $(CFLAGS)
 # Recursively expanded on purpose: evaluated after deps-build has installed pkg-config and libssl-dev.
 CRYPTO_CFLAGS = $(shell pkg-config --cflags libcrypto 2>/dev/null)
-CRYPTO_LIBS = $(shell pkg-config --libs libcrypto 2>/dev/null || echo -lcrypto)
-CRYPTO_STATIC_LIBS = $(shell pkg-config --static --libs libcrypto 2>/dev/null || echo -lcrypto -ldl -pthread)
+CRYPTO_LIBS = $(shell pkg-config --libs libcrypto 2>/dev/null || echo -lcrypto) -lxxhash
+CRYPTO_STATIC_LIBS = $(shell pkg-config --static --libs libcrypto 2>/dev/null || echo -lcrypto -ldl -pthread) -lxxhash
 
-BUILD_PACKAGES := gcc make pkg-config libssl-dev
+BUILD_PACKAGES := gcc make pkg-config libssl-dev libxxhash-dev
 NEED := scripts/need-packages.sh
 
 # Modules both programs use, compiled once.
-LIB_SRCS := src/opts.c src/region.c src/protocol.c src/sha256.c src/csv.c src/phases.c src/perfctr.c src/cli.c src/ivpeer.c src/bell.c src/ring.c
+LIB_SRCS := src/opts.c src/region.c src/protocol.c src/sha256.c src/csv.c src/phases.c src/perfctr.c src/cli.c src/ivpeer.c src/bell.c src/ring.c src/stream.c
 HOST_SRCS := src/host_writer.c src/manifest.c src/json.c src/ivserver.c
 GUEST_SRCS := src/guest_reader.c src/pci.c
 LIB_OBJS := $(LIB_SRCS:src/%.c=$(BUILD)/%.o)

@@ -1,6 +1,6 @@
 # Core tests: C unit tests, loopback integration, and both again under ASan/UBSan.
 
-UNIT_TESTS := opts output protocol memory counters bell ring
+UNIT_TESTS := opts output protocol memory counters bell ring stream
 UNIT_BINS = $(UNIT_TESTS:%=$(BUILD)/tests/test_%)
 # Test programs link every module but the two mains.
 TEST_LINK_OBJS = $(LIB_OBJS) $(BUILD)/pci.o $(BUILD)/json.o

@@ -81,6 +81,8 @@ void ivb_ring_producer_init(struct ivb_ring_producer *p, void *buffer, const str
 	atomic_store_explicit(&ctl->consumer_state, IVB_RING_IDLE, memory_order_relaxed);
 	atomic_store_explicit(&ctl->guest_wake.at, 0, memory_order_relaxed);
 	atomic_store_explicit(&ctl->guest_wake.gen, 0, memory_order_relaxed);
+	ctl->private_copy_ns = 0;
+	ctl->private_verify_ns = 0;
 	for (uint32_t s = 0; s < IVB_RING_MAX_SLOTS; s++) {
 		atomic_store_explicit(&ctl->desc[s].seq1, 0, memory_order_relaxed);
 		atomic_store_explicit(&ctl->result[s].seq1, 0, memory_order_relaxed);
@@ -341,6 +343,15 @@ bool ivb_ring_consumer_done(const struct ivb_ring_producer *p)
 	return atomic_load_explicit(&p->ctl->consumer_state, memory_order_acquire) == IVB_RING_DONE;
 }
 
+int ivb_ring_private_cost(const struct ivb_ring_producer *p, uint64_t *copy_ns, uint64_t *verify_ns)
+{
+	if (!ivb_ring_consumer_done(p))
+		return -EAGAIN;
+	*copy_ns = p->ctl->private_copy_ns;
+	*verify_ns = p->ctl->private_verify_ns;
+	return *copy_ns > IVB_MAX_DURATION_NS || *verify_ns > IVB_MAX_DURATION_NS ? -EPROTO : 0;
+}
+
 static int reject(char *why, size_t whylen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 static int reject(char *why, size_t whylen, const char *fmt, ...)
@@ -479,8 +490,10 @@ void ivb_ring_release(struct ivb_ring_consumer *c, const struct ivb_ring_frame *
 			      memory_order_seq_cst);
 }
 
-void ivb_ring_consumer_finish(struct ivb_ring_consumer *c)
+void ivb_ring_consumer_finish(struct ivb_ring_consumer *c, uint64_t private_copy_ns, uint64_t private_verify_ns)
 {
+	c->ctl->private_copy_ns = private_copy_ns;
+	c->ctl->private_verify_ns = private_verify_ns;
 	atomic_store_explicit(&c->ctl->consumer_state, IVB_RING_DONE, memory_order_seq_cst);
 }
 

@@ -124,7 +124,9 @@ struct ivb_ring_ctl {
 	_Atomic uint32_t consumer_state; /* enum ivb_ring_state */
 	uint32_t pad2a;
 	struct ivb_ring_wake guest_wake; /* the guest sleeps until `head` reaches at */
-	uint8_t pad2[24];
+	uint64_t private_copy_ns;   /* guest clock: copy of one frame between private buffers */
+	uint64_t private_verify_ns; /* guest clock: its checksum; both valid once consumer_state is DONE */
+	uint8_t pad2[8];
 
 	/* lines 3-18: slot descriptors, host-owned */
 	alignas(IVB_CACHE_LINE) struct ivb_ring_desc desc[IVB_RING_MAX_SLOTS];
@@ -234,6 +236,12 @@ void ivb_ring_producer_awake(struct ivb_ring_producer *p);
 uint64_t ivb_ring_released(const struct ivb_ring_producer *p);
 bool ivb_ring_consumer_done(const struct ivb_ring_producer *p);
 
+/*
+ * What a frame costs the guest on private memory, as it says once DONE.
+ * Returns: 0, -EAGAIN before DONE, or -EPROTO for durations out of range.
+ */
+int ivb_ring_private_cost(const struct ivb_ring_producer *p, uint64_t *copy_ns, uint64_t *verify_ns);
+
 struct ivb_ring_consumer {
 	struct ivb_ring_ctl *ctl;
 	uint8_t *slots;
@@ -272,8 +280,9 @@ int ivb_ring_take(struct ivb_ring_consumer *c, struct ivb_ring_frame *f, char *w
 void ivb_ring_release(struct ivb_ring_consumer *c, const struct ivb_ring_frame *f, uint32_t status,
 		      uint64_t copy_ns, uint64_t verify_ns);
 
-/* The consumer saw the end (or gives up): the host may settle. */
-void ivb_ring_consumer_finish(struct ivb_ring_consumer *c);
+/* The consumer saw the end (or gives up), with what a frame costs it on private memory (0: not
+ * measured): the host may settle. */
+void ivb_ring_consumer_finish(struct ivb_ring_consumer *c, uint64_t private_copy_ns, uint64_t private_verify_ns);
 
 /* Whether the host sleeps on something the guest just provided; then ring it. */
 bool ivb_ring_consumer_should_ring(struct ivb_ring_consumer *c);

@@ -17,14 +17,14 @@ IVB_CFLAGS := -std=c11 $(WARNINGS) $(CFLAGS)
 DEPFLAGS = -MMD -MP
 # Recursively expanded on purpose: evaluated after deps-build has installed pkg-config and libssl-dev.
 CRYPTO_CFLAGS = $(shell pkg-config --cflags libcrypto 2>/dev/null)
-CRYPTO_LIBS = $(shell pkg-config --libs libcrypto 2>/dev/null || echo -lcrypto)
-CRYPTO_STATIC_LIBS = $(shell pkg-config --static --libs libcrypto 2>/dev/null || echo -lcrypto -ldl -pthread)
+CRYPTO_LIBS = $(shell pkg-config --libs libcrypto 2>/dev/null || echo -lcrypto) -lxxhash
+CRYPTO_STATIC_LIBS = $(shell pkg-config --static --libs libcrypto 2>/dev/null || echo -lcrypto -ldl -pthread) -lxxhash
 
-BUILD_PACKAGES := gcc make pkg-config libssl-dev
+BUILD_PACKAGES := gcc make pkg-config libssl-dev libxxhash-dev
 NEED := scripts/need-packages.sh
 
 # Modules both programs use, compiled once.
-LIB_SRCS := src/opts.c src/region.c src/protocol.c src/protocol_host.c src/protocol_guest.c src/plan.c src/sha256.c src/phases.c src/perfctr.c src/cli.c src/ivpeer.c src/bell.c
+LIB_SRCS := src/opts.c src/region.c src/protocol.c src/protocol_host.c src/protocol_guest.c src/plan.c src/sha256.c src/phases.c src/perfctr.c src/cli.c src/ivpeer.c src/bell.c src/ring.c src/stream.c
 # The CSV writer and its generated columns are the host's alone: the guest builds from src/ only (dev VM).
 HOST_SRCS := src/host_writer.c src/host_run.c src/host_rows.c src/host_output.c src/csv.c $(BUILD)/gen/columns.c src/manifest.c src/json.c src/ivserver.c
 GUEST_SRCS := src/guest_reader.c src/pci.c

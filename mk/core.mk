@@ -1,6 +1,6 @@
 # Core tests: C unit tests, loopback integration, and both again under ASan/UBSan.
 
-UNIT_TESTS := opts output protocol memory counters bell columns
+UNIT_TESTS := opts output protocol memory counters bell columns ring stream
 UNIT_BINS = $(UNIT_TESTS:%=$(BUILD)/tests/test_%)
 # Test programs link every module but the two mains.
 TEST_LINK_OBJS = $(LIB_OBJS) $(BUILD)/pci.o $(BUILD)/json.o $(BUILD)/host_rows.o $(BUILD)/csv.o $(BUILD)/columns.o

@@ -1,0 +1,398 @@
+/* stream.c: the stream test's loops on both sides of the ring (stream.h). */
+#include "stream.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <xxhash.h>
+
+#include "clock.h"
+#include "protocol.h" /* ivb_stop_requested */
+#include "sha256.h"
+
+/* A side that sleeps on its bell wakes at least this often to look again (a lost ring costs this). */
+#define SLICE_NS (50ull * 1000 * 1000)
+
+static const char *const verify_names[] = {
+	[IVB_VERIFY_NONE] = "none", [IVB_VERIFY_SHA256] = "sha256", [IVB_VERIFY_XXH3] = "xxh3",
+};
+static const char *const policy_names[] = { [IVB_RING_BLOCK] = "block", [IVB_RING_LATEST] = "latest" };
+
+const char *ivb_verify_name(uint32_t verify)
+{
+	return verify >= IVB_VERIFY_NONE && verify <= IVB_RING_VERIFY_MAX ? verify_names[verify] : "unknown";
+}
+
+int ivb_verify_parse(const char *s, uint32_t *verify)
+{
+	for (uint32_t v = IVB_VERIFY_NONE; v <= IVB_RING_VERIFY_MAX; v++) {
+		if (strcmp(s, verify_names[v]) == 0) {
+			*verify = v;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+const char *ivb_policy_name(uint32_t policy)
+{
+	return policy >= IVB_RING_BLOCK && policy <= IVB_RING_POLICY_MAX ? policy_names[policy] : "unknown";
+}
+
+int ivb_policy_parse(const char *s, uint32_t *policy)
+{
+	for (uint32_t p = IVB_RING_BLOCK; p <= IVB_RING_POLICY_MAX; p++) {
+		if (strcmp(s, policy_names[p]) == 0) {
+			*policy = p;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+int ivb_checksum(uint32_t verify, const void *data, size_t len, uint8_t out[IVB_RING_CHECKSUM_LEN])
+{
+	memset(out, 0, IVB_RING_CHECKSUM_LEN);
+	switch ((enum ivb_ring_verify)verify) {
+	case IVB_VERIFY_NONE:
+		return 0;
+	case IVB_VERIFY_SHA256:
+		return ivb_sha256(data, len, out);
+	case IVB_VERIFY_XXH3: {
+		XXH128_canonical_t c;
+
+		XXH128_canonicalFromHash(&c, XXH3_128bits(data, len));
+		memcpy(out, c.digest, sizeof(c.digest));
+		return 0;
+	}
+	}
+	return -EINVAL;
+}
+
+/* ---- host ---- */
+
+static struct ivb_stream_frame *inflight(struct ivb_stream_host *h, uint64_t seq)
+{
+	return &h->inflight[seq % (sizeof(h->inflight) / sizeof(h->inflight[0]))];
+}
+
+/* The ring learnt a frame's fate: complete its record and hand it on. */
+static void on_outcome(void *arg, const struct ivb_ring_outcome *o)
+{
+	struct ivb_stream_host *h = arg;
+	struct ivb_stream_frame *f = inflight(h, o->seq);
+	struct ivb_stream_host_totals *t = &h->totals;
+
+	if (f->seq != o->seq) /* the ring only reports frames it was given: a bug, not the peer */
+		abort();
+	f->dropped = !o->consumed;
+	if (o->consumed) {
+		f->status = o->status;
+		f->latency_ns = ivb_now_ns() - h->start_ns - f->publish_ns;
+		f->guest_copy_ns = o->copy_ns;
+		f->guest_verify_ns = o->verify_ns;
+		t->consumed++;
+		if (o->status == IVB_FRAME_UNVERIFIED)
+			t->unverified++;
+		else if (o->status != IVB_FRAME_OK)
+			t->failed++;
+	} else {
+		t->dropped++;
+	}
+	if (h->callback_error == 0 && h->on_frame != NULL)
+		h->callback_error = h->on_frame(h->arg, f);
+}
+
+static int host_fail(struct ivb_stream_host *h, int err, const char *what)
+{
+	snprintf(h->why, sizeof(h->why), "%s", what);
+	return err;
+}
+
+static int collect(struct ivb_stream_host *h)
+{
+	if (ivb_ring_collect(&h->ring) < 0)
+		return host_fail(h, -EPROTO, "the guest wrote a frame result or count out of range");
+	return h->callback_error;
+}
+
+static void ring_guest(struct ivb_stream_host *h, struct ivb_stream_frame *f)
+{
+	if (h->bell != NULL && ivb_ring_producer_should_ring(&h->ring) && ivb_bell_ring(h->bell, h->guest_peer) == 0) {
+		h->totals.rings_sent++;
+		if (f != NULL)
+			f->rings++;
+	}
+}
+
+/* Wait for the guest's releases to reach `at` (or the consumer to end), up to `until` (host clock). */
+static int wait_released(struct ivb_stream_host *h, uint64_t at, uint64_t until)
+{
+	while (ivb_ring_released(&h->ring) < at && !ivb_ring_consumer_done(&h->ring)) {
+		uint64_t now = ivb_now_ns();
+
+		if (ivb_stop_requested)
+			return host_fail(h, -EINTR, "stopped by a signal");
+		if (now >= until)
+			return -ETIMEDOUT;
+		if (h->bell != NULL) {
+			if (ivb_ring_producer_sleep(&h->ring, at)) {
+				uint64_t left = until - now;
+				int ret = ivb_bell_wait(h->bell, left < SLICE_NS ? left : SLICE_NS);
+
+				if (ret < 0 && ret != -EINTR)
+					return host_fail(h, ret, "the doorbell failed");
+			}
+			ivb_ring_producer_awake(&h->ring);
+		} else {
+			ivb_cpu_relax();
+		}
+	}
+	return 0;
+}
+
+/* Until `due`, notice the guest's releases as they come (the latency is measured on this clock). */
+static int idle_until(struct ivb_stream_host *h, uint64_t due)
+{
+	for (;;) {
+		uint64_t now = ivb_now_ns(), released;
+		int ret = collect(h);
+
+		if (ret < 0)
+			return ret;
+		if (now >= due)
+			return 0;
+		released = ivb_ring_released(&h->ring);
+		if (released >= h->ring.next_seq - h->totals.dropped || ivb_ring_consumer_done(&h->ring)) {
+			/* Nothing outstanding (block counts frames; latest counts frames taken): sleep. */
+			struct timespec ts = { .tv_sec = (time_t)(due / IVB_NS_PER_SEC), .tv_nsec = (long)(due % IVB_NS_PER_SEC) };
+
+			clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
+			continue;
+		}
+		ret = wait_released(h, released + 1, due);
+		if (ret < 0 && ret != -ETIMEDOUT)
+			return ret;
+	}
+}
+
+/* A free slot for the next frame; block waits for the guest, latest never does. */
+static int acquire(struct ivb_stream_host *h, uint32_t *slot, uint64_t *wait_ns)
+{
+	uint64_t start = ivb_now_ns();
+	int ret;
+
+	for (;;) {
+		ret = ivb_ring_acquire(&h->ring, slot);
+		if (ret == 0 || h->ring.g.policy == IVB_RING_LATEST)
+			break;
+		if (ret != -EAGAIN)
+			return host_fail(h, -EPROTO, "the guest wrote a frame result or count out of range");
+		if (ivb_ring_consumer_done(&h->ring))
+			return host_fail(h, -EPIPE, "the guest stopped taking frames before the end of the stream");
+		ret = wait_released(h, h->ring.next_seq - h->ring.g.nslots + 1, start + h->timeout_ns);
+		if (ret == -ETIMEDOUT)
+			return host_fail(h, ret, "the guest released no frame slot in time");
+		if (ret < 0)
+			return ret;
+	}
+	*wait_ns = ivb_now_ns() - start;
+	if (ret == -EAGAIN)
+		return ret;
+	return ret < 0 ? host_fail(h, -EPROTO, "the guest wrote a frame result or count out of range") : 0;
+}
+
+static int produce_one(struct ivb_stream_host *h)
+{
+	uint64_t seq = h->ring.next_seq, wait_ns = 0, t0;
+	struct ivb_stream_frame *f = inflight(h, seq);
+	uint32_t slot, k = (uint32_t)(seq % h->nsources);
+	int ret = acquire(h, &slot, &wait_ns);
+
+	*f = (struct ivb_stream_frame){ .seq = seq, .slot = UINT32_MAX, .slot_wait_ns = wait_ns };
+	h->totals.produced++;
+	if (ret == -EAGAIN) {
+		/* latest: every slot is the newest frame or being read; this frame is dropped. */
+		f->publish_ns = ivb_now_ns() - h->start_ns;
+		ivb_ring_skip(&h->ring);
+		return h->callback_error;
+	}
+	if (ret < 0)
+		return ret;
+	f->slot = slot;
+	t0 = ivb_now_ns();
+	memcpy(ivb_ring_slot(&h->ring, slot), h->sources[k], h->ring.g.frame_size);
+	f->write_ns = ivb_now_ns() - t0;
+	ivb_ring_publish(&h->ring, slot, h->ring.g.frame_size, h->checksums[k]);
+	f->publish_ns = ivb_now_ns() - h->start_ns;
+	ring_guest(h, f);
+	return collect(h);
+}
+
+int ivb_stream_produce(struct ivb_stream_host *h)
+{
+	uint64_t period = h->fps > 0 ? IVB_NS_PER_SEC / h->fps : 0, end;
+	int ret = 0;
+
+	h->ring.outcome = on_outcome;
+	h->ring.outcome_arg = h;
+	memset(&h->totals, 0, sizeof(h->totals));
+	h->start_ns = ivb_now_ns();
+	end = h->start_ns + h->seconds * IVB_NS_PER_SEC;
+	for (uint64_t n = 0;; n++) {
+		uint64_t due = h->start_ns + n * period;
+
+		if (ivb_stop_requested) {
+			ret = host_fail(h, -EINTR, "stopped by a signal");
+			break;
+		}
+		if (due >= end || ivb_now_ns() >= end)
+			break;
+		if (period > 0 && (ret = idle_until(h, due)) < 0)
+			break;
+		if ((ret = produce_one(h)) < 0)
+			break;
+	}
+	ivb_ring_finish(&h->ring);
+	ring_guest(h, NULL);
+	if (ret < 0)
+		return ret;
+	/* The guest finishes what it took; block: everything. */
+	for (uint64_t last = ivb_ring_released(&h->ring), since = ivb_now_ns(); !ivb_ring_consumer_done(&h->ring);) {
+		uint64_t released;
+
+		if ((ret = collect(h)) < 0)
+			return ret;
+		released = ivb_ring_released(&h->ring);
+		if (released != last) {
+			last = released;
+			since = ivb_now_ns();
+		}
+		ret = wait_released(h, released + 1, since + h->timeout_ns);
+		if (ret == -ETIMEDOUT)
+			return host_fail(h, ret, "the guest did not finish the stream in time");
+		if (ret < 0)
+			return ret;
+	}
+	ret = ivb_ring_settle(&h->ring);
+	if (ret == -EPIPE)
+		return host_fail(h, ret, "the guest ended the stream without releasing every frame");
+	if (ret < 0)
+		return host_fail(h, -EPROTO, "the guest wrote a frame result or count out of range");
+	h->totals.duration_ns = ivb_now_ns() - h->start_ns;
+	return h->callback_error;
+}
+
+/* ---- guest ---- */
+
+static int guest_fail(char *why, size_t whylen, int err, const char *what)
+{
+	snprintf(why, whylen, "%s", what);
+	return err;
+}
+
+static uint32_t check_frame(uint32_t verify, const struct ivb_ring_frame *f, const uint8_t *copy)
+{
+	uint8_t sum[IVB_RING_CHECKSUM_LEN];
+
+	if (ivb_ring_read_stamp(copy) != f->seq)
+		return IVB_FRAME_BAD_STAMP;
+	if (verify == IVB_VERIFY_NONE)
+		return IVB_FRAME_UNVERIFIED;
+	if (ivb_checksum(verify, copy + IVB_RING_STAMP_LEN, f->size - IVB_RING_STAMP_LEN, sum) < 0 ||
+	    memcmp(sum, f->checksum, IVB_RING_CHECKSUM_LEN) != 0)
+		return IVB_FRAME_BAD_CHECKSUM;
+	return IVB_FRAME_OK;
+}
+
+int ivb_stream_consume(struct ivb_ring_consumer *c, uint8_t *scratch, struct ivb_bell *bell, int host_peer,
+		       uint64_t timeout_ns, struct ivb_stream_guest_totals *t, char *why, size_t whylen)
+{
+	uint64_t deadline = ivb_now_ns() + timeout_ns;
+
+	memset(t, 0, sizeof(*t));
+	for (;;) {
+		struct ivb_ring_frame f;
+		uint64_t t0, t1, t2;
+		uint32_t status;
+		int ret = ivb_ring_take(c, &f, why, whylen);
+
+		if (ret == 1)
+			break;
+		if (ret == 0) {
+			t0 = ivb_now_ns();
+			memcpy(scratch, f.data, f.size);
+			t1 = ivb_now_ns();
+			status = check_frame(c->g.verify, &f, scratch);
+			t2 = ivb_now_ns();
+			ivb_ring_release(c, &f, status, t1 - t0, t2 - t1);
+			t->taken++;
+			t->ok += status == IVB_FRAME_OK;
+			t->unverified += status == IVB_FRAME_UNVERIFIED;
+			t->bad += status == IVB_FRAME_BAD_STAMP || status == IVB_FRAME_BAD_CHECKSUM;
+			t->copy_ns_sum += t1 - t0;
+			t->verify_ns_sum += t2 - t1;
+			if (bell != NULL && ivb_ring_consumer_should_ring(c) && ivb_bell_ring(bell, host_peer) == 0)
+				t->rings_sent++;
+			deadline = ivb_now_ns() + timeout_ns;
+			continue;
+		}
+		if (ret != -EAGAIN)
+			return ret;
+		if (ivb_stop_requested)
+			return guest_fail(why, whylen, -EINTR, "stopped by a signal");
+		if (ivb_now_ns() >= deadline)
+			return guest_fail(why, whylen, -ETIMEDOUT, "the host published no frame and did not end the stream in time");
+		if (bell != NULL) {
+			if (ivb_ring_consumer_sleep(c)) {
+				ret = ivb_bell_wait(bell, SLICE_NS);
+				if (ret < 0 && ret != -EINTR) {
+					ivb_ring_consumer_awake(c);
+					return guest_fail(why, whylen, ret, "the doorbell failed");
+				}
+			}
+			ivb_ring_consumer_awake(c);
+		} else {
+			ivb_cpu_relax();
+		}
+	}
+	t->skipped = c->skipped;
+	return 0;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+int ivb_stream_private_cost(uint32_t verify, const uint8_t *src, uint8_t *dst, uint64_t size, unsigned repeats,
+			    uint64_t *copy_ns, uint64_t *verify_ns)
+{
+	uint64_t copies[16], verifies[16];
+	uint8_t sum[IVB_RING_CHECKSUM_LEN];
+
+	if (repeats == 0 || repeats > 16 || size < IVB_RING_STAMP_LEN)
+		return -EINVAL;
+	for (unsigned i = 0; i < repeats; i++) {
+		uint64_t t0 = ivb_now_ns(), t1, t2;
+		int ret;
+
+		memcpy(dst, src, size);
+		t1 = ivb_now_ns();
+		ret = ivb_checksum(verify, dst + IVB_RING_STAMP_LEN, size - IVB_RING_STAMP_LEN, sum);
+		t2 = ivb_now_ns();
+		if (ret < 0)
+			return ret;
+		copies[i] = t1 - t0;
+		verifies[i] = t2 - t1;
+	}
+	qsort(copies, repeats, sizeof(copies[0]), cmp_u64);
+	qsort(verifies, repeats, sizeof(verifies[0]), cmp_u64);
+	*copy_ns = copies[repeats / 2];
+	*verify_ns = verifies[repeats / 2];
+	return 0;
+}

@@ -1,0 +1,103 @@
+/* stream.h: the stream test's two loops over the ring (ring.h): the host produces frames for a set
+ * time, paced or as fast as it can; the guest copies each frame it takes out of its slot and
+ * verifies it. Both time with their own clock; only durations cross the region.
+ */
+#ifndef IVB_STREAM_H
+#define IVB_STREAM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bell.h"
+#include "ring.h"
+
+/*
+ * The checksum of len bytes for `verify` (enum ivb_ring_verify) into out (zero-padded).
+ * Returns: 0, or -EIO when the library failed, -EINVAL for an unknown kind.
+ */
+int ivb_checksum(uint32_t verify, const void *data, size_t len, uint8_t out[IVB_RING_CHECKSUM_LEN]);
+
+/* The name of a verification kind ("sha256", "xxh3", "none") and back; -EINVAL if unknown. */
+const char *ivb_verify_name(uint32_t verify);
+int ivb_verify_parse(const char *s, uint32_t *verify);
+const char *ivb_policy_name(uint32_t policy);
+int ivb_policy_parse(const char *s, uint32_t *policy);
+
+/* One frame as the host saw it, reported when its fate is known. */
+struct ivb_stream_frame {
+	uint64_t seq;
+	uint32_t slot;        /* UINT32_MAX: no free slot (latest) */
+	bool dropped;
+	uint32_t status;      /* enum ivb_ring_status when consumed */
+	uint64_t publish_ns;  /* host clock, from the stream's start */
+	uint64_t write_ns;    /* host: copy of the frame into its slot */
+	uint64_t slot_wait_ns; /* host: waiting for a free slot (block) */
+	uint64_t latency_ns;  /* host clock: publish to seeing the guest's release; 0 if dropped */
+	uint64_t guest_copy_ns;   /* guest clock */
+	uint64_t guest_verify_ns; /* guest clock */
+	uint64_t rings;       /* doorbell rings the host sent for this frame */
+};
+
+typedef int (*ivb_stream_frame_fn)(void *arg, const struct ivb_stream_frame *f);
+
+struct ivb_stream_host_totals {
+	uint64_t produced, consumed, dropped, failed, unverified;
+	uint64_t duration_ns;   /* from the first publish to the last outcome */
+	uint64_t rings_sent;
+	uint64_t guest_rings_wanted; /* wake requests the host honoured */
+};
+
+struct ivb_stream_host {
+	struct ivb_ring_producer ring;
+	struct ivb_bell *bell; /* NULL: polling */
+	int guest_peer;
+	uint64_t seconds;
+	uint32_t fps;            /* 0: as fast as possible */
+	uint64_t timeout_ns;     /* the longest wait for the guest */
+	const uint8_t *const *sources; /* nsources distinct frames of the ring's frame size */
+	const uint8_t (*checksums)[IVB_RING_CHECKSUM_LEN]; /* of each source's payload */
+	uint32_t nsources;
+	ivb_stream_frame_fn on_frame; /* called once per frame, in the order fates are learnt */
+	void *arg;
+	struct ivb_stream_host_totals totals;
+	char why[256];
+	/* frames in flight: at most a ring's worth unresolved at any time */
+	struct ivb_stream_frame inflight[2 * IVB_RING_MAX_SLOTS];
+	uint64_t start_ns;
+	int callback_error;
+};
+
+/*
+ * Produce frames into the ring for h->seconds, then end the stream and wait (up to timeout) for
+ * the guest to finish with what it took. Every frame's fate reaches on_frame.
+ * Returns: 0; -ETIMEDOUT when the guest stopped taking or releasing frames for timeout_ns;
+ * -EPROTO when it wrote something out of range; -EINTR on a stop request; or on_frame's error.
+ * `why` says which.
+ */
+int ivb_stream_produce(struct ivb_stream_host *h);
+
+struct ivb_stream_guest_totals {
+	uint64_t taken, ok, bad, unverified, skipped;
+	uint64_t rings_sent;
+	uint64_t copy_ns_sum, verify_ns_sum;
+};
+
+/*
+ * Take frames from the ring until the host ends the stream: copy each into `scratch` (at least a
+ * slot's size), verify it, release it. In doorbell mode sleep on the bell when nothing is there.
+ * Returns: 0; -ETIMEDOUT when no frame and no end came for timeout_ns; -EPROTO (why) when the
+ * host wrote something out of range; -EINTR on a stop request.
+ */
+int ivb_stream_consume(struct ivb_ring_consumer *c, uint8_t *scratch, struct ivb_bell *bell, int host_peer,
+		       uint64_t timeout_ns, struct ivb_stream_guest_totals *t, char *why, size_t whylen);
+
+/*
+ * What one frame costs each side on private memory: the pipeline's limit in the same run.
+ * copy_ns: memcpy of size bytes between private buffers; verify_ns: the checksum of a copy
+ * (medians of `repeats`). Returns: 0, or a negative errno.
+ */
+int ivb_stream_private_cost(uint32_t verify, const uint8_t *src, uint8_t *dst, uint64_t size, unsigned repeats,
+			    uint64_t *copy_ns, uint64_t *verify_ns);
+
+#endif /* IVB_STREAM_H */

@@ -478,5 +478,5 @@ int main(void)
 	RUN_TEST(test_wake_requests);
 	RUN_TEST(test_hostile_producer);
 	RUN_TEST(test_hostile_consumer);
-	return CHECK_SUMMARY("test_ring");
+	return CHECK_SUMMARY("unit ring");
 }

@@ -223,5 +223,5 @@ int main(void)
 	RUN_TEST(test_unverified);
 	RUN_TEST(test_consumer_stalls);
 	RUN_TEST(test_producer_never_comes);
-	return CHECK_SUMMARY("test_stream");
+	return CHECK_SUMMARY("unit stream");
 }

@@ -7,7 +7,7 @@ import re
 import pytest
 
 import builders as b
-from ivbench_analysis import schema
+from ivbench_analysis import load, schema
 
 GOOD = """\
 # a comment
@@ -54,6 +54,14 @@ def test_parser_refuses_bad_input_naming_the_line(text, message):
 def test_unreadable_schema_file_is_a_schema_error(tmp_path):
     with pytest.raises(schema.SchemaError, match="cannot be read"):
         schema.load(tmp_path / "absent.txt")
+
+
+def test_every_table_the_analysis_loads_is_in_the_schema():
+    loaded = {spec.table for spec in load.TABLE_SPECS}
+    assert loaded == set(schema.TABLES), "the analysis and the schema name different tables"
+    for spec in load.TABLE_SPECS:
+        assert spec.filename == schema.TABLES[spec.table].file
+        assert spec.columns == schema.columns(spec.table)
 
 
 def test_the_readme_names_every_csv_file_of_the_schema():

@@ -1,10 +1,13 @@
-# analyze_results.py: the report and plots of a results folder, and its tests.
+# analyze_results.py (the entry point) and ivbench_analysis/ (the package): the report and plots of a
+# results folder, and their tests. The columns come from schema/columns.txt.
 #   make analyze RESULTS=dir    analyse one results folder (default results/latest)
 #   make check-analysis         the pytest tests in tests/analysis (one of them runs a loopback benchmark
 #                               with counters and --write-study)
 
 ANALYSIS_PACKAGES := python3-pandas python3-matplotlib python3-pytest
 RESULTS ?= results/latest
+ANALYSIS_SOURCES := analyze_results.py schema/columns.txt $(sort $(wildcard ivbench_analysis/*.py ivbench_analysis/*/*.py))
+ANALYSIS_TESTS := $(sort $(wildcard tests/analysis/*.py))
 
 CHECK_TARGETS += check-analysis
 .PHONY: deps-analysis analyze check-analysis
@@ -15,14 +18,14 @@ $(BUILD)/.deps-analysis: $(NEED)
 	@$(NEED) $(ANALYSIS_PACKAGES)
 	@touch $@
 
-analyze: $(BUILD)/.deps-analysis
+analyze: $(BUILD)/.deps-analysis $(ANALYSIS_SOURCES)
 	$(PYTHON) analyze_results.py $(RESULTS)
 
 # The loopback test runs `make -s build/host_writer build/guest_reader` itself; building them here
 # first keeps that inner make from racing another test group's build under `make -j check`.
-# The tests run on every core (pytest-xdist): each starts analyze_results.py, and matplotlib's start-up
-# is most of their time.
+# The tests run on every core (pytest-xdist): most start analyze_results.py, and matplotlib's start-up
+# is most of their time; test_no_plots checks that the report alone never imports it.
 ANALYSIS_TEST_PACKAGES := python3-pytest-xdist
-check-analysis: $(BUILD)/.deps-analysis $(BUILD)/host_writer $(BUILD)/guest_reader
+check-analysis: $(BUILD)/.deps-analysis $(BUILD)/host_writer $(BUILD)/guest_reader $(ANALYSIS_SOURCES) $(ANALYSIS_TESTS)
 	@$(NEED) $(ANALYSIS_TEST_PACKAGES)
 	$(PYTHON) -m pytest -q -n auto tests/analysis

@@ -2,49 +2,40 @@
 
 The rows are generated here from a seeded random source and kept as plain Python numbers, so the
 tests compute their expected statistics from these raw values, independently of analyze_results.py.
-The CSV layout is the one host_writer writes (src/csv.c).
+The CSV layout is the one host_writer writes (schema/columns.txt).
 """
 
 import csv
 import json
 import math
+import os
 import random
 import re
 import statistics
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))
+from ivbench_analysis import schema  # noqa: E402  (the package beside analyze_results.py)
+
 ANALYZE = REPO / "analyze_results.py"
 PNGS = ["latency_histogram.png", "latency_over_time.png", "latency_percentiles.png", "bandwidth_analysis.png"]
 
-LATENCY_COLUMNS = (
-    "iteration,host_memcpy_ns,host_memcpy_us,roundtrip_ns,roundtrip_us,guest_memcpy_ns,guest_memcpy_us,"
-    "guest_verify_ns,guest_verify_us,guest_hot_cache_ns,guest_hot_cache_us,guest_cold_cache_ns,"
-    "guest_cold_cache_us,guest_second_pass_ns,guest_second_pass_us,guest_cached_verify_ns,"
-    "guest_cached_verify_us,notification_est_ns,notification_est_us,total_ns,total_us,success"
-).split(",")
-BANDWIDTH_COLUMNS = (
-    "iteration,frame_type,width,height,bpp,size_bytes,size_mb,host_memcpy_ns,host_memcpy_ms,host_memcpy_mbps,"
-    "roundtrip_ns,roundtrip_ms,guest_memcpy_ns,guest_memcpy_ms,guest_memcpy_mbps,guest_verify_ns,"
-    "guest_verify_ms,total_ns,total_ms,total_mbps,success"
-).split(",")
-REFERENCE_COLUMNS = (
-    "iteration,frame_type,size_bytes,host_memcpy_ns,guest_hot_cache_ns,guest_cold_cache_ns,"
-    "guest_second_pass_ns,guest_cached_verify_ns,success"
-).split(",")
+# The column lists come from schema/columns.txt, the one definition host_writer writes by.
+LATENCY_COLUMNS = schema.columns("latency")
+BANDWIDTH_COLUMNS = schema.columns("bandwidth")
+REFERENCE_COLUMNS = schema.columns("reference")
 
 # Latency timing columns that hold their own value (the others are the seed's duplicates).
-LATENCY_NS = ["host_memcpy_ns", "roundtrip_ns", "guest_memcpy_ns", "guest_verify_ns", "guest_hot_cache_ns",
-              "guest_cold_cache_ns", "guest_second_pass_ns", "guest_cached_verify_ns", "notification_est_ns",
-              "total_ns"]
-BANDWIDTH_NS = ["host_memcpy_ns", "roundtrip_ns", "guest_memcpy_ns", "guest_verify_ns", "total_ns"]
-REFERENCE_NS = ["host_memcpy_ns", "guest_hot_cache_ns", "guest_cold_cache_ns", "guest_second_pass_ns",
-                "guest_cached_verify_ns"]
+LATENCY_NS = [c for c in LATENCY_COLUMNS if c.endswith("_ns")]
+BANDWIDTH_NS = [c for c in BANDWIDTH_COLUMNS if c.endswith("_ns")]
+REFERENCE_NS = [c for c in REFERENCE_COLUMNS if c.endswith("_ns")]
 
 PERCENTILES = [50, 90, 95, 99, 99.9]
 FRAMES = {"1080p": (1920, 1080, 24), "1440p": (2560, 1440, 24), "4k": (3840, 2160, 24)}
@@ -190,6 +181,34 @@ def run_analysis(folder, *, direct=False):
     return subprocess.run(command + [str(folder)], capture_output=True, text=True, timeout=120)
 
 
+HOST_WRITER = REPO / "build" / "host_writer"
+GUEST_READER = REPO / "build" / "guest_reader"
+LOOPBACK_WAIT_S = 120  # generous: the machine is shared; a healthy run takes well under a second
+
+
+def run_loopback(out, host_options):
+    """host_writer and guest_reader on a fresh /dev/shm file, results into `out`; fails the test when
+    either program fails. Builds the programs first (make knows when they are up to date)."""
+    build = subprocess.run(["make", "-s", "build/host_writer", "build/guest_reader"], cwd=REPO,
+                           capture_output=True, text=True, timeout=900)
+    assert build.returncode == 0, f"cannot build the programs:\n{build.stdout}{build.stderr}"
+    shm = Path("/dev/shm") / f"ivb-analysis-test-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    common = ["--shm", str(shm), "--timeout", "30"]
+    host = subprocess.Popen([str(HOST_WRITER), *common, "--out", str(out), *host_options],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        guest = subprocess.run([str(GUEST_READER), *common], capture_output=True, text=True, timeout=LOOPBACK_WAIT_S)
+        host_out, host_err = host.communicate(timeout=LOOPBACK_WAIT_S)
+    finally:
+        if host.poll() is None:
+            host.kill()
+            host.wait()
+        shm.unlink(missing_ok=True)
+    assert guest.returncode == 0, f"guest_reader failed:\n{guest.stdout}{guest.stderr}"
+    assert host.returncode == 0, f"host_writer failed:\n{host_out}{host_err}"
+    return out
+
+
 # ---- reading the report --------------------------------------------------------------------------
 
 
@@ -239,17 +258,11 @@ def assert_stats_row(text, label, values):
 
 # ---- counters and the write-path study (issue 6) -------------------------------------------------
 
-# The column lists of src/csv.c, spelled out here so that a change on either side shows.
-SIDE = ("l1_cache_misses,l1_cache_references,l1_miss_rate,llc_misses,llc_references,llc_miss_rate,tlb_misses,"
-        "cpu_cycles,instructions,ipc,cycles_per_byte,context_switches").split(",")
-SOFTWARE = ["host_page_faults", "host_task_clock_ns", "guest_page_faults", "guest_task_clock_ns"]
-LATENCY_PERF_COLUMNS = ["iteration"] + [f"host_{c}" for c in SIDE] + [f"guest_{c}" for c in SIDE] + SOFTWARE
-BANDWIDTH_PERF_COLUMNS = (["iteration", "frame_type"] + [f"host_{c}" for c in SIDE] + [f"guest_{c}" for c in SIDE]
-                          + SOFTWARE)
-PHASE_PERF_COLUMNS = ("test,iteration,frame_type,size_bytes,phase,l1_cache_misses,l1_cache_references,llc_misses,"
-                      "llc_references,tlb_misses,cpu_cycles,instructions,context_switches,page_faults,"
-                      "task_clock_ns").split(",")
-WRITE_STUDY_COLUMNS = "test,iteration,frame_type,size_bytes,variant,copy_ns,copy_mbps,page_faults,success".split(",")
+LATENCY_PERF_COLUMNS = schema.columns("latency_perf")
+BANDWIDTH_PERF_COLUMNS = schema.columns("bandwidth_perf")
+PHASE_PERF_COLUMNS = schema.columns("phase_perf")
+WRITE_STUDY_COLUMNS = schema.columns("write_study")
+MAP_STUDY_COLUMNS = schema.columns("map_study")
 HARDWARE = ["l1_cache_misses", "l1_cache_references", "llc_misses", "llc_references", "tlb_misses", "cpu_cycles",
             "instructions"]
 PHASES = ["A_hot_read", "B_cold_read", "C_copy", "D_verify"]

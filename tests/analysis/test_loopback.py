@@ -6,49 +6,25 @@ CSVs with the csv module, statistics and numpy."""
 
 import csv
 import json
-import os
 import statistics
-import subprocess
-import uuid
-from pathlib import Path
 
 import pytest
 
 import builders as b
 from builders import assert_stats_row, number, report_section, table_row
 
-HOST_WRITER = b.REPO / "build" / "host_writer"
-GUEST_READER = b.REPO / "build" / "guest_reader"
 ITERATIONS = 20
 BW_ITERATIONS = 3
 # --frames 64,4096,1M: 4096 is also the latency frame; the reference measures each size once
 FRAMES = {"64B": 64, "4096B": 4096, "1048576B": 1 << 20}
-WAIT_S = 120  # generous: the machine is shared; a healthy run takes well under a second
 
 
 @pytest.fixture(scope="module")
 def loopback(tmp_path_factory):
-    build = subprocess.run(["make", "-s", "build/host_writer", "build/guest_reader"], cwd=b.REPO,
-                           capture_output=True, text=True, timeout=900)
-    assert build.returncode == 0, f"cannot build the programs:\n{build.stdout}{build.stderr}"
-    out = tmp_path_factory.mktemp("loopback")
-    shm = Path("/dev/shm") / f"ivb-analysis-test-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-    common = ["--shm", str(shm), "--timeout", "30"]
-    host = subprocess.Popen(
-        [str(HOST_WRITER), *common, "--size", "8M", "--out", str(out), "--iterations", str(ITERATIONS),
-         "--latency-frame", "4096", "--bw-iterations", str(BW_ITERATIONS), "--frames", "64,4096,1M",
-         "--ref-iterations", "2", "--write-study", "--map-study", "--meta", "vm=loopback", "--meta", "accel=none"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        guest = subprocess.run([str(GUEST_READER), *common], capture_output=True, text=True, timeout=WAIT_S)
-        host_out, host_err = host.communicate(timeout=WAIT_S)
-    finally:
-        if host.poll() is None:
-            host.kill()
-            host.wait()
-        shm.unlink(missing_ok=True)
-    assert guest.returncode == 0, f"guest_reader failed:\n{guest.stdout}{guest.stderr}"
-    assert host.returncode == 0, f"host_writer failed:\n{host_out}{host_err}"
+    out = b.run_loopback(tmp_path_factory.mktemp("loopback"), [
+        "--size", "8M", "--iterations", str(ITERATIONS), "--latency-frame", "4096",
+        "--bw-iterations", str(BW_ITERATIONS), "--frames", "64,4096,1M", "--ref-iterations", "2",
+        "--write-study", "--map-study", "--meta", "vm=loopback", "--meta", "accel=none"])
     proc = b.run_analysis(out)
     report = (out / "performance_report.txt").read_text() if (out / "performance_report.txt").exists() else ""
     return out, proc, report

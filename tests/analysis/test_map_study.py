@@ -11,8 +11,7 @@ import pytest
 import builders as b
 from builders import number, report_section, table_row
 
-MAP_STUDY_COLUMNS = ("test,iteration,frame_type,size_bytes,mapping,memory_type,hot_read_ns,cold_read_ns,copy_ns,"
-                     "copy_mbps,success").split(",")
+MAP_STUDY_COLUMNS = b.MAP_STUDY_COLUMNS
 PHASES = [("A", "hot_read_ns"), ("B", "cold_read_ns"), ("C", "copy_ns")]
 LATENCY_N = 10
 FAILED_LATENCY = 3

@@ -1,0 +1,110 @@
+"""The command: arguments, the analysis of one folder (report, plots, the summary on stdout), exit codes.
+
+Exit status: 0 report written, 1 bad input (a timing CSV that cannot be used; or a counter, study or
+run.json file that cannot be used: then the report and plots are still written from the rest) or every
+iteration of a test failed, 2 usage error. Every error is one line on stderr."""
+
+import argparse
+import importlib.util
+import os
+import sys
+from pathlib import Path
+
+from . import MISSING_PACKAGE
+from .checks import find_suspects
+from .compare import compare
+from .load import InputError, PROG, load_run, warn
+from .manifest import TCG_WARNING, is_tcg
+from .model import Summary
+from .plots import write_plots
+from .report import build_report
+from .stats import successful
+
+
+DEFAULT_RESULTS_DIR = "results/latest"
+REPORT_TXT = "performance_report.txt"
+
+
+def all_failed_tests(run):
+    """Tests that recorded rows but not one successful iteration."""
+    return [name for name in ("latency", "bandwidth")
+            if run.timings(name) is not None and not run.timings(name).empty and successful(run.timings(name)).empty]
+
+
+def analyse(folder, plots=True):
+    """The report and (unless plots is False) the plots of one results folder; the exit status."""
+    run = load_run(folder)
+    findings = find_suspects(run)
+    summary = Summary()
+    report = build_report(run, findings, summary)
+    try:
+        (folder / REPORT_TXT).write_text(report, encoding="utf-8")
+        written, skipped = write_plots(run) if plots else ([], [])
+    except OSError as err:
+        raise InputError(f"cannot write into {folder}: {err.strerror}")
+
+    print(f"{PROG}: {folder}")
+    if is_tcg(run.manifest):
+        print(f"  ! {TCG_WARNING}")
+    for key, text in (("latency", summary.latency), ("bandwidth", summary.bandwidth)):
+        if text is not None:
+            print(f"  {key}: {text}")
+    for line in summary.bandwidth_frames:
+        print(f"    {line}")
+    for line in (summary.bottleneck_latency or summary.bottleneck_bandwidth)[:2]:
+        print(f"  {line.strip()}")
+    for line in summary.copy_study:
+        print(f"  write study {line}")
+    print(f"  SUSPECT figures: {len(findings)}" + (" (see the report)" if findings else ""))
+    print(f"  wrote {REPORT_TXT}" + "".join(f", {p}" for p in written))
+    for item in skipped:
+        print(f"  not written: {item}")
+    if not plots:
+        print("  plots not written (--no-plots)")
+
+    failed = all_failed_tests(run)
+    if failed:
+        raise InputError(f"every {' and every '.join(failed)} iteration failed; see {folder / REPORT_TXT}")
+    if run.input_errors:
+        print(f"  unusable input files: {len(run.input_errors)} (stderr and the report say which); exit status 1")
+        return 1
+    return 0
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """Usage errors as one line on stderr (argparse adds the whole usage); exit status 2."""
+
+    def error(self, message):
+        self.exit(2, f"{PROG}: {message} (--help shows the usage)\n")
+
+
+def main(argv=None):
+    parser = OneLineParser(
+        prog="analyze_results.py",
+        description="Statistics, plots and performance_report.txt for one ivshmem-bench results folder.",
+    )
+    parser.add_argument("results_dir", nargs="?", default=DEFAULT_RESULTS_DIR,
+                        help=f"folder with the CSVs and run.json (default: {DEFAULT_RESULTS_DIR})")
+    parser.add_argument("--compare", nargs="+", metavar="DIR",
+                        help="print runs side by side (mode, latency, CPU per message) instead of a report")
+    parser.add_argument("--no-plots", action="store_true",
+                        help="write the report only (no PNGs; matplotlib is not needed)")
+    args = parser.parse_args(argv)
+    if args.compare is not None and args.results_dir != DEFAULT_RESULTS_DIR:
+        parser.error("--compare takes the folders itself: put them after it")
+    if args.compare is not None and len(args.compare) < 2:
+        parser.error("--compare needs two results folders or more")
+    if args.compare is None and not args.no_plots and importlib.util.find_spec("matplotlib") is None:
+        sys.exit(f"{PROG}: {MISSING_PACKAGE.format('matplotlib')}")
+    try:
+        if args.compare is not None:
+            return compare([Path(d) for d in args.compare])
+        return analyse(Path(args.results_dir), plots=not args.no_plots)
+    except InputError as err:
+        warn(str(err))
+        return 1
+    except Exception as err:  # a bug here: still one line, the measurements stay untouched
+        if os.environ.get("IVB_ANALYSIS_TRACEBACK"):
+            raise
+        warn(f"internal error: {type(err).__name__}: {err} (IVB_ANALYSIS_TRACEBACK=1 shows where)")
+        return 1

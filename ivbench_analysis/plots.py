@@ -1,0 +1,245 @@
+"""The PNGs: the only module that uses matplotlib, imported inside the plotting functions (pyplot()), so
+that loading, statistics and the report text run without it."""
+
+import numpy as np
+
+from .manifest import is_tcg, lookup
+from .model import PREFAULTED, WRITE_STUDY_CSV, variant_rank
+from .report.copy_study import study_table, variant_stats
+from .report.text import fmt_ratio
+from .stats import PERCENTILES, frames_by_size, mbps, successful
+
+
+WRITE_STUDY_PNG = "write_study.png"
+
+
+def pyplot():
+    """matplotlib.pyplot, imported on first use: loading, statistics and the report text do without it."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # headless: no display on the machines this runs on
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def save(fig, path):
+    plt = pyplot()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def plot_latency_histogram(rows, path):
+    """The round trip's distribution on a linear and a logarithmic time axis (the log axis shows the tail)."""
+    plt = pyplot()
+    roundtrip_us = rows["roundtrip_ns"] / 1e3
+    nbins = min(50, max(5, len(rows) // 2))
+    lo, hi = roundtrip_us.min(), roundtrip_us.max()
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
+    for ax, scale in zip(axes, ("linear", "log")):
+        log_axis = scale == "log" and lo > 0
+        bins = np.geomspace(lo, max(hi, lo * 1.01), nbins + 1) if log_axis else nbins
+        ax.hist(roundtrip_us, bins=bins, color="tab:blue", alpha=0.8)
+        median, mean = roundtrip_us.median(), roundtrip_us.mean()
+        ax.axvline(median, color="tab:red", linestyle="--", label=f"median {median:.3f} µs")
+        ax.axvline(mean, color="tab:green", linestyle=":", label=f"mean {mean:.3f} µs")
+        if log_axis:
+            ax.set_xscale("log")
+        ax.set_title(f"Round-trip latency, {scale} time axis (n={len(rows)})")
+        ax.set_xlabel("round trip (µs, log scale)" if log_axis else "round trip (µs)")
+        ax.set_ylabel("iterations")
+        ax.legend()
+    save(fig, path)
+
+
+def plot_latency_over_time(data, path):
+    plt = pyplot()
+    rows = successful(data)
+    fig, ax = plt.subplots(figsize=(12, 5))
+    for label, col in [("round trip", "roundtrip_ns"), ("host memcpy", "host_memcpy_ns"),
+                       ("A hot read", "guest_hot_cache_ns"), ("B cold read", "guest_cold_cache_ns"),
+                       ("C copy", "guest_second_pass_ns"), ("D verify", "guest_cached_verify_ns")]:
+        ax.plot(rows["iteration"], rows[col] / 1e3, marker=".", linewidth=1, label=label)
+    for i, iteration in enumerate(data.loc[data["success"] == 0, "iteration"]):
+        ax.axvline(iteration, color="red", alpha=0.4, label="failed iteration" if i == 0 else None)
+    ax.set_yscale("log")
+    ax.set_title("Latency test: time per stage over the run")
+    ax.set_xlabel("iteration")
+    ax.set_ylabel("time (µs, log scale)")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(loc="upper right", fontsize="small")
+    save(fig, path)
+
+
+def nines(percentile):
+    """Position of a percentile on an axis that spreads the tail: p90 -> 1, p99 -> 2, p99.9 -> 3."""
+    return -np.log10(1 - np.asarray(percentile) / 100)
+
+
+def plot_latency_percentiles(rows, path):
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(10, 5.5))
+    ranks = np.concatenate([np.linspace(0, 99, 397), np.linspace(99, 99.9, 91)])
+    for label, col in [("round trip", "roundtrip_ns"), ("host memcpy", "host_memcpy_ns"),
+                       ("B cold read", "guest_cold_cache_ns"), ("C copy", "guest_second_pass_ns"),
+                       ("notification (est.)", "notification_est_ns")]:
+        if (rows[col] > 0).all():  # a log axis cannot show the rest
+            ax.plot(nines(ranks), np.percentile(rows[col] / 1e3, ranks), label=label)
+    roundtrip_us = rows["roundtrip_ns"] / 1e3
+    marked = [np.percentile(roundtrip_us, p) for p in PERCENTILES]
+    ax.plot(nines(PERCENTILES), marked, "o", color="tab:red", label="round trip percentiles")
+    ax.text(0.02, 0.97, "round trip\n" + "\n".join(f"p{p:g}: {v:.3f} µs" for p, v in zip(PERCENTILES, marked)),
+            transform=ax.transAxes, va="top", fontsize="small", family="monospace",
+            bbox={"facecolor": "white", "alpha": 0.8, "edgecolor": "gray"})
+    ax.set_xticks(nines([0, 50, 90, 99, 99.9]))
+    ax.set_xticklabels(["p0", "p50", "p90", "p99", "p99.9"])
+    ax.set_yscale("log")
+    ax.set_ylim(top=roundtrip_us.max() * 5)  # headroom for the text box
+    ax.set_title(f"Latency percentiles (n={len(rows)}; the axis spreads the tail)")
+    ax.set_xlabel("percentile")
+    ax.set_ylabel("time (µs, log scale)")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(loc="lower right", fontsize="small")
+    save(fig, path)
+
+
+def plot_bandwidth_distribution(ax, rows, frames):
+    ax.boxplot([rows.loc[rows["frame_type"] == f, "total_calc_mbps"] for f, _ in frames])
+    ax.set_xticks(range(1, len(frames) + 1), [f for f, _ in frames])
+    ax.set_title("Distribution of end-to-end bandwidth per iteration")
+    ax.set_xlabel("frame")
+    ax.set_ylabel("MB/s (1 MB = 1e6 B)")
+
+
+def plot_bandwidth_vs_size(ax, means, frames, reference):
+    sizes_mb = [s / 1e6 for _, s in frames]
+    for label, col in [("host memcpy", "host_memcpy_ns"), ("guest copy (C)", "guest_memcpy_ns"),
+                       ("end to end", "total_ns")]:
+        ax.plot(sizes_mb, [mbps(s, means.loc[f, col]) for f, s in frames], marker="o", label=label)
+    private = successful(reference) if reference is not None else None
+    if private is not None and not private.empty:
+        private_frames = frames_by_size(private)
+        private_means = private.groupby("frame_type")["guest_second_pass_ns"].mean()
+        ax.plot([s / 1e6 for _, s in private_frames], [mbps(s, private_means[f]) for f, s in private_frames],
+                marker="s", linestyle="--", label="copy on private memory (reference)")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_title("Bandwidth vs frame size (bytes / mean time)")
+    ax.set_xlabel("frame size (MB, log scale)")
+    ax.set_ylabel("MB/s (log scale)")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize="small")
+
+
+def plot_time_breakdown(ax, means, frames, stages):
+    names = [f for f, _ in frames]
+    left = np.zeros(len(frames))
+    for label, col, _, _ in stages:
+        shares = np.array([100 * means.loc[f, col] / means.loc[f, "total_ns"] for f in names])
+        ax.barh(names, shares, left=left, label=label)
+        left += shares
+    for i, f in enumerate(names):
+        ax.text(1, i, f"total {means.loc[f, 'total_ns'] / 1e6:.3f} ms", va="center", fontsize="small",
+                bbox={"facecolor": "white", "alpha": 0.7, "edgecolor": "none"})
+    ax.set_title("Time breakdown per stage (share of mean end-to-end time)")
+    ax.set_xlabel("share of total time (%)")
+    ax.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.15), ncol=2)
+
+
+def plot_success_rates(ax, data):
+    names = [f for f, _ in frames_by_size(data)]
+    groups = [data[data["frame_type"] == f] for f in names]
+    rates = [100 * (g["success"] == 1).mean() for g in groups]
+    bars = ax.bar(names, rates, color=["tab:green" if r == 100 else "tab:orange" for r in rates])
+    for bar, group in zip(bars, groups):
+        ax.text(bar.get_x() + bar.get_width() / 2, bar.get_height() + 1,
+                f"{int(group['success'].sum())}/{len(group)}", ha="center")
+    ax.set_ylim(0, 110)
+    ax.set_title("Success rate per frame")
+    ax.set_xlabel("frame")
+    ax.set_ylabel("iterations verified (%)")
+
+
+def plot_bandwidth_analysis(data, reference, stages, path):
+    plt = pyplot()
+    rows = successful(data)
+    frames = [(f, s) for f, s in frames_by_size(data) if (rows["frame_type"] == f).any()]
+    means = rows.groupby("frame_type").mean(numeric_only=True)
+    fig, axes = plt.subplots(2, 2, figsize=(13, 9))
+    plot_bandwidth_distribution(axes[0][0], rows, frames)
+    plot_bandwidth_vs_size(axes[0][1], means, frames, reference)
+    plot_time_breakdown(axes[1][0], means, frames, stages)
+    plot_success_rates(axes[1][1], data)
+    save(fig, path)
+
+
+def plot_write_study(run, path):
+    """Per source (shared region, private memory), the variants' median MB/s per frame, side by side."""
+    plt = pyplot()
+    rows = study_table(run)
+    sources = [s for s in ("region", "private") if (rows["source"] == s).any()]
+    sizes = sorted(rows["size_bytes"].unique())
+    variants = sorted(rows["variant"].unique(), key=variant_rank)
+    names = ["/".join(sorted(rows.loc[rows["size_bytes"] == size, "frame_type"].unique())) for size in sizes]
+    width = 0.8 / len(variants)
+    fig, axes = plt.subplots(1, len(sources), figsize=(1.5 + max(6.0, 1.4 * len(sizes) * len(variants) ** 0.5)
+                                                       * len(sources), 6), squeeze=False, sharey=True)
+    for ax, source in zip(axes[0], sources):
+        for j, variant in enumerate(variants):
+            stats = [variant_stats(rows, source, size, variant) for size in sizes]
+            base = [variant_stats(rows, source, size, PREFAULTED) for size in sizes]
+            xs = np.arange(len(sizes)) + (j - (len(variants) - 1) / 2) * width
+            shown = [(x, st, b) for x, st, b in zip(xs, stats, base) if st["n"]]
+            if not shown:
+                continue
+            bars = ax.bar([x for x, _, _ in shown], [st["mbps"] for _, st, _ in shown], width, label=variant,
+                          color=f"C{variant_rank(variant)[0]}")
+            for bar, (_, st, b) in zip(bars, shown):
+                speed = b["median_ns"] / st["median_ns"] if b["n"] else float("nan")
+                ax.text(bar.get_x() + bar.get_width() / 2, bar.get_height(), f" {st['mbps']:.0f} ({fmt_ratio(speed)})",
+                        ha="center", va="bottom", rotation=90, fontsize="x-small")
+        ax.set_xticks(range(len(sizes)), [f"{n}\n{size / 1e6:.3g} MB" for n, size in zip(names, sizes)])
+        ax.set_yscale("log")
+        ax.set_ylim(top=ax.get_ylim()[1] * 8)  # room for the labels above the bars
+        ax.set_title("copy from the shared region" if source == "region" else "copy from private memory (reference)")
+        ax.set_xlabel("frame (1 MB = 1e6 B)")
+        ax.set_ylabel("median MB/s (log scale); label: MB/s (speed vs memcpy_prefaulted)")
+        ax.grid(True, axis="y", which="both", alpha=0.3)
+        ax.legend(fontsize="small", loc="upper left")
+    manifest = run.manifest
+    title = (f"Phase C write-path variants: guest mapping {lookup(manifest, 'guest', 'mapping') or 'unknown'}, "
+             f"memory type {lookup(manifest, 'guest', 'memory_type') or 'unknown'}")
+    if is_tcg(manifest):
+        title += "\n(TCG: emulator timings, the memory type has no effect on speed)"
+    fig.suptitle(title)
+    save(fig, path)
+
+
+def write_plots(run):
+    """Each plot whose data exists; returns (written, skipped with the reason)."""
+    folder = run.folder
+    written, skipped = [], []
+    latency = run.latency
+    latency_rows = successful(latency)
+    latency_plots = ["latency_histogram.png", "latency_over_time.png", "latency_percentiles.png"]
+    if latency_rows is not None and not latency_rows.empty:
+        plot_latency_histogram(latency_rows, folder / latency_plots[0])
+        plot_latency_over_time(latency, folder / latency_plots[1])
+        plot_latency_percentiles(latency_rows, folder / latency_plots[2])
+        written += latency_plots
+    else:
+        skipped += [f"{p} (no successful latency iteration)" for p in latency_plots]
+    bandwidth_rows = successful(run.bandwidth)
+    if bandwidth_rows is not None and not bandwidth_rows.empty:
+        plot_bandwidth_analysis(run.bandwidth, run.reference, run.bandwidth_stages,
+                                folder / "bandwidth_analysis.png")
+        written.append("bandwidth_analysis.png")
+    else:
+        skipped.append("bandwidth_analysis.png (no successful bandwidth iteration)")
+    if run.write_study is not None and not study_table(run).empty:
+        plot_write_study(run, folder / WRITE_STUDY_PNG)
+        written.append(WRITE_STUDY_PNG)
+    elif run.write_study is not None:
+        skipped.append(f"{WRITE_STUDY_PNG} (no successful row with a copy time in {WRITE_STUDY_CSV})")
+    return written, skipped

@@ -1,0 +1,133 @@
+"""What the latency, bandwidth and reference sections share: counts and failures, the per-stage
+breakdown, ratios, the shared-region-vs-private comparison and the bottleneck lines."""
+
+import numpy as np
+
+from ..manifest import MANIFEST_JSON, lookup
+from ..stats import mbps
+from .text import fmt, fmt_mbps, fmt_table
+
+
+# A stage counts as slower (or faster) on the shared region than on private memory only beyond this
+# ratio: the machines are shared and noisy, and the reference has few iterations.
+REGION_RATIO_THRESHOLD = 1.5
+
+
+def count_line(what, data):
+    total = len(data)
+    ok = int((data["success"] == 1).sum())
+    rate = 100.0 * ok / total if total else float("nan")
+    return f"  {what}: {total} recorded, {ok} succeeded, {total - ok} failed; success rate {fmt(rate)}%"
+
+
+def failure_lines(run, test, data):
+    """The failed iterations with the reasons run.json gives for them."""
+    failed = data[data["success"] == 0]
+    if failed.empty:
+        return []
+    reasons = {}
+    for failure in lookup(run.manifest, "failures", default=[]) or []:
+        if isinstance(failure, dict) and failure.get("test") == test:
+            reasons[(failure.get("frame"), failure.get("iteration"))] = failure.get("error", "?")
+            reasons.setdefault((None, failure.get("iteration")), failure.get("error", "?"))
+    items = []
+    for _, row in failed.iterrows():
+        frame = row["frame_type"] if "frame_type" in row else None
+        iteration = int(row["iteration"])
+        reason = reasons.get((frame, iteration), reasons.get((None, iteration), "reason not recorded"))
+        items.append(f"{frame + ' ' if frame else ''}{iteration} ({reason})")
+    return ["  Failed iterations: " + ", ".join(items)]
+
+
+def planned_line(run, test, data):
+    planned = lookup(run.manifest, "summary", test, "planned")
+    if isinstance(planned, int) and planned != len(data):
+        return [f"  {MANIFEST_JSON} plans {planned} {test} iterations; the CSV has {len(data)} rows (partial run)"]
+    return []
+
+
+def breakdown_table(stages, rows, size):
+    table = []
+    total_mean = rows["total_ns"].mean()
+    for s in stages:
+        rate = fmt_mbps(mbps(size, s.mean)) if size else "n/a"
+        median_rate = fmt_mbps(mbps(size, s.median)) if size else "n/a"
+        table.append([s.label, fmt(s.mean), fmt(s.mean / 1e3, 3), fmt(100 * s.mean / total_mean) + "%",
+                      rate if s.is_bandwidth else "-", fmt(s.median), fmt(s.median_share) + "%",
+                      median_rate if s.is_bandwidth else "-"])
+    total_median = rows["total_ns"].median()
+    table.append(["total (host memcpy + roundtrip)", fmt(total_mean), fmt(total_mean / 1e3, 3), "100.0%",
+                  fmt_mbps(mbps(size, total_mean)) if size else "n/a", fmt(total_median), "100.0%",
+                  fmt_mbps(mbps(size, total_median)) if size else "n/a"])
+    header = ["stage", "mean_ns", "mean_us", "share", "MB/s", "median_ns", "median_share", "median_MB/s"]
+    return fmt_table(header, table)
+
+
+def ratio_line(name, slow_label, slow, fast_label, fast):
+    """C vs B, B vs A: the difference and the ratio of the means, and the per-iteration ratios, as measured."""
+    diff = slow.mean() - fast.mean()
+    ratio = slow.mean() / fast.mean()
+    per_iteration = (slow / fast).replace([np.inf, -np.inf], np.nan).dropna()
+    return (
+        f"  {name} ({slow_label} vs {fast_label}): {slow_label} - {fast_label} = {fmt(diff)} ns "
+        f"({fmt(diff / 1e3, 3)} us, {fmt(100 * diff / fast.mean())}% of {fast_label}); "
+        f"ratio of means {fmt(ratio, 2)}x; per iteration median {fmt(per_iteration.median(), 2)}x, "
+        f"range {fmt(per_iteration.min(), 2)}x-{fmt(per_iteration.max(), 2)}x"
+    )
+
+
+def comparison_rows(stages, reference_rows, size):
+    """Region stage vs the same work on private memory (medians): label, ns, ns, ratio, MB/s, MB/s."""
+    rows = []
+    for s in stages:
+        if s.reference is None or reference_rows is None:
+            continue
+        private = reference_rows[s.reference].median()
+        rows.append([s.label, fmt(s.median), fmt(private), fmt(s.median / private, 2) + "x",
+                     fmt_mbps(mbps(size, s.median)), fmt_mbps(mbps(size, private))])
+    return rows
+
+
+def bottleneck_lines(what, stages, reference_rows):
+    """The stage with the largest share, and what the private-memory reference says about it.
+
+    The write-study variants (--write-study) run inside the round trip but are no part of a transfer:
+    they are never the bottleneck, and their share is said on a line of its own."""
+    study = [s for s in stages if s.column == "guest_study_ns"]
+    top = max((s for s in stages if s.column != "guest_study_ns"), key=lambda s: s.median_share)
+    lines = [f"  {what}: largest share of the end-to-end time: {top.label}, median {fmt(top.median_share)}% "
+             f"per iteration ({fmt(top.median / 1e3, 3)} us median)"]
+    if study:
+        lines.append(f"    (the write-study variants, run inside each round trip because of --write-study and not part "
+                     f"of a transfer, took a median {fmt(study[0].median_share)}% of it; they are left out here)")
+    if top.label.startswith("D verify"):
+        lines.append("    (SHA-256 is the benchmark's integrity check, not part of a transfer)")
+    if top.reference is None:
+        lines.append("    this stage has no private-memory counterpart: the data cannot attribute it to the mapping")
+        return lines
+    if reference_rows is None:
+        lines.append("    no reference run on private memory for this size: "
+                     "the data cannot say whether the shared mapping makes it slow")
+        return lines
+    ratio = top.median / reference_rows[top.reference].median()
+    if ratio > REGION_RATIO_THRESHOLD:
+        verdict = "evidence that the shared mapping slows this stage"
+    elif ratio < 1 / REGION_RATIO_THRESHOLD:
+        verdict = "faster than on private memory; the mapping is not what makes it slow"
+    else:
+        verdict = (f"within {REGION_RATIO_THRESHOLD}x of private memory: the work itself costs this much here, "
+                   "no evidence that the shared mapping is the bottleneck")
+    lines.append(f"    on the shared region it takes {fmt(ratio, 2)}x as long as on private memory "
+                 f"in the same run (medians): {verdict}")
+    slower = []
+    for s in stages:
+        if s.reference is not None:
+            other_ratio = s.median / reference_rows[s.reference].median()
+            if other_ratio > REGION_RATIO_THRESHOLD:
+                slower.append(f"{s.label} {fmt(other_ratio, 2)}x")
+    lines.append(f"    stages more than {REGION_RATIO_THRESHOLD}x slower on the shared region than on private memory: "
+                 f"{', '.join(slower) or 'none'}")
+    return lines
+
+
+COMPARISON_HEADER = ["stage", "region_ns", "private_ns", "region/private", "region_MB/s", "private_MB/s"]

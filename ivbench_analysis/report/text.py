@@ -1,0 +1,56 @@
+"""Formatting of numbers and tables for the report: n/a for missing values, SUSPECT beside implausible rates."""
+
+import pandas as pd
+
+from ..stats import STAT_NAMES, describe, exceeds_bound
+
+
+def fmt(value, decimals=1):
+    if value is None or pd.isna(value):
+        return "n/a"
+    return f"{value:.{decimals}f}"
+
+
+def fmt_mbps(value):
+    """MB/s with a SUSPECT mark above the plausible bound."""
+    text = fmt(value, 1)
+    return text + " SUSPECT" if exceeds_bound(value) else text
+
+
+def fmt_size(size):
+    return f"{size:.0f} bytes ({size / 1e6:.6f} MB, {size / 2**20:.6f} MiB)"
+
+
+def fmt_table(header, rows, indent="  "):
+    """Columns padded to their widest cell: the first left-aligned, the rest right-aligned."""
+    cells = [header] + [[str(c) for c in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+    lines = []
+    for row in cells:
+        parts = [row[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(row[1:], widths[1:])]
+        lines.append(indent + "  ".join(parts).rstrip())
+    return lines
+
+
+def section(title):
+    return ["", title, "-" * len(title)]
+
+
+def stats_table(named_series):
+    """One row per (label, series): every statistic in STAT_NAMES, in ns."""
+    rows = []
+    for label, values in named_series:
+        stats = describe(values)
+        rows.append([label, str(stats["count"])] + [fmt(stats[name]) for name in STAT_NAMES[1:]])
+    return fmt_table(["column"] + STAT_NAMES, rows)
+
+
+def fmt_ratio(value):
+    """A speed or time ratio: two decimals, or three significant digits below 0.1 (fresh pages: 0.00572x)."""
+    if value is None or pd.isna(value):
+        return "n/a"
+    return f"{value:.2f}x" if value >= 0.1 else f"{value:#.3g}x"
+
+
+def fmt_share(value):
+    return "n/a" if value is None else f"{100 * value:.1f}%"

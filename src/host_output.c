@@ -55,6 +55,7 @@ int ivb_output_open(struct ivb_run *run)
 		[IVB_TABLE_PHASE_PERF] = cfg->counters,
 		[IVB_TABLE_WRITE_STUDY] = cfg->write_study,
 		[IVB_TABLE_MAP_STUDY] = cfg->map_study,
+		[IVB_TABLE_STREAM] = cfg->stream_seconds > 0,
 	};
 	char path[4096];
 	int ret;
@@ -158,7 +159,13 @@ void ivb_output_init_manifest(struct ivb_run *run, uint64_t region_size)
 	m->nmeta = cfg->nmeta;
 	m->latency.planned = cfg->iterations;
 	m->bandwidth.planned = cfg->bw_iterations * cfg->nframes;
-	m->reference.planned = cfg->ref_iterations *ivb_plan_reference_sizes(&cfg->plan);
+	m->reference.planned = cfg->ref_iterations * ivb_plan_reference_sizes(&cfg->plan);
+	m->stream_seconds = cfg->stream_seconds;
+	m->stream_frames = cfg->stream_frames_arg;
+	m->stream_slots = cfg->slots;
+	m->stream_fps = cfg->fps;
+	m->stream_policy = ivb_policy_name(cfg->stream_policy);
+	m->stream_verify = ivb_verify_name(cfg->verify);
 }
 
 void ivb_output_write_manifest(struct ivb_run *run, const char *status)

@@ -17,7 +17,10 @@ readonly BUILD=${BUILD:-build}
 readonly PYTHON=${PYTHON:-/usr/bin/python3}
 readonly SERVER=$BUILD/ivshmem_server
 readonly SHM_DEFAULT=/dev/shm/ivshmem
-readonly SHM_SIZE_DEFAULT=64M
+# Room for the stream test's default: 3 slots of 4K frames (75 MB).
+readonly SHM_SIZE_DEFAULT=128M
+# Every default run answers the frames-per-second question with a short stream of 4K frames.
+readonly STREAM_SECONDS_DEFAULT=3
 readonly BOOT_TIMEOUT_DEFAULT=60
 # In the dev VM, vm/dev-guest.sh first copies and compiles guest_reader (minutes under TCG).
 readonly DEV_READY_TIMEOUT_DEFAULT=600
@@ -31,12 +34,18 @@ usage() {
 Usage: ./run_test.sh [OPTION]...
 Run one ivshmem-bench benchmark: host_writer on the host, guest_reader in a VM, results in results/<timestamp>/.
 
-Passed to both programs (their defaults apply when not given):
+The run plan, for host_writer (guest_reader reads it from the region; host_writer's defaults apply):
   --iterations N         latency test iterations (default 100)
   --latency-frame F      frame of the latency test (default 4k)
   --bw-iterations N      bandwidth iterations per frame (default 10)
   --frames LIST          bandwidth frames, e.g. 1080p,1440p,4k or 64,4096,1M (default 1080p,1440p,4k)
   --ref-iterations N     reference iterations per frame (default 3)
+  --stream-seconds S     the stream test: frames through a ring of slots for S seconds per stream
+                         frame (default $STREAM_SECONDS_DEFAULT here; 0: none)
+  --stream-frames LIST, --slots N, --fps F, --stream-policy block|latest, --verify sha256|xxh3|none
+                         the stream's frames (4k), slots (3), pace (0: as fast as possible), policy
+                         (block) and check (xxh3); see host_writer --help
+Both programs:
   --timeout SECONDS      limit of every wait for the other side (default 30)
 Run:
   --mode polling|doorbell
@@ -84,6 +93,7 @@ order=guest
 shm=$SHM_DEFAULT
 shm_given=
 shm_size=
+stream_seconds=
 results_base=results
 boot_timeout=
 analysis=1
@@ -115,8 +125,28 @@ while [ $# -gt 0 ]; do
 		common_args+=("$1" "$2" --connect-timeout "$2")
 		shift 2
 		;;
-	--frames | --latency-frame)
+	--frames | --latency-frame | --stream-frames)
 		need_value "$IVB_GUEST_ARG_RE" "$@"
+		plan_args+=("$1" "$2")
+		shift 2
+		;;
+	--stream-seconds)
+		need_value '^[0-9]+$' "$@"
+		stream_seconds=$2
+		shift 2
+		;;
+	--slots | --fps)
+		need_value '^[0-9]+$' "$@"
+		plan_args+=("$1" "$2")
+		shift 2
+		;;
+	--stream-policy)
+		need_value '^(block|latest)$' "$@"
+		plan_args+=("$1" "$2")
+		shift 2
+		;;
+	--verify)
+		need_value '^(sha256|xxh3|none)$' "$@"
 		plan_args+=("$1" "$2")
 		shift 2
 		;;
@@ -198,6 +228,7 @@ if [ "$vm" = dev ]; then
 	[ -z "$shm_size" ] || usage_error "--shm-size is for the bench VM only (the dev VM maps the file at its own size)"
 fi
 shm_size=${shm_size:-$SHM_SIZE_DEFAULT}
+plan_args+=(--stream-seconds "${stream_seconds:-$STREAM_SECONDS_DEFAULT}")
 if [ -z "$boot_timeout" ]; then
 	boot_timeout=$BOOT_TIMEOUT_DEFAULT
 	[ "$vm" = bench ] || boot_timeout=$DEV_READY_TIMEOUT_DEFAULT

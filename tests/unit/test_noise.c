@@ -103,7 +103,9 @@ static void test_snapshots_and_busy_processes(void)
 	snprintf(maps, sizeof(maps), "7f0000000000-7f0004000000 rw-s 00000000 %02x:%02x %llu %s\n", major(st.st_dev),
 		 minor(st.st_dev), (unsigned long long)st.st_ino, region);
 	put("/proc/13/maps", "00400000-00401000 r-xp 00000000 08:01 42 /bin/guest_reader\n%s", maps);
-	put("/proc/10/maps", "00400000-00401000 r-xp 00000000 08:01 42 /usr/bin/cc1\n");
+	/* Another file on the region's device is not the region. */
+	put("/proc/10/maps", "00400000-00401000 r-xp 00000000 %02x:%02x %llu /usr/bin/cc1\n", major(st.st_dev),
+	    minor(st.st_dev), (unsigned long long)st.st_ino + 1);
 	CHECK(ivb_noise_busy_over(&noise, 10000000000ull) == 0);
 	CHECK(noise.busy_known);
 	CHECK(noise.nbusy == 4);

@@ -21,6 +21,7 @@ check-unit: $(UNIT_BINS)
 
 check-loopback: $(BUILD)/host_writer $(BUILD)/guest_reader $(BUILD)/ivshmem_server
 	$(TEST_LIMIT) tests/integration/loopback.sh $(BUILD)
+	$(TEST_LIMIT) tests/integration/run_test_loopback.sh $(BUILD)
 
 # The same tests built with AddressSanitizer and UndefinedBehaviorSanitizer, in their own folder.
 ASAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all

@@ -10,7 +10,7 @@
 # Each run starts guest_reader anew: no boot to share between runs.
 IVB_VM_SAME_BOOT=
 # The region file of a loopback run, unless --shm names one: private to this run, removed at its end.
-IVB_LOOPBACK_SHM=/dev/shm/ivb-loopback-$$
+IVB_LOOPBACK_SHM=/dev/shm/ivb-run-loopback-$$
 
 # guest_reader's arguments are passed as they are.
 ivb_vm_check_guest_args() { :; }

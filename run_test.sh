@@ -423,8 +423,8 @@ json_field() {
 mapping=$(json_field guest mapping)
 echo "run_test: results in $top_dir ($results_base/latest)${repeat:+; $runs_done of $count runs in run-*/}"
 if [ -n "$mapping" ]; then
-	device=$(json_field guest device)
-	echo "run_test: guest mapping $mapping${device:+ of $device}, memory type" \
+	guest_device=$(json_field guest device)
+	echo "run_test: guest mapping $mapping${guest_device:+ of $guest_device}, memory type" \
 		"$(json_field guest memory_type), guest kernel $(json_field guest kernel)"
 fi
 [ -z "$ready_s" ] || echo "run_test: bench VM ($IVB_ACCEL): QEMU start to guest_reader ready ${ready_s} s"

@@ -16,6 +16,7 @@
 #include "bell.h"
 #include "host_rows.h"
 #include "manifest.h"
+#include "noise.h"
 #include "opts.h"
 #include "perfctr.h"
 #include "plan.h"
@@ -69,6 +70,7 @@ struct ivb_run {
 	struct ivb_outputs out;
 	struct ivb_perf perf;
 	struct ivb_bell bell;
+	struct ivb_noise noise; /* run.json's "noise": /proc around the tests */
 	uint64_t last_send_ns; /* when the last message started, for --interval-us */
 	char guest_summary_why[IVB_WHY_LEN];
 	char why[4096 + IVB_WHY_LEN]; /* why the run stopped (a path and a reason fit), for stderr and run.json */

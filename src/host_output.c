@@ -154,6 +154,7 @@ void ivb_output_init_manifest(struct ivb_run *run, uint64_t region_size)
 	m->interval_us = cfg->interval_us;
 	m->host_counters_missing = run->host_counters_missing;
 	m->guest_counters_missing = run->guest_counters_missing;
+	m->noise = &run->noise;
 	for (size_t i = 0; i < cfg->nmeta; i++)
 		m->meta[i] = cfg->meta[i];
 	m->nmeta = cfg->nmeta;

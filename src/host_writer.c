@@ -458,11 +458,13 @@ static int run_session(struct ivb_run *run)
 		ivb_map_kind_name((enum ivb_map_kind)m->guest.map_kind), m->guest.device[0] ? " of " : "",
 		m->guest.device, m->guest.memtype[0] ? m->guest.memtype : "unknown");
 	ivb_output_write_manifest(run, "running");
+	(void)ivb_noise_begin(&run->noise, "", run->cfg.shm_path);
 	ivb_cpu_span_start(&cpu);
 	ret = ivb_run_all(run);
 	if (ret == 0)
 		ret = ivb_run_streams(run);
 	ivb_cpu_span_end(&cpu);
+	(void)ivb_noise_end(&run->noise);
 	m->host_cpu = (struct ivb_cpu_record){ .known = true, .user_s = cpu.user_s, .sys_s = cpu.sys_s,
 					       .wall_s = cpu.wall_s, .messages = run->messages_done + run->cfg.warmup };
 	ivb_output_record_host_bell(run);

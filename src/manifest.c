@@ -263,6 +263,9 @@ static void write_body(struct ivb_json *j, const struct ivb_manifest *m)
 	}
 	ivb_json_object_end(j);
 
+	if (m->noise != NULL)
+		ivb_noise_write_json(j, m->noise);
+
 	ivb_json_object(j, "summary");
 	write_count(j, "latency", &m->latency);
 	write_count(j, "bandwidth", &m->bandwidth);

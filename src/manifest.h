@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "common.h"
+#include "noise.h"
 
 #define IVB_MAX_META 32u
 #define IVB_MAX_FAILURES 256u
@@ -89,6 +90,7 @@ struct ivb_manifest {
 	struct ivb_cpu_record guest_cpu; /* as the guest reported it at the end of the run */
 	const char *guest_cpu_missing;   /* why guest_cpu is not known, or NULL */
 	struct ivb_bell_record host_bell, guest_bell;
+	const struct ivb_noise *noise; /* snapshots around the tests, or NULL */
 	const char *host_counters_missing;  /* "" when every counter was measured */
 	const char *guest_counters_missing;
 	/* the guest, as it reported itself through the region (sanitised) */

@@ -300,3 +300,12 @@ def test_stream_latency_and_frames_per_second(tmp_path):
     assert (fps["unit"], fps["median"], fps["n"]) == ("frames/s", "90.0", "3")  # three whole seconds
     assert float(fps["mbps"]) == pytest.approx(90 * 6220800 / 1e6, abs=0.051)
     assert "no stream_results.csv" not in figures
+
+
+def test_too_few_samples_for_an_interval_is_said_so_not_called_no_difference(tmp_path):
+    write_run(tmp_path / "a", 61, n=4)
+    write_run(tmp_path / "b", 62, scale=1.5, n=4)
+    proc = compare(tmp_path / "a", tmp_path / "b")
+    assert proc.returncode == 0, proc.stderr
+    row = ratio_row(proc.stdout.split("\n\n", 1)[1], "latency C copy")
+    assert (row["low"], row["high"], row["verdict"]) == ("n/a", "n/a", "no interval (fewer than 6 samples)")

@@ -129,7 +129,8 @@ class OneLineParser(argparse.ArgumentParser):
 def main(argv=None):
     parser = OneLineParser(
         prog="analyze_results.py",
-        description="Statistics, plots and performance_report.txt for one ivshmem-bench results folder.",
+        description="Statistics, plots and performance_report.txt for one ivshmem-bench results folder "
+                    "(or a folder of repeated runs: run-1 ... run-N).",
     )
     parser.add_argument("results_dir", nargs="?", default=DEFAULT_RESULTS_DIR,
                         help=f"folder with the CSVs and run.json, or with run-1 ... run-N folders of repeated "

@@ -432,18 +432,13 @@ for ((index = 1; index <= count; index++)); do
 	[ "$status" -eq 0 ] || break
 done
 
-# TODO(issue 15): one analysis over all runs once analyze_results.py accepts a folder of run-* folders.
-if [ -n "$analysis" ]; then
-	for ((index = 1; index <= runs_done; index++)); do
-		dir=$top_dir
-		[ -z "$repeat" ] || dir=$top_dir/run-$index
-		[ -f "$dir/run.json" ] || continue
-		ivb_log "analysing the results (analyze_results.py $dir)"
-		if ! "$PYTHON" analyze_results.py "$dir"; then
-			ivb_log "the analysis failed; the measurements are in $dir"
-			status=1
-		fi
-	done
+# One analysis: of the run, or of the folder of runs (each run's own report, then one over all of them).
+if [ -n "$analysis" ] && [ "$runs_done" -gt 0 ]; then
+	ivb_log "analysing the results (analyze_results.py $top_dir)"
+	if ! "$PYTHON" analyze_results.py "$top_dir"; then
+		ivb_log "the analysis failed; the measurements are in $top_dir"
+		status=1
+	fi
 fi
 
 # Summary: where the results are and what the guest mapped.

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -296,6 +297,46 @@ static void test_impossible_counters_are_not_numbers(void)
 				       "A_hot_read l1_cache_misses 4611686018427387905 above its bound \")") == 0);
 }
 
+/* A sum of the guest's four phases that does not fit in 64 bits is not measured, never a wrapped number. */
+static void test_counter_totals_never_wrap(void)
+{
+	static const enum ivb_table tables[2] = { IVB_TABLE_LATENCY, IVB_TABLE_LATENCY_PERF };
+	struct ivb_guest_info guest = { .map_kind = IVB_MAP_SHM };
+	struct ivb_frame frame;
+	struct ivb_outputs out;
+	struct ivb_row_key key = { "latency", IVB_MSG_LATENCY, 1, &frame, &guest };
+	struct ivb_sample s;
+	char path[512];
+	int n;
+
+	memset(&out, 0, sizeof(out));
+	memset(&s, 0, sizeof(s));
+	CHECK(ivb_parse_frame("4096", &frame) == 0);
+	snprintf(path, sizeof(path), "%s/totals", tmpdir);
+	CHECK(mkdir(path, 0700) == 0);
+	for (size_t i = 0; i < 2; i++) {
+		const enum ivb_table t = tables[i];
+
+		snprintf(path, sizeof(path), "%s/totals/%s", tmpdir, ivb_tables[t].file);
+		CHECK(ivb_csv_open_table(&out.csv[t], path, t) == 0);
+		out.open[t] = true;
+	}
+	s.have_guest = s.have_roundtrip = s.success = true;
+	ivb_counts_none(&s.host_counts);
+	for (unsigned p = 0; p < IVB_NPHASES; p++)
+		for (unsigned i = 0; i < IVB_NCOUNTERS; i++)
+			s.report.counters[p].v[i] = (1ull << 62) + 1; /* four of them wrap to 4 */
+	s.report.counters[0].v[IVB_CTR_CYCLES] = s.report.counters[1].v[IVB_CTR_CYCLES] = 5;
+	s.report.counters[2].v[IVB_CTR_CYCLES] = s.report.counters[3].v[IVB_CTR_CYCLES] = 5;
+	CHECK(ivb_rows_write(&out, &key, &s) == 0);
+	CHECK(ivb_csv_close(&out.csv[IVB_TABLE_LATENCY]) == 0 && ivb_csv_close(&out.csv[IVB_TABLE_LATENCY_PERF]) == 0);
+	n = read_table("totals", IVB_TABLE_LATENCY_PERF, rows);
+	CHECK(n == 1);
+	CHECK(n == 1 && rows[0][IVB_COL_LATENCY_PERF_GUEST_TLB_MISSES][0] == '\0');
+	CHECK(n == 1 && rows[0][IVB_COL_LATENCY_PERF_GUEST_INSTRUCTIONS][0] == '\0');
+	CHECK(n == 1 && strcmp(rows[0][IVB_COL_LATENCY_PERF_GUEST_CPU_CYCLES], "20") == 0);
+}
+
 /* Memory types and a kernel name made of CSV and JSON structure: data in every file, sanitised, and said so. */
 static void test_guest_strings_stay_data(void)
 {
@@ -328,6 +369,7 @@ int main(void)
 	RUN_TEST(test_guest_accepting_a_corrupted_message_fails);
 	RUN_TEST(test_guest_timings_beyond_the_round_trip_fail);
 	RUN_TEST(test_impossible_counters_are_not_numbers);
+	RUN_TEST(test_counter_totals_never_wrap);
 	RUN_TEST(test_guest_strings_stay_data);
 	ret = CHECK_SUMMARY("unit hostile");
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);

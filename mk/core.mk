@@ -1,9 +1,10 @@
 # Core tests: C unit tests, loopback integration, and both again under ASan/UBSan.
 
-UNIT_TESTS := opts output protocol memory counters bell columns ring stream noise
+UNIT_TESTS := opts output protocol memory counters bell columns ring stream noise peer hostile
 UNIT_BINS = $(UNIT_TESTS:%=$(BUILD)/tests/test_%)
 # Test programs link every module but the two mains.
-TEST_LINK_OBJS = $(LIB_OBJS) $(BUILD)/pci.o $(BUILD)/json.o $(BUILD)/noise.o $(BUILD)/host_rows.o $(BUILD)/csv.o $(BUILD)/columns.o
+TEST_LINK_OBJS = $(LIB_OBJS) $(BUILD)/pci.o $(BUILD)/json.o $(BUILD)/noise.o $(BUILD)/host_rows.o $(BUILD)/csv.o \
+	$(BUILD)/columns.o $(BUILD)/host_run.o $(BUILD)/host_stream.o $(BUILD)/host_output.o $(BUILD)/manifest.o
 # Every test program run is bounded: a hang fails the test instead of the CI job.
 TEST_LIMIT := timeout 300
 

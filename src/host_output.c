@@ -174,6 +174,9 @@ void ivb_output_write_manifest(struct ivb_run *run, const char *status)
 	int ret;
 
 	run->manifest.status = status;
+	run->manifest.guest_unsafe_text = run->host.unsafe_text;
+	run->manifest.guest_counters_rejected = run->host.counters_rejected;
+	run->manifest.guest_counters_note = run->host.counters_note;
 	ivb_utc_now(run->manifest.finished_utc);
 	ret = ivb_manifest_write(run->cfg.out_dir, &run->manifest);
 	if (ret < 0)

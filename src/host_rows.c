@@ -3,6 +3,7 @@
 
 #include <errno.h>
 
+#include "peer_check.h"
 #include "region.h"
 
 #define COL(T, NAME) IVB_COL_##T##_##NAME
@@ -181,7 +182,7 @@ static void side_counters(struct ivb_csv *c, const struct side_columns *col, con
 	counter(c, col->task_clock_ns, k->v[IVB_CTR_TASK_CLOCK_NS]);
 }
 
-/* The guest's counters over its four phases: a sum, not measured if any phase lacks it. */
+/* The guest's counters over its four phases: a sum, not measured if any phase lacks it or it does not fit. */
 static void guest_total_counts(const struct ivb_sample *s, struct ivb_counts *out)
 {
 	ivb_counts_none(out);
@@ -191,8 +192,9 @@ static void guest_total_counts(const struct ivb_sample *s, struct ivb_counts *ou
 		uint64_t sum = 0;
 		unsigned p;
 
+		/* Saturates at UINT64_MAX, which is IVB_CTR_NONE: a sum that wraps is never written. */
 		for (p = 0; p < IVB_NPHASES && s->report.counters[p].v[i] != IVB_CTR_NONE; p++)
-			sum += s->report.counters[p].v[i];
+			sum = ivb_add_sat(sum, s->report.counters[p].v[i]);
 		if (p == IVB_NPHASES)
 			out->v[i] = sum;
 	}

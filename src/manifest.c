@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "json.h"
+#include "peer_check.h"
 #include "protocol.h"
 #include "region.h"
 #include "revision.h" /* build/gen/, written by the Makefile */
@@ -169,6 +170,24 @@ static void write_stream(struct ivb_json *j, const struct ivb_stream_record *s)
 	ivb_json_object_end(j);
 }
 
+/* What the guest reported out of bounds (peer_check.h): replaced in the outputs, said here. */
+static void write_out_of_bounds(struct ivb_json *j, const struct ivb_manifest *m)
+{
+	if (m->guest_unsafe_text != 0) {
+		ivb_json_array(j, "unsafe_text_replaced");
+		for (unsigned bit = 0; bit < IVB_TEXT_FIELDS; bit++)
+			if (m->guest_unsafe_text & (1u << bit))
+				ivb_json_str(j, NULL, ivb_guest_text_name((enum ivb_guest_text)(1u << bit)));
+		ivb_json_array_end(j);
+	}
+	if (m->guest_counters_rejected > 0) {
+		ivb_json_object(j, "counters_out_of_range");
+		ivb_json_u64(j, "values", m->guest_counters_rejected);
+		ivb_json_str(j, "first", m->guest_counters_note != NULL ? m->guest_counters_note : "");
+		ivb_json_object_end(j);
+	}
+}
+
 static void write_body(struct ivb_json *j, const struct ivb_manifest *m)
 {
 	struct utsname uts;
@@ -246,6 +265,7 @@ static void write_body(struct ivb_json *j, const struct ivb_manifest *m)
 		if (m->guest_cpu_missing != NULL)
 			ivb_json_str(j, "cpu_missing", m->guest_cpu_missing);
 		write_bell(j, &m->guest_bell);
+		write_out_of_bounds(j, m);
 	}
 	ivb_json_object_end(j);
 

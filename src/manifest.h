@@ -96,6 +96,9 @@ struct ivb_manifest {
 	/* the guest, as it reported itself through the region (sanitised) */
 	int guest_known;
 	struct ivb_guest_info guest;
+	unsigned guest_unsafe_text;       /* enum ivb_guest_text bits: strings whose unsafe characters were replaced */
+	uint64_t guest_counters_rejected; /* counter values above any true value, written as empty fields */
+	const char *guest_counters_note;  /* the first of them */
 	/* --meta KEY=VALUE pairs */
 	const char *meta[IVB_MAX_META];
 	size_t nmeta;

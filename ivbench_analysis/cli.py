@@ -18,7 +18,9 @@ from .manifest import TCG_WARNING, is_tcg
 from .model import Summary
 from .plots import write_plots
 from .report import build_report
+from .report.streaming import stream_summary
 from .stats import successful
+from .streams import load_streams
 
 
 DEFAULT_RESULTS_DIR = "results/latest"
@@ -34,7 +36,7 @@ def all_failed_tests(run):
 def analyse(folder, plots=True):
     """The report and (unless plots is False) the plots of one results folder; the exit status."""
     run = load_run(folder)
-    findings = find_suspects(run)
+    findings = find_suspects(run) + load_streams(run).findings
     summary = Summary()
     report = build_report(run, findings, summary)
     try:
@@ -55,6 +57,8 @@ def analyse(folder, plots=True):
         print(f"  {line.strip()}")
     for line in summary.copy_study:
         print(f"  write study {line}")
+    for line in stream_summary(run):
+        print(f"  {line}")
     print(f"  SUSPECT figures: {len(findings)}" + (" (see the report)" if findings else ""))
     print(f"  wrote {REPORT_TXT}" + "".join(f", {p}" for p in written))
     for item in skipped:

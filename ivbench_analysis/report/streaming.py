@@ -189,8 +189,11 @@ def stream_lines(run, stream, tcg):
 def streaming_section(run):
     lines = section(f"STREAMING ({STREAM_CSV}, {MANIFEST_JSON} streams)")
     found = load_streams(run)
+    unusable = run.stream is None and (run.folder / STREAM_CSV).exists()
+    if unusable:
+        lines.append(f"  {STREAM_CSV} is unusable: see MISSING OR UNREADABLE INPUT")
     if not found.streams:
-        return lines + ["  no stream test in this run (host_writer --stream-seconds S runs one)"]
+        return lines if unusable else lines + ["  no stream test in this run (host_writer --stream-seconds S runs one)"]
     lines += ["  The host writes frame n+1 into a ring of slots while the guest still reads frame n. frames/s and",
               "  MB/s (1 MB = 1e6 B): sustained = median over the full 1-second windows from the stream's start,",
               "  slowest = the slowest of them, overall = consumed frames / duration. Latency: host clock only,",

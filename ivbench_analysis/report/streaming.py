@@ -144,19 +144,20 @@ def bottleneck_lines(stream, rec, f):
                    "memory sets the rate")
     if None not in (f.guest_copy, f.guest_verify, f.host_write):
         guest = f.guest_copy + f.guest_verify
+        work = "copy" if stream.verify == "none" else "copy + verify"
         if guest >= SLOWER_FACTOR * f.host_write:
-            out.append(f"the guest is the slower side: copy + verify take {ms(guest)} ms per frame (medians), the "
+            out.append(f"the guest is the slower side: {work} per frame {ms(guest)} ms (medians), the "
                        f"host's write {ms(f.host_write)} ms")
         elif f.host_write >= SLOWER_FACTOR * guest:
             out.append(f"the host is the slower side: its write takes {ms(f.host_write)} ms per frame (median), the "
-                       f"guest's copy + verify {ms(guest)} ms")
+                       f"guest's {work} {ms(guest)} ms")
         if guest > 0 and guest >= f.host_write / SLOWER_FACTOR and stream.verify != "none":
             for part, ns in (("verify", f.guest_verify), ("copy out of the slot", f.guest_copy)):
                 if ns / guest >= MAJOR_SHARE:
                     out.append(f"the guest's {part} takes {100 * ns / guest:.0f}% of its time per frame")
         target = rec.get("fps_target")
         if target and guest > 1e9 / target:
-            out.append(f"the guest's copy + verify ({ms(guest)} ms) is longer than the frame interval "
+            out.append(f"the guest's {work} ({ms(guest)} ms) is longer than the frame interval "
                        f"({ms(1e9 / target)} ms at {target:g} frames/s): it cannot keep up")
     private_copy = rec.get("pipeline_limit.guest_copy_ns")
     if f.guest_copy is not None and private_copy and f.guest_copy >= REGION_COPY_FACTOR * private_copy:

@@ -115,7 +115,7 @@ def test_block_stream_figures_against_the_limit_lockstep_and_latency(tmp_path):
     assert field(text, "CPU per frame", r"guest ([\d.]+) ms") == pytest.approx(0.6 / len(ok) * 1e3, abs=0.0005)
     assert line(text, "rings per frame") == f"rings per frame (doorbell): 1.000 ({len(rows)} rings for {len(rows)} frames)"
 
-    assert (f"-> the guest is the slower side: copy + verify take {(copy + verify) / 1e6:.3f} ms per frame (medians), "
+    assert (f"-> the guest is the slower side: copy + verify per frame {(copy + verify) / 1e6:.3f} ms (medians), "
             f"the host's write {write / 1e6:.3f} ms") in text
     assert f"-> the guest's verify takes {100 * verify / (copy + verify):.0f}% of its time per frame" in text
     assert "runs at the pipeline limit" not in text and "-> paced" not in text

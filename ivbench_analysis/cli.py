@@ -19,8 +19,10 @@ from .manifest import TCG_WARNING, is_tcg
 from .model import Summary
 from .plots import write_plots
 from .report import build_report, build_set_report
+from .report.streaming import stream_summary
 from .repeats import RunSet, run_folders
 from .stats import successful
+from .streams import load_streams
 
 
 DEFAULT_RESULTS_DIR = "results/latest"
@@ -75,7 +77,7 @@ def analyse_set(folder, folders, plots, resamples):
 def analyse_run(folder, plots, resamples):
     """One results folder: (exit status, the Run, its SUSPECT findings)."""
     run = load_run(folder)
-    findings = find_suspects(run)
+    findings = find_suspects(run) + load_streams(run).findings
     summary = Summary()
     report = build_report(run, findings, summary, resamples)
     try:
@@ -96,6 +98,8 @@ def analyse_run(folder, plots, resamples):
         print(f"  {line.strip()}")
     for line in summary.copy_study:
         print(f"  write study {line}")
+    for line in stream_summary(run):
+        print(f"  {line}")
     print(f"  SUSPECT figures: {len(findings)}" + (" (see the report)" if findings else ""))
     print(f"  wrote {REPORT_TXT}" + "".join(f", {p}" for p in written))
     for item in skipped:

@@ -18,6 +18,7 @@ from .model import (
     TEXT_COLUMNS, Run, Stage,
 )
 from .stats import mbps
+from .streams import POLICIES, VERIFIES
 
 
 class InputError(Exception):
@@ -136,7 +137,11 @@ EXTRA_SPECS = [
               required=("test", "iteration", "frame_type", "size_bytes", "mapping", "memory_type", "success"),
               allowed={"test": ("latency", "bandwidth"), "mapping": MAPPINGS, "success": (0, 1)}),
 ]
-TABLE_SPECS = TIMING_SPECS + EXTRA_SPECS
+# The stream test's frames: rows that do not say which stream they belong to or what became of them are unusable.
+STREAM_SPEC = TableSpec("stream", "stream test", required=("frame_type", "size_bytes", "policy", "verify", "dropped",
+                                                           "success"),
+                        allowed={"policy": POLICIES, "verify": VERIFIES, "dropped": (0, 1), "success": (0, 1)})
+TABLE_SPECS = TIMING_SPECS + EXTRA_SPECS + [STREAM_SPEC]
 
 
 def load_optional_csv(folder, filename, columns, notes):
@@ -291,6 +296,7 @@ def load_run(folder):
         phase_counters=phase_counters,
         write_study=study,
         map_study=map_study,
+        stream=load_extra(folder, STREAM_SPEC, notes, errors),
         latency_stages=with_study_stage(LATENCY_STAGES, study, "guest_other_ns"),
         bandwidth_stages=with_study_stage(BANDWIDTH_STAGES, study, "roundtrip_other_ns"),
         manifest=manifest,

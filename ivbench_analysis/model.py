@@ -169,6 +169,7 @@ class Run:
     latency_frame_bytes: Optional[int]
     notes: list
     input_errors: list
+    stream: object = None  # stream_results.csv (ivbench_analysis/streams.py pairs it with run.json's streams)
 
     def timings(self, test):
         """The timing table of a test in TESTS."""

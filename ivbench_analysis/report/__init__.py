@@ -13,6 +13,7 @@ from .mapping import mapping_study_section
 from .noise import noise_section
 from .notification import notification_section
 from .reference import reference_sections
+from .streaming import streaming_section
 from .summary import bottleneck_section, suspect_section
 from .text import section
 
@@ -43,6 +44,7 @@ def build_report(run, findings, summary, resamples=RESAMPLES):
     lines += latency_sections(run, summary)
     lines += bandwidth_sections(run, summary)
     lines += reference_sections(run)
+    lines += streaming_section(run)
     lines += copy_time_section(run, summary)
     lines += mapping_study_section(run)
     lines += counter_sections(run)

@@ -72,6 +72,9 @@ Run:
   --boot-timeout SECONDS limit for guest_reader to get ready: the bench VM's boot (default
                          $BOOT_TIMEOUT_DEFAULT), or the dev VM's copy and compile (default $DEV_READY_TIMEOUT_DEFAULT)
   --no-analysis          do not run analyze_results.py
+  --no-map-study         do not pass host_writer --map-study=latency, which this script does by
+                         default: the guest also times phases A-C of the latency messages through
+                         uc, wc and wb (the driver's /dev/ivshmem-region), in a rotating order
 Testing and debugging:
   --guest-arg ARG        one more argument for guest_reader (repeatable)
   --host-arg ARG         one more argument for host_writer (repeatable)
@@ -103,6 +106,7 @@ results_base=results
 boot_timeout=
 analysis=1
 repeat=
+map_study=1
 mode=${IVSHMEM_MODE:-polling}
 interval_args=()
 
@@ -206,6 +210,10 @@ while [ $# -gt 0 ]; do
 		analysis=
 		shift
 		;;
+	--no-map-study)
+		map_study=
+		shift
+		;;
 	--guest-arg)
 		need_value '.' "$@"
 		guest_extra+=("$2")
@@ -262,8 +270,9 @@ if [ "$shm_bytes" -lt 65536 ] || [ $((shm_bytes & (shm_bytes - 1))) -ne 0 ]; the
 	usage_error "--shm-size must be a power of two of at least 64K, not $shm_size"
 fi
 guest_args=("${common_args[@]}" --mode "$mode" "${guest_extra[@]}")
-# guest_reader --map wb maps the region through our guest driver: the bench VM boots the initramfs that has it.
-[[ " ${guest_extra[*]} " =~ \ --map(\ |=)wb\  ]] && IVB_NEED_DRIVER=1 || IVB_NEED_DRIVER=
+# The bench VM boots the initramfs with our guest driver: guest_reader --map wb and the map study's wb
+# mapping need it. Where it cannot load, the guest says why and runs without wb (the map study without it).
+IVB_NEED_DRIVER=1
 
 # The VM's steps (ivb_vm_*): the same in both.
 case $vm in
@@ -353,6 +362,8 @@ if [ "$mode" = doorbell ]; then
 	host_cmd+=(--doorbell "$IVB_VM_DOORBELL_SOCKET")
 fi
 host_cmd+=("${IVB_VM_HOST_ARGS[@]}")
+# Before the user's --host-arg options, which may override it (e.g. --host-arg --map-study for every test).
+[ -z "$map_study" ] || host_cmd+=(--map-study=latency)
 
 # Run host_writer in the background and wait for it: a signal to this script then runs cleanup() at once
 # (bash defers traps while a foreground child runs), which stops host_writer so that it writes its run.json.

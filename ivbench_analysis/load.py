@@ -234,15 +234,16 @@ def add_derived_bandwidth_columns(data, study):
         data[f"{col}_calc_mbps"] = mbps(data["size_bytes"], data[f"{col}_ns"])
 
 
-def add_map_roles(data):
-    """host_writer writes, per message, the row of the guest's usual mapping and then, when the guest has
-    one, the row of its other mapping: the position in a run of consecutive rows of one message tells them
-    apart (the names cannot: in loopback both are shm). _message names the message for pairing."""
+def add_map_messages(data):
+    """host_writer writes, per message, one row per mapping the guest measured, in the order it ran them:
+    _message names the message (a run of consecutive rows of one test, frame and iteration) for pairing the
+    mappings; order is the position in that message's rotation (0 went first), from the column when the CSV
+    has it, else from the row's position."""
     key = data[["test", "frame_type", "iteration", "size_bytes"]].astype(str).agg("/".join, axis=1)
     run_id = (key != key.shift()).cumsum()
-    position = data.groupby(run_id).cumcount()
-    data["role"] = np.where(position % 2 == 0, "usual", "second")
-    data["_message"] = run_id.astype(str) + "/" + (position // 2).astype(str)
+    data["_message"] = run_id.astype(str)
+    if "order" not in data.columns or data["order"].isna().all():
+        data["order"] = data.groupby(run_id).cumcount()
 
 
 def with_study_stage(stages, study, before):
@@ -275,7 +276,7 @@ def load_run(folder):
     latency_counters, bandwidth_counters, phase_counters, study, map_study = (
         load_extra(folder, spec, notes, errors) for spec in EXTRA_SPECS)
     if map_study is not None:
-        add_map_roles(map_study)
+        add_map_messages(map_study)
     for data, keys in ((latency, MESSAGE_KEYS["latency"]), (bandwidth, MESSAGE_KEYS["bandwidth"]),
                        (reference, MESSAGE_KEYS["reference"]), (latency_counters, MESSAGE_KEYS["latency"]),
                        (bandwidth_counters, MESSAGE_KEYS["bandwidth"]),

@@ -11,9 +11,9 @@
  *   line 5-6 guest info    guest-owned  how the guest mapped the region
  *   line 7  guest study    guest-owned  write-path variants of phase C, counter availability
  *   line 8-12 guest counters guest-owned performance counters of phases A-D
- *   line 13 guest map study guest-owned phases A-C again through a second mapping of BAR2
- *   line 14 guest summary  guest-owned  the guest's CPU time and doorbell counts over the run, at its end
- *   line 15-17 host plan   host-owned   what the host will send: counts per test, frame sizes, flags
+ *   line 13-15 guest map study guest-owned phases A-C again through each mapping of BAR2 (uc, wc, wb)
+ *   line 16 guest summary  guest-owned  the guest's CPU time and doorbell counts over the run, at its end
+ *   line 17-19 host plan   host-owned   what the host will send: counts per test, frame sizes, flags
  *                                       (written while INITIALIZING; the guest needs no test options)
  *
  * A stream message (IVB_MSG_STREAM) lays a ring of frame slots in the data buffer (ring.h): its
@@ -33,7 +33,7 @@
 #include <stdint.h>
 
 #define IVB_MAGIC 0x31425649u /* "IVB1" in memory order */
-#define IVB_PROTOCOL_VERSION 5u
+#define IVB_PROTOCOL_VERSION 6u
 #define IVB_CACHE_LINE 64u
 #define IVB_HEADER_SIZE 4096u /* the data buffer starts here: page aligned */
 #define IVB_SHA256_LEN 32u
@@ -74,7 +74,7 @@ enum ivb_msg_kind {
 /* Flags of a message, in msg_flags. */
 #define IVB_MSG_FLAG_COUNTERS 0x1u    /* measure performance counters around each phase */
 #define IVB_MSG_FLAG_WRITE_STUDY 0x2u /* also time the write-path variants of phase C */
-#define IVB_MSG_FLAG_MAP_STUDY 0x4u   /* also time phases A-C through the other mapping of BAR2 */
+#define IVB_MSG_FLAG_MAP_STUDY 0x4u   /* also time phases A-C through every mapping of BAR2 */
 #define IVB_MSG_FLAGS_ALL (IVB_MSG_FLAG_COUNTERS | IVB_MSG_FLAG_WRITE_STUDY | IVB_MSG_FLAG_MAP_STUDY)
 
 /* Per-message result, written by the guest in error_code. */
@@ -149,14 +149,21 @@ struct ivb_phase_counters {
 	uint64_t v[IVB_NCOUNTERS];
 };
 
-/* Phases A-C through a second mapping of the same memory (guest clock; map_kind NONE: not run). */
+#define IVB_MAP_STUDY_MAX 3u /* mappings of the map study per message: uc, wc, wb (loopback: the file 3 times) */
+#define IVB_MAP_STUDY_ERRNO_MAX 4095u /* the largest errno a slot may carry */
+
+/*
+ * Phases A-C through one mapping of the same memory (guest clock). The guest fills the slots in the
+ * order it ran them (slot 0 went first); the order rotates from message to message. A slot with
+ * map_kind NONE is unused; one with error set names a mapping the guest could not make, and why.
+ */
 struct ivb_map_study {
 	uint64_t hot_read_ns;
 	uint64_t cold_read_ns;
 	uint64_t copy_ns;
-	uint32_t map_kind;             /* enum ivb_map_kind of the second mapping */
+	uint32_t map_kind;             /* enum ivb_map_kind of this mapping */
+	uint32_t error;                /* 0: measured; else the errno of making this mapping (times are 0) */
 	char memtype[IVB_MEMTYPE_LEN]; /* its memory type, as the guest kernel reports it */
-	uint8_t pad[4];
 };
 
 /* How the guest mapped the region; strings are NUL-padded and untrusted. */
@@ -251,13 +258,13 @@ struct ivb_region {
 	/* lines 8-12: guest counters, guest-owned */
 	alignas(IVB_CACHE_LINE) struct ivb_phase_counters counters[IVB_NPHASES];
 
-	/* line 13: guest map study, guest-owned */
-	alignas(IVB_CACHE_LINE) struct ivb_map_study map_study;
+	/* lines 13-15: guest map study, guest-owned, one line per mapping */
+	alignas(IVB_CACHE_LINE) struct ivb_map_study map_study[IVB_MAP_STUDY_MAX];
 
-	/* line 14: guest summary, guest-owned */
+	/* line 16: guest summary, guest-owned */
 	alignas(IVB_CACHE_LINE) struct ivb_guest_summary summary;
 
-	/* lines 15-17: host plan, host-owned */
+	/* lines 17-19: host plan, host-owned */
 	alignas(IVB_CACHE_LINE) struct ivb_plan plan;
 };
 
@@ -286,16 +293,20 @@ _Static_assert(offsetof(struct ivb_region, study) == 7 * IVB_CACHE_LINE, "guest 
 _Static_assert(sizeof(struct ivb_guest_study) == IVB_CACHE_LINE, "guest study is one line");
 _Static_assert(offsetof(struct ivb_region, counters) == 8 * IVB_CACHE_LINE, "guest counters from line 8");
 _Static_assert(sizeof(struct ivb_phase_counters) * IVB_NPHASES == 5 * IVB_CACHE_LINE, "counters are five lines");
-_Static_assert(offsetof(struct ivb_region, map_study) == 13 * IVB_CACHE_LINE, "map study on line 13");
-_Static_assert(sizeof(struct ivb_map_study) == IVB_CACHE_LINE, "map study is one line");
-_Static_assert(offsetof(struct ivb_region, summary) == 14 * IVB_CACHE_LINE, "guest summary on line 14");
+_Static_assert(offsetof(struct ivb_region, map_study) == 13 * IVB_CACHE_LINE, "map study from line 13");
+_Static_assert(sizeof(struct ivb_map_study) == IVB_CACHE_LINE, "a map study slot is one line");
+_Static_assert(offsetof(struct ivb_map_study, map_kind) == 24, "map study slot layout");
+_Static_assert(offsetof(struct ivb_map_study, error) == 28, "map study slot layout");
+_Static_assert(offsetof(struct ivb_map_study, memtype) == 32, "map study slot layout");
+_Static_assert(IVB_MAP_STUDY_MAX == 3, "the map study is three lines");
+_Static_assert(offsetof(struct ivb_region, summary) == 16 * IVB_CACHE_LINE, "guest summary on line 16");
 _Static_assert(sizeof(struct ivb_guest_summary) == IVB_CACHE_LINE, "guest summary is one line");
-_Static_assert(offsetof(struct ivb_region, plan) == 15 * IVB_CACHE_LINE, "host plan on line 15");
+_Static_assert(offsetof(struct ivb_region, plan) == 17 * IVB_CACHE_LINE, "host plan on line 17");
 _Static_assert(offsetof(struct ivb_plan, flags) == 48, "host plan layout");
 _Static_assert(offsetof(struct ivb_plan, nstreams) == 56, "host plan layout");
 _Static_assert(offsetof(struct ivb_plan, frame_bytes) == IVB_CACHE_LINE, "frame sizes on the plan's second line");
 _Static_assert(sizeof(struct ivb_plan) == 3 * IVB_CACHE_LINE, "host plan is three lines");
-_Static_assert(sizeof(struct ivb_region) == 18 * IVB_CACHE_LINE, "header lines");
+_Static_assert(sizeof(struct ivb_region) == 20 * IVB_CACHE_LINE, "header lines");
 _Static_assert(sizeof(struct ivb_region) <= IVB_HEADER_SIZE, "header fits before the buffer");
 
 /* The data buffer of a mapped region. */

@@ -43,7 +43,8 @@ struct ivb_host_config {
 	uint64_t corrupt_iteration; /* measured message to corrupt, counting from 1; 0: none */
 	bool counters;    /* performance counters on both sides */
 	bool write_study; /* the guest also times the write-path variants of phase C */
-	bool map_study;   /* the guest also times phases A-C through its other mapping of BAR2 */
+	bool map_study;   /* the guest also times phases A-C through each of its mappings of BAR2 */
+	bool map_study_latency_only; /* --map-study=latency: on latency messages only */
 	bool doorbell_mode;   /* notify with the ivshmem server's eventfds instead of polling */
 	const char *doorbell; /* the server's socket; NULL: the default one */
 	uint64_t interval_us; /* start messages this far apart; 0: back to back */

@@ -293,35 +293,37 @@ static int study_rows(struct ivb_csv *c, const struct ivb_row_key *k, const stru
 	return ret;
 }
 
-static int map_row(struct ivb_csv *c, const struct ivb_row_key *k, uint32_t map_kind, const char *memtype, uint64_t hot,
-		   uint64_t cold, uint64_t copy, bool success)
+static int map_row(struct ivb_csv *c, const struct ivb_row_key *k, const struct ivb_map_study *m, unsigned order,
+		   bool success)
 {
 	ivb_csv_set_str(c, COL(MAP_STUDY, TEST), k->test);
 	ivb_csv_set_u64(c, COL(MAP_STUDY, ITERATION), k->iteration);
 	ivb_csv_set_str(c, COL(MAP_STUDY, FRAME_TYPE), k->frame->name);
 	ivb_csv_set_u64(c, COL(MAP_STUDY, SIZE_BYTES), k->frame->size);
-	ivb_csv_set_str(c, COL(MAP_STUDY, MAPPING), ivb_map_kind_name((enum ivb_map_kind)map_kind));
-	ivb_csv_set_str(c, COL(MAP_STUDY, MEMORY_TYPE), memtype[0] ? memtype : "unknown");
-	ivb_csv_set_u64(c, COL(MAP_STUDY, HOT_READ_NS), hot);
-	ivb_csv_set_u64(c, COL(MAP_STUDY, COLD_READ_NS), cold);
-	ivb_csv_set_u64(c, COL(MAP_STUDY, COPY_NS), copy);
-	mbps(c, COL(MAP_STUDY, COPY_MBPS), true, k->frame->size, copy);
+	ivb_csv_set_str(c, COL(MAP_STUDY, MAPPING), ivb_map_kind_name((enum ivb_map_kind)m->map_kind));
+	ivb_csv_set_str(c, COL(MAP_STUDY, MEMORY_TYPE), m->memtype[0] ? m->memtype : "unknown");
+	ivb_csv_set_u64(c, COL(MAP_STUDY, HOT_READ_NS), m->hot_read_ns);
+	ivb_csv_set_u64(c, COL(MAP_STUDY, COLD_READ_NS), m->cold_read_ns);
+	ivb_csv_set_u64(c, COL(MAP_STUDY, COPY_NS), m->copy_ns);
+	mbps(c, COL(MAP_STUDY, COPY_MBPS), true, k->frame->size, m->copy_ns);
+	ivb_csv_set_u64(c, COL(MAP_STUDY, ORDER), order);
 	ivb_csv_set_u64(c, COL(MAP_STUDY, SUCCESS), success);
 	return ivb_csv_end_row(c);
 }
 
-/* Phases A-C through the guest's usual mapping, then through its other one (when it has one). */
+/* Phases A-C through each mapping the guest measured, in the order it ran them; run.json has the missing ones. */
 static int map_rows(struct ivb_csv *c, const struct ivb_row_key *k, const struct ivb_sample *s)
 {
-	const struct ivb_map_study *m = &s->report.map_study;
-	int ret;
+	int ret = 0;
 
 	if (!s->have_guest)
 		return 0;
-	ret = map_row(c, k, k->guest->map_kind, k->guest->memtype, s->guest.hot_read_ns, s->guest.cold_read_ns,
-		      s->guest.copy_ns, s->success);
-	if (ret == 0 && m->map_kind != IVB_MAP_NONE)
-		ret = map_row(c, k, m->map_kind, m->memtype, m->hot_read_ns, m->cold_read_ns, m->copy_ns, s->success);
+	for (unsigned i = 0; i < IVB_MAP_STUDY_MAX && ret == 0; i++) {
+		const struct ivb_map_study *m = &s->report.map_study[i];
+
+		if (m->map_kind != IVB_MAP_NONE && m->error == 0)
+			ret = map_row(c, k, m, i, s->success);
+	}
 	return ret;
 }
 

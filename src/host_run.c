@@ -52,6 +52,31 @@ static void note_guest_counters(struct ivb_run *run, const struct ivb_guest_stud
 		fprintf(stderr, PROG ": guest counters %s\n", run->guest_counters_missing);
 }
 
+/* The first message that carries the map study says which mappings the guest measured and which it could not make. */
+static void note_map_study(struct ivb_run *run, const struct ivb_map_study study[IVB_MAP_STUDY_MAX])
+{
+	struct ivb_map_study_record *rec = &run->manifest.map_study_seen;
+
+	if (rec->known || study[0].map_kind == IVB_MAP_NONE)
+		return;
+	rec->known = true;
+	for (unsigned i = 0; i < IVB_MAP_STUDY_MAX; i++) {
+		const struct ivb_map_study *m = &study[i];
+
+		if (m->map_kind == IVB_MAP_NONE)
+			continue;
+		if (m->error == 0) {
+			rec->measured[rec->nmeasured++] = m->map_kind;
+			continue;
+		}
+		rec->missing[rec->nmissing].map_kind = m->map_kind;
+		rec->missing[rec->nmissing++].error = m->error;
+		fprintf(stderr, PROG ": map study: the guest has no %s mapping: %s\n",
+			ivb_map_kind_name((enum ivb_map_kind)m->map_kind),
+			ivb_map_missing_why((enum ivb_map_kind)m->map_kind, m->error));
+	}
+}
+
 /*
  * --interval-us: start this message interval_us after the last one started, as a stream at a fixed
  * frame rate would: the frame is ready, and from here it is written, sent and acknowledged.
@@ -83,6 +108,7 @@ static int exchange(struct ivb_run *run, uint64_t size, enum ivb_msg_kind kind, 
 	struct ivb_ack ack;
 	uint64_t t0, t1, sent_ns;
 	bool corrupted;
+	uint32_t flags;
 	int ret;
 
 	memset(s, 0, sizeof(*s));
@@ -118,7 +144,10 @@ static int exchange(struct ivb_run *run, uint64_t size, enum ivb_msg_kind kind, 
 	if (corrupted)
 		shared[size / 2] ^= 0x01;
 
-	ret = ivb_host_send(&run->host, size, kind, run->cfg.plan.flags, sha, &sent_ns);
+	flags = run->cfg.plan.flags;
+	if (run->cfg.map_study_latency_only && kind != IVB_MSG_LATENCY)
+		flags &= ~IVB_MSG_FLAG_MAP_STUDY;
+	ret = ivb_host_send(&run->host, size, kind, flags, sha, &sent_ns);
 	if (ret < 0) {
 		snprintf(run->host.why, sizeof(run->host.why), "message of %llu bytes does not fit the region",
 			 (unsigned long long)size);
@@ -148,6 +177,7 @@ static int exchange(struct ivb_run *run, uint64_t size, enum ivb_msg_kind kind, 
 		s->report = ack.report;
 		s->success = true;
 		note_guest_counters(run, &ack.report.study);
+		note_map_study(run, ack.report.map_study);
 	} else {
 		s->error = ivb_msg_error_name(ack.error_code);
 	}

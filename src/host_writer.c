@@ -68,8 +68,10 @@ static void usage(FILE *out)
 		"  --interval-us N        start messages N microseconds apart, as a stream at a frame rate\n"
 		"                         would (16667: 60 fps); both sides wait idle in between (default 0:\n"
 		"                         back to back)\n"
-		"  --map-study            the guest also times phases A-C through its other mapping of the\n"
-		"                         region (resource2 vs resource2_wc) (mapping_study.csv)\n"
+		"  --map-study[=latency]  the guest also times phases A-C through each mapping of the region\n"
+		"                         it can make (uc, wc, wb; in loopback the file three times), in an\n"
+		"                         order that rotates (mapping_study.csv); on latency and bandwidth\n"
+		"                         messages, or with =latency on latency messages only\n"
 		"  --stream-seconds S     after the tests above, stream frames through a ring of slots for\n"
 		"                         S seconds per stream frame (default %u: no stream)\n"
 		"  --stream-frames LIST   the stream's frames: 1080p, 1440p, 4k or byte counts, one stream\n"
@@ -111,7 +113,7 @@ static void parse_args(int argc, char **argv, struct ivb_host_config *cfg)
 		{ "meta", required_argument, NULL, OPT_META },
 		{ "no-counters", no_argument, NULL, OPT_NO_COUNTERS },
 		{ "write-study", no_argument, NULL, OPT_WRITE_STUDY },
-		{ "map-study", no_argument, NULL, OPT_MAP_STUDY },
+		{ "map-study", optional_argument, NULL, OPT_MAP_STUDY },
 		{ "doorbell", required_argument, NULL, OPT_DOORBELL },
 		{ "mode", required_argument, NULL, OPT_MODE },
 		{ "interval-us", required_argument, NULL, OPT_INTERVAL },
@@ -179,7 +181,12 @@ static void parse_args(int argc, char **argv, struct ivb_host_config *cfg)
 			break;
 		case OPT_NO_COUNTERS: cfg->counters = false; break;
 		case OPT_WRITE_STUDY: cfg->write_study = true; break;
-		case OPT_MAP_STUDY: cfg->map_study = true; break;
+		case OPT_MAP_STUDY:
+			if (optarg != NULL && strcmp(optarg, "latency") != 0)
+				ivb_die_usage(PROG, "--map-study takes no value or =latency, not '%s'", optarg);
+			cfg->map_study = true;
+			cfg->map_study_latency_only = optarg != NULL;
+			break;
 		case OPT_DOORBELL:
 			cfg->doorbell = optarg;
 			cfg->doorbell_mode = true;

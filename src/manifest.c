@@ -188,6 +188,27 @@ static void write_out_of_bounds(struct ivb_json *j, const struct ivb_manifest *m
 	}
 }
 
+/* "map_study": the mappings the guest measured, and each it could not make with the reason. */
+static void write_map_study(struct ivb_json *j, const struct ivb_map_study_record *r)
+{
+	ivb_json_object(j, "map_study");
+	ivb_json_bool(j, "reported", r->known);
+	ivb_json_array(j, "mappings");
+	for (size_t i = 0; i < r->nmeasured; i++)
+		ivb_json_str(j, NULL, ivb_map_kind_name((enum ivb_map_kind)r->measured[i]));
+	ivb_json_array_end(j);
+	ivb_json_array(j, "missing");
+	for (size_t i = 0; i < r->nmissing; i++) {
+		ivb_json_object(j, NULL);
+		ivb_json_str(j, "mapping", ivb_map_kind_name((enum ivb_map_kind)r->missing[i].map_kind));
+		ivb_json_u64(j, "errno", r->missing[i].error);
+		ivb_json_str(j, "why", ivb_map_missing_why((enum ivb_map_kind)r->missing[i].map_kind, r->missing[i].error));
+		ivb_json_object_end(j);
+	}
+	ivb_json_array_end(j);
+	ivb_json_object_end(j);
+}
+
 static void write_body(struct ivb_json *j, const struct ivb_manifest *m)
 {
 	struct utsname uts;
@@ -216,6 +237,8 @@ static void write_body(struct ivb_json *j, const struct ivb_manifest *m)
 	ivb_json_bool(j, "counters", m->counters);
 	ivb_json_bool(j, "write_study", m->write_study);
 	ivb_json_bool(j, "map_study", m->map_study);
+	if (m->map_study)
+		ivb_json_str(j, "map_study_tests", m->map_study_tests);
 	ivb_json_str(j, "mode", m->mode);
 	ivb_json_u64(j, "interval_us", m->interval_us);
 	if (m->corrupt_iteration != 0)
@@ -268,6 +291,9 @@ static void write_body(struct ivb_json *j, const struct ivb_manifest *m)
 		write_out_of_bounds(j, m);
 	}
 	ivb_json_object_end(j);
+
+	if (m->map_study)
+		write_map_study(j, &m->map_study_seen);
 
 	ivb_json_object(j, "meta");
 	for (size_t i = 0; i < m->nmeta; i++) {

@@ -62,6 +62,18 @@ struct ivb_stream_record {
 	bool completed;         /* false: the stream stopped early (the run's abort reason says why) */
 };
 
+/* --map-study: which mappings the guest measured, and which it could not make (errno), from its first study. */
+struct ivb_map_study_record {
+	bool known;
+	uint32_t measured[IVB_MAP_STUDY_MAX]; /* enum ivb_map_kind, in the order of the first message */
+	size_t nmeasured;
+	struct {
+		uint32_t map_kind;
+		uint32_t error;
+	} missing[IVB_MAP_STUDY_MAX];
+	size_t nmissing;
+};
+
 struct ivb_manifest {
 	const char *status; /* "running", "completed" or "aborted" */
 	char started_utc[32];
@@ -84,6 +96,8 @@ struct ivb_manifest {
 	bool counters;
 	bool write_study;
 	bool map_study;
+	const char *map_study_tests; /* "latency" or "latency,bandwidth" */
+	struct ivb_map_study_record map_study_seen;
 	const char *mode; /* "polling" or "doorbell" */
 	uint64_t interval_us; /* the host starts messages this far apart; 0: back to back */
 	struct ivb_cpu_record host_cpu; /* over the tests, warm-up included */

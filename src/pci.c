@@ -233,10 +233,24 @@ static int open_region_file(const char *dir, const char *dev_dir, const char *bd
 	return fd;
 }
 
+/* The memory type the page table entry of the mapping's first page selects, as the driver reads it back. */
+static void read_pte_memtype(struct ivb_mapping *m)
+{
+	struct ivdb_region_pte pte;
+
+	memset(&pte, 0, sizeof(pte));
+	pte.addr = (uintptr_t)m->region;
+	if (ioctl(m->fd, IVDB_IOC_REGION_PTE, &pte) == 0) {
+		pte.type[sizeof(pte.type) - 1] = '\0';
+		snprintf(m->memtype, IVB_MEMTYPE_LEN, "%s", pte.type);
+	} else {
+		snprintf(m->memtype, IVB_MEMTYPE_LEN, "unknown");
+	}
+}
+
 int ivb_pci_map_region_wb(const char *sysfs_root, const char *dev_dir, const char *bdf, struct ivb_mapping *m)
 {
 	struct ivdb_region_info info;
-	struct ivdb_region_pte pte;
 	char dir[PATH_MAX];
 	void *p;
 	int fd, ret;
@@ -269,18 +283,28 @@ int ivb_pci_map_region_wb(const char *sysfs_root, const char *dev_dir, const cha
 	 * page-backed mappings do not take. The first page is faulted in for the driver to find its entry.
 	 */
 	(void)*(volatile uint8_t *)p;
-	pte.addr = (uintptr_t)p;
-	if (ioctl(fd, IVDB_IOC_REGION_PTE, &pte) == 0) {
-		pte.type[sizeof(pte.type) - 1] = '\0';
-		snprintf(m->memtype, IVB_MEMTYPE_LEN, "%s", pte.type);
-	} else {
-		snprintf(m->memtype, IVB_MEMTYPE_LEN, "unknown");
-	}
+	read_pte_memtype(m);
 	return 0;
 
 err_close:
 	close(fd);
 	return ret;
+}
+
+void ivb_pci_reread_memtype(const char *sysfs_root, struct ivb_mapping *m)
+{
+	char dir[PATH_MAX];
+
+	switch (m->kind) {
+	case IVB_MAP_RESOURCE2:
+	case IVB_MAP_RESOURCE2_WC:
+		if (snprintf(dir, sizeof(dir), "%s/%s", sysfs_root, m->device) < (int)sizeof(dir))
+			find_memtype(dir, m->memtype);
+		break;
+	case IVB_MAP_REGION_WB: read_pte_memtype(m); break;
+	case IVB_MAP_SHM:
+	case IVB_MAP_NONE: break;
+	}
 }
 
 void ivb_pci_sysfs_mappings(const char *sysfs_root, const char *bdf, char *buf, size_t len)

@@ -39,6 +39,12 @@ int ivb_pci_map_bar2(const char *sysfs_root, const char *bdf, bool wc, struct iv
 int ivb_pci_map_region_wb(const char *sysfs_root, const char *dev_dir, const char *bdf, struct ivb_mapping *m);
 
 /*
+ * Read the memory type of mapping m again (pat_memtype_list for resource2 and resource2_wc, the page table
+ * entry for ivshmem_region; nothing for a file): making another mapping of BAR2 can change it.
+ */
+void ivb_pci_reread_memtype(const char *sysfs_root, struct ivb_mapping *m);
+
+/*
  * Which of the sysfs mappings of bdf exist, for a message: "uc (resource2), wc (resource2_wc)", one of
  * them, or "none". Writes into buf.
  */

@@ -67,7 +67,7 @@ struct ivb_guest_report {
 	struct ivb_guest_timing timing;
 	struct ivb_guest_study study;
 	struct ivb_phase_counters counters[IVB_NPHASES];
-	struct ivb_map_study map_study;
+	struct ivb_map_study map_study[IVB_MAP_STUDY_MAX]; /* in the order the guest ran them */
 };
 
 /* What the guest reported for one message, after validation. */

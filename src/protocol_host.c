@@ -181,12 +181,32 @@ int ivb_host_send(struct ivb_host *h, uint64_t size, enum ivb_msg_kind kind, uin
 	return 0;
 }
 
-static bool study_valid(const struct ivb_guest_study *s, const struct ivb_map_study *m)
+/*
+ * One slot of the map study: a known mapping kind, times within bounds, and a mapping the guest could not
+ * make (error set) carries an errno in range and no times.
+ */
+static bool map_slot_valid(const struct ivb_map_study *m)
 {
-	return s->fresh_ns <= IVB_MAX_DURATION_NS && s->nt_ns <= IVB_MAX_DURATION_NS &&
-	       s->huge_ns <= IVB_MAX_DURATION_NS && s->huge_kind <= IVB_HUGE_KIND_MAX &&
-	       m->hot_read_ns <= IVB_MAX_DURATION_NS && m->cold_read_ns <= IVB_MAX_DURATION_NS &&
-	       m->copy_ns <= IVB_MAX_DURATION_NS && m->map_kind <= IVB_MAP_KIND_MAX;
+	if (m->map_kind > IVB_MAP_KIND_MAX || m->error > IVB_MAP_STUDY_ERRNO_MAX)
+		return false;
+	if (m->hot_read_ns > IVB_MAX_DURATION_NS || m->cold_read_ns > IVB_MAX_DURATION_NS ||
+	    m->copy_ns > IVB_MAX_DURATION_NS)
+		return false;
+	if (m->error != 0)
+		return m->map_kind != IVB_MAP_NONE && m->hot_read_ns == 0 && m->cold_read_ns == 0 && m->copy_ns == 0;
+	return true;
+}
+
+static bool study_valid(const struct ivb_guest_study *s, const struct ivb_map_study m[IVB_MAP_STUDY_MAX])
+{
+	if (s->fresh_ns > IVB_MAX_DURATION_NS || s->nt_ns > IVB_MAX_DURATION_NS || s->huge_ns > IVB_MAX_DURATION_NS ||
+	    s->huge_kind > IVB_HUGE_KIND_MAX)
+		return false;
+	for (unsigned i = 0; i < IVB_MAP_STUDY_MAX; i++) {
+		if (!map_slot_valid(&m[i]))
+			return false;
+	}
+	return true;
 }
 
 static bool timing_valid(const struct ivb_guest_timing *t)
@@ -252,10 +272,11 @@ int ivb_host_wait_ack(struct ivb_host *h, struct ivb_ack *ack)
 	memcpy(&ack->report.timing, &r->timing, sizeof(ack->report.timing));
 	memcpy(&ack->report.study, &r->study, sizeof(ack->report.study));
 	memcpy(ack->report.counters, r->counters, sizeof(ack->report.counters));
-	memcpy(&ack->report.map_study, &r->map_study, sizeof(ack->report.map_study));
-	if (ivb_text_sanitize(ack->report.map_study.memtype, ack->report.map_study.memtype,
-			      sizeof(ack->report.map_study.memtype)) > 0)
-		h->unsafe_text |= IVB_TEXT_MAP_MEMTYPE;
+	memcpy(ack->report.map_study, r->map_study, sizeof(ack->report.map_study));
+	for (unsigned i = 0; i < IVB_MAP_STUDY_MAX; i++)
+		if (ivb_text_sanitize(ack->report.map_study[i].memtype, ack->report.map_study[i].memtype,
+				      sizeof(ack->report.map_study[i].memtype)) > 0)
+			h->unsafe_text |= IVB_TEXT_MAP_MEMTYPE;
 	if (acked_sequence != h->sequence) {
 		snprintf(h->why, sizeof(h->why), "the guest acknowledged message %llu, expected %llu",
 			 (unsigned long long)acked_sequence, (unsigned long long)h->sequence);
@@ -267,7 +288,7 @@ int ivb_host_wait_ack(struct ivb_host *h, struct ivb_ack *ack)
 		return -EPROTO;
 	}
 	if (ack->error_code == IVB_MSG_OK && (!timing_valid(&ack->report.timing) ||
-					       !study_valid(&ack->report.study, &ack->report.map_study))) {
+					       !study_valid(&ack->report.study, ack->report.map_study))) {
 		snprintf(h->why, sizeof(h->why), "the guest reported impossible timings for message %llu",
 			 (unsigned long long)h->sequence);
 		return -EPROTO;

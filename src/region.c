@@ -24,6 +24,15 @@ const char *ivb_map_kind_name(enum ivb_map_kind kind)
 	return "invalid";
 }
 
+const char *ivb_map_missing_why(enum ivb_map_kind kind, uint32_t err)
+{
+	if (kind == IVB_MAP_REGION_WB && err == ENOENT)
+		return "no /dev/ivshmem-region (the ivshmem_doorbell driver is not loaded)";
+	if (err == EXDEV)
+		return "its size differs from the first mapping's";
+	return strerror((int)err);
+}
+
 static int map_fd(int fd, size_t size, struct ivb_mapping *m)
 {
 	/* Populated now, so that no page fault falls inside a timed copy or read. */

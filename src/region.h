@@ -44,4 +44,10 @@ void ivb_unmap(struct ivb_mapping *m);
 /* Name of a mapping kind for messages, CSV and the manifest: "shm", "resource2", ... */
 const char *ivb_map_kind_name(enum ivb_map_kind kind);
 
+/*
+ * Why the map study could not make a mapping of this kind, from the errno the guest reported: words for
+ * the cases a user meets (no driver for ivshmem_region), else strerror.
+ */
+const char *ivb_map_missing_why(enum ivb_map_kind kind, uint32_t err);
+
 #endif /* IVB_REGION_H */

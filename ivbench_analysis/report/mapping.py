@@ -1,49 +1,142 @@
-"""MAPPING STUDY: phases A-C through the guest's two mappings of the region (mapping_study.csv)."""
+"""MAPPING STUDY: phases A-C through each of the guest's mappings of the region (uc, wc, wb; mapping_study.csv)
+against private memory (the reference messages of the same size)."""
 
 from ..manifest import MANIFEST_JSON, is_tcg, lookup
 from ..model import MAP_PHASES, MAP_STUDY_CSV
 from ..stats import mbps, successful
-from .copy_study import CLEAR_AGREEMENT, CLEAR_DIFFERENCE, TCG_MEMORY_TYPE_LINE, clear_verdict
+from .copy_study import CLEAR_AGREEMENT, CLEAR_DIFFERENCE, clear_verdict
 from .text import fmt, fmt_mbps, fmt_ratio, fmt_table, section
 
+# The reference messages' columns that ran phases A-C on private memory.
+PRIVATE_COLUMNS = {"hot_read_ns": "guest_hot_cache_ns", "cold_read_ns": "guest_cold_cache_ns",
+                   "copy_ns": "guest_second_pass_ns"}
+# What a mapping is, by the name the CSV gives it.
+MAPPING_WORDS = {"resource2": "uc", "resource2_wc": "wc", "ivshmem_region": "wb", "shm": "loopback file"}
+# The order the table lists them in: the sysfs mappings, then the driver's.
+MAPPING_ORDER = ("resource2", "resource2_wc", "ivshmem_region", "shm")
 
-def same_memory_type_line(rows):
-    """Whether this run can compare memory types at all: not when both mappings got the same one."""
-    usual = set(rows.loc[rows["role"] == "usual", "memory_type"])
-    second = set(rows.loc[rows["role"] == "second", "memory_type"])
-    if not second:
-        return "no row for a second mapping: the guest had none (guest_reader's stderr says why)"
-    if usual != second or len(usual) != 1:
+TCG_MEANING = ("Accelerator tcg: under TCG the memory type does not change speed (QEMU emulates every access "
+               "alike), so these figures show that each mapping works, not what its memory type costs.")
+KVM_MEANING = ("Accelerator kvm: here the memory type can change speed by orders of magnitude: where KVM honours "
+               "the guest's PAT (always on AMD; on Intel when the IGNORE_GUEST_PAT quirk is off), reads of BAR2 "
+               "through resource2 (UC-) are uncached, so phase B/C far below wb and private memory means the "
+               "mapping is the bottleneck; equal figures mean it is not, on this host.")
+UNKNOWN_MEANING = ("Accelerator unknown: under TCG the memory type does not change speed; on KVM it can by "
+                   "orders of magnitude (uncached reads of BAR2 through resource2 where KVM honours the guest's PAT).")
+
+
+def accelerator_meaning(manifest):
+    """The one sentence on what the figures mean on this run's accelerator."""
+    accel = str(lookup(manifest, "meta", "accel", default="")).lower()
+    return {"tcg": TCG_MEANING, "kvm": KVM_MEANING}.get(accel, UNKNOWN_MEANING)
+
+
+def mapping_label(mapping):
+    words = MAPPING_WORDS.get(mapping)
+    return f"{words} ({mapping})" if words else mapping
+
+
+def missing_lines(manifest):
+    """The mappings the guest could not make, with the reason run.json gives."""
+    missing = lookup(manifest, "map_study", "missing", default=[])
+    lines = []
+    for entry in missing if isinstance(missing, list) else []:
+        if isinstance(entry, dict):
+            mapping = str(entry.get("mapping", "unknown"))
+            lines.append(f"  ! {mapping_label(mapping)} is missing from the study: {entry.get('why', 'no reason given')}")
+    return lines
+
+
+def private_medians(run, size):
+    """Median times of phases A-C on private memory (successful reference messages of this size), or None."""
+    reference = successful(run.reference)
+    if reference is None or reference.empty:
         return None
-    memory_type = usual.pop()
-    if memory_type == "unknown":
-        return "the memory type of both mappings is unknown: this run cannot compare memory types"
-    return f"both mappings got {memory_type}: this run cannot compare memory types"
+    rows = reference[reference["size_bytes"] == size]
+    if rows.empty:
+        return None
+    return {column: rows[private].median() for column, private in PRIVATE_COLUMNS.items()}, len(rows)
 
 
-def map_phase_conclusion(base, other, column, tcg):
-    """One phase of a second mapping against the usual one, message by message (clear_verdict): a sentence
-    when the data shows a difference, else None."""
+def phase_conclusion(base, other, column, tcg):
+    """One phase through another mapping against the baseline mapping, message by message (clear_verdict):
+    a sentence when the data shows a difference, else None."""
     both = base[["_message", column]].merge(other[["_message", column]], on="_message",
-                                             suffixes=("_usual", "_second")).dropna()
+                                             suffixes=("_base", "_other")).dropna()
     n = len(both)
-    faster = int((both[f"{column}_second"] < both[f"{column}_usual"]).sum())
-    slower = int((both[f"{column}_second"] > both[f"{column}_usual"]).sum())
+    if n == 0:
+        return None
+    faster = int((both[f"{column}_other"] < both[f"{column}_base"]).sum())
+    slower = int((both[f"{column}_other"] > both[f"{column}_base"]).sum())
     time_ratio = other[column].median() / base[column].median()
     direction = clear_verdict(time_ratio, faster, slower, n)
     if direction not in ("faster", "slower"):
         return None
     ratio, agree = (time_ratio, slower) if direction == "slower" else (1 / time_ratio, faster)
-    base_type = "/".join(sorted(set(base["memory_type"])))
-    other_type = "/".join(sorted(set(other["memory_type"])))
-    sentence = (f"{fmt(ratio, 2)}x {direction} through {other['mapping'].iloc[0]} (second mapping, {other_type}) "
-                f"than through {base['mapping'].iloc[0]} (usual mapping, {base_type}), {direction} in {agree} of {n} "
-                "messages")
-    if tcg:
-        sentence += "; under TCG this is not an effect of the memory type"
-    elif base_type == other_type:
-        sentence += "; same memory type, so not an effect of it"
-    return sentence
+    sentence = (f"{fmt(ratio, 2)}x {direction} through {mapping_label(other['mapping'].iloc[0])} than through "
+                f"{mapping_label(base['mapping'].iloc[0])}, {direction} in {agree} of {n} messages")
+    return sentence + ("; under TCG this is not an effect of the memory type" if tcg else "")
+
+
+def order_line(rows):
+    """Whether the rotation did its job: each mapping's count of messages in which it went first."""
+    first = rows[rows["order"] == 0]
+    counts = {mapping: int((first["mapping"] == mapping).sum()) for mapping in sorted(set(rows["mapping"]))}
+    if len(counts) < 2:
+        return None
+    text = ", ".join(f"{mapping_label(m)} {n}" for m, n in counts.items())
+    never = [m for m, n in counts.items() if n == 0]
+    if never:
+        return f"  ! went first (order 0): {text}: the order did not rotate, an order effect counts into the figures"
+    return f"  Went first (order 0) in: {text} messages: the order rotates, so no mapping always goes first."
+
+
+def size_block(run, rows, size):
+    """The table and conclusions of one frame size."""
+    in_size = rows[rows["size_bytes"] == size]
+    frames = "/".join(sorted(in_size["frame_type"].unique()))
+    tests = ", ".join(t for t in ("latency", "bandwidth") if t in set(in_size["test"]))
+    lines = ["", f"  Frame {frames}, {size:.0f} bytes ({tests} test)"]
+    private = private_medians(run, size)
+    header = ["mapping", "memory_type", "n"] + [f"{letter}_{unit}" for letter, _, _ in MAP_PHASES
+                                                for unit in ("MB/s", "x_priv")]
+    table = []
+    mappings = sorted(set(in_size["mapping"]), key=lambda m: (MAPPING_ORDER.index(m) if m in MAPPING_ORDER
+                                                               else len(MAPPING_ORDER), m))
+    for mapping in mappings:
+        for memory_type, group in sorted(in_size[in_size["mapping"] == mapping].groupby("memory_type")):
+            cells = [mapping_label(mapping), memory_type, str(len(group))]
+            for _, _, column in MAP_PHASES:
+                median = group[column].median()
+                cells += [fmt_mbps(mbps(size, median)),
+                          fmt_ratio(private[0][column] / median) if private else "-"]
+            table.append(cells)
+    if private:
+        cells = ["private (reference)", "write-back", str(private[1])]
+        for _, _, column in MAP_PHASES:
+            cells += [fmt_mbps(mbps(size, private[0][column])), fmt_ratio(1.0)]
+        table.append(cells)
+    lines += fmt_table(header, table, indent="    ")
+    if not private:
+        lines.append("    no successful reference message of this size: no comparison with private memory")
+    base_name = next((m for m in ("ivshmem_region", "shm") if m in mappings), mappings[0])
+    base = in_size[in_size["mapping"] == base_name]
+    conclusions = []
+    for mapping in mappings:
+        if mapping == base_name:
+            continue
+        other = in_size[in_size["mapping"] == mapping]
+        for letter, words, column in MAP_PHASES:
+            sentence = phase_conclusion(base, other, column, is_tcg(run.manifest))
+            if sentence:
+                conclusions.append(f"phase {letter} ({words}): {sentence}")
+    if len(mappings) > 1:
+        if not conclusions:
+            conclusions.append(f"no mapping differs from {mapping_label(base_name)} in phases A-C (medians within "
+                               f"{round(100 * (CLEAR_DIFFERENCE - 1))}% or fewer than "
+                               f"{round(100 * CLEAR_AGREEMENT)}% of the messages agree)")
+        lines += [f"    Conclusions for {frames} (this run's data only):"] + [f"      {c}" for c in conclusions]
+    return lines
 
 
 def mapping_study_section(run):
@@ -52,13 +145,11 @@ def mapping_study_section(run):
     exists = (run.folder / MAP_STUDY_CSV).exists()
     if data is None and not exists and lookup(manifest, "options", "map_study") is not True:
         return []
-    tcg = is_tcg(manifest)
-    usual = lookup(manifest, "guest", "mapping")
     lines = section(f"MAPPING STUDY (phases A-C through each of the guest's mappings of the region; {MAP_STUDY_CSV})")
-    lines.append(f"  Usual mapping: {usual or 'unknown'} ({MANIFEST_JSON} guest.mapping; the first row of each "
-                 f"message); accelerator {lookup(manifest, 'meta', 'accel') or 'unknown'}")
-    if tcg:
-        lines.append(f"  ! {TCG_MEMORY_TYPE_LINE}")
+    lines.append(f"  {accelerator_meaning(manifest)}")
+    lines.append(f"  Guest's usual mapping: {lookup(manifest, 'guest', 'mapping') or 'unknown'} "
+                 f"({MANIFEST_JSON} guest.mapping); the study maps the region again each way it can.")
+    lines += missing_lines(manifest)
     if data is None:
         if exists:
             return lines + [f"  {MAP_STUDY_CSV} is unreadable: see MISSING OR UNREADABLE INPUT"]
@@ -66,57 +157,20 @@ def mapping_study_section(run):
     rows = successful(data)
     if rows.empty:
         return lines + [f"  {MAP_STUDY_CSV}: no successful row"]
-    named = sorted(set(rows.loc[rows["role"] == "usual", "mapping"]))
-    if usual and named != [usual]:
-        lines.append(f"  ! the first row of each message names {', '.join(named)}, not {usual}: "
-                     "the ratios are to those rows")
     lines += [
-        "  memory_type: the type the guest kernel's PAT list gave the mapping, as recorded (never inferred from the",
-        "  name: Linux keeps a physical range's first memory type for later mappings of it). Medians over the",
+        "  memory_type: the type the guest kernel gave each mapping once all existed, as recorded (PAT list for",
+        "  resource2/resource2_wc, the page table entry for ivshmem_region; Linux keeps a physical range's first",
+        "  type for later mappings of it). MB/s = frame bytes / median time * 1e3 (1 MB = 1e6 B) over the",
         "  successful messages (n) of phase A (hot read), B (cold read, after clflush) and C (copy region ->",
-        "  private buffer): us = ns / 1e3, MB/s = frame bytes / median time * 1e3 (1 MB = 1e6 B); x = median time",
-        "  / the usual mapping's median time at the same size (1.00x = usual, above 1 = slower). A mapping is",
-        f"  called faster or slower only when the medians differ by at least {round(100 * (CLEAR_DIFFERENCE - 1))}% "
-        f"and at least {round(100 * CLEAR_AGREEMENT)}% of the",
-        "  messages (each ran through both mappings) agree. The second mapping is always timed right after the",
-        "  usual one, so an order effect (e.g. what the first pass left in the caches) counts into the difference.",
+        "  private buffer); x_priv = the mapping's MB/s / private memory's (the reference messages of the same",
+        "  size; 1.00x = as fast as private memory, below 1 = slower). A mapping is called faster or slower",
+        f"  than another only when the medians differ by at least {round(100 * (CLEAR_DIFFERENCE - 1))}% and at "
+        f"least {round(100 * CLEAR_AGREEMENT)}% of the messages (each ran",
+        "  through every mapping) agree.",
     ]
-    same = same_memory_type_line(rows)
-    if same:
-        lines.append(f"  {same}")
-    header = ["mapping", "memory_type", "n"] + [f"{letter}_{unit}" for letter, _, _ in MAP_PHASES
-                                                for unit in ("us", "MB/s", "x")]
+    line = order_line(rows)
+    if line:
+        lines.append(line)
     for size in sorted(rows["size_bytes"].unique()):
-        in_size = rows[rows["size_bytes"] == size]
-        frames = "/".join(sorted(in_size["frame_type"].unique()))
-        tests = ", ".join(t for t in ("latency", "bandwidth") if t in set(in_size["test"]))
-        lines += ["", f"  Frame {frames}, {size:.0f} bytes ({tests} test)"]
-        base = in_size[in_size["role"] == "usual"]
-        base_median = {column: base[column].median() for _, _, column in MAP_PHASES}
-        groups = sorted(in_size.groupby(["role", "mapping", "memory_type"]),
-                        key=lambda item: (item[0][0] != "usual", item[0]))
-        table, conclusions = [], []
-        for (role, mapping, memory_type), group in groups:
-            cells = [f"{mapping} ({role})", memory_type, str(len(group))]
-            for _, _, column in MAP_PHASES:
-                median = group[column].median()
-                cells += [fmt(median / 1e3, 3), fmt_mbps(mbps(size, median)),
-                          fmt_ratio(median / base_median[column])]
-            table.append(cells)
-            if role == "usual":
-                continue
-            quiet = []
-            for letter, words, column in MAP_PHASES:
-                sentence = map_phase_conclusion(base, group, column, tcg) if not base.empty else None
-                if sentence:
-                    conclusions.append(f"phase {letter} ({words}): {sentence}")
-                else:
-                    quiet.append(letter)
-            if quiet:
-                conclusions.append(f"{mapping} ({role}, {memory_type}): no difference shown in phase "
-                                   f"{', '.join(quiet)} (medians within {round(100 * (CLEAR_DIFFERENCE - 1))}% "
-                                   f"or fewer than {round(100 * CLEAR_AGREEMENT)}% of the messages agree)")
-        lines += fmt_table(header, table, indent="    ")
-        if conclusions:
-            lines += [f"    Conclusions for {frames} (this run's data only):"] + [f"      {c}" for c in conclusions]
+        lines += size_block(run, rows, size)
     return lines

@@ -350,6 +350,14 @@ test_studies_and_counters() {
 	# Latency and bandwidth messages through both mappings of BAR2.
 	[ "$(grep -c '^latency,[0-9]*,262144B,262144,resource2,' "$out/mapping_study.csv")" -eq 2 ] || { fail "$name" "no resource2 rows"; return; }
 	[ "$(grep -c '^latency,[0-9]*,262144B,262144,resource2_wc,' "$out/mapping_study.csv")" -eq 2 ] || { fail "$name" "no resource2_wc rows"; return; }
+	# No driver behind this sysfs: no wb mapping, no row for it, and run.json says why.
+	! grep -q ',ivshmem_region,' "$out/mapping_study.csv" || { fail "$name" "ivshmem_region rows without a driver"; return; }
+	grep -q '"why": "no /dev/ivshmem-region (the ivshmem_doorbell driver is not loaded)"' "$out/run.json" \
+		|| { fail "$name" "run.json does not say why ivshmem_region is missing"; return; }
+	# The order rotates: each mapping goes first in some message (column order, 0 = first).
+	[ "$(awk -F, '$5 == "resource2" && $11 == 0' "$out/mapping_study.csv" | wc -l)" -ge 1 ] &&
+		[ "$(awk -F, '$5 == "resource2_wc" && $11 == 0' "$out/mapping_study.csv" | wc -l)" -ge 1 ] \
+		|| { fail "$name" "the map study's order does not rotate"; return; }
 	[ "$(grep -c ',C_copy,' "$out/phase_performance.csv")" -eq 5 ] || { fail "$name" "phase counter rows"; return; }
 	# A counter the machine lacks is an empty field and a reason in run.json, never a 0.
 	if grep -q '"counters_missing": "not measured: .*cpu_cycles' "$out/run.json"; then
@@ -358,6 +366,24 @@ test_studies_and_counters() {
 	fi
 	awk -F, 'NR > 1 && ($28 == "" || $29 == "") { bad = 1 } END { exit bad }' "$out/latency_performance.csv" \
 		|| { fail "$name" "software counters (guest page faults, task clock) are missing"; return; }
+	pass "$name"
+}
+
+# --map-study=latency in loopback: the file mapped three times, named shm, in an order that rotates; only
+# latency messages carry it.
+test_map_study_loopback() {
+	local name=map_study_loopback out="$WORK/$1" shm="$SHM_PREFIX-30"
+	mkdir -p "$out"
+	GUEST_ARGS=()
+	run_pair "$shm" "$out" --iterations 3 --latency-frame 64K --bw-iterations 1 --frames 128K --ref-iterations 1 \
+		--warmup 0 --map-study=latency
+	[ "$host_rc" -eq 0 ] && [ "$guest_rc" -eq 0 ] || { fail "$name" "exit host $host_rc guest $guest_rc: $(tail -1 "$out/host.err")"; return; }
+	[ "$(grep -c '^latency,[1-3],65536B,65536,shm,' "$out/mapping_study.csv")" -eq 9 ] || { fail "$name" "expected 3 shm rows per latency message"; return; }
+	! grep -q '^bandwidth,' "$out/mapping_study.csv" || { fail "$name" "bandwidth rows though =latency"; return; }
+	# Message n starts with mapping n mod 3: each position appears once per message.
+	[ "$(awk -F, 'NR > 1 { print $2 "-" $11 }' "$out/mapping_study.csv" | sort -u | wc -l)" -eq 9 ] || { fail "$name" "orders per message are not 0, 1, 2"; return; }
+	grep -q '"map_study_tests": "latency"' "$out/run.json" && grep -q '"missing": \[\]' "$out/run.json" \
+		|| { fail "$name" "run.json lacks the map study's tests or missing list"; return; }
 	pass "$name"
 }
 
@@ -500,7 +526,7 @@ PY
 
 for t in test_host_first_small_frames test_guest_first_4k test_corruption_detected test_guest_killed_mid_run \
 	test_host_sigterm_stops_guest test_guest_sigint_stops_host test_peer_never_starts test_guest_starts_late test_bad_options \
-	test_region_checks test_stale_region_recovers test_fake_bar_mapping test_studies_and_counters \
+	test_region_checks test_stale_region_recovers test_fake_bar_mapping test_studies_and_counters test_map_study_loopback \
 	test_too_small_stops_waiting_guest test_non_root_counters test_interval_paces_messages test_doorbell_loopback; do
 	"$t" "$t"
 done

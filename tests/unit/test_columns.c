@@ -115,8 +115,12 @@ static void fill_sample(struct ivb_sample *s, bool guest)
 			s->report.counters[p].v[i] = 100 + i;
 	s->report.study = (struct ivb_guest_study){ .fresh_ns = 50, .nt_ns = 60, .huge_ns = 70, .fresh_faults = 3,
 						    .huge_kind = IVB_HUGE_THP };
-	s->report.map_study = (struct ivb_map_study){ .hot_read_ns = 11, .cold_read_ns = 21, .copy_ns = 31,
-						      .map_kind = IVB_MAP_SHM, .memtype = "write-back" };
+	/* Two mappings measured and one missing: two rows per message, none for the missing one. */
+	s->report.map_study[0] = (struct ivb_map_study){ .hot_read_ns = 11, .cold_read_ns = 21, .copy_ns = 31,
+							 .map_kind = IVB_MAP_SHM, .memtype = "write-back" };
+	s->report.map_study[1] = (struct ivb_map_study){ .hot_read_ns = 12, .cold_read_ns = 22, .copy_ns = 32,
+							 .map_kind = IVB_MAP_RESOURCE2_WC, .memtype = "write-combining" };
+	s->report.map_study[2] = (struct ivb_map_study){ .map_kind = IVB_MAP_REGION_WB, .error = 2 };
 }
 
 /* Every writer, with and without the guest's report: ivb_csv_end_row refuses a row with a column left out. */

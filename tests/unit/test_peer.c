@@ -118,9 +118,9 @@ static void test_timing_must_fit_the_round_trip(void)
 	CHECK(!ivb_timing_fits(&rep, rt));
 	/* A study time counts too: it ran inside the same window. */
 	rep.timing.total_ns = rt;
-	rep.map_study.copy_ns = IVB_NS_PER_SEC;
+	rep.map_study[2].copy_ns = IVB_NS_PER_SEC;
 	CHECK(!ivb_timing_fits(&rep, rt));
-	rep.map_study.copy_ns = 0;
+	rep.map_study[2].copy_ns = 0;
 	rep.study.fresh_ns = IVB_NS_PER_SEC;
 	CHECK(!ivb_timing_fits(&rep, rt));
 	/* A huge round trip does not overflow the limit into a small one. */

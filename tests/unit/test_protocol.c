@@ -411,22 +411,76 @@ static void test_host_rejects_bad_acks(void)
 		study.fresh_ns = UINT64_MAX;
 		CHECK(ack_with_study(1, IVB_MSG_OK, &ok, &study) == -EPROTO);
 	}
-	{
-		uint8_t sha[IVB_SHA256_LEN] = { 0 };
-		struct ivb_ack ack;
-		struct ivb_host h;
-		struct ivb_guest g;
-		uint64_t sent;
+}
 
-		/* The map study's fields are checked like the others: an unknown mapping kind is refused. */
-		bind_both(&h, &g);
-		CHECK(ivb_host_send(&h, 64, IVB_MSG_LATENCY, IVB_MSG_FLAG_MAP_STUDY, sha, &sent) == 0);
-		region->ack_sequence = 1;
-		region->timing = ok;
-		region->map_study.map_kind = 99;
-		atomic_store(&region->guest_state, IVB_GUEST_ACKNOWLEDGED);
-		CHECK(ivb_host_wait_ack(&h, &ack) == -EPROTO);
+/* A guest's map study as written into the region; the host's verdict on it, and what it kept in *ack. */
+static int ack_with_map_study(const struct ivb_map_study slots[IVB_MAP_STUDY_MAX], struct ivb_ack *ack)
+{
+	const struct ivb_guest_timing ok = { .hot_read_ns = 1, .cold_read_ns = 2, .copy_ns = 3, .verify_ns = 4, .total_ns = 100 };
+	uint8_t sha[IVB_SHA256_LEN] = { 0 };
+	struct ivb_host h;
+	struct ivb_guest g;
+	uint64_t sent;
+
+	bind_both(&h, &g);
+	CHECK(ivb_host_send(&h, 64, IVB_MSG_LATENCY, IVB_MSG_FLAG_MAP_STUDY, sha, &sent) == 0);
+	region->ack_sequence = 1;
+	region->error_code = IVB_MSG_OK;
+	region->timing = ok;
+	memcpy(region->map_study, slots, sizeof(region->map_study));
+	atomic_store(&region->guest_state, IVB_GUEST_ACKNOWLEDGED);
+	return ivb_host_wait_ack(&h, ack);
+}
+
+/* A hostile guest's map study: every field it writes is bounded, every memory type sanitised. */
+static void test_host_checks_the_map_study(void)
+{
+	const struct ivb_map_study good[IVB_MAP_STUDY_MAX] = {
+		{ .hot_read_ns = 10, .cold_read_ns = 20, .copy_ns = 30, .map_kind = IVB_MAP_RESOURCE2_WC, .memtype = "write-combining" },
+		{ .hot_read_ns = 11, .cold_read_ns = 21, .copy_ns = 31, .map_kind = IVB_MAP_RESOURCE2, .memtype = "uncached-minus" },
+		{ .map_kind = IVB_MAP_REGION_WB, .error = ENOENT },
+	};
+	struct ivb_map_study bad[IVB_MAP_STUDY_MAX];
+	struct ivb_ack ack;
+
+	CHECK(ack_with_map_study(good, &ack) == 0);
+	CHECK(ack.report.map_study[0].copy_ns == 30 && ack.report.map_study[2].error == ENOENT);
+	for (unsigned slot = 0; slot < IVB_MAP_STUDY_MAX; slot++) {
+		memcpy(bad, good, sizeof(bad));
+		bad[slot].map_kind = IVB_MAP_KIND_MAX + 1; /* a kind we do not know */
+		CHECK(ack_with_map_study(bad, &ack) == -EPROTO);
+		memcpy(bad, good, sizeof(bad));
+		bad[slot].map_kind = IVB_MAP_SHM;
+		bad[slot].error = 0;
+		bad[slot].hot_read_ns = IVB_MAX_DURATION_NS + 1;
+		CHECK(ack_with_map_study(bad, &ack) == -EPROTO);
+		bad[slot].hot_read_ns = 0;
+		bad[slot].cold_read_ns = UINT64_MAX;
+		CHECK(ack_with_map_study(bad, &ack) == -EPROTO);
+		bad[slot].cold_read_ns = 0;
+		bad[slot].copy_ns = IVB_MAX_DURATION_NS + 1;
+		CHECK(ack_with_map_study(bad, &ack) == -EPROTO);
+		bad[slot].copy_ns = IVB_MAX_DURATION_NS;
+		CHECK(ack_with_map_study(bad, &ack) == 0);
+		/* A mapping reported missing: an errno in range, a kind, and no times. */
+		memcpy(bad, good, sizeof(bad));
+		bad[slot].error = IVB_MAP_STUDY_ERRNO_MAX + 1;
+		CHECK(ack_with_map_study(bad, &ack) == -EPROTO);
+		bad[slot].error = EACCES;
+		bad[slot].map_kind = IVB_MAP_RESOURCE2;
+		bad[slot].copy_ns = slot == 2 ? 5 : bad[slot].copy_ns;
+		CHECK(ack_with_map_study(bad, &ack) == -EPROTO);
+		bad[slot] = (struct ivb_map_study){ .map_kind = IVB_MAP_NONE, .error = EACCES };
+		CHECK(ack_with_map_study(bad, &ack) == -EPROTO);
 	}
+	/* Memory types: control characters and bytes beyond ASCII replaced, never trusted to be NUL-terminated. */
+	memcpy(bad, good, sizeof(bad));
+	memset(bad[1].memtype, 'x', sizeof(bad[1].memtype));
+	memcpy(bad[0].memtype, "wb\n,\x1b[31m\xff", 11);
+	CHECK(ack_with_map_study(bad, &ack) == 0);
+	CHECK(strlen(ack.report.map_study[1].memtype) == IVB_MEMTYPE_LEN - 1);
+	CHECK(strchr(ack.report.map_study[0].memtype, '\n') == NULL && strchr(ack.report.map_study[0].memtype, 0x1b) == NULL);
+	CHECK(strchr(ack.report.map_study[0].memtype, (char)0xff) == NULL);
 }
 
 /* Send every message of a plan, as host_writer does: warm-up, latency, bandwidth per frame, reference per size. */
@@ -680,6 +734,7 @@ int main(void)
 	if (region == NULL)
 		return 1;
 	RUN_TEST(test_layout);
+	RUN_TEST(test_host_checks_the_map_study);
 	RUN_TEST(test_exchange_host_first);
 	RUN_TEST(test_exchange_guest_first);
 	RUN_TEST(test_host_init_rejects_small_region);

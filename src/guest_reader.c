@@ -22,6 +22,7 @@
 #include "pci.h"
 #include "perfctr.h"
 #include "phases.h"
+#include "map_study.h"
 #include "protocol.h"
 #include "region.h"
 #include "stream.h"
@@ -228,115 +229,8 @@ struct workspace {
 	const struct config *cfg;
 	struct ivb_mapping *primary;
 	struct ivb_guest *g;
-	/* The map study's mappings, made on first use: the primary, then the others it could make. */
-	struct ivb_mapping extra[IVB_MAP_STUDY_MAX - 1]; /* the ones the study made (fd -1: none) */
-	struct ivb_mapping *study[IVB_MAP_STUDY_MAX];
-	unsigned nstudy;
-	struct ivb_map_study missing[IVB_MAP_STUDY_MAX]; /* the mappings it could not make, and why */
-	unsigned nmissing;
-	uint64_t study_messages; /* rotates the order: message n starts with mapping n mod nstudy */
-	bool study_tried;
+	struct ivb_map_set study; /* the map study's mappings, made on its first message */
 };
-
-/* Make one more mapping of the region, of the given kind. Returns: 0, or a negative errno. */
-static int map_again(const struct workspace *w, enum ivb_map_kind kind, struct ivb_mapping *m)
-{
-	const struct config *cfg = w->cfg;
-	const char *bdf = w->primary->device;
-
-	switch (kind) {
-	case IVB_MAP_SHM: return ivb_shm_open(cfg->shm_path, 0, NULL, m);
-	case IVB_MAP_RESOURCE2: return ivb_pci_map_bar2(cfg->sysfs_root, bdf, false, m);
-	case IVB_MAP_RESOURCE2_WC: return ivb_pci_map_bar2(cfg->sysfs_root, bdf, true, m);
-	case IVB_MAP_REGION_WB: return ivb_pci_map_region_wb(cfg->sysfs_root, cfg->dev_dir, bdf, m);
-	case IVB_MAP_NONE: break;
-	}
-	return -EINVAL;
-}
-
-/*
- * The map study's mappings: in a VM uc, wc and wb, the primary one and the others in that order (x86
- * refuses BAR2 mappings of conflicting types, so /dev/ivshmem-region is opened after the sysfs ones);
- * in loopback the file mapped three times. All stay open for the run. Each memory type is read back once
- * all exist: opening one can change what another got. A mapping that cannot be made is left out and
- * reported in every message's study (the host records why).
- */
-static void open_study(struct workspace *w)
-{
-	static const enum ivb_map_kind vm_kinds[] = { IVB_MAP_RESOURCE2, IVB_MAP_RESOURCE2_WC, IVB_MAP_REGION_WB };
-	const enum ivb_map_kind loop_kinds[] = { IVB_MAP_SHM, IVB_MAP_SHM, IVB_MAP_SHM };
-	const enum ivb_map_kind *kinds = w->primary->kind == IVB_MAP_SHM ? loop_kinds : vm_kinds;
-	unsigned nextra = 0;
-	bool primary_done = false;
-
-	w->study[w->nstudy++] = w->primary;
-	for (unsigned i = 0; i < IVB_MAP_STUDY_MAX; i++) {
-		struct ivb_mapping *m = &w->extra[nextra];
-		int ret;
-
-		if (kinds[i] == w->primary->kind && !primary_done) {
-			primary_done = true;
-			continue;
-		}
-		ret = map_again(w, kinds[i], m);
-		if (ret == 0 && m->size != w->primary->size) {
-			ivb_unmap(m);
-			ret = -EXDEV;
-		}
-		if (ret < 0) {
-			struct ivb_map_study *x = &w->missing[w->nmissing++];
-
-			x->map_kind = kinds[i];
-			x->error = -ret > (int)IVB_MAP_STUDY_ERRNO_MAX ? IVB_MAP_STUDY_ERRNO_MAX : (uint32_t)-ret;
-			fprintf(stderr, PROG ": map study: no %s mapping: %s; the study runs without it\n",
-				ivb_map_kind_name(kinds[i]), ivb_map_missing_why(kinds[i], x->error));
-			continue;
-		}
-		w->study[w->nstudy++] = m;
-		nextra++;
-	}
-	for (unsigned i = 0; i < w->nstudy; i++)
-		ivb_pci_reread_memtype(w->cfg->sysfs_root, w->study[i]);
-	fprintf(stderr, PROG ": map study through");
-	for (unsigned i = 0; i < w->nstudy; i++)
-		fprintf(stderr, "%s %s (%s)", i ? "," : "", ivb_map_kind_name(w->study[i]->kind),
-			w->study[i]->memtype[0] ? w->study[i]->memtype : "unknown");
-	fprintf(stderr, "\n");
-}
-
-/*
- * Phases A-C (and D, which checks the data reads the same) through every mapping of the study, starting
- * with a different one each message; then the ones missing.
- */
-static uint32_t map_study(struct workspace *w, const struct ivb_message *msg, struct ivb_map_study out[IVB_MAP_STUDY_MAX])
-{
-	struct ivb_phase_counters unused[IVB_NPHASES];
-	unsigned first, slot = 0;
-
-	if (!w->study_tried) {
-		w->study_tried = true;
-		open_study(w);
-	}
-	first = (unsigned)(w->study_messages++ % w->nstudy);
-	for (unsigned i = 0; i < w->nstudy; i++, slot++) {
-		const struct ivb_mapping *m = w->study[(first + i) % w->nstudy];
-		struct ivb_guest_timing t;
-		bool match = false;
-
-		if (ivb_run_phases(ivb_buffer(m->region), msg->size, w->copy, msg->sha256, NULL, &t, unused, &match) < 0)
-			return IVB_MSG_GUEST_FAILURE;
-		if (!match)
-			return IVB_MSG_SHA256_MISMATCH;
-		out[slot].hot_read_ns = t.hot_read_ns;
-		out[slot].cold_read_ns = t.cold_read_ns;
-		out[slot].copy_ns = t.copy_ns;
-		out[slot].map_kind = m->kind;
-		snprintf(out[slot].memtype, sizeof(out[slot].memtype), "%s", m->memtype[0] ? m->memtype : "unknown");
-	}
-	for (unsigned i = 0; i < w->nmissing && slot < IVB_MAP_STUDY_MAX; i++, slot++)
-		out[slot] = w->missing[i];
-	return IVB_MSG_OK;
-}
 
 /*
  * Make the private buffers hold n bytes, pre-faulted. They grow with the largest message (the
@@ -453,7 +347,7 @@ static uint32_t process(struct workspace *w, const uint8_t *shared, const struct
 			return IVB_MSG_GUEST_FAILURE;
 	}
 	if ((msg->flags & IVB_MSG_FLAG_MAP_STUDY) && msg->kind != IVB_MSG_REFERENCE)
-		return map_study(w, msg, rep->map_study);
+		return ivb_map_set_run(&w->study, msg->size, w->copy, msg->sha256, rep->map_study);
 	return IVB_MSG_OK;
 }
 
@@ -568,9 +462,8 @@ int main(int argc, char **argv)
 	}
 	/* Pre-faulted before the first message: no page fault may fall inside phase C. */
 	memset(&w, 0, sizeof(w));
-	for (unsigned i = 0; i < IVB_MAP_STUDY_MAX - 1; i++)
-		w.extra[i].fd = -1;
 	w.cfg = &cfg;
+	ivb_map_set_init(&w.study, &map, cfg.shm_path, cfg.sysfs_root, cfg.dev_dir);
 	w.primary = &map;
 	w.g = &g;
 	w.capacity = map.size - IVB_HEADER_SIZE;
@@ -616,8 +509,7 @@ int main(int argc, char **argv)
 	       ret < 0 ? "; stopped early" : "");
 	ivb_perf_close(&w.perf);
 	ivb_huge_free(&w.huge);
-	for (unsigned i = 0; i < IVB_MAP_STUDY_MAX - 1; i++)
-		ivb_unmap(&w.extra[i]);
+	ivb_map_set_close(&w.study);
 	if (cfg.doorbell_mode) {
 		printf(PROG ": doorbell: peer %d, %llu rings sent, %llu received, %llu late wake-ups\n", bell.id,
 		       (unsigned long long)bell.rings_sent, (unsigned long long)bell.rings_received,

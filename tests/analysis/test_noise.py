@@ -124,7 +124,7 @@ def test_recorded_busy_machine_is_noisy_by_run_queue_only():
         "after": {"stat": STAT_AFTER, "loadavg": LOADAVG_AFTER}})
     verdict = nz.noise_verdict(inputs)
     assert verdict.state == nz.NOISY
-    assert verdict.text == "noisy: run queue 3 and 2 other runnable on 2 CPUs"
+    assert verdict.text == "noisy: run queue 2 and 1 other runnable on 2 CPUs"
     assert verdict.not_recorded == ("phase switches", "busy processes", "CPU frequency")
 
 
@@ -177,7 +177,8 @@ def test_switched_phase_limit(switched, unknown, noisy):
 
 @pytest.mark.parametrize("before, after, threads, noisy", [
     ("1/100", "9/100", 2, False),   # one end only: a passing burst
-    ("2/100", "2/100", 2, True),    # one other runnable at both ends, no CPU free
+    ("2/100", "2/100", 2, False),   # the reader and the other benchmark thread: no competitor
+    ("3/100", "3/100", 2, True),    # one other runnable at both ends, no CPU free
     ("2/100", "2/100", 1, False),   # the benchmark leaves one CPU free for it
     ("3/100", "3/100", 1, True),
 ])
@@ -191,7 +192,7 @@ def test_run_queue_rule(before, after, threads, noisy):
 def test_run_queue_falls_back_to_stat():
     snapshot = nz.Snapshot(nz.parse_stat(STAT_BEFORE))
     verdict = nz.noise_verdict(nz.NoiseInputs(snapshot, snapshot))
-    assert verdict.reasons == ("run queue 3 and 3 other runnable on 2 CPUs",)
+    assert verdict.reasons == ("run queue 2 and 2 other runnable on 2 CPUs",)
 
 
 def test_frequency_within_limit_is_quiet():

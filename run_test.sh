@@ -270,9 +270,15 @@ if [ "$shm_bytes" -lt 65536 ] || [ $((shm_bytes & (shm_bytes - 1))) -ne 0 ]; the
 	usage_error "--shm-size must be a power of two of at least 64K, not $shm_size"
 fi
 guest_args=("${common_args[@]}" --mode "$mode" "${guest_extra[@]}")
-# The bench VM boots the initramfs with our guest driver: guest_reader --map wb and the map study's wb
-# mapping need it. Where it cannot load, the guest says why and runs without wb (the map study without it).
-IVB_NEED_DRIVER=1
+# The bench VM boots the initramfs with our guest driver: guest_reader --map wb needs it, the map study wants
+# it for its wb mapping. Where it cannot load, the guest says why and the map study runs without wb.
+if [[ " ${guest_extra[*]} " =~ \ --map(\ |=)wb\  ]]; then
+	IVB_NEED_DRIVER=required
+elif [ -n "$map_study" ]; then
+	IVB_NEED_DRIVER=wanted
+else
+	IVB_NEED_DRIVER=
+fi
 
 # The VM's steps (ivb_vm_*): the same in both.
 case $vm in

@@ -103,7 +103,8 @@ ivb_qemu_version() {
 
 # Build what a run needs (make installs missing Debian packages), and check QEMU and the guest kernel.
 # Arguments: BUILD_DIR MODE MAKE_TARGET...   (the caller's targets, built in the same make)
-# INITRAMFS=PATH replaces the initramfs built from this tree; IVB_NEED_DRIVER=1 picks the one with the driver. Sets IVB_BENCH_INITRAMFS, IVB_BENCH_KERNEL,
+# INITRAMFS=PATH replaces the initramfs built from this tree; IVB_NEED_DRIVER=required (or wanted, without
+# KERNEL=) picks the one with the driver. Sets IVB_BENCH_INITRAMFS, IVB_BENCH_KERNEL,
 # IVB_BENCH_KERNEL_VERSION, IVB_ACCEL and IVB_CPU, and IVB_VM_DEFAULT_SHM to "" (the VM has no region file of
 # its own); exits through ivb_die on failure.
 ivb_vm_build() {
@@ -113,8 +114,10 @@ ivb_vm_build() {
 	IVB_VM_DEFAULT_SHM=
 	if [ -n "${INITRAMFS:-}" ]; then
 		IVB_BENCH_INITRAMFS=$INITRAMFS
-	elif [ "$mode" = doorbell ] || [ -n "${IVB_NEED_DRIVER:-}" ]; then
-		# The initramfs with the guest driver: doorbell mode and guest_reader --map wb need it.
+	elif [ "$mode" = doorbell ] || [ "${IVB_NEED_DRIVER:-}" = required ] ||
+		{ [ "${IVB_NEED_DRIVER:-}" = wanted ] && [ -z "${KERNEL:-}" ]; }; then
+		# The initramfs with the guest driver: doorbell mode and guest_reader --map wb need it, the map study
+		# wants it. It is built for Debian's kernel: with KERNEL= only what needs it gets it.
 		IVB_BENCH_INITRAMFS=$build/bench-initramfs-doorbell.cpio
 		targets+=(initramfs-doorbell)
 	else

@@ -38,7 +38,7 @@ case "$missing" in
 esac
 
 # No driver (the initramfs without it): the study runs uc and wc, and run.json says why wb is missing.
-make -s "${BUILD:-build}/bench-initramfs.cpio" >/dev/null 2>&1 || t_fail "make bench-initramfs.cpio failed"
+make -C "$T_TOP" -s "${BUILD:-build}/bench-initramfs.cpio" >/dev/null 2>&1 || t_fail "make bench-initramfs.cpio failed"
 INITRAMFS=${BUILD:-build}/bench-initramfs.cpio t_run --iterations 2 --bw-iterations 1 --frames 1080p \
 	--latency-frame 1M --ref-iterations 1 --host-arg --map-study
 t_assert_no_qemu

@@ -10,6 +10,7 @@ from .model import (
     MAP_STUDY_CSV, MESSAGE_KEYS, PHASE_C_COLUMN, PREFAULTED, REFERENCE_CSV, REFERENCE_TIMING_COLUMNS, TESTS,
     WRITE_STUDY_CSV, variant_rank,
 )
+from .load import LISTED_REJECTS
 from .stats import MAX_PLAUSIBLE_MBPS, counter_bytes, derived_values, mbps, successful
 
 
@@ -257,6 +258,36 @@ def notification_findings(m):
     return findings
 
 
+def input_findings(run):
+    """The rows the loader left out because they do not parse cleanly: each named (the first LISTED_REJECTS
+    of a file), the rest counted. A peer's attack or a corruption: host_writer never writes such a row."""
+    findings, per_file = [], {}
+    for reject in run.rejected_rows:
+        per_file.setdefault(reject.file, []).append(reject)
+    for name, rejects in per_file.items():
+        findings += [f"SUSPECT: input: {r} (row left out)" for r in rejects[:LISTED_REJECTS]]
+        if len(rejects) > LISTED_REJECTS:
+            findings.append(f"SUSPECT: input: {name}: {len(rejects) - LISTED_REJECTS} more rows left out")
+    return findings
+
+
+def duplicate_findings(run):
+    """A message counted twice: the latency test numbers its messages once, the bandwidth test once per frame
+    (the reference may repeat a frame by design, see MESSAGE_KEYS)."""
+    findings = []
+    for name, data, keys in ((LATENCY_CSV, run.latency, ["iteration"]),
+                             (BANDWIDTH_CSV, run.bandwidth, ["iteration", "frame_type"])):
+        if data is None or data.empty:
+            continue
+        repeated = data[data.duplicated(keys, keep="first")]
+        for line, row in repeated.drop_duplicates(keys).head(LISTED_REJECTS).iterrows():
+            count = int((data[keys] == row[keys]).all(axis=1).sum())
+            frame = f" of {row['frame_type']}" if "frame_type" in keys else ""
+            findings.append(f"SUSPECT: {name}: iteration {row['iteration']:.0f}{frame} occurs {count} times "
+                            f"(line {line}): a message recorded twice, or a forged row")
+    return findings
+
+
 def find_suspects(run):
-    return (latency_findings(run) + bandwidth_findings(run) + reference_findings(run) + study_findings(run)
+    return (input_findings(run) + duplicate_findings(run) + latency_findings(run) + bandwidth_findings(run) + reference_findings(run) + study_findings(run)
             + map_study_findings(run) + counter_findings(run) + notification_findings(run.manifest))

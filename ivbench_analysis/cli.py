@@ -10,6 +10,8 @@ import os
 import sys
 from pathlib import Path
 
+import numpy as np
+
 from . import MISSING_PACKAGE
 from .checks import find_suspects
 from .compare import compare
@@ -18,6 +20,7 @@ from .manifest import TCG_WARNING, is_tcg
 from .model import Summary
 from .plots import write_plots
 from .report import build_report
+from .safe_io import write_output
 from .stats import successful
 
 
@@ -34,14 +37,14 @@ def all_failed_tests(run):
 def analyse(folder, plots=True):
     """The report and (unless plots is False) the plots of one results folder; the exit status."""
     run = load_run(folder)
-    findings = find_suspects(run)
-    summary = Summary()
-    report = build_report(run, findings, summary)
-    try:
-        (folder / REPORT_TXT).write_text(report, encoding="utf-8")
+    # A stage of 0 ns divides by zero: the figure is inf or nan ("n/a"), the checks flag the time, and numpy's
+    # warnings would only add lines to stderr.
+    with np.errstate(divide="ignore", invalid="ignore"):
+        findings = find_suspects(run)
+        summary = Summary()
+        report = build_report(run, findings, summary)
+        write_output(folder, REPORT_TXT, lambda f: f.write(report.encode("utf-8")))
         written, skipped = write_plots(run) if plots else ([], [])
-    except OSError as err:
-        raise InputError(f"cannot write into {folder}: {err.strerror}")
 
     print(f"{PROG}: {folder}")
     if is_tcg(run.manifest):

@@ -67,7 +67,7 @@ PHASE_C_COLUMN = {"latency": "guest_second_pass_ns", "bandwidth": "guest_memcpy_
 
 # The guest's mappings of the region (src/region.c ivb_map_kind_name), and the phases the mapping study times
 # through each: letter, words, column of mapping_study.csv.
-MAPPINGS = ("shm", "resource2", "resource2_wc")
+MAPPINGS = ("shm", "resource2", "resource2_wc", "ivshmem_region")
 
 MAP_PHASES = [("A", "hot read", "hot_read_ns"), ("B", "cold read", "cold_read_ns"), ("C", "copy", "copy_ns")]
 
@@ -169,6 +169,7 @@ class Run:
     latency_frame_bytes: Optional[int]
     notes: list
     input_errors: list
+    rejected_rows: list = field(default_factory=list)  # load.RejectedRow: rows left out, not clean CSV
 
     def timings(self, test):
         """The timing table of a test in TESTS."""

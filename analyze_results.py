@@ -9,7 +9,9 @@
 # ///
 """Statistics, plots and a performance report for one ivshmem-bench results folder.
 
-Usage: ./analyze_results.py [--no-plots] [RESULTS_DIR]   (default: results/latest)
+Usage: ./analyze_results.py [--no-plots] [--resamples N] [RESULTS_DIR]   (default: results/latest;
+       a folder of run-1 ... run-N folders: each run's report and one over all of them)
+       ./analyze_results.py --compare A B  (each headline figure: B/A with its 95% interval and a verdict)
        ./analyze_results.py --compare DIR DIR...  (side by side: mode, latency, CPU per message; stdout only)
 
 The work is done by the package ivbench_analysis/ beside this file (README "Analysis" lists its modules).

@@ -17,7 +17,10 @@ readonly BUILD=${BUILD:-build}
 readonly PYTHON=${PYTHON:-/usr/bin/python3}
 readonly SERVER=$BUILD/ivshmem_server
 readonly SHM_DEFAULT=/dev/shm/ivshmem
-readonly SHM_SIZE_DEFAULT=64M
+# Room for the stream test's default: 3 slots of 4K frames (75 MB).
+readonly SHM_SIZE_DEFAULT=128M
+# Every default run answers the frames-per-second question with a short stream of 4K frames.
+readonly STREAM_SECONDS_DEFAULT=3
 readonly BOOT_TIMEOUT_DEFAULT=60
 # In the dev VM, vm/dev-guest.sh first copies and compiles guest_reader (minutes under TCG).
 readonly DEV_READY_TIMEOUT_DEFAULT=600
@@ -31,12 +34,18 @@ usage() {
 Usage: ./run_test.sh [OPTION]...
 Run one ivshmem-bench benchmark: host_writer on the host, guest_reader in a VM, results in results/<timestamp>/.
 
-Passed to both programs (their defaults apply when not given):
+The run plan, for host_writer (guest_reader reads it from the region; host_writer's defaults apply):
   --iterations N         latency test iterations (default 100)
   --latency-frame F      frame of the latency test (default 4k)
   --bw-iterations N      bandwidth iterations per frame (default 10)
   --frames LIST          bandwidth frames, e.g. 1080p,1440p,4k or 64,4096,1M (default 1080p,1440p,4k)
   --ref-iterations N     reference iterations per frame (default 3)
+  --stream-seconds S     the stream test: frames through a ring of slots for S seconds per stream
+                         frame (default $STREAM_SECONDS_DEFAULT here; 0: none)
+  --stream-frames LIST, --slots N, --fps F, --stream-policy block|latest, --verify sha256|xxh3|none
+                         the stream's frames (4k), slots (3), pace (0: as fast as possible), policy
+                         (block) and check (xxh3); see host_writer --help
+Both programs:
   --timeout SECONDS      limit of every wait for the other side (default 30)
 Run:
   --mode polling|doorbell
@@ -46,11 +55,16 @@ Run:
                          driver (doorbell; default: \$IVSHMEM_MODE, else polling)
   --interval-us N        start messages N microseconds apart (16667: 60 fps) instead of back to back;
                          the waits in between show what each mode costs while idle
-  --vm bench|dev         bench: the initramfs VM booted here (default); dev: the running dev VM
-                         (vm/dev-guest.sh, see ./setup.sh)
+  --vm bench|dev|loopback
+                         bench: the initramfs VM booted here (default); dev: the running dev VM
+                         (vm/dev-guest.sh, see ./setup.sh); loopback: no VM, guest_reader on this host
+                         over the same file (default --shm: a file of this run's own, removed at its end)
+  --repeat N             N independent runs (fresh host_writer and guest_reader each) in
+                         results/<timestamp>/run-1 ... run-N; the bench VM boots once and runs
+                         guest_reader N times, the dev VM and loopback start it anew each run
   --start-order guest|host
                          boot the guest first and start host_writer once guest_reader is ready
-                         (default), or start host_writer first (bench VM only)
+                         (default), or start host_writer first (bench VM and loopback, one run only)
   --shm PATH             shared memory file (default $SHM_DEFAULT)
   --shm-size SIZE        its size, a power of two; K, M, G = KiB, MiB, GiB (default $SHM_SIZE_DEFAULT;
                          bench VM only: the dev VM's QEMU has the file mapped at its own size)
@@ -84,9 +98,11 @@ order=guest
 shm=$SHM_DEFAULT
 shm_given=
 shm_size=
+stream_seconds=
 results_base=results
 boot_timeout=
 analysis=1
+repeat=
 mode=${IVSHMEM_MODE:-polling}
 interval_args=()
 
@@ -115,8 +131,28 @@ while [ $# -gt 0 ]; do
 		common_args+=("$1" "$2" --connect-timeout "$2")
 		shift 2
 		;;
-	--frames | --latency-frame)
+	--frames | --latency-frame | --stream-frames)
 		need_value "$IVB_GUEST_ARG_RE" "$@"
+		plan_args+=("$1" "$2")
+		shift 2
+		;;
+	--stream-seconds)
+		need_value '^[0-9]+$' "$@"
+		stream_seconds=$2
+		shift 2
+		;;
+	--slots | --fps)
+		need_value '^[0-9]+$' "$@"
+		plan_args+=("$1" "$2")
+		shift 2
+		;;
+	--stream-policy)
+		need_value '^(block|latest)$' "$@"
+		plan_args+=("$1" "$2")
+		shift 2
+		;;
+	--verify)
+		need_value '^(sha256|xxh3|none)$' "$@"
 		plan_args+=("$1" "$2")
 		shift 2
 		;;
@@ -131,8 +167,13 @@ while [ $# -gt 0 ]; do
 		shift 2
 		;;
 	--vm)
-		need_value '^(bench|dev)$' "$@"
+		need_value '^(bench|dev|loopback)$' "$@"
 		vm=$2
+		shift 2
+		;;
+	--repeat)
+		need_value '^[1-9][0-9]*$' "$@"
+		repeat=$2
 		shift 2
 		;;
 	--start-order)
@@ -197,7 +238,9 @@ if [ "$vm" = dev ]; then
 	[ "$order" = guest ] || usage_error "--start-order host is for the bench VM only"
 	[ -z "$shm_size" ] || usage_error "--shm-size is for the bench VM only (the dev VM maps the file at its own size)"
 fi
+[ "$order" = guest ] || [ "${repeat:-1}" -eq 1 ] || usage_error "--start-order host is for one run, not --repeat $repeat"
 shm_size=${shm_size:-$SHM_SIZE_DEFAULT}
+plan_args+=(--stream-seconds "${stream_seconds:-$STREAM_SECONDS_DEFAULT}")
 if [ -z "$boot_timeout" ]; then
 	boot_timeout=$BOOT_TIMEOUT_DEFAULT
 	[ "$vm" = bench ] || boot_timeout=$DEV_READY_TIMEOUT_DEFAULT
@@ -223,13 +266,20 @@ guest_args=("${common_args[@]}" --mode "$mode" "${guest_extra[@]}")
 [[ " ${guest_extra[*]} " =~ \ --map(\ |=)wb\  ]] && IVB_NEED_DRIVER=1 || IVB_NEED_DRIVER=
 
 # The VM's steps (ivb_vm_*): the same in both.
-if [ "$vm" = bench ]; then
+case $vm in
+bench)
 	# shellcheck source=vm/bench-vm.sh
 	. "$TOP/vm/bench-vm.sh"
-else
+	;;
+dev)
 	# shellcheck source=vm/dev-vm.sh
 	. "$TOP/vm/dev-vm.sh"
-fi
+	;;
+loopback)
+	# shellcheck source=vm/loopback-vm.sh
+	. "$TOP/vm/loopback-vm.sh"
+	;;
+esac
 ivb_vm_check_guest_args "${guest_args[@]}" || exit 2
 
 # State that cleanup() undoes.
@@ -237,6 +287,7 @@ IVB_CON_PID=
 host_pid=
 IVB_SERVER_PID=
 IVB_SERVER_DIR=
+IVB_VM_REMOVE_AT_EXIT=
 run_dir=
 
 # shellcheck disable=SC2317  # called by the EXIT trap
@@ -248,6 +299,7 @@ cleanup() {
 	# Then QEMU, or vm/dev-guest.sh (which stops guest_reader in the dev VM); then the ivshmem server.
 	ivb_vm_stop 10
 	ivb_ivserver_stop
+	[ -z "$IVB_VM_REMOVE_AT_EXIT" ] || rm -f -- "$IVB_VM_REMOVE_AT_EXIT"
 	[ -z "$run_dir" ] || [ "$rc" -eq 0 ] || ivb_log "the output of this run is in $run_dir"
 	exit "$rc"
 }
@@ -273,25 +325,31 @@ ivb_vm_build "$BUILD" "$mode" "${make_targets[@]}"
 [ -n "$shm_given" ] || shm=${IVB_VM_DEFAULT_SHM:-$shm}
 ivb_vm_prepare_region "$shm" "$shm_bytes" "$shm_size"
 
-# A new folder results/<UTC timestamp>[-N]; mkdir fails if another run took the name first.
+# A new folder results/<UTC timestamp>[-N]; mkdir fails if another run took the name first. With --repeat,
+# each run has a folder run-<i> in it.
 mkdir -p "$results_base"
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
-run_dir=$results_base/$stamp
+top_dir=$results_base/$stamp
 n=1
-until mkdir "$run_dir" 2>/dev/null; do
+until mkdir "$top_dir" 2>/dev/null; do
 	n=$((n + 1))
-	run_dir=$results_base/$stamp-$n
+	top_dir=$results_base/$stamp-$n
 done
-ln -sfn "$(basename "$run_dir")" "$results_base/latest"
-console=$run_dir/guest.log
+ln -sfn "$(basename "$top_dir")" "$results_base/latest"
+count=${repeat:-1}
+# A VM that runs guest_reader several times in one boot keeps its console (and QEMU's files) in the top folder.
+IVB_VM_REPEAT=$count
+same_boot=false
+[ -z "$IVB_VM_SAME_BOOT" ] || [ "$count" -le 1 ] || same_boot=true
+vm_dir=$top_dir
 
 ivb_vm_meta
-meta=(--meta "vm=$vm" --meta "start_order=$order" "${IVB_VM_META[@]}")
-host_cmd=("$BUILD/host_writer" --shm "$shm" --out "$run_dir" "${plan_args[@]}" "${common_args[@]}" "${interval_args[@]}"
-	--mode "$mode")
+meta=(--meta "vm=$vm" --meta "start_order=$order" --meta "repeat_count=$count" --meta "same_boot=$same_boot"
+	"${IVB_VM_META[@]}")
+host_cmd=("$BUILD/host_writer" --shm "$shm" "${plan_args[@]}" "${common_args[@]}" "${interval_args[@]}" --mode "$mode")
 if [ "$mode" = doorbell ]; then
-	# The bench VM's ivshmem server is ours (vm/ivserver.sh), the dev VM's setup.sh's.
-	ivb_vm_doorbell "$run_dir" "$shm" "$shm_bytes" "$SERVER"
+	# The bench VM's and loopback's ivshmem server is ours (vm/ivserver.sh), the dev VM's setup.sh's.
+	ivb_vm_doorbell "$top_dir" "$shm" "$shm_bytes" "$SERVER"
 	host_cmd+=(--doorbell "$IVB_VM_DOORBELL_SOCKET")
 fi
 host_cmd+=("${IVB_VM_HOST_ARGS[@]}")
@@ -300,7 +358,7 @@ host_cmd+=("${IVB_VM_HOST_ARGS[@]}")
 # (bash defers traps while a foreground child runs), which stops host_writer so that it writes its run.json.
 # Sets host_rc.
 run_host() {
-	"${host_cmd[@]}" "${meta[@]}" "$@" "${host_extra[@]}" &
+	"${host_cmd[@]}" --out "$run_dir" "${meta[@]}" --meta "repeat_index=$index" "$@" "${host_extra[@]}" &
 	host_pid=$!
 }
 wait_host() {
@@ -308,41 +366,77 @@ wait_host() {
 	host_pid=
 }
 
-host_rc=0
-IVB_VM_GUEST_RC=
-IVB_VM_READY_S=
-if [ "$order" = guest ]; then
-	ivb_vm_start "$run_dir" "$shm" "$shm_bytes" "$append" -- "${guest_args[@]}"
-	ivb_vm_wait_ready "$boot_timeout" || exit 1
-	run_host ${IVB_VM_READY_S:+--meta "guest_ready_s=$IVB_VM_READY_S"}
-else
-	run_host
-	ivb_vm_start "$run_dir" "$shm" "$shm_bytes" "$append" -- "${guest_args[@]}"
-	# If the guest fails, host_writer ends on its own --timeout and writes what it has.
-	ivb_vm_wait_ready "$boot_timeout" || ivb_log "waiting for host_writer to give up on the guest (--timeout)"
-fi
-wait_host
-# The guest ends once host_writer has completed or aborted the run.
-limit=$GUEST_EXIT_TIMEOUT
-[ "$host_rc" -eq 0 ] || limit=$GUEST_EXIT_GRACE
-ivb_vm_wait_exit "$limit"
-guest_rc=$IVB_VM_GUEST_RC
+# One run: the guest (booted for it, or the next guest_reader of the same boot) and host_writer. Sets host_rc,
+# guest_rc and status (0, or 1 after saying what failed).
+run_once() {
+	local start=$1 ready=()
+	host_rc=0
+	IVB_VM_GUEST_RC=
+	IVB_VM_READY_S=
+	if [ "$order" = guest ]; then
+		[ -z "$start" ] || ivb_vm_start "$vm_dir" "$shm" "$shm_bytes" "$append" -- "${guest_args[@]}"
+		if ! ivb_vm_wait_ready "$boot_timeout"; then
+			host_rc="not started"
+			guest_rc=$IVB_VM_GUEST_RC
+			status=1
+			return
+		fi
+		# The time to a ready guest_reader is a boot time only for the run that booted the VM.
+		if [ -n "$start" ] && [ -n "$IVB_VM_READY_S" ]; then
+			ready=(--meta "guest_ready_s=$IVB_VM_READY_S")
+			ready_s=$IVB_VM_READY_S
+		fi
+		run_host "${ready[@]}"
+	else
+		run_host
+		ivb_vm_start "$vm_dir" "$shm" "$shm_bytes" "$append" -- "${guest_args[@]}"
+		# If the guest fails, host_writer ends on its own --timeout and writes what it has.
+		ivb_vm_wait_ready "$boot_timeout" || ivb_log "waiting for host_writer to give up on the guest (--timeout)"
+	fi
+	wait_host
+	# The guest ends once host_writer has completed or aborted the run.
+	local limit=$GUEST_EXIT_TIMEOUT
+	[ "$host_rc" -eq 0 ] || limit=$GUEST_EXIT_GRACE
+	ivb_vm_wait_exit "$limit"
+	guest_rc=$IVB_VM_GUEST_RC
+	status=0
+	if [ "$host_rc" -ne 0 ]; then
+		ivb_log "host_writer failed (exit status $host_rc)"
+		status=1
+	fi
+	if [ "${guest_rc:-x}" != 0 ]; then
+		ivb_show_guest_lines "$console"
+		ivb_log "guest_reader failed (exit status ${guest_rc:-unknown}); its output is in $console"
+		status=1
+	fi
+}
 
+ready_s=
 status=0
-if [ "$host_rc" -ne 0 ]; then
-	ivb_log "host_writer failed (exit status $host_rc)"
-	status=1
-fi
-if [ "${guest_rc:-x}" != 0 ]; then
-	ivb_show_guest_lines "$console"
-	ivb_log "guest_reader failed (exit status ${guest_rc:-unknown}); its output is in $console"
-	status=1
-fi
+runs_done=0
+for ((index = 1; index <= count; index++)); do
+	run_dir=$top_dir
+	if [ -n "$repeat" ]; then
+		run_dir=$top_dir/run-$index
+		mkdir "$run_dir"
+		ivb_log "run $index of $count"
+	fi
+	# A VM booted per run keeps its console in the run's folder.
+	[ "$same_boot" = true ] || vm_dir=$run_dir
+	console=$vm_dir/guest.log
+	start=1
+	[ "$same_boot" = false ] || [ "$index" -eq 1 ] || start=
+	run_once "$start"
+	runs_done=$index
+	# A failed run ends the series: what it measured stays in its folder.
+	[ "$status" -eq 0 ] || break
+done
 
-if [ -n "$analysis" ] && [ -f "$run_dir/run.json" ]; then
-	ivb_log "analysing the results (analyze_results.py)"
-	if ! "$PYTHON" analyze_results.py "$run_dir"; then
-		ivb_log "the analysis failed; the measurements are in $run_dir"
+# One analysis: of the run, or of the folder of runs (each run's own report, then one over all of them).
+if [ -n "$analysis" ] && [ "$runs_done" -gt 0 ]; then
+	ivb_log "analysing the results (analyze_results.py $top_dir)"
+	if ! "$PYTHON" analyze_results.py "$top_dir"; then
+		ivb_log "the analysis failed; the measurements are in $top_dir"
 		status=1
 	fi
 fi
@@ -353,15 +447,16 @@ json_field() {
 	sed -n "/^ *\"$1\": {/,/^ *}/ s/^ *\"$2\": \"\\([^\"]*\\)\".*/\\1/p" "$run_dir/run.json" 2>/dev/null | head -n 1 || true
 }
 mapping=$(json_field guest mapping)
-echo "run_test: results in $run_dir ($results_base/latest)"
+echo "run_test: results in $top_dir ($results_base/latest)${repeat:+; $runs_done of $count runs in run-*/}"
 if [ -n "$mapping" ]; then
-	echo "run_test: guest mapping $mapping of $(json_field guest device), memory type" \
+	guest_device=$(json_field guest device)
+	echo "run_test: guest mapping $mapping${guest_device:+ of $guest_device}, memory type" \
 		"$(json_field guest memory_type), guest kernel $(json_field guest kernel)"
 fi
-[ -z "$IVB_VM_READY_S" ] || echo "run_test: bench VM ($IVB_ACCEL): QEMU start to guest_reader ready ${IVB_VM_READY_S} s"
+[ -z "$ready_s" ] || echo "run_test: bench VM ($IVB_ACCEL): QEMU start to guest_reader ready ${ready_s} s"
 if [ "$status" -eq 0 ]; then
-	echo "run_test: PASS (host_writer and guest_reader exited 0)"
+	echo "run_test: PASS (host_writer and guest_reader exited 0${repeat:+ in every run})"
 else
-	echo "run_test: FAIL (host_writer $host_rc, guest_reader ${guest_rc:-unknown})"
+	echo "run_test: FAIL (host_writer ${host_rc:-}, guest_reader ${guest_rc:-unknown}${repeat:+, run $runs_done of $count})"
 fi
 exit "$status"

@@ -11,7 +11,7 @@
 #   stop    shut the VM down cleanly (poweroff over SSH), kill it by pid after DEVVM_STOP_TIMEOUT s
 #   status  say whether the VM runs and how to reach it; exit 0 when it runs, 3 when it does not
 # Environment (defaults in brackets): DEVVM_PORT [2222], DEVVM_SHM [/dev/shm/ivshmem],
-#   DEVVM_SHM_SIZE [64M], DEVVM_MEM [2G], DEVVM_SMP [2], DEVVM_STATE [vm-state], DEVVM_KEY [temp_id_rsa],
+#   DEVVM_SHM_SIZE [128M], DEVVM_MEM [2G], DEVVM_SMP [2], DEVVM_STATE [vm-state], DEVVM_KEY [temp_id_rsa],
 #   DEVVM_CACHE [~/.cache/ivshmem-bench/devvm], DEVVM_BOOT_TIMEOUT [900], DEVVM_SSH_TIMEOUT [120],
 #   DEVVM_STOP_TIMEOUT [120], ACCEL [detected: kvm or tcg], CPU [max], QEMU [qemu-system-x86_64],
 #   DEVVM_SERVER [build/ivshmem_server, made with make]; the server's socket goes into a 0700 folder

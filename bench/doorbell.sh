@@ -9,9 +9,10 @@
 # CPU per message comes from the programs themselves (run.json host.cpu and guest.cpu). The references are
 # measured in the same run: bench_wakeup (two processes waking each other through eventfds: the floor of
 # any blocking notification) and bench_pingpong (a cache-line ping-pong: the floor of polling).
-# With --vm, the same six runs again in the bench VM (run_test.sh; under TCG its figures are functional only).
-# Results and manifests stay in results/bench-doorbell-*/.
-# Usage: bench/doorbell.sh [--vm] [BIN_DIR]
+# With --vm, the same runs again in the bench VM (run_test.sh; under TCG its figures are functional only).
+# Each run is repeated REPEAT times (fresh processes; default 3) into <run>/run-<i>, and bench/summary.py prints
+# medians with 95% intervals. Results and manifests stay in results/bench-doorbell-*/.
+# Usage: bench/doorbell.sh [--vm] [BIN_DIR]   (REPEAT=N)
 set -euo pipefail
 
 vm=
@@ -20,7 +21,9 @@ if [ "${1:-}" = --vm ]; then
 	shift
 fi
 readonly BIN=${1:-build}
+readonly REPEAT=${REPEAT:-3}
 readonly PYTHON=/usr/bin/python3
+[[ $REPEAT =~ ^[1-9][0-9]*$ ]] || { echo "bench-doorbell: REPEAT must be a positive count, not '$REPEAT'" >&2; exit 2; }
 OUT="results/bench-doorbell-$(date -u +%Y%m%dT%H%M%SZ)"
 readonly OUT
 SHM="/dev/shm/ivb-bench-doorbell-$$"
@@ -70,11 +73,11 @@ loopback() {
 	fi
 }
 
-# The same in the bench VM; its result folder is moved to DIR.
+# The same in the bench VM, REPEAT runs in one boot; its result folder (with run-*) is moved to DIR.
 in_vm() {
 	local mode=$1 dir=$2
 	shift 2
-	./run_test.sh --mode "$mode" --shm "$SHM" --shm-size 64M --results "$work/vm" --no-analysis "$@" \
+	./run_test.sh --mode "$mode" --shm "$SHM" --shm-size 64M --results "$work/vm" --no-analysis --repeat "$REPEAT" "$@" \
 		>"$work/vm.log" 2>&1 || { cat "$work/vm.log" >&2; return 1; }
 	mv -- "$(readlink -f "$work/vm/latest")" "$dir"
 }
@@ -85,11 +88,14 @@ echo "bench-doorbell: references: eventfd wake-up and cache-line ping-pong betwe
 "$BIN/bench_wakeup" 20000 >"$OUT/wakeup_ns.txt"
 "$BIN/bench_pingpong" 200 >"$OUT/pingpong_ns.txt"
 for mode in polling doorbell; do
-	echo "bench-doorbell: $mode: 64 B x 2000, 4K x 30, 64 B x 120 at 60/s, idle: 64 B x 12 at 4/s (loopback)" >&2
-	loopback "$mode" "$OUT/loopback-$mode-64B" "${SMALL[@]}"
-	loopback "$mode" "$OUT/loopback-$mode-4k" "${FRAME[@]}"
-	loopback "$mode" "$OUT/loopback-$mode-60fps" "${STREAM[@]}"
-	loopback "$mode" "$OUT/loopback-$mode-idle" "${IDLE[@]}"
+	echo "bench-doorbell: $mode: 64 B x 2000, 4K x 30, 64 B x 120 at 60/s, idle: 64 B x 12 at 4/s (loopback)" \
+		"x $REPEAT" >&2
+	for ((i = 1; i <= REPEAT; i++)); do
+		loopback "$mode" "$OUT/loopback-$mode-64B/run-$i" "${SMALL[@]}"
+		loopback "$mode" "$OUT/loopback-$mode-4k/run-$i" "${FRAME[@]}"
+		loopback "$mode" "$OUT/loopback-$mode-60fps/run-$i" "${STREAM[@]}"
+		loopback "$mode" "$OUT/loopback-$mode-idle/run-$i" "${IDLE[@]}"
+	done
 	if [ -n "$vm" ]; then
 		echo "bench-doorbell: $mode: 64 B x 300, 4K x 10, 64 B x 120 at 60/s, idle: 64 B x 12 at 4/s (bench VM)" >&2
 		in_vm "$mode" "$OUT/vm-$mode-64B" "${VM_SMALL[@]}"
@@ -99,56 +105,5 @@ for mode in polling doorbell; do
 	fi
 done
 
-"$PYTHON" - "$OUT" <<'PY' | tee "$OUT/summary.txt"
-import csv, json, os, statistics, sys
-out = sys.argv[1]
-
-def median_column(run, column):
-    with open(f"{out}/{run}/latency_results.csv") as f:
-        values = [float(r[column]) for r in csv.DictReader(f) if r["success"] == "1"]
-    return statistics.median(values)
-
-def cpu(run, side):
-    """CPU seconds per 1000 messages, and the share of one core, of one side; None if not recorded."""
-    c = json.load(open(f"{out}/{run}/run.json")).get(side, {}).get("cpu")
-    if not c or not c["messages"] or not c["wall_s"]:
-        return None, None
-    used = c["user_s"] + c["sys_s"]
-    return used / c["messages"] * 1000, used / c["wall_s"]
-
-def fmt_time(ns):
-    return f"{ns / 1e3:9.1f} us" if ns < 1e6 else f"{ns / 1e6:9.2f} ms"
-
-wakeup = float(open(f"{out}/wakeup_ns.txt").read().split()[0])
-pingpong = float(open(f"{out}/pingpong_ns.txt").read().split()[0])
-print("bench-doorbell (medians; CPU from getrusage in each program, per 1000 messages and as a share of one core)")
-print(f"  references, same run: eventfd wake-up round trip {wakeup / 1e3:.1f} us; cache-line ping-pong {pingpong:.0f} ns")
-print(f"  {'where':9} {'mode':9} {'run':5} {'round trip':>12} {'notification':>12} {'host CPU s/1000':>16}"
-      f" {'guest CPU s/1000':>17} {'host core':>9} {'guest core':>10}")
-figures = {}
-for where in ("loopback", "vm"):
-    for mode in ("polling", "doorbell"):
-        for run in ("64B", "4k", "60fps", "idle"):
-            name = f"{where}-{mode}-{run}"
-            if not os.path.isdir(f"{out}/{name}"):
-                continue
-            rt, note = median_column(name, "roundtrip_ns"), median_column(name, "notification_est_ns")
-            (hs, hshare), (gs, gshare) = cpu(name, "host"), cpu(name, "guest")
-            figures[name] = (rt, note, hshare, gshare)
-            show = lambda v, f: "n/a" if v is None else f.format(v)
-            print(f"  {where:9} {mode:9} {run:5} {fmt_time(rt):>12} {fmt_time(note):>12} {show(hs, '{:.3f}'):>16}"
-                  f" {show(gs, '{:.3f}'):>17} {show(hshare, '{:.1%}'):>9} {show(gshare, '{:.1%}'):>10}")
-rt = figures["loopback-doorbell-64B"][0]
-ratio = rt / wakeup
-print(f"  loopback doorbell 64 B round trip / eventfd wake-up round trip: {ratio:.2f}x"
-      f" (target <= 2.00x: {'met' if ratio <= 2 else 'NOT met'})")
-for where in ("loopback", "vm"):
-    name = f"{where}-doorbell-idle"
-    if name in figures:
-        _, _, hshare, gshare = figures[name]
-        worst = max(v for v in (hshare, gshare) if v is not None)
-        print(f"  {where} doorbell idle (4 messages/s): host {hshare:.1%}, guest {gshare:.1%} of a core"
-              f" (target < 5%: {'met' if worst < 0.05 else 'NOT met'});"
-              f" polling: host {figures[f'{where}-polling-idle'][2]:.1%}, guest {figures[f'{where}-polling-idle'][3]:.1%}")
-PY
+"$PYTHON" bench/summary.py doorbell "$OUT" | tee "$OUT/summary.txt"
 echo "bench-doorbell: results in $OUT" >&2

@@ -34,7 +34,7 @@ static void fuzz_host(const uint8_t *data, size_t size)
 	uint64_t sent;
 	size_t used;
 
-	if (ivb_host_init(&h, r, MAP_SIZE, 0x1234, 0, NULL) < 0)
+	if (ivb_host_init(&h, r, MAP_SIZE, 0x1234, 0, NULL, NULL) < 0)
 		abort();
 	used = overlay(guest_from, guest_to, data, size);
 	if (ivb_host_wait_guest(&h, &info) < 0)

@@ -15,13 +15,17 @@ import numpy as np
 from . import MISSING_PACKAGE
 from .checks import find_suspects
 from .compare import compare
+from .intervals import RESAMPLES
 from .load import InputError, PROG, load_run, warn
 from .manifest import TCG_WARNING, is_tcg
 from .model import Summary
 from .plots import write_plots
-from .report import build_report
+from .report import build_report, build_set_report
+from .report.streaming import stream_summary
+from .repeats import RunSet, run_folders
 from .safe_io import write_output
 from .stats import successful
+from .streams import load_streams
 
 
 DEFAULT_RESULTS_DIR = "results/latest"
@@ -34,15 +38,52 @@ def all_failed_tests(run):
             if run.timings(name) is not None and not run.timings(name).empty and successful(run.timings(name)).empty]
 
 
-def analyse(folder, plots=True):
-    """The report and (unless plots is False) the plots of one results folder; the exit status."""
+def analyse(folder, plots=True, resamples=RESAMPLES):
+    """The report and (unless plots is False) the plots of one results folder, or of every run of a
+    folder of repeated runs and the report over all of them; the exit status."""
+    folders = run_folders(folder)
+    if folders is not None:
+        return analyse_set(folder, folders, plots, resamples)
+    return analyse_run(folder, plots, resamples)[0]
+
+
+def analyse_set(folder, folders, plots, resamples):
+    """Each run's own report as for a single run, then performance_report.txt in the folder over every
+    run that could be loaded; a run that cannot be is named in one line and left out (exit status 1)."""
+    run_set = RunSet(folder, [], [], repeated=True)
+    findings, status = [], 0
+    for path in folders:
+        try:
+            run_status, run, found = analyse_run(path, plots, resamples)
+        except InputError as err:
+            warn(f"{path.name}: {err}; run left out")
+            run_set.failed.append((path.name, str(err)))
+            status = 1
+            continue
+        status = max(status, run_status)
+        run_set.runs.append(run)
+        run_set.labels.append(path.name)
+        findings.append(found)
+    if not run_set.runs:
+        raise InputError(f"{folder}: none of its {len(folders)} run folders could be analysed")
+    report = build_set_report(run_set, findings, resamples)
+    write_output(folder, REPORT_TXT, lambda f: f.write(report.encode("utf-8")))
+    print(f"{PROG}: {folder}: {len(run_set.runs)} of {len(folders)} runs analysed together")
+    for label, error in run_set.failed:
+        print(f"  left out: {label} ({error})")
+    print(f"  wrote {REPORT_TXT} (headline figures over the runs, each run's noise)")
+    return status
+
+
+def analyse_run(folder, plots, resamples):
+    """One results folder: (exit status, the Run, its SUSPECT findings)."""
     run = load_run(folder)
     # A stage of 0 ns divides by zero: the figure is inf or nan ("n/a"), the checks flag the time, and numpy's
     # warnings would only add lines to stderr.
     with np.errstate(divide="ignore", invalid="ignore"):
-        findings = find_suspects(run)
+        findings = find_suspects(run) + load_streams(run).findings
         summary = Summary()
-        report = build_report(run, findings, summary)
+        report = build_report(run, findings, summary, resamples)
         write_output(folder, REPORT_TXT, lambda f: f.write(report.encode("utf-8")))
         written, skipped = write_plots(run) if plots else ([], [])
 
@@ -58,6 +99,8 @@ def analyse(folder, plots=True):
         print(f"  {line.strip()}")
     for line in summary.copy_study:
         print(f"  write study {line}")
+    for line in stream_summary(run):
+        print(f"  {line}")
     print(f"  SUSPECT figures: {len(findings)}" + (" (see the report)" if findings else ""))
     print(f"  wrote {REPORT_TXT}" + "".join(f", {p}" for p in written))
     for item in skipped:
@@ -70,8 +113,15 @@ def analyse(folder, plots=True):
         raise InputError(f"every {' and every '.join(failed)} iteration failed; see {folder / REPORT_TXT}")
     if run.input_errors:
         print(f"  unusable input files: {len(run.input_errors)} (stderr and the report say which); exit status 1")
-        return 1
-    return 0
+        return 1, run, findings
+    return 0, run, findings
+
+
+def positive(text):
+    """A whole number above 0 (argparse type)."""
+    if not (text.isascii() and text.isdigit()) or int(text) == 0:
+        raise argparse.ArgumentTypeError(f"not a whole number above 0: {text!r}")
+    return int(text)
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -84,12 +134,18 @@ class OneLineParser(argparse.ArgumentParser):
 def main(argv=None):
     parser = OneLineParser(
         prog="analyze_results.py",
-        description="Statistics, plots and performance_report.txt for one ivshmem-bench results folder.",
+        description="Statistics, plots and performance_report.txt for one ivshmem-bench results folder "
+                    "(or a folder of repeated runs: run-1 ... run-N).",
     )
     parser.add_argument("results_dir", nargs="?", default=DEFAULT_RESULTS_DIR,
-                        help=f"folder with the CSVs and run.json (default: {DEFAULT_RESULTS_DIR})")
+                        help=f"folder with the CSVs and run.json, or with run-1 ... run-N folders of repeated "
+                             f"runs (default: {DEFAULT_RESULTS_DIR})")
     parser.add_argument("--compare", nargs="+", metavar="DIR",
-                        help="print runs side by side (mode, latency, CPU per message) instead of a report")
+                        help="two folders: each headline figure's ratio B/A with its 95%% interval and a verdict; "
+                             "with single runs also (and for more than two only) the runs side by side "
+                             "(mode, latency, CPU per message); instead of a report")
+    parser.add_argument("--resamples", type=positive, default=RESAMPLES, metavar="N",
+                        help=f"bootstrap resamples per interval (default: {RESAMPLES})")
     parser.add_argument("--no-plots", action="store_true",
                         help="write the report only (no PNGs; matplotlib is not needed)")
     args = parser.parse_args(argv)
@@ -101,8 +157,8 @@ def main(argv=None):
         sys.exit(f"{PROG}: {MISSING_PACKAGE.format('matplotlib')}")
     try:
         if args.compare is not None:
-            return compare([Path(d) for d in args.compare])
-        return analyse(Path(args.results_dir), plots=not args.no_plots)
+            return compare([Path(d) for d in args.compare], args.resamples)
+        return analyse(Path(args.results_dir), plots=not args.no_plots, resamples=args.resamples)
     except InputError as err:
         warn(str(err))
         return 1

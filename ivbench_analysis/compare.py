@@ -1,12 +1,16 @@
-"""--compare: several runs side by side (mode, latency, CPU per message) on stdout; nothing is written."""
+"""--compare: for two folders (each a run or a folder of repeated runs) each headline figure's ratio B/A
+with its 95% interval and a verdict word; runs side by side (mode, latency, CPU per message), for two
+single runs before the ratios and for more than two folders alone. Printed to stdout; nothing is written."""
 
 import json
 
+from . import intervals
 from .checks import notification_findings
-from .load import InputError, PROG, read_csv_file
+from .load import InputError, PROG, read_csv_file, warn
 from .manifest import MANIFEST_JSON, SIDES, cpu_record, lookup, run_interval, run_mode
 from .model import LATENCY_COLUMNS, LATENCY_CSV
-from .report.text import fmt, fmt_share, fmt_table
+from .repeats import load_set, run_folders, set_figures, set_noise
+from .report.text import fmt, fmt_ratio, fmt_share, fmt_table
 from .stats import cpu_figures, latency_medians
 
 
@@ -58,9 +62,90 @@ def run_labels(folders):
     return names if len(set(names)) == len(names) else [str(folder) for folder in folders]
 
 
-def compare(folders):
-    """Runs side by side: what each mode costs in latency and CPU. Printed to stdout; nothing is written."""
-    results = [compare_row(folder) for folder in folders]
+def compare(folders, resamples=intervals.RESAMPLES):
+    """Two folders: the side-by-side table when both are single runs, then the ratios B/A; more than
+    two: the side-by-side table. Printed to stdout; nothing is written. The exit status."""
+    singles = [run_folders(folder) is None for folder in folders]
+    if len(folders) > 2 and not all(singles):
+        repeated = folders[singles.index(False)]
+        raise InputError(f"{repeated}: a folder of repeated runs; --compare of more than two folders takes single "
+                         "runs (compare two folders for the figures with intervals)")
+    rows = [compare_row(folder) for folder in folders] if all(singles) else None
+    sets = [named_set(folder) for folder in folders] if len(folders) == 2 else None
+    if rows is not None:
+        print_side_by_side(folders, rows)
+    if sets is None:
+        return 0
+    if rows is not None:
+        print()
+    return print_ratios(sets, run_labels(folders), resamples)
+
+
+def named_set(folder):
+    """load_set with the folder named in its error."""
+    try:
+        return load_set(folder)
+    except InputError as err:
+        raise InputError(str(err) if str(err).startswith(str(folder)) else f"{folder}: {err}")
+
+
+RATIO_HEADER = ["figure", "unit", "A_median", "B_median", "B/A", "95%_low", "95%_high", "verdict"]
+
+
+def ratio_row(spec, a, b, resamples):
+    """One figure's row: both medians, B/A with its interval and the verdict (n/a when the medians are
+    not both positive, e.g. a notification estimate below 0)."""
+    def median(result):
+        value = result.figure.median
+        return fmt(value / 1e3 if spec.kind == intervals.TIME else value, 3 if spec.kind == intervals.TIME else 1)
+    a_runs = [s.values for _, s in a.per_run if s.values]
+    b_runs = [s.values for _, s in b.per_run if s.values]
+    try:
+        result = intervals.compare(a_runs, b_runs, spec.kind, resamples=resamples)
+    except ValueError:
+        return [spec.label, spec.unit, median(a), median(b), "n/a", "n/a", "n/a", "n/a (medians not both positive)"]
+    ratio = result.ratio
+    # intervals.verdict says "no measurable difference" without an interval; here the reader is told why.
+    word = result.verdict
+    if ratio.low is None:
+        word = f"no interval (fewer than {intervals.MIN_INTERVAL_SAMPLES} samples)"
+    return [spec.label, spec.unit, median(a), median(b), fmt_ratio(ratio.ratio), fmt_ratio(ratio.low),
+            fmt_ratio(ratio.high), word]
+
+
+def print_ratios(sets, labels, resamples):
+    """Each headline figure both sets have: B/A, its 95% interval, faster / slower / no measurable
+    difference. The exit status: 1 when a run of either set could not be loaded."""
+    status = 0
+    figures = []
+    for name, run_set in zip("AB", sets):
+        for label, error in run_set.failed:
+            warn(f"{run_set.folder}: {label}: {error}; run left out")
+            status = 1
+        figures.append({r.spec.key: r for r in set_figures(run_set, set_noise(run_set, record=False), resamples)[0]
+                        if r.figure is not None})
+    a, b = figures
+    method = intervals.METHOD_RUNS if any(len(s.runs) > 1 for s in sets) else intervals.METHOD_ITERATIONS
+    print(f"{PROG}: B/A for each headline figure (A = {labels[0]}: {len(sets[0].runs)} run(s), "
+          f"B = {labels[1]}: {len(sets[1].runs)} run(s))")
+    rows = [ratio_row(a[key].spec, a[key], b[key], resamples) for key in a if key in b]
+    print("\n".join(fmt_table(RATIO_HEADER, rows)))
+    print(f"  (95% intervals: {method}, each set resampled on its own, {resamples} resamples;\n"
+          "  time figures: B/A of the times, lower is faster; frames/s: higher is faster;\n"
+          "  \"no measurable difference\": the interval holds 1)")
+    for name, one, other in (("A", a, b), ("B", b, a)):
+        only = [one[key].spec.label for key in one if key not in other]
+        if only:
+            print(f"  only in {name}: {', '.join(only)}")
+    for name, run_set in zip("AB", sets):
+        for item in set_noise(run_set, record=False):
+            if item.noisy:
+                print(f"  {name} {item.label}: {item.verdict.text}: its figures measured the machine's load too")
+    return status
+
+
+def print_side_by_side(folders, results):
+    """Runs side by side: what each mode costs in latency and CPU."""
     header = ["run", "mode", "vm", "latency_frame", "interval_us", "n", "roundtrip_us", "notification_us",
               "host_cpu_s/1000", "guest_cpu_s/1000", "host_core", "guest_core"]
     labels = run_labels(folders)
@@ -71,4 +156,3 @@ def compare(folders):
     for label, (_, findings) in zip(labels, results):
         for finding in findings:
             print(f"  SUSPECT {label}: {finding}")
-    return 0

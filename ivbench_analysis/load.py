@@ -17,8 +17,10 @@ from .model import (
     LATENCY_STAGES, MAPPINGS, MESSAGE_KEYS, PHASES, PREFAULTED, REFERENCE_COLUMNS, REFERENCE_CSV, STUDY_STAGE_LABEL, TESTS,
     TEXT_COLUMNS, VARIANT_ORDER, Run, Stage,
 )
+from .checks import LISTED_REJECTS
 from .safe_io import InputError, exists, read_input
 from .stats import mbps
+from .streams import POLICIES, VERIFIES
 
 
 def warn(message):
@@ -43,9 +45,6 @@ KIND_WORDS = {
     "flag": "is not a number of kind flag (0 or 1)",
 }
 INT_LIMITS = {"int": (0, 2 ** 64 - 1), "sint": (-2 ** 63, 2 ** 63 - 1)}
-
-# How many left-out rows per file the report names one by one; the rest are counted.
-LISTED_REJECTS = 10
 
 
 @dataclass(frozen=True)
@@ -251,7 +250,11 @@ EXTRA_SPECS = [
               required=("test", "iteration", "frame_type", "size_bytes", "mapping", "memory_type", "success"),
               allowed={"test": ("latency", "bandwidth"), "mapping": MAPPINGS}),
 ]
-TABLE_SPECS = TIMING_SPECS + EXTRA_SPECS
+# The stream test's frames: rows that do not say which stream they belong to or what became of them are unusable.
+STREAM_SPEC = TableSpec("stream", "stream test", required=("frame_type", "size_bytes", "policy", "verify", "dropped",
+                                                           "success"),
+                        allowed={"policy": POLICIES, "verify": VERIFIES, "dropped": (0, 1), "success": (0, 1)})
+TABLE_SPECS = TIMING_SPECS + EXTRA_SPECS + [STREAM_SPEC]
 
 
 def load_optional_csv(folder, filename, columns, notes, errors, rejects):
@@ -512,6 +515,7 @@ def load_run(folder):
         phase_counters=phase_counters,
         write_study=study,
         map_study=map_study,
+        stream=load_extra(folder, STREAM_SPEC, notes, errors, rejects),
         latency_stages=with_study_stage(LATENCY_STAGES, study, "guest_other_ns"),
         bandwidth_stages=with_study_stage(BANDWIDTH_STAGES, study, "roundtrip_other_ns"),
         manifest=manifest,

@@ -169,6 +169,7 @@ class Run:
     latency_frame_bytes: Optional[int]
     notes: list
     input_errors: list
+    stream: object = None  # stream_results.csv (ivbench_analysis/streams.py pairs it with run.json's streams)
     rejected_rows: list = field(default_factory=list)  # load.RejectedRow: rows left out, not clean CSV
 
     def timings(self, test):

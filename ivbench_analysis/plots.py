@@ -9,9 +9,12 @@ from .report.copy_study import study_table, variant_stats
 from .report.text import fmt_ratio
 from .safe_io import write_output
 from .stats import PERCENTILES, frames_by_size, mbps, successful
+from .streams import load_streams, stream_figures
 
 
 WRITE_STUDY_PNG = "write_study.png"
+
+STREAMING_PNG = "streaming.png"
 
 
 def pyplot():
@@ -220,6 +223,43 @@ def plot_write_study(run, path):
     save(fig, path)
 
 
+def plot_streaming(run, streams, path):
+    """Per stream, frames/s per full 1-second window and each consumed frame's latency against its publish
+    time (host clock); failed frames marked."""
+    plt = pyplot()
+    fig, (fps_ax, latency_ax) = plt.subplots(2, 1, figsize=(12, 8), sharex=True)
+    for i, stream in enumerate(streams):
+        color = f"C{i % 10}"
+        label = f"{stream.number}: {stream.label}"
+        windows = stream_figures(stream).windows
+        if windows:
+            fps_ax.step(np.arange(len(windows) + 1), list(windows) + [windows[-1]], where="post", color=color,
+                        label=label)
+        rows = stream.rows
+        if rows is None:
+            continue
+        rows = rows[(rows["dropped"] == 0) & rows["publish_ns"].notna() & rows["latency_ns"].notna()]
+        latency_ax.plot(rows["publish_ns"] / 1e9, rows["latency_ns"] / 1e6, color=color, linewidth=0.8, label=label)
+        failed = rows[rows["success"] == 0]
+        if not failed.empty:
+            latency_ax.plot(failed["publish_ns"] / 1e9, failed["latency_ns"] / 1e6, "x", color="red",
+                            label=f"{stream.number}: failed verification")
+    title = "Stream test: frames/s per 1-second window"
+    if is_tcg(run.manifest):
+        title += " (TCG: functional only)"
+    fps_ax.set_title(title)
+    fps_ax.set_ylabel("frames consumed per window")
+    fps_ax.set_ylim(bottom=0)
+    latency_ax.set_title("Latency per frame (host clock, publish to release)")
+    latency_ax.set_xlabel("time from the stream's start (s; publish time for latency)")
+    latency_ax.set_ylabel("latency (ms)")
+    for ax in (fps_ax, latency_ax):
+        ax.grid(True, alpha=0.3)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize="small", loc="upper right")
+    save(fig, path)
+
+
 def write_plots(run):
     """Each plot whose data exists; returns (written, skipped with the reason)."""
     folder = run.folder
@@ -246,4 +286,8 @@ def write_plots(run):
         written.append(WRITE_STUDY_PNG)
     elif run.write_study is not None:
         skipped.append(f"{WRITE_STUDY_PNG} (no successful row with a copy time in {WRITE_STUDY_CSV})")
+    streams = load_streams(run).streams
+    if streams:
+        plot_streaming(run, streams, folder / STREAMING_PNG)
+        written.append(STREAMING_PNG)
     return written, skipped

@@ -1,9 +1,10 @@
 # Core tests: C unit tests, loopback integration, and both again under ASan/UBSan.
 
-UNIT_TESTS := opts output protocol memory counters bell columns ring stream
+UNIT_TESTS := opts output protocol memory counters bell columns ring stream noise peer hostile
 UNIT_BINS = $(UNIT_TESTS:%=$(BUILD)/tests/test_%)
 # Test programs link every module but the two mains.
-TEST_LINK_OBJS = $(LIB_OBJS) $(BUILD)/pci.o $(BUILD)/json.o $(BUILD)/host_rows.o $(BUILD)/csv.o $(BUILD)/columns.o
+TEST_LINK_OBJS = $(LIB_OBJS) $(BUILD)/pci.o $(BUILD)/json.o $(BUILD)/noise.o $(BUILD)/host_rows.o $(BUILD)/csv.o \
+	$(BUILD)/columns.o $(BUILD)/host_run.o $(BUILD)/host_stream.o $(BUILD)/host_output.o $(BUILD)/manifest.o
 # Every test program run is bounded: a hang fails the test instead of the CI job.
 TEST_LIMIT := timeout 300
 
@@ -21,6 +22,8 @@ check-unit: $(UNIT_BINS)
 
 check-loopback: $(BUILD)/host_writer $(BUILD)/guest_reader $(BUILD)/ivshmem_server
 	$(TEST_LIMIT) tests/integration/loopback.sh $(BUILD)
+	$(TEST_LIMIT) tests/integration/stream.sh $(BUILD)
+	$(TEST_LIMIT) tests/integration/run_test_loopback.sh $(BUILD)
 
 # The same tests built with AddressSanitizer and UndefinedBehaviorSanitizer, in their own folder.
 ASAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
@@ -32,9 +35,13 @@ check-asan: asan
 	$(MAKE) --no-print-directory BUILD=$(BUILD)/asan CFLAGS="$(ASAN_FLAGS)" LDFLAGS="$(ASAN_FLAGS)" check-unit
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 		$(TEST_LIMIT) tests/integration/loopback.sh $(BUILD)/asan
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+		$(TEST_LIMIT) tests/integration/stream.sh $(BUILD)/asan
 
+# REPEAT=N independent runs of each test (default 5 for bench-loopback, 3 for bench-doorbell): the ratios come
+# with 95% intervals over them.
 bench-loopback: $(BUILD)/host_writer $(BUILD)/guest_reader $(BUILD)/bench_pingpong
-	bench/loopback.sh $(BUILD)
+	REPEAT=$(REPEAT) bench/loopback.sh $(BUILD)
 
 $(BUILD)/bench_%: bench/%.c $(BUILD)/opts.o | $(BUILD)/.deps-build
 	$(CC) $(IVB_CPPFLAGS) $(IVB_CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/opts.o
@@ -42,4 +49,4 @@ $(BUILD)/bench_%: bench/%.c $(BUILD)/opts.o | $(BUILD)/.deps-build
 # Polling against the doorbell mode host to host; BENCH_VM=1 adds the same runs in the bench VM.
 bench-doorbell: $(BUILD)/host_writer $(BUILD)/guest_reader $(BUILD)/ivshmem_server $(BUILD)/bench_pingpong \
 		$(BUILD)/bench_wakeup
-	bench/doorbell.sh $(if $(BENCH_VM),--vm) $(BUILD)
+	REPEAT=$(REPEAT) bench/doorbell.sh $(if $(BENCH_VM),--vm) $(BUILD)

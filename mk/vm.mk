@@ -4,7 +4,8 @@
 #   make initramfs-doorbell
 #                    build/bench-initramfs-doorbell.cpio: the same and the ivshmem_doorbell driver
 #   make test        one benchmark run in the bench VM with the seed's defaults (RUN_TEST_ARGS adds options;
-#                    VM=dev runs it in the dev VM started by ./setup.sh)
+#                    VM=dev runs it in the dev VM started by ./setup.sh, VM=loopback on the host without a VM;
+#                    REPEAT=N makes it N runs, run_test.sh --repeat N)
 #   make check-vm    the VM tests (tests/vm/), part of `make check`
 
 VM_PACKAGES := qemu-system-x86 busybox-static cpio xz-utils
@@ -36,10 +37,12 @@ initramfs-doorbell: $(BUILD)/guest_reader-static doorbell-module | deps-vm
 	@vm/build-initramfs.sh --out $(BENCH_INITRAMFS_DOORBELL) --guest-reader $(BUILD)/guest_reader-static \
 		--module $(DOORBELL_MODULE)
 
-# VM=dev runs the guest in the dev VM that ./setup.sh started instead of booting the bench VM.
+# VM=dev runs the guest in the dev VM that ./setup.sh started instead of booting the bench VM; VM=loopback on
+# the host. REPEAT=N: N independent runs in one results folder.
 VM ?= bench
+REPEAT ?=
 test: | deps-vm deps-analysis
-	./run_test.sh --vm $(VM) $(SEED_TEST_ARGS) $(RUN_TEST_ARGS)
+	./run_test.sh --vm $(VM) $(SEED_TEST_ARGS) $(if $(REPEAT),--repeat $(REPEAT)) $(RUN_TEST_ARGS)
 
 CHECK_TARGETS += check-vm
 check-vm: $(BUILD)/host_writer $(BUILD)/ivshmem_server $(BENCH_INITRAMFS) initramfs-doorbell | deps-vm

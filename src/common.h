@@ -16,6 +16,9 @@
  *   line 15-17 host plan   host-owned   what the host will send: counts per test, frame sizes, flags
  *                                       (written while INITIALIZING; the guest needs no test options)
  *
+ * A stream message (IVB_MSG_STREAM) lays a ring of frame slots in the data buffer (ring.h): its
+ * control page has its own host- and guest-owned lines, and the message lasts until the stream ends.
+ *
  * Each side writes only the lines it owns. State words are C11 atomics: a side publishes its fields
  * with a release store of its state and reads the peer's fields after an acquire load of the peer's
  * state. Everything a peer writes is untrusted: check it (ivb_check_*) before using it.
@@ -30,7 +33,7 @@
 #include <stdint.h>
 
 #define IVB_MAGIC 0x31425649u /* "IVB1" in memory order */
-#define IVB_PROTOCOL_VERSION 4u
+#define IVB_PROTOCOL_VERSION 5u
 #define IVB_CACHE_LINE 64u
 #define IVB_HEADER_SIZE 4096u /* the data buffer starts here: page aligned */
 #define IVB_SHA256_LEN 32u
@@ -64,8 +67,9 @@ enum ivb_msg_kind {
 	IVB_MSG_LATENCY = 1,   /* the four phases on the region */
 	IVB_MSG_BANDWIDTH = 2, /* the same phases; recorded per frame size */
 	IVB_MSG_REFERENCE = 3, /* the same phases on a private copy: what plain memory does here */
+	IVB_MSG_STREAM = 4,    /* frames through the ring of ring.h for a set time; data_size: the ring's bytes */
 };
-#define IVB_MSG_KIND_MAX IVB_MSG_REFERENCE
+#define IVB_MSG_KIND_MAX IVB_MSG_STREAM
 
 /* Flags of a message, in msg_flags. */
 #define IVB_MSG_FLAG_COUNTERS 0x1u    /* measure performance counters around each phase */
@@ -187,7 +191,7 @@ struct ivb_guest_summary {
  * The run plan, host-owned, written while INITIALIZING: the host sends warmup messages of the
  * largest size, then latency_count of latency_frame_bytes, then bandwidth_per_frame of each
  * frame_bytes[i] in order, then reference_per_frame of each distinct size (the latency frame's
- * first). Untrusted on the guest side: ivb_plan_check bounds every field.
+ * first), then nstreams stream messages. Untrusted on the guest side: ivb_plan_check bounds every field.
  */
 struct ivb_plan {
 	uint64_t warmup;
@@ -198,7 +202,8 @@ struct ivb_plan {
 	uint64_t interval_us; /* messages start this far apart; 0: back to back */
 	uint32_t flags;       /* IVB_MSG_FLAG_* that every message carries */
 	uint32_t nframes;     /* entries of frame_bytes in use */
-	uint8_t pad[8];
+	uint32_t nstreams;    /* stream messages after the reference test, one per stream frame size */
+	uint8_t pad[4];
 	uint64_t frame_bytes[IVB_PLAN_MAX_FRAMES]; /* the bandwidth frames */
 };
 
@@ -287,6 +292,7 @@ _Static_assert(offsetof(struct ivb_region, summary) == 14 * IVB_CACHE_LINE, "gue
 _Static_assert(sizeof(struct ivb_guest_summary) == IVB_CACHE_LINE, "guest summary is one line");
 _Static_assert(offsetof(struct ivb_region, plan) == 15 * IVB_CACHE_LINE, "host plan on line 15");
 _Static_assert(offsetof(struct ivb_plan, flags) == 48, "host plan layout");
+_Static_assert(offsetof(struct ivb_plan, nstreams) == 56, "host plan layout");
 _Static_assert(offsetof(struct ivb_plan, frame_bytes) == IVB_CACHE_LINE, "frame sizes on the plan's second line");
 _Static_assert(sizeof(struct ivb_plan) == 3 * IVB_CACHE_LINE, "host plan is three lines");
 _Static_assert(sizeof(struct ivb_region) == 18 * IVB_CACHE_LINE, "header lines");

@@ -61,6 +61,23 @@ void ivb_csv_set_i64(struct ivb_csv *c, size_t col, int64_t v) { set(c, col, "%"
 void ivb_csv_set_fixed(struct ivb_csv *c, size_t col, double v, int decimals) { set(c, col, "%.*f", decimals, v); }
 void ivb_csv_set_empty(struct ivb_csv *c, size_t col) { set(c, col, "%s", ""); }
 
+/*
+ * One field as RFC 4180 has it: as it is, or between double quotes (each quote doubled) when it holds
+ * a separator, a quote or a line break, so that no value can ever become CSV structure.
+ * Returns: 0, or -1 with errno set by the write.
+ */
+static int write_field(FILE *f, const char *s)
+{
+	if (s[strcspn(s, ",\"\r\n")] == '\0')
+		return fputs(s, f) < 0 ? -1 : 0;
+	if (fputc('"', f) == EOF)
+		return -1;
+	for (; *s; s++)
+		if ((*s == '"' && fputc('"', f) == EOF) || fputc(*s, f) == EOF)
+			return -1;
+	return fputc('"', f) == EOF ? -1 : 0;
+}
+
 int ivb_csv_end_row(struct ivb_csv *c)
 {
 	const uint64_t all = c->ncolumns == 64 ? UINT64_MAX : (1ull << c->ncolumns) - 1;
@@ -69,7 +86,7 @@ int ivb_csv_end_row(struct ivb_csv *c)
 	if (ret == 0 && c->filled != all)
 		ret = -EINVAL;
 	for (size_t i = 0; ret == 0 && i < c->ncolumns; i++)
-		if (fprintf(c->f, "%s%s", i > 0 ? "," : "", c->field[i]) < 0)
+		if ((i > 0 && fputc(',', c->f) == EOF) || write_field(c->f, c->field[i]) < 0)
 			ret = -(errno ? errno : EIO);
 	if (ret == 0 && (fputc('\n', c->f) == EOF || fflush(c->f) != 0))
 		ret = -(errno ? errno : EIO);

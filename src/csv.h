@@ -33,7 +33,10 @@ int ivb_csv_open(struct ivb_csv *c, const char *path, const char *const *columns
 /* The same for one table of the schema. */
 int ivb_csv_open_table(struct ivb_csv *c, const char *path, enum ivb_table table);
 
-/* Fill column col of the current row. Strings must not contain commas, quotes or newlines. */
+/*
+ * Fill column col of the current row. A string holding a comma, a double quote or a line break is
+ * written quoted (RFC 4180): it stays one field whatever it holds.
+ */
 void ivb_csv_set_str(struct ivb_csv *c, size_t col, const char *s);
 void ivb_csv_set_u64(struct ivb_csv *c, size_t col, uint64_t v);
 void ivb_csv_set_i64(struct ivb_csv *c, size_t col, int64_t v);

@@ -11,6 +11,16 @@
 #define IVB_WARMUP_DEFAULT 1u            /* unrecorded messages of the largest size first */
 #define IVB_OUT_DIR_DEFAULT "."
 
+/* The stream test (ring.h): off unless --stream-seconds says how long. */
+#define IVB_STREAM_SECONDS_DEFAULT 0u
+#define IVB_STREAM_FRAMES_DEFAULT "4k"
+#define IVB_STREAM_SLOTS_DEFAULT 3u
+#define IVB_STREAM_FPS_DEFAULT 0u /* as fast as possible */
+#define IVB_STREAM_POLICY_DEFAULT "block"
+#define IVB_STREAM_VERIFY_DEFAULT "xxh3"
+#define IVB_MAX_STREAM_SECONDS 3600u
+#define IVB_MAX_STREAM_FPS 100000u
+
 /* Both programs. */
 #define IVB_TIMEOUT_DEFAULT_S 30u          /* each wait for the peer once in contact */
 #define IVB_CONNECT_TIMEOUT_DEFAULT_S 600u /* the first contact: long enough to log in to a VM */

@@ -24,6 +24,7 @@
 #include "phases.h"
 #include "protocol.h"
 #include "region.h"
+#include "stream.h"
 
 #define PROG "guest_reader"
 #define MAP_DEFAULT "uc"
@@ -226,6 +227,7 @@ struct workspace {
 	bool huge_tried;
 	const struct config *cfg;
 	const struct ivb_mapping *primary;
+	struct ivb_guest *g;
 	struct ivb_mapping alternate; /* the map study's second mapping of the region, made on first use */
 	bool alternate_tried;
 };
@@ -305,6 +307,61 @@ static int ensure_buffers(struct workspace *w, size_t n)
 	return 0;
 }
 
+/* While a stream runs: a host that aborted is noticed at once, not at the time limit. */
+static int host_alive(void *arg, char *why, size_t whylen)
+{
+	const struct ivb_region *r = arg;
+
+	if (atomic_load_explicit(&r->host_state, memory_order_acquire) == IVB_HOST_ABORTED) {
+		snprintf(why, whylen, "the host aborted during the stream");
+		return -ECONNRESET;
+	}
+	return 0;
+}
+
+/*
+ * A stream message: take frames from the ring the host laid in the buffer until it ends the stream,
+ * then say what a frame costs on private memory. Returns: enum ivb_msg_error.
+ */
+static uint32_t stream(struct workspace *w, uint8_t *shared, const struct ivb_message *msg)
+{
+	struct ivb_ring_consumer c;
+	struct ivb_stream_guest_totals t;
+	struct ivb_ring_guest_report rep = { 0 };
+	struct ivb_cpu_span cpu;
+	char why[IVB_WHY_LEN];
+	int ret = ivb_ring_consumer_attach(&c, shared, msg->size, why, sizeof(why));
+
+	if (ret < 0) {
+		fprintf(stderr, PROG ": stream: %s\n", why);
+		return IVB_MSG_BAD_SIZE;
+	}
+	/* The scratch copy and the private-cost buffers: a slot's size each, pre-faulted. */
+	if (ensure_buffers(w, c.g.slot_stride) < 0) {
+		ivb_ring_consumer_finish(&c, NULL);
+		return IVB_MSG_GUEST_FAILURE;
+	}
+	ivb_cpu_span_start(&cpu);
+	ret = ivb_stream_consume(&c, w->copy, w->g->bell, w->g->host_peer, w->g->timeout_ns, host_alive, w->g->r, &t,
+				 why, sizeof(why));
+	ivb_cpu_span_end(&cpu);
+	if (ret < 0) {
+		fprintf(stderr, PROG ": stream: %s\n", why);
+		ivb_ring_consumer_finish(&c, NULL);
+		return IVB_MSG_GUEST_FAILURE;
+	}
+	rep.cpu_ns = (uint64_t)((cpu.user_s + cpu.sys_s) * 1e9);
+	memset(w->private_src, 0xa5, c.g.frame_size);
+	if (ivb_stream_private_cost(c.g.verify, w->private_src, w->copy, c.g.frame_size, 5, &rep.private_copy_ns,
+				    &rep.private_verify_ns) < 0)
+		rep.private_copy_ns = rep.private_verify_ns = 0;
+	ivb_ring_consumer_finish(&c, &rep);
+	fprintf(stderr, PROG ": stream of %llu-byte frames: %llu taken, %llu verified, %llu failed, %llu skipped%s\n",
+		(unsigned long long)c.g.frame_size, (unsigned long long)t.taken, (unsigned long long)t.ok,
+		(unsigned long long)t.bad, (unsigned long long)t.skipped, t.unverified ? " (not verified: --verify none)" : "");
+	return IVB_MSG_OK;
+}
+
 /* Run the phases (and the write study when asked) on one valid message. Returns: enum ivb_msg_error. */
 static uint32_t process(struct workspace *w, const uint8_t *shared, const struct ivb_message *msg,
 			struct ivb_guest_report *rep)
@@ -312,6 +369,8 @@ static uint32_t process(struct workspace *w, const uint8_t *shared, const struct
 	const uint8_t *src = shared;
 	bool match = false;
 
+	if (msg->kind == IVB_MSG_STREAM)
+		return stream(w, (uint8_t *)shared, msg);
 	if (ensure_buffers(w, msg->size) < 0)
 		return IVB_MSG_GUEST_FAILURE;
 	/* Reference: the same phases on private memory, to compare with the region. */
@@ -452,6 +511,7 @@ int main(int argc, char **argv)
 	w.alternate.fd = -1;
 	w.cfg = &cfg;
 	w.primary = &map;
+	w.g = &g;
 	w.capacity = map.size - IVB_HEADER_SIZE;
 	ivb_perf_open(&w.perf);
 	ivb_perf_describe_missing(&w.perf, missing, sizeof(missing));

@@ -2,6 +2,7 @@
  *
  *   host_writer.c  options and main: set-up, one cleanup path
  *   host_run.c     the exchange loop the latency, bandwidth and reference tests share
+ *   host_stream.c  the stream test: frames through a ring of slots (ring.h, stream.h)
  *   host_rows.c    the rows each output file gets (host_rows.h)
  *   host_output.c  the output folder, the CSV files, run.json
  */
@@ -15,6 +16,7 @@
 #include "bell.h"
 #include "host_rows.h"
 #include "manifest.h"
+#include "noise.h"
 #include "opts.h"
 #include "perfctr.h"
 #include "plan.h"
@@ -47,6 +49,15 @@ struct ivb_host_config {
 	uint64_t interval_us; /* start messages this far apart; 0: back to back */
 	const char *meta[IVB_MAX_META];
 	size_t nmeta;
+	/* the stream test */
+	uint64_t stream_seconds; /* 0: no stream */
+	const char *stream_frames_arg;
+	struct ivb_frame stream_frames[IVB_MAX_FRAMES];
+	size_t nstream_frames;
+	uint32_t slots;
+	uint32_t fps;          /* 0: as fast as possible */
+	uint32_t stream_policy; /* enum ivb_ring_policy */
+	uint32_t verify;        /* enum ivb_ring_verify */
 	struct ivb_plan plan; /* the above, as published to the guest */
 };
 
@@ -59,6 +70,7 @@ struct ivb_run {
 	struct ivb_outputs out;
 	struct ivb_perf perf;
 	struct ivb_bell bell;
+	struct ivb_noise noise; /* run.json's "noise": /proc around the tests */
 	uint64_t last_send_ns; /* when the last message started, for --interval-us */
 	char guest_summary_why[IVB_WHY_LEN];
 	char why[4096 + IVB_WHY_LEN]; /* why the run stopped (a path and a reason fit), for stderr and run.json */
@@ -86,6 +98,21 @@ void ivb_run_progress(struct ivb_run *run, const char *test, bool force);
  * errno when the run had to stop (run->host.why says why).
  */
 int ivb_run_all(struct ivb_run *run);
+
+/* host_stream.c */
+
+/*
+ * The region bytes each planned stream needs (the largest), or the first that does not fit.
+ * Returns: 0, or -ENOSPC with run->why saying which stream does not fit in `capacity`.
+ */
+int ivb_stream_fit(struct ivb_run *run, uint64_t capacity, uint64_t *largest);
+
+/*
+ * Every stream of the plan, one stream message each, after the lock-step tests.
+ * Returns: 0 when every stream ran to its end (some frames may have failed), or a negative errno
+ * when the run must stop (run->host.why says why); every frame's row is written first.
+ */
+int ivb_run_streams(struct ivb_run *run);
 
 /* host_output.c */
 

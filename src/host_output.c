@@ -55,6 +55,7 @@ int ivb_output_open(struct ivb_run *run)
 		[IVB_TABLE_PHASE_PERF] = cfg->counters,
 		[IVB_TABLE_WRITE_STUDY] = cfg->write_study,
 		[IVB_TABLE_MAP_STUDY] = cfg->map_study,
+		[IVB_TABLE_STREAM] = cfg->stream_seconds > 0,
 	};
 	char path[4096];
 	int ret;
@@ -153,12 +154,19 @@ void ivb_output_init_manifest(struct ivb_run *run, uint64_t region_size)
 	m->interval_us = cfg->interval_us;
 	m->host_counters_missing = run->host_counters_missing;
 	m->guest_counters_missing = run->guest_counters_missing;
+	m->noise = &run->noise;
 	for (size_t i = 0; i < cfg->nmeta; i++)
 		m->meta[i] = cfg->meta[i];
 	m->nmeta = cfg->nmeta;
 	m->latency.planned = cfg->iterations;
 	m->bandwidth.planned = cfg->bw_iterations * cfg->nframes;
-	m->reference.planned = cfg->ref_iterations *ivb_plan_reference_sizes(&cfg->plan);
+	m->reference.planned = cfg->ref_iterations * ivb_plan_reference_sizes(&cfg->plan);
+	m->stream_seconds = cfg->stream_seconds;
+	m->stream_frames = cfg->stream_frames_arg;
+	m->stream_slots = cfg->slots;
+	m->stream_fps = cfg->fps;
+	m->stream_policy = ivb_policy_name(cfg->stream_policy);
+	m->stream_verify = ivb_verify_name(cfg->verify);
 }
 
 void ivb_output_write_manifest(struct ivb_run *run, const char *status)
@@ -166,6 +174,9 @@ void ivb_output_write_manifest(struct ivb_run *run, const char *status)
 	int ret;
 
 	run->manifest.status = status;
+	run->manifest.guest_unsafe_text = run->host.unsafe_text;
+	run->manifest.guest_counters_rejected = run->host.counters_rejected;
+	run->manifest.guest_counters_note = run->host.counters_note;
 	ivb_utc_now(run->manifest.finished_utc);
 	ret = ivb_manifest_write(run->cfg.out_dir, &run->manifest);
 	if (ret < 0)

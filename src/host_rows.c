@@ -1,6 +1,9 @@
 /* host_rows.c: every row host_writer writes, filled column by column by the schema's indices. */
 #include "host_rows.h"
 
+#include <errno.h>
+
+#include "peer_check.h"
 #include "region.h"
 
 #define COL(T, NAME) IVB_COL_##T##_##NAME
@@ -179,7 +182,7 @@ static void side_counters(struct ivb_csv *c, const struct side_columns *col, con
 	counter(c, col->task_clock_ns, k->v[IVB_CTR_TASK_CLOCK_NS]);
 }
 
-/* The guest's counters over its four phases: a sum, not measured if any phase lacks it. */
+/* The guest's counters over its four phases: a sum, not measured if any phase lacks it or it does not fit. */
 static void guest_total_counts(const struct ivb_sample *s, struct ivb_counts *out)
 {
 	ivb_counts_none(out);
@@ -189,8 +192,9 @@ static void guest_total_counts(const struct ivb_sample *s, struct ivb_counts *ou
 		uint64_t sum = 0;
 		unsigned p;
 
+		/* Saturates at UINT64_MAX, which is IVB_CTR_NONE: a sum that wraps is never written. */
 		for (p = 0; p < IVB_NPHASES && s->report.counters[p].v[i] != IVB_CTR_NONE; p++)
-			sum += s->report.counters[p].v[i];
+			sum = ivb_add_sat(sum, s->report.counters[p].v[i]);
 		if (p == IVB_NPHASES)
 			out->v[i] = sum;
 	}
@@ -340,6 +344,8 @@ int ivb_rows_write(struct ivb_outputs *o, const struct ivb_row_key *k, const str
 	case IVB_MSG_REFERENCE:
 		ret = reference_row(&csv[IVB_TABLE_REFERENCE], k->iteration, k->frame, s);
 		break;
+	case IVB_MSG_STREAM: /* a stream's rows are its frames: ivb_rows_write_stream */
+		return -EINVAL;
 	}
 	if (ret == 0 && o->open[IVB_TABLE_PHASE_PERF])
 		ret = phase_rows(&csv[IVB_TABLE_PHASE_PERF], k, s);
@@ -348,4 +354,57 @@ int ivb_rows_write(struct ivb_outputs *o, const struct ivb_row_key *k, const str
 	if (ret == 0 && o->open[IVB_TABLE_MAP_STUDY] && k->kind != IVB_MSG_REFERENCE)
 		ret = map_rows(&csv[IVB_TABLE_MAP_STUDY], k, s);
 	return ret;
+}
+
+static const char *frame_status(const struct ivb_stream_frame *f)
+{
+	if (f->dropped)
+		return "dropped";
+	switch ((enum ivb_ring_status)f->status) {
+	case IVB_FRAME_OK: return "ok";
+	case IVB_FRAME_UNVERIFIED: return "unverified";
+	case IVB_FRAME_BAD_CHECKSUM: return "bad_checksum";
+	case IVB_FRAME_BAD_STAMP: return "bad_stamp";
+	}
+	return "unknown"; /* the ring checked the status: not reached */
+}
+
+bool ivb_stream_frame_failed(const struct ivb_stream_frame *f)
+{
+	return !f->dropped && f->status != IVB_FRAME_OK && f->status != IVB_FRAME_UNVERIFIED;
+}
+
+int ivb_rows_write_stream(struct ivb_outputs *o, const struct ivb_stream_key *k, const struct ivb_stream_frame *f)
+{
+	struct ivb_csv *c = &o->csv[IVB_TABLE_STREAM];
+	const bool consumed = !f->dropped;
+
+	if (!o->open[IVB_TABLE_STREAM])
+		return 0;
+	ivb_csv_set_str(c, COL(STREAM, FRAME_TYPE), k->frame->name);
+	ivb_csv_set_u64(c, COL(STREAM, SIZE_BYTES), k->frame->size);
+	ivb_csv_set_str(c, COL(STREAM, POLICY), k->policy);
+	ivb_csv_set_str(c, COL(STREAM, VERIFY), k->verify);
+	ivb_csv_set_u64(c, COL(STREAM, FRAME), f->seq);
+	if (f->slot == UINT32_MAX)
+		ivb_csv_set_empty(c, COL(STREAM, SLOT));
+	else
+		ivb_csv_set_u64(c, COL(STREAM, SLOT), f->slot);
+	ivb_csv_set_u64(c, COL(STREAM, PUBLISH_NS), f->publish_ns);
+	ivb_csv_set_u64(c, COL(STREAM, HOST_WRITE_NS), f->write_ns);
+	ivb_csv_set_u64(c, COL(STREAM, SLOT_WAIT_NS), f->slot_wait_ns);
+	if (consumed) {
+		ivb_csv_set_u64(c, COL(STREAM, LATENCY_NS), f->latency_ns);
+		ivb_csv_set_u64(c, COL(STREAM, GUEST_COPY_NS), f->guest_copy_ns);
+		ivb_csv_set_u64(c, COL(STREAM, GUEST_VERIFY_NS), f->guest_verify_ns);
+	} else {
+		ivb_csv_set_empty(c, COL(STREAM, LATENCY_NS));
+		ivb_csv_set_empty(c, COL(STREAM, GUEST_COPY_NS));
+		ivb_csv_set_empty(c, COL(STREAM, GUEST_VERIFY_NS));
+	}
+	ivb_csv_set_u64(c, COL(STREAM, RINGS), f->rings);
+	ivb_csv_set_str(c, COL(STREAM, STATUS), frame_status(f));
+	ivb_csv_set_u64(c, COL(STREAM, DROPPED), f->dropped);
+	ivb_csv_set_u64(c, COL(STREAM, SUCCESS), !ivb_stream_frame_failed(f));
+	return ivb_csv_end_row(c);
 }

@@ -11,6 +11,7 @@
 #include "opts.h"
 #include "perfctr.h"
 #include "protocol.h"
+#include "stream.h"
 
 /* What one message measured. */
 struct ivb_sample {
@@ -47,5 +48,21 @@ struct ivb_row_key {
  * Returns: 0, or the first error of ivb_csv_end_row (-EINVAL: a writer left a column unfilled).
  */
 int ivb_rows_write(struct ivb_outputs *o, const struct ivb_row_key *k, const struct ivb_sample *s);
+
+/* Which stream a frame belongs to. */
+struct ivb_stream_key {
+	const struct ivb_frame *frame;
+	const char *policy; /* "block" or "latest" */
+	const char *verify; /* "sha256", "xxh3" or "none" */
+};
+
+/* Whether a stream frame failed its check (a dropped or unverified frame did not). */
+bool ivb_stream_frame_failed(const struct ivb_stream_frame *f);
+
+/*
+ * Write one stream frame's row (stream_results.csv), if that file is open.
+ * Returns: 0, or the error of ivb_csv_end_row.
+ */
+int ivb_rows_write_stream(struct ivb_outputs *o, const struct ivb_stream_key *k, const struct ivb_stream_frame *f);
 
 #endif /* IVB_HOST_ROWS_H */

@@ -82,6 +82,7 @@ static int exchange(struct ivb_run *run, uint64_t size, enum ivb_msg_kind kind, 
 	uint8_t sha[IVB_SHA256_LEN];
 	struct ivb_ack ack;
 	uint64_t t0, t1, sent_ns;
+	bool corrupted;
 	int ret;
 
 	memset(s, 0, sizeof(*s));
@@ -113,7 +114,8 @@ static int exchange(struct ivb_run *run, uint64_t size, enum ivb_msg_kind kind, 
 	else
 		ivb_counts_none(&s->host_counts);
 	s->host_memcpy_ns = t1 - t0;
-	if (counted && ++run->measured == run->cfg.corrupt_iteration)
+	corrupted = counted && ++run->measured == run->cfg.corrupt_iteration;
+	if (corrupted)
 		shared[size / 2] ^= 0x01;
 
 	ret = ivb_host_send(&run->host, size, kind, run->cfg.plan.flags, sha, &sent_ns);
@@ -130,7 +132,17 @@ static int exchange(struct ivb_run *run, uint64_t size, enum ivb_msg_kind kind, 
 	}
 	s->have_roundtrip = true;
 	s->roundtrip_ns = ack.acked_ns - sent_ns;
-	if (ack.error_code == IVB_MSG_OK) {
+	if (ack.error_code == IVB_MSG_OK && corrupted) {
+		/* The guest cannot have verified this message: none of its results can be trusted. */
+		snprintf(run->host.why, sizeof(run->host.why),
+			 "the guest accepted message %llu that the host corrupted on purpose",
+			 (unsigned long long)run->cfg.corrupt_iteration);
+		s->error = "accepted_corrupted_message";
+		return -EPROTO;
+	}
+	if (ack.error_code == IVB_MSG_OK && !ack.timing_fits) {
+		s->error = "implausible_timing";
+	} else if (ack.error_code == IVB_MSG_OK) {
 		s->have_guest = true;
 		s->guest = ack.report.timing;
 		s->report = ack.report;

@@ -27,6 +27,7 @@
 #include "protocol.h"
 #include "region.h"
 #include "sha256.h"
+#include "stream.h"
 
 
 static void usage(FILE *out)
@@ -69,18 +70,32 @@ static void usage(FILE *out)
 		"                         back to back)\n"
 		"  --map-study            the guest also times phases A-C through its other mapping of the\n"
 		"                         region (resource2 vs resource2_wc) (mapping_study.csv)\n"
+		"  --stream-seconds S     after the tests above, stream frames through a ring of slots for\n"
+		"                         S seconds per stream frame (default %u: no stream)\n"
+		"  --stream-frames LIST   the stream's frames: 1080p, 1440p, 4k or byte counts, one stream\n"
+		"                         each (default " IVB_STREAM_FRAMES_DEFAULT ")\n"
+		"  --slots N              frame slots in the region (default %u; 2 to %u)\n"
+		"  --fps F                frames per second the host produces (default %u: as fast as it can)\n"
+		"  --stream-policy block|latest\n"
+		"                         block: the host waits for a free slot, every frame is consumed;\n"
+		"                         latest: it never waits, the guest takes the newest frame and the\n"
+		"                         others are dropped (default " IVB_STREAM_POLICY_DEFAULT ")\n"
+		"  --verify sha256|xxh3|none\n"
+		"                         how the guest checks each stream frame (default " IVB_STREAM_VERIFY_DEFAULT ")\n"
 		"  --corrupt-iteration N  testing: flip a byte of measured message N after hashing it\n"
 		"  --help                 show this help and exit\n"
 		"\n"
 		"Exit status: 0 every iteration succeeded, 1 a failure, 2 a usage error.\n",
-		IVB_ITERATIONS_DEFAULT, IVB_BW_ITERATIONS_DEFAULT, IVB_REF_ITERATIONS_DEFAULT, IVB_WARMUP_DEFAULT, IVB_TIMEOUT_DEFAULT_S, IVB_CONNECT_TIMEOUT_DEFAULT_S, IVB_CONNECT_NOTICE_S);
+		IVB_ITERATIONS_DEFAULT, IVB_BW_ITERATIONS_DEFAULT, IVB_REF_ITERATIONS_DEFAULT, IVB_WARMUP_DEFAULT, IVB_TIMEOUT_DEFAULT_S, IVB_CONNECT_TIMEOUT_DEFAULT_S, IVB_CONNECT_NOTICE_S, IVB_STREAM_SECONDS_DEFAULT,
+		IVB_STREAM_SLOTS_DEFAULT, IVB_RING_MAX_SLOTS, IVB_STREAM_FPS_DEFAULT);
 }
 
 static void parse_args(int argc, char **argv, struct ivb_host_config *cfg)
 {
 	enum { OPT_SHM = 256, OPT_SIZE, OPT_OUT, OPT_ITER, OPT_LAT_FRAME, OPT_BW_ITER, OPT_FRAMES, OPT_REF_ITER,
 	       OPT_WARMUP, OPT_TIMEOUT, OPT_CONNECT_TIMEOUT, OPT_META, OPT_NO_COUNTERS, OPT_WRITE_STUDY, OPT_MAP_STUDY,
-	       OPT_DOORBELL, OPT_MODE, OPT_INTERVAL, OPT_CORRUPT, OPT_HELP };
+	       OPT_DOORBELL, OPT_MODE, OPT_INTERVAL, OPT_CORRUPT, OPT_STREAM_SECONDS, OPT_STREAM_FRAMES, OPT_SLOTS,
+	       OPT_FPS, OPT_STREAM_POLICY, OPT_VERIFY, OPT_HELP };
 	static const struct option options[] = {
 		{ "shm", required_argument, NULL, OPT_SHM },
 		{ "size", required_argument, NULL, OPT_SIZE },
@@ -101,6 +116,12 @@ static void parse_args(int argc, char **argv, struct ivb_host_config *cfg)
 		{ "mode", required_argument, NULL, OPT_MODE },
 		{ "interval-us", required_argument, NULL, OPT_INTERVAL },
 		{ "corrupt-iteration", required_argument, NULL, OPT_CORRUPT },
+		{ "stream-seconds", required_argument, NULL, OPT_STREAM_SECONDS },
+		{ "stream-frames", required_argument, NULL, OPT_STREAM_FRAMES },
+		{ "slots", required_argument, NULL, OPT_SLOTS },
+		{ "fps", required_argument, NULL, OPT_FPS },
+		{ "stream-policy", required_argument, NULL, OPT_STREAM_POLICY },
+		{ "verify", required_argument, NULL, OPT_VERIFY },
 		{ "help", no_argument, NULL, OPT_HELP },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -119,7 +140,12 @@ static void parse_args(int argc, char **argv, struct ivb_host_config *cfg)
 		.counters = true,
 		.timeout_s = IVB_TIMEOUT_DEFAULT_S,
 		.connect_timeout_s = IVB_CONNECT_TIMEOUT_DEFAULT_S,
+		.stream_seconds = IVB_STREAM_SECONDS_DEFAULT,
+		.stream_frames_arg = IVB_STREAM_FRAMES_DEFAULT,
+		.slots = IVB_STREAM_SLOTS_DEFAULT,
+		.fps = IVB_STREAM_FPS_DEFAULT,
 	};
+	const char *policy_arg = IVB_STREAM_POLICY_DEFAULT, *verify_arg = IVB_STREAM_VERIFY_DEFAULT;
 	opterr = 0; /* our own one-line messages, not getopt's */
 	while ((opt = getopt_long(argc, argv, ":", options, NULL)) != -1) {
 		switch (opt) {
@@ -168,6 +194,16 @@ static void parse_args(int argc, char **argv, struct ivb_host_config *cfg)
 		case OPT_CORRUPT:
 			cfg->corrupt_iteration = ivb_parse_count_or_die(PROG, "--corrupt-iteration", optarg, 1, UINT64_MAX);
 			break;
+		case OPT_STREAM_SECONDS:
+			cfg->stream_seconds = ivb_parse_count_or_die(PROG, "--stream-seconds", optarg, 0, IVB_MAX_STREAM_SECONDS);
+			break;
+		case OPT_STREAM_FRAMES: cfg->stream_frames_arg = optarg; break;
+		case OPT_SLOTS:
+			cfg->slots = (uint32_t)ivb_parse_count_or_die(PROG, "--slots", optarg, 2, IVB_RING_MAX_SLOTS);
+			break;
+		case OPT_FPS: cfg->fps = (uint32_t)ivb_parse_count_or_die(PROG, "--fps", optarg, 0, IVB_MAX_STREAM_FPS); break;
+		case OPT_STREAM_POLICY: policy_arg = optarg; break;
+		case OPT_VERIFY: verify_arg = optarg; break;
 		case OPT_HELP: usage(stdout); exit(IVB_EXIT_OK);
 		case ':': ivb_die_usage(PROG, "%s needs a value", argv[optind - 1]);
 		default: ivb_die_usage(PROG, "unknown option '%s'", argv[optind - 1]);
@@ -186,8 +222,25 @@ static void parse_args(int argc, char **argv, struct ivb_host_config *cfg)
 	if (ret < 0)
 		ivb_die_usage(PROG, "--frames needs a comma-separated list of 1080p, 1440p, 4k or byte counts, not '%s'",
 			  cfg->frames_arg);
+	if (ivb_policy_parse(policy_arg, &cfg->stream_policy) < 0)
+		ivb_die_usage(PROG, "--stream-policy needs block or latest, not '%s'", policy_arg);
+	if (ivb_verify_parse(verify_arg, &cfg->verify) < 0)
+		ivb_die_usage(PROG, "--verify needs sha256, xxh3 or none, not '%s'", verify_arg);
+	ret = ivb_parse_frame_list(cfg->stream_frames_arg, cfg->stream_frames, IVB_MAX_FRAMES, &cfg->nstream_frames);
+	if (ret == -E2BIG)
+		ivb_die_usage(PROG, "--stream-frames takes at most %u frames", IVB_MAX_FRAMES);
+	if (ret < 0)
+		ivb_die_usage(PROG, "--stream-frames needs a comma-separated list of 1080p, 1440p, 4k or byte counts, not '%s'",
+			      cfg->stream_frames_arg);
+	for (size_t i = 0; cfg->stream_seconds > 0 && i < cfg->nstream_frames; i++)
+		if (cfg->stream_frames[i].size < IVB_RING_MIN_FRAME)
+			ivb_die_usage(PROG, "--stream-frames: a stream frame has at least %u bytes, not %llu", IVB_RING_MIN_FRAME,
+				      (unsigned long long)cfg->stream_frames[i].size);
+	/* A stream alone has no lock-step message to warm up with. */
 	if (cfg->iterations + cfg->bw_iterations + cfg->ref_iterations == 0)
-		ivb_die_usage(PROG, "nothing to do: --iterations, --bw-iterations and --ref-iterations are all 0");
+		cfg->warmup = 0;
+	if (cfg->iterations + cfg->bw_iterations + cfg->ref_iterations + cfg->stream_seconds == 0)
+		ivb_die_usage(PROG, "nothing to do: --iterations, --bw-iterations, --ref-iterations and --stream-seconds are all 0");
 	cfg->plan = (struct ivb_plan){
 		.warmup = cfg->warmup,
 		.latency_count = cfg->iterations,
@@ -198,6 +251,7 @@ static void parse_args(int argc, char **argv, struct ivb_host_config *cfg)
 		.flags = (cfg->counters ? IVB_MSG_FLAG_COUNTERS : 0) | (cfg->write_study ? IVB_MSG_FLAG_WRITE_STUDY : 0) |
 			 (cfg->map_study ? IVB_MSG_FLAG_MAP_STUDY : 0),
 		.nframes = (uint32_t)cfg->nframes,
+		.nstreams = cfg->stream_seconds > 0 ? (uint32_t)cfg->nstream_frames : 0,
 	};
 	for (size_t i = 0; i < cfg->nframes; i++)
 		cfg->plan.frame_bytes[i] = cfg->frames[i].size;
@@ -304,7 +358,7 @@ static int fail(struct ivb_run *run, int err, const char *fmt, ...)
 static int set_up(struct ivb_run *run)
 {
 	struct ivb_host_config *cfg = &run->cfg;
-	uint64_t region_size = 0, largest = ivb_plan_largest(&cfg->plan), session;
+	uint64_t region_size = 0, largest = ivb_plan_largest(&cfg->plan), touched = largest, session;
 	int ret;
 
 	ret = planned_region_size(cfg, &region_size);
@@ -321,17 +375,29 @@ static int set_up(struct ivb_run *run)
 			    (unsigned long long)(region_size > IVB_HEADER_SIZE ? region_size - IVB_HEADER_SIZE : 0),
 			    (unsigned long long)largest);
 	}
+	if (region_size >= IVB_REGION_MIN_SIZE && cfg->stream_seconds > 0) {
+		uint64_t ring_bytes = 0;
+
+		ret = ivb_stream_fit(run, region_size - IVB_HEADER_SIZE, &ring_bytes);
+		if (ret < 0) {
+			abort_existing_region(cfg);
+			return ret;
+		}
+		if (ring_bytes > touched)
+			touched = ring_bytes;
+	}
 	ret = ivb_shm_create(cfg->shm_path, region_size, &run->map);
 	if (ret < 0)
 		return fail(run, ret, "cannot map %s: %s", cfg->shm_path,
 			    ret == -EBUSY ? "another host_writer is using it" :
 			    ret == -EINVAL ? "not a regular file of a usable size" : strerror(-ret));
 	/* Own every page of the region we will write before any timing: a first write faults. */
-	memset(ivb_buffer(run->map.region), 0, largest);
+	memset(ivb_buffer(run->map.region), 0, touched);
 	run->buffer_size = largest;
-	run->frame = ivb_alloc_prefaulted(largest);
-	run->reference = ivb_alloc_prefaulted(largest);
-	if (run->frame == NULL || run->reference == NULL)
+	/* A run of streams alone sends no lock-step message: no frame buffers. */
+	run->frame = largest > 0 ? ivb_alloc_prefaulted(largest) : NULL;
+	run->reference = largest > 0 ? ivb_alloc_prefaulted(largest) : NULL;
+	if (largest > 0 && (run->frame == NULL || run->reference == NULL))
 		return fail(run, -ENOMEM, "cannot allocate two %llu-byte frame buffers: %s", (unsigned long long)largest,
 			    strerror(errno));
 	if (cfg->doorbell_mode) {
@@ -383,7 +449,7 @@ static int run_session(struct ivb_run *run)
 	int ret;
 
 	run->progress_tty = isatty(STDERR_FILENO);
-	run->messages_total = m->latency.planned + m->bandwidth.planned + m->reference.planned;
+	run->messages_total = m->latency.planned + m->bandwidth.planned + m->reference.planned + run->cfg.plan.nstreams;
 	ret = ivb_host_wait_guest_contact(&run->host, &contact, &m->guest);
 	if (ret < 0)
 		return ret;
@@ -392,9 +458,13 @@ static int run_session(struct ivb_run *run)
 		ivb_map_kind_name((enum ivb_map_kind)m->guest.map_kind), m->guest.device[0] ? " of " : "",
 		m->guest.device, m->guest.memtype[0] ? m->guest.memtype : "unknown");
 	ivb_output_write_manifest(run, "running");
+	(void)ivb_noise_begin(&run->noise, "", run->cfg.shm_path);
 	ivb_cpu_span_start(&cpu);
 	ret = ivb_run_all(run);
+	if (ret == 0)
+		ret = ivb_run_streams(run);
 	ivb_cpu_span_end(&cpu);
+	(void)ivb_noise_end(&run->noise);
 	m->host_cpu = (struct ivb_cpu_record){ .known = true, .user_s = cpu.user_s, .sys_s = cpu.sys_s,
 					       .wall_s = cpu.wall_s, .messages = run->messages_done + run->cfg.warmup };
 	ivb_output_record_host_bell(run);
@@ -446,6 +516,9 @@ static int finish(struct ivb_run *run, int ret, bool started)
 	ivb_unmap(&run->map);
 	if (ret < 0)
 		return IVB_EXIT_FAILURE;
+	for (size_t i = 0; i < run->manifest.nstreams; i++)
+		if (run->manifest.streams[i].failed > 0)
+			return IVB_EXIT_FAILURE;
 	return !run->warmup_failed && l->succeeded + b->succeeded + r->succeeded == l->planned + b->planned + r->planned
 		       ? IVB_EXIT_OK
 		       : IVB_EXIT_FAILURE;

@@ -3,16 +3,51 @@
 
 #include <inttypes.h>
 
+/* The length of the valid UTF-8 sequence at p (1 to 4), or 0 if it is not one (RFC 3629). */
+static size_t utf8_length(const unsigned char *p)
+{
+	size_t len;
+	uint32_t cp;
+
+	if (p[0] >= 0xc2 && p[0] <= 0xdf)
+		len = 2;
+	else if (p[0] >= 0xe0 && p[0] <= 0xef)
+		len = 3;
+	else if (p[0] >= 0xf0 && p[0] <= 0xf4)
+		len = 4;
+	else
+		return 0;
+	cp = p[0] & (0x7fu >> len);
+	/* Stops at the first byte that is not a continuation, the closing NUL too: never reads past s. */
+	for (size_t i = 1; i < len; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (p[i] & 0x3fu);
+	}
+	if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return len;
+}
+
 void ivb_json_write_string(FILE *f, const char *s)
 {
 	fputc('"', f);
 	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		if (*p == '"' || *p == '\\')
+		size_t len;
+
+		if (*p == '"' || *p == '\\') {
 			fprintf(f, "\\%c", *p);
-		else if (*p < 0x20 || *p == 0x7f)
+		} else if (*p < 0x20 || *p == 0x7f) {
 			fprintf(f, "\\u%04x", *p);
-		else
+		} else if (*p < 0x80) {
 			fputc(*p, f);
+		} else if ((len = utf8_length(p)) > 0) {
+			fwrite(p, 1, len, f);
+			p += len - 1;
+		} else {
+			/* Not UTF-8: the file must stay valid JSON, so the byte becomes U+FFFD. */
+			fputs("\\ufffd", f);
+		}
 	}
 	fputc('"', f);
 }

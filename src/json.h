@@ -30,7 +30,10 @@ void ivb_json_bool(struct ivb_json *j, const char *key, bool value);
 /* A member whose value is already JSON text (e.g. a formatted number). */
 void ivb_json_raw(struct ivb_json *j, const char *key, const char *json);
 
-/* Write s as a JSON string literal, escaping quotes, backslashes and control bytes. */
+/*
+ * Write s as a JSON string literal, escaping quotes, backslashes and control bytes; a byte that is
+ * not part of valid UTF-8 becomes U+FFFD, so the file is always valid JSON whatever s holds.
+ */
 void ivb_json_write_string(FILE *f, const char *s);
 
 #endif /* IVB_JSON_H */

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/utsname.h>
@@ -11,6 +12,7 @@
 #include <unistd.h>
 
 #include "json.h"
+#include "peer_check.h"
 #include "protocol.h"
 #include "region.h"
 #include "revision.h" /* build/gen/, written by the Makefile */
@@ -85,6 +87,107 @@ static void write_bell(struct ivb_json *j, const struct ivb_bell_record *b)
 	ivb_json_object_end(j);
 }
 
+static void json_double(struct ivb_json *j, const char *key, double v, int decimals)
+{
+	char buf[64];
+
+	snprintf(buf, sizeof(buf), "%.*f", decimals, v);
+	ivb_json_raw(j, key, buf);
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Frames per second three ways: over the whole stream, and the median and slowest full second. */
+static void write_rates(struct ivb_json *j, const char *key, const struct ivb_stream_record *s, double scale)
+{
+	uint32_t sorted[IVB_MAX_STREAM_WINDOWS];
+
+	ivb_json_object(j, key);
+	json_double(j, "overall", s->duration_s > 0 ? (double)s->consumed / s->duration_s * scale : 0, 3);
+	if (s->nwindows > 0) {
+		memcpy(sorted, s->windows, s->nwindows * sizeof(sorted[0]));
+		qsort(sorted, s->nwindows, sizeof(sorted[0]), cmp_u32);
+		/* the lower median of an even count: a figure the stream did sustain */
+		json_double(j, "median_window", sorted[(s->nwindows - 1) / 2] * scale, 3);
+		json_double(j, "slowest_window", sorted[0] * scale, 3);
+	}
+	ivb_json_object_end(j);
+}
+
+static void write_stream(struct ivb_json *j, const struct ivb_stream_record *s)
+{
+	uint64_t guest_ns = s->guest_copy_ns + s->guest_verify_ns;
+	uint64_t limit_ns = s->host_write_ns > guest_ns ? s->host_write_ns : guest_ns;
+
+	ivb_json_object(j, NULL);
+	ivb_json_str(j, "frame_type", s->frame_type);
+	ivb_json_u64(j, "size_bytes", s->size_bytes);
+	ivb_json_str(j, "policy", s->policy);
+	ivb_json_str(j, "verify", s->verify);
+	ivb_json_u64(j, "slots", s->slots);
+	ivb_json_u64(j, "fps_target", s->fps_target);
+	ivb_json_u64(j, "seconds", s->seconds);
+	ivb_json_bool(j, "completed", s->completed);
+	ivb_json_u64(j, "produced", s->produced);
+	ivb_json_u64(j, "consumed", s->consumed);
+	ivb_json_u64(j, "dropped", s->dropped);
+	ivb_json_u64(j, "failed", s->failed);
+	ivb_json_u64(j, "unverified", s->unverified);
+	json_double(j, "duration_s", s->duration_s, 6);
+	ivb_json_array(j, "windows");
+	for (uint32_t i = 0; i < s->nwindows; i++) {
+		char buf[16];
+
+		snprintf(buf, sizeof(buf), "%u", s->windows[i]);
+		ivb_json_raw(j, NULL, buf);
+	}
+	ivb_json_array_end(j);
+	write_rates(j, "fps", s, 1.0);
+	write_rates(j, "mbps", s, (double)s->size_bytes / 1e6);
+	if (s->host_write_ns > 0 && guest_ns > 0) {
+		ivb_json_object(j, "pipeline_limit");
+		ivb_json_u64(j, "host_write_ns", s->host_write_ns);
+		ivb_json_u64(j, "guest_copy_ns", s->guest_copy_ns);
+		ivb_json_u64(j, "guest_verify_ns", s->guest_verify_ns);
+		json_double(j, "fps", 1e9 / (double)limit_ns, 3);
+		ivb_json_object_end(j);
+	}
+	if (s->host_cpu.known) {
+		ivb_json_object(j, "host_cpu");
+		json_double(j, "user_s", s->host_cpu.user_s, 6);
+		json_double(j, "sys_s", s->host_cpu.sys_s, 6);
+		json_double(j, "wall_s", s->host_cpu.wall_s, 6);
+		ivb_json_object_end(j);
+	}
+	if (s->guest_cpu_known)
+		json_double(j, "guest_cpu_s", s->guest_cpu_s, 6);
+	ivb_json_u64(j, "rings_sent", s->rings_sent);
+	ivb_json_object_end(j);
+}
+
+/* What the guest reported out of bounds (peer_check.h): replaced in the outputs, said here. */
+static void write_out_of_bounds(struct ivb_json *j, const struct ivb_manifest *m)
+{
+	if (m->guest_unsafe_text != 0) {
+		ivb_json_array(j, "unsafe_text_replaced");
+		for (unsigned bit = 0; bit < IVB_TEXT_FIELDS; bit++)
+			if (m->guest_unsafe_text & (1u << bit))
+				ivb_json_str(j, NULL, ivb_guest_text_name((enum ivb_guest_text)(1u << bit)));
+		ivb_json_array_end(j);
+	}
+	if (m->guest_counters_rejected > 0) {
+		ivb_json_object(j, "counters_out_of_range");
+		ivb_json_u64(j, "values", m->guest_counters_rejected);
+		ivb_json_str(j, "first", m->guest_counters_note != NULL ? m->guest_counters_note : "");
+		ivb_json_object_end(j);
+	}
+}
+
 static void write_body(struct ivb_json *j, const struct ivb_manifest *m)
 {
 	struct utsname uts;
@@ -117,6 +220,14 @@ static void write_body(struct ivb_json *j, const struct ivb_manifest *m)
 	ivb_json_u64(j, "interval_us", m->interval_us);
 	if (m->corrupt_iteration != 0)
 		ivb_json_u64(j, "corrupt_iteration", m->corrupt_iteration);
+	ivb_json_u64(j, "stream_seconds", m->stream_seconds);
+	if (m->stream_seconds > 0) {
+		ivb_json_str(j, "stream_frames", m->stream_frames);
+		ivb_json_u64(j, "slots", m->stream_slots);
+		ivb_json_u64(j, "fps", m->stream_fps);
+		ivb_json_str(j, "stream_policy", m->stream_policy);
+		ivb_json_str(j, "verify", m->stream_verify);
+	}
 	ivb_json_object_end(j);
 
 	ivb_json_object(j, "host");
@@ -154,6 +265,7 @@ static void write_body(struct ivb_json *j, const struct ivb_manifest *m)
 		if (m->guest_cpu_missing != NULL)
 			ivb_json_str(j, "cpu_missing", m->guest_cpu_missing);
 		write_bell(j, &m->guest_bell);
+		write_out_of_bounds(j, m);
 	}
 	ivb_json_object_end(j);
 
@@ -171,11 +283,19 @@ static void write_body(struct ivb_json *j, const struct ivb_manifest *m)
 	}
 	ivb_json_object_end(j);
 
+	if (m->noise != NULL)
+		ivb_noise_write_json(j, m->noise);
+
 	ivb_json_object(j, "summary");
 	write_count(j, "latency", &m->latency);
 	write_count(j, "bandwidth", &m->bandwidth);
 	write_count(j, "reference", &m->reference);
 	ivb_json_object_end(j);
+
+	ivb_json_array(j, "streams");
+	for (size_t i = 0; i < m->nstreams; i++)
+		write_stream(j, &m->streams[i]);
+	ivb_json_array_end(j);
 
 	ivb_json_array(j, "failures");
 	for (size_t i = 0; i < m->nfailures; i++) {

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "common.h"
+#include "noise.h"
 
 #define IVB_MAX_META 32u
 #define IVB_MAX_FAILURES 256u
@@ -38,6 +39,29 @@ struct ivb_bell_record {
 	uint64_t rings_sent, rings_received, late_wakeups;
 };
 
+#define IVB_MAX_STREAMS 16u
+#define IVB_MAX_STREAM_WINDOWS 3600u
+
+/* One stream test (ring.h, stream.h) as the host saw it. */
+struct ivb_stream_record {
+	const char *frame_type;
+	uint64_t size_bytes;
+	const char *policy, *verify;
+	uint32_t slots;
+	uint32_t fps_target;  /* 0: as fast as possible */
+	uint64_t seconds;
+	uint64_t produced, consumed, dropped, failed, unverified;
+	double duration_s;    /* from the stream's start to the last frame's fate */
+	uint32_t windows[IVB_MAX_STREAM_WINDOWS]; /* frames released in each full second from the start */
+	uint32_t nwindows;
+	uint64_t host_write_ns, guest_copy_ns, guest_verify_ns; /* per frame on private memory (0: unknown) */
+	struct ivb_cpu_record host_cpu;
+	bool guest_cpu_known;
+	double guest_cpu_s;
+	uint64_t rings_sent;
+	bool completed;         /* false: the stream stopped early (the run's abort reason says why) */
+};
+
 struct ivb_manifest {
 	const char *status; /* "running", "completed" or "aborted" */
 	char started_utc[32];
@@ -66,15 +90,25 @@ struct ivb_manifest {
 	struct ivb_cpu_record guest_cpu; /* as the guest reported it at the end of the run */
 	const char *guest_cpu_missing;   /* why guest_cpu is not known, or NULL */
 	struct ivb_bell_record host_bell, guest_bell;
+	const struct ivb_noise *noise; /* snapshots around the tests, or NULL */
 	const char *host_counters_missing;  /* "" when every counter was measured */
 	const char *guest_counters_missing;
 	/* the guest, as it reported itself through the region (sanitised) */
 	int guest_known;
 	struct ivb_guest_info guest;
+	unsigned guest_unsafe_text;       /* enum ivb_guest_text bits: strings whose unsafe characters were replaced */
+	uint64_t guest_counters_rejected; /* counter values above any true value, written as empty fields */
+	const char *guest_counters_note;  /* the first of them */
 	/* --meta KEY=VALUE pairs */
 	const char *meta[IVB_MAX_META];
 	size_t nmeta;
 	struct ivb_test_count latency, bandwidth, reference;
+	/* the stream test (--stream-seconds) */
+	uint64_t stream_seconds;
+	const char *stream_frames, *stream_policy, *stream_verify;
+	uint32_t stream_slots, stream_fps;
+	struct ivb_stream_record streams[IVB_MAX_STREAMS];
+	size_t nstreams;
 	struct ivb_failure failures[IVB_MAX_FAILURES];
 	size_t nfailures;
 	size_t failures_dropped;

@@ -204,9 +204,10 @@ static int open_region_file(const char *dir, const char *dev_dir, const char *bd
 	if (misc == NULL)
 		return errno == ENOENT ? -ENOENT : -errno;
 	while ((e = readdir(misc)) != NULL) {
-		if (strncmp(e->d_name, IVB_PCI_REGION_FILE, strlen(IVB_PCI_REGION_FILE)) == 0 &&
-		    strlen(e->d_name) < sizeof(name))
-			snprintf(name, sizeof(name), "%s", e->d_name);
+		size_t len = strlen(e->d_name);
+
+		if (strncmp(e->d_name, IVB_PCI_REGION_FILE, strlen(IVB_PCI_REGION_FILE)) == 0 && len < sizeof(name))
+			memcpy(name, e->d_name, len + 1);
 	}
 	closedir(misc);
 	if (name[0] == '\0')

@@ -65,17 +65,6 @@ const char *ivb_abort_reason_name(uint32_t reason)
 	return "invalid reason";
 }
 
-void ivb_sanitize_string(char *dst, const char *src, size_t n)
-{
-	size_t i = 0;
-
-	if (n == 0)
-		return;
-	for (; i + 1 < n && src[i] != '\0'; i++)
-		dst[i] = (src[i] >= 0x20 && src[i] < 0x7f) ? src[i] : '?';
-	dst[i] = '\0';
-}
-
 void ivb_waiter_start(struct ivb_waiter *w, uint64_t timeout_ns, bool patient, struct ivb_bell *bell)
 {
 	uint64_t now = ivb_now_ns();

@@ -18,6 +18,7 @@
 #define IVB_PROTOCOL_H
 
 #include <signal.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -51,7 +52,13 @@ struct ivb_host {
 	uint64_t capacity; /* data bytes after the header */
 	uint64_t session;
 	uint64_t sequence; /* of the last message sent */
+	uint64_t size;     /* of the last message sent: what its counters are bounded by */
+	uint64_t sent_ns;  /* host clock when it was sent */
 	uint64_t timeout_ns;
+	/* What the guest reported out of bounds over the run (peer_check.h), for run.json. */
+	unsigned unsafe_text;        /* enum ivb_guest_text bits: strings with characters replaced */
+	uint64_t counters_rejected;  /* counter values replaced with "not measured" */
+	char counters_note[IVB_WHY_LEN]; /* the first of them, or empty */
 	char why[IVB_WHY_LEN];
 };
 
@@ -68,6 +75,8 @@ struct ivb_ack {
 	uint64_t acked_ns; /* host clock when the acknowledgement was seen */
 	uint32_t error_code; /* enum ivb_msg_error */
 	struct ivb_guest_report report;
+	bool timing_fits;    /* with IVB_MSG_OK: the guest's durations fit in the round trip (ivb_timing_fits) */
+	unsigned counters_rejected; /* counters of report replaced with IVB_CTR_NONE: above any true value */
 };
 
 struct ivb_guest {
@@ -133,7 +142,9 @@ int ivb_host_send(struct ivb_host *h, uint64_t size, enum ivb_msg_kind kind, uin
 		  const uint8_t sha256[IVB_SHA256_LEN], uint64_t *sent_ns);
 
 /*
- * Host: spin until the guest acknowledges the last message; validate and copy its report.
+ * Host: spin until the guest acknowledges the last message; validate and copy its report. Counters
+ * above their bound become "not measured" and a string's unsafe characters are replaced (counted in
+ * h, see peer_check.h); timings that cannot fit in the round trip clear ack->timing_fits.
  * Returns: 0, -ETIMEDOUT, -EINTR, -ECONNRESET, or -EPROTO (ack->acked_ns is still valid).
  */
 int ivb_host_wait_ack(struct ivb_host *h, struct ivb_ack *ack);
@@ -194,8 +205,5 @@ void ivb_guest_publish_summary(struct ivb_guest *g, const struct ivb_guest_summa
 
 /* Guest: stop early; the host sees ABORTED and reason. */
 void ivb_guest_abort(struct ivb_guest *g, enum ivb_abort_reason reason);
-
-/* Copy src into dst (n bytes) keeping only printable ASCII, always NUL-terminated. */
-void ivb_sanitize_string(char *dst, const char *src, size_t n);
 
 #endif /* IVB_PROTOCOL_H */

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "clock.h"
+#include "peer_check.h"
 #include "protocol_wait.h"
 
 int ivb_host_init(struct ivb_host *h, struct ivb_region *r, size_t map_size, uint64_t session, uint64_t timeout_ns,
@@ -149,9 +150,12 @@ int ivb_host_wait_guest_contact(struct ivb_host *h, const struct ivb_first_conta
 	memcpy(info, &h->r->guest_info, sizeof(*info));
 	if (info->map_kind > IVB_MAP_KIND_MAX)
 		info->map_kind = IVB_MAP_NONE;
-	ivb_sanitize_string(info->device, info->device, sizeof(info->device));
-	ivb_sanitize_string(info->kernel, info->kernel, sizeof(info->kernel));
-	ivb_sanitize_string(info->memtype, info->memtype, sizeof(info->memtype));
+	if (ivb_text_sanitize(info->device, info->device, sizeof(info->device)) > 0)
+		h->unsafe_text |= IVB_TEXT_DEVICE;
+	if (ivb_text_sanitize(info->kernel, info->kernel, sizeof(info->kernel)) > 0)
+		h->unsafe_text |= IVB_TEXT_KERNEL;
+	if (ivb_text_sanitize(info->memtype, info->memtype, sizeof(info->memtype)) > 0)
+		h->unsafe_text |= IVB_TEXT_MEMTYPE;
 	return 0;
 }
 
@@ -164,12 +168,13 @@ int ivb_host_send(struct ivb_host *h, uint64_t size, enum ivb_msg_kind kind, uin
 	    (flags & ~IVB_MSG_FLAGS_ALL) != 0)
 		return -EINVAL;
 	h->sequence++;
+	h->size = size;
 	r->sequence = h->sequence;
 	r->data_size = size;
 	r->msg_kind = kind;
 	r->msg_flags = flags;
 	memcpy(r->data_sha256, sha256, IVB_SHA256_LEN);
-	*sent_ns = ivb_now_ns();
+	*sent_ns = h->sent_ns = ivb_now_ns();
 	/* Release: the guest that sees SENDING sees the buffer and every field above. */
 	store_release(&r->host_state, IVB_HOST_SENDING);
 	ivb_ring(h->bell, h->guest_peer);
@@ -197,6 +202,19 @@ static bool timing_valid(const struct ivb_guest_timing *t)
 		sum += parts[i];
 	}
 	return sum <= t->total_ns;
+}
+
+/* A valid OK report: counters within what the phases could count, durations within the round trip. */
+static void host_bound_report(struct ivb_host *h, struct ivb_ack *ack)
+{
+	char note[IVB_WHY_LEN] = "";
+
+	ack->counters_rejected = ivb_counters_bound(&ack->report, h->size, note, sizeof(note));
+	h->counters_rejected += ack->counters_rejected;
+	if (ack->counters_rejected > 0 && h->counters_note[0] == '\0')
+		snprintf(h->counters_note, sizeof(h->counters_note), "message %llu: %.200s",
+			 (unsigned long long)h->sequence, note);
+	ack->timing_fits = ivb_timing_fits(&ack->report, ack->acked_ns - h->sent_ns);
 }
 
 int ivb_host_wait_ack(struct ivb_host *h, struct ivb_ack *ack)
@@ -235,8 +253,9 @@ int ivb_host_wait_ack(struct ivb_host *h, struct ivb_ack *ack)
 	memcpy(&ack->report.study, &r->study, sizeof(ack->report.study));
 	memcpy(ack->report.counters, r->counters, sizeof(ack->report.counters));
 	memcpy(&ack->report.map_study, &r->map_study, sizeof(ack->report.map_study));
-	ivb_sanitize_string(ack->report.map_study.memtype, ack->report.map_study.memtype,
-			    sizeof(ack->report.map_study.memtype));
+	if (ivb_text_sanitize(ack->report.map_study.memtype, ack->report.map_study.memtype,
+			      sizeof(ack->report.map_study.memtype)) > 0)
+		h->unsafe_text |= IVB_TEXT_MAP_MEMTYPE;
 	if (acked_sequence != h->sequence) {
 		snprintf(h->why, sizeof(h->why), "the guest acknowledged message %llu, expected %llu",
 			 (unsigned long long)acked_sequence, (unsigned long long)h->sequence);
@@ -253,6 +272,8 @@ int ivb_host_wait_ack(struct ivb_host *h, struct ivb_ack *ack)
 			 (unsigned long long)h->sequence);
 		return -EPROTO;
 	}
+	if (ack->error_code == IVB_MSG_OK)
+		host_bound_report(h, ack);
 	return 0;
 }
 

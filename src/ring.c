@@ -83,6 +83,7 @@ void ivb_ring_producer_init(struct ivb_ring_producer *p, void *buffer, const str
 	atomic_store_explicit(&ctl->guest_wake.gen, 0, memory_order_relaxed);
 	ctl->private_copy_ns = 0;
 	ctl->private_verify_ns = 0;
+	ctl->cpu_ns = 0;
 	for (uint32_t s = 0; s < IVB_RING_MAX_SLOTS; s++) {
 		atomic_store_explicit(&ctl->desc[s].seq1, 0, memory_order_relaxed);
 		atomic_store_explicit(&ctl->result[s].seq1, 0, memory_order_relaxed);
@@ -343,13 +344,22 @@ bool ivb_ring_consumer_done(const struct ivb_ring_producer *p)
 	return atomic_load_explicit(&p->ctl->consumer_state, memory_order_acquire) == IVB_RING_DONE;
 }
 
-int ivb_ring_private_cost(const struct ivb_ring_producer *p, uint64_t *copy_ns, uint64_t *verify_ns)
+bool ivb_ring_consumer_attached(const struct ivb_ring_producer *p)
+{
+	return atomic_load_explicit(&p->ctl->consumer_state, memory_order_acquire) != IVB_RING_IDLE;
+}
+
+int ivb_ring_read_guest_report(const struct ivb_ring_producer *p, struct ivb_ring_guest_report *rep)
 {
 	if (!ivb_ring_consumer_done(p))
 		return -EAGAIN;
-	*copy_ns = p->ctl->private_copy_ns;
-	*verify_ns = p->ctl->private_verify_ns;
-	return *copy_ns > IVB_MAX_DURATION_NS || *verify_ns > IVB_MAX_DURATION_NS ? -EPROTO : 0;
+	rep->private_copy_ns = p->ctl->private_copy_ns;
+	rep->private_verify_ns = p->ctl->private_verify_ns;
+	rep->cpu_ns = p->ctl->cpu_ns;
+	return rep->private_copy_ns > IVB_MAX_DURATION_NS || rep->private_verify_ns > IVB_MAX_DURATION_NS ||
+			       rep->cpu_ns > IVB_MAX_DURATION_NS
+		       ? -EPROTO
+		       : 0;
 }
 
 static int reject(char *why, size_t whylen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -490,10 +500,11 @@ void ivb_ring_release(struct ivb_ring_consumer *c, const struct ivb_ring_frame *
 			      memory_order_seq_cst);
 }
 
-void ivb_ring_consumer_finish(struct ivb_ring_consumer *c, uint64_t private_copy_ns, uint64_t private_verify_ns)
+void ivb_ring_consumer_finish(struct ivb_ring_consumer *c, const struct ivb_ring_guest_report *rep)
 {
-	c->ctl->private_copy_ns = private_copy_ns;
-	c->ctl->private_verify_ns = private_verify_ns;
+	c->ctl->private_copy_ns = rep != NULL ? rep->private_copy_ns : 0;
+	c->ctl->private_verify_ns = rep != NULL ? rep->private_verify_ns : 0;
+	c->ctl->cpu_ns = rep != NULL ? rep->cpu_ns : 0;
 	atomic_store_explicit(&c->ctl->consumer_state, IVB_RING_DONE, memory_order_seq_cst);
 }
 

@@ -125,8 +125,8 @@ struct ivb_ring_ctl {
 	uint32_t pad2a;
 	struct ivb_ring_wake guest_wake; /* the guest sleeps until `head` reaches at */
 	uint64_t private_copy_ns;   /* guest clock: copy of one frame between private buffers */
-	uint64_t private_verify_ns; /* guest clock: its checksum; both valid once consumer_state is DONE */
-	uint8_t pad2[8];
+	uint64_t private_verify_ns; /* guest clock: its checksum */
+	uint64_t cpu_ns;            /* the guest's CPU time over the stream; these three valid once DONE */
 
 	/* lines 3-18: slot descriptors, host-owned */
 	alignas(IVB_CACHE_LINE) struct ivb_ring_desc desc[IVB_RING_MAX_SLOTS];
@@ -161,6 +161,13 @@ struct ivb_ring_geometry {
  */
 int ivb_ring_geometry_for(uint64_t capacity, uint32_t nslots, uint64_t frame_size, uint32_t policy,
 			  uint32_t verify, struct ivb_ring_geometry *g, uint64_t *need);
+
+/* What the guest reports at the end of a stream (guest clock; 0: not measured). */
+struct ivb_ring_guest_report {
+	uint64_t private_copy_ns;   /* a frame's copy between private buffers */
+	uint64_t private_verify_ns; /* its checksum */
+	uint64_t cpu_ns;            /* CPU time over the stream */
+};
 
 /* What became of a published frame, as the producer learns it. */
 struct ivb_ring_outcome {
@@ -236,11 +243,14 @@ void ivb_ring_producer_awake(struct ivb_ring_producer *p);
 uint64_t ivb_ring_released(const struct ivb_ring_producer *p);
 bool ivb_ring_consumer_done(const struct ivb_ring_producer *p);
 
+/* Whether the guest has attached to the ring (it validated the geometry and is taking frames). */
+bool ivb_ring_consumer_attached(const struct ivb_ring_producer *p);
+
 /*
- * What a frame costs the guest on private memory, as it says once DONE.
+ * The guest's report at the end of the stream.
  * Returns: 0, -EAGAIN before DONE, or -EPROTO for durations out of range.
  */
-int ivb_ring_private_cost(const struct ivb_ring_producer *p, uint64_t *copy_ns, uint64_t *verify_ns);
+int ivb_ring_read_guest_report(const struct ivb_ring_producer *p, struct ivb_ring_guest_report *rep);
 
 struct ivb_ring_consumer {
 	struct ivb_ring_ctl *ctl;
@@ -280,9 +290,8 @@ int ivb_ring_take(struct ivb_ring_consumer *c, struct ivb_ring_frame *f, char *w
 void ivb_ring_release(struct ivb_ring_consumer *c, const struct ivb_ring_frame *f, uint32_t status,
 		      uint64_t copy_ns, uint64_t verify_ns);
 
-/* The consumer saw the end (or gives up), with what a frame costs it on private memory (0: not
- * measured): the host may settle. */
-void ivb_ring_consumer_finish(struct ivb_ring_consumer *c, uint64_t private_copy_ns, uint64_t private_verify_ns);
+/* The consumer saw the end (or gives up), with its report (NULL: nothing measured): the host may settle. */
+void ivb_ring_consumer_finish(struct ivb_ring_consumer *c, const struct ivb_ring_guest_report *rep);
 
 /* Whether the host sleeps on something the guest just provided; then ring it. */
 bool ivb_ring_consumer_should_ring(struct ivb_ring_consumer *c);

@@ -135,6 +135,12 @@ static int wait_released(struct ivb_stream_host *h, uint64_t at, uint64_t until)
 
 		if (ivb_stop_requested)
 			return host_fail(h, -EINTR, "stopped by a signal");
+		if (h->check != NULL) {
+			int ret = h->check(h->check_arg, h->why, sizeof(h->why));
+
+			if (ret < 0)
+				return ret;
+		}
 		if (now >= until)
 			return -ETIMEDOUT;
 		if (h->bell != NULL) {
@@ -308,7 +314,8 @@ static uint32_t check_frame(uint32_t verify, const struct ivb_ring_frame *f, con
 }
 
 int ivb_stream_consume(struct ivb_ring_consumer *c, uint8_t *scratch, struct ivb_bell *bell, int host_peer,
-		       uint64_t timeout_ns, struct ivb_stream_guest_totals *t, char *why, size_t whylen)
+		       uint64_t timeout_ns, ivb_stream_check_fn check, void *check_arg,
+		       struct ivb_stream_guest_totals *t, char *why, size_t whylen)
 {
 	uint64_t deadline = ivb_now_ns() + timeout_ns;
 
@@ -343,6 +350,8 @@ int ivb_stream_consume(struct ivb_ring_consumer *c, uint8_t *scratch, struct ivb
 			return ret;
 		if (ivb_stop_requested)
 			return guest_fail(why, whylen, -EINTR, "stopped by a signal");
+		if (check != NULL && (ret = check(check_arg, why, whylen)) < 0)
+			return ret;
 		if (ivb_now_ns() >= deadline)
 			return guest_fail(why, whylen, -ETIMEDOUT, "the host published no frame and did not end the stream in time");
 		if (bell != NULL) {

@@ -41,6 +41,9 @@ struct ivb_stream_frame {
 
 typedef int (*ivb_stream_frame_fn)(void *arg, const struct ivb_stream_frame *f);
 
+/* Whether the peer is still there (e.g. not ABORTED): 0, or a negative errno with `why` set. */
+typedef int (*ivb_stream_check_fn)(void *arg, char *why, size_t whylen);
+
 struct ivb_stream_host_totals {
 	uint64_t produced, consumed, dropped, failed, unverified;
 	uint64_t duration_ns;   /* from the first publish to the last outcome */
@@ -60,6 +63,8 @@ struct ivb_stream_host {
 	uint32_t nsources;
 	ivb_stream_frame_fn on_frame; /* called once per frame, in the order fates are learnt */
 	void *arg;
+	ivb_stream_check_fn check;    /* asked while waiting for the guest; NULL: never */
+	void *check_arg;
 	struct ivb_stream_host_totals totals;
 	char why[256];
 	/* frames in flight: at most a ring's worth unresolved at any time */
@@ -72,7 +77,7 @@ struct ivb_stream_host {
  * Produce frames into the ring for h->seconds, then end the stream and wait (up to timeout) for
  * the guest to finish with what it took. Every frame's fate reaches on_frame.
  * Returns: 0; -ETIMEDOUT when the guest stopped taking or releasing frames for timeout_ns;
- * -EPROTO when it wrote something out of range; -EINTR on a stop request; or on_frame's error.
+ * -EPROTO when it wrote something out of range; -EINTR on a stop request; check's or on_frame's error.
  * `why` says which.
  */
 int ivb_stream_produce(struct ivb_stream_host *h);
@@ -87,10 +92,11 @@ struct ivb_stream_guest_totals {
  * Take frames from the ring until the host ends the stream: copy each into `scratch` (at least a
  * slot's size), verify it, release it. In doorbell mode sleep on the bell when nothing is there.
  * Returns: 0; -ETIMEDOUT when no frame and no end came for timeout_ns; -EPROTO (why) when the
- * host wrote something out of range; -EINTR on a stop request.
+ * host wrote something out of range; -EINTR on a stop request; check's error (NULL: never asked).
  */
 int ivb_stream_consume(struct ivb_ring_consumer *c, uint8_t *scratch, struct ivb_bell *bell, int host_peer,
-		       uint64_t timeout_ns, struct ivb_stream_guest_totals *t, char *why, size_t whylen);
+		       uint64_t timeout_ns, ivb_stream_check_fn check, void *check_arg,
+		       struct ivb_stream_guest_totals *t, char *why, size_t whylen);
 
 /*
  * What one frame costs each side on private memory: the pipeline's limit in the same run.

@@ -20,6 +20,9 @@ readonly IVB_BENCH_MAX_INIT_ARGS=30
 readonly IVB_BENCH_EXIT_RE='IVB-GUEST-EXIT [0-9]+'
 # After guest_reader's exit status, how long the guest may take to power off.
 readonly IVB_BENCH_POWEROFF_TIMEOUT=15
+# run_test.sh --repeat N: one boot, vm/init runs guest_reader N times in a row (ivb.repeat=N on the kernel
+# command line), each a fresh process; IVB_VM_REPEAT is N (default 1).
+IVB_VM_SAME_BOOT=1
 
 # Check that every guest argument can travel on the kernel command line. Returns 1 after naming the first that
 # cannot.
@@ -57,6 +60,7 @@ ivb_bench_start() {
 	[ "${1:-}" != -- ] || shift
 	local append="$IVB_BENCH_APPEND${extra:+ $extra}" bios=() device
 	[ -z "${IVB_BENCH_DOORBELL_SOCKET:-}" ] || append+=" ivb.doorbell=1"
+	[ "${IVB_VM_REPEAT:-1}" -le 1 ] || append+=" ivb.repeat=$IVB_VM_REPEAT"
 	[ $# -eq 0 ] || append+=" -- $*"
 	[ ! -f "$IVB_BENCH_BIOS" ] || bios=(-bios "$IVB_BENCH_BIOS")
 	# shellcheck disable=SC2054  # the commas belong to QEMU's option syntax
@@ -130,25 +134,11 @@ ivb_vm_build() {
 	ivb_detect_accel
 }
 
-# Prepare the shared memory file: 0600 and of the right size. host_writer holds a flock on it for its whole
-# run; taking the same lock here makes sure no run is using the file while it is resized. The lock is released
-# before QEMU and host_writer start (they would inherit it, and host_writer takes it itself).
-# Arguments: SHM BYTES SIZE_AS_GIVEN. Sets IVB_VM_HOST_ARGS (host_writer's --size).
+# Prepare the shared memory file (ivb_region_prepare). Arguments: SHM BYTES SIZE_AS_GIVEN. Sets IVB_VM_HOST_ARGS
+# (host_writer's --size).
 ivb_vm_prepare_region() {
-	local shm=$1 bytes=$2 size=$3 old_umask fd mappers
-	old_umask=$(umask)
-	umask 077
-	exec {fd}<>"$shm" || ivb_die "cannot open $shm"
-	umask "$old_umask"
-	flock -n "$fd" || ivb_die "$shm is in use by another run (host_writer holds it)"
-	mappers=$(ivb_file_mappers "$shm" | tr '\n' ' ')
-	[ -z "$mappers" ] ||
-		ivb_die "$shm is mapped by process ${mappers% } (the dev VM?); use --vm dev, stop it, or --shm another file"
-	chmod 0600 "$shm" || ivb_die "cannot make $shm private (0600)"
-	[ "$(stat -c %s "$shm")" -eq "$bytes" ] || truncate -s "$bytes" "$shm" ||
-		ivb_die "cannot resize $shm to $size"
-	exec {fd}<&-
-	IVB_VM_HOST_ARGS=(--size "$bytes")
+	ivb_region_prepare "$@"
+	IVB_VM_HOST_ARGS=(--size "$2")
 }
 
 # What run.json says about the VM. Sets IVB_VM_META (host_writer --meta arguments).
@@ -177,6 +167,7 @@ ivb_vm_start() {
 	echo >>"$dir/qemu.cmdline"
 	IVB_BENCH_CONSOLE=$dir/guest.log
 	IVB_BENCH_QEMU_ERR=$dir/qemu.stderr
+	IVB_BENCH_RUNS_LEFT=${IVB_VM_REPEAT:-1}
 }
 
 # Explain on stderr why the bench VM did not get to guest_reader's ready line, and stop it.
@@ -224,14 +215,18 @@ ivb_vm_wait_ready() {
 }
 
 # Wait at most LIMIT seconds for guest_reader to end (it does once host_writer has completed or aborted the
-# run; vm/init then reports its status and powers off), then stop the VM. Sets IVB_VM_GUEST_RC (empty if
-# unknown). Does nothing if the VM no longer runs (ivb_vm_wait_ready stopped it and said why).
+# run; vm/init then reports its status and powers off, or starts the next of IVB_VM_REPEAT runs), then stop the
+# VM unless it runs guest_reader again. Sets IVB_VM_GUEST_RC (empty if unknown). Does nothing if the VM no
+# longer runs (ivb_vm_wait_ready stopped it and said why).
 ivb_vm_wait_exit() {
 	local limit=$1 rc=0
 	[ -n "$IVB_CON_PID" ] || return 0
 	ivb_console_wait "$limit" "$IVB_BENCH_EXIT_RE" || rc=$?
 	if [ "$rc" -eq 0 ]; then
 		IVB_VM_GUEST_RC=${IVB_CON_LINE##* }
+		IVB_BENCH_RUNS_LEFT=$((IVB_BENCH_RUNS_LEFT - 1))
+		# vm/init goes on to the next run after a guest_reader that succeeded.
+		[ "$IVB_BENCH_RUNS_LEFT" -le 0 ] || [ "$IVB_VM_GUEST_RC" != 0 ] || return 0
 		# Power-off: the console ends when QEMU does.
 		ivb_console_wait "$IVB_BENCH_POWEROFF_TIMEOUT" || rc=$?
 		[ "$rc" -eq 1 ] || ivb_log "the guest did not power off within $IVB_BENCH_POWEROFF_TIMEOUT s; stopping the VM"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Run guest_reader in the running dev VM (./setup.sh): copy its sources in with scp, compile them there
-# with gcc against libcrypto (only when they changed), and run `sudo ./guest_reader GUEST_ARGS...` over SSH.
+# with gcc against libcrypto and libxxhash (only when they changed), and run `sudo ./guest_reader GUEST_ARGS...` over SSH.
 # guest_reader finds the ivshmem PCI device itself. With --mode doorbell among GUEST_ARGS, the guest driver
 # (guest/ivshmem_doorbell) is copied too, built in the guest against its kernel's headers (only when it
 # changed) and loaded, so that guest_reader can wait on /dev/ivshmem-doorbell.
@@ -24,7 +24,7 @@ readonly ROOT
 # Where the sources and the program live in the guest (relative to debian's home folder).
 readonly REMOTE_DIR=ivshmem-bench
 readonly GUEST_CFLAGS=(-std=c11 -O2 -D_GNU_SOURCE -Isrc -Wall -Wextra -Werror)
-readonly GUEST_LIBS=(-lcrypto)
+readonly GUEST_LIBS=(-lcrypto -lxxhash)
 readonly EXIT_DEPLOY=3
 
 usage() {

@@ -27,7 +27,7 @@ readonly FS_LABEL=ivb-root
 readonly PACKAGES=(
 	linux-image-amd64 systemd-sysv udev dbus libpam-systemd systemd-resolved
 	openssh-server cloud-init sudo
-	gcc make libc6-dev libssl-dev pciutils
+	gcc make libc6-dev libssl-dev libxxhash-dev pciutils
 	# The headers of the image's kernel (the same linux-image-amd64 version): the doorbell mode's guest
 	# driver is built in the VM (vm/dev-guest.sh).
 	linux-headers-amd64

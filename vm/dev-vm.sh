@@ -11,6 +11,9 @@ readonly IVB_DEV_ROOT
 # shellcheck source=vm/dev-lib.sh
 . "$IVB_DEV_ROOT/vm/dev-lib.sh"
 
+# run_test.sh --repeat N: vm/dev-guest.sh runs guest_reader anew for each run.
+IVB_VM_SAME_BOOT=
+
 # Guest arguments go over SSH, quoted: any will do.
 ivb_vm_check_guest_args() { :; }
 

@@ -198,6 +198,26 @@ ivb_file_mappers() {
 	grep -lsE -- " $re( \(deleted\))?\$" /proc/[0-9]*/maps 2>/dev/null | cut -d/ -f3 || true
 }
 
+# Prepare the shared memory file: 0600 and of the right size. host_writer holds a flock on it for its whole
+# run; taking the same lock here makes sure no run is using the file while it is resized. The lock is released
+# before QEMU and host_writer start (they would inherit it, and host_writer takes it itself).
+# Arguments: SHM BYTES SIZE_AS_GIVEN.
+ivb_region_prepare() {
+	local shm=$1 bytes=$2 size=$3 old_umask fd mappers
+	old_umask=$(umask)
+	umask 077
+	exec {fd}<>"$shm" || ivb_die "cannot open $shm"
+	umask "$old_umask"
+	flock -n "$fd" || ivb_die "$shm is in use by another run (host_writer holds it)"
+	mappers=$(ivb_file_mappers "$shm" | tr '\n' ' ')
+	[ -z "$mappers" ] ||
+		ivb_die "$shm is mapped by process ${mappers% } (the dev VM?); use --vm dev, stop it, or --shm another file"
+	chmod 0600 "$shm" || ivb_die "cannot make $shm private (0600)"
+	[ "$(stat -c %s "$shm")" -eq "$bytes" ] || truncate -s "$bytes" "$shm" ||
+		ivb_die "cannot resize $shm to $size"
+	exec {fd}<&-
+}
+
 # Print guest_reader's own lines from the guest's console log CONSOLE (its error messages), the last five,
 # indented, on stderr.
 ivb_show_guest_lines() {

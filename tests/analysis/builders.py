@@ -476,3 +476,75 @@ def assert_copy_table(block, size, study, variants):
                 assert number(field) == pytest.approx(statistics.median(faults), abs=0.51), (variant, source)
             else:  # not measured for this variant: never 0
                 assert field == "n/a", (size, variant, source)
+
+
+# ---- the stream test (issue 13) ------------------------------------------------------------------
+
+STREAM_COLUMNS = schema.columns("stream")
+STREAM_SIZES = {name: w * h * bpp // 8 for name, (w, h, bpp) in FRAMES.items()}
+
+
+def stream_rows(frame="4k", policy="block", verify="xxh3", seconds=3.5, period_ns=25_000_000, seed=51, dropped=(),
+                failed=(), rings=0, times=None):
+    """One stream's rows as host_writer writes them: frame i published at i * period_ns (+ up to 1 ms), until
+    `seconds`. Consumed frames get times drawn around `times` ({"write", "wait", "latency", "copy", "verify"}:
+    ns, each +-20%; verify 0 under --verify none); frames in `dropped` have no slot and no guest times; frames
+    in `failed` have status bad_checksum and success 0."""
+    rng = random.Random(seed)
+    times = times or {"write": 2_000_000, "wait": 300_000, "latency": 6_000_000, "copy": 2_500_000, "verify": 800_000}
+    size = STREAM_SIZES.get(frame) or int(frame.rstrip("B"))
+
+    def draw(key):
+        return rng.randint(int(times[key] * 0.8), int(times[key] * 1.2)) if times[key] else 0
+
+    rows = []
+    for i in range(int(seconds * 1e9 // period_ns)):
+        row = {"frame_type": frame, "size_bytes": size, "policy": policy, "verify": verify, "frame": i,
+               "publish_ns": i * period_ns + rng.randint(0, 1_000_000), "rings": rings, "dropped": 0, "success": 1}
+        if i in dropped:
+            rows.append(dict(row, status="dropped", dropped=1, slot_wait_ns=0))
+            continue
+        row.update(slot=i % 3, host_write_ns=draw("write"), slot_wait_ns=draw("wait") if policy == "block" else 0,
+                   latency_ns=draw("latency"), guest_copy_ns=draw("copy"),
+                   guest_verify_ns=draw("verify") if verify != "none" else 0,
+                   status="unverified" if verify == "none" else "ok")
+        if i in failed:
+            row.update(status="bad_checksum", success=0)
+        rows.append(row)
+    return rows
+
+
+def stream_windows(rows, duration_s):
+    """Frames released (publish + latency) in each full 1-second window, as host_writer counts them."""
+    releases = [r["publish_ns"] + r["latency_ns"] for r in rows if not r["dropped"]]
+    return [sum(k * 10**9 <= t < (k + 1) * 10**9 for t in releases) for k in range(int(duration_s))]
+
+
+def stream_record(rows, seconds=3, limit=None, host_cpu=None, guest_cpu_s=None, slots=3, fps_target=0):
+    """run.json's object for the stream of `rows`, its figures computed here as host_writer computes them."""
+    first = rows[0]
+    consumed = [r for r in rows if not r["dropped"]]
+    duration = max(r.get("latency_ns", 0) + r["publish_ns"] for r in rows) / 1e9
+    windows = stream_windows(rows, duration)
+    size = first["size_bytes"]
+    limit = limit or {"host_write_ns": 1_000_000, "guest_copy_ns": 1_200_000, "guest_verify_ns": 400_000}
+    fps = {"overall": len(consumed) / duration, "median_window": statistics.median(windows),
+           "slowest_window": min(windows)}
+    return {
+        "frame_type": first["frame_type"], "size_bytes": size, "policy": first["policy"], "verify": first["verify"],
+        "slots": slots, "fps_target": fps_target, "seconds": seconds, "produced": len(rows),
+        "consumed": len(consumed), "dropped": len(rows) - len(consumed),
+        "failed": sum(r["success"] == 0 for r in rows), "unverified": sum(r["status"] == "unverified" for r in rows),
+        "duration_s": duration, "windows": windows, "fps": fps,
+        "mbps": {k: v * size / 1e6 for k, v in fps.items()},
+        "pipeline_limit": dict(limit, fps=1e9 / max(limit["host_write_ns"],
+                                                     limit["guest_copy_ns"] + limit["guest_verify_ns"])),
+        "host_cpu": host_cpu or {"user_s": 0.3, "sys_s": 0.1, "wall_s": duration},
+        **({"guest_cpu_s": guest_cpu_s} if guest_cpu_s is not None else {}),
+        "rings_sent": sum(r["rings"] for r in rows), "guest_skipped": 0,
+    }
+
+
+def write_stream(folder, rows):
+    write_csv(Path(folder) / "stream_results.csv", STREAM_COLUMNS, rows)
+    return folder

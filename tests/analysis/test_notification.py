@@ -170,8 +170,9 @@ def compare(*args):
 
 
 def compare_rows(stdout):
-    """The table's rows by run name (the first field)."""
-    lines = stdout.splitlines()
+    """The side-by-side table's rows by run name (the first field); it ends at the first blank line
+    (two folders: the ratios B/A follow)."""
+    lines = stdout.split("\n\n")[0].splitlines()
     assert lines[1].split()[:2] == ["run", "mode"], stdout
     return {line.split()[0]: line.split() for line in lines[2:] if line.startswith("  ") and line[2:3] != "("
             and not line.startswith("  SUSPECT")}

@@ -144,8 +144,23 @@ static void test_every_writer_fills_every_column(void)
 			CHECK(ivb_rows_write(&out, &key, &s) == 0);
 		}
 	}
+	/* A stream frame consumed, one dropped, one that found no slot. */
+	{
+		const struct ivb_stream_key skey = { &frame, "latest", "xxh3" };
+		const struct ivb_stream_frame frames[] = {
+			{ .seq = 0, .slot = 0, .status = IVB_FRAME_OK, .publish_ns = 5, .write_ns = 6, .latency_ns = 7,
+			  .guest_copy_ns = 8, .guest_verify_ns = 9 },
+			{ .seq = 1, .slot = 1, .dropped = true },
+			{ .seq = 2, .slot = UINT32_MAX, .dropped = true },
+		};
+
+		for (unsigned i = 0; i < 3; i++)
+			CHECK(ivb_rows_write_stream(&out, &skey, &frames[i]) == 0);
+		CHECK(!ivb_stream_frame_failed(&frames[0]) && !ivb_stream_frame_failed(&frames[1]));
+	}
 	for (unsigned t = 0; t < IVB_NTABLES; t++)
 		CHECK(ivb_csv_close(&out.csv[t]) == 0);
+	CHECK(check_file(IVB_TABLE_STREAM) == 3);
 	CHECK(check_file(IVB_TABLE_LATENCY) == 2);
 	CHECK(check_file(IVB_TABLE_BANDWIDTH) == 2);
 	CHECK(check_file(IVB_TABLE_REFERENCE) == 2);

@@ -7,6 +7,7 @@
 
 #include "check.h"
 #include "csv.h"
+#include "csv_read.h"
 #include "json.h"
 
 /* The seed's header lines, as its README gives them. */
@@ -102,6 +103,41 @@ static void test_csv_overflow(void)
 	CHECK(ivb_csv_close(&c) == 0);
 }
 
+/* Whatever a text field holds, it comes back as one field: the writer quotes what would be structure. */
+static void test_csv_text_stays_data(void)
+{
+	static const char *const cols[] = { "a", "memory_type", "c" };
+	static const char *const values[] = { "a,b\"c\n", "\"", "x\r\ny", ",,", "\"a\",\"b\"", "plain" };
+	char path[256], fields[4][CSV_READ_FIELD];
+	const char *p;
+	struct ivb_csv c;
+	int n;
+
+	snprintf(path, sizeof(path), "%s/text.csv", tmpdir);
+	CHECK(ivb_csv_open(&c, path, cols, 3) == 0);
+	for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
+		ivb_csv_set_u64(&c, 0, i);
+		ivb_csv_set_str(&c, 1, values[i]);
+		ivb_csv_set_str(&c, 2, "end");
+		CHECK(ivb_csv_end_row(&c) == 0);
+	}
+	CHECK(ivb_csv_close(&c) == 0);
+	p = slurp(path);
+	CHECK(p != NULL);
+	if (p == NULL)
+		return;
+	CHECK(csv_read_row(&p, fields, 4) == 3 && strcmp(fields[1], "memory_type") == 0);
+	for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
+		n = csv_read_row(&p, fields, 4);
+		CHECK(n == 3);
+		CHECK(n == 3 && strcmp(fields[1], values[i]) == 0 && strcmp(fields[2], "end") == 0);
+	}
+	CHECK(*p == '\0');
+	/* A field without separators, quotes or line breaks is written as it is. */
+	p = strstr(slurp(path), "\n5,");
+	CHECK(p != NULL && strcmp(p, "\n5,plain,end\n") == 0);
+}
+
 static void test_json(void)
 {
 	char path[256];
@@ -129,6 +165,40 @@ static void test_json(void)
 					   "  \"o\": {\n    \"t\": true\n  },\n  \"a\": []\n}\n") == 0);
 }
 
+/* The strings a hostile peer or a broken host could hand the manifest: still one valid JSON string each. */
+static void test_json_hostile_strings(void)
+{
+	static const struct {
+		const char *in, *out;
+	} cases[] = {
+		{ "a,b\"c\n", "\"a,b\\\"c\\u000a\"" },
+		{ "\\\"}, \"x\": {", "\"\\\\\\\"}, \\\"x\\\": {\"" },
+		{ "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", "\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"" }, /* valid UTF-8 */
+		{ "\xff\xfe", "\"\\ufffd\\ufffd\"" },
+		{ "\xc0\xaf", "\"\\ufffd\\ufffd\"" },         /* an overlong '/' */
+		{ "\xed\xa0\x80", "\"\\ufffd\\ufffd\\ufffd\"" }, /* a UTF-16 surrogate */
+		{ "\xe2\x82", "\"\\ufffd\\ufffd\"" },         /* cut short by the end of the string */
+		{ "\xf4\x90\x80\x80", "\"\\ufffd\\ufffd\\ufffd\\ufffd\"" }, /* above U+10FFFF */
+	};
+	char path[256];
+
+	snprintf(path, sizeof(path), "%s/s.json", tmpdir);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		FILE *f = fopen(path, "w");
+		char *text;
+
+		CHECK(f != NULL);
+		if (f == NULL)
+			return;
+		ivb_json_write_string(f, cases[i].in);
+		fclose(f);
+		text = slurp(path);
+		CHECK(text != NULL && strcmp(text, cases[i].out) == 0);
+		if (text != NULL && strcmp(text, cases[i].out) != 0)
+			fprintf(stderr, "case %zu: got %s\n", i, text);
+	}
+}
+
 int main(void)
 {
 	char cmd[64];
@@ -141,7 +211,9 @@ int main(void)
 	RUN_TEST(test_csv_headers_match_seed);
 	RUN_TEST(test_csv_rows);
 	RUN_TEST(test_csv_overflow);
+	RUN_TEST(test_csv_text_stays_data);
 	RUN_TEST(test_json);
+	RUN_TEST(test_json_hostile_strings);
 	ret = CHECK_SUMMARY("unit output");
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
 	if (system(cmd) != 0)

@@ -13,6 +13,7 @@
 #include "plan.h"
 #include "clock.h"
 #include "common.h"
+#include "peer_check.h"
 #include "protocol.h"
 #include "sha256.h"
 
@@ -550,9 +551,20 @@ static void test_guest_info_is_sanitised(void)
 	region->guest_info.map_kind = 1000;
 	CHECK(ivb_host_wait_guest(&h, &info) == 0);
 	CHECK(info.map_kind == IVB_MAP_NONE);
-	CHECK(strlen(info.kernel) == sizeof(info.kernel) - 1 && info.kernel[0] == '?');
+	CHECK(strlen(info.kernel) == sizeof(info.kernel) - 1 && info.kernel[0] == IVB_TEXT_REPLACEMENT);
 	CHECK(strlen(info.device) < sizeof(info.device));
 	CHECK(strlen(info.memtype) < sizeof(info.memtype));
+	CHECK(h.unsafe_text == (IVB_TEXT_DEVICE | IVB_TEXT_KERNEL | IVB_TEXT_MEMTYPE));
+
+	/* Printable is not enough: separators and quotes would be CSV and JSON structure. */
+	bind_both(&h, &g);
+	strcpy(region->guest_info.memtype, "a,b\"c\n");
+	strcpy(region->guest_info.kernel, "6.1.0-28-amd64");
+	strcpy(region->guest_info.device, "0000:00:03.0");
+	CHECK(ivb_host_wait_guest(&h, &info) == 0);
+	CHECK(strcmp(info.memtype, "a_b_c_") == 0);
+	CHECK(strcmp(info.kernel, "6.1.0-28-amd64") == 0 && strcmp(info.device, "0000:00:03.0") == 0);
+	CHECK(h.unsafe_text == IVB_TEXT_MEMTYPE);
 }
 
 static void test_summary_is_checked(void)

@@ -141,7 +141,7 @@ static void *consume(void *arg)
 		run->taken++;
 	}
 	run->skipped = c.skipped;
-	ivb_ring_consumer_finish(&c, 0, 0);
+	ivb_ring_consumer_finish(&c, NULL);
 	return NULL;
 }
 
@@ -287,7 +287,7 @@ static void test_latest_known_drops(void)
 	ivb_ring_release(&c, &f, IVB_FRAME_OK, 5, 6);
 	ivb_ring_finish(&p);
 	CHECK(ivb_ring_take(&c, &f, why, sizeof(why)) == 1);
-	ivb_ring_consumer_finish(&c, 0, 0);
+	ivb_ring_consumer_finish(&c, NULL);
 	CHECK(ivb_ring_settle(&p) == 0);
 	CHECK(oc.consumed == 2 && oc.dropped == 14);
 	CHECK(oc.dropped == c.skipped);

@@ -94,8 +94,8 @@ static void *guest(void *arg)
 		return NULL;
 	}
 	if (g->ret == 0)
-		g->ret = ivb_stream_consume(&c, scratch, NULL, 0, 2000 * MS, &g->t, g->why, sizeof(g->why));
-	ivb_ring_consumer_finish(&c, 1, 1);
+		g->ret = ivb_stream_consume(&c, scratch, NULL, 0, 2000 * MS, NULL, NULL, &g->t, g->why, sizeof(g->why));
+	ivb_ring_consumer_finish(&c, NULL);
 	return NULL;
 }
 
@@ -198,7 +198,7 @@ static void test_producer_never_comes(void)
 
 	host_setup(&h, IVB_RING_BLOCK, IVB_VERIFY_XXH3, 0, &t);
 	CHECK(ivb_ring_consumer_attach(&c, buffer, CAPACITY, why, sizeof(why)) == 0);
-	CHECK(ivb_stream_consume(&c, scratch, NULL, 0, 100 * MS, &gt, why, sizeof(why)) == -ETIMEDOUT);
+	CHECK(ivb_stream_consume(&c, scratch, NULL, 0, 100 * MS, NULL, NULL, &gt, why, sizeof(why)) == -ETIMEDOUT);
 	CHECK(strstr(why, "no frame") != NULL);
 }
 

@@ -53,7 +53,9 @@ t_fail() {
 t_run() {
 	local t0=$SECONDS
 	T_RC=0
-	(cd "$T_TOP" && timeout "$T_RUN_LIMIT" ./run_test.sh --shm "$T_SHM" --results "$T_RESULTS" --no-analysis "$@") \
+	# No stream unless the test asks for one (--stream-seconds S later on the line wins): they take seconds.
+	(cd "$T_TOP" && timeout "$T_RUN_LIMIT" ./run_test.sh --shm "$T_SHM" --results "$T_RESULTS" --no-analysis \
+		--stream-seconds 0 "$@") \
 		>"$T_OUT" 2>"$T_ERR" || T_RC=$?
 	T_SECONDS=$((SECONDS - t0))
 	[ "$T_RC" -ne 124 ] || t_fail "run_test.sh did not end within $T_RUN_LIMIT s"

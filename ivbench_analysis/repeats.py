@@ -1,0 +1,288 @@
+"""Repeated runs: a folder of run-* folders loaded as one set, and the headline figures of a set (each
+stage's time, with MB/s where it moves a frame; stream latency and frames/s) with their 95% intervals
+over runs (intervals.median_interval), the phases left out as switched out, and each run's noise verdict.
+
+A headline figure pools the successful samples of every run that has it. A guest phase during which the
+guest was switched out or migrated (phase_performance.csv: context_switches or migrations > 0 for that
+message and phase) measured the scheduler, not the memory: its sample is left out and counted. A sample
+whose counters are empty or missing is kept (nothing says it was disturbed)."""
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+from . import intervals, noise, schema
+from .load import InputError, load_run, read_csv_file, warn
+from .model import BANDWIDTH_CSV, LATENCY_CSV, MESSAGE_KEYS
+from .stats import frames_by_size, successful
+
+RUN_FOLDER = re.compile(r"run-([0-9]+)\Z")
+
+STREAM_CSV = schema.TABLES["stream"].file
+
+# Guest phases as phase_performance.csv names them, the timing column of each test that holds the
+# phase, and what one sample of it is called in "3 of 30 copies left out".
+PHASE_OF_COLUMN = {
+    "guest_hot_cache_ns": "A_hot_read", "guest_cold_cache_ns": "B_cold_read",
+    "guest_second_pass_ns": "C_copy", "guest_cached_verify_ns": "D_verify", "guest_memcpy_ns": "C_copy",
+}
+SAMPLE_WORDS = {"A_hot_read": "reads", "B_cold_read": "reads", "C_copy": "copies", "D_verify": "verifications"}
+
+# The headline stages of each test: timing column, label. Phases A-D are filtered as above.
+LATENCY_FIGURES = [
+    ("host_memcpy_ns", "host memcpy"), ("roundtrip_ns", "roundtrip"),
+    ("guest_hot_cache_ns", "A hot read"), ("guest_cold_cache_ns", "B cold read"),
+    ("guest_second_pass_ns", "C copy"), ("guest_cached_verify_ns", "D verify"),
+    ("notification_est_ns", "notification (est.)"),
+]
+# Stages that move the whole frame: the ones MB/s is given for (roundtrip and notification do not).
+LATENCY_FRAME_STAGES = {"host_memcpy_ns", "guest_hot_cache_ns", "guest_cold_cache_ns", "guest_second_pass_ns",
+                        "guest_cached_verify_ns"}
+BANDWIDTH_FIGURES = [("host_memcpy_ns", "host memcpy"), ("guest_memcpy_ns", "C copy"), ("total_ns", "total")]
+REFERENCE_FIGURES = [("host_memcpy_ns", "host memcpy"), ("guest_hot_cache_ns", "A hot read"),
+                     ("guest_cold_cache_ns", "B cold read"), ("guest_second_pass_ns", "C copy"),
+                     ("guest_cached_verify_ns", "D verify")]
+
+# Stream frames/s is counted per whole second of the stream (publish_ns from its start), so that a run
+# gives one sample per second to resample; a stream shorter than that gives one sample (its mean rate).
+STREAM_WINDOW_NS = 1_000_000_000
+DELIVERED = ("ok", "unverified")
+
+
+@dataclass(frozen=True)
+class FigureSpec:
+    """One headline figure: key (the same in every run and result set), label, TIME or RATE, its unit,
+    and the bytes each sample moved (MB/s is shown beside a time; None: not a frame transfer)."""
+    key: str
+    label: str
+    kind: str
+    unit: str
+    size: Optional[int] = None
+
+
+@dataclass(frozen=True)
+class Samples:
+    """One run's samples of a figure (ns, or per second for a rate), and how many were left out as
+    switched out of how many successful ones."""
+    values: tuple
+    left_out: int = 0
+    total: int = 0
+    phase: Optional[str] = None
+
+
+@dataclass
+class RunSet:
+    """The runs of a result set (one folder, or the run-* folders of a repeated run), their labels, the
+    ones that could not be loaded (label, one-line error), and whether it is a folder of runs."""
+    folder: Path
+    runs: list
+    labels: list
+    failed: list = field(default_factory=list)
+    repeated: bool = False
+
+
+@dataclass(frozen=True)
+class FigureResult:
+    """A figure over a set: the interval (None when no run kept a sample), the per-run samples, the
+    switched-out count, and the labels of the noisy runs whose samples it holds."""
+    spec: FigureSpec
+    figure: Optional[intervals.Figure]
+    per_run: tuple
+    left_out: int
+    total: int
+    noisy_runs: tuple
+
+
+def run_folders(folder):
+    """The run-N folders of a folder of repeated runs, in N order; None when the folder holds a run
+    itself (its own timing CSVs) or no run-N folder."""
+    if (folder / LATENCY_CSV).exists() or (folder / BANDWIDTH_CSV).exists() or not folder.is_dir():
+        return None
+    found = [(int(m.group(1)), p) for p in folder.iterdir() if p.is_dir() and (m := RUN_FOLDER.match(p.name))]
+    return [p for _, p in sorted(found)] or None
+
+
+def single_set(run):
+    """A RunSet of one loaded run, labelled by its folder's name."""
+    return RunSet(run.folder, [run], [run.folder.resolve().name])
+
+
+def load_set(folder, loaded=None):
+    """The RunSet of a folder: its run-N folders (a run that fails to load is kept in `failed` with its
+    error) or the folder itself as one run (InputError when it cannot be loaded). loaded: runs already
+    loaded, by folder, to reuse."""
+    loaded = loaded or {}
+    folders = run_folders(folder)
+    if folders is None:
+        return single_set(loaded.get(folder) or load_run(folder))
+    runs, labels, failed = [], [], []
+    for path in folders:
+        try:
+            runs.append(loaded.get(path) or load_run(path))
+            labels.append(path.name)
+        except InputError as err:
+            failed.append((path.name, str(err)))
+    if not runs:
+        raise InputError(f"{folder}: none of its {len(folders)} run folders could be loaded "
+                         f"({failed[0][0]}: {failed[0][1]})")
+    return RunSet(folder, runs, labels, failed, repeated=True)
+
+
+def disturbed(run, test, rows, keys, phase):
+    """Per row of a timing table, whether its message's phase was switched out or migrated."""
+    counters = run.phase_counters
+    if counters is None or rows.empty:
+        return np.zeros(len(rows), dtype=bool)
+    chosen = counters[(counters["test"] == test) & (counters["phase"] == phase)]
+    flags = chosen["context_switches"].fillna(0) > 0
+    if "migrations" in chosen.columns:
+        flags |= chosen["migrations"].fillna(0) > 0
+    join = [k for k in keys if k in chosen.columns] + ["_nth"]
+    table = chosen[join].assign(_disturbed=flags).drop_duplicates(join)
+    merged = rows[join].merge(table, on=join, how="left")
+    return merged["_disturbed"].fillna(False).to_numpy(dtype=bool)
+
+
+def stage_samples(run, test, rows, column, keys):
+    """The samples of a timing column (successful rows); guest phases without the switched-out ones."""
+    values = rows[column].to_numpy(dtype=float)
+    phase = PHASE_OF_COLUMN.get(column)
+    if phase is None:
+        return Samples(tuple(values), 0, len(values))
+    out = disturbed(run, test, rows, keys, phase)
+    return Samples(tuple(values[~out]), int(out.sum()), len(values), phase)
+
+
+def stream_table(run):
+    """stream_results.csv of a run: the loader's table when it gives one (run.stream), else read here;
+    None when the run has no stream test. Raises InputError when the file cannot be used."""
+    table = getattr(run, "stream", None)
+    if table is not None:
+        return table
+    path = run.folder / STREAM_CSV
+    if not path.exists():
+        return None
+    return read_csv_file(path, schema.columns("stream"), optional_numeric=True,
+                         text_columns=schema.text_columns("stream"), required=("frame", "publish_ns", "status"))
+
+
+def stream_rates(frames):
+    """Delivered frames per second, one value per whole second of the stream (or one for a shorter one)."""
+    publish = frames["publish_ns"].to_numpy(dtype=float)
+    delivered = frames["status"].isin(DELIVERED).to_numpy()
+    seconds = int(publish.max() // STREAM_WINDOW_NS) if publish.size else 0
+    if seconds == 0:
+        span = publish.max() - publish.min() if publish.size > 1 else 0
+        return (delivered.sum() / span * 1e9,) if span > 0 else ()
+    window = (publish // STREAM_WINDOW_NS).astype(int)
+    return tuple(float(np.sum(delivered & (window == s))) for s in range(seconds))
+
+
+def stream_samples(run):
+    """(FigureSpec, Samples) of the stream test: per-frame latency and frames/s, per frame type, policy
+    and checksum."""
+    table = stream_table(run)
+    if table is None or table.empty:
+        return []
+    out = []
+    for (frame, policy, verify), frames in table.groupby(["frame_type", "policy", "verify"], sort=True):
+        name = f"stream {frame} {policy} {verify}"
+        ok = frames[frames["status"].isin(DELIVERED) & frames["latency_ns"].notna()]
+        size = int(frames["size_bytes"].max())
+        key = f"stream/{frame}/{policy}/{verify}"
+        out.append((FigureSpec(f"{key}/latency", f"{name} latency", intervals.TIME, "us", None),
+                    Samples(tuple(ok["latency_ns"].to_numpy(dtype=float)), 0, len(ok))))
+        rates = stream_rates(frames)
+        out.append((FigureSpec(f"{key}/fps", f"{name} frames/s", intervals.RATE, "frames/s", size),
+                    Samples(rates, 0, len(rates))))
+    return out
+
+
+def run_samples(run):
+    """Every headline figure of one run: ([(FigureSpec, Samples)] in report order, figures the run did
+    not measure absent; [what could not be used, one line each])."""
+    out, problems = [], []
+    latency = successful(run.latency)
+    if latency is not None and not latency.empty:
+        size = run.latency_frame_bytes
+        for column, label in LATENCY_FIGURES:
+            spec = FigureSpec(f"latency/{column}", f"latency {label}", intervals.TIME, "us",
+                              size if column in LATENCY_FRAME_STAGES else None)
+            out.append((spec, stage_samples(run, "latency", latency, column, MESSAGE_KEYS["latency"])))
+    for test, figures in (("bandwidth", BANDWIDTH_FIGURES), ("reference", REFERENCE_FIGURES)):
+        rows = successful(run.timings(test))
+        if rows is None or rows.empty:
+            continue
+        for frame, size in frames_by_size(rows):
+            frame_rows = rows[rows["frame_type"] == frame]
+            for column, label in figures:
+                spec = FigureSpec(f"{test}/{frame}/{column}", f"{test} {frame} {label}", intervals.TIME, "us",
+                                  int(size))
+                out.append((spec, stage_samples(run, test, frame_rows, column, MESSAGE_KEYS[test])))
+    try:
+        out += stream_samples(run)
+    except InputError as err:
+        problems.append(f"{err}; stream figures left out")
+    return out, problems
+
+
+def run_noise(run):
+    """The noise verdict of one run from run.json's noise block and its phase counters; ValueError when
+    either is malformed."""
+    switches = None
+    if run.phase_counters is not None:
+        switches = noise.phase_switches(noise.phase_counters(run.phase_counters.to_dict("records")))
+    block = run.manifest.get("noise") if isinstance(run.manifest, dict) else None
+    return noise.noise_verdict(noise.inputs_from_manifest(block, switches))
+
+
+@dataclass(frozen=True)
+class NoiseResult:
+    """A run's verdict (None when its inputs were unusable: error says why)."""
+    label: str
+    verdict: Optional[noise.NoiseVerdict]
+    error: Optional[str] = None
+
+    @property
+    def noisy(self):
+        return self.verdict is not None and self.verdict.state == noise.NOISY
+
+
+def set_noise(run_set, record=True):
+    """Each run's NoiseResult. A malformed noise block or phase counter is an unusable input of that run:
+    with record, named on stderr and counted in its input_errors (exit status 1), as the loader does."""
+    out = []
+    for run, label in zip(run_set.runs, run_set.labels):
+        try:
+            out.append(NoiseResult(label, run_noise(run)))
+        except ValueError as err:
+            out.append(NoiseResult(label, None, str(err)))
+            if record:
+                warn(f"{run.folder}: {err}; no noise verdict")
+                run.input_errors.append(str(err))
+    return out
+
+
+def set_figures(run_set, noise_results=(), resamples=intervals.RESAMPLES):
+    """The FigureResult of every headline figure of a set, in report order, and what could not be used
+    ("label: problem")."""
+    noisy = {r.label for r in noise_results if r.noisy}
+    specs, per_key, problems = {}, {}, []
+    for run, label in zip(run_set.runs, run_set.labels):
+        samples_of_run, trouble = run_samples(run)
+        problems += [f"{label}: {t}" for t in trouble]
+        for spec, samples in samples_of_run:
+            specs.setdefault(spec.key, spec)
+            per_key.setdefault(spec.key, []).append((label, samples))
+    results = []
+    for key, spec in specs.items():
+        runs = per_key[key]
+        kept = [s.values for _, s in runs if s.values]
+        figure = intervals.median_interval(kept, resamples=resamples) if kept else None
+        results.append(FigureResult(spec, figure, tuple(runs), sum(s.left_out for _, s in runs),
+                                    sum(s.total for _, s in runs),
+                                    tuple(label for label, s in runs if label in noisy and s.values)))
+    return results, problems

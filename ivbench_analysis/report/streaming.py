@@ -1,0 +1,227 @@
+"""STREAMING: per stream of the stream test, frames/s and MB/s against the same run's pipeline limit and the
+lock-step bandwidth test, latency percentiles, each side's time per frame, drops, failed and unverified
+frames, CPU and rings per frame; bottleneck sentences only where the figures show one."""
+
+from ..manifest import MANIFEST_JSON, TCG_WARNING, is_tcg
+from ..model import BANDWIDTH_CSV
+from ..streams import (
+    LATENCY_PERCENTILES, STREAM_CSV, is_doorbell, load_streams, lockstep_fps, stream_figures,
+)
+from .text import fmt, fmt_ratio, section
+
+# A side counts as the slower one when its time per frame is at least this much longer than the other's.
+SLOWER_FACTOR = 1.1
+# A stream at or above this share of its pipeline limit runs at that limit.
+AT_LIMIT = 0.9
+# A part of the guest's time per frame worth naming.
+MAJOR_SHARE = 0.5
+# The stream's copy out of a slot against the same copy on private memory: name it from this ratio on.
+REGION_COPY_FACTOR = 1.5
+
+
+def ms(ns, decimals=3):
+    return fmt(None if ns is None else ns / 1e6, decimals)
+
+
+def percent(part, whole):
+    return f"{100 * part / whole:.1f}%" if whole else "n/a"
+
+
+def head_line(stream, rec):
+    size = stream.size_bytes
+    size_text = f"{size} bytes ({size / 1e6:.2f} MB)" if size else "size unknown"
+    paced = rec.get("fps_target")
+    parts = [f"  Stream {stream.number}: {stream.frame_type}, {size_text}, policy {stream.policy}, "
+             f"verify {stream.verify}",
+             f"{rec['slots']} slots" if "slots" in rec else "slots not recorded",
+             f"paced at {paced:g} frames/s" if paced else ("unpaced" if paced == 0 else "pacing not recorded")]
+    if "seconds" in rec:
+        parts.append(f"{rec['seconds']:g} s planned")
+    if "duration_s" in rec:
+        parts.append(f"{rec['duration_s']:.3f} s measured")
+    return ", ".join(parts)
+
+
+def rate_lines(stream, f):
+    size = stream.size_bytes
+    if f.fps_sustained is None:
+        why = "no full 1-second window" if f.windows_from else "no windows recorded and no rows to count them from"
+        sustained = [f"sustained n/a ({why})"]
+        mb_sustained = ["sustained n/a"]
+    else:
+        sustained = [f"sustained {fmt(f.fps_sustained)} (median of {len(f.windows)} one-second windows, "
+                     f"from {f.windows_from})", f"slowest window {fmt(f.fps_slowest)}"]
+        mb_sustained = [f"sustained {fmt(f.fps_sustained * size / 1e6)}", f"slowest window "
+                        f"{fmt(f.fps_slowest * size / 1e6)}"] if size else ["n/a (size unknown)"]
+    overall = f"overall {fmt(f.fps_overall)}" if f.fps_overall is not None else "overall n/a (no duration)"
+    mb_overall = (f"overall {fmt(f.fps_overall * size / 1e6)}" if f.fps_overall is not None and size
+                  else "overall n/a")
+    return ["    frames/s: " + ", ".join(sustained + [overall]),
+            "    MB/s:     " + ", ".join(mb_sustained + [mb_overall])]
+
+
+def best_fps(f):
+    """The stream's rate to set against others: sustained when it had a full window, else overall."""
+    return f.fps_sustained if f.fps_sustained is not None else f.fps_overall
+
+
+def limit_line(rec, f):
+    if f.limit_fps is None:
+        return "    pipeline limit: n/a (not recorded in run.json)"
+    text = (f"    pipeline limit of this run (each side alone on private memory): {fmt(f.limit_fps)} frames/s "
+            f"(host write {ms(rec['pipeline_limit.host_write_ns'])} ms; guest copy "
+            f"{ms(rec['pipeline_limit.guest_copy_ns'])} + verify {ms(rec['pipeline_limit.guest_verify_ns'])} ms)")
+    fps = best_fps(f)
+    return text + (f"; the stream reaches {fmt_ratio(fps / f.limit_fps)} of it" if fps is not None else "")
+
+
+def lockstep_line(run, stream, f):
+    lockstep = lockstep_fps(run.bandwidth, stream)
+    if lockstep is None:
+        return "    lock-step bandwidth test: n/a: no bandwidth test of this frame"
+    fps = best_fps(f)
+    speedup = f"; the stream is {fmt_ratio(fps / lockstep)} of it" if fps is not None else ""
+    return (f"    lock-step bandwidth test of {stream.frame_type} ({BANDWIDTH_CSV}, this run): {fmt(lockstep)} frames/s "
+            f"(1e9 / median total_ns){speedup}")
+
+
+def latency_line(f):
+    if not f.latency:
+        return "    latency: n/a (no consumed frame with a latency)"
+    values = "  ".join(f"p{p:g} {ms(f.latency[p])}" for p in LATENCY_PERCENTILES)
+    return f"    latency (ms, host clock from publish to release, {f.latency_n} consumed frames): {values}"
+
+
+def time_lines(stream, f):
+    waited = f" (waited for {percent(f.waited_share, 1)} of frames)" if f.waited_share is not None else ""
+    verify = "none (--verify none)" if stream.verify == "none" else f"{ms(f.guest_verify)} ms"
+    return [f"    guest per frame (guest clock, medians): copy {ms(f.guest_copy)} ms, verify {verify}",
+            f"    host per frame (medians): write {ms(f.host_write)} ms, wait for a free slot {ms(f.slot_wait)} ms"
+            + waited]
+
+
+def count_lines(stream, f):
+    if f.produced is None:
+        return ["    frames: counts not recorded"]
+    lines = [f"    drops: {f.dropped if f.dropped is not None else 'n/a'} of {f.produced} produced ("
+             f"{percent(f.dropped, f.produced) if f.dropped is not None else 'n/a'}); consumed "
+             f"{f.consumed if f.consumed is not None else 'n/a'}; failed verifications: "
+             f"{f.failed if f.failed is not None else 'n/a'}"]
+    if stream.verify == "none":
+        lines.append(f"    unverified: {f.unverified}: frames were not verified (--verify none)")
+    else:
+        lines.append(f"    unverified: {f.unverified if f.unverified is not None else 'n/a'}")
+    if f.failed:
+        lines.append(f"    ! {f.failed} frame(s) arrived corrupted (failed verification)")
+    return lines
+
+
+def cpu_line(f):
+    host = (f"host {ms(f.host_cpu_per_frame_s * 1e9)} ms (user+sys per produced frame)"
+            if f.host_cpu_per_frame_s is not None else "host not recorded")
+    guest = (f"guest {ms(f.guest_cpu_per_frame_s * 1e9)} ms (per consumed frame)"
+             if f.guest_cpu_per_frame_s is not None else "guest not recorded")
+    return f"    CPU per frame: {host}, {guest}"
+
+
+def rings_line(run, f):
+    if not is_doorbell(run) and not f.rings:
+        return []
+    if f.rings is None or not f.produced:
+        return ["    rings per frame (doorbell): n/a"]
+    return [f"    rings per frame (doorbell): {f.rings / f.produced:.3f} ({f.rings} rings for {f.produced} frames)"]
+
+
+def bottleneck_lines(stream, rec, f):
+    """Sentences the figures support, each on its own: none when a figure it needs is missing."""
+    out = []
+    fps = best_fps(f)
+    if f.limit_fps is not None and fps is not None and fps >= AT_LIMIT * f.limit_fps:
+        host_ns = rec["pipeline_limit.host_write_ns"]
+        guest_ns = rec["pipeline_limit.guest_copy_ns"] + rec["pipeline_limit.guest_verify_ns"]
+        side = "the guest's copy + verify" if guest_ns >= host_ns else "the host's write"
+        out.append(f"the stream runs at the pipeline limit ({fmt_ratio(fps / f.limit_fps)}): {side} on private "
+                   "memory sets the rate")
+    if None not in (f.guest_copy, f.guest_verify, f.host_write):
+        guest = f.guest_copy + f.guest_verify
+        work = "copy" if stream.verify == "none" else "copy + verify"
+        if guest >= SLOWER_FACTOR * f.host_write:
+            out.append(f"the guest is the slower side: {work} per frame {ms(guest)} ms (medians), the "
+                       f"host's write {ms(f.host_write)} ms")
+        elif f.host_write >= SLOWER_FACTOR * guest:
+            out.append(f"the host is the slower side: its write takes {ms(f.host_write)} ms per frame (median), the "
+                       f"guest's {work} {ms(guest)} ms")
+        if guest > 0 and guest >= f.host_write / SLOWER_FACTOR and stream.verify != "none":
+            for part, ns in (("verify", f.guest_verify), ("copy out of the slot", f.guest_copy)):
+                if ns / guest >= MAJOR_SHARE:
+                    out.append(f"the guest's {part} takes {100 * ns / guest:.0f}% of its time per frame")
+        target = rec.get("fps_target")
+        if target and guest > 1e9 / target:
+            out.append(f"the guest's {work} ({ms(guest)} ms) is longer than the frame interval "
+                       f"({ms(1e9 / target)} ms at {target:g} frames/s): it cannot keep up")
+    private_copy = rec.get("pipeline_limit.guest_copy_ns")
+    if f.guest_copy is not None and private_copy and f.guest_copy >= REGION_COPY_FACTOR * private_copy:
+        out.append(f"the guest's copy out of the slot takes {fmt_ratio(f.guest_copy / private_copy)} its time on "
+                   "private memory in this run")
+    target = rec.get("fps_target")
+    if target and fps is not None:
+        out.append(f"paced at {target:g} frames/s: the stream reaches {fmt_ratio(fps / target)} of the target")
+    return out
+
+
+def stream_lines(run, stream, tcg):
+    rec = stream.record
+    f = stream_figures(stream)
+    lines = ["", head_line(stream, rec)]
+    if stream.rows is None:
+        lines.append(f"    no rows in {STREAM_CSV}: latency and the times per frame are not known")
+    if not rec:
+        lines.append(f"    not in {MANIFEST_JSON}'s streams: its pipeline limit, CPU and windows are not known")
+    lines += rate_lines(stream, f)
+    lines += [limit_line(rec, f), lockstep_line(run, stream, f), latency_line(f)]
+    lines += time_lines(stream, f) + count_lines(stream, f) + [cpu_line(f)] + rings_line(run, f)
+    if tcg:
+        lines.append("    (TCG: no bottleneck is derived from emulator timings)")
+    else:
+        lines += [f"    -> {sentence}" for sentence in bottleneck_lines(stream, rec, f)]
+    return lines
+
+
+def streaming_section(run):
+    lines = section(f"STREAMING ({STREAM_CSV}, {MANIFEST_JSON} streams)")
+    found = load_streams(run)
+    unusable = run.stream is None and (run.folder / STREAM_CSV).exists()
+    if unusable:
+        lines.append(f"  {STREAM_CSV} is unusable: see MISSING OR UNREADABLE INPUT")
+    if not found.streams:
+        return lines if unusable else lines + ["  no stream test in this run (host_writer --stream-seconds S runs one)"]
+    lines += ["  The host writes frame n+1 into a ring of slots while the guest still reads frame n. frames/s and",
+              "  MB/s (1 MB = 1e6 B): sustained = median over the full 1-second windows from the stream's start,",
+              "  slowest = the slowest of them, overall = consumed frames / duration. Latency: host clock only,",
+              "  from publishing a frame to the host seeing the guest release it."]
+    tcg = is_tcg(run.manifest)
+    if tcg:
+        lines.append(f"  ! {TCG_WARNING}: the stream's figures say that it works, not how fast")
+    if run.stream is not None and not found.has_block:
+        lines.append(f"  {MANIFEST_JSON} has no streams list: the pipeline limit, CPU and host_writer's own counts are "
+                     f"not known; windows are counted from {STREAM_CSV}")
+    for stream in found.streams:
+        lines += stream_lines(run, stream, tcg)
+    return lines
+
+
+def stream_summary(run):
+    """One line per stream for the summary on stdout."""
+    out = []
+    for stream in load_streams(run).streams:
+        f = stream_figures(stream)
+        fps = best_fps(f)
+        text = f"stream {stream.label}: {fmt(fps)} frames/s"
+        if fps is not None and f.limit_fps is not None:
+            text += f" ({fmt_ratio(fps / f.limit_fps)} of the pipeline limit)"
+        if f.latency:
+            text += f", latency p99 {ms(f.latency[99])} ms"
+        if f.produced:
+            text += f", {f.dropped} of {f.produced} dropped, {f.failed} failed"
+        out.append(text)
+    return out

@@ -1,0 +1,274 @@
+/* host_stream.c: the stream test on the host: one stream message per frame size, the frames
+ * through the ring of ring.h, a row per frame and a summary per stream in run.json. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+#include "cli.h"
+#include "host.h"
+#include "phases.h"
+#include "sha256.h"
+
+/* Private-memory cost of a frame: the median of this many copies (the pipeline's limit). */
+#define PRIVATE_REPEATS 5u
+
+int ivb_stream_fit(struct ivb_run *run, uint64_t capacity, uint64_t *largest)
+{
+	const struct ivb_host_config *cfg = &run->cfg;
+
+	*largest = 0;
+	for (size_t i = 0; i < cfg->nstream_frames; i++) {
+		struct ivb_ring_geometry g;
+		uint64_t need = 0;
+		int ret = ivb_ring_geometry_for(capacity, cfg->slots, cfg->stream_frames[i].size, cfg->stream_policy,
+						cfg->verify, &g, &need);
+
+		if (ret == -ENOSPC) {
+			snprintf(run->why, sizeof(run->why),
+				 "region %s is too small for the stream: %u slots of %s (%llu bytes) need %llu bytes of data, "
+				 "it holds %llu (use fewer --slots or a larger region)",
+				 cfg->shm_path, cfg->slots, cfg->stream_frames[i].name,
+				 (unsigned long long)cfg->stream_frames[i].size, (unsigned long long)need,
+				 (unsigned long long)capacity);
+			return ret;
+		}
+		if (ret < 0) {
+			snprintf(run->why, sizeof(run->why), "stream frame %s cannot be streamed", cfg->stream_frames[i].name);
+			return ret;
+		}
+		if (need > *largest)
+			*largest = need;
+	}
+	return 0;
+}
+
+/* What one stream needs besides the ring, so that every exit path frees it. */
+struct stream_state {
+	struct ivb_run *run;
+	struct ivb_stream_record *rec;
+	struct ivb_stream_key key;
+	uint8_t *sources[IVB_RING_MAX_SLOTS + 1];
+	uint8_t checksums[IVB_RING_MAX_SLOTS + 1][IVB_RING_CHECKSUM_LEN];
+	uint32_t nsources;
+	uint64_t size;
+	int write_error;
+};
+
+/* A frame's fate is known: its row, and the second it was released in. */
+static int on_frame(void *arg, const struct ivb_stream_frame *f)
+{
+	struct stream_state *st = arg;
+	struct ivb_stream_record *rec = st->rec;
+	int ret = ivb_rows_write_stream(&st->run->out, &st->key, f);
+
+	if (ret < 0) {
+		snprintf(st->run->host.why, sizeof(st->run->host.why), "cannot write the stream CSV: %s", strerror(-ret));
+		return ret;
+	}
+	if (!f->dropped) {
+		uint64_t window = (f->publish_ns + f->latency_ns) / IVB_NS_PER_SEC;
+
+		if (window < IVB_MAX_STREAM_WINDOWS && window < rec->seconds)
+			rec->windows[window]++;
+	}
+	return 0;
+}
+
+/* While the stream runs: a guest that aborted is noticed at once, not at the time limit. */
+static int guest_alive(void *arg, char *why, size_t whylen)
+{
+	const struct ivb_run *run = arg;
+
+	if (atomic_load_explicit(&run->map.region->guest_state, memory_order_acquire) == IVB_GUEST_ABORTED) {
+		snprintf(why, whylen, "the guest aborted during the stream");
+		return -ECONNRESET;
+	}
+	return 0;
+}
+
+/* K distinct frames of private memory; the caller fills them. */
+static int alloc_sources(struct stream_state *st)
+{
+	/* One more source than slots: a slot never gets the same data twice in a row. */
+	st->nsources = st->run->cfg.slots + 1;
+	for (uint32_t k = 0; k < st->nsources; k++) {
+		st->sources[k] = ivb_alloc_prefaulted(st->size);
+		if (st->sources[k] == NULL)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+/* Random data in every source and the checksum of each payload, outside any timing. */
+static int fill_sources(struct stream_state *st)
+{
+	for (uint32_t k = 0; k < st->nsources; k++)
+		if (ivb_random_bytes(st->sources[k], st->size) < 0 ||
+		    ivb_checksum(st->run->cfg.verify, st->sources[k] + IVB_RING_STAMP_LEN, st->size - IVB_RING_STAMP_LEN,
+				 st->checksums[k]) < 0)
+			return -EIO;
+	return 0;
+}
+
+static void free_sources(struct stream_state *st)
+{
+	for (uint32_t k = 0; k < st->nsources; k++)
+		ivb_free_buffer(st->sources[k], st->size);
+}
+
+/* Wait for the guest to attach to the ring before the clock starts. */
+static int wait_attached(struct ivb_run *run, const struct ivb_ring_producer *ring)
+{
+	uint64_t deadline = ivb_now_ns() + run->cfg.timeout_s * IVB_NS_PER_SEC;
+
+	while (!ivb_ring_consumer_attached(ring)) {
+		uint32_t gstate = atomic_load_explicit(&run->map.region->guest_state, memory_order_acquire);
+
+		if (ivb_stop_requested)
+			return -EINTR;
+		/* A guest that could not attach acknowledges the message with an error instead. */
+		if (gstate == IVB_GUEST_ACKNOWLEDGED || gstate == IVB_GUEST_ABORTED)
+			return 1;
+		if (ivb_now_ns() >= deadline) {
+			snprintf(run->host.why, sizeof(run->host.why),
+				 "timed out after %llu s waiting for the guest to attach to the stream's ring",
+				 (unsigned long long)run->cfg.timeout_s);
+			return -ETIMEDOUT;
+		}
+		ivb_cpu_relax();
+	}
+	return 0;
+}
+
+/* One stream: set the ring up, send the stream message, produce, collect the guest's answer. */
+static int run_stream(struct ivb_run *run, struct stream_state *st)
+{
+	const struct ivb_host_config *cfg = &run->cfg;
+	struct ivb_stream_record *rec = st->rec;
+	static struct ivb_stream_host h; /* large (frames in flight); one stream at a time */
+	struct ivb_ring_geometry g;
+	struct ivb_ring_guest_report gr;
+	struct ivb_cpu_span cpu;
+	struct ivb_ack ack;
+	uint8_t no_hash[IVB_SHA256_LEN] = { 0 };
+	uint64_t need, sent_ns, unused;
+	int ret;
+
+	ret = ivb_ring_geometry_for(run->host.capacity, cfg->slots, st->size, cfg->stream_policy, cfg->verify, &g, &need);
+	if (ret < 0)
+		return ret; /* checked by ivb_stream_fit before the run */
+	ret = alloc_sources(st);
+	/* The pipeline's limit on this machine: the host's write of a frame into private memory
+	 * (before the sources get their data: it copies one over another). */
+	if (ret == 0 && ivb_stream_private_cost(IVB_VERIFY_NONE, st->sources[0], st->sources[1], st->size,
+						PRIVATE_REPEATS, &rec->host_write_ns, &unused) < 0)
+		rec->host_write_ns = 0;
+	if (ret == 0)
+		ret = fill_sources(st);
+	if (ret < 0) {
+		snprintf(run->host.why, sizeof(run->host.why), "cannot make %u random %llu-byte stream frames: %s",
+			 st->nsources, (unsigned long long)st->size, strerror(-ret));
+		return ret;
+	}
+	memset(&h, 0, sizeof(h));
+	ivb_ring_producer_init(&h.ring, ivb_buffer(run->map.region), &g, NULL, NULL);
+	h.bell = cfg->doorbell_mode ? &run->bell : NULL;
+	h.guest_peer = run->host.guest_peer;
+	h.seconds = cfg->stream_seconds;
+	h.fps = cfg->fps;
+	h.timeout_ns = cfg->timeout_s * IVB_NS_PER_SEC;
+	h.sources = (const uint8_t *const *)st->sources;
+	h.checksums = (const uint8_t(*)[IVB_RING_CHECKSUM_LEN])st->checksums;
+	h.nsources = st->nsources;
+	h.on_frame = on_frame;
+	h.arg = st;
+	h.check = guest_alive;
+	h.check_arg = run;
+
+	ret = ivb_host_send(&run->host, need, IVB_MSG_STREAM, cfg->plan.flags, no_hash, &sent_ns);
+	if (ret < 0) {
+		snprintf(run->host.why, sizeof(run->host.why), "the stream's ring of %llu bytes does not fit the region",
+			 (unsigned long long)need);
+		return ret;
+	}
+	ret = wait_attached(run, &h.ring);
+	if (ret < 0)
+		return ret;
+	if (ret == 0) {
+		fprintf(stderr, PROG ": stream %s: %u slots, %s, %s, %s for %llu s\n", st->key.frame->name, cfg->slots,
+			st->key.policy, st->key.verify, cfg->fps ? "paced" : "as fast as possible",
+			(unsigned long long)cfg->stream_seconds);
+		ivb_cpu_span_start(&cpu);
+		ret = ivb_stream_produce(&h);
+		ivb_cpu_span_end(&cpu);
+		rec->host_cpu = (struct ivb_cpu_record){ .known = true, .user_s = cpu.user_s, .sys_s = cpu.sys_s,
+							 .wall_s = cpu.wall_s, .messages = h.totals.produced };
+		rec->produced = h.totals.produced;
+		rec->consumed = h.totals.consumed;
+		rec->dropped = h.totals.dropped;
+		rec->failed = h.totals.failed;
+		rec->unverified = h.totals.unverified;
+		rec->rings_sent = h.totals.rings_sent;
+		rec->duration_s = (double)h.totals.duration_ns / 1e9;
+		rec->nwindows = (uint32_t)(rec->duration_s >= (double)cfg->stream_seconds ? cfg->stream_seconds
+											: (uint64_t)rec->duration_s);
+		if (rec->nwindows > IVB_MAX_STREAM_WINDOWS)
+			rec->nwindows = IVB_MAX_STREAM_WINDOWS;
+		if (ret < 0) {
+			if (ret != -EINTR || !run->host.why[0])
+				snprintf(run->host.why, sizeof(run->host.why), "stream %.16s: %.200s", st->key.frame->name, h.why);
+			return ret;
+		}
+		if (ivb_ring_read_guest_report(&h.ring, &gr) == 0) {
+			rec->guest_copy_ns = gr.private_copy_ns;
+			rec->guest_verify_ns = gr.private_verify_ns;
+			rec->guest_cpu_known = gr.cpu_ns > 0;
+			rec->guest_cpu_s = (double)gr.cpu_ns / 1e9;
+		}
+	}
+	ret = ivb_host_wait_ack(&run->host, &ack);
+	if (ret < 0)
+		return ret;
+	if (ack.error_code != IVB_MSG_OK) {
+		snprintf(run->host.why, sizeof(run->host.why), "the guest could not run the stream of %s: %s",
+			 st->key.frame->name, ivb_msg_error_name(ack.error_code));
+		ivb_output_record_failure(run, "stream", st->key.frame->name, 1, ivb_msg_error_name(ack.error_code));
+		return -EPROTO;
+	}
+	rec->completed = true;
+	return ivb_host_next(&run->host);
+}
+
+int ivb_run_streams(struct ivb_run *run)
+{
+	const struct ivb_host_config *cfg = &run->cfg;
+	struct ivb_manifest *m = &run->manifest;
+
+	for (size_t i = 0; i < cfg->plan.nstreams && i < IVB_MAX_STREAMS; i++) {
+		const struct ivb_frame *f = &cfg->stream_frames[i];
+		struct stream_state st = {
+			.run = run, .rec = &m->streams[m->nstreams++], .size = f->size,
+			.key = { f, ivb_policy_name(cfg->stream_policy), ivb_verify_name(cfg->verify) },
+		};
+		int ret;
+
+		*st.rec = (struct ivb_stream_record){
+			.frame_type = f->name, .size_bytes = f->size, .policy = st.key.policy, .verify = st.key.verify,
+			.slots = cfg->slots, .fps_target = cfg->fps, .seconds = cfg->stream_seconds,
+		};
+		ret = run_stream(run, &st);
+		free_sources(&st);
+		run->messages_done++;
+		if (ret < 0)
+			return ret;
+		printf(PROG ": stream %s: %llu frames in %.2f s (%.1f/s), %llu consumed, %llu dropped, %llu failed%s\n",
+		       f->name, (unsigned long long)st.rec->produced, st.rec->duration_s,
+		       st.rec->duration_s > 0 ? (double)st.rec->consumed / st.rec->duration_s : 0.0,
+		       (unsigned long long)st.rec->consumed, (unsigned long long)st.rec->dropped,
+		       (unsigned long long)st.rec->failed, cfg->verify == IVB_VERIFY_NONE ? " (not verified)" : "");
+		ivb_run_progress(run, "stream", false);
+	}
+	return 0;
+}

@@ -1,0 +1,227 @@
+#!/usr/bin/env bash
+# shellcheck disable=SC2015  # "check && check || fail" is meant: fail when either check fails
+# Stream test in loopback: host_writer --stream-seconds and guest_reader on one /dev/shm file, no QEMU.
+# Usage: tests/integration/stream.sh [BIN_DIR]   (default: build)
+set -euo pipefail
+
+readonly BIN=${1:-build}
+readonly HOST="$BIN/host_writer"
+readonly GUEST="$BIN/guest_reader"
+readonly SERVER="$BIN/ivshmem_server"
+readonly PYTHON=/usr/bin/python3
+readonly LIMIT=120
+# Only the stream: no lock-step message before it.
+readonly STREAM_ONLY=(--iterations 0 --bw-iterations 0 --ref-iterations 0)
+
+WORK=$(mktemp -d /tmp/ivb-stream.XXXXXX)
+SHM="/dev/shm/ivb-stream-$$"
+readonly WORK SHM READY_SECONDS=10
+# shellcheck source=tests/integration/proc.sh
+. "$(dirname "$0")/proc.sh"
+
+# Start guest_reader in the background on $SHM; its pid lands in guest_pid.
+start_guest() { # out guest-args...
+	local out=$1
+	shift
+	timeout "$LIMIT" "$GUEST" --shm "$SHM" "$@" >"$out.out" 2>"$out.err" &
+	guest_pid=$!
+	pids+=("$guest_pid")
+}
+
+# A whole run: the guest in the background, the host in the foreground; exit statuses in host_rc, guest_rc.
+run_stream() { # out host-args...
+	local out=$1
+	shift
+	mkdir -p "$out"
+	start_guest "$out/guest" --timeout 10 "${GUEST_ARGS[@]}"
+	host_rc=0
+	timeout "$LIMIT" "$HOST" --shm "$SHM" --size 32M --out "$out" --timeout 10 "$@" >"$out/host.out" 2>"$out/host.err" ||
+		host_rc=$?
+	guest_rc=0
+	wait "$guest_pid" || guest_rc=$?
+}
+
+# Check stream_results.csv against run.json's streams with what the test expects (python asserts).
+check_stream() { # out python-expression-over-s-and-rows...
+	"$PYTHON" - "$@" <<'PY'
+import csv, json, sys
+out = sys.argv[1]
+m = json.load(open(f"{out}/run.json"))
+rows = list(csv.DictReader(open(f"{out}/stream_results.csv")))
+assert m["status"] == "completed", m["status"]
+for s in m["streams"]:
+    mine = [r for r in rows if r["frame_type"] == s["frame_type"]]
+    # Every frame produced has exactly one row, and the counts agree with the rows.
+    assert len(mine) == s["produced"], (len(mine), s["produced"])
+    assert sorted(int(r["frame"]) for r in mine) == list(range(s["produced"]))
+    assert sum(r["dropped"] == "1" for r in mine) == s["dropped"]
+    assert s["consumed"] + s["dropped"] == s["produced"]
+    for r in mine:
+        if r["dropped"] == "1":
+            assert r["latency_ns"] == "" and r["status"] == "dropped", r
+        else:
+            assert int(r["latency_ns"]) > 0 and int(r["guest_copy_ns"]) > 0, r
+    for expr in sys.argv[2:]:
+        assert eval(expr), (expr, {k: v for k, v in s.items() if k != "windows"})
+PY
+}
+
+test_block_every_frame_verified() {
+	local name=block_every_frame_verified out="$WORK/$1"
+	GUEST_ARGS=()
+	run_stream "$out" "${STREAM_ONLY[@]}" --stream-seconds 1 --stream-frames 64K,1M --slots 3 --verify xxh3
+	[ "$host_rc" -eq 0 ] && [ "$guest_rc" -eq 0 ] || { fail "$name" "exit host $host_rc guest $guest_rc: $(tail -1 "$out/host.err")"; return; }
+	check_stream "$out" 's["policy"] == "block" and s["dropped"] == 0 and s["failed"] == 0' \
+		's["produced"] > 20 and all(r["status"] == "ok" and r["success"] == "1" for r in mine)' \
+		's["pipeline_limit"]["fps"] > 0 and s["fps"]["median_window"] > 0 and len(s["windows"]) == 1' \
+		's["host_cpu"]["wall_s"] > 0 and "guest_cpu_s" in s' || { fail "$name" "stream figures"; return; }
+	grep -q "stream 1048576B: [0-9]* frames in" "$out/host.out" || { fail "$name" "no stream summary: $(cat "$out/host.out")"; return; }
+	grep -q "stream of 1048576-byte frames: [0-9]* taken, [0-9]* verified, 0 failed, 0 skipped" "$out/guest.err" \
+		|| { fail "$name" "guest summary: $(tail -2 "$out/guest.err")"; return; }
+	pass "$name"
+}
+
+test_latest_paced_counts_drops() {
+	local name=latest_paced_counts_drops out="$WORK/$1"
+	GUEST_ARGS=()
+	run_stream "$out" "${STREAM_ONLY[@]}" --stream-seconds 1 --stream-frames 1M --stream-policy latest --fps 100 \
+		--verify sha256
+	[ "$host_rc" -eq 0 ] && [ "$guest_rc" -eq 0 ] || { fail "$name" "exit host $host_rc guest $guest_rc: $(tail -1 "$out/host.err")"; return; }
+	# 100 frames a second for a second, paced: not more (the pacing), hardly fewer.
+	check_stream "$out" 's["policy"] == "latest" and s["verify"] == "sha256" and 90 <= s["produced"] <= 101' \
+		's["failed"] == 0 and s["fps_target"] == 100' || { fail "$name" "stream figures"; return; }
+	pass "$name"
+}
+
+test_verify_none_is_said() {
+	local name=verify_none_is_said out="$WORK/$1"
+	GUEST_ARGS=()
+	run_stream "$out" "${STREAM_ONLY[@]}" --stream-seconds 1 --stream-frames 64K --verify none --fps 200
+	[ "$host_rc" -eq 0 ] && [ "$guest_rc" -eq 0 ] || { fail "$name" "exit host $host_rc guest $guest_rc"; return; }
+	check_stream "$out" 's["verify"] == "none" and s["unverified"] == s["consumed"] > 0' \
+		'all(r["status"] == "unverified" for r in mine if r["dropped"] == "0")' || { fail "$name" "stream figures"; return; }
+	grep -q "(not verified)" "$out/host.out" || { fail "$name" "the host summary does not say unverified"; return; }
+	pass "$name"
+}
+
+test_lockstep_then_stream() {
+	local name=lockstep_then_stream out="$WORK/$1"
+	GUEST_ARGS=()
+	run_stream "$out" --iterations 5 --latency-frame 64K --bw-iterations 2 --frames 1M --ref-iterations 1 \
+		--stream-seconds 1 --stream-frames 1M
+	[ "$host_rc" -eq 0 ] && [ "$guest_rc" -eq 0 ] || { fail "$name" "exit host $host_rc guest $guest_rc: $(tail -1 "$out/host.err")"; return; }
+	check_stream "$out" 's["failed"] == 0' || { fail "$name" "stream figures"; return; }
+	# The plan counts the stream: 1 warm-up + 5 + 2 + 2 reference sizes + 1 stream.
+	grep -q "expecting 11 messages" "$out/guest.err" || { fail "$name" "plan: $(grep expecting "$out/guest.err")"; return; }
+	pass "$name"
+}
+
+test_doorbell_stream() {
+	local name=doorbell_stream out="$WORK/$1" sock server_pid
+	mkdir -p "$out"
+	chmod 700 "$out"
+	sock="$out/ivshmem.sock"
+	"$SERVER" --socket "$sock" --shm "$SHM" --size 32M --pid-file "$out/server.pid" 2>"$out/server.log" &
+	server_pid=$!
+	pids+=("$server_pid")
+	wait_for_line "$out/server.log" "listening|ready" || [ -s "$out/server.pid" ] || { fail "$name" "server did not start"; return; }
+	for _ in $(seq 200); do [ -s "$out/server.pid" ] && break; sleep 0.05; done
+	GUEST_ARGS=(--mode doorbell --doorbell "$sock")
+	run_stream "$out/run" "${STREAM_ONLY[@]}" --stream-seconds 1 --stream-frames 1M --fps 50 --mode doorbell --doorbell "$sock"
+	stop_pid "$server_pid"
+	[ "$host_rc" -eq 0 ] && [ "$guest_rc" -eq 0 ] || { fail "$name" "exit host $host_rc guest $guest_rc: $(tail -1 "$out/run/host.err")"; return; }
+	# Paced at 50/s, the guest sleeps between frames: the host rings it for (nearly) every frame, and only then.
+	check_stream "$out/run" 's["failed"] == 0 and s["dropped"] == 0' \
+		'0 < s["rings_sent"] <= s["produced"] + 1' \
+		'sum(int(r["rings"]) for r in mine) <= s["rings_sent"]' || { fail "$name" "stream figures"; return; }
+	pass "$name"
+}
+
+test_bad_options() {
+	local name=bad_options rc
+	for args in "--slots 1" "--slots 17" "--stream-policy newest" "--verify md5" "--fps -1" \
+		"--stream-frames 32 --stream-seconds 1" "--stream-frames 4k,bogus --stream-seconds 1"; do
+		rc=0
+		# shellcheck disable=SC2086  # each case is a list of words
+		"$HOST" --shm "$SHM-bad" --out "$WORK/bad" $args >/dev/null 2>"$WORK/bad.err" || rc=$?
+		[ "$rc" -eq 2 ] && [ "$(wc -l <"$WORK/bad.err")" -eq 1 ] || { fail "$name" "'$args': exit $rc: $(cat "$WORK/bad.err")"; return; }
+	done
+	# Slots that do not fit the region: one line naming the need, before anything starts.
+	rc=0
+	"$HOST" --shm "$SHM-small" --size 8M "${STREAM_ONLY[@]}" --stream-seconds 1 --stream-frames 4k --slots 3 \
+		--out "$WORK/small" >/dev/null 2>"$WORK/small.err" || rc=$?
+	[ "$rc" -eq 1 ] && grep -q "too small for the stream: 3 slots of 4k" "$WORK/small.err" \
+		|| { fail "$name" "slots do not fit: exit $rc: $(cat "$WORK/small.err")"; return; }
+	grep -q '"status": "aborted"' "$WORK/small/run.json" || { fail "$name" "run.json not aborted"; return; }
+	rm -f "$SHM-bad" "$SHM-small"
+	pass "$name"
+}
+
+# The consumer dies mid-stream: the host stops within its timeout, keeps every row, exits 1 in one line.
+test_guest_killed_mid_stream() {
+	local name=guest_killed_mid_stream out="$WORK/$1" host_pid
+	mkdir -p "$out"
+	start_guest "$out/guest" --timeout 10
+	timeout "$LIMIT" "$HOST" --shm "$SHM" --size 32M --out "$out" --timeout 2 "${STREAM_ONLY[@]}" --stream-seconds 30 \
+		--stream-frames 1M --fps 100 >"$out/host.out" 2>"$out/host.err" &
+	host_pid=$!
+	pids+=("$host_pid")
+	wait_for_line "$out/host.err" "stream 1048576B: 3 slots" || { fail "$name" "the stream did not start"; return; }
+	sleep 0.5
+	kill -9 "$(pgrep -P "$guest_pid")" 2>/dev/null || kill -9 "$guest_pid"
+	wait_exit "$host_pid" 10
+	[ "$exit_rc" -eq 1 ] || { fail "$name" "host exit $exit_rc"; return; }
+	grep -q "stream 1048576B: the guest released no frame slot in time\|stream 1048576B: the guest did not finish" "$out/host.err" \
+		|| { fail "$name" "host said: $(tail -1 "$out/host.err")"; return; }
+	[ "$(tail -n +2 "$out/stream_results.csv" | wc -l)" -gt 10 ] || { fail "$name" "rows were lost"; return; }
+	grep -q '"status": "aborted"' "$out/run.json" && grep -q '"completed": false' "$out/run.json" \
+		|| { fail "$name" "run.json does not say the stream stopped"; return; }
+	pass "$name"
+}
+
+# The consumer stops on a signal: it says ABORTED, and the host stops at once, not at its time limit.
+test_guest_sigterm_mid_stream() {
+	local name=guest_sigterm_mid_stream out="$WORK/$1" host_pid t0
+	mkdir -p "$out"
+	start_guest "$out/guest" --timeout 10
+	timeout "$LIMIT" "$HOST" --shm "$SHM" --size 32M --out "$out" --timeout 20 "${STREAM_ONLY[@]}" --stream-seconds 30 \
+		--stream-frames 1M --fps 100 >"$out/host.out" 2>"$out/host.err" &
+	host_pid=$!
+	pids+=("$host_pid")
+	wait_for_line "$out/host.err" "stream 1048576B: 3 slots" || { fail "$name" "the stream did not start"; return; }
+	t0=$SECONDS
+	pkill -TERM -P "$guest_pid"
+	wait_exit "$host_pid" 10
+	[ "$exit_rc" -eq 1 ] && [ $((SECONDS - t0)) -lt 10 ] || { fail "$name" "host exit $exit_rc after $((SECONDS - t0)) s"; return; }
+	grep -q "the guest aborted\|the guest stopped taking frames before the end of the stream" "$out/host.err" \
+		|| { fail "$name" "host said: $(tail -1 "$out/host.err")"; return; }
+	pass "$name"
+}
+
+# The producer dies mid-stream: the guest notices within its timeout and says so in one line.
+test_host_killed_mid_stream() {
+	local name=host_killed_mid_stream out="$WORK/$1" host_pid
+	mkdir -p "$out"
+	start_guest "$out/guest" --timeout 2
+	timeout "$LIMIT" "$HOST" --shm "$SHM" --size 32M --out "$out" --timeout 10 "${STREAM_ONLY[@]}" --stream-seconds 30 \
+		--stream-frames 1M --fps 100 >"$out/host.out" 2>"$out/host.err" &
+	host_pid=$!
+	pids+=("$host_pid")
+	wait_for_line "$out/host.err" "stream 1048576B: 3 slots" || { fail "$name" "the stream did not start"; return; }
+	sleep 0.5
+	kill -9 "$(pgrep -P "$host_pid")" 2>/dev/null || kill -9 "$host_pid"
+	wait_exit "$guest_pid" 10
+	[ "$exit_rc" -eq 1 ] || { fail "$name" "guest exit $exit_rc"; return; }
+	grep -q "stream: the host published no frame and did not end the stream in time" "$out/guest.err" \
+		|| { fail "$name" "guest said: $(tail -2 "$out/guest.err")"; return; }
+	pass "$name"
+}
+
+for t in test_block_every_frame_verified test_latest_paced_counts_drops test_verify_none_is_said \
+	test_lockstep_then_stream test_doorbell_stream test_bad_options test_guest_killed_mid_stream \
+	test_guest_sigterm_mid_stream test_host_killed_mid_stream; do
+	rm -f "$SHM"
+	"$t" "$t"
+done
+echo "stream: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]

@@ -22,6 +22,9 @@ DERIVED_ABS_TOLERANCE = 0.5
 
 DERIVED_REL_TOLERANCE = 0.02
 
+# How many rows per file that the loader left out the report names one by one; the rest are counted.
+LISTED_REJECTS = 10
+
 
 def check_bandwidth_bound(findings, what, rates):
     rates = rates.replace([np.inf, -np.inf], np.nan).dropna()
@@ -257,6 +260,36 @@ def notification_findings(m):
     return findings
 
 
+def input_findings(run):
+    """The rows the loader left out because they do not parse cleanly: each named (the first LISTED_REJECTS
+    of a file), the rest counted. A peer's attack or a corruption: host_writer never writes such a row."""
+    findings, per_file = [], {}
+    for reject in run.rejected_rows:
+        per_file.setdefault(reject.file, []).append(reject)
+    for name, rejects in per_file.items():
+        findings += [f"SUSPECT: input: {r} (row left out)" for r in rejects[:LISTED_REJECTS]]
+        if len(rejects) > LISTED_REJECTS:
+            findings.append(f"SUSPECT: input: {name}: {len(rejects) - LISTED_REJECTS} more rows left out")
+    return findings
+
+
+def duplicate_findings(run):
+    """A message counted twice: the latency test numbers its messages once, the bandwidth test once per frame
+    (the reference may repeat a frame by design, see MESSAGE_KEYS)."""
+    findings = []
+    for name, data, keys in ((LATENCY_CSV, run.latency, ["iteration"]),
+                             (BANDWIDTH_CSV, run.bandwidth, ["iteration", "frame_type"])):
+        if data is None or data.empty:
+            continue
+        repeated = data[data.duplicated(keys, keep="first")]
+        for line, row in repeated.drop_duplicates(keys).head(LISTED_REJECTS).iterrows():
+            count = int((data[keys] == row[keys]).all(axis=1).sum())
+            frame = f" of {row['frame_type']}" if "frame_type" in keys else ""
+            findings.append(f"SUSPECT: {name}: iteration {row['iteration']:.0f}{frame} occurs {count} times "
+                            f"(line {line}): a message recorded twice, or a forged row")
+    return findings
+
+
 def find_suspects(run):
-    return (latency_findings(run) + bandwidth_findings(run) + reference_findings(run) + study_findings(run)
+    return (input_findings(run) + duplicate_findings(run) + latency_findings(run) + bandwidth_findings(run) + reference_findings(run) + study_findings(run)
             + map_study_findings(run) + counter_findings(run) + notification_findings(run.manifest))

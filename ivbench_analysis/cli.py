@@ -10,6 +10,8 @@ import os
 import sys
 from pathlib import Path
 
+import numpy as np
+
 from . import MISSING_PACKAGE
 from .checks import find_suspects
 from .compare import compare
@@ -21,6 +23,7 @@ from .plots import write_plots
 from .report import build_report, build_set_report
 from .report.streaming import stream_summary
 from .repeats import RunSet, run_folders
+from .safe_io import write_output
 from .stats import successful
 from .streams import load_streams
 
@@ -63,10 +66,8 @@ def analyse_set(folder, folders, plots, resamples):
         findings.append(found)
     if not run_set.runs:
         raise InputError(f"{folder}: none of its {len(folders)} run folders could be analysed")
-    try:
-        (folder / REPORT_TXT).write_text(build_set_report(run_set, findings, resamples), encoding="utf-8")
-    except OSError as err:
-        raise InputError(f"cannot write into {folder}: {err.strerror}")
+    report = build_set_report(run_set, findings, resamples)
+    write_output(folder, REPORT_TXT, lambda f: f.write(report.encode("utf-8")))
     print(f"{PROG}: {folder}: {len(run_set.runs)} of {len(folders)} runs analysed together")
     for label, error in run_set.failed:
         print(f"  left out: {label} ({error})")
@@ -77,14 +78,14 @@ def analyse_set(folder, folders, plots, resamples):
 def analyse_run(folder, plots, resamples):
     """One results folder: (exit status, the Run, its SUSPECT findings)."""
     run = load_run(folder)
-    findings = find_suspects(run) + load_streams(run).findings
-    summary = Summary()
-    report = build_report(run, findings, summary, resamples)
-    try:
-        (folder / REPORT_TXT).write_text(report, encoding="utf-8")
+    # A stage of 0 ns divides by zero: the figure is inf or nan ("n/a"), the checks flag the time, and numpy's
+    # warnings would only add lines to stderr.
+    with np.errstate(divide="ignore", invalid="ignore"):
+        findings = find_suspects(run) + load_streams(run).findings
+        summary = Summary()
+        report = build_report(run, findings, summary, resamples)
+        write_output(folder, REPORT_TXT, lambda f: f.write(report.encode("utf-8")))
         written, skipped = write_plots(run) if plots else ([], [])
-    except OSError as err:
-        raise InputError(f"cannot write into {folder}: {err.strerror}")
 
     print(f"{PROG}: {folder}")
     if is_tcg(run.manifest):

@@ -2,8 +2,8 @@
 run.json, and the derived columns the report needs; the result is a Run. A file that cannot be used is
 an InputError (timing files) or a note and a skipped table (extra files)."""
 
-import csv
 import json
+import re
 import sys
 from dataclasses import dataclass, field
 
@@ -14,42 +14,160 @@ from . import PROG, schema
 from .manifest import MANIFEST_JSON, latency_frame_bytes
 from .model import (
     BANDWIDTH_COLUMNS, BANDWIDTH_CSV, BANDWIDTH_STAGES, GUEST_PHASE_COLUMNS, LATENCY_COLUMNS, LATENCY_CSV,
-    LATENCY_STAGES, MAPPINGS, MESSAGE_KEYS, PREFAULTED, REFERENCE_COLUMNS, REFERENCE_CSV, STUDY_STAGE_LABEL, TESTS,
-    TEXT_COLUMNS, Run, Stage,
+    LATENCY_STAGES, MAPPINGS, MESSAGE_KEYS, PHASES, PREFAULTED, REFERENCE_COLUMNS, REFERENCE_CSV, STUDY_STAGE_LABEL, TESTS,
+    TEXT_COLUMNS, VARIANT_ORDER, Run, Stage,
 )
+from .checks import LISTED_REJECTS
+from .safe_io import InputError, exists, read_input
 from .stats import mbps
 from .streams import POLICIES, VERIFIES
-
-
-class InputError(Exception):
-    """A results folder or file the analysis cannot use; the message is one line for stderr."""
 
 
 def warn(message):
     print(f"{PROG}: {message}", file=sys.stderr)
 
 
-def read_csv_file(path, columns, optional_numeric=False, text_columns=TEXT_COLUMNS, required=()):
-    """Read one CSV into a DataFrame with numeric columns, or raise InputError saying what is wrong.
+# schema/columns.txt's kinds as the writer prints them: text from a safe character set (no separator, quote or
+# line break can hide in it), integers in decimal digits, reals with fixed decimals, flags 0 or 1. A field of
+# another form was not written by host_writer: a peer's attack or a corruption, never data.
+FIELD_FORMS = {
+    "text": re.compile(r"[A-Za-z0-9_.:/+ -]*\Z"),
+    "int": re.compile(r"[0-9]{1,20}\Z"),
+    "sint": re.compile(r"-?[0-9]{1,19}\Z"),
+    "real": re.compile(r"-?[0-9]{1,300}(\.[0-9]{1,300})?\Z"),
+    "flag": re.compile(r"[01]\Z"),
+}
+KIND_WORDS = {
+    "text": "is not text (letters, digits, _-.:/+ and space)",
+    "int": "is not a number of kind int (a whole number from 0 to 2^64-1)",
+    "sint": "is not a number of kind sint (a whole number from -2^63 to 2^63-1)",
+    "real": "is not a number of kind real (decimal digits with an optional fraction)",
+    "flag": "is not a number of kind flag (0 or 1)",
+}
+INT_LIMITS = {"int": (0, 2 ** 64 - 1), "sint": (-2 ** 63, 2 ** 63 - 1)}
 
-    Every column in `columns` must be present. Values must be numbers (text_columns are text); empty
-    fields are allowed in rows with success=0 (the writer leaves timings empty when a message failed)
-    and, when optional_numeric is set, anywhere except in the `required` columns (a counter that could
-    not be read, a write-path variant that did not run).
+
+@dataclass(frozen=True)
+class RejectedRow:
+    """A row left out of a table because it does not parse cleanly: where (line, column) and why."""
+    file: str
+    where: str
+    why: str
+
+    def __str__(self):
+        return f"{self.file} {self.where}: {self.why}"
+
+
+def shown(value):
+    """A field as the messages quote it: repr (so no control character or line break gets through), cut short."""
+    return repr(value[:40]) + ("..." if len(value) > 40 else "")
+
+
+def column_kinds(name, header, columns, text_columns, optional_numeric):
+    """Each header column's kind: the schema's for its file, else text for the text columns and the
+    columns the caller does not need, real for the rest."""
+    table = next((t for t in schema.TABLES.values() if t.file == name), None)
+    kinds = {c.name: c.kind for c in table.columns} if table is not None else {}
+    out = {}
+    for col in header:
+        if col in text_columns or col not in columns:
+            out[col] = "text" if col in kinds or col in text_columns else None
+        else:
+            out[col] = kinds.get(col, "real")
+    return out
+
+
+def split_lines(name, raw):
+    """(line number, fields) of each non-empty line, and the lines left out because they are not UTF-8. One
+    line is one row: quotes are not CSV syntax here (the writer never quotes), so they cannot join lines."""
+    rows, rejected = [], []
+    for lineno, line in enumerate(raw.split(b"\n"), start=1):
+        if line.endswith(b"\r"):
+            line = line[:-1]
+        if not line:
+            continue
+        try:
+            text = line.decode("utf-8")
+        except UnicodeDecodeError:
+            if lineno == 1:
+                raise InputError(f"{name}: not a text CSV file")
+            rejected.append(RejectedRow(name, f"line {lineno}", "not UTF-8 text"))
+            continue
+        rows.append((lineno, text.split(",")))
+    return rows, rejected
+
+
+def field_rejects(name, table, kinds):
+    """Per row (index: line number) the first field that is not of its column's kind, as a RejectedRow."""
+    found = {}
+    for col, kind in kinds.items():
+        if kind is None:
+            continue
+        values = table[col]
+        bad = ~values.str.fullmatch(FIELD_FORMS[kind]) & ((values != "") | (kind == "text"))
+        if kind in INT_LIMITS:
+            lo, hi = INT_LIMITS[kind]
+            ok = ~bad & (values != "")
+            bad |= ok & values.where(ok, "0").map(lambda v: not lo <= int(v) <= hi)
+        for line in bad[bad].index:
+            found.setdefault(line, RejectedRow(name, f"line {line}, column {col}", f"{shown(values[line])} {KIND_WORDS[kind]}"))
+    return found
+
+
+def empty_rejects(name, data, columns, text_columns, optional_numeric, required):
+    """Rows with a field empty that may not be: iteration and success always and, in a timing file, every
+    column of a successful row; in an extra file the `required` columns."""
+    found = {}
+
+    def empty(col, rows):
+        return rows[col].isna() if col not in text_columns else rows[col] == ""
+
+    if not optional_numeric:
+        for col in ("iteration", "success"):
+            for line in data.index[empty(col, data)]:
+                found.setdefault(line, RejectedRow(name, f"line {line}, column {col}", "empty"))
+        succeeded = data[data["success"] == 1]
+        for col in columns:
+            for line in succeeded.index[empty(col, succeeded)]:
+                found.setdefault(line, RejectedRow(name, f"line {line}, column {col}", "empty in a successful row"))
+    for col in required:
+        for line in data.index[empty(col, data)]:
+            found.setdefault(line, RejectedRow(name, f"line {line}, column {col}", "empty"))
+    return found
+
+
+def value_rejects(name, data, allowed):
+    """Rows whose value in a column with a known set of values (test, phase, variant, mapping) is not one."""
+    found = {}
+    for col, values in allowed.items():
+        bad = ~data[col].isin(values)
+        for line in data.index[bad]:
+            value = data[col][line]
+            found.setdefault(line, RejectedRow(
+                name, f"line {line}, column {col}",
+                f"{shown(value) if isinstance(value, str) else f'{value:g}'} is not one of "
+                f"{', '.join(str(a) for a in values)}"))
+    return found
+
+
+def read_csv_file(path, columns, optional_numeric=False, text_columns=TEXT_COLUMNS, required=(), allowed=None,
+                  rejects=None):
+    """Read one CSV into a DataFrame indexed by line number, with numeric columns, or raise InputError
+    saying what is wrong with the file as a whole (not a regular file, not text, no header, wrong columns).
+
+    A row that does not parse cleanly (a wrong number of fields, a field not of its column's kind in
+    schema/columns.txt, an empty field where one is needed, a value outside `allowed`) is left out and
+    appended to `rejects` as a RejectedRow; with rejects None the first such row is an InputError.
+    Empty fields are allowed in rows with success=0 (the writer leaves timings empty when a message
+    failed) and, when optional_numeric is set, anywhere except in the `required` columns.
     """
     name = path.name
-    try:
-        with open(path, newline="", encoding="utf-8") as f:
-            rows = [row for row in csv.reader(f) if row]
-    except UnicodeDecodeError:
-        raise InputError(f"{name}: not a text CSV file")
-    except csv.Error as err:
-        raise InputError(f"{name}: cannot be parsed as CSV ({err})")
-    except OSError as err:
-        raise InputError(f"{name}: cannot be read ({err.strerror})")
-    if not rows:
+    lines, rejected = split_lines(name, read_input(path.parent, name))
+    if not lines:
         raise InputError(f"{name}: file is empty (no header line)")
-    header = [h.strip() for h in rows[0]]
+    if not ",".join(lines[0][1]).isprintable():  # control characters in the header: binary, not a CSV
+        raise InputError(f"{name}: not a text CSV file")
+    header = [h.strip() for h in lines[0][1]]
     duplicates = sorted({h for h in header if header.count(h) > 1})
     if duplicates:
         raise InputError(f"{name}: wrong columns: {', '.join(duplicates)} more than once")
@@ -57,47 +175,42 @@ def read_csv_file(path, columns, optional_numeric=False, text_columns=TEXT_COLUM
     if missing:
         more = f" and {len(missing) - 5} more" if len(missing) > 6 else ""
         raise InputError(f"{name}: wrong columns: missing {', '.join(missing[:5] if more else missing)}{more}")
-    for lineno, row in enumerate(rows[1:], start=2):
-        if len(row) != len(header):
-            raise InputError(f"{name} line {lineno}: {len(row)} fields, the header has {len(header)}")
-    table = pd.DataFrame(rows[1:], columns=header, dtype=str)
-    table = table.apply(lambda col: col.str.strip())
+    rows = []
+    for lineno, fields in lines[1:]:
+        if len(fields) != len(header):
+            rejected.append(RejectedRow(name, f"line {lineno}", f"{len(fields)} fields, the header has {len(header)}"))
+        else:
+            rows.append((lineno, fields))
+    table = pd.DataFrame([f for _, f in rows], columns=header, index=[n for n, _ in rows], dtype=str)
+    found = field_rejects(name, table, column_kinds(name, header, columns, text_columns, optional_numeric))
+    table = table.drop(index=list(found))
     data = pd.DataFrame(index=table.index)
     for col in header:
-        if col in text_columns or col not in columns and not optional_numeric:
+        if col in text_columns or col not in columns:
             data[col] = table[col]
-            continue
-        values = pd.to_numeric(table[col].where(table[col] != ""), errors="coerce")
-        bad = (table[col] != "") & ~np.isfinite(values)
-        if bad.any():
-            first = bad[bad].index[0]
-            raise InputError(f"{name} line {first + 2}, column {col}: {table[col][first]!r} is not a number")
-        data[col] = values
-    if not optional_numeric:
-        check_required_fields(name, data, columns)
-    for col in required:
-        empty = data[col].isna() if col not in text_columns else data[col] == ""
-        if empty.any():
-            first = empty[empty].index[0]
-            raise InputError(f"{name} line {first + 2}: empty {col}")
+        else:  # every value is of its kind now: only empty fields become NaN
+            data[col] = pd.to_numeric(table[col].where(table[col] != ""), errors="coerce").astype(float)
+    for more in (empty_rejects(name, data, columns, text_columns, optional_numeric, required),
+                 value_rejects(name, data, allowed or {})):
+        more = {line: r for line, r in more.items() if line not in found}
+        found.update(more)
+        data = data.drop(index=list(more))
+    rejected = sorted(rejected + list(found.values()), key=lambda r: int(r.where.split()[1].rstrip(",")))
+    if rejected and rejects is None:
+        raise InputError(str(rejected[0]))
+    if rejects is not None:
+        rejects += rejected
     return data
 
 
-def check_required_fields(name, data, columns):
-    """iteration and success are always set; every other field is set in successful rows."""
-    for col in ("iteration", "success"):
-        if col in columns and data[col].isna().any():
-            first = data[col][data[col].isna()].index[0]
-            raise InputError(f"{name} line {first + 2}: empty {col}")
-    if not data["success"].isin([0, 1]).all():
-        first = data.index[~data["success"].isin([0, 1])][0]
-        raise InputError(f"{name} line {first + 2}: success is {data['success'][first]:g}, expected 0 or 1")
-    succeeded = data[data["success"] == 1]
-    for col in columns:
-        empty = succeeded[col].isna() if col not in TEXT_COLUMNS else succeeded[col] == ""
-        if empty.any():
-            first = empty[empty].index[0]
-            raise InputError(f"{name} line {first + 2}: empty {col} in a successful row")
+def rejects_line(name, rejected):
+    """The one line that says which rows of a file were left out."""
+    first = [r for r in rejected if r.file == name]
+    if not first:
+        return None
+    more = f" (the report lists the first {LISTED_REJECTS})" if len(first) > LISTED_REJECTS else (
+        " (the report lists them)" if len(first) > 1 else "")
+    return f"{first[0]}; {len(first)} row{'s' if len(first) > 1 else ''} left out{more}"
 
 
 @dataclass(frozen=True)
@@ -129,13 +242,13 @@ EXTRA_SPECS = [
     TableSpec("latency_perf", "counters"),
     TableSpec("bandwidth_perf", "counters", required=("iteration", "frame_type")),
     TableSpec("phase_perf", "phase counters", required=("test", "iteration", "frame_type", "size_bytes", "phase"),
-              allowed={"test": TESTS}),
+              allowed={"test": TESTS, "phase": PHASES}),
     TableSpec("write_study", "write study",
               required=("test", "iteration", "frame_type", "size_bytes", "variant", "success"),
-              allowed={"test": TESTS, "success": (0, 1)}),
+              allowed={"test": TESTS, "variant": VARIANT_ORDER}),
     TableSpec("map_study", "mapping study",
               required=("test", "iteration", "frame_type", "size_bytes", "mapping", "memory_type", "success"),
-              allowed={"test": ("latency", "bandwidth"), "mapping": MAPPINGS, "success": (0, 1)}),
+              allowed={"test": ("latency", "bandwidth"), "mapping": MAPPINGS}),
 ]
 # The stream test's frames: rows that do not say which stream they belong to or what became of them are unusable.
 STREAM_SPEC = TableSpec("stream", "stream test", required=("frame_type", "size_bytes", "policy", "verify", "dropped",
@@ -144,60 +257,166 @@ STREAM_SPEC = TableSpec("stream", "stream test", required=("frame_type", "size_b
 TABLE_SPECS = TIMING_SPECS + EXTRA_SPECS + [STREAM_SPEC]
 
 
-def load_optional_csv(folder, filename, columns, notes):
-    """The table, or None with a note when the file is absent. Raises InputError when it is broken."""
-    path = folder / filename
-    if not path.exists():
+def load_optional_csv(folder, filename, columns, notes, errors, rejects):
+    """A timing table, or None with a note when the file is absent. Raises InputError when it is unusable
+    as a whole; rows that do not parse cleanly are left out, named on stderr and counted in rejects."""
+    if not exists(folder, filename):
         notes.append(f"{filename}: not found")
         return None
-    return read_csv_file(path, columns)
+    found = []
+    data = read_csv_file(folder / filename, columns, rejects=found)
+    note_rejects(filename, found, notes, errors, rejects)
+    return data
 
 
-def check_values(name, data, column, allowed):
-    bad = ~data[column].isin(allowed)
-    if bad.any():
-        first = bad[bad].index[0]
-        raise InputError(f"{name} line {first + 2}: {column} is {data[column][first]!r}, "
-                         f"expected {', '.join(str(a) for a in allowed)}")
+def note_rejects(filename, found, notes, errors, rejects):
+    line = rejects_line(filename, found)
+    if line is not None:
+        warn(line)
+        notes.append(line)
+        errors.append(line)
+        rejects += found
 
 
-def load_extra(folder, spec, notes, errors):
+def load_extra(folder, spec, notes, errors, rejects):
     """A counter or study file: extra to the timings, so a broken one is skipped, reported on stderr
-    and in the report, and makes the exit status 1 while the rest is still analysed. None when absent."""
-    path = folder / spec.filename
-    if not path.exists():
+    and in the report, and makes the exit status 1 while the rest is still analysed. None when absent.
+    Rows that do not parse cleanly are left out, as in the timing files."""
+    if not exists(folder, spec.filename):
         notes.append(f"{spec.filename}: not found ({spec.what})")
         return None
+    found = []
     try:
-        data = read_csv_file(path, spec.columns, optional_numeric=True, text_columns=spec.text_columns,
-                             required=spec.required)
-        for column, values in spec.allowed.items():
-            check_values(spec.filename, data, column, values)
-        return data
+        data = read_csv_file(folder / spec.filename, spec.columns, optional_numeric=True,
+                             text_columns=spec.text_columns, required=spec.required, allowed=spec.allowed,
+                             rejects=found)
     except InputError as err:
         warn(f"{err}; {spec.what} skipped")
         notes.append(f"{err}; {spec.what} skipped")
         errors.append(str(err))
         return None
+    note_rejects(spec.filename, found, notes, errors, rejects)
+    return data
+
+
+# run.json as src/manifest.c writes it: the type of each field the analysis reads. A field of another type is
+# left out (the report treats it as not recorded) and named. Fields not listed here may hold anything (the
+# values the SUSPECT checks judge themselves: options.mode and interval_us, host/guest cpu and doorbell).
+TEXT, COUNT, BOOL = "text", "count", "bool"
+TYPE_WORDS = {TEXT: "a string", COUNT: "a whole number", BOOL: "true or false"}
+CPU_SIDE = {"kernel": TEXT, "machine": TEXT, "cpu_model": TEXT, "cores": COUNT, "flush": TEXT,
+            "counters_missing": TEXT, "cpu_missing": TEXT, "mapping": TEXT, "memory_type": TEXT, "device": TEXT,
+            "map_size": COUNT}
+MANIFEST_SHAPE = {
+    "tool": TEXT, "protocol_version": COUNT, "git_revision": TEXT, "status": TEXT, "abort_reason": TEXT,
+    "started_utc": TEXT, "finished_utc": TEXT, "units": TEXT, "failures_not_listed": COUNT,
+    "options": {"shm": TEXT, "iterations": COUNT, "latency_frame_bytes": COUNT, "bw_iterations": COUNT,
+                "frames": TEXT, "ref_iterations": COUNT, "warmup": COUNT, "timeout_s": COUNT, "counters": BOOL,
+                "write_study": BOOL, "map_study": BOOL, "corrupt_iteration": COUNT},
+    "host": CPU_SIDE,
+    "guest": CPU_SIDE,
+    "region": {"path": TEXT, "size": COUNT, "header_size": COUNT, "buffer_capacity": COUNT},
+    "meta": {"accel": TEXT, "vm": TEXT, "qemu_version": TEXT},
+    "summary": {"*": {"planned": COUNT, "iterations": COUNT, "succeeded": COUNT}},
+    "failures": [{"test": TEXT, "frame": TEXT, "iteration": COUNT, "error": TEXT}],
+}
+
+# run.json is three levels deep; anything much deeper is not ours (and a deep enough one exhausts the parser).
+MAX_JSON_DEPTH = 16
+
+
+def json_type(value):
+    if isinstance(value, bool):
+        return "true or false"
+    if isinstance(value, (int, float)):
+        return f"a number {value!r}"
+    return {str: "a string", list: "a list", dict: "an object", type(None): "null"}[type(value)]
+
+
+def fits(value, kind):
+    if kind == TEXT:
+        return isinstance(value, str)
+    if kind == COUNT:
+        return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+    return isinstance(value, bool)
+
+
+def checked_shape(value, shape, where, problems):
+    """value with every field that does not have its type in shape left out; problems gets one line each."""
+    if isinstance(shape, dict):
+        if not isinstance(value, dict):
+            problems.append(f"{where} is {json_type(value)}, expected an object")
+            return None
+        out = {}
+        for key, item in value.items():
+            sub = shape.get(key, shape.get("*"))
+            if sub is None:
+                out[key] = item
+                continue
+            item = checked_shape(item, sub, f"{where}.{key}" if where else key, problems)
+            if item is not None:
+                out[key] = item
+        return out
+    if isinstance(shape, list):
+        if not isinstance(value, list):
+            problems.append(f"{where} is {json_type(value)}, expected a list")
+            return None
+        items = (checked_shape(item, shape[0], f"{where}[{i}]", problems) for i, item in enumerate(value))
+        return [item for item in items if item is not None]
+    if not fits(value, shape):
+        problems.append(f"{where} is {json_type(value)}, expected {TYPE_WORDS[shape]}")
+        return None
+    return value
+
+
+def json_depth(value):
+    """How deeply containers nest in value (0: a scalar), without recursion."""
+    deepest, todo = 0, [(value, 1)]
+    while todo:
+        item, depth = todo.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        if children is not None:
+            deepest = max(deepest, depth)
+            todo += [(child, depth + 1) for child in children]
+    return deepest
+
+
+def read_manifest(folder):
+    """run.json parsed, or InputError naming what is wrong with it as a whole."""
+    raw = read_input(folder, MANIFEST_JSON)
+    try:
+        manifest = json.loads(raw.decode("utf-8"))
+    except RecursionError:
+        raise InputError(f"{MANIFEST_JSON}: nested deeper than {MAX_JSON_DEPTH} levels")
+    except (UnicodeDecodeError, ValueError) as err:
+        raise InputError(f"{MANIFEST_JSON}: unreadable ({err})")
+    if not isinstance(manifest, dict):
+        raise InputError(f"{MANIFEST_JSON}: not a JSON object")
+    if json_depth(manifest) > MAX_JSON_DEPTH:
+        raise InputError(f"{MANIFEST_JSON}: nested deeper than {MAX_JSON_DEPTH} levels")
+    return manifest
 
 
 def load_manifest(folder, notes, errors):
-    path = folder / MANIFEST_JSON
-    if not path.exists():
+    """run.json with its fields of the wrong type left out ({} when absent or unusable); each problem is a
+    note, and the first is the one line on stderr."""
+    if not exists(folder, MANIFEST_JSON):
         notes.append(f"{MANIFEST_JSON}: not found (environment unknown)")
         return {}
     try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as err:
-        warn(f"{MANIFEST_JSON}: unreadable ({err}); environment unknown")
-        notes.append(f"{MANIFEST_JSON}: unreadable ({err})")
-        errors.append(f"{MANIFEST_JSON}: unreadable")
+        manifest = read_manifest(folder)
+    except InputError as err:
+        warn(f"{err}; environment unknown")
+        notes.append(str(err))
+        errors.append(str(err))
         return {}
-    if not isinstance(manifest, dict):
-        warn(f"{MANIFEST_JSON}: not a JSON object; environment unknown")
-        notes.append(f"{MANIFEST_JSON}: not a JSON object")
-        errors.append(f"{MANIFEST_JSON}: not a JSON object")
-        return {}
+    problems = []
+    manifest = checked_shape(manifest, MANIFEST_SHAPE, "", problems)
+    if problems:
+        more = f" ({len(problems) - 1} more fields of the wrong type ignored: see the report)" if problems[1:] else ""
+        warn(f"{MANIFEST_JSON}: {problems[0]}; the field is ignored{more}")
+        notes += [f"{MANIFEST_JSON}: {p}; ignored" for p in problems]
+        errors.append(f"{MANIFEST_JSON}: fields of the wrong type")
     return manifest
 
 
@@ -264,17 +483,17 @@ def load_run(folder):
         raise InputError(f"results folder not found: {folder}")
     if not folder.is_dir():
         raise InputError(f"not a folder: {folder}")
-    notes, errors = [], []
-    latency = load_optional_csv(folder, LATENCY_CSV, LATENCY_COLUMNS, notes)
-    bandwidth = load_optional_csv(folder, BANDWIDTH_CSV, BANDWIDTH_COLUMNS, notes)
+    notes, errors, rejects = [], [], []
+    latency = load_optional_csv(folder, LATENCY_CSV, LATENCY_COLUMNS, notes, errors, rejects)
+    bandwidth = load_optional_csv(folder, BANDWIDTH_CSV, BANDWIDTH_COLUMNS, notes, errors, rejects)
     if latency is None and bandwidth is None:
         raise InputError(f"{folder}: neither {LATENCY_CSV} nor {BANDWIDTH_CSV} found: nothing to analyse")
     if (latency is None or latency.empty) and (bandwidth is None or bandwidth.empty):
         raise InputError(f"{folder}: no iterations recorded in {LATENCY_CSV} or {BANDWIDTH_CSV}")
-    reference = load_optional_csv(folder, REFERENCE_CSV, REFERENCE_COLUMNS, notes)
+    reference = load_optional_csv(folder, REFERENCE_CSV, REFERENCE_COLUMNS, notes, errors, rejects)
     manifest = load_manifest(folder, notes, errors)
     latency_counters, bandwidth_counters, phase_counters, study, map_study = (
-        load_extra(folder, spec, notes, errors) for spec in EXTRA_SPECS)
+        load_extra(folder, spec, notes, errors, rejects) for spec in EXTRA_SPECS)
     if map_study is not None:
         add_map_messages(map_study)
     for data, keys in ((latency, MESSAGE_KEYS["latency"]), (bandwidth, MESSAGE_KEYS["bandwidth"]),
@@ -297,11 +516,12 @@ def load_run(folder):
         phase_counters=phase_counters,
         write_study=study,
         map_study=map_study,
-        stream=load_extra(folder, STREAM_SPEC, notes, errors),
+        stream=load_extra(folder, STREAM_SPEC, notes, errors, rejects),
         latency_stages=with_study_stage(LATENCY_STAGES, study, "guest_other_ns"),
         bandwidth_stages=with_study_stage(BANDWIDTH_STAGES, study, "roundtrip_other_ns"),
         manifest=manifest,
         latency_frame_bytes=latency_frame_bytes(manifest),
         notes=notes,
         input_errors=errors,
+        rejected_rows=rejects,
     )

@@ -170,6 +170,7 @@ class Run:
     notes: list
     input_errors: list
     stream: object = None  # stream_results.csv (ivbench_analysis/streams.py pairs it with run.json's streams)
+    rejected_rows: list = field(default_factory=list)  # load.RejectedRow: rows left out, not clean CSV
 
     def timings(self, test):
         """The timing table of a test in TESTS."""

@@ -7,6 +7,7 @@ from .manifest import is_tcg, lookup
 from .model import PREFAULTED, WRITE_STUDY_CSV, variant_rank
 from .report.copy_study import study_table, variant_stats
 from .report.text import fmt_ratio
+from .safe_io import write_output
 from .stats import PERCENTILES, frames_by_size, mbps, successful
 from .streams import load_streams, stream_figures
 
@@ -27,10 +28,13 @@ def pyplot():
 
 
 def save(fig, path):
+    """The PNG written beside path and renamed over it (safe_io): a symlink there is replaced, not followed."""
     plt = pyplot()
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    try:
+        write_output(path.parent, path.name, lambda f: fig.savefig(f, format="png", dpi=100))
+    finally:
+        plt.close(fig)
 
 
 def plot_latency_histogram(rows, path):

@@ -21,8 +21,11 @@ MAX_PLAUSIBLE_MBPS = 200_000.0
 
 
 def mbps(size_bytes, ns):
-    """MB/s (1 MB = 1e6 B) from bytes and nanoseconds: bytes/ns is GB/s, so times 1e3."""
-    return size_bytes / ns * 1e3
+    """MB/s (1 MB = 1e6 B) from bytes and nanoseconds: bytes/ns is GB/s, so times 1e3. NaN where the time
+    is 0: no rate (the checks flag the time itself)."""
+    if np.ndim(ns) == 0:
+        return size_bytes / ns * 1e3 if ns != 0 else math.nan
+    return size_bytes / ns.where(ns != 0) * 1e3
 
 
 def successful(data):

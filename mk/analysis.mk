@@ -2,7 +2,8 @@
 # results folder, and their tests. The columns come from schema/columns.txt.
 #   make analyze RESULTS=dir    analyse one results folder (default results/latest)
 #   make check-analysis         the pytest tests in tests/analysis (one of them runs a loopback benchmark
-#                               with counters and --write-study)
+#                               with counters and --write-study; test_fuzz_loaders a few derandomized examples)
+#   make fuzz-analysis          the loaders' fuzz test with many random examples (FUZZ_EXAMPLES; part of make fuzz)
 
 ANALYSIS_PACKAGES := python3-pandas python3-matplotlib python3-pytest
 RESULTS ?= results/latest
@@ -10,7 +11,7 @@ ANALYSIS_SOURCES := analyze_results.py schema/columns.txt $(sort $(wildcard ivbe
 ANALYSIS_TESTS := $(sort $(wildcard tests/analysis/*.py))
 
 CHECK_TARGETS += check-analysis
-.PHONY: deps-analysis analyze check-analysis
+.PHONY: deps-analysis analyze check-analysis fuzz-analysis
 
 deps-analysis: $(BUILD)/.deps-analysis
 $(BUILD)/.deps-analysis: $(NEED)
@@ -25,7 +26,13 @@ analyze: $(BUILD)/.deps-analysis $(ANALYSIS_SOURCES)
 # first keeps that inner make from racing another test group's build under `make -j check`.
 # The tests run on every core (pytest-xdist): most start analyze_results.py, and matplotlib's start-up
 # is most of their time; test_no_plots checks that the report alone never imports it.
-ANALYSIS_TEST_PACKAGES := python3-pytest-xdist
+ANALYSIS_TEST_PACKAGES := python3-pytest-xdist python3-hypothesis
 check-analysis: $(BUILD)/.deps-analysis $(BUILD)/host_writer $(BUILD)/guest_reader $(ANALYSIS_SOURCES) $(ANALYSIS_TESTS)
 	@$(NEED) $(ANALYSIS_TEST_PACKAGES)
 	$(PYTHON) -m pytest -q -n auto tests/analysis
+
+FUZZ_EXAMPLES ?= 2000
+fuzz-analysis: $(BUILD)/.deps-analysis $(ANALYSIS_SOURCES) $(ANALYSIS_TESTS)
+	@$(NEED) $(ANALYSIS_TEST_PACKAGES)
+	HYPOTHESIS_PROFILE=long FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PYTHON) -m pytest -q -p no:cacheprovider \
+		tests/analysis/test_fuzz_loaders.py

@@ -4,7 +4,8 @@
 #   fuzz_ivserver  the ivshmem server driven by its clients (src/ivserver.c)
 # Seeds are in fuzz/corpus/<target>/; what a run finds goes to $(BUILD)/fuzz/corpus/<target>/.
 #   make check-fuzz              each target for FUZZ_CHECK_SECONDS (part of make check)
-#   make fuzz FUZZ_SECONDS=600   each target longer, by hand
+#   make fuzz FUZZ_SECONDS=600   each target longer, by hand, then the analysis loaders' fuzz test
+#                                (mk/analysis.mk fuzz-analysis, FUZZ_EXAMPLES random examples)
 
 FUZZ_TARGETS := region ivpeer ivserver
 FUZZ_PACKAGES := clang libclang-rt-14-dev
@@ -45,3 +46,4 @@ check-fuzz: fuzz-build
 
 fuzz: fuzz-build
 	$(call fuzz_run,$(FUZZ_SECONDS))
+	$(MAKE) --no-print-directory fuzz-analysis

@@ -472,14 +472,16 @@ def test_success_that_is_not_0_or_1(tmp_path):
     rows = b.latency_rows(3)
     rows[1]["success"] = 2
     b.write_results(tmp_path, latency=rows)
-    assert_one_line_error(b.run_analysis(tmp_path), "latency_results.csv line 3: success is 2, expected 0 or 1")
+    assert_one_line_error(b.run_analysis(tmp_path), "latency_results.csv line 3, column success: '2' is not a number "
+                                                    "of kind flag (0 or 1); 1 row left out")
 
 
 def test_empty_timing_in_a_successful_row(tmp_path):
     rows = [b.format_latency(r) for r in b.latency_rows(3)]
     rows[0]["guest_cold_cache_ns"] = ""
     b.write_csv(tmp_path / "latency_results.csv", b.LATENCY_COLUMNS, rows)
-    assert_one_line_error(b.run_analysis(tmp_path), "line 2: empty guest_cold_cache_ns in a successful row")
+    assert_one_line_error(b.run_analysis(tmp_path),
+                          "line 2, column guest_cold_cache_ns: empty in a successful row; 1 row left out")
 
 
 def test_binary_file_instead_of_csv(tmp_path):
@@ -514,7 +516,8 @@ def test_partial_input_is_reported_and_the_rest_analysed(tmp_path):
     warnings = analysed.proc.stderr.splitlines()
     assert len(warnings) == 2 and all(w.startswith("analyze_results: ") for w in warnings), warnings
     assert "run.json: unreadable" in warnings[0]
-    expected = "bandwidth_performance.csv line 2, column host_cpu_cycles: 'many' is not a number; counters skipped"
+    expected = ("bandwidth_performance.csv line 2, column host_cpu_cycles: 'many' is not a number of kind int (a whole number from 0 to 2^64-1); "
+                "1 row left out")
     assert expected in warnings[1]
     missing = report_section(analysed.report, "MISSING OR UNREADABLE INPUT")
     assert "latency_results.csv: not found" in missing

@@ -191,7 +191,8 @@ expected=$'debian\nroot\nstatus: done\n1'
 # 8. A short benchmark: guest_reader compiled and run in the guest, host_writer here.
 results=$WORK/results
 mkdir -p "$results"
-"$ROOT/vm/dev-guest.sh" "$results" -- "${BENCH_ARGS[@]}" 2>"$WORK/dev-guest.err" &
+# guest_reader takes no test options: the plan comes from the host through the region.
+"$ROOT/vm/dev-guest.sh" "$results" -- 2>"$WORK/dev-guest.err" &
 guest_pid=$!
 rc=0
 devvm_wait_for_line "$results/guest.log" 'guest_reader: mapped ' "$GUEST_READY_TIMEOUT" "$guest_pid" || rc=$?
@@ -253,6 +254,24 @@ else
 	fail doorbell_driver_on_polling_vm "exit $rc (want 3): $(tail -n 3 "$WORK/driver-on-polling.err" | tr '\n' '|')"
 fi
 
+# 9c. The write-back mapping through the driver (loaded for --map wb on this polling VM) and a short stream:
+# every frame verified through the wb mapping.
+rc=0
+"$ROOT/run_test.sh" --vm dev --results "$WORK/wb" --no-analysis --guest-arg --map --guest-arg wb --iterations 3 \
+	--latency-frame 1M --bw-iterations 0 --ref-iterations 0 --stream-seconds 1 --stream-frames 1080p \
+	>"$WORK/wb.out" 2>&1 || rc=$?
+sed 's/^/  run_test: /' "$WORK/wb.out" | grep -v 'counters not measured' || true
+out=$(/usr/bin/python3 - "$WORK/wb/latest/run.json" <<'PY'
+import json, sys
+run = json.load(open(sys.argv[1]))
+s = run["streams"][0]
+print(run["status"], run["guest"]["mapping"], run["guest"]["memory_type"], s["completed"],
+      s["consumed"] == s["produced"] > 0, s["failed"])
+PY
+) || fail wb_stream_run "cannot read $WORK/wb/latest/run.json (run_test.sh exited $rc)"
+[ "$rc" -eq 0 ] && [ "$out" = "completed ivshmem_region write-back True True 0" ] && pass wb_stream_run ||
+	fail wb_stream_run "exit $rc; status, mapping, memory type, stream completed, all consumed, failed: $out"
+
 # 10. Stop: clean shutdown, no QEMU left.
 rc=0
 out=$("$ROOT/setup.sh" stop 2>&1) || rc=$?
@@ -284,18 +303,21 @@ socket_dir=$(dirname "$DEVVM_SOCKET")
 # 12. A doorbell run through run_test.sh: the driver is built and loaded in the guest, interrupts both ways.
 rc=0
 "$ROOT/run_test.sh" --vm dev --mode doorbell --results "$WORK/doorbell" --no-analysis --iterations 10 \
-	--latency-frame 64 --bw-iterations 1 --frames 1080p --ref-iterations 0 >"$WORK/doorbell.out" 2>&1 || rc=$?
+	--latency-frame 64 --bw-iterations 1 --frames 1080p --ref-iterations 0 --stream-seconds 1 --stream-frames 1080p \
+	--fps 30 >"$WORK/doorbell.out" 2>&1 || rc=$?
 sed 's/^/  run_test: /' "$WORK/doorbell.out" | grep -v 'counters not measured' || true
 [ "$rc" -eq 0 ] || fail doorbell_run "run_test.sh --vm dev --mode doorbell exited $rc"
 out=$(/usr/bin/python3 - "$WORK/doorbell/latest/run.json" <<'PY'
 import json, sys
 run = json.load(open(sys.argv[1]))
+s = run["streams"][0]
 print(run["status"], run["options"]["mode"], run["host"]["doorbell"]["rings_received"] >= 10,
-      run["guest"]["doorbell"]["rings_received"] >= 1, "cpu" in run["guest"])
+      run["guest"]["doorbell"]["rings_received"] >= 1, "cpu" in run["guest"],
+      s["completed"] and s["failed"] == 0 and s["rings_sent"] > 0)
 PY
 ) || fail doorbell_run "cannot read $WORK/doorbell/latest/run.json"
-[ "$out" = "completed doorbell True True True" ] && pass doorbell_run ||
-	fail doorbell_run "status, mode, host woken, guest woken, guest cpu: $out"
+[ "$out" = "completed doorbell True True True True" ] && pass doorbell_run ||
+	fail doorbell_run "status, mode, host woken, guest woken, guest cpu, stream with rings: $out"
 grep -q "ivshmem_doorbell driver is up to date" "$WORK/doorbell/latest/guest-build.log" && pass driver_reused_and_loaded ||
 	fail driver_reused_and_loaded "the driver built in 9b was not reused: $WORK/doorbell/latest/guest-build.log"
 

@@ -132,7 +132,8 @@ ivb_wait_child() {
 	# The timer is the time limit of the wait, not a guess at how long PID needs.
 	sleep "$limit" &
 	timer=$!
-	wait -n -p done_pid "$pid" "$timer" || status=$?
+	# A child already reaped (bash may do that at any time) is "no record": gone, which is what we wait for.
+	wait -n -p done_pid "$pid" "$timer" 2>/dev/null || status=$?
 	if [ "${done_pid:-}" = "$timer" ]; then
 		return 1
 	fi

@@ -157,16 +157,23 @@ test_bad_options() {
 	pass "$name"
 }
 
-# The consumer dies mid-stream: the host stops within its timeout, keeps every row, exits 1 in one line.
-test_guest_killed_mid_stream() {
-	local name=guest_killed_mid_stream out="$WORK/$1" host_pid
+# A stream that runs until stopped (30 s at 100 frames/s): guest and host in the background; returns once the
+# host has started streaming. Sets guest_pid and host_pid.
+start_long_stream() { # out host-timeout guest-timeout
+	local out=$1
 	mkdir -p "$out"
-	start_guest "$out/guest" --timeout 10
-	timeout "$LIMIT" "$HOST" --shm "$SHM" --size 32M --out "$out" --timeout 2 "${STREAM_ONLY[@]}" --stream-seconds 30 \
+	start_guest "$out/guest" --timeout "$3"
+	timeout "$LIMIT" "$HOST" --shm "$SHM" --size 32M --out "$out" --timeout "$2" "${STREAM_ONLY[@]}" --stream-seconds 30 \
 		--stream-frames 1M --fps 100 >"$out/host.out" 2>"$out/host.err" &
 	host_pid=$!
 	pids+=("$host_pid")
-	wait_for_line "$out/host.err" "stream 1048576B: 3 slots" || { fail "$name" "the stream did not start"; return; }
+	wait_for_line "$out/host.err" "stream 1048576B: 3 slots"
+}
+
+# The consumer dies mid-stream: the host stops within its timeout, keeps every row, exits 1 in one line.
+test_guest_killed_mid_stream() {
+	local name=guest_killed_mid_stream out="$WORK/$1"
+	start_long_stream "$out" 2 10 || { fail "$name" "the stream did not start"; return; }
 	sleep 0.5
 	kill -9 "$(pgrep -P "$guest_pid")" 2>/dev/null || kill -9 "$guest_pid"
 	wait_exit "$host_pid" 10
@@ -181,14 +188,8 @@ test_guest_killed_mid_stream() {
 
 # The consumer stops on a signal: it says ABORTED, and the host stops at once, not at its time limit.
 test_guest_sigterm_mid_stream() {
-	local name=guest_sigterm_mid_stream out="$WORK/$1" host_pid t0
-	mkdir -p "$out"
-	start_guest "$out/guest" --timeout 10
-	timeout "$LIMIT" "$HOST" --shm "$SHM" --size 32M --out "$out" --timeout 20 "${STREAM_ONLY[@]}" --stream-seconds 30 \
-		--stream-frames 1M --fps 100 >"$out/host.out" 2>"$out/host.err" &
-	host_pid=$!
-	pids+=("$host_pid")
-	wait_for_line "$out/host.err" "stream 1048576B: 3 slots" || { fail "$name" "the stream did not start"; return; }
+	local name=guest_sigterm_mid_stream out="$WORK/$1" t0
+	start_long_stream "$out" 20 10 || { fail "$name" "the stream did not start"; return; }
 	t0=$SECONDS
 	pkill -TERM -P "$guest_pid"
 	wait_exit "$host_pid" 10
@@ -200,14 +201,8 @@ test_guest_sigterm_mid_stream() {
 
 # The producer dies mid-stream: the guest notices within its timeout and says so in one line.
 test_host_killed_mid_stream() {
-	local name=host_killed_mid_stream out="$WORK/$1" host_pid
-	mkdir -p "$out"
-	start_guest "$out/guest" --timeout 2
-	timeout "$LIMIT" "$HOST" --shm "$SHM" --size 32M --out "$out" --timeout 10 "${STREAM_ONLY[@]}" --stream-seconds 30 \
-		--stream-frames 1M --fps 100 >"$out/host.out" 2>"$out/host.err" &
-	host_pid=$!
-	pids+=("$host_pid")
-	wait_for_line "$out/host.err" "stream 1048576B: 3 slots" || { fail "$name" "the stream did not start"; return; }
+	local name=host_killed_mid_stream out="$WORK/$1"
+	start_long_stream "$out" 10 2 || { fail "$name" "the stream did not start"; return; }
 	sleep 0.5
 	kill -9 "$(pgrep -P "$host_pid")" 2>/dev/null || kill -9 "$host_pid"
 	wait_exit "$guest_pid" 10

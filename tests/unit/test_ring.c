@@ -185,66 +185,59 @@ static void produce(struct ivb_ring_producer *p, uint64_t frames, long interval_
 		CHECK(ivb_ring_collect(p) == 0);
 }
 
+/*
+ * Both sides as threads over a ring of 3 slots: `frames` frames, interval_us apart, the consumer pausing
+ * inside its copy as `run` says. Checks what holds for both policies: the ring settles, no copy is torn,
+ * every frame has one outcome and the guest's count of what it took agrees.
+ */
+static void run_threads(uint32_t policy, uint64_t frames, long interval_us, struct consumer_run *run,
+			struct outcomes *oc, uint64_t *waits)
+{
+	struct ivb_ring_producer p;
+	pthread_t t;
+
+	*waits = 0;
+	setup(&p, 3, policy, oc);
+	CHECK(pthread_create(&t, NULL, consume, run) == 0);
+	produce(&p, frames, interval_us, waits);
+	CHECK(pthread_join(t, NULL) == 0);
+	CHECK(ivb_ring_settle(&p) == 0);
+	CHECK(run->error == 0 && run->torn == 0 && oc->bad == 0);
+	CHECK(oc->consumed == run->taken && oc->consumed + oc->dropped == frames);
+	CHECK(oc->dropped == run->skipped);
+}
+
 /* block: a slow consumer; every frame arrives whole, in order, and none is lost. */
 static void test_block_slow_consumer_never_overwritten(void)
 {
-	struct ivb_ring_producer p;
-	struct outcomes oc;
 	struct consumer_run run = { .delay_every = 3, .delay_us = 200 };
-	uint64_t waits = 0;
-	pthread_t t;
+	struct outcomes oc;
+	uint64_t waits;
 
-	setup(&p, 3, IVB_RING_BLOCK, &oc);
-	CHECK(pthread_create(&t, NULL, consume, &run) == 0);
-	produce(&p, 600, 0, &waits);
-	CHECK(pthread_join(t, NULL) == 0);
-	CHECK(ivb_ring_settle(&p) == 0);
-	CHECK(run.error == 0);
-	CHECK(run.taken == 600);
-	CHECK(run.torn == 0);
-	CHECK(oc.consumed == 600 && oc.dropped == 0 && oc.bad == 0 && !oc.out_of_order);
+	run_threads(IVB_RING_BLOCK, 600, 0, &run, &oc, &waits);
+	CHECK(run.taken == 600 && oc.dropped == 0 && !oc.out_of_order);
 	CHECK(waits > 0); /* the producer did have to wait: the test exercised a full ring */
 }
 
 /* latest: a slow consumer never sees a torn frame, and host and guest agree on the drops. */
 static void test_latest_slow_consumer_drops_agree(void)
 {
-	struct ivb_ring_producer p;
-	struct outcomes oc;
 	struct consumer_run run = { .delay_every = 1, .delay_us = 300 };
-	uint64_t waits = 0;
-	pthread_t t;
+	struct outcomes oc;
+	uint64_t waits;
 
-	setup(&p, 3, IVB_RING_LATEST, &oc);
-	CHECK(pthread_create(&t, NULL, consume, &run) == 0);
-	produce(&p, 2000, 20, &waits);
-	CHECK(pthread_join(t, NULL) == 0);
-	CHECK(ivb_ring_settle(&p) == 0);
-	CHECK(run.error == 0);
-	CHECK(run.torn == 0);
-	CHECK(oc.consumed == run.taken);
-	CHECK(oc.consumed + oc.dropped == 2000);
-	CHECK(oc.dropped == run.skipped);
+	run_threads(IVB_RING_LATEST, 2000, 20, &run, &oc, &waits);
 	CHECK(oc.dropped > 0); /* the consumer was slower than the producer */
-	CHECK(oc.bad == 0);
 }
 
 /* latest at full speed on both sides: the claim and the mark keep every frame whole. */
 static void test_latest_race(void)
 {
-	struct ivb_ring_producer p;
-	struct outcomes oc;
 	struct consumer_run run = { 0 };
-	uint64_t waits = 0;
-	pthread_t t;
+	struct outcomes oc;
+	uint64_t waits;
 
-	setup(&p, 3, IVB_RING_LATEST, &oc);
-	CHECK(pthread_create(&t, NULL, consume, &run) == 0);
-	produce(&p, 100000, 0, &waits);
-	CHECK(pthread_join(t, NULL) == 0);
-	CHECK(ivb_ring_settle(&p) == 0);
-	CHECK(run.error == 0 && run.torn == 0 && oc.bad == 0);
-	CHECK(oc.consumed + oc.dropped == 100000 && oc.dropped == run.skipped);
+	run_threads(IVB_RING_LATEST, 100000, 0, &run, &oc, &waits);
 }
 
 /* latest, one thread: a consumer asleep for a known number of frames takes the newest. */

@@ -77,7 +77,8 @@ loopback() {
 in_vm() {
 	local mode=$1 dir=$2
 	shift 2
-	./run_test.sh --mode "$mode" --shm "$SHM" --shm-size 64M --results "$work/vm" --no-analysis --repeat "$REPEAT" "$@" \
+	./run_test.sh --mode "$mode" --shm "$SHM" --shm-size 64M --results "$work/vm" --no-analysis --repeat "$REPEAT" \
+		--no-map-study --stream-seconds 0 "$@" \
 		>"$work/vm.log" 2>&1 || { cat "$work/vm.log" >&2; return 1; }
 	mv -- "$(readlink -f "$work/vm/latest")" "$dir"
 }

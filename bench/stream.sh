@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# make bench-stream: frames per second through the ring, in loopback, against limits measured in the same run.
+#   1. 4K frames, block policy, unpaced, XXH3: the stream's frames/s against the pipeline limit of the same run
+#      (each side's cost of a frame on private memory) and against the lock-step bandwidth test of 4K frames
+#      run just before it by the same host_writer.
+#   2. 1080p and 4K with the latest policy at 60 and 144 frames/s: drops and the latency percentiles.
+# Every run keeps its CSVs and run.json in results/bench-stream-*/.
+# Usage: bench/stream.sh [BIN_DIR]   (SECONDS_PER_STREAM=S, default 5)
+set -euo pipefail
+
+readonly BIN=${1:-build}
+readonly STREAM_S=${SECONDS_PER_STREAM:-5}
+readonly PYTHON=/usr/bin/python3
+OUT="results/bench-stream-$(date -u +%Y%m%dT%H%M%SZ)"
+SHM="/dev/shm/ivb-bench-stream-$$"
+readonly OUT SHM
+
+[[ $STREAM_S =~ ^[1-9][0-9]*$ ]] || { echo "bench-stream: SECONDS_PER_STREAM must be a positive count" >&2; exit 2; }
+guest_pid=
+cleanup() {
+	[ -z "$guest_pid" ] || kill "$guest_pid" 2>/dev/null || true
+	rm -f "$SHM"
+}
+trap cleanup EXIT
+
+# One loopback run into OUT/NAME: guest_reader in the background, host_writer with the given options.
+run() {
+	local name=$1 rc=0
+	shift
+	mkdir -p "$OUT/$name"
+	timeout 300 "$BIN/guest_reader" --shm "$SHM" --timeout 60 >"$OUT/$name/guest.out" 2>"$OUT/$name/guest.err" &
+	guest_pid=$!
+	timeout 300 "$BIN/host_writer" --shm "$SHM" --size 128M --out "$OUT/$name" --timeout 60 --no-counters \
+		--meta bench=bench-stream "$@" >"$OUT/$name/host.out" 2>"$OUT/$name/host.err" || rc=$?
+	wait "$guest_pid" || rc=$?
+	guest_pid=
+	[ "$rc" -eq 0 ] || { echo "bench-stream: $name failed (exit $rc): $(tail -n 1 "$OUT/$name/host.err")" >&2; exit 1; }
+}
+
+echo "bench-stream: 4K block, unpaced, xxh3 for $STREAM_S s, after a lock-step bandwidth test of 4K" >&2
+run block-4k --iterations 0 --bw-iterations 10 --frames 4k --ref-iterations 0 --stream-seconds "$STREAM_S" \
+	--stream-frames 4k --stream-policy block --verify xxh3
+for fps in 60 144; do
+	echo "bench-stream: 1080p and 4K, latest, $fps frames/s for $STREAM_S s each" >&2
+	run "latest-$fps" --iterations 0 --bw-iterations 0 --ref-iterations 0 --stream-seconds "$STREAM_S" \
+		--stream-frames 1080p,4k --stream-policy latest --fps "$fps" --verify xxh3
+done
+
+"$PYTHON" - "$OUT" <<'PY' | tee "$OUT/summary.txt"
+import csv, json, statistics, sys
+from pathlib import Path
+
+out = Path(sys.argv[1])
+
+def load(name):
+    run = json.loads((out / name / "run.json").read_text())
+    rows = list(csv.DictReader(open(out / name / "stream_results.csv")))
+    return run, rows
+
+def pct(values, p):
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
+
+run, rows = load("block-4k")
+s = run["streams"][0]
+bw = list(csv.DictReader(open(out / "block-4k" / "bandwidth_results.csv")))
+lockstep = 1e9 / statistics.median(int(r["total_ns"]) for r in bw if r["success"] == "1")
+limit = s["pipeline_limit"]
+print(f"4K block, unpaced, xxh3, {s['slots']} slots, {s['duration_s']:.1f} s: {s['produced']} frames, "
+      f"{s['dropped']} dropped, {s['failed']} failed")
+print(f"  frames/s: sustained {s['fps']['median_window']:.1f} (median 1-s window), slowest {s['fps']['slowest_window']:.1f}, "
+      f"overall {s['fps']['overall']:.1f}; {s['mbps']['median_window']:.0f} MB/s")
+print(f"  pipeline limit (same run): {limit['fps']:.1f} frames/s (host write {limit['host_write_ns'] / 1e6:.2f} ms, "
+      f"guest copy {limit['guest_copy_ns'] / 1e6:.2f} + verify {limit['guest_verify_ns'] / 1e6:.2f} ms): "
+      f"stream / limit = {s['fps']['median_window'] / limit['fps']:.2f}x (goal >= 0.9x)")
+print(f"  lock-step bandwidth test of 4K (same run): {lockstep:.1f} frames/s: stream / lock-step = "
+      f"{s['fps']['median_window'] / lockstep:.2f}x")
+print(f"  latency p50 {pct([int(r['latency_ns']) for r in rows if r['dropped'] == '0'], 50) / 1e6:.2f} ms")
+print()
+print("latest, xxh3: frame  fps target  produced  consumed  dropped  latency p50  latency p99  (ms, host clock)")
+for fps in (60, 144):
+    run, rows = load(f"latest-{fps}")
+    for s in run["streams"]:
+        lat = [int(r["latency_ns"]) for r in rows if r["frame_type"] == s["frame_type"] and r["dropped"] == "0"]
+        print(f"  {s['frame_type']:>6} {fps:>10} {s['produced']:>9} {s['consumed']:>9} {s['dropped']:>8} "
+              f"{pct(lat, 50) / 1e6:>12.2f} {pct(lat, 99) / 1e6:>12.2f}")
+PY
+echo "bench-stream: results in $OUT" >&2

@@ -72,9 +72,10 @@ Run:
   --boot-timeout SECONDS limit for guest_reader to get ready: the bench VM's boot (default
                          $BOOT_TIMEOUT_DEFAULT), or the dev VM's copy and compile (default $DEV_READY_TIMEOUT_DEFAULT)
   --no-analysis          do not run analyze_results.py
-  --no-map-study         do not pass host_writer --map-study=latency, which this script does by
-                         default: the guest also times phases A-C of the latency messages through
-                         uc, wc and wb (the driver's /dev/ivshmem-region), in a rotating order
+  --no-map-study         do not pass host_writer --map-study=reference, which this script does by
+                         default: the guest also times phases A-C of the reference messages
+                         through uc, wc and wb (the driver's /dev/ivshmem-region), in a rotating
+                         order; the latency and bandwidth round trips stay free of it
 Testing and debugging:
   --guest-arg ARG        one more argument for guest_reader (repeatable)
   --host-arg ARG         one more argument for host_writer (repeatable)
@@ -369,7 +370,7 @@ if [ "$mode" = doorbell ]; then
 fi
 host_cmd+=("${IVB_VM_HOST_ARGS[@]}")
 # Before the user's --host-arg options, which may override it (e.g. --host-arg --map-study for every test).
-[ -z "$map_study" ] || host_cmd+=(--map-study=latency)
+[ -z "$map_study" ] || host_cmd+=(--map-study=reference)
 
 # Run host_writer in the background and wait for it: a signal to this script then runs cleanup() at once
 # (bash defers traps while a foreground child runs), which stops host_writer so that it writes its run.json.

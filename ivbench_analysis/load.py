@@ -248,7 +248,7 @@ EXTRA_SPECS = [
               allowed={"test": TESTS, "variant": VARIANT_ORDER}),
     TableSpec("map_study", "mapping study",
               required=("test", "iteration", "frame_type", "size_bytes", "mapping", "memory_type", "success"),
-              allowed={"test": ("latency", "bandwidth"), "mapping": MAPPINGS}),
+              allowed={"test": ("latency", "bandwidth", "reference"), "mapping": MAPPINGS}),
 ]
 # The stream test's frames: rows that do not say which stream they belong to or what became of them are unusable.
 STREAM_SPEC = TableSpec("stream", "stream test", required=("frame_type", "size_bytes", "policy", "verify", "dropped",

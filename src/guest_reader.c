@@ -346,7 +346,8 @@ static uint32_t process(struct workspace *w, const uint8_t *shared, const struct
 		if (ivb_run_write_study(src, msg->size, w->copy, &w->huge, &rep->study) < 0)
 			return IVB_MSG_GUEST_FAILURE;
 	}
-	if ((msg->flags & IVB_MSG_FLAG_MAP_STUDY) && msg->kind != IVB_MSG_REFERENCE)
+	/* The host sets the flag on the messages the study runs on (reference ones: the region still holds the data). */
+	if (msg->flags & IVB_MSG_FLAG_MAP_STUDY)
 		return ivb_map_set_run(&w->study, msg->size, w->copy, msg->sha256, rep->map_study);
 	return IVB_MSG_OK;
 }

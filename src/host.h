@@ -44,7 +44,7 @@ struct ivb_host_config {
 	bool counters;    /* performance counters on both sides */
 	bool write_study; /* the guest also times the write-path variants of phase C */
 	bool map_study;   /* the guest also times phases A-C through each of its mappings of BAR2 */
-	bool map_study_latency_only; /* --map-study=latency: on latency messages only */
+	enum ivb_msg_kind map_study_only; /* --map-study=latency|reference: on those messages only; 0: latency and bandwidth */
 	bool doorbell_mode;   /* notify with the ivshmem server's eventfds instead of polling */
 	const char *doorbell; /* the server's socket; NULL: the default one */
 	uint64_t interval_us; /* start messages this far apart; 0: back to back */

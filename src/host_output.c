@@ -150,7 +150,9 @@ void ivb_output_init_manifest(struct ivb_run *run, uint64_t region_size)
 	m->counters = cfg->counters;
 	m->write_study = cfg->write_study;
 	m->map_study = cfg->map_study;
-	m->map_study_tests = cfg->map_study_latency_only ? "latency" : "latency,bandwidth";
+	m->map_study_tests = cfg->map_study_only == IVB_MSG_LATENCY     ? "latency"
+			     : cfg->map_study_only == IVB_MSG_REFERENCE ? "reference"
+									 : "latency,bandwidth";
 	m->mode = cfg->doorbell_mode ? "doorbell" : "polling";
 	m->interval_us = cfg->interval_us;
 	m->host_counters_missing = run->host_counters_missing;

@@ -353,7 +353,7 @@ int ivb_rows_write(struct ivb_outputs *o, const struct ivb_row_key *k, const str
 		ret = phase_rows(&csv[IVB_TABLE_PHASE_PERF], k, s);
 	if (ret == 0 && o->open[IVB_TABLE_WRITE_STUDY])
 		ret = study_rows(&csv[IVB_TABLE_WRITE_STUDY], k, s);
-	if (ret == 0 && o->open[IVB_TABLE_MAP_STUDY] && k->kind != IVB_MSG_REFERENCE)
+	if (ret == 0 && o->open[IVB_TABLE_MAP_STUDY])
 		ret = map_rows(&csv[IVB_TABLE_MAP_STUDY], k, s);
 	return ret;
 }

@@ -145,7 +145,7 @@ static int exchange(struct ivb_run *run, uint64_t size, enum ivb_msg_kind kind, 
 		shared[size / 2] ^= 0x01;
 
 	flags = run->cfg.plan.flags;
-	if (run->cfg.map_study_latency_only && kind != IVB_MSG_LATENCY)
+	if (run->cfg.map_study_only != 0 ? kind != run->cfg.map_study_only : kind == IVB_MSG_REFERENCE)
 		flags &= ~IVB_MSG_FLAG_MAP_STUDY;
 	ret = ivb_host_send(&run->host, size, kind, flags, sha, &sent_ns);
 	if (ret < 0) {

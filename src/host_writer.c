@@ -68,10 +68,12 @@ static void usage(FILE *out)
 		"  --interval-us N        start messages N microseconds apart, as a stream at a frame rate\n"
 		"                         would (16667: 60 fps); both sides wait idle in between (default 0:\n"
 		"                         back to back)\n"
-		"  --map-study[=latency]  the guest also times phases A-C through each mapping of the region\n"
+		"  --map-study[=latency|=reference]\n"
+		"                         the guest also times phases A-C through each mapping of the region\n"
 		"                         it can make (uc, wc, wb; in loopback the file three times), in an\n"
 		"                         order that rotates (mapping_study.csv); on latency and bandwidth\n"
-		"                         messages, or with =latency on latency messages only\n"
+		"                         messages (it then lengthens their round trips), or on latency or on\n"
+		"                         reference messages only (the round trips of the others stay clean)\n"
 		"  --stream-seconds S     after the tests above, stream frames through a ring of slots for\n"
 		"                         S seconds per stream frame (default %u: no stream)\n"
 		"  --stream-frames LIST   the stream's frames: 1080p, 1440p, 4k or byte counts, one stream\n"
@@ -182,10 +184,15 @@ static void parse_args(int argc, char **argv, struct ivb_host_config *cfg)
 		case OPT_NO_COUNTERS: cfg->counters = false; break;
 		case OPT_WRITE_STUDY: cfg->write_study = true; break;
 		case OPT_MAP_STUDY:
-			if (optarg != NULL && strcmp(optarg, "latency") != 0)
-				ivb_die_usage(PROG, "--map-study takes no value or =latency, not '%s'", optarg);
+			if (optarg == NULL)
+				cfg->map_study_only = 0;
+			else if (strcmp(optarg, "latency") == 0)
+				cfg->map_study_only = IVB_MSG_LATENCY;
+			else if (strcmp(optarg, "reference") == 0)
+				cfg->map_study_only = IVB_MSG_REFERENCE;
+			else
+				ivb_die_usage(PROG, "--map-study takes no value, =latency or =reference, not '%s'", optarg);
 			cfg->map_study = true;
-			cfg->map_study_latency_only = optarg != NULL;
 			break;
 		case OPT_DOORBELL:
 			cfg->doorbell = optarg;

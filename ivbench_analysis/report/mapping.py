@@ -95,7 +95,7 @@ def size_block(run, rows, size):
     """The table and conclusions of one frame size."""
     in_size = rows[rows["size_bytes"] == size]
     frames = "/".join(sorted(in_size["frame_type"].unique()))
-    tests = ", ".join(t for t in ("latency", "bandwidth") if t in set(in_size["test"]))
+    tests = ", ".join(t for t in ("latency", "bandwidth", "reference") if t in set(in_size["test"]))
     lines = ["", f"  Frame {frames}, {size:.0f} bytes ({tests} test)"]
     private = private_medians(run, size)
     header = ["mapping", "memory_type", "n"] + [f"{letter}_{unit}" for letter, _, _ in MAP_PHASES

@@ -3,6 +3,7 @@ mapping_study.csv, host_writer --map-study) against private memory (the referenc
 folders with known values. The expected medians, ratios and verdicts are computed here from the raw rows
 with statistics, independently of analyze_results.py."""
 
+import json
 import random
 import statistics
 
@@ -87,9 +88,11 @@ def private_median(reference, size, column):
     return statistics.median(r[PRIVATE[column]] for r in reference if r["size_bytes"] == size)
 
 
-def assert_map_table(block, rows, reference, size, mappings):
-    """Each mapping's row of one frame block, and private memory's: memory type, n, per phase MB/s and x_priv."""
-    n = LATENCY_N - 1 if size == 4096 else BW_N
+def assert_map_table(block, rows, reference, size, mappings, n=None):
+    """Each mapping's row of one frame block, and private memory's: memory type, n (default: the messages of
+    the latency or bandwidth test), per phase MB/s and x_priv."""
+    if n is None:
+        n = LATENCY_N - 1 if size == 4096 else BW_N
     for mapping, label, memory_type, _ in mappings:
         fields = table_row(block, label, 8)
         assert fields[:2] == [memory_type, str(n)], (size, mapping, fields)
@@ -229,3 +232,21 @@ def test_bad_input_is_one_line_and_the_report_is_still_written(tmp_path, case):
     if message.endswith("skipped"):  # else only the row is left out
         assert "mapping_study.csv is unreadable: see MISSING OR UNREADABLE INPUT" in text
         assert "x_priv" not in text
+
+
+def test_a_study_on_reference_messages_is_read_as_one(tmp_path):
+    """run_test.sh's default, --map-study=reference: the rows' test is reference, and the table says so."""
+    _, reference = make_folder(tmp_path, map_study=False)
+    messages = [("reference", r["frame_type"], r["size_bytes"], r["iteration"], r["success"]) for r in reference]
+    rows = map_rows(messages, MAPPINGS)
+    b.write_csv(tmp_path / "mapping_study.csv", MAP_STUDY_COLUMNS, rows)
+    run = json.loads((tmp_path / "run.json").read_text())
+    run["options"]["map_study"] = True
+    run["map_study"] = {"reported": True, "mappings": [m[0] for m in MAPPINGS], "missing": []}
+    (tmp_path / "run.json").write_text(json.dumps(run))
+    proc, report = analysed(tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    text = report_section(report, "MAPPING STUDY")
+    block = b.frame_block(text, "4096B")
+    assert "(reference test)" in block
+    assert_map_table(block, rows, reference, 4096, MAPPINGS, n=3)

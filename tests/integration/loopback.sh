@@ -370,7 +370,7 @@ test_studies_and_counters() {
 }
 
 # --map-study=latency in loopback: the file mapped three times, named shm, in an order that rotates; only
-# latency messages carry it.
+# latency messages carry it. Then --map-study=reference: only reference messages.
 test_map_study_loopback() {
 	local name=map_study_loopback out="$WORK/$1" shm="$SHM_PREFIX-30"
 	mkdir -p "$out"
@@ -384,6 +384,15 @@ test_map_study_loopback() {
 	[ "$(awk -F, 'NR > 1 { print $2 "-" $11 }' "$out/mapping_study.csv" | sort -u | wc -l)" -eq 9 ] || { fail "$name" "orders per message are not 0, 1, 2"; return; }
 	grep -q '"map_study_tests": "latency"' "$out/run.json" && grep -q '"missing": \[\]' "$out/run.json" \
 		|| { fail "$name" "run.json lacks the map study's tests or missing list"; return; }
+	# =reference (run_test.sh's default): only the reference messages carry it, one per size here.
+	mkdir -p "$out/ref"
+	run_pair "$shm" "$out/ref" --iterations 3 --latency-frame 64K --bw-iterations 1 --frames 128K --ref-iterations 2 \
+		--warmup 0 --map-study=reference
+	[ "$host_rc" -eq 0 ] && [ "$guest_rc" -eq 0 ] || { fail "$name" "=reference: exit host $host_rc guest $guest_rc"; return; }
+	[ "$(grep -c '^reference,[1-2],' "$out/ref/mapping_study.csv")" -eq 12 ] &&
+		[ "$(tail -n +2 "$out/ref/mapping_study.csv" | grep -vc '^reference,')" -eq 0 ] ||
+		{ fail "$name" "=reference: expected 3 rows for each of 4 reference messages and no others"; return; }
+	grep -q '"map_study_tests": "reference"' "$out/ref/run.json" || { fail "$name" "=reference: run.json"; return; }
 	pass "$name"
 }
 

@@ -20,6 +20,18 @@ static const char *const verify_names[] = {
 };
 static const char *const policy_names[] = { [IVB_RING_BLOCK] = "block", [IVB_RING_LATEST] = "latest" };
 
+/* The index of s in names[first..last], or -EINVAL. */
+static int parse_name(const char *const *names, uint32_t first, uint32_t last, const char *s, uint32_t *out)
+{
+	for (uint32_t v = first; v <= last; v++) {
+		if (strcmp(s, names[v]) == 0) {
+			*out = v;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
 const char *ivb_verify_name(uint32_t verify)
 {
 	return verify >= IVB_VERIFY_NONE && verify <= IVB_RING_VERIFY_MAX ? verify_names[verify] : "unknown";
@@ -27,13 +39,7 @@ const char *ivb_verify_name(uint32_t verify)
 
 int ivb_verify_parse(const char *s, uint32_t *verify)
 {
-	for (uint32_t v = IVB_VERIFY_NONE; v <= IVB_RING_VERIFY_MAX; v++) {
-		if (strcmp(s, verify_names[v]) == 0) {
-			*verify = v;
-			return 0;
-		}
-	}
-	return -EINVAL;
+	return parse_name(verify_names, IVB_VERIFY_NONE, IVB_RING_VERIFY_MAX, s, verify);
 }
 
 const char *ivb_policy_name(uint32_t policy)
@@ -43,13 +49,7 @@ const char *ivb_policy_name(uint32_t policy)
 
 int ivb_policy_parse(const char *s, uint32_t *policy)
 {
-	for (uint32_t p = IVB_RING_BLOCK; p <= IVB_RING_POLICY_MAX; p++) {
-		if (strcmp(s, policy_names[p]) == 0) {
-			*policy = p;
-			return 0;
-		}
-	}
-	return -EINVAL;
+	return parse_name(policy_names, IVB_RING_BLOCK, IVB_RING_POLICY_MAX, s, policy);
 }
 
 int ivb_checksum(uint32_t verify, const void *data, size_t len, uint8_t out[IVB_RING_CHECKSUM_LEN])

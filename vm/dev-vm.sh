@@ -82,14 +82,7 @@ ivb_vm_wait_ready() {
 
 # Wait at most LIMIT seconds for vm/dev-guest.sh to end (guest_reader ends once host_writer has completed or
 # aborted the run), then stop it. Sets IVB_VM_GUEST_RC to its exit status (guest_reader's; empty if unknown).
-ivb_vm_wait_exit() {
-	local limit=$1 rc=0
-	[ -n "$IVB_CON_PID" ] || return 0
-	ivb_console_wait "$limit" || rc=$?
-	[ "$rc" -eq 1 ] || ivb_log "vm/dev-guest.sh did not end within $limit s after host_writer; stopping it"
-	ivb_vm_stop 10
-	IVB_VM_GUEST_RC=${IVB_CHILD_STATUS:-}
-}
+ivb_vm_wait_exit() { ivb_spawned_wait_exit "$1" vm/dev-guest.sh 10; }
 
 # Stop vm/dev-guest.sh if it still runs (it stops guest_reader in the VM), SIGKILL after LIMIT seconds
 # (default 10). The dev VM keeps running.

@@ -157,6 +157,17 @@ ivb_stop_child() {
 	wait "$pid" 2>/dev/null || IVB_STOP_STATUS=$?
 }
 
+# Wait at most LIMIT seconds for the command started by ivb_spawn_follow (NAME, for the message) to end, then
+# stop it (SIGKILL after GRACE seconds). Sets IVB_VM_GUEST_RC to its exit status (empty if unknown).
+ivb_spawned_wait_exit() {
+	local limit=$1 name=$2 grace=$3 rc=0
+	[ -n "${IVB_CON_PID:-}" ] || return 0
+	ivb_console_wait "$limit" || rc=$?
+	[ "$rc" -eq 1 ] || ivb_log "$name did not end within $limit s after host_writer; stopping it"
+	ivb_spawn_stop "$grace"
+	IVB_VM_GUEST_RC=${IVB_CHILD_STATUS:-}
+}
+
 # Stop the command started by ivb_spawn_follow if it still runs (SIGTERM, then SIGKILL after LIMIT seconds,
 # default 5), and end its follower. Sets IVB_CHILD_STATUS to the command's exit status if it is known.
 ivb_spawn_stop() {

@@ -78,14 +78,7 @@ ivb_vm_wait_ready() {
 
 # Wait at most LIMIT seconds for guest_reader to end (it does once host_writer has completed or aborted the
 # run), then stop it. Sets IVB_VM_GUEST_RC to its exit status (empty if unknown).
-ivb_vm_wait_exit() {
-	local limit=$1 rc=0
-	[ -n "$IVB_CON_PID" ] || return 0
-	ivb_console_wait "$limit" || rc=$?
-	[ "$rc" -eq 1 ] || ivb_log "guest_reader did not end within $limit s after host_writer; stopping it"
-	ivb_vm_stop 5
-	IVB_VM_GUEST_RC=${IVB_CHILD_STATUS:-}
-}
+ivb_vm_wait_exit() { ivb_spawned_wait_exit "$1" guest_reader 5; }
 
 # Stop guest_reader if it still runs (SIGTERM, SIGKILL after LIMIT seconds, default 5).
 ivb_vm_stop() { ivb_spawn_stop "${1:-5}"; }

@@ -125,21 +125,18 @@ ivb_console_wait() {
 	done
 }
 
-# Wait until child process PID of this shell has exited, at most LIMIT_SECONDS; reap it.
-# Returns 0 and sets IVB_WAIT_STATUS to its exit status if it has exited, 1 if not.
+# Wait until process PID has exited (gone, or a zombie waiting to be reaped), at most LIMIT seconds; the
+# caller reaps it. Returns 1 if it still runs. Polls /proc rather than `wait -n`, which in bash 5.2 can make
+# a later command substitution print "wait_for: No record of process" (an extra line on a one-line error).
 ivb_wait_child() {
-	local pid=$1 limit=$2 timer done_pid status=0
-	# The timer is the time limit of the wait, not a guess at how long PID needs.
-	sleep "$limit" &
-	timer=$!
-	# A child already reaped (bash may do that at any time) is "no record": gone, which is what we wait for.
-	wait -n -p done_pid "$pid" "$timer" 2>/dev/null || status=$?
-	if [ "${done_pid:-}" = "$timer" ]; then
-		return 1
-	fi
-	kill "$timer" 2>/dev/null || true
-	wait "$timer" 2>/dev/null || true
-	IVB_WAIT_STATUS=$status
+	local pid=$1 limit=$2 i stat
+	for ((i = 0; i < limit * 20; i++)); do
+		read -r stat 2>/dev/null <"/proc/$pid/stat" || return 0
+		stat=${stat##*) }
+		[ "${stat%% *}" != Z ] || return 0
+		sleep 0.05
+	done
+	return 1
 }
 
 # Stop child process PID of this shell if it still runs: SIGTERM, then SIGKILL if it has not exited after
@@ -184,7 +181,7 @@ ivb_spawn_stop() {
 		fi
 	fi
 	exec {IVB_CON_FD}<&-
-	# The follower is a process substitution, not a job: `wait -n` (ivb_stop_child) cannot wait for it. Once
+	# The follower is a process substitution, not a job: `wait` (ivb_stop_child) cannot wait for it. Once
 	# the command has ended it only has to exit; it gets LIMIT seconds, then SIGKILL.
 	if ! ivb_wait_for_exit "$IVB_CON_PID" "$limit"; then
 		ivb_log "the follower of $IVB_CHILD_NAME (pid $IVB_CON_PID) did not end within $limit s; killing it"

@@ -27,9 +27,10 @@ analyze: $(BUILD)/.deps-analysis $(ANALYSIS_SOURCES)
 # The tests run on every core (pytest-xdist): most start analyze_results.py, and matplotlib's start-up
 # is most of their time; test_no_plots checks that the report alone never imports it.
 ANALYSIS_TEST_PACKAGES := python3-pytest-xdist python3-hypothesis
+ANALYSIS_WORKERS ?= auto
 check-analysis: $(BUILD)/.deps-analysis $(BUILD)/host_writer $(BUILD)/guest_reader $(ANALYSIS_SOURCES) $(ANALYSIS_TESTS)
 	@$(NEED) $(ANALYSIS_TEST_PACKAGES)
-	$(PYTHON) -m pytest -q -n auto tests/analysis
+	$(PYTHON) -m pytest -q -n $(ANALYSIS_WORKERS) tests/analysis
 
 FUZZ_EXAMPLES ?= 2000
 fuzz-analysis: $(BUILD)/.deps-analysis $(ANALYSIS_SOURCES) $(ANALYSIS_TESTS)

@@ -537,6 +537,11 @@ for t in test_host_first_small_frames test_guest_first_4k test_corruption_detect
 	test_host_sigterm_stops_guest test_guest_sigint_stops_host test_peer_never_starts test_guest_starts_late test_bad_options \
 	test_region_checks test_stale_region_recovers test_fake_bar_mapping test_studies_and_counters test_map_study_loopback \
 	test_too_small_stops_waiting_guest test_non_root_counters test_interval_paces_messages test_doorbell_loopback; do
+	# LOOPBACK_SKIP="test_a test_b": tests another run of this script covers (the 40 s late start under ASan).
+	if [[ " ${LOOPBACK_SKIP:-} " == *" $t "* ]]; then
+		echo "SKIP $t (LOOPBACK_SKIP)"
+		continue
+	fi
 	"$t" "$t"
 done
 echo "loopback: $passed passed, $failed failed"

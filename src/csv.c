@@ -80,6 +80,18 @@ static int write_field(FILE *f, const char *s)
 
 int ivb_csv_end_row(struct ivb_csv *c)
 {
+	int ret = ivb_csv_end_row_unflushed(c);
+
+	return ret == 0 ? ivb_csv_flush(c) : ret;
+}
+
+int ivb_csv_flush(struct ivb_csv *c)
+{
+	return c->f != NULL && fflush(c->f) != 0 ? -(errno ? errno : EIO) : 0;
+}
+
+int ivb_csv_end_row_unflushed(struct ivb_csv *c)
+{
 	const uint64_t all = c->ncolumns == 64 ? UINT64_MAX : (1ull << c->ncolumns) - 1;
 	int ret = c->bad;
 
@@ -88,7 +100,7 @@ int ivb_csv_end_row(struct ivb_csv *c)
 	for (size_t i = 0; ret == 0 && i < c->ncolumns; i++)
 		if ((i > 0 && fputc(',', c->f) == EOF) || write_field(c->f, c->field[i]) < 0)
 			ret = -(errno ? errno : EIO);
-	if (ret == 0 && (fputc('\n', c->f) == EOF || fflush(c->f) != 0))
+	if (ret == 0 && fputc('\n', c->f) == EOF)
 		ret = -(errno ? errno : EIO);
 	c->filled = 0;
 	c->bad = 0;

@@ -1,4 +1,5 @@
-/* csv.h: CSV files written one row at a time and flushed, so a crash keeps every finished row.
+/* csv.h: CSV files written one row at a time and flushed, so a crash keeps every finished row (the
+ * stream test's rows are flushed once a second: a system call per frame would sit in the loop it times).
  *
  * The column lists come from schema/columns.txt (build/gen/columns.h). A row is filled by column
  * index, in any order; ivb_csv_end_row refuses a row in which a column was left unfilled or filled
@@ -49,6 +50,12 @@ void ivb_csv_set_empty(struct ivb_csv *c, size_t col); /* not measured */
  * (nothing is written), -ENOSPC if a field did not fit, or a negative errno from the write.
  */
 int ivb_csv_end_row(struct ivb_csv *c);
+
+/* The same, left in the file's buffer until ivb_csv_flush (or the close). Returns: as ivb_csv_end_row. */
+int ivb_csv_end_row_unflushed(struct ivb_csv *c);
+
+/* Write the buffered rows to the file. Returns: 0 on success, or a negative errno. */
+int ivb_csv_flush(struct ivb_csv *c);
 
 /* Close the file. Returns: 0 on success, or a negative errno. */
 int ivb_csv_close(struct ivb_csv *c);

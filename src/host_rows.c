@@ -408,5 +408,5 @@ int ivb_rows_write_stream(struct ivb_outputs *o, const struct ivb_stream_key *k,
 	ivb_csv_set_str(c, COL(STREAM, STATUS), frame_status(f));
 	ivb_csv_set_u64(c, COL(STREAM, DROPPED), f->dropped);
 	ivb_csv_set_u64(c, COL(STREAM, SUCCESS), !ivb_stream_frame_failed(f));
-	return ivb_csv_end_row(c);
+	return ivb_csv_end_row_unflushed(c); /* flushed once a second by the stream (host_stream.c) */
 }

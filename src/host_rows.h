@@ -60,7 +60,8 @@ struct ivb_stream_key {
 bool ivb_stream_frame_failed(const struct ivb_stream_frame *f);
 
 /*
- * Write one stream frame's row (stream_results.csv), if that file is open.
+ * Write one stream frame's row (stream_results.csv), if that file is open, into the file's buffer: the
+ * caller flushes it (ivb_csv_flush), not every frame.
  * Returns: 0, or the error of ivb_csv_end_row.
  */
 int ivb_rows_write_stream(struct ivb_outputs *o, const struct ivb_stream_key *k, const struct ivb_stream_frame *f);

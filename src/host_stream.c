@@ -53,7 +53,7 @@ struct stream_state {
 	uint8_t checksums[IVB_RING_MAX_SLOTS + 1][IVB_RING_CHECKSUM_LEN];
 	uint32_t nsources;
 	uint64_t size;
-	int write_error;
+	uint64_t flushed_window; /* the stream's rows are flushed when a new second begins */
 };
 
 /* A frame's fate is known: its row, and the second it was released in. */
@@ -72,6 +72,14 @@ static int on_frame(void *arg, const struct ivb_stream_frame *f)
 
 		if (window < IVB_MAX_STREAM_WINDOWS && window < rec->seconds)
 			rec->windows[window]++;
+		if (window != st->flushed_window) {
+			st->flushed_window = window;
+			ret = ivb_csv_flush(&st->run->out.csv[IVB_TABLE_STREAM]);
+			if (ret < 0)
+				snprintf(st->run->host.why, sizeof(st->run->host.why), "cannot write the stream CSV: %s",
+					 strerror(-ret));
+			return ret;
+		}
 	}
 	return 0;
 }
@@ -260,6 +268,11 @@ int ivb_run_streams(struct ivb_run *run)
 		};
 		ret = run_stream(run, &st);
 		free_sources(&st);
+		/* Every row of the stream on disk, however it ended. */
+		if (ivb_csv_flush(&run->out.csv[IVB_TABLE_STREAM]) < 0 && ret == 0) {
+			snprintf(run->host.why, sizeof(run->host.why), "cannot write the stream CSV");
+			ret = -EIO;
+		}
 		run->messages_done++;
 		if (ret < 0)
 			return ret;

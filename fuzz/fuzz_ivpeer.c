@@ -2,7 +2,6 @@
  * messages. A thread plays the server: it accepts, sends the input as chunks, some with eventfds
  * attached, and closes. Input: chunks of [length byte][fd count byte, low 2 bits][bytes].
  * Besides crashes, it fails on an fd left open after the link is closed. */
-#include <dirent.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -15,6 +14,7 @@
 #include <unistd.h>
 
 #include "ivpeer.h"
+#include "../tests/unit/open_fds.h"
 
 static char sock_path[108];
 static int listen_fd = -1;
@@ -79,18 +79,6 @@ static void remove_socket(void)
 	unlink(sock_path);
 }
 
-static int open_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	int n = 0;
-
-	while (d != NULL && readdir(d) != NULL)
-		n++;
-	if (d != NULL)
-		closedir(d);
-	return n;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -112,7 +100,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    listen(listen_fd, 4) < 0)
 			abort();
 	}
-	before = open_fds();
+	before = ivb_open_fds();
 	if (pthread_create(&tid, NULL, server_main, &s) != 0)
 		abort();
 	/* The server closes after its script: the handshake ends well within the limit either way. */
@@ -127,7 +115,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		ivb_peer_close(&link);
 	}
 	pthread_join(tid, NULL);
-	if (open_fds() != before)
+	if (ivb_open_fds() != before)
 		abort(); /* an fd the server sent was leaked */
 	return 0;
 }

@@ -3,7 +3,6 @@
  * and poll rounds of the server. Input: byte 0 the vectors and peers, then one operation per byte
  * (low 3 bits: what, high bits: which client). Fails on a crash, a peer count past the limit, a message
  * out of the protocol, or an fd still open after the server is closed. */
-#include <dirent.h>
 #include <endian.h>
 #include <poll.h>
 #include <stdint.h>
@@ -15,22 +14,11 @@
 #include <unistd.h>
 
 #include "ivserver.h"
+#include "../tests/unit/open_fds.h"
 
 #define CLIENTS 4
 
 static char dir[64];
-
-static int open_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	int n = 0;
-
-	while (d != NULL && readdir(d) != NULL)
-		n++;
-	if (d != NULL)
-		closedir(d);
-	return n;
-}
 
 static void remove_dir(void)
 {
@@ -114,7 +102,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	snprintf(sock_path, sizeof(sock_path), "%s/sock", dir);
 	snprintf(shm_path, sizeof(shm_path), "%s/shm", dir);
-	before = open_fds();
+	before = ivb_open_fds();
 	if (ivserver_init(&s, 1 + (data[0] & 7), 1 + ((data[0] >> 3) & 3), NULL) < 0 ||
 	    ivserver_open_shm(&s, shm_path, 4096, 4096) < 0 || ivserver_listen(&s, sock_path) < 0)
 		abort();
@@ -153,7 +141,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (clients[i] >= 0)
 			close(clients[i]);
 	ivserver_close(&s);
-	if (open_fds() != before)
+	if (ivb_open_fds() != before)
 		abort();
 	return 0;
 }

@@ -1,6 +1,5 @@
 /* Unit tests: bell.c's choice of doorbell and its one-line reasons; ring and wait over eventfds; ivpeer.c
  * against a fake ivshmem server (a child process) that stalls in the middle of a message or lies. */
-#include <dirent.h>
 #include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -18,6 +17,7 @@
 #include "bell.h"
 #include "check.h"
 #include "clock.h"
+#include "open_fds.h"
 
 #define WAIT_NS (20ull * 1000 * 1000)
 
@@ -223,18 +223,6 @@ static void fake_server_stop(struct fake_server *f)
 	unlink(f->path);
 }
 
-static int open_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	int n = 0;
-
-	while (d != NULL && readdir(d) != NULL)
-		n++;
-	if (d != NULL)
-		closedir(d);
-	return n;
-}
-
 /* Connect to a fake server playing steps; returns what ivb_peer_connect returned, and its time in *ns. */
 static int connect_to(const char *name, const struct step *steps, bool stall, uint64_t timeout_ns, uint64_t *ns)
 {
@@ -261,7 +249,7 @@ static void test_peer_handshake_stall_times_out(void)
 	static const struct step half_version[] = { { 0, 0, 4, 0, false }, END_STEPS };
 	static const struct step half_peer[] = { FULL(0), FULL(1), WITH_FD(-1), { 0, 0, 3, 1, false }, END_STEPS };
 	static const struct step no_own[] = { FULL(0), FULL(1), WITH_FD(-1), WITH_FD(0), END_STEPS };
-	int before = open_fds();
+	int before = ivb_open_fds();
 	uint64_t ns;
 
 	CHECK(connect_to("half_version", half_version, true, WAIT_NS, &ns) == -ETIMEDOUT);
@@ -270,7 +258,7 @@ static void test_peer_handshake_stall_times_out(void)
 	CHECK(ns >= WAIT_NS && ns < WAIT_NS + 500000000ull);
 	CHECK(connect_to("no_own", no_own, true, WAIT_NS, &ns) == -ETIMEDOUT);
 	CHECK(ns >= WAIT_NS && ns < WAIT_NS + 500000000ull);
-	CHECK(open_fds() == before);
+	CHECK(ivb_open_fds() == before);
 }
 
 /* After the handshake, a join that arrives in pieces: update never waits for the rest, and takes the
@@ -280,7 +268,7 @@ static void test_peer_update_partial_message(void)
 	static const struct step steps[] = { GOOD_SETUP, { 2, 0, 3, 1, true }, { 2, 3, 8, 0, true }, END_STEPS };
 	struct fake_server f;
 	struct ivb_peer_link link;
-	int before = open_fds();
+	int before = ivb_open_fds();
 	uint64_t t0;
 
 	CHECK(fake_server_start(&f, "partial", steps, true) == 0);
@@ -300,7 +288,7 @@ static void test_peer_update_partial_message(void)
 	CHECK(link.npeers == 2 && link.peers[1].id == 2 && link.part_len == 0);
 	ivb_peer_close(&link);
 	fake_server_stop(&f);
-	CHECK(open_fds() == before);
+	CHECK(ivb_open_fds() == before);
 }
 
 /* A hostile server: every lie is -EPROTO, at once, and no fd it sent stays open. */
@@ -327,17 +315,17 @@ static void test_peer_hostile_server(void)
 		{ "eof_in_setup", { FULL(0), FULL(1), WITH_FD(-1), WITH_FD(0), END_STEPS } },
 		{ "told_we_left", { FULL(0), FULL(1), WITH_FD(-1), FULL(1), END_STEPS } },
 	};
-	int before = open_fds();
+	int before = ivb_open_fds();
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		int ret = connect_to(cases[i].name, cases[i].steps, false, 20 * WAIT_NS, NULL);
 
-		if (ret != -EPROTO || open_fds() != before)
+		if (ret != -EPROTO || ivb_open_fds() != before)
 			fprintf(stderr, "  %s: got %d, wanted -EPROTO; %d fds open, %d before\n", cases[i].name, ret,
-				open_fds(), before);
+				ivb_open_fds(), before);
 		CHECK(ret == -EPROTO);
-		CHECK(open_fds() == before);
-		before = open_fds();
+		CHECK(ivb_open_fds() == before);
+		before = ivb_open_fds();
 	}
 }
 

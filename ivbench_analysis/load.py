@@ -486,9 +486,12 @@ def load_run(folder):
     notes, errors, rejects = [], [], []
     latency = load_optional_csv(folder, LATENCY_CSV, LATENCY_COLUMNS, notes, errors, rejects)
     bandwidth = load_optional_csv(folder, BANDWIDTH_CSV, BANDWIDTH_COLUMNS, notes, errors, rejects)
-    if latency is None and bandwidth is None:
+    # A run of streams alone (host_writer --iterations 0 --bw-iterations 0 ...) has only the stream's file.
+    stream = load_extra(folder, STREAM_SPEC, notes, errors, rejects)
+    streamed = stream is not None and not stream.empty
+    if latency is None and bandwidth is None and not streamed:
         raise InputError(f"{folder}: neither {LATENCY_CSV} nor {BANDWIDTH_CSV} found: nothing to analyse")
-    if (latency is None or latency.empty) and (bandwidth is None or bandwidth.empty):
+    if (latency is None or latency.empty) and (bandwidth is None or bandwidth.empty) and not streamed:
         raise InputError(f"{folder}: no iterations recorded in {LATENCY_CSV} or {BANDWIDTH_CSV}")
     reference = load_optional_csv(folder, REFERENCE_CSV, REFERENCE_COLUMNS, notes, errors, rejects)
     manifest = load_manifest(folder, notes, errors)
@@ -516,7 +519,7 @@ def load_run(folder):
         phase_counters=phase_counters,
         write_study=study,
         map_study=map_study,
-        stream=load_extra(folder, STREAM_SPEC, notes, errors, rejects),
+        stream=stream,
         latency_stages=with_study_stage(LATENCY_STAGES, study, "guest_other_ns"),
         bandwidth_stages=with_study_stage(BANDWIDTH_STAGES, study, "roundtrip_other_ns"),
         manifest=manifest,

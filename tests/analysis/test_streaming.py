@@ -278,3 +278,17 @@ def test_a_stream_row_that_does_not_parse_is_left_out_and_named(tmp_path, value)
             "(a whole number from 0 to 2^64-1); 1 row left out") in proc.stderr
     assert "Stream 1: 4k" in section  # the rest of the stream and of the run is analysed
     assert "LATENCY TEST" in report
+
+
+def test_a_run_of_streams_alone_is_analysed(tmp_path):
+    """host_writer --iterations 0 --bw-iterations 0 --ref-iterations 0 --stream-seconds S: the lock-step files
+    hold their header only; the stream is the run."""
+    rows = b.stream_rows(seconds=2.6, period_ns=50_000_000)
+    run = b.manifest()
+    run["streams"] = [b.stream_record(rows)]
+    b.write_results(tmp_path, latency=[], bandwidth=[], run=run)
+    b.write_stream(tmp_path, rows)
+    proc = b.run_analysis(tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    section = report_section((tmp_path / "performance_report.txt").read_text(), "STREAMING")
+    assert f"drops: 0 of {len(rows)} produced" in block(section, 1)

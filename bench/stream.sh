@@ -46,43 +46,37 @@ for fps in 60 144; do
 		--stream-frames 1080p,4k --stream-policy latest --fps "$fps" --verify xxh3
 done
 
+# The figures are the analysis' own (ivbench_analysis/streams.py): the same as the report's STREAMING section.
 "$PYTHON" - "$OUT" <<'PY' | tee "$OUT/summary.txt"
-import csv, json, statistics, sys
+import sys
 from pathlib import Path
+
+sys.path.insert(0, ".")
+from ivbench_analysis.load import load_run  # noqa: E402
+from ivbench_analysis.streams import load_streams, lockstep_fps, stream_figures  # noqa: E402
 
 out = Path(sys.argv[1])
 
-def load(name):
-    run = json.loads((out / name / "run.json").read_text())
-    rows = list(csv.DictReader(open(out / name / "stream_results.csv")))
-    return run, rows
+def streams(name):
+    run = load_run(out / name)
+    return run, [(s, stream_figures(s)) for s in load_streams(run).streams]
 
-def pct(values, p):
-    values = sorted(values)
-    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
-
-run, rows = load("block-4k")
-s = run["streams"][0]
-bw = list(csv.DictReader(open(out / "block-4k" / "bandwidth_results.csv")))
-lockstep = 1e9 / statistics.median(int(r["total_ns"]) for r in bw if r["success"] == "1")
-limit = s["pipeline_limit"]
-print(f"4K block, unpaced, xxh3, {s['slots']} slots, {s['duration_s']:.1f} s: {s['produced']} frames, "
-      f"{s['dropped']} dropped, {s['failed']} failed")
-print(f"  frames/s: sustained {s['fps']['median_window']:.1f} (median 1-s window), slowest {s['fps']['slowest_window']:.1f}, "
-      f"overall {s['fps']['overall']:.1f}; {s['mbps']['median_window']:.0f} MB/s")
-print(f"  pipeline limit (same run): {limit['fps']:.1f} frames/s (host write {limit['host_write_ns'] / 1e6:.2f} ms, "
-      f"guest copy {limit['guest_copy_ns'] / 1e6:.2f} + verify {limit['guest_verify_ns'] / 1e6:.2f} ms): "
-      f"stream / limit = {s['fps']['median_window'] / limit['fps']:.2f}x (goal >= 0.9x)")
+ms = lambda ns: f"{ns / 1e6:.2f}"
+run, [(s, f)] = streams("block-4k")
+lockstep = lockstep_fps(run.bandwidth, s)
+print(f"4K block, unpaced, xxh3, {f.duration_s:.1f} s: {f.produced} frames, {f.dropped} dropped, {f.failed} failed")
+print(f"  frames/s: sustained {f.fps_sustained:.1f} (median 1-s window), slowest {f.fps_slowest:.1f}, "
+      f"overall {f.fps_overall:.1f}")
+print(f"  pipeline limit (same run): {f.limit_fps:.1f} frames/s: stream / limit = "
+      f"{f.fps_sustained / f.limit_fps:.2f}x (goal >= 0.9x)")
 print(f"  lock-step bandwidth test of 4K (same run): {lockstep:.1f} frames/s: stream / lock-step = "
-      f"{s['fps']['median_window'] / lockstep:.2f}x")
-print(f"  latency p50 {pct([int(r['latency_ns']) for r in rows if r['dropped'] == '0'], 50) / 1e6:.2f} ms")
+      f"{f.fps_sustained / lockstep:.2f}x")
+print(f"  latency p50 {ms(f.latency[50])} ms, p99 {ms(f.latency[99])} ms")
 print()
 print("latest, xxh3: frame  fps target  produced  consumed  dropped  latency p50  latency p99  (ms, host clock)")
 for fps in (60, 144):
-    run, rows = load(f"latest-{fps}")
-    for s in run["streams"]:
-        lat = [int(r["latency_ns"]) for r in rows if r["frame_type"] == s["frame_type"] and r["dropped"] == "0"]
-        print(f"  {s['frame_type']:>6} {fps:>10} {s['produced']:>9} {s['consumed']:>9} {s['dropped']:>8} "
-              f"{pct(lat, 50) / 1e6:>12.2f} {pct(lat, 99) / 1e6:>12.2f}")
+    for s, f in streams(f"latest-{fps}")[1]:
+        print(f"  {s.frame_type:>6} {fps:>10} {f.produced:>9} {f.consumed:>9} {f.dropped:>8} "
+              f"{ms(f.latency[50]):>12} {ms(f.latency[99]):>12}")
 PY
 echo "bench-stream: results in $OUT" >&2

@@ -179,7 +179,7 @@ struct ivb_guest_info {
 /*
  * What the run cost the guest, published once, after the host COMPLETED it: the host records it
  * next to its own. CPU from getrusage, wall from the guest's monotonic clock, both over the span
- * from binding to the end of the run.
+ * from binding to the end of the run less the stream messages (each stream reports its own cost).
  */
 struct ivb_guest_summary {
 	_Atomic uint64_t session; /* the run described; stored last: the other fields are valid once it matches */

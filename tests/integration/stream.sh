@@ -110,7 +110,12 @@ test_lockstep_then_stream() {
 	run_stream "$out" --iterations 5 --latency-frame 64K --bw-iterations 2 --frames 1M --ref-iterations 1 \
 		--stream-seconds 1 --stream-frames 1M
 	[ "$host_rc" -eq 0 ] && [ "$guest_rc" -eq 0 ] || { fail "$name" "exit host $host_rc guest $guest_rc: $(tail -1 "$out/host.err")"; return; }
-	check_stream "$out" 's["failed"] == 0' || { fail "$name" "stream figures"; return; }
+	# Each side's CPU record covers the 10 lock-step messages; the stream has its own (it ran a whole second,
+	# longer than all of them).
+	check_stream "$out" 's["failed"] == 0' \
+		'm["host"]["cpu"]["messages"] == 10 and m["guest"]["cpu"]["messages"] == 10' \
+		'm["host"]["cpu"]["wall_s"] < s["duration_s"] and m["guest"]["cpu"]["wall_s"] < s["duration_s"]' ||
+		{ fail "$name" "stream figures or CPU records"; return; }
 	# The plan counts the stream: 1 warm-up + 5 + 2 + 2 reference sizes + 1 stream.
 	grep -q "expecting 11 messages" "$out/guest.err" || { fail "$name" "plan: $(grep expecting "$out/guest.err")"; return; }
 	pass "$name"

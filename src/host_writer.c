@@ -302,7 +302,6 @@ static int planned_region_size(const struct ivb_host_config *cfg, uint64_t *size
 static void abort_existing_region(const struct ivb_host_config *cfg)
 {
 	struct ivb_mapping map;
-	struct ivb_host host;
 	struct stat st;
 	uint64_t session;
 
@@ -310,9 +309,8 @@ static void abort_existing_region(const struct ivb_host_config *cfg)
 		return;
 	if (ivb_shm_create(cfg->shm_path, (uint64_t)st.st_size, &map) < 0)
 		return;
-	if (ivb_random_bytes(&session, sizeof(session)) == 0 &&
-	   ivb_host_init(&host, map.region, map.size, session | 1, 0, NULL, NULL) == 0)
-		ivb_host_abort(&host, IVB_ABORT_FAILURE);
+	if (ivb_random_bytes(&session, sizeof(session)) == 0)
+		ivb_host_refuse(map.region, map.size, session | 1, IVB_ABORT_FAILURE);
 	ivb_unmap(&map);
 }
 

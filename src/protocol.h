@@ -116,11 +116,19 @@ const char *ivb_abort_reason_name(uint32_t reason);
  * publish geometry and the new session, then READY. A stale earlier run is described in `why`
  * (empty when the region was fresh). session must be non-zero and random. With bell (doorbell
  * mode, connected to an ivshmem server) the host announces its peer id and sleeps in its waits.
- * plan is published for the guest (NULL: an empty plan, for a host that only aborts).
+ * plan is published for the guest.
  * Returns: 0 on success, or -EINVAL if map_size cannot hold a header and a page.
  */
 int ivb_host_init(struct ivb_host *h, struct ivb_region *r, size_t map_size, uint64_t session, uint64_t timeout_ns,
 		  struct ivb_bell *bell, const struct ivb_plan *plan);
+
+/*
+ * Host that cannot run (its region is too small): take over the region as ivb_host_init does, but
+ * go from INITIALIZING straight to ABORTED with reason, so that a guest already waiting stops now
+ * and never binds to a session without a plan (polling guests only: no doorbell is rung).
+ * Returns: 0, or -EINVAL as ivb_host_init.
+ */
+int ivb_host_refuse(struct ivb_region *r, size_t map_size, uint64_t session, enum ivb_abort_reason reason);
 
 /*
  * Host: wait for a guest READY and bound to this session; copy its (untrusted, now sanitised)

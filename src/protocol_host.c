@@ -10,8 +10,12 @@
 #include "peer_check.h"
 #include "protocol_wait.h"
 
-int ivb_host_init(struct ivb_host *h, struct ivb_region *r, size_t map_size, uint64_t session, uint64_t timeout_ns,
-		  struct ivb_bell *bell, const struct ivb_plan *plan)
+/*
+ * Take over the region for a new session: INITIALIZING, host lines cleared, geometry, plan, session
+ * and magic published. The caller then publishes the state the guest may act on (READY or ABORTED).
+ */
+static int host_take_over(struct ivb_host *h, struct ivb_region *r, size_t map_size, uint64_t session,
+			  uint64_t timeout_ns, struct ivb_bell *bell, const struct ivb_plan *plan)
 {
 	uint32_t old_magic = atomic_load(&r->magic);
 	uint32_t old_state = atomic_load(&r->host_state);
@@ -52,10 +56,33 @@ int ivb_host_init(struct ivb_host *h, struct ivb_region *r, size_t map_size, uin
 		r->plan = *plan;
 	atomic_store(&r->session, session);
 	store_release(&r->magic, IVB_MAGIC);
+	return 0;
+}
+
+int ivb_host_init(struct ivb_host *h, struct ivb_region *r, size_t map_size, uint64_t session, uint64_t timeout_ns,
+		  struct ivb_bell *bell, const struct ivb_plan *plan)
+{
+	int ret = host_take_over(h, r, map_size, session, timeout_ns, bell, plan);
+
+	if (ret < 0)
+		return ret;
 	store_release(&r->host_state, IVB_HOST_READY);
 	/* A guest already waiting sleeps on its doorbell: wake it, whoever it is. */
 	if (bell != NULL)
 		ivb_bell_ring_all(bell);
+	return 0;
+}
+
+int ivb_host_refuse(struct ivb_region *r, size_t map_size, uint64_t session, enum ivb_abort_reason reason)
+{
+	struct ivb_host h;
+	int ret = host_take_over(&h, r, map_size, session, 0, NULL, NULL);
+
+	if (ret < 0)
+		return ret;
+	/* Straight from INITIALIZING: a waiting guest never sees READY with an empty plan. */
+	r->host_abort_reason = reason;
+	store_release(&r->host_state, IVB_HOST_ABORTED);
 	return 0;
 }
 

@@ -288,6 +288,69 @@ static void test_aborts_are_seen(void)
 	CHECK(strstr(h.why, "guest aborted") != NULL);
 }
 
+/* Watches the host state while a host refuses again and again; counts every READY it sees. */
+struct state_watch {
+	atomic_bool stop;
+	atomic_ulong ready_seen, reads;
+};
+
+static void *watch_host_state(void *arg)
+{
+	struct state_watch *w = arg;
+
+	while (!atomic_load(&w->stop)) {
+		if (atomic_load(&region->host_state) == IVB_HOST_READY)
+			atomic_fetch_add(&w->ready_seen, 1);
+		atomic_fetch_add(&w->reads, 1);
+	}
+	return NULL;
+}
+
+struct bind_attempt {
+	struct ivb_guest g;
+	int ret;
+};
+
+static void *bind_only(void *arg)
+{
+	struct bind_attempt *b = arg;
+	struct ivb_guest_info info = test_info();
+
+	b->ret = ivb_guest_bind(&b->g, region, REGION_SIZE, LONG_NS, &info, NULL);
+	return NULL;
+}
+
+/* A host whose region is too small stops a waiting guest with ABORTED, never a READY without a plan. */
+static void test_refusing_host_is_never_ready(void)
+{
+	struct bind_attempt bind = { 0 };
+	struct state_watch w = { 0 };
+	pthread_t tid;
+
+	fresh_region();
+	CHECK(ivb_host_refuse(region, IVB_HEADER_SIZE + 100, 5, IVB_ABORT_FAILURE) == -EINVAL);
+	CHECK(ivb_host_refuse(region, REGION_SIZE, 0, IVB_ABORT_FAILURE) == -EINVAL);
+
+	/* A guest already waiting hears the refusal as an abort, at once. */
+	pthread_create(&tid, NULL, bind_only, &bind);
+	while (atomic_load(&region->guest_state) != IVB_GUEST_WAITING_HOST_INIT)
+		;
+	CHECK(ivb_host_refuse(region, REGION_SIZE, 7, IVB_ABORT_FAILURE) == 0);
+	CHECK(atomic_load(&region->host_state) == IVB_HOST_ABORTED && region->session == 7);
+	pthread_join(tid, NULL);
+	CHECK(bind.ret == -ECONNRESET && strstr(bind.g.why, "aborted before the run") != NULL);
+
+	/* Every state a second thread can see in between: the old init-then-abort showed READY here. */
+	pthread_create(&tid, NULL, watch_host_state, &w);
+	while (atomic_load(&w.reads) == 0)
+		;
+	for (uint64_t session = 9; session < 200000; session += 2)
+		ivb_host_refuse(region, REGION_SIZE, session, IVB_ABORT_FAILURE);
+	atomic_store(&w.stop, true);
+	pthread_join(tid, NULL);
+	CHECK(atomic_load(&w.ready_seen) == 0);
+}
+
 /* Write a message straight into the host lines, as a broken or hostile host could. */
 static void raw_send(uint64_t seq, uint64_t size, uint32_t kind)
 {
@@ -743,6 +806,7 @@ int main(void)
 	RUN_TEST(test_host_timeout_names_the_state);
 	RUN_TEST(test_guest_timeout_names_the_state);
 	RUN_TEST(test_aborts_are_seen);
+	RUN_TEST(test_refusing_host_is_never_ready);
 	RUN_TEST(test_guest_rejects_bad_messages);
 	RUN_TEST(test_host_send_checks_its_arguments);
 	RUN_TEST(test_host_rejects_bad_acks);

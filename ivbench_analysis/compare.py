@@ -2,30 +2,26 @@
 with its 95% interval and a verdict word; runs side by side (mode, latency, CPU per message), for two
 single runs before the ratios and for more than two folders alone. Printed to stdout; nothing is written."""
 
-import json
-
 from . import intervals
 from .checks import notification_findings
-from .load import InputError, PROG, read_csv_file, warn
+from .load import InputError, PROG, read_csv_file, read_manifest, warn
 from .manifest import MANIFEST_JSON, SIDES, cpu_record, lookup, run_interval, run_mode
 from .model import LATENCY_COLUMNS, LATENCY_CSV
 from .repeats import load_set, run_folders, set_figures, set_noise
 from .report.text import fmt, fmt_ratio, fmt_share, fmt_table
+from .safe_io import exists
 from .stats import cpu_figures, latency_medians
 
 
 def read_compare_manifest(folder):
-    """A run's run.json for --compare, or InputError naming the folder (one line, no other warning)."""
-    path = folder / MANIFEST_JSON
-    if not path.is_file():
+    """A run's run.json for --compare, read as the report reads it (a regular file inside the folder, of
+    bounded size and depth), or InputError naming the folder (one line, no other warning)."""
+    if not exists(folder, MANIFEST_JSON):
         raise InputError(f"{folder}: no {MANIFEST_JSON}: not an ivshmem-bench results folder")
     try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as err:
-        raise InputError(f"{folder}: {MANIFEST_JSON} unreadable ({err})")
-    if not isinstance(manifest, dict):
-        raise InputError(f"{folder}: {MANIFEST_JSON} is not a JSON object")
-    return manifest
+        return read_manifest(folder)
+    except InputError as err:
+        raise InputError(f"{folder}: {err}")
 
 
 def compare_row(folder):
@@ -33,7 +29,7 @@ def compare_row(folder):
     folder is not a results folder or its latency_results.csv cannot be used."""
     m = read_compare_manifest(folder)
     latency = None
-    if (folder / LATENCY_CSV).exists():
+    if exists(folder, LATENCY_CSV):
         try:
             latency = read_csv_file(folder / LATENCY_CSV, LATENCY_COLUMNS)
         except InputError as err:

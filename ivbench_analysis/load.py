@@ -323,6 +323,7 @@ MANIFEST_SHAPE = {
 
 # run.json is three levels deep; anything much deeper is not ours (and a deep enough one exhausts the parser).
 MAX_JSON_DEPTH = 16
+MAX_MANIFEST_BYTES = 16 << 20  # host_writer's run.json holds tens of kilobytes
 
 
 def json_type(value):
@@ -383,7 +384,7 @@ def json_depth(value):
 
 def read_manifest(folder):
     """run.json parsed, or InputError naming what is wrong with it as a whole."""
-    raw = read_input(folder, MANIFEST_JSON)
+    raw = read_input(folder, MANIFEST_JSON, MAX_MANIFEST_BYTES)
     try:
         manifest = json.loads(raw.decode("utf-8"))
     except RecursionError:

@@ -22,6 +22,10 @@ FILE_KINDS = {stat.S_IFIFO: "a FIFO", stat.S_IFCHR: "a character device", stat.S
 
 OUTPUT_MODE = 0o644
 
+# The largest input read. An hour's stream of 144 frames/s writes ~200 MB of rows; a file beyond this is not
+# one host_writer wrote, and parsing it would take the machine's memory (a table costs several times its text).
+MAX_INPUT_BYTES = 1 << 30
+
 
 def exists(folder, name):
     """Whether folder/name is there at all (a dangling or looping symlink counts: reading it says why)."""
@@ -32,9 +36,9 @@ def inside(root, path):
     return os.path.commonpath([root, path]) == root
 
 
-def read_input(folder, name):
-    """The bytes of folder/name; InputError naming the file when it is not a regular file inside the folder
-    or cannot be read."""
+def read_input(folder, name, limit=MAX_INPUT_BYTES):
+    """The bytes of folder/name; InputError naming the file when it is not a regular file inside the folder,
+    holds more than limit bytes, or cannot be read."""
     root = os.path.realpath(folder)
     path = os.path.join(root, name)
     try:
@@ -51,9 +55,12 @@ def read_input(folder, name):
         raise InputError(f"{name}: not a regular file ({FILE_KINDS.get(stat.S_IFMT(mode), 'unknown kind')})")
     with os.fdopen(fd, "rb") as f:
         try:
-            return f.read()
+            data = f.read(limit + 1)  # not st_size: a file may grow while it is read
         except OSError as err:
             raise InputError(f"{name}: cannot be read ({err.strerror})")
+    if len(data) > limit:
+        raise InputError(f"{name}: larger than {limit} bytes: not a file ivshmem-bench wrote")
+    return data
 
 
 def write_output(folder, name, write):

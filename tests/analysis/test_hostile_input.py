@@ -356,3 +356,48 @@ def test_a_folder_where_a_file_is_expected_is_one_line(tmp_path):
     assert proc.returncode == 1
     lines = proc.stderr.splitlines()
     assert len(lines) == 1 and "latency_results.csv: not a regular file (a folder)" in lines[0], proc.stderr
+
+
+def test_an_input_beyond_the_limit_is_refused_unread(tmp_path):
+    from ivbench_analysis import safe_io
+
+    (tmp_path / "big.csv").write_bytes(b"x" * 101)
+    with pytest.raises(safe_io.InputError, match=r"^big.csv: larger than 100 bytes"):
+        safe_io.read_input(tmp_path, "big.csv", limit=100)
+    assert safe_io.read_input(tmp_path, "big.csv", limit=101) == b"x" * 101
+
+
+def test_a_huge_run_json_is_one_line_and_the_tables_are_still_reported(tmp_path):
+    standard_folder(tmp_path)
+    with open(tmp_path / "run.json", "r+b") as f:
+        f.truncate(64 << 20)  # sparse: costs no disk, and reading it whole would cost 64 MB of memory
+    proc = analyse(tmp_path, "--no-plots")
+    assert proc.returncode == 1
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 1 and "run.json: larger than 16777216 bytes" in lines[0], proc.stderr
+    assert "10 recorded" in report_section(report_of(tmp_path), "LATENCY TEST")
+
+
+@pytest.mark.parametrize("attack", ["outside", "fifo"])
+def test_compare_reads_run_json_as_the_report_does(tmp_path, attack):
+    """--compare once read run.json with a plain open: a FIFO blocked it, a symlink leaked another file."""
+    runs = []
+    for name in ("a", "b"):
+        runs.append(tmp_path / name)
+        standard_folder(runs[-1])
+    target = runs[1] / "run.json"
+    target.unlink()
+    if attack == "fifo":
+        os.mkfifo(target)
+        why = "run.json: not a regular file (a FIFO)"
+    else:
+        secret = tmp_path / "secret.json"
+        secret.write_text(json.dumps({"meta": {"vm": "top-secret"}}))
+        target.symlink_to(secret)
+        why = "run.json: a symlink to outside the results folder"
+    proc = subprocess.run([sys.executable, str(b.ANALYZE), "--compare", *map(str, runs)], capture_output=True,
+                          text=True, timeout=TIMEOUT_S)
+    assert proc.returncode != 0
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 1 and why in lines[0], proc.stderr
+    assert "top-secret" not in proc.stdout

@@ -271,7 +271,7 @@ def test_compare_bad_input_is_one_line(tmp_path):
     bad_csv = b.write_results(tmp_path / "bad_csv", run=doorbell_manifest())
     (bad_csv / "latency_results.csv").write_text("iteration,success\n1,1\n")
     for folder, message in ((tmp_path / "empty", "empty: no run.json: not an ivshmem-bench results folder"),
-                            (broken, "broken: run.json unreadable ("),
+                            (broken, "broken: run.json: unreadable ("),
                             (bad_csv, "bad_csv: latency_results.csv: wrong columns: missing")):
         proc = compare(good, folder)
         assert proc.returncode == 1, (folder, proc.stderr)

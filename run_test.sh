@@ -17,10 +17,19 @@ readonly BUILD=${BUILD:-build}
 readonly PYTHON=${PYTHON:-/usr/bin/python3}
 readonly SERVER=$BUILD/ivshmem_server
 readonly SHM_DEFAULT=/dev/shm/ivshmem
-# Room for the stream test's default: 3 slots of 4K frames (75 MB).
-readonly SHM_SIZE_DEFAULT=128M
-# Every default run answers the frames-per-second question with a short stream of 4K frames.
-readonly STREAM_SECONDS_DEFAULT=3
+
+# A default from src/defaults.h, the one place they are written: the value of `#define IVB_$1`, without the
+# quotes of a string or the u of an unsigned number. A name not there stops the script.
+c_default() {
+	local value
+	value=$(awk -v name="IVB_$1" '$1 == "#define" && $2 == name { v = $3; gsub(/"/, "", v); sub(/u$/, "", v); print v; exit }' \
+		"$TOP/src/defaults.h")
+	[ -n "$value" ] || ivb_die "src/defaults.h defines no IVB_$1"
+	echo "$value"
+}
+SHM_SIZE_DEFAULT=$(c_default RUN_SHM_SIZE_DEFAULT)
+STREAM_SECONDS_DEFAULT=$(c_default RUN_STREAM_SECONDS_DEFAULT)
+readonly SHM_SIZE_DEFAULT STREAM_SECONDS_DEFAULT
 readonly BOOT_TIMEOUT_DEFAULT=60
 # In the dev VM, vm/dev-guest.sh first copies and compiles guest_reader (minutes under TCG).
 readonly DEV_READY_TIMEOUT_DEFAULT=600
@@ -30,23 +39,35 @@ readonly GUEST_EXIT_TIMEOUT=30
 readonly GUEST_EXIT_GRACE=10
 
 usage() {
+	local d_iterations d_latency_frame d_bw_iterations d_frames d_ref_iterations d_timeout
+	local d_stream_frames d_slots d_stream_policy d_verify
+	d_iterations=$(c_default ITERATIONS_DEFAULT)
+	d_latency_frame=$(c_default LATENCY_FRAME_DEFAULT)
+	d_bw_iterations=$(c_default BW_ITERATIONS_DEFAULT)
+	d_frames=$(c_default FRAMES_DEFAULT)
+	d_ref_iterations=$(c_default REF_ITERATIONS_DEFAULT)
+	d_stream_frames=$(c_default STREAM_FRAMES_DEFAULT)
+	d_slots=$(c_default STREAM_SLOTS_DEFAULT)
+	d_stream_policy=$(c_default STREAM_POLICY_DEFAULT)
+	d_verify=$(c_default STREAM_VERIFY_DEFAULT)
+	d_timeout=$(c_default TIMEOUT_DEFAULT_S)
 	cat <<EOF
 Usage: ./run_test.sh [OPTION]...
 Run one ivshmem-bench benchmark: host_writer on the host, guest_reader in a VM, results in results/<timestamp>/.
 
 The run plan, for host_writer (guest_reader reads it from the region; host_writer's defaults apply):
-  --iterations N         latency test iterations (default 100)
-  --latency-frame F      frame of the latency test (default 4k)
-  --bw-iterations N      bandwidth iterations per frame (default 10)
-  --frames LIST          bandwidth frames, e.g. 1080p,1440p,4k or 64,4096,1M (default 1080p,1440p,4k)
-  --ref-iterations N     reference iterations per frame (default 3)
+  --iterations N         latency test iterations (default $d_iterations)
+  --latency-frame F      frame of the latency test (default $d_latency_frame)
+  --bw-iterations N      bandwidth iterations per frame (default $d_bw_iterations)
+  --frames LIST          bandwidth frames, e.g. 1080p,1440p,4k or 64,4096,1M (default $d_frames)
+  --ref-iterations N     reference iterations per frame (default $d_ref_iterations)
   --stream-seconds S     the stream test: frames through a ring of slots for S seconds per stream
                          frame (default $STREAM_SECONDS_DEFAULT here; 0: none)
   --stream-frames LIST, --slots N, --fps F, --stream-policy block|latest, --verify sha256|xxh3|none
-                         the stream's frames (4k), slots (3), pace (0: as fast as possible), policy
-                         (block) and check (xxh3); see host_writer --help
+                         the stream's frames ($d_stream_frames), slots ($d_slots), pace (0: as fast as possible), policy
+                         ($d_stream_policy) and check ($d_verify); see host_writer --help
 Both programs:
-  --timeout SECONDS      limit of every wait for the other side (default 30)
+  --timeout SECONDS      limit of every wait for the other side (default $d_timeout)
 Run:
   --mode polling|doorbell
                          how each side learns that the other has written: spinning on the state

@@ -21,6 +21,13 @@
 #define IVB_MAX_STREAM_SECONDS 3600u
 #define IVB_MAX_STREAM_FPS 100000u
 
+/*
+ * run_test.sh's default run adds what host_writer leaves off; the script reads these lines (and the
+ * host_writer defaults its help names) from this file.
+ */
+#define IVB_RUN_STREAM_SECONDS_DEFAULT 3u  /* every default run answers the frames-per-second question */
+#define IVB_RUN_SHM_SIZE_DEFAULT "128M"    /* room for that stream: 3 slots of 4K frames (75 MB) */
+
 /* Both programs. */
 #define IVB_TIMEOUT_DEFAULT_S 30u          /* each wait for the peer once in contact */
 #define IVB_CONNECT_TIMEOUT_DEFAULT_S 600u /* the first contact: long enough to log in to a VM */

@@ -175,8 +175,8 @@ void ivb_bell_report_late(const struct ivb_bell *b, const char *prog)
 {
 	if (b->late_wakeups == 0)
 		return;
-	fprintf(stderr, "%s: %llu waits ended on a 50 ms slice instead of a ring: %s\n", prog,
-		(unsigned long long)b->late_wakeups,
+	fprintf(stderr, "%s: %llu waits ended on a %llu ms slice instead of a ring: %s\n", prog,
+		(unsigned long long)b->late_wakeups, IVB_BELL_SLICE_NS / 1000000,
 		b->rings_received == 0 ? "no ring ever arrived (does the peer's doorbell reach us?)"
 				       : "rings were lost or late; the times of those messages include the wait");
 }

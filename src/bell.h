@@ -52,6 +52,12 @@ int ivb_bell_ring(struct ivb_bell *b, int peer);
 void ivb_bell_ring_all(struct ivb_bell *b);
 
 /*
+ * Every doorbell sleep is cut in slices of at most this, after which the sleeper looks at the shared state
+ * again: a signal or a deadline is noticed in time, and a lost ring costs at most one slice.
+ */
+#define IVB_BELL_SLICE_NS (50ull * 1000 * 1000)
+
+/*
  * Sleep until rung, or timeout_ns pass; consumes the rings.
  * Returns: 1 rung, 0 timed out, or a negative errno (-EINTR on a signal, -ENODEV: device gone).
  */

@@ -293,6 +293,9 @@ static uint32_t stream(struct workspace *w, uint8_t *shared, const struct ivb_me
 		fprintf(stderr, PROG ": stream: %s\n", why);
 		return IVB_MSG_BAD_SIZE;
 	}
+	/* A doorbell-mode host sleeps until we attach. A lost ring costs it a sleep slice, nothing more. */
+	if (w->g->bell != NULL)
+		(void)ivb_bell_ring(w->g->bell, w->g->host_peer);
 	/* The scratch copy and the private-cost buffers: a slot's size each, pre-faulted. */
 	if (ensure_buffers(w, c.g.slot_stride) < 0) {
 		ivb_ring_consumer_finish(&c, NULL);

@@ -126,10 +126,15 @@ static void free_sources(struct stream_state *st)
 		ivb_free_buffer(st->sources[k], st->size);
 }
 
-/* Wait for the guest to attach to the ring before the clock starts. */
-static int wait_attached(struct ivb_run *run, const struct ivb_ring_producer *ring)
+/*
+ * Wait for the guest to attach to the ring before the clock starts. In doorbell mode sleep: the guest
+ * rings once attached (under TCG it may take a while to read the stream message).
+ */
+static int wait_attached(struct ivb_run *run, const struct ivb_ring_producer *ring, struct ivb_bell *bell)
 {
 	uint64_t deadline = ivb_now_ns() + run->cfg.timeout_s * IVB_NS_PER_SEC;
+	bool slept_unrung = false;
+	int ret;
 
 	while (!ivb_ring_consumer_attached(ring)) {
 		uint32_t gstate = atomic_load_explicit(&run->map.region->guest_state, memory_order_acquire);
@@ -145,8 +150,21 @@ static int wait_attached(struct ivb_run *run, const struct ivb_ring_producer *ri
 				 (unsigned long long)run->cfg.timeout_s);
 			return -ETIMEDOUT;
 		}
-		ivb_cpu_relax();
+		if (bell == NULL) {
+			ivb_cpu_relax();
+			continue;
+		}
+		ret = ivb_bell_wait(bell, IVB_BELL_SLICE_NS);
+		slept_unrung = ret == 0;
+		if (ret < 0 && ret != -EINTR) {
+			snprintf(run->host.why, sizeof(run->host.why),
+				 "doorbell failed while waiting for the guest to attach to the stream's ring: %s",
+				 strerror(-ret));
+			return ret;
+		}
 	}
+	if (slept_unrung) /* attached, and its ring never came: counted as the message waits count it */
+		bell->late_wakeups++;
 	return 0;
 }
 
@@ -201,7 +219,7 @@ static int run_stream(struct ivb_run *run, struct stream_state *st)
 			 (unsigned long long)need);
 		return ret;
 	}
-	ret = wait_attached(run, &h.ring);
+	ret = wait_attached(run, &h.ring, h.bell);
 	if (ret < 0)
 		return ret;
 	if (ret == 0) {

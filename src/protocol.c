@@ -98,12 +98,6 @@ static void waiter_notice(struct ivb_waiter *w, uint64_t now)
 			   w->contact->timeout_ns / IVB_NS_PER_SEC);
 }
 
-/*
- * Slices of a doorbell sleep, so that a signal or the deadline is noticed in time, and a lost ring
- * costs at most one slice.
- */
-#define DOORBELL_SLICE_NS (50ull * 1000 * 1000)
-
 /* Returns: 0 to keep waiting, -EINTR, -ETIMEDOUT, or the bell's error (e.g. -ENODEV: its device is gone). */
 int ivb_waiter_tick(struct ivb_waiter *w)
 {
@@ -119,8 +113,8 @@ int ivb_waiter_tick(struct ivb_waiter *w)
 		if (now > w->deadline_ns)
 			return -ETIMEDOUT;
 		waiter_notice(w, now);
-		rung = ivb_bell_wait(w->bell, w->deadline_ns - now < DOORBELL_SLICE_NS ? w->deadline_ns - now
-										    : DOORBELL_SLICE_NS);
+		rung = ivb_bell_wait(w->bell, w->deadline_ns - now < IVB_BELL_SLICE_NS ? w->deadline_ns - now
+										    : IVB_BELL_SLICE_NS);
 		if (rung < 0 && rung != -EINTR)
 			return rung;
 		w->slept_unrung = rung == 0;

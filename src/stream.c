@@ -12,9 +12,6 @@
 #include "protocol.h" /* ivb_stop_requested */
 #include "sha256.h"
 
-/* A side that sleeps on its bell wakes at least this often to look again (a lost ring costs this). */
-#define SLICE_NS (50ull * 1000 * 1000)
-
 static const char *const verify_names[] = {
 	[IVB_VERIFY_NONE] = "none", [IVB_VERIFY_SHA256] = "sha256", [IVB_VERIFY_XXH3] = "xxh3",
 };
@@ -146,7 +143,7 @@ static int wait_released(struct ivb_stream_host *h, uint64_t at, uint64_t until)
 		if (h->bell != NULL) {
 			if (ivb_ring_producer_sleep(&h->ring, at)) {
 				uint64_t left = until - now;
-				int ret = ivb_bell_wait(h->bell, left < SLICE_NS ? left : SLICE_NS);
+				int ret = ivb_bell_wait(h->bell, left < IVB_BELL_SLICE_NS ? left : IVB_BELL_SLICE_NS);
 
 				if (ret < 0 && ret != -EINTR)
 					return host_fail(h, ret, "the doorbell failed");
@@ -356,7 +353,7 @@ int ivb_stream_consume(struct ivb_ring_consumer *c, uint8_t *scratch, struct ivb
 			return guest_fail(why, whylen, -ETIMEDOUT, "the host published no frame and did not end the stream in time");
 		if (bell != NULL) {
 			if (ivb_ring_consumer_sleep(c)) {
-				ret = ivb_bell_wait(bell, SLICE_NS);
+				ret = ivb_bell_wait(bell, IVB_BELL_SLICE_NS);
 				if (ret < 0 && ret != -EINTR) {
 					ivb_ring_consumer_awake(c);
 					return guest_fail(why, whylen, ret, "the doorbell failed");

@@ -18,6 +18,7 @@
 #include "check.h"
 #include "clock.h"
 #include "open_fds.h"
+#include "scratch.h"
 
 #define WAIT_NS (20ull * 1000 * 1000)
 
@@ -331,12 +332,9 @@ static void test_peer_hostile_server(void)
 
 int main(void)
 {
-	char cmd[64];
 
-	if (mkdtemp(dir) == NULL) {
-		perror("mkdtemp");
+	if (scratch_make(dir) < 0)
 		return 1;
-	}
 	/* A client that blocks on the fake server would hang the run: end it instead. */
 	alarm(60);
 	RUN_TEST(test_path_kinds_are_told_apart);
@@ -346,8 +344,6 @@ int main(void)
 	RUN_TEST(test_peer_handshake_stall_times_out);
 	RUN_TEST(test_peer_update_partial_message);
 	RUN_TEST(test_peer_hostile_server);
-	snprintf(cmd, sizeof(cmd), "rm -rf -- '%s'", dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "could not remove %s\n", dir);
+	scratch_remove(dir);
 	return CHECK_SUMMARY("unit bell");
 }

@@ -9,6 +9,7 @@
 #include "columns.h"
 #include "csv.h"
 #include "host_rows.h"
+#include "scratch.h"
 
 #define SCHEMA_DEFAULT "schema/columns.txt" /* make runs the tests from the top folder */
 
@@ -178,18 +179,13 @@ static void test_every_writer_fills_every_column(void)
 
 int main(void)
 {
-	char cmd[96];
 	int ret;
 
-	if (mkdtemp(tmpdir) == NULL) {
-		perror("mkdtemp");
+	if (scratch_make(tmpdir) < 0)
 		return 1;
-	}
 	RUN_TEST(test_generated_lists_match_schema);
 	RUN_TEST(test_every_writer_fills_every_column);
 	ret = CHECK_SUMMARY("unit columns");
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "could not remove %s\n", tmpdir);
+	scratch_remove(tmpdir);
 	return ret;
 }

@@ -14,6 +14,7 @@
 #include "csv_read.h"
 #include "host.h"
 #include "phases.h"
+#include "scratch.h"
 #include "sha256.h"
 
 #define REGION_SIZE (IVB_HEADER_SIZE + 65536u)
@@ -359,13 +360,10 @@ static void test_guest_strings_stay_data(void)
 
 int main(void)
 {
-	char cmd[64];
 	int ret;
 
-	if (mkdtemp(tmpdir) == NULL) {
-		perror("mkdtemp");
+	if (scratch_make(tmpdir) < 0)
 		return 1;
-	}
 	RUN_TEST(test_honest_guest_catches_the_corruption);
 	RUN_TEST(test_guest_accepting_a_corrupted_message_fails);
 	RUN_TEST(test_guest_timings_beyond_the_round_trip_fail);
@@ -373,8 +371,6 @@ int main(void)
 	RUN_TEST(test_counter_totals_never_wrap);
 	RUN_TEST(test_guest_strings_stay_data);
 	ret = CHECK_SUMMARY("unit hostile");
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "could not remove %s\n", tmpdir);
+	scratch_remove(tmpdir);
 	return ret;
 }

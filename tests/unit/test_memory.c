@@ -11,6 +11,7 @@
 #include "pci.h"
 #include "phases.h"
 #include "region.h"
+#include "scratch.h"
 #include "sha256.h"
 
 #define N (1u << 20)
@@ -133,20 +134,15 @@ static void test_pci_find_and_map(void)
 
 int main(void)
 {
-	char cmd[64];
 	int ret;
 
 	RUN_TEST(test_read_lines_touches_every_line);
 	RUN_TEST(test_phases_verify);
 	RUN_TEST(test_flush_method);
-	if (mkdtemp(root) == NULL) {
-		perror("mkdtemp");
+	if (scratch_make(root) < 0)
 		return 1;
-	}
 	RUN_TEST(test_pci_find_and_map);
 	ret = CHECK_SUMMARY("unit memory");
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", root);
-	if (system(cmd) != 0)
-		fprintf(stderr, "could not remove %s\n", root);
+	scratch_remove(root);
 	return ret;
 }

@@ -10,6 +10,7 @@
 
 #include "check.h"
 #include "noise.h"
+#include "scratch.h"
 
 static char root[] = "/tmp/ivb-unit-noise-XXXXXX";
 static struct ivb_noise noise; /* large: static */
@@ -192,19 +193,14 @@ static void test_json(void)
 
 int main(void)
 {
-	char cmd[96];
 	int ret;
 
-	if (mkdtemp(root) == NULL) {
-		perror("mkdtemp");
+	if (scratch_make(root) < 0)
 		return 1;
-	}
 	RUN_TEST(test_snapshots_and_busy_processes);
 	RUN_TEST(test_bounds_and_missing_files);
 	RUN_TEST(test_json);
 	ret = CHECK_SUMMARY("unit noise");
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", root);
-	if (system(cmd) != 0)
-		fprintf(stderr, "could not remove %s\n", root);
+	scratch_remove(root);
 	return ret;
 }

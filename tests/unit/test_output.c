@@ -9,6 +9,7 @@
 #include "csv.h"
 #include "csv_read.h"
 #include "json.h"
+#include "scratch.h"
 
 /* The seed's header lines, as its README gives them. */
 static const char seed_latency[] =
@@ -201,13 +202,10 @@ static void test_json_hostile_strings(void)
 
 int main(void)
 {
-	char cmd[64];
 	int ret;
 
-	if (mkdtemp(tmpdir) == NULL) {
-		perror("mkdtemp");
+	if (scratch_make(tmpdir) < 0)
 		return 1;
-	}
 	RUN_TEST(test_csv_headers_match_seed);
 	RUN_TEST(test_csv_rows);
 	RUN_TEST(test_csv_overflow);
@@ -215,8 +213,6 @@ int main(void)
 	RUN_TEST(test_json);
 	RUN_TEST(test_json_hostile_strings);
 	ret = CHECK_SUMMARY("unit output");
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "could not remove %s\n", tmpdir);
+	scratch_remove(tmpdir);
 	return ret;
 }

@@ -12,8 +12,8 @@
  * Interleaving points of the latest policy's handshake: one before each access to shared memory that
  * the other side's decisions depend on. tests/unit/test_ring_interleave.c builds ring.c with
  * -DIVB_RING_STEPS and runs host and guest one step at a time through every order of these points,
- * because a stress test alone does not hit the few instructions wide windows they guard. Empty in
- * the programs: their code is unchanged.
+ * because a stress test alone almost never hits the windows of a few instructions between a claim or
+ * a mark and its re-check. Empty in the programs: their code is unchanged.
  */
 #ifdef IVB_RING_STEPS
 #define IVB_RING_STEP(where) ivb_ring_step(where)

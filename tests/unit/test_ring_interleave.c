@@ -7,8 +7,9 @@
  * consumer are two threads of which exactly one runs at a time (a semaphore each), so a run is one sequence of
  * the two sides' steps, decided by the schedule alone. A depth-first search over the choices replays every
  * such sequence of a few small scenarios and checks in each that the guest never holds a slot the host is
- * writing, that the frames it takes are whole, that it ends with the newest frame, and that both sides agree on the fate
- * of every frame.
+ * writing, that the frames it takes are whole, that it ends with the newest frame, and that both sides agree
+ * on the fate of every frame. The model is sequential consistency, which the handshake's seq_cst accesses
+ * give; weaker orderings of the other accesses are for ThreadSanitizer and test_ring.c's stress.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -458,5 +459,5 @@ int main(void)
 		sem_post(&turn[s]);
 		pthread_join(t[s], NULL);
 	}
-	return CHECK_SUMMARY("test_ring_interleave");
+	return CHECK_SUMMARY("unit ring_interleave");
 }

@@ -8,6 +8,19 @@
 #include <stdio.h>
 #include <string.h>
 
+/*
+ * Interleaving points of the latest policy's handshake: one before each access to shared memory that
+ * the other side's decisions depend on. tests/unit/test_ring_interleave.c builds ring.c with
+ * -DIVB_RING_STEPS and runs host and guest one step at a time through every order of these points,
+ * because a stress test alone almost never hits the windows of a few instructions between a claim or
+ * a mark and its re-check. Empty in the programs: their code is unchanged.
+ */
+#ifdef IVB_RING_STEPS
+#define IVB_RING_STEP(where) ivb_ring_step(where)
+#else
+#define IVB_RING_STEP(where) ((void)0)
+#endif
+
 #define LATEST_SLOT_BITS 8u
 #define LATEST_SLOT_MASK ((1u << LATEST_SLOT_BITS) - 1u)
 
@@ -113,7 +126,10 @@ static void report(struct ivb_ring_producer *p, uint64_t seq, uint32_t slot, con
 static int read_result(struct ivb_ring_producer *p, uint32_t slot, uint64_t seq1, struct ivb_ring_result *out)
 {
 	struct ivb_ring_result *r = &p->ctl->result[slot];
-	uint64_t got = atomic_load_explicit(&r->seq1, memory_order_acquire);
+	uint64_t got;
+
+	IVB_RING_STEP("collect: result");
+	got = atomic_load_explicit(&r->seq1, memory_order_acquire);
 
 	if (got != seq1)
 		return -EAGAIN;
@@ -178,8 +194,11 @@ static int acquire_latest(struct ivb_ring_producer *p, uint32_t *slot)
 	if (ret < 0)
 		return ret;
 	for (;;) {
-		uint64_t reading = atomic_load_explicit(&p->ctl->reading, memory_order_seq_cst);
+		uint64_t reading;
 		uint32_t best = UINT32_MAX;
+
+		IVB_RING_STEP("acquire: look");
+		reading = atomic_load_explicit(&p->ctl->reading, memory_order_seq_cst);
 
 		/* The least recently written slot that is neither the newest frame nor claimed. */
 		for (uint32_t s = 0; s < p->g.nslots; s++) {
@@ -194,7 +213,9 @@ static int acquire_latest(struct ivb_ring_producer *p, uint32_t *slot)
 		tried[best] = true;
 		/* Mark the slot invalid, then look again: a guest that claimed it in between sees the
 		 * mark (and retries), or we see its claim (and leave the slot); never neither. */
+		IVB_RING_STEP("acquire: mark");
 		atomic_store_explicit(&p->ctl->desc[best].seq1, 0, memory_order_seq_cst);
+		IVB_RING_STEP("acquire: recheck");
 		reading = atomic_load_explicit(&p->ctl->reading, memory_order_seq_cst);
 		if (reading != 0 && latest_slot(reading) == best)
 			continue;
@@ -259,10 +280,12 @@ void ivb_ring_publish(struct ivb_ring_producer *p, uint32_t slot, uint64_t size,
 	ivb_ring_stamp(ivb_ring_slot(p, slot), seq);
 	d->size = size;
 	memcpy(d->checksum, checksum, IVB_RING_CHECKSUM_LEN);
+	IVB_RING_STEP("publish: desc");
 	atomic_store_explicit(&d->seq1, seq + 1, memory_order_release);
 	if (p->g.policy == IVB_RING_LATEST) {
 		p->slot_seq1[slot] = seq + 1;
 		p->slot_age[slot] = seq + 1;
+		IVB_RING_STEP("publish: latest");
 		atomic_store_explicit(&p->ctl->latest, latest_pack(seq, slot), memory_order_seq_cst);
 	}
 	atomic_store_explicit(&p->ctl->head, seq + 1, memory_order_seq_cst);
@@ -431,9 +454,13 @@ static int take_block(struct ivb_ring_consumer *c, struct ivb_ring_frame *f, cha
 static int take_latest(struct ivb_ring_consumer *c, struct ivb_ring_frame *f, char *why, size_t whylen)
 {
 	for (int attempt = 0; attempt < 4; attempt++) {
-		uint64_t latest = atomic_load_explicit(&c->ctl->latest, memory_order_seq_cst);
-		uint64_t seq1 = latest_seq1(latest);
-		uint32_t slot = latest_slot(latest);
+		uint64_t latest, seq1;
+		uint32_t slot;
+
+		IVB_RING_STEP("take: latest");
+		latest = atomic_load_explicit(&c->ctl->latest, memory_order_seq_cst);
+		seq1 = latest_seq1(latest);
+		slot = latest_slot(latest);
 
 		if (latest == 0 || seq1 <= c->next_seq) {
 			if (seq1 < c->next_seq)
@@ -447,8 +474,11 @@ static int take_latest(struct ivb_ring_consumer *c, struct ivb_ring_frame *f, ch
 		if (slot >= c->g.nslots)
 			return reject(why, whylen, "ring latest slot %u out of range (%u slots)", slot, c->g.nslots);
 		/* Claim, then check the slot still holds that frame (see acquire_latest). */
+		IVB_RING_STEP("take: claim");
 		atomic_store_explicit(&c->ctl->reading, latest, memory_order_seq_cst);
+		IVB_RING_STEP("take: check");
 		if (atomic_load_explicit(&c->ctl->desc[slot].seq1, memory_order_seq_cst) != seq1) {
+			IVB_RING_STEP("take: unclaim");
 			atomic_store_explicit(&c->ctl->reading, 0, memory_order_seq_cst);
 			continue;
 		}
@@ -487,14 +517,17 @@ void ivb_ring_release(struct ivb_ring_consumer *c, const struct ivb_ring_frame *
 {
 	struct ivb_ring_result *r = &c->ctl->result[f->slot];
 
+	IVB_RING_STEP("release: result");
 	r->copy_ns = copy_ns;
 	r->verify_ns = verify_ns;
 	r->status = status;
 	atomic_store_explicit(&r->seq1, f->seq + 1, memory_order_release);
 	c->next_seq = f->seq + 1;
 	c->released++;
-	if (c->g.policy == IVB_RING_LATEST)
+	if (c->g.policy == IVB_RING_LATEST) {
+		IVB_RING_STEP("release: unclaim");
 		atomic_store_explicit(&c->ctl->reading, 0, memory_order_seq_cst);
+	}
 	/* Block: released counts frames in order, so it is also the next frame's sequence. */
 	atomic_store_explicit(&c->ctl->released, c->g.policy == IVB_RING_BLOCK ? c->next_seq : c->released,
 			      memory_order_seq_cst);

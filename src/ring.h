@@ -307,4 +307,9 @@ void ivb_ring_consumer_awake(struct ivb_ring_consumer *c);
 void ivb_ring_stamp(uint8_t *frame, uint64_t seq);
 uint64_t ivb_ring_read_stamp(const uint8_t *frame);
 
+#ifdef IVB_RING_STEPS
+/* Test builds only: the test's scheduler, called at each interleaving point of ring.c (see there). */
+void ivb_ring_step(const char *where);
+#endif
+
 #endif /* IVB_RING_H */

@@ -113,13 +113,14 @@ def print_ratios(sets, labels, resamples):
     """Each headline figure both sets have: B/A, its 95% interval, faster / slower / no measurable
     difference. The exit status: 1 when a run of either set could not be loaded."""
     status = 0
-    figures = []
+    figures, switched = [], []
     for name, run_set in zip("AB", sets):
         for label, error in run_set.failed:
             warn(f"{run_set.folder}: {label}: {error}; run left out")
             status = 1
-        figures.append({r.spec.key: r for r in set_figures(run_set, set_noise(run_set, record=False), resamples)[0]
-                        if r.figure is not None})
+        results = set_figures(run_set, set_noise(run_set, record=False), resamples)[0]
+        figures.append({r.spec.key: r for r in results if r.figure is not None and not r.all_switched})
+        switched.append({r.spec.key: r.spec.label for r in results if r.all_switched})
     a, b = figures
     method = intervals.METHOD_RUNS if any(len(s.runs) > 1 for s in sets) else intervals.METHOD_ITERATIONS
     print(f"{PROG}: B/A for each headline figure (A = {labels[0]}: {len(sets[0].runs)} run(s), "
@@ -129,10 +130,13 @@ def print_ratios(sets, labels, resamples):
     print(f"  (95% intervals: {method}, each set resampled on its own, {resamples} resamples;\n"
           "  time figures: B/A of the times, lower is faster; frames/s: higher is faster;\n"
           "  \"no measurable difference\": the interval holds 1)")
-    for name, one, other in (("A", a, b), ("B", b, a)):
-        only = [one[key].spec.label for key in one if key not in other]
+    for name, one, other, other_switched in (("A", a, b, switched[1]), ("B", b, a, switched[0])):
+        only = [one[key].spec.label for key in one if key not in other and key not in other_switched]
         if only:
             print(f"  only in {name}: {', '.join(only)}")
+    for name, labels in zip("AB", switched):
+        if labels:
+            print(f"  not compared, every sample switched out in {name}: {', '.join(labels.values())}")
     for name, run_set in zip("AB", sets):
         for item in set_noise(run_set, record=False):
             if item.noisy:

@@ -66,11 +66,12 @@ class FigureSpec:
 @dataclass(frozen=True)
 class Samples:
     """One run's samples of a figure (ns, or per second for a rate), and how many were left out as
-    switched out of how many successful ones."""
+    switched out of how many successful ones (their values in left_out_values)."""
     values: tuple
     left_out: int = 0
     total: int = 0
     phase: Optional[str] = None
+    left_out_values: tuple = ()
 
 
 @dataclass
@@ -86,14 +87,21 @@ class RunSet:
 
 @dataclass(frozen=True)
 class FigureResult:
-    """A figure over a set: the interval (None when no run kept a sample), the per-run samples, the
-    switched-out count, and the labels of the noisy runs whose samples it holds."""
+    """A figure over a set: the interval (None when no run had a sample), the per-run samples, the
+    switched-out count, and the labels of the noisy runs whose samples it holds. all_switched: every
+    sample was switched out, and the figure is over all of them (a phase longer than a scheduler tick
+    under TCG always is): shown, never reliable, never compared."""
     spec: FigureSpec
     figure: Optional[intervals.Figure]
     per_run: tuple
     left_out: int
     total: int
     noisy_runs: tuple
+    all_switched: bool = False
+
+    @property
+    def reliable(self) -> bool:
+        return self.figure is not None and self.figure.reliable and not self.all_switched
 
 
 def run_folders(folder):
@@ -153,7 +161,7 @@ def stage_samples(run, test, rows, column, keys):
     if phase is None:
         return Samples(tuple(values), 0, len(values))
     out = disturbed(run, test, rows, keys, phase)
-    return Samples(tuple(values[~out]), int(out.sum()), len(values), phase)
+    return Samples(tuple(values[~out]), int(out.sum()), len(values), phase, tuple(values[out]))
 
 
 def stream_table(run):
@@ -281,8 +289,12 @@ def set_figures(run_set, noise_results=(), resamples=intervals.RESAMPLES):
     for key, spec in specs.items():
         runs = per_key[key]
         kept = [s.values for _, s in runs if s.values]
+        all_switched = not kept
+        if all_switched:
+            kept = [s.left_out_values for _, s in runs if s.left_out_values]
         figure = intervals.median_interval(kept, resamples=resamples) if kept else None
         results.append(FigureResult(spec, figure, tuple(runs), sum(s.left_out for _, s in runs),
                                     sum(s.total for _, s in runs),
-                                    tuple(label for label, s in runs if label in noisy and s.values)))
+                                    tuple(label for label, s in runs if label in noisy and (s.values or all_switched)),
+                                    all_switched and figure is not None))
     return results, problems

@@ -48,7 +48,7 @@ def figure_row(result):
     cv = "n/a" if figure.cv is None else f"{100 * figure.cv:.1f}%"
     return ([spec.label, spec.unit] + [fmt(scaled(spec, v), decimals) for v in (figure.median, figure.low, figure.high)]
             + [spread(figure)] + mbps_cells(spec, figure)
-            + [cv, str(figure.runs), str(figure.samples), left, "" if figure.reliable else NOT_RELIABLE])
+            + [cv, str(figure.runs), str(figure.samples), left, "" if result.reliable else NOT_RELIABLE])
 
 
 def method_words(runs):
@@ -59,7 +59,9 @@ def method_words(runs):
 def left_out_line(result):
     word = SAMPLE_WORDS.get(next((s.phase for _, s in result.per_run if s.phase), None), "samples")
     line = f"  {result.spec.label}: {result.left_out} of {result.total} {word} left out: switched out"
-    if result.figure is None:
+    if result.all_switched:
+        line += " (none left: the figure is over all of them, not reliable)"
+    elif result.figure is None:
         line += " (none left: no figure)"
     return line
 
@@ -79,7 +81,7 @@ def figures_section(run_set, results, problems, resamples=intervals.RESAMPLES):
         "  left_out: guest phases switched out or migrated (phase_performance.csv), left out of the figure.",
     ]
     lines += fmt_table(HEADER, [figure_row(r) for r in results])
-    unreliable = sum(1 for r in results if r.figure is None or not r.figure.reliable)
+    unreliable = sum(1 for r in results if not r.reliable)
     lines.append(f"  {unreliable} of {len(results)} figures not reliable")
     if not any(r.spec.key.startswith("stream/") for r in results):
         lines.append("  stream: no stream_results.csv in any run (no frames/s figures)")

@@ -215,6 +215,30 @@ def test_switched_out_phases_are_left_out_and_counted(repeated):
     assert "    switched out, left out: latency C copy 3 of 30" in noise
 
 
+def test_a_figure_whose_every_sample_was_switched_out_is_shown_over_all_and_not_reliable(tmp_path):
+    """A phase longer than a scheduler tick is switched out every time (SHA-256 of 4K frames under TCG):
+    the figure is not dropped but taken over every sample and marked, and --compare leaves it out."""
+    every_d = {(i, "D") for i in range(1, 31)}
+    latency = write_run(tmp_path / "a", 41, switched=every_d)
+    write_run(tmp_path / "b", 42)
+    proc = analyse(tmp_path / "a")
+    assert proc.returncode == 0, proc.stderr
+    figures = report_section((tmp_path / "a" / "performance_report.txt").read_text(), "HEADLINE FIGURES")
+    row = figure_row(figures, "latency D verify")
+    assert (row["left_out"], row["n"], row["reliable"]) == ("30/30", "30", "not reliable"), row
+    assert float(row["median"]) == pytest.approx(statistics.median(kept(latency, "D")) / 1e3, abs=0.0006)
+    assert ("  latency D verify: 30 of 30 verifications left out: switched out "
+            "(none left: the figure is over all of them, not reliable)") in figures
+    assert figure_row(figures, "latency C copy")["left_out"] == "0"
+    proc = subprocess.run([sys.executable, str(b.ANALYZE), "--resamples", RESAMPLES, "--compare",
+                           str(tmp_path / "a"), str(tmp_path / "b")], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert ratio_row(proc.stdout, "latency C copy")["verdict"]
+    assert not [line for line in proc.stdout.splitlines() if line.startswith("  latency D verify")], proc.stdout
+    assert "  not compared, every sample switched out in A: latency D verify" in proc.stdout.splitlines()
+    assert "only in" not in proc.stdout
+
+
 # ---- NOISE on recorded run.json noise blocks ----------------------------------------------------
 
 

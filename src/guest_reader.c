@@ -287,20 +287,24 @@ static uint32_t stream(struct workspace *w, uint8_t *shared, const struct ivb_me
 	struct ivb_ring_guest_report rep = { 0 };
 	struct ivb_cpu_span cpu;
 	char why[IVB_WHY_LEN];
-	int ret = ivb_ring_consumer_attach(&c, shared, msg->size, why, sizeof(why));
+	int ret = ivb_ring_consumer_open(&c, shared, msg->size, why, sizeof(why));
 
 	if (ret < 0) {
 		fprintf(stderr, PROG ": stream: %s\n", why);
 		return IVB_MSG_BAD_SIZE;
 	}
-	/* A doorbell-mode host sleeps until we attach. A lost ring costs it a sleep slice, nothing more. */
-	if (w->g->bell != NULL)
-		(void)ivb_bell_ring(w->g->bell, w->g->host_peer);
-	/* The scratch copy and the private-cost buffers: a slot's size each, pre-faulted. */
+	/*
+	 * The scratch copy and the private-cost buffers: a slot's size each, pre-faulted. Before the host
+	 * starts: for 4K frames this takes longer than a frame period, whose frames would be dropped.
+	 */
 	if (ensure_buffers(w, c.g.slot_stride) < 0) {
 		ivb_ring_consumer_finish(&c, NULL);
 		return IVB_MSG_GUEST_FAILURE;
 	}
+	ivb_ring_consumer_start(&c);
+	/* A doorbell-mode host sleeps until we start. A lost ring costs it a sleep slice, nothing more. */
+	if (w->g->bell != NULL)
+		(void)ivb_bell_ring(w->g->bell, w->g->host_peer);
 	ivb_cpu_span_start(&cpu);
 	ret = ivb_stream_consume(&c, w->copy, w->g->bell, w->g->host_peer, w->g->timeout_ns, host_alive, w->g->r, &t,
 				 why, sizeof(why));

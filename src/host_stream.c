@@ -127,8 +127,8 @@ static void free_sources(struct stream_state *st)
 }
 
 /*
- * Wait for the guest to attach to the ring before the clock starts. In doorbell mode sleep: the guest
- * rings once attached (under TCG it may take a while to read the stream message).
+ * Wait for the guest to attach to the ring, its buffers ready, before the clock starts. In doorbell mode
+ * sleep: the guest rings once attached (under TCG it may take a while to read the stream message).
  */
 static int wait_attached(struct ivb_run *run, const struct ivb_ring_producer *ring, struct ivb_bell *bell)
 {

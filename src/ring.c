@@ -397,8 +397,8 @@ static int reject(char *why, size_t whylen, const char *fmt, ...)
 	return -EPROTO;
 }
 
-int ivb_ring_consumer_attach(struct ivb_ring_consumer *c, void *buffer, uint64_t capacity, char *why,
-			     size_t whylen)
+int ivb_ring_consumer_open(struct ivb_ring_consumer *c, void *buffer, uint64_t capacity, char *why,
+			   size_t whylen)
 {
 	struct ivb_ring_ctl *ctl = buffer;
 	struct ivb_ring_geometry g = {
@@ -426,8 +426,22 @@ int ivb_ring_consumer_attach(struct ivb_ring_consumer *c, void *buffer, uint64_t
 	c->ctl = ctl;
 	c->slots = (uint8_t *)buffer + IVB_RING_CTL_SIZE;
 	c->g = g;
-	atomic_store_explicit(&ctl->consumer_state, IVB_RING_STREAMING, memory_order_release);
 	return 0;
+}
+
+void ivb_ring_consumer_start(struct ivb_ring_consumer *c)
+{
+	atomic_store_explicit(&c->ctl->consumer_state, IVB_RING_STREAMING, memory_order_release);
+}
+
+int ivb_ring_consumer_attach(struct ivb_ring_consumer *c, void *buffer, uint64_t capacity, char *why,
+			     size_t whylen)
+{
+	int ret = ivb_ring_consumer_open(c, buffer, capacity, why, whylen);
+
+	if (ret == 0)
+		ivb_ring_consumer_start(c);
+	return ret;
 }
 
 static int take_block(struct ivb_ring_consumer *c, struct ivb_ring_frame *f, char *why, size_t whylen)

@@ -273,9 +273,20 @@ struct ivb_ring_frame {
 };
 
 /*
- * Read and validate the geometry the host wrote at `buffer` (capacity bytes from it mapped).
+ * Read and validate the geometry the host wrote at `buffer` (capacity bytes from it mapped). The host
+ * does not start yet: it waits for ivb_ring_consumer_start.
  * Returns: 0, or -EPROTO with `why` saying which field is out of range.
  */
+int ivb_ring_consumer_open(struct ivb_ring_consumer *c, void *buffer, uint64_t capacity, char *why,
+			   size_t whylen);
+
+/*
+ * Tell the host that frames may come (it starts its clock and its first frame now): call it once the
+ * consumer is ready to take them, its buffers made, so that no frame is dropped for its start-up.
+ */
+void ivb_ring_consumer_start(struct ivb_ring_consumer *c);
+
+/* ivb_ring_consumer_open, then ivb_ring_consumer_start when it succeeded (a consumer with nothing to prepare). */
 int ivb_ring_consumer_attach(struct ivb_ring_consumer *c, void *buffer, uint64_t capacity, char *why,
 			     size_t whylen);
 

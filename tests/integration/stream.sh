@@ -93,6 +93,18 @@ test_latest_paced_counts_drops() {
 	pass "$name"
 }
 
+test_latest_first_frame_taken() {
+	local name=latest_first_frame_taken out="$WORK/$1"
+	GUEST_ARGS=()
+	# The guest makes its 4K buffers (longer than a frame period here) before it lets the host start, so
+	# the stream's first frame is not dropped for the guest's start-up.
+	run_stream "$out" "${STREAM_ONLY[@]}" --size 128M --stream-seconds 1 --stream-frames 4k --stream-policy latest \
+		--fps 144
+	[ "$host_rc" -eq 0 ] && [ "$guest_rc" -eq 0 ] || { fail "$name" "exit host $host_rc guest $guest_rc: $(tail -1 "$out/host.err")"; return; }
+	check_stream "$out" 'next(r for r in mine if r["frame"] == "0")["status"] == "ok"' || { fail "$name" "frame 0 dropped"; return; }
+	pass "$name"
+}
+
 test_verify_none_is_said() {
 	local name=verify_none_is_said out="$WORK/$1"
 	GUEST_ARGS=()
@@ -219,7 +231,8 @@ test_host_killed_mid_stream() {
 	pass "$name"
 }
 
-for t in test_block_every_frame_verified test_latest_paced_counts_drops test_verify_none_is_said \
+for t in test_block_every_frame_verified test_latest_paced_counts_drops test_latest_first_frame_taken \
+	test_verify_none_is_said \
 	test_lockstep_then_stream test_doorbell_stream test_bad_options test_guest_killed_mid_stream \
 	test_guest_sigterm_mid_stream test_host_killed_mid_stream; do
 	rm -f "$SHM"

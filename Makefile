@@ -26,7 +26,7 @@ NEED := scripts/need-packages.sh
 # Modules both programs use, compiled once.
 LIB_SRCS := src/opts.c src/region.c src/protocol.c src/protocol_host.c src/protocol_guest.c src/peer_check.c src/plan.c src/sha256.c src/phases.c src/perfctr.c src/cli.c src/ivpeer.c src/bell.c src/ring.c src/stream.c
 # The CSV writer and its generated columns are the host's alone: the guest builds from src/ only (dev VM).
-HOST_SRCS := src/host_writer.c src/host_run.c src/host_stream.c src/host_rows.c src/host_output.c src/csv.c $(BUILD)/gen/columns.c src/manifest.c src/json.c src/noise.c src/ivserver.c
+HOST_SRCS := src/host_writer.c src/host_run.c src/host_stream.c src/host_rows.c src/host_output.c src/csv.c $(BUILD)/gen/columns.c src/manifest.c src/json.c src/noise.c src/ivserver_setup.c
 GUEST_SRCS := src/guest_reader.c src/map_study.c src/pci.c
 LIB_OBJS := $(LIB_SRCS:src/%.c=$(BUILD)/%.o)
 HOST_OBJS := $(patsubst $(BUILD)/gen/%.c,$(BUILD)/%.o,$(HOST_SRCS:src/%.c=$(BUILD)/%.o))

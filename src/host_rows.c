@@ -8,26 +8,27 @@
 
 #define COL(T, NAME) IVB_COL_##T##_##NAME
 
-static void ns_us(struct ivb_csv *c, size_t ns_col, size_t us_col, bool have, uint64_t ns)
+/* A time in ns and again in a larger unit (ns / per_unit, with decimals); both empty when not measured. */
+static void ns_and(struct ivb_csv *c, size_t ns_col, size_t unit_col, bool have, uint64_t ns, double per_unit,
+		   int decimals)
 {
 	if (!have) {
 		ivb_csv_set_empty(c, ns_col);
-		ivb_csv_set_empty(c, us_col);
+		ivb_csv_set_empty(c, unit_col);
 		return;
 	}
 	ivb_csv_set_u64(c, ns_col, ns);
-	ivb_csv_set_fixed(c, us_col, (double)ns / 1e3, 3);
+	ivb_csv_set_fixed(c, unit_col, (double)ns / per_unit, decimals);
+}
+
+static void ns_us(struct ivb_csv *c, size_t ns_col, size_t us_col, bool have, uint64_t ns)
+{
+	ns_and(c, ns_col, us_col, have, ns, 1e3, 3);
 }
 
 static void ns_ms(struct ivb_csv *c, size_t ns_col, size_t ms_col, bool have, uint64_t ns)
 {
-	if (!have) {
-		ivb_csv_set_empty(c, ns_col);
-		ivb_csv_set_empty(c, ms_col);
-		return;
-	}
-	ivb_csv_set_u64(c, ns_col, ns);
-	ivb_csv_set_fixed(c, ms_col, (double)ns / 1e6, 6);
+	ns_and(c, ns_col, ms_col, have, ns, 1e6, 6);
 }
 
 /* MB/s with MB = 1e6 bytes; empty when there is no duration. */

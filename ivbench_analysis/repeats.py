@@ -14,14 +14,14 @@ from typing import Optional
 
 import numpy as np
 
-from . import intervals, noise, schema
-from .load import InputError, load_run, read_csv_file, warn
+from . import intervals, noise
+from .load import InputError, load_run, warn
 from .model import BANDWIDTH_CSV, LATENCY_CSV, MESSAGE_KEYS
 from .stats import frames_by_size, successful
+from .streams import load_streams, stream_figures
 
 RUN_FOLDER = re.compile(r"run-([0-9]+)\Z")
 
-STREAM_CSV = schema.TABLES["stream"].file
 
 # Guest phases as phase_performance.csv names them, the timing column of each test that holds the
 # phase, and what one sample of it is called in "3 of 30 copies left out".
@@ -48,8 +48,6 @@ REFERENCE_FIGURES = [("host_memcpy_ns", "host memcpy"), ("guest_hot_cache_ns", "
 
 # Stream frames/s is counted per whole second of the stream (publish_ns from its start), so that a run
 # gives one sample per second to resample; a stream shorter than that gives one sample (its mean rate).
-STREAM_WINDOW_NS = 1_000_000_000
-DELIVERED = ("ok", "unverified")
 
 
 @dataclass(frozen=True)
@@ -164,48 +162,30 @@ def stage_samples(run, test, rows, column, keys):
     return Samples(tuple(values[~out]), int(out.sum()), len(values), phase, tuple(values[out]))
 
 
-def stream_table(run):
-    """stream_results.csv of a run: the loader's table when it gives one (run.stream), else read here;
-    None when the run has no stream test. Raises InputError when the file cannot be used."""
-    table = getattr(run, "stream", None)
-    if table is not None:
-        return table
-    path = run.folder / STREAM_CSV
-    if not path.exists():
-        return None
-    return read_csv_file(path, schema.columns("stream"), optional_numeric=True,
-                         text_columns=schema.text_columns("stream"), required=("frame", "publish_ns", "status"))
-
-
-def stream_rates(frames):
-    """Delivered frames per second, one value per whole second of the stream (or one for a shorter one)."""
-    publish = frames["publish_ns"].to_numpy(dtype=float)
-    delivered = frames["status"].isin(DELIVERED).to_numpy()
-    seconds = int(publish.max() // STREAM_WINDOW_NS) if publish.size else 0
-    if seconds == 0:
-        span = publish.max() - publish.min() if publish.size > 1 else 0
-        return (delivered.sum() / span * 1e9,) if span > 0 else ()
-    window = (publish // STREAM_WINDOW_NS).astype(int)
-    return tuple(float(np.sum(delivered & (window == s))) for s in range(seconds))
-
-
 def stream_samples(run):
-    """(FigureSpec, Samples) of the stream test: per-frame latency and frames/s, per frame type, policy
-    and checksum."""
-    table = stream_table(run)
-    if table is None or table.empty:
-        return []
+    """(FigureSpec, Samples) of the stream test: per-frame latency and frames/s per whole second, per frame
+    type, policy and checksum; the STREAMING section's own figures (streams.stream_figures), so that the
+    two never differ."""
+    latency, rates, sizes = {}, {}, {}
+    for stream in load_streams(run).streams:
+        key = (stream.frame_type, stream.policy, stream.verify)
+        figures = stream_figures(stream)
+        rows = stream.rows
+        if rows is not None:
+            consumed = rows[rows["dropped"] == 0]["latency_ns"].dropna()
+            latency.setdefault(key, []).extend(consumed.to_numpy(dtype=float))
+        rates.setdefault(key, []).extend(float(w) for w in figures.windows)
+        sizes[key] = stream.size_bytes
     out = []
-    for (frame, policy, verify), frames in table.groupby(["frame_type", "policy", "verify"], sort=True):
-        name = f"stream {frame} {policy} {verify}"
-        ok = frames[frames["status"].isin(DELIVERED) & frames["latency_ns"].notna()]
-        size = int(frames["size_bytes"].max())
-        key = f"stream/{frame}/{policy}/{verify}"
-        out.append((FigureSpec(f"{key}/latency", f"{name} latency", intervals.TIME, "us", None),
-                    Samples(tuple(ok["latency_ns"].to_numpy(dtype=float)), 0, len(ok))))
-        rates = stream_rates(frames)
-        out.append((FigureSpec(f"{key}/fps", f"{name} frames/s", intervals.RATE, "frames/s", size),
-                    Samples(rates, 0, len(rates))))
+    for key in sorted(rates):
+        name, path = "stream {} {} {}".format(*key), "stream/{}/{}/{}".format(*key)
+        values = tuple(latency.get(key, ()))
+        if values:
+            out.append((FigureSpec(f"{path}/latency", f"{name} latency", intervals.TIME, "us", None),
+                        Samples(values, 0, len(values))))
+        if rates[key]:
+            out.append((FigureSpec(f"{path}/fps", f"{name} frames/s", intervals.RATE, "frames/s", sizes[key]),
+                        Samples(tuple(rates[key]), 0, len(rates[key]))))
     return out
 
 
@@ -230,10 +210,7 @@ def run_samples(run):
                 spec = FigureSpec(f"{test}/{frame}/{column}", f"{test} {frame} {label}", intervals.TIME, "us",
                                   int(size))
                 out.append((spec, stage_samples(run, test, frame_rows, column, MESSAGE_KEYS[test])))
-    try:
-        out += stream_samples(run)
-    except InputError as err:
-        problems.append(f"{err}; stream figures left out")
+    out += stream_samples(run)
     return out, problems
 
 

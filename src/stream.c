@@ -70,16 +70,25 @@ int ivb_checksum(uint32_t verify, const void *data, size_t len, uint8_t out[IVB_
 
 /* ---- host ---- */
 
-static struct ivb_stream_frame *inflight(struct ivb_stream_host *h, uint64_t seq)
+static struct ivb_stream_frame *record_of(struct ivb_stream_host *h, uint32_t slot)
 {
-	return &h->inflight[seq % (sizeof(h->inflight) / sizeof(h->inflight[0]))];
+	return slot < IVB_RING_MAX_SLOTS ? &h->inflight[slot] : &h->slotless;
+}
+
+/*
+ * Before each ring call that may report outcomes: the time they were noticed, read once, so that the
+ * callbacks of earlier frames in the same batch (a CSV row, a flush) are not counted in later ones.
+ */
+static void notice(struct ivb_stream_host *h)
+{
+	h->noticed_ns = ivb_now_ns();
 }
 
 /* The ring learnt a frame's fate: complete its record and hand it on. */
 static void on_outcome(void *arg, const struct ivb_ring_outcome *o)
 {
 	struct ivb_stream_host *h = arg;
-	struct ivb_stream_frame *f = inflight(h, o->seq);
+	struct ivb_stream_frame *f = record_of(h, o->slot);
 	struct ivb_stream_host_totals *t = &h->totals;
 
 	if (f->seq != o->seq) /* the ring only reports frames it was given: a bug, not the peer */
@@ -87,7 +96,7 @@ static void on_outcome(void *arg, const struct ivb_ring_outcome *o)
 	f->dropped = !o->consumed;
 	if (o->consumed) {
 		f->status = o->status;
-		f->latency_ns = ivb_now_ns() - h->start_ns - f->publish_ns;
+		f->latency_ns = h->noticed_ns - h->start_ns - f->publish_ns;
 		f->guest_copy_ns = o->copy_ns;
 		f->guest_verify_ns = o->verify_ns;
 		t->consumed++;
@@ -110,6 +119,7 @@ static int host_fail(struct ivb_stream_host *h, int err, const char *what)
 
 static int collect(struct ivb_stream_host *h)
 {
+	notice(h);
 	if (ivb_ring_collect(&h->ring) < 0)
 		return host_fail(h, -EPROTO, "the guest wrote a frame result or count out of range");
 	return h->callback_error;
@@ -188,6 +198,7 @@ static int acquire(struct ivb_stream_host *h, uint32_t *slot, uint64_t *wait_ns)
 	int ret;
 
 	for (;;) {
+		notice(h);
 		ret = ivb_ring_acquire(&h->ring, slot);
 		if (ret == 0 || h->ring.g.policy == IVB_RING_LATEST)
 			break;
@@ -210,9 +221,10 @@ static int acquire(struct ivb_stream_host *h, uint32_t *slot, uint64_t *wait_ns)
 static int produce_one(struct ivb_stream_host *h)
 {
 	uint64_t seq = h->ring.next_seq, wait_ns = 0, t0;
-	struct ivb_stream_frame *f = inflight(h, seq);
-	uint32_t slot, k = (uint32_t)(seq % h->nsources);
+	uint32_t slot = UINT32_MAX, k = (uint32_t)(seq % h->nsources);
+	/* After acquire: it reports the fate of the frame the slot held, which has its record there. */
 	int ret = acquire(h, &slot, &wait_ns);
+	struct ivb_stream_frame *f = record_of(h, ret == 0 ? slot : UINT32_MAX);
 
 	*f = (struct ivb_stream_frame){ .seq = seq, .slot = UINT32_MAX, .slot_wait_ns = wait_ns };
 	h->totals.produced++;
@@ -279,6 +291,7 @@ int ivb_stream_produce(struct ivb_stream_host *h)
 		if (ret < 0)
 			return ret;
 	}
+	notice(h);
 	ret = ivb_ring_settle(&h->ring);
 	if (ret == -EPIPE)
 		return host_fail(h, ret, "the guest ended the stream without releasing every frame");

@@ -67,8 +67,14 @@ struct ivb_stream_host {
 	void *check_arg;
 	struct ivb_stream_host_totals totals;
 	char why[256];
-	/* frames in flight: at most a ring's worth unresolved at any time */
-	struct ivb_stream_frame inflight[2 * IVB_RING_MAX_SLOTS];
+	/*
+	 * The record of each slot's unresolved frame (a slot holds at most one, under both policies: under
+	 * latest a frame the guest keeps claimed can stay unresolved for any number of later frames), and
+	 * of a frame dropped before it got a slot.
+	 */
+	struct ivb_stream_frame inflight[IVB_RING_MAX_SLOTS];
+	struct ivb_stream_frame slotless;
+	uint64_t noticed_ns; /* host clock before the ring call that reports outcomes: their latency's end */
 	uint64_t start_ns;
 	int callback_error;
 };

@@ -144,6 +144,27 @@ static void test_latest_paced(void)
 	CHECK(h.totals.failed == 0);
 }
 
+/*
+ * latest, unpaced, SHA-256: the host writes dozens of frames while the guest verifies one, so a frame the
+ * guest holds stays unresolved across many later ones (each frame's record once sat at seq % 32, and
+ * the guest's release of a frame 32 frames old aborted the host).
+ */
+static void test_latest_unpaced_slow_consumer(void)
+{
+	struct ivb_stream_host h;
+	struct guest_run g = { 0 };
+	struct tally t;
+
+	host_setup(&h, IVB_RING_LATEST, IVB_VERIFY_SHA256, 0, &t);
+	CHECK(run(&h, &g) == 0);
+	CHECK(g.ret == 0);
+	CHECK(h.totals.produced > 100 && h.totals.dropped > h.totals.consumed);
+	CHECK(t.frames == h.totals.produced && t.dropped == h.totals.dropped);
+	CHECK(h.totals.consumed + h.totals.dropped == h.totals.produced);
+	CHECK(h.totals.dropped == g.t.skipped && h.totals.failed == 0);
+	CHECK(t.with_latency == h.totals.consumed);
+}
+
 /* A corrupted source: its frames fail verification, are counted, and the stream goes on. */
 static void test_corrupted_frames_counted(void)
 {
@@ -219,6 +240,7 @@ int main(void)
 	RUN_TEST(test_names);
 	RUN_TEST(test_block_unpaced_every_frame_verified);
 	RUN_TEST(test_latest_paced);
+	RUN_TEST(test_latest_unpaced_slow_consumer);
 	RUN_TEST(test_corrupted_frames_counted);
 	RUN_TEST(test_unverified);
 	RUN_TEST(test_consumer_stalls);

@@ -174,7 +174,15 @@ int ivb_guest_wait_message(struct ivb_guest *g, struct ivb_message *msg)
 		if (load_acquire(&r->session) != g->session) {
 			if (g->messages > 0)
 				return guest_host_gone(g, hstate);
-			/* A new host took over before any message (we had bound to a stale one): follow it. */
+			/*
+			 * A new host took over before any message (we had bound to a stale one): follow it, or
+			 * stop if it refused the run (ivb_host_refuse) instead of waiting for its READY.
+			 */
+			if (hstate == IVB_HOST_ABORTED && load_acquire(&r->magic) == IVB_MAGIC) {
+				snprintf(g->why, sizeof(g->why), "the host aborted before the run (%s)",
+					 ivb_abort_reason_name(r->host_abort_reason));
+				return -ECONNRESET;
+			}
 			ret = guest_try_bind(g);
 			if (ret < 0)
 				return ret;

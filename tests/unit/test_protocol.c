@@ -288,6 +288,19 @@ static void test_aborts_are_seen(void)
 	CHECK(strstr(h.why, "guest aborted") != NULL);
 }
 
+/* A guest bound to a host that died, then refused by the next one (region too small): it stops now. */
+static void test_bound_guest_hears_a_refusal(void)
+{
+	struct ivb_message msg;
+	struct ivb_host h;
+	struct ivb_guest g;
+
+	bind_both(&h, &g);
+	CHECK(ivb_host_refuse(region, REGION_SIZE, 77, IVB_ABORT_FAILURE) == 0);
+	CHECK(ivb_guest_wait_message(&g, &msg) == -ECONNRESET);
+	CHECK(strstr(g.why, "aborted before the run") != NULL);
+}
+
 /* Watches the host state while a host refuses again and again; counts every READY it sees. */
 struct state_watch {
 	atomic_bool stop;
@@ -807,6 +820,7 @@ int main(void)
 	RUN_TEST(test_guest_timeout_names_the_state);
 	RUN_TEST(test_aborts_are_seen);
 	RUN_TEST(test_refusing_host_is_never_ready);
+	RUN_TEST(test_bound_guest_hears_a_refusal);
 	RUN_TEST(test_guest_rejects_bad_messages);
 	RUN_TEST(test_host_send_checks_its_arguments);
 	RUN_TEST(test_host_rejects_bad_acks);

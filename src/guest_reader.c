@@ -225,12 +225,9 @@ struct workspace {
 	uint8_t *copy;        /* phase C's destination, pre-faulted */
 	uint8_t *private_src; /* reference messages: a private copy of the data */
 	size_t buffer_size;   /* of copy and private_src: the largest message so far */
-	size_t capacity;      /* of the region's buffer */
 	struct ivb_perf perf;
 	struct ivb_huge_buffer huge; /* the write study's huge-page buffer, made on first use */
 	bool huge_tried;
-	const struct config *cfg;
-	struct ivb_mapping *primary;
 	struct ivb_guest *g;
 	struct ivb_map_set study; /* the map study's mappings, made on its first message */
 };
@@ -491,11 +488,8 @@ int main(int argc, char **argv)
 	}
 	/* Pre-faulted before the first message: no page fault may fall inside phase C. */
 	memset(&w, 0, sizeof(w));
-	w.cfg = &cfg;
 	ivb_map_set_init(&w.study, &map, cfg.shm_path, cfg.sysfs_root, cfg.dev_dir);
-	w.primary = &map;
 	w.g = &g;
-	w.capacity = map.size - IVB_HEADER_SIZE;
 	ivb_perf_open(&w.perf);
 	ivb_perf_describe_missing(&w.perf, missing, sizeof(missing));
 	if (missing[0])

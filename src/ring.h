@@ -258,7 +258,6 @@ struct ivb_ring_consumer {
 	struct ivb_ring_geometry g; /* validated copy */
 	uint64_t next_seq;          /* block: the frame to consume next; latest: one past the last */
 	uint64_t released;
-	uint64_t wake_gen;
 	uint64_t rung_gen;
 	uint64_t skipped;           /* latest: frames published that the guest never took */
 };

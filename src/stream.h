@@ -48,7 +48,6 @@ struct ivb_stream_host_totals {
 	uint64_t produced, consumed, dropped, failed, unverified;
 	uint64_t duration_ns;   /* from the first publish to the last outcome */
 	uint64_t rings_sent;
-	uint64_t guest_rings_wanted; /* wake requests the host honoured */
 };
 
 struct ivb_stream_host {

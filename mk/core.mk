@@ -41,7 +41,7 @@ asan:
 
 check-asan: asan
 	$(MAKE) --no-print-directory BUILD=$(BUILD)/asan CFLAGS="$(ASAN_FLAGS)" LDFLAGS="$(ASAN_FLAGS)" check-unit
-	# The late start waits 40 s for nothing the sanitizers could see: check-loopback runs it.
+	# The late start waits 30 s for nothing the sanitizers could see: check-loopback runs it.
 	LOOPBACK_SKIP=test_guest_starts_late ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 		$(TEST_LIMIT) tests/integration/loopback.sh $(BUILD)/asan
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \

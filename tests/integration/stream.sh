@@ -141,8 +141,8 @@ test_doorbell_stream() {
 	"$SERVER" --socket "$sock" --shm "$SHM" --size 32M --pid-file "$out/server.pid" 2>"$out/server.log" &
 	server_pid=$!
 	pids+=("$server_pid")
-	wait_for_line "$out/server.log" "listening|ready" || [ -s "$out/server.pid" ] || { fail "$name" "server did not start"; return; }
-	for _ in $(seq 200); do [ -s "$out/server.pid" ] && break; sleep 0.05; done
+	# The server says it listens once its socket and pid file are there.
+	wait_for_line "$out/server.log" "listening" || { fail "$name" "server did not start"; return; }
 	GUEST_ARGS=(--mode doorbell --doorbell "$sock")
 	run_stream "$out/run" "${STREAM_ONLY[@]}" --stream-seconds 1 --stream-frames 1M --fps 50 --mode doorbell --doorbell "$sock"
 	stop_pid "$server_pid"
@@ -162,13 +162,15 @@ test_bad_options() {
 		"--stream-frames 32 --stream-seconds 1" "--stream-frames 4k,bogus --stream-seconds 1"; do
 		rc=0
 		# shellcheck disable=SC2086  # each case is a list of words
-		"$HOST" --shm "$SHM-bad" --out "$WORK/bad" $args >/dev/null 2>"$WORK/bad.err" || rc=$?
+		# Bounded: an option no longer refused must fail the test, not wait for a guest.
+		timeout "$LIMIT" "$HOST" --shm "$SHM-bad" --out "$WORK/bad" --timeout 1 --connect-timeout 1 $args \
+			>/dev/null 2>"$WORK/bad.err" || rc=$?
 		[ "$rc" -eq 2 ] && [ "$(wc -l <"$WORK/bad.err")" -eq 1 ] || { fail "$name" "'$args': exit $rc: $(cat "$WORK/bad.err")"; return; }
 	done
 	# Slots that do not fit the region: one line naming the need, before anything starts.
 	rc=0
-	"$HOST" --shm "$SHM-small" --size 8M "${STREAM_ONLY[@]}" --stream-seconds 1 --stream-frames 4k --slots 3 \
-		--out "$WORK/small" >/dev/null 2>"$WORK/small.err" || rc=$?
+	timeout "$LIMIT" "$HOST" --shm "$SHM-small" --size 8M "${STREAM_ONLY[@]}" --stream-seconds 1 --stream-frames 4k \
+		--slots 3 --timeout 1 --connect-timeout 1 --out "$WORK/small" >/dev/null 2>"$WORK/small.err" || rc=$?
 	[ "$rc" -eq 1 ] && grep -q "too small for the stream: 3 slots of 4k" "$WORK/small.err" \
 		|| { fail "$name" "slots do not fit: exit $rc: $(cat "$WORK/small.err")"; return; }
 	grep -q '"status": "aborted"' "$WORK/small/run.json" || { fail "$name" "run.json not aborted"; return; }

@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "check.h"
+#include "clock.h"
 #include "ring.h"
 
 #define FRAME 512u
@@ -145,28 +146,20 @@ static void *consume(void *arg)
 	return NULL;
 }
 
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* The producer side; every wait is bounded, so that a broken ring fails instead of hanging. */
 static void produce(struct ivb_ring_producer *p, uint64_t frames, long interval_us, uint64_t *waits)
 {
 	uint8_t checksum[IVB_RING_CHECKSUM_LEN] = { 0 };
-	double deadline = now_s() + 30;
+	uint64_t deadline = ivb_now_ns() + 30 * IVB_NS_PER_SEC;
 
 	for (uint64_t n = 0; n < frames; n++) {
 		uint32_t slot;
 		int ret;
 
 		while ((ret = ivb_ring_acquire(p, &slot)) == -EAGAIN && p->g.policy == IVB_RING_BLOCK &&
-		       !ivb_ring_consumer_done(p) && now_s() < deadline)
+		       !ivb_ring_consumer_done(p) && ivb_now_ns() < deadline)
 			(*waits)++;
-		if (ivb_ring_consumer_done(p) || now_s() >= deadline) {
+		if (ivb_ring_consumer_done(p) || ivb_now_ns() >= deadline) {
 			CHECK(!"the consumer stopped or the ring stalled");
 			break;
 		}
@@ -181,7 +174,7 @@ static void produce(struct ivb_ring_producer *p, uint64_t frames, long interval_
 			nap_us(interval_us);
 	}
 	ivb_ring_finish(p);
-	while (!ivb_ring_consumer_done(p) && now_s() < deadline)
+	while (!ivb_ring_consumer_done(p) && ivb_now_ns() < deadline)
 		CHECK(ivb_ring_collect(p) == 0);
 }
 

@@ -277,16 +277,8 @@ if [ -z "$boot_timeout" ]; then
 fi
 
 # Convert a size with an optional K/M/G suffix (KiB, MiB, GiB) to bytes.
-to_bytes() {
-	local n=${1%[KMG]}
-	case $1 in
-	*K) echo $((n << 10)) ;;
-	*M) echo $((n << 20)) ;;
-	*G) echo $((n << 30)) ;;
-	*) echo "$n" ;;
-	esac
-}
-shm_bytes=$(to_bytes "$shm_size")
+# K, M, G = KiB, MiB, GiB, as setup.sh reads its region size (the option's syntax is checked above).
+shm_bytes=$(numfmt --from=iec "$shm_size")
 # QEMU's ivshmem BAR must be a power of two (QEMU aborts otherwise); a region needs its 4 KiB header and data.
 if [ "$shm_bytes" -lt 65536 ] || [ $((shm_bytes & (shm_bytes - 1))) -ne 0 ]; then
 	usage_error "--shm-size must be a power of two of at least 64K, not $shm_size"

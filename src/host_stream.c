@@ -9,6 +9,7 @@
 #include "cli.h"
 #include "host.h"
 #include "phases.h"
+#include "protocol_wait.h"
 #include "sha256.h"
 
 /* Private-memory cost of a frame: the median of this many copies (the pipeline's limit). */
@@ -132,39 +133,29 @@ static void free_sources(struct stream_state *st)
  */
 static int wait_attached(struct ivb_run *run, const struct ivb_ring_producer *ring, struct ivb_bell *bell)
 {
-	uint64_t deadline = ivb_now_ns() + run->cfg.timeout_s * IVB_NS_PER_SEC;
-	bool slept_unrung = false;
+	struct ivb_waiter w;
 	int ret;
 
+	ivb_waiter_start(&w, run->cfg.timeout_s * IVB_NS_PER_SEC, false, bell);
 	while (!ivb_ring_consumer_attached(ring)) {
 		uint32_t gstate = atomic_load_explicit(&run->map.region->guest_state, memory_order_acquire);
 
-		if (ivb_stop_requested)
-			return -EINTR;
 		/* A guest that could not attach acknowledges the message with an error instead. */
 		if (gstate == IVB_GUEST_ACKNOWLEDGED || gstate == IVB_GUEST_ABORTED)
 			return 1;
-		if (ivb_now_ns() >= deadline) {
+		ret = ivb_waiter_tick(&w);
+		if (ret == -ETIMEDOUT)
 			snprintf(run->host.why, sizeof(run->host.why),
 				 "timed out after %llu s waiting for the guest to attach to the stream's ring",
 				 (unsigned long long)run->cfg.timeout_s);
-			return -ETIMEDOUT;
-		}
-		if (bell == NULL) {
-			ivb_cpu_relax();
-			continue;
-		}
-		ret = ivb_bell_wait(bell, IVB_BELL_SLICE_NS);
-		slept_unrung = ret == 0;
-		if (ret < 0 && ret != -EINTR) {
+		else if (ret < 0 && ret != -EINTR)
 			snprintf(run->host.why, sizeof(run->host.why),
 				 "doorbell failed while waiting for the guest to attach to the stream's ring: %s",
 				 strerror(-ret));
+		if (ret < 0)
 			return ret;
-		}
 	}
-	if (slept_unrung) /* attached, and its ring never came: counted as the message waits count it */
-		bell->late_wakeups++;
+	ivb_waiter_done(&w); /* a last slice that ended without the guest's ring counts as a late wake-up */
 	return 0;
 }
 

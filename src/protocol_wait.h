@@ -1,4 +1,4 @@
-/* protocol_wait.h: the waits and rings that protocol_host.c and protocol_guest.c share (internal). */
+/* protocol_wait.h: waits with a deadline, and rings, shared by the protocol and the stream's start (internal). */
 #ifndef IVB_PROTOCOL_WAIT_H
 #define IVB_PROTOCOL_WAIT_H
 

@@ -231,7 +231,6 @@ static const size_t phase_counter_columns[IVB_NCOUNTERS] = {
 
 static int phase_rows(struct ivb_csv *c, const struct ivb_row_key *k, const struct ivb_sample *s)
 {
-	static const char *const phases[IVB_NPHASES] = { "A_hot_read", "B_cold_read", "C_copy", "D_verify" };
 	int ret = 0;
 
 	for (unsigned p = 0; p < IVB_NPHASES && s->have_guest && ret == 0; p++) {
@@ -239,7 +238,7 @@ static int phase_rows(struct ivb_csv *c, const struct ivb_row_key *k, const stru
 		ivb_csv_set_u64(c, COL(PHASE_PERF, ITERATION), k->iteration);
 		ivb_csv_set_str(c, COL(PHASE_PERF, FRAME_TYPE), k->frame->name);
 		ivb_csv_set_u64(c, COL(PHASE_PERF, SIZE_BYTES), k->frame->size);
-		ivb_csv_set_str(c, COL(PHASE_PERF, PHASE), phases[p]);
+		ivb_csv_set_str(c, COL(PHASE_PERF, PHASE), ivb_phase_names[p]);
 		for (unsigned i = 0; i < IVB_NCOUNTERS; i++)
 			counter(c, phase_counter_columns[i], s->report.counters[p].v[i]);
 		ret = ivb_csv_end_row(c);

@@ -63,9 +63,10 @@ uint64_t ivb_counter_bound(enum ivb_counter c, uint64_t phase_ns, uint64_t bytes
 	return 0;
 }
 
+const char *const ivb_phase_names[IVB_NPHASES] = { "A_hot_read", "B_cold_read", "C_copy", "D_verify" };
+
 unsigned ivb_counters_bound(struct ivb_guest_report *rep, uint64_t bytes, char *note, size_t len)
 {
-	static const char *const phases[IVB_NPHASES] = { "A_hot_read", "B_cold_read", "C_copy", "D_verify" };
 	const uint64_t phase_ns[IVB_NPHASES] = { rep->timing.hot_read_ns, rep->timing.cold_read_ns,
 						 rep->timing.copy_ns, rep->timing.verify_ns };
 	/* The fresh-pages copy touches the message and one fresh page per page of it. */
@@ -80,7 +81,7 @@ unsigned ivb_counters_bound(struct ivb_guest_report *rep, uint64_t bytes, char *
 			if (*v == IVB_CTR_NONE || *v <= bound)
 				continue;
 			if (len > 0 && note[0] == '\0')
-				snprintf(note, len, "phase %s %s %llu above its bound %llu", phases[p],
+				snprintf(note, len, "phase %s %s %llu above its bound %llu", ivb_phase_names[p],
 					 ivb_counter_name((enum ivb_counter)i), (unsigned long long)*v,
 					 (unsigned long long)bound);
 			*v = IVB_CTR_NONE;

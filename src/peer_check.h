@@ -81,6 +81,9 @@ uint64_t ivb_counter_bound(enum ivb_counter c, uint64_t phase_ns, uint64_t bytes
  */
 unsigned ivb_counters_bound(struct ivb_guest_report *rep, uint64_t bytes, char *note, size_t len);
 
+/* The guest's phases by index, as phase_performance.csv and the notes name them ("A_hot_read", ...). */
+extern const char *const ivb_phase_names[IVB_NPHASES];
+
 /*
  * Clocks of host and guest run at rates that differ by far less than this factor, and a guest clock
  * ticks at least every 10 ms (jiffies at HZ=100, the coarsest a Linux clocksource gets): twice that

@@ -116,6 +116,14 @@ void ivb_json_u64(struct ivb_json *j, const char *key, uint64_t value)
 	fprintf(j->f, "%" PRIu64, value);
 }
 
+void ivb_json_fixed(struct ivb_json *j, const char *key, double value, int decimals)
+{
+	char buf[64];
+
+	snprintf(buf, sizeof(buf), "%.*f", decimals, value);
+	ivb_json_raw(j, key, buf);
+}
+
 void ivb_json_raw(struct ivb_json *j, const char *key, const char *json)
 {
 	member(j, key);

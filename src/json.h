@@ -26,6 +26,8 @@ void ivb_json_array(struct ivb_json *j, const char *key);
 void ivb_json_array_end(struct ivb_json *j);
 void ivb_json_str(struct ivb_json *j, const char *key, const char *value);
 void ivb_json_u64(struct ivb_json *j, const char *key, uint64_t value);
+/* A number with a fixed count of decimals ("%.*f"). */
+void ivb_json_fixed(struct ivb_json *j, const char *key, double value, int decimals);
 void ivb_json_bool(struct ivb_json *j, const char *key, bool value);
 /* A member whose value is already JSON text (e.g. a formatted number). */
 void ivb_json_raw(struct ivb_json *j, const char *key, const char *json);

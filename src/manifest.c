@@ -60,17 +60,12 @@ static void write_count(struct ivb_json *j, const char *key, const struct ivb_te
 /* What a side's waiting cost: polling burns a core while it waits, the doorbell mode should not. */
 static void write_cpu(struct ivb_json *j, const struct ivb_cpu_record *c)
 {
-	char buf[32];
-
 	if (!c->known)
 		return;
 	ivb_json_object(j, "cpu");
-	snprintf(buf, sizeof(buf), "%.6f", c->user_s);
-	ivb_json_raw(j, "user_s", buf);
-	snprintf(buf, sizeof(buf), "%.6f", c->sys_s);
-	ivb_json_raw(j, "sys_s", buf);
-	snprintf(buf, sizeof(buf), "%.6f", c->wall_s);
-	ivb_json_raw(j, "wall_s", buf);
+	ivb_json_fixed(j, "user_s", c->user_s, 6);
+	ivb_json_fixed(j, "sys_s", c->sys_s, 6);
+	ivb_json_fixed(j, "wall_s", c->wall_s, 6);
 	ivb_json_u64(j, "messages", c->messages);
 	ivb_json_object_end(j);
 }
@@ -87,14 +82,6 @@ static void write_bell(struct ivb_json *j, const struct ivb_bell_record *b)
 	ivb_json_object_end(j);
 }
 
-static void json_double(struct ivb_json *j, const char *key, double v, int decimals)
-{
-	char buf[64];
-
-	snprintf(buf, sizeof(buf), "%.*f", decimals, v);
-	ivb_json_raw(j, key, buf);
-}
-
 static int cmp_u32(const void *a, const void *b)
 {
 	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
@@ -108,13 +95,13 @@ static void write_rates(struct ivb_json *j, const char *key, const struct ivb_st
 	uint32_t sorted[IVB_MAX_STREAM_WINDOWS];
 
 	ivb_json_object(j, key);
-	json_double(j, "overall", s->duration_s > 0 ? (double)s->consumed / s->duration_s * scale : 0, 3);
+	ivb_json_fixed(j, "overall", s->duration_s > 0 ? (double)s->consumed / s->duration_s * scale : 0, 3);
 	if (s->nwindows > 0) {
 		memcpy(sorted, s->windows, s->nwindows * sizeof(sorted[0]));
 		qsort(sorted, s->nwindows, sizeof(sorted[0]), cmp_u32);
 		/* the lower median of an even count: a figure the stream did sustain */
-		json_double(j, "median_window", sorted[(s->nwindows - 1) / 2] * scale, 3);
-		json_double(j, "slowest_window", sorted[0] * scale, 3);
+		ivb_json_fixed(j, "median_window", sorted[(s->nwindows - 1) / 2] * scale, 3);
+		ivb_json_fixed(j, "slowest_window", sorted[0] * scale, 3);
 	}
 	ivb_json_object_end(j);
 }
@@ -138,14 +125,10 @@ static void write_stream(struct ivb_json *j, const struct ivb_stream_record *s)
 	ivb_json_u64(j, "dropped", s->dropped);
 	ivb_json_u64(j, "failed", s->failed);
 	ivb_json_u64(j, "unverified", s->unverified);
-	json_double(j, "duration_s", s->duration_s, 6);
+	ivb_json_fixed(j, "duration_s", s->duration_s, 6);
 	ivb_json_array(j, "windows");
-	for (uint32_t i = 0; i < s->nwindows; i++) {
-		char buf[16];
-
-		snprintf(buf, sizeof(buf), "%u", s->windows[i]);
-		ivb_json_raw(j, NULL, buf);
-	}
+	for (uint32_t i = 0; i < s->nwindows; i++)
+		ivb_json_u64(j, NULL, s->windows[i]);
 	ivb_json_array_end(j);
 	write_rates(j, "fps", s, 1.0);
 	write_rates(j, "mbps", s, (double)s->size_bytes / 1e6);
@@ -154,18 +137,18 @@ static void write_stream(struct ivb_json *j, const struct ivb_stream_record *s)
 		ivb_json_u64(j, "host_write_ns", s->host_write_ns);
 		ivb_json_u64(j, "guest_copy_ns", s->guest_copy_ns);
 		ivb_json_u64(j, "guest_verify_ns", s->guest_verify_ns);
-		json_double(j, "fps", 1e9 / (double)limit_ns, 3);
+		ivb_json_fixed(j, "fps", 1e9 / (double)limit_ns, 3);
 		ivb_json_object_end(j);
 	}
 	if (s->host_cpu.known) {
 		ivb_json_object(j, "host_cpu");
-		json_double(j, "user_s", s->host_cpu.user_s, 6);
-		json_double(j, "sys_s", s->host_cpu.sys_s, 6);
-		json_double(j, "wall_s", s->host_cpu.wall_s, 6);
+		ivb_json_fixed(j, "user_s", s->host_cpu.user_s, 6);
+		ivb_json_fixed(j, "sys_s", s->host_cpu.sys_s, 6);
+		ivb_json_fixed(j, "wall_s", s->host_cpu.wall_s, 6);
 		ivb_json_object_end(j);
 	}
 	if (s->guest_cpu_known)
-		json_double(j, "guest_cpu_s", s->guest_cpu_s, 6);
+		ivb_json_fixed(j, "guest_cpu_s", s->guest_cpu_s, 6);
 	ivb_json_u64(j, "rings_sent", s->rings_sent);
 	ivb_json_object_end(j);
 }

@@ -405,8 +405,6 @@ static void write_snapshot(struct ivb_json *j, const char *key, const struct ivb
 
 static void write_busy(struct ivb_json *j, const char *key, const struct ivb_noise *n, bool ours)
 {
-	char share[32];
-
 	ivb_json_array(j, key);
 	for (size_t i = 0; i < n->nbusy; i++) {
 		if (n->busy[i].ours != ours)
@@ -414,8 +412,7 @@ static void write_busy(struct ivb_json *j, const char *key, const struct ivb_noi
 		ivb_json_object(j, NULL);
 		ivb_json_str(j, "name", n->busy[i].name);
 		ivb_json_u64(j, "pid", (uint64_t)n->busy[i].pid);
-		snprintf(share, sizeof(share), "%.4f", n->busy[i].cpu_share);
-		ivb_json_raw(j, "cpu_share", share);
+		ivb_json_fixed(j, "cpu_share", n->busy[i].cpu_share, 4);
 		ivb_json_object_end(j);
 	}
 	ivb_json_array_end(j);

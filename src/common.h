@@ -36,6 +36,7 @@
 #define IVB_PROTOCOL_VERSION 6u
 #define IVB_CACHE_LINE 64u
 #define IVB_HEADER_SIZE 4096u /* the data buffer starts here: page aligned */
+#define IVB_REGION_MIN_SIZE (IVB_HEADER_SIZE + 4096u) /* the header and one page of data */
 #define IVB_SHA256_LEN 32u
 #define IVB_NCOUNTERS 10u /* enum ivb_counter in perfctr.h */
 #define IVB_NPHASES 4u    /* A hot read, B cold read, C copy, D verify */

@@ -387,7 +387,7 @@ static int set_up(struct ivb_run *run)
 			    (unsigned long long)(region_size > IVB_HEADER_SIZE ? region_size - IVB_HEADER_SIZE : 0),
 			    (unsigned long long)largest);
 	}
-	if (region_size >= IVB_REGION_MIN_SIZE && cfg->stream_seconds > 0) {
+	if (cfg->stream_seconds > 0) {
 		uint64_t ring_bytes = 0;
 
 		ret = ivb_stream_fit(run, region_size - IVB_HEADER_SIZE, &ring_bytes);
@@ -430,8 +430,9 @@ static int set_up(struct ivb_run *run)
 	if (ret < 0)
 		return ret;
 	ivb_output_write_manifest(run, "running");
-	if (ivb_random_bytes(&session, sizeof(session)) < 0 || (session |= 1) == 0)
+	if (ivb_random_bytes(&session, sizeof(session)) < 0)
 		return fail(run, -EIO, "OpenSSL could not generate a session id");
+	session |= 1; /* never 0, which means "no session" */
 	ret = ivb_host_init(&run->host, run->map.region, run->map.size, session, cfg->timeout_s * IVB_NS_PER_SEC,
 			    cfg->doorbell_mode ? &run->bell : NULL, &cfg->plan);
 	if (ret < 0)

@@ -105,7 +105,7 @@ int ivb_guest_bind_contact(struct ivb_guest *g, struct ivb_region *r, size_t map
 	g->info = *info;
 	g->bell = bell;
 	g->host_peer = -1;
-	if (map_size < IVB_HEADER_SIZE + 4096u) {
+	if (map_size < IVB_REGION_MIN_SIZE) {
 		snprintf(g->why, sizeof(g->why), "the mapping has %zu bytes, less than a header and a page", map_size);
 		return -EPROTO;
 	}

@@ -21,7 +21,7 @@ static int host_take_over(struct ivb_host *h, struct ivb_region *r, size_t map_s
 	uint32_t old_state = atomic_load(&r->host_state);
 
 	memset(h, 0, sizeof(*h));
-	if (map_size < IVB_HEADER_SIZE + 4096u || session == 0)
+	if (map_size < IVB_REGION_MIN_SIZE || session == 0)
 		return -EINVAL;
 	h->r = r;
 	h->capacity = map_size - IVB_HEADER_SIZE;

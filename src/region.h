@@ -9,8 +9,6 @@
 
 #define IVB_SHM_PATH_DEFAULT "/dev/shm/ivshmem"
 #define IVB_SHM_SIZE_DEFAULT (64ull << 20)
-/* The smallest region that holds the header and one page of data. */
-#define IVB_REGION_MIN_SIZE (IVB_HEADER_SIZE + 4096u)
 
 struct ivb_mapping {
 	struct ivb_region *region;

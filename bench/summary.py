@@ -106,8 +106,8 @@ def loopback(out: str) -> None:
     host_region = column_runs(big, "host_memcpy_ns")
     host_private = column_runs(big, "host_memcpy_ns", "reference_results.csv")
     r = intervals.same_run_ratio(host_private, host_region)
-    print(f"  {'host memcpy into region':24} {mbps(intervals.median_interval(host_region).median):6.0f} MB/s"
-          f" {mbps(intervals.median_interval(host_private).median):6.0f} MB/s  ratio {r.ratio:.2f}x"
+    print(f"  {'host memcpy into region':24} {mbps(intervals.pooled_median(host_region)):6.0f} MB/s"
+          f" {mbps(intervals.pooled_median(host_private)):6.0f} MB/s  ratio {r.ratio:.2f}x"
           f" {interval(r.low, r.high)}")
     for phase, (_, _, target, label) in PHASES.items():
         region = kept(big, "latency_results.csv", "latency", phase)
@@ -120,8 +120,8 @@ def loopback(out: str) -> None:
         verdict = "" if target is None else f"target >= {target:.2f}: " + met(r.ratio, r.ratio >= target)
         if target is not None and r.low is not None and r.low < target <= r.ratio:
             verdict += " (interval reaches below)"
-        print(f"  {label:24} {mbps(intervals.median_interval(region.runs).median):6.0f} MB/s"
-              f" {mbps(intervals.median_interval(private.runs).median):6.0f} MB/s  ratio {r.ratio:.2f}x"
+        print(f"  {label:24} {mbps(intervals.pooled_median(region.runs)):6.0f} MB/s"
+              f" {mbps(intervals.pooled_median(private.runs)):6.0f} MB/s  ratio {r.ratio:.2f}x"
               f" {interval(r.low, r.high)}  {verdict}")
         print(f"  {'':24} switched out, left out: {region.removed}/{region.total} region,"
               f" {private.removed}/{private.total} private")

@@ -193,6 +193,11 @@ def is_reliable(median: float, low: Optional[float], high: Optional[float],
     return max(median - low, high - median) <= limit * abs(median)
 
 
+def pooled_median(runs: Sequence[Sequence[float]]) -> float:
+    """The median of all samples of all runs pooled: median_interval's figure without its interval."""
+    return float(np.median(np.concatenate(_check_runs(runs, "median"))))
+
+
 def median_interval(runs: Sequence[Sequence[float]], seed: int = DEFAULT_SEED,
                     resamples: int = RESAMPLES, confidence: float = CONFIDENCE) -> Figure:
     """Median of all samples of all runs pooled (each run weighs by its sample count) with its 95%

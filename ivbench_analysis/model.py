@@ -171,6 +171,7 @@ class Run:
     input_errors: list
     stream: object = None  # stream_results.csv (ivbench_analysis/streams.py pairs it with run.json's streams)
     rejected_rows: list = field(default_factory=list)  # load.RejectedRow: rows left out, not clean CSV
+    streams: object = None  # streams.StreamSet: made once, by streams.load_streams
 
     def timings(self, test):
         """The timing table of a test in TESTS."""

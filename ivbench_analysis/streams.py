@@ -127,7 +127,14 @@ def block_key(rows):
 
 
 def load_streams(run):
-    """The run's streams from stream_results.csv (run.stream) and run.json's `streams`, paired."""
+    """The run's streams from stream_results.csv (run.stream) and run.json's `streams`, paired and checked;
+    made once per run (the report's sections, the plots and the headline figures all ask)."""
+    if run.streams is None:
+        run.streams = pair_streams(run)
+    return run.streams
+
+
+def pair_streams(run):
     out = StreamSet()
     raw = lookup(run.manifest, "streams", default=_ABSENT)
     records = []

@@ -97,8 +97,11 @@ check:
 	@$(MAKE) --no-print-directory -j2 -O ANALYSIS_WORKERS=1 $(filter check-analysis,$(CHECK_TARGETS)) check-vm-groups
 	@echo "make check: all test groups passed ($(CHECK_TARGETS))"
 
+# One after another, out of the -j2 beside them: without the parent's jobserver in MAKEFLAGS (its variable
+# overrides stay), so that make does not warn that it resets the jobserver for -j1.
 check-vm-groups:
-	@$(MAKE) --no-print-directory -j1 $(filter $(filter-out check-analysis,$(OVERLAPPED)),$(CHECK_TARGETS))
+	@MAKEFLAGS="$(filter-out -j% --jobserver%,$(MAKEFLAGS))" \
+		$(MAKE) --no-print-directory -j1 $(filter $(filter-out check-analysis,$(OVERLAPPED)),$(CHECK_TARGETS))
 
 clean:
 	rm -rf $(BUILD)

@@ -18,13 +18,13 @@ readonly PYTHON=${PYTHON:-/usr/bin/python3}
 readonly SERVER=$BUILD/ivshmem_server
 readonly SHM_DEFAULT=/dev/shm/ivshmem
 
-# A default from src/defaults.h, the one place they are written: the value of `#define IVB_$1`, without the
+# A default from src/shared/defaults.h, the one place they are written: the value of `#define IVB_$1`, without the
 # quotes of a string or the u of an unsigned number. A name not there stops the script.
 c_default() {
 	local value
 	value=$(awk -v name="IVB_$1" '$1 == "#define" && $2 == name { v = $3; gsub(/"/, "", v); sub(/u$/, "", v); print v; exit }' \
-		"$TOP/src/defaults.h")
-	[ -n "$value" ] || ivb_die "src/defaults.h defines no IVB_$1"
+		"$TOP/src/shared/defaults.h")
+	[ -n "$value" ] || ivb_die "src/shared/defaults.h defines no IVB_$1"
 	echo "$value"
 }
 SHM_SIZE_DEFAULT=$(c_default RUN_SHM_SIZE_DEFAULT)

@@ -1,4 +1,4 @@
-# Bench VM (issue 3): guest kernel, initramfs, `make test` and the VM tests.
+# Bench VM: guest kernel, initramfs, `make test` and the VM tests.
 #   make kernel      fetch Debian's kernel into .cache/kernel/ (or check KERNEL=PATH)
 #   make initramfs   build/bench-initramfs.cpio: busybox, vm/init, the static guest_reader
 #   make initramfs-doorbell

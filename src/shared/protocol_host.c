@@ -8,7 +8,7 @@
 
 #include "clock.h"
 #include "peer_check.h"
-#include "protocol_wait.h"
+#include "wait.h"
 
 /*
  * Take over the region for a new session: INITIALIZING, host lines cleared, geometry, plan, session

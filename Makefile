@@ -67,7 +67,7 @@ GEN_HEADERS := $(BUILD)/gen/columns.h $(BUILD)/gen/revision.h
 # src/ROLE/x.c -> build/ROLE/x.o, seeing its own folder's headers, the shared ones and the generated ones.
 $(BUILD)/%.o: src/%.c | $(GEN_HEADERS) $(BUILD)/.deps-build
 	@mkdir -p $(@D)
-	$(CC) $(IVB_CPPFLAGS) -I$(<D) $(if $(filter src/host/%,$<),-Isrc/server) $(DEPFLAGS) $(IVB_CFLAGS) \
+	$(CC) $(IVB_CPPFLAGS) $(filter-out -Isrc/shared,-I$(<D)) $(if $(filter src/host/%,$<),-Isrc/server) $(DEPFLAGS) $(IVB_CFLAGS) \
 		$(CRYPTO_CFLAGS) -c -o $@ $<
 
 # The CSV columns: generated from the one schema (schema/columns.txt), never written by hand.

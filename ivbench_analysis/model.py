@@ -69,7 +69,8 @@ PHASE_C_COLUMN = {"latency": "guest_second_pass_ns", "bandwidth": "guest_memcpy_
 # through each: letter, words, column of mapping_study.csv.
 MAPPINGS = ("shm", "resource2", "resource2_wc", "ivshmem_region")
 
-MAP_PHASES = [("A", "hot read", "hot_read_ns"), ("B", "cold read", "cold_read_ns"), ("C", "copy", "copy_ns")]
+MAP_PHASES = [("A", "hot read", "hot_read_ns"), ("B", "cold read", "cold_read_ns"), ("C", "copy", "copy_ns"),
+              ("W", "write", "write_ns")]
 
 STUDY_STAGE_LABEL = "write-study variants (--write-study)"
 

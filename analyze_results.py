@@ -14,7 +14,7 @@ Usage: ./analyze_results.py [--no-plots] [--resamples N] [RESULTS_DIR]   (defaul
        ./analyze_results.py --compare A B  (each headline figure: B/A with its 95% interval and a verdict)
        ./analyze_results.py --compare DIR DIR...  (side by side: mode, latency, CPU per message; stdout only)
 
-The work is done by the package ivbench_analysis/ beside this file (README "Analysis" lists its modules).
+The work is done by the package ivbench_analysis/ beside this file (docs/layout.md lists its modules).
 Exit status: 0 report written, 1 bad input or every iteration of a test failed, 2 usage error.
 """
 

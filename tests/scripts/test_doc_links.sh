@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # shellcheck disable=SC2015  # "check && pass || fail" is meant: pass never fails
-# Every relative link in the repository's Markdown files (README.md, docs/) leads somewhere: the file or
-# folder exists, and a #fragment names a heading of the target (GitHub's anchor: lower case, punctuation
-# dropped, spaces as hyphens). Links inside code are not links; http(s) and mailto links are not checked.
+# Every relative inline link [text](target) in the repository's Markdown files (README.md, docs/) leads
+# somewhere: the file or folder exists, and a #fragment names a heading of the target (GitHub's anchor: lower
+# case, punctuation dropped, spaces as hyphens). Links inside code are not links; http(s) and mailto links
+# are not checked.
 # The checker is first shown a fixture with known broken links, so that it cannot pass by finding nothing.
 set -euo pipefail
 export LC_ALL=C

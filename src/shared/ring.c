@@ -40,9 +40,7 @@ static uint32_t latest_slot(uint64_t v)
 }
 
 /* -EPROTO, with why (whylen bytes) saying what the peer wrote out of range. */
-static int reject(char *why, size_t whylen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static int reject(char *why, size_t whylen, const char *fmt, ...)
+static int __attribute__((format(printf, 3, 4))) reject(char *why, size_t whylen, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -149,12 +147,10 @@ static int read_result(struct ivb_ring_producer *p, uint32_t slot, uint64_t seq1
 	out->copy_ns = r->copy_ns;
 	out->verify_ns = r->verify_ns;
 	out->status = r->status;
-	if (out->status < IVB_FRAME_OK || out->status > IVB_FRAME_STATUS_MAX)
-		return reject(p->why, sizeof(p->why), "the guest's result for frame %llu has status %u",
-			      (unsigned long long)(seq1 - 1), out->status);
-	if (out->copy_ns > IVB_MAX_DURATION_NS || out->verify_ns > IVB_MAX_DURATION_NS)
-		return reject(p->why, sizeof(p->why), "the guest's result for frame %llu has a copy of %llu ns or a check of %llu ns",
-			      (unsigned long long)(seq1 - 1), (unsigned long long)out->copy_ns,
+	if (out->status < IVB_FRAME_OK || out->status > IVB_FRAME_STATUS_MAX || out->copy_ns > IVB_MAX_DURATION_NS ||
+	    out->verify_ns > IVB_MAX_DURATION_NS)
+		return reject(p->why, sizeof(p->why), "the guest's result for frame %llu is out of range: status %u, copy %llu ns, check %llu ns",
+			      (unsigned long long)(seq1 - 1), out->status, (unsigned long long)out->copy_ns,
 			      (unsigned long long)out->verify_ns);
 	return 0;
 }

@@ -8,7 +8,9 @@
  * promises whatever the peer wrote is checked (abort() when one breaks, so that the fuzzer reports it);
  * the peer is a real producer or consumer whose fields the script overwrites at will. A script rather
  * than one overlay reaches the states after a few frames (a consumer past frame 0, a slot reused),
- * where the checks on a sequence, a count or a claim matter. */
+ * where the checks on a sequence, a count or a claim matter. The host's view of the guest's released
+ * count is checked after each collect and end step (never back, never past the frames published: under
+ * latest, the skipped frames are not published), as every wait of stream.c relies on it. */
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -123,6 +125,8 @@ struct ledger {
 	struct ivb_ring_producer *p;
 	uint32_t policy;
 	uint64_t outcomes;
+	uint64_t published;                  /* frames written into a slot and published */
+	uint64_t released;                   /* the guest's released count as last accepted */
 	bool skipping;                       /* inside ivb_ring_skip: frame next_seq is reported */
 	uint8_t got[MAX_FRAMES];             /* outcomes reported per frame */
 	uint32_t slot_of[MAX_FRAMES];        /* the slot each frame was published in */
@@ -155,6 +159,7 @@ static void write_frame(struct ivb_ring_producer *p, struct ledger *l, uint32_t 
 	memset(ivb_ring_slot(p, slot) + IVB_RING_STAMP_LEN, (int)(seq & 0xff), p->g.frame_size - IVB_RING_STAMP_LEN);
 	l->slot_of[seq] = slot;
 	l->owner1[slot] = seq + 1;
+	l->published++;
 	ivb_ring_publish(p, slot, p->g.frame_size, checksum);
 }
 
@@ -167,7 +172,10 @@ static void produce(struct ivb_ring_producer *p, struct ledger *l)
 
 	if (p->next_seq >= MAX_FRAMES)
 		return;
+	p->why[0] = '\0';
 	ret = ivb_ring_acquire(p, &slot);
+	if (ret == -EPROTO && p->why[0] == '\0')
+		abort(); /* a refusal must say why */
 	if (ret == -EAGAIN && p->g.policy == IVB_RING_LATEST) {
 		l->skipping = true;
 		ivb_ring_skip(p);
@@ -189,6 +197,28 @@ static void produce(struct ivb_ring_producer *p, struct ledger *l)
 			abort(); /* the newest frame's slot or the one the guest claimed */
 	}
 	write_frame(p, l, slot);
+}
+
+/*
+ * The host's view of the guest's released count, whatever the script wrote: accepted only when it has
+ * not gone back and does not exceed the frames published (block: in order, so also the next frame's
+ * sequence); refused with a reason otherwise. The waits of stream.c rest on this bound.
+ */
+static void check_released(struct ivb_ring_producer *p, struct ledger *l)
+{
+	uint64_t released = 0;
+	int ret;
+
+	p->why[0] = '\0';
+	ret = ivb_ring_released(p, &released);
+	if (ret == -EPROTO && p->why[0] == '\0')
+		abort(); /* a refusal must say why */
+	if (ret != 0 && ret != -EPROTO)
+		abort();
+	if (ret == 0 && (released < l->released || released > l->published || released > p->next_seq))
+		abort(); /* a count out of range passed on */
+	if (ret == 0)
+		l->released = released;
 }
 
 /* A consumer that has opened the ring and maybe holds a frame. */
@@ -359,8 +389,11 @@ static void fuzz_host(struct guest *g, struct ivb_ring_producer *p, struct ledge
 			produce(p, l);
 			break;
 		case OP_COLLECT:
+			p->why[0] = '\0';
 			if (arg & 1) {
-				(void)ivb_ring_collect(p);
+				if (ivb_ring_collect(p) == -EPROTO && p->why[0] == '\0')
+					abort(); /* a refusal must say why */
+				check_released(p, l);
 			} else if (ivb_ring_settle(p) == 0) {
 				for (uint64_t seq = 0; seq < p->next_seq && seq < MAX_FRAMES; seq++)
 					if (l->got[seq] != 1)
@@ -377,7 +410,7 @@ static void fuzz_host(struct guest *g, struct ivb_ring_producer *p, struct ledge
 		case OP_END:
 			if (arg & 1)
 				ivb_ring_finish(p);
-			(void)ivb_ring_released(p);
+			check_released(p, l);
 			(void)ivb_ring_consumer_done(p);
 			(void)ivb_ring_consumer_attached(p);
 			if (ivb_ring_read_guest_report(p, &rep) == 0 &&

@@ -42,6 +42,7 @@ struct ivb_reader_tally {
 	uint64_t messages;
 	uint64_t verified;
 	uint64_t failed;
+	uint64_t stream_frames_failed; /* stream frames whose check failed (the exit status says so) */
 	/* The stream messages: left out of the summary's CPU and messages (each stream reports its own). */
 	uint64_t streams;
 	double stream_user_s, stream_sys_s, stream_wall_s;

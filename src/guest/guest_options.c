@@ -37,7 +37,8 @@ static void usage(FILE *out)
 		"  --dev-dir DIR          where the driver's files are (default /dev)\n"
 		"  --help                 show this help and exit\n"
 		"\n"
-		"Exit status: 0 the host completed the run, 1 a failure, 2 a usage error.\n",
+		"Exit status: 0 the host completed the run and every message and stream frame verified,\n"
+		"1 a failure, 2 a usage error.\n",
 		IVB_PCI_VENDOR, IVB_PCI_DEVICE, IVB_TIMEOUT_DEFAULT_S, IVB_CONNECT_TIMEOUT_DEFAULT_S, IVB_CONNECT_NOTICE_S);
 }
 

@@ -116,6 +116,8 @@ int main(int argc, char **argv)
 	       ivb_map_kind_name(map.kind), map.device[0] ? " of " : "", map.device,
 	       map.memtype[0] ? map.memtype : "unknown", cpu.user_s, cpu.sys_s, cpu.wall_s,
 	       ret < 0 ? "; stopped early" : "");
+	if (t.stream_frames_failed > 0)
+		printf(PROG ": %llu stream frames failed their check\n", (unsigned long long)t.stream_frames_failed);
 	ivb_perf_close(&w.perf);
 	ivb_huge_free(&w.huge);
 	ivb_map_set_close(&w.study);
@@ -129,5 +131,5 @@ int main(int argc, char **argv)
 	ivb_free_buffer(w.copy, w.buffer_size);
 	ivb_free_buffer(w.private_src, w.buffer_size);
 	ivb_unmap(&map);
-	return ret < 0 || t.failed > 0 ? IVB_EXIT_FAILURE : IVB_EXIT_OK;
+	return ret < 0 || t.failed > 0 || t.stream_frames_failed > 0 ? IVB_EXIT_FAILURE : IVB_EXIT_OK;
 }

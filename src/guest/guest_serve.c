@@ -51,9 +51,11 @@ static int host_alive(void *arg, char *why, size_t whylen)
 
 /*
  * A stream message: take frames from the ring the host laid in the buffer until it ends the stream,
- * then say what a frame costs on private memory. Returns: enum ivb_msg_error.
+ * then say what a frame costs on private memory. The frames that failed their check are counted in
+ * tally (the message itself succeeds: the host has each frame's result). Returns: enum ivb_msg_error.
  */
-static uint32_t stream(struct ivb_reader_workspace *w, uint8_t *shared, const struct ivb_message *msg)
+static uint32_t stream(struct ivb_reader_workspace *w, uint8_t *shared, const struct ivb_message *msg,
+		       struct ivb_reader_tally *tally)
 {
 	struct ivb_ring_consumer c;
 	struct ivb_stream_guest_totals t;
@@ -82,6 +84,7 @@ static uint32_t stream(struct ivb_reader_workspace *w, uint8_t *shared, const st
 	ret = ivb_stream_consume(&c, w->copy, w->g->bell, w->g->host_peer, w->g->timeout_ns, host_alive, w->g->r, &t,
 				 why, sizeof(why));
 	ivb_cpu_span_end(&cpu);
+	tally->stream_frames_failed += t.bad;
 	if (ret < 0) {
 		fprintf(stderr, PROG ": stream: %s\n", why);
 		ivb_ring_consumer_finish(&c, NULL);
@@ -101,13 +104,13 @@ static uint32_t stream(struct ivb_reader_workspace *w, uint8_t *shared, const st
 
 /* Run the phases (and the write study when asked) on one valid message. Returns: enum ivb_msg_error. */
 static uint32_t process(struct ivb_reader_workspace *w, const uint8_t *shared, const struct ivb_message *msg,
-			struct ivb_guest_report *rep)
+			struct ivb_guest_report *rep, struct ivb_reader_tally *t)
 {
 	const uint8_t *src = shared;
 	bool match = false;
 
 	if (msg->kind == IVB_MSG_STREAM)
-		return stream(w, (uint8_t *)shared, msg);
+		return stream(w, (uint8_t *)shared, msg, t);
 	if (ensure_buffers(w, msg->size) < 0)
 		return IVB_MSG_GUEST_FAILURE;
 	/* Reference: the same phases on private memory, to compare with the region. */
@@ -158,14 +161,14 @@ int ivb_reader_serve(struct ivb_guest *g, struct ivb_reader_workspace *w, struct
 			struct ivb_cpu_span cpu;
 
 			ivb_cpu_span_start(&cpu);
-			error = process(w, shared, &msg, &rep);
+			error = process(w, shared, &msg, &rep, t);
 			ivb_cpu_span_end(&cpu);
 			t->streams++;
 			t->stream_user_s += cpu.user_s;
 			t->stream_sys_s += cpu.sys_s;
 			t->stream_wall_s += cpu.wall_s;
 		} else if (error == IVB_MSG_OK) {
-			error = process(w, shared, &msg, &rep);
+			error = process(w, shared, &msg, &rep, t);
 		}
 		rep.timing.total_ns = ivb_now_ns() - msg.seen_ns;
 		ivb_guest_ack(g, &msg, &rep, error);

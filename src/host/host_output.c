@@ -146,6 +146,8 @@ void ivb_output_init_manifest(struct ivb_run *run, uint64_t region_size)
 	m->latency_frame_bytes = cfg->latency_frame.size;
 	m->timeout_s = cfg->timeout_s;
 	m->corrupt_iteration = cfg->corrupt_iteration;
+	m->corrupt_frame_set = cfg->corrupt_frame_set;
+	m->corrupt_frame = cfg->corrupt_frame;
 	m->flush_method = ivb_flush_method();
 	m->counters = cfg->counters;
 	m->write_study = cfg->write_study;

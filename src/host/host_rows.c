@@ -363,6 +363,8 @@ static const char *frame_status(const struct ivb_stream_frame *f)
 {
 	if (f->dropped)
 		return "dropped";
+	if (f->error != NULL) /* the host's verdict on a report it cannot believe */
+		return f->error;
 	switch ((enum ivb_ring_status)f->status) {
 	case IVB_FRAME_OK: return "ok";
 	case IVB_FRAME_UNVERIFIED: return "unverified";
@@ -374,7 +376,7 @@ static const char *frame_status(const struct ivb_stream_frame *f)
 
 bool ivb_stream_frame_failed(const struct ivb_stream_frame *f)
 {
-	return !f->dropped && f->status != IVB_FRAME_OK && f->status != IVB_FRAME_UNVERIFIED;
+	return !f->dropped && f->failed;
 }
 
 int ivb_rows_write_stream(struct ivb_outputs *o, const struct ivb_stream_key *k, const struct ivb_stream_frame *f)

@@ -56,7 +56,7 @@ struct ivb_stream_key {
 	const char *verify; /* "sha256", "xxh3" or "none" */
 };
 
-/* Whether a stream frame failed its check (a dropped or unverified frame did not). */
+/* Whether a stream frame failed: the host's verdict (ivb_stream_produce); a dropped frame did not. */
 bool ivb_stream_frame_failed(const struct ivb_stream_frame *f);
 
 /*

@@ -8,6 +8,7 @@
 #include "clock.h"
 #include "cli.h"
 #include "host.h"
+#include "peer_check.h"
 #include "phases.h"
 #include "wait.h"
 #include "sha256.h"
@@ -170,7 +171,7 @@ static int run_stream(struct ivb_run *run, struct stream_state *st)
 	struct ivb_cpu_span cpu;
 	struct ivb_ack ack;
 	uint8_t no_hash[IVB_SHA256_LEN] = { 0 };
-	uint64_t need, sent_ns, unused;
+	uint64_t need, sent_ns, unused, window_ns;
 	int ret;
 
 	ret = ivb_ring_geometry_for(run->host.capacity, cfg->slots, st->size, cfg->stream_policy, cfg->verify, &g, &need);
@@ -203,6 +204,8 @@ static int run_stream(struct ivb_run *run, struct stream_state *st)
 	h.arg = st;
 	h.check = guest_alive;
 	h.check_arg = run;
+	h.corrupt = cfg->corrupt_frame_set;
+	h.corrupt_frame = cfg->corrupt_frame;
 
 	ret = ivb_host_send(&run->host, need, IVB_MSG_STREAM, cfg->plan.flags, no_hash, &sent_ns);
 	if (ret < 0) {
@@ -220,6 +223,7 @@ static int run_stream(struct ivb_run *run, struct stream_state *st)
 		ivb_cpu_span_start(&cpu);
 		ret = ivb_stream_produce(&h);
 		ivb_cpu_span_end(&cpu);
+		window_ns = ivb_now_ns() - sent_ns;
 		rec->host_cpu = (struct ivb_cpu_record){ .known = true, .user_s = cpu.user_s, .sys_s = cpu.sys_s,
 							 .wall_s = cpu.wall_s, .messages = h.totals.produced };
 		rec->produced = h.totals.produced;
@@ -241,8 +245,13 @@ static int run_stream(struct ivb_run *run, struct stream_state *st)
 		if (ivb_ring_read_guest_report(&h.ring, &gr) == 0) {
 			rec->guest_copy_ns = gr.private_copy_ns;
 			rec->guest_verify_ns = gr.private_verify_ns;
-			rec->guest_cpu_known = gr.cpu_ns > 0;
-			rec->guest_cpu_s = (double)gr.cpu_ns / 1e9;
+			/* The guest's CPU span lies between the stream message and its DONE: inside this window. */
+			rec->guest_cpu_known = gr.cpu_ns > 0 && ivb_guest_time_fits(gr.cpu_ns, window_ns);
+			rec->guest_cpu_s = rec->guest_cpu_known ? (double)gr.cpu_ns / 1e9 : 0;
+			if (gr.cpu_ns > 0 && !rec->guest_cpu_known)
+				fprintf(stderr, PROG ": stream %s: the guest reported %llu ns of CPU in a stream of %llu ns: "
+					"left out\n", st->key.frame->name, (unsigned long long)gr.cpu_ns,
+					(unsigned long long)window_ns);
 		}
 	}
 	ret = ivb_host_wait_ack(&run->host, &ack);

@@ -87,6 +87,8 @@ static void usage(FILE *out)
 		"  --verify sha256|xxh3|none\n"
 		"                         how the guest checks each stream frame (default " IVB_STREAM_VERIFY_DEFAULT ")\n"
 		"  --corrupt-iteration N  testing: flip a byte of measured message N after hashing it\n"
+		"  --corrupt-frame N      testing: flip a byte of frame N (from 0) of each stream after\n"
+		"                         hashing it; the guest must fail it (needs --verify sha256|xxh3)\n"
 		"  --help                 show this help and exit\n"
 		"\n"
 		"Exit status: 0 every iteration succeeded, 1 a failure, 2 a usage error.\n",
@@ -98,7 +100,7 @@ static void parse_args(int argc, char **argv, struct ivb_host_config *cfg)
 {
 	enum { OPT_SHM = 256, OPT_SIZE, OPT_OUT, OPT_ITER, OPT_LAT_FRAME, OPT_BW_ITER, OPT_FRAMES, OPT_REF_ITER,
 	       OPT_WARMUP, OPT_TIMEOUT, OPT_CONNECT_TIMEOUT, OPT_META, OPT_NO_COUNTERS, OPT_WRITE_STUDY, OPT_MAP_STUDY,
-	       OPT_DOORBELL, OPT_MODE, OPT_INTERVAL, OPT_CORRUPT, OPT_STREAM_SECONDS, OPT_STREAM_FRAMES, OPT_SLOTS,
+	       OPT_DOORBELL, OPT_MODE, OPT_INTERVAL, OPT_CORRUPT, OPT_CORRUPT_FRAME, OPT_STREAM_SECONDS, OPT_STREAM_FRAMES, OPT_SLOTS,
 	       OPT_FPS, OPT_STREAM_POLICY, OPT_VERIFY, OPT_HELP };
 	static const struct option options[] = {
 		{ "shm", required_argument, NULL, OPT_SHM },
@@ -120,6 +122,7 @@ static void parse_args(int argc, char **argv, struct ivb_host_config *cfg)
 		{ "mode", required_argument, NULL, OPT_MODE },
 		{ "interval-us", required_argument, NULL, OPT_INTERVAL },
 		{ "corrupt-iteration", required_argument, NULL, OPT_CORRUPT },
+		{ "corrupt-frame", required_argument, NULL, OPT_CORRUPT_FRAME },
 		{ "stream-seconds", required_argument, NULL, OPT_STREAM_SECONDS },
 		{ "stream-frames", required_argument, NULL, OPT_STREAM_FRAMES },
 		{ "slots", required_argument, NULL, OPT_SLOTS },
@@ -208,6 +211,10 @@ static void parse_args(int argc, char **argv, struct ivb_host_config *cfg)
 		case OPT_CORRUPT:
 			cfg->corrupt_iteration = ivb_parse_count_or_die(PROG, "--corrupt-iteration", optarg, 1, UINT64_MAX);
 			break;
+		case OPT_CORRUPT_FRAME:
+			cfg->corrupt_frame = ivb_parse_count_or_die(PROG, "--corrupt-frame", optarg, 0, UINT64_MAX);
+			cfg->corrupt_frame_set = true;
+			break;
 		case OPT_STREAM_SECONDS:
 			cfg->stream_seconds = ivb_parse_count_or_die(PROG, "--stream-seconds", optarg, 0, IVB_MAX_STREAM_SECONDS);
 			break;
@@ -240,6 +247,10 @@ static void parse_args(int argc, char **argv, struct ivb_host_config *cfg)
 		ivb_die_usage(PROG, "--stream-policy needs block or latest, not '%s'", policy_arg);
 	if (ivb_verify_parse(verify_arg, &cfg->verify) < 0)
 		ivb_die_usage(PROG, "--verify needs sha256, xxh3 or none, not '%s'", verify_arg);
+	if (cfg->corrupt_frame_set && cfg->verify == IVB_VERIFY_NONE)
+		ivb_die_usage(PROG, "--corrupt-frame needs a verification the guest can fail: --verify sha256 or xxh3");
+	if (cfg->corrupt_frame_set && cfg->stream_seconds == 0)
+		ivb_die_usage(PROG, "--corrupt-frame is for a stream: give --stream-seconds");
 	ret = ivb_parse_frame_list(cfg->stream_frames_arg, cfg->stream_frames, IVB_MAX_FRAMES, &cfg->nstream_frames);
 	if (ret == -E2BIG)
 		ivb_die_usage(PROG, "--stream-frames takes at most %u frames", IVB_MAX_FRAMES);

@@ -233,6 +233,8 @@ static void write_body(struct ivb_json *j, const struct ivb_manifest *m)
 		ivb_json_u64(j, "fps", m->stream_fps);
 		ivb_json_str(j, "stream_policy", m->stream_policy);
 		ivb_json_str(j, "verify", m->stream_verify);
+		if (m->corrupt_frame_set)
+			ivb_json_u64(j, "corrupt_frame", m->corrupt_frame);
 	}
 	ivb_json_object_end(j);
 

@@ -92,6 +92,8 @@ struct ivb_manifest {
 	uint64_t warmup;
 	uint64_t timeout_s;
 	uint64_t corrupt_iteration;
+	bool corrupt_frame_set;
+	uint64_t corrupt_frame; /* --corrupt-frame: the frame of each stream the host corrupted */
 	const char *flush_method;
 	bool counters;
 	bool write_study;

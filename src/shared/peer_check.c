@@ -98,20 +98,27 @@ unsigned ivb_counters_bound(struct ivb_guest_report *rep, uint64_t bytes, char *
 	return replaced;
 }
 
+bool ivb_guest_time_fits(uint64_t guest_ns, uint64_t host_ns)
+{
+	const uint64_t limit = ivb_add_sat(host_ns > UINT64_MAX / IVB_GUEST_CLOCK_FACTOR ? UINT64_MAX
+											  : host_ns * IVB_GUEST_CLOCK_FACTOR,
+					   IVB_GUEST_CLOCK_SLACK_NS);
+
+	return guest_ns <= limit;
+}
+
 bool ivb_timing_fits(const struct ivb_guest_report *rep, uint64_t roundtrip_ns)
 {
-	const uint64_t limit = ivb_add_sat(roundtrip_ns > UINT64_MAX / IVB_GUEST_CLOCK_FACTOR
-						   ? UINT64_MAX
-						   : roundtrip_ns * IVB_GUEST_CLOCK_FACTOR,
-					   IVB_GUEST_CLOCK_SLACK_NS);
 	const uint64_t durations[] = { rep->timing.total_ns, rep->study.fresh_ns, rep->study.nt_ns, rep->study.huge_ns };
 
 	for (size_t i = 0; i < sizeof(durations) / sizeof(durations[0]); i++)
-		if (durations[i] > limit)
+		if (!ivb_guest_time_fits(durations[i], roundtrip_ns))
 			return false;
 	for (size_t i = 0; i < IVB_MAP_STUDY_MAX; i++)
-		if (rep->map_study[i].hot_read_ns > limit || rep->map_study[i].cold_read_ns > limit ||
-		    rep->map_study[i].copy_ns > limit || rep->map_study[i].write_ns > limit)
+		if (!ivb_guest_time_fits(rep->map_study[i].hot_read_ns, roundtrip_ns) ||
+		    !ivb_guest_time_fits(rep->map_study[i].cold_read_ns, roundtrip_ns) ||
+		    !ivb_guest_time_fits(rep->map_study[i].copy_ns, roundtrip_ns) ||
+		    !ivb_guest_time_fits(rep->map_study[i].write_ns, roundtrip_ns))
 			return false;
 	return true;
 }

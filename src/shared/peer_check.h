@@ -93,6 +93,12 @@ extern const char *const ivb_phase_names[IVB_NPHASES];
 #define IVB_GUEST_CLOCK_SLACK_NS 20000000ull
 
 /*
+ * Whether a guest duration (or a sum of durations) fits in a host duration known to hold it:
+ * guest_ns <= host_ns x IVB_GUEST_CLOCK_FACTOR + IVB_GUEST_CLOCK_SLACK_NS.
+ */
+bool ivb_guest_time_fits(uint64_t guest_ns, uint64_t host_ns);
+
+/*
  * Whether every guest duration of rep fits in the host's round trip of the same message: the guest
  * timed its work between seeing SENDING and acknowledging, inside the host's window, so none of it
  * (its total, which holds its phases, and each study time) can exceed roundtrip_ns x

@@ -39,6 +39,17 @@ static uint32_t latest_slot(uint64_t v)
 	return (uint32_t)(v & LATEST_SLOT_MASK);
 }
 
+/* -EPROTO, with why (whylen bytes) saying what the peer wrote out of range. */
+static int __attribute__((format(printf, 3, 4))) reject(char *why, size_t whylen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, whylen, fmt, ap);
+	va_end(ap);
+	return -EPROTO;
+}
+
 static uint64_t round_up(uint64_t v, uint64_t to)
 {
 	return (v + to - 1) / to * to;
@@ -138,24 +149,48 @@ static int read_result(struct ivb_ring_producer *p, uint32_t slot, uint64_t seq1
 	out->status = r->status;
 	if (out->status < IVB_FRAME_OK || out->status > IVB_FRAME_STATUS_MAX || out->copy_ns > IVB_MAX_DURATION_NS ||
 	    out->verify_ns > IVB_MAX_DURATION_NS)
-		return -EPROTO;
+		return reject(p->why, sizeof(p->why), "the guest's result for frame %llu is out of range: status %u, copy %llu ns, check %llu ns",
+			      (unsigned long long)(seq1 - 1), out->status, (unsigned long long)out->copy_ns,
+			      (unsigned long long)out->verify_ns);
+	return 0;
+}
+
+int ivb_ring_released(struct ivb_ring_producer *p, uint64_t *released)
+{
+	/* Block: the guest releases in order, so its count is also a frame sequence. Latest: it counts
+	 * frames taken, at most every frame that got a slot. Either way it never goes back. */
+	uint64_t bound = p->g.policy == IVB_RING_BLOCK ? p->next_seq : p->published;
+	uint64_t v = atomic_load_explicit(&p->ctl->released, memory_order_acquire);
+
+	if (v < p->released_seen)
+		return reject(p->why, sizeof(p->why), "the guest's released count went back from %llu to %llu",
+			      (unsigned long long)p->released_seen, (unsigned long long)v);
+	if (v > bound)
+		return reject(p->why, sizeof(p->why), "the guest's released count %llu exceeds the %llu frames published",
+			      (unsigned long long)v, (unsigned long long)bound);
+	p->released_seen = v;
+	*released = v;
 	return 0;
 }
 
 static int collect_block(struct ivb_ring_producer *p)
 {
-	uint64_t released = atomic_load_explicit(&p->ctl->released, memory_order_acquire);
+	uint64_t released;
+	int ret = ivb_ring_released(p, &released);
 
-	if (released > p->next_seq || released < p->collected)
-		return -EPROTO;
+	if (ret < 0)
+		return ret;
 	for (; p->collected < released; p->collected++) {
 		uint32_t slot = (uint32_t)(p->collected % p->g.nslots);
 		struct ivb_ring_result r;
-		int ret = read_result(p, slot, p->collected + 1, &r);
 
+		ret = read_result(p, slot, p->collected + 1, &r);
 		/* The guest releases a frame only after writing its result: a missing one is a lie. */
+		if (ret == -EAGAIN)
+			return reject(p->why, sizeof(p->why), "the guest released frame %llu without a result for it",
+				      (unsigned long long)p->collected);
 		if (ret < 0)
-			return -EPROTO;
+			return ret;
 		report(p, p->collected, slot, &r);
 	}
 	return 0;
@@ -163,9 +198,14 @@ static int collect_block(struct ivb_ring_producer *p)
 
 static int collect_latest(struct ivb_ring_producer *p)
 {
+	uint64_t released;
+	/* Not needed to find the results, but a count out of range is a lie to say at once. */
+	int ret = ivb_ring_released(p, &released);
+
+	if (ret < 0)
+		return ret;
 	for (uint32_t s = 0; s < p->g.nslots; s++) {
 		struct ivb_ring_result r;
-		int ret;
 
 		if (p->slot_seq1[s] == 0)
 			continue;
@@ -282,6 +322,7 @@ void ivb_ring_publish(struct ivb_ring_producer *p, uint32_t slot, uint64_t size,
 	memcpy(d->checksum, checksum, IVB_RING_CHECKSUM_LEN);
 	IVB_RING_STEP("publish: desc");
 	atomic_store_explicit(&d->seq1, seq + 1, memory_order_release);
+	p->published++;
 	if (p->g.policy == IVB_RING_LATEST) {
 		p->slot_seq1[slot] = seq + 1;
 		p->slot_age[slot] = seq + 1;
@@ -357,11 +398,6 @@ void ivb_ring_producer_awake(struct ivb_ring_producer *p)
 	atomic_store_explicit(&p->ctl->host_wake.at, 0, memory_order_relaxed);
 }
 
-uint64_t ivb_ring_released(const struct ivb_ring_producer *p)
-{
-	return atomic_load_explicit(&p->ctl->released, memory_order_acquire);
-}
-
 bool ivb_ring_consumer_done(const struct ivb_ring_producer *p)
 {
 	return atomic_load_explicit(&p->ctl->consumer_state, memory_order_acquire) == IVB_RING_DONE;
@@ -383,18 +419,6 @@ int ivb_ring_read_guest_report(const struct ivb_ring_producer *p, struct ivb_rin
 			       rep->cpu_ns > IVB_MAX_DURATION_NS
 		       ? -EPROTO
 		       : 0;
-}
-
-static int reject(char *why, size_t whylen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static int reject(char *why, size_t whylen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(why, whylen, fmt, ap);
-	va_end(ap);
-	return -EPROTO;
 }
 
 int ivb_ring_consumer_open(struct ivb_ring_consumer *c, void *buffer, uint64_t capacity, char *why,

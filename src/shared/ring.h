@@ -190,8 +190,11 @@ struct ivb_ring_producer {
 	uint64_t slot_seq1[IVB_RING_MAX_SLOTS];     /* latest: the frame published in each slot, unresolved */
 	uint64_t slot_age[IVB_RING_MAX_SLOTS];      /* latest: when each slot was last written */
 	uint64_t rung_gen;                          /* the guest wake generation already rung for */
+	uint64_t published;                         /* frames given a slot (latest: next_seq less the skipped) */
+	uint64_t released_seen;                     /* the guest's released count as last read and accepted */
 	ivb_ring_outcome_fn outcome;
 	void *outcome_arg;
+	char why[128];                              /* after -EPROTO: what the guest wrote out of range */
 };
 
 /* Write the geometry into the control page at `buffer` and reset both sides' lines. */
@@ -204,7 +207,7 @@ uint8_t *ivb_ring_slot(const struct ivb_ring_producer *p, uint32_t slot);
 /*
  * A slot to write the next frame into. Reports outcomes it learns on the way.
  * Returns: 0 with *slot set; -EAGAIN when no slot is free (block: wait and retry; latest: the
- * frame is dropped, call ivb_ring_skip); -EPROTO when the guest's counters are out of range.
+ * frame is dropped, call ivb_ring_skip); -EPROTO when the guest's counters are out of range (p->why).
  */
 int ivb_ring_acquire(struct ivb_ring_producer *p, uint32_t *slot);
 
@@ -216,7 +219,7 @@ void ivb_ring_publish(struct ivb_ring_producer *p, uint32_t slot, uint64_t size,
 
 /*
  * Report the outcomes of frames the guest finished since the last call.
- * Returns: 0, or -EPROTO when a result or counter is out of range.
+ * Returns: 0, or -EPROTO when a result or counter is out of range (p->why says which).
  */
 int ivb_ring_collect(struct ivb_ring_producer *p);
 
@@ -239,8 +242,12 @@ bool ivb_ring_producer_should_ring(struct ivb_ring_producer *p);
 bool ivb_ring_producer_sleep(struct ivb_ring_producer *p, uint64_t at);
 void ivb_ring_producer_awake(struct ivb_ring_producer *p);
 
-/* Frames the guest has released, as it says. */
-uint64_t ivb_ring_released(const struct ivb_ring_producer *p);
+/*
+ * Frames the guest has released, as it says, checked: the count never goes back and never exceeds the
+ * frames published (a guest releases each frame it took once).
+ * Returns: 0 with *released set, or -EPROTO (p->why says which bound it broke).
+ */
+int ivb_ring_released(struct ivb_ring_producer *p, uint64_t *released);
 bool ivb_ring_consumer_done(const struct ivb_ring_producer *p);
 
 /* Whether the guest has attached to the ring (it validated the geometry and is taking frames). */

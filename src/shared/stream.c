@@ -9,6 +9,7 @@
 #include <xxhash.h>
 
 #include "clock.h"
+#include "peer_check.h"
 #include "protocol.h" /* ivb_stop_requested */
 #include "sha256.h"
 
@@ -84,6 +85,38 @@ static void notice(struct ivb_stream_host *h)
 	h->noticed_ns = ivb_now_ns();
 }
 
+/*
+ * The host's verdict on a consumed frame. The guest copied and checked it after it was written and
+ * before its release was seen (now, an upper bound of when it was noticed), so its times must fit in
+ * that window; the verification the ring asked for must have been done; the frame the host corrupted
+ * must have been found bad.
+ */
+static void judge(struct ivb_stream_host *h, struct ivb_stream_frame *f)
+{
+	const uint64_t window = ivb_now_ns() - h->start_ns - f->ready_ns;
+	const bool passed = f->status == IVB_FRAME_OK ||
+			    (f->status == IVB_FRAME_UNVERIFIED && h->ring.g.verify == IVB_VERIFY_NONE);
+
+	/* Each time is at most IVB_MAX_DURATION_NS (ring.c): their sum does not wrap. */
+	if (h->corrupt && f->seq == h->corrupt_frame && passed)
+		f->error = "accepted_corrupted_frame";
+	else if (!ivb_guest_time_fits(f->guest_copy_ns + f->guest_verify_ns, window))
+		f->error = "implausible_timing";
+	f->failed = !passed || f->error != NULL;
+}
+
+static int host_fail(struct ivb_stream_host *h, int err, const char *what)
+{
+	snprintf(h->why, sizeof(h->why), "%s", what);
+	return err;
+}
+
+/* The ring refused what the guest wrote: its reason is the stream's. */
+static int peer_lie(struct ivb_stream_host *h)
+{
+	return host_fail(h, -EPROTO, h->ring.why[0] ? h->ring.why : "the guest wrote a frame result or count out of range");
+}
+
 /* The ring learnt a frame's fate: complete its record and hand it on. */
 static void on_outcome(void *arg, const struct ivb_ring_outcome *o)
 {
@@ -99,29 +132,30 @@ static void on_outcome(void *arg, const struct ivb_ring_outcome *o)
 		f->latency_ns = h->noticed_ns - h->start_ns - f->publish_ns;
 		f->guest_copy_ns = o->copy_ns;
 		f->guest_verify_ns = o->verify_ns;
+		judge(h, f);
 		t->consumed++;
-		if (o->status == IVB_FRAME_UNVERIFIED)
-			t->unverified++;
-		else if (o->status != IVB_FRAME_OK)
+		if (f->failed)
 			t->failed++;
+		else if (o->status == IVB_FRAME_UNVERIFIED)
+			t->unverified++;
 	} else {
 		t->dropped++;
 	}
 	if (h->callback_error == 0 && h->on_frame != NULL)
 		h->callback_error = h->on_frame(h->arg, f);
-}
-
-static int host_fail(struct ivb_stream_host *h, int err, const char *what)
-{
-	snprintf(h->why, sizeof(h->why), "%s", what);
-	return err;
+	if (h->callback_error == 0 && f->error != NULL && strcmp(f->error, "accepted_corrupted_frame") == 0) {
+		/* The guest cannot have verified this frame: none of its results can be trusted. */
+		snprintf(h->why, sizeof(h->why), "the guest accepted frame %llu that the host corrupted on purpose",
+			 (unsigned long long)f->seq);
+		h->callback_error = -EPROTO;
+	}
 }
 
 static int collect(struct ivb_stream_host *h)
 {
 	notice(h);
 	if (ivb_ring_collect(&h->ring) < 0)
-		return host_fail(h, -EPROTO, "the guest wrote a frame result or count out of range");
+		return peer_lie(h);
 	return h->callback_error;
 }
 
@@ -134,14 +168,21 @@ static void ring_guest(struct ivb_stream_host *h, struct ivb_stream_frame *f)
 	}
 }
 
-/* Wait for the guest's releases to reach `at` (or the consumer to end), up to `until` (host clock). */
+/*
+ * Wait for the guest's releases to reach `at` (or the consumer to end), up to `until` (host clock).
+ * A stop request ends it first; a count out of range ends it at once (-EPROTO).
+ */
 static int wait_released(struct ivb_stream_host *h, uint64_t at, uint64_t until)
 {
-	while (ivb_ring_released(&h->ring) < at && !ivb_ring_consumer_done(&h->ring)) {
-		uint64_t now = ivb_now_ns();
+	for (;;) {
+		uint64_t now = ivb_now_ns(), released;
 
 		if (ivb_stop_requested)
 			return host_fail(h, -EINTR, "stopped by a signal");
+		if (ivb_ring_released(&h->ring, &released) < 0)
+			return peer_lie(h);
+		if (released >= at || ivb_ring_consumer_done(&h->ring))
+			return 0;
 		if (h->check != NULL) {
 			int ret = h->check(h->check_arg, h->why, sizeof(h->why));
 
@@ -163,7 +204,6 @@ static int wait_released(struct ivb_stream_host *h, uint64_t at, uint64_t until)
 			ivb_cpu_relax();
 		}
 	}
-	return 0;
 }
 
 /* Until `due`, notice the guest's releases as they come (the latency is measured on this clock). */
@@ -175,9 +215,12 @@ static int idle_until(struct ivb_stream_host *h, uint64_t due)
 
 		if (ret < 0)
 			return ret;
+		if (ivb_stop_requested)
+			return host_fail(h, -EINTR, "stopped by a signal");
 		if (now >= due)
 			return 0;
-		released = ivb_ring_released(&h->ring);
+		if (ivb_ring_released(&h->ring, &released) < 0)
+			return peer_lie(h);
 		if (released >= h->ring.next_seq - h->totals.dropped || ivb_ring_consumer_done(&h->ring)) {
 			/* Nothing outstanding (block counts frames; latest counts frames taken): sleep. */
 			struct timespec ts = { .tv_sec = (time_t)(due / IVB_NS_PER_SEC), .tv_nsec = (long)(due % IVB_NS_PER_SEC) };
@@ -203,7 +246,7 @@ static int acquire(struct ivb_stream_host *h, uint32_t *slot, uint64_t *wait_ns)
 		if (ret == 0 || h->ring.g.policy == IVB_RING_LATEST)
 			break;
 		if (ret != -EAGAIN)
-			return host_fail(h, -EPROTO, "the guest wrote a frame result or count out of range");
+			return peer_lie(h);
 		if (ivb_ring_consumer_done(&h->ring))
 			return host_fail(h, -EPIPE, "the guest stopped taking frames before the end of the stream");
 		ret = wait_released(h, h->ring.next_seq - h->ring.g.nslots + 1, start + h->timeout_ns);
@@ -215,7 +258,7 @@ static int acquire(struct ivb_stream_host *h, uint32_t *slot, uint64_t *wait_ns)
 	*wait_ns = ivb_now_ns() - start;
 	if (ret == -EAGAIN)
 		return ret;
-	return ret < 0 ? host_fail(h, -EPROTO, "the guest wrote a frame result or count out of range") : 0;
+	return ret < 0 ? peer_lie(h) : 0;
 }
 
 static int produce_one(struct ivb_stream_host *h)
@@ -239,7 +282,11 @@ static int produce_one(struct ivb_stream_host *h)
 	f->slot = slot;
 	t0 = ivb_now_ns();
 	memcpy(ivb_ring_slot(&h->ring, slot), h->sources[k], h->ring.g.frame_size);
-	f->write_ns = ivb_now_ns() - t0;
+	f->ready_ns = ivb_now_ns();
+	f->write_ns = f->ready_ns - t0;
+	f->ready_ns -= h->start_ns;
+	if (h->corrupt && seq == h->corrupt_frame) /* past the stamp: frames have IVB_RING_MIN_FRAME bytes */
+		ivb_ring_slot(&h->ring, slot)[h->ring.g.frame_size / 2] ^= 0x01;
 	ivb_ring_publish(&h->ring, slot, h->ring.g.frame_size, h->checksums[k]);
 	f->publish_ns = ivb_now_ns() - h->start_ns;
 	ring_guest(h, f);
@@ -248,7 +295,7 @@ static int produce_one(struct ivb_stream_host *h)
 
 int ivb_stream_produce(struct ivb_stream_host *h)
 {
-	uint64_t period = h->fps > 0 ? IVB_NS_PER_SEC / h->fps : 0, end;
+	uint64_t period = h->fps > 0 ? IVB_NS_PER_SEC / h->fps : 0, end, since, limit, last;
 	int ret = 0;
 
 	h->ring.outcome = on_outcome;
@@ -274,18 +321,29 @@ int ivb_stream_produce(struct ivb_stream_host *h)
 	ring_guest(h, NULL);
 	if (ret < 0)
 		return ret;
-	/* The guest finishes what it took; block: everything. */
-	for (uint64_t last = ivb_ring_released(&h->ring), since = ivb_now_ns(); !ivb_ring_consumer_done(&h->ring);) {
-		uint64_t released;
+	/*
+	 * The guest finishes what it took (block: everything). Each release gives it another timeout, but
+	 * the whole wait is bounded: it holds at most a frame per slot, however slowly it counts them out.
+	 */
+	since = ivb_now_ns();
+	limit = ivb_add_sat(since, h->timeout_ns > UINT64_MAX / h->ring.g.nslots ? UINT64_MAX
+										 : h->timeout_ns * h->ring.g.nslots);
+	if (ivb_ring_released(&h->ring, &last) < 0)
+		return peer_lie(h);
+	while (!ivb_ring_consumer_done(&h->ring)) {
+		uint64_t released, until;
 
 		if ((ret = collect(h)) < 0)
 			return ret;
-		released = ivb_ring_released(&h->ring);
+		if (ivb_ring_released(&h->ring, &released) < 0)
+			return peer_lie(h);
 		if (released != last) {
 			last = released;
 			since = ivb_now_ns();
 		}
-		ret = wait_released(h, released + 1, since + h->timeout_ns);
+		until = ivb_add_sat(since, h->timeout_ns);
+		/* released <= the frames published (checked): released + 1 does not wrap */
+		ret = wait_released(h, released + 1, until < limit ? until : limit);
 		if (ret == -ETIMEDOUT)
 			return host_fail(h, ret, "the guest did not finish the stream in time");
 		if (ret < 0)
@@ -334,8 +392,12 @@ int ivb_stream_consume(struct ivb_ring_consumer *c, uint8_t *scratch, struct ivb
 		struct ivb_ring_frame f;
 		uint64_t t0, t1, t2;
 		uint32_t status;
-		int ret = ivb_ring_take(c, &f, why, whylen);
+		int ret;
 
+		/* Before every take: a host that publishes without pause must not keep us past a stop request. */
+		if (ivb_stop_requested)
+			return guest_fail(why, whylen, -EINTR, "stopped by a signal");
+		ret = ivb_ring_take(c, &f, why, whylen);
 		if (ret == 1)
 			break;
 		if (ret == 0) {
@@ -358,8 +420,6 @@ int ivb_stream_consume(struct ivb_ring_consumer *c, uint8_t *scratch, struct ivb
 		}
 		if (ret != -EAGAIN)
 			return ret;
-		if (ivb_stop_requested)
-			return guest_fail(why, whylen, -EINTR, "stopped by a signal");
 		if (check != NULL && (ret = check(check_arg, why, whylen)) < 0)
 			return ret;
 		if (ivb_now_ns() >= deadline)

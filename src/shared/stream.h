@@ -37,6 +37,9 @@ struct ivb_stream_frame {
 	uint64_t guest_copy_ns;   /* guest clock */
 	uint64_t guest_verify_ns; /* guest clock */
 	uint64_t rings;       /* doorbell rings the host sent for this frame */
+	bool failed;          /* consumed, and the host does not accept it as checked (ivb_stream_produce) */
+	const char *error;    /* when the guest's report is a lie: implausible_timing, accepted_corrupted_frame */
+	uint64_t ready_ns;    /* host clock: written into its slot, about to be published (the guest's earliest) */
 };
 
 typedef int (*ivb_stream_frame_fn)(void *arg, const struct ivb_stream_frame *f);
@@ -64,6 +67,8 @@ struct ivb_stream_host {
 	void *arg;
 	ivb_stream_check_fn check;    /* asked while waiting for the guest; NULL: never */
 	void *check_arg;
+	bool corrupt;                 /* flip a payload byte of frame corrupt_frame after its checksum was taken */
+	uint64_t corrupt_frame;       /* counting from 0; the guest must fail it (a verification is needed) */
 	struct ivb_stream_host_totals totals;
 	char why[256];
 	/*
@@ -79,8 +84,12 @@ struct ivb_stream_host {
 };
 
 /*
- * Produce frames into the ring for h->seconds, then end the stream and wait (up to timeout) for
- * the guest to finish with what it took. Every frame's fate reaches on_frame.
+ * Produce frames into the ring for h->seconds, then end the stream and wait for the guest to finish
+ * with what it took (timeout_ns from its last release, nslots timeouts at most). Every frame's fate
+ * reaches on_frame. A consumed frame fails (f->failed, counted in totals.failed) when the guest found
+ * it bad, did not verify it as the ring asked, reported a copy and check longer than the host saw the
+ * frame out (implausible_timing), or accepted the frame the host corrupted (accepted_corrupted_frame,
+ * which also ends the stream with -EPROTO).
  * Returns: 0; -ETIMEDOUT when the guest stopped taking or releasing frames for timeout_ns;
  * -EPROTO when it wrote something out of range; -EINTR on a stop request; check's or on_frame's error.
  * `why` says which.

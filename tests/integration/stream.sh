@@ -178,6 +178,28 @@ test_bad_options() {
 	pass "$name"
 }
 
+# --corrupt-frame: the host flips a byte of frame 3 after hashing it; the honest guest fails that frame alone,
+# both sides exit 1 and the run completes. Without a verification or a stream the option is a usage error.
+test_corrupt_frame_caught() {
+	local name=corrupt_frame_caught out="$WORK/$1" rc args
+	GUEST_ARGS=()
+	run_stream "$out" "${STREAM_ONLY[@]}" --stream-seconds 1 --stream-frames 64K --stream-policy block --fps 50 \
+		--verify sha256 --corrupt-frame 3
+	[ "$host_rc" -eq 1 ] && [ "$guest_rc" -eq 1 ] || { fail "$name" "exit host $host_rc guest $guest_rc, expected 1 and 1"; return; }
+	check_stream "$out" 's["failed"] == 1 and m["options"]["corrupt_frame"] == 3' \
+		'[r["frame"] for r in mine if r["success"] == "0"] == ["3"]' \
+		'next(r for r in mine if r["frame"] == "3")["status"] == "bad_checksum"' || { fail "$name" "stream figures"; return; }
+	grep -q "1 stream frames failed their check" "$out/guest.out" || { fail "$name" "guest: $(cat "$out/guest.out")"; return; }
+	for args in "--stream-seconds 1 --verify none --corrupt-frame 3" "--corrupt-frame 3"; do
+		rc=0
+		# shellcheck disable=SC2086  # each case is a list of words
+		timeout "$LIMIT" "$HOST" --shm "$SHM-bad" --out "$WORK/bad" --timeout 1 --connect-timeout 1 $args \
+			>/dev/null 2>"$WORK/bad.err" || rc=$?
+		[ "$rc" -eq 2 ] && [ "$(wc -l <"$WORK/bad.err")" -eq 1 ] || { fail "$name" "'$args': exit $rc: $(cat "$WORK/bad.err")"; return; }
+	done
+	pass "$name"
+}
+
 # A stream that runs until stopped (30 s at 100 frames/s): guest and host in the background; returns once the
 # host has started streaming. Sets guest_pid and host_pid.
 start_long_stream() { # out host-timeout guest-timeout
@@ -234,7 +256,7 @@ test_host_killed_mid_stream() {
 }
 
 for t in test_block_every_frame_verified test_latest_paced_counts_drops test_latest_first_frame_taken \
-	test_verify_none_is_said \
+	test_verify_none_is_said test_corrupt_frame_caught \
 	test_lockstep_then_stream test_doorbell_stream test_bad_options test_guest_killed_mid_stream \
 	test_guest_sigterm_mid_stream test_host_killed_mid_stream; do
 	rm -f "$SHM"

@@ -1,12 +1,14 @@
-/* Unit tests: a hostile guest (a thread writing what it likes through the guest's protocol calls)
- * against the host's real exchange loop (host_run.c), rows (host_rows.c) and outputs (host_output.c):
- * whatever it reports, the CSVs keep their columns, run.json stays JSON, and a lie is a failure. */
+/* Unit tests: a hostile guest (a thread writing what it likes through the guest's protocol calls and
+ * into the stream ring's guest fields) against the host's real exchange and stream loops (host_run.c,
+ * host_stream.c), rows (host_rows.c) and outputs (host_output.c): whatever it reports, the CSVs keep
+ * their columns, run.json stays JSON, and a lie is a failure. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -16,6 +18,7 @@
 #include "phases.h"
 #include "scratch.h"
 #include "sha256.h"
+#include "stream.h"
 
 #define REGION_SIZE (IVB_HEADER_SIZE + 65536u)
 #define FRAME_BYTES 4096u
@@ -29,7 +32,18 @@ enum guest_mode {
 	GUEST_SLOW_CLAIMS,  /* verifies, but claims seconds of work for a message the host saw back in microseconds */
 	GUEST_HUGE_COUNTERS, /* verifies, and reports counters no phase could count (near 2^64, wrapping when summed) */
 	GUEST_HOSTILE_TEXT, /* verifies, and names its memory types with CSV and JSON structure */
+	/* Streams (GUEST_HONEST verifies each frame, GUEST_ACCEPT_ALL releases each as OK unread): */
+	GUEST_STREAM_UNVERIFIED,      /* releases each frame as unverified, whatever the host asked */
+	GUEST_STREAM_SLOW_CLAIMS,     /* releases each frame OK with an hour's copy */
+	GUEST_STREAM_CPU_CLAIMS,      /* verifies, and reports an hour of CPU over the stream */
+	GUEST_STREAM_ABSURD_RELEASED, /* says it released 2^64 - 1 frames before the first one */
 };
+
+/* Stream runs: 1 s at 10 frames per second (fewer rows than MAX_ROWS), 3 slots of STREAM_FRAME bytes. */
+#define STREAM_FRAME "4096"
+#define STREAM_FPS 10u
+#define STREAM_SLOTS 3u
+#define AN_HOUR_NS (3599ull * IVB_NS_PER_SEC) /* below IVB_MAX_DURATION_NS: only the plausibility check stops it */
 
 static const char hostile_memtype[] = "a,b\"c\n";       /* a separator, a quote, a line break */
 static const char hostile_kernel[] = "6.1\"},\"x\":{\"y\\"; /* would close run.json's object */
@@ -41,6 +55,46 @@ struct guest_thread {
 	struct ivb_region *region;
 	int end_ret;
 };
+
+/* The guest's side of a stream message: the ring's guest fields as the mode says. */
+static void stream_guest(struct guest_thread *gt, const struct ivb_message *msg)
+{
+	static uint8_t scratch[65536];
+	struct ivb_ring_consumer c;
+	struct ivb_stream_guest_totals t;
+	struct ivb_ring_guest_report rep = { .cpu_ns = gt->mode == GUEST_STREAM_CPU_CLAIMS ? AN_HOUR_NS : 1000 };
+	const uint64_t give_up = ivb_now_ns() + LONG_NS;
+	char why[256];
+
+	if (ivb_ring_consumer_open(&c, ivb_buffer(gt->region), msg->size, why, sizeof(why)) < 0)
+		return;
+	if (gt->mode == GUEST_STREAM_ABSURD_RELEASED)
+		atomic_store(&c.ctl->released, UINT64_MAX);
+	ivb_ring_consumer_start(&c);
+	if (gt->mode == GUEST_STREAM_ABSURD_RELEASED) {
+		/* It takes nothing and never says DONE: only the host's own bounds end the stream. */
+		while (atomic_load(&c.ctl->producer_state) != IVB_RING_DONE && ivb_now_ns() < give_up)
+			nanosleep(&(struct timespec){ 0, 1000000 }, NULL);
+		return;
+	}
+	if (gt->mode == GUEST_HONEST || gt->mode == GUEST_STREAM_CPU_CLAIMS) {
+		(void)ivb_stream_consume(&c, scratch, NULL, 0, LONG_NS, NULL, NULL, &t, why, sizeof(why));
+	} else {
+		/* Every frame released as the mode says, unread; until the end, or the host's stop. */
+		for (int ret = 0; ret != 1 && ivb_now_ns() < give_up;) {
+			struct ivb_ring_frame f;
+
+			ret = ivb_ring_take(&c, &f, why, sizeof(why));
+			if (ret == -EPROTO)
+				break;
+			if (ret == 0)
+				ivb_ring_release(&c, &f,
+						 gt->mode == GUEST_STREAM_UNVERIFIED ? IVB_FRAME_UNVERIFIED : IVB_FRAME_OK,
+						 gt->mode == GUEST_STREAM_SLOW_CLAIMS ? AN_HOUR_NS : 1, 1);
+		}
+	}
+	ivb_ring_consumer_finish(&c, &rep);
+}
 
 static void *guest_main(void *arg)
 {
@@ -64,6 +118,12 @@ static void *guest_main(void *arg)
 		if (gt->end_ret != 0)
 			break;
 		memset(&rep, 0, sizeof(rep));
+		if (msg.kind == IVB_MSG_STREAM) {
+			stream_guest(gt, &msg);
+			ivb_guest_ack(&g, &msg, &rep, IVB_MSG_OK);
+			gt->end_ret = ivb_guest_wait_host_ready(&g);
+			continue;
+		}
 		memset(rep.counters, 0xff, sizeof(rep.counters));
 		if (gt->mode != GUEST_ACCEPT_ALL) {
 			ivb_sha256(ivb_buffer(gt->region), msg.size, digest);
@@ -101,6 +161,10 @@ struct run_opts {
 	enum guest_mode mode;
 	uint64_t corrupt_iteration;
 	bool counters, map_study;
+	uint32_t stream_policy; /* 0: the latency test; else one stream of this policy instead */
+	uint32_t verify;
+	bool corrupt_frame_set;
+	uint64_t corrupt_frame;
 };
 
 /* Run host_writer's tests against a fake guest, as host_writer's main does. Returns: ivb_run_all's result. */
@@ -130,6 +194,21 @@ static int run_against(const struct run_opts *o, const char *name)
 	cfg->plan = (struct ivb_plan){ .latency_count = ITERATIONS, .latency_frame_bytes = FRAME_BYTES,
 				       .flags = (o->counters ? IVB_MSG_FLAG_COUNTERS : 0) |
 						(o->map_study ? IVB_MSG_FLAG_MAP_STUDY : 0) };
+	if (o->stream_policy != 0) {
+		cfg->iterations = 0;
+		cfg->plan.latency_count = 0;
+		cfg->plan.nstreams = 1;
+		cfg->stream_seconds = 1;
+		cfg->stream_frames_arg = STREAM_FRAME;
+		CHECK(ivb_parse_frame(STREAM_FRAME, &cfg->stream_frames[0]) == 0);
+		cfg->nstream_frames = 1;
+		cfg->slots = STREAM_SLOTS;
+		cfg->fps = STREAM_FPS;
+		cfg->stream_policy = o->stream_policy;
+		cfg->verify = o->verify;
+		cfg->corrupt_frame_set = o->corrupt_frame_set;
+		cfg->corrupt_frame = o->corrupt_frame;
+	}
 	run.map.region = gt.region;
 	run.map.size = REGION_SIZE;
 	run.map.fd = -1;
@@ -142,8 +221,13 @@ static int run_against(const struct run_opts *o, const char *name)
 	CHECK(pthread_create(&gt.tid, NULL, guest_main, &gt) == 0);
 	CHECK(ivb_host_wait_guest(&run.host, &run.manifest.guest) == 0);
 	run.manifest.guest_known = 1;
-	run.messages_total = ITERATIONS;
+	run.messages_total = o->stream_policy != 0 ? 1 : ITERATIONS;
 	ret = ivb_run_all(&run);
+	if (ret == 0 && o->stream_policy != 0) {
+		alarm(60); /* a host that never ends a stream fails the test instead of hanging it */
+		ret = ivb_run_streams(&run);
+		alarm(0);
+	}
 	if (ret == 0)
 		ivb_host_finish(&run.host);
 	else
@@ -339,6 +423,111 @@ static void test_counter_totals_never_wrap(void)
 	CHECK(n == 1 && strcmp(rows[0][IVB_COL_LATENCY_PERF_GUEST_CPU_CYCLES], "20") == 0);
 }
 
+/* The status and success columns of each stream row, e.g. "ok:1,bad_checksum:0,"; NULL if the file does not parse. */
+static const char *stream_outcomes(const char *name)
+{
+	static char out[MAX_ROWS * 32];
+	int n = read_table(name, IVB_TABLE_STREAM, rows);
+
+	if (n < 0)
+		return NULL;
+	out[0] = '\0';
+	for (int i = 0; i < n; i++)
+		snprintf(out + strlen(out), sizeof(out) - strlen(out), "%s:%s,", rows[i][IVB_COL_STREAM_STATUS],
+			 rows[i][IVB_COL_STREAM_SUCCESS]);
+	return out;
+}
+
+/* Whether every stream row reads outcome (e.g. "implausible_timing:0"), and there is at least one. */
+static bool every_stream_row(const char *name, const char *outcome)
+{
+	const char *got = stream_outcomes(name);
+	char one[64];
+
+	snprintf(one, sizeof(one), "%s,", outcome);
+	if (got == NULL || got[0] == '\0')
+		return false;
+	for (const char *p = got; *p != '\0'; p += strlen(one))
+		if (strncmp(p, one, strlen(one)) != 0)
+			return false;
+	return true;
+}
+
+/* latest: a released count of 2^64 - 1 before the first frame ends the stream at once with the reason. */
+static void test_stream_absurd_released_count_stops_the_run(void)
+{
+	const struct run_opts o = { .mode = GUEST_STREAM_ABSURD_RELEASED, .stream_policy = IVB_RING_LATEST,
+				    .verify = IVB_VERIFY_XXH3 };
+
+	CHECK(run_against(&o, "stream-absurd") == -EPROTO);
+	CHECK(strstr(run.host.why, "released count 18446744073709551615 exceeds") != NULL);
+	CHECK(python_check("stream-absurd", "d[\"status\"] == \"aborted\" and \"released count\" in d[\"abort_reason\"]") == 0);
+}
+
+/* An hour's copy of frames the host saw back within a frame period: every row implausible_timing, success 0. */
+static void test_stream_guest_times_beyond_the_frame_fail(void)
+{
+	const struct run_opts o = { .mode = GUEST_STREAM_SLOW_CLAIMS, .stream_policy = IVB_RING_BLOCK,
+				    .verify = IVB_VERIFY_XXH3 };
+	const struct ivb_stream_record *s = &run.manifest.streams[0];
+
+	CHECK(run_against(&o, "stream-slow") == 0);
+	CHECK(every_stream_row("stream-slow", "implausible_timing:0"));
+	CHECK(s->consumed > 0 && s->failed == s->consumed);
+}
+
+/* sha256 asked, nothing verified: every frame a failed frame (not an unverified one), and the run says so. */
+static void test_stream_unverified_when_asked_fails(void)
+{
+	const struct run_opts o = { .mode = GUEST_STREAM_UNVERIFIED, .stream_policy = IVB_RING_BLOCK,
+				    .verify = IVB_VERIFY_SHA256 };
+	const struct ivb_stream_record *s = &run.manifest.streams[0];
+
+	CHECK(run_against(&o, "stream-unverified") == 0);
+	CHECK(every_stream_row("stream-unverified", "unverified:0"));
+	CHECK(s->consumed > 0 && s->failed == s->consumed && s->unverified == 0);
+	CHECK(python_check("stream-unverified", "d[\"streams\"][0][\"failed\"] == d[\"streams\"][0][\"consumed\"] > 0") == 0);
+}
+
+/* An hour of guest CPU over a 1 s stream: left out of run.json, never reported per frame. */
+static void test_stream_guest_cpu_beyond_the_stream_left_out(void)
+{
+	const struct run_opts o = { .mode = GUEST_STREAM_CPU_CLAIMS, .stream_policy = IVB_RING_BLOCK,
+				    .verify = IVB_VERIFY_XXH3 };
+
+	CHECK(run_against(&o, "stream-cpu") == 0);
+	CHECK(every_stream_row("stream-cpu", "ok:1"));
+	CHECK(!run.manifest.streams[0].guest_cpu_known);
+	CHECK(python_check("stream-cpu", "\"guest_cpu_s\" not in d[\"streams\"][0]") == 0);
+}
+
+/* --corrupt-frame 2: an honest guest fails that frame alone; the stream goes on. */
+static void test_stream_honest_guest_catches_the_corrupt_frame(void)
+{
+	const struct run_opts o = { .mode = GUEST_HONEST, .stream_policy = IVB_RING_BLOCK, .verify = IVB_VERIFY_SHA256,
+				    .corrupt_frame_set = true, .corrupt_frame = 2 };
+	const char *got;
+
+	CHECK(run_against(&o, "stream-corrupt") == 0);
+	got = stream_outcomes("stream-corrupt");
+	CHECK(got != NULL && strncmp(got, "ok:1,ok:1,bad_checksum:0,ok:1,", 30) == 0);
+	CHECK(run.manifest.streams[0].failed == 1);
+}
+
+/* --corrupt-frame 2: a guest that accepts it unread fails that frame and stops the run. */
+static void test_stream_guest_accepting_the_corrupt_frame_fails(void)
+{
+	const struct run_opts o = { .mode = GUEST_ACCEPT_ALL, .stream_policy = IVB_RING_BLOCK, .verify = IVB_VERIFY_SHA256,
+				    .corrupt_frame_set = true, .corrupt_frame = 2 };
+	const char *got;
+
+	CHECK(run_against(&o, "stream-accept") == -EPROTO);
+	CHECK(strstr(run.host.why, "the guest accepted frame 2 that the host corrupted on purpose") != NULL);
+	got = stream_outcomes("stream-accept");
+	CHECK(got != NULL && strstr(got, "ok:1,ok:1,accepted_corrupted_frame:0,") == got);
+	CHECK(python_check("stream-accept", "d[\"status\"] == \"aborted\" and d[\"options\"][\"corrupt_frame\"] == 2") == 0);
+}
+
 /* Memory types and a kernel name made of CSV and JSON structure: data in every file, sanitised, and said so. */
 static void test_guest_strings_stay_data(void)
 {
@@ -371,6 +560,12 @@ int main(void)
 	RUN_TEST(test_impossible_counters_are_not_numbers);
 	RUN_TEST(test_counter_totals_never_wrap);
 	RUN_TEST(test_guest_strings_stay_data);
+	RUN_TEST(test_stream_absurd_released_count_stops_the_run);
+	RUN_TEST(test_stream_guest_times_beyond_the_frame_fail);
+	RUN_TEST(test_stream_unverified_when_asked_fails);
+	RUN_TEST(test_stream_guest_cpu_beyond_the_stream_left_out);
+	RUN_TEST(test_stream_honest_guest_catches_the_corrupt_frame);
+	RUN_TEST(test_stream_guest_accepting_the_corrupt_frame_fails);
 	ret = CHECK_SUMMARY("unit hostile");
 	scratch_remove(tmpdir);
 	return ret;

@@ -453,6 +453,57 @@ static void test_hostile_consumer(void)
 	}
 }
 
+/*
+ * The guest's released count, as every host call reads it: never above the frames published (under latest
+ * the skipped ones are not published), never going back, each refusal with its reason at once.
+ */
+static void test_hostile_released_count(void)
+{
+	struct ivb_ring_producer p;
+	struct outcomes oc;
+	struct ivb_ring_ctl *ctl = (struct ivb_ring_ctl *)buffer;
+	uint8_t checksum[IVB_RING_CHECKSUM_LEN] = { 0 };
+	uint64_t released = 0;
+	uint32_t slot;
+
+	setup(&p, 3, IVB_RING_LATEST, &oc);
+	CHECK(ivb_ring_acquire(&p, &slot) == 0);
+	ivb_ring_publish(&p, slot, FRAME, checksum);
+	atomic_store(&ctl->reading, (uint64_t)1 << 8 | slot); /* the guest holds frame 0 */
+	for (int n = 0; n < 4; n++) {
+		CHECK(ivb_ring_acquire(&p, &slot) == 0);
+		ivb_ring_publish(&p, slot, FRAME, checksum);
+	}
+	atomic_store(&ctl->released, UINT64_MAX); /* latest: collect never needed the count, yet it is checked */
+	CHECK(ivb_ring_collect(&p) == -EPROTO);
+	CHECK(strstr(p.why, "released count 18446744073709551615 exceeds the 5 frames published") != NULL);
+	CHECK(ivb_ring_acquire(&p, &slot) == -EPROTO);
+	atomic_store(&ctl->released, 2);
+	CHECK(ivb_ring_released(&p, &released) == 0 && released == 2);
+	atomic_store(&ctl->released, 1);
+	CHECK(ivb_ring_collect(&p) == -EPROTO);
+	CHECK(strstr(p.why, "released count went back from 2 to 1") != NULL);
+
+	setup(&p, 2, IVB_RING_BLOCK, &oc);
+	for (uint64_t n = 0; n < 2; n++) {
+		CHECK(ivb_ring_acquire(&p, &slot) == 0);
+		ivb_ring_publish(&p, slot, FRAME, checksum);
+	}
+	ctl->result[0].status = IVB_FRAME_OK;
+	atomic_store(&ctl->result[0].seq1, 1);
+	atomic_store(&ctl->released, 1);
+	CHECK(ivb_ring_acquire(&p, &slot) == 0 && oc.consumed == 1);
+	ivb_ring_publish(&p, slot, FRAME, checksum);
+	atomic_store(&ctl->released, 0); /* back, while the host would wait for a slot */
+	CHECK(ivb_ring_released(&p, &released) == -EPROTO);
+	CHECK(strstr(p.why, "went back from 1 to 0") != NULL);
+	atomic_store(&ctl->released, 2);
+	ctl->result[1].status = 99;
+	atomic_store(&ctl->result[1].seq1, 2);
+	CHECK(ivb_ring_collect(&p) == -EPROTO);
+	CHECK(strstr(p.why, "result for frame 1 is out of range: status 99") != NULL);
+}
+
 int main(void)
 {
 	RUN_TEST(test_geometry);
@@ -464,5 +515,6 @@ int main(void)
 	RUN_TEST(test_wake_requests);
 	RUN_TEST(test_hostile_producer);
 	RUN_TEST(test_hostile_consumer);
+	RUN_TEST(test_hostile_released_count);
 	return CHECK_SUMMARY("unit ring");
 }

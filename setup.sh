@@ -10,8 +10,8 @@
 #           polling runs work on it too. Default: polling (ivshmem-plain).
 #   stop    shut the VM down cleanly (poweroff over SSH), kill it by pid after DEVVM_STOP_TIMEOUT s
 #   status  say whether the VM runs and how to reach it; exit 0 when it runs, 3 when it does not
-# Environment (defaults in brackets): DEVVM_PORT [2222], DEVVM_SHM [/dev/shm/ivshmem],
-#   DEVVM_SHM_SIZE [128M], DEVVM_MEM [2G], DEVVM_SMP [2], DEVVM_STATE [vm-state], DEVVM_KEY [temp_id_rsa],
+# Environment (defaults in brackets): DEVVM_PORT [2222], DEVVM_SHM [@SHM@],
+#   DEVVM_SHM_SIZE [@SHM_SIZE@], DEVVM_MEM [2G], DEVVM_SMP [2], DEVVM_STATE [vm-state], DEVVM_KEY [temp_id_rsa],
 #   DEVVM_CACHE [~/.cache/ivshmem-bench/devvm], DEVVM_BOOT_TIMEOUT [900], DEVVM_SSH_TIMEOUT [120],
 #   DEVVM_STOP_TIMEOUT [120], ACCEL [detected: kvm or tcg], CPU [max], QEMU [qemu-system-x86_64],
 #   DEVVM_SERVER [build/ivshmem_server, made with make]; the server's socket goes into a 0700 folder
@@ -33,8 +33,10 @@ readonly ROOT
 readonly PACKAGES=(qemu-system-x86 qemu-utils genisoimage openssh-client e2fsprogs mmdebstrap iproute2)
 readonly TEMPLATES=$ROOT/cloud-init-config
 
+# The comment at the top, with the region's defaults from src/defaults.h.
 usage() {
-	sed -n '5,20s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
+	sed -n "5,20{s/^# \\{0,1\\}//; s|@SHM@|$(ivb_default SHM_PATH_DEFAULT)|; s|@SHM_SIZE@|$(ivb_default RUN_SHM_SIZE_DEFAULT)|; p}" \
+		"${BASH_SOURCE[0]}"
 }
 
 # The QEMU (and ivshmem server, IVB_SERVER_PID) this invocation started and has not handed over yet; cleanup

@@ -8,6 +8,20 @@ readonly IVB_GUEST_ARG_RE='^[A-Za-z0-9_.,:=/+%@-]+$'
 # guest_reader's line once it has mapped the region and waits for the host, in both VMs.
 readonly IVB_READY_RE='guest_reader: mapped '
 
+# The header of the defaults, shared with C: the one place each default is written.
+IVB_DEFAULTS_H=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/src/defaults.h
+readonly IVB_DEFAULTS_H
+
+# Print a default from IVB_DEFAULTS_H: the value of `#define IVB_$1`, without the quotes of a string or the u of
+# an unsigned number. A name not there stops the script.
+ivb_default() {
+	local value
+	value=$(awk -v name="IVB_$1" '$1 == "#define" && $2 == name { v = $3; gsub(/"/, "", v); sub(/u$/, "", v); print v; exit }' \
+		"$IVB_DEFAULTS_H")
+	[ -n "$value" ] || ivb_die "${IVB_DEFAULTS_H#"$PWD"/} defines no IVB_$1"
+	echo "$value"
+}
+
 # Print a message prefixed with the calling script's name, on stderr.
 ivb_log() { echo "${IVB_PROG:-ivshmem-bench}: $*" >&2; }
 

@@ -278,11 +278,11 @@ guest_args=("${common_args[@]}" --mode "$mode" "${guest_extra[@]}")
 # The bench VM boots the initramfs with our guest driver: guest_reader --map wb needs it, the map study wants
 # it for its wb mapping. Where it cannot load, the guest says why and the map study runs without wb.
 if [[ " ${guest_extra[*]} " =~ \ --map(\ |=)wb\  ]]; then
-	IVB_NEED_DRIVER=required
+	driver=required
 elif [ -n "$map_study" ]; then
-	IVB_NEED_DRIVER=wanted
+	driver=wanted
 else
-	IVB_NEED_DRIVER=
+	driver=
 fi
 
 # The VM's steps (ivb_vm_*): the same in both.
@@ -340,7 +340,7 @@ cd "$TOP"
 [ -f analyze_results.py ] || analysis=
 make_targets=("$BUILD/host_writer")
 [ -z "$analysis" ] || make_targets+=(deps-analysis)
-ivb_vm_build "$BUILD" "$mode" "${make_targets[@]}"
+ivb_vm_build "$BUILD" "$mode" "$driver" "${make_targets[@]}"
 [ "$mode" = polling ] || [ "$vm" = dev ] || ivb_ivserver_build "$SERVER" "$TOP" "$BUILD"
 [ -n "$shm_given" ] || shm=${IVB_VM_DEFAULT_SHM:-$shm}
 ivb_vm_prepare_region "$shm" "$shm_bytes" "$shm_size"

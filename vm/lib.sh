@@ -154,7 +154,7 @@ ivb_wait_child() {
 }
 
 # Stop child process PID of this shell if it still runs: SIGTERM, then SIGKILL if it has not exited after
-# LIMIT seconds. NAME is for the message. Reaps it and sets IVB_STOP_STATUS to its exit status.
+# LIMIT seconds. NAME is for the message. Reaps it.
 ivb_stop_child() {
 	local pid=$1 name=$2 limit=$3
 	if kill -0 "$pid" 2>/dev/null; then
@@ -164,8 +164,26 @@ ivb_stop_child() {
 			kill -KILL "$pid" 2>/dev/null || true
 		fi
 	fi
-	IVB_STOP_STATUS=0
-	wait "$pid" 2>/dev/null || IVB_STOP_STATUS=$?
+	wait "$pid" 2>/dev/null || true
+}
+
+# Wait at most LIMIT seconds for guest_reader's ready line from the command started by ivb_spawn_follow (NAME,
+# for the message: guest_reader itself, or what runs it), whose output is in IVB_VM_CONSOLE. Returns 1 after
+# saying why, setting IVB_VM_GUEST_RC to the command's exit status if it ended, and stopping it.
+ivb_spawned_wait_ready() {
+	local limit=$1 name=$2 rc=0
+	IVB_VM_READY_S=
+	ivb_console_wait "$limit" "$IVB_READY_RE" || rc=$?
+	[ "$rc" -ne 0 ] || return 0
+	ivb_show_guest_lines "$IVB_VM_CONSOLE"
+	if [ "$rc" -eq 1 ]; then
+		IVB_VM_GUEST_RC=$IVB_CHILD_STATUS
+		ivb_log "error: $name exited with status $IVB_CHILD_STATUS before guest_reader was ready; see $IVB_VM_CONSOLE"
+	else
+		ivb_log "error: guest_reader did not get ready within $limit s; see $IVB_VM_CONSOLE"
+	fi
+	ivb_spawn_stop 10
+	return 1
 }
 
 # Wait at most LIMIT seconds for the command started by ivb_spawn_follow (NAME, for the message) to end, then

@@ -285,7 +285,7 @@ else
 	driver=
 fi
 
-# The VM's steps (ivb_vm_*): the same in both.
+# The VM's steps (ivb_vm_*), the same in all three: vm/README.md says what each takes and sets.
 case $vm in
 bench)
 	# shellcheck source=vm/bench-vm.sh

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The bench VM for run_test.sh (--vm bench): build its kernel and initramfs, prepare the region file, boot QEMU
 # with the ivshmem device and the initramfs, follow its serial console, wait until guest_reader is ready and
-# until it has exited, stop the VM. vm/dev-vm.sh offers the same ivb_vm_* steps for the dev VM.
+# until it has exited, stop the VM. vm/dev-vm.sh and vm/loopback-vm.sh offer the same ivb_vm_* steps;
+# vm/README.md says what each takes and sets.
 # Source it after vm/lib.sh; it defines functions only. The caller sets IVB_CON_PID to "" before the first
 # step, and calls ivb_vm_stop on every exit path.
 # shellcheck disable=SC2034  # the IVB_* variables set here are read by the scripts that source this file

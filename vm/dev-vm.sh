@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The dev VM for run_test.sh (--vm dev): the VM that ./setup.sh started, with guest_reader copied, compiled and
 # run in it by vm/dev-guest.sh. It offers the same ivb_vm_* steps as vm/bench-vm.sh (build, region, start, wait
-# until ready, wait for exit, stop); the VM itself is not booted or stopped here, only guest_reader.
+# until ready, wait for exit, stop; vm/README.md); the VM itself is not booted or stopped here, only guest_reader
+# (vm/dev-vm-boot.sh boots it, for ./setup.sh).
 # Source it after vm/lib.sh; it defines functions only. The caller sets IVB_CON_PID to "" before the first step,
 # and calls ivb_vm_stop on every exit path.
 # shellcheck disable=SC2034  # the IVB_* variables set here are read by the scripts that source this file

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Shared shell helpers for the VM scripts (bench VM and dev VM). Source it; it defines functions only.
+# Shared shell helpers for the VM scripts (bench VM, dev VM, loopback) and setup.sh; vm/README.md describes the
+# steps run_test.sh takes through them. Source it; it defines functions only.
 # shellcheck disable=SC2034  # the variables set here are read by the scripts that source this file
 
 # Characters a guest argument may contain: the bench VM's kernel splits its command line at spaces and strips

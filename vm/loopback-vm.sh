@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # No VM for run_test.sh (--vm loopback): guest_reader runs on the host over the same /dev/shm file, a fresh
 # process per run. It offers the same ivb_vm_* steps as vm/bench-vm.sh (build, region, start, wait until
-# ready, wait for exit, stop), so that VM and loopback figures come from one command and one report format.
+# ready, wait for exit, stop; vm/README.md), so that VM and loopback figures come from one command and one report
+# format.
 # In doorbell mode both programs join our ivshmem server, as tests/integration/loopback.sh does.
 # Source it after vm/lib.sh and vm/ivserver.sh; it defines functions only. The caller sets IVB_CON_PID to ""
 # before the first step, calls ivb_vm_stop on every exit path and removes IVB_VM_REMOVE_AT_EXIT if set.

@@ -11,7 +11,10 @@ PYTHON ?= /usr/bin/python3
 BUILD ?= build
 
 WARNINGS := -Wall -Wextra -Werror -Wswitch -Wshadow -Wstrict-prototypes -Wmissing-prototypes
-IVB_CPPFLAGS := -D_GNU_SOURCE -Isrc -I$(BUILD)/gen -Iguest/ivshmem_doorbell
+# Each part sees its own headers and the shared ones (src/shared); the host also starts the ivshmem server's
+# set-up (src/server). Tests and fuzz targets see every part.
+IVB_CPPFLAGS := -D_GNU_SOURCE -Isrc/shared -I$(BUILD)/gen -Iguest/ivshmem_doorbell
+ALL_INCLUDES := -Isrc/host -Isrc/guest -Isrc/server
 IVB_CFLAGS := -std=c11 $(WARNINGS) $(CFLAGS)
 # Header dependencies as the compiler sees them (build/*.d), not every header for every object.
 DEPFLAGS = -MMD -MP
@@ -23,14 +26,26 @@ CRYPTO_STATIC_LIBS = $(shell pkg-config --static --libs libcrypto 2>/dev/null ||
 BUILD_PACKAGES := gcc make pkg-config libssl-dev libxxhash-dev
 NEED := scripts/need-packages.sh
 
-# Modules both programs use, compiled once.
-LIB_SRCS := src/opts.c src/region.c src/protocol.c src/protocol_host.c src/protocol_guest.c src/peer_check.c src/plan.c src/sha256.c src/phases.c src/perfctr.c src/cli.c src/ivpeer.c src/bell.c src/ring.c src/stream.c
-# The CSV writer and its generated columns are the host's alone: the guest builds from src/ only (dev VM).
-HOST_SRCS := src/host_writer.c src/host_run.c src/host_stream.c src/host_rows.c src/host_output.c src/csv.c $(BUILD)/gen/columns.c src/manifest.c src/json.c src/noise.c src/ivserver_setup.c
-GUEST_SRCS := src/guest_reader.c src/map_study.c src/pci.c
-LIB_OBJS := $(LIB_SRCS:src/%.c=$(BUILD)/%.o)
-HOST_OBJS := $(patsubst $(BUILD)/gen/%.c,$(BUILD)/%.o,$(HOST_SRCS:src/%.c=$(BUILD)/%.o))
-GUEST_OBJS := $(GUEST_SRCS:src/%.c=$(BUILD)/%.o)
+# The source tree by role (docs/layout.md): a module is added by creating its file in the folder of its role.
+#   src/shared  the region, its protocol and what both programs use
+#   src/host    host_writer: the runs, the CSV rows and run.json
+#   src/guest   guest_reader: mapping the region, serving messages, the map study
+#   src/server  the ivshmem server (doorbell mode), whose set-up host_writer also uses
+SHARED_SRCS := $(sort $(wildcard src/shared/*.c))
+HOST_SRCS := $(sort $(wildcard src/host/*.c))
+GUEST_SRCS := $(sort $(wildcard src/guest/*.c))
+SERVER_SRCS := $(sort $(wildcard src/server/*.c))
+# The files that hold a program's main().
+MAINS := src/host/host_writer.c src/guest/guest_reader.c src/server/ivshmem_server.c
+objs = $(patsubst src/%.c,$(BUILD)/%.o,$(1))
+
+SHARED_OBJS := $(call objs,$(SHARED_SRCS))
+# The CSV writer's columns are generated from the one schema (schema/columns.txt), never written by hand.
+HOST_OBJS := $(call objs,$(HOST_SRCS)) $(BUILD)/gen/columns.o $(BUILD)/server/ivserver_setup.o
+GUEST_OBJS := $(call objs,$(GUEST_SRCS))
+SERVER_OBJS := $(call objs,$(SERVER_SRCS))
+# Every module but the mains: what test programs and fuzz targets link.
+MODULE_OBJS := $(sort $(SHARED_OBJS) $(filter-out $(call objs,$(MAINS)),$(HOST_OBJS) $(GUEST_OBJS) $(SERVER_OBJS)))
 
 PROGRAMS := $(BUILD)/host_writer $(BUILD)/guest_reader $(BUILD)/guest_reader-static
 
@@ -49,15 +64,18 @@ $(BUILD)/.deps-build: $(NEED)
 # The generated headers must exist before the first compile; after it, the .d files say who includes them.
 GEN_HEADERS := $(BUILD)/gen/columns.h $(BUILD)/gen/revision.h
 
+# src/ROLE/x.c -> build/ROLE/x.o, seeing its own folder's headers, the shared ones and the generated ones.
 $(BUILD)/%.o: src/%.c | $(GEN_HEADERS) $(BUILD)/.deps-build
-	$(CC) $(IVB_CPPFLAGS) $(DEPFLAGS) $(IVB_CFLAGS) $(CRYPTO_CFLAGS) -c -o $@ $<
+	@mkdir -p $(@D)
+	$(CC) $(IVB_CPPFLAGS) $(filter-out -Isrc/shared,-I$(<D)) $(if $(filter src/host/%,$<),-Isrc/server) $(DEPFLAGS) $(IVB_CFLAGS) \
+		$(CRYPTO_CFLAGS) -c -o $@ $<
 
 # The CSV columns: generated from the one schema (schema/columns.txt), never written by hand.
 $(BUILD)/gen/columns.h $(BUILD)/gen/columns.c: $(BUILD)/gen/columns.%: schema/columns.txt schema/gen-columns.awk
 	@mkdir -p $(@D)
 	awk -v out=$* -f schema/gen-columns.awk $< >$@.tmp && mv $@.tmp $@
 
-$(BUILD)/columns.o: $(BUILD)/gen/columns.c | $(GEN_HEADERS) $(BUILD)/.deps-build
+$(BUILD)/gen/columns.o: $(BUILD)/gen/columns.c | $(GEN_HEADERS) $(BUILD)/.deps-build
 	$(CC) $(IVB_CPPFLAGS) $(DEPFLAGS) $(IVB_CFLAGS) -c -o $@ $<
 
 # The revision run.json records: the one the binaries are built from. Rewritten only when
@@ -72,20 +90,20 @@ $(BUILD)/gen/revision.h: FORCE
 .PHONY: FORCE
 FORCE:
 
-$(BUILD)/host_writer: $(HOST_OBJS) $(LIB_OBJS)
+$(BUILD)/host_writer: $(HOST_OBJS) $(SHARED_OBJS)
 	$(CC) $(IVB_CFLAGS) $(LDFLAGS) -o $@ $^ $(CRYPTO_LIBS)
 
-$(BUILD)/guest_reader: $(GUEST_OBJS) $(LIB_OBJS)
+$(BUILD)/guest_reader: $(GUEST_OBJS) $(SHARED_OBJS)
 	$(CC) $(IVB_CFLAGS) $(LDFLAGS) -o $@ $^ $(CRYPTO_LIBS)
 
 # The bench VM has no libraries: one static binary, libcrypto included. glibc warns about
 # dlopen/getaddrinfo in static programs; neither is used on our paths.
-$(BUILD)/guest_reader-static: $(GUEST_OBJS) $(LIB_OBJS)
+$(BUILD)/guest_reader-static: $(GUEST_OBJS) $(SHARED_OBJS)
 	$(CC) $(IVB_CFLAGS) $(LDFLAGS) -static -o $@ $^ $(CRYPTO_STATIC_LIBS) 2>$(BUILD)/static-link.log \
 		|| { cat $(BUILD)/static-link.log >&2; exit 1; }
 
 include $(sort $(wildcard mk/*.mk))
--include $(wildcard $(BUILD)/*.d $(BUILD)/tests/*.d)
+-include $(wildcard $(BUILD)/*.d $(BUILD)/*/*.d)
 
 # The groups that time things run one after another, alone on the machine. Then the analysis tests (CPU only,
 # nothing timed) run on one core beside the VM groups (one emulated CPU at a time, generous time limits), so

@@ -34,7 +34,7 @@ readonly ROOT
 
 readonly PACKAGES=(qemu-system-x86 qemu-utils genisoimage openssh-client e2fsprogs mmdebstrap iproute2)
 
-# The comment at the top, with the region's defaults from src/defaults.h.
+# The comment at the top, with the region's defaults from the header of defaults (ivb_default).
 usage() {
 	sed -n "5,20{s/^# \\{0,1\\}//; s|@SHM@|$(ivb_default SHM_PATH_DEFAULT)|; s|@SHM_SIZE@|$(ivb_default RUN_SHM_SIZE_DEFAULT)|; p}" \
 		"${BASH_SOURCE[0]}"

@@ -1,7 +1,7 @@
 /* bench_wakeup: the floor of any blocking notification between two processes on this machine.
  *
  * Two processes bounce a count through a pair of eventfds, each asleep in poll() until the other
- * writes, as the doorbell mode's waits are (src/bell.c, src/ivpeer.c). Prints the median round trip
+ * writes, as the doorbell mode's waits are (src/shared/bell.c, src/shared/ivpeer.c). Prints the median round trip
  * in nanoseconds, timed one at a time with the clock host_writer uses around SENDING -> ACKNOWLEDGED.
  */
 #include <poll.h>

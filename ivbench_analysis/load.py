@@ -299,7 +299,7 @@ def load_extra(folder, spec, notes, errors, rejects):
     return data
 
 
-# run.json as src/manifest.c writes it: the type of each field the analysis reads. A field of another type is
+# run.json as src/host/manifest.c writes it: the type of each field the analysis reads. A field of another type is
 # left out (the report treats it as not recorded) and named. Fields not listed here may hold anything (the
 # values the SUSPECT checks judge themselves: options.mode and interval_us, host/guest cpu and doorbell).
 TEXT, COUNT, BOOL = "text", "count", "bool"

@@ -10,7 +10,7 @@ MANIFEST_JSON = "run.json"
 
 TCG_WARNING = "TCG: timings are functional only, not hardware performance"
 
-# The two programs' waits (src/protocol.c): how each side learns that the other has written.
+# The two programs' waits (src/shared/protocol.c): how each side learns that the other has written.
 MODE_WORDS = {
     "polling": "each side spins on the other's state word while it waits (a core each)",
     "doorbell": "each side sleeps until the other rings it (ivshmem-doorbell interrupts, eventfds)",
@@ -18,7 +18,7 @@ MODE_WORDS = {
 
 SIDES = ("host", "guest")
 
-CPU_FIELDS = ("user_s", "sys_s", "wall_s", "messages")  # host.cpu, guest.cpu (src/manifest.c)
+CPU_FIELDS = ("user_s", "sys_s", "wall_s", "messages")  # host.cpu, guest.cpu (src/host/manifest.c)
 
 BELL_FIELDS = ("peer_id", "rings_sent", "rings_received", "late_wakeups")  # host.doorbell, guest.doorbell
 

@@ -65,11 +65,12 @@ VARIANT_WORDS = {
 PHASE_C_COLUMN = {"latency": "guest_second_pass_ns", "bandwidth": "guest_memcpy_ns",
                   "reference": "guest_second_pass_ns"}
 
-# The guest's mappings of the region (src/region.c ivb_map_kind_name), and the phases the mapping study times
+# The guest's mappings of the region (src/shared/region.c ivb_map_kind_name), and the phases the mapping study times
 # through each: letter, words, column of mapping_study.csv.
 MAPPINGS = ("shm", "resource2", "resource2_wc", "ivshmem_region")
 
-MAP_PHASES = [("A", "hot read", "hot_read_ns"), ("B", "cold read", "cold_read_ns"), ("C", "copy", "copy_ns")]
+MAP_PHASES = [("A", "hot read", "hot_read_ns"), ("B", "cold read", "cold_read_ns"), ("C", "copy", "copy_ns"),
+              ("W", "write", "write_ns")]
 
 STUDY_STAGE_LABEL = "write-study variants (--write-study)"
 

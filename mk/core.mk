@@ -2,9 +2,8 @@
 
 UNIT_TESTS := opts output protocol memory counters bell columns ring ring_interleave stream noise peer hostile
 UNIT_BINS = $(UNIT_TESTS:%=$(BUILD)/tests/test_%)
-# Test programs link every module but the two mains.
-TEST_LINK_OBJS = $(LIB_OBJS) $(BUILD)/pci.o $(BUILD)/json.o $(BUILD)/noise.o $(BUILD)/host_rows.o $(BUILD)/csv.o \
-	$(BUILD)/columns.o $(BUILD)/host_run.o $(BUILD)/host_stream.o $(BUILD)/host_output.o $(BUILD)/manifest.o
+# Test programs link every module but the mains (Makefile's MODULE_OBJS).
+TEST_LINK_OBJS = $(MODULE_OBJS)
 # Every test program run is bounded: a hang fails the test instead of the CI job.
 TEST_LIMIT := timeout 300
 
@@ -15,10 +14,10 @@ unit-tests: $(UNIT_BINS)
 
 $(BUILD)/tests/test_%: tests/unit/test_%.c $(TEST_LINK_OBJS) | $(GEN_HEADERS)
 	@mkdir -p $(@D)
-	$(CC) $(IVB_CPPFLAGS) $(DEPFLAGS) $(IVB_CFLAGS) $(LDFLAGS) -o $@ $< $(TEST_LINK_OBJS) $(CRYPTO_LIBS) -pthread
+	$(CC) $(IVB_CPPFLAGS) $(ALL_INCLUDES) $(DEPFLAGS) $(IVB_CFLAGS) $(LDFLAGS) -o $@ $< $(TEST_LINK_OBJS) $(CRYPTO_LIBS) -pthread
 
 # The ring's interleaving test links its own ring.c, built with the test's step hooks (see ring.c).
-$(BUILD)/ring_steps.o: src/ring.c | $(GEN_HEADERS) $(BUILD)/.deps-build
+$(BUILD)/ring_steps.o: src/shared/ring.c | $(GEN_HEADERS) $(BUILD)/.deps-build
 	$(CC) $(IVB_CPPFLAGS) -DIVB_RING_STEPS $(DEPFLAGS) $(IVB_CFLAGS) -c -o $@ $<
 
 $(BUILD)/tests/test_ring_interleave: tests/unit/test_ring_interleave.c $(BUILD)/ring_steps.o | $(GEN_HEADERS)
@@ -56,8 +55,8 @@ bench-stream: $(BUILD)/host_writer $(BUILD)/guest_reader
 bench-loopback: $(BUILD)/host_writer $(BUILD)/guest_reader $(BUILD)/bench_pingpong
 	REPEAT=$(REPEAT) bench/loopback.sh $(BUILD)
 
-$(BUILD)/bench_%: bench/%.c $(BUILD)/opts.o | $(BUILD)/.deps-build
-	$(CC) $(IVB_CPPFLAGS) $(IVB_CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/opts.o
+$(BUILD)/bench_%: bench/%.c $(BUILD)/shared/opts.o | $(BUILD)/.deps-build
+	$(CC) $(IVB_CPPFLAGS) $(IVB_CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/shared/opts.o
 
 # Polling against the doorbell mode host to host; BENCH_VM=1 adds the same runs in the bench VM.
 bench-doorbell: $(BUILD)/host_writer $(BUILD)/guest_reader $(BUILD)/ivshmem_server $(BUILD)/bench_pingpong \

@@ -1,11 +1,11 @@
-# Doorbell mode (issue 7): our ivshmem server, the guest's doorbell driver, and their tests.
+# Doorbell mode: our ivshmem server, the guest's doorbell driver, and their tests.
 #   make ivshmem-server      $(BUILD)/ivshmem_server
 #   make doorbell-module     $(BUILD)/ivshmem_doorbell.ko, built against the bench VM kernel's Debian headers
 #                            (guest/build-module.sh fetches them into .cache/kernel-headers/)
 #   make check-doorbell      server unit and integration tests (also under ASan/UBSan), module checks
 #   make check-doorbell-vm   the driver loaded in a throwaway VM (build/doorbell-test/): interrupts both ways
 
-IVSERVER_OBJS := $(BUILD)/ivshmem_server.o $(BUILD)/ivserver.o $(BUILD)/ivserver_setup.o $(BUILD)/opts.o
+IVSERVER_OBJS := $(SERVER_OBJS) $(BUILD)/shared/opts.o
 IVSERVER_TEST := $(BUILD)/tests/test_ivserver
 DOORBELL_MODULE := $(BUILD)/ivshmem_doorbell.ko
 DOORBELL_SELFTEST := $(BUILD)/doorbell-test/ivdb_selftest
@@ -22,9 +22,9 @@ ivshmem-server: $(BUILD)/ivshmem_server
 $(BUILD)/ivshmem_server: $(IVSERVER_OBJS)
 	$(CC) $(IVB_CFLAGS) $(LDFLAGS) -o $@ $^
 
-$(IVSERVER_TEST): tests/unit/test_ivserver.c tests/unit/check.h $(BUILD)/ivserver.o $(BUILD)/ivserver_setup.o
+$(IVSERVER_TEST): tests/unit/test_ivserver.c tests/unit/check.h $(BUILD)/server/ivserver.o $(BUILD)/server/ivserver_setup.o
 	@mkdir -p $(@D)
-	$(CC) $(IVB_CPPFLAGS) $(IVB_CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/ivserver.o $(BUILD)/ivserver_setup.o
+	$(CC) $(IVB_CPPFLAGS) -Isrc/server $(IVB_CFLAGS) $(LDFLAGS) -o $@ $< $(filter %.o,$^)
 
 # The script decides whether to rebuild: the bench kernel (and so the headers) can change without our sources.
 doorbell-module: | $(BUILD)/.deps-build

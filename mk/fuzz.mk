@@ -1,8 +1,8 @@
 # Fuzz targets (libFuzzer, clang) for each C parser of untrusted input, with ASan and UBSan:
-#   fuzz_region    the region fields each side reads from the other (src/protocol.c)
-#   fuzz_ivpeer    the client's parsing of an ivshmem server's messages (src/ivpeer.c)
-#   fuzz_ivserver  the ivshmem server driven by its clients (src/ivserver.c, src/ivserver_setup.c)
-#   fuzz_ring      the stream ring's control page as each side reads the other's fields (src/ring.c)
+#   fuzz_region    the region fields each side reads from the other (src/shared/protocol_*.c)
+#   fuzz_ivpeer    the client's parsing of an ivshmem server's messages (src/shared/ivpeer.c)
+#   fuzz_ivserver  the ivshmem server driven by its clients (src/server/)
+#   fuzz_ring      the stream ring's control page as each side reads the other's fields (src/shared/ring.c)
 # Seeds are in fuzz/corpus/<target>/; what a run finds goes to $(BUILD)/fuzz/corpus/<target>/.
 #   make check-fuzz              each target for FUZZ_CHECK_SECONDS (part of make check)
 #   make fuzz FUZZ_SECONDS=600   each target longer, by hand, then the analysis loaders' fuzz test
@@ -21,9 +21,9 @@ CHECK_TARGETS += check-fuzz
 .PHONY: fuzz-build check-fuzz fuzz
 
 # Built by a make of its own with BUILD=$(BUILD)/fuzz: every module compiled with the fuzzer's flags.
-$(BUILD)/fuzz_%: fuzz/fuzz_%.c $(TEST_LINK_OBJS) $(BUILD)/ivserver.o $(BUILD)/ivserver_setup.o
+$(BUILD)/fuzz_%: fuzz/fuzz_%.c $(TEST_LINK_OBJS)
 	@mkdir -p $(@D)
-	$(CC) $(IVB_CPPFLAGS) $(IVB_CFLAGS) $(FUZZ_LINK_FLAGS) -o $@ $< $(filter %.o,$^) $(CRYPTO_LIBS) -pthread
+	$(CC) $(IVB_CPPFLAGS) $(ALL_INCLUDES) $(IVB_CFLAGS) $(FUZZ_LINK_FLAGS) -o $@ $< $(filter %.o,$^) $(CRYPTO_LIBS) -pthread
 
 fuzz-build:
 	@$(NEED) $(FUZZ_PACKAGES)

@@ -1,4 +1,4 @@
-# Shell scripts (issue 11): every one is shellcheck clean, and scripts/need-packages.sh keeps apt quiet.
+# Shell scripts: every one is shellcheck clean, and scripts/need-packages.sh keeps apt quiet.
 #   make check-shell    shellcheck -x on every shell script (the files git knows or would add whose first line
 #                       runs sh or bash), then the tests in tests/scripts/
 

@@ -3,7 +3,7 @@
 #   make initramfs   build/bench-initramfs.cpio: busybox, vm/init, the static guest_reader
 #   make initramfs-doorbell
 #                    build/bench-initramfs-doorbell.cpio: the same and the ivshmem_doorbell driver
-#   make test        one benchmark run in the bench VM with run_test.sh's defaults, the seed's (src/defaults.h);
+#   make test        one benchmark run in the bench VM with run_test.sh's defaults, the seed's (src/shared/defaults.h);
 #                    RUN_TEST_ARGS adds options;
 #                    VM=dev runs it in the dev VM started by ./setup.sh, VM=loopback on the host without a VM;
 #                    REPEAT=N makes it N runs, run_test.sh --repeat N)

@@ -66,7 +66,7 @@ ivb_bench_start() {
 	[ ! -f "$IVB_BENCH_BIOS" ] || bios=(-bios "$IVB_BENCH_BIOS")
 	# shellcheck disable=SC2054  # the commas belong to QEMU's option syntax
 	if [ -n "${IVB_VM_DOORBELL_SOCKET:-}" ]; then
-		# One vector: each side rings the other's vector 0 (src/bell.c).
+		# One vector: each side rings the other's vector 0 (src/shared/bell.c).
 		device=(-chardev "socket,id=ivb-doorbell,path=$IVB_VM_DOORBELL_SOCKET"
 			-device ivshmem-doorbell,chardev=ivb-doorbell,vectors=1)
 	else

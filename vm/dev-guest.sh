@@ -10,7 +10,8 @@
 #   RESULTS_DIR/guest-build.log  the compiler's output in the guest (and the driver's, in doorbell mode)
 # Exit status: guest_reader's (0 the host completed the run, 1 a failure, 2 a usage error), or 3 when
 # guest_reader could not be run (VM not running, copy, compile or SSH failure), with one line on stderr.
-# The sources are the Makefile's GUEST_SRCS and LIB_SRCS (make devvm-print-guest-sources) and src/*.h.
+# The sources are the Makefile's GUEST_SRCS and SHARED_SRCS (make devvm-print-guest-sources) and the headers of
+# src/guest and src/shared, copied into one folder in the guest.
 set -euo pipefail
 
 IVB_PROG=dev-guest
@@ -56,21 +57,23 @@ mkdir -p "$results" || deploy_die "cannot create $results"
 
 # The guest program's C files, as the Makefile lists them, and every header they may include.
 read -r -a c_files < <(make -s --no-print-directory -C "$ROOT" devvm-print-guest-sources) ||
-	deploy_die "cannot read GUEST_SRCS and LIB_SRCS from the Makefile (make devvm-print-guest-sources)"
-[ ${#c_files[@]} -gt 0 ] || deploy_die "the Makefile lists no guest sources (GUEST_SRCS, LIB_SRCS)"
+	deploy_die "cannot read GUEST_SRCS and SHARED_SRCS from the Makefile (make devvm-print-guest-sources)"
+[ ${#c_files[@]} -gt 0 ] || deploy_die "the Makefile lists no guest sources (GUEST_SRCS, SHARED_SRCS)"
 shopt -s nullglob
-# The doorbell driver's interface header goes beside them: guest_reader includes it from src/.
-headers=("$ROOT"/src/*.h "$ROOT"/guest/ivshmem_doorbell/ivshmem_doorbell.h)
+# The doorbell driver's interface header goes beside them: guest_reader includes it.
+headers=("$ROOT"/src/shared/*.h "$ROOT"/src/guest/*.h "$ROOT"/guest/ivshmem_doorbell/ivshmem_doorbell.h)
 shopt -u nullglob
 files=()
+remote_c_files=()
 for f in "${c_files[@]}"; do
 	[ -f "$ROOT/$f" ] || deploy_die "the Makefile lists $f, which does not exist"
 	files+=("$ROOT/$f")
+	remote_c_files+=("src/${f##*/}")
 done
 files+=("${headers[@]}")
 
 # Compiled again only when the sources or the compile command changed.
-compile=(gcc "${GUEST_CFLAGS[@]}" -o guest_reader "${c_files[@]}" "${GUEST_LIBS[@]}")
+compile=(gcc "${GUEST_CFLAGS[@]}" -o guest_reader "${remote_c_files[@]}" "${GUEST_LIBS[@]}")
 build_id=$({
 	printf '%s\n' "${compile[*]}"
 	cat "${files[@]}"

@@ -16,7 +16,7 @@ devvm_config() {
 	# The seed's interface: `ssh -i temp_id_rsa -p 2222 debian@localhost`.
 	DEVVM_KEY=${DEVVM_KEY:-$root/temp_id_rsa}
 	DEVVM_PORT=${DEVVM_PORT:-2222}
-	# The region file and size of run_test.sh's runs (src/defaults.h, through ivb_default).
+	# The region file and size of run_test.sh's runs (the header of defaults, through ivb_default).
 	DEVVM_SHM=${DEVVM_SHM:-$(ivb_default SHM_PATH_DEFAULT)}
 	DEVVM_SHM_SIZE=${DEVVM_SHM_SIZE:-$(ivb_default RUN_SHM_SIZE_DEFAULT)}
 	DEVVM_MEM=${DEVVM_MEM:-2G}

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Our ivshmem server (src/ivshmem_server.c) for doorbell mode, started the one way both run_test.sh (bench VM)
+# Our ivshmem server (src/server/ivshmem_server.c) for doorbell mode, started the one way both run_test.sh (bench VM)
 # and setup.sh (dev VM) need it: built if it is ours, its socket in a private (0700) folder of its own, ready
 # within a limit or killed, stopped by pid. Source it after vm/lib.sh; it defines functions only.
 # shellcheck disable=SC2034  # the IVB_SERVER_* variables set here are read by the scripts that source this file

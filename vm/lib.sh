@@ -9,8 +9,8 @@ readonly IVB_GUEST_ARG_RE='^[A-Za-z0-9_.,:=/+%@-]+$'
 # guest_reader's line once it has mapped the region and waits for the host, in both VMs.
 readonly IVB_READY_RE='guest_reader: mapped '
 
-# The header of the defaults, shared with C: the one place each default is written.
-IVB_DEFAULTS_H=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/src/defaults.h
+# The header of the defaults, shared with C: the one place each default is written (the shell names it only here).
+IVB_DEFAULTS_H=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/src/shared/defaults.h
 readonly IVB_DEFAULTS_H
 
 # Print a default from IVB_DEFAULTS_H: the value of `#define IVB_$1`, without the quotes of a string or the u of

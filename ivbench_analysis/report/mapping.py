@@ -1,5 +1,6 @@
-"""MAPPING STUDY: phases A-C through each of the guest's mappings of the region (uc, wc, wb; mapping_study.csv)
-against private memory (the reference messages of the same size)."""
+"""MAPPING STUDY: phases A-C (reads) and W (the guest writing into the region) through each of the guest's
+mappings of the region (uc, wc, wb; mapping_study.csv) against private memory (the reference messages of the
+same size)."""
 
 from ..manifest import MANIFEST_JSON, is_tcg, lookup
 from ..model import MAP_PHASES, MAP_STUDY_CSV
@@ -7,9 +8,10 @@ from ..stats import mbps, successful
 from .copy_study import CLEAR_AGREEMENT, CLEAR_DIFFERENCE, clear_verdict
 from .text import fmt, fmt_mbps, fmt_ratio, fmt_table, section
 
-# The reference messages' columns that ran phases A-C on private memory.
+# The reference messages' columns that ran each phase on private memory. Phase W writes the frame from a
+# private, cache-hot buffer into the region: on private memory that is phase C's memcpy, private to private.
 PRIVATE_COLUMNS = {"hot_read_ns": "guest_hot_cache_ns", "cold_read_ns": "guest_cold_cache_ns",
-                   "copy_ns": "guest_second_pass_ns"}
+                   "copy_ns": "guest_second_pass_ns", "write_ns": "guest_second_pass_ns"}
 # What a mapping is, by the name the CSV gives it.
 MAPPING_WORDS = {"resource2": "uc", "resource2_wc": "wc", "ivshmem_region": "wb", "shm": "loopback file"}
 # The order the table lists them in: the sysfs mappings, then the driver's.
@@ -132,7 +134,7 @@ def size_block(run, rows, size):
                 conclusions.append(f"phase {letter} ({words}): {sentence}")
     if len(mappings) > 1:
         if not conclusions:
-            conclusions.append(f"no mapping differs from {mapping_label(base_name)} in phases A-C (medians within "
+            conclusions.append(f"no mapping differs from {mapping_label(base_name)} in phases A-C and W (medians within "
                                f"{round(100 * (CLEAR_DIFFERENCE - 1))}% or fewer than "
                                f"{round(100 * CLEAR_AGREEMENT)}% of the messages agree)")
         lines += [f"    Conclusions for {frames} (this run's data only):"] + [f"      {c}" for c in conclusions]
@@ -145,7 +147,8 @@ def mapping_study_section(run):
     exists = (run.folder / MAP_STUDY_CSV).exists()
     if data is None and not exists and lookup(manifest, "options", "map_study") is not True:
         return []
-    lines = section(f"MAPPING STUDY (phases A-C through each of the guest's mappings of the region; {MAP_STUDY_CSV})")
+    lines = section(f"MAPPING STUDY (phases A-C and W through each of the guest's mappings of the region; "
+                    f"{MAP_STUDY_CSV})")
     lines.append(f"  {accelerator_meaning(manifest)}")
     lines.append(f"  Guest's usual mapping: {lookup(manifest, 'guest', 'mapping') or 'unknown'} "
                  f"({MANIFEST_JSON} guest.mapping); the study maps the region again each way it can.")
@@ -161,9 +164,11 @@ def mapping_study_section(run):
         "  memory_type: the type the guest kernel gave each mapping once all existed, as recorded (PAT list for",
         "  resource2/resource2_wc, the page table entry for ivshmem_region; Linux keeps a physical range's first",
         "  type for later mappings of it). MB/s = frame bytes / median time * 1e3 (1 MB = 1e6 B) over the",
-        "  successful messages (n) of phase A (hot read), B (cold read, after clflush) and C (copy region ->",
-        "  private buffer); x_priv = the mapping's MB/s / private memory's (the reference messages of the same",
-        "  size; 1.00x = as fast as private memory, below 1 = slower). A mapping is called faster or slower",
+        "  successful messages (n) of phase A (hot read), B (cold read, after clflush), C (copy region ->",
+        "  private buffer) and W (the guest writing the frame into the region from a private buffer, fenced:",
+        "  the producer's side when the guest writes frames); x_priv = the mapping's MB/s / private memory's",
+        "  (the reference messages of the same size, whose phase C is W's private counterpart; 1.00x = as fast",
+        "  as private memory, below 1 = slower). A mapping is called faster or slower",
         f"  than another only when the medians differ by at least {round(100 * (CLEAR_DIFFERENCE - 1))}% and at "
         f"least {round(100 * CLEAR_AGREEMENT)}% of the messages (each ran",
         "  through every mapping) agree.",

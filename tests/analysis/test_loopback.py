@@ -160,16 +160,16 @@ def test_loopback_mapping_study_matches_the_csv(loopback):
     assert "the order rotates" not in text  # one name for all three: nothing to rotate between in the report
     reference = [numeric(r) for r in read_rows(out / "reference_results.csv")]
     private_columns = {"hot_read_ns": "guest_hot_cache_ns", "cold_read_ns": "guest_cold_cache_ns",
-                       "copy_ns": "guest_second_pass_ns"}
+                       "copy_ns": "guest_second_pass_ns", "write_ns": "guest_second_pass_ns"}
     for size in {r["size_bytes"] for r in rows}:
         names = "/".join(sorted({r["frame_type"] for r in rows if r["size_bytes"] == size}))
         block = b.frame_block(text, names)
         mine = [r for r in rows if r["size_bytes"] == size and r["success"] == 1]
         private = [r for r in reference if r["size_bytes"] == size and r["success"] == 1]
-        fields = table_row(block, "loopback file (shm)", 8)
+        fields = table_row(block, "loopback file (shm)", 10)
         assert fields[:2] == ["write-back", str(len(mine))], size
         assert len(mine) == 3 * (BW_ITERATIONS + (ITERATIONS if size == 4096 else 0))
-        for i, column in enumerate(("hot_read_ns", "cold_read_ns", "copy_ns")):
+        for i, column in enumerate(("hot_read_ns", "cold_read_ns", "copy_ns", "write_ns")):
             median = statistics.median(r[column] for r in mine)
             rate, x = fields[2 + 2 * i:4 + 2 * i]
             assert number(rate) == pytest.approx(size / median * 1e3, rel=0.001, abs=0.051), (size, column)

@@ -1,4 +1,4 @@
-"""The MAPPING STUDY section: phases A-C through each of the guest's mappings of the same memory (uc, wc, wb;
+"""The MAPPING STUDY section: phases A-C and W through each of the guest's mappings of the same memory (uc, wc, wb;
 mapping_study.csv, host_writer --map-study) against private memory (the reference messages), on synthetic
 folders with known values. The expected medians, ratios and verdicts are computed here from the raw rows
 with statistics, independently of analyze_results.py."""
@@ -13,8 +13,10 @@ import builders as b
 from builders import number, report_section, table_row
 
 MAP_STUDY_COLUMNS = b.MAP_STUDY_COLUMNS
-PHASES = [("A", "hot_read_ns"), ("B", "cold_read_ns"), ("C", "copy_ns")]
-PRIVATE = {"hot_read_ns": "guest_hot_cache_ns", "cold_read_ns": "guest_cold_cache_ns", "copy_ns": "guest_second_pass_ns"}
+PHASES = [("A", "hot_read_ns"), ("B", "cold_read_ns"), ("C", "copy_ns"), ("W", "write_ns")]
+# Phase W's private counterpart is the reference's phase C: a memcpy from one private buffer to another.
+PRIVATE = {"hot_read_ns": "guest_hot_cache_ns", "cold_read_ns": "guest_cold_cache_ns", "copy_ns": "guest_second_pass_ns",
+           "write_ns": "guest_second_pass_ns"}
 LATENCY_N = 10
 FAILED_LATENCY = 3
 BW_FRAMES = ("64B", "1080p")
@@ -35,7 +37,8 @@ def map_rows(messages, mappings, rotate=True, seed=7):
         scale = max(size / 4096, 1)
         wb = {"hot_read_ns": int(rng.uniform(2_000, 3_000) * scale),
               "cold_read_ns": int(rng.uniform(5_000, 7_000) * scale),
-              "copy_ns": int(rng.uniform(15_000, 25_000) * scale)}
+              "copy_ns": int(rng.uniform(15_000, 25_000) * scale),
+              "write_ns": int(rng.uniform(10_000, 20_000) * scale)}
         first = m % len(mappings) if rotate else 0
         for order in range(len(mappings)):
             mapping, _, memory_type, factor = mappings[(first + order) % len(mappings)]
@@ -94,7 +97,7 @@ def assert_map_table(block, rows, reference, size, mappings, n=None):
     if n is None:
         n = LATENCY_N - 1 if size == 4096 else BW_N
     for mapping, label, memory_type, _ in mappings:
-        fields = table_row(block, label, 8)
+        fields = table_row(block, label, 10)
         assert fields[:2] == [memory_type, str(n)], (size, mapping, fields)
         for i, (letter, column) in enumerate(PHASES):
             median = statistics.median(times(rows, size, mapping, column))
@@ -102,7 +105,7 @@ def assert_map_table(block, rows, reference, size, mappings, n=None):
             rate, x = fields[2 + 2 * i:4 + 2 * i]
             assert number(rate) == pytest.approx(size / median * 1e3, rel=0.001, abs=0.051), (size, mapping, letter)
             assert number(x) == pytest.approx(private / median, abs=0.0051), (size, mapping, letter)
-    fields = table_row(block, "private (reference)", 8)
+    fields = table_row(block, "private (reference)", 10)
     assert fields[:2] == ["write-back", "3"]
     for i, (_, column) in enumerate(PHASES):
         private = private_median(reference, size, column)
@@ -136,7 +139,7 @@ def test_three_mappings_against_private_memory(tmp_path):
         for letter, column in PHASES:
             lines = [line.strip() for line in conclusions.splitlines() if line.strip().startswith(f"phase {letter} ")]
             # uc differs clearly in every phase; wc (within 3% of wb) in none
-            assert lines == [f"phase {letter} ({ {'A': 'hot read', 'B': 'cold read', 'C': 'copy'}[letter]}): "
+            assert lines == [f"phase {letter} ({ {'A': 'hot read', 'B': 'cold read', 'C': 'copy', 'W': 'write'}[letter]}): "
                              f"{expected_uc_sentence(rows, size, column)}"], (frame, letter, conclusions)
         assert "wc (resource2_wc) than" not in conclusions
 

@@ -1,4 +1,4 @@
-/* csv_read.h: a strict RFC 4180 reader for the tests, written apart from src/csv.c so that it checks it. */
+/* csv_read.h: a strict RFC 4180 reader for the tests, written apart from src/host/csv.c so that it checks it. */
 #ifndef IVB_TEST_CSV_READ_H
 #define IVB_TEST_CSV_READ_H
 

@@ -117,9 +117,9 @@ static void fill_sample(struct ivb_sample *s, bool guest)
 	s->report.study = (struct ivb_guest_study){ .fresh_ns = 50, .nt_ns = 60, .huge_ns = 70, .fresh_faults = 3,
 						    .huge_kind = IVB_HUGE_THP };
 	/* Two mappings measured and one missing: two rows per message, none for the missing one. */
-	s->report.map_study[0] = (struct ivb_map_study){ .hot_read_ns = 11, .cold_read_ns = 21, .copy_ns = 31,
+	s->report.map_study[0] = (struct ivb_map_study){ .hot_read_ns = 11, .cold_read_ns = 21, .copy_ns = 31, .write_ns = 41,
 							 .map_kind = IVB_MAP_SHM, .memtype = "write-back" };
-	s->report.map_study[1] = (struct ivb_map_study){ .hot_read_ns = 12, .cold_read_ns = 22, .copy_ns = 32,
+	s->report.map_study[1] = (struct ivb_map_study){ .hot_read_ns = 12, .cold_read_ns = 22, .copy_ns = 32, .write_ns = 42,
 							 .map_kind = IVB_MAP_RESOURCE2_WC, .memtype = "write-combining" };
 	s->report.map_study[2] = (struct ivb_map_study){ .map_kind = IVB_MAP_REGION_WB, .error = 2 };
 }

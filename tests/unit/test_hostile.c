@@ -82,7 +82,8 @@ static void *guest_main(void *arg)
 		if (gt->mode == GUEST_SLOW_CLAIMS)
 			rep.timing.hot_read_ns = 2 * IVB_NS_PER_SEC;
 		if (gt->mode == GUEST_HOSTILE_TEXT) {
-			rep.map_study[0].map_kind = IVB_MAP_RESOURCE2_WC;
+			rep.map_study[0] = (struct ivb_map_study){ .hot_read_ns = 1, .cold_read_ns = 1, .copy_ns = 1,
+								   .write_ns = 1, .map_kind = IVB_MAP_RESOURCE2_WC };
 			strcpy(rep.map_study[0].memtype, hostile_map_memtype);
 		}
 		rep.timing.total_ns = ivb_now_ns() - msg.seen_ns + rep.timing.hot_read_ns + rep.timing.copy_ns;

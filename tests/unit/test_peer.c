@@ -121,6 +121,9 @@ static void test_timing_must_fit_the_round_trip(void)
 	rep.map_study[2].copy_ns = IVB_NS_PER_SEC;
 	CHECK(!ivb_timing_fits(&rep, rt));
 	rep.map_study[2].copy_ns = 0;
+	rep.map_study[1].write_ns = IVB_NS_PER_SEC;
+	CHECK(!ivb_timing_fits(&rep, rt));
+	rep.map_study[1].write_ns = 0;
 	rep.study.fresh_ns = IVB_NS_PER_SEC;
 	CHECK(!ivb_timing_fits(&rep, rt));
 	/* A huge round trip does not overflow the limit into a small one. */

@@ -512,8 +512,10 @@ static int ack_with_map_study(const struct ivb_map_study slots[IVB_MAP_STUDY_MAX
 static void test_host_checks_the_map_study(void)
 {
 	const struct ivb_map_study good[IVB_MAP_STUDY_MAX] = {
-		{ .hot_read_ns = 10, .cold_read_ns = 20, .copy_ns = 30, .map_kind = IVB_MAP_RESOURCE2_WC, .memtype = "write-combining" },
-		{ .hot_read_ns = 11, .cold_read_ns = 21, .copy_ns = 31, .map_kind = IVB_MAP_RESOURCE2, .memtype = "uncached-minus" },
+		{ .hot_read_ns = 10, .cold_read_ns = 20, .copy_ns = 30, .write_ns = 40, .map_kind = IVB_MAP_RESOURCE2_WC,
+		  .memtype = "write-combining" },
+		{ .hot_read_ns = 11, .cold_read_ns = 21, .copy_ns = 31, .write_ns = 41, .map_kind = IVB_MAP_RESOURCE2,
+		  .memtype = "uncached-minus" },
 		{ .map_kind = IVB_MAP_REGION_WB, .error = ENOENT },
 	};
 	struct ivb_map_study bad[IVB_MAP_STUDY_MAX];
@@ -536,8 +538,21 @@ static void test_host_checks_the_map_study(void)
 		bad[slot].cold_read_ns = 0;
 		bad[slot].copy_ns = IVB_MAX_DURATION_NS + 1;
 		CHECK(ack_with_map_study(bad, &ack) == -EPROTO);
+		bad[slot] = (struct ivb_map_study){ .hot_read_ns = 1, .cold_read_ns = 1, .copy_ns = 1,
+						    .write_ns = IVB_MAX_DURATION_NS + 1, .map_kind = IVB_MAP_SHM };
+		CHECK(ack_with_map_study(bad, &ack) == -EPROTO);
+		bad[slot].write_ns = IVB_MAX_DURATION_NS;
 		bad[slot].copy_ns = IVB_MAX_DURATION_NS;
 		CHECK(ack_with_map_study(bad, &ack) == 0);
+		/* A measured mapping with a phase of no time at all: no phase over a page of memory takes 0 ns. */
+		for (unsigned phase = 0; phase < 4; phase++) {
+			uint64_t *times[] = { &bad[slot].hot_read_ns, &bad[slot].cold_read_ns, &bad[slot].copy_ns,
+					      &bad[slot].write_ns };
+
+			bad[slot] = good[0];
+			*times[phase] = 0;
+			CHECK(ack_with_map_study(bad, &ack) == -EPROTO);
+		}
 		/* A mapping reported missing: an errno in range, a kind, and no times. */
 		memcpy(bad, good, sizeof(bad));
 		bad[slot].error = IVB_MAP_STUDY_ERRNO_MAX + 1;
@@ -545,6 +560,8 @@ static void test_host_checks_the_map_study(void)
 		bad[slot].error = EACCES;
 		bad[slot].map_kind = IVB_MAP_RESOURCE2;
 		bad[slot].copy_ns = slot == 2 ? 5 : bad[slot].copy_ns;
+		CHECK(ack_with_map_study(bad, &ack) == -EPROTO);
+		bad[slot] = (struct ivb_map_study){ .map_kind = IVB_MAP_RESOURCE2, .error = EACCES, .write_ns = 5 };
 		CHECK(ack_with_map_study(bad, &ack) == -EPROTO);
 		bad[slot] = (struct ivb_map_study){ .map_kind = IVB_MAP_NONE, .error = EACCES };
 		CHECK(ack_with_map_study(bad, &ack) == -EPROTO);
@@ -554,7 +571,7 @@ static void test_host_checks_the_map_study(void)
 	memset(bad[1].memtype, 'x', sizeof(bad[1].memtype));
 	memcpy(bad[0].memtype, "wb\n,\x1b[31m\xff", 11);
 	CHECK(ack_with_map_study(bad, &ack) == 0);
-	CHECK(strlen(ack.report.map_study[1].memtype) == IVB_MEMTYPE_LEN - 1);
+	CHECK(strlen(ack.report.map_study[1].memtype) == IVB_MAP_MEMTYPE_LEN - 1);
 	CHECK(strchr(ack.report.map_study[0].memtype, '\n') == NULL && strchr(ack.report.map_study[0].memtype, 0x1b) == NULL);
 	CHECK(strchr(ack.report.map_study[0].memtype, (char)0xff) == NULL);
 }

@@ -306,12 +306,13 @@ static int map_row(struct ivb_csv *c, const struct ivb_row_key *k, const struct 
 	ivb_csv_set_u64(c, COL(MAP_STUDY, COLD_READ_NS), m->cold_read_ns);
 	ivb_csv_set_u64(c, COL(MAP_STUDY, COPY_NS), m->copy_ns);
 	mbps(c, COL(MAP_STUDY, COPY_MBPS), true, k->frame->size, m->copy_ns);
+	ivb_csv_set_u64(c, COL(MAP_STUDY, WRITE_NS), m->write_ns);
 	ivb_csv_set_u64(c, COL(MAP_STUDY, ORDER), order);
 	ivb_csv_set_u64(c, COL(MAP_STUDY, SUCCESS), success);
 	return ivb_csv_end_row(c);
 }
 
-/* Phases A-C through each mapping the guest measured, in the order it ran them; run.json has the missing ones. */
+/* Phases A-C and W through each mapping the guest measured, in the order it ran them; run.json has the missing ones. */
 static int map_rows(struct ivb_csv *c, const struct ivb_row_key *k, const struct ivb_sample *s)
 {
 	int ret = 0;

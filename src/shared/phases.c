@@ -211,6 +211,15 @@ static void copy_nt_sse2(uint8_t *d, const uint8_t *s, size_t n)
 }
 #endif
 
+uint64_t ivb_time_write(uint8_t *dst, const uint8_t *src, size_t n)
+{
+	uint64_t start = ivb_now_ns();
+
+	memcpy(dst, src, n);
+	atomic_thread_fence(memory_order_seq_cst);
+	return ivb_now_ns() - start;
+}
+
 void ivb_copy_nt(void *dst, const void *src, size_t n)
 {
 	uint8_t *d = dst;

@@ -1,16 +1,30 @@
-/* protocol_wait.h: waits with a deadline, and rings, shared by the protocol and the stream's start (internal). */
-#ifndef IVB_PROTOCOL_WAIT_H
-#define IVB_PROTOCOL_WAIT_H
+/* wait.h: waits with a deadline and a stop flag, and rings, shared by the protocol and the stream's start. */
+#ifndef IVB_WAIT_H
+#define IVB_WAIT_H
 
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
 #include "bell.h"
-#include "protocol.h"
 
 #define load_acquire(p) atomic_load_explicit((p), memory_order_acquire)
 #define store_release(p, v) atomic_store_explicit((p), (v), memory_order_release)
+
+/*
+ * The first contact with the peer, which may wait for a person to start it: its own time limit,
+ * and a notice (from the caller, which may print it) every notice_ns while it lasts.
+ */
+struct ivb_first_contact {
+	uint64_t timeout_ns;
+	uint64_t notice_ns;
+	void (*notice)(void *ctx, uint64_t waited_s, uint64_t limit_s); /* NULL: none */
+	void *ctx;
+};
+
+/* Set from a signal handler to make every wait return -EINTR. */
+extern volatile sig_atomic_t ivb_stop_requested;
 
 /*
  * A spin-wait with a deadline. Message waits spin on the state word (that is what polling mode
@@ -48,4 +62,4 @@ void ivb_ring(struct ivb_bell *bell, int peer);
 
 double ivb_seconds(uint64_t ns);
 
-#endif /* IVB_PROTOCOL_WAIT_H */
+#endif /* IVB_WAIT_H */

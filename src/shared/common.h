@@ -33,7 +33,7 @@
 #include <stdint.h>
 
 #define IVB_MAGIC 0x31425649u /* "IVB1" in memory order */
-#define IVB_PROTOCOL_VERSION 6u
+#define IVB_PROTOCOL_VERSION 7u
 #define IVB_CACHE_LINE 64u
 #define IVB_HEADER_SIZE 4096u /* the data buffer starts here: page aligned */
 #define IVB_REGION_MIN_SIZE (IVB_HEADER_SIZE + 4096u) /* the header and one page of data */
@@ -152,19 +152,21 @@ struct ivb_phase_counters {
 
 #define IVB_MAP_STUDY_MAX 3u /* mappings of the map study per message: uc, wc, wb (loopback: the file 3 times) */
 #define IVB_MAP_STUDY_ERRNO_MAX 4095u /* the largest errno a slot may carry */
+#define IVB_MAP_MEMTYPE_LEN 24u /* a map study slot's memory type: the longest Linux names are 16 bytes */
 
 /*
- * Phases A-C through one mapping of the same memory (guest clock). The guest fills the slots in the
- * order it ran them (slot 0 went first); the order rotates from message to message. A slot with
+ * Phases A-C and W through one mapping of the same memory (guest clock). The guest fills the slots in
+ * the order it ran them (slot 0 went first); the order rotates from message to message. A slot with
  * map_kind NONE is unused; one with error set names a mapping the guest could not make, and why.
  */
 struct ivb_map_study {
 	uint64_t hot_read_ns;
 	uint64_t cold_read_ns;
 	uint64_t copy_ns;
+	uint64_t write_ns;             /* phase W: the message's bytes written back into the region, fenced */
 	uint32_t map_kind;             /* enum ivb_map_kind of this mapping */
 	uint32_t error;                /* 0: measured; else the errno of making this mapping (times are 0) */
-	char memtype[IVB_MEMTYPE_LEN]; /* its memory type, as the guest kernel reports it */
+	char memtype[IVB_MAP_MEMTYPE_LEN]; /* its memory type, as the guest kernel reports it */
 };
 
 /* How the guest mapped the region; strings are NUL-padded and untrusted. */
@@ -296,9 +298,10 @@ _Static_assert(offsetof(struct ivb_region, counters) == 8 * IVB_CACHE_LINE, "gue
 _Static_assert(sizeof(struct ivb_phase_counters) * IVB_NPHASES == 5 * IVB_CACHE_LINE, "counters are five lines");
 _Static_assert(offsetof(struct ivb_region, map_study) == 13 * IVB_CACHE_LINE, "map study from line 13");
 _Static_assert(sizeof(struct ivb_map_study) == IVB_CACHE_LINE, "a map study slot is one line");
-_Static_assert(offsetof(struct ivb_map_study, map_kind) == 24, "map study slot layout");
-_Static_assert(offsetof(struct ivb_map_study, error) == 28, "map study slot layout");
-_Static_assert(offsetof(struct ivb_map_study, memtype) == 32, "map study slot layout");
+_Static_assert(offsetof(struct ivb_map_study, write_ns) == 24, "map study slot layout");
+_Static_assert(offsetof(struct ivb_map_study, map_kind) == 32, "map study slot layout");
+_Static_assert(offsetof(struct ivb_map_study, error) == 36, "map study slot layout");
+_Static_assert(offsetof(struct ivb_map_study, memtype) == 40, "map study slot layout");
 _Static_assert(IVB_MAP_STUDY_MAX == 3, "the map study is three lines");
 _Static_assert(offsetof(struct ivb_region, summary) == 16 * IVB_CACHE_LINE, "guest summary on line 16");
 _Static_assert(sizeof(struct ivb_guest_summary) == IVB_CACHE_LINE, "guest summary is one line");

@@ -8,7 +8,7 @@
 
 #include "clock.h"
 #include "peer_check.h"
-#include "protocol_wait.h"
+#include "wait.h"
 
 /*
  * Take over the region for a new session: INITIALIZING, host lines cleared, geometry, plan, session
@@ -209,19 +209,28 @@ int ivb_host_send(struct ivb_host *h, uint64_t size, enum ivb_msg_kind kind, uin
 }
 
 /*
- * One slot of the map study: a known mapping kind, times within bounds, and a mapping the guest could not
- * make (error set) carries an errno in range and no times.
+ * One slot of the map study: a known mapping kind; a measured mapping has every time above 0 (no phase over
+ * a page of memory takes no time) and within bounds; a mapping the guest could not make (error set) carries
+ * an errno in range and no times; an unused slot carries nothing.
  */
 static bool map_slot_valid(const struct ivb_map_study *m)
 {
+	const uint64_t times[] = { m->hot_read_ns, m->cold_read_ns, m->copy_ns, m->write_ns };
+	bool all_zero = true, any_zero = false;
+
 	if (m->map_kind > IVB_MAP_KIND_MAX || m->error > IVB_MAP_STUDY_ERRNO_MAX)
 		return false;
-	if (m->hot_read_ns > IVB_MAX_DURATION_NS || m->cold_read_ns > IVB_MAX_DURATION_NS ||
-	    m->copy_ns > IVB_MAX_DURATION_NS)
-		return false;
+	for (size_t i = 0; i < sizeof(times) / sizeof(times[0]); i++) {
+		if (times[i] > IVB_MAX_DURATION_NS)
+			return false;
+		all_zero = all_zero && times[i] == 0;
+		any_zero = any_zero || times[i] == 0;
+	}
 	if (m->error != 0)
-		return m->map_kind != IVB_MAP_NONE && m->hot_read_ns == 0 && m->cold_read_ns == 0 && m->copy_ns == 0;
-	return true;
+		return m->map_kind != IVB_MAP_NONE && all_zero;
+	if (m->map_kind == IVB_MAP_NONE)
+		return all_zero;
+	return !any_zero;
 }
 
 static bool study_valid(const struct ivb_guest_study *s, const struct ivb_map_study m[IVB_MAP_STUDY_MAX])

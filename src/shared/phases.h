@@ -37,6 +37,12 @@ int ivb_run_phases(const uint8_t *src, size_t n, uint8_t *dst, const uint8_t exp
 		   struct ivb_perf *perf, struct ivb_guest_timing *t, struct ivb_phase_counters counters[IVB_NPHASES],
 		   bool *match);
 
+/*
+ * Phase W: write n bytes from src (private, cache-hot) to dst with memcpy, then fence, so that writes a
+ * write-combining or uncached mapping still holds in its buffers are counted. Returns: the time in ns.
+ */
+uint64_t ivb_time_write(uint8_t *dst, const uint8_t *src, size_t n);
+
 /* Copy n bytes with non-temporal stores (they bypass the caches), then fence. */
 void ivb_copy_nt(void *dst, const void *src, size_t n);
 

@@ -114,8 +114,11 @@ uint32_t ivb_map_set_run(struct ivb_map_set *w, uint64_t size, uint8_t *copy, co
 		out[slot].hot_read_ns = t.hot_read_ns;
 		out[slot].cold_read_ns = t.cold_read_ns;
 		out[slot].copy_ns = t.copy_ns;
+		/* The bytes just verified go back where they came from: the host's message is left as it was. */
+		out[slot].write_ns = ivb_time_write(ivb_buffer(m->region), copy, size);
 		out[slot].map_kind = m->kind;
-		snprintf(out[slot].memtype, sizeof(out[slot].memtype), "%s", m->memtype[0] ? m->memtype : "unknown");
+		snprintf(out[slot].memtype, sizeof(out[slot].memtype), "%.*s", (int)sizeof(out[slot].memtype) - 1,
+			 m->memtype[0] ? m->memtype : "unknown");
 	}
 	for (unsigned i = 0; i < w->nmissing && slot < IVB_MAP_STUDY_MAX; i++, slot++)
 		out[slot] = w->missing[i];

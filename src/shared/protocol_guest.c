@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "clock.h"
-#include "protocol_wait.h"
+#include "wait.h"
 
 static void guest_publish(struct ivb_guest *g, uint32_t state)
 {

@@ -111,7 +111,7 @@ bool ivb_timing_fits(const struct ivb_guest_report *rep, uint64_t roundtrip_ns)
 			return false;
 	for (size_t i = 0; i < IVB_MAP_STUDY_MAX; i++)
 		if (rep->map_study[i].hot_read_ns > limit || rep->map_study[i].cold_read_ns > limit ||
-		    rep->map_study[i].copy_ns > limit)
+		    rep->map_study[i].copy_ns > limit || rep->map_study[i].write_ns > limit)
 			return false;
 	return true;
 }

@@ -1,4 +1,4 @@
-/* map_study.h: the guest's map study: phases A-C through every mapping of the region it can make
+/* map_study.h: the guest's map study: phases A-C and W through every mapping of the region it can make
  * (uc, wc, wb in a VM; the file three times in loopback), in an order that rotates per message. */
 #ifndef IVB_MAP_STUDY_H
 #define IVB_MAP_STUDY_H
@@ -28,8 +28,8 @@ void ivb_map_set_init(struct ivb_map_set *s, struct ivb_mapping *primary, const 
 
 /*
  * Phases A-C (and D, which checks the data reads the same) of the message's size bytes through
- * every mapping, the first one differing per message, into out; then the missing ones. copy is
- * phase C's pre-faulted destination.
+ * every mapping, then W (the verified bytes written back through the same mapping), the first mapping
+ * differing per message, into out; then the missing ones. copy is phase C's pre-faulted destination.
  * Returns: enum ivb_msg_error.
  */
 uint32_t ivb_map_set_run(struct ivb_map_set *s, uint64_t size, uint8_t *copy, const uint8_t sha256[IVB_SHA256_LEN],

@@ -26,24 +26,11 @@
 #include "bell.h"
 #include "defaults.h"
 #include "plan.h"
+#include "wait.h"
 
 /* No phase of one message may take longer than this: longer means a corrupt timing field. */
 #define IVB_MAX_DURATION_NS (3600ull * 1000000000ull)
 #define IVB_WHY_LEN 256u
-
-/*
- * The first contact with the peer, which may wait for a person to start it: its own time limit,
- * and a notice (from the caller, which may print it) every notice_ns while it lasts.
- */
-struct ivb_first_contact {
-	uint64_t timeout_ns;
-	uint64_t notice_ns;
-	void (*notice)(void *ctx, uint64_t waited_s, uint64_t limit_s); /* NULL: none */
-	void *ctx;
-};
-
-/* Set from a signal handler to make every wait return -EINTR. */
-extern volatile sig_atomic_t ivb_stop_requested;
 
 struct ivb_host {
 	struct ivb_region *r;

@@ -9,7 +9,7 @@
 #include "cli.h"
 #include "host.h"
 #include "phases.h"
-#include "protocol_wait.h"
+#include "wait.h"
 #include "sha256.h"
 
 /* Private-memory cost of a frame: the median of this many copies (the pipeline's limit). */

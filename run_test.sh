@@ -16,20 +16,11 @@ readonly TOP
 readonly BUILD=${BUILD:-build}
 readonly PYTHON=${PYTHON:-/usr/bin/python3}
 readonly SERVER=$BUILD/ivshmem_server
-readonly SHM_DEFAULT=/dev/shm/ivshmem
 
-# A default from src/shared/defaults.h, the one place they are written: the value of `#define IVB_$1`, without the
-# quotes of a string or the u of an unsigned number. A name not there stops the script.
-c_default() {
-	local value
-	value=$(awk -v name="IVB_$1" '$1 == "#define" && $2 == name { v = $3; gsub(/"/, "", v); sub(/u$/, "", v); print v; exit }' \
-		"$TOP/src/shared/defaults.h")
-	[ -n "$value" ] || ivb_die "src/shared/defaults.h defines no IVB_$1"
-	echo "$value"
-}
-SHM_SIZE_DEFAULT=$(c_default RUN_SHM_SIZE_DEFAULT)
-STREAM_SECONDS_DEFAULT=$(c_default RUN_STREAM_SECONDS_DEFAULT)
-readonly SHM_SIZE_DEFAULT STREAM_SECONDS_DEFAULT
+SHM_DEFAULT=$(ivb_default SHM_PATH_DEFAULT)
+SHM_SIZE_DEFAULT=$(ivb_default RUN_SHM_SIZE_DEFAULT)
+STREAM_SECONDS_DEFAULT=$(ivb_default RUN_STREAM_SECONDS_DEFAULT)
+readonly SHM_DEFAULT SHM_SIZE_DEFAULT STREAM_SECONDS_DEFAULT
 readonly BOOT_TIMEOUT_DEFAULT=60
 # In the dev VM, vm/dev-guest.sh first copies and compiles guest_reader (minutes under TCG).
 readonly DEV_READY_TIMEOUT_DEFAULT=600
@@ -41,16 +32,16 @@ readonly GUEST_EXIT_GRACE=10
 usage() {
 	local d_iterations d_latency_frame d_bw_iterations d_frames d_ref_iterations d_timeout
 	local d_stream_frames d_slots d_stream_policy d_verify
-	d_iterations=$(c_default ITERATIONS_DEFAULT)
-	d_latency_frame=$(c_default LATENCY_FRAME_DEFAULT)
-	d_bw_iterations=$(c_default BW_ITERATIONS_DEFAULT)
-	d_frames=$(c_default FRAMES_DEFAULT)
-	d_ref_iterations=$(c_default REF_ITERATIONS_DEFAULT)
-	d_stream_frames=$(c_default STREAM_FRAMES_DEFAULT)
-	d_slots=$(c_default STREAM_SLOTS_DEFAULT)
-	d_stream_policy=$(c_default STREAM_POLICY_DEFAULT)
-	d_verify=$(c_default STREAM_VERIFY_DEFAULT)
-	d_timeout=$(c_default TIMEOUT_DEFAULT_S)
+	d_iterations=$(ivb_default ITERATIONS_DEFAULT)
+	d_latency_frame=$(ivb_default LATENCY_FRAME_DEFAULT)
+	d_bw_iterations=$(ivb_default BW_ITERATIONS_DEFAULT)
+	d_frames=$(ivb_default FRAMES_DEFAULT)
+	d_ref_iterations=$(ivb_default REF_ITERATIONS_DEFAULT)
+	d_stream_frames=$(ivb_default STREAM_FRAMES_DEFAULT)
+	d_slots=$(ivb_default STREAM_SLOTS_DEFAULT)
+	d_stream_policy=$(ivb_default STREAM_POLICY_DEFAULT)
+	d_verify=$(ivb_default STREAM_VERIFY_DEFAULT)
+	d_timeout=$(ivb_default TIMEOUT_DEFAULT_S)
 	cat <<EOF
 Usage: ./run_test.sh [OPTION]...
 Run one ivshmem-bench benchmark: host_writer on the host, guest_reader in a VM, results in results/<timestamp>/.
@@ -287,14 +278,14 @@ guest_args=("${common_args[@]}" --mode "$mode" "${guest_extra[@]}")
 # The bench VM boots the initramfs with our guest driver: guest_reader --map wb needs it, the map study wants
 # it for its wb mapping. Where it cannot load, the guest says why and the map study runs without wb.
 if [[ " ${guest_extra[*]} " =~ \ --map(\ |=)wb\  ]]; then
-	IVB_NEED_DRIVER=required
+	driver=required
 elif [ -n "$map_study" ]; then
-	IVB_NEED_DRIVER=wanted
+	driver=wanted
 else
-	IVB_NEED_DRIVER=
+	driver=
 fi
 
-# The VM's steps (ivb_vm_*): the same in both.
+# The VM's steps (ivb_vm_*), the same in all three: vm/README.md says what each takes and sets.
 case $vm in
 bench)
 	# shellcheck source=vm/bench-vm.sh
@@ -349,7 +340,7 @@ cd "$TOP"
 [ -f analyze_results.py ] || analysis=
 make_targets=("$BUILD/host_writer")
 [ -z "$analysis" ] || make_targets+=(deps-analysis)
-ivb_vm_build "$BUILD" "$mode" "${make_targets[@]}"
+ivb_vm_build "$BUILD" "$mode" "$driver" "${make_targets[@]}"
 [ "$mode" = polling ] || [ "$vm" = dev ] || ivb_ivserver_build "$SERVER" "$TOP" "$BUILD"
 [ -n "$shm_given" ] || shm=${IVB_VM_DEFAULT_SHM:-$shm}
 ivb_vm_prepare_region "$shm" "$shm_bytes" "$shm_size"

@@ -26,17 +26,12 @@ readonly PYTHON=/usr/bin/python3
 [[ $REPEAT =~ ^[1-9][0-9]*$ ]] || { echo "bench-doorbell: REPEAT must be a positive count, not '$REPEAT'" >&2; exit 2; }
 OUT="results/bench-doorbell-$(date -u +%Y%m%dT%H%M%SZ)"
 readonly OUT
+# The bench VM's region file: this run's own (loopback runs make their own).
 SHM="/dev/shm/ivb-bench-doorbell-$$"
 readonly SHM
-pids=()
-work=
-
-cleanup() {
-	for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-	rm -f "$SHM"
-	[ -z "$work" ] || rm -rf -- "$work"
-}
-trap cleanup EXIT
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
+trap 'rm -f "$SHM"' EXIT
 
 # The runs: name, then host_writer's test options.
 readonly SMALL=(--iterations 2000 --latency-frame 64 --bw-iterations 0 --ref-iterations 0)
@@ -46,44 +41,18 @@ readonly IDLE=(--iterations 12 --latency-frame 64 --bw-iterations 0 --ref-iterat
 readonly VM_SMALL=(--iterations 300 --latency-frame 64 --bw-iterations 0 --ref-iterations 0)
 readonly VM_FRAME=(--iterations 10 --latency-frame 4k --bw-iterations 0 --ref-iterations 0)
 
-# One loopback run in MODE: the server (doorbell), the guest in the background, the host in the foreground.
-# No counters: their system calls around each phase would sit inside the round trip.
-loopback() {
-	local mode=$1 dir=$2 sock="" server=""
-	shift 2
-	mkdir -p "$dir"
-	rm -f "$SHM"
-	if [ "$mode" = doorbell ]; then
-		sock=$work/ivshmem.sock
-		"$BIN/ivshmem_server" --socket "$sock" --shm "$SHM" --size 64M --pid-file "$work/server.pid" \
-			2>"$dir/ivshmem_server.log" &
-		server=$!
-		pids+=("$server")
-		for _ in $(seq 100); do [ -s "$work/server.pid" ] && break; sleep 0.05; done
-	fi
-	timeout 600 "$BIN/guest_reader" --shm "$SHM" --timeout 60 --mode "$mode" ${sock:+--doorbell "$sock"} \
-		>"$dir/guest.log" 2>&1 &
-	pids+=("$!")
-	timeout 600 "$BIN/host_writer" --shm "$SHM" --size 64M --out "$dir" --timeout 60 --no-counters \
-		--mode "$mode" ${sock:+--doorbell "$sock"} --meta vm=loopback --meta bench=bench-doorbell "$@" 2>"$dir/host.log"
-	wait "${pids[-1]}"
-	if [ -n "$server" ]; then
-		kill "$server"
-		wait "$server" || true
-	fi
+# REPEAT runs in MODE into DIR/run-*, in loopback (fresh processes each run) or in the bench VM (one boot):
+# run_test.sh --vm WHERE, with our ivshmem server in doorbell mode. No counters: their system calls around each
+# phase would sit inside the round trip. No stream: these runs time messages.
+# Arguments: WHERE (loopback|bench) MODE DIR RUN_TEST_OPTION...
+runs() {
+	local where=$1 mode=$2 dir=$3 shm=()
+	shift 3
+	[ "$where" = loopback ] || shm=(--shm "$SHM")
+	bench_run_test "$BIN" "$dir" --vm "$where" "${shm[@]}" --mode "$mode" --repeat "$REPEAT" --shm-size 64M --timeout 60 \
+		--stream-seconds 0 --host-arg --no-counters --host-arg --meta --host-arg bench=bench-doorbell "$@"
 }
 
-# The same in the bench VM, REPEAT runs in one boot; its result folder (with run-*) is moved to DIR.
-in_vm() {
-	local mode=$1 dir=$2
-	shift 2
-	./run_test.sh --mode "$mode" --shm "$SHM" --shm-size 64M --results "$work/vm" --no-analysis --repeat "$REPEAT" \
-		--no-map-study --stream-seconds 0 "$@" \
-		>"$work/vm.log" 2>&1 || { cat "$work/vm.log" >&2; return 1; }
-	mv -- "$(readlink -f "$work/vm/latest")" "$dir"
-}
-
-work=$(mktemp -d "${TMPDIR:-/tmp}/ivb-bench-doorbell.XXXXXX")
 mkdir -p "$OUT"
 echo "bench-doorbell: references: eventfd wake-up and cache-line ping-pong between two processes" >&2
 "$BIN/bench_wakeup" 20000 >"$OUT/wakeup_ns.txt"
@@ -91,18 +60,16 @@ echo "bench-doorbell: references: eventfd wake-up and cache-line ping-pong betwe
 for mode in polling doorbell; do
 	echo "bench-doorbell: $mode: 64 B x 2000, 4K x 30, 64 B x 120 at 60/s, idle: 64 B x 12 at 4/s (loopback)" \
 		"x $REPEAT" >&2
-	for ((i = 1; i <= REPEAT; i++)); do
-		loopback "$mode" "$OUT/loopback-$mode-64B/run-$i" "${SMALL[@]}"
-		loopback "$mode" "$OUT/loopback-$mode-4k/run-$i" "${FRAME[@]}"
-		loopback "$mode" "$OUT/loopback-$mode-60fps/run-$i" "${STREAM[@]}"
-		loopback "$mode" "$OUT/loopback-$mode-idle/run-$i" "${IDLE[@]}"
-	done
+	runs loopback "$mode" "$OUT/loopback-$mode-64B" "${SMALL[@]}"
+	runs loopback "$mode" "$OUT/loopback-$mode-4k" "${FRAME[@]}"
+	runs loopback "$mode" "$OUT/loopback-$mode-60fps" "${STREAM[@]}"
+	runs loopback "$mode" "$OUT/loopback-$mode-idle" "${IDLE[@]}"
 	if [ -n "$vm" ]; then
 		echo "bench-doorbell: $mode: 64 B x 300, 4K x 10, 64 B x 120 at 60/s, idle: 64 B x 12 at 4/s (bench VM)" >&2
-		in_vm "$mode" "$OUT/vm-$mode-64B" "${VM_SMALL[@]}"
-		in_vm "$mode" "$OUT/vm-$mode-4k" "${VM_FRAME[@]}"
-		in_vm "$mode" "$OUT/vm-$mode-60fps" "${STREAM[@]}"
-		in_vm "$mode" "$OUT/vm-$mode-idle" "${IDLE[@]}"
+		runs bench "$mode" "$OUT/vm-$mode-64B" "${VM_SMALL[@]}"
+		runs bench "$mode" "$OUT/vm-$mode-4k" "${VM_FRAME[@]}"
+		runs bench "$mode" "$OUT/vm-$mode-60fps" "${STREAM[@]}"
+		runs bench "$mode" "$OUT/vm-$mode-idle" "${IDLE[@]}"
 	fi
 done
 

@@ -12,31 +12,22 @@ readonly BIN=${1:-build}
 readonly STREAM_S=${SECONDS_PER_STREAM:-5}
 readonly PYTHON=/usr/bin/python3
 OUT="results/bench-stream-$(date -u +%Y%m%dT%H%M%SZ)"
-SHM="/dev/shm/ivb-bench-stream-$$"
-readonly OUT SHM
+readonly OUT
+# shellcheck source=bench/lib.sh
+. "$(dirname "$0")/lib.sh"
 
 [[ $STREAM_S =~ ^[1-9][0-9]*$ ]] || { echo "bench-stream: SECONDS_PER_STREAM must be a positive count" >&2; exit 2; }
-guest_pid=
-cleanup() {
-	[ -z "$guest_pid" ] || kill "$guest_pid" 2>/dev/null || true
-	rm -f "$SHM"
-}
-trap cleanup EXIT
 
-# One loopback run into OUT/NAME: guest_reader in the background, host_writer with the given options.
+# One loopback run (run_test.sh --vm loopback) into OUT/NAME with the given run_test.sh options.
 run() {
-	local name=$1 rc=0
+	local name=$1
 	shift
-	mkdir -p "$OUT/$name"
-	timeout 300 "$BIN/guest_reader" --shm "$SHM" --timeout 60 >"$OUT/$name/guest.out" 2>"$OUT/$name/guest.err" &
-	guest_pid=$!
-	timeout 300 "$BIN/host_writer" --shm "$SHM" --size 128M --out "$OUT/$name" --timeout 60 --no-counters \
-		--meta bench=bench-stream "$@" >"$OUT/$name/host.out" 2>"$OUT/$name/host.err" || rc=$?
-	wait "$guest_pid" || rc=$?
-	guest_pid=
-	[ "$rc" -eq 0 ] || { echo "bench-stream: $name failed (exit $rc): $(tail -n 1 "$OUT/$name/host.err")" >&2; exit 1; }
+	bench_run_test "$BIN" "$OUT/$name" --vm loopback --shm-size 128M --timeout 60 \
+		--host-arg --no-counters --host-arg --meta --host-arg bench=bench-stream "$@" ||
+		{ echo "bench-stream: $name failed; see $OUT/$name.log" >&2; exit 1; }
 }
 
+mkdir -p "$OUT"
 echo "bench-stream: 4K block, unpaced, xxh3 for $STREAM_S s, after a lock-step bandwidth test of 4K" >&2
 run block-4k --iterations 0 --bw-iterations 10 --frames 4k --ref-iterations 0 --stream-seconds "$STREAM_S" \
 	--stream-frames 4k --stream-policy block --verify xxh3

@@ -7,22 +7,25 @@ Usage: bench/summary.py loopback OUT   (OUT/small/latest/run-*, OUT/4k/latest/ru
        bench/summary.py doorbell OUT   (OUT/<where>-<mode>-<run>/run-*, OUT/wakeup_ns.txt, OUT/pingpong_ns.txt)
 """
 
-import csv
-import glob
-import json
 import os
+import statistics
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Optional
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from ivbench_analysis import intervals, noise  # noqa: E402
+from ivbench_analysis import intervals, repeats  # noqa: E402
+from ivbench_analysis.manifest import cpu_record  # noqa: E402
+from ivbench_analysis.model import MESSAGE_KEYS  # noqa: E402
+from ivbench_analysis.stats import cpu_figures, frames_by_size, mbps, successful  # noqa: E402
 
-FRAME_4K = 24883200
-# phase letter: (CSV column, phase name in phase_performance.csv, target of region / private bandwidth)
-PHASES = {"A": ("guest_hot_cache_ns", "A_hot_read", None, "A pure read, hot"),
-          "B": ("guest_cold_cache_ns", "B_cold_read", 0.90, "B pure read, cold"),
-          "C": ("guest_second_pass_ns", "C_copy", 0.95, "C copy-out (memcpy)")}
+# The guest phases the loopback targets are stated for: timing column, target of region / private bandwidth
+# (None: shown without a target), label. Their phase names and the switched-out filter are the analysis'
+# (repeats.PHASE_OF_COLUMN, repeats.stage_samples).
+PHASES = (("guest_hot_cache_ns", None, "A pure read, hot"),
+          ("guest_cold_cache_ns", 0.90, "B pure read, cold"),
+          ("guest_second_pass_ns", 0.95, "C copy-out (memcpy)"))
 NOTIFY_TARGET = 1.50
 DOORBELL_TARGET = 2.00
 IDLE_SHARE_TARGET = 0.05
@@ -33,44 +36,42 @@ class Kept:
     runs: list      # one list of kept samples per run
     removed: int
     total: int
+    size: int       # bytes of the frame each sample moved
 
 
-def run_dirs(parent: str) -> list:
-    dirs = sorted(glob.glob(os.path.join(parent, "run-*")), key=lambda d: int(d.rsplit("-", 1)[1]))
-    if not dirs:
-        raise SystemExit(f"bench summary: no run-* folders in {parent}")
-    return dirs
+def load(folder: str) -> repeats.RunSet:
+    run_set = repeats.load_set(Path(folder))
+    if not run_set.repeated:
+        raise SystemExit(f"bench summary: no run-* folders in {folder}")
+    return run_set
 
 
-def rows(path: str) -> list:
-    with open(path) as f:
-        return [r for r in csv.DictReader(f) if r["success"] == "1"]
+def rows_of(run, test: str):
+    """The successful rows of a test; the reference test's are its 4K messages (the latency test's frame)."""
+    rows = successful(run.timings(test))
+    if rows is None or test != "reference":
+        return rows
+    size = run.latency_frame_bytes
+    for frame, frame_size in frames_by_size(rows):
+        if frame_size == size:
+            return rows[rows["frame_type"] == frame]
+    return rows.iloc[0:0]
 
 
-def counters(run: str) -> list:
-    path = os.path.join(run, "phase_performance.csv")
-    if not os.path.exists(path):
-        return []
-    with open(path) as f:
-        return noise.phase_counters(csv.DictReader(f))
-
-
-def kept(runs: list, csv_name: str, test: str, phase: str) -> Kept:
-    """The phase's samples of every run, without those whose phase was switched out (noise.drop_switched)."""
-    column, name = PHASES[phase][0], PHASES[phase][1]
+def kept(run_set: repeats.RunSet, test: str, column: str) -> Kept:
+    """A column's samples in every run, a guest phase's without those switched out (repeats.stage_samples)."""
     out, removed, total = [], 0, 0
-    for run in runs:
-        samples = [((test, int(r["iteration"]), r.get("frame_type", "4k"), name), float(r[column]))
-                   for r in rows(os.path.join(run, csv_name))]
-        filtered = noise.drop_switched(samples, counters(run))
-        out.append(list(filtered.kept))
-        removed += filtered.removed
-        total += len(samples)
-    return Kept(out, removed, total)
+    for run in run_set.runs:
+        rows = rows_of(run, test)
+        samples = repeats.stage_samples(run, test, rows, column, MESSAGE_KEYS[test])
+        out.append(list(samples.values))
+        removed += samples.left_out
+        total += samples.total
+    return Kept(out, removed, total, run_set.runs[0].latency_frame_bytes)
 
 
-def column_runs(runs: list, column: str, csv_name: str = "latency_results.csv") -> list:
-    return [[float(r[column]) for r in rows(os.path.join(run, csv_name))] for run in runs]
+def column_runs(run_set: repeats.RunSet, column: str) -> list:
+    return kept(run_set, "latency", column).runs
 
 
 def interval(low: Optional[float], high: Optional[float], fmt: str = "{:.2f}") -> str:
@@ -83,35 +84,29 @@ def met(value: Optional[float], ok: bool) -> str:
     return "met" if ok else "NOT met"
 
 
-def verdicts(runs: list) -> list:
-    out = []
-    for run in runs:
-        with open(os.path.join(run, "run.json")) as f:
-            manifest = json.load(f)
-        phases = noise.phase_switches(counters(run)) if counters(run) else None
-        verdict = noise.noise_verdict(noise.inputs_from_manifest(manifest.get("noise"), phases))
-        out.append(f"{os.path.basename(os.path.dirname(os.path.dirname(run)))}/{os.path.basename(run)} {verdict.text}")
-    return out
+def verdicts(run_set: repeats.RunSet) -> list:
+    """Each run's noise verdict (repeats.set_noise), labelled <set>/run-N."""
+    folder = run_set.folder
+    name = folder.parent.name if folder.name == "latest" else folder.name
+    return [f"{name}/{r.label} " + (r.verdict.text if r.verdict else f"no verdict: {r.error}")
+            for r in repeats.set_noise(run_set, record=False)]
 
 
-def mbps(ns: float) -> float:
-    return FRAME_4K / 1e6 / (ns / 1e9)
+def rate(k: Kept) -> float:
+    return mbps(k.size, intervals.pooled_median(k.runs))
 
 
 def loopback(out: str) -> None:
-    small, big = run_dirs(os.path.join(out, "small", "latest")), run_dirs(os.path.join(out, "4k", "latest"))
+    small, big = load(os.path.join(out, "small", "latest")), load(os.path.join(out, "4k", "latest"))
     pingpong, floor = (float(v) for v in open(os.path.join(out, "pingpong_ns.txt")).read().split())
-    print(f"bench-loopback over {len(big)} runs (fresh processes each; medians with 95% intervals:"
+    print(f"bench-loopback over {len(big.runs)} runs (fresh processes each; medians with 95% intervals:"
           f" {intervals.METHOD_RUNS}; MB = 1e6 B; ratio = region bandwidth / private bandwidth, same run)")
-    host_region = column_runs(big, "host_memcpy_ns")
-    host_private = column_runs(big, "host_memcpy_ns", "reference_results.csv")
-    r = intervals.same_run_ratio(host_private, host_region)
-    print(f"  {'host memcpy into region':24} {mbps(intervals.pooled_median(host_region)):6.0f} MB/s"
-          f" {mbps(intervals.pooled_median(host_private)):6.0f} MB/s  ratio {r.ratio:.2f}x"
-          f" {interval(r.low, r.high)}")
-    for phase, (_, _, target, label) in PHASES.items():
-        region = kept(big, "latency_results.csv", "latency", phase)
-        private = kept(big, "reference_results.csv", "reference", phase)
+    host_region, host_private = kept(big, "latency", "host_memcpy_ns"), kept(big, "reference", "host_memcpy_ns")
+    r = intervals.same_run_ratio(host_private.runs, host_region.runs)
+    print(f"  {'host memcpy into region':24} {rate(host_region):6.0f} MB/s"
+          f" {rate(host_private):6.0f} MB/s  ratio {r.ratio:.2f}x {interval(r.low, r.high)}")
+    for column, target, label in PHASES:
+        region, private = kept(big, "latency", column), kept(big, "reference", column)
         if any(not run for run in region.runs + private.runs):
             print(f"  {label:24} every sample of a run was switched out: no figure"
                   f" ({region.removed}/{region.total} region, {private.removed}/{private.total} private left out)")
@@ -120,8 +115,7 @@ def loopback(out: str) -> None:
         verdict = "" if target is None else f"target >= {target:.2f}: " + met(r.ratio, r.ratio >= target)
         if target is not None and r.low is not None and r.low < target <= r.ratio:
             verdict += " (interval reaches below)"
-        print(f"  {label:24} {mbps(intervals.pooled_median(region.runs)):6.0f} MB/s"
-              f" {mbps(intervals.pooled_median(private.runs)):6.0f} MB/s  ratio {r.ratio:.2f}x"
+        print(f"  {label:24} {rate(region):6.0f} MB/s {rate(private):6.0f} MB/s  ratio {r.ratio:.2f}x"
               f" {interval(r.low, r.high)}  {verdict}")
         print(f"  {'':24} switched out, left out: {region.removed}/{region.total} region,"
               f" {private.removed}/{private.total} private")
@@ -136,26 +130,23 @@ def loopback(out: str) -> None:
           f" (target <= {NOTIFY_TARGET:.2f}x: {met(ratio, ratio <= NOTIFY_TARGET)};"
           f" bare ping-pong floor {floor:.0f} ns: {note.median / floor:.2f}x)")
     print("  noise per run (ivbench_analysis/noise.py):")
-    for line in verdicts(big + small):
+    for line in verdicts(big) + verdicts(small):
         print(f"    {line}")
 
 
-def cpu(run: str, side: str) -> tuple:
-    """CPU seconds per 1000 messages and the share of one core of one side; (None, None) if not recorded."""
-    with open(os.path.join(run, "run.json")) as f:
-        c = json.load(f).get(side, {}).get("cpu")
-    if not c or not c["messages"] or not c["wall_s"]:
+def cpu(run, side: str) -> tuple:
+    """CPU seconds per 1000 messages and the share of one core of one side (manifest.cpu_record,
+    stats.cpu_figures); (None, None) if not recorded."""
+    record = cpu_record(run.manifest, side)
+    if record is None:
         return None, None
-    used = c["user_s"] + c["sys_s"]
-    return used / c["messages"] * 1000, used / c["wall_s"]
+    figures = cpu_figures(record)
+    return figures["per_1000_s"], figures["core_share"]
 
 
 def median_of(values: list) -> Optional[float]:
-    values = sorted(v for v in values if v is not None)
-    if not values:
-        return None
-    mid = len(values) // 2
-    return values[mid] if len(values) % 2 else (values[mid - 1] + values[mid]) / 2
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
 
 
 def fmt_time(ns: float) -> str:
@@ -176,9 +167,10 @@ def doorbell(out: str) -> None:
                 name = f"{where}-{mode}-{kind}"
                 if not os.path.isdir(os.path.join(out, name)):
                     continue
-                runs = run_dirs(os.path.join(out, name))
-                rt = intervals.median_interval(column_runs(runs, "roundtrip_ns"))
-                note = intervals.median_interval(column_runs(runs, "notification_est_ns"))
+                run_set = load(os.path.join(out, name))
+                runs = run_set.runs
+                rt = intervals.median_interval(column_runs(run_set, "roundtrip_ns"))
+                note = intervals.median_interval(column_runs(run_set, "notification_est_ns"))
                 host, guest = zip(*(cpu(r, "host") for r in runs)), zip(*(cpu(r, "guest") for r in runs))
                 (hs, hshare), (gs, gshare) = (tuple(median_of(list(v)) for v in host),
                                               tuple(median_of(list(v)) for v in guest))

@@ -3,7 +3,8 @@
 #   make initramfs   build/bench-initramfs.cpio: busybox, vm/init, the static guest_reader
 #   make initramfs-doorbell
 #                    build/bench-initramfs-doorbell.cpio: the same and the ivshmem_doorbell driver
-#   make test        one benchmark run in the bench VM with the seed's defaults (RUN_TEST_ARGS adds options;
+#   make test        one benchmark run in the bench VM with run_test.sh's defaults, the seed's (src/shared/defaults.h);
+#                    RUN_TEST_ARGS adds options;
 #                    VM=dev runs it in the dev VM started by ./setup.sh, VM=loopback on the host without a VM;
 #                    REPEAT=N makes it N runs, run_test.sh --repeat N)
 #   make check-vm    the VM tests (tests/vm/), part of `make check`
@@ -13,8 +14,6 @@ VM_PACKAGES := qemu-system-x86 busybox-static cpio xz-utils
 VM_TEST_PACKAGES := python3 procps
 BENCH_INITRAMFS := $(BUILD)/bench-initramfs.cpio
 BENCH_INITRAMFS_DOORBELL := $(BUILD)/bench-initramfs-doorbell.cpio
-# The seed's defaults: 100 latency iterations of a 4K frame, 10 bandwidth iterations of each frame.
-SEED_TEST_ARGS := --iterations 100 --latency-frame 4k --bw-iterations 10 --frames 1080p,1440p,4k
 RUN_TEST_ARGS ?=
 
 .PHONY: deps-vm kernel initramfs initramfs-doorbell test check-vm
@@ -42,7 +41,7 @@ initramfs-doorbell: $(BUILD)/guest_reader-static doorbell-module | deps-vm
 VM ?= bench
 REPEAT ?=
 test: | deps-vm deps-analysis
-	./run_test.sh --vm $(VM) $(SEED_TEST_ARGS) $(if $(REPEAT),--repeat $(REPEAT)) $(RUN_TEST_ARGS)
+	./run_test.sh --vm $(VM) $(if $(REPEAT),--repeat $(REPEAT)) $(RUN_TEST_ARGS)
 
 CHECK_TARGETS += check-vm
 check-vm: $(BUILD)/host_writer $(BUILD)/ivshmem_server $(BENCH_INITRAMFS) initramfs-doorbell | deps-vm

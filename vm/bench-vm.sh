@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The bench VM for run_test.sh (--vm bench): build its kernel and initramfs, prepare the region file, boot QEMU
 # with the ivshmem device and the initramfs, follow its serial console, wait until guest_reader is ready and
-# until it has exited, stop the VM. vm/dev-vm.sh offers the same ivb_vm_* steps for the dev VM.
+# until it has exited, stop the VM. vm/dev-vm.sh and vm/loopback-vm.sh offer the same ivb_vm_* steps;
+# vm/README.md says what each takes and sets.
 # Source it after vm/lib.sh; it defines functions only. The caller sets IVB_CON_PID to "" before the first
 # step, and calls ivb_vm_stop on every exit path.
 # shellcheck disable=SC2034  # the IVB_* variables set here are read by the scripts that source this file
@@ -49,7 +50,7 @@ ivb_qemu_has_doorbell() {
 
 # Boot the bench VM in the background.
 # Arguments: KERNEL INITRAMFS SHM_PATH SHM_BYTES CONSOLE_LOG QEMU_STDERR EXTRA_APPEND [-- GUEST_ARGS...]
-# Needs IVB_ACCEL and IVB_CPU (ivb_detect_accel). With IVB_BENCH_DOORBELL_SOCKET set (doorbell mode), the device
+# Needs IVB_ACCEL and IVB_CPU (ivb_detect_accel). With IVB_VM_DOORBELL_SOCKET set (doorbell mode), the device
 # is ivshmem-doorbell, which gets the memory (SHM_PATH) and the eventfds from the ivshmem server listening there;
 # otherwise ivshmem-plain maps SHM_PATH itself.
 # Sets IVB_QEMU_CMD (array) and IVB_QEMU_T0_US, and, through ivb_spawn_follow, IVB_CHILD_PID (QEMU) and the
@@ -59,14 +60,14 @@ ivb_bench_start() {
 	shift 7
 	[ "${1:-}" != -- ] || shift
 	local append="$IVB_BENCH_APPEND${extra:+ $extra}" bios=() device
-	[ -z "${IVB_BENCH_DOORBELL_SOCKET:-}" ] || append+=" ivb.doorbell=1"
+	[ -z "${IVB_VM_DOORBELL_SOCKET:-}" ] || append+=" ivb.doorbell=1"
 	[ "${IVB_VM_REPEAT:-1}" -le 1 ] || append+=" ivb.repeat=$IVB_VM_REPEAT"
 	[ $# -eq 0 ] || append+=" -- $*"
 	[ ! -f "$IVB_BENCH_BIOS" ] || bios=(-bios "$IVB_BENCH_BIOS")
 	# shellcheck disable=SC2054  # the commas belong to QEMU's option syntax
-	if [ -n "${IVB_BENCH_DOORBELL_SOCKET:-}" ]; then
+	if [ -n "${IVB_VM_DOORBELL_SOCKET:-}" ]; then
 		# One vector: each side rings the other's vector 0 (src/shared/bell.c).
-		device=(-chardev "socket,id=ivb-doorbell,path=$IVB_BENCH_DOORBELL_SOCKET"
+		device=(-chardev "socket,id=ivb-doorbell,path=$IVB_VM_DOORBELL_SOCKET"
 			-device ivshmem-doorbell,chardev=ivb-doorbell,vectors=1)
 	else
 		device=(-object "memory-backend-file,id=ivb-shm,share=on,mem-path=$shm,size=$bytes"
@@ -102,20 +103,19 @@ ivb_qemu_version() {
 }
 
 # Build what a run needs (make installs missing Debian packages), and check QEMU and the guest kernel.
-# Arguments: BUILD_DIR MODE MAKE_TARGET...   (the caller's targets, built in the same make)
-# INITRAMFS=PATH replaces the initramfs built from this tree; IVB_NEED_DRIVER=required (or wanted, without
-# KERNEL=) picks the one with the driver. Sets IVB_BENCH_INITRAMFS, IVB_BENCH_KERNEL,
+# Arguments: BUILD_DIR MODE DRIVER MAKE_TARGET...   (the caller's targets, built in the same make)
+# DRIVER: required (guest_reader --map wb), wanted (the map study) or "" (not needed): required, or wanted
+# without KERNEL=, picks the initramfs with the driver. INITRAMFS=PATH replaces the initramfs built from this tree. Sets IVB_BENCH_INITRAMFS, IVB_BENCH_KERNEL,
 # IVB_BENCH_KERNEL_VERSION, IVB_ACCEL and IVB_CPU, and IVB_VM_DEFAULT_SHM to "" (the VM has no region file of
 # its own); exits through ivb_die on failure.
 ivb_vm_build() {
-	local build=$1 mode=$2 info
-	shift 2
+	local build=$1 mode=$2 driver=$3 info
+	shift 3
 	local targets=("$@")
 	IVB_VM_DEFAULT_SHM=
 	if [ -n "${INITRAMFS:-}" ]; then
 		IVB_BENCH_INITRAMFS=$INITRAMFS
-	elif [ "$mode" = doorbell ] || [ "${IVB_NEED_DRIVER:-}" = required ] ||
-		{ [ "${IVB_NEED_DRIVER:-}" = wanted ] && [ -z "${KERNEL:-}" ]; }; then
+	elif [ "$mode" = doorbell ] || [ "$driver" = required ] || { [ "$driver" = wanted ] && [ -z "${KERNEL:-}" ]; }; then
 		# The initramfs with the guest driver: doorbell mode and guest_reader --map wb need it, the map study
 		# wants it. It is built for Debian's kernel: with KERNEL= only what needs it gets it.
 		IVB_BENCH_INITRAMFS=$build/bench-initramfs-doorbell.cpio
@@ -155,7 +155,6 @@ ivb_vm_meta() {
 ivb_vm_doorbell() {
 	ivb_ivserver_start "$4" "$2" "$3" ivb-doorbell "" "$1/ivshmem_server.log"
 	IVB_VM_DOORBELL_SOCKET=$IVB_SERVER_SOCKET
-	IVB_BENCH_DOORBELL_SOCKET=$IVB_SERVER_SOCKET
 }
 
 # Boot the bench VM in the background. Arguments: RUN_DIR SHM BYTES EXTRA_APPEND [-- GUEST_ARGS...]
@@ -168,7 +167,7 @@ ivb_vm_start() {
 		"$extra" "$@"
 	printf '%q ' "${IVB_QEMU_CMD[@]}" >"$dir/qemu.cmdline"
 	echo >>"$dir/qemu.cmdline"
-	IVB_BENCH_CONSOLE=$dir/guest.log
+	IVB_VM_CONSOLE=$dir/guest.log
 	IVB_BENCH_QEMU_ERR=$dir/qemu.stderr
 	IVB_BENCH_RUNS_LEFT=${IVB_VM_REPEAT:-1}
 }
@@ -176,7 +175,7 @@ ivb_vm_start() {
 # Explain on stderr why the bench VM did not get to guest_reader's ready line, and stop it.
 # Arguments: ivb_console_wait's status, the limit it had.
 ivb_bench_boot_failed() {
-	local rc=$1 limit=$2 line=$IVB_CON_LINE console=$IVB_BENCH_CONSOLE
+	local rc=$1 limit=$2 line=$IVB_CON_LINE console=$IVB_VM_CONSOLE
 	ivb_vm_stop 5
 	case $rc in
 	0)

@@ -16,8 +16,9 @@ devvm_config() {
 	# The seed's interface: `ssh -i temp_id_rsa -p 2222 debian@localhost`.
 	DEVVM_KEY=${DEVVM_KEY:-$root/temp_id_rsa}
 	DEVVM_PORT=${DEVVM_PORT:-2222}
-	DEVVM_SHM=${DEVVM_SHM:-/dev/shm/ivshmem}
-	DEVVM_SHM_SIZE=${DEVVM_SHM_SIZE:-128M}
+	# The region file and size of run_test.sh's runs (the header of defaults, through ivb_default).
+	DEVVM_SHM=${DEVVM_SHM:-$(ivb_default SHM_PATH_DEFAULT)}
+	DEVVM_SHM_SIZE=${DEVVM_SHM_SIZE:-$(ivb_default RUN_SHM_SIZE_DEFAULT)}
 	DEVVM_MEM=${DEVVM_MEM:-2G}
 	DEVVM_SMP=${DEVVM_SMP:-2}
 	DEVVM_DISK_SIZE=${DEVVM_DISK_SIZE:-20G}

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The dev VM for run_test.sh (--vm dev): the VM that ./setup.sh started, with guest_reader copied, compiled and
 # run in it by vm/dev-guest.sh. It offers the same ivb_vm_* steps as vm/bench-vm.sh (build, region, start, wait
-# until ready, wait for exit, stop); the VM itself is not booted or stopped here, only guest_reader.
+# until ready, wait for exit, stop; vm/README.md); the VM itself is not booted or stopped here, only guest_reader
+# (vm/dev-vm-boot.sh boots it, for ./setup.sh).
 # Source it after vm/lib.sh; it defines functions only. The caller sets IVB_CON_PID to "" before the first step,
 # and calls ivb_vm_stop on every exit path.
 # shellcheck disable=SC2034  # the IVB_* variables set here are read by the scripts that source this file
@@ -19,11 +20,11 @@ ivb_vm_check_guest_args() { :; }
 
 # Build what a run needs (the caller's MAKE_TARGETs; guest_reader is built in the guest) and read the running
 # dev VM's settings (shared memory file, accelerator, mode), written by ./setup.sh. Arguments: BUILD_DIR MODE
-# MAKE_TARGET... Sets IVB_VM_DEFAULT_SHM (the VM's region file, the default of --shm); exits through ivb_die
+# DRIVER MAKE_TARGET... (DRIVER unused: vm/dev-guest.sh loads the driver when the guest's options need it). Sets IVB_VM_DEFAULT_SHM (the VM's region file, the default of --shm); exits through ivb_die
 # when the VM cannot serve MODE.
 ivb_vm_build() {
 	local mode=$2
-	shift 2
+	shift 3
 	make -s "$@" >&2 || ivb_die "the build failed"
 	devvm_config "$IVB_DEV_ROOT"
 	devvm_load_env
@@ -53,32 +54,20 @@ ivb_vm_doorbell() {
 		ivb_die "the dev VM's ivshmem server socket ${IVB_VM_DOORBELL_SOCKET:-(none)} is gone: restart it (./setup.sh --mode doorbell)"
 }
 
-# Start guest_reader in the dev VM: vm/dev-guest.sh copies, compiles and runs it, writing RUN_DIR/guest.log as
-# guest_reader prints. Arguments: RUN_DIR SHM BYTES EXTRA_APPEND (the last three unused) [-- GUEST_ARGS...]
+# Start guest_reader in the dev VM: vm/dev-guest.sh copies, compiles and runs it, writing RUN_DIR/guest.log
+# (IVB_VM_CONSOLE) as guest_reader prints. Arguments: RUN_DIR SHM BYTES EXTRA_APPEND (the last three unused) [-- GUEST_ARGS...]
 ivb_vm_start() {
 	local dir=$1
 	shift 4
 	[ "${1:-}" != -- ] || shift
-	IVB_DEV_CONSOLE=$dir/guest.log
+	IVB_VM_CONSOLE=$dir/guest.log
 	ivb_log "running guest_reader in the dev VM (vm/dev-guest.sh copies, compiles and starts it)"
-	ivb_spawn_follow "$IVB_DEV_CONSOLE" - vm/dev-guest.sh "$dir" -- "$@"
+	ivb_spawn_follow "$IVB_VM_CONSOLE" - vm/dev-guest.sh "$dir" -- "$@"
 }
 
 # Wait at most LIMIT seconds for guest_reader's ready line; returns 1 after saying why if it does not come.
 # IVB_VM_READY_S stays empty (the copy and compile are not a boot time).
-ivb_vm_wait_ready() {
-	local limit=$1 rc=0
-	IVB_VM_READY_S=
-	ivb_console_wait "$limit" "$IVB_READY_RE" || rc=$?
-	[ "$rc" -ne 0 ] || return 0
-	ivb_show_guest_lines "$IVB_DEV_CONSOLE"
-	if [ "$rc" -eq 1 ]; then
-		ivb_log "error: vm/dev-guest.sh ended (exit status $IVB_CHILD_STATUS) before guest_reader was ready; see $IVB_DEV_CONSOLE"
-	else
-		ivb_log "error: guest_reader did not get ready in the dev VM within $limit s"
-	fi
-	return 1
-}
+ivb_vm_wait_ready() { ivb_spawned_wait_ready "$1" vm/dev-guest.sh; }
 
 # Wait at most LIMIT seconds for vm/dev-guest.sh to end (guest_reader ends once host_writer has completed or
 # aborted the run), then stop it. Sets IVB_VM_GUEST_RC to its exit status (guest_reader's; empty if unknown).

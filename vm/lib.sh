@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Shared shell helpers for the VM scripts (bench VM and dev VM). Source it; it defines functions only.
+# Shared shell helpers for the VM scripts (bench VM, dev VM, loopback) and setup.sh; vm/README.md describes the
+# steps run_test.sh takes through them. Source it; it defines functions only.
 # shellcheck disable=SC2034  # the variables set here are read by the scripts that source this file
 
 # Characters a guest argument may contain: the bench VM's kernel splits its command line at spaces and strips
@@ -7,6 +8,20 @@
 readonly IVB_GUEST_ARG_RE='^[A-Za-z0-9_.,:=/+%@-]+$'
 # guest_reader's line once it has mapped the region and waits for the host, in both VMs.
 readonly IVB_READY_RE='guest_reader: mapped '
+
+# The header of the defaults, shared with C: the one place each default is written (the shell names it only here).
+IVB_DEFAULTS_H=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/src/shared/defaults.h
+readonly IVB_DEFAULTS_H
+
+# Print a default from IVB_DEFAULTS_H: the value of `#define IVB_$1`, without the quotes of a string or the u of
+# an unsigned number. A name not there stops the script.
+ivb_default() {
+	local value
+	value=$(awk -v name="IVB_$1" '$1 == "#define" && $2 == name { v = $3; gsub(/"/, "", v); sub(/u$/, "", v); print v; exit }' \
+		"$IVB_DEFAULTS_H")
+	[ -n "$value" ] || ivb_die "${IVB_DEFAULTS_H#"$PWD"/} defines no IVB_$1"
+	echo "$value"
+}
 
 # Print a message prefixed with the calling script's name, on stderr.
 ivb_log() { echo "${IVB_PROG:-ivshmem-bench}: $*" >&2; }
@@ -140,7 +155,7 @@ ivb_wait_child() {
 }
 
 # Stop child process PID of this shell if it still runs: SIGTERM, then SIGKILL if it has not exited after
-# LIMIT seconds. NAME is for the message. Reaps it and sets IVB_STOP_STATUS to its exit status.
+# LIMIT seconds. NAME is for the message. Reaps it.
 ivb_stop_child() {
 	local pid=$1 name=$2 limit=$3
 	if kill -0 "$pid" 2>/dev/null; then
@@ -150,8 +165,26 @@ ivb_stop_child() {
 			kill -KILL "$pid" 2>/dev/null || true
 		fi
 	fi
-	IVB_STOP_STATUS=0
-	wait "$pid" 2>/dev/null || IVB_STOP_STATUS=$?
+	wait "$pid" 2>/dev/null || true
+}
+
+# Wait at most LIMIT seconds for guest_reader's ready line from the command started by ivb_spawn_follow (NAME,
+# for the message: guest_reader itself, or what runs it), whose output is in IVB_VM_CONSOLE. Returns 1 after
+# saying why, setting IVB_VM_GUEST_RC to the command's exit status if it ended, and stopping it.
+ivb_spawned_wait_ready() {
+	local limit=$1 name=$2 rc=0
+	IVB_VM_READY_S=
+	ivb_console_wait "$limit" "$IVB_READY_RE" || rc=$?
+	[ "$rc" -ne 0 ] || return 0
+	ivb_show_guest_lines "$IVB_VM_CONSOLE"
+	if [ "$rc" -eq 1 ]; then
+		IVB_VM_GUEST_RC=$IVB_CHILD_STATUS
+		ivb_log "error: $name exited with status $IVB_CHILD_STATUS before guest_reader was ready; see $IVB_VM_CONSOLE"
+	else
+		ivb_log "error: guest_reader did not get ready within $limit s; see $IVB_VM_CONSOLE"
+	fi
+	ivb_spawn_stop 10
+	return 1
 }
 
 # Wait at most LIMIT seconds for the command started by ivb_spawn_follow (NAME, for the message) to end, then

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # No VM for run_test.sh (--vm loopback): guest_reader runs on the host over the same /dev/shm file, a fresh
 # process per run. It offers the same ivb_vm_* steps as vm/bench-vm.sh (build, region, start, wait until
-# ready, wait for exit, stop), so that VM and loopback figures come from one command and one report format.
+# ready, wait for exit, stop; vm/README.md), so that VM and loopback figures come from one command and one report
+# format.
 # In doorbell mode both programs join our ivshmem server, as tests/integration/loopback.sh does.
 # Source it after vm/lib.sh and vm/ivserver.sh; it defines functions only. The caller sets IVB_CON_PID to ""
 # before the first step, calls ivb_vm_stop on every exit path and removes IVB_VM_REMOVE_AT_EXIT if set.
@@ -15,11 +16,11 @@ IVB_LOOPBACK_SHM=/dev/shm/ivb-run-loopback-$$
 # guest_reader's arguments are passed as they are.
 ivb_vm_check_guest_args() { :; }
 
-# Build guest_reader next to the caller's targets. Arguments: BUILD_DIR MODE MAKE_TARGET...
-# Sets IVB_VM_DEFAULT_SHM and IVB_LOOPBACK_GUEST.
+# Build guest_reader next to the caller's targets. Arguments: BUILD_DIR MODE DRIVER MAKE_TARGET... (MODE and
+# DRIVER unused). Sets IVB_VM_DEFAULT_SHM and IVB_LOOPBACK_GUEST.
 ivb_vm_build() {
 	local build=$1
-	shift 2
+	shift 3
 	IVB_LOOPBACK_GUEST=$build/guest_reader
 	make -s "$@" "$IVB_LOOPBACK_GUEST" >&2 || ivb_die "the build failed"
 	IVB_VM_DEFAULT_SHM=$IVB_LOOPBACK_SHM
@@ -43,7 +44,7 @@ ivb_vm_doorbell() {
 	IVB_VM_DOORBELL_SOCKET=$IVB_SERVER_SOCKET
 }
 
-# Start guest_reader on the host over SHM, its output (stdout and stderr) in RUN_DIR/guest.log.
+# Start guest_reader on the host over SHM, its output (stdout and stderr) in RUN_DIR/guest.log (IVB_VM_CONSOLE).
 # Arguments: RUN_DIR SHM BYTES EXTRA_APPEND (the last two unused) [-- GUEST_ARGS...]
 ivb_vm_start() {
 	local dir=$1 shm=$2
@@ -51,30 +52,16 @@ ivb_vm_start() {
 	[ "${1:-}" != -- ] || shift
 	local args=(--shm "$shm" "$@")
 	[ -z "${IVB_VM_DOORBELL_SOCKET:-}" ] || args+=(--doorbell "$IVB_VM_DOORBELL_SOCKET")
-	IVB_LOOPBACK_LOG=$dir/guest.log
-	: >"$IVB_LOOPBACK_LOG"
+	IVB_VM_CONSOLE=$dir/guest.log
+	: >"$IVB_VM_CONSOLE"
 	# exec: the pid ivb_spawn_follow reports, and stops, is guest_reader's.
 	# shellcheck disable=SC2016  # expanded by the inner bash
-	ivb_spawn_follow "$IVB_LOOPBACK_LOG" - bash -c 'log=$1; shift; exec "$@" >>"$log" 2>&1' guest_reader \
-		"$IVB_LOOPBACK_LOG" "$IVB_LOOPBACK_GUEST" "${args[@]}"
+	ivb_spawn_follow "$IVB_VM_CONSOLE" - bash -c 'log=$1; shift; exec "$@" >>"$log" 2>&1' guest_reader \
+		"$IVB_VM_CONSOLE" "$IVB_LOOPBACK_GUEST" "${args[@]}"
 }
 
 # Wait at most LIMIT seconds for guest_reader's ready line; returns 1 after saying why if it does not come.
-ivb_vm_wait_ready() {
-	local limit=$1 rc=0
-	IVB_VM_READY_S=
-	ivb_console_wait "$limit" "$IVB_READY_RE" || rc=$?
-	[ "$rc" -ne 0 ] || return 0
-	ivb_show_guest_lines "$IVB_LOOPBACK_LOG"
-	if [ "$rc" -eq 1 ]; then
-		IVB_VM_GUEST_RC=$IVB_CHILD_STATUS
-		ivb_log "error: guest_reader exited with status $IVB_CHILD_STATUS before it was ready; see $IVB_LOOPBACK_LOG"
-	else
-		ivb_log "error: guest_reader did not get ready within $limit s; see $IVB_LOOPBACK_LOG"
-	fi
-	ivb_vm_stop 5
-	return 1
-}
+ivb_vm_wait_ready() { ivb_spawned_wait_ready "$1" guest_reader; }
 
 # Wait at most LIMIT seconds for guest_reader to end (it does once host_writer has completed or aborted the
 # run), then stop it. Sets IVB_VM_GUEST_RC to its exit status (empty if unknown).

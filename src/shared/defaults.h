@@ -26,7 +26,11 @@
  * host_writer defaults its help names) from this file.
  */
 #define IVB_RUN_STREAM_SECONDS_DEFAULT 3u  /* every default run answers the frames-per-second question */
-#define IVB_RUN_SHM_SIZE_DEFAULT "128M"    /* room for that stream: 3 slots of 4K frames (75 MB) */
+#define IVB_RUN_SHM_SIZE_DEFAULT "128M"    /* room for that stream: 3 slots of 4K frames (75 MB); the dev VM's too */
+
+/* The region file: host_writer's and the ivshmem server's, run_test.sh's and the dev VM's (vm/dev-lib.sh). */
+#define IVB_SHM_PATH_DEFAULT "/dev/shm/ivshmem"
+#define IVB_SHM_SIZE_DEFAULT (64ull << 20) /* host_writer --size and the server's */
 
 /* Both programs. */
 #define IVB_TIMEOUT_DEFAULT_S 30u          /* each wait for the peer once in contact */

@@ -6,9 +6,7 @@
 #include <stdint.h>
 
 #include "common.h"
-
-#define IVB_SHM_PATH_DEFAULT "/dev/shm/ivshmem"
-#define IVB_SHM_SIZE_DEFAULT (64ull << 20)
+#include "defaults.h" /* IVB_SHM_PATH_DEFAULT, IVB_SHM_SIZE_DEFAULT */
 
 struct ivb_mapping {
 	struct ivb_region *region;

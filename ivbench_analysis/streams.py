@@ -20,8 +20,17 @@ from .manifest import MANIFEST_JSON, is_number, lookup, run_mode
 STREAM_CSV = schema.TABLES["stream"].file
 POLICIES = ("block", "latest")
 VERIFIES = ("sha256", "xxh3", "none")
-STATUSES = ("ok", "unverified", "bad_checksum", "bad_stamp", "dropped")
-FAILED_STATUSES = ("bad_checksum", "bad_stamp")
+STATUSES = ("ok", "unverified", "bad_checksum", "bad_stamp", "implausible_timing", "accepted_corrupted_frame", "dropped")
+# A frame whose check failed; besides, an unverified frame fails when the host asked for a verification.
+FAILED_STATUSES = ("bad_checksum", "bad_stamp", "implausible_timing", "accepted_corrupted_frame")
+
+
+def failed_frames(rows, verify):
+    """The rows of frames whose check failed, as host_writer judges them (success=0)."""
+    failed = rows["status"].isin(FAILED_STATUSES)
+    if verify != "none":
+        failed |= rows["status"] == "unverified"
+    return failed
 LATENCY_PERCENTILES = (50, 90, 99, 99.9)
 # A stream faster than its own run's pipeline limit by more than this cannot be: a time or count is wrong.
 LIMIT_SLACK = 1.10
@@ -206,7 +215,7 @@ def row_findings(stream):
         flag(~consumed & rows[col].notna(), f"a dropped frame has a {col}")
     flag(rows["status"].ne("") & ~rows["status"].isin(STATUSES), "status is not one of " + ", ".join(STATUSES))
     flag(consumed == (rows["status"] == "dropped"), "dropped and status disagree")
-    flag((rows["success"] == 0) != rows["status"].isin(FAILED_STATUSES), "success and status disagree")
+    flag((rows["success"] == 0) != failed_frames(rows, stream.verify), "success and status disagree")
     if stream.policy == "block":
         flag(~consumed, "policy block, yet the frame was dropped")
     if stream.verify == "none":

@@ -292,3 +292,24 @@ def test_a_run_of_streams_alone_is_analysed(tmp_path):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     section = report_section((tmp_path / "performance_report.txt").read_text(), "STREAMING")
     assert f"drops: 0 of {len(rows)} produced" in block(section, 1)
+
+
+@pytest.mark.parametrize("verify, status, success, suspect", [
+    # host_writer fails a frame whose guest times do not fit its window, and the deliberately corrupted frame
+    # the guest accepted: success 0 with these statuses is what it writes, not a disagreement
+    ("xxh3", "implausible_timing", 0, False),
+    ("xxh3", "accepted_corrupted_frame", 0, False),
+    # a frame the guest did not verify fails when the host asked for a verification, and only then
+    ("xxh3", "unverified", 0, False),
+    ("xxh3", "unverified", 1, True),
+    ("none", "unverified", 1, False),
+    ("none", "unverified", 0, True),
+    ("xxh3", "implausible_timing", 1, True),
+])
+def test_a_frame_the_host_failed_agrees_with_its_status(tmp_path, verify, status, success, suspect):
+    rows = [dict(r, verify=verify, status="unverified" if verify == "none" else r["status"])
+            for r in b.stream_rows(seconds=1.2, seed=71)]
+    rows[4].update(status=status, success=success)
+    _, report, _ = analyse(tmp_path, [rows], None)
+    found = [f for f in suspects(report) if "success and status disagree" in f or "status is not one of" in f]
+    assert bool(found) == suspect, found

@@ -50,9 +50,7 @@ struct stream_state {
 	struct ivb_run *run;
 	struct ivb_stream_record *rec;
 	struct ivb_stream_key key;
-	uint8_t *sources[IVB_RING_MAX_SLOTS + 1];
-	uint8_t checksums[IVB_RING_MAX_SLOTS + 1][IVB_RING_CHECKSUM_LEN];
-	uint32_t nsources;
+	struct ivb_sources src;
 	uint64_t size;
 	uint64_t flushed_window; /* the stream's rows are flushed when a new second begins */
 };
@@ -97,34 +95,37 @@ static int guest_alive(void *arg, char *why, size_t whylen)
 	return 0;
 }
 
-/* K distinct frames of private memory; the caller fills them. */
-static int alloc_sources(struct stream_state *st)
+int ivb_sources_alloc(struct ivb_sources *s, uint32_t n, uint64_t size)
 {
-	/* One more source than slots: a slot never gets the same data twice in a row. */
-	st->nsources = st->run->cfg.slots + 1;
-	for (uint32_t k = 0; k < st->nsources; k++) {
-		st->sources[k] = ivb_alloc_prefaulted(st->size);
-		if (st->sources[k] == NULL)
+	memset(s, 0, sizeof(*s));
+	if (n == 0 || n > IVB_RING_MAX_SLOTS + 1 || size < IVB_RING_STAMP_LEN)
+		return -EINVAL;
+	s->n = n;
+	s->size = size;
+	for (uint32_t k = 0; k < n; k++) {
+		s->frame[k] = ivb_alloc_prefaulted(size);
+		if (s->frame[k] == NULL)
 			return -ENOMEM;
 	}
 	return 0;
 }
 
-/* Random data in every source and the checksum of each payload, outside any timing. */
-static int fill_sources(struct stream_state *st)
+int ivb_sources_fill(struct ivb_sources *s, uint32_t verify)
 {
-	for (uint32_t k = 0; k < st->nsources; k++)
-		if (ivb_random_bytes(st->sources[k], st->size) < 0 ||
-		    ivb_checksum(st->run->cfg.verify, st->sources[k] + IVB_RING_STAMP_LEN, st->size - IVB_RING_STAMP_LEN,
-				 st->checksums[k]) < 0)
+	const uint64_t size = s->size;
+
+	for (uint32_t k = 0; k < s->n; k++)
+		if (ivb_random_bytes(s->frame[k], size) < 0 ||
+		    ivb_checksum(verify, s->frame[k] + IVB_RING_STAMP_LEN, size - IVB_RING_STAMP_LEN, s->checksum[k]) < 0)
 			return -EIO;
 	return 0;
 }
 
-static void free_sources(struct stream_state *st)
+void ivb_sources_free(struct ivb_sources *s)
 {
-	for (uint32_t k = 0; k < st->nsources; k++)
-		ivb_free_buffer(st->sources[k], st->size);
+	for (uint32_t k = 0; k < s->n; k++)
+		ivb_free_buffer(s->frame[k], s->size);
+	s->n = 0;
 }
 
 /*
@@ -176,17 +177,18 @@ static int run_stream(struct ivb_run *run, struct stream_state *st)
 	ret = ivb_ring_geometry_for(run->host.capacity, cfg->slots, st->size, cfg->stream_policy, cfg->verify, &g, &need);
 	if (ret < 0)
 		return ret; /* checked by ivb_stream_fit before the run */
-	ret = alloc_sources(st);
+	/* One more source than slots: a slot never gets the same data twice in a row. */
+	ret = ivb_sources_alloc(&st->src, cfg->slots + 1, st->size);
 	/* The pipeline's limit on this machine: the host's write of a frame into private memory
 	 * (before the sources get their data: it copies one over another). */
-	if (ret == 0 && ivb_stream_private_cost(IVB_VERIFY_NONE, st->sources[0], st->sources[1], st->size,
+	if (ret == 0 && ivb_stream_private_cost(IVB_VERIFY_NONE, st->src.frame[0], st->src.frame[1], st->size,
 						PRIVATE_REPEATS, &rec->host_write_ns, &unused) < 0)
 		rec->host_write_ns = 0;
 	if (ret == 0)
-		ret = fill_sources(st);
+		ret = ivb_sources_fill(&st->src, cfg->verify);
 	if (ret < 0) {
 		snprintf(run->host.why, sizeof(run->host.why), "cannot make %u random %llu-byte stream frames: %s",
-			 st->nsources, (unsigned long long)st->size, strerror(-ret));
+			 cfg->slots + 1, (unsigned long long)st->size, strerror(-ret));
 		return ret;
 	}
 	memset(&h, 0, sizeof(h));
@@ -196,9 +198,9 @@ static int run_stream(struct ivb_run *run, struct stream_state *st)
 	h.seconds = cfg->stream_seconds;
 	h.fps = cfg->fps;
 	h.timeout_ns = cfg->timeout_s * IVB_NS_PER_SEC;
-	h.sources = (const uint8_t *const *)st->sources;
-	h.checksums = (const uint8_t(*)[IVB_RING_CHECKSUM_LEN])st->checksums;
-	h.nsources = st->nsources;
+	h.sources = (const uint8_t *const *)st->src.frame;
+	h.checksums = (const uint8_t(*)[IVB_RING_CHECKSUM_LEN])st->src.checksum;
+	h.nsources = st->src.n;
 	h.on_frame = on_frame;
 	h.arg = st;
 	h.check = guest_alive;
@@ -276,7 +278,7 @@ int ivb_run_streams(struct ivb_run *run)
 			.slots = cfg->slots, .fps_target = cfg->fps, .seconds = cfg->stream_seconds,
 		};
 		ret = run_stream(run, &st);
-		free_sources(&st);
+		ivb_sources_free(&st.src);
 		/* Every row of the stream on disk, however it ended. */
 		if (ivb_csv_flush(&run->out.csv[IVB_TABLE_STREAM]) < 0 && ret == 0) {
 			snprintf(run->host.why, sizeof(run->host.why), "cannot write the stream CSV");

@@ -24,6 +24,13 @@ int ivb_verify_parse(const char *s, uint32_t *verify);
 const char *ivb_policy_name(uint32_t policy);
 int ivb_policy_parse(const char *s, uint32_t *policy);
 
+/*
+ * The guest's check of a frame's copy: the sequence stamp first, then the checksum of the payload
+ * after it (verify: enum ivb_ring_verify). Returns: enum ivb_ring_status.
+ */
+uint32_t ivb_stream_check_copy(uint32_t verify, uint64_t seq, const uint8_t *copy, uint64_t size,
+			       const uint8_t checksum[IVB_RING_CHECKSUM_LEN]);
+
 /* One frame as the host saw it, reported when its fate is known. */
 struct ivb_stream_frame {
 	uint64_t seq;

@@ -30,6 +30,7 @@ check-unit: $(UNIT_BINS)
 check-loopback: $(BUILD)/host_writer $(BUILD)/guest_reader $(BUILD)/ivshmem_server
 	$(TEST_LIMIT) tests/integration/loopback.sh $(BUILD)
 	$(TEST_LIMIT) tests/integration/stream.sh $(BUILD)
+	$(TEST_LIMIT) tests/integration/transports.sh $(BUILD)
 	$(TEST_LIMIT) tests/integration/run_test_loopback.sh $(BUILD)
 
 # The same tests built with AddressSanitizer and UndefinedBehaviorSanitizer, in their own folder.

@@ -126,7 +126,7 @@ int ivb_transport_configure(struct ivb_host_config *cfg, char *why, size_t n)
 		snprintf(why, n, "--transport needs a comma-separated list of ivshmem, unix, tcp[:PORT], pipe");
 		return -EINVAL;
 	}
-	ret = ivb_parse_frame_list(cfg->message_sizes_arg, cfg->message_sizes, IVB_MAX_FRAMES, &cfg->nmessage_sizes);
+	ret = ivb_parse_size_list(cfg->message_sizes_arg, cfg->message_sizes, IVB_MAX_FRAMES, &cfg->nmessage_sizes);
 	if (ret < 0) {
 		snprintf(why, n, "--message-sizes needs a comma-separated list of at most %u byte counts, not '%s'",
 			 IVB_MAX_FRAMES, cfg->message_sizes_arg);
@@ -239,7 +239,7 @@ static int take_ack(struct tp_state *st, bool wait)
 	if (ret == -ETIMEDOUT)
 		return tp_fail(st, ret, "the guest acknowledged no frame in time");
 	if (ret == -EPIPE)
-		return tp_fail(st, ret, "the guest closed the connection before acknowledging every frame");
+		return tp_fail(st, ret, "the guest closed the connection before acknowledging every frame it took");
 	if (ret < 0)
 		return ret == -EPROTO ? ret : tp_fail(st, ret, "%s", strerror(-ret));
 	if (h.seq != st->acked || st->acked >= rec->sent)
@@ -292,7 +292,7 @@ static int send_frame(struct tp_state *st, uint64_t seq)
 	f->write_ns = ivb_now_ns() - t0;
 	f->publish_ns = t0 - st->start_ns;
 	if (ret == -EPIPE)
-		return tp_fail(st, ret, "the guest closed the connection during the test");
+		return tp_fail(st, ret, "the guest closed the connection while a frame was being sent");
 	if (ret == -ETIMEDOUT)
 		return tp_fail(st, ret, "the guest took no frame in time");
 	if (ret < 0)

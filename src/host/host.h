@@ -146,7 +146,8 @@ void ivb_sources_free(struct ivb_sources *s);
 
 /*
  * Check --transport, --message-sizes and --corrupt-frame after the options are read, and plan the
- * transport tests. Returns: 0, or -EINVAL with why (a usage error for main to print).
+ * transport tests and ivshmem's streams (the stream frames; in a comparison also each message size,
+ * streamed and in ping-pong). Returns: 0, or -EINVAL with why (a usage error for main to print).
  */
 int ivb_transport_configure(struct ivb_host_config *cfg, char *why, size_t n);
 

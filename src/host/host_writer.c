@@ -286,11 +286,9 @@ static void parse_args(int argc, char **argv, struct ivb_host_config *cfg)
 	};
 	for (size_t i = 0; i < cfg->nframes; i++)
 		cfg->plan.frame_bytes[i] = cfg->frames[i].size;
+	/* Sets the plan's streams (ivshmem's tests) and transport tests. */
 	if (ivb_transport_configure(cfg, why, sizeof(why)) < 0)
 		ivb_die_usage(PROG, "%s", why);
-	/* ivshmem's part of a comparison is its stream test; without ivshmem the region carries no stream. */
-	if (cfg->stream_seconds > 0 && ivb_transport_wants_ivshmem(cfg))
-		cfg->plan.nstreams = (uint32_t)cfg->nstream_frames;
 }
 
 /*

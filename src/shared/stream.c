@@ -218,6 +218,26 @@ static int acquire(struct ivb_stream_host *h, uint32_t *slot, uint64_t *wait_ns)
 	return ret < 0 ? host_fail(h, -EPROTO, "the guest wrote a frame result or count out of range") : 0;
 }
 
+/*
+ * With a window, wait until at most window - 1 frames are in flight before the next (1: each frame
+ * waits for the last one's release: a ping-pong, whose latency is a round trip).
+ */
+static int wait_window(struct ivb_stream_host *h)
+{
+	uint64_t at;
+	int ret;
+
+	if (h->window == 0 || h->ring.next_seq < h->window)
+		return 0;
+	at = h->ring.next_seq - h->window + 1;
+	ret = wait_released(h, at, ivb_now_ns() + h->timeout_ns);
+	if (ret == -ETIMEDOUT)
+		return host_fail(h, ret, "the guest released no frame in time");
+	if (ret < 0)
+		return ret;
+	return collect(h); /* the release just seen: its latency ends now */
+}
+
 static int produce_one(struct ivb_stream_host *h)
 {
 	uint64_t seq = h->ring.next_seq, wait_ns = 0, t0;
@@ -266,6 +286,8 @@ int ivb_stream_produce(struct ivb_stream_host *h)
 		if (due >= end || ivb_now_ns() >= end)
 			break;
 		if (period > 0 && (ret = idle_until(h, due)) < 0)
+			break;
+		if ((ret = wait_window(h)) < 0)
 			break;
 		if ((ret = produce_one(h)) < 0)
 			break;

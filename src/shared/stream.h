@@ -63,6 +63,7 @@ struct ivb_stream_host {
 	int guest_peer;
 	uint64_t seconds;
 	uint32_t fps;            /* 0: as fast as possible */
+	uint32_t window;         /* block: frames in flight at most (1: a ping-pong); 0: as many as the slots hold */
 	uint64_t timeout_ns;     /* the longest wait for the guest */
 	const uint8_t *const *sources; /* nsources distinct frames of the ring's frame size */
 	const uint8_t (*checksums)[IVB_RING_CHECKSUM_LEN]; /* of each source's payload */

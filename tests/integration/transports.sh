@@ -70,7 +70,8 @@ test_each_transport_verified() {
 	run_host "$out" --stream-seconds 1 --stream-frames 64K --message-sizes 64,4K --transport ivshmem,unix,tcp,pipe
 	[ "$host_rc" -eq 0 ] && [ "$guest_rc" -eq 0 ] || { fail "$name" "exit host $host_rc guest $guest_rc: $(tail -1 "$out/host.err")"; return; }
 	check_transports "$out" 't["completed"] and t["failed"] == 0 and t["sent"] > 10' \
-		'all(r["status"] == "ok" for r in mine)' 'len(tests) == 3 * 5' \
+		'all(r["status"] == "ok" for r in mine)' 'len(tests) == 3 * 5 + 2 * 2' \
+		'sum(x["transport"] == "ivshmem" for x in tests) == 4 and all(x["test"] != "frames" for x in tests if x["transport"] == "ivshmem")' \
 		'[e["status"] for e in m["transports"]["entries"]] == ["ran"] * 4' \
 		't["window"] == (1 if t["test"] == "pingpong" else 3)' \
 		'len(m["streams"]) == 1 and m["streams"][0]["failed"] == 0' || { fail "$name" "transport figures"; return; }

@@ -13,15 +13,12 @@ from typing import Optional
 
 import numpy as np
 
-from . import schema
-from .load import read_csv_file
+from .load import TRANSPORT_SPEC, load_extra
 from .manifest import lookup
-from .safe_io import InputError, exists
+from .model import TRANSPORT_NAMES as TRANSPORTS, TRANSPORT_TESTS as TESTS
 from .streams import LATENCY_PERCENTILES, load_streams, stream_figures
 
-TRANSPORT_CSV = schema.TABLES["transport"].file
-TRANSPORTS = ("ivshmem", "unix", "tcp", "pipe")
-TESTS = ("frames", "messages", "pingpong")
+TRANSPORT_CSV = TRANSPORT_SPEC.filename
 # What one unit of each test is called in the report.
 UNITS = {"frames": "frames", "messages": "messages", "pingpong": "round trips"}
 
@@ -134,21 +131,8 @@ def ivshmem_frames(run, verify):
 
 
 def load_rows(folder, notes):
-    """transport_results.csv, or None (absent, or unusable: a note says why)."""
-    if not exists(folder, TRANSPORT_CSV):
-        return None
-    found = []
-    try:
-        rows = read_csv_file(folder / TRANSPORT_CSV, schema.columns("transport"), optional_numeric=True,
-                             text_columns=schema.text_columns("transport"),
-                             required=("transport", "test", "size_bytes", "latency_ns"),
-                             allowed={"transport": TRANSPORTS, "test": TESTS}, rejects=found)
-    except InputError as err:
-        notes.append(f"{err}; transport rows skipped")
-        return None
-    if found:
-        notes.append(f"{TRANSPORT_CSV}: {len(found)} rows left out ({found[0]})")
-    return rows
+    """transport_results.csv, or None (absent, or unusable: a note says why; rows left out are named)."""
+    return load_extra(folder, TRANSPORT_SPEC, notes, [], [])
 
 
 def load_transports(run):

@@ -24,7 +24,7 @@ def table(figures):
     header = ["test", "size", "transport", "in flight", "per s", "slowest s", "MB/s"] + [
         f"p{p:g} us" for p in LATENCY_PERCENTILES] + ["host CPU us", "guest CPU us"]
     rows = []
-    for f in sorted(figures, key=lambda f: (list(UNITS).index(f.test), f.size_bytes)):
+    for f in sorted(figures, key=lambda f: (list(UNITS).index(f.test), f.size_bytes, f.transport != "ivshmem")):
         rows.append([f.test, str(f.size_bytes), f.transport, fmt(f.window, 0), fmt(f.rate, 0), fmt(f.rate_slowest, 0),
                      fmt(f.mbps, 1)] + [us(f.latency.get(p)) for p in LATENCY_PERCENTILES] + [
                     cpu_us(f.host_cpu_per_frame_s), cpu_us(f.guest_cpu_per_frame_s)])

@@ -44,8 +44,10 @@ static void write_test(struct ivb_json *j, const struct ivb_transport_test_recor
 void ivb_manifest_write_transports(struct ivb_json *j, const struct ivb_manifest *m)
 {
 	ivb_json_object(j, "transports");
-	ivb_json_str(j, "list", m->transports_arg);
-	ivb_json_str(j, "message_sizes", m->message_sizes);
+	if (m->transports_arg != NULL) /* NULL: not configured (a manifest filled before the options) */
+		ivb_json_str(j, "list", m->transports_arg);
+	if (m->message_sizes != NULL)
+		ivb_json_str(j, "message_sizes", m->message_sizes);
 	ivb_json_array(j, "entries");
 	for (size_t i = 0; i < m->ntransports; i++) {
 		const struct ivb_transport_entry *e = &m->transports[i];

@@ -330,7 +330,7 @@ int main(void)
 	RUN_TEST(test_tcp_endpoint);
 	RUN_TEST(test_pipe_endpoint);
 	RUN_TEST(test_check_copy);
-	ret = CHECK_SUMMARY("test_transport");
+	ret = CHECK_SUMMARY("unit transport");
 	scratch_remove(tmpdir);
 	return ret;
 }

@@ -65,6 +65,7 @@ struct ivb_host_config {
 	const char *transports_arg;
 	uint32_t transports[IVB_MAX_TRANSPORTS]; /* enum ivb_transport, in the order given */
 	size_t ntransports;
+	char transport_skip[IVB_MAX_TRANSPORTS][160]; /* why a transport cannot run here; empty: it can */
 	uint32_t tcp_port;      /* 0: the kernel's choice */
 	const char *message_sizes_arg;
 	struct ivb_frame message_sizes[IVB_MAX_FRAMES];

@@ -23,9 +23,10 @@ struct tp_test {
 	uint32_t window;
 };
 
-static bool is_connection(uint32_t t)
+/* A transport the tests run over a connection: not ivshmem, and available here. */
+static bool is_connection(const struct ivb_host_config *cfg, size_t k)
 {
-	return t != IVB_TP_IVSHMEM;
+	return cfg->transports[k] != IVB_TP_IVSHMEM && cfg->transport_skip[k][0] == '\0';
 }
 
 bool ivb_transport_wants_ivshmem(const struct ivb_host_config *cfg)
@@ -41,7 +42,7 @@ static size_t connections(const struct ivb_host_config *cfg)
 	size_t n = 0;
 
 	for (size_t i = 0; i < cfg->ntransports; i++)
-		n += is_connection(cfg->transports[i]);
+		n += is_connection(cfg, i);
 	return n;
 }
 
@@ -55,7 +56,7 @@ static bool plan_test(const struct ivb_host_config *cfg, size_t i, struct tp_tes
 		const enum ivb_transport tr = (enum ivb_transport)cfg->transports[k];
 		size_t j;
 
-		if (!is_connection(tr))
+		if (!is_connection(cfg, k))
 			continue;
 		if (i >= (c + 1) * per) {
 			c++;
@@ -84,7 +85,7 @@ static int parse_transport(struct ivb_host_config *cfg, const char *item, char *
 	uint64_t port;
 
 	if (len >= sizeof(name) || (memcpy(name, item, len), name[len] = '\0', ivb_tp_parse(name, &t) < 0)) {
-		snprintf(why, n, "--transport takes ivshmem, unix, tcp[:PORT] or pipe, not '%s'", item);
+		snprintf(why, n, "--transport takes ivshmem, unix, tcp[:PORT], pipe or vsock, not '%s'", item);
 		return -EINVAL;
 	}
 	if (colon != NULL && (t != IVB_TP_TCP || ivb_parse_u64(colon + 1, 1, 65535, &port) < 0)) {
@@ -103,6 +104,8 @@ static int parse_transport(struct ivb_host_config *cfg, const char *item, char *
 		snprintf(why, n, "--transport takes at most %u transports", IVB_MAX_TRANSPORTS);
 		return -EINVAL;
 	}
+	/* A transport this host cannot offer is skipped with its reason (run.json, the report), never silently. */
+	(void)ivb_tp_available(t, cfg->transport_skip[cfg->ntransports], sizeof(cfg->transport_skip[0]));
 	cfg->transports[cfg->ntransports++] = t;
 	return 0;
 }
@@ -115,7 +118,7 @@ int ivb_transport_configure(struct ivb_host_config *cfg, char *why, size_t n)
 	int ret;
 
 	if (strlen(cfg->transports_arg) >= sizeof(list) || cfg->transports_arg[0] == '\0') {
-		snprintf(why, n, "--transport needs a comma-separated list of ivshmem, unix, tcp[:PORT], pipe");
+		snprintf(why, n, "--transport needs a comma-separated list of ivshmem, unix, tcp[:PORT], pipe, vsock");
 		return -EINVAL;
 	}
 	snprintf(list, sizeof(list), "%s", cfg->transports_arg);
@@ -123,7 +126,7 @@ int ivb_transport_configure(struct ivb_host_config *cfg, char *why, size_t n)
 		if ((ret = parse_transport(cfg, item, why, n)) < 0)
 			return ret;
 	if (cfg->ntransports == 0) {
-		snprintf(why, n, "--transport needs a comma-separated list of ivshmem, unix, tcp[:PORT], pipe");
+		snprintf(why, n, "--transport needs a comma-separated list of ivshmem, unix, tcp[:PORT], pipe, vsock");
 		return -EINVAL;
 	}
 	ret = ivb_parse_size_list(cfg->message_sizes_arg, cfg->message_sizes, IVB_MAX_FRAMES, &cfg->nmessage_sizes);
@@ -156,7 +159,7 @@ int ivb_transport_configure(struct ivb_host_config *cfg, char *why, size_t n)
 	}
 	/* Every transport test lasts as long as a stream: the same seconds on every transport. */
 	if (cfg->stream_seconds == 0) {
-		snprintf(why, n, "--transport %s needs --stream-seconds: how long each transport test runs",
+		snprintf(why, n, "--transport %.100s needs --stream-seconds: how long each transport test runs",
 			 cfg->transports_arg);
 		return -EINVAL;
 	}
@@ -188,6 +191,10 @@ void ivb_transport_init_manifest(struct ivb_run *run)
 	m->ntransports = cfg->ntransports;
 	for (size_t i = 0; i < cfg->ntransports; i++) {
 		m->transports[i] = (struct ivb_transport_entry){ .name = ivb_tp_name(cfg->transports[i]), .status = "planned" };
+		if (cfg->transport_skip[i][0]) {
+			m->transports[i].status = "skipped";
+			m->transports[i].reason = cfg->transport_skip[i];
+		}
 		/* ivshmem's comparison is its stream test: none, none to compare. */
 		if (cfg->transports[i] == IVB_TP_IVSHMEM && cfg->stream_seconds == 0) {
 			m->transports[i].status = "skipped";
@@ -447,9 +454,12 @@ int ivb_run_transports(struct ivb_run *run)
 	struct ivb_manifest *m = &run->manifest;
 	struct tp_test tt;
 
-	for (size_t i = 0; i < cfg->ntransports; i++)
+	for (size_t i = 0; i < cfg->ntransports; i++) {
 		if (cfg->transports[i] == IVB_TP_IVSHMEM && cfg->stream_seconds > 0)
 			m->transports[i].status = "ran"; /* its stream test, just before */
+		if (cfg->transport_skip[i][0])
+			fprintf(stderr, PROG ": %s skipped: %s\n", ivb_tp_name(cfg->transports[i]), cfg->transport_skip[i]);
+	}
 	for (size_t i = 0; i < cfg->plan.ntransports && plan_test(cfg, i, &tt); i++) {
 		static struct tp_state st; /* large (a window of records); one test at a time */
 		struct ivb_transport_entry *e = entry_of(run, tt.transport);

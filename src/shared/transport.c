@@ -14,6 +14,7 @@
 
 static const char *const tp_names[] = {
 	[IVB_TP_IVSHMEM] = "ivshmem", [IVB_TP_UNIX] = "unix", [IVB_TP_TCP] = "tcp", [IVB_TP_PIPE] = "pipe",
+	[IVB_TP_VSOCK] = "vsock",
 };
 static const char *const test_names[] = {
 	[IVB_TP_TEST_FRAMES] = "frames", [IVB_TP_TEST_MESSAGES] = "messages", [IVB_TP_TEST_PINGPONG] = "pingpong",
@@ -40,6 +41,18 @@ const char *ivb_tp_test_name(uint32_t test)
 	return test >= IVB_TP_TEST_FRAMES && test <= IVB_TP_TEST_MAX ? test_names[test] : "unknown";
 }
 
+int ivb_tp_available(enum ivb_transport t, char *why, size_t n)
+{
+	if (t != IVB_TP_VSOCK)
+		return 0;
+	if (access(IVB_VHOST_VSOCK, R_OK | W_OK) < 0)
+		snprintf(why, n, "no usable " IVB_VHOST_VSOCK " on this host (%s): QEMU's vhost-vsock-pci cannot run",
+			 strerror(errno));
+	else
+		snprintf(why, n, "vsock runs between a host and a VM guest only, and the bench VM does not offer it yet");
+	return -ENODEV;
+}
+
 static int reject(char *why, size_t n, const char *what)
 {
 	snprintf(why, n, "%s", what);
@@ -50,7 +63,7 @@ int ivb_tp_check_spec(const struct ivb_tp_spec *s, char *why, size_t n)
 {
 	if (s->magic != IVB_TP_SPEC_MAGIC)
 		return reject(why, n, "the transport message has no valid spec (bad magic)");
-	if (s->transport <= IVB_TP_IVSHMEM || s->transport > IVB_TP_MAX)
+	if (s->transport <= IVB_TP_IVSHMEM || s->transport > IVB_TP_PIPE)
 		return reject(why, n, "the transport message names an unknown transport");
 	if (s->test < IVB_TP_TEST_FRAMES || s->test > IVB_TP_TEST_MAX)
 		return reject(why, n, "the transport message names an unknown test");
@@ -247,9 +260,10 @@ int ivb_tp_listen(struct ivb_tp_listener *l, enum ivb_transport t, const char *d
 	case IVB_TP_UNIX: return ivb_tp_unix_listen(l, dir, spec, why, n);
 	case IVB_TP_TCP: return ivb_tp_tcp_listen(l, port, spec, why, n);
 	case IVB_TP_PIPE: return ivb_tp_pipe_listen(l, dir, spec, why, n);
-	case IVB_TP_IVSHMEM: break;
+	case IVB_TP_IVSHMEM:
+	case IVB_TP_VSOCK: break;
 	}
-	snprintf(why, n, "%s is not a connection", ivb_tp_name(t));
+	snprintf(why, n, "%s cannot be listened on here", ivb_tp_name(t));
 	return -EINVAL;
 }
 
@@ -284,8 +298,9 @@ int ivb_tp_connect(const struct ivb_tp_spec *spec, uint64_t deadline_ns, struct 
 	case IVB_TP_UNIX: return ivb_tp_unix_connect(spec, c, why, n);
 	case IVB_TP_TCP: return ivb_tp_tcp_connect(spec, c, why, n);
 	case IVB_TP_PIPE: return ivb_tp_pipe_connect(spec, deadline_ns, c, why, n);
-	case IVB_TP_IVSHMEM: break;
+	case IVB_TP_IVSHMEM:
+	case IVB_TP_VSOCK: break;
 	}
-	snprintf(why, n, "%s is not a connection", ivb_tp_name(spec->transport));
+	snprintf(why, n, "%s cannot be connected to here", ivb_tp_name(spec->transport));
 	return -EINVAL;
 }

@@ -33,8 +33,10 @@ enum ivb_transport {
 	IVB_TP_UNIX = 2,    /* AF_UNIX stream socket, a path with mode 0600 */
 	IVB_TP_TCP = 3,     /* TCP on 127.0.0.1 */
 	IVB_TP_PIPE = 4,    /* two FIFOs (host to guest, guest to host), mode 0600 */
+	IVB_TP_VSOCK = 5,   /* AF_VSOCK to a VM guest (vhost-vsock-pci): named, never run yet (ivb_tp_available) */
 };
-#define IVB_TP_MAX IVB_TP_PIPE
+#define IVB_TP_MAX IVB_TP_VSOCK
+#define IVB_VHOST_VSOCK "/dev/vhost-vsock"
 #define IVB_TP_COUNT (IVB_TP_MAX + 1)
 
 /* What a transport test sends. */
@@ -110,6 +112,12 @@ struct ivb_tp_listener {
 const char *ivb_tp_name(uint32_t transport);
 int ivb_tp_parse(const char *s, enum ivb_transport *out);
 const char *ivb_tp_test_name(uint32_t test);
+
+/*
+ * Whether this host can run transport t: vsock needs /dev/vhost-vsock and a VM guest, which the bench VM
+ * does not offer yet. Returns: 0, or -ENODEV with why saying what is missing.
+ */
+int ivb_tp_available(enum ivb_transport t, char *why, size_t n);
 
 /*
  * Check a spec read from the region (untrusted) before using any field.

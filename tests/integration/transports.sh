@@ -82,6 +82,22 @@ test_each_transport_verified() {
 	pass "$name"
 }
 
+# vsock cannot run here (no /dev/vhost-vsock, no VM guest): skipped with its reason in run.json, on stderr and in
+# the report, never silently; the other transports run as planned.
+test_vsock_skipped() {
+	local name=vsock_skipped out="$WORK/$1"
+	run_host "$out" --stream-seconds 1 --stream-frames 4096 --message-sizes 64 --transport ivshmem,vsock,unix
+	[ "$host_rc" -eq 0 ] && [ "$guest_rc" -eq 0 ] || { fail "$name" "exit host $host_rc guest $guest_rc: $(tail -1 "$out/host.err")"; return; }
+	check_transports "$out" '[e["name"] for e in m["transports"]["entries"]] == ["ivshmem", "vsock", "unix"]' \
+		'm["transports"]["entries"][1]["status"] == "skipped" and m["transports"]["entries"][1]["reason"]' \
+		'all(x["transport"] in ("ivshmem", "unix") for x in tests) and len(tests) == 3 + 2' \
+		|| { fail "$name" "run.json"; return; }
+	grep -q "^host_writer: vsock skipped: " "$out/host.err" || { fail "$name" "not said on stderr"; return; }
+	"$PYTHON" "$(dirname "$0")/../../analyze_results.py" "$out" >/dev/null 2>&1 || true
+	grep -q "^  vsock: skipped: " "$out/performance_report.txt" || { fail "$name" "not in the report"; return; }
+	pass "$name"
+}
+
 # A frame whose payload no longer matches its checksum: the guest says so, the row says so, the run exits 1.
 test_corrupt_frame_caught() {
 	local name=corrupt_frame_caught out="$WORK/$1"
@@ -144,7 +160,7 @@ test_bad_options() {
 	pass "$name"
 }
 
-for t in test_bad_options test_each_transport_verified test_corrupt_frame_caught test_guest_killed; do
+for t in test_bad_options test_each_transport_verified test_vsock_skipped test_corrupt_frame_caught test_guest_killed; do
 	rm -f "$SHM"
 	"$t" "$t"
 done

@@ -92,6 +92,8 @@ static void test_hostile_specs_rejected(void)
 	CHECK(ivb_tp_check_spec(&s, why, sizeof(why)) == -EPROTO);
 	s.transport = IVB_TP_MAX + 1;
 	CHECK(ivb_tp_check_spec(&s, why, sizeof(why)) == -EPROTO);
+	s.transport = IVB_TP_VSOCK; /* named, never sent to a guest */
+	CHECK(ivb_tp_check_spec(&s, why, sizeof(why)) == -EPROTO);
 	s = valid_spec();
 	s.test = 0;
 	CHECK(ivb_tp_check_spec(&s, why, sizeof(why)) == -EPROTO);

@@ -60,6 +60,10 @@ for t in tests:
     assert sum(r["success"] == "0" for r in mine) == t["failed"]
     assert all(int(r["latency_ns"]) > 0 for r in mine)
     assert t["host_cpu"]["wall_s"] > 0 and "guest_cpu_s" in t
+    # At most `window` in flight: frame i + window is sent only after frame i's acknowledgement was read.
+    w = t["window"]
+    assert all(int(b["send_ns"]) >= int(a["send_ns"]) + int(a["latency_ns"]) for a, b in zip(mine, mine[w:])), \
+        (t["transport"], t["test"], "more than the window in flight")
     for expr in sys.argv[2:]:
         assert eval(expr), (expr, t["transport"], t["test"], {k: v for k, v in t.items() if k != "windows"})
 PY

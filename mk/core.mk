@@ -46,6 +46,8 @@ check-asan: asan
 		$(TEST_LIMIT) tests/integration/loopback.sh $(BUILD)/asan
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 		$(TEST_LIMIT) tests/integration/stream.sh $(BUILD)/asan
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+		$(TEST_LIMIT) tests/integration/transports.sh $(BUILD)/asan
 
 # REPEAT=N independent runs of each test (default 5 for bench-loopback, 3 for bench-doorbell): the ratios come
 # with 95% intervals over them.

@@ -292,7 +292,7 @@ static int run_message_stream(struct ivb_run *run, const struct ivb_frame *f, ui
 	const struct ivb_host_config *cfg = &run->cfg;
 	struct ivb_manifest *m = &run->manifest;
 	static struct ivb_stream_record scratch; /* the stream's own record; only its totals are kept */
-	struct ivb_transport_test_record *t = &m->transport_tests[m->ntransport_tests++];
+	struct ivb_transport_test_record *t;
 	const struct ivb_transport_key key = { "ivshmem", ivb_tp_test_name(test), f->size, ivb_verify_name(cfg->verify),
 					       window };
 	struct stream_state st = { .run = run, .rec = &scratch, .size = f->size, .policy = IVB_RING_BLOCK,
@@ -300,6 +300,9 @@ static int run_message_stream(struct ivb_run *run, const struct ivb_frame *f, ui
 				   .key = { f, ivb_policy_name(IVB_RING_BLOCK), ivb_verify_name(cfg->verify) } };
 	int ret;
 
+	if (m->ntransport_tests >= IVB_MAX_TRANSPORT_RECORDS)
+		return -ENOSPC; /* the plan's bounds keep it in: not reached */
+	t = &m->transport_tests[m->ntransport_tests++];
 	scratch = (struct ivb_stream_record){ .seconds = cfg->stream_seconds };
 	*t = (struct ivb_transport_test_record){ .transport = "ivshmem", .test = key.test, .verify = key.verify,
 						 .size_bytes = f->size, .window = window, .seconds = cfg->stream_seconds };

@@ -170,7 +170,7 @@ int ivb_transport_configure(struct ivb_host_config *cfg, char *why, size_t n)
 		}
 	}
 	tests = connections(cfg) * (cfg->nstream_frames + 2 * cfg->nmessage_sizes);
-	if (tests > IVB_MAX_TRANSPORT_TESTS || tests > IVB_MAX_TRANSPORT_RECORDS) {
+	if (tests > IVB_MAX_TRANSPORT_TESTS) {
 		snprintf(why, n, "--transport and --message-sizes plan %zu transport tests, at most %u fit", tests,
 			 IVB_MAX_TRANSPORT_TESTS);
 		return -EINVAL;
@@ -460,7 +460,8 @@ int ivb_run_transports(struct ivb_run *run)
 		if (cfg->transport_skip[i][0])
 			fprintf(stderr, PROG ": %s skipped: %s\n", ivb_tp_name(cfg->transports[i]), cfg->transport_skip[i]);
 	}
-	for (size_t i = 0; i < cfg->plan.ntransports && plan_test(cfg, i, &tt); i++) {
+	for (size_t i = 0; i < cfg->plan.ntransports && plan_test(cfg, i, &tt) &&
+			   m->ntransport_tests < IVB_MAX_TRANSPORT_RECORDS; i++) {
 		static struct tp_state st; /* large (a window of records); one test at a time */
 		struct ivb_transport_entry *e = entry_of(run, tt.transport);
 		int ret, flushed;

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "common.h"
+#include "defaults.h"
 #include "noise.h"
 
 #define IVB_MAX_META 32u
@@ -64,7 +65,8 @@ struct ivb_stream_record {
 
 /* ---- the transport comparison (--transport): run.json's "transports" block (manifest_transports.c) ---- */
 #define IVB_MAX_TRANSPORTS 8u           /* entries of --transport */
-#define IVB_MAX_TRANSPORT_RECORDS 256u  /* transport tests in one run: defaults.h IVB_MAX_TRANSPORT_TESTS */
+/* The tests of one run: over connections (the plan's transport messages) and ivshmem's message streams. */
+#define IVB_MAX_TRANSPORT_RECORDS (IVB_MAX_TRANSPORT_TESTS + IVB_PLAN_MAX_FRAMES)
 #define IVB_MAX_TRANSPORT_WINDOWS 600u  /* 1-second windows recorded per transport test */
 #define IVB_TRANSPORT_ADDRESS_LEN 128u
 

@@ -15,7 +15,7 @@ from .manifest import MANIFEST_JSON, latency_frame_bytes
 from .model import (
     BANDWIDTH_COLUMNS, BANDWIDTH_CSV, BANDWIDTH_STAGES, GUEST_PHASE_COLUMNS, LATENCY_COLUMNS, LATENCY_CSV,
     LATENCY_STAGES, MAPPINGS, MESSAGE_KEYS, PHASES, PREFAULTED, REFERENCE_COLUMNS, REFERENCE_CSV, STUDY_STAGE_LABEL, TESTS,
-    TEXT_COLUMNS, VARIANT_ORDER, Run, Stage,
+    TEXT_COLUMNS, TRANSPORT_NAMES, TRANSPORT_TESTS, VARIANT_ORDER, Run, Stage,
 )
 from .checks import LISTED_REJECTS
 from .safe_io import InputError, exists, read_input
@@ -254,7 +254,11 @@ EXTRA_SPECS = [
 STREAM_SPEC = TableSpec("stream", "stream test", required=("frame_type", "size_bytes", "policy", "verify", "dropped",
                                                            "success"),
                         allowed={"policy": POLICIES, "verify": VERIFIES, "dropped": (0, 1), "success": (0, 1)})
-TABLE_SPECS = TIMING_SPECS + EXTRA_SPECS + [STREAM_SPEC]
+# The transport comparison's frames and messages: rows that do not say which test they belong to are unusable.
+TRANSPORT_SPEC = TableSpec("transport", "transport comparison",
+                           required=("transport", "test", "size_bytes", "frame", "latency_ns", "success"),
+                           allowed={"transport": TRANSPORT_NAMES, "test": TRANSPORT_TESTS, "success": (0, 1)})
+TABLE_SPECS = TIMING_SPECS + EXTRA_SPECS + [STREAM_SPEC, TRANSPORT_SPEC]
 
 
 def load_optional_csv(folder, filename, columns, notes, errors, rejects):

@@ -177,3 +177,9 @@ class Run:
     def timings(self, test):
         """The timing table of a test in TESTS."""
         return {"latency": self.latency, "bandwidth": self.bandwidth, "reference": self.reference}[test]
+
+
+# The transport comparison (transport_results.csv, run.json's transports): host_writer's --transport names and
+# the tests each carries (src/shared/transport.c).
+TRANSPORT_NAMES = ("ivshmem", "unix", "tcp", "pipe", "vsock")
+TRANSPORT_TESTS = ("frames", "messages", "pingpong")

@@ -7,6 +7,7 @@ from .manifest import is_tcg, lookup
 from .model import PREFAULTED, WRITE_STUDY_CSV, variant_rank
 from .report.copy_study import study_table, variant_stats
 from .report.text import fmt_ratio
+from .report.transports import write_transports_plot
 from .safe_io import write_output
 from .stats import PERCENTILES, frames_by_size, mbps, successful
 from .streams import load_streams, stream_figures
@@ -290,4 +291,5 @@ def write_plots(run):
     if streams:
         plot_streaming(run, streams, folder / STREAMING_PNG)
         written.append(STREAMING_PNG)
+    written += write_transports_plot(run)
     return written, skipped

@@ -1,6 +1,6 @@
 # Core tests: C unit tests, loopback integration, and both again under ASan/UBSan.
 
-UNIT_TESTS := opts output protocol memory counters bell columns ring ring_interleave stream noise peer hostile
+UNIT_TESTS := opts output protocol memory counters bell columns ring ring_interleave stream noise peer hostile transport
 UNIT_BINS = $(UNIT_TESTS:%=$(BUILD)/tests/test_%)
 # Test programs link every module but the mains (Makefile's MODULE_OBJS).
 TEST_LINK_OBJS = $(MODULE_OBJS)
@@ -30,6 +30,7 @@ check-unit: $(UNIT_BINS)
 check-loopback: $(BUILD)/host_writer $(BUILD)/guest_reader $(BUILD)/ivshmem_server
 	$(TEST_LIMIT) tests/integration/loopback.sh $(BUILD)
 	$(TEST_LIMIT) tests/integration/stream.sh $(BUILD)
+	$(TEST_LIMIT) tests/integration/transports.sh $(BUILD)
 	$(TEST_LIMIT) tests/integration/run_test_loopback.sh $(BUILD)
 
 # The same tests built with AddressSanitizer and UndefinedBehaviorSanitizer, in their own folder.
@@ -45,6 +46,8 @@ check-asan: asan
 		$(TEST_LIMIT) tests/integration/loopback.sh $(BUILD)/asan
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 		$(TEST_LIMIT) tests/integration/stream.sh $(BUILD)/asan
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+		$(TEST_LIMIT) tests/integration/transports.sh $(BUILD)/asan
 
 # REPEAT=N independent runs of each test (default 5 for bench-loopback, 3 for bench-doorbell): the ratios come
 # with 95% intervals over them.

@@ -16,6 +16,7 @@ from .reference import reference_sections
 from .streaming import streaming_section
 from .summary import bottleneck_section, suspect_section
 from .text import section
+from .transports import transports_section
 
 UNITS = [
     "Units: times in ns as measured (CLOCK_MONOTONIC), us = 1e3 ns, ms = 1e6 ns; 1 MB = 1e6 bytes,",
@@ -45,6 +46,7 @@ def build_report(run, findings, summary, resamples=RESAMPLES):
     lines += bandwidth_sections(run, summary)
     lines += reference_sections(run)
     lines += streaming_section(run)
+    lines += transports_section(run)
     lines += copy_time_section(run, summary)
     lines += mapping_study_section(run)
     lines += counter_sections(run)

@@ -4,6 +4,7 @@
  *   guest_options.c  the options
  *   guest_map.c      mapping the region: the /dev/shm file (loopback) or BAR2 of the PCI device
  *   guest_serve.c    the message loop: the phases of each message, the stream consumer, the run's summary
+ *   guest_transport.c a transport message: the same frames over a socket or FIFOs (transport.h)
  *   map_study.c      the same phases through each mapping of BAR2 (uc, wc, wb)
  *   pci.c            finding the ivshmem device and mapping its BAR2
  */
@@ -43,7 +44,7 @@ struct ivb_reader_tally {
 	uint64_t verified;
 	uint64_t failed;
 	uint64_t stream_frames_failed; /* stream frames whose check failed (the exit status says so) */
-	/* The stream messages: left out of the summary's CPU and messages (each stream reports its own). */
+	/* The stream and transport messages: left out of the summary's CPU and messages (each reports its own). */
 	uint64_t streams;
 	double stream_user_s, stream_sys_s, stream_wall_s;
 };
@@ -72,6 +73,9 @@ void ivb_reader_describe(const struct ivb_mapping *map, struct ivb_guest_info *i
 
 /* Serve messages until the host completes the run. Returns: 0 when it did, or a negative errno (g->why says why). */
 int ivb_reader_serve(struct ivb_guest *g, struct ivb_reader_workspace *w, struct ivb_reader_tally *t);
+
+/* A transport message: connect, take the host's frames until its end, report. Returns: enum ivb_msg_error. */
+uint32_t ivb_reader_transport(struct ivb_reader_workspace *w, const uint8_t *shared, const struct ivb_message *msg);
 
 /* The run is complete: tell the host what it cost this side. */
 void ivb_reader_publish_summary(struct ivb_guest *g, const struct ivb_cpu_span *cpu, const struct ivb_reader_tally *t);

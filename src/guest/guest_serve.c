@@ -111,6 +111,8 @@ static uint32_t process(struct ivb_reader_workspace *w, const uint8_t *shared, c
 
 	if (msg->kind == IVB_MSG_STREAM)
 		return stream(w, (uint8_t *)shared, msg, t);
+	if (msg->kind == IVB_MSG_TRANSPORT)
+		return ivb_reader_transport(w, shared, msg);
 	if (ensure_buffers(w, msg->size) < 0)
 		return IVB_MSG_GUEST_FAILURE;
 	/* Reference: the same phases on private memory, to compare with the region. */
@@ -157,7 +159,7 @@ int ivb_reader_serve(struct ivb_guest *g, struct ivb_reader_workspace *w, struct
 		for (unsigned i = 0; i < IVB_NCOUNTERS; i++)
 			rep.study.counter_errno[i] = (uint8_t)(w->perf.fd[i] >= 0 ? 0 : w->perf.err[i] > 255 ? 255 : w->perf.err[i]);
 		error = msg.error;
-		if (error == IVB_MSG_OK && msg.kind == IVB_MSG_STREAM) {
+		if (error == IVB_MSG_OK && (msg.kind == IVB_MSG_STREAM || msg.kind == IVB_MSG_TRANSPORT)) {
 			struct ivb_cpu_span cpu;
 
 			ivb_cpu_span_start(&cpu);

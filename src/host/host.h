@@ -3,6 +3,7 @@
  *   host_writer.c  options and main: set-up, one cleanup path
  *   host_run.c     the exchange loop the latency, bandwidth and reference tests share
  *   host_stream.c  the stream test: frames through a ring of slots (ring.h, stream.h)
+ *   host_transport.c the same frames and messages over the other transports (transport.h)
  *   host_rows.c    the rows each output file gets (host_rows.h)
  *   host_output.c  the output folder, the CSV files, run.json
  */
@@ -22,6 +23,7 @@
 #include "plan.h"
 #include "protocol.h"
 #include "region.h"
+#include "transport.h"
 
 #define PROG "host_writer"
 
@@ -61,7 +63,24 @@ struct ivb_host_config {
 	uint32_t verify;        /* enum ivb_ring_verify */
 	bool corrupt_frame_set; /* --corrupt-frame: flip a byte of frame corrupt_frame of each stream */
 	uint64_t corrupt_frame; /* counting from 0, as stream_results.csv's frame column */
+	/* the transport comparison: the stream frames and the messages over each transport */
+	const char *transports_arg;
+	uint32_t transports[IVB_MAX_TRANSPORTS]; /* enum ivb_transport, in the order given */
+	size_t ntransports;
+	char transport_skip[IVB_MAX_TRANSPORTS][160]; /* why a transport cannot run here; empty: it can */
+	uint32_t tcp_port;      /* 0: the kernel's choice */
+	const char *message_sizes_arg;
+	struct ivb_frame message_sizes[IVB_MAX_FRAMES];
+	size_t nmessage_sizes;
 	struct ivb_plan plan; /* the above, as published to the guest */
+};
+
+/* Distinct random frames of one size and the checksum of each payload, made before any clock starts. */
+struct ivb_sources {
+	uint8_t *frame[IVB_RING_MAX_SLOTS + 1];
+	uint8_t checksum[IVB_RING_MAX_SLOTS + 1][IVB_RING_CHECKSUM_LEN];
+	uint32_t n;
+	uint64_t size;
 };
 
 /* Everything one run owns, so that every exit path can flush and record it. */
@@ -116,6 +135,36 @@ int ivb_stream_fit(struct ivb_run *run, uint64_t capacity, uint64_t *largest);
  * when the run must stop (run->host.why says why); every frame's row is written first.
  */
 int ivb_run_streams(struct ivb_run *run);
+
+/*
+ * n pre-faulted frames of size bytes (2 <= n <= IVB_RING_MAX_SLOTS + 1), then their random data and
+ * checksums for verify. Returns: 0, or -EINVAL / -ENOMEM / -EIO (ivb_sources_free frees what was made).
+ */
+int ivb_sources_alloc(struct ivb_sources *s, uint32_t n, uint64_t size);
+int ivb_sources_fill(struct ivb_sources *s, uint32_t verify);
+void ivb_sources_free(struct ivb_sources *s);
+
+/* host_transport.c */
+
+/*
+ * Check --transport, --message-sizes and --corrupt-frame after the options are read, and plan the
+ * transport tests and ivshmem's streams (the stream frames; in a comparison also each message size,
+ * streamed and in ping-pong). Returns: 0, or -EINVAL with why (a usage error for main to print).
+ */
+int ivb_transport_configure(struct ivb_host_config *cfg, char *why, size_t n);
+
+/* Whether the ivshmem stream test is part of this run (ivshmem in --transport). */
+bool ivb_transport_wants_ivshmem(const struct ivb_host_config *cfg);
+
+/* Fill run.json's transport entries from the configuration. */
+void ivb_transport_init_manifest(struct ivb_run *run);
+
+/*
+ * Every planned transport test, one transport message each, after the streams.
+ * Returns: 0 when each ran to its end (some frames may have failed), or a negative errno when the
+ * run must stop (run->host.why says why); every row is written first.
+ */
+int ivb_run_transports(struct ivb_run *run);
 
 /* host_output.c */
 

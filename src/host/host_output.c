@@ -55,7 +55,8 @@ int ivb_output_open(struct ivb_run *run)
 		[IVB_TABLE_PHASE_PERF] = cfg->counters,
 		[IVB_TABLE_WRITE_STUDY] = cfg->write_study,
 		[IVB_TABLE_MAP_STUDY] = cfg->map_study,
-		[IVB_TABLE_STREAM] = cfg->stream_seconds > 0,
+		[IVB_TABLE_STREAM] = cfg->plan.nstreams > 0,
+		[IVB_TABLE_TRANSPORT] = cfg->plan.ntransports > 0,
 	};
 	char path[4096];
 	int ret;
@@ -172,6 +173,7 @@ void ivb_output_init_manifest(struct ivb_run *run, uint64_t region_size)
 	m->stream_fps = cfg->fps;
 	m->stream_policy = ivb_policy_name(cfg->stream_policy);
 	m->stream_verify = ivb_verify_name(cfg->verify);
+	ivb_transport_init_manifest(run);
 }
 
 void ivb_output_write_manifest(struct ivb_run *run, const char *status)

@@ -348,6 +348,7 @@ int ivb_rows_write(struct ivb_outputs *o, const struct ivb_row_key *k, const str
 		ret = reference_row(&csv[IVB_TABLE_REFERENCE], k->iteration, k->frame, s);
 		break;
 	case IVB_MSG_STREAM: /* a stream's rows are its frames: ivb_rows_write_stream */
+	case IVB_MSG_TRANSPORT: /* and a transport test's: ivb_rows_write_transport */
 		return -EINVAL;
 	}
 	if (ret == 0 && o->open[IVB_TABLE_PHASE_PERF])
@@ -412,4 +413,26 @@ int ivb_rows_write_stream(struct ivb_outputs *o, const struct ivb_stream_key *k,
 	ivb_csv_set_u64(c, COL(STREAM, DROPPED), f->dropped);
 	ivb_csv_set_u64(c, COL(STREAM, SUCCESS), !ivb_stream_frame_failed(f));
 	return ivb_csv_end_row_unflushed(c); /* flushed once a second by the stream (host_stream.c) */
+}
+
+int ivb_rows_write_transport(struct ivb_outputs *o, const struct ivb_transport_key *k, const struct ivb_stream_frame *f)
+{
+	struct ivb_csv *c = &o->csv[IVB_TABLE_TRANSPORT];
+
+	if (!o->open[IVB_TABLE_TRANSPORT])
+		return 0;
+	ivb_csv_set_str(c, COL(TRANSPORT, TRANSPORT), k->transport);
+	ivb_csv_set_str(c, COL(TRANSPORT, TEST), k->test);
+	ivb_csv_set_u64(c, COL(TRANSPORT, SIZE_BYTES), k->size);
+	ivb_csv_set_str(c, COL(TRANSPORT, VERIFY), k->verify);
+	ivb_csv_set_u64(c, COL(TRANSPORT, WINDOW), k->window);
+	ivb_csv_set_u64(c, COL(TRANSPORT, FRAME), f->seq);
+	ivb_csv_set_u64(c, COL(TRANSPORT, SEND_NS), f->publish_ns);
+	ivb_csv_set_u64(c, COL(TRANSPORT, HOST_SEND_NS), f->write_ns);
+	ivb_csv_set_u64(c, COL(TRANSPORT, LATENCY_NS), f->latency_ns);
+	ivb_csv_set_u64(c, COL(TRANSPORT, GUEST_COPY_NS), f->guest_copy_ns);
+	ivb_csv_set_u64(c, COL(TRANSPORT, GUEST_VERIFY_NS), f->guest_verify_ns);
+	ivb_csv_set_str(c, COL(TRANSPORT, STATUS), frame_status(f));
+	ivb_csv_set_u64(c, COL(TRANSPORT, SUCCESS), !ivb_stream_frame_failed(f));
+	return ivb_csv_end_row_unflushed(c); /* flushed once a second by the test (host_transport.c) */
 }

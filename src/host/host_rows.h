@@ -66,4 +66,19 @@ bool ivb_stream_frame_failed(const struct ivb_stream_frame *f);
  */
 int ivb_rows_write_stream(struct ivb_outputs *o, const struct ivb_stream_key *k, const struct ivb_stream_frame *f);
 
+/* Which transport test a frame belongs to. */
+struct ivb_transport_key {
+	const char *transport; /* "unix", "tcp", "pipe" */
+	const char *test;      /* "frames", "messages", "pingpong" */
+	uint64_t size;
+	const char *verify;
+	uint32_t window;
+};
+
+/*
+ * Write one acknowledged frame of a connection transport (transport_results.csv), if that file is open,
+ * into the file's buffer (publish_ns: the start of its send; write_ns: the send). Returns: as ivb_rows_write_stream.
+ */
+int ivb_rows_write_transport(struct ivb_outputs *o, const struct ivb_transport_key *k, const struct ivb_stream_frame *f);
+
 #endif /* IVB_HOST_ROWS_H */

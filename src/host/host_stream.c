@@ -16,28 +16,48 @@
 /* Private-memory cost of a frame: the median of this many copies (the pipeline's limit). */
 #define PRIVATE_REPEATS 5u
 
+/*
+ * Stream i of the plan: the stream frames (--stream-policy), then in a transport comparison each message
+ * size streamed and in ping-pong (block). Sets *test to 0 for a frame stream.
+ */
+static const struct ivb_frame *planned_stream(const struct ivb_host_config *cfg, size_t i, uint32_t *policy,
+					      uint32_t *window, enum ivb_tp_test *test)
+{
+	*policy = cfg->stream_policy;
+	*window = 0;
+	*test = 0;
+	if (i < cfg->nstream_frames)
+		return &cfg->stream_frames[i];
+	i -= cfg->nstream_frames;
+	*policy = IVB_RING_BLOCK;
+	*test = i % 2 ? IVB_TP_TEST_PINGPONG : IVB_TP_TEST_MESSAGES;
+	*window = i % 2 ? 1 : cfg->slots;
+	return &cfg->message_sizes[i / 2];
+}
+
 int ivb_stream_fit(struct ivb_run *run, uint64_t capacity, uint64_t *largest)
 {
 	const struct ivb_host_config *cfg = &run->cfg;
 
 	*largest = 0;
-	for (size_t i = 0; i < cfg->nstream_frames; i++) {
+	for (size_t i = 0; i < cfg->plan.nstreams; i++) {
 		struct ivb_ring_geometry g;
 		uint64_t need = 0;
-		int ret = ivb_ring_geometry_for(capacity, cfg->slots, cfg->stream_frames[i].size, cfg->stream_policy,
-						cfg->verify, &g, &need);
+		uint32_t policy, window;
+		enum ivb_tp_test test;
+		const struct ivb_frame *f = planned_stream(cfg, i, &policy, &window, &test);
+		int ret = ivb_ring_geometry_for(capacity, cfg->slots, f->size, policy, cfg->verify, &g, &need);
 
 		if (ret == -ENOSPC) {
 			snprintf(run->why, sizeof(run->why),
 				 "region %s is too small for the stream: %u slots of %s (%llu bytes) need %llu bytes of data, "
 				 "it holds %llu (use fewer --slots or a larger region)",
-				 cfg->shm_path, cfg->slots, cfg->stream_frames[i].name,
-				 (unsigned long long)cfg->stream_frames[i].size, (unsigned long long)need,
+				 cfg->shm_path, cfg->slots, f->name, (unsigned long long)f->size, (unsigned long long)need,
 				 (unsigned long long)capacity);
 			return ret;
 		}
 		if (ret < 0) {
-			snprintf(run->why, sizeof(run->why), "stream frame %s cannot be streamed", cfg->stream_frames[i].name);
+			snprintf(run->why, sizeof(run->why), "stream frame %s cannot be streamed", f->name);
 			return ret;
 		}
 		if (need > *largest)
@@ -51,9 +71,10 @@ struct stream_state {
 	struct ivb_run *run;
 	struct ivb_stream_record *rec;
 	struct ivb_stream_key key;
-	uint8_t *sources[IVB_RING_MAX_SLOTS + 1];
-	uint8_t checksums[IVB_RING_MAX_SLOTS + 1][IVB_RING_CHECKSUM_LEN];
-	uint32_t nsources;
+	struct ivb_sources src;
+	uint32_t policy;  /* enum ivb_ring_policy: --stream-policy, or block for messages */
+	uint32_t window;  /* frames in flight at most; 0: as many as the ring holds */
+	const struct ivb_transport_key *tkey; /* a message test: its rows go to transport_results.csv */
 	uint64_t size;
 	uint64_t flushed_window; /* the stream's rows are flushed when a new second begins */
 };
@@ -63,7 +84,9 @@ static int on_frame(void *arg, const struct ivb_stream_frame *f)
 {
 	struct stream_state *st = arg;
 	struct ivb_stream_record *rec = st->rec;
-	int ret = ivb_rows_write_stream(&st->run->out, &st->key, f);
+	const enum ivb_table table = st->tkey != NULL ? IVB_TABLE_TRANSPORT : IVB_TABLE_STREAM;
+	int ret = st->tkey != NULL ? ivb_rows_write_transport(&st->run->out, st->tkey, f)
+				   : ivb_rows_write_stream(&st->run->out, &st->key, f);
 
 	if (ret < 0) {
 		snprintf(st->run->host.why, sizeof(st->run->host.why), "cannot write the stream CSV: %s", strerror(-ret));
@@ -76,7 +99,7 @@ static int on_frame(void *arg, const struct ivb_stream_frame *f)
 			rec->windows[window]++;
 		if (window != st->flushed_window) {
 			st->flushed_window = window;
-			ret = ivb_csv_flush(&st->run->out.csv[IVB_TABLE_STREAM]);
+			ret = ivb_csv_flush(&st->run->out.csv[table]);
 			if (ret < 0)
 				snprintf(st->run->host.why, sizeof(st->run->host.why), "cannot write the stream CSV: %s",
 					 strerror(-ret));
@@ -98,34 +121,37 @@ static int guest_alive(void *arg, char *why, size_t whylen)
 	return 0;
 }
 
-/* K distinct frames of private memory; the caller fills them. */
-static int alloc_sources(struct stream_state *st)
+int ivb_sources_alloc(struct ivb_sources *s, uint32_t n, uint64_t size)
 {
-	/* One more source than slots: a slot never gets the same data twice in a row. */
-	st->nsources = st->run->cfg.slots + 1;
-	for (uint32_t k = 0; k < st->nsources; k++) {
-		st->sources[k] = ivb_alloc_prefaulted(st->size);
-		if (st->sources[k] == NULL)
+	memset(s, 0, sizeof(*s));
+	if (n == 0 || n > IVB_RING_MAX_SLOTS + 1 || size < IVB_RING_STAMP_LEN)
+		return -EINVAL;
+	s->n = n;
+	s->size = size;
+	for (uint32_t k = 0; k < n; k++) {
+		s->frame[k] = ivb_alloc_prefaulted(size);
+		if (s->frame[k] == NULL)
 			return -ENOMEM;
 	}
 	return 0;
 }
 
-/* Random data in every source and the checksum of each payload, outside any timing. */
-static int fill_sources(struct stream_state *st)
+int ivb_sources_fill(struct ivb_sources *s, uint32_t verify)
 {
-	for (uint32_t k = 0; k < st->nsources; k++)
-		if (ivb_random_bytes(st->sources[k], st->size) < 0 ||
-		    ivb_checksum(st->run->cfg.verify, st->sources[k] + IVB_RING_STAMP_LEN, st->size - IVB_RING_STAMP_LEN,
-				 st->checksums[k]) < 0)
+	const uint64_t size = s->size;
+
+	for (uint32_t k = 0; k < s->n; k++)
+		if (ivb_random_bytes(s->frame[k], size) < 0 ||
+		    ivb_checksum(verify, s->frame[k] + IVB_RING_STAMP_LEN, size - IVB_RING_STAMP_LEN, s->checksum[k]) < 0)
 			return -EIO;
 	return 0;
 }
 
-static void free_sources(struct stream_state *st)
+void ivb_sources_free(struct ivb_sources *s)
 {
-	for (uint32_t k = 0; k < st->nsources; k++)
-		ivb_free_buffer(st->sources[k], st->size);
+	for (uint32_t k = 0; k < s->n; k++)
+		ivb_free_buffer(s->frame[k], s->size);
+	s->n = 0;
 }
 
 /*
@@ -174,20 +200,21 @@ static int run_stream(struct ivb_run *run, struct stream_state *st)
 	uint64_t need, sent_ns, unused, window_ns;
 	int ret;
 
-	ret = ivb_ring_geometry_for(run->host.capacity, cfg->slots, st->size, cfg->stream_policy, cfg->verify, &g, &need);
+	ret = ivb_ring_geometry_for(run->host.capacity, cfg->slots, st->size, st->policy, cfg->verify, &g, &need);
 	if (ret < 0)
 		return ret; /* checked by ivb_stream_fit before the run */
-	ret = alloc_sources(st);
+	/* One more source than slots: a slot never gets the same data twice in a row. */
+	ret = ivb_sources_alloc(&st->src, cfg->slots + 1, st->size);
 	/* The pipeline's limit on this machine: the host's write of a frame into private memory
 	 * (before the sources get their data: it copies one over another). */
-	if (ret == 0 && ivb_stream_private_cost(IVB_VERIFY_NONE, st->sources[0], st->sources[1], st->size,
+	if (ret == 0 && ivb_stream_private_cost(IVB_VERIFY_NONE, st->src.frame[0], st->src.frame[1], st->size,
 						PRIVATE_REPEATS, &rec->host_write_ns, &unused) < 0)
 		rec->host_write_ns = 0;
 	if (ret == 0)
-		ret = fill_sources(st);
+		ret = ivb_sources_fill(&st->src, cfg->verify);
 	if (ret < 0) {
 		snprintf(run->host.why, sizeof(run->host.why), "cannot make %u random %llu-byte stream frames: %s",
-			 st->nsources, (unsigned long long)st->size, strerror(-ret));
+			 cfg->slots + 1, (unsigned long long)st->size, strerror(-ret));
 		return ret;
 	}
 	memset(&h, 0, sizeof(h));
@@ -195,11 +222,12 @@ static int run_stream(struct ivb_run *run, struct stream_state *st)
 	h.bell = cfg->doorbell_mode ? &run->bell : NULL;
 	h.guest_peer = run->host.guest_peer;
 	h.seconds = cfg->stream_seconds;
-	h.fps = cfg->fps;
+	h.fps = st->tkey != NULL ? 0 : cfg->fps;
+	h.window = st->window;
 	h.timeout_ns = cfg->timeout_s * IVB_NS_PER_SEC;
-	h.sources = (const uint8_t *const *)st->sources;
-	h.checksums = (const uint8_t(*)[IVB_RING_CHECKSUM_LEN])st->checksums;
-	h.nsources = st->nsources;
+	h.sources = (const uint8_t *const *)st->src.frame;
+	h.checksums = (const uint8_t(*)[IVB_RING_CHECKSUM_LEN])st->src.checksum;
+	h.nsources = st->src.n;
 	h.on_frame = on_frame;
 	h.arg = st;
 	h.check = guest_alive;
@@ -267,25 +295,81 @@ static int run_stream(struct ivb_run *run, struct stream_state *st)
 	return ivb_host_next(&run->host);
 }
 
+/* ivshmem's message test: a ring stream of small frames, its figures as a transport test's (run.json's transports). */
+static int run_message_stream(struct ivb_run *run, const struct ivb_frame *f, uint32_t window, enum ivb_tp_test test)
+{
+	const struct ivb_host_config *cfg = &run->cfg;
+	struct ivb_manifest *m = &run->manifest;
+	static struct ivb_stream_record scratch; /* the stream's own record; only its totals are kept */
+	struct ivb_transport_test_record *t;
+	const struct ivb_transport_key key = { "ivshmem", ivb_tp_test_name(test), f->size, ivb_verify_name(cfg->verify),
+					       window };
+	struct stream_state st = { .run = run, .rec = &scratch, .size = f->size, .policy = IVB_RING_BLOCK,
+				   .window = window, .tkey = &key,
+				   .key = { f, ivb_policy_name(IVB_RING_BLOCK), ivb_verify_name(cfg->verify) } };
+	int ret;
+
+	if (m->ntransport_tests >= IVB_MAX_TRANSPORT_RECORDS)
+		return -ENOSPC; /* the plan's bounds keep it in: not reached */
+	t = &m->transport_tests[m->ntransport_tests++];
+	scratch = (struct ivb_stream_record){ .seconds = cfg->stream_seconds };
+	*t = (struct ivb_transport_test_record){ .transport = "ivshmem", .test = key.test, .verify = key.verify,
+						 .size_bytes = f->size, .window = window, .seconds = cfg->stream_seconds };
+	ret = run_stream(run, &st);
+	ivb_sources_free(&st.src);
+	t->sent = scratch.produced;
+	t->acked = scratch.consumed;
+	t->failed = scratch.failed;
+	t->unverified = scratch.unverified;
+	t->duration_s = scratch.duration_s;
+	t->nwindows = scratch.nwindows < IVB_MAX_TRANSPORT_WINDOWS ? scratch.nwindows : IVB_MAX_TRANSPORT_WINDOWS;
+	memcpy(t->windows, scratch.windows, t->nwindows * sizeof(t->windows[0]));
+	t->host_cpu = scratch.host_cpu;
+	t->guest_known = scratch.guest_cpu_known;
+	t->guest_cpu_s = scratch.guest_cpu_s;
+	t->guest_taken = scratch.consumed;
+	t->guest_verified = scratch.consumed - scratch.failed - scratch.unverified;
+	t->completed = scratch.completed;
+	if (ivb_csv_flush(&run->out.csv[IVB_TABLE_TRANSPORT]) < 0 && ret == 0) {
+		snprintf(run->host.why, sizeof(run->host.why), "cannot write the transport CSV");
+		ret = -EIO;
+	}
+	if (ret == 0)
+		printf(PROG ": ivshmem %s of %s: %llu sent in %.2f s, %llu acknowledged, %llu failed\n", key.test, f->name,
+		       (unsigned long long)t->sent, t->duration_s, (unsigned long long)t->acked, (unsigned long long)t->failed);
+	return ret;
+}
+
 int ivb_run_streams(struct ivb_run *run)
 {
 	const struct ivb_host_config *cfg = &run->cfg;
 	struct ivb_manifest *m = &run->manifest;
 
 	for (size_t i = 0; i < cfg->plan.nstreams && i < IVB_MAX_STREAMS; i++) {
-		const struct ivb_frame *f = &cfg->stream_frames[i];
+		uint32_t policy, window;
+		enum ivb_tp_test test;
+		const struct ivb_frame *f = planned_stream(cfg, i, &policy, &window, &test);
 		struct stream_state st = {
-			.run = run, .rec = &m->streams[m->nstreams++], .size = f->size,
+			.run = run, .rec = &m->streams[m->nstreams], .size = f->size, .policy = policy,
 			.key = { f, ivb_policy_name(cfg->stream_policy), ivb_verify_name(cfg->verify) },
 		};
 		int ret;
 
+		if (test != 0) {
+			ret = run_message_stream(run, f, window, test);
+			run->messages_done++;
+			if (ret < 0)
+				return ret;
+			ivb_run_progress(run, "stream", false);
+			continue;
+		}
+		m->nstreams++;
 		*st.rec = (struct ivb_stream_record){
 			.frame_type = f->name, .size_bytes = f->size, .policy = st.key.policy, .verify = st.key.verify,
 			.slots = cfg->slots, .fps_target = cfg->fps, .seconds = cfg->stream_seconds,
 		};
 		ret = run_stream(run, &st);
-		free_sources(&st);
+		ivb_sources_free(&st.src);
 		/* Every row of the stream on disk, however it ended. */
 		if (ivb_csv_flush(&run->out.csv[IVB_TABLE_STREAM]) < 0 && ret == 0) {
 			snprintf(run->host.why, sizeof(run->host.why), "cannot write the stream CSV");

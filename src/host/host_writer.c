@@ -86,9 +86,17 @@ static void usage(FILE *out)
 		"                         others are dropped (default " IVB_STREAM_POLICY_DEFAULT ")\n"
 		"  --verify sha256|xxh3|none\n"
 		"                         how the guest checks each stream frame (default " IVB_STREAM_VERIFY_DEFAULT ")\n"
+		"  --transport LIST       compare transports: ivshmem (the stream test), unix (AF_UNIX stream),\n"
+		"                         tcp[:PORT] (127.0.0.1; no port: the kernel's choice), pipe (FIFOs),\n"
+		"                         vsock (skipped here, with its reason in run.json and the report);\n"
+		"                         each other than ivshmem carries the stream frames and the messages\n"
+		"                         for --stream-seconds each (default " IVB_TRANSPORTS_DEFAULT ")\n"
+		"  --message-sizes LIST   small messages over each transport, streamed and in ping-pong, byte\n"
+		"                         counts with K, M suffixes (default " IVB_MESSAGE_SIZES_DEFAULT ")\n"
 		"  --corrupt-iteration N  testing: flip a byte of measured message N after hashing it\n"
-		"  --corrupt-frame N      testing: flip a byte of frame N (from 0) of each stream after\n"
-		"                         hashing it; the guest must fail it (needs --verify sha256|xxh3)\n"
+		"  --corrupt-frame N      testing: flip a byte of frame N (from 0) of each stream, and of each\n"
+		"                         transport's frames test, after hashing it; the guest must fail it\n"
+		"                         (needs --verify sha256|xxh3)\n"
 		"  --help                 show this help and exit\n"
 		"\n"
 		"Exit status: 0 every iteration succeeded, 1 a failure, 2 a usage error.\n",
@@ -101,7 +109,7 @@ static void parse_args(int argc, char **argv, struct ivb_host_config *cfg)
 	enum { OPT_SHM = 256, OPT_SIZE, OPT_OUT, OPT_ITER, OPT_LAT_FRAME, OPT_BW_ITER, OPT_FRAMES, OPT_REF_ITER,
 	       OPT_WARMUP, OPT_TIMEOUT, OPT_CONNECT_TIMEOUT, OPT_META, OPT_NO_COUNTERS, OPT_WRITE_STUDY, OPT_MAP_STUDY,
 	       OPT_DOORBELL, OPT_MODE, OPT_INTERVAL, OPT_CORRUPT, OPT_CORRUPT_FRAME, OPT_STREAM_SECONDS, OPT_STREAM_FRAMES, OPT_SLOTS,
-	       OPT_FPS, OPT_STREAM_POLICY, OPT_VERIFY, OPT_HELP };
+	       OPT_FPS, OPT_STREAM_POLICY, OPT_VERIFY, OPT_TRANSPORT, OPT_MESSAGE_SIZES, OPT_HELP };
 	static const struct option options[] = {
 		{ "shm", required_argument, NULL, OPT_SHM },
 		{ "size", required_argument, NULL, OPT_SIZE },
@@ -129,10 +137,13 @@ static void parse_args(int argc, char **argv, struct ivb_host_config *cfg)
 		{ "fps", required_argument, NULL, OPT_FPS },
 		{ "stream-policy", required_argument, NULL, OPT_STREAM_POLICY },
 		{ "verify", required_argument, NULL, OPT_VERIFY },
+		{ "transport", required_argument, NULL, OPT_TRANSPORT },
+		{ "message-sizes", required_argument, NULL, OPT_MESSAGE_SIZES },
 		{ "help", no_argument, NULL, OPT_HELP },
 		{ NULL, 0, NULL, 0 },
 	};
 	bool polling_asked = false;
+	char why[256];
 	int opt, ret;
 
 	*cfg = (struct ivb_host_config){
@@ -151,6 +162,8 @@ static void parse_args(int argc, char **argv, struct ivb_host_config *cfg)
 		.stream_frames_arg = IVB_STREAM_FRAMES_DEFAULT,
 		.slots = IVB_STREAM_SLOTS_DEFAULT,
 		.fps = IVB_STREAM_FPS_DEFAULT,
+		.transports_arg = IVB_TRANSPORTS_DEFAULT,
+		.message_sizes_arg = IVB_MESSAGE_SIZES_DEFAULT,
 	};
 	const char *policy_arg = IVB_STREAM_POLICY_DEFAULT, *verify_arg = IVB_STREAM_VERIFY_DEFAULT;
 	opterr = 0; /* our own one-line messages, not getopt's */
@@ -225,6 +238,8 @@ static void parse_args(int argc, char **argv, struct ivb_host_config *cfg)
 		case OPT_FPS: cfg->fps = (uint32_t)ivb_parse_count_or_die(PROG, "--fps", optarg, 0, IVB_MAX_STREAM_FPS); break;
 		case OPT_STREAM_POLICY: policy_arg = optarg; break;
 		case OPT_VERIFY: verify_arg = optarg; break;
+		case OPT_TRANSPORT: cfg->transports_arg = optarg; break;
+		case OPT_MESSAGE_SIZES: cfg->message_sizes_arg = optarg; break;
 		case OPT_HELP: usage(stdout); exit(IVB_EXIT_OK);
 		case ':': ivb_die_usage(PROG, "%s needs a value", argv[optind - 1]);
 		default: ivb_die_usage(PROG, "unknown option '%s'", argv[optind - 1]);
@@ -276,10 +291,12 @@ static void parse_args(int argc, char **argv, struct ivb_host_config *cfg)
 		.flags = (cfg->counters ? IVB_MSG_FLAG_COUNTERS : 0) | (cfg->write_study ? IVB_MSG_FLAG_WRITE_STUDY : 0) |
 			 (cfg->map_study ? IVB_MSG_FLAG_MAP_STUDY : 0),
 		.nframes = (uint32_t)cfg->nframes,
-		.nstreams = cfg->stream_seconds > 0 ? (uint32_t)cfg->nstream_frames : 0,
 	};
 	for (size_t i = 0; i < cfg->nframes; i++)
 		cfg->plan.frame_bytes[i] = cfg->frames[i].size;
+	/* Sets the plan's streams (ivshmem's tests) and transport tests. */
+	if (ivb_transport_configure(cfg, why, sizeof(why)) < 0)
+		ivb_die_usage(PROG, "%s", why);
 }
 
 /*
@@ -398,7 +415,7 @@ static int set_up(struct ivb_run *run)
 			    (unsigned long long)(region_size > IVB_HEADER_SIZE ? region_size - IVB_HEADER_SIZE : 0),
 			    (unsigned long long)largest);
 	}
-	if (cfg->stream_seconds > 0) {
+	if (cfg->plan.nstreams > 0) {
 		uint64_t ring_bytes = 0;
 
 		ret = ivb_stream_fit(run, region_size - IVB_HEADER_SIZE, &ring_bytes);
@@ -473,7 +490,8 @@ static int run_session(struct ivb_run *run)
 	int ret;
 
 	run->progress_tty = isatty(STDERR_FILENO);
-	run->messages_total = m->latency.planned + m->bandwidth.planned + m->reference.planned + run->cfg.plan.nstreams;
+	run->messages_total = m->latency.planned + m->bandwidth.planned + m->reference.planned + run->cfg.plan.nstreams +
+			      run->cfg.plan.ntransports;
 	ret = ivb_host_wait_guest_contact(&run->host, &contact, &m->guest);
 	if (ret < 0)
 		return ret;
@@ -491,6 +509,8 @@ static int run_session(struct ivb_run *run)
 					       .wall_s = cpu.wall_s, .messages = run->messages_done + run->cfg.warmup };
 	if (ret == 0)
 		ret = ivb_run_streams(run);
+	if (ret == 0)
+		ret = ivb_run_transports(run);
 	(void)ivb_noise_end(&run->noise);
 	ivb_output_record_host_bell(run);
 	return ret;
@@ -543,6 +563,9 @@ static int finish(struct ivb_run *run, int ret, bool started)
 		return IVB_EXIT_FAILURE;
 	for (size_t i = 0; i < run->manifest.nstreams; i++)
 		if (run->manifest.streams[i].failed > 0)
+			return IVB_EXIT_FAILURE;
+	for (size_t i = 0; i < run->manifest.ntransport_tests; i++)
+		if (run->manifest.transport_tests[i].failed > 0)
 			return IVB_EXIT_FAILURE;
 	return !run->warmup_failed && l->succeeded + b->succeeded + r->succeeded == l->planned + b->planned + r->planned
 		       ? IVB_EXIT_OK

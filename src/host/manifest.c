@@ -308,6 +308,9 @@ static void write_body(struct ivb_json *j, const struct ivb_manifest *m)
 		write_stream(j, &m->streams[i]);
 	ivb_json_array_end(j);
 
+	/* The transport comparison's keys: one block, written by manifest_transports.c. */
+	ivb_manifest_write_transports(j, m);
+
 	ivb_json_array(j, "failures");
 	for (size_t i = 0; i < m->nfailures; i++) {
 		ivb_json_object(j, NULL);

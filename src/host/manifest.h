@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "common.h"
+#include "defaults.h"
 #include "noise.h"
 
 #define IVB_MAX_META 32u
@@ -60,6 +61,38 @@ struct ivb_stream_record {
 	double guest_cpu_s;
 	uint64_t rings_sent;
 	bool completed;         /* false: the stream stopped early (the run's abort reason says why) */
+};
+
+/* ---- the transport comparison (--transport): run.json's "transports" block (manifest_transports.c) ---- */
+#define IVB_MAX_TRANSPORTS 8u           /* entries of --transport */
+/* The tests of one run: over connections (the plan's transport messages) and ivshmem's message streams. */
+#define IVB_MAX_TRANSPORT_RECORDS (IVB_MAX_TRANSPORT_TESTS + IVB_PLAN_MAX_FRAMES)
+#define IVB_MAX_TRANSPORT_WINDOWS 600u  /* 1-second windows recorded per transport test */
+#define IVB_TRANSPORT_ADDRESS_LEN 128u
+
+/* A transport of --transport: whether it ran, and where. */
+struct ivb_transport_entry {
+	const char *name;
+	const char *status; /* "planned", "ran", "failed" or "skipped" */
+	const char *reason; /* why it was skipped or failed, or NULL */
+	char address[IVB_TRANSPORT_ADDRESS_LEN]; /* the socket, FIFO stem or 127.0.0.1:port of its last test */
+};
+
+/* One test over a connection transport, as the host saw it (the rows are in transport_results.csv). */
+struct ivb_transport_test_record {
+	const char *transport, *test, *verify;
+	uint64_t size_bytes;
+	uint32_t window;
+	uint64_t seconds;
+	uint64_t sent, acked, failed, unverified;
+	double duration_s; /* from the first send to the last acknowledgement */
+	uint32_t windows[IVB_MAX_TRANSPORT_WINDOWS]; /* frames acknowledged in each full second from the start */
+	uint32_t nwindows;
+	struct ivb_cpu_record host_cpu;
+	bool guest_known; /* the guest's RESULT arrived */
+	double guest_cpu_s;
+	uint64_t guest_taken, guest_verified;
+	bool completed;
 };
 
 /* --map-study: which mappings the guest measured, and which it could not make (errno), from its first study. */
@@ -125,10 +158,20 @@ struct ivb_manifest {
 	uint32_t stream_slots, stream_fps;
 	struct ivb_stream_record streams[IVB_MAX_STREAMS];
 	size_t nstreams;
+	/* the transport comparison */
+	const char *transports_arg, *message_sizes;
+	struct ivb_transport_entry transports[IVB_MAX_TRANSPORTS];
+	size_t ntransports;
+	struct ivb_transport_test_record transport_tests[IVB_MAX_TRANSPORT_RECORDS];
+	size_t ntransport_tests;
 	struct ivb_failure failures[IVB_MAX_FAILURES];
 	size_t nfailures;
 	size_t failures_dropped;
 };
+
+/* run.json's "transports" block (manifest_transports.c). */
+struct ivb_json;
+void ivb_manifest_write_transports(struct ivb_json *j, const struct ivb_manifest *m);
 
 /* Current UTC time as 2026-11-25T03:40:57Z. */
 void ivb_utc_now(char out[32]);

@@ -86,4 +86,6 @@ void ivb_install_stop_signals(void)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	/* A peer that closed its connection or FIFO is an error to report (EPIPE), not a reason to die. */
+	signal(SIGPIPE, SIG_IGN);
 }

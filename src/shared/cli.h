@@ -36,7 +36,7 @@ void ivb_cpu_span_end(struct ivb_cpu_span *s);
 /*
  * On SIGINT and SIGTERM, set ivb_stop_signal and ivb_stop_requested so that every wait returns
  * and the program can record what it measured before it exits. No SA_RESTART: a blocking call
- * returns too.
+ * returns too. SIGPIPE is ignored: a write to a closed peer fails with EPIPE instead.
  */
 void ivb_install_stop_signals(void);
 

@@ -33,7 +33,7 @@
 #include <stdint.h>
 
 #define IVB_MAGIC 0x31425649u /* "IVB1" in memory order */
-#define IVB_PROTOCOL_VERSION 7u
+#define IVB_PROTOCOL_VERSION 8u
 #define IVB_CACHE_LINE 64u
 #define IVB_HEADER_SIZE 4096u /* the data buffer starts here: page aligned */
 #define IVB_REGION_MIN_SIZE (IVB_HEADER_SIZE + 4096u) /* the header and one page of data */
@@ -69,8 +69,9 @@ enum ivb_msg_kind {
 	IVB_MSG_BANDWIDTH = 2, /* the same phases; recorded per frame size */
 	IVB_MSG_REFERENCE = 3, /* the same phases on a private copy: what plain memory does here */
 	IVB_MSG_STREAM = 4,    /* frames through the ring of ring.h for a set time; data_size: the ring's bytes */
+	IVB_MSG_TRANSPORT = 5, /* frames over another transport; the data is its struct ivb_tp_spec (transport.h) */
 };
-#define IVB_MSG_KIND_MAX IVB_MSG_STREAM
+#define IVB_MSG_KIND_MAX IVB_MSG_TRANSPORT
 
 /* Flags of a message, in msg_flags. */
 #define IVB_MSG_FLAG_COUNTERS 0x1u    /* measure performance counters around each phase */
@@ -201,7 +202,7 @@ struct ivb_guest_summary {
  * The run plan, host-owned, written while INITIALIZING: the host sends warmup messages of the
  * largest size, then latency_count of latency_frame_bytes, then bandwidth_per_frame of each
  * frame_bytes[i] in order, then reference_per_frame of each distinct size (the latency frame's
- * first), then nstreams stream messages. Untrusted on the guest side: ivb_plan_check bounds every field.
+ * first), then nstreams stream messages, then ntransports transport messages. Untrusted on the guest side: ivb_plan_check bounds every field.
  */
 struct ivb_plan {
 	uint64_t warmup;
@@ -213,7 +214,7 @@ struct ivb_plan {
 	uint32_t flags;       /* IVB_MSG_FLAG_* that every message carries */
 	uint32_t nframes;     /* entries of frame_bytes in use */
 	uint32_t nstreams;    /* stream messages after the reference test, one per stream frame size */
-	uint8_t pad[4];
+	uint32_t ntransports; /* transport messages after the streams, one per transport test */
 	uint64_t frame_bytes[IVB_PLAN_MAX_FRAMES]; /* the bandwidth frames */
 };
 
@@ -308,6 +309,7 @@ _Static_assert(sizeof(struct ivb_guest_summary) == IVB_CACHE_LINE, "guest summar
 _Static_assert(offsetof(struct ivb_region, plan) == 17 * IVB_CACHE_LINE, "host plan on line 17");
 _Static_assert(offsetof(struct ivb_plan, flags) == 48, "host plan layout");
 _Static_assert(offsetof(struct ivb_plan, nstreams) == 56, "host plan layout");
+_Static_assert(offsetof(struct ivb_plan, ntransports) == 60, "host plan layout");
 _Static_assert(offsetof(struct ivb_plan, frame_bytes) == IVB_CACHE_LINE, "frame sizes on the plan's second line");
 _Static_assert(sizeof(struct ivb_plan) == 3 * IVB_CACHE_LINE, "host plan is three lines");
 _Static_assert(sizeof(struct ivb_region) == 20 * IVB_CACHE_LINE, "header lines");

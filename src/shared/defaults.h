@@ -21,6 +21,11 @@
 #define IVB_MAX_STREAM_SECONDS 3600u
 #define IVB_MAX_STREAM_FPS 100000u
 
+/* The transport comparison (transport.h): the stream frames and these messages over each transport. */
+#define IVB_TRANSPORTS_DEFAULT "ivshmem"
+#define IVB_MESSAGE_SIZES_DEFAULT "64,4K,64K"
+#define IVB_MAX_TRANSPORT_TESTS 256u /* transport messages in one plan */
+
 /*
  * run_test.sh's default run adds what host_writer leaves off; the script reads these lines (and the
  * host_writer defaults its help names) from this file.

@@ -69,18 +69,12 @@ static const struct ivb_frame named_frames[] = {
 /* The largest message we accept: far above any region a QEMU BAR can hold today. */
 #define IVB_FRAME_MAX_BYTES (1ull << 40)
 
-int ivb_parse_frame(const char *s, struct ivb_frame *out)
+/* A byte count as a raw message (4K is 4096 bytes here, never the 4k frame). */
+static int parse_bytes(const char *s, struct ivb_frame *out)
 {
 	uint64_t size;
-	int ret;
+	int ret = ivb_parse_size(s, 1, IVB_FRAME_MAX_BYTES, &size);
 
-	for (size_t i = 0; i < sizeof(named_frames) / sizeof(named_frames[0]); i++) {
-		if (s != NULL && strcasecmp(s, named_frames[i].name) == 0) {
-			*out = named_frames[i];
-			return 0;
-		}
-	}
-	ret = ivb_parse_size(s, 1, IVB_FRAME_MAX_BYTES, &size);
 	if (ret < 0)
 		return ret;
 	memset(out, 0, sizeof(*out));
@@ -93,7 +87,19 @@ int ivb_parse_frame(const char *s, struct ivb_frame *out)
 	return 0;
 }
 
-int ivb_parse_frame_list(const char *s, struct ivb_frame *out, size_t max, size_t *count)
+int ivb_parse_frame(const char *s, struct ivb_frame *out)
+{
+	for (size_t i = 0; i < sizeof(named_frames) / sizeof(named_frames[0]); i++) {
+		if (s != NULL && strcasecmp(s, named_frames[i].name) == 0) {
+			*out = named_frames[i];
+			return 0;
+		}
+	}
+	return parse_bytes(s, out);
+}
+
+static int parse_list(const char *s, int (*parse_one)(const char *, struct ivb_frame *), struct ivb_frame *out,
+		      size_t max, size_t *count)
 {
 	char item[64];
 	size_t n = 0;
@@ -112,7 +118,7 @@ int ivb_parse_frame_list(const char *s, struct ivb_frame *out, size_t max, size_
 			return -E2BIG;
 		memcpy(item, p, len);
 		item[len] = '\0';
-		ret = ivb_parse_frame(item, &out[n]);
+		ret = parse_one(item, &out[n]);
 		if (ret < 0)
 			return ret;
 		n++;
@@ -122,4 +128,14 @@ int ivb_parse_frame_list(const char *s, struct ivb_frame *out, size_t max, size_
 	}
 	*count = n;
 	return 0;
+}
+
+int ivb_parse_frame_list(const char *s, struct ivb_frame *out, size_t max, size_t *count)
+{
+	return parse_list(s, ivb_parse_frame, out, max, count);
+}
+
+int ivb_parse_size_list(const char *s, struct ivb_frame *out, size_t max, size_t *count)
+{
+	return parse_list(s, parse_bytes, out, max, count);
 }

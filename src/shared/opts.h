@@ -41,4 +41,7 @@ int ivb_parse_frame(const char *s, struct ivb_frame *out);
  */
 int ivb_parse_frame_list(const char *s, struct ivb_frame *out, size_t max, size_t *count);
 
+/* The same for byte counts alone (suffixes K, M, G: 4K is 4096 bytes, not the 4k frame). Returns: as above. */
+int ivb_parse_size_list(const char *s, struct ivb_frame *out, size_t max, size_t *count);
+
 #endif /* IVB_OPTS_H */

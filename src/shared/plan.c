@@ -31,7 +31,7 @@ size_t ivb_plan_reference_sizes(const struct ivb_plan *p)
 uint64_t ivb_plan_messages(const struct ivb_plan *p)
 {
 	return p->warmup + p->latency_count + p->bandwidth_per_frame * p->nframes +
-	       p->reference_per_frame * ivb_plan_reference_sizes(p) + p->nstreams;
+	       p->reference_per_frame * ivb_plan_reference_sizes(p) + p->nstreams + p->ntransports;
 }
 
 uint64_t ivb_plan_largest(const struct ivb_plan *p)
@@ -58,6 +58,11 @@ int ivb_plan_check(const struct ivb_plan *p, uint64_t capacity, char *why, size_
 	if (p->nframes > IVB_PLAN_MAX_FRAMES || p->nstreams > IVB_PLAN_MAX_FRAMES) {
 		snprintf(why, n, "the host's plan lists %u frames and %u streams, at most %u of each fit", p->nframes,
 			 p->nstreams, IVB_PLAN_MAX_FRAMES);
+		return -EPROTO;
+	}
+	if (p->ntransports > IVB_MAX_TRANSPORT_TESTS) {
+		snprintf(why, n, "the host's plan lists %u transport tests, at most %u fit", p->ntransports,
+			 IVB_MAX_TRANSPORT_TESTS);
 		return -EPROTO;
 	}
 	/* Only the sizes the plan sends must fit: --frames keeps its default when no test uses it. */

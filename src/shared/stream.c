@@ -261,6 +261,26 @@ static int acquire(struct ivb_stream_host *h, uint32_t *slot, uint64_t *wait_ns)
 	return ret < 0 ? peer_lie(h) : 0;
 }
 
+/*
+ * With a window, wait until at most window - 1 frames are in flight before the next (1: each frame
+ * waits for the last one's release: a ping-pong, whose latency is a round trip).
+ */
+static int wait_window(struct ivb_stream_host *h)
+{
+	uint64_t at;
+	int ret;
+
+	if (h->window == 0 || h->ring.next_seq < h->window)
+		return 0;
+	at = h->ring.next_seq - h->window + 1;
+	ret = wait_released(h, at, ivb_now_ns() + h->timeout_ns);
+	if (ret == -ETIMEDOUT)
+		return host_fail(h, ret, "the guest released no frame in time");
+	if (ret < 0)
+		return ret;
+	return collect(h); /* the release just seen: its latency ends now */
+}
+
 static int produce_one(struct ivb_stream_host *h)
 {
 	uint64_t seq = h->ring.next_seq, wait_ns = 0, t0;
@@ -313,6 +333,8 @@ int ivb_stream_produce(struct ivb_stream_host *h)
 		if (due >= end || ivb_now_ns() >= end)
 			break;
 		if (period > 0 && (ret = idle_until(h, due)) < 0)
+			break;
+		if ((ret = wait_window(h)) < 0)
 			break;
 		if ((ret = produce_one(h)) < 0)
 			break;
@@ -367,16 +389,17 @@ static int guest_fail(char *why, size_t whylen, int err, const char *what)
 	return err;
 }
 
-static uint32_t check_frame(uint32_t verify, const struct ivb_ring_frame *f, const uint8_t *copy)
+uint32_t ivb_stream_check_copy(uint32_t verify, uint64_t seq, const uint8_t *copy, uint64_t size,
+			       const uint8_t checksum[IVB_RING_CHECKSUM_LEN])
 {
 	uint8_t sum[IVB_RING_CHECKSUM_LEN];
 
-	if (ivb_ring_read_stamp(copy) != f->seq)
+	if (size < IVB_RING_STAMP_LEN || ivb_ring_read_stamp(copy) != seq)
 		return IVB_FRAME_BAD_STAMP;
 	if (verify == IVB_VERIFY_NONE)
 		return IVB_FRAME_UNVERIFIED;
-	if (ivb_checksum(verify, copy + IVB_RING_STAMP_LEN, f->size - IVB_RING_STAMP_LEN, sum) < 0 ||
-	    memcmp(sum, f->checksum, IVB_RING_CHECKSUM_LEN) != 0)
+	if (ivb_checksum(verify, copy + IVB_RING_STAMP_LEN, size - IVB_RING_STAMP_LEN, sum) < 0 ||
+	    memcmp(sum, checksum, IVB_RING_CHECKSUM_LEN) != 0)
 		return IVB_FRAME_BAD_CHECKSUM;
 	return IVB_FRAME_OK;
 }
@@ -404,7 +427,7 @@ int ivb_stream_consume(struct ivb_ring_consumer *c, uint8_t *scratch, struct ivb
 			t0 = ivb_now_ns();
 			memcpy(scratch, f.data, f.size);
 			t1 = ivb_now_ns();
-			status = check_frame(c->g.verify, &f, scratch);
+			status = ivb_stream_check_copy(c->g.verify, f.seq, scratch, f.size, f.checksum);
 			t2 = ivb_now_ns();
 			ivb_ring_release(c, &f, status, t1 - t0, t2 - t1);
 			t->taken++;

@@ -24,6 +24,13 @@ int ivb_verify_parse(const char *s, uint32_t *verify);
 const char *ivb_policy_name(uint32_t policy);
 int ivb_policy_parse(const char *s, uint32_t *policy);
 
+/*
+ * The guest's check of a frame's copy: the sequence stamp first, then the checksum of the payload
+ * after it (verify: enum ivb_ring_verify). Returns: enum ivb_ring_status.
+ */
+uint32_t ivb_stream_check_copy(uint32_t verify, uint64_t seq, const uint8_t *copy, uint64_t size,
+			       const uint8_t checksum[IVB_RING_CHECKSUM_LEN]);
+
 /* One frame as the host saw it, reported when its fate is known. */
 struct ivb_stream_frame {
 	uint64_t seq;
@@ -59,6 +66,7 @@ struct ivb_stream_host {
 	int guest_peer;
 	uint64_t seconds;
 	uint32_t fps;            /* 0: as fast as possible */
+	uint32_t window;         /* block: frames in flight at most (1: a ping-pong); 0: as many as the slots hold */
 	uint64_t timeout_ns;     /* the longest wait for the guest */
 	const uint8_t *const *sources; /* nsources distinct frames of the ring's frame size */
 	const uint8_t (*checksums)[IVB_RING_CHECKSUM_LEN]; /* of each source's payload */

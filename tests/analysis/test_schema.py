@@ -74,7 +74,7 @@ def test_a_loopback_run_writes_the_schemas_columns(tmp_path):
     out = b.run_loopback(tmp_path, ["--size", "8M", "--iterations", "3", "--latency-frame", "4096",
                                     "--bw-iterations", "1", "--frames", "64", "--ref-iterations", "1",
                                     "--write-study", "--map-study", "--stream-seconds", "1",
-                                    "--stream-frames", "64K"])
+                                    "--stream-frames", "64K", "--transport", "ivshmem,unix", "--message-sizes", "64"])
     written = {p.name for p in out.glob("*.csv")}
     assert written == {t.file for t in schema.TABLES.values()}, "the run should write every file of the schema"
     for table in schema.TABLES.values():

@@ -66,6 +66,11 @@ static void test_parse_frame_list(void)
 	CHECK(ivb_parse_frame_list("", f, IVB_MAX_FRAMES, &n) == -EINVAL);
 	CHECK(ivb_parse_frame_list("1,2,3", f, 2, &n) == -E2BIG);
 	CHECK(ivb_parse_frame_list("4k,bogus", f, IVB_MAX_FRAMES, &n) == -EINVAL);
+	/* Byte counts alone: 4K is 4096 bytes there, never the 4k video frame. */
+	CHECK(ivb_parse_size_list("64,4K,64K", f, IVB_MAX_FRAMES, &n) == 0 && n == 3 && f[0].size == 64 &&
+	      f[1].size == 4096 && f[2].size == 65536 && strcmp(f[1].name, "4096B") == 0);
+	CHECK(ivb_parse_size_list("1080p", f, IVB_MAX_FRAMES, &n) == -EINVAL);
+	CHECK(ivb_parse_size_list("64,", f, IVB_MAX_FRAMES, &n) == -EINVAL);
 }
 
 int main(void)

@@ -1,0 +1,171 @@
+#!/usr/bin/env bash
+# shellcheck disable=SC2015  # "check && check || fail" is meant: fail when either check fails
+# The transport comparison in loopback: host_writer --transport and guest_reader on one /dev/shm file, no QEMU.
+# Usage: tests/integration/transports.sh [BIN_DIR]   (default: build)
+set -euo pipefail
+
+readonly BIN=${1:-build}
+readonly HOST="$BIN/host_writer"
+readonly GUEST="$BIN/guest_reader"
+readonly PYTHON=/usr/bin/python3
+readonly LIMIT=120
+# Only the transports: no lock-step message before them.
+readonly TESTS_ONLY=(--iterations 0 --bw-iterations 0 --ref-iterations 0)
+readonly CONNECTIONS=(unix tcp pipe)
+
+WORK=$(mktemp -d /tmp/ivb-transports.XXXXXX)
+SHM="/dev/shm/ivb-transports-$$"
+readonly WORK SHM READY_SECONDS=20
+# shellcheck source=tests/integration/proc.sh
+. "$(dirname "$0")/proc.sh"
+
+start_guest() { # out guest-args...
+	local out=$1
+	shift
+	timeout "$LIMIT" "$GUEST" --shm "$SHM" "$@" >"$out.out" 2>"$out.err" &
+	guest_pid=$!
+	pids+=("$guest_pid")
+}
+
+# A whole run: the guest in the background, the host in the foreground; exit statuses in host_rc, guest_rc.
+run_host() { # out host-args...
+	local out=$1
+	shift
+	mkdir -p "$out"
+	start_guest "$out/guest" --timeout 10
+	host_rc=0
+	timeout "$LIMIT" "$HOST" --shm "$SHM" --size 32M --out "$out" --timeout 10 "${TESTS_ONLY[@]}" "$@" \
+		>"$out/host.out" 2>"$out/host.err" || host_rc=$?
+	guest_rc=0
+	wait "$guest_pid" || guest_rc=$?
+}
+
+# transport_results.csv against run.json's transports, then the test's own expressions over t (a test's record),
+# mine (its rows) and m (run.json).
+check_transports() { # out python-expression...
+	"$PYTHON" - "$@" <<'PY'
+import csv, json, sys
+out = sys.argv[1]
+m = json.load(open(f"{out}/run.json"))
+rows = list(csv.DictReader(open(f"{out}/transport_results.csv")))
+tests = m["transports"]["tests"]
+assert tests, "no transport test recorded"
+for t in tests:
+    mine = [r for r in rows if (r["transport"], r["test"], int(r["size_bytes"])) == (t["transport"], t["test"], t["size_bytes"])]
+    # Every frame sent has exactly one row, in order, and both sides counted the same frames.
+    assert len(mine) == t["sent"] == t["acked"], (t["transport"], t["test"], len(mine), t["sent"], t["acked"])
+    assert [int(r["frame"]) for r in mine] == list(range(t["sent"]))
+    assert t["guest_taken"] == t["sent"], (t["guest_taken"], t["sent"])
+    assert t["guest_verified"] == t["sent"] - t["failed"], (t["guest_verified"], t["failed"])
+    assert sum(r["success"] == "0" for r in mine) == t["failed"]
+    assert all(int(r["latency_ns"]) > 0 for r in mine)
+    assert t["host_cpu"]["wall_s"] > 0 and "guest_cpu_s" in t
+    # At most `window` in flight: frame i + window is sent only after frame i's acknowledgement was read.
+    w = t["window"]
+    assert all(int(b["send_ns"]) >= int(a["send_ns"]) + int(a["latency_ns"]) for a, b in zip(mine, mine[w:])), \
+        (t["transport"], t["test"], "more than the window in flight")
+    for expr in sys.argv[2:]:
+        assert eval(expr), (expr, t["transport"], t["test"], {k: v for k, v in t.items() if k != "windows"})
+PY
+}
+
+test_each_transport_verified() {
+	local name=each_transport_verified out="$WORK/$1"
+	run_host "$out" --stream-seconds 1 --stream-frames 64K --message-sizes 64,4K --transport ivshmem,unix,tcp,pipe
+	[ "$host_rc" -eq 0 ] && [ "$guest_rc" -eq 0 ] || { fail "$name" "exit host $host_rc guest $guest_rc: $(tail -1 "$out/host.err")"; return; }
+	check_transports "$out" 't["completed"] and t["failed"] == 0 and t["sent"] > 10' \
+		'all(r["status"] == "ok" for r in mine)' 'len(tests) == 3 * 5 + 2 * 2' \
+		'sum(x["transport"] == "ivshmem" for x in tests) == 4 and all(x["test"] != "frames" for x in tests if x["transport"] == "ivshmem")' \
+		'[e["status"] for e in m["transports"]["entries"]] == ["ran"] * 4' \
+		't["window"] == (1 if t["test"] == "pingpong" else 3)' \
+		'len(m["streams"]) == 1 and m["streams"][0]["failed"] == 0' || { fail "$name" "transport figures"; return; }
+	for t in "${CONNECTIONS[@]}"; do
+		grep -q "transport $t frames of 65536-byte frames: [0-9]* taken, [0-9]* verified" "$out/guest.err" \
+			|| { fail "$name" "no guest line for $t: $(tail -2 "$out/guest.err")"; return; }
+	done
+	pass "$name"
+}
+
+# vsock cannot run here (no /dev/vhost-vsock, no VM guest): skipped with its reason in run.json, on stderr and in
+# the report, never silently; the other transports run as planned.
+test_vsock_skipped() {
+	local name=vsock_skipped out="$WORK/$1"
+	run_host "$out" --stream-seconds 1 --stream-frames 4096 --message-sizes 64 --transport ivshmem,vsock,unix
+	[ "$host_rc" -eq 0 ] && [ "$guest_rc" -eq 0 ] || { fail "$name" "exit host $host_rc guest $guest_rc: $(tail -1 "$out/host.err")"; return; }
+	check_transports "$out" '[e["name"] for e in m["transports"]["entries"]] == ["ivshmem", "vsock", "unix"]' \
+		'm["transports"]["entries"][1]["status"] == "skipped" and m["transports"]["entries"][1]["reason"]' \
+		'all(x["transport"] in ("ivshmem", "unix") for x in tests) and len(tests) == 3 + 2' \
+		|| { fail "$name" "run.json"; return; }
+	grep -q "^host_writer: vsock skipped: " "$out/host.err" || { fail "$name" "not said on stderr"; return; }
+	"$PYTHON" "$(dirname "$0")/../../analyze_results.py" "$out" >/dev/null 2>&1 || true
+	grep -q "^  vsock: skipped: " "$out/performance_report.txt" || { fail "$name" "not in the report"; return; }
+	pass "$name"
+}
+
+# A frame whose payload no longer matches its checksum: the guest says so, the row says so, the run exits 1.
+test_corrupt_frame_caught() {
+	local name=corrupt_frame_caught out="$WORK/$1"
+	run_host "$out" --stream-seconds 1 --stream-frames 4096 --message-sizes 64 --transport unix,tcp,pipe --corrupt-frame 4
+	[ "$host_rc" -eq 1 ] && [ "$guest_rc" -eq 0 ] || { fail "$name" "exit host $host_rc guest $guest_rc: $(tail -1 "$out/host.err")"; return; }
+	check_transports "$out" 't["failed"] == (1 if t["test"] == "frames" else 0)' \
+		't["test"] != "frames" or mine[4]["status"] == "bad_checksum"' \
+		'm["status"] == "completed"' || { fail "$name" "the corrupted frame was not caught once per transport"; return; }
+	pass "$name"
+}
+
+# The guest dies in the middle of a transport test: the host stops at once (its time limit is 30 s), says so in
+# one line, keeps every row, exits 1, and run.json says which transport failed.
+killed_guest() { # transport
+	local t=$1 name="guest_killed_$1" out="$WORK/killed-$1" t0
+	mkdir -p "$out"
+	start_guest "$out/guest" --timeout 30
+	timeout "$LIMIT" "$HOST" --shm "$SHM" --size 32M --out "$out" --timeout 30 "${TESTS_ONLY[@]}" --stream-seconds 60 \
+		--stream-frames 64K --transport "$t" >"$out/host.out" 2>"$out/host.err" &
+	host_pid=$!
+	pids+=("$host_pid")
+	# Rows reach the file once a second: once the first are there, the test is under way.
+	wait_for_line "$out/transport_results.csv" "^$t,frames," || { fail "$name" "the test did not start: $(tail -1 "$out/host.err")"; return; }
+	t0=$SECONDS
+	kill -9 "$(pgrep -P "$guest_pid")" 2>/dev/null || kill -9 "$guest_pid"
+	wait_exit "$host_pid" 20
+	[ "$exit_rc" -eq 1 ] && [ $((SECONDS - t0)) -lt 20 ] || { fail "$name" "host exit $exit_rc after $((SECONDS - t0)) s"; return; }
+	[ "$(grep -c "^host_writer: $t frames of 65536B: the guest closed the connection" "$out/host.err")" -eq 1 ] \
+		|| { fail "$name" "host said: $(tail -1 "$out/host.err")"; return; }
+	[ "$(grep -c "^$t,frames," "$out/transport_results.csv")" -gt 0 ] || { fail "$name" "rows were lost"; return; }
+	"$PYTHON" -c 'import json,sys; m=json.load(open(sys.argv[1])); e=m["transports"]["entries"][0]
+assert m["status"] == "aborted" and e["status"] == "failed" and "closed the connection" in e["reason"], e
+assert m["transports"]["tests"][0]["completed"] is False' "$out/run.json" || { fail "$name" "run.json"; return; }
+	pass "$name"
+}
+
+test_guest_killed() {
+	local t
+	for t in "${CONNECTIONS[@]}"; do
+		rm -f "$SHM"
+		killed_guest "$t"
+	done
+}
+
+test_bad_options() {
+	local name=bad_options rc
+	for args in "--transport bogus" "--transport unix" "--transport unix,unix --stream-seconds 1" \
+		"--transport unix:80 --stream-seconds 1" "--transport tcp:0 --stream-seconds 1" "--transport tcp:x --stream-seconds 1" \
+		"--transport , --stream-seconds 1" "--transport unix --stream-seconds 1 --message-sizes 32" \
+		"--transport unix --stream-seconds 1 --message-sizes 64,bogus"; do
+		rc=0
+		# shellcheck disable=SC2086  # each case is a list of words
+		# Bounded: an option no longer refused must fail the test, not wait for a guest.
+		timeout "$LIMIT" "$HOST" --shm "$SHM-bad" --out "$WORK/bad" --timeout 1 --connect-timeout 1 $args \
+			>/dev/null 2>"$WORK/bad.err" || rc=$?
+		[ "$rc" -eq 2 ] && [ "$(wc -l <"$WORK/bad.err")" -eq 1 ] || { fail "$name" "'$args': exit $rc: $(cat "$WORK/bad.err")"; return; }
+	done
+	rm -f "$SHM-bad"
+	pass "$name"
+}
+
+for t in test_bad_options test_each_transport_verified test_vsock_skipped test_corrupt_frame_caught test_guest_killed; do
+	rm -f "$SHM"
+	"$t" "$t"
+done
+echo "transports: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]

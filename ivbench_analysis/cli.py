@@ -19,13 +19,16 @@ from .intervals import RESAMPLES
 from .load import InputError, PROG, load_run, warn
 from .manifest import TCG_WARNING, is_tcg
 from .model import Summary
-from .plots import write_plots
-from .report import build_report, build_set_report
+from .page import REPORT_HTML, write_page
+from .plots import write_plots, write_set_plots
+from .report import make_report, make_set_report
+from .report.answer import answer_section
 from .report.streaming import stream_summary
 from .repeats import RunSet, run_folders
 from .safe_io import write_output
 from .stats import successful
 from .streams import load_streams
+from .summary_json import SUMMARY_JSON, write_summary
 
 
 DEFAULT_RESULTS_DIR = "results/latest"
@@ -54,7 +57,7 @@ def analyse_set(folder, folders, plots, resamples):
     findings, status = [], 0
     for path in folders:
         try:
-            run_status, run, found = analyse_run(path, plots, resamples)
+            run_status, run, found = analyse_run(path, plots, resamples, nested=True)
         except InputError as err:
             warn(f"{path.name}: {err}; run left out")
             run_set.failed.append((path.name, str(err)))
@@ -66,26 +69,40 @@ def analyse_set(folder, folders, plots, resamples):
         findings.append(found)
     if not run_set.runs:
         raise InputError(f"{folder}: none of its {len(folders)} run folders could be analysed")
-    report = build_set_report(run_set, findings, resamples)
-    write_output(folder, REPORT_TXT, lambda f: f.write(report.encode("utf-8")))
+    report = make_set_report(run_set, findings, resamples)
+    write_output(folder, REPORT_TXT, lambda f: f.write(report.text.encode("utf-8")))
+    written = write_set_plots(report.ctx.headline, folder) if plots else []
+    write_page(folder, report, f"ivshmem-bench: {len(run_set.runs)} repeated runs", written)
+    write_summary(folder, report)
     print(f"{PROG}: {folder}: {len(run_set.runs)} of {len(folders)} runs analysed together")
     for label, error in run_set.failed:
         print(f"  left out: {label} ({error})")
-    print(f"  wrote {REPORT_TXT} (headline figures over the runs, each run's noise)")
+    print(f"  wrote {REPORT_TXT} (headline figures over the runs, each run's noise), {REPORT_HTML}, {SUMMARY_JSON}"
+          + "".join(f", {p}" for p in written))
+    print_answer(report)
     return status
 
 
-def analyse_run(folder, plots, resamples):
-    """One results folder: (exit status, the Run, its SUSPECT findings)."""
+def print_answer(report):
+    """The answer, the last lines on the terminal."""
+    for line in answer_section(report.ctx, report.answer)[:-1]:
+        print(line)
+
+
+def analyse_run(folder, plots, resamples, nested=False):
+    """One results folder: (exit status, the Run, its SUSPECT findings). nested: one run of a folder of
+    repeated runs (the answer is printed once, over all of them)."""
     run = load_run(folder)
     # A stage of 0 ns divides by zero: the figure is inf or nan ("n/a"), the checks flag the time, and numpy's
     # warnings would only add lines to stderr.
     with np.errstate(divide="ignore", invalid="ignore"):
         findings = find_suspects(run) + load_streams(run).findings
         summary = Summary()
-        report = build_report(run, findings, summary, resamples)
-        write_output(folder, REPORT_TXT, lambda f: f.write(report.encode("utf-8")))
-        written, skipped = write_plots(run) if plots else ([], [])
+        report = make_report(run, findings, summary, resamples)
+        write_output(folder, REPORT_TXT, lambda f: f.write(report.text.encode("utf-8")))
+        written, skipped = write_plots(run, report.ctx.headline) if plots else ([], [])
+        write_page(folder, report, "ivshmem-bench performance report", written)
+        write_summary(folder, report)
 
     print(f"{PROG}: {folder}")
     if is_tcg(run.manifest):
@@ -102,12 +119,14 @@ def analyse_run(folder, plots, resamples):
     for line in stream_summary(run):
         print(f"  {line}")
     print(f"  SUSPECT figures: {len(findings)}" + (" (see the report)" if findings else ""))
-    print(f"  wrote {REPORT_TXT}" + "".join(f", {p}" for p in written))
+    print(f"  wrote {REPORT_TXT}, {REPORT_HTML}, {SUMMARY_JSON}" + "".join(f", {p}" for p in written))
     for item in skipped:
         print(f"  not written: {item}")
     if not plots:
         print("  plots not written (--no-plots)")
 
+    if not nested:
+        print_answer(report)
     failed = all_failed_tests(run)
     if failed:
         raise InputError(f"every {' and every '.join(failed)} iteration failed; see {folder / REPORT_TXT}")

@@ -154,8 +154,11 @@ def bottleneck_lines(ctx):
         slower = slower_stages(stage_summaries(rows, run.latency_stages), private)
         if slower:
             stages = ", ".join(f"{label} {fmt(ratio, 2)}x" for label, ratio in slower)
+            # BOTTLENECK's medians keep the switched-out phases that the headline figures leave out.
+            noisy = " (noisy run: this may be the load)" if any(item.noisy for item in ctx.headline.noise) else ""
             out.append(AnswerLine("bottleneck", f"Bottleneck: the shared mapping: {stages} as long as on private "
-                                                "memory (latency frame, medians)"))
+                                                "memory (latency frame, medians of every iteration, switched-out "
+                                                f"ones included){noisy}"))
         else:
             out.append(AnswerLine("bottleneck", "Bottleneck: none in the mapping: no stage more than "
                                                 f"{REGION_RATIO_THRESHOLD}x slower on the shared region than on "

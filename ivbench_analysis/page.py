@@ -29,6 +29,8 @@ nav a { margin-right: 0.8em; }
 .body { display: flex; flex-wrap: wrap; gap: 1.2em; align-items: flex-start; }
 .text { flex: 1 1 640px; min-width: 0; overflow-x: auto; }
 .plots { flex: 1 1 560px; min-width: 0; }
+#headline .text, #headline .plots { flex-basis: 100%; }
+#headline .plots img { max-width: 1000px; }
 .plots img { max-width: 100%; height: auto; display: block; margin-bottom: 0.8em; border: 1px solid #ddd; }
 pre { font-size: 12px; line-height: 1.3; margin: 0; }
 table { border-collapse: collapse; font-size: 12px; }

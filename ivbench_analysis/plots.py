@@ -5,13 +5,14 @@ import numpy as np
 
 from .intervals import UNRELIABLE_HALF_WIDTH
 from .manifest import is_tcg, lookup
-from .model import PREFAULTED, WRITE_STUDY_CSV, variant_rank
+from .model import MAP_PHASES, PREFAULTED, WRITE_STUDY_CSV, variant_rank
 from .report.copy_study import study_table, variant_stats
+from .report.mapping import mapping_label, private_medians
 from .report.text import fmt_ratio
 from .safe_io import write_output
 from .stats import PERCENTILES, frames_by_size, mbps, successful
 from .streams import load_streams, stream_figures
-from .plot_files import BANDWIDTH_PNG, HEADLINE_PNG, LATENCY_PNGS, STREAMING_PNG, WRITE_STUDY_PNG
+from .plot_files import BANDWIDTH_PNG, HEADLINE_PNG, LATENCY_PNGS, MAP_STUDY_PNG, STREAMING_PNG, WRITE_STUDY_PNG
 
 
 def pyplot():
@@ -302,6 +303,33 @@ def plot_headline(headline, path, manifest):
     save(fig, path, manifest)
 
 
+def plot_mapping_study(run, rows, path):
+    """Per frame size, the median MB/s of phases A-C through each mapping of the region and on private memory
+    (the MAPPING STUDY table's MB/s columns)."""
+    plt = pyplot()
+    sizes = sorted(rows["size_bytes"].unique())
+    fig, axes = plt.subplots(1, len(sizes), figsize=(1 + 5 * len(sizes), 5), squeeze=False, sharey=True)
+    for ax, size in zip(axes[0], sizes):
+        in_size = rows[rows["size_bytes"] == size]
+        groups = [(mapping_label(m), in_size[in_size["mapping"] == m][[c for _, _, c in MAP_PHASES]].median())
+                  for m in sorted(set(in_size["mapping"]), key=str)]
+        private = private_medians(run, size)
+        if private:
+            groups.append(("private (reference)", private[0]))
+        width = 0.8 / len(MAP_PHASES)
+        for j, (letter, words, column) in enumerate(MAP_PHASES):
+            xs = np.arange(len(groups)) + (j - (len(MAP_PHASES) - 1) / 2) * width
+            ax.bar(xs, [mbps(size, medians[column]) for _, medians in groups], width, label=f"{letter} {words}")
+        ax.set_xticks(range(len(groups)), [name for name, _ in groups], fontsize="small")
+        ax.set_yscale("log")
+        ax.set_title(f"{size / 1e6:.3g} MB frame")
+        ax.set_ylabel("median MB/s (log scale; 1 MB = 1e6 B)")
+        ax.grid(True, axis="y", which="both", alpha=0.3)
+        ax.legend(fontsize="small")
+    fig.suptitle("Mapping study: phases A-C through each mapping of the region and on private memory")
+    save(fig, path, run.manifest)
+
+
 def write_set_plots(headline, folder):
     """The plots of a folder of repeated runs: the headline figures over all of them."""
     if not any(r.figure is not None for r in headline.results):
@@ -340,6 +368,10 @@ def write_plots(run, headline=None):
     if streams:
         plot_streaming(run, streams, folder / STREAMING_PNG)
         written.append(STREAMING_PNG)
+    study = successful(run.map_study)
+    if study is not None and not study.empty:
+        plot_mapping_study(run, study, folder / MAP_STUDY_PNG)
+        written.append(MAP_STUDY_PNG)
     if headline is not None:
         written += write_set_plots(headline, folder)
     return written, skipped

@@ -14,7 +14,7 @@ from ..model import (
     BANDWIDTH_COUNTERS_CSV, BANDWIDTH_CSV, LATENCY_COUNTERS_CSV, LATENCY_CSV, MAP_STUDY_CSV, PHASE_COUNTERS_CSV,
     REFERENCE_CSV, WRITE_STUDY_CSV, Summary,
 )
-from ..plot_files import BANDWIDTH_PNG, HEADLINE_PNG, LATENCY_PNGS, STREAMING_PNG, WRITE_STUDY_PNG
+from ..plot_files import BANDWIDTH_PNG, HEADLINE_PNG, LATENCY_PNGS, MAP_STUDY_PNG, STREAMING_PNG, WRITE_STUDY_PNG
 from ..streams import STREAM_CSV
 from .bandwidth import bandwidth_sections
 from .copy_study import copy_time_section
@@ -97,7 +97,7 @@ RUN_PARTS = [
     Part("streaming", "Stream", lambda c: streaming_section(c.run), (STREAMING_PNG,), (STREAM_CSV,), ("stream/",)),
     Part("copy", "Where the copy time goes", lambda c: copy_time_section(c.run, c.summary), (WRITE_STUDY_PNG,),
          (WRITE_STUDY_CSV,)),
-    Part("mapping", "Mapping study", lambda c: mapping_study_section(c.run), (), (MAP_STUDY_CSV,)),
+    Part("mapping", "Mapping study", lambda c: mapping_study_section(c.run), (MAP_STUDY_PNG,), (MAP_STUDY_CSV,)),
     Part("counters", "Counters", lambda c: counter_sections(c.run), (),
          (LATENCY_COUNTERS_CSV, BANDWIDTH_COUNTERS_CSV, PHASE_COUNTERS_CSV)),
     Part("notification", "Notification and CPU", lambda c: notification_section(c.run)),

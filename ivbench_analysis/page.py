@@ -95,7 +95,8 @@ def notes_block(notes):
 def section_html(report, item, plots):
     part = item.part
     if part.key == "headline":
-        body = figures_table(report.ctx.headline) + f"<pre>{esc(chr(10).join(without_table(item.lines[3:], report)))}</pre>"
+        text = without_table(item.lines[3:], report)
+        body = figures_table(report.ctx.headline) + f"<pre>{esc(chr(10).join(text))}</pre>"
     else:
         body = f"<pre>{esc(chr(10).join(item.lines[3:] if item.lines[:1] == [''] else item.lines))}</pre>"
     shown = [plots[name] for name in part.plots if name in plots]

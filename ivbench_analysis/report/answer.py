@@ -175,7 +175,8 @@ def trust_lines(ctx):
     unreliable = sum(1 for r in results if not r.reliable)
     if len(noise) == 1:
         item = noise[0]
-        verdict = f"noise {plain(item.verdict.text, 200)}" if item.verdict is not None else "noise unknown (inputs unusable)"
+        verdict = (f"noise {plain(item.verdict.text, 200)}" if item.verdict is not None
+                   else "noise unknown (inputs unusable)")
     else:
         noisy = sum(1 for item in noise if item.noisy)
         verdict = f"{noisy} of {len(noise)} runs noisy"

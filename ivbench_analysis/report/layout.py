@@ -59,7 +59,7 @@ class Context:
 class Part:
     """One section: key, title, text (the lines of performance_report.txt, empty when the run has none of
     it), plots, the input files its SUSPECT findings name, the key prefixes of its headline figures, and
-    whether the page shows it last (the environment)."""
+    whether the page shows it last (the environment); notes: what the page shows beside it instead."""
     key: str
     title: str
     text: Callable[[Context], list]
@@ -67,6 +67,7 @@ class Part:
     files: tuple = ()
     figures: tuple = ()
     at_end: bool = False
+    notes: Optional[Callable[[Context], list]] = None  # instead of the notes made from files and figures
 
 
 @dataclass(frozen=True)
@@ -86,7 +87,8 @@ RUN_PARTS = [
     Part("missing", "Missing or unreadable input", missing_input),
     Part("environment", "Environment", lambda c: environment_section(c.run), files=(MANIFEST_JSON,), at_end=True),
     Part("headline", "Headline figures", lambda c: figures_section(
-        c.headline.run_set, c.headline.results, c.headline.problems, c.headline.resamples), plots=(HEADLINE_PNG,)),
+        c.headline.run_set, c.headline.results, c.headline.problems, c.headline.resamples), plots=(HEADLINE_PNG,),
+         notes=lambda c: [f"noise: {n.label}: {n.verdict.text if n.verdict else n.error}" for n in c.headline.noise]),
     Part("noise", "Noise", lambda c: noise_section(c.headline.noise, c.headline.results)),
     Part("latency", "Latency test", lambda c: latency_sections(c.run, c.summary), LATENCY_PNGS, (LATENCY_CSV,),
          ("latency/",)),
@@ -137,8 +139,6 @@ def build_sections(ctx, parts):
         lines = part.text(ctx)
         if not lines:
             continue
-        notes = figure_notes(ctx, part.figures) + suspect_notes(ctx, part.files)
-        if part.key == "headline":
-            notes = [f"noise: {n.label}: {n.verdict.text if n.verdict else n.error}" for n in ctx.headline.noise]
+        notes = part.notes(ctx) if part.notes else figure_notes(ctx, part.figures) + suspect_notes(ctx, part.files)
         out.append(Section(part, lines, notes))
     return out

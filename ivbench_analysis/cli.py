@@ -5,6 +5,8 @@ run.json file that cannot be used: then the report and plots are still written f
 iteration of a test failed, 2 usage error. Every error is one line on stderr."""
 
 import argparse
+import contextlib
+import io
 import importlib.util
 import os
 import sys
@@ -19,7 +21,7 @@ from .intervals import RESAMPLES
 from .load import InputError, PROG, load_run, warn
 from .manifest import TCG_WARNING, is_tcg
 from .model import Summary
-from .page import REPORT_HTML, write_page
+from .page import REPORT_HTML, write_compare_page, write_page
 from .plots import write_plots, write_set_plots
 from .report import make_report, make_set_report
 from .report.answer import answer_section
@@ -136,6 +138,19 @@ def analyse_run(folder, plots, resamples, nested=False):
     return 0, run, findings
 
 
+def compare_page(folders, resamples, path):
+    """--compare of two folders, printed as without --html, and its page written to path."""
+    rows, printed = [], io.StringIO()
+    try:
+        with contextlib.redirect_stdout(printed):
+            status = compare(folders, resamples, rows)
+    finally:
+        sys.stdout.write(printed.getvalue())
+    write_compare_page(path, [str(f) for f in folders], rows, printed.getvalue())
+    print(f"{PROG}: wrote {path}")
+    return status
+
+
 def positive(text):
     """A whole number above 0 (argparse type)."""
     if not (text.isascii() and text.isdigit()) or int(text) == 0:
@@ -163,6 +178,8 @@ def main(argv=None):
                         help="two folders: each headline figure's ratio B/A with its 95%% interval and a verdict; "
                              "with single runs also (and for more than two only) the runs side by side "
                              "(mode, latency, CPU per message); instead of a report")
+    parser.add_argument("--html", metavar="FILE",
+                        help="with --compare of two folders: also write the comparison as a self-contained page")
     parser.add_argument("--resamples", type=positive, default=RESAMPLES, metavar="N",
                         help=f"bootstrap resamples per interval (default: {RESAMPLES})")
     parser.add_argument("--no-plots", action="store_true",
@@ -172,9 +189,13 @@ def main(argv=None):
         parser.error("--compare takes the folders itself: put them after it")
     if args.compare is not None and len(args.compare) < 2:
         parser.error("--compare needs two results folders or more")
+    if args.html is not None and (args.compare is None or len(args.compare) != 2):
+        parser.error("--html takes --compare of two folders (a results folder gets its report.html anyway)")
     if args.compare is None and not args.no_plots and importlib.util.find_spec("matplotlib") is None:
         sys.exit(f"{PROG}: {MISSING_PACKAGE.format('matplotlib')}")
     try:
+        if args.compare is not None and args.html is not None:
+            return compare_page([Path(d) for d in args.compare], args.resamples, Path(args.html))
         if args.compare is not None:
             return compare([Path(d) for d in args.compare], args.resamples)
         return analyse(Path(args.results_dir), plots=not args.no_plots, resamples=args.resamples)

@@ -8,6 +8,8 @@ import base64
 from html import escape
 
 from .load import InputError, warn
+from .compare import RATIO_HEADER
+from .intervals import FASTER, SLOWER
 from .report.figures import HEADER, NOT_RELIABLE, figure_row
 from .safe_io import read_input, write_output
 
@@ -135,3 +137,37 @@ def render(report, title, folder, written=()):
 def write_page(folder, report, title, written=()):
     text = render(report, title, folder, written)
     write_output(folder, REPORT_HTML, lambda f: f.write(text.encode("utf-8")))
+
+
+def render_compare(folders, rows, text):
+    """The page of --compare A B: which figures differ measurably (B/A with its interval) first, then every
+    ratio as a table and the comparison as printed."""
+    verdict = RATIO_HEADER.index("verdict")
+    cell = {name: RATIO_HEADER.index(name) for name in ("figure", "B/A", "95%_low", "95%_high")}
+    differ = [r for r in rows if r[verdict] in (FASTER, SLOWER)]
+    answer = "".join(f'<li data-topic="compare">{esc(r[cell["figure"]])}: B is {esc(r[verdict])}, B/A '
+                     f'{esc(r[cell["B/A"]])} (95% {esc(r[cell["95%_low"]])}-{esc(r[cell["95%_high"]])})</li>'
+                     for r in differ)
+    if not differ:
+        answer = f"<li>no figure differs measurably ({len(rows)} compared: every interval of B/A holds 1)</li>"
+    head = "".join(f"<th>{esc(h)}</th>" for h in RATIO_HEADER)
+    body = "".join(f'<tr class="{"differs" if r[verdict] in (FASTER, SLOWER) else ""}">'
+                   + "".join(f"<td>{esc(c)}</td>" for c in r) + "</tr>" for r in rows)
+    title = "ivshmem-bench comparison"
+    return "\n".join([
+        "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+        f'<meta http-equiv="Content-Security-Policy" content="{CSP}">',
+        f"<title>{esc(title)}</title><style>{STYLE}tr.differs td {{ font-weight: bold; }}</style></head><body>",
+        f"<h1>{esc(title)}</h1>",
+        f'<p class="folder">A = {esc(folders[0])}<br>B = {esc(folders[1])}</p>',
+        f'<section id="answer" class="answer"><h2>Answer: figures that differ measurably</h2><ul>{answer}</ul>'
+        "</section>",
+        f'<section id="ratios"><h2>B/A for each headline figure</h2><table class="ratios"><thead><tr>{head}</tr>'
+        f"</thead><tbody>{body}</tbody></table></section>",
+        f'<section id="text"><h2>As printed</h2><pre>{esc(text)}</pre></section>',
+        "</body></html>", ""])
+
+
+def write_compare_page(path, folders, rows, text):
+    page = render_compare(folders, rows, text)
+    write_output(path.parent, path.name, lambda f: f.write(page.encode("utf-8")))

@@ -258,3 +258,19 @@ def test_a_folder_of_repeated_runs_gets_its_page_and_summary(tmp_path):
     assert page.answer == summary["answer"]
     for index in (1, 2, 3):
         assert (tmp_path / f"run-{index}" / "report.html").exists()
+
+
+def test_compare_writes_a_page_of_the_figures_that_differ(analysed, tmp_path):
+    folder, _ = analysed
+    other = write_run(tmp_path / "<b>other</b>", seed=7, vm="bench")
+    page = tmp_path / "compare.html"
+    proc = subprocess.run([sys.executable, str(b.ANALYZE), "--compare", str(folder), str(other), "--html", str(page)],
+                          capture_output=True, text=True, timeout=ANALYSIS_WAIT_S)
+    assert proc.returncode == 0, proc.stderr
+    text = page.read_text()
+    assert "<script" not in text.lower() and "<b>other</b>" not in text and "&lt;b&gt;other&lt;/b&gt;" in text
+    printed = [line for line in proc.stdout.splitlines() if re.match(r"^  latency roundtrip  ", line)]
+    assert len(printed) == 1
+    cells = re.search(r"<tr[^>]*><td>latency roundtrip</td>(.*?)</tr>", text).group(1)
+    assert re.findall(r"<td>([^<]*)</td>", cells)[:5] == printed[0].split()[2:7]
+    assert '<section id="answer"' in text

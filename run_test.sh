@@ -454,15 +454,6 @@ for ((index = 1; index <= count; index++)); do
 	[ "$status" -eq 0 ] || break
 done
 
-# One analysis: of the run, or of the folder of runs (each run's own report, then one over all of them).
-if [ -n "$analysis" ] && [ "$runs_done" -gt 0 ]; then
-	ivb_log "analysing the results (analyze_results.py $top_dir)"
-	if ! "$PYTHON" analyze_results.py "$top_dir"; then
-		ivb_log "the analysis failed; the measurements are in $top_dir"
-		status=1
-	fi
-fi
-
 # Summary: where the results are and what the guest mapped.
 # Print the string value of "KEY" in the object "SECTION" of run.json (pretty-printed: one member a line).
 json_field() {
@@ -480,5 +471,15 @@ if [ "$status" -eq 0 ]; then
 	echo "run_test: PASS (host_writer and guest_reader exited 0${repeat:+ in every run})"
 else
 	echo "run_test: FAIL (host_writer ${host_rc:-}, guest_reader ${guest_rc:-unknown}${repeat:+, run $runs_done of $count})"
+fi
+
+# The analysis last, so that the terminal ends with its answer: of the run, or of the folder of runs (each
+# run's own report, then one over all of them).
+if [ -n "$analysis" ] && [ "$runs_done" -gt 0 ]; then
+	ivb_log "analysing the results (analyze_results.py $top_dir)"
+	if ! "$PYTHON" analyze_results.py "$top_dir"; then
+		echo "run_test: FAIL (the analysis failed; the measurements are in $top_dir)"
+		status=1
+	fi
 fi
 exit "$status"

@@ -5,6 +5,8 @@ run.json file that cannot be used: then the report and plots are still written f
 iteration of a test failed, 2 usage error. Every error is one line on stderr."""
 
 import argparse
+import contextlib
+import io
 import importlib.util
 import os
 import sys
@@ -19,13 +21,16 @@ from .intervals import RESAMPLES
 from .load import InputError, PROG, load_run, warn
 from .manifest import TCG_WARNING, is_tcg
 from .model import Summary
-from .plots import write_plots
-from .report import build_report, build_set_report
+from .page import REPORT_HTML, write_compare_page, write_page
+from .plots import write_plots, write_set_plots
+from .report import make_report, make_set_report
+from .report.answer import answer_section
 from .report.streaming import stream_summary
 from .repeats import RunSet, run_folders
 from .safe_io import write_output
 from .stats import successful
 from .streams import load_streams
+from .summary_json import SUMMARY_JSON, write_summary
 
 
 DEFAULT_RESULTS_DIR = "results/latest"
@@ -54,7 +59,7 @@ def analyse_set(folder, folders, plots, resamples):
     findings, status = [], 0
     for path in folders:
         try:
-            run_status, run, found = analyse_run(path, plots, resamples)
+            run_status, run, found = analyse_run(path, plots, resamples, nested=True)
         except InputError as err:
             warn(f"{path.name}: {err}; run left out")
             run_set.failed.append((path.name, str(err)))
@@ -66,26 +71,40 @@ def analyse_set(folder, folders, plots, resamples):
         findings.append(found)
     if not run_set.runs:
         raise InputError(f"{folder}: none of its {len(folders)} run folders could be analysed")
-    report = build_set_report(run_set, findings, resamples)
-    write_output(folder, REPORT_TXT, lambda f: f.write(report.encode("utf-8")))
+    report = make_set_report(run_set, findings, resamples)
+    write_output(folder, REPORT_TXT, lambda f: f.write(report.text.encode("utf-8")))
+    written = write_set_plots(report.ctx.headline, folder) if plots else []
+    write_page(folder, report, f"ivshmem-bench: {len(run_set.runs)} repeated runs", written)
+    write_summary(folder, report)
     print(f"{PROG}: {folder}: {len(run_set.runs)} of {len(folders)} runs analysed together")
     for label, error in run_set.failed:
         print(f"  left out: {label} ({error})")
-    print(f"  wrote {REPORT_TXT} (headline figures over the runs, each run's noise)")
+    print(f"  wrote {REPORT_TXT} (headline figures over the runs, each run's noise), {REPORT_HTML}, {SUMMARY_JSON}"
+          + "".join(f", {p}" for p in written))
+    print_answer(report)
     return status
 
 
-def analyse_run(folder, plots, resamples):
-    """One results folder: (exit status, the Run, its SUSPECT findings)."""
+def print_answer(report):
+    """The answer, the last lines on the terminal."""
+    for line in answer_section(report.ctx, report.answer)[:-1]:
+        print(line)
+
+
+def analyse_run(folder, plots, resamples, nested=False):
+    """One results folder: (exit status, the Run, its SUSPECT findings). nested: one run of a folder of
+    repeated runs (the answer is printed once, over all of them)."""
     run = load_run(folder)
     # A stage of 0 ns divides by zero: the figure is inf or nan ("n/a"), the checks flag the time, and numpy's
     # warnings would only add lines to stderr.
     with np.errstate(divide="ignore", invalid="ignore"):
         findings = find_suspects(run) + load_streams(run).findings
         summary = Summary()
-        report = build_report(run, findings, summary, resamples)
-        write_output(folder, REPORT_TXT, lambda f: f.write(report.encode("utf-8")))
-        written, skipped = write_plots(run) if plots else ([], [])
+        report = make_report(run, findings, summary, resamples)
+        write_output(folder, REPORT_TXT, lambda f: f.write(report.text.encode("utf-8")))
+        written, skipped = write_plots(run, report.ctx.headline) if plots else ([], [])
+        write_page(folder, report, "ivshmem-bench performance report", written)
+        write_summary(folder, report)
 
     print(f"{PROG}: {folder}")
     if is_tcg(run.manifest):
@@ -102,12 +121,14 @@ def analyse_run(folder, plots, resamples):
     for line in stream_summary(run):
         print(f"  {line}")
     print(f"  SUSPECT figures: {len(findings)}" + (" (see the report)" if findings else ""))
-    print(f"  wrote {REPORT_TXT}" + "".join(f", {p}" for p in written))
+    print(f"  wrote {REPORT_TXT}, {REPORT_HTML}, {SUMMARY_JSON}" + "".join(f", {p}" for p in written))
     for item in skipped:
         print(f"  not written: {item}")
     if not plots:
         print("  plots not written (--no-plots)")
 
+    if not nested:
+        print_answer(report)
     failed = all_failed_tests(run)
     if failed:
         raise InputError(f"every {' and every '.join(failed)} iteration failed; see {folder / REPORT_TXT}")
@@ -115,6 +136,19 @@ def analyse_run(folder, plots, resamples):
         print(f"  unusable input files: {len(run.input_errors)} (stderr and the report say which); exit status 1")
         return 1, run, findings
     return 0, run, findings
+
+
+def compare_page(folders, resamples, path):
+    """--compare of two folders, printed as without --html, and its page written to path."""
+    rows, printed = [], io.StringIO()
+    try:
+        with contextlib.redirect_stdout(printed):
+            status = compare(folders, resamples, rows)
+    finally:
+        sys.stdout.write(printed.getvalue())
+    write_compare_page(path, [str(f) for f in folders], rows, printed.getvalue())
+    print(f"{PROG}: wrote {path}")
+    return status
 
 
 def positive(text):
@@ -144,6 +178,8 @@ def main(argv=None):
                         help="two folders: each headline figure's ratio B/A with its 95%% interval and a verdict; "
                              "with single runs also (and for more than two only) the runs side by side "
                              "(mode, latency, CPU per message); instead of a report")
+    parser.add_argument("--html", metavar="FILE",
+                        help="with --compare of two folders: also write the comparison as a self-contained page")
     parser.add_argument("--resamples", type=positive, default=RESAMPLES, metavar="N",
                         help=f"bootstrap resamples per interval (default: {RESAMPLES})")
     parser.add_argument("--no-plots", action="store_true",
@@ -153,9 +189,13 @@ def main(argv=None):
         parser.error("--compare takes the folders itself: put them after it")
     if args.compare is not None and len(args.compare) < 2:
         parser.error("--compare needs two results folders or more")
+    if args.html is not None and (args.compare is None or len(args.compare) != 2):
+        parser.error("--html takes --compare of two folders (a results folder gets its report.html anyway)")
     if args.compare is None and not args.no_plots and importlib.util.find_spec("matplotlib") is None:
         sys.exit(f"{PROG}: {MISSING_PACKAGE.format('matplotlib')}")
     try:
+        if args.compare is not None and args.html is not None:
+            return compare_page([Path(d) for d in args.compare], args.resamples, Path(args.html))
         if args.compare is not None:
             return compare([Path(d) for d in args.compare], args.resamples)
         return analyse(Path(args.results_dir), plots=not args.no_plots, resamples=args.resamples)

@@ -58,9 +58,10 @@ def run_labels(folders):
     return names if len(set(names)) == len(names) else [str(folder) for folder in folders]
 
 
-def compare(folders, resamples=intervals.RESAMPLES):
+def compare(folders, resamples=intervals.RESAMPLES, ratio_rows=None):
     """Two folders: the side-by-side table when both are single runs, then the ratios B/A; more than
-    two: the side-by-side table. Printed to stdout; nothing is written. The exit status."""
+    two: the side-by-side table. Printed to stdout; nothing is written. The exit status. ratio_rows: a
+    list that receives the rows of the ratios (RATIO_HEADER), for a page of the comparison."""
     singles = [run_folders(folder) is None for folder in folders]
     if len(folders) > 2 and not all(singles):
         repeated = folders[singles.index(False)]
@@ -74,7 +75,7 @@ def compare(folders, resamples=intervals.RESAMPLES):
         return 0
     if rows is not None:
         print()
-    return print_ratios(sets, run_labels(folders), resamples)
+    return print_ratios(sets, run_labels(folders), resamples, ratio_rows)
 
 
 def named_set(folder):
@@ -109,9 +110,10 @@ def ratio_row(spec, a, b, resamples):
             fmt_ratio(ratio.high), word]
 
 
-def print_ratios(sets, labels, resamples):
+def print_ratios(sets, labels, resamples, ratio_rows=None):
     """Each headline figure both sets have: B/A, its 95% interval, faster / slower / no measurable
-    difference. The exit status: 1 when a run of either set could not be loaded."""
+    difference (the rows also appended to ratio_rows, when given). The exit status: 1 when a run of
+    either set could not be loaded."""
     status = 0
     figures, switched = [], []
     for name, run_set in zip("AB", sets):
@@ -126,6 +128,8 @@ def print_ratios(sets, labels, resamples):
     print(f"{PROG}: B/A for each headline figure (A = {labels[0]}: {len(sets[0].runs)} run(s), "
           f"B = {labels[1]}: {len(sets[1].runs)} run(s))")
     rows = [ratio_row(a[key].spec, a[key], b[key], resamples) for key in a if key in b]
+    if ratio_rows is not None:
+        ratio_rows.extend(rows)
     print("\n".join(fmt_table(RATIO_HEADER, rows)))
     print(f"  (95% intervals: {method}, each set resampled on its own, {resamples} resamples;\n"
           "  time figures: B/A of the times, lower is faster; frames/s: higher is faster;\n"

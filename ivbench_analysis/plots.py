@@ -3,19 +3,17 @@ that loading, statistics and the report text run without it."""
 
 import numpy as np
 
+from .intervals import UNRELIABLE_HALF_WIDTH
 from .manifest import is_tcg, lookup
-from .model import PREFAULTED, WRITE_STUDY_CSV, variant_rank
+from .model import MAP_PHASES, PREFAULTED, WRITE_STUDY_CSV, variant_rank
 from .report.copy_study import study_table, variant_stats
+from .report.mapping import mapping_label, private_medians
 from .report.text import fmt_ratio
 from .report.transports import write_transports_plot
 from .safe_io import write_output
 from .stats import PERCENTILES, frames_by_size, mbps, successful
 from .streams import load_streams, stream_figures
-
-
-WRITE_STUDY_PNG = "write_study.png"
-
-STREAMING_PNG = "streaming.png"
+from .plot_files import BANDWIDTH_PNG, HEADLINE_PNG, LATENCY_PNGS, MAP_STUDY_PNG, STREAMING_PNG, WRITE_STUDY_PNG
 
 
 def pyplot():
@@ -28,17 +26,34 @@ def pyplot():
     return plt
 
 
-def save(fig, path):
-    """The PNG written beside path and renamed over it (safe_io): a symlink there is replaced, not followed."""
+def run_caption(manifest):
+    """What was run, for a plot's title: VM, accelerator, the guest's mapping and its memory type."""
+    def get(*keys):
+        value = lookup(manifest, *keys)
+        text = "unknown" if value in (None, "") else str(value)
+        return "".join(ch if ch.isprintable() else "?" for ch in text)[:40]
+    return (f"{get('meta', 'vm')}, accel {get('meta', 'accel')}, mapping {get('guest', 'mapping')} "
+            f"({get('guest', 'memory_type')})")
+
+
+def frame_words(size):
+    return f", {size} B frame" if size else ""
+
+
+def save(fig, path, manifest=None):
+    """The PNG written beside path and renamed over it (safe_io): a symlink there is replaced, not followed.
+    manifest: what was run goes under the plot's title."""
     plt = pyplot()
-    fig.tight_layout()
+    if manifest is not None:
+        fig.text(0.5, 0.005, run_caption(manifest), ha="center", va="bottom", fontsize="small", color="dimgray")
+    fig.tight_layout(rect=(0, 0.03, 1, 1) if manifest is not None else None)
     try:
         write_output(path.parent, path.name, lambda f: fig.savefig(f, format="png", dpi=100))
     finally:
         plt.close(fig)
 
 
-def plot_latency_histogram(rows, path):
+def plot_latency_histogram(rows, path, manifest=None, frame=None):
     """The round trip's distribution on a linear and a logarithmic time axis (the log axis shows the tail)."""
     plt = pyplot()
     roundtrip_us = rows["roundtrip_ns"] / 1e3
@@ -54,14 +69,14 @@ def plot_latency_histogram(rows, path):
         ax.axvline(mean, color="tab:green", linestyle=":", label=f"mean {mean:.3f} µs")
         if log_axis:
             ax.set_xscale("log")
-        ax.set_title(f"Round-trip latency, {scale} time axis (n={len(rows)})")
+        ax.set_title(f"Round-trip latency{frame_words(frame)}, {scale} time axis (n={len(rows)})")
         ax.set_xlabel("round trip (µs, log scale)" if log_axis else "round trip (µs)")
         ax.set_ylabel("iterations")
         ax.legend()
-    save(fig, path)
+    save(fig, path, manifest)
 
 
-def plot_latency_over_time(data, path):
+def plot_latency_over_time(data, path, manifest=None, frame=None):
     plt = pyplot()
     rows = successful(data)
     fig, ax = plt.subplots(figsize=(12, 5))
@@ -72,12 +87,12 @@ def plot_latency_over_time(data, path):
     for i, iteration in enumerate(data.loc[data["success"] == 0, "iteration"]):
         ax.axvline(iteration, color="red", alpha=0.4, label="failed iteration" if i == 0 else None)
     ax.set_yscale("log")
-    ax.set_title("Latency test: time per stage over the run")
+    ax.set_title(f"Latency test{frame_words(frame)}: time per stage over the run")
     ax.set_xlabel("iteration")
     ax.set_ylabel("time (µs, log scale)")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(loc="upper right", fontsize="small")
-    save(fig, path)
+    save(fig, path, manifest)
 
 
 def nines(percentile):
@@ -85,7 +100,7 @@ def nines(percentile):
     return -np.log10(1 - np.asarray(percentile) / 100)
 
 
-def plot_latency_percentiles(rows, path):
+def plot_latency_percentiles(rows, path, manifest=None, frame=None):
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(10, 5.5))
     ranks = np.concatenate([np.linspace(0, 99, 397), np.linspace(99, 99.9, 91)])
@@ -104,12 +119,12 @@ def plot_latency_percentiles(rows, path):
     ax.set_xticklabels(["p0", "p50", "p90", "p99", "p99.9"])
     ax.set_yscale("log")
     ax.set_ylim(top=roundtrip_us.max() * 5)  # headroom for the text box
-    ax.set_title(f"Latency percentiles (n={len(rows)}; the axis spreads the tail)")
+    ax.set_title(f"Latency percentiles{frame_words(frame)} (n={len(rows)}; the axis spreads the tail)")
     ax.set_xlabel("percentile")
     ax.set_ylabel("time (µs, log scale)")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(loc="lower right", fontsize="small")
-    save(fig, path)
+    save(fig, path, manifest)
 
 
 def plot_bandwidth_distribution(ax, rows, frames):
@@ -169,7 +184,7 @@ def plot_success_rates(ax, data):
     ax.set_ylabel("iterations verified (%)")
 
 
-def plot_bandwidth_analysis(data, reference, stages, path):
+def plot_bandwidth_analysis(data, reference, stages, path, manifest=None):
     plt = pyplot()
     rows = successful(data)
     frames = [(f, s) for f, s in frames_by_size(data) if (rows["frame_type"] == f).any()]
@@ -179,7 +194,7 @@ def plot_bandwidth_analysis(data, reference, stages, path):
     plot_bandwidth_vs_size(axes[0][1], means, frames, reference)
     plot_time_breakdown(axes[1][0], means, frames, stages)
     plot_success_rates(axes[1][1], data)
-    save(fig, path)
+    save(fig, path, manifest)
 
 
 def plot_write_study(run, path):
@@ -221,7 +236,7 @@ def plot_write_study(run, path):
     if is_tcg(manifest):
         title += "\n(TCG: emulator timings, the memory type has no effect on speed)"
     fig.suptitle(title)
-    save(fig, path)
+    save(fig, path, run.manifest)
 
 
 def plot_streaming(run, streams, path):
@@ -258,30 +273,93 @@ def plot_streaming(run, streams, path):
         ax.grid(True, alpha=0.3)
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize="small", loc="upper right")
-    save(fig, path)
+    save(fig, path, run.manifest)
 
 
-def write_plots(run):
-    """Each plot whose data exists; returns (written, skipped with the reason)."""
+def plot_headline(headline, path, manifest):
+    """Each headline figure's 95% interval as its distance from the median (%, the table's spread), against
+    the band within which a figure is reliable."""
+    plt = pyplot()
+    results = [r for r in headline.results if r.figure is not None and r.figure.median]
+    fig, ax = plt.subplots(figsize=(10, 1.5 + 0.28 * max(len(results), 1)))
+    band = 100 * UNRELIABLE_HALF_WIDTH
+    ax.axvspan(-band, band, color="tab:green", alpha=0.12, label=f"reliable: within ±{band:.0f}%")
+    for i, r in enumerate(results):
+        f = r.figure
+        if f.low is None or f.high is None:
+            ax.plot([0], [i], "x", color="tab:red")
+            continue
+        lo, hi = 100 * (f.low - f.median) / abs(f.median), 100 * (f.high - f.median) / abs(f.median)
+        ax.plot([lo, hi], [i, i], color="tab:blue" if r.reliable else "tab:orange", linewidth=3)
+        ax.plot([0], [i], "|", color="black")
+    ax.set_yticks(range(len(results)), [r.spec.label for r in results], fontsize="x-small")
+    ax.invert_yaxis()
+    ax.axvline(0, color="black", linewidth=0.5)
+    runs = len(headline.run_set.runs)
+    ax.set_title(f"Headline figures: 95% interval around the median ({runs} run{'s' if runs > 1 else ''}; "
+                 "orange: not reliable, x: no interval)")
+    ax.set_xlabel("interval end relative to the median (%; the table's spread)")
+    ax.grid(True, axis="x", alpha=0.3)
+    ax.legend(fontsize="small", loc="lower right")
+    save(fig, path, manifest)
+
+
+def plot_mapping_study(run, rows, path):
+    """Per frame size, the median MB/s of phases A-C through each mapping of the region and on private memory
+    (the MAPPING STUDY table's MB/s columns)."""
+    plt = pyplot()
+    sizes = sorted(rows["size_bytes"].unique())
+    fig, axes = plt.subplots(1, len(sizes), figsize=(1 + 5 * len(sizes), 5), squeeze=False, sharey=True)
+    for ax, size in zip(axes[0], sizes):
+        in_size = rows[rows["size_bytes"] == size]
+        groups = [(mapping_label(m), in_size[in_size["mapping"] == m][[c for _, _, c in MAP_PHASES]].median())
+                  for m in sorted(set(in_size["mapping"]), key=str)]
+        private = private_medians(run, size)
+        if private:
+            groups.append(("private (reference)", private[0]))
+        width = 0.8 / len(MAP_PHASES)
+        for j, (letter, words, column) in enumerate(MAP_PHASES):
+            xs = np.arange(len(groups)) + (j - (len(MAP_PHASES) - 1) / 2) * width
+            ax.bar(xs, [mbps(size, medians[column]) for _, medians in groups], width, label=f"{letter} {words}")
+        ax.set_xticks(range(len(groups)), [name for name, _ in groups], fontsize="small")
+        ax.set_yscale("log")
+        ax.set_title(f"{size / 1e6:.3g} MB frame")
+        ax.set_ylabel("median MB/s (log scale; 1 MB = 1e6 B)")
+        ax.grid(True, axis="y", which="both", alpha=0.3)
+        ax.legend(fontsize="small")
+    fig.suptitle("Mapping study: phases A-C through each mapping of the region and on private memory")
+    save(fig, path, run.manifest)
+
+
+def write_set_plots(headline, folder):
+    """The plots of a folder of repeated runs: the headline figures over all of them."""
+    if not any(r.figure is not None for r in headline.results):
+        return []
+    plot_headline(headline, folder / HEADLINE_PNG, headline.run_set.runs[0].manifest)
+    return [HEADLINE_PNG]
+
+
+def write_plots(run, headline=None):
+    """Each plot whose data exists (headline: the run's headline figures); returns (written, skipped with
+    the reason)."""
     folder = run.folder
     written, skipped = [], []
+    manifest, frame = run.manifest, run.latency_frame_bytes
     latency = run.latency
     latency_rows = successful(latency)
-    latency_plots = ["latency_histogram.png", "latency_over_time.png", "latency_percentiles.png"]
     if latency_rows is not None and not latency_rows.empty:
-        plot_latency_histogram(latency_rows, folder / latency_plots[0])
-        plot_latency_over_time(latency, folder / latency_plots[1])
-        plot_latency_percentiles(latency_rows, folder / latency_plots[2])
-        written += latency_plots
+        plot_latency_histogram(latency_rows, folder / LATENCY_PNGS[0], manifest, frame)
+        plot_latency_over_time(latency, folder / LATENCY_PNGS[1], manifest, frame)
+        plot_latency_percentiles(latency_rows, folder / LATENCY_PNGS[2], manifest, frame)
+        written += list(LATENCY_PNGS)
     else:
-        skipped += [f"{p} (no successful latency iteration)" for p in latency_plots]
+        skipped += [f"{p} (no successful latency iteration)" for p in LATENCY_PNGS]
     bandwidth_rows = successful(run.bandwidth)
     if bandwidth_rows is not None and not bandwidth_rows.empty:
-        plot_bandwidth_analysis(run.bandwidth, run.reference, run.bandwidth_stages,
-                                folder / "bandwidth_analysis.png")
-        written.append("bandwidth_analysis.png")
+        plot_bandwidth_analysis(run.bandwidth, run.reference, run.bandwidth_stages, folder / BANDWIDTH_PNG, manifest)
+        written.append(BANDWIDTH_PNG)
     else:
-        skipped.append("bandwidth_analysis.png (no successful bandwidth iteration)")
+        skipped.append(f"{BANDWIDTH_PNG} (no successful bandwidth iteration)")
     if run.write_study is not None and not study_table(run).empty:
         plot_write_study(run, folder / WRITE_STUDY_PNG)
         written.append(WRITE_STUDY_PNG)
@@ -292,4 +370,10 @@ def write_plots(run):
         plot_streaming(run, streams, folder / STREAMING_PNG)
         written.append(STREAMING_PNG)
     written += write_transports_plot(run)
+    study = successful(run.map_study)
+    if study is not None and not study.empty:
+        plot_mapping_study(run, study, folder / MAP_STUDY_PNG)
+        written.append(MAP_STUDY_PNG)
+    if headline is not None:
+        written += write_set_plots(headline, folder)
     return written, skipped

@@ -2,7 +2,8 @@
 # results folder, and their tests. The columns come from schema/columns.txt.
 #   make analyze RESULTS=dir    analyse one results folder (default results/latest)
 #   make check-analysis         the pytest tests in tests/analysis (one of them runs a loopback benchmark
-#                               with counters and --write-study; test_fuzz_loaders a few derandomized examples)
+#                               with counters and --write-study; test_fuzz_loaders a few derandomized examples;
+#                               test_report_page renders report.html with headless chromium)
 #   make fuzz-analysis          the loaders' fuzz test with many random examples (FUZZ_EXAMPLES; part of make fuzz)
 
 ANALYSIS_PACKAGES := python3-pandas python3-matplotlib python3-pytest
@@ -26,7 +27,8 @@ analyze: $(BUILD)/.deps-analysis $(ANALYSIS_SOURCES)
 # first keeps that inner make from racing another test group's build under `make -j check`.
 # The tests run on every core (pytest-xdist): most start analyze_results.py, and matplotlib's start-up
 # is most of their time; test_no_plots checks that the report alone never imports it.
-ANALYSIS_TEST_PACKAGES := python3-pytest-xdist python3-hypothesis
+# chromium renders report.html in test_report_page (PIL reads its screenshot).
+ANALYSIS_TEST_PACKAGES := python3-pytest-xdist python3-hypothesis chromium python3-pil
 ANALYSIS_WORKERS ?= auto
 check-analysis: $(BUILD)/.deps-analysis $(BUILD)/host_writer $(BUILD)/guest_reader $(ANALYSIS_SOURCES) $(ANALYSIS_TESTS)
 	@$(NEED) $(ANALYSIS_TEST_PACKAGES)

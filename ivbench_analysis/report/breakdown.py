@@ -88,6 +88,18 @@ def comparison_rows(stages, reference_rows, size):
     return rows
 
 
+def slower_stages(stages, reference_rows):
+    """(label, region/private ratio of medians) of each stage more than REGION_RATIO_THRESHOLD slower on the
+    shared region than on private memory."""
+    out = []
+    for s in stages:
+        if s.reference is not None:
+            ratio = s.median / reference_rows[s.reference].median()
+            if ratio > REGION_RATIO_THRESHOLD:
+                out.append((s.label, ratio))
+    return out
+
+
 def bottleneck_lines(what, stages, reference_rows):
     """The stage with the largest share, and what the private-memory reference says about it.
 
@@ -119,12 +131,7 @@ def bottleneck_lines(what, stages, reference_rows):
                    "no evidence that the shared mapping is the bottleneck")
     lines.append(f"    on the shared region it takes {fmt(ratio, 2)}x as long as on private memory "
                  f"in the same run (medians): {verdict}")
-    slower = []
-    for s in stages:
-        if s.reference is not None:
-            other_ratio = s.median / reference_rows[s.reference].median()
-            if other_ratio > REGION_RATIO_THRESHOLD:
-                slower.append(f"{s.label} {fmt(other_ratio, 2)}x")
+    slower = [f"{label} {fmt(ratio, 2)}x" for label, ratio in slower_stages(stages, reference_rows)]
     lines.append(f"    stages more than {REGION_RATIO_THRESHOLD}x slower on the shared region than on private memory: "
                  f"{', '.join(slower) or 'none'}")
     return lines

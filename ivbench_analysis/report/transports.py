@@ -4,11 +4,11 @@ in one sentence, and the transports skipped with their reason; transports.png dr
 Self-contained: transports_section(run) returns the section's lines, plot_transports draws the PNG."""
 
 from ..manifest import TCG_WARNING, is_tcg
+from ..plot_files import TRANSPORTS_PNG
 from ..streams import LATENCY_PERCENTILES
 from ..transports import TRANSPORT_CSV, UNITS, load_transports, ratio_sentences
 from .text import fmt, fmt_ratio, fmt_table, section
 
-TRANSPORTS_PNG = "transports.png"
 TITLE = "TRANSPORTS (is ivshmem worth it?)"
 
 

@@ -259,6 +259,8 @@ static int take_ack(struct tp_state *st, bool wait)
 	f->latency_ns = now - st->start_ns - f->publish_ns;
 	f->guest_copy_ns = h.a;
 	f->guest_verify_ns = h.b;
+	ivb_stream_judge(f, st->run->cfg.verify, st->corrupt != NULL && f->seq == st->run->cfg.corrupt_frame,
+			 f->latency_ns);
 	st->acked++;
 	rec->acked++;
 	rec->failed += ivb_stream_frame_failed(f);

@@ -85,24 +85,23 @@ static void notice(struct ivb_stream_host *h)
 	h->noticed_ns = ivb_now_ns();
 }
 
-/*
- * The host's verdict on a consumed frame. The guest copied and checked it after it was written and
- * before its release was seen (now, an upper bound of when it was noticed), so its times must fit in
- * that window; the verification the ring asked for must have been done; the frame the host corrupted
- * must have been found bad.
- */
-static void judge(struct ivb_stream_host *h, struct ivb_stream_frame *f)
+void ivb_stream_judge(struct ivb_stream_frame *f, uint32_t verify, bool corrupted, uint64_t window_ns)
 {
-	const uint64_t window = ivb_now_ns() - h->start_ns - f->ready_ns;
-	const bool passed = f->status == IVB_FRAME_OK ||
-			    (f->status == IVB_FRAME_UNVERIFIED && h->ring.g.verify == IVB_VERIFY_NONE);
+	const bool passed = f->status == IVB_FRAME_OK || (f->status == IVB_FRAME_UNVERIFIED && verify == IVB_VERIFY_NONE);
 
-	/* Each time is at most IVB_MAX_DURATION_NS (ring.c): their sum does not wrap. */
-	if (h->corrupt && f->seq == h->corrupt_frame && passed)
+	/* Each time is at most IVB_MAX_DURATION_NS (ring.c and the transports' checks): their sum does not wrap. */
+	if (corrupted && passed)
 		f->error = "accepted_corrupted_frame";
-	else if (!ivb_guest_time_fits(f->guest_copy_ns + f->guest_verify_ns, window))
+	else if (!ivb_guest_time_fits(f->guest_copy_ns + f->guest_verify_ns, window_ns))
 		f->error = "implausible_timing";
 	f->failed = !passed || f->error != NULL;
+}
+
+/* The guest copied and checked the frame after it was written and before its release was seen (now). */
+static void judge(struct ivb_stream_host *h, struct ivb_stream_frame *f)
+{
+	ivb_stream_judge(f, h->ring.g.verify, h->corrupt && f->seq == h->corrupt_frame,
+			 ivb_now_ns() - h->start_ns - f->ready_ns);
 }
 
 static int host_fail(struct ivb_stream_host *h, int err, const char *what)

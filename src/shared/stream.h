@@ -49,6 +49,14 @@ struct ivb_stream_frame {
 	uint64_t ready_ns;    /* host clock: written into its slot, about to be published (the guest's earliest) */
 };
 
+/*
+ * The host's verdict on a consumed frame (sets failed and error): the verification it asked for (verify,
+ * enum ivb_ring_verify) must have been done and passed; the frame it corrupted (corrupted) must have been
+ * found bad; the guest's copy and check times must fit in window_ns, the host-measured time between the
+ * frame's being ready and the guest's answer being seen.
+ */
+void ivb_stream_judge(struct ivb_stream_frame *f, uint32_t verify, bool corrupted, uint64_t window_ns);
+
 typedef int (*ivb_stream_frame_fn)(void *arg, const struct ivb_stream_frame *f);
 
 /* Whether the peer is still there (e.g. not ABORTED): 0, or a negative errno with `why` set. */

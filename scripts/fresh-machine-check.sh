@@ -153,7 +153,7 @@ what="make ${make_args[*]} at $(git -C "$work/root$CLONE" rev-parse --short HEAD
 [ "$runs" -eq 1 ] || what+=", $runs runs in a row"
 
 mkdir -p "$CACHE/logs"
-log=$CACHE/logs/$(date -u +%Y%m%dT%H%M%SZ).log
+log=$(mktemp --suffix=.log "$CACHE/logs/$(date -u +%Y%m%dT%H%M%SZ)-XXXX")
 start=$SECONDS
 rc=0
 # A private mount namespace: nothing mounted inside propagates back to this machine's mounts.

@@ -144,7 +144,9 @@ if [ ! -d "$BASE" ]; then
 fi
 
 cp -a "$BASE" "$work/root"
+# A machine's network settings, which minbase leaves to the installer: the host's DNS, the standard hosts file.
 cp /etc/resolv.conf "$work/root/etc/resolv.conf"
+printf '127.0.0.1 localhost\n::1 localhost ip6-localhost ip6-loopback\n' >"$work/root/etc/hosts"
 git clone --quiet --no-hardlinks "$repo" "$work/root$CLONE" || ivb_die "cannot clone $repo"
 if [ -n "$rev" ]; then
 	git -C "$work/root$CLONE" checkout --quiet --detach "$rev" || ivb_die "cannot check out $rev in the clone of $repo"

@@ -50,22 +50,26 @@ else
 	task="cannot install: ${missing[*]}"
 fi
 
+as_root=1
+if [ "$(id -u)" -ne 0 ]; then
+	if ! { command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; }; then
+		if [ "$update_only" -eq 1 ]; then
+			echo "need-packages: $task: not root and no sudo" >&2
+		else
+			echo "need-packages: missing Debian packages: ${missing[*]}; run as root or install them with apt-get" >&2
+		fi
+		exit 1
+	fi
+	as_root=0
+fi
 if ! { mkdir -p "$(dirname "$LOG")" && touch "$LOG"; } 2>/dev/null; then
 	echo "need-packages: cannot write the apt log $LOG (set IVB_APT_LOG); $task" >&2
 	exit 1
 fi
-if [ "$(id -u)" -ne 0 ]; then
-	# The rest runs as root: the lock's folder is root's, and apt needs root. The user's log file stays.
-	if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
-		exec sudo -n env IVB_APT_LOG="$LOG" IVB_PACKAGES_LOCK="$LOCK" IVB_PACKAGES_LOCK_WAIT="$LOCK_WAIT" \
-			"$(realpath "$0")" "${ARGS[@]}"
-	fi
-	if [ "$update_only" -eq 1 ]; then
-		echo "need-packages: $task: not root and no sudo" >&2
-	else
-		echo "need-packages: missing Debian packages: ${missing[*]}; run as root or install them with apt-get" >&2
-	fi
-	exit 1
+# The rest runs as root: the lock's folder is root's, and apt needs root. The log stays the user's file.
+if [ "$as_root" -eq 0 ]; then
+	exec sudo -n env IVB_APT_LOG="$LOG" IVB_PACKAGES_LOCK="$LOCK" IVB_PACKAGES_LOCK_WAIT="$LOCK_WAIT" \
+		"$(realpath "$0")" "${ARGS[@]}"
 fi
 
 if ! { mkdir -p "$(dirname "$LOCK")" && exec {lock_fd}>>"$LOCK"; } 2>/dev/null; then

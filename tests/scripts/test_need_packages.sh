@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # shellcheck disable=SC2015  # "check && pass || fail" is meant: pass never fails
-# scripts/need-packages.sh with stand-ins for dpkg-query, apt-get and id on PATH (no apt run, no root needed):
-# one line per package it installs, apt's output in the log only; on failure the log's last lines and one
-# error line, exit 1; nothing to do when everything is installed; --update-lists; two runs at once both
-# succeed (one waits for the other's lock, then finds its package installed); a lock never released fails
-# with one line after the time limit.
+# scripts/need-packages.sh with stand-ins for dpkg-query, apt-get, id and sudo on PATH (no apt run, no root
+# needed): one line per package it installs, apt's output in the log only; on failure the log's last lines and
+# one error line, exit 1; nothing to do when everything is installed; --update-lists; a user other than root
+# runs it through sudo -n; two runs at once both succeed (one waits for the other's lock, then finds its package
+# installed); a lock never released fails with one line after the time limit.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -49,7 +49,18 @@ if [[ " $* " == *" install "* ]]; then
 fi
 exit 0
 STUB
-printf '#!/bin/sh\necho 0\n' >"$WORK/bin/id"
+# id says STUB_UID (default root); sudo -n runs its command as "root" and says so in STUB_CALLS.
+cat >"$WORK/bin/id" <<'STUB'
+#!/bin/sh
+echo "${STUB_UID:-0}"
+STUB
+cat >"$WORK/bin/sudo" <<'STUB'
+#!/bin/sh
+[ "$1" = -n ] && shift
+[ "$1" = true ] && exit 0
+echo "sudo $1" >>"$STUB_CALLS"
+STUB_UID=0 exec "$@"
+STUB
 chmod +x "$WORK/bin/"*
 export STUB_CALLS=$WORK/calls STUB_INSTALLED=$WORK/installed STUB_APT_LOCK=$WORK/apt-lists.lock
 export IVB_APT_LOG=$WORK/apt.log IVB_PACKAGES_LOCK=$WORK/packages.lock
@@ -100,6 +111,12 @@ run --update-lists
 [ "$rc" -eq 0 ] && [ "$out" = "need-packages: updating the package lists (log: $WORK/apt.log)" ] &&
 	[ "$(cat "$WORK/calls")" = "-o DPkg::Lock::Timeout=600 update -q" ] && pass update_lists_only ||
 	fail update_lists_only "exit $rc, apt-get calls: $(cat "$WORK/calls"), output: $out"
+
+: >"$WORK/calls"
+STUB_UID=1000 run zeta
+[ "$rc" -eq 0 ] && [ "$out" = "need-packages: installing zeta (log: $WORK/apt.log)" ] &&
+	[ "$(head -n 1 "$WORK/calls")" = "sudo env" ] && grep -qx zeta "$WORK/installed" && pass through_sudo ||
+	fail through_sudo "exit $rc, calls: $(cat "$WORK/calls"), output: $out"
 
 # Two installs at once, as make's parallel test groups start them: the first one's apt-get update holds apt's
 # lock until the second run has got as far as it can. Both must succeed, and the second must not install again

@@ -23,7 +23,10 @@ CRYPTO_CFLAGS = $(shell pkg-config --cflags libcrypto 2>/dev/null)
 CRYPTO_LIBS = $(shell pkg-config --libs libcrypto 2>/dev/null || echo -lcrypto) -lxxhash
 CRYPTO_STATIC_LIBS = $(shell pkg-config --static --libs libcrypto 2>/dev/null || echo -lcrypto -ldl -pthread) -lxxhash
 
-BUILD_PACKAGES := gcc make pkg-config libssl-dev libxxhash-dev
+# libc6-dev is only a Recommends of gcc, which apt may be set to leave out.
+BUILD_PACKAGES := gcc libc6-dev make pkg-config libssl-dev libxxhash-dev
+# The shell tests read run.json with Debian's python3 and look for leftover processes with pgrep (procps).
+TEST_PACKAGES := python3 procps
 NEED := scripts/need-packages.sh
 
 # The source tree by role (docs/layout.md): a module is added by creating its file in the folder of its role.

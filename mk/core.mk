@@ -28,6 +28,7 @@ check-unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do $(TEST_LIMIT) $$t; done
 
 check-loopback: $(BUILD)/host_writer $(BUILD)/guest_reader $(BUILD)/ivshmem_server
+	@$(NEED) $(TEST_PACKAGES)
 	$(TEST_LIMIT) tests/integration/loopback.sh $(BUILD)
 	$(TEST_LIMIT) tests/integration/stream.sh $(BUILD)
 	$(TEST_LIMIT) tests/integration/transports.sh $(BUILD)
@@ -40,6 +41,7 @@ asan:
 		$(BUILD)/asan/host_writer $(BUILD)/asan/guest_reader $(BUILD)/asan/ivshmem_server unit-tests
 
 check-asan: asan
+	@$(NEED) $(TEST_PACKAGES)
 	$(MAKE) --no-print-directory BUILD=$(BUILD)/asan CFLAGS="$(ASAN_FLAGS)" LDFLAGS="$(ASAN_FLAGS)" check-unit
 	# The late start waits 30 s for nothing the sanitizers could see: check-loopback runs it.
 	LOOPBACK_SKIP=test_guest_starts_late ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
@@ -50,12 +52,12 @@ check-asan: asan
 		$(TEST_LIMIT) tests/integration/transports.sh $(BUILD)/asan
 
 # REPEAT=N independent runs of each test (default 5 for bench-loopback, 3 for bench-doorbell): the ratios come
-# with 95% intervals over them.
+# with 95% intervals over them. The summaries are computed with the analysis package (deps-analysis).
 # The stream test's frames/s against the same run's pipeline limit and lock-step test; drops at 60 and 144 fps.
-bench-stream: $(BUILD)/host_writer $(BUILD)/guest_reader
+bench-stream: $(BUILD)/host_writer $(BUILD)/guest_reader $(BUILD)/.deps-analysis
 	bench/stream.sh $(BUILD)
 
-bench-loopback: $(BUILD)/host_writer $(BUILD)/guest_reader $(BUILD)/bench_pingpong
+bench-loopback: $(BUILD)/host_writer $(BUILD)/guest_reader $(BUILD)/bench_pingpong $(BUILD)/.deps-analysis
 	REPEAT=$(REPEAT) bench/loopback.sh $(BUILD)
 
 $(BUILD)/bench_%: bench/%.c $(BUILD)/shared/opts.o | $(BUILD)/.deps-build
@@ -63,5 +65,5 @@ $(BUILD)/bench_%: bench/%.c $(BUILD)/shared/opts.o | $(BUILD)/.deps-build
 
 # Polling against the doorbell mode host to host; BENCH_VM=1 adds the same runs in the bench VM.
 bench-doorbell: $(BUILD)/host_writer $(BUILD)/guest_reader $(BUILD)/ivshmem_server $(BUILD)/bench_pingpong \
-		$(BUILD)/bench_wakeup
+		$(BUILD)/bench_wakeup $(BUILD)/.deps-analysis
 	REPEAT=$(REPEAT) bench/doorbell.sh $(if $(BENCH_VM),--vm) $(BUILD)

@@ -17,4 +17,5 @@ devvm-print-guest-sources:
 	@echo $(GUEST_SRCS) $(SHARED_SRCS)
 
 check-devvm: $(BUILD)/host_writer | deps-devvm
+	@$(NEED) $(TEST_PACKAGES)
 	tests/devvm/run.sh $(BUILD)

@@ -10,7 +10,7 @@ IVSERVER_TEST := $(BUILD)/tests/test_ivserver
 DOORBELL_MODULE := $(BUILD)/ivshmem_doorbell.ko
 DOORBELL_SELFTEST := $(BUILD)/doorbell-test/ivdb_selftest
 # The integration tests run QEMU; python3 plays a test peer and speaks QMP; pgrep looks for leftovers.
-DOORBELL_TEST_PACKAGES := qemu-system-x86 python3 procps
+DOORBELL_TEST_PACKAGES := qemu-system-x86 $(TEST_PACKAGES)
 # The VM test's initramfs: a static busybox, packed with cpio; the kernel comes from vm/kernel.sh.
 DOORBELL_VM_PACKAGES := qemu-system-x86 python3 busybox-static cpio xz-utils
 DOORBELL_LIMIT := timeout 300

@@ -10,8 +10,6 @@
 #   make check-vm    the VM tests (tests/vm/), part of `make check`
 
 VM_PACKAGES := qemu-system-x86 busybox-static cpio xz-utils
-# The VM tests read run.json with Debian's python3 and look for leftover QEMU processes with pgrep.
-VM_TEST_PACKAGES := python3 procps
 BENCH_INITRAMFS := $(BUILD)/bench-initramfs.cpio
 BENCH_INITRAMFS_DOORBELL := $(BUILD)/bench-initramfs-doorbell.cpio
 RUN_TEST_ARGS ?=
@@ -45,5 +43,5 @@ test: | deps-vm deps-analysis
 
 CHECK_TARGETS += check-vm
 check-vm: $(BUILD)/host_writer $(BUILD)/ivshmem_server $(BENCH_INITRAMFS) initramfs-doorbell | deps-vm
-	@$(NEED) $(VM_TEST_PACKAGES)
+	@$(NEED) $(TEST_PACKAGES)
 	@tests/vm/run.sh

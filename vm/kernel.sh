@@ -103,11 +103,7 @@ pkg=$(current_package)
 if [ -z "$pkg" ] && [ -z "$(newest_cached)" ]; then
 	# A fresh machine may have no package lists yet.
 	ivb_log "apt-cache does not know $META_PACKAGE; updating the package lists"
-	if [ "$(id -u)" -eq 0 ]; then
-		apt-get update -qq >&2 || true
-	elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then
-		sudo -n apt-get update -qq >&2 || true
-	fi
+	"$(dirname "$0")/../scripts/need-packages.sh" --update-lists || true
 	pkg=$(current_package)
 fi
 

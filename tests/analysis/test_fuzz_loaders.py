@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from hypothesis.configuration import set_hypothesis_home_dir
 
 import builders as b
 from ivbench_analysis.checks import find_suspects
@@ -19,6 +20,10 @@ from ivbench_analysis.load import InputError, load_run
 from ivbench_analysis.model import Summary
 from ivbench_analysis.report import build_report
 
+# Hypothesis writes its caches (a Unicode table) under .hypothesis/ in the current folder, the source tree, even
+# without an example database: they go to the build folder unless HYPOTHESIS_STORAGE_DIRECTORY says where.
+set_hypothesis_home_dir(os.environ.get("HYPOTHESIS_STORAGE_DIRECTORY")
+                        or str(Path(__file__).resolve().parents[2] / "build" / "hypothesis"))
 settings.register_profile("check", max_examples=12, derandomize=True, deadline=None, database=None,
                           suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("long", max_examples=int(os.environ.get("FUZZ_EXAMPLES", "2000")), deadline=None, database=None,

@@ -43,8 +43,9 @@ MAINS := src/host/host_writer.c src/guest/guest_reader.c src/server/ivshmem_serv
 objs = $(patsubst src/%.c,$(BUILD)/%.o,$(1))
 
 SHARED_OBJS := $(call objs,$(SHARED_SRCS))
-# The CSV writer's columns are generated from the one schema (schema/columns.txt), never written by hand.
-HOST_OBJS := $(call objs,$(HOST_SRCS)) $(BUILD)/gen/columns.o $(BUILD)/server/ivserver_setup.o
+# The CSV writer's columns and run.json's keys are generated from their schemas (schema/columns.txt,
+# schema/run.txt), never written by hand.
+HOST_OBJS := $(call objs,$(HOST_SRCS)) $(BUILD)/gen/columns.o $(BUILD)/gen/run_keys.o $(BUILD)/server/ivserver_setup.o
 GUEST_OBJS := $(call objs,$(GUEST_SRCS))
 SERVER_OBJS := $(call objs,$(SERVER_SRCS))
 # Every module but the mains: what test programs and fuzz targets link.
@@ -65,7 +66,7 @@ $(BUILD)/.deps-build: $(NEED)
 	@touch $@
 
 # The generated headers must exist before the first compile; after it, the .d files say who includes them.
-GEN_HEADERS := $(BUILD)/gen/columns.h $(BUILD)/gen/revision.h
+GEN_HEADERS := $(BUILD)/gen/columns.h $(BUILD)/gen/run_keys.h $(BUILD)/gen/revision.h
 
 # src/ROLE/x.c -> build/ROLE/x.o, seeing its own folder's headers, the shared ones and the generated ones.
 $(BUILD)/%.o: src/%.c | $(GEN_HEADERS) $(BUILD)/.deps-build
@@ -78,7 +79,12 @@ $(BUILD)/gen/columns.h $(BUILD)/gen/columns.c: $(BUILD)/gen/columns.%: schema/co
 	@mkdir -p $(@D)
 	awk -v out=$* -f schema/gen-columns.awk $< >$@.tmp && mv $@.tmp $@
 
-$(BUILD)/gen/columns.o: $(BUILD)/gen/columns.c | $(GEN_HEADERS) $(BUILD)/.deps-build
+# run.json's keys: generated from its one schema (schema/run.txt), never written by hand.
+$(BUILD)/gen/run_keys.h $(BUILD)/gen/run_keys.c: $(BUILD)/gen/run_keys.%: schema/run.txt schema/gen-run.awk
+	@mkdir -p $(@D)
+	awk -v out=$* -f schema/gen-run.awk $< >$@.tmp && mv $@.tmp $@
+
+$(BUILD)/gen/columns.o $(BUILD)/gen/run_keys.o: $(BUILD)/gen/%.o: $(BUILD)/gen/%.c | $(GEN_HEADERS) $(BUILD)/.deps-build
 	$(CC) $(IVB_CPPFLAGS) $(DEPFLAGS) $(IVB_CFLAGS) -c -o $@ $<
 
 # The revision run.json records: the one the binaries are built from. Rewritten only when

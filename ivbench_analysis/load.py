@@ -10,8 +10,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from . import PROG, schema
+from . import PROG, run_schema, schema
 from .manifest import MANIFEST_JSON, latency_frame_bytes
+from .run_schema import TYPE_WORDS, fits, json_type
 from .model import (
     BANDWIDTH_COLUMNS, BANDWIDTH_CSV, BANDWIDTH_STAGES, GUEST_PHASE_COLUMNS, LATENCY_COLUMNS, LATENCY_CSV,
     LATENCY_STAGES, MAPPINGS, MESSAGE_KEYS, PHASES, PREFAULTED, REFERENCE_COLUMNS, REFERENCE_CSV, STUDY_STAGE_LABEL, TESTS,
@@ -303,47 +304,18 @@ def load_extra(folder, spec, notes, errors, rejects):
     return data
 
 
-# run.json as src/host/manifest.c writes it: the type of each field the analysis reads. A field of another type is
-# left out (the report treats it as not recorded) and named. Fields not listed here may hold anything (the
-# values the SUSPECT checks judge themselves: options.mode and interval_us, host/guest cpu and doorbell).
-TEXT, COUNT, BOOL = "text", "count", "bool"
-TYPE_WORDS = {TEXT: "a string", COUNT: "a whole number", BOOL: "true or false"}
-CPU_SIDE = {"kernel": TEXT, "machine": TEXT, "cpu_model": TEXT, "cores": COUNT, "flush": TEXT,
-            "counters_missing": TEXT, "cpu_missing": TEXT, "mapping": TEXT, "memory_type": TEXT, "device": TEXT,
-            "map_size": COUNT}
-MANIFEST_SHAPE = {
-    "tool": TEXT, "protocol_version": COUNT, "git_revision": TEXT, "status": TEXT, "abort_reason": TEXT,
-    "started_utc": TEXT, "finished_utc": TEXT, "units": TEXT, "failures_not_listed": COUNT,
-    "options": {"shm": TEXT, "iterations": COUNT, "latency_frame_bytes": COUNT, "bw_iterations": COUNT,
-                "frames": TEXT, "ref_iterations": COUNT, "warmup": COUNT, "timeout_s": COUNT, "counters": BOOL,
-                "write_study": BOOL, "map_study": BOOL, "corrupt_iteration": COUNT},
-    "host": CPU_SIDE,
-    "guest": CPU_SIDE,
-    "region": {"path": TEXT, "size": COUNT, "header_size": COUNT, "buffer_capacity": COUNT},
-    "meta": {"accel": TEXT, "vm": TEXT, "qemu_version": TEXT},
-    "summary": {"*": {"planned": COUNT, "iterations": COUNT, "succeeded": COUNT}},
-    "failures": [{"test": TEXT, "frame": TEXT, "iteration": COUNT, "error": TEXT}],
-}
+# run.json's keys and their types come from its schema (schema/run.txt, run_schema.py). A field of another type
+# is left out (the report treats it as not recorded) and named; a key the schema does not declare is kept as it
+# is (a run of an older or newer format). Left out of this check: the values the analysis judges itself, with a
+# SUSPECT line each (options.mode and interval_us, host/guest cpu and doorbell: checks.py; streams: streams.py;
+# noise: noise.py; map_study: report/mapping.py).
+SELF_CHECKED = ("options.mode", "options.interval_us", "host.cpu", "guest.cpu", "host.doorbell", "guest.doorbell",
+                "streams", "noise", "map_study")
+MANIFEST_SHAPE = run_schema.SCHEMA.shape(skip=SELF_CHECKED)
 
 # run.json is three levels deep; anything much deeper is not ours (and a deep enough one exhausts the parser).
 MAX_JSON_DEPTH = 16
 MAX_MANIFEST_BYTES = 16 << 20  # host_writer's run.json holds tens of kilobytes
-
-
-def json_type(value):
-    if isinstance(value, bool):
-        return "true or false"
-    if isinstance(value, (int, float)):
-        return f"a number {value!r}"
-    return {str: "a string", list: "a list", dict: "an object", type(None): "null"}[type(value)]
-
-
-def fits(value, kind):
-    if kind == TEXT:
-        return isinstance(value, str)
-    if kind == COUNT:
-        return isinstance(value, int) and not isinstance(value, bool) and value >= 0
-    return isinstance(value, bool)
 
 
 def checked_shape(value, shape, where, problems):
@@ -415,6 +387,10 @@ def load_manifest(folder, notes, errors):
         notes.append(str(err))
         errors.append(str(err))
         return {}
+    version = manifest.get("format_version", run_schema.FIRST_VERSION)
+    if run_schema.fits(version, run_schema.COUNT) and version > run_schema.SCHEMA.version:
+        notes.append(f"{MANIFEST_JSON}: format version {version}, newer than the {run_schema.SCHEMA.version} this "
+                     "analysis reads: keys it does not know are ignored")
     problems = []
     manifest = checked_shape(manifest, MANIFEST_SHAPE, "", problems)
     if problems:

@@ -4,6 +4,7 @@ the mode and interval, CPU and doorbell records (None when a value cannot be rig
 import math
 
 from .model import NAMED_FRAMES
+from .run_schema import check_path
 
 
 MANIFEST_JSON = "run.json"
@@ -30,8 +31,11 @@ def is_tcg(manifest):
     return str(lookup(manifest, "meta", "accel", default="")).lower() == "tcg"
 
 
-def lookup(mapping, *keys, default=None):
-    """mapping[k1][k2]... or default when a level is missing or not an object."""
+def lookup(mapping, *keys, default=None, under=""):
+    """mapping[k1][k2]... or default when a level is missing or not an object. mapping is run.json, or the
+    value at the schema path `under` (e.g. "streams[]"); a path schema/run.txt does not declare is a
+    ValueError, so the analysis cannot ask for a key nothing writes."""
+    check_path(".".join((under, *keys)) if under else ".".join(keys))
     for key in keys:
         if not isinstance(mapping, dict) or key not in mapping:
             return default
@@ -60,9 +64,8 @@ def parse_frame_bytes(value):
 
 def latency_frame_bytes(manifest):
     """The latency test's message size from run.json's options, or None when it does not say."""
-    options = lookup(manifest, "options", default={})
-    for key in ("latency_frame_bytes", "latency_frame_size", "latency_frame"):
-        size = parse_frame_bytes(lookup(options, key))
+    for key in ("latency_frame_bytes", "latency_frame"):
+        size = parse_frame_bytes(lookup(manifest, "options", key))
         if size:
             return size
     return None

@@ -1,5 +1,5 @@
 # analyze_results.py (the entry point) and ivbench_analysis/ (the package): the report and plots of a
-# results folder, and their tests. The columns come from schema/columns.txt.
+# results folder, and their tests. The columns come from schema/columns.txt, run.json's keys from schema/run.txt.
 #   make analyze RESULTS=dir    analyse one results folder (default results/latest)
 #   make check-analysis         the pytest tests in tests/analysis (one of them runs a loopback benchmark
 #                               with counters and --write-study; test_fuzz_loaders a few derandomized examples;
@@ -8,7 +8,7 @@
 
 ANALYSIS_PACKAGES := python3-pandas python3-matplotlib python3-pytest
 RESULTS ?= results/latest
-ANALYSIS_SOURCES := analyze_results.py schema/columns.txt $(sort $(wildcard ivbench_analysis/*.py ivbench_analysis/*/*.py))
+ANALYSIS_SOURCES := analyze_results.py schema/columns.txt schema/run.txt $(sort $(wildcard ivbench_analysis/*.py ivbench_analysis/*/*.py))
 ANALYSIS_TESTS := $(sort $(wildcard tests/analysis/*.py))
 
 CHECK_TARGETS += check-analysis

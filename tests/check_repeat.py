@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Check the layout of `run_test.sh --repeat N`: RESULTS/latest -> <timestamp>/ holding run-1 ... run-N, each
-with a completed run.json whose meta says repeat_index, repeat_count and same_boot, and whose noise block
-ivbench_analysis/noise.py can read (before and after snapshots, the busy list, bench_threads).
+with a completed run.json that matches schema/run.txt both ways (run_test.sh's --meta keys included), whose
+meta says repeat_index, repeat_count and same_boot, and whose noise block ivbench_analysis/noise.py can read
+(before and after snapshots, the busy list, bench_threads).
 
 Usage: tests/check_repeat.py RESULTS_DIR N SAME_BOOT(true|false)
 Prints one line; exit status 0 when everything holds, 1 with the first thing that does not."""
@@ -11,7 +12,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from ivbench_analysis import noise  # noqa: E402
+from ivbench_analysis import noise, run_schema  # noqa: E402
 
 
 def check(results: str, count: int, same_boot: str) -> str:
@@ -30,6 +31,9 @@ def check(results: str, count: int, same_boot: str) -> str:
                 manifest = json.load(f)
         except (OSError, ValueError) as err:
             return f"{path}: {err}"
+        problems = run_schema.SCHEMA.problems(manifest)
+        if problems:
+            return f"{path}: {problems[0]} ({run_schema.SCHEMA_PATH.name})"
         if manifest.get("status") != "completed":
             return f"{path}: status {manifest.get('status')!r}"
         meta = manifest.get("meta", {})

@@ -186,6 +186,9 @@ void ivb_output_write_manifest(struct ivb_run *run, const char *status)
 	run->manifest.guest_counters_note = run->host.counters_note;
 	ivb_utc_now(run->manifest.finished_utc);
 	ret = ivb_manifest_write(run->cfg.out_dir, &run->manifest);
-	if (ret < 0)
+	if (ret == -EPROTO)
+		fprintf(stderr, PROG ": %s/run.json: a key written outside the object schema/run.txt puts it in\n",
+			run->cfg.out_dir);
+	else if (ret < 0)
 		fprintf(stderr, PROG ": cannot write %s/run.json: %s\n", run->cfg.out_dir, strerror(-ret));
 }

@@ -1,7 +1,9 @@
-/* json.c: a small streaming JSON writer. */
+/* json.c: a small streaming JSON writer for run.json, checking each key's place against schema/run.txt. */
 #include "json.h"
 
+#include <errno.h>
 #include <inttypes.h>
+#include <string.h>
 
 /* The length of the valid UTF-8 sequence at p (1 to 4), or 0 if it is not one (RFC 3629). */
 static size_t utf8_length(const unsigned char *p)
@@ -52,26 +54,29 @@ void ivb_json_write_string(FILE *f, const char *s)
 	fputc('"', f);
 }
 
-/* Comma, newline and indentation before a member, then its key. */
-static void member(struct ivb_json *j, const char *key)
+/* Comma, newline and indentation before a member, then its name (none inside a list). */
+static void member(struct ivb_json *j, int key, const char *name)
 {
+	if (ivb_run_keys[key].parent != j->holds[j->depth] && j->misplaced < 0)
+		j->misplaced = key;
 	if (!j->first[j->depth])
 		fputc(',', j->f);
 	j->first[j->depth] = false;
 	fprintf(j->f, "\n%*s", 2 * j->depth, "");
-	if (key != NULL) {
-		ivb_json_write_string(j->f, key);
+	if (name != NULL) {
+		ivb_json_write_string(j->f, name);
 		fputs(": ", j->f);
 	}
 }
 
-static void open_scope(struct ivb_json *j, const char *key, char bracket)
+static void open_scope(struct ivb_json *j, int key, char bracket)
 {
-	member(j, key);
+	member(j, key, ivb_run_keys[key].name);
 	fputc(bracket, j->f);
 	if (j->depth + 1 < IVB_JSON_DEPTH)
 		j->depth++;
 	j->first[j->depth] = true;
+	j->holds[j->depth] = ivb_run_keys[key].members;
 }
 
 static void close_scope(struct ivb_json *j, char bracket)
@@ -89,49 +94,55 @@ void ivb_json_begin(struct ivb_json *j, FILE *f)
 {
 	j->f = f;
 	j->depth = 1;
+	j->misplaced = -1;
 	fputc('{', f);
 	j->first[1] = true;
+	j->holds[1] = -1;
 }
 
-void ivb_json_end(struct ivb_json *j)
+int ivb_json_end(struct ivb_json *j)
 {
 	close_scope(j, '}');
 	fputc('\n', j->f);
+	return j->misplaced < 0 ? 0 : -EPROTO;
 }
 
-void ivb_json_object(struct ivb_json *j, const char *key) { open_scope(j, key, '{'); }
+void ivb_json_object(struct ivb_json *j, struct ivb_rk_object key) { open_scope(j, key.id, '{'); }
 void ivb_json_object_end(struct ivb_json *j) { close_scope(j, '}'); }
-void ivb_json_array(struct ivb_json *j, const char *key) { open_scope(j, key, '['); }
+void ivb_json_array(struct ivb_json *j, struct ivb_rk_list key) { open_scope(j, key.id, '['); }
 void ivb_json_array_end(struct ivb_json *j) { close_scope(j, ']'); }
 
-void ivb_json_str(struct ivb_json *j, const char *key, const char *value)
+void ivb_json_str(struct ivb_json *j, struct ivb_rk_text key, const char *value)
 {
-	member(j, key);
+	member(j, key.id, ivb_run_keys[key.id].name);
 	ivb_json_write_string(j->f, value);
 }
 
-void ivb_json_u64(struct ivb_json *j, const char *key, uint64_t value)
+void ivb_json_str_named(struct ivb_json *j, struct ivb_rk_text any, const char *name, const char *value)
 {
-	member(j, key);
+	const char *declared = ivb_run_keys[any.id].name;
+
+	/* Only a `*` key takes a name from outside the schema. */
+	if ((declared == NULL || strcmp(declared, "*") != 0) && j->misplaced < 0)
+		j->misplaced = any.id;
+	member(j, any.id, name);
+	ivb_json_write_string(j->f, value);
+}
+
+void ivb_json_u64(struct ivb_json *j, struct ivb_rk_count key, uint64_t value)
+{
+	member(j, key.id, ivb_run_keys[key.id].name);
 	fprintf(j->f, "%" PRIu64, value);
 }
 
-void ivb_json_fixed(struct ivb_json *j, const char *key, double value, int decimals)
+void ivb_json_fixed(struct ivb_json *j, struct ivb_rk_real key, double value, int decimals)
 {
-	char buf[64];
-
-	snprintf(buf, sizeof(buf), "%.*f", decimals, value);
-	ivb_json_raw(j, key, buf);
+	member(j, key.id, ivb_run_keys[key.id].name);
+	fprintf(j->f, "%.*f", decimals, value);
 }
 
-void ivb_json_raw(struct ivb_json *j, const char *key, const char *json)
+void ivb_json_bool(struct ivb_json *j, struct ivb_rk_bool key, bool value)
 {
-	member(j, key);
-	fputs(json, j->f);
-}
-
-void ivb_json_bool(struct ivb_json *j, const char *key, bool value)
-{
-	member(j, key);
+	member(j, key.id, ivb_run_keys[key.id].name);
 	fputs(value ? "true" : "false", j->f);
 }

@@ -177,8 +177,9 @@ void ivb_manifest_write_transports(struct ivb_json *j, const struct ivb_manifest
 void ivb_utc_now(char out[32]);
 
 /*
- * Write dir/run.json atomically (a temporary file renamed over it).
- * Returns: 0 on success, or a negative errno.
+ * Write dir/run.json atomically (a temporary file renamed over it), with the keys of schema/run.txt.
+ * Returns: 0 on success, or a negative errno; -EPROTO when the file was written but a key in it sits outside
+ * the object the schema puts it in (a bug of the writer).
  */
 int ivb_manifest_write(const char *dir, const struct ivb_manifest *m);
 

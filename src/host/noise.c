@@ -385,34 +385,35 @@ int ivb_noise_end(struct ivb_noise *n)
 	return ivb_noise_busy_over(n, n->after.t_ns - n->before.t_ns);
 }
 
-static void write_snapshot(struct ivb_json *j, const char *key, const struct ivb_noise_snapshot *s)
+static void write_snapshot(struct ivb_json *j, struct ivb_rk_object key, const struct ivb_noise_snapshot *s)
 {
 	ivb_json_object(j, key);
 	if (s->stat_known)
-		ivb_json_str(j, "stat", s->stat);
+		ivb_json_str(j, IVB_RK_SNAPSHOT_STAT, s->stat);
 	if (s->stat_truncated)
-		ivb_json_bool(j, "stat_lines_left_out", true);
+		ivb_json_bool(j, IVB_RK_SNAPSHOT_STAT_LINES_LEFT_OUT, true);
 	if (s->loadavg_known)
-		ivb_json_str(j, "loadavg", s->loadavg);
+		ivb_json_str(j, IVB_RK_SNAPSHOT_LOADAVG, s->loadavg);
 	if (s->ncpu_khz > 0) {
-		ivb_json_array(j, "cpu_khz");
+		ivb_json_array(j, IVB_RK_SNAPSHOT_CPU_KHZ);
 		for (size_t i = 0; i < s->ncpu_khz; i++)
-			ivb_json_u64(j, NULL, s->cpu_khz[i]);
+			ivb_json_u64(j, IVB_RK_SNAPSHOT_CPU_KHZ_ITEM, s->cpu_khz[i]);
 		ivb_json_array_end(j);
 	}
 	ivb_json_object_end(j);
 }
 
-static void write_busy(struct ivb_json *j, const char *key, const struct ivb_noise *n, bool ours)
+static void write_busy(struct ivb_json *j, struct ivb_rk_list key, struct ivb_rk_object item, const struct ivb_noise *n,
+		       bool ours)
 {
 	ivb_json_array(j, key);
 	for (size_t i = 0; i < n->nbusy; i++) {
 		if (n->busy[i].ours != ours)
 			continue;
-		ivb_json_object(j, NULL);
-		ivb_json_str(j, "name", n->busy[i].name);
-		ivb_json_u64(j, "pid", (uint64_t)n->busy[i].pid);
-		ivb_json_fixed(j, "cpu_share", n->busy[i].cpu_share, 4);
+		ivb_json_object(j, item);
+		ivb_json_str(j, IVB_RK_BUSY_NAME, n->busy[i].name);
+		ivb_json_u64(j, IVB_RK_BUSY_PID, (uint64_t)n->busy[i].pid);
+		ivb_json_fixed(j, IVB_RK_BUSY_CPU_SHARE, n->busy[i].cpu_share, 4);
 		ivb_json_object_end(j);
 	}
 	ivb_json_array_end(j);
@@ -422,17 +423,17 @@ void ivb_noise_write_json(struct ivb_json *j, const struct ivb_noise *n)
 {
 	if (!n->before.taken)
 		return;
-	ivb_json_object(j, "noise");
-	write_snapshot(j, "before", &n->before);
+	ivb_json_object(j, IVB_RK_NOISE);
+	write_snapshot(j, IVB_RK_NOISE_BEFORE, &n->before);
 	if (n->after.taken)
-		write_snapshot(j, "after", &n->after);
+		write_snapshot(j, IVB_RK_NOISE_AFTER, &n->after);
 	if (n->busy_known) {
-		write_busy(j, "busy", n, false);
-		write_busy(j, "bench_processes", n, true);
-		ivb_json_u64(j, "busy_min_permille", IVB_NOISE_BUSY_MIN_PERMILLE);
+		write_busy(j, IVB_RK_NOISE_BUSY, IVB_RK_NOISE_BUSY_ITEM, n, false);
+		write_busy(j, IVB_RK_NOISE_BENCH_PROCESSES, IVB_RK_NOISE_BENCH_PROCESSES_ITEM, n, true);
+		ivb_json_u64(j, IVB_RK_NOISE_BUSY_MIN_PERMILLE, IVB_NOISE_BUSY_MIN_PERMILLE);
 		if (n->procs_not_sampled > 0)
-			ivb_json_u64(j, "processes_not_sampled", n->procs_not_sampled);
+			ivb_json_u64(j, IVB_RK_NOISE_PROCESSES_NOT_SAMPLED, n->procs_not_sampled);
 	}
-	ivb_json_u64(j, "bench_threads", IVB_NOISE_BENCH_THREADS);
+	ivb_json_u64(j, IVB_RK_NOISE_BENCH_THREADS, IVB_NOISE_BENCH_THREADS);
 	ivb_json_object_end(j);
 }

@@ -1,6 +1,6 @@
 /* noise.h: how quiet the machine was while host_writer measured, recorded as run.json's "noise" object.
  *
- * ivbench_analysis/noise.py defines the shape and turns it into a verdict:
+ * schema/run.txt declares its keys; ivbench_analysis/noise.py turns them into a verdict:
  *   "before", "after": /proc/stat and /proc/loadavg as raw text, and each CPU's clock in kHz ("cpu_khz",
  *                      from cpufreq's scaling_cur_freq, else /proc/cpuinfo's "cpu MHz"; left out where neither
  *                      exists), taken just before the first and just after the last message;

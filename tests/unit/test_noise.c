@@ -177,7 +177,7 @@ static void test_json(void)
 		return;
 	ivb_json_begin(&j, f);
 	ivb_noise_write_json(&j, &noise);
-	ivb_json_end(&j);
+	CHECK(ivb_json_end(&j) == 0);
 	rewind(f);
 	len = fread(text, 1, sizeof(text) - 1, f);
 	text[len] = '\0';

@@ -139,6 +139,7 @@ static void test_csv_text_stays_data(void)
 	CHECK(p != NULL && strcmp(p, "\n5,plain,end\n") == 0);
 }
 
+/* The writer's output, with keys from schema/run.txt (build/gen/run_keys.h). */
 static void test_json(void)
 {
 	char path[256];
@@ -152,18 +153,56 @@ static void test_json(void)
 	if (f == NULL)
 		return;
 	ivb_json_begin(&j, f);
-	ivb_json_str(&j, "s", "a\"b\\c\n\x01");
-	ivb_json_u64(&j, "n", 7);
-	ivb_json_object(&j, "o");
-	ivb_json_bool(&j, "t", true);
+	ivb_json_str(&j, IVB_RK_TOOL, "a\"b\\c\n\x01");
+	ivb_json_u64(&j, IVB_RK_FORMAT_VERSION, 7);
+	ivb_json_object(&j, IVB_RK_OPTIONS);
+	ivb_json_bool(&j, IVB_RK_OPTIONS_COUNTERS, true);
 	ivb_json_object_end(&j);
-	ivb_json_array(&j, "a");
+	ivb_json_object(&j, IVB_RK_META);
+	ivb_json_str_named(&j, IVB_RK_META_ANY, "vm", "loopback");
+	ivb_json_object_end(&j);
+	ivb_json_array(&j, IVB_RK_STREAMS);
 	ivb_json_array_end(&j);
-	ivb_json_end(&j);
+	CHECK(ivb_json_end(&j) == 0);
 	fclose(f);
 	text = slurp(path);
-	CHECK(text != NULL && strcmp(text, "{\n  \"s\": \"a\\\"b\\\\c\\u000a\\u0001\",\n  \"n\": 7,\n"
-					   "  \"o\": {\n    \"t\": true\n  },\n  \"a\": []\n}\n") == 0);
+	CHECK(text != NULL && strcmp(text, "{\n  \"tool\": \"a\\\"b\\\\c\\u000a\\u0001\",\n  \"format_version\": 7,\n"
+					   "  \"options\": {\n    \"counters\": true\n  },\n"
+					   "  \"meta\": {\n    \"vm\": \"loopback\"\n  },\n  \"streams\": []\n}\n") == 0);
+}
+
+/* A key written outside the object the schema puts it in is still written, and reported. */
+static void test_json_misplaced_key(void)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "%s/misplaced.json", tmpdir);
+	for (int which = 0; which < 3; which++) {
+		struct ivb_json j;
+		FILE *f = fopen(path, "w");
+
+		CHECK(f != NULL);
+		if (f == NULL)
+			return;
+		ivb_json_begin(&j, f);
+		switch (which) {
+		case 0: /* a member of options at the top level */
+			ivb_json_str(&j, IVB_RK_OPTIONS_SHM, "/dev/shm/x");
+			break;
+		case 1: /* a shape's member outside that shape */
+			ivb_json_object(&j, IVB_RK_HOST);
+			ivb_json_u64(&j, IVB_RK_CPU_MESSAGES, 1);
+			ivb_json_object_end(&j);
+			break;
+		case 2: /* a name from outside the schema where the schema has no `*` key */
+			ivb_json_object(&j, IVB_RK_OPTIONS);
+			ivb_json_str_named(&j, IVB_RK_OPTIONS_SHM, "undeclared", "x");
+			ivb_json_object_end(&j);
+			break;
+		}
+		CHECK(ivb_json_end(&j) == -EPROTO);
+		fclose(f);
+	}
 }
 
 /* The strings a hostile peer or a broken host could hand the manifest: still one valid JSON string each. */
@@ -211,6 +250,7 @@ int main(void)
 	RUN_TEST(test_csv_overflow);
 	RUN_TEST(test_csv_text_stays_data);
 	RUN_TEST(test_json);
+	RUN_TEST(test_json_misplaced_key);
 	RUN_TEST(test_json_hostile_strings);
 	ret = CHECK_SUMMARY("unit output");
 	scratch_remove(tmpdir);

@@ -217,8 +217,9 @@ static int run_stream(struct ivb_run *run, struct stream_state *st)
 	if (ret < 0)
 		return ret;
 	if (ret == 0) {
-		fprintf(stderr, PROG ": stream %s: %u slots, %s, %s, %s for %llu s\n", st->key.frame->name, cfg->slots,
-			st->key.policy, st->key.verify, cfg->fps ? "paced" : "as fast as possible",
+		fprintf(stderr, PROG ": stream %s: %u slots, %s, %s, read %s, %s for %llu s\n", st->key.frame->name,
+			cfg->slots, st->key.policy, st->key.verify, ivb_consume_name(cfg->consume),
+			cfg->fps ? "paced" : "as fast as possible",
 			(unsigned long long)cfg->stream_seconds);
 		ivb_cpu_span_start(&cpu);
 		ret = ivb_stream_produce(&h);
@@ -276,12 +277,13 @@ int ivb_run_streams(struct ivb_run *run)
 		const struct ivb_frame *f = &cfg->stream_frames[i];
 		struct stream_state st = {
 			.run = run, .rec = &m->streams[m->nstreams++], .size = f->size,
-			.key = { f, ivb_policy_name(cfg->stream_policy), ivb_verify_name(cfg->verify) },
+			.key = { f, ivb_policy_name(cfg->stream_policy), ivb_verify_name(cfg->verify), cfg->consume },
 		};
 		int ret;
 
 		*st.rec = (struct ivb_stream_record){
 			.frame_type = f->name, .size_bytes = f->size, .policy = st.key.policy, .verify = st.key.verify,
+			.consume = cfg->consume,
 			.slots = cfg->slots, .fps_target = cfg->fps, .seconds = cfg->stream_seconds,
 		};
 		ret = run_stream(run, &st);

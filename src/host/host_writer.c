@@ -86,6 +86,10 @@ static void usage(FILE *out)
 		"                         others are dropped (default " IVB_STREAM_POLICY_DEFAULT ")\n"
 		"  --verify sha256|xxh3|none\n"
 		"                         how the guest checks each stream frame (default " IVB_STREAM_VERIFY_DEFAULT ")\n"
+		"  --consume inplace|copy\n"
+		"                         inplace: the consumer verifies each frame where it lies in its slot,\n"
+		"                         then releases it; copy: it copies the frame out first and verifies\n"
+		"                         the copy (default " IVB_STREAM_CONSUME_DEFAULT ")\n"
 		"  --corrupt-iteration N  testing: flip a byte of measured message N after hashing it\n"
 		"  --corrupt-frame N      testing: flip a byte of frame N (from 0) of each stream after\n"
 		"                         hashing it; the guest must fail it (needs --verify sha256|xxh3)\n"
@@ -101,7 +105,7 @@ static void parse_args(int argc, char **argv, struct ivb_host_config *cfg)
 	enum { OPT_SHM = 256, OPT_SIZE, OPT_OUT, OPT_ITER, OPT_LAT_FRAME, OPT_BW_ITER, OPT_FRAMES, OPT_REF_ITER,
 	       OPT_WARMUP, OPT_TIMEOUT, OPT_CONNECT_TIMEOUT, OPT_META, OPT_NO_COUNTERS, OPT_WRITE_STUDY, OPT_MAP_STUDY,
 	       OPT_DOORBELL, OPT_MODE, OPT_INTERVAL, OPT_CORRUPT, OPT_CORRUPT_FRAME, OPT_STREAM_SECONDS, OPT_STREAM_FRAMES, OPT_SLOTS,
-	       OPT_FPS, OPT_STREAM_POLICY, OPT_VERIFY, OPT_HELP };
+	       OPT_FPS, OPT_STREAM_POLICY, OPT_VERIFY, OPT_CONSUME, OPT_HELP };
 	static const struct option options[] = {
 		{ "shm", required_argument, NULL, OPT_SHM },
 		{ "size", required_argument, NULL, OPT_SIZE },
@@ -129,6 +133,7 @@ static void parse_args(int argc, char **argv, struct ivb_host_config *cfg)
 		{ "fps", required_argument, NULL, OPT_FPS },
 		{ "stream-policy", required_argument, NULL, OPT_STREAM_POLICY },
 		{ "verify", required_argument, NULL, OPT_VERIFY },
+		{ "consume", required_argument, NULL, OPT_CONSUME },
 		{ "help", no_argument, NULL, OPT_HELP },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -153,6 +158,7 @@ static void parse_args(int argc, char **argv, struct ivb_host_config *cfg)
 		.fps = IVB_STREAM_FPS_DEFAULT,
 	};
 	const char *policy_arg = IVB_STREAM_POLICY_DEFAULT, *verify_arg = IVB_STREAM_VERIFY_DEFAULT;
+	const char *consume_arg = IVB_STREAM_CONSUME_DEFAULT;
 	opterr = 0; /* our own one-line messages, not getopt's */
 	while ((opt = getopt_long(argc, argv, ":", options, NULL)) != -1) {
 		switch (opt) {
@@ -225,6 +231,7 @@ static void parse_args(int argc, char **argv, struct ivb_host_config *cfg)
 		case OPT_FPS: cfg->fps = (uint32_t)ivb_parse_count_or_die(PROG, "--fps", optarg, 0, IVB_MAX_STREAM_FPS); break;
 		case OPT_STREAM_POLICY: policy_arg = optarg; break;
 		case OPT_VERIFY: verify_arg = optarg; break;
+		case OPT_CONSUME: consume_arg = optarg; break;
 		case OPT_HELP: usage(stdout); exit(IVB_EXIT_OK);
 		case ':': ivb_die_usage(PROG, "%s needs a value", argv[optind - 1]);
 		default: ivb_die_usage(PROG, "unknown option '%s'", argv[optind - 1]);
@@ -247,6 +254,8 @@ static void parse_args(int argc, char **argv, struct ivb_host_config *cfg)
 		ivb_die_usage(PROG, "--stream-policy needs block or latest, not '%s'", policy_arg);
 	if (ivb_verify_parse(verify_arg, &cfg->verify) < 0)
 		ivb_die_usage(PROG, "--verify needs sha256, xxh3 or none, not '%s'", verify_arg);
+	if (ivb_consume_parse(consume_arg, &cfg->consume) < 0)
+		ivb_die_usage(PROG, "--consume needs inplace or copy, not '%s'", consume_arg);
 	if (cfg->corrupt_frame_set && cfg->verify == IVB_VERIFY_NONE)
 		ivb_die_usage(PROG, "--corrupt-frame needs a verification the guest can fail: --verify sha256 or xxh3");
 	if (cfg->corrupt_frame_set && cfg->stream_seconds == 0)
@@ -277,6 +286,7 @@ static void parse_args(int argc, char **argv, struct ivb_host_config *cfg)
 			 (cfg->map_study ? IVB_MSG_FLAG_MAP_STUDY : 0),
 		.nframes = (uint32_t)cfg->nframes,
 		.nstreams = cfg->stream_seconds > 0 ? (uint32_t)cfg->nstream_frames : 0,
+		.stream_consume = cfg->consume,
 	};
 	for (size_t i = 0; i < cfg->nframes; i++)
 		cfg->plan.frame_bytes[i] = cfg->frames[i].size;

@@ -15,6 +15,7 @@
 #include "peer_check.h"
 #include "protocol.h"
 #include "region.h"
+#include "stream.h" /* ivb_consume_name */
 #include "revision.h" /* build/gen/, written by the Makefile */
 
 void ivb_utc_now(char out[32])
@@ -108,7 +109,8 @@ static void write_rates(struct ivb_json *j, const char *key, const struct ivb_st
 
 static void write_stream(struct ivb_json *j, const struct ivb_stream_record *s)
 {
-	uint64_t guest_ns = s->guest_copy_ns + s->guest_verify_ns;
+	/* The consumer's work per frame: in place it only verifies. */
+	uint64_t guest_ns = (s->consume == IVB_CONSUME_INPLACE ? 0 : s->guest_copy_ns) + s->guest_verify_ns;
 	uint64_t limit_ns = s->host_write_ns > guest_ns ? s->host_write_ns : guest_ns;
 
 	ivb_json_object(j, NULL);
@@ -116,6 +118,7 @@ static void write_stream(struct ivb_json *j, const struct ivb_stream_record *s)
 	ivb_json_u64(j, "size_bytes", s->size_bytes);
 	ivb_json_str(j, "policy", s->policy);
 	ivb_json_str(j, "verify", s->verify);
+	ivb_json_str(j, "consume", ivb_consume_name(s->consume));
 	ivb_json_u64(j, "slots", s->slots);
 	ivb_json_u64(j, "fps_target", s->fps_target);
 	ivb_json_u64(j, "seconds", s->seconds);
@@ -132,7 +135,8 @@ static void write_stream(struct ivb_json *j, const struct ivb_stream_record *s)
 	ivb_json_array_end(j);
 	write_rates(j, "fps", s, 1.0);
 	write_rates(j, "mbps", s, (double)s->size_bytes / 1e6);
-	if (s->host_write_ns > 0 && guest_ns > 0) {
+	/* Measured when both sides said: the guest's copy is timed in both consume modes. */
+	if (s->host_write_ns > 0 && s->guest_copy_ns > 0) {
 		ivb_json_object(j, "pipeline_limit");
 		ivb_json_u64(j, "host_write_ns", s->host_write_ns);
 		ivb_json_u64(j, "guest_copy_ns", s->guest_copy_ns);
@@ -233,6 +237,7 @@ static void write_body(struct ivb_json *j, const struct ivb_manifest *m)
 		ivb_json_u64(j, "fps", m->stream_fps);
 		ivb_json_str(j, "stream_policy", m->stream_policy);
 		ivb_json_str(j, "verify", m->stream_verify);
+		ivb_json_str(j, "stream_consume", m->stream_consume);
 		if (m->corrupt_frame_set)
 			ivb_json_u64(j, "corrupt_frame", m->corrupt_frame);
 	}

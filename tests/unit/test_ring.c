@@ -233,6 +233,39 @@ static void test_latest_race(void)
 	run_threads(IVB_RING_LATEST, 100000, 0, &run, &oc, &waits);
 }
 
+/*
+ * latest, one thread, so every order is the one written here: a consumer reading its claimed frame in place
+ * (no copy) finds it whole after the producer published 20 more frames into the other slots.
+ */
+static void test_latest_claimed_slot_read_in_place(void)
+{
+	struct ivb_ring_producer p;
+	struct ivb_ring_consumer c;
+	struct ivb_ring_frame f;
+	struct outcomes oc;
+	uint8_t checksum[IVB_RING_CHECKSUM_LEN] = { 0 };
+	char why[WHY];
+	uint32_t slot;
+
+	setup(&p, 3, IVB_RING_LATEST, &oc);
+	CHECK(ivb_ring_consumer_attach(&c, buffer, CAPACITY, why, sizeof(why)) == 0);
+	CHECK(ivb_ring_acquire(&p, &slot) == 0);
+	write_frame(&p, slot, p.next_seq);
+	ivb_ring_publish(&p, slot, FRAME, checksum);
+	CHECK(ivb_ring_take(&c, &f, why, sizeof(why)) == 0 && f.seq == 0);
+	for (uint64_t n = 0; n < 20; n++) {
+		CHECK(ivb_ring_acquire(&p, &slot) == 0);
+		CHECK(slot != f.slot);
+		write_frame(&p, slot, p.next_seq);
+		ivb_ring_publish(&p, slot, FRAME, checksum);
+	}
+	CHECK(frame_whole(f.data, f.seq));
+	ivb_ring_release(&c, &f, IVB_FRAME_OK, 0, 1);
+	CHECK(ivb_ring_collect(&p) == 0);
+	/* frames 1-18 were overwritten; 19 and 20 are still in their slots */
+	CHECK(oc.consumed == 1 && oc.bad == 0 && oc.dropped == 18);
+}
+
 /* latest, one thread: a consumer asleep for a known number of frames takes the newest. */
 static void test_latest_known_drops(void)
 {
@@ -511,6 +544,7 @@ int main(void)
 	RUN_TEST(test_latest_slow_consumer_drops_agree);
 	RUN_TEST(test_latest_race);
 	RUN_TEST(test_latest_known_drops);
+	RUN_TEST(test_latest_claimed_slot_read_in_place);
 	RUN_TEST(test_block_wraps);
 	RUN_TEST(test_wake_requests);
 	RUN_TEST(test_hostile_producer);

@@ -25,6 +25,7 @@ static uint8_t scratch[FRAME];
 
 struct tally {
 	uint64_t frames, dropped, failed, with_latency, max_seq, implausible, accepted_corrupt;
+	uint64_t no_copy; /* consumed frames the guest reported no copy for, but a verification */
 };
 
 static int count_frame(void *arg, const struct ivb_stream_frame *f)
@@ -36,7 +37,8 @@ static int count_frame(void *arg, const struct ivb_stream_frame *f)
 	t->failed += !f->dropped && f->failed;
 	t->implausible += f->error != NULL && strcmp(f->error, "implausible_timing") == 0;
 	t->accepted_corrupt += f->error != NULL && strcmp(f->error, "accepted_corrupted_frame") == 0;
-	t->with_latency += !f->dropped && f->latency_ns > 0 && f->guest_copy_ns > 0;
+	t->with_latency += !f->dropped && f->latency_ns > 0 && f->guest_copy_ns + f->guest_verify_ns > 0;
+	t->no_copy += !f->dropped && f->guest_copy_ns == 0 && f->guest_verify_ns > 0;
 	if (f->seq > t->max_seq)
 		t->max_seq = f->seq;
 	return 0;
@@ -75,6 +77,7 @@ static void host_setup(struct ivb_stream_host *h, uint32_t policy, uint32_t veri
 
 struct guest_run {
 	int ret;
+	uint32_t consume;    /* enum ivb_consume; 0: copy */
 	uint64_t stop_after; /* the guest stops taking frames after this many (0: never) */
 	uint64_t hold_for;   /* the guest holds its first frame while the host publishes this many more */
 	struct ivb_stream_guest_totals t;
@@ -111,7 +114,8 @@ static void *guest(void *arg)
 			ivb_ring_release(&c, &f, IVB_FRAME_OK, 1, 1);
 	}
 	if (g->ret == 0)
-		g->ret = ivb_stream_consume(&c, scratch, NULL, 0, 2000 * MS, NULL, NULL, &g->t, g->why, sizeof(g->why));
+		g->ret = ivb_stream_consume(&c, g->consume ? g->consume : IVB_CONSUME_COPY, scratch, NULL, 0, 2000 * MS, NULL,
+					    NULL, &g->t, g->why, sizeof(g->why));
 	ivb_ring_consumer_finish(&c, NULL);
 	return NULL;
 }
@@ -236,7 +240,7 @@ static void test_producer_never_comes(void)
 
 	host_setup(&h, IVB_RING_BLOCK, IVB_VERIFY_XXH3, 0, &t);
 	CHECK(ivb_ring_consumer_attach(&c, buffer, CAPACITY, why, sizeof(why)) == 0);
-	CHECK(ivb_stream_consume(&c, scratch, NULL, 0, 100 * MS, NULL, NULL, &gt, why, sizeof(why)) == -ETIMEDOUT);
+	CHECK(ivb_stream_consume(&c, IVB_CONSUME_COPY, scratch, NULL, 0, 100 * MS, NULL, NULL, &gt, why, sizeof(why)) == -ETIMEDOUT);
 	CHECK(strstr(why, "no frame") != NULL);
 }
 
@@ -470,14 +474,96 @@ static void test_consumer_stops_with_frames_waiting(void)
 	CHECK(ivb_ring_acquire(&h.ring, &slot) == 0);
 	ivb_ring_publish(&h.ring, slot, FRAME, sum);
 	ivb_stop_requested = 1;
-	ret = ivb_stream_consume(&c, scratch, NULL, 0, 100 * MS, NULL, NULL, &gt, why, sizeof(why));
+	ret = ivb_stream_consume(&c, IVB_CONSUME_COPY, scratch, NULL, 0, 100 * MS, NULL, NULL, &gt, why, sizeof(why));
 	ivb_stop_requested = 0;
 	CHECK(ret == -EINTR && gt.taken == 0);
+}
+
+/* ---- consuming in place ---- */
+
+/*
+ * block, unpaced, in place: every frame verified, each from its slot: the guest reports no copy, and
+ * its scratch buffer (which a copy would go through) is never written.
+ */
+static void test_inplace_every_frame_verified_in_its_slot(void)
+{
+	struct ivb_stream_host h;
+	struct guest_run g = { .consume = IVB_CONSUME_INPLACE };
+	struct tally t;
+
+	host_setup(&h, IVB_RING_BLOCK, IVB_VERIFY_XXH3, 0, &t);
+	memset(scratch, 0x5a, sizeof(scratch));
+	CHECK(run(&h, &g) == 0);
+	CHECK(g.ret == 0);
+	CHECK(h.totals.produced > 10);
+	CHECK(h.totals.consumed == h.totals.produced && h.totals.failed == 0 && g.t.ok == h.totals.produced);
+	CHECK(g.t.copy_ns_sum == 0 && g.t.verify_ns_sum > 0);
+	CHECK(t.no_copy == h.totals.consumed && t.with_latency == t.frames);
+	for (size_t i = 0; i < sizeof(scratch); i++)
+		if (scratch[i] != 0x5a) {
+			CHECK(!"the in-place consumer wrote its scratch buffer");
+			break;
+		}
+}
+
+/* latest, unpaced, in place: a claimed slot is never rewritten while it is read, so no frame fails. */
+static void test_inplace_latest_never_fails(void)
+{
+	struct ivb_stream_host h;
+	struct guest_run g = { .consume = IVB_CONSUME_INPLACE };
+	struct tally t;
+
+	host_setup(&h, IVB_RING_LATEST, IVB_VERIFY_SHA256, 0, &t);
+	CHECK(run(&h, &g) == 0);
+	CHECK(g.ret == 0);
+	CHECK(h.totals.consumed > 0 && h.totals.consumed + h.totals.dropped == h.totals.produced);
+	CHECK(h.totals.failed == 0 && g.t.bad == 0 && g.t.ok == h.totals.consumed);
+	CHECK(h.totals.dropped == g.t.skipped && t.no_copy == h.totals.consumed);
+}
+
+/* --corrupt-frame, in place: the byte flipped in the slot is found there (one failed frame, the stream goes on). */
+static void test_inplace_corrupt_frame_caught(void)
+{
+	struct ivb_stream_host h;
+	struct guest_run g = { .consume = IVB_CONSUME_INPLACE };
+	struct tally t;
+
+	host_setup(&h, IVB_RING_BLOCK, IVB_VERIFY_XXH3, 100, &t);
+	h.corrupt = true;
+	h.corrupt_frame = 3;
+	CHECK(run(&h, &g) == 0 && g.ret == 0);
+	CHECK(h.totals.failed == 1 && g.t.bad == 1 && t.failed == 1 && t.accepted_corrupt == 0);
+	CHECK(h.totals.consumed == h.totals.produced && h.totals.produced > 10);
+}
+
+/* A consume mode the consumer does not know, or a copy with nowhere to copy to: refused before any frame. */
+static void test_consume_mode_checked(void)
+{
+	struct ivb_stream_host h;
+	struct ivb_ring_consumer c;
+	struct ivb_stream_guest_totals gt;
+	struct tally t;
+	char why[256];
+
+	host_setup(&h, IVB_RING_BLOCK, IVB_VERIFY_XXH3, 0, &t);
+	CHECK(ivb_ring_consumer_attach(&c, buffer, CAPACITY, why, sizeof(why)) == 0);
+	CHECK(ivb_stream_consume(&c, 0, scratch, NULL, 0, 100 * MS, NULL, NULL, &gt, why, sizeof(why)) == -EINVAL);
+	CHECK(ivb_stream_consume(&c, IVB_CONSUME_MAX + 1, scratch, NULL, 0, 100 * MS, NULL, NULL, &gt, why,
+				 sizeof(why)) == -EINVAL);
+	CHECK(ivb_stream_consume(&c, IVB_CONSUME_COPY, NULL, NULL, 0, 100 * MS, NULL, NULL, &gt, why, sizeof(why)) ==
+	      -EINVAL);
+	CHECK(gt.taken == 0);
 }
 
 static void test_names(void)
 {
 	uint32_t v;
+
+	CHECK(ivb_consume_parse("inplace", &v) == 0 && v == IVB_CONSUME_INPLACE);
+	CHECK(ivb_consume_parse("copy", &v) == 0 && v == IVB_CONSUME_COPY);
+	CHECK(ivb_consume_parse("zerocopy", &v) == -EINVAL);
+	CHECK(strcmp(ivb_consume_name(IVB_CONSUME_INPLACE), "inplace") == 0);
+	CHECK(strcmp(ivb_consume_name(0), "unknown") == 0);
 
 	CHECK(ivb_verify_parse("xxh3", &v) == 0 && v == IVB_VERIFY_XXH3);
 	CHECK(ivb_verify_parse("md5", &v) == -EINVAL);
@@ -505,5 +591,9 @@ int main(void)
 	RUN_TEST(test_corrupt_frame_caught);
 	RUN_TEST(test_corrupt_frame_accepted_stops);
 	RUN_TEST(test_consumer_stops_with_frames_waiting);
+	RUN_TEST(test_inplace_every_frame_verified_in_its_slot);
+	RUN_TEST(test_inplace_latest_never_fails);
+	RUN_TEST(test_inplace_corrupt_frame_caught);
+	RUN_TEST(test_consume_mode_checked);
 	return CHECK_SUMMARY("unit stream");
 }

@@ -13,7 +13,8 @@
  *   line 8-12 guest counters guest-owned performance counters of phases A-D
  *   line 13-15 guest map study guest-owned phases A-C again through each mapping of BAR2 (uc, wc, wb)
  *   line 16 guest summary  guest-owned  the guest's CPU time and doorbell counts over the run, at its end
- *   line 17-19 host plan   host-owned   what the host will send: counts per test, frame sizes, flags
+ *   line 17-19 host plan   host-owned   what the host will send: counts per test, frame sizes, flags,
+ *                                       how the streams' consumer reads a frame
  *                                       (written while INITIALIZING; the guest needs no test options)
  *
  * A stream message (IVB_MSG_STREAM) lays a ring of frame slots in the data buffer (ring.h): its

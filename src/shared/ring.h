@@ -94,8 +94,8 @@ struct ivb_ring_desc {
 
 struct ivb_ring_result {
 	_Atomic uint64_t seq1; /* sequence + 1 of the frame consumed from the slot; stored last */
-	uint64_t copy_ns;      /* guest clock: copy of the frame out of the slot */
-	uint64_t verify_ns;    /* guest clock: checksum of the copy and comparison */
+	uint64_t copy_ns;      /* guest clock: copy of the frame out of the slot; 0 when read in place */
+	uint64_t verify_ns;    /* guest clock: checksum of the frame (the copy, or the slot) and comparison */
 	uint32_t status;       /* enum ivb_ring_status */
 	uint8_t pad[36];
 };

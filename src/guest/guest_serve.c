@@ -82,8 +82,8 @@ static uint32_t stream(struct ivb_reader_workspace *w, uint8_t *shared, const st
 	if (w->g->bell != NULL)
 		(void)ivb_bell_ring(w->g->bell, w->g->host_peer);
 	ivb_cpu_span_start(&cpu);
-	ret = ivb_stream_consume(&c, w->g->plan.stream_consume, w->copy, w->g->bell, w->g->host_peer, w->g->timeout_ns,
-				 host_alive, w->g->r, &t, why, sizeof(why));
+	ret = ivb_stream_consume(&c, w->copy, w->g->bell, w->g->host_peer, w->g->timeout_ns, host_alive, w->g->r, &t,
+				 why, sizeof(why));
 	ivb_cpu_span_end(&cpu);
 	tally->stream_frames_failed += t.bad;
 	if (ret < 0) {
@@ -99,7 +99,7 @@ static uint32_t stream(struct ivb_reader_workspace *w, uint8_t *shared, const st
 	ivb_ring_consumer_finish(&c, &rep);
 	fprintf(stderr, PROG ": stream of %llu-byte frames: %llu taken, %llu verified, %llu failed, %llu skipped, read %s%s\n",
 		(unsigned long long)c.g.frame_size, (unsigned long long)t.taken, (unsigned long long)t.ok,
-		(unsigned long long)t.bad, (unsigned long long)t.skipped, ivb_consume_name(w->g->plan.stream_consume),
+		(unsigned long long)t.bad, (unsigned long long)t.skipped, ivb_consume_name(c.g.consume),
 		t.unverified ? " (not verified: --verify none)" : "");
 	return IVB_MSG_OK;
 }

@@ -25,7 +25,7 @@ int ivb_stream_fit(struct ivb_run *run, uint64_t capacity, uint64_t *largest)
 		struct ivb_ring_geometry g;
 		uint64_t need = 0;
 		int ret = ivb_ring_geometry_for(capacity, cfg->slots, cfg->stream_frames[i].size, cfg->stream_policy,
-						cfg->verify, &g, &need);
+						cfg->verify, cfg->consume, &g, &need);
 
 		if (ret == -ENOSPC) {
 			snprintf(run->why, sizeof(run->why),
@@ -174,7 +174,8 @@ static int run_stream(struct ivb_run *run, struct stream_state *st)
 	uint64_t need, sent_ns, unused, window_ns;
 	int ret;
 
-	ret = ivb_ring_geometry_for(run->host.capacity, cfg->slots, st->size, cfg->stream_policy, cfg->verify, &g, &need);
+	ret = ivb_ring_geometry_for(run->host.capacity, cfg->slots, st->size, cfg->stream_policy, cfg->verify,
+				    cfg->consume, &g, &need);
 	if (ret < 0)
 		return ret; /* checked by ivb_stream_fit before the run */
 	ret = alloc_sources(st);

@@ -286,7 +286,6 @@ static void parse_args(int argc, char **argv, struct ivb_host_config *cfg)
 			 (cfg->map_study ? IVB_MSG_FLAG_MAP_STUDY : 0),
 		.nframes = (uint32_t)cfg->nframes,
 		.nstreams = cfg->stream_seconds > 0 ? (uint32_t)cfg->nstream_frames : 0,
-		.stream_consume = cfg->consume,
 	};
 	for (size_t i = 0; i < cfg->nframes; i++)
 		cfg->plan.frame_bytes[i] = cfg->frames[i].size;

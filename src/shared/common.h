@@ -13,8 +13,7 @@
  *   line 8-12 guest counters guest-owned performance counters of phases A-D
  *   line 13-15 guest map study guest-owned phases A-C again through each mapping of BAR2 (uc, wc, wb)
  *   line 16 guest summary  guest-owned  the guest's CPU time and doorbell counts over the run, at its end
- *   line 17-19 host plan   host-owned   what the host will send: counts per test, frame sizes, flags,
- *                                       how the streams' consumer reads a frame
+ *   line 17-19 host plan   host-owned   what the host will send: counts per test, frame sizes, flags
  *                                       (written while INITIALIZING; the guest needs no test options)
  *
  * A stream message (IVB_MSG_STREAM) lays a ring of frame slots in the data buffer (ring.h): its
@@ -34,7 +33,7 @@
 #include <stdint.h>
 
 #define IVB_MAGIC 0x31425649u /* "IVB1" in memory order */
-#define IVB_PROTOCOL_VERSION 8u
+#define IVB_PROTOCOL_VERSION 9u
 #define IVB_CACHE_LINE 64u
 #define IVB_HEADER_SIZE 4096u /* the data buffer starts here: page aligned */
 #define IVB_REGION_MIN_SIZE (IVB_HEADER_SIZE + 4096u) /* the header and one page of data */
@@ -196,13 +195,6 @@ struct ivb_guest_summary {
 
 #define IVB_PLAN_MAX_FRAMES 16u
 
-/* How a stream's consumer treats each frame, in ivb_plan.stream_consume. */
-enum ivb_consume {
-	IVB_CONSUME_COPY = 1,    /* copy the frame out of its slot, verify the copy, release */
-	IVB_CONSUME_INPLACE = 2, /* verify the frame where it lies in its slot, then release */
-};
-#define IVB_CONSUME_MAX IVB_CONSUME_INPLACE
-
 /*
  * The run plan, host-owned, written while INITIALIZING: the host sends warmup messages of the
  * largest size, then latency_count of latency_frame_bytes, then bandwidth_per_frame of each
@@ -219,7 +211,7 @@ struct ivb_plan {
 	uint32_t flags;       /* IVB_MSG_FLAG_* that every message carries */
 	uint32_t nframes;     /* entries of frame_bytes in use */
 	uint32_t nstreams;    /* stream messages after the reference test, one per stream frame size */
-	uint32_t stream_consume; /* enum ivb_consume: how the streams' consumer reads a frame */
+	uint8_t pad[4];
 	uint64_t frame_bytes[IVB_PLAN_MAX_FRAMES]; /* the bandwidth frames */
 };
 
@@ -313,7 +305,6 @@ _Static_assert(sizeof(struct ivb_guest_summary) == IVB_CACHE_LINE, "guest summar
 _Static_assert(offsetof(struct ivb_region, plan) == 17 * IVB_CACHE_LINE, "host plan on line 17");
 _Static_assert(offsetof(struct ivb_plan, flags) == 48, "host plan layout");
 _Static_assert(offsetof(struct ivb_plan, nstreams) == 56, "host plan layout");
-_Static_assert(offsetof(struct ivb_plan, stream_consume) == 60, "host plan layout");
 _Static_assert(offsetof(struct ivb_plan, frame_bytes) == IVB_CACHE_LINE, "frame sizes on the plan's second line");
 _Static_assert(sizeof(struct ivb_plan) == 3 * IVB_CACHE_LINE, "host plan is three lines");
 _Static_assert(sizeof(struct ivb_region) == 20 * IVB_CACHE_LINE, "header lines");

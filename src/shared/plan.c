@@ -74,12 +74,6 @@ int ivb_plan_check(const struct ivb_plan *p, uint64_t capacity, char *why, size_
 			return -EPROTO;
 		}
 	}
-	/* A plan without streams may leave the consume mode 0; one with streams names it. */
-	if (p->stream_consume > IVB_CONSUME_MAX || (p->nstreams > 0 && p->stream_consume < IVB_CONSUME_COPY)) {
-		snprintf(why, n, "the host's plan has stream consume mode %u, not one of 1 to %u", p->stream_consume,
-			 IVB_CONSUME_MAX);
-		return -EPROTO;
-	}
 	if ((p->flags & ~IVB_MSG_FLAGS_ALL) != 0 || p->interval_us > IVB_MAX_INTERVAL_US) {
 		snprintf(why, n, "the host's plan has unknown flags 0x%x or an interval of %llu us", p->flags,
 			 (unsigned long long)p->interval_us);

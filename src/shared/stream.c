@@ -394,18 +394,18 @@ static uint32_t check_frame(uint32_t verify, const struct ivb_ring_frame *f, con
 }
 
 /*
- * Read one taken frame as `consume` says and release it. In place, every read of the slot ends before
+ * Read one taken frame as the ring's consume mode says and release it. In place, every read of the slot ends before
  * the release: until then the producer leaves the slot alone (block: it waits for the release; latest:
  * the slot is claimed). Returns the frame's status; *copy_ns and *verify_ns its times (copy 0 in place).
  */
-static uint32_t consume_frame(struct ivb_ring_consumer *c, uint32_t consume, uint8_t *scratch,
-			      const struct ivb_ring_frame *f, uint64_t *copy_ns, uint64_t *verify_ns, uint64_t *end_ns)
+static uint32_t consume_frame(struct ivb_ring_consumer *c, uint8_t *scratch, const struct ivb_ring_frame *f,
+			      uint64_t *copy_ns, uint64_t *verify_ns, uint64_t *end_ns)
 {
 	uint64_t t0 = ivb_now_ns(), t1 = t0, t2;
 	const uint8_t *bytes = f->data;
 	uint32_t status;
 
-	if (consume == IVB_CONSUME_COPY) {
+	if (c->g.consume == IVB_CONSUME_COPY) {
 		memcpy(scratch, f->data, f->size);
 		t1 = ivb_now_ns();
 		bytes = scratch;
@@ -419,15 +419,16 @@ static uint32_t consume_frame(struct ivb_ring_consumer *c, uint32_t consume, uin
 	return status;
 }
 
-int ivb_stream_consume(struct ivb_ring_consumer *c, uint32_t consume, uint8_t *scratch, struct ivb_bell *bell,
-		       int host_peer, uint64_t timeout_ns, ivb_stream_check_fn check, void *check_arg,
+int ivb_stream_consume(struct ivb_ring_consumer *c, uint8_t *scratch, struct ivb_bell *bell, int host_peer,
+		       uint64_t timeout_ns, ivb_stream_check_fn check, void *check_arg,
 		       struct ivb_stream_guest_totals *t, char *why, size_t whylen)
 {
 	uint64_t deadline = ivb_now_ns() + timeout_ns;
 
 	memset(t, 0, sizeof(*t));
-	if (consume < IVB_CONSUME_COPY || consume > IVB_CONSUME_MAX || (consume == IVB_CONSUME_COPY && scratch == NULL))
-		return guest_fail(why, whylen, -EINVAL, "unknown consume mode, or copy without a buffer");
+	/* The ring's consume mode was checked when it was opened. */
+	if (c->g.consume == IVB_CONSUME_COPY && scratch == NULL)
+		return guest_fail(why, whylen, -EINVAL, "a copying consumer needs a buffer to copy into");
 	for (;;) {
 		struct ivb_ring_frame f;
 		uint64_t copy_ns, verify_ns, end_ns;
@@ -441,7 +442,7 @@ int ivb_stream_consume(struct ivb_ring_consumer *c, uint32_t consume, uint8_t *s
 		if (ret == 1)
 			break;
 		if (ret == 0) {
-			status = consume_frame(c, consume, scratch, &f, &copy_ns, &verify_ns, &end_ns);
+			status = consume_frame(c, scratch, &f, &copy_ns, &verify_ns, &end_ns);
 			t->taken++;
 			t->ok += status == IVB_FRAME_OK;
 			t->unverified += status == IVB_FRAME_UNVERIFIED;

@@ -106,16 +106,15 @@ struct ivb_stream_guest_totals {
 };
 
 /*
- * Take frames from the ring until the host ends the stream, each as `consume` (enum ivb_consume) says:
- * copy: copy it into `scratch` (at least a slot's size), verify the copy, release it; inplace: verify it
- * in its slot (scratch unused, may be NULL), release it after the last byte was read (its copy time is
- * 0). In doorbell mode sleep on the bell when nothing is there.
+ * Take frames from the ring until the host ends the stream, each as the ring's consume mode says: copy:
+ * copy it into `scratch` (at least a slot's size), verify the copy, release it; inplace: verify it in its
+ * slot (scratch unused, may be NULL), release it after the last byte was read (its copy time is 0). In
+ * doorbell mode sleep on the bell when nothing is there.
  * Returns: 0; -ETIMEDOUT when no frame and no end came for timeout_ns; -EPROTO (why) when the
  * host wrote something out of range; -EINTR on a stop request; check's error (NULL: never asked);
- * -EINVAL for an unknown consume mode.
+ * -EINVAL for a copy without a scratch buffer.
  */
-int ivb_stream_consume(struct ivb_ring_consumer *c, uint32_t consume, uint8_t *scratch, struct ivb_bell *bell,
-		       int host_peer,
+int ivb_stream_consume(struct ivb_ring_consumer *c, uint8_t *scratch, struct ivb_bell *bell, int host_peer,
 		       uint64_t timeout_ns, ivb_stream_check_fn check, void *check_arg,
 		       struct ivb_stream_guest_totals *t, char *why, size_t whylen);
 

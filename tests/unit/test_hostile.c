@@ -78,7 +78,7 @@ static void stream_guest(struct guest_thread *gt, const struct ivb_message *msg)
 		return;
 	}
 	if (gt->mode == GUEST_HONEST || gt->mode == GUEST_STREAM_CPU_CLAIMS) {
-		(void)ivb_stream_consume(&c, IVB_CONSUME_COPY, scratch, NULL, 0, LONG_NS, NULL, NULL, &t, why, sizeof(why));
+		(void)ivb_stream_consume(&c, scratch, NULL, 0, LONG_NS, NULL, NULL, &t, why, sizeof(why));
 	} else {
 		/* Every frame released as the mode says, unread; until the end, or the host's stop. */
 		for (int ret = 0; ret != 1 && ivb_now_ns() < give_up;) {
@@ -206,7 +206,6 @@ static int run_against(const struct run_opts *o, const char *name)
 		cfg->stream_policy = o->stream_policy;
 		cfg->verify = o->verify;
 		cfg->consume = IVB_CONSUME_COPY;
-		cfg->plan.stream_consume = IVB_CONSUME_COPY;
 		cfg->corrupt_frame_set = o->corrupt_frame_set;
 		cfg->corrupt_frame = o->corrupt_frame;
 	}

@@ -618,12 +618,12 @@ static void test_guest_runs_the_hosts_plan(void)
 /* Everything in the plan is untrusted: counts, frame count and sizes are bounded before the guest binds. */
 static void test_guest_checks_the_plan(void)
 {
-	struct ivb_plan bad[8];
+	struct ivb_plan bad[6];
 	struct ivb_guest_info info = test_info();
 	struct ivb_host h;
 	struct ivb_guest g;
 
-	for (size_t i = 0; i < 8; i++)
+	for (size_t i = 0; i < 6; i++)
 		bad[i] = (struct ivb_plan){ .latency_count = 1, .bandwidth_per_frame = 1, .latency_frame_bytes = 64,
 					    .nframes = 1, .frame_bytes = { 64 } };
 	bad[0].latency_count = 10000001;
@@ -633,9 +633,7 @@ static void test_guest_checks_the_plan(void)
 	bad[4].flags = 0x80;
 	bad[5].latency_count = 0; /* nothing to send */
 	bad[5].bandwidth_per_frame = 0;
-	bad[6].stream_consume = IVB_CONSUME_MAX + 1; /* a consume mode no consumer knows */
-	bad[7].nstreams = 1;                         /* streams, and no consume mode for them */
-	for (size_t i = 0; i < 8; i++) {
+	for (size_t i = 0; i < 6; i++) {
 		fresh_region();
 		CHECK(ivb_host_init(&h, region, REGION_SIZE, 11, SHORT_NS, NULL, &bad[i]) == 0);
 		CHECK(ivb_guest_bind(&g, region, REGION_SIZE, SHORT_NS, &info, NULL) == -EPROTO);
@@ -646,12 +644,6 @@ static void test_guest_checks_the_plan(void)
 	bad[2].bandwidth_per_frame = 0;
 	CHECK(ivb_host_init(&h, region, REGION_SIZE, 12, SHORT_NS, NULL, &bad[2]) == 0);
 	CHECK(ivb_guest_bind(&g, region, REGION_SIZE, SHORT_NS, &info, NULL) == 0);
-	/* Streams with a consume mode: the guest binds and keeps it. */
-	fresh_region();
-	bad[7].stream_consume = IVB_CONSUME_INPLACE;
-	CHECK(ivb_host_init(&h, region, REGION_SIZE, 13, SHORT_NS, NULL, &bad[7]) == 0);
-	CHECK(ivb_guest_bind(&g, region, REGION_SIZE, SHORT_NS, &info, NULL) == 0);
-	CHECK(g.plan.stream_consume == IVB_CONSUME_INPLACE);
 }
 
 static void test_guest_checks_identity(void)

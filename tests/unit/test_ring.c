@@ -75,7 +75,7 @@ static void setup(struct ivb_ring_producer *p, uint32_t nslots, uint32_t policy,
 
 	memset(buffer, 0, sizeof(buffer));
 	memset(oc, 0, sizeof(*oc));
-	CHECK(ivb_ring_geometry_for(CAPACITY, nslots, FRAME, policy, IVB_VERIFY_NONE, &g, &need) == 0);
+	CHECK(ivb_ring_geometry_for(CAPACITY, nslots, FRAME, policy, IVB_VERIFY_NONE, IVB_CONSUME_COPY, &g, &need) == 0);
 	ivb_ring_producer_init(p, buffer, &g, count_outcome, oc);
 }
 
@@ -84,16 +84,21 @@ static void test_geometry(void)
 	struct ivb_ring_geometry g;
 	uint64_t need = 0;
 
-	CHECK(ivb_ring_geometry_for(CAPACITY, 3, FRAME, IVB_RING_BLOCK, IVB_VERIFY_XXH3, &g, &need) == 0);
+	CHECK(ivb_ring_geometry_for(CAPACITY, 3, FRAME, IVB_RING_BLOCK, IVB_VERIFY_XXH3, IVB_CONSUME_COPY, &g, &need) == 0);
 	CHECK(g.slot_stride == 4096 && need == IVB_RING_CTL_SIZE + 3 * 4096);
-	CHECK(ivb_ring_geometry_for(CAPACITY, 8, 4097, IVB_RING_BLOCK, IVB_VERIFY_XXH3, &g, &need) == -ENOSPC);
+	CHECK(ivb_ring_geometry_for(CAPACITY, 8, 4097, IVB_RING_BLOCK, IVB_VERIFY_XXH3, IVB_CONSUME_COPY, &g, &need) == -ENOSPC);
 	CHECK(need == IVB_RING_CTL_SIZE + 8 * 8192);
-	CHECK(ivb_ring_geometry_for(CAPACITY, 1, FRAME, IVB_RING_BLOCK, IVB_VERIFY_XXH3, &g, &need) == -EINVAL);
-	CHECK(ivb_ring_geometry_for(CAPACITY, 17, FRAME, IVB_RING_BLOCK, IVB_VERIFY_XXH3, &g, &need) == -EINVAL);
-	CHECK(ivb_ring_geometry_for(CAPACITY, 3, 63, IVB_RING_BLOCK, IVB_VERIFY_XXH3, &g, &need) == -EINVAL);
-	CHECK(ivb_ring_geometry_for(CAPACITY, 3, FRAME, 0, IVB_VERIFY_XXH3, &g, &need) == -EINVAL);
-	CHECK(ivb_ring_geometry_for(CAPACITY, 3, FRAME, IVB_RING_LATEST, 9, &g, &need) == -EINVAL);
-	CHECK(ivb_ring_geometry_for(UINT64_MAX, 3, UINT64_MAX, IVB_RING_BLOCK, IVB_VERIFY_NONE, &g, &need) ==
+	CHECK(ivb_ring_geometry_for(CAPACITY, 1, FRAME, IVB_RING_BLOCK, IVB_VERIFY_XXH3, IVB_CONSUME_COPY, &g, &need) == -EINVAL);
+	CHECK(ivb_ring_geometry_for(CAPACITY, 17, FRAME, IVB_RING_BLOCK, IVB_VERIFY_XXH3, IVB_CONSUME_COPY, &g, &need) == -EINVAL);
+	CHECK(ivb_ring_geometry_for(CAPACITY, 3, 63, IVB_RING_BLOCK, IVB_VERIFY_XXH3, IVB_CONSUME_COPY, &g, &need) == -EINVAL);
+	CHECK(ivb_ring_geometry_for(CAPACITY, 3, FRAME, 0, IVB_VERIFY_XXH3, IVB_CONSUME_COPY, &g, &need) == -EINVAL);
+	CHECK(ivb_ring_geometry_for(CAPACITY, 3, FRAME, IVB_RING_LATEST, 9, IVB_CONSUME_COPY, &g, &need) == -EINVAL);
+	CHECK(ivb_ring_geometry_for(CAPACITY, 3, FRAME, IVB_RING_LATEST, IVB_VERIFY_XXH3, 0, &g, &need) == -EINVAL);
+	CHECK(ivb_ring_geometry_for(CAPACITY, 3, FRAME, IVB_RING_LATEST, IVB_VERIFY_XXH3, IVB_CONSUME_MAX + 1, &g, &need) ==
+	      -EINVAL);
+	CHECK(ivb_ring_geometry_for(CAPACITY, 3, FRAME, IVB_RING_BLOCK, IVB_VERIFY_XXH3, IVB_CONSUME_INPLACE, &g, &need) == 0);
+	CHECK(g.consume == IVB_CONSUME_INPLACE);
+	CHECK(ivb_ring_geometry_for(UINT64_MAX, 3, UINT64_MAX, IVB_RING_BLOCK, IVB_VERIFY_NONE, IVB_CONSUME_COPY, &g, &need) ==
 	      -EINVAL);
 }
 
@@ -411,6 +416,10 @@ static void test_hostile_producer(void)
 	ctl->nslots = 200;
 	CHECK(ivb_ring_consumer_attach(&c, buffer, CAPACITY, why, sizeof(why)) == -EPROTO);
 	ctl->nslots = 3;
+	ctl->consume = IVB_CONSUME_MAX + 1; /* a way of reading frames no consumer knows */
+	CHECK(ivb_ring_consumer_attach(&c, buffer, CAPACITY, why, sizeof(why)) == -EPROTO);
+	CHECK(strstr(why, "consume 3") != NULL);
+	ctl->consume = IVB_CONSUME_COPY;
 	ctl->slot_stride = 64; /* slots overlapping each other */
 	CHECK(ivb_ring_consumer_attach(&c, buffer, CAPACITY, why, sizeof(why)) == -EPROTO);
 	ctl->slot_stride = 4096;

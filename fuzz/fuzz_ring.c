@@ -438,8 +438,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size < 3)
 		return 0;
 	if (ivb_ring_geometry_for(UINT64_MAX, 2u + data[1] % (IVB_RING_MAX_SLOTS - 1u), 64u + data[2] * 16u,
-				  data[0] & 2 ? IVB_RING_LATEST : IVB_RING_BLOCK, verify[(data[0] >> 2) % 3], &geo,
-				  &need) < 0)
+				  data[0] & 2 ? IVB_RING_LATEST : IVB_RING_BLOCK, verify[(data[0] >> 2) % 3],
+				  data[0] & 32 ? IVB_CONSUME_INPLACE : IVB_CONSUME_COPY, &geo, &need) < 0)
 		abort();
 	/* Exactly the mapping the consumer is told of, so that ASan sees a read one byte past it. */
 	g.capacity = need;

@@ -21,7 +21,7 @@ from .model import (
 from .checks import LISTED_REJECTS
 from .safe_io import InputError, exists, read_input
 from .stats import mbps
-from .streams import POLICIES, VERIFIES
+from .streams import CONSUMES, POLICIES, VERIFIES
 
 
 def warn(message):
@@ -252,9 +252,10 @@ EXTRA_SPECS = [
               allowed={"test": ("latency", "bandwidth", "reference"), "mapping": MAPPINGS}),
 ]
 # The stream test's frames: rows that do not say which stream they belong to or what became of them are unusable.
-STREAM_SPEC = TableSpec("stream", "stream test", required=("frame_type", "size_bytes", "policy", "verify", "dropped",
-                                                           "success"),
-                        allowed={"policy": POLICIES, "verify": VERIFIES, "dropped": (0, 1), "success": (0, 1)})
+STREAM_SPEC = TableSpec("stream", "stream test", required=("frame_type", "size_bytes", "policy", "verify", "consume",
+                                                           "dropped", "success"),
+                        allowed={"policy": POLICIES, "verify": VERIFIES, "consume": CONSUMES, "dropped": (0, 1),
+                                 "success": (0, 1)})
 # The transport comparison's frames and messages: rows that do not say which test they belong to are unusable.
 TRANSPORT_SPEC = TableSpec("transport", "transport comparison",
                            required=("transport", "test", "size_bytes", "frame", "latency_ns", "success"),

@@ -21,6 +21,8 @@ from .run_schema import check_path
 STREAM_CSV = schema.TABLES["stream"].file
 POLICIES = ("block", "latest")
 VERIFIES = ("sha256", "xxh3", "none")
+# How the consumer read each frame: verified where it lies in its slot, or copied out first and the copy verified.
+CONSUMES = ("inplace", "copy")
 STATUSES = ("ok", "unverified", "bad_checksum", "bad_stamp", "implausible_timing", "accepted_corrupted_frame", "dropped")
 # A frame whose check failed; besides, an unverified frame fails when the host asked for a verification.
 FAILED_STATUSES = ("bad_checksum", "bad_stamp", "implausible_timing", "accepted_corrupted_frame")
@@ -35,11 +37,11 @@ def failed_frames(rows, verify):
 LATENCY_PERCENTILES = (50, 90, 99, 99.9)
 # A stream faster than its own run's pipeline limit by more than this cannot be: a time or count is wrong.
 LIMIT_SLACK = 1.10
-# What a consumed frame always has, and what a dropped one never has.
-CONSUMED_REQUIRED = ("slot", "host_write_ns", "latency_ns", "guest_copy_ns", "guest_verify_ns")
+# What a consumed frame always has (a copied one: its copy time too), and what a dropped one never has.
+CONSUMED_REQUIRED = ("slot", "host_write_ns", "latency_ns", "guest_verify_ns")
 GUEST_ONLY = ("latency_ns", "guest_copy_ns", "guest_verify_ns")
 ALWAYS_REQUIRED = ("frame", "publish_ns", "status")
-POSITIVE_WHEN_CONSUMED = ("host_write_ns", "latency_ns", "guest_copy_ns")
+POSITIVE_WHEN_CONSUMED = ("host_write_ns", "latency_ns")
 _WORD = re.compile(r"[A-Za-z0-9_.-]{1,64}\Z")
 
 
@@ -58,6 +60,7 @@ RECORD_FIELDS = [
     ("size_bytes", lambda v: _whole(v, 1), "a whole number > 0"),
     ("policy", lambda v: v in POLICIES, "block or latest"),
     ("verify", lambda v: v in VERIFIES, "sha256, xxh3 or none"),
+    ("consume", lambda v: v in CONSUMES, "inplace or copy"),
     ("slots", lambda v: _whole(v, 1), "a whole number > 0"),
     ("fps_target", _real, "a number >= 0"),
     ("seconds", _real, "a number >= 0"),
@@ -97,19 +100,21 @@ def parse_record(raw, where):
 @dataclass
 class Stream:
     """One stream of the run: its CSV rows (None: none in stream_results.csv) and its usable run.json
-    fields (empty: not in run.json's streams), paired by frame, size, policy and verify in run order."""
+    fields (empty: not in run.json's streams), paired by frame, size, policy, verify and consume mode in run
+    order."""
     number: int
     frame_type: str
     size_bytes: Optional[int]
     policy: str
     verify: str
+    consume: str  # inplace or copy ("unknown" when neither file says)
     rows: object
     record: dict
     where: str  # how findings name it
 
     @property
     def label(self):
-        return f"{self.frame_type} {self.policy} {self.verify}"
+        return f"{self.frame_type} {self.policy} {self.verify} {self.consume}"
 
 
 @dataclass
@@ -120,19 +125,23 @@ class StreamSet:
     has_block: bool = False  # run.json has a `streams` list
 
 
+# What tells one stream from the next in stream_results.csv (and pairs it with its run.json record).
+KEY_COLUMNS = ("frame_type", "size_bytes", "policy", "verify", "consume")
+
+
 def csv_blocks(table):
     """The CSV's rows cut into streams: a stream is a run of consecutive rows with the same frame, size,
-    policy and verify (host_writer runs the streams one after the other)."""
+    policy, verify and consume mode (host_writer runs the streams one after the other)."""
     if table is None or table.empty:
         return []
-    key = table[["frame_type", "size_bytes", "policy", "verify"]].astype(str).agg("/".join, axis=1)
+    key = table[list(KEY_COLUMNS)].astype(str).agg("/".join, axis=1)
     run_id = (key != key.shift()).cumsum()
     return [rows for _, rows in table.groupby(run_id, sort=False)]
 
 
 def block_key(rows):
     first = rows.iloc[0]
-    return first["frame_type"], int(first["size_bytes"]), first["policy"], first["verify"]
+    return first["frame_type"], int(first["size_bytes"]), first["policy"], first["verify"], first["consume"]
 
 
 def load_streams(run):
@@ -163,9 +172,7 @@ def pair_streams(run):
         for j, rows in enumerate(blocks):
             if j in used:
                 continue
-            ft, size, policy, verify = block_key(rows)
-            if all(rec.get(k) in (None, v) for k, v in
-                   (("frame_type", ft), ("size_bytes", size), ("policy", policy), ("verify", verify))):
+            if all(rec.get(k) in (None, v) for k, v in zip(KEY_COLUMNS, block_key(rows))):
                 match = j
                 break
         rows = None
@@ -174,7 +181,7 @@ def pair_streams(run):
             rows = blocks[match]
         key = block_key(rows) if rows is not None else (
             rec.get("frame_type", "unknown"), rec.get("size_bytes"), rec.get("policy", "unknown"),
-            rec.get("verify", "unknown"))
+            rec.get("verify", "unknown"), rec.get("consume", "unknown"))
         out.streams.append(Stream(len(out.streams) + 1, *key, rows, rec, f"stream {len(out.streams) + 1} ({key[0]})"))
     for j, rows in enumerate(blocks):
         if j not in used:
@@ -211,6 +218,10 @@ def row_findings(stream):
         flag(consumed & rows[col].isna(), f"{col} is empty for a consumed frame")
     for col in POSITIVE_WHEN_CONSUMED:
         flag(consumed & (rows[col] == 0), f"{col} is zero for a consumed frame")
+    copied = consumed & (rows["consume"] == "copy")
+    flag(copied & rows["guest_copy_ns"].isna(), "guest_copy_ns is empty for a copied frame")
+    flag(copied & (rows["guest_copy_ns"] == 0), "guest_copy_ns is zero for a copied frame")
+    flag((rows["consume"] == "inplace") & rows["guest_copy_ns"].notna(), "a frame read in place has a guest_copy_ns")
     for col in GUEST_ONLY:
         flag(~consumed & rows[col].notna(), f"a dropped frame has a {col}")
     flag(rows["status"].ne("") & ~rows["status"].isin(STATUSES), "status is not one of " + ", ".join(STATUSES))
@@ -278,12 +289,20 @@ def stream_findings(stream):
 
 # ---- figures -----------------------------------------------------------------------------------------
 
-def pipeline_limit(rec):
-    """Frames/s the slower side manages alone on private memory: 1e9 / max(host write, guest copy + verify)."""
+def guest_work(consume):
+    """What the consumer does with each frame, in the words of the report."""
+    return "verify" if consume == "inplace" else "copy + verify"
+
+
+def pipeline_limit(rec, consume):
+    """Frames/s the slower side manages alone on private memory: 1e9 / max(host write, the guest's work per
+    frame). Both consume modes measure the guest's copy and verify the same way; in place the frame is not
+    copied, so only the verify counts. None when a time is missing or the mode is not known."""
     parts = [rec.get(f"pipeline_limit.{k}") for k in ("host_write_ns", "guest_copy_ns", "guest_verify_ns")]
-    if None in parts:
+    if None in parts or consume not in CONSUMES:
         return None
-    return 1e9 / max(parts[0], parts[1] + parts[2])
+    guest = parts[2] + (parts[1] if consume == "copy" else 0)
+    return 1e9 / max(parts[0], guest)
 
 
 def csv_windows(rows, duration_s):
@@ -354,7 +373,7 @@ def stream_figures(stream):
         f.fps_sustained, f.fps_slowest = float(statistics.median(f.windows)), float(min(f.windows))
     if f.duration_s and f.consumed is not None:
         f.fps_overall = f.consumed / f.duration_s
-    f.limit_fps = pipeline_limit(rec)
+    f.limit_fps = pipeline_limit(rec, stream.consume)
     if rows is not None:
         consumed = rows[rows["dropped"] == 0]
         latency = consumed["latency_ns"].dropna()

@@ -3,7 +3,8 @@
 (tests/integration/stream.sh) and the VM tests (tests/vm/test_stream.sh).
 
 Every stream's frames have exactly one row each, numbered from 0; the counts agree with the rows; a dropped
-frame has no latency, a consumed one a latency and a guest copy time; a paced stream published no frame before
+frame has no latency, a consumed one a latency, and a guest copy time when it was copied (none when read in
+place); a paced stream published no frame before
 its time (frame n at n / fps seconds or later) and no more than its seconds allow. These hold on a loaded
 machine: none of them depends on how many frames the scheduler let through.
 
@@ -35,8 +36,14 @@ def check_rows(s: dict[str, Any], mine: list[dict[str, str]]) -> str:
         if r["dropped"] == "1":
             if r["latency_ns"] != "" or r["status"] != "dropped":
                 return f"stream {name}: dropped frame {r['frame']} has a latency or status {r['status']}"
-        elif int(r["latency_ns"]) <= 0 or int(r["guest_copy_ns"]) <= 0:
-            return f"stream {name}: consumed frame {r['frame']} has no latency or guest copy time"
+        elif int(r["latency_ns"]) <= 0 or int(r["guest_verify_ns"]) < 0:
+            return f"stream {name}: consumed frame {r['frame']} has no latency or guest verify time"
+        # A copy is timed; a frame read in place has none.
+        elif (r["guest_copy_ns"] == "" or int(r["guest_copy_ns"]) <= 0) if r["consume"] == "copy" \
+                else r["guest_copy_ns"] != "":
+            return f"stream {name}: frame {r['frame']} ({r['consume']}) has a guest copy time {r['guest_copy_ns']!r}"
+    if any(r["consume"] != s.get("consume") for r in mine):
+        return f"stream {name}: a row's consume mode is not run.json's {s.get('consume')!r}"
     fps = s.get("fps_target") or 0
     if fps > 0:
         period = NS_PER_S // fps

@@ -5,7 +5,7 @@ frames, CPU and rings per frame; bottleneck sentences only where the figures sho
 from ..manifest import MANIFEST_JSON, TCG_WARNING, is_tcg
 from ..model import BANDWIDTH_CSV
 from ..streams import (
-    LATENCY_PERCENTILES, STREAM_CSV, is_doorbell, load_streams, lockstep_fps, stream_figures,
+    LATENCY_PERCENTILES, STREAM_CSV, guest_work, is_doorbell, load_streams, lockstep_fps, stream_figures,
 )
 from .text import fmt, fmt_ratio, section
 
@@ -17,6 +17,9 @@ AT_LIMIT = 0.9
 MAJOR_SHARE = 0.5
 # The stream's copy out of a slot against the same copy on private memory: name it from this ratio on.
 REGION_COPY_FACTOR = 1.5
+# How the consumer read each frame, as the report says it.
+CONSUME_TEXT = {"inplace": "read in place (verified in its slot, no copy)",
+                "copy": "copied out (the copy verified)"}
 
 
 def ms(ns, decimals=3):
@@ -33,6 +36,7 @@ def head_line(stream, rec):
     paced = rec.get("fps_target")
     parts = [f"  Stream {stream.number}: {stream.frame_type}, {size_text}, policy {stream.policy}, "
              f"verify {stream.verify}",
+             CONSUME_TEXT.get(stream.consume, "consume mode not recorded"),
              f"{rec['slots']} slots" if "slots" in rec else "slots not recorded",
              f"paced at {paced:g} frames/s" if paced else ("unpaced" if paced == 0 else "pacing not recorded")]
     if "seconds" in rec:
@@ -65,12 +69,15 @@ def best_fps(f):
     return f.fps_sustained if f.fps_sustained is not None else f.fps_overall
 
 
-def limit_line(rec, f):
+def limit_line(stream, rec, f):
     if f.limit_fps is None:
-        return "    pipeline limit: n/a (not recorded in run.json)"
+        why = "not recorded in run.json" if stream.consume in CONSUME_TEXT else "the consume mode is not known"
+        return f"    pipeline limit: n/a ({why})"
+    copy, verify = ms(rec['pipeline_limit.guest_copy_ns']), ms(rec['pipeline_limit.guest_verify_ns'])
+    guest = (f"guest verify {verify} ms; its copy, {copy} ms, is not part of reading in place"
+             if stream.consume == "inplace" else f"guest copy {copy} + verify {verify} ms")
     text = (f"    pipeline limit of this run (each side alone on private memory): {fmt(f.limit_fps)} frames/s "
-            f"(host write {ms(rec['pipeline_limit.host_write_ns'])} ms; guest copy "
-            f"{ms(rec['pipeline_limit.guest_copy_ns'])} + verify {ms(rec['pipeline_limit.guest_verify_ns'])} ms)")
+            f"(host write {ms(rec['pipeline_limit.host_write_ns'])} ms; {guest})")
     fps = best_fps(f)
     return text + (f"; the stream reaches {fmt_ratio(fps / f.limit_fps)} of it" if fps is not None else "")
 
@@ -95,7 +102,9 @@ def latency_line(f):
 def time_lines(stream, f):
     waited = f" (waited for {percent(f.waited_share, 1)} of frames)" if f.waited_share is not None else ""
     verify = "none (--verify none)" if stream.verify == "none" else f"{ms(f.guest_verify)} ms"
-    return [f"    guest per frame (guest clock, medians): copy {ms(f.guest_copy)} ms, verify {verify}",
+    copy = "none (read in place)" if stream.consume == "inplace" else f"{ms(f.guest_copy)} ms"
+    where = " in the slot" if stream.consume == "inplace" else ""
+    return [f"    guest per frame (guest clock, medians): copy {copy}, verify{where} {verify}",
             f"    host per frame (medians): write {ms(f.host_write)} ms, wait for a free slot {ms(f.slot_wait)} ms"
             + waited]
 
@@ -138,13 +147,17 @@ def bottleneck_lines(stream, rec, f):
     fps = best_fps(f)
     if f.limit_fps is not None and fps is not None and fps >= AT_LIMIT * f.limit_fps:
         host_ns = rec["pipeline_limit.host_write_ns"]
-        guest_ns = rec["pipeline_limit.guest_copy_ns"] + rec["pipeline_limit.guest_verify_ns"]
-        side = "the guest's copy + verify" if guest_ns >= host_ns else "the host's write"
+        guest_ns = rec["pipeline_limit.guest_verify_ns"] + (
+            rec["pipeline_limit.guest_copy_ns"] if stream.consume == "copy" else 0)
+        side = f"the guest's {guest_work(stream.consume)}" if guest_ns >= host_ns else "the host's write"
         out.append(f"the stream runs at the pipeline limit ({fmt_ratio(fps / f.limit_fps)}): {side} on private "
                    "memory sets the rate")
-    if None not in (f.guest_copy, f.guest_verify, f.host_write):
-        guest = f.guest_copy + f.guest_verify
-        work = "copy" if stream.verify == "none" else "copy + verify"
+    guest_copy = 0 if stream.consume == "inplace" else f.guest_copy
+    if None not in (guest_copy, f.guest_verify, f.host_write):
+        guest = guest_copy + f.guest_verify
+        work = guest_work(stream.consume)
+        if stream.verify == "none":
+            work = "copy" if stream.consume == "copy" else "stamp check"
         if guest >= SLOWER_FACTOR * f.host_write:
             out.append(f"the guest is the slower side: {work} per frame {ms(guest)} ms (medians), the "
                        f"host's write {ms(f.host_write)} ms")
@@ -152,7 +165,7 @@ def bottleneck_lines(stream, rec, f):
             out.append(f"the host is the slower side: its write takes {ms(f.host_write)} ms per frame (median), the "
                        f"guest's {work} {ms(guest)} ms")
         if guest > 0 and guest >= f.host_write / SLOWER_FACTOR and stream.verify != "none":
-            for part, ns in (("verify", f.guest_verify), ("copy out of the slot", f.guest_copy)):
+            for part, ns in (("verify", f.guest_verify), ("copy out of the slot", guest_copy)):
                 if ns / guest >= MAJOR_SHARE:
                     out.append(f"the guest's {part} takes {100 * ns / guest:.0f}% of its time per frame")
         target = rec.get("fps_target")
@@ -160,7 +173,8 @@ def bottleneck_lines(stream, rec, f):
             out.append(f"the guest's {work} ({ms(guest)} ms) is longer than the frame interval "
                        f"({ms(1e9 / target)} ms at {target:g} frames/s): it cannot keep up")
     private_copy = rec.get("pipeline_limit.guest_copy_ns")
-    if f.guest_copy is not None and private_copy and f.guest_copy >= REGION_COPY_FACTOR * private_copy:
+    if stream.consume == "copy" and f.guest_copy is not None and private_copy and \
+            f.guest_copy >= REGION_COPY_FACTOR * private_copy:
         out.append(f"the guest's copy out of the slot takes {fmt_ratio(f.guest_copy / private_copy)} its time on "
                    "private memory in this run")
     target = rec.get("fps_target")
@@ -178,7 +192,7 @@ def stream_lines(run, stream, tcg):
     if not rec:
         lines.append(f"    not in {MANIFEST_JSON}'s streams: its pipeline limit, CPU and windows are not known")
     lines += rate_lines(stream, f)
-    lines += [limit_line(rec, f), lockstep_line(run, stream, f), latency_line(f)]
+    lines += [limit_line(stream, rec, f), lockstep_line(run, stream, f), latency_line(f)]
     lines += time_lines(stream, f) + count_lines(stream, f) + [cpu_line(f)] + rings_line(run, f)
     if tcg:
         lines.append("    (TCG: no bottleneck is derived from emulator timings)")
@@ -195,7 +209,8 @@ def streaming_section(run):
         lines.append(f"  {STREAM_CSV} is unusable: see MISSING OR UNREADABLE INPUT")
     if not found.streams:
         return lines if unusable else lines + ["  no stream test in this run (host_writer --stream-seconds S runs one)"]
-    lines += ["  The host writes frame n+1 into a ring of slots while the guest still reads frame n. frames/s and",
+    lines += ["  The host writes frame n+1 into a ring of slots while the guest still reads frame n: in place (it",
+              "  verifies the frame in its slot) or copied out first (it verifies the copy). frames/s and",
               "  MB/s (1 MB = 1e6 B): sustained = median over the full 1-second windows from the stream's start,",
               "  slowest = the slowest of them, overall = consumed frames / duration. Latency: host clock only,",
               "  from publishing a frame to the host seeing the guest release it."]

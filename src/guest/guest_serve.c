@@ -69,7 +69,8 @@ static uint32_t stream(struct ivb_reader_workspace *w, uint8_t *shared, const st
 		return IVB_MSG_BAD_SIZE;
 	}
 	/*
-	 * The scratch copy and the private-cost buffers: a slot's size each, pre-faulted. Before the host
+	 * The scratch copy (copy mode) and the private-cost buffers (both modes: the pipeline's limit is
+	 * measured the same way whatever the consumer does): a slot's size each, pre-faulted. Before the host
 	 * starts: for 4K frames this takes longer than a frame period, whose frames would be dropped.
 	 */
 	if (ensure_buffers(w, c.g.slot_stride) < 0) {
@@ -96,9 +97,10 @@ static uint32_t stream(struct ivb_reader_workspace *w, uint8_t *shared, const st
 				    &rep.private_verify_ns) < 0)
 		rep.private_copy_ns = rep.private_verify_ns = 0;
 	ivb_ring_consumer_finish(&c, &rep);
-	fprintf(stderr, PROG ": stream of %llu-byte frames: %llu taken, %llu verified, %llu failed, %llu skipped%s\n",
+	fprintf(stderr, PROG ": stream of %llu-byte frames: %llu taken, %llu verified, %llu failed, %llu skipped, read %s%s\n",
 		(unsigned long long)c.g.frame_size, (unsigned long long)t.taken, (unsigned long long)t.ok,
-		(unsigned long long)t.bad, (unsigned long long)t.skipped, t.unverified ? " (not verified: --verify none)" : "");
+		(unsigned long long)t.bad, (unsigned long long)t.skipped, ivb_consume_name(c.g.consume),
+		t.unverified ? " (not verified: --verify none)" : "");
 	return IVB_MSG_OK;
 }
 

@@ -61,6 +61,7 @@ struct ivb_host_config {
 	uint32_t fps;          /* 0: as fast as possible */
 	uint32_t stream_policy; /* enum ivb_ring_policy */
 	uint32_t verify;        /* enum ivb_ring_verify */
+	uint32_t consume;       /* enum ivb_consume: how the consumer reads each frame */
 	bool corrupt_frame_set; /* --corrupt-frame: flip a byte of frame corrupt_frame of each stream */
 	uint64_t corrupt_frame; /* counting from 0, as stream_results.csv's frame column */
 	/* the transport comparison: the stream frames and the messages over each transport */

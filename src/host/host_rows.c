@@ -391,6 +391,7 @@ int ivb_rows_write_stream(struct ivb_outputs *o, const struct ivb_stream_key *k,
 	ivb_csv_set_u64(c, COL(STREAM, SIZE_BYTES), k->frame->size);
 	ivb_csv_set_str(c, COL(STREAM, POLICY), k->policy);
 	ivb_csv_set_str(c, COL(STREAM, VERIFY), k->verify);
+	ivb_csv_set_str(c, COL(STREAM, CONSUME), ivb_consume_name(k->consume));
 	ivb_csv_set_u64(c, COL(STREAM, FRAME), f->seq);
 	if (f->slot == UINT32_MAX)
 		ivb_csv_set_empty(c, COL(STREAM, SLOT));
@@ -401,7 +402,11 @@ int ivb_rows_write_stream(struct ivb_outputs *o, const struct ivb_stream_key *k,
 	ivb_csv_set_u64(c, COL(STREAM, SLOT_WAIT_NS), f->slot_wait_ns);
 	if (consumed) {
 		ivb_csv_set_u64(c, COL(STREAM, LATENCY_NS), f->latency_ns);
-		ivb_csv_set_u64(c, COL(STREAM, GUEST_COPY_NS), f->guest_copy_ns);
+		/* In place the consumer made no copy: nothing measured, whatever the guest wrote. */
+		if (k->consume == IVB_CONSUME_INPLACE)
+			ivb_csv_set_empty(c, COL(STREAM, GUEST_COPY_NS));
+		else
+			ivb_csv_set_u64(c, COL(STREAM, GUEST_COPY_NS), f->guest_copy_ns);
 		ivb_csv_set_u64(c, COL(STREAM, GUEST_VERIFY_NS), f->guest_verify_ns);
 	} else {
 		ivb_csv_set_empty(c, COL(STREAM, LATENCY_NS));

@@ -54,6 +54,7 @@ struct ivb_stream_key {
 	const struct ivb_frame *frame;
 	const char *policy; /* "block" or "latest" */
 	const char *verify; /* "sha256", "xxh3" or "none" */
+	uint32_t consume;   /* enum ivb_consume */
 };
 
 /* Whether a stream frame failed: the host's verdict (ivb_stream_produce); a dropped frame did not. */

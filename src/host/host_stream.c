@@ -46,7 +46,7 @@ int ivb_stream_fit(struct ivb_run *run, uint64_t capacity, uint64_t *largest)
 		uint32_t policy, window;
 		enum ivb_tp_test test;
 		const struct ivb_frame *f = planned_stream(cfg, i, &policy, &window, &test);
-		int ret = ivb_ring_geometry_for(capacity, cfg->slots, f->size, policy, cfg->verify, &g, &need);
+		int ret = ivb_ring_geometry_for(capacity, cfg->slots, f->size, policy, cfg->verify, cfg->consume, &g, &need);
 
 		if (ret == -ENOSPC) {
 			snprintf(run->why, sizeof(run->why),
@@ -200,7 +200,8 @@ static int run_stream(struct ivb_run *run, struct stream_state *st)
 	uint64_t need, sent_ns, unused, window_ns;
 	int ret;
 
-	ret = ivb_ring_geometry_for(run->host.capacity, cfg->slots, st->size, st->policy, cfg->verify, &g, &need);
+	ret = ivb_ring_geometry_for(run->host.capacity, cfg->slots, st->size, st->policy, cfg->verify, cfg->consume,
+				    &g, &need);
 	if (ret < 0)
 		return ret; /* checked by ivb_stream_fit before the run */
 	/* One more source than slots: a slot never gets the same data twice in a row. */
@@ -245,8 +246,9 @@ static int run_stream(struct ivb_run *run, struct stream_state *st)
 	if (ret < 0)
 		return ret;
 	if (ret == 0) {
-		fprintf(stderr, PROG ": stream %s: %u slots, %s, %s, %s for %llu s\n", st->key.frame->name, cfg->slots,
-			st->key.policy, st->key.verify, cfg->fps ? "paced" : "as fast as possible",
+		fprintf(stderr, PROG ": stream %s: %u slots, %s, %s, read %s, %s for %llu s\n", st->key.frame->name,
+			cfg->slots, st->key.policy, st->key.verify, ivb_consume_name(cfg->consume),
+			cfg->fps ? "paced" : "as fast as possible",
 			(unsigned long long)cfg->stream_seconds);
 		ivb_cpu_span_start(&cpu);
 		ret = ivb_stream_produce(&h);
@@ -351,7 +353,7 @@ int ivb_run_streams(struct ivb_run *run)
 		const struct ivb_frame *f = planned_stream(cfg, i, &policy, &window, &test);
 		struct stream_state st = {
 			.run = run, .rec = &m->streams[m->nstreams], .size = f->size, .policy = policy,
-			.key = { f, ivb_policy_name(cfg->stream_policy), ivb_verify_name(cfg->verify) },
+			.key = { f, ivb_policy_name(cfg->stream_policy), ivb_verify_name(cfg->verify), cfg->consume },
 		};
 		int ret;
 
@@ -366,6 +368,7 @@ int ivb_run_streams(struct ivb_run *run)
 		m->nstreams++;
 		*st.rec = (struct ivb_stream_record){
 			.frame_type = f->name, .size_bytes = f->size, .policy = st.key.policy, .verify = st.key.verify,
+			.consume = cfg->consume,
 			.slots = cfg->slots, .fps_target = cfg->fps, .seconds = cfg->stream_seconds,
 		};
 		ret = run_stream(run, &st);

@@ -86,6 +86,10 @@ static void usage(FILE *out)
 		"                         others are dropped (default " IVB_STREAM_POLICY_DEFAULT ")\n"
 		"  --verify sha256|xxh3|none\n"
 		"                         how the guest checks each stream frame (default " IVB_STREAM_VERIFY_DEFAULT ")\n"
+		"  --consume inplace|copy\n"
+		"                         inplace: the consumer verifies each frame where it lies in its slot,\n"
+		"                         then releases it; copy: it copies the frame out first and verifies\n"
+		"                         the copy (default " IVB_STREAM_CONSUME_DEFAULT ")\n"
 		"  --transport LIST       compare transports: ivshmem (the stream test), unix (AF_UNIX stream),\n"
 		"                         tcp[:PORT] (127.0.0.1; no port: the kernel's choice), pipe (FIFOs),\n"
 		"                         vsock (skipped here, with its reason in run.json and the report);\n"
@@ -109,7 +113,7 @@ static void parse_args(int argc, char **argv, struct ivb_host_config *cfg)
 	enum { OPT_SHM = 256, OPT_SIZE, OPT_OUT, OPT_ITER, OPT_LAT_FRAME, OPT_BW_ITER, OPT_FRAMES, OPT_REF_ITER,
 	       OPT_WARMUP, OPT_TIMEOUT, OPT_CONNECT_TIMEOUT, OPT_META, OPT_NO_COUNTERS, OPT_WRITE_STUDY, OPT_MAP_STUDY,
 	       OPT_DOORBELL, OPT_MODE, OPT_INTERVAL, OPT_CORRUPT, OPT_CORRUPT_FRAME, OPT_STREAM_SECONDS, OPT_STREAM_FRAMES, OPT_SLOTS,
-	       OPT_FPS, OPT_STREAM_POLICY, OPT_VERIFY, OPT_TRANSPORT, OPT_MESSAGE_SIZES, OPT_HELP };
+	       OPT_FPS, OPT_STREAM_POLICY, OPT_VERIFY, OPT_CONSUME, OPT_TRANSPORT, OPT_MESSAGE_SIZES, OPT_HELP };
 	static const struct option options[] = {
 		{ "shm", required_argument, NULL, OPT_SHM },
 		{ "size", required_argument, NULL, OPT_SIZE },
@@ -137,6 +141,7 @@ static void parse_args(int argc, char **argv, struct ivb_host_config *cfg)
 		{ "fps", required_argument, NULL, OPT_FPS },
 		{ "stream-policy", required_argument, NULL, OPT_STREAM_POLICY },
 		{ "verify", required_argument, NULL, OPT_VERIFY },
+		{ "consume", required_argument, NULL, OPT_CONSUME },
 		{ "transport", required_argument, NULL, OPT_TRANSPORT },
 		{ "message-sizes", required_argument, NULL, OPT_MESSAGE_SIZES },
 		{ "help", no_argument, NULL, OPT_HELP },
@@ -166,6 +171,7 @@ static void parse_args(int argc, char **argv, struct ivb_host_config *cfg)
 		.message_sizes_arg = IVB_MESSAGE_SIZES_DEFAULT,
 	};
 	const char *policy_arg = IVB_STREAM_POLICY_DEFAULT, *verify_arg = IVB_STREAM_VERIFY_DEFAULT;
+	const char *consume_arg = IVB_STREAM_CONSUME_DEFAULT;
 	opterr = 0; /* our own one-line messages, not getopt's */
 	while ((opt = getopt_long(argc, argv, ":", options, NULL)) != -1) {
 		switch (opt) {
@@ -238,6 +244,7 @@ static void parse_args(int argc, char **argv, struct ivb_host_config *cfg)
 		case OPT_FPS: cfg->fps = (uint32_t)ivb_parse_count_or_die(PROG, "--fps", optarg, 0, IVB_MAX_STREAM_FPS); break;
 		case OPT_STREAM_POLICY: policy_arg = optarg; break;
 		case OPT_VERIFY: verify_arg = optarg; break;
+		case OPT_CONSUME: consume_arg = optarg; break;
 		case OPT_TRANSPORT: cfg->transports_arg = optarg; break;
 		case OPT_MESSAGE_SIZES: cfg->message_sizes_arg = optarg; break;
 		case OPT_HELP: usage(stdout); exit(IVB_EXIT_OK);
@@ -262,6 +269,8 @@ static void parse_args(int argc, char **argv, struct ivb_host_config *cfg)
 		ivb_die_usage(PROG, "--stream-policy needs block or latest, not '%s'", policy_arg);
 	if (ivb_verify_parse(verify_arg, &cfg->verify) < 0)
 		ivb_die_usage(PROG, "--verify needs sha256, xxh3 or none, not '%s'", verify_arg);
+	if (ivb_consume_parse(consume_arg, &cfg->consume) < 0)
+		ivb_die_usage(PROG, "--consume needs inplace or copy, not '%s'", consume_arg);
 	if (cfg->corrupt_frame_set && cfg->verify == IVB_VERIFY_NONE)
 		ivb_die_usage(PROG, "--corrupt-frame needs a verification the guest can fail: --verify sha256 or xxh3");
 	if (cfg->corrupt_frame_set && cfg->stream_seconds == 0)

@@ -15,6 +15,7 @@
 #include "peer_check.h"
 #include "protocol.h"
 #include "region.h"
+#include "stream.h" /* ivb_consume_name */
 #include "revision.h" /* build/gen/, written by the Makefile */
 
 void ivb_utc_now(char out[32])
@@ -91,6 +92,7 @@ static void write_stream(struct ivb_json *j, const struct ivb_stream_record *s)
 	ivb_json_u64(j, IVB_RK_STREAMS_SIZE_BYTES, s->size_bytes);
 	ivb_json_str(j, IVB_RK_STREAMS_POLICY, s->policy);
 	ivb_json_str(j, IVB_RK_STREAMS_VERIFY, s->verify);
+	ivb_json_str(j, IVB_RK_STREAMS_CONSUME, ivb_consume_name(s->consume));
 	ivb_json_u64(j, IVB_RK_STREAMS_SLOTS, s->slots);
 	ivb_json_u64(j, IVB_RK_STREAMS_FPS_TARGET, s->fps_target);
 	ivb_json_u64(j, IVB_RK_STREAMS_SECONDS, s->seconds);
@@ -210,6 +212,7 @@ static void write_body(struct ivb_json *j, const struct ivb_manifest *m)
 		ivb_json_u64(j, IVB_RK_OPTIONS_FPS, m->stream_fps);
 		ivb_json_str(j, IVB_RK_OPTIONS_STREAM_POLICY, m->stream_policy);
 		ivb_json_str(j, IVB_RK_OPTIONS_VERIFY, m->stream_verify);
+		ivb_json_str(j, IVB_RK_OPTIONS_STREAM_CONSUME, m->stream_consume);
 		if (m->corrupt_frame_set)
 			ivb_json_u64(j, IVB_RK_OPTIONS_CORRUPT_FRAME, m->corrupt_frame);
 	}

@@ -48,6 +48,7 @@ struct ivb_stream_record {
 	const char *frame_type;
 	uint64_t size_bytes;
 	const char *policy, *verify;
+	uint32_t consume;     /* enum ivb_consume: how the consumer read each frame */
 	uint32_t slots;
 	uint32_t fps_target;  /* 0: as fast as possible */
 	uint64_t seconds;
@@ -55,7 +56,8 @@ struct ivb_stream_record {
 	double duration_s;    /* from the stream's start to the last frame's fate */
 	uint32_t windows[IVB_MAX_STREAM_WINDOWS]; /* frames released in each full second from the start */
 	uint32_t nwindows;
-	uint64_t host_write_ns, guest_copy_ns, guest_verify_ns; /* per frame on private memory (0: unknown) */
+	/* per frame on private memory (0: unknown), measured the same way in both consume modes */
+	uint64_t host_write_ns, guest_copy_ns, guest_verify_ns;
 	struct ivb_cpu_record host_cpu;
 	bool guest_cpu_known;
 	double guest_cpu_s;
@@ -154,7 +156,7 @@ struct ivb_manifest {
 	struct ivb_test_count latency, bandwidth, reference;
 	/* the stream test (--stream-seconds) */
 	uint64_t stream_seconds;
-	const char *stream_frames, *stream_policy, *stream_verify;
+	const char *stream_frames, *stream_policy, *stream_verify, *stream_consume;
 	uint32_t stream_slots, stream_fps;
 	struct ivb_stream_record streams[IVB_MAX_STREAMS];
 	size_t nstreams;

@@ -56,12 +56,13 @@ static uint64_t round_up(uint64_t v, uint64_t to)
 }
 
 int ivb_ring_geometry_for(uint64_t capacity, uint32_t nslots, uint64_t frame_size, uint32_t policy,
-			  uint32_t verify, struct ivb_ring_geometry *g, uint64_t *need)
+			  uint32_t verify, uint32_t consume, struct ivb_ring_geometry *g, uint64_t *need)
 {
 	uint64_t stride;
 
 	if (nslots < 2 || nslots > IVB_RING_MAX_SLOTS || policy < IVB_RING_BLOCK || policy > IVB_RING_POLICY_MAX ||
-	    verify < IVB_VERIFY_NONE || verify > IVB_RING_VERIFY_MAX || frame_size < IVB_RING_MIN_FRAME ||
+	    verify < IVB_VERIFY_NONE || verify > IVB_RING_VERIFY_MAX || consume < IVB_CONSUME_COPY ||
+	    consume > IVB_CONSUME_MAX || frame_size < IVB_RING_MIN_FRAME ||
 	    frame_size > UINT64_MAX / 2 / IVB_RING_MAX_SLOTS)
 		return -EINVAL;
 	stride = round_up(frame_size, IVB_RING_SLOT_ALIGN);
@@ -69,7 +70,8 @@ int ivb_ring_geometry_for(uint64_t capacity, uint32_t nslots, uint64_t frame_siz
 	if (*need > capacity)
 		return -ENOSPC;
 	*g = (struct ivb_ring_geometry){
-		.nslots = nslots, .policy = policy, .verify = verify, .slot_stride = stride, .frame_size = frame_size,
+		.nslots = nslots, .policy = policy, .verify = verify, .consume = consume, .slot_stride = stride,
+		.frame_size = frame_size,
 	};
 	return 0;
 }
@@ -94,6 +96,7 @@ void ivb_ring_producer_init(struct ivb_ring_producer *p, void *buffer, const str
 	ctl->nslots = g->nslots;
 	ctl->policy = g->policy;
 	ctl->verify = g->verify;
+	ctl->consume = g->consume;
 	ctl->slot_stride = g->slot_stride;
 	ctl->frame_size = g->frame_size;
 	atomic_store_explicit(&ctl->head, 0, memory_order_relaxed);
@@ -426,7 +429,7 @@ int ivb_ring_consumer_open(struct ivb_ring_consumer *c, void *buffer, uint64_t c
 {
 	struct ivb_ring_ctl *ctl = buffer;
 	struct ivb_ring_geometry g = {
-		.nslots = ctl->nslots, .policy = ctl->policy, .verify = ctl->verify,
+		.nslots = ctl->nslots, .policy = ctl->policy, .verify = ctl->verify, .consume = ctl->consume,
 		.slot_stride = ctl->slot_stride, .frame_size = ctl->frame_size,
 	};
 	struct ivb_ring_geometry want;
@@ -437,13 +440,13 @@ int ivb_ring_consumer_open(struct ivb_ring_consumer *c, void *buffer, uint64_t c
 	if (ctl->magic != IVB_RING_MAGIC)
 		return reject(why, whylen, "ring magic 0x%08x is not 0x%08x", ctl->magic, IVB_RING_MAGIC);
 	/* Recompute the geometry from the host's own numbers: every field must agree with it. */
-	ret = ivb_ring_geometry_for(capacity, g.nslots, g.frame_size, g.policy, g.verify, &want, &need);
+	ret = ivb_ring_geometry_for(capacity, g.nslots, g.frame_size, g.policy, g.verify, g.consume, &want, &need);
 	if (ret == -ENOSPC)
 		return reject(why, whylen, "ring of %u slots of %llu bytes needs %llu bytes, mapped %llu", g.nslots,
 			      (unsigned long long)g.frame_size, (unsigned long long)need, (unsigned long long)capacity);
 	if (ret < 0)
-		return reject(why, whylen, "ring geometry out of range (slots %u, frame %llu, policy %u, verify %u)",
-			      g.nslots, (unsigned long long)g.frame_size, g.policy, g.verify);
+		return reject(why, whylen, "ring geometry out of range (slots %u, frame %llu, policy %u, verify %u, consume %u)",
+			      g.nslots, (unsigned long long)g.frame_size, g.policy, g.verify, g.consume);
 	if (want.slot_stride != g.slot_stride)
 		return reject(why, whylen, "ring slot stride %llu is not %llu", (unsigned long long)g.slot_stride,
 			      (unsigned long long)want.slot_stride);

@@ -3,7 +3,7 @@
  * In a stream the data buffer (common.h) starts with a control page, then nslots frame slots of
  * slot_stride bytes each (page aligned):
  *
- *   line 0        geometry   host-owned   magic, slots, stride, frame size, policy, verification
+ *   line 0        geometry   host-owned   magic, slots, stride, frame size, policy, verification, consume mode
  *   line 1        producer   host-owned   head, latest, producer state, the host's wake request
  *   line 2        consumer   guest-owned  released, the slot being read, consumer state, wake request
  *   lines 3-18    slot desc  host-owned   per slot: the frame in it (sequence + 1), size, checksum
@@ -64,6 +64,13 @@ enum ivb_ring_verify {
 };
 #define IVB_RING_VERIFY_MAX IVB_VERIFY_XXH3
 
+/* How the consumer reads each frame. */
+enum ivb_consume {
+	IVB_CONSUME_COPY = 1,    /* copy the frame out of its slot, verify the copy, release */
+	IVB_CONSUME_INPLACE = 2, /* verify the frame where it lies in its slot, then release */
+};
+#define IVB_CONSUME_MAX IVB_CONSUME_INPLACE
+
 enum ivb_ring_state {
 	IVB_RING_IDLE = 0,
 	IVB_RING_STREAMING = 1,
@@ -94,8 +101,8 @@ struct ivb_ring_desc {
 
 struct ivb_ring_result {
 	_Atomic uint64_t seq1; /* sequence + 1 of the frame consumed from the slot; stored last */
-	uint64_t copy_ns;      /* guest clock: copy of the frame out of the slot */
-	uint64_t verify_ns;    /* guest clock: checksum of the copy and comparison */
+	uint64_t copy_ns;      /* guest clock: copy of the frame out of the slot; 0 when read in place */
+	uint64_t verify_ns;    /* guest clock: checksum of the frame (the copy, or the slot) and comparison */
 	uint32_t status;       /* enum ivb_ring_status */
 	uint8_t pad[36];
 };
@@ -108,7 +115,8 @@ struct ivb_ring_ctl {
 	uint32_t verify; /* enum ivb_ring_verify */
 	uint64_t slot_stride;
 	uint64_t frame_size;
-	uint8_t pad0[32];
+	uint32_t consume; /* enum ivb_consume */
+	uint8_t pad0[28];
 
 	/* line 1: producer, host-owned */
 	alignas(IVB_CACHE_LINE) _Atomic uint64_t head; /* frames published */
@@ -137,6 +145,7 @@ struct ivb_ring_ctl {
 _Static_assert(sizeof(struct ivb_ring_desc) == IVB_CACHE_LINE, "a descriptor is one line");
 _Static_assert(sizeof(struct ivb_ring_result) == IVB_CACHE_LINE, "a result is one line");
 _Static_assert(offsetof(struct ivb_ring_ctl, slot_stride) == 16, "geometry line layout");
+_Static_assert(offsetof(struct ivb_ring_ctl, consume) == 32, "geometry line layout");
 _Static_assert(offsetof(struct ivb_ring_ctl, head) == 1 * IVB_CACHE_LINE, "producer on line 1");
 _Static_assert(offsetof(struct ivb_ring_ctl, host_wake) == 1 * IVB_CACHE_LINE + 24, "producer line layout");
 _Static_assert(offsetof(struct ivb_ring_ctl, released) == 2 * IVB_CACHE_LINE, "consumer on line 2");
@@ -150,17 +159,18 @@ struct ivb_ring_geometry {
 	uint32_t nslots;
 	uint32_t policy;
 	uint32_t verify;
+	uint32_t consume;
 	uint64_t slot_stride;
 	uint64_t frame_size;
 };
 
 /*
  * The geometry of nslots frames of frame_size bytes in a buffer of `capacity` bytes.
- * Returns: 0, -EINVAL for a slot count, policy, verification or frame size out of range, or
- * -ENOSPC when the slots do not fit (`need` then holds the bytes they would take).
+ * Returns: 0, -EINVAL for a slot count, policy, verification, consume mode or frame size out of range,
+ * or -ENOSPC when the slots do not fit (`need` then holds the bytes they would take).
  */
 int ivb_ring_geometry_for(uint64_t capacity, uint32_t nslots, uint64_t frame_size, uint32_t policy,
-			  uint32_t verify, struct ivb_ring_geometry *g, uint64_t *need);
+			  uint32_t verify, uint32_t consume, struct ivb_ring_geometry *g, uint64_t *need);
 
 /* What the guest reports at the end of a stream (guest clock; 0: not measured). */
 struct ivb_ring_guest_report {

@@ -17,6 +17,7 @@ static const char *const verify_names[] = {
 	[IVB_VERIFY_NONE] = "none", [IVB_VERIFY_SHA256] = "sha256", [IVB_VERIFY_XXH3] = "xxh3",
 };
 static const char *const policy_names[] = { [IVB_RING_BLOCK] = "block", [IVB_RING_LATEST] = "latest" };
+static const char *const consume_names[] = { [IVB_CONSUME_COPY] = "copy", [IVB_CONSUME_INPLACE] = "inplace" };
 
 /* The index of s in names[first..last], or -EINVAL. */
 static int parse_name(const char *const *names, uint32_t first, uint32_t last, const char *s, uint32_t *out)
@@ -48,6 +49,16 @@ const char *ivb_policy_name(uint32_t policy)
 int ivb_policy_parse(const char *s, uint32_t *policy)
 {
 	return parse_name(policy_names, IVB_RING_BLOCK, IVB_RING_POLICY_MAX, s, policy);
+}
+
+const char *ivb_consume_name(uint32_t consume)
+{
+	return consume >= IVB_CONSUME_COPY && consume <= IVB_CONSUME_MAX ? consume_names[consume] : "unknown";
+}
+
+int ivb_consume_parse(const char *s, uint32_t *consume)
+{
+	return parse_name(consume_names, IVB_CONSUME_COPY, IVB_CONSUME_MAX, s, consume);
 }
 
 int ivb_checksum(uint32_t verify, const void *data, size_t len, uint8_t out[IVB_RING_CHECKSUM_LEN])
@@ -403,6 +414,32 @@ uint32_t ivb_stream_check_copy(uint32_t verify, uint64_t seq, const uint8_t *cop
 	return IVB_FRAME_OK;
 }
 
+/*
+ * Read one taken frame as the ring's consume mode says and release it. In place, every read of the slot ends before
+ * the release: until then the producer leaves the slot alone (block: it waits for the release; latest:
+ * the slot is claimed). Returns the frame's status; *copy_ns and *verify_ns its times (copy 0 in place).
+ */
+static uint32_t consume_frame(struct ivb_ring_consumer *c, uint8_t *scratch, const struct ivb_ring_frame *f,
+			      uint64_t *copy_ns, uint64_t *verify_ns, uint64_t *end_ns)
+{
+	uint64_t t0 = ivb_now_ns(), t1 = t0, t2;
+	const uint8_t *bytes = f->data;
+	uint32_t status;
+
+	if (c->g.consume == IVB_CONSUME_COPY) {
+		memcpy(scratch, f->data, f->size);
+		t1 = ivb_now_ns();
+		bytes = scratch;
+	}
+	status = ivb_stream_check_copy(c->g.verify, f->seq, bytes, f->size, f->checksum);
+	t2 = ivb_now_ns();
+	*copy_ns = t1 - t0;
+	*verify_ns = t2 - t1;
+	*end_ns = t2;
+	ivb_ring_release(c, f, status, *copy_ns, *verify_ns);
+	return status;
+}
+
 int ivb_stream_consume(struct ivb_ring_consumer *c, uint8_t *scratch, struct ivb_bell *bell, int host_peer,
 		       uint64_t timeout_ns, ivb_stream_check_fn check, void *check_arg,
 		       struct ivb_stream_guest_totals *t, char *why, size_t whylen)
@@ -410,9 +447,12 @@ int ivb_stream_consume(struct ivb_ring_consumer *c, uint8_t *scratch, struct ivb
 	uint64_t deadline = ivb_now_ns() + timeout_ns;
 
 	memset(t, 0, sizeof(*t));
+	/* The ring's consume mode was checked when it was opened. */
+	if (c->g.consume == IVB_CONSUME_COPY && scratch == NULL)
+		return guest_fail(why, whylen, -EINVAL, "a copying consumer needs a buffer to copy into");
 	for (;;) {
 		struct ivb_ring_frame f;
-		uint64_t t0, t1, t2;
+		uint64_t copy_ns, verify_ns, end_ns;
 		uint32_t status;
 		int ret;
 
@@ -423,21 +463,16 @@ int ivb_stream_consume(struct ivb_ring_consumer *c, uint8_t *scratch, struct ivb
 		if (ret == 1)
 			break;
 		if (ret == 0) {
-			t0 = ivb_now_ns();
-			memcpy(scratch, f.data, f.size);
-			t1 = ivb_now_ns();
-			status = ivb_stream_check_copy(c->g.verify, f.seq, scratch, f.size, f.checksum);
-			t2 = ivb_now_ns();
-			ivb_ring_release(c, &f, status, t1 - t0, t2 - t1);
+			status = consume_frame(c, scratch, &f, &copy_ns, &verify_ns, &end_ns);
 			t->taken++;
 			t->ok += status == IVB_FRAME_OK;
 			t->unverified += status == IVB_FRAME_UNVERIFIED;
 			t->bad += status == IVB_FRAME_BAD_STAMP || status == IVB_FRAME_BAD_CHECKSUM;
-			t->copy_ns_sum += t1 - t0;
-			t->verify_ns_sum += t2 - t1;
+			t->copy_ns_sum += copy_ns;
+			t->verify_ns_sum += verify_ns;
 			if (bell != NULL && ivb_ring_consumer_should_ring(c) && ivb_bell_ring(bell, host_peer) == 0)
 				t->rings_sent++;
-			deadline = t2 + timeout_ns; /* the release and a ring since: negligible */
+			deadline = end_ns + timeout_ns; /* the release and a ring since: negligible */
 			continue;
 		}
 		if (ret != -EAGAIN)

@@ -1,6 +1,6 @@
 /* stream.h: the stream test's two loops over the ring (ring.h): the host produces frames for a set
- * time, paced or as fast as it can; the guest copies each frame it takes out of its slot and
- * verifies it. Both time with their own clock; only durations cross the region.
+ * time, paced or as fast as it can; the guest verifies each frame it takes, in its slot or in a copy
+ * (enum ivb_consume). Both time with their own clock; only durations cross the region.
  */
 #ifndef IVB_STREAM_H
 #define IVB_STREAM_H
@@ -23,9 +23,12 @@ const char *ivb_verify_name(uint32_t verify);
 int ivb_verify_parse(const char *s, uint32_t *verify);
 const char *ivb_policy_name(uint32_t policy);
 int ivb_policy_parse(const char *s, uint32_t *policy);
+/* The name of a consume mode (enum ivb_consume: "copy", "inplace") and back; -EINVAL if unknown. */
+const char *ivb_consume_name(uint32_t consume);
+int ivb_consume_parse(const char *s, uint32_t *consume);
 
 /*
- * The guest's check of a frame's copy: the sequence stamp first, then the checksum of the payload
+ * The consumer's check of a frame's bytes (its copy, or the slot itself when read in place): the sequence stamp first, then the checksum of the payload
  * after it (verify: enum ivb_ring_verify). Returns: enum ivb_ring_status.
  */
 uint32_t ivb_stream_check_copy(uint32_t verify, uint64_t seq, const uint8_t *copy, uint64_t size,
@@ -119,10 +122,13 @@ struct ivb_stream_guest_totals {
 };
 
 /*
- * Take frames from the ring until the host ends the stream: copy each into `scratch` (at least a
- * slot's size), verify it, release it. In doorbell mode sleep on the bell when nothing is there.
+ * Take frames from the ring until the host ends the stream, each as the ring's consume mode says: copy:
+ * copy it into `scratch` (at least a slot's size), verify the copy, release it; inplace: verify it in its
+ * slot (scratch unused, may be NULL), release it after the last byte was read (its copy time is 0). In
+ * doorbell mode sleep on the bell when nothing is there.
  * Returns: 0; -ETIMEDOUT when no frame and no end came for timeout_ns; -EPROTO (why) when the
- * host wrote something out of range; -EINTR on a stop request; check's error (NULL: never asked).
+ * host wrote something out of range; -EINTR on a stop request; check's error (NULL: never asked);
+ * -EINVAL for a copy without a scratch buffer.
  */
 int ivb_stream_consume(struct ivb_ring_consumer *c, uint8_t *scratch, struct ivb_bell *bell, int host_peer,
 		       uint64_t timeout_ns, ivb_stream_check_fn check, void *check_arg,

@@ -70,8 +70,9 @@ def test_block_stream_figures_against_the_limit_lockstep_and_latency(tmp_path):
     text = block(section, 1)
     size = b.STREAM_SIZES["4k"]
     ok = consumed(rows)
-    assert line(text, "Stream 1:") == ("Stream 1: 4k, 24883200 bytes (24.88 MB), policy block, verify xxh3, 3 slots, "
-                                       f"unpaced, 3 s planned, {record['duration_s']:.3f} s measured")
+    assert line(text, "Stream 1:") == ("Stream 1: 4k, 24883200 bytes (24.88 MB), policy block, verify xxh3, copied out "
+                                       f"(the copy verified), 3 slots, unpaced, 3 s planned, {record['duration_s']:.3f} s "
+                                       "measured")
 
     # Windows counted here from publish + latency, not taken from the record.
     releases = [r["publish_ns"] + r["latency_ns"] for r in ok]
@@ -120,7 +121,7 @@ def test_block_stream_figures_against_the_limit_lockstep_and_latency(tmp_path):
     assert f"-> the guest's verify takes {100 * verify / (copy + verify):.0f}% of its time per frame" in text
     assert "runs at the pipeline limit" not in text and "-> paced" not in text
     assert not suspects(report), suspects(report)
-    assert (f"stream 4k block xxh3: {sustained:.1f} frames/s" in proc.stdout)
+    assert (f"stream 4k block xxh3 copy: {sustained:.1f} frames/s" in proc.stdout)
     assert (tmp_path / "streaming.png").stat().st_size > 10_000
 
 
@@ -131,7 +132,7 @@ def test_latest_with_drops_paced_and_not_verified(tmp_path):
     record = b.stream_record(rows, fps_target=60)
     _, report, section = analyse(tmp_path, [rows], [record])
     text = block(section, 1)
-    assert "policy latest, verify none, 3 slots, paced at 60 frames/s" in text
+    assert "policy latest, verify none, copied out (the copy verified), 3 slots, paced at 60 frames/s" in text
     n = len(rows)
     assert line(text, "drops:") == (f"drops: 5 of {n} produced ({100 * 5 / n:.1f}%); consumed {n - 5}; "
                                     "failed verifications: 0")
@@ -209,6 +210,57 @@ def test_a_stream_at_its_limit_and_one_above_it(tmp_path):
     assert len(found) == 1, found
 
 
+# The guest's copy is three times its verify: a stream at 100 frames/s is above the limit of copying (83.3) and
+# well below the limit of reading in place (333.3).
+COPY_HEAVY = {"host_write_ns": 2_000_000, "guest_copy_ns": 9_000_000, "guest_verify_ns": 3_000_000}
+
+
+def test_inplace_stream_is_said_and_its_limit_leaves_the_copy_out(tmp_path):
+    rows = b.stream_rows(seconds=2.5, period_ns=10_000_000, consume="inplace", times=SLOW_VERIFY)
+    record = b.stream_record(rows, limit=COPY_HEAVY)
+    proc, report, section = analyse(tmp_path, [rows], [record])
+    text = block(section, 1)
+    assert "policy block, verify xxh3, read in place (verified in its slot, no copy), 3 slots" in line(text, "Stream 1:")
+    limit = 1e9 / 3_000_000
+    assert line(text, "pipeline limit") .startswith(
+        f"pipeline limit of this run (each side alone on private memory): {limit:.1f} frames/s (host write 2.000 ms; "
+        "guest verify 3.000 ms; its copy, 9.000 ms, is not part of reading in place)")
+    ok = consumed(rows)
+    verify = statistics.median(r["guest_verify_ns"] for r in ok)
+    assert line(text, "guest per frame") == ("guest per frame (guest clock, medians): copy none (read in place), "
+                                             f"verify in the slot {verify / 1e6:.3f} ms")
+    write = statistics.median(r["host_write_ns"] for r in rows)
+    assert (f"-> the guest is the slower side: verify per frame {verify / 1e6:.3f} ms (medians), the host's write "
+            f"{write / 1e6:.3f} ms") in text
+    assert "copy out of the slot" not in text
+    # Above what copying would allow, within what reading in place allows: not suspect.
+    assert not suspects(report), suspects(report)
+    assert "stream 4k block xxh3 inplace: " in proc.stdout
+
+
+def test_the_same_stream_copied_is_above_its_limit(tmp_path):
+    """The figures of the test above with the frames copied: the copy's limit applies, and the stream exceeds it."""
+    rows = b.stream_rows(seconds=2.5, period_ns=10_000_000, times=SLOW_VERIFY)
+    _, report, section = analyse(tmp_path, [rows], [b.stream_record(rows, limit=COPY_HEAVY)])
+    assert "copied out (the copy verified)" in line(block(section, 1), "Stream 1:")
+    found = suspects(report)
+    assert len(found) == 1 and "above the same run's pipeline limit (83.3 frames/s)" in found[0], found
+
+
+def test_hostile_consume_fields_are_suspect_or_left_out(tmp_path):
+    rows = b.stream_rows(seconds=1.5, period_ns=40_000_000, seed=62, consume="inplace")
+    rows[4]["guest_copy_ns"] = 1_000_000
+    rows[7]["consume"] = "zerocopy"
+    record = b.stream_record(rows, limit=LIMIT)
+    record["consume"] = "zerocopy"
+    proc, report, section = analyse(tmp_path, [rows], [record], status=1)
+    assert "stream_results.csv line 9, column consume: 'zerocopy' is not one of" in proc.stderr
+    found = suspects(report)
+    assert any("a frame read in place has a guest_copy_ns in 1 row(s) (first: frame 4)" in f for f in found), found
+    assert "SUSPECT: run.json: streams[0].consume is zerocopy, expected inplace or copy" in found
+    assert "Stream 1: 4k" in section
+
+
 def hostile_record(change):
     rows = b.stream_rows(seconds=2.2, period_ns=40_000_000, seed=60)
     record = json.loads(json.dumps(b.stream_record(rows, limit=LIMIT)))
@@ -252,7 +304,7 @@ def hostile_rows(change):
 
 @pytest.mark.parametrize("policy, change, expected", [
     ("latest", lambda rows: rows[6].update(latency_ns=5), "a dropped frame has a latency_ns in 1 row(s) (first: frame 6)"),
-    ("latest", lambda rows: rows[3].pop("guest_copy_ns"), "guest_copy_ns is empty for a consumed frame in 1 row(s)"),
+    ("latest", lambda rows: rows[3].pop("guest_copy_ns"), "guest_copy_ns is empty for a copied frame in 1 row(s)"),
     ("latest", lambda rows: rows[4].update(status="dropped"), "dropped and status disagree in 1 row(s) (first: frame 4)"),
     ("latest", lambda rows: rows[5].update(success=0), "success and status disagree in 1 row(s) (first: frame 5)"),
     ("latest", lambda rows: rows[7].update(frame=1), "frame number given twice in 1 row(s) (first: frame 1)"),

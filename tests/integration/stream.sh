@@ -178,6 +178,47 @@ test_corrupt_frame_caught() {
 	pass "$name"
 }
 
+# --consume: the default reads in place; both modes verify every frame, and run.json, the CSV and both sides'
+# summaries say which mode ran. The pipeline limit's times are measured the same way in both (the guest's
+# private copy and checksum); the analysis leaves the copy out of an in-place stream's limit.
+test_consume_modes() {
+	local name=consume_modes out="$WORK/$1" run mode
+	local -a consume_args
+	GUEST_ARGS=()
+	# RUN:MODE: the folder of the run and the mode it must report (default: the option left out).
+	for run in default:inplace copy:copy inplace:inplace; do
+		mode=${run#*:}
+		run=${run%%:*}
+		consume_args=()
+		[ "$run" = default ] || consume_args=(--consume "$mode")
+		rm -f "$SHM"
+		run_stream "$out/$run" "${STREAM_ONLY[@]}" --stream-seconds 1 --stream-frames 1M --verify xxh3 "${consume_args[@]}"
+		[ "$host_rc" -eq 0 ] && [ "$guest_rc" -eq 0 ] ||
+			{ fail "$name" "$run: exit host $host_rc guest $guest_rc: $(tail -1 "$out/$run/host.err")"; return; }
+		check_stream "$out/$run" "s['consume'] == '$mode' and m['options']['stream_consume'] == '$mode'" \
+			's["failed"] == 0 and s["dropped"] == 0 and s["produced"] > 0 and all(r["status"] == "ok" for r in mine)' \
+			's["pipeline_limit"]["guest_copy_ns"] > 0 and s["pipeline_limit"]["guest_verify_ns"] > 0' \
+			|| { fail "$name" "$run: stream figures"; return; }
+		grep -q "stream 1048576B: 3 slots, block, xxh3, read $mode," "$out/$run/host.err" ||
+			{ fail "$name" "$run: host: $(grep "slots" "$out/$run/host.err")"; return; }
+		grep -q "stream of 1048576-byte frames: [0-9]* taken, [0-9]* verified, 0 failed, 0 skipped, read $mode" "$out/$run/guest.err" ||
+			{ fail "$name" "$run: guest: $(tail -2 "$out/$run/guest.err")"; return; }
+	done
+	pass "$name"
+}
+
+# --consume takes inplace or copy, nothing else: one line, exit 2, before anything starts.
+test_consume_bad_value() {
+	local name=consume_bad_value rc=0
+	timeout "$LIMIT" "$HOST" --shm "$SHM-bad" --out "$WORK/bad-consume" --timeout 1 --connect-timeout 1 \
+		"${STREAM_ONLY[@]}" --stream-seconds 1 --consume zerocopy >/dev/null 2>"$WORK/bad-consume.err" || rc=$?
+	[ "$rc" -eq 2 ] && [ "$(wc -l <"$WORK/bad-consume.err")" -eq 1 ] &&
+		grep -q "consume needs inplace or copy, not 'zerocopy'" "$WORK/bad-consume.err" ||
+		{ fail "$name" "exit $rc: $(cat "$WORK/bad-consume.err")"; return; }
+	[ ! -e "$SHM-bad" ] || { fail "$name" "a region was made"; return; }
+	pass "$name"
+}
+
 # A stream that runs until stopped (30 s at 100 frames/s): guest and host in the background; returns once the
 # host has started streaming. Sets guest_pid and host_pid.
 start_long_stream() { # out host-timeout guest-timeout
@@ -243,7 +284,7 @@ test_host_killed_mid_stream() {
 }
 
 for t in test_block_every_frame_verified test_latest_paced_counts_drops test_verify_none_is_said \
-	test_corrupt_frame_caught \
+	test_corrupt_frame_caught test_consume_modes test_consume_bad_value \
 	test_lockstep_then_stream test_doorbell_stream test_bad_options test_guest_killed_mid_stream \
 	test_guest_sigterm_mid_stream test_host_killed_mid_stream; do
 	rm -f "$SHM"

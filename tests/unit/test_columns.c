@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "csv_read.h"
 #include "columns.h"
 #include "csv.h"
 #include "host_rows.h"
@@ -95,6 +96,33 @@ static size_t check_file(enum ivb_table t)
 	return rows > 0 ? rows - 1 : 0;
 }
 
+/* The stream rows written below: the consume mode in each, and no copy time for the frame read in place. */
+static void check_consume_fields(void)
+{
+	static char text[8192], fields[IVB_STREAM_NCOLUMNS][CSV_READ_FIELD];
+	const char *want_consume[] = { "copy", "copy", "copy", "inplace" }, *want_copy[] = { "8", "", "", "" };
+	const char *p = text;
+	char path[256];
+	size_t n;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", tmpdir, ivb_tables[IVB_TABLE_STREAM].file);
+	f = fopen(path, "r");
+	CHECK(f != NULL);
+	if (f == NULL)
+		return;
+	n = fread(text, 1, sizeof(text) - 1, f);
+	fclose(f);
+	text[n] = '\0';
+	CHECK(csv_read_row(&p, fields, IVB_STREAM_NCOLUMNS) == (int)IVB_STREAM_NCOLUMNS); /* the header */
+	for (unsigned i = 0; i < 4; i++) {
+		CHECK(csv_read_row(&p, fields, IVB_STREAM_NCOLUMNS) == (int)IVB_STREAM_NCOLUMNS);
+		CHECK(strcmp(fields[IVB_COL_STREAM_CONSUME], want_consume[i]) == 0);
+		CHECK(strcmp(fields[IVB_COL_STREAM_GUEST_COPY_NS], want_copy[i]) == 0);
+	}
+	CHECK(strcmp(fields[IVB_COL_STREAM_GUEST_VERIFY_NS], "9") == 0);
+}
+
 static void fill_sample(struct ivb_sample *s, bool guest)
 {
 	memset(s, 0, sizeof(*s));
@@ -149,9 +177,10 @@ static void test_every_writer_fills_every_column(void)
 			CHECK(ivb_rows_write(&out, &key, &s) == 0);
 		}
 	}
-	/* A stream frame consumed, one dropped, one that found no slot. */
+	/* A stream frame consumed, one dropped, one that found no slot; one more read in place. */
 	{
-		const struct ivb_stream_key skey = { &frame, "latest", "xxh3" };
+		const struct ivb_stream_key skey = { &frame, "latest", "xxh3", IVB_CONSUME_COPY };
+		const struct ivb_stream_key inplace = { &frame, "latest", "xxh3", IVB_CONSUME_INPLACE };
 		const struct ivb_stream_frame frames[] = {
 			{ .seq = 0, .slot = 0, .status = IVB_FRAME_OK, .publish_ns = 5, .write_ns = 6, .latency_ns = 7,
 			  .guest_copy_ns = 8, .guest_verify_ns = 9 },
@@ -161,11 +190,13 @@ static void test_every_writer_fills_every_column(void)
 
 		for (unsigned i = 0; i < 3; i++)
 			CHECK(ivb_rows_write_stream(&out, &skey, &frames[i]) == 0);
+		CHECK(ivb_rows_write_stream(&out, &inplace, &frames[0]) == 0);
 		CHECK(!ivb_stream_frame_failed(&frames[0]) && !ivb_stream_frame_failed(&frames[1]));
 	}
 	for (unsigned t = 0; t < IVB_NTABLES; t++)
 		CHECK(ivb_csv_close(&out.csv[t]) == 0);
-	CHECK(check_file(IVB_TABLE_STREAM) == 3);
+	CHECK(check_file(IVB_TABLE_STREAM) == 4);
+	check_consume_fields();
 	CHECK(check_file(IVB_TABLE_LATENCY) == 2);
 	CHECK(check_file(IVB_TABLE_BANDWIDTH) == 2);
 	CHECK(check_file(IVB_TABLE_REFERENCE) == 2);

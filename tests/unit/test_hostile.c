@@ -206,6 +206,7 @@ static int run_against(const struct run_opts *o, const char *name)
 		cfg->fps = STREAM_FPS;
 		cfg->stream_policy = o->stream_policy;
 		cfg->verify = o->verify;
+		cfg->consume = IVB_CONSUME_COPY;
 		cfg->corrupt_frame_set = o->corrupt_frame_set;
 		cfg->corrupt_frame = o->corrupt_frame;
 	}

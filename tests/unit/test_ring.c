@@ -75,7 +75,7 @@ static void setup(struct ivb_ring_producer *p, uint32_t nslots, uint32_t policy,
 
 	memset(buffer, 0, sizeof(buffer));
 	memset(oc, 0, sizeof(*oc));
-	CHECK(ivb_ring_geometry_for(CAPACITY, nslots, FRAME, policy, IVB_VERIFY_NONE, &g, &need) == 0);
+	CHECK(ivb_ring_geometry_for(CAPACITY, nslots, FRAME, policy, IVB_VERIFY_NONE, IVB_CONSUME_COPY, &g, &need) == 0);
 	ivb_ring_producer_init(p, buffer, &g, count_outcome, oc);
 }
 
@@ -84,16 +84,21 @@ static void test_geometry(void)
 	struct ivb_ring_geometry g;
 	uint64_t need = 0;
 
-	CHECK(ivb_ring_geometry_for(CAPACITY, 3, FRAME, IVB_RING_BLOCK, IVB_VERIFY_XXH3, &g, &need) == 0);
+	CHECK(ivb_ring_geometry_for(CAPACITY, 3, FRAME, IVB_RING_BLOCK, IVB_VERIFY_XXH3, IVB_CONSUME_COPY, &g, &need) == 0);
 	CHECK(g.slot_stride == 4096 && need == IVB_RING_CTL_SIZE + 3 * 4096);
-	CHECK(ivb_ring_geometry_for(CAPACITY, 8, 4097, IVB_RING_BLOCK, IVB_VERIFY_XXH3, &g, &need) == -ENOSPC);
+	CHECK(ivb_ring_geometry_for(CAPACITY, 8, 4097, IVB_RING_BLOCK, IVB_VERIFY_XXH3, IVB_CONSUME_COPY, &g, &need) == -ENOSPC);
 	CHECK(need == IVB_RING_CTL_SIZE + 8 * 8192);
-	CHECK(ivb_ring_geometry_for(CAPACITY, 1, FRAME, IVB_RING_BLOCK, IVB_VERIFY_XXH3, &g, &need) == -EINVAL);
-	CHECK(ivb_ring_geometry_for(CAPACITY, 17, FRAME, IVB_RING_BLOCK, IVB_VERIFY_XXH3, &g, &need) == -EINVAL);
-	CHECK(ivb_ring_geometry_for(CAPACITY, 3, 63, IVB_RING_BLOCK, IVB_VERIFY_XXH3, &g, &need) == -EINVAL);
-	CHECK(ivb_ring_geometry_for(CAPACITY, 3, FRAME, 0, IVB_VERIFY_XXH3, &g, &need) == -EINVAL);
-	CHECK(ivb_ring_geometry_for(CAPACITY, 3, FRAME, IVB_RING_LATEST, 9, &g, &need) == -EINVAL);
-	CHECK(ivb_ring_geometry_for(UINT64_MAX, 3, UINT64_MAX, IVB_RING_BLOCK, IVB_VERIFY_NONE, &g, &need) ==
+	CHECK(ivb_ring_geometry_for(CAPACITY, 1, FRAME, IVB_RING_BLOCK, IVB_VERIFY_XXH3, IVB_CONSUME_COPY, &g, &need) == -EINVAL);
+	CHECK(ivb_ring_geometry_for(CAPACITY, 17, FRAME, IVB_RING_BLOCK, IVB_VERIFY_XXH3, IVB_CONSUME_COPY, &g, &need) == -EINVAL);
+	CHECK(ivb_ring_geometry_for(CAPACITY, 3, 63, IVB_RING_BLOCK, IVB_VERIFY_XXH3, IVB_CONSUME_COPY, &g, &need) == -EINVAL);
+	CHECK(ivb_ring_geometry_for(CAPACITY, 3, FRAME, 0, IVB_VERIFY_XXH3, IVB_CONSUME_COPY, &g, &need) == -EINVAL);
+	CHECK(ivb_ring_geometry_for(CAPACITY, 3, FRAME, IVB_RING_LATEST, 9, IVB_CONSUME_COPY, &g, &need) == -EINVAL);
+	CHECK(ivb_ring_geometry_for(CAPACITY, 3, FRAME, IVB_RING_LATEST, IVB_VERIFY_XXH3, 0, &g, &need) == -EINVAL);
+	CHECK(ivb_ring_geometry_for(CAPACITY, 3, FRAME, IVB_RING_LATEST, IVB_VERIFY_XXH3, IVB_CONSUME_MAX + 1, &g, &need) ==
+	      -EINVAL);
+	CHECK(ivb_ring_geometry_for(CAPACITY, 3, FRAME, IVB_RING_BLOCK, IVB_VERIFY_XXH3, IVB_CONSUME_INPLACE, &g, &need) == 0);
+	CHECK(g.consume == IVB_CONSUME_INPLACE);
+	CHECK(ivb_ring_geometry_for(UINT64_MAX, 3, UINT64_MAX, IVB_RING_BLOCK, IVB_VERIFY_NONE, IVB_CONSUME_COPY, &g, &need) ==
 	      -EINVAL);
 }
 
@@ -231,6 +236,39 @@ static void test_latest_race(void)
 	uint64_t waits;
 
 	run_threads(IVB_RING_LATEST, 100000, 0, &run, &oc, &waits);
+}
+
+/*
+ * latest, one thread, so every order is the one written here: a consumer reading its claimed frame in place
+ * (no copy) finds it whole after the producer published 20 more frames into the other slots.
+ */
+static void test_latest_claimed_slot_read_in_place(void)
+{
+	struct ivb_ring_producer p;
+	struct ivb_ring_consumer c;
+	struct ivb_ring_frame f;
+	struct outcomes oc;
+	uint8_t checksum[IVB_RING_CHECKSUM_LEN] = { 0 };
+	char why[WHY];
+	uint32_t slot;
+
+	setup(&p, 3, IVB_RING_LATEST, &oc);
+	CHECK(ivb_ring_consumer_attach(&c, buffer, CAPACITY, why, sizeof(why)) == 0);
+	CHECK(ivb_ring_acquire(&p, &slot) == 0);
+	write_frame(&p, slot, p.next_seq);
+	ivb_ring_publish(&p, slot, FRAME, checksum);
+	CHECK(ivb_ring_take(&c, &f, why, sizeof(why)) == 0 && f.seq == 0);
+	for (uint64_t n = 0; n < 20; n++) {
+		CHECK(ivb_ring_acquire(&p, &slot) == 0);
+		CHECK(slot != f.slot);
+		write_frame(&p, slot, p.next_seq);
+		ivb_ring_publish(&p, slot, FRAME, checksum);
+	}
+	CHECK(frame_whole(f.data, f.seq));
+	ivb_ring_release(&c, &f, IVB_FRAME_OK, 0, 1);
+	CHECK(ivb_ring_collect(&p) == 0);
+	/* frames 1-18 were overwritten; 19 and 20 are still in their slots */
+	CHECK(oc.consumed == 1 && oc.bad == 0 && oc.dropped == 18);
 }
 
 /* latest, one thread: a consumer asleep for a known number of frames takes the newest. */
@@ -414,6 +452,10 @@ static void test_hostile_producer(void)
 	ctl->nslots = 200;
 	CHECK(ivb_ring_consumer_attach(&c, buffer, CAPACITY, why, sizeof(why)) == -EPROTO);
 	ctl->nslots = 3;
+	ctl->consume = IVB_CONSUME_MAX + 1; /* a way of reading frames no consumer knows */
+	CHECK(ivb_ring_consumer_attach(&c, buffer, CAPACITY, why, sizeof(why)) == -EPROTO);
+	CHECK(strstr(why, "consume 3") != NULL);
+	ctl->consume = IVB_CONSUME_COPY;
 	ctl->slot_stride = 64; /* slots overlapping each other */
 	CHECK(ivb_ring_consumer_attach(&c, buffer, CAPACITY, why, sizeof(why)) == -EPROTO);
 	ctl->slot_stride = 4096;
@@ -548,6 +590,7 @@ int main(void)
 	RUN_TEST(test_latest_race);
 	RUN_TEST(test_latest_known_drops);
 	RUN_TEST(test_latest_first_frame_after_start);
+	RUN_TEST(test_latest_claimed_slot_read_in_place);
 	RUN_TEST(test_block_wraps);
 	RUN_TEST(test_wake_requests);
 	RUN_TEST(test_hostile_producer);

@@ -305,7 +305,7 @@ static void run_once(const struct scenario *sc)
 	memset(run.outcomes, 0, sizeof(run.outcomes));
 	run.consumed = run.dropped = run.bad = 0;
 	run.failure[0] = '\0';
-	if (ivb_ring_geometry_for(CAPACITY, sc->nslots, FRAME, IVB_RING_LATEST, IVB_VERIFY_NONE, &g, &need) != 0) {
+	if (ivb_ring_geometry_for(CAPACITY, sc->nslots, FRAME, IVB_RING_LATEST, IVB_VERIFY_NONE, IVB_CONSUME_COPY, &g, &need) != 0) {
 		fail("no geometry for %u slots", sc->nslots);
 		return;
 	}

@@ -27,6 +27,7 @@ struct tally {
 	uint64_t frames, dropped, failed, with_latency, max_seq, implausible, accepted_corrupt;
 	uint64_t period_ns; /* a paced stream's: frame n is due at n * period_ns */
 	uint64_t early;     /* frames published before they were due */
+	uint64_t no_copy; /* consumed frames the guest reported no copy for, but a verification */
 };
 
 static int count_frame(void *arg, const struct ivb_stream_frame *f)
@@ -38,7 +39,8 @@ static int count_frame(void *arg, const struct ivb_stream_frame *f)
 	t->failed += !f->dropped && f->failed;
 	t->implausible += f->error != NULL && strcmp(f->error, "implausible_timing") == 0;
 	t->accepted_corrupt += f->error != NULL && strcmp(f->error, "accepted_corrupted_frame") == 0;
-	t->with_latency += !f->dropped && f->latency_ns > 0 && f->guest_copy_ns > 0;
+	t->with_latency += !f->dropped && f->latency_ns > 0 && f->guest_copy_ns + f->guest_verify_ns > 0;
+	t->no_copy += !f->dropped && f->guest_copy_ns == 0 && f->guest_verify_ns > 0;
 	if (f->seq > t->max_seq)
 		t->max_seq = f->seq;
 	t->early += f->publish_ns < f->seq * t->period_ns;
@@ -56,7 +58,8 @@ static void make_sources(uint32_t verify)
 	}
 }
 
-static void host_setup(struct ivb_stream_host *h, uint32_t policy, uint32_t verify, uint32_t fps, struct tally *t)
+static void host_setup_mode(struct ivb_stream_host *h, uint32_t policy, uint32_t verify, uint32_t consume, uint32_t fps,
+			    struct tally *t)
 {
 	struct ivb_ring_geometry g;
 	uint64_t need;
@@ -64,7 +67,7 @@ static void host_setup(struct ivb_stream_host *h, uint32_t policy, uint32_t veri
 	memset(h, 0, sizeof(*h));
 	memset(t, 0, sizeof(*t));
 	make_sources(verify);
-	CHECK(ivb_ring_geometry_for(CAPACITY, NSLOTS, FRAME, policy, verify, &g, &need) == 0);
+	CHECK(ivb_ring_geometry_for(CAPACITY, NSLOTS, FRAME, policy, verify, consume, &g, &need) == 0);
 	ivb_ring_producer_init(&h->ring, buffer, &g, NULL, NULL);
 	h->seconds = 1;
 	h->fps = fps;
@@ -74,6 +77,12 @@ static void host_setup(struct ivb_stream_host *h, uint32_t policy, uint32_t veri
 	h->nsources = NSOURCES;
 	h->on_frame = count_frame;
 	h->arg = t;
+}
+
+/* A ring whose consumer copies each frame out (the mode most tests here need: it has a copy time). */
+static void host_setup(struct ivb_stream_host *h, uint32_t policy, uint32_t verify, uint32_t fps, struct tally *t)
+{
+	host_setup_mode(h, policy, verify, IVB_CONSUME_COPY, fps, t);
 }
 
 struct guest_run {
@@ -483,9 +492,85 @@ static void test_consumer_stops_with_frames_waiting(void)
 	CHECK(ret == -EINTR && gt.taken == 0);
 }
 
+/* ---- consuming in place ---- */
+
+/*
+ * block, unpaced, in place: every frame verified, each from its slot: the guest reports no copy, and
+ * its scratch buffer (which a copy would go through) is never written.
+ */
+static void test_inplace_every_frame_verified_in_its_slot(void)
+{
+	struct ivb_stream_host h;
+	struct guest_run g = { 0 };
+	struct tally t;
+
+	host_setup_mode(&h, IVB_RING_BLOCK, IVB_VERIFY_XXH3, IVB_CONSUME_INPLACE, 0, &t);
+	memset(scratch, 0x5a, sizeof(scratch));
+	CHECK(run(&h, &g) == 0);
+	CHECK(g.ret == 0 && h.totals.produced > 10);
+	CHECK(h.totals.consumed == h.totals.produced && h.totals.failed == 0 && g.t.ok == h.totals.produced);
+	CHECK(g.t.copy_ns_sum == 0 && g.t.verify_ns_sum > 0);
+	CHECK(t.no_copy == h.totals.consumed && t.with_latency == t.frames);
+	for (size_t i = 0; i < sizeof(scratch); i++)
+		if (scratch[i] != 0x5a) {
+			CHECK(!"the in-place consumer wrote its scratch buffer");
+			break;
+		}
+}
+
+/* latest, unpaced, in place: a claimed slot is never rewritten while it is read, so no frame fails. */
+static void test_inplace_latest_never_fails(void)
+{
+	struct ivb_stream_host h;
+	struct guest_run g = { 0 };
+	struct tally t;
+
+	host_setup_mode(&h, IVB_RING_LATEST, IVB_VERIFY_SHA256, IVB_CONSUME_INPLACE, 0, &t);
+	CHECK(run(&h, &g) == 0);
+	CHECK(g.ret == 0);
+	CHECK(h.totals.consumed > 0 && h.totals.consumed + h.totals.dropped == h.totals.produced);
+	CHECK(h.totals.failed == 0 && g.t.bad == 0 && g.t.ok == h.totals.consumed);
+	CHECK(h.totals.dropped == g.t.skipped && t.no_copy == h.totals.consumed);
+}
+
+/* --corrupt-frame, in place: the byte flipped in the slot is found there (one failed frame, the stream goes on). */
+static void test_inplace_corrupt_frame_caught(void)
+{
+	struct ivb_stream_host h;
+	struct guest_run g = { 0 };
+	struct tally t;
+
+	host_setup_mode(&h, IVB_RING_BLOCK, IVB_VERIFY_XXH3, IVB_CONSUME_INPLACE, 100, &t);
+	h.corrupt = true;
+	h.corrupt_frame = 3;
+	CHECK(run(&h, &g) == 0 && g.ret == 0);
+	CHECK(h.totals.failed == 1 && g.t.bad == 1 && t.failed == 1 && t.no_copy == h.totals.produced);
+}
+
+/* A copying consumer with nowhere to copy to: refused before any frame (in place needs no buffer). */
+static void test_copy_needs_a_buffer(void)
+{
+	struct ivb_stream_host h;
+	struct ivb_ring_consumer c;
+	struct ivb_stream_guest_totals gt;
+	struct tally t;
+	char why[256];
+
+	host_setup(&h, IVB_RING_BLOCK, IVB_VERIFY_XXH3, 0, &t);
+	CHECK(ivb_ring_consumer_attach(&c, buffer, CAPACITY, why, sizeof(why)) == 0);
+	CHECK(ivb_stream_consume(&c, NULL, NULL, 0, 100 * MS, NULL, NULL, &gt, why, sizeof(why)) == -EINVAL);
+	CHECK(gt.taken == 0 && strstr(why, "buffer") != NULL);
+}
+
 static void test_names(void)
 {
 	uint32_t v;
+
+	CHECK(ivb_consume_parse("inplace", &v) == 0 && v == IVB_CONSUME_INPLACE);
+	CHECK(ivb_consume_parse("copy", &v) == 0 && v == IVB_CONSUME_COPY);
+	CHECK(ivb_consume_parse("zerocopy", &v) == -EINVAL);
+	CHECK(strcmp(ivb_consume_name(IVB_CONSUME_INPLACE), "inplace") == 0);
+	CHECK(strcmp(ivb_consume_name(0), "unknown") == 0);
 
 	CHECK(ivb_verify_parse("xxh3", &v) == 0 && v == IVB_VERIFY_XXH3);
 	CHECK(ivb_verify_parse("md5", &v) == -EINVAL);
@@ -513,5 +598,9 @@ int main(void)
 	RUN_TEST(test_corrupt_frame_caught);
 	RUN_TEST(test_corrupt_frame_accepted_stops);
 	RUN_TEST(test_consumer_stops_with_frames_waiting);
+	RUN_TEST(test_inplace_every_frame_verified_in_its_slot);
+	RUN_TEST(test_inplace_latest_never_fails);
+	RUN_TEST(test_inplace_corrupt_frame_caught);
+	RUN_TEST(test_copy_needs_a_buffer);
 	return CHECK_SUMMARY("unit stream");
 }

@@ -104,7 +104,7 @@ def from_record(rec, rows):
     if rows is not None and not rows.empty:
         mine = rows[(rows["transport"] == transport) & (rows["test"] == test) & (rows["size_bytes"] == size)]
         f.latency = percentiles(mine["latency_ns"].tolist())
-    cpu = [_number(lookup(rec, "host_cpu", k)) for k in ("user_s", "sys_s")]
+    cpu = [_number(lookup(rec, "host_cpu", k, under="transports.tests[]")) for k in ("user_s", "sys_s")]
     if None not in cpu and f.sent:
         f.host_cpu_per_frame_s = sum(cpu) / f.sent
     guest = _number(rec.get("guest_cpu_s"))

@@ -15,6 +15,7 @@ import pandas as pd
 
 from . import schema
 from .checks import check_bandwidth_bound
+from .stats import consecutive_runs
 from .manifest import MANIFEST_JSON, is_number, lookup, run_mode
 
 STREAM_CSV = schema.TABLES["stream"].file
@@ -116,8 +117,7 @@ def csv_blocks(table):
     policy and verify (host_writer runs the streams one after the other)."""
     if table is None or table.empty:
         return []
-    key = table[["frame_type", "size_bytes", "policy", "verify"]].astype(str).agg("/".join, axis=1)
-    run_id = (key != key.shift()).cumsum()
+    run_id = consecutive_runs(table, ["frame_type", "size_bytes", "policy", "verify"])
     return [rows for _, rows in table.groupby(run_id, sort=False)]
 
 

@@ -247,15 +247,15 @@ def stream_samples(run):
     type, policy and checksum; the STREAMING section's own figures (streams.stream_figures), so that the
     two never differ."""
     latency, rates, sizes = {}, {}, {}
-    for stream in load_streams(run).streams:
+    streams = load_streams(run)
+    for stream in streams.streams:
         key = (stream.frame_type, stream.policy, stream.verify)
-        figures = stream_figures(stream)
-        rows = stream.rows
-        if rows is not None:
-            consumed = rows[rows["dropped"] == 0]["latency_ns"].dropna()
-            latency.setdefault(key, []).extend(consumed.to_numpy(dtype=float))
-        rates.setdefault(key, []).extend(float(w) for w in figures.windows)
+        rates.setdefault(key, []).extend(float(w) for w in stream_figures(stream).windows)
         sizes[key] = stream.size_bytes
+    if streams.table is not None:
+        kept = streams.table[streams.table["_kept"]]
+        for key, values in kept.groupby(["frame_type", "policy", "verify"], sort=False)["latency_ns"]:
+            latency[key] = values.to_numpy(dtype=float)
     out = []
     for key in sorted(rates):
         name, path = "stream {} {} {}".format(*key), "stream/{}/{}/{}".format(*key)

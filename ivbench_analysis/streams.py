@@ -240,7 +240,8 @@ def frame_checks(table, streams):
     longer = consumed & not_inside(table, GUEST_FRAME_TIMES, "latency_ns")
     flag(longer, "the guest's copy + verify (guest clock) longer than the frame's latency (host clock) that holds "
                  "them: left out of the latency figures")
-    duration_ns = table["_stream"].map({sid: s.record.get("duration_s") for sid, s in streams.items()}) * 1e9
+    duration_s = table["_stream"].map({sid: s.record.get("duration_s") for sid, s in streams.items()})
+    duration_ns = duration_s.astype(float) * 1e9
     beyond = consumed & (table["latency_ns"] > duration_ns)
     flag(beyond, "latency_ns longer than the stream's duration_s: left out of the latency figures")
     table = table.assign(_kept=consumed & table["latency_ns"].notna() & ~longer & ~beyond)
@@ -275,12 +276,12 @@ def block_totals(table):
     rings = table[table["rings"].notna()]
     out["rings"] = rings.groupby("_stream", sort=False)["rings"].sum()
     release = kept["publish_ns"] + kept["latency_ns"]
-    out["end_ns"] = pd.concat([release, table["publish_ns"]]).groupby(
-        pd.concat([kept["_stream"], table["_stream"]]), sort=False).max()
-    seconds = {}
-    timed = release[release >= 0]
-    for (sid, second), n in timed.groupby([kept.loc[timed.index, "_stream"], (timed // 1e9).astype("int64")]).size().items():
-        seconds.setdefault(sid, {})[second] = n
+    ends = pd.concat([release, table["publish_ns"]], ignore_index=True)
+    out["end_ns"] = ends.groupby(np.concatenate([kept["_stream"].to_numpy(), by.to_numpy()]), sort=False).max()
+    seconds = {}  # block number -> {whole second from the start: frames released in it}
+    released = pd.DataFrame({"sid": kept["_stream"], "second": release // 1e9})[release >= 0]
+    for (sid, second), n in released.groupby(["sid", "second"]).size().items():
+        seconds.setdefault(sid, {})[int(second)] = int(n)
     if not kept.empty:
         quantiles = kept.groupby("_stream", sort=False)["latency_ns"].quantile([p / 100 for p in LATENCY_PERCENTILES])
         for p in LATENCY_PERCENTILES:

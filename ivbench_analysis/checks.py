@@ -36,6 +36,12 @@ def check_bandwidth_bound(findings, what, rates):
         )
 
 
+def not_inside(rows, parts, whole):
+    """Per row, whether the parts (columns of times one side measured inside another's) add up to more than
+    the column whole that holds them; False where whole is not known."""
+    return rows[parts].fillna(0).sum(axis=1) > rows[whole].fillna(np.inf)
+
+
 def check_positive_durations(findings, filename, rows, columns):
     for col in columns:
         bad = rows[rows[col] <= 0]
@@ -78,7 +84,7 @@ def latency_findings(run):
     timed = [c for c in LATENCY_TIMING_COLUMNS if c != "notification_est_ns"]
     check_positive_durations(findings, LATENCY_CSV, rows, timed)
     for col in GUEST_PHASE_COLUMNS:
-        longer = rows[rows[col] > rows["roundtrip_ns"]]
+        longer = rows[not_inside(rows, [col], "roundtrip_ns")]
         if not longer.empty:
             findings.append(
                 f"SUSPECT: {LATENCY_CSV}: guest phase {col} is longer than the round trip that contains it "
@@ -119,7 +125,7 @@ def bandwidth_findings(run):
         return findings
     check_positive_durations(findings, BANDWIDTH_CSV, rows, BANDWIDTH_TIMING_COLUMNS)
     for col in ("guest_memcpy_ns", "guest_verify_ns"):
-        longer = rows[rows[col] > rows["roundtrip_ns"]]
+        longer = rows[not_inside(rows, [col], "roundtrip_ns")]
         if not longer.empty:
             findings.append(
                 f"SUSPECT: {BANDWIDTH_CSV}: guest phase {col} is longer than the round trip in "

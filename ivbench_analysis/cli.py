@@ -26,7 +26,7 @@ from .plots import write_plots, write_set_plots
 from .report import make_report, make_set_report
 from .report.answer import answer_section
 from .report.streaming import stream_summary
-from .repeats import RunSet, run_folders
+from .repeats import RunSet, admit_folders, refuse_unlike, run_folders
 from .safe_io import write_output
 from .stats import successful
 from .streams import load_streams
@@ -55,9 +55,13 @@ def analyse(folder, plots=True, resamples=RESAMPLES):
 def analyse_set(folder, folders, plots, resamples):
     """Each run's own report as for a single run, then performance_report.txt in the folder over every
     run that could be loaded; a run that cannot be is named in one line and left out (exit status 1)."""
-    run_set = RunSet(folder, [], [], repeated=True)
+    admitted, refused = admit_folders(folder, folders)
+    run_set = RunSet(folder, [], [], refused, repeated=True)
     findings, status = [], 0
-    for path in folders:
+    for label, why in refused:
+        warn(f"{label}: {why}")
+        status = 1
+    for path in admitted:
         try:
             run_status, run, found = analyse_run(path, plots, resamples, nested=True)
         except InputError as err:
@@ -71,6 +75,11 @@ def analyse_set(folder, folders, plots, resamples):
         findings.append(found)
     if not run_set.runs:
         raise InputError(f"{folder}: none of its {len(folders)} run folders could be analysed")
+    gone = refuse_unlike(run_set)
+    for label, why in run_set.failed[len(run_set.failed) - len(gone):]:
+        warn(f"{label}: {why}")
+        status = 1
+    findings = [found for i, found in enumerate(findings) if i not in gone]
     report = make_set_report(run_set, findings, resamples)
     write_output(folder, REPORT_TXT, lambda f: f.write(report.text.encode("utf-8")))
     written = write_set_plots(report.ctx.headline, folder) if plots else []

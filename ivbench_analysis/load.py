@@ -20,7 +20,7 @@ from .model import (
 )
 from .checks import LISTED_REJECTS
 from .safe_io import InputError, exists, read_input
-from .stats import mbps
+from .stats import consecutive_runs, mbps
 from .streams import CONSUMES, POLICIES, VERIFIES
 
 
@@ -440,8 +440,7 @@ def add_map_messages(data):
     _message names the message (a run of consecutive rows of one test, frame and iteration) for pairing the
     mappings; order is the position in that message's rotation (0 went first), from the column when the CSV
     has it, else from the row's position."""
-    key = data[["test", "frame_type", "iteration", "size_bytes"]].astype(str).agg("/".join, axis=1)
-    run_id = (key != key.shift()).cumsum()
+    run_id = consecutive_runs(data, ["test", "frame_type", "iteration", "size_bytes"])
     data["_message"] = run_id.astype(str)
     if "order" not in data.columns or data["order"].isna().all():
         data["order"] = data.groupby(run_id).cumcount()

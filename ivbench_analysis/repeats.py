@@ -7,6 +7,7 @@ guest was switched out or migrated (phase_performance.csv: context_switches or m
 message and phase) measured the scheduler, not the memory: its sample is left out and counted. A sample
 whose counters are empty or missing is kept (nothing says it was disturbed)."""
 
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,12 +16,24 @@ from typing import Optional
 import numpy as np
 
 from . import intervals, noise
-from .load import InputError, load_run, warn
+from .load import STREAM_SPEC, InputError, load_run, warn
+from .manifest import lookup
 from .model import BANDWIDTH_CSV, LATENCY_CSV, MESSAGE_KEYS
+from .safe_io import inside
 from .stats import frames_by_size, successful
 from .streams import load_streams, stream_figures
 
 RUN_FOLDER = re.compile(r"run-([0-9]+)\Z")
+
+# run.json fields that change what a set's figures mean: runs that differ in one of them measured different
+# things, and pooling their samples would give a figure of neither. A run that differs from the set's first
+# run in a field both recorded is refused. Fields that only change how many samples a run has (iterations,
+# warm-up, timeout) or how it was built may differ.
+ALIKE_FIELDS = [("protocol_version",), ("meta", "accel"), ("guest", "mapping"), ("guest", "memory_type")] + [
+    ("options", name) for name in ("latency_frame_bytes", "frames", "mode", "interval_us", "write_study",
+                                   "map_study", "stream_frames", "stream_policy", "verify", "slots", "fps")]
+# The files whose rows are a run's samples: a file that is also another run's counts that run twice.
+SAMPLE_FILES = (LATENCY_CSV, BANDWIDTH_CSV, STREAM_SPEC.filename)
 
 
 # Guest phases as phase_performance.csv names them, the timing column of each test that holds the
@@ -111,6 +124,70 @@ def run_folders(folder):
     return [p for _, p in sorted(found)] or None
 
 
+def identity(path):
+    st = os.stat(path)
+    return st.st_dev, st.st_ino
+
+
+def admit_folders(folder, folders):
+    """The run folders of a set that may be pooled, and the refused ones as (label, why): a run-N that is a
+    symlink leading out of the set's folder (its files are not the set's, and its report would be written
+    out there), and a second name of a run already in the set (a symlink, or the same folder or sample file
+    reached by another path: its samples would count twice)."""
+    root = os.path.realpath(folder)
+    seen, kept, refused = {}, [], []
+    for path in folders:
+        real = os.path.realpath(path)
+        if path.is_symlink() and not inside(root, real):
+            refused.append((path.name, "a symlink that leads out of the folder of repeated runs; refused"))
+            continue
+        names = [(real, "folder")] + [(os.path.join(real, f), f) for f in SAMPLE_FILES
+                                      if os.path.isfile(os.path.join(real, f))]
+        try:
+            ids = [(identity(name), what) for name, what in names]
+        except OSError as err:
+            refused.append((path.name, f"cannot be read ({err.strerror})"))
+            continue
+        twice = next(((seen[i], what) for i, what in ids if i in seen), None)
+        if twice is not None:
+            other, what = twice
+            thing = "the same folder" if what == "folder" else f"the same {what}"
+            refused.append((path.name, f"{thing} as {other} (two names for one run: its samples would count "
+                                        "twice); refused"))
+            continue
+        seen.update((i, path.name) for i, _ in ids)
+        kept.append(path)
+    return kept, refused
+
+
+def unlike_runs(runs, labels):
+    """The indexes of the runs that differ from the first in a field of ALIKE_FIELDS both recorded, each with
+    why (the field and both values)."""
+    out = []
+    first = runs[0].manifest
+    for i, run in enumerate(runs[1:], start=1):
+        differ = []
+        for path in ALIKE_FIELDS:
+            a, b = lookup(first, *path), lookup(run.manifest, *path)
+            if a is not None and b is not None and a != b:
+                differ.append(f"{'.'.join(path)} {str(b)[:40]!r} (not {str(a)[:40]!r})")
+        if differ:
+            out.append((i, f"differs from {labels[0]} in {', '.join(differ)}: it measured something else; "
+                           "refused"))
+    return out
+
+
+def refuse_unlike(run_set):
+    """run_set without the runs unlike its first (unlike_runs), which move to its failed list; returns
+    their indexes in the original list."""
+    unlike = unlike_runs(run_set.runs, run_set.labels)
+    gone = {i for i, _ in unlike}
+    run_set.failed += [(run_set.labels[i], why) for i, why in unlike]
+    run_set.runs = [r for i, r in enumerate(run_set.runs) if i not in gone]
+    run_set.labels = [label for i, label in enumerate(run_set.labels) if i not in gone]
+    return gone
+
+
 def single_set(run):
     """A RunSet of one loaded run, labelled by its folder's name."""
     return RunSet(run.folder, [run], [run.folder.resolve().name])
@@ -124,8 +201,9 @@ def load_set(folder, loaded=None):
     folders = run_folders(folder)
     if folders is None:
         return single_set(loaded.get(folder) or load_run(folder))
-    runs, labels, failed = [], [], []
-    for path in folders:
+    admitted, failed = admit_folders(folder, folders)
+    runs, labels = [], []
+    for path in admitted:
         try:
             runs.append(loaded.get(path) or load_run(path))
             labels.append(path.name)
@@ -134,7 +212,9 @@ def load_set(folder, loaded=None):
     if not runs:
         raise InputError(f"{folder}: none of its {len(folders)} run folders could be loaded "
                          f"({failed[0][0]}: {failed[0][1]})")
-    return RunSet(folder, runs, labels, failed, repeated=True)
+    run_set = RunSet(folder, runs, labels, failed, repeated=True)
+    refuse_unlike(run_set)
+    return run_set
 
 
 def disturbed(run, test, rows, keys, phase):
@@ -167,15 +247,15 @@ def stream_samples(run):
     type, policy and checksum; the STREAMING section's own figures (streams.stream_figures), so that the
     two never differ."""
     latency, rates, sizes = {}, {}, {}
-    for stream in load_streams(run).streams:
+    streams = load_streams(run)
+    for stream in streams.streams:
         key = (stream.frame_type, stream.policy, stream.verify)
-        figures = stream_figures(stream)
-        rows = stream.rows
-        if rows is not None:
-            consumed = rows[rows["dropped"] == 0]["latency_ns"].dropna()
-            latency.setdefault(key, []).extend(consumed.to_numpy(dtype=float))
-        rates.setdefault(key, []).extend(float(w) for w in figures.windows)
+        rates.setdefault(key, []).extend(float(w) for w in stream_figures(stream).windows)
         sizes[key] = stream.size_bytes
+    if streams.table is not None:
+        kept = streams.table[streams.table["_kept"]]
+        for key, values in kept.groupby(["frame_type", "policy", "verify"], sort=False)["latency_ns"]:
+            latency[key] = values.to_numpy(dtype=float)
     out = []
     for key in sorted(rates):
         name, path = "stream {} {} {}".format(*key), "stream/{}/{}/{}".format(*key)

@@ -28,6 +28,24 @@ def mbps(size_bytes, ns):
     return size_bytes / ns.where(ns != 0) * 1e3
 
 
+def ratio(numerator, denominator):
+    """numerator / denominator, NaN where either is missing or the denominator is not above 0 (a time of 0 ns
+    gives no ratio: the checks flag the time itself)."""
+    if numerator is None or denominator is None or pd.isna(numerator) or pd.isna(denominator) or denominator <= 0:
+        return math.nan
+    return float(numerator) / float(denominator)
+
+
+def consecutive_runs(table, columns):
+    """Per row, the number of the run of consecutive rows with the same values in columns (1, 2, ...): how
+    host_writer's files group rows (a message's mappings, a stream's frames). An empty table gives an empty
+    Series."""
+    if table.empty:
+        return pd.Series(dtype="int64", index=table.index)
+    key = table[columns].astype(str).agg("/".join, axis=1)
+    return (key != key.shift()).cumsum()
+
+
 def successful(data):
     return data[data["success"] == 1] if data is not None else None
 

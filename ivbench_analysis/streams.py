@@ -14,9 +14,10 @@ import numpy as np
 import pandas as pd
 
 from . import schema
-from .checks import check_bandwidth_bound
-from .manifest import MANIFEST_JSON, is_number, lookup, run_mode
+from .checks import check_bandwidth_bound, not_inside
+from .manifest import CPU_SLACK_S, MANIFEST_JSON, is_number, lookup, run_mode
 from .run_schema import check_path
+from .stats import MAX_PLAUSIBLE_MBPS, consecutive_runs
 
 STREAM_CSV = schema.TABLES["stream"].file
 POLICIES = ("block", "latest")
@@ -26,14 +27,6 @@ CONSUMES = ("inplace", "copy")
 STATUSES = ("ok", "unverified", "bad_checksum", "bad_stamp", "implausible_timing", "accepted_corrupted_frame", "dropped")
 # A frame whose check failed; besides, an unverified frame fails when the host asked for a verification.
 FAILED_STATUSES = ("bad_checksum", "bad_stamp", "implausible_timing", "accepted_corrupted_frame")
-
-
-def failed_frames(rows, verify):
-    """The rows of frames whose check failed, as host_writer judges them (success=0)."""
-    failed = rows["status"].isin(FAILED_STATUSES)
-    if verify != "none":
-        failed |= rows["status"] == "unverified"
-    return failed
 LATENCY_PERCENTILES = (50, 90, 99, 99.9)
 # A stream faster than its own run's pipeline limit by more than this cannot be: a time or count is wrong.
 LIMIT_SLACK = 1.10
@@ -42,7 +35,15 @@ CONSUMED_REQUIRED = ("slot", "host_write_ns", "latency_ns", "guest_verify_ns")
 GUEST_ONLY = ("latency_ns", "guest_copy_ns", "guest_verify_ns")
 ALWAYS_REQUIRED = ("frame", "publish_ns", "status")
 POSITIVE_WHEN_CONSUMED = ("host_write_ns", "latency_ns")
+# The guest's times of a frame: it copies and verifies between seeing the frame and releasing it, so both lie
+# inside the frame's latency (publish to release, host clock).
+GUEST_FRAME_TIMES = ["guest_copy_ns", "guest_verify_ns"]
 _WORD = re.compile(r"[A-Za-z0-9_.-]{1,64}\Z")
+
+
+def failed_frames(rows):
+    """The rows of frames whose check failed, as host_writer judges them (success=0)."""
+    return rows["status"].isin(FAILED_STATUSES) | ((rows["status"] == "unverified") & (rows["verify"] != "none"))
 
 
 def _whole(v, least=0):
@@ -111,6 +112,10 @@ class Stream:
     rows: object
     record: dict
     where: str  # how findings name it
+    guest_cores: Optional[int] = None  # run.json guest.cores: the guest's CPUs, when recorded
+    checks: list = field(default_factory=list)  # SUSPECT lines on its CSV rows (frame_checks)
+    totals: dict = field(default_factory=dict)  # its rows' counts and medians (block_totals)
+    figures: object = None  # its StreamFigures, made once (stream_figures)
 
     @property
     def label(self):
@@ -123,25 +128,28 @@ class StreamSet:
     streams: list = field(default_factory=list)
     findings: list = field(default_factory=list)
     has_block: bool = False  # run.json has a `streams` list
+    table: object = None  # stream_results.csv with _stream and _kept (frame_checks), None without one
 
 
 # What tells one stream from the next in stream_results.csv (and pairs it with its run.json record).
-KEY_COLUMNS = ("frame_type", "size_bytes", "policy", "verify", "consume")
+KEY_COLUMNS = ["frame_type", "size_bytes", "policy", "verify", "consume"]
 
 
-def csv_blocks(table):
-    """The CSV's rows cut into streams: a stream is a run of consecutive rows with the same frame, size,
-    policy, verify and consume mode (host_writer runs the streams one after the other)."""
+def block_keys(table):
+    """The CSV's streams: a stream is a run of consecutive rows with the same frame, size, policy, verify and
+    consume mode (host_writer runs the streams one after the other). Returns the table with _stream (the
+    block's number) and [(block number, (frame, size, policy, verify, consume))] in file order."""
     if table is None or table.empty:
-        return []
-    key = table[list(KEY_COLUMNS)].astype(str).agg("/".join, axis=1)
-    run_id = (key != key.shift()).cumsum()
-    return [rows for _, rows in table.groupby(run_id, sort=False)]
+        return None, []
+    table = table.assign(_stream=consecutive_runs(table, KEY_COLUMNS))
+    firsts = table.drop_duplicates("_stream")
+    return table, [(sid, (ft, int(size), policy, verify, consume)) for sid, ft, size, policy, verify, consume in
+                   zip(firsts["_stream"], *(firsts[c] for c in KEY_COLUMNS))]
 
 
-def block_key(rows):
-    first = rows.iloc[0]
-    return first["frame_type"], int(first["size_bytes"]), first["policy"], first["verify"], first["consume"]
+def guest_cores(manifest):
+    cores = lookup(manifest, "guest", "cores")
+    return int(cores) if _whole(cores, 1) else None
 
 
 def load_streams(run):
@@ -165,28 +173,38 @@ def pair_streams(run):
                 out.findings += problems
         else:
             out.findings.append(f"SUSPECT: {MANIFEST_JSON}: streams is not a list: {str(raw)[:80]}")
-    blocks = csv_blocks(run.stream)
-    used = set()
-    for i, rec in enumerate(records):
+    table, keys = block_keys(run.stream)
+    cores = guest_cores(run.manifest)
+    used, start, paired = set(), 0, {}
+    for rec in records:
         match = None
-        for j, rows in enumerate(blocks):
-            if j in used:
-                continue
-            if all(rec.get(k) in (None, v) for k, v in zip(KEY_COLUMNS, block_key(rows))):
+        for j in range(start, len(keys)):
+            if j not in used and all(rec.get(k) in (None, v) for k, v in zip(KEY_COLUMNS, keys[j][1])):
                 match = j
                 break
-        rows = None
         if match is not None:
             used.add(match)
-            rows = blocks[match]
-        key = block_key(rows) if rows is not None else (
+            while start in used:
+                start += 1
+        key = keys[match][1] if match is not None else (
             rec.get("frame_type", "unknown"), rec.get("size_bytes"), rec.get("policy", "unknown"),
             rec.get("verify", "unknown"), rec.get("consume", "unknown"))
-        out.streams.append(Stream(len(out.streams) + 1, *key, rows, rec, f"stream {len(out.streams) + 1} ({key[0]})"))
-    for j, rows in enumerate(blocks):
+        stream = Stream(len(out.streams) + 1, *key, None, rec, f"stream {len(out.streams) + 1} ({key[0]})", cores)
+        out.streams.append(stream)
+        if match is not None:
+            paired[keys[match][0]] = stream
+    for j, (sid, key) in enumerate(keys):
         if j not in used:
-            key = block_key(rows)
-            out.streams.append(Stream(len(out.streams) + 1, *key, rows, {}, f"stream {len(out.streams) + 1} ({key[0]})"))
+            stream = Stream(len(out.streams) + 1, *key, None, {}, f"stream {len(out.streams) + 1} ({key[0]})", cores)
+            out.streams.append(stream)
+            paired[sid] = stream
+    if table is not None:
+        table, checks = frame_checks(table, paired)
+        totals = block_totals(table)
+        out.table = table
+        for sid, rows in table.groupby("_stream", sort=False):
+            stream = paired[sid]
+            stream.rows, stream.checks, stream.totals = rows, checks.get(sid, []), totals.get(sid, {})
     for stream in out.streams:
         out.findings += stream_findings(stream)
     return out
@@ -194,49 +212,105 @@ def pair_streams(run):
 
 # ---- checks ------------------------------------------------------------------------------------------
 
-def first_frame(rows, mask):
-    frame = rows.loc[mask, "frame"].iloc[0]
-    return "?" if pd.isna(frame) else f"{frame:.0f}"
-
-
-def row_findings(stream):
-    """The CSV rows of one stream: empty, negative, non-whole and contradictory fields."""
-    rows, name, found = stream.rows, f"{STREAM_CSV}: {stream.where}", []
+def frame_checks(table, streams):
+    """The CSV rows of every stream at once: empty, negative, non-whole and contradictory fields, and frames
+    whose times cannot be (the guest's copy and verify longer than the frame's latency that holds them, a
+    latency longer than the stream's duration). Returns the table with _kept (a consumed frame whose times
+    fit: the ones the latency figures use) and {block number: [SUSPECT line]}. streams: block number ->
+    Stream."""
+    found = {}
 
     def flag(mask, what):
-        if mask.any():
-            found.append(f"SUSPECT: {name}: {what} in {int(mask.sum())} row(s) (first: frame {first_frame(rows, mask)})")
+        if not mask.any():
+            return
+        hits = table.loc[mask, ["_stream", "frame"]]
+        firsts = hits.drop_duplicates("_stream").set_index("_stream")["frame"]
+        for sid, n in hits.groupby("_stream", sort=False).size().items():
+            frame = "?" if pd.isna(firsts[sid]) else f"{firsts[sid]:.0f}"
+            found.setdefault(sid, []).append(
+                f"SUSPECT: {STREAM_CSV}: {streams[sid].where}: {what} in {n} row(s) (first: frame {frame})")
 
     for col in schema.TABLES["stream"].of_kind("int"):
-        values = rows[col]
+        values = table[col]
         flag(values < 0, f"{col} is negative")
         flag(values.notna() & (values != values.round()), f"{col} is not a whole number")
-    consumed = rows["dropped"] == 0
+    consumed = table["dropped"] == 0
     for col in ALWAYS_REQUIRED:
-        flag(rows[col].isna() if col != "status" else rows[col] == "", f"{col} is empty")
+        flag(table[col].isna() if col != "status" else table[col] == "", f"{col} is empty")
     for col in CONSUMED_REQUIRED:
-        flag(consumed & rows[col].isna(), f"{col} is empty for a consumed frame")
+        flag(consumed & table[col].isna(), f"{col} is empty for a consumed frame")
     for col in POSITIVE_WHEN_CONSUMED:
-        flag(consumed & (rows[col] == 0), f"{col} is zero for a consumed frame")
-    copied = consumed & (rows["consume"] == "copy")
-    flag(copied & rows["guest_copy_ns"].isna(), "guest_copy_ns is empty for a copied frame")
-    flag(copied & (rows["guest_copy_ns"] == 0), "guest_copy_ns is zero for a copied frame")
-    flag((rows["consume"] == "inplace") & rows["guest_copy_ns"].notna(), "a frame read in place has a guest_copy_ns")
+        flag(consumed & (table[col] == 0), f"{col} is zero for a consumed frame")
+    copied = consumed & (table["consume"] == "copy")
+    flag(copied & table["guest_copy_ns"].isna(), "guest_copy_ns is empty for a copied frame")
+    flag(copied & (table["guest_copy_ns"] == 0), "guest_copy_ns is zero for a copied frame")
+    flag((table["consume"] == "inplace") & table["guest_copy_ns"].notna(), "a frame read in place has a guest_copy_ns")
     for col in GUEST_ONLY:
-        flag(~consumed & rows[col].notna(), f"a dropped frame has a {col}")
-    flag(rows["status"].ne("") & ~rows["status"].isin(STATUSES), "status is not one of " + ", ".join(STATUSES))
-    flag(consumed == (rows["status"] == "dropped"), "dropped and status disagree")
-    flag((rows["success"] == 0) != failed_frames(rows, stream.verify), "success and status disagree")
-    if stream.policy == "block":
-        flag(~consumed, "policy block, yet the frame was dropped")
-    if stream.verify == "none":
-        flag(rows["status"] == "ok", "verify none, yet status ok (verified)")
-    flag(rows["frame"].notna() & rows["frame"].duplicated(), "frame number given twice")
-    ok = rows[consumed]
+        flag(~consumed & table[col].notna(), f"a dropped frame has a {col}")
+    flag(table["status"].ne("") & ~table["status"].isin(STATUSES), "status is not one of " + ", ".join(STATUSES))
+    flag(consumed == (table["status"] == "dropped"), "dropped and status disagree")
+    flag((table["success"] == 0) != failed_frames(table), "success and status disagree")
+    flag((table["policy"] == "block") & ~consumed, "policy block, yet the frame was dropped")
+    flag((table["verify"] == "none") & (table["status"] == "ok"), "verify none, yet status ok (verified)")
+    flag(table["frame"].notna() & table.duplicated(["_stream", "frame"]), "frame number given twice")
+    longer = consumed & not_inside(table, GUEST_FRAME_TIMES, "latency_ns")
+    flag(longer, "the guest's copy + verify (guest clock) longer than the frame's latency (host clock) that holds "
+                 "them: left out of the latency figures")
+    duration_s = table["_stream"].map({sid: s.record.get("duration_s") for sid, s in streams.items()})
+    duration_ns = duration_s.astype(float) * 1e9
+    beyond = consumed & (table["latency_ns"] > duration_ns)
+    flag(beyond, "latency_ns longer than the stream's duration_s: left out of the latency figures")
+    table = table.assign(_kept=consumed & table["latency_ns"].notna() & ~longer & ~beyond)
     for col in ("host_write_ns", "guest_copy_ns"):
-        positive = ok[ok[col] > 0]
-        check_bandwidth_bound(found, f"{name}: {col}", stream.size_bytes / positive[col] * 1e3)
-    return found
+        ok = table[consumed & (table[col] > 0)]
+        rates = ok["size_bytes"] / ok[col] * 1e3
+        for sid in ok.loc[rates > MAX_PLAUSIBLE_MBPS, "_stream"].unique():
+            check_bandwidth_bound(found.setdefault(sid, []), f"{STREAM_CSV}: {streams[sid].where}: {col}",
+                                  rates[ok["_stream"] == sid])
+    return table, found
+
+
+def block_totals(table):
+    """Per block number, its rows' counts, the latency percentiles of its kept frames (_kept) and the medians
+    of its times, as a dict (a figure without a value is absent)."""
+    by = table["_stream"]
+    out = pd.DataFrame({
+        "produced": by.groupby(by, sort=False).size(),
+        "consumed": (table["dropped"] == 0).groupby(by, sort=False).sum(),
+        "dropped": (table["dropped"] == 1).groupby(by, sort=False).sum(),
+        "failed": (table["success"] == 0).groupby(by, sort=False).sum(),
+        "unverified": (table["status"] == "unverified").groupby(by, sort=False).sum(),
+        "latency_n": table["_kept"].groupby(by, sort=False).sum(),
+    })
+    kept = table[table["_kept"]]
+    for col in ("guest_copy_ns", "guest_verify_ns"):
+        out[col] = kept.groupby("_stream", sort=False)[col].median()
+    for col in ("host_write_ns", "slot_wait_ns"):
+        out[col] = table.groupby("_stream", sort=False)[col].median()
+    waits = table[table["slot_wait_ns"].notna()]
+    out["waited_share"] = (waits["slot_wait_ns"] > 0).groupby(waits["_stream"], sort=False).mean()
+    rings = table[table["rings"].notna()]
+    out["rings"] = rings.groupby("_stream", sort=False)["rings"].sum()
+    release = kept["publish_ns"] + kept["latency_ns"]
+    ends = pd.concat([release, table["publish_ns"]], ignore_index=True)
+    out["end_ns"] = ends.groupby(np.concatenate([kept["_stream"].to_numpy(), by.to_numpy()]), sort=False).max()
+    seconds = {}  # block number -> {whole second from the start: frames released in it}
+    released = pd.DataFrame({"sid": kept["_stream"], "second": release // 1e9})[release >= 0]
+    for (sid, second), n in released.groupby(["sid", "second"]).size().items():
+        seconds.setdefault(sid, {})[int(second)] = int(n)
+    if not kept.empty:
+        quantiles = kept.groupby("_stream", sort=False)["latency_ns"].quantile([p / 100 for p in LATENCY_PERCENTILES])
+        for p in LATENCY_PERCENTILES:
+            out[f"p{p}"] = quantiles.xs(p / 100, level=1)
+    return {sid: dict({k: v for k, v in row.items() if not pd.isna(v)}, seconds=seconds.get(sid, {}))
+            for sid, row in out.to_dict("index").items()}
+
+
+def guest_cpu_limit(stream):
+    """The most CPU the guest can have used in the stream: its duration times its CPUs (one when not
+    recorded), plus a tick; None when the duration is not known."""
+    duration = stream.record.get("duration_s")
+    return duration * (stream.guest_cores or 1) + CPU_SLACK_S if duration is not None else None
 
 
 def record_findings(stream):
@@ -263,17 +337,20 @@ def record_findings(stream):
         if get("duration_s") is not None and len(windows) > get("duration_s") + 0.01:
             found.append(f"SUSPECT: {name}: {len(windows)} full 1-second windows in {get('duration_s')} s")
     if stream.rows is not None:
-        rows = stream.rows
-        for key, actual in (("produced", len(rows)), ("consumed", int((rows["dropped"] == 0).sum())),
-                            ("dropped", int((rows["dropped"] == 1).sum())), ("failed", int((rows["success"] == 0).sum())),
-                            ("unverified", int((rows["status"] == "unverified").sum()))):
+        for key in ("produced", "consumed", "dropped", "failed", "unverified"):
+            actual = int(stream.totals.get(key, 0))
             if get(key) is not None and get(key) != actual:
                 found.append(f"SUSPECT: {name}: {key} is {get(key)}, but {STREAM_CSV} has {actual} such rows")
+    limit = guest_cpu_limit(stream)
+    if limit is not None and get("guest_cpu_s") is not None and get("guest_cpu_s") > limit:
+        cpus = f"{stream.guest_cores} CPUs" if stream.guest_cores else "one CPU (guest.cores not recorded)"
+        found.append(f"SUSPECT: {name}: guest_cpu_s {get('guest_cpu_s')} s in a stream of {get('duration_s')} s on "
+                     f"{cpus}: more CPU than the guest had; not reported per frame")
     return found
 
 
 def stream_findings(stream):
-    found = row_findings(stream) if stream.rows is not None else []
+    found = list(stream.checks)
     found += record_findings(stream)
     figures = stream_figures(stream)
     limit = figures.limit_fps
@@ -305,22 +382,14 @@ def pipeline_limit(rec, consume):
     return 1e9 / max(parts[0], guest)
 
 
-def csv_windows(rows, duration_s):
-    """Frames released in each full 1-second window from the stream's start (host clock: publish + latency)."""
-    consumed = rows[(rows["dropped"] == 0) & rows["latency_ns"].notna() & rows["publish_ns"].notna()]
-    release = consumed["publish_ns"] + consumed["latency_ns"]
+def csv_windows(totals, duration_s):
+    """Frames released in each full 1-second window from the stream's start (host clock: publish + latency)
+    of its kept frames; the stream lasts duration_s, else until its last publish or release."""
     if duration_s is None:
-        ends = pd.concat([release, rows["publish_ns"].dropna()])
-        duration_s = ends.max() / 1e9 if not ends.empty else 0
+        duration_s = totals.get("end_ns", 0) / 1e9
     full = int(math.floor(duration_s + 1e-9)) if duration_s > 0 else 0
-    return [int(((release >= k * 1e9) & (release < (k + 1) * 1e9)).sum()) for k in range(full)]
-
-
-def median_of(rows, col):
-    if rows is None:
-        return None
-    values = rows[col].dropna()
-    return float(values.median()) if not values.empty else None
+    seconds = totals.get("seconds", {})
+    return [int(seconds.get(k, 0)) for k in range(full)]
 
 
 @dataclass
@@ -347,50 +416,50 @@ class StreamFigures:
     waited_share: Optional[float] = None  # frames whose slot wait was > 0, of those with one recorded
     host_cpu_per_frame_s: Optional[float] = None
     guest_cpu_per_frame_s: Optional[float] = None
+    guest_cpu_beyond: bool = False  # run.json's guest CPU is more than the guest had (SUSPECT): not per frame
     rings: Optional[int] = None
 
 
-def count_or(rows, mask_fn, rec_value):
-    return int(mask_fn(rows).sum()) if rows is not None else rec_value
-
-
 def stream_figures(stream):
-    """The figures of one stream: counts and latencies from its CSV rows where it has them (the per-frame
-    record), else from run.json; windows from run.json, else computed from the rows."""
-    rows, rec = stream.rows, stream.record
+    """The figures of one stream, made once: counts and latencies from its CSV rows where it has them (the
+    per-frame record; latencies and guest times of its kept frames only), else from run.json; windows from
+    run.json, else counted from the rows."""
+    if stream.figures is None:
+        stream.figures = make_figures(stream)
+    return stream.figures
+
+
+def make_figures(stream):
+    rows, rec, totals = stream.rows, stream.record, stream.totals
     f = StreamFigures()
-    f.produced = len(rows) if rows is not None else rec.get("produced")
-    f.consumed = count_or(rows, lambda r: r["dropped"] == 0, rec.get("consumed"))
-    f.dropped = count_or(rows, lambda r: r["dropped"] == 1, rec.get("dropped"))
-    f.failed = count_or(rows, lambda r: r["success"] == 0, rec.get("failed"))
-    f.unverified = count_or(rows, lambda r: r["status"] == "unverified", rec.get("unverified"))
+    for key in ("produced", "consumed", "dropped", "failed", "unverified"):
+        setattr(f, key, int(totals.get(key, 0)) if rows is not None else rec.get(key))
     f.duration_s = rec.get("duration_s")
     if rec.get("windows") is not None:
         f.windows, f.windows_from = list(rec["windows"]), MANIFEST_JSON
     elif rows is not None:
-        f.windows, f.windows_from = csv_windows(rows, f.duration_s), STREAM_CSV
+        f.windows, f.windows_from = csv_windows(totals, f.duration_s), STREAM_CSV
     if f.windows:
         f.fps_sustained, f.fps_slowest = float(statistics.median(f.windows)), float(min(f.windows))
     if f.duration_s and f.consumed is not None:
         f.fps_overall = f.consumed / f.duration_s
     f.limit_fps = pipeline_limit(rec, stream.consume)
     if rows is not None:
-        consumed = rows[rows["dropped"] == 0]
-        latency = consumed["latency_ns"].dropna()
-        f.latency_n = len(latency)
-        if not latency.empty:
-            f.latency = {p: float(np.percentile(latency, p)) for p in LATENCY_PERCENTILES}
-        f.guest_copy, f.guest_verify = median_of(consumed, "guest_copy_ns"), median_of(consumed, "guest_verify_ns")
-        f.host_write, f.slot_wait = median_of(rows, "host_write_ns"), median_of(rows, "slot_wait_ns")
-        waits = rows["slot_wait_ns"].dropna()
-        f.waited_share = float((waits > 0).mean()) if not waits.empty else None
-        f.rings = int(rows["rings"].sum()) if rows["rings"].notna().any() else None
+        f.latency_n = int(totals.get("latency_n", 0))
+        if f.latency_n:
+            f.latency = {p: float(totals[f"p{p}"]) for p in LATENCY_PERCENTILES}
+        f.guest_copy, f.guest_verify, f.host_write, f.slot_wait, f.waited_share = (
+            totals.get(k) for k in ("guest_copy_ns", "guest_verify_ns", "host_write_ns", "slot_wait_ns",
+                                    "waited_share"))
+        f.rings = int(totals["rings"]) if "rings" in totals else None
     if f.rings is None:
         f.rings = rec.get("rings_sent")
     cpu = [rec.get(f"host_cpu.{k}") for k in ("user_s", "sys_s")]
     if None not in cpu and f.produced:
         f.host_cpu_per_frame_s = sum(cpu) / f.produced
-    if rec.get("guest_cpu_s") is not None and f.consumed:
+    limit = guest_cpu_limit(stream)
+    f.guest_cpu_beyond = rec.get("guest_cpu_s") is not None and limit is not None and rec["guest_cpu_s"] > limit
+    if rec.get("guest_cpu_s") is not None and f.consumed and not f.guest_cpu_beyond:
         f.guest_cpu_per_frame_s = rec["guest_cpu_s"] / f.consumed
     return f
 

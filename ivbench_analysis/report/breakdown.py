@@ -2,9 +2,10 @@
 breakdown, ratios, the shared-region-vs-private comparison and the bottleneck lines."""
 
 import numpy as np
+import pandas as pd
 
 from ..manifest import MANIFEST_JSON, lookup
-from ..stats import mbps
+from ..stats import mbps, ratio
 from .text import fmt, fmt_mbps, fmt_table
 
 
@@ -66,12 +67,12 @@ def breakdown_table(stages, rows, size):
 def ratio_line(name, slow_label, slow, fast_label, fast):
     """C vs B, B vs A: the difference and the ratio of the means, and the per-iteration ratios, as measured."""
     diff = slow.mean() - fast.mean()
-    ratio = slow.mean() / fast.mean()
+    of_means = ratio(slow.mean(), fast.mean())
     per_iteration = (slow / fast).replace([np.inf, -np.inf], np.nan).dropna()
     return (
         f"  {name} ({slow_label} vs {fast_label}): {slow_label} - {fast_label} = {fmt(diff)} ns "
         f"({fmt(diff / 1e3, 3)} us, {fmt(100 * diff / fast.mean())}% of {fast_label}); "
-        f"ratio of means {fmt(ratio, 2)}x; per iteration median {fmt(per_iteration.median(), 2)}x, "
+        f"ratio of means {fmt(of_means, 2)}x; per iteration median {fmt(per_iteration.median(), 2)}x, "
         f"range {fmt(per_iteration.min(), 2)}x-{fmt(per_iteration.max(), 2)}x"
     )
 
@@ -83,7 +84,7 @@ def comparison_rows(stages, reference_rows, size):
         if s.reference is None or reference_rows is None:
             continue
         private = reference_rows[s.reference].median()
-        rows.append([s.label, fmt(s.median), fmt(private), fmt(s.median / private, 2) + "x",
+        rows.append([s.label, fmt(s.median), fmt(private), fmt(ratio(s.median, private), 2) + "x",
                      fmt_mbps(mbps(size, s.median)), fmt_mbps(mbps(size, private))])
     return rows
 
@@ -94,9 +95,9 @@ def slower_stages(stages, reference_rows):
     out = []
     for s in stages:
         if s.reference is not None:
-            ratio = s.median / reference_rows[s.reference].median()
-            if ratio > REGION_RATIO_THRESHOLD:
-                out.append((s.label, ratio))
+            region_ratio = ratio(s.median, reference_rows[s.reference].median())
+            if region_ratio > REGION_RATIO_THRESHOLD:
+                out.append((s.label, region_ratio))
     return out
 
 
@@ -121,15 +122,18 @@ def bottleneck_lines(what, stages, reference_rows):
         lines.append("    no reference run on private memory for this size: "
                      "the data cannot say whether the shared mapping makes it slow")
         return lines
-    ratio = top.median / reference_rows[top.reference].median()
-    if ratio > REGION_RATIO_THRESHOLD:
+    factor = ratio(top.median, reference_rows[top.reference].median())
+    if pd.isna(factor):
+        lines.append("    its median on private memory is 0 ns (SUSPECT): no comparison")
+        return lines
+    if factor > REGION_RATIO_THRESHOLD:
         verdict = "evidence that the shared mapping slows this stage"
-    elif ratio < 1 / REGION_RATIO_THRESHOLD:
+    elif factor < 1 / REGION_RATIO_THRESHOLD:
         verdict = "faster than on private memory; the mapping is not what makes it slow"
     else:
         verdict = (f"within {REGION_RATIO_THRESHOLD}x of private memory: the work itself costs this much here, "
                    "no evidence that the shared mapping is the bottleneck")
-    lines.append(f"    on the shared region it takes {fmt(ratio, 2)}x as long as on private memory "
+    lines.append(f"    on the shared region it takes {fmt(factor, 2)}x as long as on private memory "
                  f"in the same run (medians): {verdict}")
     slower = [f"{label} {fmt(ratio, 2)}x" for label, ratio in slower_stages(stages, reference_rows)]
     lines.append(f"    stages more than {REGION_RATIO_THRESHOLD}x slower on the shared region than on private memory: "

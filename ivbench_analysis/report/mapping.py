@@ -4,7 +4,7 @@ same size)."""
 
 from ..manifest import MANIFEST_JSON, is_tcg, lookup
 from ..model import MAP_PHASES, MAP_STUDY_CSV
-from ..stats import mbps, successful
+from ..stats import mbps, ratio, successful
 from .copy_study import CLEAR_AGREEMENT, CLEAR_DIFFERENCE, clear_verdict
 from .text import fmt, fmt_mbps, fmt_ratio, fmt_table, section
 
@@ -70,12 +70,14 @@ def phase_conclusion(base, other, column, tcg):
         return None
     faster = int((both[f"{column}_other"] < both[f"{column}_base"]).sum())
     slower = int((both[f"{column}_other"] > both[f"{column}_base"]).sum())
-    time_ratio = other[column].median() / base[column].median()
+    time_ratio = ratio(other[column].median(), base[column].median())
+    if not time_ratio > 0:  # a median of 0 ns (SUSPECT): no ratio, no claim
+        return None
     direction = clear_verdict(time_ratio, faster, slower, n)
     if direction not in ("faster", "slower"):
         return None
-    ratio, agree = (time_ratio, slower) if direction == "slower" else (1 / time_ratio, faster)
-    sentence = (f"{fmt(ratio, 2)}x {direction} through {mapping_label(other['mapping'].iloc[0])} than through "
+    factor, agree = (time_ratio, slower) if direction == "slower" else (1 / time_ratio, faster)
+    sentence = (f"{fmt(factor, 2)}x {direction} through {mapping_label(other['mapping'].iloc[0])} than through "
                 f"{mapping_label(base['mapping'].iloc[0])}, {direction} in {agree} of {n} messages")
     return sentence + ("; under TCG this is not an effect of the memory type" if tcg else "")
 
@@ -111,7 +113,7 @@ def size_block(run, rows, size):
             for _, _, column in MAP_PHASES:
                 median = group[column].median()
                 cells += [fmt_mbps(mbps(size, median)),
-                          fmt_ratio(private[0][column] / median) if private else "-"]
+                          fmt_ratio(ratio(private[0][column], median)) if private else "-"]
             table.append(cells)
     if private:
         cells = ["private (reference)", "write-back", str(private[1])]

@@ -129,7 +129,8 @@ def cpu_line(f):
     host = (f"host {ms(f.host_cpu_per_frame_s * 1e9)} ms (user+sys per produced frame)"
             if f.host_cpu_per_frame_s is not None else "host not recorded")
     guest = (f"guest {ms(f.guest_cpu_per_frame_s * 1e9)} ms (per consumed frame)"
-             if f.guest_cpu_per_frame_s is not None else "guest not recorded")
+             if f.guest_cpu_per_frame_s is not None
+             else "guest n/a (SUSPECT: more CPU than the guest had)" if f.guest_cpu_beyond else "guest not recorded")
     return f"    CPU per frame: {host}, {guest}"
 
 

@@ -10,6 +10,7 @@ import sys
 import pytest
 
 import builders as b
+import test_map_study as map_study
 from builders import report_section
 
 TIMEOUT_S = 60  # a hang (a FIFO read) fails the test instead of blocking the suite
@@ -159,6 +160,40 @@ def test_totals_of_zero_do_not_divide_by_zero(tmp_path):
     proc = analyse(tmp_path)
     assert "internal error" not in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
     assert "total_ns is zero or negative" in report_of(tmp_path)
+
+
+@pytest.mark.parametrize("mapping, column", [("ivshmem_region", "cold_read_ns"), ("resource2", "copy_ns")],
+                         ids=["baseline", "other"])
+def test_mapping_study_times_of_zero_are_suspect_and_the_report_is_written(tmp_path, mapping, column):
+    """A phase time of 0 ns in every message through one mapping (the baseline every other is compared with,
+    or another): the median is 0, so there is no rate and no ratio; the time is SUSPECT, the rest reported."""
+    rows, _ = map_study.make_folder(tmp_path)
+    for row in rows:
+        if row["mapping"] == mapping:
+            row[column] = 0
+    b.write_csv(tmp_path / "mapping_study.csv", b.MAP_STUDY_COLUMNS, rows)
+    proc = analyse(tmp_path, "--no-plots")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stderr == ""
+    report = report_of(tmp_path)
+    assert f"SUSPECT: mapping_study.csv: {column} is zero or negative in" in report_section(report, "SUSPECT FIGURES")
+    table = report_section(report, "MAPPING STUDY")
+    assert "n/a" in b.frame_block(table, "4096B")
+    assert "median" in report_section(report, "LATENCY TEST")
+
+
+@pytest.mark.parametrize("column, value", [("mapping", "bar2_uc"), ("order", "first")])
+def test_a_mapping_study_whose_every_row_is_left_out_is_counted(tmp_path, column, value):
+    rows, _ = map_study.make_folder(tmp_path)
+    b.write_csv(tmp_path / "mapping_study.csv", b.MAP_STUDY_COLUMNS, [dict(r, **{column: value}) for r in rows])
+    proc = analyse(tmp_path, "--no-plots")
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr and "internal error" not in proc.stderr, proc.stderr
+    assert len(proc.stderr.splitlines()) == 1 and f"{len(rows)} rows left out" in proc.stderr, proc.stderr
+    report = report_of(tmp_path)
+    assert f"{len(rows)} rows left out" in report_section(report, "MISSING OR UNREADABLE INPUT")
+    assert "mapping_study.csv: no successful row" in report_section(report, "MAPPING STUDY")
+    assert "median" in report_section(report, "LATENCY TEST")
 
 
 def test_times_near_the_64_bit_limit_still_plot(tmp_path):

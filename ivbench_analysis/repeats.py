@@ -31,7 +31,7 @@ RUN_FOLDER = re.compile(r"run-([0-9]+)\Z")
 # warm-up, timeout) or how it was built may differ.
 ALIKE_FIELDS = [("protocol_version",), ("meta", "accel"), ("guest", "mapping"), ("guest", "memory_type")] + [
     ("options", name) for name in ("latency_frame_bytes", "frames", "mode", "interval_us", "write_study",
-                                   "map_study", "stream_frames", "stream_policy", "verify", "slots", "fps")]
+                                   "map_study", "stream_frames", "stream_policy", "stream_consume", "verify", "slots", "fps")]
 # The files whose rows are a run's samples: a file that is also another run's counts that run twice.
 SAMPLE_FILES = (LATENCY_CSV, BANDWIDTH_CSV, STREAM_SPEC.filename)
 

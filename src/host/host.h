@@ -1,6 +1,7 @@
 /* host.h: what the parts of host_writer share: its configuration and the state of one run.
  *
- *   host_writer.c  options and main: set-up, one cleanup path
+ *   host_writer.c  main: set-up, one cleanup path
+ *   host_options.c the options and the plan they make
  *   host_run.c     the exchange loop the latency, bandwidth and reference tests share
  *   host_stream.c  the stream test: frames through a ring of slots (ring.h, stream.h)
  *   host_transport.c the same frames and messages over the other transports (transport.h)
@@ -191,5 +192,8 @@ void ivb_output_record_host_bell(struct ivb_run *run);
 
 /* After a completed run: wait for the guest's CPU time and doorbell counts, into the manifest. */
 void ivb_output_record_guest_summary(struct ivb_run *run);
+
+/* Parse the command line into cfg, its plan included; a usage error exits with status 2 after one line. */
+void ivb_host_parse_args(int argc, char **argv, struct ivb_host_config *cfg);
 
 #endif /* IVB_HOST_H */

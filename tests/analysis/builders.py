@@ -256,7 +256,7 @@ def assert_stats_row(text, label, values):
     assert printed[1:] == pytest.approx(expected[1:], abs=0.051), label
 
 
-# ---- counters and the write-path study (issue 6) -------------------------------------------------
+# ---- counters and the write-path study -----------------------------------------------------------
 
 LATENCY_PERF_COLUMNS = schema.columns("latency_perf")
 BANDWIDTH_PERF_COLUMNS = schema.columns("bandwidth_perf")
@@ -478,7 +478,7 @@ def assert_copy_table(block, size, study, variants):
                 assert field == "n/a", (size, variant, source)
 
 
-# ---- the stream test (issue 13) ------------------------------------------------------------------
+# ---- the stream test -----------------------------------------------------------------------------
 
 STREAM_COLUMNS = schema.columns("stream")
 STREAM_SIZES = {name: w * h * bpp // 8 for name, (w, h, bpp) in FRAMES.items()}

@@ -1,4 +1,4 @@
-"""Issue 6 in the analysis: the write-path study ("WHERE THE COPY TIME GOES"), the counter files and
+"""The write-path study in the analysis ("WHERE THE COPY TIME GOES"), the counter files and
 the per-phase counters, on synthetic folders whose expected figures are computed here from the raw values
 (statistics, numpy), never taken from analyze_results.py."""
 

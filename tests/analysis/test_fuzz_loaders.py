@@ -1,4 +1,4 @@
-"""Fuzzing the analysis' loaders (issue 12): a valid synthetic results folder, mutated by bytes, lines,
+"""Fuzzing the analysis' loaders: a valid synthetic results folder, mutated by bytes, lines,
 fields and run.json values, must give a report or the package's InputError, never another exception.
 
 In `make check-analysis` the examples are few and derandomized (reproducible in CI); `make fuzz` runs many
@@ -195,7 +195,7 @@ def huge_roundtrip(files):
 
 
 # Inputs that crashed the analysis before (found by hand and by this fuzzer; "internal error" on the main branch
-# of issue 12): each stays a case.
+# of the first hardening round): each stays a case.
 CRASHES = {
     "zero-times": zero_times,
     "meta-a-list": edited_json(lambda m: m.update(meta=[m["meta"]])),

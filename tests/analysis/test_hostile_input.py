@@ -1,4 +1,4 @@
-"""Hand-made hostile results folders (issue 12, items 1, 6 and 7): rows that do not parse cleanly are left
+"""Hand-made hostile results folders: rows that do not parse cleanly are left
 out, counted and named; run.json of the wrong shape is named, never a crash; outputs are written without
 following symlinks; inputs that are not regular files are refused without blocking."""
 

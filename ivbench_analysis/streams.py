@@ -112,7 +112,6 @@ class Stream:
     rows: object
     record: dict
     where: str  # how findings name it
-    guest_cores: Optional[int] = None  # run.json guest.cores: the guest's CPUs, when recorded
     checks: list = field(default_factory=list)  # SUSPECT lines on its CSV rows (frame_checks)
     totals: dict = field(default_factory=dict)  # its rows' counts and medians (block_totals)
     figures: object = None  # its StreamFigures, made once (stream_figures)
@@ -147,11 +146,6 @@ def block_keys(table):
                    zip(firsts["_stream"], *(firsts[c] for c in KEY_COLUMNS))]
 
 
-def guest_cores(manifest):
-    cores = lookup(manifest, "guest", "cores")
-    return int(cores) if _whole(cores, 1) else None
-
-
 def load_streams(run):
     """The run's streams from stream_results.csv (run.stream) and run.json's `streams`, paired and checked;
     made once per run (the report's sections, the plots and the headline figures all ask)."""
@@ -174,7 +168,6 @@ def pair_streams(run):
         else:
             out.findings.append(f"SUSPECT: {MANIFEST_JSON}: streams is not a list: {str(raw)[:80]}")
     table, keys = block_keys(run.stream)
-    cores = guest_cores(run.manifest)
     used, start, paired = set(), 0, {}
     for rec in records:
         match = None
@@ -189,13 +182,13 @@ def pair_streams(run):
         key = keys[match][1] if match is not None else (
             rec.get("frame_type", "unknown"), rec.get("size_bytes"), rec.get("policy", "unknown"),
             rec.get("verify", "unknown"), rec.get("consume", "unknown"))
-        stream = Stream(len(out.streams) + 1, *key, None, rec, f"stream {len(out.streams) + 1} ({key[0]})", cores)
+        stream = Stream(len(out.streams) + 1, *key, None, rec, f"stream {len(out.streams) + 1} ({key[0]})")
         out.streams.append(stream)
         if match is not None:
             paired[keys[match][0]] = stream
     for j, (sid, key) in enumerate(keys):
         if j not in used:
-            stream = Stream(len(out.streams) + 1, *key, None, {}, f"stream {len(out.streams) + 1} ({key[0]})", cores)
+            stream = Stream(len(out.streams) + 1, *key, None, {}, f"stream {len(out.streams) + 1} ({key[0]})")
             out.streams.append(stream)
             paired[sid] = stream
     if table is not None:
@@ -307,10 +300,10 @@ def block_totals(table):
 
 
 def guest_cpu_limit(stream):
-    """The most CPU the guest can have used in the stream: its duration times its CPUs (one when not
-    recorded), plus a tick; None when the duration is not known."""
+    """The most CPU the guest can have used in the stream: guest_reader is one thread, so its CPU time is at most
+    the stream's duration, plus a tick; None when the duration is not known."""
     duration = stream.record.get("duration_s")
-    return duration * (stream.guest_cores or 1) + CPU_SLACK_S if duration is not None else None
+    return duration + CPU_SLACK_S if duration is not None else None
 
 
 def record_findings(stream):
@@ -343,9 +336,8 @@ def record_findings(stream):
                 found.append(f"SUSPECT: {name}: {key} is {get(key)}, but {STREAM_CSV} has {actual} such rows")
     limit = guest_cpu_limit(stream)
     if limit is not None and get("guest_cpu_s") is not None and get("guest_cpu_s") > limit:
-        cpus = f"{stream.guest_cores} CPUs" if stream.guest_cores else "one CPU (guest.cores not recorded)"
-        found.append(f"SUSPECT: {name}: guest_cpu_s {get('guest_cpu_s')} s in a stream of {get('duration_s')} s on "
-                     f"{cpus}: more CPU than the guest had; not reported per frame")
+        found.append(f"SUSPECT: {name}: guest_cpu_s {get('guest_cpu_s')} s in a stream of {get('duration_s')} s: "
+                     "more CPU than guest_reader (one thread) can use; not reported per frame")
     return found
 
 

@@ -308,7 +308,7 @@ static int run_message_stream(struct ivb_run *run, const struct ivb_frame *f, ui
 					       window };
 	struct stream_state st = { .run = run, .rec = &scratch, .size = f->size, .policy = IVB_RING_BLOCK,
 				   .window = window, .tkey = &key,
-				   .key = { f, ivb_policy_name(IVB_RING_BLOCK), ivb_verify_name(cfg->verify) } };
+				   .key = { f, ivb_policy_name(IVB_RING_BLOCK), ivb_verify_name(cfg->verify), cfg->consume } };
 	int ret;
 
 	if (m->ntransport_tests >= IVB_MAX_TRANSPORT_RECORDS)

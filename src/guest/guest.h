@@ -21,6 +21,7 @@
 #include "phases.h"
 #include "protocol.h"
 #include "region.h"
+#include "ring.h"
 
 #define PROG "guest_reader"
 #define MAP_DEFAULT "uc"
@@ -76,6 +77,15 @@ int ivb_reader_serve(struct ivb_guest *g, struct ivb_reader_workspace *w, struct
 
 /* A transport message: connect, take the host's frames until its end, report. Returns: enum ivb_msg_error. */
 uint32_t ivb_reader_transport(struct ivb_reader_workspace *w, const uint8_t *shared, const struct ivb_message *msg);
+
+/*
+ * A guest-to-host stream: lay out the ring the host's spec asks for (geometry g) at `ring`, fill its frames from the
+ * spec's seed, produce for its seconds; the totals go to the region's guest stream line. check: the host's
+ * liveness. Returns: enum ivb_msg_error.
+ */
+uint32_t ivb_reader_produce(struct ivb_reader_workspace *w, uint8_t *ring, const struct ivb_message *msg,
+			    const struct ivb_stream_spec *spec, const struct ivb_ring_geometry *g,
+			    int (*check)(void *arg, char *why, size_t whylen), struct ivb_reader_tally *tally);
 
 /* The run is complete: tell the host what it cost this side. */
 void ivb_reader_publish_summary(struct ivb_guest *g, const struct ivb_cpu_span *cpu, const struct ivb_reader_tally *t);

@@ -24,6 +24,7 @@
 #include "plan.h"
 #include "protocol.h"
 #include "region.h"
+#include "sources.h"
 #include "transport.h"
 
 #define PROG "host_writer"
@@ -63,6 +64,7 @@ struct ivb_host_config {
 	uint32_t stream_policy; /* enum ivb_ring_policy */
 	uint32_t verify;        /* enum ivb_ring_verify */
 	uint32_t consume;       /* enum ivb_consume: how the consumer reads each frame */
+	uint32_t stream_direction; /* enum ivb_stream_direction: who produces the stream frames */
 	bool corrupt_frame_set; /* --corrupt-frame: flip a byte of frame corrupt_frame of each stream */
 	uint64_t corrupt_frame; /* counting from 0, as stream_results.csv's frame column */
 	/* the transport comparison: the stream frames and the messages over each transport */
@@ -77,13 +79,6 @@ struct ivb_host_config {
 	struct ivb_plan plan; /* the above, as published to the guest */
 };
 
-/* Distinct random frames of one size and the checksum of each payload, made before any clock starts. */
-struct ivb_sources {
-	uint8_t *frame[IVB_RING_MAX_SLOTS + 1];
-	uint8_t checksum[IVB_RING_MAX_SLOTS + 1][IVB_RING_CHECKSUM_LEN];
-	uint32_t n;
-	uint64_t size;
-};
 
 /* Everything one run owns, so that every exit path can flush and record it. */
 struct ivb_run {
@@ -138,13 +133,6 @@ int ivb_stream_fit(struct ivb_run *run, uint64_t capacity, uint64_t *largest);
  */
 int ivb_run_streams(struct ivb_run *run);
 
-/*
- * n pre-faulted frames of size bytes (2 <= n <= IVB_RING_MAX_SLOTS + 1), then their random data and
- * checksums for verify. Returns: 0, or -EINVAL / -ENOMEM / -EIO (ivb_sources_free frees what was made).
- */
-int ivb_sources_alloc(struct ivb_sources *s, uint32_t n, uint64_t size);
-int ivb_sources_fill(struct ivb_sources *s, uint32_t verify);
-void ivb_sources_free(struct ivb_sources *s);
 
 /* host_transport.c */
 

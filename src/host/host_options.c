@@ -70,6 +70,11 @@ static void usage(FILE *out)
 		"                         others are dropped (default " IVB_STREAM_POLICY_DEFAULT ")\n"
 		"  --verify sha256|xxh3|none\n"
 		"                         how the guest checks each stream frame (default " IVB_STREAM_VERIFY_DEFAULT ")\n"
+		"  --stream-direction host-to-guest|guest-to-host\n"
+		"                         who produces the frames: the host (the guest verifies them) or the\n"
+		"                         guest (writing through its mapping; the host verifies each frame\n"
+		"                         against frames it expands from the same seed); default\n"
+		"                         " IVB_STREAM_DIRECTION_DEFAULT "\n"
 		"  --consume inplace|copy\n"
 		"                         inplace: the consumer verifies each frame where it lies in its slot,\n"
 		"                         then releases it; copy: it copies the frame out first and verifies\n"
@@ -97,7 +102,7 @@ void ivb_host_parse_args(int argc, char **argv, struct ivb_host_config *cfg)
 	enum { OPT_SHM = 256, OPT_SIZE, OPT_OUT, OPT_ITER, OPT_LAT_FRAME, OPT_BW_ITER, OPT_FRAMES, OPT_REF_ITER,
 	       OPT_WARMUP, OPT_TIMEOUT, OPT_CONNECT_TIMEOUT, OPT_META, OPT_NO_COUNTERS, OPT_WRITE_STUDY, OPT_MAP_STUDY,
 	       OPT_DOORBELL, OPT_MODE, OPT_INTERVAL, OPT_CORRUPT, OPT_CORRUPT_FRAME, OPT_STREAM_SECONDS, OPT_STREAM_FRAMES, OPT_SLOTS,
-	       OPT_FPS, OPT_STREAM_POLICY, OPT_VERIFY, OPT_CONSUME, OPT_TRANSPORT, OPT_MESSAGE_SIZES, OPT_HELP };
+	       OPT_FPS, OPT_STREAM_POLICY, OPT_VERIFY, OPT_CONSUME, OPT_STREAM_DIRECTION, OPT_TRANSPORT, OPT_MESSAGE_SIZES, OPT_HELP };
 	static const struct option options[] = {
 		{ "shm", required_argument, NULL, OPT_SHM },
 		{ "size", required_argument, NULL, OPT_SIZE },
@@ -126,6 +131,7 @@ void ivb_host_parse_args(int argc, char **argv, struct ivb_host_config *cfg)
 		{ "stream-policy", required_argument, NULL, OPT_STREAM_POLICY },
 		{ "verify", required_argument, NULL, OPT_VERIFY },
 		{ "consume", required_argument, NULL, OPT_CONSUME },
+		{ "stream-direction", required_argument, NULL, OPT_STREAM_DIRECTION },
 		{ "transport", required_argument, NULL, OPT_TRANSPORT },
 		{ "message-sizes", required_argument, NULL, OPT_MESSAGE_SIZES },
 		{ "help", no_argument, NULL, OPT_HELP },
@@ -155,7 +161,7 @@ void ivb_host_parse_args(int argc, char **argv, struct ivb_host_config *cfg)
 		.message_sizes_arg = IVB_MESSAGE_SIZES_DEFAULT,
 	};
 	const char *policy_arg = IVB_STREAM_POLICY_DEFAULT, *verify_arg = IVB_STREAM_VERIFY_DEFAULT;
-	const char *consume_arg = IVB_STREAM_CONSUME_DEFAULT;
+	const char *consume_arg = IVB_STREAM_CONSUME_DEFAULT, *direction_arg = IVB_STREAM_DIRECTION_DEFAULT;
 	opterr = 0; /* our own one-line messages, not getopt's */
 	while ((opt = getopt_long(argc, argv, ":", options, NULL)) != -1) {
 		switch (opt) {
@@ -229,6 +235,7 @@ void ivb_host_parse_args(int argc, char **argv, struct ivb_host_config *cfg)
 		case OPT_STREAM_POLICY: policy_arg = optarg; break;
 		case OPT_VERIFY: verify_arg = optarg; break;
 		case OPT_CONSUME: consume_arg = optarg; break;
+		case OPT_STREAM_DIRECTION: direction_arg = optarg; break;
 		case OPT_TRANSPORT: cfg->transports_arg = optarg; break;
 		case OPT_MESSAGE_SIZES: cfg->message_sizes_arg = optarg; break;
 		case OPT_HELP: usage(stdout); exit(IVB_EXIT_OK);
@@ -255,6 +262,10 @@ void ivb_host_parse_args(int argc, char **argv, struct ivb_host_config *cfg)
 		ivb_die_usage(PROG, "--verify needs sha256, xxh3 or none, not '%s'", verify_arg);
 	if (ivb_consume_parse(consume_arg, &cfg->consume) < 0)
 		ivb_die_usage(PROG, "--consume needs inplace or copy, not '%s'", consume_arg);
+	if (ivb_direction_parse(direction_arg, &cfg->stream_direction) < 0)
+		ivb_die_usage(PROG, "--stream-direction needs host-to-guest, guest-to-host or both, not '%s'", direction_arg);
+	if (cfg->stream_direction == IVB_DIR_BOTH)
+		ivb_die_usage(PROG, "--stream-direction both is not implemented yet: run host-to-guest and guest-to-host one after the other");
 	if (cfg->corrupt_frame_set && cfg->verify == IVB_VERIFY_NONE)
 		ivb_die_usage(PROG, "--corrupt-frame needs a verification the guest can fail: --verify sha256 or xxh3");
 	if (cfg->corrupt_frame_set && cfg->stream_seconds == 0)

@@ -8,6 +8,7 @@
 #include "clock.h"
 #include "cli.h"
 #include "host.h"
+#include "host_stream.h"
 #include "peer_check.h"
 #include "phases.h"
 #include "wait.h"
@@ -66,21 +67,7 @@ int ivb_stream_fit(struct ivb_run *run, uint64_t capacity, uint64_t *largest)
 	return 0;
 }
 
-/* What one stream needs besides the ring, so that every exit path frees it. */
-struct stream_state {
-	struct ivb_run *run;
-	struct ivb_stream_record *rec;
-	struct ivb_stream_key key;
-	struct ivb_sources src;
-	uint32_t policy;  /* enum ivb_ring_policy: --stream-policy, or block for messages */
-	uint32_t window;  /* frames in flight at most; 0: as many as the ring holds */
-	const struct ivb_transport_key *tkey; /* a message test: its rows go to transport_results.csv */
-	uint64_t size;
-	uint64_t flushed_window; /* the stream's rows are flushed when a new second begins */
-};
-
-/* A frame's fate is known: its row, and the second it was released in. */
-static int on_frame(void *arg, const struct ivb_stream_frame *f)
+int ivb_stream_row(void *arg, const struct ivb_stream_frame *f)
 {
 	struct stream_state *st = arg;
 	struct ivb_stream_record *rec = st->rec;
@@ -109,8 +96,7 @@ static int on_frame(void *arg, const struct ivb_stream_frame *f)
 	return 0;
 }
 
-/* While the stream runs: a guest that aborted is noticed at once, not at the time limit. */
-static int guest_alive(void *arg, char *why, size_t whylen)
+int ivb_stream_guest_alive(void *arg, char *why, size_t whylen)
 {
 	const struct ivb_run *run = arg;
 
@@ -119,39 +105,6 @@ static int guest_alive(void *arg, char *why, size_t whylen)
 		return -ECONNRESET;
 	}
 	return 0;
-}
-
-int ivb_sources_alloc(struct ivb_sources *s, uint32_t n, uint64_t size)
-{
-	memset(s, 0, sizeof(*s));
-	if (n == 0 || n > IVB_RING_MAX_SLOTS + 1 || size < IVB_RING_STAMP_LEN)
-		return -EINVAL;
-	s->n = n;
-	s->size = size;
-	for (uint32_t k = 0; k < n; k++) {
-		s->frame[k] = ivb_alloc_prefaulted(size);
-		if (s->frame[k] == NULL)
-			return -ENOMEM;
-	}
-	return 0;
-}
-
-int ivb_sources_fill(struct ivb_sources *s, uint32_t verify)
-{
-	const uint64_t size = s->size;
-
-	for (uint32_t k = 0; k < s->n; k++)
-		if (ivb_random_bytes(s->frame[k], size) < 0 ||
-		    ivb_checksum(verify, s->frame[k] + IVB_RING_STAMP_LEN, size - IVB_RING_STAMP_LEN, s->checksum[k]) < 0)
-			return -EIO;
-	return 0;
-}
-
-void ivb_sources_free(struct ivb_sources *s)
-{
-	for (uint32_t k = 0; k < s->n; k++)
-		ivb_free_buffer(s->frame[k], s->size);
-	s->n = 0;
 }
 
 /*
@@ -200,6 +153,8 @@ static int run_stream(struct ivb_run *run, struct stream_state *st)
 	uint64_t need, sent_ns, unused, window_ns;
 	int ret;
 
+	if (st->key.direction == IVB_DIR_GUEST_TO_HOST)
+		return ivb_stream_from_guest(run, st);
 	ret = ivb_ring_geometry_for(run->host.capacity, cfg->slots, st->size, st->policy, cfg->verify, cfg->consume,
 				    &g, &need);
 	if (ret < 0)
@@ -229,13 +184,14 @@ static int run_stream(struct ivb_run *run, struct stream_state *st)
 	h.sources = (const uint8_t *const *)st->src.frame;
 	h.checksums = (const uint8_t(*)[IVB_RING_CHECKSUM_LEN])st->src.checksum;
 	h.nsources = st->src.n;
-	h.on_frame = on_frame;
+	h.on_frame = ivb_stream_row;
 	h.arg = st;
-	h.check = guest_alive;
+	h.check = ivb_stream_guest_alive;
 	h.check_arg = run;
 	h.corrupt = cfg->corrupt_frame_set;
 	h.corrupt_frame = cfg->corrupt_frame;
 
+	run->map.region->stream = (struct ivb_stream_spec){ .direction = IVB_DIR_HOST_TO_GUEST };
 	ret = ivb_host_send(&run->host, need, IVB_MSG_STREAM, cfg->plan.flags, no_hash, &sent_ns);
 	if (ret < 0) {
 		snprintf(run->host.why, sizeof(run->host.why), "the stream's ring of %llu bytes does not fit the region",
@@ -308,7 +264,8 @@ static int run_message_stream(struct ivb_run *run, const struct ivb_frame *f, ui
 					       window };
 	struct stream_state st = { .run = run, .rec = &scratch, .size = f->size, .policy = IVB_RING_BLOCK,
 				   .window = window, .tkey = &key,
-				   .key = { f, ivb_policy_name(IVB_RING_BLOCK), ivb_verify_name(cfg->verify), cfg->consume } };
+				   .key = { f, ivb_policy_name(IVB_RING_BLOCK), ivb_verify_name(cfg->verify), cfg->consume,
+					    IVB_DIR_HOST_TO_GUEST } };
 	int ret;
 
 	if (m->ntransport_tests >= IVB_MAX_TRANSPORT_RECORDS)
@@ -353,7 +310,8 @@ int ivb_run_streams(struct ivb_run *run)
 		const struct ivb_frame *f = planned_stream(cfg, i, &policy, &window, &test);
 		struct stream_state st = {
 			.run = run, .rec = &m->streams[m->nstreams], .size = f->size, .policy = policy,
-			.key = { f, ivb_policy_name(cfg->stream_policy), ivb_verify_name(cfg->verify), cfg->consume },
+			.key = { f, ivb_policy_name(cfg->stream_policy), ivb_verify_name(cfg->verify), cfg->consume,
+				 cfg->stream_direction },
 		};
 		int ret;
 
@@ -368,7 +326,7 @@ int ivb_run_streams(struct ivb_run *run)
 		m->nstreams++;
 		*st.rec = (struct ivb_stream_record){
 			.frame_type = f->name, .size_bytes = f->size, .policy = st.key.policy, .verify = st.key.verify,
-			.consume = cfg->consume,
+			.consume = cfg->consume, .direction = cfg->stream_direction,
 			.slots = cfg->slots, .fps_target = cfg->fps, .seconds = cfg->stream_seconds,
 		};
 		ret = run_stream(run, &st);

@@ -18,6 +18,7 @@
 #define IVB_STREAM_FPS_DEFAULT 0u /* as fast as possible */
 #define IVB_STREAM_POLICY_DEFAULT "block"
 #define IVB_STREAM_VERIFY_DEFAULT "xxh3"
+#define IVB_STREAM_DIRECTION_DEFAULT "host-to-guest" /* the host produces, the guest consumes */
 #define IVB_STREAM_CONSUME_DEFAULT "inplace" /* what a real consumer does: no copy before use */
 #define IVB_MAX_STREAM_SECONDS 3600u
 #define IVB_MAX_STREAM_FPS 100000u

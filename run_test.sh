@@ -20,7 +20,8 @@ readonly SERVER=$BUILD/ivshmem_server
 SHM_DEFAULT=$(ivb_default SHM_PATH_DEFAULT)
 SHM_SIZE_DEFAULT=$(ivb_default RUN_SHM_SIZE_DEFAULT)
 STREAM_SECONDS_DEFAULT=$(ivb_default RUN_STREAM_SECONDS_DEFAULT)
-readonly SHM_DEFAULT SHM_SIZE_DEFAULT STREAM_SECONDS_DEFAULT
+STREAM_DIRECTION_DEFAULT=$(ivb_default RUN_STREAM_DIRECTION_DEFAULT)
+readonly SHM_DEFAULT SHM_SIZE_DEFAULT STREAM_SECONDS_DEFAULT STREAM_DIRECTION_DEFAULT
 readonly BOOT_TIMEOUT_DEFAULT=60
 # In the dev VM, vm/dev-guest.sh first copies and compiles guest_reader (minutes under TCG).
 readonly DEV_READY_TIMEOUT_DEFAULT=600
@@ -57,6 +58,9 @@ The run plan, for host_writer (guest_reader reads it from the region; host_write
   --stream-frames LIST, --slots N, --fps F, --stream-policy block|latest, --verify sha256|xxh3|none
                          the stream's frames ($d_stream_frames), slots ($d_slots), pace (0: as fast as possible), policy
                          ($d_stream_policy) and check ($d_verify); see host_writer --help
+  --stream-direction LIST
+                         each stream frame once per direction: host-to-guest, guest-to-host
+                         (default $STREAM_DIRECTION_DEFAULT here)
 Both programs:
   --timeout SECONDS      limit of every wait for the other side (default $d_timeout)
 Run:
@@ -115,6 +119,7 @@ shm=$SHM_DEFAULT
 shm_given=
 shm_size=
 stream_seconds=
+stream_direction=$STREAM_DIRECTION_DEFAULT
 results_base=results
 boot_timeout=
 analysis=1
@@ -156,6 +161,11 @@ while [ $# -gt 0 ]; do
 	--stream-seconds)
 		need_value '^[0-9]+$' "$@"
 		stream_seconds=$2
+		shift 2
+		;;
+	--stream-direction)
+		need_value '^(host-to-guest|guest-to-host)(,(host-to-guest|guest-to-host))?$' "$@"
+		stream_direction=$2
 		shift 2
 		;;
 	--slots | --fps)
@@ -261,7 +271,7 @@ if [ "$vm" = dev ]; then
 fi
 [ "$order" = guest ] || [ "${repeat:-1}" -eq 1 ] || usage_error "--start-order host is for one run, not --repeat $repeat"
 shm_size=${shm_size:-$SHM_SIZE_DEFAULT}
-plan_args+=(--stream-seconds "${stream_seconds:-$STREAM_SECONDS_DEFAULT}")
+plan_args+=(--stream-seconds "${stream_seconds:-$STREAM_SECONDS_DEFAULT}" --stream-direction "$stream_direction")
 if [ -z "$boot_timeout" ]; then
 	boot_timeout=$BOOT_TIMEOUT_DEFAULT
 	[ "$vm" = bench ] || boot_timeout=$DEV_READY_TIMEOUT_DEFAULT

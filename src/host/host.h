@@ -64,7 +64,9 @@ struct ivb_host_config {
 	uint32_t stream_policy; /* enum ivb_ring_policy */
 	uint32_t verify;        /* enum ivb_ring_verify */
 	uint32_t consume;       /* enum ivb_consume: how the consumer reads each frame */
-	uint32_t stream_direction; /* enum ivb_stream_direction: who produces the stream frames */
+	const char *stream_direction_arg;
+	uint32_t stream_directions[IVB_MAX_DIRECTIONS]; /* enum ivb_stream_direction: each stream frame once per entry */
+	size_t ndirections;
 	bool corrupt_frame_set; /* --corrupt-frame: flip a byte of frame corrupt_frame of each stream */
 	uint64_t corrupt_frame; /* counting from 0, as stream_results.csv's frame column */
 	/* the transport comparison: the stream frames and the messages over each transport */
@@ -125,6 +127,9 @@ int ivb_run_all(struct ivb_run *run);
  * Returns: 0, or -ENOSPC with run->why saying which stream does not fit in `capacity`.
  */
 int ivb_stream_fit(struct ivb_run *run, uint64_t capacity, uint64_t *largest);
+
+/* The frame streams of the plan: each stream frame once per direction of --stream-direction. */
+size_t ivb_frame_streams(const struct ivb_host_config *cfg);
 
 /*
  * Every stream of the plan, one stream message each, after the lock-step tests.

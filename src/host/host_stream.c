@@ -17,19 +17,27 @@
 /* Private-memory cost of a frame: the median of this many copies (the pipeline's limit). */
 #define PRIVATE_REPEATS 5u
 
+size_t ivb_frame_streams(const struct ivb_host_config *cfg)
+{
+	return cfg->nstream_frames * cfg->ndirections;
+}
+
 /*
- * Stream i of the plan: the stream frames (--stream-policy), then in a transport comparison each message
- * size streamed and in ping-pong (block). Sets *test to 0 for a frame stream.
+ * Stream i of the plan: each stream frame (--stream-policy) once per direction, then in a transport comparison
+ * each message size streamed and in ping-pong (block, host-to-guest). Sets *test to 0 for a frame stream.
  */
 static const struct ivb_frame *planned_stream(const struct ivb_host_config *cfg, size_t i, uint32_t *policy,
-					      uint32_t *window, enum ivb_tp_test *test)
+					      uint32_t *window, enum ivb_tp_test *test, uint32_t *direction)
 {
 	*policy = cfg->stream_policy;
 	*window = 0;
 	*test = 0;
-	if (i < cfg->nstream_frames)
-		return &cfg->stream_frames[i];
-	i -= cfg->nstream_frames;
+	*direction = IVB_DIR_HOST_TO_GUEST;
+	if (i < ivb_frame_streams(cfg)) {
+		*direction = cfg->stream_directions[i % cfg->ndirections];
+		return &cfg->stream_frames[i / cfg->ndirections];
+	}
+	i -= ivb_frame_streams(cfg);
 	*policy = IVB_RING_BLOCK;
 	*test = i % 2 ? IVB_TP_TEST_PINGPONG : IVB_TP_TEST_MESSAGES;
 	*window = i % 2 ? 1 : cfg->slots;
@@ -44,9 +52,9 @@ int ivb_stream_fit(struct ivb_run *run, uint64_t capacity, uint64_t *largest)
 	for (size_t i = 0; i < cfg->plan.nstreams; i++) {
 		struct ivb_ring_geometry g;
 		uint64_t need = 0;
-		uint32_t policy, window;
+		uint32_t policy, window, direction;
 		enum ivb_tp_test test;
-		const struct ivb_frame *f = planned_stream(cfg, i, &policy, &window, &test);
+		const struct ivb_frame *f = planned_stream(cfg, i, &policy, &window, &test, &direction);
 		int ret = ivb_ring_geometry_for(capacity, cfg->slots, f->size, policy, cfg->verify, cfg->consume, &g, &need);
 
 		if (ret == -ENOSPC) {
@@ -305,13 +313,13 @@ int ivb_run_streams(struct ivb_run *run)
 	struct ivb_manifest *m = &run->manifest;
 
 	for (size_t i = 0; i < cfg->plan.nstreams && i < IVB_MAX_STREAMS; i++) {
-		uint32_t policy, window;
+		uint32_t policy, window, direction;
 		enum ivb_tp_test test;
-		const struct ivb_frame *f = planned_stream(cfg, i, &policy, &window, &test);
+		const struct ivb_frame *f = planned_stream(cfg, i, &policy, &window, &test, &direction);
 		struct stream_state st = {
 			.run = run, .rec = &m->streams[m->nstreams], .size = f->size, .policy = policy,
 			.key = { f, ivb_policy_name(cfg->stream_policy), ivb_verify_name(cfg->verify), cfg->consume,
-				 cfg->stream_direction },
+				 direction },
 		};
 		int ret;
 
@@ -326,7 +334,7 @@ int ivb_run_streams(struct ivb_run *run)
 		m->nstreams++;
 		*st.rec = (struct ivb_stream_record){
 			.frame_type = f->name, .size_bytes = f->size, .policy = st.key.policy, .verify = st.key.verify,
-			.consume = cfg->consume, .direction = cfg->stream_direction,
+			.consume = cfg->consume, .direction = direction,
 			.slots = cfg->slots, .fps_target = cfg->fps, .seconds = cfg->stream_seconds,
 		};
 		ret = run_stream(run, &st);
@@ -339,8 +347,8 @@ int ivb_run_streams(struct ivb_run *run)
 		run->messages_done++;
 		if (ret < 0)
 			return ret;
-		printf(PROG ": stream %s: %llu frames in %.2f s (%.1f/s), %llu consumed, %llu dropped, %llu failed%s\n",
-		       f->name, (unsigned long long)st.rec->produced, st.rec->duration_s,
+		printf(PROG ": stream %s%s: %llu frames in %.2f s (%.1f/s), %llu consumed, %llu dropped, %llu failed%s\n",
+		       f->name, direction == IVB_DIR_GUEST_TO_HOST ? " from the guest" : "", (unsigned long long)st.rec->produced, st.rec->duration_s,
 		       st.rec->duration_s > 0 ? (double)st.rec->consumed / st.rec->duration_s : 0.0,
 		       (unsigned long long)st.rec->consumed, (unsigned long long)st.rec->dropped,
 		       (unsigned long long)st.rec->failed, cfg->verify == IVB_VERIFY_NONE ? " (not verified)" : "");

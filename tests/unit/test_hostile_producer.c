@@ -196,7 +196,8 @@ static int run_against(enum producer_mode mode, uint32_t policy, const char *nam
 	cfg->stream_policy = policy;
 	cfg->verify = IVB_VERIFY_XXH3;
 	cfg->consume = IVB_CONSUME_INPLACE;
-	cfg->stream_direction = IVB_DIR_GUEST_TO_HOST;
+	cfg->stream_directions[0] = IVB_DIR_GUEST_TO_HOST;
+	cfg->ndirections = 1;
 	run.map.region = gt.region;
 	run.map.size = REGION_SIZE;
 	run.map.fd = -1;

@@ -196,6 +196,7 @@ static int run_against(enum producer_mode mode, uint32_t policy, const char *nam
 	cfg->stream_policy = policy;
 	cfg->verify = IVB_VERIFY_XXH3;
 	cfg->consume = IVB_CONSUME_INPLACE;
+	cfg->stream_direction_arg = "guest-to-host";
 	cfg->stream_directions[0] = IVB_DIR_GUEST_TO_HOST;
 	cfg->ndirections = 1;
 	run.map.region = gt.region;

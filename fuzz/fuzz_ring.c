@@ -1,4 +1,4 @@
-/* fuzz_ring.c: the stream ring's control page as each side reads it from the other (src/shared/ring.c), through
+/* fuzz_ring.c: the stream ring's control page as each side reads it from the other (src/shared/ring*.c), through
  * ring.h's public functions only. No function of the ring blocks; every loop here is bounded by the input.
  *
  * Input: a byte choosing the side, policy and verification, a byte for the slot count, a byte for the

@@ -335,7 +335,7 @@ void ivb_ring_stamp(uint8_t *frame, uint64_t seq);
 uint64_t ivb_ring_read_stamp(const uint8_t *frame);
 
 #ifdef IVB_RING_STEPS
-/* Test builds only: the test's scheduler, called at each interleaving point of ring.c (see there). */
+/* Test builds only: the test's scheduler, called at each interleaving point of the ring (see ring_internal.h). */
 void ivb_ring_step(const char *where);
 #endif
 

@@ -2,7 +2,7 @@
  * test_ring_interleave.c: the latest policy's claim/mark handshake under every interleaving of host and guest.
  *
  * test_ring.c races the two sides as free threads, which almost never lands in the few instructions between a
- * claim and its re-check. Here ring.c is built with -DIVB_RING_STEPS: before each shared-memory access of the
+ * claim and its re-check. Here the ring's files are built with -DIVB_RING_STEPS: before each shared-memory access of the
  * handshake it calls ivb_ring_step(), where the side running asks the schedule who goes next. Producer and
  * consumer are two threads of which exactly one runs at a time (a semaphore each), so a run is one sequence of
  * the two sides' steps, decided by the schedule alone. A depth-first search over the choices replays every
@@ -54,7 +54,7 @@ static _Thread_local int me = NONE;
 static sem_t turn[SIDES]; /* posted to let a side take its next step */
 static sem_t run_done;    /* posted by the side that finishes a run last */
 
-/* A step taken: which side passed which point of ring.c. */
+/* A step taken: which side passed which point of the ring. */
 struct step {
 	int side;
 	const char *where;

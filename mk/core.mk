@@ -1,6 +1,6 @@
 # Core tests: C unit tests, loopback integration, and both again under ASan/UBSan.
 
-UNIT_TESTS := opts output protocol memory counters bell columns ring ring_interleave stream noise peer hostile transport
+UNIT_TESTS := opts output protocol memory counters bell columns ring ring_consumers ring_interleave stream noise peer hostile transport
 UNIT_BINS = $(UNIT_TESTS:%=$(BUILD)/tests/test_%)
 # Test programs link every module but the mains (Makefile's MODULE_OBJS).
 TEST_LINK_OBJS = $(MODULE_OBJS)
@@ -18,7 +18,7 @@ $(BUILD)/tests/test_%: tests/unit/test_%.c $(TEST_LINK_OBJS) | $(GEN_HEADERS)
 
 # The ring's interleaving test links its own copy of the ring's files, built with the test's step hooks (see
 # src/shared/ring_internal.h).
-RING_SRCS := src/shared/ring.c src/shared/ring_producer.c src/shared/ring_consumer.c
+RING_SRCS := src/shared/ring.c src/shared/ring_producer.c src/shared/ring_feeds.c src/shared/ring_consumer.c
 RING_STEPS_OBJS = $(RING_SRCS:src/shared/%.c=$(BUILD)/ring_steps/%.o)
 
 $(BUILD)/ring_steps/%.o: src/shared/%.c | $(GEN_HEADERS) $(BUILD)/.deps-build

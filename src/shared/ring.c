@@ -2,6 +2,8 @@
  * Each side's rules are in ring_producer.c and ring_consumer.c. */
 #include "ring_internal.h"
 
+#include "protocol.h" /* IVB_MAX_DURATION_NS */
+
 #include <errno.h>
 #include <stdio.h>
 
@@ -36,8 +38,17 @@ int ivb_ring_geometry_for(uint64_t capacity, uint32_t nslots, uint64_t frame_siz
 		return -ENOSPC;
 	*g = (struct ivb_ring_geometry){
 		.nslots = nslots, .policy = policy, .verify = verify, .consume = consume, .slot_stride = stride,
-		.frame_size = frame_size,
+		.frame_size = frame_size, .nconsumers = 1, .consumer_timeout_ns = 0,
 	};
+	return 0;
+}
+
+int ivb_ring_geometry_consumers(struct ivb_ring_geometry *g, uint32_t nconsumers, uint64_t timeout_ns)
+{
+	if (nconsumers < 1 || nconsumers > IVB_RING_MAX_CONSUMERS || timeout_ns > IVB_MAX_DURATION_NS)
+		return -EINVAL;
+	g->nconsumers = nconsumers;
+	g->consumer_timeout_ns = timeout_ns;
 	return 0;
 }
 

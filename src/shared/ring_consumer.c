@@ -2,11 +2,13 @@
  * and releasing frames. */
 #include "ring_internal.h"
 
+#include "protocol.h" /* IVB_MAX_DURATION_NS */
+
 #include <errno.h>
 #include <string.h>
 
-int ivb_ring_consumer_open(struct ivb_ring_consumer *c, void *buffer, uint64_t capacity, char *why,
-			   size_t whylen)
+int ivb_ring_consumer_open_as(struct ivb_ring_consumer *c, void *buffer, uint64_t capacity, uint32_t index,
+			      char *why, size_t whylen)
 {
 	struct ivb_ring_ctl *ctl = buffer;
 	struct ivb_ring_geometry g = {
@@ -18,28 +20,45 @@ int ivb_ring_consumer_open(struct ivb_ring_consumer *c, void *buffer, uint64_t c
 	int ret;
 
 	memset(c, 0, sizeof(*c));
+	if (index >= IVB_RING_MAX_CONSUMERS)
+		return -EINVAL;
 	if (ctl->magic != IVB_RING_MAGIC)
 		return ivb_ring_reject(why, whylen, "ring magic 0x%08x is not 0x%08x", ctl->magic, IVB_RING_MAGIC);
-	/* Recompute the geometry from the host's own numbers: every field must agree with it. */
+	/* Recompute the geometry from the producer's own numbers: every field must agree with it. */
 	ret = ivb_ring_geometry_for(capacity, g.nslots, g.frame_size, g.policy, g.verify, g.consume, &want, &need);
 	if (ret == -ENOSPC)
 		return ivb_ring_reject(why, whylen, "ring of %u slots of %llu bytes needs %llu bytes, mapped %llu", g.nslots,
-			      (unsigned long long)g.frame_size, (unsigned long long)need, (unsigned long long)capacity);
+				       (unsigned long long)g.frame_size, (unsigned long long)need, (unsigned long long)capacity);
 	if (ret < 0)
 		return ivb_ring_reject(why, whylen, "ring geometry out of range (slots %u, frame %llu, policy %u, verify %u, consume %u)",
-			      g.nslots, (unsigned long long)g.frame_size, g.policy, g.verify, g.consume);
+				       g.nslots, (unsigned long long)g.frame_size, g.policy, g.verify, g.consume);
 	if (want.slot_stride != g.slot_stride)
 		return ivb_ring_reject(why, whylen, "ring slot stride %llu is not %llu", (unsigned long long)g.slot_stride,
-			      (unsigned long long)want.slot_stride);
+				       (unsigned long long)want.slot_stride);
+	g.nconsumers = ctl->nconsumers;
+	g.consumer_timeout_ns = ctl->consumer_timeout_ns;
+	if (ivb_ring_geometry_consumers(&want, g.nconsumers, g.consumer_timeout_ns) < 0)
+		return ivb_ring_reject(why, whylen, "ring consumers out of range (%u consumers, timeout %llu ns)", g.nconsumers,
+				       (unsigned long long)g.consumer_timeout_ns);
+	if (index >= g.nconsumers)
+		return ivb_ring_reject(why, whylen, "ring has %u consumers, none numbered %u", g.nconsumers, index);
 	c->ctl = ctl;
 	c->slots = (uint8_t *)buffer + IVB_RING_CTL_SIZE;
 	c->g = g;
+	c->index = index;
+	c->own = &ctl->cons[index];
 	return 0;
+}
+
+int ivb_ring_consumer_open(struct ivb_ring_consumer *c, void *buffer, uint64_t capacity, char *why,
+			   size_t whylen)
+{
+	return ivb_ring_consumer_open_as(c, buffer, capacity, 0, why, whylen);
 }
 
 void ivb_ring_consumer_start(struct ivb_ring_consumer *c)
 {
-	atomic_store_explicit(&c->ctl->consumer_state, IVB_RING_STREAMING, memory_order_release);
+	atomic_store_explicit(&c->own->consumer_state, IVB_RING_STREAMING, memory_order_release);
 }
 
 int ivb_ring_consumer_attach(struct ivb_ring_consumer *c, void *buffer, uint64_t capacity, char *why,
@@ -97,11 +116,11 @@ static int take_latest(struct ivb_ring_consumer *c, struct ivb_ring_frame *f, ch
 			return ivb_ring_reject(why, whylen, "ring latest slot %u out of range (%u slots)", slot, c->g.nslots);
 		/* Claim, then check the slot still holds that frame (see acquire_latest). */
 		IVB_RING_STEP("take: claim");
-		atomic_store_explicit(&c->ctl->reading, latest, memory_order_seq_cst);
+		atomic_store_explicit(&c->own->reading, latest, memory_order_seq_cst);
 		IVB_RING_STEP("take: check");
 		if (atomic_load_explicit(&c->ctl->desc[slot].seq1, memory_order_seq_cst) != seq1) {
 			IVB_RING_STEP("take: unclaim");
-			atomic_store_explicit(&c->ctl->reading, 0, memory_order_seq_cst);
+			atomic_store_explicit(&c->own->reading, 0, memory_order_seq_cst);
 			continue;
 		}
 		c->skipped += seq1 - 1 - c->next_seq;
@@ -112,12 +131,34 @@ static int take_latest(struct ivb_ring_consumer *c, struct ivb_ring_frame *f, ch
 	return -EAGAIN;
 }
 
+/*
+ * 0 while the producer counts this consumer live; -ESHUTDOWN once it dropped it; -EPROTO for a state
+ * out of range. The producer marks a drop before it writes any slot the consumer held.
+ */
+static int feed_state(struct ivb_ring_consumer *c, char *why, size_t whylen)
+{
+	uint32_t state = atomic_load_explicit(&c->ctl->feed[c->index].state, memory_order_seq_cst);
+
+	switch ((enum ivb_ring_feed_state)state) {
+	case IVB_FEED_LIVE:
+		return 0;
+	case IVB_FEED_DROPPED:
+		return -ESHUTDOWN;
+	}
+	return ivb_ring_reject(why, whylen, "consumer %u's feed state %u out of range", c->index, state);
+}
+
 int ivb_ring_take(struct ivb_ring_consumer *c, struct ivb_ring_frame *f, char *why, size_t whylen)
 {
 	struct ivb_ring_desc *d;
-	int ret;
+	int ret = feed_state(c, why, whylen);
 
+	if (ret < 0)
+		return ret;
 	ret = c->g.policy == IVB_RING_BLOCK ? take_block(c, f, why, whylen) : take_latest(c, f, why, whylen);
+	/* A frame gone from under a consumer the producer dropped meanwhile is its drop, not a lie. */
+	if (ret == -EPROTO && feed_state(c, why, whylen) == -ESHUTDOWN)
+		return -ESHUTDOWN;
 	if (ret != 0)
 		return ret;
 	d = &c->ctl->desc[f->slot];
@@ -126,7 +167,7 @@ int ivb_ring_take(struct ivb_ring_consumer *c, struct ivb_ring_frame *f, char *w
 	f->data = c->slots + (uint64_t)f->slot * c->g.slot_stride;
 	if (f->size < IVB_RING_MIN_FRAME || f->size > c->g.slot_stride) {
 		if (c->g.policy == IVB_RING_LATEST)
-			atomic_store_explicit(&c->ctl->reading, 0, memory_order_seq_cst);
+			atomic_store_explicit(&c->own->reading, 0, memory_order_seq_cst);
 		return ivb_ring_reject(why, whylen, "frame %llu size %llu out of range (%u to %llu bytes)",
 			      (unsigned long long)f->seq, (unsigned long long)f->size, IVB_RING_MIN_FRAME,
 			      (unsigned long long)c->g.slot_stride);
@@ -137,7 +178,7 @@ int ivb_ring_take(struct ivb_ring_consumer *c, struct ivb_ring_frame *f, char *w
 void ivb_ring_release(struct ivb_ring_consumer *c, const struct ivb_ring_frame *f, uint32_t status,
 		      uint64_t copy_ns, uint64_t verify_ns)
 {
-	struct ivb_ring_result *r = &c->ctl->result[f->slot];
+	struct ivb_ring_result *r = &c->own->result[f->slot];
 
 	IVB_RING_STEP("release: result");
 	r->copy_ns = copy_ns;
@@ -148,36 +189,37 @@ void ivb_ring_release(struct ivb_ring_consumer *c, const struct ivb_ring_frame *
 	c->released++;
 	if (c->g.policy == IVB_RING_LATEST) {
 		IVB_RING_STEP("release: unclaim");
-		atomic_store_explicit(&c->ctl->reading, 0, memory_order_seq_cst);
+		atomic_store_explicit(&c->own->reading, 0, memory_order_seq_cst);
 	}
 	/* Block: released counts frames in order, so it is also the next frame's sequence. */
-	atomic_store_explicit(&c->ctl->released, c->g.policy == IVB_RING_BLOCK ? c->next_seq : c->released,
+	atomic_store_explicit(&c->own->released, c->g.policy == IVB_RING_BLOCK ? c->next_seq : c->released,
 			      memory_order_seq_cst);
 }
 
 void ivb_ring_consumer_finish(struct ivb_ring_consumer *c, const struct ivb_ring_guest_report *rep)
 {
-	c->ctl->private_copy_ns = rep != NULL ? rep->private_copy_ns : 0;
-	c->ctl->private_verify_ns = rep != NULL ? rep->private_verify_ns : 0;
-	c->ctl->cpu_ns = rep != NULL ? rep->cpu_ns : 0;
-	atomic_store_explicit(&c->ctl->consumer_state, IVB_RING_DONE, memory_order_seq_cst);
+	c->own->private_copy_ns = rep != NULL ? rep->private_copy_ns : 0;
+	c->own->private_verify_ns = rep != NULL ? rep->private_verify_ns : 0;
+	c->own->cpu_ns = rep != NULL ? rep->cpu_ns : 0;
+	atomic_store_explicit(&c->own->consumer_state, IVB_RING_DONE, memory_order_seq_cst);
 }
 
 bool ivb_ring_consumer_should_ring(struct ivb_ring_consumer *c)
 {
-	bool ended = atomic_load_explicit(&c->ctl->consumer_state, memory_order_relaxed) == IVB_RING_DONE;
+	bool ended = atomic_load_explicit(&c->own->consumer_state, memory_order_relaxed) == IVB_RING_DONE;
 
-	return ivb_ring_wake_due(&c->ctl->host_wake, c->released, ended, &c->rung_gen);
+	return ivb_ring_wake_due(&c->ctl->feed[c->index].producer_wake, c->released, ended, &c->rung_gen);
 }
 
 bool ivb_ring_consumer_sleep(struct ivb_ring_consumer *c)
 {
-	ivb_ring_wake_request(&c->ctl->guest_wake, c->next_seq + 1);
+	ivb_ring_wake_request(&c->own->consumer_wake, c->next_seq + 1);
 	return atomic_load_explicit(&c->ctl->head, memory_order_seq_cst) <= c->next_seq &&
-	       atomic_load_explicit(&c->ctl->producer_state, memory_order_seq_cst) != IVB_RING_DONE;
+	       atomic_load_explicit(&c->ctl->producer_state, memory_order_seq_cst) != IVB_RING_DONE &&
+	       atomic_load_explicit(&c->ctl->feed[c->index].state, memory_order_seq_cst) == IVB_FEED_LIVE;
 }
 
 void ivb_ring_consumer_awake(struct ivb_ring_consumer *c)
 {
-	atomic_store_explicit(&c->ctl->guest_wake.at, 0, memory_order_relaxed);
+	atomic_store_explicit(&c->own->consumer_wake.at, 0, memory_order_relaxed);
 }

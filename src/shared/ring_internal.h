@@ -1,4 +1,4 @@
-/* ring_internal.h: what the ring's own files share (ring.c, ring_producer.c, ring_consumer.c); not an API. */
+/* ring_internal.h: what the ring's own files share (ring.c, ring_producer.c, ring_feeds.c, ring_consumer.c); not an API. */
 #ifndef IVB_RING_INTERNAL_H
 #define IVB_RING_INTERNAL_H
 
@@ -39,6 +39,16 @@ static inline uint32_t ivb_latest_slot(uint64_t v)
 {
 	return (uint32_t)(v & IVB_LATEST_SLOT_MASK);
 }
+
+/* Consumer i's bit in a set of consumers, or slot i's in a set of slots. */
+#define IVB_RING_BIT(i) (1u << (i))
+
+/* Tell the caller what became of frame seq (in `slot`) for consumer i; r NULL: dropped. */
+void ivb_ring_report(struct ivb_ring_producer *p, uint32_t i, uint64_t seq, uint32_t slot,
+		     const struct ivb_ring_result *r);
+
+/* Report the frame in `slot` dropped for every consumer that still owes it an outcome (p->pending). */
+void ivb_ring_report_unresolved(struct ivb_ring_producer *p, uint32_t slot);
 
 /* -EPROTO, with why (whylen bytes) saying what the peer wrote out of range. */
 int ivb_ring_reject(char *why, size_t whylen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

@@ -66,8 +66,8 @@
 #define IVB_RING_MIN_FRAME 64u
 
 enum ivb_ring_policy {
-	IVB_RING_BLOCK = 1,  /* the host waits for a free slot; every frame is consumed */
-	IVB_RING_LATEST = 2, /* the host never waits; the guest takes the newest frame */
+	IVB_RING_BLOCK = 1,  /* the producer waits for a free slot; every consumer consumes every frame */
+	IVB_RING_LATEST = 2, /* the producer never waits; each consumer takes the newest frame */
 };
 #define IVB_RING_POLICY_MAX IVB_RING_LATEST
 
@@ -97,7 +97,7 @@ enum ivb_ring_feed_state {
 	IVB_FEED_DROPPED = 1, /* it held the producer back past the consumer timeout: ignored from then on */
 };
 
-/* What the guest reports for a frame, in ivb_ring_result.status. */
+/* What a consumer reports for a frame, in ivb_ring_result.status. */
 enum ivb_ring_status {
 	IVB_FRAME_OK = 1,
 	IVB_FRAME_BAD_CHECKSUM = 2, /* the payload does not match the checksum */
@@ -121,8 +121,8 @@ struct ivb_ring_desc {
 
 struct ivb_ring_result {
 	_Atomic uint64_t seq1; /* sequence + 1 of the frame consumed from the slot; stored last */
-	uint64_t copy_ns;      /* guest clock: copy of the frame out of the slot; 0 when read in place */
-	uint64_t verify_ns;    /* guest clock: checksum of the frame (the copy, or the slot) and comparison */
+	uint64_t copy_ns;      /* consumer clock: copy of the frame out of the slot; 0 when read in place */
+	uint64_t verify_ns;    /* consumer clock: checksum of the frame (the copy, or the slot) and comparison */
 	uint32_t status;       /* enum ivb_ring_status */
 	uint8_t pad[36];
 };

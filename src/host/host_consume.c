@@ -193,7 +193,9 @@ static int guest_totals(struct ivb_run *run, struct stream_state *st, struct ivb
 	for (uint32_t i = 0; i < run->cfg.nconsumers; i++) {
 		struct ivb_stream_record *rec = &st->rec[i];
 
-		rec->guest_cpu_known = cpu_ns > 0 && ivb_guest_time_fits(cpu_ns, window_ns);
+		/* The producer's CPU over the whole stream: only a consumer that lasted the stream gets it. */
+		rec->guest_cpu_known = cpu_ns > 0 && ivb_guest_time_fits(cpu_ns, window_ns) &&
+				       res[i].end == IVB_CONSUMER_FINISHED;
 		rec->guest_cpu_s = rec->guest_cpu_known ? (double)cpu_ns / 1e9 : 0;
 		rec->host_write_ns = write_ns <= IVB_MAX_DURATION_NS ? write_ns : 0;
 		if (ret == 0 && res[i].end == IVB_CONSUMER_FINISHED)

@@ -100,7 +100,7 @@ RUN_PARTS = [
     Part("reference", "Reference: private memory", lambda c: reference_sections(c.run), (REFERENCE_PNG,),
          (REFERENCE_CSV,), ("reference/",)),
     Part("streaming", "Stream", lambda c: streaming_section(c.run), (STREAMING_PNG,), (STREAM_CSV,), ("stream/",)),
-    Part("transports", "Transports", lambda c: transports_section(c.run), (TRANSPORTS_PNG,),
+    Part("transports", "Transports", lambda c: transports_section(c.run, c.summary), (TRANSPORTS_PNG,),
          (TRANSPORT_CSV,)),
     Part("copy", "Where the copy time goes", lambda c: copy_time_section(c.run, c.summary), (WRITE_STUDY_PNG,),
          (WRITE_STUDY_CSV,)),

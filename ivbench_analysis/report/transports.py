@@ -60,8 +60,8 @@ def transports_lines(tset, tcg, summary=None):
         lines.append("  no transport test recorded")
     sentences = sentences_of([tset.figures], summary)
     if sentences:
-        lines.append(f"  ivshmem against each, from this run ([low-high]: 95% interval over its windows or round trips,")
-        lines.append(f"  where there are {MIN_INTERVAL_SAMPLES} or more):")
+        lines.append("  ivshmem against each, from this run ([low-high]: 95% interval over its windows or round")
+        lines.append(f"  trips, where there are {MIN_INTERVAL_SAMPLES} or more):")
         lines += ["    " + s for s in sentences]
     return lines + not_run_lines(tset)
 

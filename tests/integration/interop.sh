@@ -92,14 +92,16 @@ run_loopback() {
 	timeout "$LIMIT" "$GUEST" --mode doorbell --doorbell "$socket" --timeout 20 "$@" >"$out/guest.out" 2>"$out/guest.err" &
 	guest_pid=$!
 	pids+=("$guest_pid")
-	# A guest that cannot map the server's region ends here, before a host_writer could touch another file.
-	if ! wait_for_line "$out/guest.err" 'guest_reader: (mapped |.*(cannot|not))'; then
-		fail "$name" "the guest did not get ready: $(cat "$out/guest.err")"
-		return 1
-	fi
+	# Ready once it has mapped the region; a guest that cannot map the server's region ends here, before a
+	# host_writer could touch another file.
+	for _ in $(seq $((READY_SECONDS * 20))); do
+		grep -q 'guest_reader: mapped ' "$out/guest.err" && break
+		running "$guest_pid" || break
+		sleep 0.05
+	done
 	if ! grep -q 'guest_reader: mapped ' "$out/guest.err"; then
 		wait_exit "$guest_pid" "$READY_SECONDS"
-		fail "$name" "the guest stopped (exit $exit_rc): $(tail -n 1 "$out/guest.err")"
+		fail "$name" "the guest did not get ready (exit $exit_rc): $(tail -n 1 "$out/guest.err")"
 		return 1
 	fi
 	host_rc=0
@@ -160,7 +162,7 @@ test_qemu_server_unlinked_region() {
 		[ -z "$(tr -d '\0' <"$decoy")" ] &&
 		pass host_refuses_another_region || fail host_refuses_another_region "exit $rc: $(cat "$out/decoy-host.err")"
 	rc=0
-	timeout "$LIMIT" "$GUEST" --shm "$decoy" --mode doorbell --doorbell "$WORK/$name.sock" --timeout 5 \
+	timeout "$LIMIT" "$GUEST" --shm "$decoy" --mode doorbell --doorbell "$WORK/$name.sock" --timeout 5 --connect-timeout 5 \
 		>/dev/null 2>"$out/decoy-guest.err" || rc=$?
 	[ "$rc" -eq 1 ] && grep -q "shares $SHM_DIR/ivshmem\.[^ ]* (deleted), not --shm $decoy" "$out/decoy-guest.err" &&
 		pass guest_refuses_another_region || fail guest_refuses_another_region "exit $rc: $(cat "$out/decoy-guest.err")"

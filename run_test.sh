@@ -21,7 +21,8 @@ SHM_DEFAULT=$(ivb_default SHM_PATH_DEFAULT)
 SHM_SIZE_DEFAULT=$(ivb_default RUN_SHM_SIZE_DEFAULT)
 STREAM_SECONDS_DEFAULT=$(ivb_default RUN_STREAM_SECONDS_DEFAULT)
 RUN_MESSAGE_SIZES_DEFAULT=$(ivb_default RUN_MESSAGE_SIZES_DEFAULT)
-readonly SHM_DEFAULT SHM_SIZE_DEFAULT STREAM_SECONDS_DEFAULT RUN_MESSAGE_SIZES_DEFAULT
+RUN_TRANSPORT_SECONDS_DEFAULT=$(ivb_default RUN_TRANSPORT_SECONDS_DEFAULT)
+readonly SHM_DEFAULT SHM_SIZE_DEFAULT STREAM_SECONDS_DEFAULT RUN_MESSAGE_SIZES_DEFAULT RUN_TRANSPORT_SECONDS_DEFAULT
 readonly BOOT_TIMEOUT_DEFAULT=60
 # In the dev VM, vm/dev-guest.sh first copies and compiles guest_reader (minutes under TCG).
 readonly DEV_READY_TIMEOUT_DEFAULT=600
@@ -65,9 +66,10 @@ The run plan, for host_writer (guest_reader reads it from the region; host_write
                          virtio-serial, virtio-net and vsock (its devices are added to the VM; vsock
                          needs /dev/vhost-vsock), in loopback unix, tcp[:PORT] and pipe; all: every
                          one of the place, with host_writer's message sizes ($d_message_sizes). Default in
-                         the bench VM with a stream test: all, with --message-sizes $RUN_MESSAGE_SIZES_DEFAULT (a short
-                         comparison); elsewhere none. A transport the machine cannot offer is skipped
-                         with its reason in run.json and the report
+                         the bench VM with a stream test: all, with --message-sizes $RUN_MESSAGE_SIZES_DEFAULT and
+                         $RUN_TRANSPORT_SECONDS_DEFAULT s per test over a VM transport (a short comparison); elsewhere none.
+                         A transport the machine cannot offer is skipped with its reason in
+                         run.json and the report
   --message-sizes LIST   the small messages of the comparison (host_writer --message-sizes)
 Both programs:
   --timeout SECONDS      limit of every wait for the other side (default $d_timeout)
@@ -136,6 +138,7 @@ mode=${IVSHMEM_MODE:-polling}
 interval_args=()
 transports=
 message_sizes=
+transport_seconds_args=()
 
 usage_error() {
 	ivb_log "$*"
@@ -331,6 +334,7 @@ ivb_vm_check_guest_args "${guest_args[@]}" || exit 2
 if [ -z "$transports" ] && [ "$vm" = bench ] && [ "${stream_seconds:-$STREAM_SECONDS_DEFAULT}" -gt 0 ]; then
 	transports=all
 	message_sizes=${message_sizes:-$RUN_MESSAGE_SIZES_DEFAULT}
+	transport_seconds_args=(--transport-seconds "$RUN_TRANSPORT_SECONDS_DEFAULT")
 fi
 [ "$transports" != none ] || transports=
 [ "$transports" != all ] || transports=${IVB_VM_TRANSPORTS// /,}
@@ -418,6 +422,7 @@ fi
 host_cmd+=("${IVB_VM_HOST_ARGS[@]}")
 [ -z "$transports" ] || host_cmd+=(--transport "$IVB_VM_TRANSPORT_ARG")
 [ -z "$message_sizes" ] || host_cmd+=(--message-sizes "$message_sizes")
+host_cmd+=("${transport_seconds_args[@]}")
 # Before the user's --host-arg options, which may override it (e.g. --host-arg --map-study for every test).
 [ -z "$map_study" ] || host_cmd+=(--map-study=reference)
 

@@ -190,7 +190,9 @@ int ivb_transport_configure(struct ivb_host_config *cfg, char *why, size_t n)
 	}
 	if (connections(cfg) == 0)
 		return 0;
-	/* Every transport test lasts as long as a stream: the same seconds on every transport. */
+	/* Every transport test lasts as long as a stream (or --transport-seconds): the same on every transport. */
+	if (cfg->transport_seconds == 0)
+		cfg->transport_seconds = cfg->stream_seconds;
 	if (cfg->stream_seconds == 0) {
 		snprintf(why, n, "--transport %.100s needs --stream-seconds: how long each transport test runs",
 			 cfg->transports_arg);
@@ -513,7 +515,7 @@ int ivb_run_transports(struct ivb_run *run)
 		st.rec = &m->transport_tests[m->ntransport_tests++];
 		*st.rec = (struct ivb_transport_test_record){
 			.transport = ivb_tp_name(tt.transport), .test = ivb_tp_test_name(tt.test), .verify = m->stream_verify,
-			.size_bytes = tt.frame->size, .window = tt.window, .seconds = cfg->stream_seconds,
+			.size_bytes = tt.frame->size, .window = tt.window, .seconds = cfg->transport_seconds,
 		};
 		e->status = "running";
 		ret = run_test(&st);

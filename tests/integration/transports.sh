@@ -92,14 +92,17 @@ test_corrupt_frame_caught() {
 	pass "$name"
 }
 
-# tcp:PORT: the host listens on that port of 127.0.0.1 (run.json's address says so) and the guest connects to it.
+# tcp:PORT: the host listens on that port of 127.0.0.1 (run.json's address says so) and the guest connects to it;
+# --transport-seconds: the tests over tcp last that long, ivshmem's streams --stream-seconds.
 test_tcp_port() {
 	local name=tcp_port out="$WORK/$1" port
 	port=$("$PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-	run_host "$out" --stream-seconds 1 --stream-frames 4096 --message-sizes 64 --transport "tcp:$port"
+	run_host "$out" --stream-seconds 2 --transport-seconds 1 --stream-frames 4096 --message-sizes 64 \
+		--transport "ivshmem,tcp:$port"
 	[ "$host_rc" -eq 0 ] && [ "$guest_rc" -eq 0 ] || { fail "$name" "exit host $host_rc guest $guest_rc: $(tail -1 "$out/host.err")"; return; }
-	check_transports "$out" "m['transports']['entries'][0]['address'] == '127.0.0.1:$port'" \
-		't["completed"] and t["failed"] == 0 and t["transport"] == "tcp"' || { fail "$name" "run.json"; return; }
+	check_transports "$out" "m['transports']['entries'][1]['address'] == '127.0.0.1:$port'" \
+		't["completed"] and t["failed"] == 0' 't["seconds"] == (2 if t["transport"] == "ivshmem" else 1)' \
+		'sum(x["transport"] == "tcp" for x in tests) == 3' || { fail "$name" "run.json"; return; }
 	pass "$name"
 }
 
@@ -162,7 +165,8 @@ test_bad_options() {
 		"--transport unix:80 --stream-seconds 1" "--transport tcp:0 --stream-seconds 1" "--transport tcp:x --stream-seconds 1" \
 		"--transport , --stream-seconds 1" "--transport unix --stream-seconds 1 --message-sizes 32" \
 		"--transport unix --stream-seconds 1 --message-sizes 64,bogus" "--transport virtio-net:0 --stream-seconds 1" \
-		"--transport virtio-serial:relative.sock --stream-seconds 1" "--transport pipe:/tmp/x --stream-seconds 1"; do
+		"--transport virtio-serial:relative.sock --stream-seconds 1" "--transport pipe:/tmp/x --stream-seconds 1" \
+		"--transport unix --stream-seconds 1 --transport-seconds 0"; do
 		rc=0
 		# shellcheck disable=SC2086  # each case is a list of words
 		# Bounded: an option no longer refused must fail the test, not wait for a guest.

@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# The transport comparison in the bench VM under TCG (functional only), one boot: virtio-serial and virtio-net
+# The transport comparison in the bench VM under TCG (functional only), one boot with run_test.sh's default
+# (the short comparison: every transport of the bench VM, 64 B messages, 1 s per VM transport test): virtio-serial
+# and virtio-net
 # carry the stream frames and the messages with the counts of both sides and the rows agreeing, a corrupted
 # frame caught once in each frames test and each ivshmem stream (exit 1, every row kept), vsock skipped here with its reason; the QEMU devices on
 # 127.0.0.1 only, the guest's network restricted, the chardev socket's private folder removed.
@@ -8,15 +10,15 @@ T_NAME=transports
 # shellcheck source=tests/vm/lib.sh
 . "$(dirname "$0")/lib.sh"
 
-t_run "${T_SHORT_RUN[@]}" --no-map-study --stream-seconds 1 --stream-frames 64K --message-sizes 64 --transports all \
-	--host-arg --corrupt-frame --host-arg 2
+t_run "${T_SHORT_RUN[@]}" --no-map-study --stream-seconds 2 --stream-frames 64K --host-arg --corrupt-frame --host-arg 2
 t_assert_no_qemu
 # The corrupted frame fails the run, which still completes.
 t_assert_rc 1
 dir=$(t_run_dir)
 [ "$(t_json "$dir/run.json" status)" = completed ] || t_fail "run.json status $(t_json "$dir/run.json" status), expected completed"
 "$T_PYTHON" "$T_TOP/tests/check_transports.py" "$dir" \
-	't["completed"] and t["sent"] > 2' \
+	't["completed"] and t["sent"] > 2 and t["size_bytes"] in (64, 65536)' \
+	't["seconds"] == (2 if t["transport"] == "ivshmem" else 1)' \
 	't["failed"] == (1 if t["test"] == "frames" or t["transport"] == "ivshmem" else 0)' \
 	't["failed"] == 0 or mine[2]["status"] == "bad_checksum"' \
 	'[e["name"] for e in m["transports"]["entries"]] == ["ivshmem", "virtio-serial", "virtio-net", "vsock"]' \
@@ -39,4 +41,4 @@ sock=$(sed -n 's/.*socket\\,id=ivb-serial\\,path=\([^\\]*\)\\,.*/\1/p' "$dir/qem
 sent=$("$T_PYTHON" -c 'import json, sys
 tests = json.load(open(sys.argv[1]))["transports"]["tests"]
 print(", ".join("%s %s %d" % (t["transport"], t["test"], t["sent"]) for t in tests))' "$dir/run.json")
-t_pass "sent in 1 s: $sent"
+t_pass "sent: $sent"

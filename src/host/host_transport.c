@@ -410,7 +410,7 @@ static int accept_guest(struct tp_state *st, struct ivb_tp_listener *l)
 		if (gstate == IVB_GUEST_ACKNOWLEDGED || gstate == IVB_GUEST_ABORTED)
 			return 1;
 		if (slice >= deadline)
-			return tp_fail(st, -ETIMEDOUT, "the guest did not connect in time");
+			return tp_fail(st, -ETIMEDOUT, "no connection with the guest in time");
 	}
 }
 

@@ -341,6 +341,8 @@ fi
 for name in ${transports//,/ }; do
 	[[ " $IVB_VM_TRANSPORTS " == *" ${name%%:*} "* ]] ||
 		usage_error "--transports: --vm $vm offers ${IVB_VM_TRANSPORTS// /, }, not '$name'"
+	# The VM transports' addresses are the VM's (vm/bench-vm.sh), not the user's.
+	[[ $name != *:* ]] || [ "${name%%:*}" = tcp ] || usage_error "--transports: only tcp takes a port, not '$name'"
 done
 [ -z "$transports" ] || [ "${stream_seconds:-$STREAM_SECONDS_DEFAULT}" -gt 0 ] ||
 	usage_error "--transports needs a stream test: each transport test lasts --stream-seconds"

@@ -27,6 +27,9 @@ t_assert_stderr "--transports: --vm bench offers ivshmem, virtio-serial, virtio-
 t_run --vm loopback --transports virtio-net --stream-seconds 1
 t_assert_rc 2
 t_assert_stderr "--vm loopback offers ivshmem, unix, tcp, pipe, not 'virtio-net'"
+t_run --transports virtio-net:8080 --stream-seconds 1
+t_assert_rc 2
+t_assert_stderr "only tcp takes a port, not 'virtio-net:8080'"
 t_run --transports virtio-serial
 t_assert_rc 2
 t_assert_stderr "--transports needs a stream test"

@@ -9,6 +9,7 @@ set -euo pipefail
 T_NAME=transports
 # shellcheck source=tests/vm/lib.sh
 . "$(dirname "$0")/lib.sh"
+T_TRANSPORTS=()
 
 t_run "${T_SHORT_RUN[@]}" --no-map-study --stream-seconds 2 --stream-frames 64K --host-arg --corrupt-frame --host-arg 2
 t_assert_no_qemu

@@ -53,6 +53,12 @@ int ivb_tp_available(enum ivb_transport t, char *why, size_t n)
 	return -ENODEV;
 }
 
+int ivb_tp_fail(char *why, size_t n, int err, const char *what)
+{
+	snprintf(why, n, "%s: %s", what, strerror(err));
+	return -err;
+}
+
 static int reject(char *why, size_t n, const char *what)
 {
 	snprintf(why, n, "%s", what);

@@ -205,6 +205,10 @@ int ivb_tp_net_connect(const struct ivb_tp_spec *spec, uint64_t deadline_ns, str
 int ivb_tp_hello_accept(struct ivb_tp_listener *l, uint64_t deadline_ns, struct ivb_tp_conn *c, char *why, size_t n);
 /* Guest: say HELLO on a connection just made. */
 int ivb_tp_say_hello(struct ivb_tp_conn *c, uint64_t deadline_ns, char *why, size_t n);
+/* why = "what: strerror(err)". Returns: -err. */
+int ivb_tp_fail(char *why, size_t n, int err, const char *what);
+/* TCP_NODELAY on fd: every record goes out when written, as a ping-pong needs. */
+void ivb_tp_no_delay(int fd);
 /* A socket listener's connection by the deadline (unix, tcp). */
 int ivb_tp_socket_accept(struct ivb_tp_listener *l, uint64_t deadline_ns, struct ivb_tp_conn *c, char *why, size_t n);
 /* Wait for fd to be ready for events by the deadline: 1 ready, 0 deadline, -EINTR on a stop request. */

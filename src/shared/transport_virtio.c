@@ -14,7 +14,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
@@ -30,12 +29,6 @@
 /* How long to wait before asking again: QEMU has not told the guest of the host, or the guest not listening. */
 #define RETRY_NS (10ull * 1000000ull)
 
-static int virtio_fail(char *why, size_t n, int err, const char *what)
-{
-	snprintf(why, n, "%s: %s", what, strerror(err));
-	return -err;
-}
-
 /* A pause of RETRY_NS, never past the deadline. Returns: 0, -ETIMEDOUT once the deadline is reached. */
 static int pause_until_retry(uint64_t deadline_ns)
 {
@@ -46,13 +39,6 @@ static int pause_until_retry(uint64_t deadline_ns)
 		return -ETIMEDOUT;
 	nanosleep(&ts, NULL);
 	return 0;
-}
-
-static void no_delay(int fd)
-{
-	int one = 1;
-
-	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 }
 
 int ivb_tp_say_hello(struct ivb_tp_conn *c, uint64_t deadline_ns, char *why, size_t n)
@@ -98,7 +84,7 @@ int ivb_tp_serial_listen(struct ivb_tp_listener *l, const char *socket_path, str
 	}
 	l->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (l->fd < 0)
-		return virtio_fail(why, n, errno, "cannot create a unix socket");
+		return ivb_tp_fail(why, n, errno, "cannot create a unix socket");
 	if (connect(l->fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
 		int err = errno;
 
@@ -187,12 +173,12 @@ int ivb_tp_net_accept(struct ivb_tp_listener *l, uint64_t deadline_ns, struct iv
 			a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 			l->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 			if (l->fd < 0)
-				return virtio_fail(why, n, errno, "cannot create a TCP socket");
+				return ivb_tp_fail(why, n, errno, "cannot create a TCP socket");
 			if (connect(l->fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
 				snprintf(why, n, "cannot connect to QEMU's forwarded port 127.0.0.1:%u: %s", l->port, strerror(errno));
 				return -errno;
 			}
-			no_delay(l->fd);
+			ivb_tp_no_delay(l->fd);
 		}
 		ret = ivb_tp_hello_accept(l, deadline_ns, c, why, n);
 		if (ret != -EPIPE)
@@ -212,7 +198,7 @@ int ivb_tp_net_connect(const struct ivb_tp_spec *spec, uint64_t deadline_ns, str
 	a.sin_addr.s_addr = htonl(INADDR_ANY); /* the guest's own interfaces: QEMU's user network forwards to it */
 	lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (lfd < 0)
-		return virtio_fail(why, n, errno, "cannot create a TCP socket");
+		return ivb_tp_fail(why, n, errno, "cannot create a TCP socket");
 	(void)setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (bind(lfd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(lfd, 1) < 0) {
 		ret = -errno;
@@ -229,7 +215,7 @@ int ivb_tp_net_connect(const struct ivb_tp_spec *spec, uint64_t deadline_ns, str
 		return ret;
 	}
 	close(lfd); /* one host per test */
-	no_delay(fd);
+	ivb_tp_no_delay(fd);
 	ivb_tp_conn_init(c, fd, fd);
 	if (ivb_tp_say_hello(c, deadline_ns, why, n) < 0) {
 		ivb_tp_close(c);

@@ -18,6 +18,12 @@ IVB_VM_SAME_BOOT=
 # Guest arguments go over SSH, quoted: any will do.
 ivb_vm_check_guest_args() { :; }
 
+# The dev VM was started by ./setup.sh without the transports' devices: ivshmem only (run_test.sh --transports).
+readonly IVB_VM_TRANSPORTS="ivshmem"
+
+# host_writer's --transport: the list as it is. Sets IVB_VM_TRANSPORT_ARG.
+ivb_vm_transports() { IVB_VM_TRANSPORT_ARG=$1; }
+
 # Build what a run needs (the caller's MAKE_TARGETs; guest_reader is built in the guest) and read the running
 # dev VM's settings (shared memory file, accelerator, mode), written by ./setup.sh. Arguments: BUILD_DIR MODE
 # DRIVER MAKE_TARGET... (DRIVER unused: vm/dev-guest.sh loads the driver when the guest's options need it). Sets IVB_VM_DEFAULT_SHM (the VM's region file, the default of --shm); exits through ivb_die

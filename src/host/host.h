@@ -71,7 +71,10 @@ struct ivb_host_config {
 	uint32_t transports[IVB_MAX_TRANSPORTS]; /* enum ivb_transport, in the order given */
 	size_t ntransports;
 	char transport_skip[IVB_MAX_TRANSPORTS][160]; /* why a transport cannot run here; empty: it can */
+	uint64_t transport_seconds; /* each connection test's; 0: stream_seconds */
 	uint32_t tcp_port;      /* 0: the kernel's choice */
+	uint32_t net_port;      /* virtio-net: the port QEMU forwards from 127.0.0.1 to the guest */
+	char serial_socket[IVB_TP_PATH_LEN]; /* virtio-serial: QEMU's chardev socket */
 	const char *message_sizes_arg;
 	struct ivb_frame message_sizes[IVB_MAX_FRAMES];
 	size_t nmessage_sizes;

@@ -78,10 +78,14 @@ static void usage(FILE *out)
 		"                         then releases it; copy: it copies the frame out first and verifies\n"
 		"                         the copy (default " IVB_STREAM_CONSUME_DEFAULT ")\n"
 		"  --transport LIST       compare transports: ivshmem (the stream test), unix (AF_UNIX stream),\n"
-		"                         tcp[:PORT] (127.0.0.1; no port: the kernel's choice), pipe (FIFOs),\n"
-		"                         vsock (skipped here, with its reason in run.json and the report);\n"
-		"                         each other than ivshmem carries the stream frames and the messages\n"
-		"                         for --stream-seconds each (default " IVB_TRANSPORTS_DEFAULT ")\n"
+		"                         tcp[:PORT] (127.0.0.1; no port: the kernel's choice), pipe (FIFOs);\n"
+		"                         to a VM guest virtio-serial:SOCKET (QEMU's chardev socket),\n"
+		"                         virtio-net:PORT (QEMU's port forwarded from 127.0.0.1) and vsock (skipped\n"
+		"                         here, with its reason in run.json and the report); each other than\n"
+		"                         ivshmem carries the stream frames and the messages for\n"
+		"                         --transport-seconds each (default " IVB_TRANSPORTS_DEFAULT ")\n"
+		"  --transport-seconds S  how long each test over a transport other than ivshmem runs (default:\n"
+		"                         --stream-seconds)\n"
 		"  --message-sizes LIST   small messages over each transport, streamed and in ping-pong, byte\n"
 		"                         counts with K, M suffixes (default " IVB_MESSAGE_SIZES_DEFAULT ")\n"
 		"  --corrupt-iteration N  testing: flip a byte of measured message N after hashing it\n"
@@ -100,7 +104,7 @@ void ivb_host_parse_args(int argc, char **argv, struct ivb_host_config *cfg)
 	enum { OPT_SHM = 256, OPT_SIZE, OPT_OUT, OPT_ITER, OPT_LAT_FRAME, OPT_BW_ITER, OPT_FRAMES, OPT_REF_ITER,
 	       OPT_WARMUP, OPT_TIMEOUT, OPT_CONNECT_TIMEOUT, OPT_META, OPT_NO_COUNTERS, OPT_WRITE_STUDY, OPT_MAP_STUDY,
 	       OPT_DOORBELL, OPT_MODE, OPT_INTERVAL, OPT_CORRUPT, OPT_CORRUPT_FRAME, OPT_STREAM_SECONDS, OPT_STREAM_FRAMES, OPT_SLOTS,
-	       OPT_FPS, OPT_STREAM_POLICY, OPT_VERIFY, OPT_CONSUME, OPT_TRANSPORT, OPT_MESSAGE_SIZES, OPT_HELP };
+	       OPT_FPS, OPT_STREAM_POLICY, OPT_VERIFY, OPT_CONSUME, OPT_TRANSPORT, OPT_TRANSPORT_SECONDS, OPT_MESSAGE_SIZES, OPT_HELP };
 	static const struct option options[] = {
 		{ "shm", required_argument, NULL, OPT_SHM },
 		{ "size", required_argument, NULL, OPT_SIZE },
@@ -130,6 +134,7 @@ void ivb_host_parse_args(int argc, char **argv, struct ivb_host_config *cfg)
 		{ "verify", required_argument, NULL, OPT_VERIFY },
 		{ "consume", required_argument, NULL, OPT_CONSUME },
 		{ "transport", required_argument, NULL, OPT_TRANSPORT },
+		{ "transport-seconds", required_argument, NULL, OPT_TRANSPORT_SECONDS },
 		{ "message-sizes", required_argument, NULL, OPT_MESSAGE_SIZES },
 		{ "help", no_argument, NULL, OPT_HELP },
 		{ NULL, 0, NULL, 0 },
@@ -236,6 +241,10 @@ void ivb_host_parse_args(int argc, char **argv, struct ivb_host_config *cfg)
 		case OPT_VERIFY: verify_arg = optarg; break;
 		case OPT_CONSUME: consume_arg = optarg; break;
 		case OPT_TRANSPORT: cfg->transports_arg = optarg; break;
+		case OPT_TRANSPORT_SECONDS:
+			cfg->transport_seconds =
+				ivb_parse_count_or_die(PROG, "--transport-seconds", optarg, 1, IVB_MAX_STREAM_SECONDS);
+			break;
 		case OPT_MESSAGE_SIZES: cfg->message_sizes_arg = optarg; break;
 		case OPT_HELP: usage(stdout); exit(IVB_EXIT_OK);
 		case ':': ivb_die_usage(PROG, "%s needs a value", argv[optind - 1]);

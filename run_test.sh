@@ -79,6 +79,10 @@ Run:
                          word (polling, the default), or sleeping until the other rings: our
                          ivshmem_server, QEMU's ivshmem-doorbell and the guest's ivshmem_doorbell
                          driver (doorbell; default: \$IVSHMEM_MODE, else polling)
+  --doorbell-socket PATH doorbell mode through the ivshmem server already listening at PATH (QEMU's
+                         contrib ivshmem-server, or another) instead of ours; the region is the
+                         one it shares (--shm, if given, must be that file; --shm-size only sizes
+                         the bench VM's memory). Not with --vm dev: its server is its own
   --interval-us N        start messages N microseconds apart (16667: 60 fps) instead of back to back;
                          the waits in between show what each mode costs while idle
   --vm bench|dev|loopback
@@ -135,6 +139,8 @@ analysis=1
 repeat=
 map_study=1
 mode=${IVSHMEM_MODE:-polling}
+mode_given=
+doorbell_socket=
 interval_args=()
 transports=
 message_sizes=
@@ -203,6 +209,12 @@ while [ $# -gt 0 ]; do
 	--mode)
 		need_value '^(polling|doorbell)$' "$@"
 		mode=$2
+		mode_given=1
+		shift 2
+		;;
+	--doorbell-socket)
+		need_value '^.+' "$@"
+		doorbell_socket=$2
 		shift 2
 		;;
 	--interval-us)
@@ -280,6 +292,12 @@ while [ $# -gt 0 ]; do
 done
 
 [[ $mode =~ ^(polling|doorbell)$ ]] || usage_error "IVSHMEM_MODE must be polling or doorbell, not '$mode'"
+if [ -n "$doorbell_socket" ]; then
+	[ "$mode" = doorbell ] || [ -z "$mode_given" ] || usage_error "--doorbell-socket is for --mode doorbell, not $mode"
+	[ "$vm" != dev ] || usage_error "--doorbell-socket is not for --vm dev: the dev VM's server is the one ./setup.sh started"
+	mode=doorbell
+	doorbell_socket=$(realpath -m -- "$doorbell_socket")
+fi
 if [ "$vm" = dev ]; then
 	[ -x "$TOP/vm/dev-guest.sh" ] ||
 		ivb_die "--vm dev needs vm/dev-guest.sh (the dev VM's guest runner), which is not in this tree yet; use --vm bench"
@@ -389,10 +407,17 @@ cd "$TOP"
 make_targets=("$BUILD/host_writer")
 [ -z "$analysis" ] || make_targets+=(deps-analysis)
 ivb_vm_build "$BUILD" "$mode" "$driver" "${make_targets[@]}"
-[ "$mode" = polling ] || [ "$vm" = dev ] || ivb_ivserver_build "$SERVER" "$TOP" "$BUILD"
+[ "$mode" = polling ] || [ "$vm" = dev ] || [ -n "$doorbell_socket" ] || ivb_ivserver_build "$SERVER" "$TOP" "$BUILD"
 [ -n "$shm_given" ] || shm=${IVB_VM_DEFAULT_SHM:-$shm}
 [ -z "$transports" ] || ivb_vm_transports "$transports"
-ivb_vm_prepare_region "$shm" "$shm_bytes" "$shm_size"
+if [ -z "$doorbell_socket" ]; then
+	ivb_vm_prepare_region "$shm" "$shm_bytes" "$shm_size"
+else
+	# The server's region, at the server's size: nothing to prepare. Without --shm the programs take it from the
+	# server alone; with it, they check that it is that file.
+	IVB_VM_HOST_ARGS=()
+	[ -n "$shm_given" ] || shm=
+fi
 
 # A new folder results/<UTC timestamp>[-N]; mkdir fails if another run took the name first. With --repeat,
 # each run has a folder run-<i> in it.
@@ -415,10 +440,15 @@ vm_dir=$top_dir
 ivb_vm_meta
 meta=(--meta "vm=$vm" --meta "start_order=$order" --meta "repeat_count=$count" --meta "same_boot=$same_boot"
 	"${IVB_VM_META[@]}")
-host_cmd=("$BUILD/host_writer" --shm "$shm" "${plan_args[@]}" "${common_args[@]}" "${interval_args[@]}" --mode "$mode")
+host_cmd=("$BUILD/host_writer" ${shm:+--shm "$shm"} "${plan_args[@]}" "${common_args[@]}" "${interval_args[@]}" --mode "$mode")
 if [ "$mode" = doorbell ]; then
-	# The bench VM's and loopback's ivshmem server is ours (vm/ivserver.sh), the dev VM's setup.sh's.
-	ivb_vm_doorbell "$top_dir" "$shm" "$shm_bytes" "$SERVER"
+	# The bench VM's and loopback's ivshmem server is ours (vm/ivserver.sh) unless --doorbell-socket names one that
+	# runs; the dev VM's is setup.sh's, used the same way.
+	if [ -n "$doorbell_socket" ]; then
+		ivb_ivserver_use "$doorbell_socket"
+	else
+		ivb_vm_doorbell "$top_dir" "$shm" "$shm_bytes" "$SERVER"
+	fi
 	host_cmd+=(--doorbell "$IVB_VM_DOORBELL_SOCKET")
 fi
 host_cmd+=("${IVB_VM_HOST_ARGS[@]}")

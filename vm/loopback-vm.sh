@@ -56,7 +56,9 @@ ivb_vm_start() {
 	local dir=$1 shm=$2
 	shift 4
 	[ "${1:-}" != -- ] || shift
-	local args=(--shm "$shm" "$@")
+	# No SHM: the region is the one the ivshmem server shares (run_test.sh --doorbell-socket).
+	local args=("$@")
+	[ -z "$shm" ] || args=(--shm "$shm" "$@")
 	[ -z "${IVB_VM_DOORBELL_SOCKET:-}" ] || args+=(--doorbell "$IVB_VM_DOORBELL_SOCKET")
 	IVB_VM_CONSOLE=$dir/guest.log
 	: >"$IVB_VM_CONSOLE"

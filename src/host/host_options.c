@@ -20,9 +20,11 @@ static void usage(FILE *out)
 		"Usage: " PROG " [OPTION]...\n"
 		"Send random frames through an ivshmem region to guest_reader and time every stage.\n"
 		"\n"
-		"  --shm PATH             region file (default " IVB_SHM_PATH_DEFAULT ")\n"
+		"  --shm PATH             region file (default " IVB_SHM_PATH_DEFAULT "; in doorbell mode the\n"
+		"                         ivshmem server's region, which must then be PATH)\n"
 		"  --size BYTES           region size; K, M, G suffixes are KiB, MiB, GiB\n"
-		"                         (default: the file's size, or 64M for a new file)\n"
+		"                         (default: the file's size, or 64M for a new file; in doorbell\n"
+		"                         mode the server's region's, which it must then be)\n"
 		"  --out DIR              folder for the CSVs and run.json (default " IVB_OUT_DIR_DEFAULT ")\n"
 		"  --iterations N         latency test iterations (default %u; 0 skips the test)\n"
 		"  --latency-frame F      frame of the latency test (default " IVB_LATENCY_FRAME_DEFAULT ")\n"
@@ -48,7 +50,8 @@ static void usage(FILE *out)
 		"                         rings through an ivshmem server (doorbell; the guest must use it\n"
 		"                         too)\n"
 		"  --doorbell SOCKET      doorbell mode through the ivshmem server at SOCKET (default\n"
-		"                         $XDG_RUNTIME_DIR/ivshmem-bench/ivshmem.sock, as ivshmem_server)\n"
+		"                         $XDG_RUNTIME_DIR/ivshmem-bench/ivshmem.sock, as ivshmem_server);\n"
+		"                         the region is the one the server shares (ours, QEMU's or another)\n"
 		"  --interval-us N        start messages N microseconds apart, as a stream at a frame rate\n"
 		"                         would (16667: 60 fps); both sides wait idle in between (default 0:\n"
 		"                         back to back)\n"
@@ -164,7 +167,10 @@ void ivb_host_parse_args(int argc, char **argv, struct ivb_host_config *cfg)
 	opterr = 0; /* our own one-line messages, not getopt's */
 	while ((opt = getopt_long(argc, argv, ":", options, NULL)) != -1) {
 		switch (opt) {
-		case OPT_SHM: cfg->shm_path = optarg; break;
+		case OPT_SHM:
+			cfg->shm_path = optarg;
+			cfg->shm_given = true;
+			break;
 		case OPT_SIZE:
 			if (ivb_parse_size(optarg, IVB_REGION_MIN_SIZE, SIZE_MAX, &cfg->size) < 0)
 				ivb_die_usage(PROG, "--size needs a byte count of at least %u (suffixes K, M, G), not '%s'",

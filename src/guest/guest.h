@@ -4,6 +4,7 @@
  *   guest_options.c  the options
  *   guest_map.c      mapping the region: the /dev/shm file (loopback) or BAR2 of the PCI device
  *   guest_serve.c    the message loop: the phases of each message, the stream consumer, the run's summary
+ *   guest_produce.c  a guest-to-host stream: the guest producing through its mapping
  *   guest_transport.c a transport message: the same frames over a socket or FIFOs (transport.h)
  *   map_study.c      the same phases through each mapping of BAR2 (uc, wc, wb)
  *   pci.c            finding the ivshmem device and mapping its BAR2

@@ -3,7 +3,8 @@
  *   host_writer.c  main: set-up, one cleanup path
  *   host_options.c the options and the plan they make
  *   host_run.c     the exchange loop the latency, bandwidth and reference tests share
- *   host_stream.c  the stream test: frames through a ring of slots (ring.h, stream.h)
+ *   host_stream.c  the stream test: frames through a ring of slots (ring.h, stream.h), the host producing
+ *   host_consume.c a guest-to-host stream: the host consuming and checking the guest's frames
  *   host_transport.c the same frames and messages over the other transports (transport.h)
  *   host_rows.c    the rows each output file gets (host_rows.h)
  *   host_output.c  the output folder, the CSV files, run.json

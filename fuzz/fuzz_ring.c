@@ -1,4 +1,4 @@
-/* fuzz_ring.c: the stream ring's control page as each side reads it from the other (src/shared/ring.c), through
+/* fuzz_ring.c: the stream ring's control page as each side reads it from the other (src/shared/ring*.c), through
  * ring.h's public functions only. No function of the ring blocks; every loop here is bounded by the input.
  *
  * Input: a byte choosing the side, policy and verification, a byte for the slot count, a byte for the
@@ -10,7 +10,10 @@
  * than one overlay reaches the states after a few frames (a consumer past frame 0, a slot reused),
  * where the checks on a sequence, a count or a claim matter. The host's view of the guest's released
  * count is checked after each collect and end step (never back, never past the frames published: under
- * latest, the skipped frames are not published), as every wait of stream.c relies on it. */
+ * latest, the skipped frames are not published), as every wait of stream.c relies on it. A ring of two
+ * consumers (a bit of the first byte) adds the second consumer's fields: the consumer under test is either
+ * one and must keep to its own lines; the producer under test reads both consumers' counts, results and
+ * claims, and drops a consumer on a clock the script moves (its unresolved frames then reported once). */
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -23,14 +26,11 @@
 #define MAX_FRAMES (MAX_OPS + 1u)
 #define WHY 256
 
-/* The fields each side writes, as byte ranges of the control page. */
-#define HOST_LINES_END (2u * IVB_CACHE_LINE) /* lines 0-1: geometry and producer */
-#define GUEST_LINE (2u * IVB_CACHE_LINE)     /* line 2: consumer */
-#define DESC_FROM offsetof(struct ivb_ring_ctl, desc)
-#define RESULT_FROM offsetof(struct ivb_ring_ctl, result)
-#define SLOT_LINES (IVB_RING_MAX_SLOTS * IVB_CACHE_LINE) /* descriptors, results: a line per slot */
-#define HOST_BYTES (HOST_LINES_END + SLOT_LINES)
-#define GUEST_BYTES (IVB_CACHE_LINE + SLOT_LINES)
+/* The fields each side writes, as byte ranges of the control page: the producer's lines (geometry, producer,
+ * descriptors, feeds) come first, then each consumer's. */
+#define HOST_BYTES offsetof(struct ivb_ring_ctl, cons)
+#define CONS_BYTES sizeof(struct ivb_ring_cons)
+#define FUZZ_CONSUMERS 2u
 
 struct script {
 	const uint8_t *data;
@@ -46,15 +46,15 @@ static uint64_t next_bytes(struct script *s, unsigned n)
 	return v;
 }
 
-/* The offset in the control page of byte i of a side's fields, laid end to end. */
+/* The offset in the control page of byte i of a side's fields (the consumers' of the fuzzed ring). */
 static size_t host_offset(size_t i)
 {
-	return i < HOST_LINES_END ? i : DESC_FROM + (i - HOST_LINES_END);
+	return i;
 }
 
 static size_t guest_offset(size_t i)
 {
-	return i < IVB_CACHE_LINE ? GUEST_LINE + i : RESULT_FROM + (i - IVB_CACHE_LINE);
+	return HOST_BYTES + i;
 }
 
 /*
@@ -62,9 +62,9 @@ static size_t guest_offset(size_t i)
  * either a value (4 or 8 bytes), or (op bit 6) the field's value plus a signed byte, which reaches the
  * edges of a counter or sequence (one past head, a result for the next frame) far sooner.
  */
-static void poke(struct script *s, uint8_t op, uint8_t *ctl, bool host_fields)
+static void poke(struct script *s, uint8_t op, uint8_t *ctl, bool host_fields, uint32_t nconsumers)
 {
-	size_t units = (host_fields ? HOST_BYTES : GUEST_BYTES) / 4;
+	size_t units = (host_fields ? HOST_BYTES : nconsumers * CONS_BYTES) / 4;
 	unsigned len = op & 0x80 ? 8 : 4;
 	size_t i = (size_t)(next_bytes(s, 2) % units) * 4;
 	uint64_t v = 0;
@@ -89,7 +89,7 @@ static void poke(struct script *s, uint8_t op, uint8_t *ctl, bool host_fields)
  */
 static void claim(struct script *s, const struct ivb_ring_producer *p, uint8_t *ctl)
 {
-	struct ivb_ring_ctl *c = (struct ivb_ring_ctl *)ctl;
+	struct ivb_ring_cons *c = &((struct ivb_ring_ctl *)ctl)->cons[next_bytes(s, 1) % p->g.nconsumers];
 	uint64_t seq = p->next_seq + (uint64_t)(int64_t)((int8_t)next_bytes(s, 1) % 4);
 	uint32_t slot = p->g.policy == IVB_RING_BLOCK ? (uint32_t)(seq % p->g.nslots)
 						      : (uint32_t)(next_bytes(s, 1) % p->g.nslots);
@@ -102,33 +102,33 @@ static void claim(struct script *s, const struct ivb_ring_producer *p, uint8_t *
 	atomic_store(&c->released, p->g.policy == IVB_RING_BLOCK ? seq + 1 : atomic_load(&c->released) + 1);
 }
 
-/* A copy of one side's fields, to check the other side never writes them. */
-static void snapshot(const uint8_t *ctl, bool host_fields, uint8_t *out)
-{
-	size_t line = host_fields ? HOST_LINES_END : IVB_CACHE_LINE;
+/* A copy of the control page, to check a side never writes what it does not own. */
+#define CTL_BYTES sizeof(struct ivb_ring_ctl)
 
-	memcpy(out, ctl + (host_fields ? 0 : GUEST_LINE), line);
-	memcpy(out + line, ctl + (host_fields ? DESC_FROM : RESULT_FROM), SLOT_LINES);
+static void snapshot(const uint8_t *ctl, uint8_t *out)
+{
+	memcpy(out, ctl, CTL_BYTES);
 }
 
-static void check_untouched(const uint8_t *ctl, bool host_fields, const uint8_t *before)
+/* Every byte but those of the side that acted (own_from, own_len) is as before. */
+static void check_untouched(const uint8_t *ctl, const uint8_t *before, size_t own_from, size_t own_len)
 {
-	uint8_t now[HOST_BYTES > GUEST_BYTES ? HOST_BYTES : GUEST_BYTES];
-
-	snapshot(ctl, host_fields, now);
-	if (memcmp(now, before, host_fields ? HOST_BYTES : GUEST_BYTES) != 0)
-		abort(); /* a side wrote a field the other owns */
+	if (memcmp(ctl, before, own_from) != 0 ||
+	    memcmp(ctl + own_from + own_len, before + own_from + own_len, CTL_BYTES - own_from - own_len) != 0)
+		abort(); /* a side wrote a field another owns */
 }
 
 /* What the producer side has learnt and published, to check its outcomes against. */
 struct ledger {
 	struct ivb_ring_producer *p;
 	uint32_t policy;
-	uint64_t outcomes;
+	uint64_t outcomes[IVB_RING_MAX_CONSUMERS]; /* per consumer */
 	uint64_t published;                  /* frames written into a slot and published */
 	uint64_t released;                   /* the guest's released count as last accepted */
 	bool skipping;                       /* inside ivb_ring_skip: frame next_seq is reported */
-	uint8_t got[MAX_FRAMES];             /* outcomes reported per frame */
+	uint8_t got[IVB_RING_MAX_CONSUMERS][MAX_FRAMES]; /* outcomes reported per consumer and frame */
+	uint32_t live_at[MAX_FRAMES];        /* the consumers live when each frame was published or skipped */
+	uint64_t now;                        /* the clock the script moves for ivb_ring_drop_stalled */
 	uint32_t slot_of[MAX_FRAMES];        /* the slot each frame was published in */
 	uint64_t owner1[IVB_RING_MAX_SLOTS]; /* sequence + 1 of the last frame published in each slot */
 };
@@ -138,17 +138,30 @@ static void on_outcome(void *arg, const struct ivb_ring_outcome *o)
 	struct ledger *l = arg;
 	uint64_t limit = l->p->next_seq + (l->skipping ? 1 : 0);
 
-	if (o->seq >= limit || o->seq >= MAX_FRAMES || l->got[o->seq] != 0)
-		abort(); /* an outcome for a frame never published, or a second one */
+	if (o->consumer >= l->p->g.nconsumers || o->seq >= limit || o->seq >= MAX_FRAMES ||
+	    l->got[o->consumer][o->seq] != 0)
+		abort(); /* an outcome for a frame never published, or a second one for a consumer */
+	if (!l->skipping && !(l->live_at[o->seq] & (1u << o->consumer)))
+		abort(); /* an outcome for a consumer the frame was never for */
 	if (l->skipping ? o->slot != UINT32_MAX || o->consumed : o->slot != l->slot_of[o->seq])
 		abort(); /* the outcome names another slot than the frame's */
 	if (o->consumed && (o->status < IVB_FRAME_OK || o->status > IVB_FRAME_STATUS_MAX ||
 			    o->copy_ns > IVB_MAX_DURATION_NS || o->verify_ns > IVB_MAX_DURATION_NS))
 		abort(); /* a result out of range passed on */
-	if (l->policy == IVB_RING_BLOCK && (!o->consumed || o->seq != l->outcomes))
-		abort(); /* block: every frame consumed, in order */
-	l->got[o->seq] = 1;
-	l->outcomes++;
+	if (l->policy == IVB_RING_BLOCK &&
+	    ((!o->consumed && ivb_ring_consumer_live(l->p, o->consumer)) || o->seq != l->outcomes[o->consumer]))
+		abort(); /* block: every frame consumed by a live consumer, in order */
+	l->got[o->consumer][o->seq] = 1;
+	l->outcomes[o->consumer]++;
+}
+
+/* Whether every consumer frame seq was for has its outcome. */
+static bool resolved(const struct ledger *l, uint64_t seq)
+{
+	for (uint32_t i = 0; i < l->p->g.nconsumers; i++)
+		if ((l->live_at[seq] & (1u << i)) && l->got[i][seq] == 0)
+			return false;
+	return true;
 }
 
 static void write_frame(struct ivb_ring_producer *p, struct ledger *l, uint32_t slot)
@@ -158,6 +171,7 @@ static void write_frame(struct ivb_ring_producer *p, struct ledger *l, uint32_t 
 
 	memset(ivb_ring_slot(p, slot) + IVB_RING_STAMP_LEN, (int)(seq & 0xff), p->g.frame_size - IVB_RING_STAMP_LEN);
 	l->slot_of[seq] = slot;
+	l->live_at[seq] = p->live;
 	l->owner1[slot] = seq + 1;
 	l->published++;
 	ivb_ring_publish(p, slot, p->g.frame_size, checksum);
@@ -177,6 +191,7 @@ static void produce(struct ivb_ring_producer *p, struct ledger *l)
 	if (ret == -EPROTO && p->why[0] == '\0')
 		abort(); /* a refusal must say why */
 	if (ret == -EAGAIN && p->g.policy == IVB_RING_LATEST) {
+		l->live_at[p->next_seq] = p->live;
 		l->skipping = true;
 		ivb_ring_skip(p);
 		l->skipping = false;
@@ -186,15 +201,19 @@ static void produce(struct ivb_ring_producer *p, struct ledger *l)
 		return;
 	if (slot >= p->g.nslots)
 		abort(); /* a slot outside the ring */
-	if (l->owner1[slot] != 0 && l->got[l->owner1[slot] - 1] == 0)
-		abort(); /* the slot's frame would be overwritten before its outcome is known */
+	if (l->owner1[slot] != 0 && !resolved(l, l->owner1[slot] - 1))
+		abort(); /* the slot's frame would be overwritten before every outcome is known */
 	if (p->g.policy == IVB_RING_BLOCK && slot != p->next_seq % p->g.nslots)
 		abort();
 	if (p->g.policy == IVB_RING_LATEST) {
-		uint64_t reading = atomic_load(&p->ctl->reading);
+		if (latest != 0 && slot == (latest & 0xff))
+			abort(); /* the newest frame's slot */
+		for (uint32_t i = 0; i < p->g.nconsumers; i++) {
+			uint64_t reading = atomic_load(&p->ctl->cons[i].reading);
 
-		if ((latest != 0 && slot == (latest & 0xff)) || (reading != 0 && slot == (reading & 0xff)))
-			abort(); /* the newest frame's slot or the one the guest claimed */
+			if (ivb_ring_consumer_live(p, i) && reading != 0 && slot == (reading & 0xff))
+				abort(); /* a slot a live consumer claimed */
+		}
 	}
 	write_frame(p, l, slot);
 }
@@ -228,6 +247,7 @@ struct guest {
 	bool open, holding;
 	uint64_t capacity;
 	uint8_t *buffer;
+	uint32_t index; /* the consumer it opens as */
 };
 
 static uint8_t read_all(const uint8_t *d, uint64_t n)
@@ -244,7 +264,7 @@ static void guest_open(struct guest *g)
 	char why[WHY] = "";
 
 	g->holding = false;
-	g->open = ivb_ring_consumer_open(&g->c, g->buffer, g->capacity, why, sizeof(why)) == 0;
+	g->open = ivb_ring_consumer_open_as(&g->c, g->buffer, g->capacity, g->index, why, sizeof(why)) == 0;
 	if (g->open)
 		ivb_ring_consumer_start(&g->c);
 	if (!g->open && why[0] == '\0')
@@ -301,13 +321,13 @@ enum { OP_POKE, OP_PRODUCE, OP_TAKE, OP_RELEASE, OP_COLLECT, OP_WAKE, OP_END, OP
  */
 static void fuzz_guest(struct guest *g, struct ivb_ring_producer *p, struct ledger *l, struct script *s)
 {
-	uint8_t *ctl = g->buffer, before[HOST_BYTES];
+	uint8_t *ctl = g->buffer, before[CTL_BYTES];
 
 	for (unsigned n = 0; n < MAX_OPS && s->at < s->size; n++) {
 		uint8_t op = s->data[s->at++], arg;
 
 		if (op % OP_KINDS == OP_POKE) {
-			poke(s, op, ctl, true);
+			poke(s, op, ctl, true, p->g.nconsumers);
 			continue;
 		}
 		arg = (uint8_t)next_bytes(s, 1);
@@ -320,7 +340,7 @@ static void fuzz_guest(struct guest *g, struct ivb_ring_producer *p, struct ledg
 			(void)ivb_ring_producer_should_ring(p);
 			continue;
 		}
-		snapshot(ctl, true, before);
+		snapshot(ctl, before);
 		switch (op % OP_KINDS) {
 		case OP_TAKE:
 			guest_take(g);
@@ -344,7 +364,7 @@ static void fuzz_guest(struct guest *g, struct ivb_ring_producer *p, struct ledg
 			guest_open(g);
 			break;
 		}
-		check_untouched(ctl, true, before);
+		check_untouched(ctl, before, HOST_BYTES + g->index * CONS_BYTES, CONS_BYTES);
 	}
 }
 
@@ -355,7 +375,7 @@ static void fuzz_guest(struct guest *g, struct ivb_ring_producer *p, struct ledg
  */
 static void fuzz_host(struct guest *g, struct ivb_ring_producer *p, struct ledger *l, struct script *s)
 {
-	uint8_t *ctl = g->buffer, before[GUEST_BYTES];
+	uint8_t *ctl = g->buffer, before[CTL_BYTES];
 	struct ivb_ring_guest_report rep;
 
 	for (unsigned n = 0; n < MAX_OPS && s->at < s->size; n++) {
@@ -365,7 +385,7 @@ static void fuzz_host(struct guest *g, struct ivb_ring_producer *p, struct ledge
 			if (op & 0x20)
 				claim(s, p, ctl);
 			else
-				poke(s, op, ctl, false);
+				poke(s, op, ctl, false, p->g.nconsumers);
 			continue;
 		}
 		arg = (uint8_t)next_bytes(s, 1);
@@ -383,21 +403,29 @@ static void fuzz_host(struct guest *g, struct ivb_ring_producer *p, struct ledge
 				guest_release(g, arg);
 			continue;
 		}
-		snapshot(ctl, false, before);
+		snapshot(ctl, before);
 		switch (op % OP_KINDS) {
 		case OP_PRODUCE:
 			produce(p, l);
 			break;
 		case OP_COLLECT:
 			p->why[0] = '\0';
-			if (arg & 1) {
+			if (arg & 2) {
+				/* The script's clock moves on; a consumer holding the producer back too long goes. */
+				int ret;
+
+				l->now += (uint64_t)(arg >> 2) * 100u;
+				ret = ivb_ring_drop_stalled(p, l->now);
+				if (ret < -1 ? ret != -EPROTO || p->why[0] == '\0' : ret > (int)p->g.nconsumers)
+					abort(); /* a refusal must say why; never more drops than consumers */
+			} else if (arg & 1) {
 				if (ivb_ring_collect(p) == -EPROTO && p->why[0] == '\0')
 					abort(); /* a refusal must say why */
 				check_released(p, l);
 			} else if (ivb_ring_settle(p) == 0) {
 				for (uint64_t seq = 0; seq < p->next_seq && seq < MAX_FRAMES; seq++)
-					if (l->got[seq] != 1)
-						abort(); /* settled, yet a frame has no outcome */
+					if (!resolved(l, seq))
+						abort(); /* settled, yet a frame has no outcome for a consumer it was for */
 			}
 			break;
 		case OP_WAKE:
@@ -419,7 +447,7 @@ static void fuzz_host(struct guest *g, struct ivb_ring_producer *p, struct ledge
 				abort(); /* a report out of range passed on */
 			break;
 		}
-		check_untouched(ctl, false, before);
+		check_untouched(ctl, before, 0, HOST_BYTES);
 	}
 }
 
@@ -439,8 +467,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	if (ivb_ring_geometry_for(UINT64_MAX, 2u + data[1] % (IVB_RING_MAX_SLOTS - 1u), 64u + data[2] * 16u,
 				  data[0] & 2 ? IVB_RING_LATEST : IVB_RING_BLOCK, verify[(data[0] >> 2) % 3],
-				  data[0] & 32 ? IVB_CONSUME_INPLACE : IVB_CONSUME_COPY, &geo, &need) < 0)
+				  data[0] & 32 ? IVB_CONSUME_INPLACE : IVB_CONSUME_COPY, &geo, &need) < 0 ||
+	    ivb_ring_geometry_consumers(&geo, data[0] & 16 ? FUZZ_CONSUMERS : 1u, 1000u) < 0)
 		abort();
+	g.index = data[0] & 16 ? (uint32_t)(data[0] >> 6) % FUZZ_CONSUMERS : 0u;
 	/* Exactly the mapping the consumer is told of, so that ASan sees a read one byte past it. */
 	g.capacity = need;
 	g.buffer = aligned_alloc(IVB_RING_SLOT_ALIGN, need);

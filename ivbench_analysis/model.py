@@ -181,5 +181,5 @@ class Run:
 
 # The transport comparison (transport_results.csv, run.json's transports): host_writer's --transport names and
 # the tests each carries (src/shared/transport.c).
-TRANSPORT_NAMES = ("ivshmem", "unix", "tcp", "pipe", "vsock")
+TRANSPORT_NAMES = ("ivshmem", "unix", "tcp", "pipe", "vsock", "virtio-serial", "virtio-net")
 TRANSPORT_TESTS = ("frames", "messages", "pingpong")

@@ -1,6 +1,6 @@
 # Core tests: C unit tests, loopback integration, and both again under ASan/UBSan.
 
-UNIT_TESTS := opts output protocol memory counters bell columns ring ring_interleave stream noise peer hostile hostile_producer transport
+UNIT_TESTS := opts output protocol memory counters bell columns ring ring_consumers ring_interleave stream noise peer hostile hostile_producer transport
 UNIT_BINS = $(UNIT_TESTS:%=$(BUILD)/tests/test_%)
 # Test programs link every module but the mains (Makefile's MODULE_OBJS).
 TEST_LINK_OBJS = $(MODULE_OBJS)
@@ -16,13 +16,18 @@ $(BUILD)/tests/test_%: tests/unit/test_%.c $(TEST_LINK_OBJS) | $(GEN_HEADERS)
 	@mkdir -p $(@D)
 	$(CC) $(IVB_CPPFLAGS) $(ALL_INCLUDES) $(DEPFLAGS) $(IVB_CFLAGS) $(LDFLAGS) -o $@ $< $(TEST_LINK_OBJS) $(CRYPTO_LIBS) -pthread
 
-# The ring's interleaving test links its own ring.c, built with the test's step hooks (see ring.c).
-$(BUILD)/ring_steps.o: src/shared/ring.c | $(GEN_HEADERS) $(BUILD)/.deps-build
+# The ring's interleaving test links its own copy of the ring's files, built with the test's step hooks (see
+# src/shared/ring_internal.h).
+RING_SRCS := src/shared/ring.c src/shared/ring_producer.c src/shared/ring_feeds.c src/shared/ring_consumer.c
+RING_STEPS_OBJS = $(RING_SRCS:src/shared/%.c=$(BUILD)/ring_steps/%.o)
+
+$(BUILD)/ring_steps/%.o: src/shared/%.c | $(GEN_HEADERS) $(BUILD)/.deps-build
+	@mkdir -p $(@D)
 	$(CC) $(IVB_CPPFLAGS) -DIVB_RING_STEPS $(DEPFLAGS) $(IVB_CFLAGS) -c -o $@ $<
 
-$(BUILD)/tests/test_ring_interleave: tests/unit/test_ring_interleave.c $(BUILD)/ring_steps.o | $(GEN_HEADERS)
+$(BUILD)/tests/test_ring_interleave: tests/unit/test_ring_interleave.c $(RING_STEPS_OBJS) | $(GEN_HEADERS)
 	@mkdir -p $(@D)
-	$(CC) $(IVB_CPPFLAGS) -DIVB_RING_STEPS $(DEPFLAGS) $(IVB_CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/ring_steps.o -pthread
+	$(CC) $(IVB_CPPFLAGS) -DIVB_RING_STEPS $(DEPFLAGS) $(IVB_CFLAGS) $(LDFLAGS) -o $@ $< $(RING_STEPS_OBJS) -pthread
 
 check-unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do $(TEST_LIMIT) $$t; done

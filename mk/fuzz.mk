@@ -2,7 +2,7 @@
 #   fuzz_region    the region fields each side reads from the other (src/shared/protocol_*.c)
 #   fuzz_ivpeer    the client's parsing of an ivshmem server's messages (src/shared/ivpeer.c)
 #   fuzz_ivserver  the ivshmem server driven by its clients (src/server/)
-#   fuzz_ring      the stream ring's control page as each side reads the other's fields (src/shared/ring.c)
+#   fuzz_ring      the stream ring's control page as each side reads the other's fields (src/shared/ring*.c)
 #   fuzz_transport the records a transport peer sends on its connection, and the transport message (src/shared/transport.c)
 # Seeds are in fuzz/corpus/<target>/; what a run finds goes to $(BUILD)/fuzz/corpus/<target>/.
 #   make check-fuzz              each target for FUZZ_CHECK_SECONDS (part of make check)

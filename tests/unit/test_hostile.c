@@ -69,7 +69,7 @@ static void stream_guest(struct guest_thread *gt, const struct ivb_message *msg)
 	if (ivb_ring_consumer_open(&c, ivb_buffer(gt->region), msg->size, why, sizeof(why)) < 0)
 		return;
 	if (gt->mode == GUEST_STREAM_ABSURD_RELEASED)
-		atomic_store(&c.ctl->released, UINT64_MAX);
+		atomic_store(&c.ctl->cons[0].released, UINT64_MAX);
 	ivb_ring_consumer_start(&c);
 	if (gt->mode == GUEST_STREAM_ABSURD_RELEASED) {
 		/* It takes nothing and never says DONE: only the host's own bounds end the stream. */

@@ -112,7 +112,7 @@ static void produce(struct guest_thread *gt, const struct ivb_message *msg)
 			memcpy(ivb_ring_slot(p, slot), src.frame[k % src.n], FRAME_BYTES);
 			ivb_ring_publish(p, slot, FRAME_BYTES, src.checksum[k % src.n]);
 			/* Each frame taken before the next: the host's last frame is 3 when frame 1 comes back. */
-			if (!wait_for(&p->ctl->released, k + 1, gt->region))
+			if (!wait_for(&p->ctl->cons[0].released, k + 1, gt->region))
 				break;
 		}
 		atomic_store(&p->ctl->latest, (uint64_t)(1 + 1) << 8 | slot);
@@ -121,7 +121,7 @@ static void produce(struct guest_thread *gt, const struct ivb_message *msg)
 		CHECK(ivb_ring_acquire(p, &slot) == 0);
 		memcpy(ivb_ring_slot(p, slot), src.frame[0], FRAME_BYTES);
 		ivb_ring_publish(p, slot, FRAME_BYTES, src.checksum[0]);
-		if (wait_for(&p->ctl->released, 1, gt->region)) {
+		if (wait_for(&p->ctl->cons[0].released, 1, gt->region)) {
 			p->next_seq = 1ull << 40;
 			CHECK(ivb_ring_acquire(p, &slot) == 0);
 			ivb_ring_publish(p, slot, FRAME_BYTES, src.checksum[0]);

@@ -119,7 +119,7 @@ static void *consume(void *arg)
 
 	if (ivb_ring_consumer_attach(&c, buffer, CAPACITY, why, sizeof(why)) != 0) {
 		run->error = 1;
-		atomic_store(&((struct ivb_ring_ctl *)buffer)->consumer_state, IVB_RING_DONE);
+		atomic_store(&((struct ivb_ring_ctl *)buffer)->cons[0].consumer_state, IVB_RING_DONE);
 		return NULL;
 	}
 	for (;;) {
@@ -501,29 +501,29 @@ static void test_hostile_consumer(void)
 	setup(&p, 3, IVB_RING_BLOCK, &oc);
 	CHECK(ivb_ring_acquire(&p, &slot) == 0);
 	ivb_ring_publish(&p, slot, FRAME, checksum);
-	atomic_store(&ctl->released, 5); /* more than was published */
+	atomic_store(&ctl->cons[0].released, 5); /* more than was published */
 	CHECK(ivb_ring_collect(&p) == -EPROTO);
 	CHECK(ivb_ring_acquire(&p, &slot) == -EPROTO);
-	atomic_store(&ctl->released, 1); /* released without a result */
+	atomic_store(&ctl->cons[0].released, 1); /* released without a result */
 	CHECK(ivb_ring_collect(&p) == -EPROTO);
-	ctl->result[0].status = 77; /* a result with an unknown status */
-	atomic_store(&ctl->result[0].seq1, 1);
+	ctl->cons[0].result[0].status = 77; /* a result with an unknown status */
+	atomic_store(&ctl->cons[0].result[0].seq1, 1);
 	CHECK(ivb_ring_collect(&p) == -EPROTO);
-	ctl->result[0].status = IVB_FRAME_OK;
-	ctl->result[0].copy_ns = UINT64_MAX; /* an absurd duration */
+	ctl->cons[0].result[0].status = IVB_FRAME_OK;
+	ctl->cons[0].result[0].copy_ns = UINT64_MAX; /* an absurd duration */
 	CHECK(ivb_ring_collect(&p) == -EPROTO);
-	ctl->result[0].copy_ns = 10;
+	ctl->cons[0].result[0].copy_ns = 10;
 	CHECK(ivb_ring_collect(&p) == 0 && oc.consumed == 1);
 
 	setup(&p, 3, IVB_RING_LATEST, &oc);
 	CHECK(ivb_ring_acquire(&p, &slot) == 0);
 	ivb_ring_publish(&p, slot, FRAME, checksum);
-	ctl->result[slot].status = 0;
-	atomic_store(&ctl->result[slot].seq1, 1);
+	ctl->cons[0].result[slot].status = 0;
+	atomic_store(&ctl->cons[0].result[slot].seq1, 1);
 	CHECK(ivb_ring_collect(&p) == -EPROTO);
 	/* a claim on every slot cannot make the producer wait or write a claimed slot */
-	ctl->result[slot].status = IVB_FRAME_OK;
-	atomic_store(&ctl->reading, (uint64_t)1 << 8 | 1);
+	ctl->cons[0].result[slot].status = IVB_FRAME_OK;
+	atomic_store(&ctl->cons[0].reading, (uint64_t)1 << 8 | 1);
 	for (int n = 0; n < 5; n++) {
 		CHECK(ivb_ring_acquire(&p, &slot) == 0);
 		CHECK(slot != 1);
@@ -547,18 +547,18 @@ static void test_hostile_released_count(void)
 	setup(&p, 3, IVB_RING_LATEST, &oc);
 	CHECK(ivb_ring_acquire(&p, &slot) == 0);
 	ivb_ring_publish(&p, slot, FRAME, checksum);
-	atomic_store(&ctl->reading, (uint64_t)1 << 8 | slot); /* the guest holds frame 0 */
+	atomic_store(&ctl->cons[0].reading, (uint64_t)1 << 8 | slot); /* the guest holds frame 0 */
 	for (int n = 0; n < 4; n++) {
 		CHECK(ivb_ring_acquire(&p, &slot) == 0);
 		ivb_ring_publish(&p, slot, FRAME, checksum);
 	}
-	atomic_store(&ctl->released, UINT64_MAX); /* latest: collect never needed the count, yet it is checked */
+	atomic_store(&ctl->cons[0].released, UINT64_MAX); /* latest: collect never needed the count, yet it is checked */
 	CHECK(ivb_ring_collect(&p) == -EPROTO);
 	CHECK(strstr(p.why, "released count 18446744073709551615 exceeds the 5 frames published") != NULL);
 	CHECK(ivb_ring_acquire(&p, &slot) == -EPROTO);
-	atomic_store(&ctl->released, 2);
+	atomic_store(&ctl->cons[0].released, 2);
 	CHECK(ivb_ring_released(&p, &released) == 0 && released == 2);
-	atomic_store(&ctl->released, 1);
+	atomic_store(&ctl->cons[0].released, 1);
 	CHECK(ivb_ring_collect(&p) == -EPROTO);
 	CHECK(strstr(p.why, "released count went back from 2 to 1") != NULL);
 
@@ -567,17 +567,17 @@ static void test_hostile_released_count(void)
 		CHECK(ivb_ring_acquire(&p, &slot) == 0);
 		ivb_ring_publish(&p, slot, FRAME, checksum);
 	}
-	ctl->result[0].status = IVB_FRAME_OK;
-	atomic_store(&ctl->result[0].seq1, 1);
-	atomic_store(&ctl->released, 1);
+	ctl->cons[0].result[0].status = IVB_FRAME_OK;
+	atomic_store(&ctl->cons[0].result[0].seq1, 1);
+	atomic_store(&ctl->cons[0].released, 1);
 	CHECK(ivb_ring_acquire(&p, &slot) == 0 && oc.consumed == 1);
 	ivb_ring_publish(&p, slot, FRAME, checksum);
-	atomic_store(&ctl->released, 0); /* back, while the host would wait for a slot */
+	atomic_store(&ctl->cons[0].released, 0); /* back, while the host would wait for a slot */
 	CHECK(ivb_ring_released(&p, &released) == -EPROTO);
 	CHECK(strstr(p.why, "went back from 1 to 0") != NULL);
-	atomic_store(&ctl->released, 2);
-	ctl->result[1].status = 99;
-	atomic_store(&ctl->result[1].seq1, 2);
+	atomic_store(&ctl->cons[0].released, 2);
+	ctl->cons[0].result[1].status = 99;
+	atomic_store(&ctl->cons[0].result[1].seq1, 2);
 	CHECK(ivb_ring_collect(&p) == -EPROTO);
 	CHECK(strstr(p.why, "result for frame 1 is out of range: status 99") != NULL);
 }

@@ -2,7 +2,7 @@
  * test_ring_interleave.c: the latest policy's claim/mark handshake under every interleaving of host and guest.
  *
  * test_ring.c races the two sides as free threads, which almost never lands in the few instructions between a
- * claim and its re-check. Here ring.c is built with -DIVB_RING_STEPS: before each shared-memory access of the
+ * claim and its re-check. Here the ring's files are built with -DIVB_RING_STEPS: before each shared-memory access of the
  * handshake it calls ivb_ring_step(), where the side running asks the schedule who goes next. Producer and
  * consumer are two threads of which exactly one runs at a time (a semaphore each), so a run is one sequence of
  * the two sides' steps, decided by the schedule alone. A depth-first search over the choices replays every
@@ -10,6 +10,10 @@
  * writing, that the frames it takes are whole, that it ends with the newest frame, and that both sides agree
  * on the fate of every frame. The model is sequential consistency, which the handshake's seq_cst accesses
  * give; weaker orderings of the other accesses are for ThreadSanitizer and test_ring.c's stress.
+ * Scenarios of two consumers add a second one that took the newest frame before the run and holds its
+ * claim through it: the producer must re-check every live consumer's claim, whichever of the two races it
+ * (two consumers racing at once would multiply the runs past what make check can afford; consumers touch
+ * no common field, so their relative order matters only through the producer's).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -45,6 +49,8 @@ struct scenario {
 	/* The result lines (the consumer's store, the producer's collect) are not interleaving points: they
 	 * decide what the producer reports, never which slot it takes. Fewer runs for the longer scenarios. */
 	bool results_atomic;
+	uint32_t nconsumers; /* 2: consumer `holder` holds the newest frame of `before` through the run */
+	uint32_t racer;      /* the consumer that races the producer */
 };
 
 static _Alignas(4096) uint8_t buffer[CAPACITY];
@@ -54,7 +60,7 @@ static _Thread_local int me = NONE;
 static sem_t turn[SIDES]; /* posted to let a side take its next step */
 static sem_t run_done;    /* posted by the side that finishes a run last */
 
-/* A step taken: which side passed which point of ring.c. */
+/* A step taken: which side passed which point of the ring. */
 struct step {
 	int side;
 	const char *where;
@@ -72,12 +78,14 @@ static struct {
 	struct step trace[MAX_TRACE];
 	int ntrace;
 	int writing; /* the slot between the producer's acquire and its publish */
-	int holding; /* the slot the consumer claims, from its take to the end of its release */
+	int holding; /* the slot the racing consumer claims, from its take to the end of its release */
+	struct ivb_ring_frame held; /* the other consumer's frame, held through the run */
+	int held_slot;
 	uint64_t published_seq1; /* the newest frame published, + 1 */
 	struct ivb_ring_producer p;
-	struct ivb_ring_consumer c;
-	uint32_t outcomes[MAX_FRAMES];
-	uint64_t consumed, dropped, bad;
+	struct ivb_ring_consumer c[2];
+	uint32_t outcomes[2][MAX_FRAMES];
+	uint64_t consumed[2], dropped[2], bad;
 	char failure[160]; /* the first thing that went wrong in this run */
 } run;
 
@@ -154,15 +162,15 @@ static bool frame_whole(const uint8_t *data, uint64_t seq)
 static void count_outcome(void *arg, const struct ivb_ring_outcome *o)
 {
 	(void)arg;
-	if (o->seq >= MAX_FRAMES) {
-		fail("outcome for frame %llu, never published", (unsigned long long)o->seq);
+	if (o->seq >= MAX_FRAMES || o->consumer >= run.sc->nconsumers) {
+		fail("outcome for frame %llu of consumer %u, never published", (unsigned long long)o->seq, o->consumer);
 		return;
 	}
-	run.outcomes[o->seq]++;
+	run.outcomes[o->consumer][o->seq]++;
 	if (!o->consumed)
-		run.dropped++;
+		run.dropped[o->consumer]++;
 	else if (o->status == IVB_FRAME_OK)
-		run.consumed++;
+		run.consumed[o->consumer]++;
 	else
 		run.bad++;
 }
@@ -183,8 +191,8 @@ static bool produce_one(void)
 		fail("acquire for frame %llu: %d", (unsigned long long)seq, ret);
 		return false;
 	}
-	if (run.holding == (int)slot)
-		fail("the producer acquired slot %u for frame %llu while the consumer holds it", slot,
+	if (run.holding == (int)slot || run.held_slot == (int)slot)
+		fail("the producer acquired slot %u for frame %llu while a consumer holds it", slot,
 		     (unsigned long long)seq);
 	run.writing = (int)slot;
 	write_frame(slot, seq);
@@ -194,13 +202,13 @@ static bool produce_one(void)
 	return true;
 }
 
-/* Take the newest frame, check it, release it: 0, or what ivb_ring_take returned. */
-static int consume_one(void)
+/* Take the newest frame as consumer i, check it, release it: 0, or what ivb_ring_take returned. */
+static int consume_one(uint32_t i)
 {
 	struct ivb_ring_frame f;
 	char why[WHY];
 	bool whole;
-	int ret = ivb_ring_take(&run.c, &f, why, sizeof(why));
+	int ret = ivb_ring_take(&run.c[i], &f, why, sizeof(why));
 
 	if (ret == -EPROTO)
 		fail("take: %s", why);
@@ -213,7 +221,7 @@ static int consume_one(void)
 	whole = frame_whole(f.data, f.seq);
 	if (!whole)
 		fail("frame %llu taken from slot %u is not whole", (unsigned long long)f.seq, f.slot);
-	ivb_ring_release(&run.c, &f, whole ? IVB_FRAME_OK : IVB_FRAME_BAD_STAMP, 1, 1);
+	ivb_ring_release(&run.c[i], &f, whole ? IVB_FRAME_OK : IVB_FRAME_BAD_STAMP, 1, 1);
 	run.holding = NONE;
 	return 0;
 }
@@ -226,7 +234,7 @@ static void play(int side)
 		return;
 	}
 	for (uint32_t n = 0; n < run.sc->takes; n++) {
-		int ret = consume_one();
+		int ret = consume_one(run.sc->racer);
 
 		if (ret != 0 && ret != -EAGAIN) {
 			fail("take %u returned %d while the producer streams", n, ret);
@@ -249,35 +257,48 @@ static void *worker(void *arg)
 	}
 }
 
-/* After both sides: the consumer drains to the end, the producer settles; every frame has one fate. */
+/* After both sides: the consumers drain to the end, the producer settles; every frame has one fate per consumer. */
 static void check_end(void)
 {
 	uint64_t frames = run.p.next_seq;
-	int ret = 0;
 
 	ivb_ring_finish(&run.p);
-	for (int n = 0; n < 3 && (ret = consume_one()) == 0; n++)
-		;
-	if (ret != 1)
-		fail("the consumer did not see the end after the newest frame (take: %d)", ret);
-	if (run.c.next_seq != run.published_seq1)
-		fail("the consumer ended after frame %llu, the newest is %llu", (unsigned long long)run.c.next_seq,
-		     (unsigned long long)run.published_seq1);
-	ivb_ring_consumer_finish(&run.c, NULL);
+	if (run.held_slot != NONE) {
+		if (!frame_whole(run.held.data, run.held.seq))
+			fail("the held frame %llu in slot %d was overwritten", (unsigned long long)run.held.seq, run.held_slot);
+		ivb_ring_release(&run.c[1 - run.sc->racer], &run.held, IVB_FRAME_OK, 1, 1);
+	}
+	for (uint32_t i = 0; i < run.sc->nconsumers; i++) {
+		struct ivb_ring_consumer *c = &run.c[i];
+		int ret = 0;
+
+		for (int n = 0; n < 3 && (ret = consume_one(i)) == 0; n++)
+			;
+		if (ret != 1)
+			fail("consumer %u did not see the end after the newest frame (take: %d)", i, ret);
+		if (c->next_seq != run.published_seq1)
+			fail("consumer %u ended after frame %llu, the newest is %llu", i, (unsigned long long)c->next_seq,
+			     (unsigned long long)run.published_seq1);
+		ivb_ring_consumer_finish(c, NULL);
+	}
 	if (ivb_ring_settle(&run.p) != 0)
 		fail("settle failed");
-	for (uint64_t s = 0; s < frames; s++)
-		if (run.outcomes[s] != 1)
-			fail("frame %llu has %u outcomes", (unsigned long long)s, run.outcomes[s]);
+	for (uint32_t i = 0; i < run.sc->nconsumers; i++) {
+		struct ivb_ring_consumer *c = &run.c[i];
+
+		for (uint64_t s = 0; s < frames; s++)
+			if (run.outcomes[i][s] != 1)
+				fail("frame %llu has %u outcomes for consumer %u", (unsigned long long)s, run.outcomes[i][s], i);
+		if (run.consumed[i] != c->released)
+			fail("the producer counts %llu frames consumed by consumer %u, it released %llu",
+			     (unsigned long long)run.consumed[i], i, (unsigned long long)c->released);
+		/* A consumer counts the frames it stepped over; the ones after the newest were never published. */
+		if (run.dropped[i] != c->skipped + (frames - c->next_seq))
+			fail("the producer counts %llu frames dropped for consumer %u, it skipped %llu of %llu",
+			     (unsigned long long)run.dropped[i], i, (unsigned long long)c->skipped, (unsigned long long)frames);
+	}
 	if (run.bad != 0)
 		fail("%llu frames reported damaged", (unsigned long long)run.bad);
-	if (run.consumed != run.c.released)
-		fail("the producer counts %llu frames consumed, the consumer released %llu",
-		     (unsigned long long)run.consumed, (unsigned long long)run.c.released);
-	/* The consumer counts the frames it stepped over; the ones after the newest were never published. */
-	if (run.dropped != run.c.skipped + (frames - run.c.next_seq))
-		fail("the producer counts %llu frames dropped, the consumer %llu skipped of %llu",
-		     (unsigned long long)run.dropped, (unsigned long long)run.c.skipped, (unsigned long long)frames);
 }
 
 static void print_trace(void)
@@ -300,22 +321,35 @@ static void run_once(const struct scenario *sc)
 	run.nchoices = 0;
 	run.ntrace = 0;
 	run.finished[PRODUCER] = run.finished[CONSUMER] = false;
-	run.writing = run.holding = NONE;
+	run.writing = run.holding = run.held_slot = NONE;
 	run.published_seq1 = 0;
 	memset(run.outcomes, 0, sizeof(run.outcomes));
-	run.consumed = run.dropped = run.bad = 0;
+	memset(run.consumed, 0, sizeof(run.consumed));
+	memset(run.dropped, 0, sizeof(run.dropped));
+	run.bad = 0;
 	run.failure[0] = '\0';
-	if (ivb_ring_geometry_for(CAPACITY, sc->nslots, FRAME, IVB_RING_LATEST, IVB_VERIFY_NONE, IVB_CONSUME_COPY, &g, &need) != 0) {
+	if (ivb_ring_geometry_for(CAPACITY, sc->nslots, FRAME, IVB_RING_LATEST, IVB_VERIFY_NONE, IVB_CONSUME_COPY, &g, &need) != 0 ||
+	    ivb_ring_geometry_consumers(&g, sc->nconsumers, 0) != 0) {
 		fail("no geometry for %u slots", sc->nslots);
 		return;
 	}
 	ivb_ring_producer_init(&run.p, buffer, &g, count_outcome, NULL);
-	if (ivb_ring_consumer_attach(&run.c, buffer, CAPACITY, why, sizeof(why)) != 0) {
-		fail("attach: %s", why);
-		return;
+	for (uint32_t i = 0; i < sc->nconsumers; i++) {
+		if (ivb_ring_consumer_open_as(&run.c[i], buffer, CAPACITY, i, why, sizeof(why)) != 0) {
+			fail("attach: %s", why);
+			return;
+		}
+		ivb_ring_consumer_start(&run.c[i]);
 	}
 	for (uint32_t n = 0; n < sc->before; n++)
 		produce_one();
+	if (sc->nconsumers == 2) {
+		if (ivb_ring_take(&run.c[1 - sc->racer], &run.held, why, sizeof(why)) != 0) {
+			fail("the holding consumer took nothing");
+			return;
+		}
+		run.held_slot = (int)run.held.slot;
+	}
 	/* Both sides reach their first step before any shared access: the producer may as well start. */
 	sem_post(&turn[PRODUCER]);
 	clock_gettime(CLOCK_REALTIME, &limit);
@@ -412,7 +446,8 @@ static struct coverage check_scenario(const struct scenario *sc)
 static void test_two_slots_one_take(void)
 {
 	struct coverage cov = check_scenario(&(struct scenario){
-		.name = "2 slots, 2 frames, 1 take", .nslots = 2, .before = 1, .frames = 2, .takes = 1 });
+		.name = "2 slots, 2 frames, 1 take", .nslots = 2, .before = 1, .frames = 2, .takes = 1,
+		.nconsumers = 1 });
 
 	/* A search that never reached a window would prove nothing about it. */
 	CHECK(cov.consumer_retried > 0 && cov.producer_left > 0);
@@ -424,7 +459,7 @@ static void test_three_slots_one_take(void)
 {
 	struct coverage cov = check_scenario(&(struct scenario){ .name = "3 slots, 3 frames, 1 take", .nslots = 3,
 								 .before = 1, .frames = 3, .takes = 1,
-								 .results_atomic = true });
+								 .results_atomic = true, .nconsumers = 1 });
 
 	CHECK(cov.consumer_retried > 0 && cov.producer_left > 0);
 }
@@ -434,7 +469,26 @@ static void test_three_slots_one_take(void)
 static void test_two_slots_two_takes(void)
 {
 	check_scenario(&(struct scenario){
-		.name = "2 slots, 1 frame, 2 takes", .nslots = 2, .before = 1, .frames = 1, .takes = 2 });
+		.name = "2 slots, 1 frame, 2 takes", .nslots = 2, .before = 1, .frames = 1, .takes = 2,
+		.nconsumers = 1 });
+}
+
+/*
+ * Two consumers, three slots: one holds frame 0's slot through the run while the other races the producer
+ * over three frames; the producer finds the racer's claim (or the racer its mark) whichever consumer's claim
+ * it reads first, and never touches the held slot.
+ */
+static void test_two_consumers_one_holding(void)
+{
+	for (uint32_t racer = 0; racer < 2; racer++) {
+		struct coverage cov = check_scenario(&(struct scenario){
+			.name = racer == 0 ? "2 consumers (1 holds), 3 slots, 3 frames, 1 take"
+					   : "2 consumers (0 holds), 3 slots, 3 frames, 1 take",
+			.nslots = 3, .before = 1, .frames = 3, .takes = 1, .results_atomic = true, .nconsumers = 2,
+			.racer = racer });
+
+		CHECK(cov.consumer_retried > 0 && cov.producer_left > 0);
+	}
 }
 
 int main(void)
@@ -454,6 +508,7 @@ int main(void)
 	RUN_TEST(test_two_slots_one_take);
 	RUN_TEST(test_three_slots_one_take);
 	RUN_TEST(test_two_slots_two_takes);
+	RUN_TEST(test_two_consumers_one_holding);
 	run.quit = true;
 	for (int s = 0; s < SIDES; s++) {
 		sem_post(&turn[s]);

@@ -317,7 +317,7 @@ static void test_latest_absurd_released_count_ends_the_stream(void)
 	struct tally t;
 
 	host_setup(&h, IVB_RING_LATEST, IVB_VERIFY_XXH3, 0, &t);
-	atomic_store(&h.ring.ctl->released, UINT64_MAX); /* written by the guest before the first frame */
+	atomic_store(&h.ring.ctl->cons[0].released, UINT64_MAX); /* written by the guest before the first frame */
 	alarm(60); /* the host once spun here for ever: let the test fail instead of hanging */
 	CHECK(ivb_stream_produce(&h) == -EPROTO);
 	alarm(0);
@@ -336,12 +336,12 @@ static void *creeping_guest(void *arg)
 	struct ivb_ring_ctl *ctl = (struct ivb_ring_ctl *)buffer;
 	uint64_t give_up = ivb_now_ns() + GUEST_PATIENCE_NS;
 
-	atomic_store(&ctl->consumer_state, IVB_RING_STREAMING);
+	atomic_store(&ctl->cons[0].consumer_state, IVB_RING_STREAMING);
 	while (atomic_load(&ctl->producer_state) != IVB_RING_DONE && !atomic_load(&cr->stop) && ivb_now_ns() < give_up)
 		nap_ms(1);
 	/* Each step stays below the frames published (head counts them, with the dropped ones). */
 	while (!atomic_load(&cr->stop) && ivb_now_ns() < give_up && cr->raised < atomic_load(&ctl->head) / 2) {
-		atomic_store(&ctl->released, ++cr->raised);
+		atomic_store(&ctl->cons[0].released, ++cr->raised);
 		nap_ms(10);
 	}
 	return NULL;
@@ -392,7 +392,7 @@ static void *backsliding_guest(void *arg)
 		;
 	/* Most likely the host sleeps in its slot wait by now; the test passes wherever it is. */
 	nap_ms(50);
-	atomic_store(&c.ctl->released, 0);
+	atomic_store(&c.ctl->cons[0].released, 0);
 	return NULL;
 }
 

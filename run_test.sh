@@ -20,9 +20,11 @@ readonly SERVER=$BUILD/ivshmem_server
 SHM_DEFAULT=$(ivb_default SHM_PATH_DEFAULT)
 SHM_SIZE_DEFAULT=$(ivb_default RUN_SHM_SIZE_DEFAULT)
 STREAM_SECONDS_DEFAULT=$(ivb_default RUN_STREAM_SECONDS_DEFAULT)
+STREAM_DIRECTION_DEFAULT=$(ivb_default RUN_STREAM_DIRECTION_DEFAULT)
 RUN_MESSAGE_SIZES_DEFAULT=$(ivb_default RUN_MESSAGE_SIZES_DEFAULT)
 RUN_TRANSPORT_SECONDS_DEFAULT=$(ivb_default RUN_TRANSPORT_SECONDS_DEFAULT)
-readonly SHM_DEFAULT SHM_SIZE_DEFAULT STREAM_SECONDS_DEFAULT RUN_MESSAGE_SIZES_DEFAULT RUN_TRANSPORT_SECONDS_DEFAULT
+readonly SHM_DEFAULT SHM_SIZE_DEFAULT STREAM_SECONDS_DEFAULT STREAM_DIRECTION_DEFAULT RUN_MESSAGE_SIZES_DEFAULT
+readonly RUN_TRANSPORT_SECONDS_DEFAULT
 readonly BOOT_TIMEOUT_DEFAULT=60
 # In the dev VM, vm/dev-guest.sh first copies and compiles guest_reader (minutes under TCG).
 readonly DEV_READY_TIMEOUT_DEFAULT=600
@@ -60,6 +62,9 @@ The run plan, for host_writer (guest_reader reads it from the region; host_write
   --stream-frames LIST, --slots N, --fps F, --stream-policy block|latest, --verify sha256|xxh3|none
                          the stream's frames ($d_stream_frames), slots ($d_slots), pace (0: as fast as possible), policy
                          ($d_stream_policy) and check ($d_verify); see host_writer --help
+  --stream-direction LIST
+                         each stream frame once per direction: host-to-guest, guest-to-host
+                         (default $STREAM_DIRECTION_DEFAULT here)
   --transports LIST|all|none
                          compare ivshmem with the other transports, each carrying the stream frames
                          and the messages for --stream-seconds per test: in the bench VM
@@ -133,6 +138,7 @@ shm=$SHM_DEFAULT
 shm_given=
 shm_size=
 stream_seconds=
+stream_direction=$STREAM_DIRECTION_DEFAULT
 results_base=results
 boot_timeout=
 analysis=1
@@ -179,6 +185,11 @@ while [ $# -gt 0 ]; do
 	--stream-seconds)
 		need_value '^[0-9]+$' "$@"
 		stream_seconds=$2
+		shift 2
+		;;
+	--stream-direction)
+		need_value '^(host-to-guest|guest-to-host)(,(host-to-guest|guest-to-host))?$' "$@"
+		stream_direction=$2
 		shift 2
 		;;
 	--slots | --fps)
@@ -306,7 +317,7 @@ if [ "$vm" = dev ]; then
 fi
 [ "$order" = guest ] || [ "${repeat:-1}" -eq 1 ] || usage_error "--start-order host is for one run, not --repeat $repeat"
 shm_size=${shm_size:-$SHM_SIZE_DEFAULT}
-plan_args+=(--stream-seconds "${stream_seconds:-$STREAM_SECONDS_DEFAULT}")
+plan_args+=(--stream-seconds "${stream_seconds:-$STREAM_SECONDS_DEFAULT}" --stream-direction "$stream_direction")
 if [ -z "$boot_timeout" ]; then
 	boot_timeout=$BOOT_TIMEOUT_DEFAULT
 	[ "$vm" = bench ] || boot_timeout=$DEV_READY_TIMEOUT_DEFAULT

@@ -264,7 +264,9 @@ def plot_streaming(run, streams, path):
         if rows is None:
             continue
         rows = rows[(rows["dropped"] == 0) & rows["publish_ns"].notna() & rows["latency_ns"].notna()]
-        latency_ax.plot(rows["publish_ns"] / 1e9, rows["latency_ns"] / 1e6, color=color, linewidth=0.8, label=label)
+        # guest -> host: the host's hold from its take (dashed), host -> guest: publish to release
+        latency_ax.plot(rows["publish_ns"] / 1e9, rows["latency_ns"] / 1e6, "--" if stream.guest_produced else "-",
+                        color=color, linewidth=0.8, label=label)
         failed = rows[rows["success"] == 0]
         if not failed.empty:
             latency_ax.plot(failed["publish_ns"] / 1e9, failed["latency_ns"] / 1e6, "x", color="red",
@@ -275,8 +277,9 @@ def plot_streaming(run, streams, path):
     fps_ax.set_title(title)
     fps_ax.set_ylabel("frames consumed per window")
     fps_ax.set_ylim(bottom=0)
-    latency_ax.set_title("Latency per frame (host clock, publish to release)")
-    latency_ax.set_xlabel("time from the stream's start (s; publish time for latency)")
+    latency_ax.set_title("Latency per frame (host clock): host-to-guest publish to release; "
+                         "guest-to-host (dashed) the host's take to release")
+    latency_ax.set_xlabel("time from the stream's start (s; publish time, or the host's take in guest-to-host)")
     latency_ax.set_ylabel("latency (ms)")
     for ax in (fps_ax, latency_ax):
         ax.grid(True, alpha=0.3)

@@ -21,7 +21,7 @@ from .manifest import lookup
 from .model import BANDWIDTH_CSV, LATENCY_CSV, MESSAGE_KEYS
 from .safe_io import inside
 from .stats import frames_by_size, successful
-from .streams import load_streams, stream_figures
+from .streams import H2G, load_streams, stream_figures
 
 RUN_FOLDER = re.compile(r"run-([0-9]+)\Z")
 
@@ -31,7 +31,8 @@ RUN_FOLDER = re.compile(r"run-([0-9]+)\Z")
 # warm-up, timeout) or how it was built may differ.
 ALIKE_FIELDS = [("protocol_version",), ("meta", "accel"), ("guest", "mapping"), ("guest", "memory_type")] + [
     ("options", name) for name in ("latency_frame_bytes", "frames", "mode", "interval_us", "write_study",
-                                   "map_study", "stream_frames", "stream_policy", "stream_consume", "verify", "slots", "fps")]
+                                   "map_study", "stream_frames", "stream_policy", "stream_consume",
+                                   "stream_direction", "verify", "slots", "fps")]
 # The files whose rows are a run's samples: a file that is also another run's counts that run twice.
 SAMPLE_FILES = (LATENCY_CSV, BANDWIDTH_CSV, STREAM_SPEC.filename)
 
@@ -244,24 +245,28 @@ def stage_samples(run, test, rows, column, keys):
 
 def stream_samples(run):
     """(FigureSpec, Samples) of the stream test: per-frame latency and frames/s per whole second, per frame
-    type, policy and checksum; the STREAMING section's own figures (streams.stream_figures), so that the
-    two never differ."""
+    type, policy, checksum and direction; the STREAMING section's own figures (streams.stream_figures), so that
+    the two never differ. A host-to-guest stream keeps the key it had before streams had a direction
+    (stream/<frame>/<policy>/<check>); a guest-to-host one adds /guest-to-host (its latency is the host's hold
+    of a frame, not a publish-to-release: a figure of its own)."""
     latency, rates, sizes = {}, {}, {}
     streams = load_streams(run)
     for stream in streams.streams:
-        key = (stream.frame_type, stream.policy, stream.verify)
+        key = (stream.frame_type, stream.policy, stream.verify, stream.direction)
         rates.setdefault(key, []).extend(float(w) for w in stream_figures(stream).windows)
         sizes[key] = stream.size_bytes
     if streams.table is not None:
         kept = streams.table[streams.table["_kept"]]
-        for key, values in kept.groupby(["frame_type", "policy", "verify"], sort=False)["latency_ns"]:
+        for key, values in kept.groupby(["frame_type", "policy", "verify", "direction"], sort=False)["latency_ns"]:
             latency[key] = values.to_numpy(dtype=float)
     out = []
     for key in sorted(rates):
-        name, path = "stream {} {} {}".format(*key), "stream/{}/{}/{}".format(*key)
+        words = key[:3] if key[3] == H2G else key
+        name, path = "stream " + " ".join(words), "stream/" + "/".join(words)
         values = tuple(latency.get(key, ()))
         if values:
-            out.append((FigureSpec(f"{path}/latency", f"{name} latency", intervals.TIME, "us", None),
+            what = "latency" if key[3] == H2G else "host hold (take to release)"
+            out.append((FigureSpec(f"{path}/latency", f"{name} {what}", intervals.TIME, "us", None),
                         Samples(values, 0, len(values))))
         if rates[key]:
             out.append((FigureSpec(f"{path}/fps", f"{name} frames/s", intervals.RATE, "frames/s", sizes[key]),

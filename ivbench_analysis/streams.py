@@ -1,8 +1,11 @@
 """The stream test: stream_results.csv (one row per frame) and run.json's `streams` list, paired stream by
 stream, checked (SUSPECT findings) and summarised (StreamFigures). Pure functions of a Run.
 
-Clocks: latency_ns, publish_ns, host_write_ns and slot_wait_ns are the host's; guest_copy_ns and
-guest_verify_ns the guest's. Only durations of one clock are combined."""
+Clocks, per direction (schema/columns.txt): host-to-guest: latency_ns, publish_ns, host_write_ns and slot_wait_ns
+are the host's, guest_copy_ns and guest_verify_ns the guest's (the consumer's). guest-to-host: the guest produced,
+the host consumed: publish_ns is the host's take, latency_ns its hold of the slot (take to release),
+guest_copy_ns and guest_verify_ns the host's copy and check, all on the host clock; host_write_ns and slot_wait_ns
+are empty. Only durations of one clock are combined."""
 
 import math
 import re
@@ -24,17 +27,23 @@ POLICIES = ("block", "latest")
 VERIFIES = ("sha256", "xxh3", "none")
 # How the consumer read each frame: verified where it lies in its slot, or copied out first and the copy verified.
 CONSUMES = ("inplace", "copy")
+# Who produced the frames: the host (the guest consumed them) or the guest (the host consumed them).
+H2G, G2H = DIRECTIONS = ("host-to-guest", "guest-to-host")
+DIRECTION_ARROWS = {H2G: "host -> guest", G2H: "guest -> host"}
 STATUSES = ("ok", "unverified", "bad_checksum", "bad_stamp", "implausible_timing", "accepted_corrupted_frame", "dropped")
 # A frame whose check failed; besides, an unverified frame fails when the host asked for a verification.
 FAILED_STATUSES = ("bad_checksum", "bad_stamp", "implausible_timing", "accepted_corrupted_frame")
 LATENCY_PERCENTILES = (50, 90, 99, 99.9)
 # A stream faster than its own run's pipeline limit by more than this cannot be: a time or count is wrong.
 LIMIT_SLACK = 1.10
-# What a consumed frame always has (a copied one: its copy time too), and what a dropped one never has.
-CONSUMED_REQUIRED = ("slot", "host_write_ns", "latency_ns", "guest_verify_ns")
+# What a consumed frame always has (a copied one: its copy time too; a host-to-guest one its host write), and what
+# a dropped one never has.
+CONSUMED_REQUIRED = ("slot", "latency_ns", "guest_verify_ns")
+# The host's write of a frame: measured in host-to-guest only (in guest-to-host the guest wrote it).
+HOST_PRODUCER_ONLY = ("host_write_ns", "slot_wait_ns")
 GUEST_ONLY = ("latency_ns", "guest_copy_ns", "guest_verify_ns")
-ALWAYS_REQUIRED = ("frame", "publish_ns", "status")
-POSITIVE_WHEN_CONSUMED = ("host_write_ns", "latency_ns")
+ALWAYS_REQUIRED = ("frame", "publish_ns", "status", "direction")
+POSITIVE_WHEN_CONSUMED = ("latency_ns",)
 # The guest's times of a frame: it copies and verifies between seeing the frame and releasing it, so both lie
 # inside the frame's latency (publish to release, host clock).
 GUEST_FRAME_TIMES = ["guest_copy_ns", "guest_verify_ns"]
@@ -62,6 +71,7 @@ RECORD_FIELDS = [
     ("policy", lambda v: v in POLICIES, "block or latest"),
     ("verify", lambda v: v in VERIFIES, "sha256, xxh3 or none"),
     ("consume", lambda v: v in CONSUMES, "inplace or copy"),
+    ("direction", lambda v: v in DIRECTIONS, "host-to-guest or guest-to-host"),
     ("slots", lambda v: _whole(v, 1), "a whole number > 0"),
     ("fps_target", _real, "a number >= 0"),
     ("seconds", _real, "a number >= 0"),
@@ -101,14 +111,15 @@ def parse_record(raw, where):
 @dataclass
 class Stream:
     """One stream of the run: its CSV rows (None: none in stream_results.csv) and its usable run.json
-    fields (empty: not in run.json's streams), paired by frame, size, policy, verify and consume mode in run
-    order."""
+    fields (empty: not in run.json's streams), paired by frame, size, policy, verify, consume mode and direction
+    in run order."""
     number: int
     frame_type: str
     size_bytes: Optional[int]
     policy: str
     verify: str
     consume: str  # inplace or copy ("unknown" when neither file says)
+    direction: str  # host-to-guest or guest-to-host ("unknown" when neither file says)
     rows: object
     record: dict
     where: str  # how findings name it
@@ -118,7 +129,13 @@ class Stream:
 
     @property
     def label(self):
-        return f"{self.frame_type} {self.policy} {self.verify} {self.consume}"
+        """Its name in one line; a host-to-guest stream keeps the name it had before streams had a direction."""
+        name = f"{self.frame_type} {self.policy} {self.verify} {self.consume}"
+        return name if self.direction == H2G else f"{name} {self.direction}"
+
+    @property
+    def guest_produced(self):
+        return self.direction == G2H
 
 
 @dataclass
@@ -131,18 +148,18 @@ class StreamSet:
 
 
 # What tells one stream from the next in stream_results.csv (and pairs it with its run.json record).
-KEY_COLUMNS = ["frame_type", "size_bytes", "policy", "verify", "consume"]
+KEY_COLUMNS = ["frame_type", "size_bytes", "policy", "verify", "consume", "direction"]
 
 
 def block_keys(table):
-    """The CSV's streams: a stream is a run of consecutive rows with the same frame, size, policy, verify and
-    consume mode (host_writer runs the streams one after the other). Returns the table with _stream (the
-    block's number) and [(block number, (frame, size, policy, verify, consume))] in file order."""
+    """The CSV's streams: a stream is a run of consecutive rows with the same frame, size, policy, verify,
+    consume mode and direction (host_writer runs the streams one after the other). Returns the table with _stream
+    (the block's number) and [(block number, (frame, size, policy, verify, consume, direction))] in file order."""
     if table is None or table.empty:
         return None, []
     table = table.assign(_stream=consecutive_runs(table, KEY_COLUMNS))
     firsts = table.drop_duplicates("_stream")
-    return table, [(sid, (ft, int(size), policy, verify, consume)) for sid, ft, size, policy, verify, consume in
+    return table, [(sid, (ft, int(size), *words)) for sid, ft, size, *words in
                    zip(firsts["_stream"], *(firsts[c] for c in KEY_COLUMNS))]
 
 
@@ -181,7 +198,7 @@ def pair_streams(run):
                 start += 1
         key = keys[match][1] if match is not None else (
             rec.get("frame_type", "unknown"), rec.get("size_bytes"), rec.get("policy", "unknown"),
-            rec.get("verify", "unknown"), rec.get("consume", "unknown"))
+            rec.get("verify", "unknown"), rec.get("consume", "unknown"), rec.get("direction", "unknown"))
         stream = Stream(len(out.streams) + 1, *key, None, rec, f"stream {len(out.streams) + 1} ({key[0]})")
         out.streams.append(stream)
         if match is not None:
@@ -229,9 +246,17 @@ def frame_checks(table, streams):
         flag(values.notna() & (values != values.round()), f"{col} is not a whole number")
     consumed = table["dropped"] == 0
     for col in ALWAYS_REQUIRED:
-        flag(table[col].isna() if col != "status" else table[col] == "", f"{col} is empty")
+        flag(table[col].isna() if col not in ("status", "direction") else table[col] == "", f"{col} is empty")
     for col in CONSUMED_REQUIRED:
         flag(consumed & table[col].isna(), f"{col} is empty for a consumed frame")
+    host_wrote = table["direction"] == H2G
+    flag(host_wrote & consumed & table["host_write_ns"].isna(), "host_write_ns is empty for a consumed frame")
+    flag(host_wrote & consumed & (table["host_write_ns"] == 0), "host_write_ns is zero for a consumed frame")
+    for col in HOST_PRODUCER_ONLY:
+        flag((table["direction"] == G2H) & table[col].notna(),
+             f"a guest-to-host frame (the guest wrote it) has a {col}")
+    flag(table["direction"].ne("") & ~table["direction"].isin(DIRECTIONS),
+         "direction is not one of " + ", ".join(DIRECTIONS))
     for col in POSITIVE_WHEN_CONSUMED:
         flag(consumed & (table[col] == 0), f"{col} is zero for a consumed frame")
     copied = consumed & (table["consume"] == "copy")
@@ -364,9 +389,11 @@ def guest_work(consume):
 
 
 def pipeline_limit(rec, consume):
-    """Frames/s the slower side manages alone on private memory: 1e9 / max(host write, the guest's work per
-    frame). Both consume modes measure the guest's copy and verify the same way; in place the frame is not
-    copied, so only the verify counts. None when a time is missing or the mode is not known."""
+    """Frames/s the slower side manages alone on private memory: 1e9 / max(the producer's write, the consumer's
+    work per frame), by role whatever the direction (run.json keeps them under host_write_ns and guest_copy_ns /
+    guest_verify_ns: see schema/run.txt). Both consume modes measure the consumer's copy and verify the same way;
+    in place the frame is not copied, so only the verify counts. None when a time is missing or the mode is not
+    known."""
     parts = [rec.get(f"pipeline_limit.{k}") for k in ("host_write_ns", "guest_copy_ns", "guest_verify_ns")]
     if None in parts or consume not in CONSUMES:
         return None
@@ -443,16 +470,19 @@ def make_figures(stream):
         f.guest_copy, f.guest_verify, f.host_write, f.slot_wait, f.waited_share = (
             totals.get(k) for k in ("guest_copy_ns", "guest_verify_ns", "host_write_ns", "slot_wait_ns",
                                     "waited_share"))
-        f.rings = int(totals["rings"]) if "rings" in totals else None
+        # guest-to-host rows carry no rings (the host's rings are counted in run.json only)
+        f.rings = int(totals["rings"]) if "rings" in totals and not stream.guest_produced else None
     if f.rings is None:
         f.rings = rec.get("rings_sent")
+    # Each side's CPU per frame it handled: the producer's per frame produced, the consumer's per frame consumed.
+    host_frames, guest_frames = (f.consumed, f.produced) if stream.guest_produced else (f.produced, f.consumed)
     cpu = [rec.get(f"host_cpu.{k}") for k in ("user_s", "sys_s")]
-    if None not in cpu and f.produced:
-        f.host_cpu_per_frame_s = sum(cpu) / f.produced
+    if None not in cpu and host_frames:
+        f.host_cpu_per_frame_s = sum(cpu) / host_frames
     limit = guest_cpu_limit(stream)
     f.guest_cpu_beyond = rec.get("guest_cpu_s") is not None and limit is not None and rec["guest_cpu_s"] > limit
-    if rec.get("guest_cpu_s") is not None and f.consumed and not f.guest_cpu_beyond:
-        f.guest_cpu_per_frame_s = rec["guest_cpu_s"] / f.consumed
+    if rec.get("guest_cpu_s") is not None and guest_frames and not f.guest_cpu_beyond:
+        f.guest_cpu_per_frame_s = rec["guest_cpu_s"] / guest_frames
     return f
 
 

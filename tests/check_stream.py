@@ -2,7 +2,8 @@
 """Check a run's streams: stream_results.csv against run.json's "streams", for the loopback tests
 (tests/integration/stream.sh) and the VM tests (tests/vm/test_stream.sh).
 
-Every stream's frames have exactly one row each, numbered from 0; the counts agree with the rows; a dropped
+Every stream's frames (a stream: its frame type and direction) have exactly one row each, numbered from 0; the
+counts agree with the rows; a guest-to-host frame has no host write or slot wait; a dropped
 frame has no latency, a consumed one a latency, and a guest copy time when it was copied (none when read in
 place); a paced stream published no frame before
 its time (frame n at n / fps seconds or later) and no more than its seconds allow. These hold on a loaded
@@ -44,6 +45,9 @@ def check_rows(s: dict[str, Any], mine: list[dict[str, str]]) -> str:
             return f"stream {name}: frame {r['frame']} ({r['consume']}) has a guest copy time {r['guest_copy_ns']!r}"
     if any(r["consume"] != s.get("consume") for r in mine):
         return f"stream {name}: a row's consume mode is not run.json's {s.get('consume')!r}"
+    # The guest wrote a guest-to-host frame: the host measured no write or slot wait of it.
+    if s["direction"] == "guest-to-host" and any(r["host_write_ns"] != "" or r["slot_wait_ns"] != "" for r in mine):
+        return f"stream {name}: a guest-to-host row has a host write or slot wait"
     fps = s.get("fps_target") or 0
     if fps > 0:
         period = NS_PER_S // fps
@@ -67,7 +71,8 @@ def check(run_dir: str, exprs: list[str]) -> str:
     if not m.get("streams"):
         return "run.json has no streams"
     for s in m["streams"]:
-        mine = [r for r in rows if r["frame_type"] == s["frame_type"]]
+        # A stream is its frame and its direction (both runs one of each).
+        mine = [r for r in rows if r["frame_type"] == s["frame_type"] and r["direction"] == s["direction"]]
         why = check_rows(s, mine)
         if why:
             return why

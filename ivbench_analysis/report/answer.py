@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from ..intervals import UNRELIABLE_HALF_WIDTH
 from ..manifest import TCG_WARNING, is_tcg, lookup
 from ..stats import reference_for_size, stage_summaries, successful
-from ..streams import load_streams, stream_figures
+from ..streams import DIRECTION_ARROWS, H2G, load_streams, stream_figures
 from .breakdown import REGION_RATIO_THRESHOLD, slower_stages
 from .figures import HEADER, NOT_RELIABLE, figure_row
 from .streaming import bottleneck_lines as stream_bottlenecks
@@ -24,8 +24,6 @@ ANSWER_TITLE = "ANSWER"
 MAX_LINES = 12
 # Streams named one a line; more are counted on one line.
 MAX_STREAM_LINES = 3
-# Every stream runs from the host to the guest until a stream records its direction.
-STREAM_DIRECTION = "host -> guest"
 
 
 @dataclass(frozen=True)
@@ -70,12 +68,14 @@ def stream_lines(ctx):
     out = []
     for base in streams[:MAX_STREAM_LINES]:
         fps = figures[base + "/fps"]
-        name = fps.spec.label[len("stream "):-len(" frames/s")]
-        text = f"Stream {name}, {STREAM_DIRECTION}: {quote(fps)}"
+        # stream/<frame>/<policy>/<check>, and /guest-to-host when the guest produced (repeats.stream_samples)
+        words = base.split("/")[1:]
+        direction = words[3] if len(words) > 3 else H2G
+        text = f"Stream {' '.join(words[:3])}, {DIRECTION_ARROWS.get(direction, direction)}: {quote(fps)}"
         keys = (fps.spec.key,)
         latency = figures.get(base + "/latency")
         if latency is not None:
-            text += f"; latency {quote(latency)}"
+            text += f"; {'latency' if direction == H2G else 'host hold'} {quote(latency)}"
             keys += (latency.spec.key,)
         out.append(AnswerLine("stream", text, keys))
     if len(streams) > MAX_STREAM_LINES:

@@ -5,7 +5,8 @@ frames, CPU and rings per frame; bottleneck sentences only where the figures sho
 from ..manifest import MANIFEST_JSON, TCG_WARNING, is_tcg
 from ..model import BANDWIDTH_CSV
 from ..streams import (
-    LATENCY_PERCENTILES, STREAM_CSV, guest_work, is_doorbell, load_streams, lockstep_fps, stream_figures,
+    G2H, H2G, LATENCY_PERCENTILES, STREAM_CSV, guest_work, is_doorbell, load_streams, lockstep_fps,
+    stream_figures,
 )
 from .text import fmt, fmt_ratio, section
 
@@ -17,6 +18,8 @@ AT_LIMIT = 0.9
 MAJOR_SHARE = 0.5
 # The stream's copy out of a slot against the same copy on private memory: name it from this ratio on.
 REGION_COPY_FACTOR = 1.5
+# Which way the frames went, as the section says it (no arrow: "->" starts a bottleneck sentence here).
+DIRECTION_TEXT = {H2G: "host to guest", G2H: "guest to host"}
 # How the consumer read each frame, as the report says it.
 CONSUME_TEXT = {"inplace": "read in place (verified in its slot, no copy)",
                 "copy": "copied out (the copy verified)"}
@@ -30,11 +33,17 @@ def percent(part, whole):
     return f"{100 * part / whole:.1f}%" if whole else "n/a"
 
 
+def roles(stream):
+    """(producer, consumer) of a stream's frames, as the report names them."""
+    return ("the guest", "the host") if stream.guest_produced else ("the host", "the guest")
+
+
 def head_line(stream, rec):
     size = stream.size_bytes
     size_text = f"{size} bytes ({size / 1e6:.2f} MB)" if size else "size unknown"
     paced = rec.get("fps_target")
-    parts = [f"  Stream {stream.number}: {stream.frame_type}, {size_text}, policy {stream.policy}, "
+    direction = DIRECTION_TEXT.get(stream.direction, "direction not recorded")
+    parts = [f"  Stream {stream.number}: {stream.frame_type}, {size_text}, {direction}, policy {stream.policy}, "
              f"verify {stream.verify}",
              CONSUME_TEXT.get(stream.consume, "consume mode not recorded"),
              f"{rec['slots']} slots" if "slots" in rec else "slots not recorded",
@@ -74,10 +83,11 @@ def limit_line(stream, rec, f):
         why = "not recorded in run.json" if stream.consume in CONSUME_TEXT else "the consume mode is not known"
         return f"    pipeline limit: n/a ({why})"
     copy, verify = ms(rec['pipeline_limit.guest_copy_ns']), ms(rec['pipeline_limit.guest_verify_ns'])
-    guest = (f"guest verify {verify} ms; its copy, {copy} ms, is not part of reading in place"
-             if stream.consume == "inplace" else f"guest copy {copy} + verify {verify} ms")
+    producer, consumer = (who[len("the "):] for who in roles(stream))
+    work = (f"{consumer} verify {verify} ms; its copy, {copy} ms, is not part of reading in place"
+            if stream.consume == "inplace" else f"{consumer} copy {copy} + verify {verify} ms")
     text = (f"    pipeline limit of this run (each side alone on private memory): {fmt(f.limit_fps)} frames/s "
-            f"(host write {ms(rec['pipeline_limit.host_write_ns'])} ms; {guest})")
+            f"({producer} write {ms(rec['pipeline_limit.host_write_ns'])} ms; {work})")
     fps = best_fps(f)
     return text + (f"; the stream reaches {fmt_ratio(fps / f.limit_fps)} of it" if fps is not None else "")
 
@@ -92,14 +102,25 @@ def lockstep_line(run, stream, f):
             f"(1e9 / median total_ns){speedup}")
 
 
-def latency_line(f):
+def latency_line(stream, f):
+    what = ("host hold (ms, host clock from the host's take of a frame to its release; the guest published it on "
+            "its own clock, so this direction has no publish-to-release latency"
+            if stream.guest_produced else "latency (ms, host clock from publish to release")
     if not f.latency:
-        return "    latency: n/a (no consumed frame with a latency)"
+        name = what.split(" (")[0]
+        return f"    {name}: n/a (no consumed frame with a {name})"
     values = "  ".join(f"p{p:g} {ms(f.latency[p])}" for p in LATENCY_PERCENTILES)
-    return f"    latency (ms, host clock from publish to release, {f.latency_n} consumed frames): {values}"
+    return f"    {what}, {f.latency_n} consumed frames): {values}"
 
 
 def time_lines(stream, f):
+    if stream.guest_produced:
+        verify = "none (--verify none)" if stream.verify == "none" else f"{ms(f.guest_verify)} ms"
+        copy = "none (read in place)" if stream.consume == "inplace" else f"{ms(f.guest_copy)} ms"
+        where = " in the slot" if stream.consume == "inplace" else ""
+        return [f"    host per frame (host clock, medians): copy {copy}, verify{where} against its own frames {verify}",
+                "    guest per frame: its write is not recorded per frame (its write on private memory is in the "
+                "pipeline limit)"]
     waited = f" (waited for {percent(f.waited_share, 1)} of frames)" if f.waited_share is not None else ""
     verify = "none (--verify none)" if stream.verify == "none" else f"{ms(f.guest_verify)} ms"
     copy = "none (read in place)" if stream.consume == "inplace" else f"{ms(f.guest_copy)} ms"
@@ -125,10 +146,11 @@ def count_lines(stream, f):
     return lines
 
 
-def cpu_line(f):
-    host = (f"host {ms(f.host_cpu_per_frame_s * 1e9)} ms (user+sys per produced frame)"
+def cpu_line(stream, f):
+    host_per, guest_per = ("consumed", "produced") if stream.guest_produced else ("produced", "consumed")
+    host = (f"host {ms(f.host_cpu_per_frame_s * 1e9)} ms (user+sys per {host_per} frame)"
             if f.host_cpu_per_frame_s is not None else "host not recorded")
-    guest = (f"guest {ms(f.guest_cpu_per_frame_s * 1e9)} ms (per consumed frame)"
+    guest = (f"guest {ms(f.guest_cpu_per_frame_s * 1e9)} ms (per {guest_per} frame)"
              if f.guest_cpu_per_frame_s is not None
              else "guest n/a (SUSPECT: more CPU than the guest had)" if f.guest_cpu_beyond else "guest not recorded")
     return f"    CPU per frame: {host}, {guest}"
@@ -150,7 +172,8 @@ def bottleneck_lines(stream, rec, f):
         host_ns = rec["pipeline_limit.host_write_ns"]
         guest_ns = rec["pipeline_limit.guest_verify_ns"] + (
             rec["pipeline_limit.guest_copy_ns"] if stream.consume == "copy" else 0)
-        side = f"the guest's {guest_work(stream.consume)}" if guest_ns >= host_ns else "the host's write"
+        producer, consumer = roles(stream)
+        side = f"{consumer}'s {guest_work(stream.consume)}" if guest_ns >= host_ns else f"{producer}'s write"
         out.append(f"the stream runs at the pipeline limit ({fmt_ratio(fps / f.limit_fps)}): {side} on private "
                    "memory sets the rate")
     guest_copy = 0 if stream.consume == "inplace" else f.guest_copy
@@ -176,8 +199,8 @@ def bottleneck_lines(stream, rec, f):
     private_copy = rec.get("pipeline_limit.guest_copy_ns")
     if stream.consume == "copy" and f.guest_copy is not None and private_copy and \
             f.guest_copy >= REGION_COPY_FACTOR * private_copy:
-        out.append(f"the guest's copy out of the slot takes {fmt_ratio(f.guest_copy / private_copy)} its time on "
-                   "private memory in this run")
+        out.append(f"{roles(stream)[1]}'s copy out of the slot takes {fmt_ratio(f.guest_copy / private_copy)} its "
+                   "time on private memory in this run")
     target = rec.get("fps_target")
     if target and fps is not None:
         out.append(f"paced at {target:g} frames/s: the stream reaches {fmt_ratio(fps / target)} of the target")
@@ -193,8 +216,8 @@ def stream_lines(run, stream, tcg):
     if not rec:
         lines.append(f"    not in {MANIFEST_JSON}'s streams: its pipeline limit, CPU and windows are not known")
     lines += rate_lines(stream, f)
-    lines += [limit_line(stream, rec, f), lockstep_line(run, stream, f), latency_line(f)]
-    lines += time_lines(stream, f) + count_lines(stream, f) + [cpu_line(f)] + rings_line(run, f)
+    lines += [limit_line(stream, rec, f), lockstep_line(run, stream, f), latency_line(stream, f)]
+    lines += time_lines(stream, f) + count_lines(stream, f) + [cpu_line(stream, f)] + rings_line(run, f)
     if tcg:
         lines.append("    (TCG: no bottleneck is derived from emulator timings)")
     else:
@@ -210,11 +233,13 @@ def streaming_section(run):
         lines.append(f"  {STREAM_CSV} is unusable: see MISSING OR UNREADABLE INPUT")
     if not found.streams:
         return lines if unusable else lines + ["  no stream test in this run (host_writer --stream-seconds S runs one)"]
-    lines += ["  The host writes frame n+1 into a ring of slots while the guest still reads frame n: in place (it",
-              "  verifies the frame in its slot) or copied out first (it verifies the copy). frames/s and",
-              "  MB/s (1 MB = 1e6 B): sustained = median over the full 1-second windows from the stream's start,",
-              "  slowest = the slowest of them, overall = consumed frames / duration. Latency: host clock only,",
-              "  from publishing a frame to the host seeing the guest release it."]
+    lines += ["  The producer writes frame n+1 into a ring of slots while the consumer still reads frame n: in place",
+              "  (it verifies the frame in its slot) or copied out first (it verifies the copy). host to guest: the",
+              "  host produces; guest to host: the guest writes through its mapping and the host checks each frame",
+              "  against frames it made itself from the same seed. frames/s and MB/s (1 MB = 1e6 B): sustained =",
+              "  median over the full 1-second windows from the stream's start, slowest = the slowest of them,",
+              "  overall = consumed frames / duration. Latency: host clock only, host to guest from publishing a",
+              "  frame to seeing the guest release it; guest to host the host's hold (take to release)."]
     tcg = is_tcg(run.manifest)
     if tcg:
         lines.append(f"  ! {TCG_WARNING}: the stream's figures say that it works, not how fast")
@@ -223,7 +248,25 @@ def streaming_section(run):
                      f"not known; windows are counted from {STREAM_CSV}")
     for stream in found.streams:
         lines += stream_lines(run, stream, tcg)
-    return lines
+    return lines + direction_lines(found.streams)
+
+
+def direction_lines(streams):
+    """Each guest -> host stream against the host -> guest stream of the same frame, policy, check and consume
+    mode in this run: the same memory system both ways."""
+    out = []
+    for g2h in (s for s in streams if s.guest_produced):
+        for h2g in streams:
+            if h2g.guest_produced or h2g.direction == "unknown" or \
+                    (h2g.frame_type, h2g.policy, h2g.verify, h2g.consume) != \
+                    (g2h.frame_type, g2h.policy, g2h.verify, g2h.consume):
+                continue
+            a, b = best_fps(stream_figures(g2h)), best_fps(stream_figures(h2g))
+            if a is not None and b:
+                out.append(f"  Directions side by side: stream {g2h.number} (guest to host) runs at {fmt_ratio(a / b)} "
+                           f"the frames/s of stream {h2g.number} (host to guest), {fmt(a)} against {fmt(b)}")
+            break
+    return [""] + out if out else []
 
 
 def stream_summary(run):
@@ -236,7 +279,7 @@ def stream_summary(run):
         if fps is not None and f.limit_fps is not None:
             text += f" ({fmt_ratio(fps / f.limit_fps)} of the pipeline limit)"
         if f.latency:
-            text += f", latency p99 {ms(f.latency[99])} ms"
+            text += f", {'host hold' if stream.guest_produced else 'latency'} p99 {ms(f.latency[99])} ms"
         if f.produced:
             text += f", {f.dropped} of {f.produced} dropped, {f.failed} failed"
         out.append(text)

@@ -4,6 +4,7 @@
  *   guest_options.c  the options
  *   guest_map.c      mapping the region: the /dev/shm file (loopback) or BAR2 of the PCI device
  *   guest_serve.c    the message loop: the phases of each message, the stream consumer, the run's summary
+ *   guest_produce.c  a guest-to-host stream: the guest producing through its mapping
  *   guest_transport.c a transport message: the same frames over a socket or FIFOs (transport.h)
  *   map_study.c      the same phases through each mapping of BAR2 (uc, wc, wb)
  *   pci.c            finding the ivshmem device and mapping its BAR2
@@ -21,6 +22,7 @@
 #include "phases.h"
 #include "protocol.h"
 #include "region.h"
+#include "ring.h"
 
 #define PROG "guest_reader"
 #define MAP_DEFAULT "uc"
@@ -84,6 +86,15 @@ int ivb_reader_serve(struct ivb_guest *g, struct ivb_reader_workspace *w, struct
 
 /* A transport message: connect, take the host's frames until its end, report. Returns: enum ivb_msg_error. */
 uint32_t ivb_reader_transport(struct ivb_reader_workspace *w, const uint8_t *shared, const struct ivb_message *msg);
+
+/*
+ * A guest-to-host stream: lay out the ring the host's spec asks for (geometry g) at `ring`, fill its frames from the
+ * spec's seed, produce for its seconds; the totals go to the region's guest stream line. check: the host's
+ * liveness. Returns: enum ivb_msg_error.
+ */
+uint32_t ivb_reader_produce(struct ivb_reader_workspace *w, uint8_t *ring, const struct ivb_message *msg,
+			    const struct ivb_stream_spec *spec, const struct ivb_ring_geometry *g,
+			    int (*check)(void *arg, char *why, size_t whylen), struct ivb_reader_tally *tally);
 
 /* The run is complete: tell the host what it cost this side. */
 void ivb_reader_publish_summary(struct ivb_guest *g, const struct ivb_cpu_span *cpu, const struct ivb_reader_tally *t);

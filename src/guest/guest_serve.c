@@ -6,6 +6,7 @@
 
 #include "clock.h"
 #include "guest.h"
+#include "plan.h"
 #include "stream.h"
 
 /*
@@ -50,19 +51,19 @@ static int host_alive(void *arg, char *why, size_t whylen)
 }
 
 /*
- * A stream message: take frames from the ring the host laid in the buffer until it ends the stream,
+ * The host's ring of a stream message: take frames from it until the host ends the stream,
  * then say what a frame costs on private memory. The frames that failed their check are counted in
  * tally (the message itself succeeds: the host has each frame's result). Returns: enum ivb_msg_error.
  */
-static uint32_t stream(struct ivb_reader_workspace *w, uint8_t *shared, const struct ivb_message *msg,
-		       struct ivb_reader_tally *tally)
+static uint32_t consume(struct ivb_reader_workspace *w, uint8_t *shared, uint64_t capacity,
+			struct ivb_reader_tally *tally)
 {
 	struct ivb_ring_consumer c;
 	struct ivb_stream_guest_totals t;
 	struct ivb_ring_guest_report rep = { 0 };
 	struct ivb_cpu_span cpu;
 	char why[IVB_WHY_LEN];
-	int ret = ivb_ring_consumer_open(&c, shared, msg->size, why, sizeof(why));
+	int ret = ivb_ring_consumer_open(&c, shared, capacity, why, sizeof(why));
 
 	if (ret < 0) {
 		fprintf(stderr, PROG ": stream: %s\n", why);
@@ -102,6 +103,33 @@ static uint32_t stream(struct ivb_reader_workspace *w, uint8_t *shared, const st
 		(unsigned long long)t.bad, (unsigned long long)t.skipped, ivb_consume_name(c.g.consume),
 		t.unverified ? " (not verified: --verify none)" : "");
 	return IVB_MSG_OK;
+}
+
+/*
+ * A stream message: the direction the host's spec says; host-to-guest: consume the host's ring at the buffer's
+ * start; guest-to-host: produce into a ring laid out at g2h_offset. Returns: enum ivb_msg_error.
+ */
+static uint32_t stream(struct ivb_reader_workspace *w, uint8_t *shared, const struct ivb_message *msg,
+		       struct ivb_reader_tally *tally)
+{
+	struct ivb_stream_spec spec = w->g->r->stream; /* host-owned, written before SENDING: stable now */
+	struct ivb_ring_geometry g;
+	char why[IVB_WHY_LEN];
+
+	if (ivb_stream_spec_check(&spec, msg->size, &g, why, sizeof(why)) < 0) {
+		fprintf(stderr, PROG ": stream: %s\n", why);
+		return IVB_MSG_BAD_SIZE;
+	}
+	switch ((enum ivb_stream_direction)spec.direction) {
+	case IVB_DIR_HOST_TO_GUEST:
+		return consume(w, shared, msg->size, tally);
+	case IVB_DIR_GUEST_TO_HOST:
+		return ivb_reader_produce(w, shared + spec.g2h_offset, msg, &spec, &g, host_alive, tally);
+	case IVB_DIR_BOTH:
+		fprintf(stderr, PROG ": stream: this guest_reader runs one direction at a time, not both\n");
+		return IVB_MSG_GUEST_FAILURE;
+	}
+	return IVB_MSG_BAD_SIZE; /* checked: not reached */
 }
 
 /* Run the phases (and the write study when asked) on one valid message. Returns: enum ivb_msg_error. */

@@ -3,7 +3,8 @@
  *   host_writer.c  main: set-up, one cleanup path
  *   host_options.c the options and the plan they make
  *   host_run.c     the exchange loop the latency, bandwidth and reference tests share
- *   host_stream.c  the stream test: frames through a ring of slots (ring.h, stream.h)
+ *   host_stream.c  the stream test: frames through a ring of slots (ring.h, stream.h), the host producing
+ *   host_consume.c a guest-to-host stream: the host consuming and checking the guest's frames
  *   host_transport.c the same frames and messages over the other transports (transport.h)
  *   host_rows.c    the rows each output file gets (host_rows.h)
  *   host_output.c  the output folder, the CSV files, run.json
@@ -24,6 +25,7 @@
 #include "plan.h"
 #include "protocol.h"
 #include "region.h"
+#include "sources.h"
 #include "transport.h"
 
 #define PROG "host_writer"
@@ -64,6 +66,9 @@ struct ivb_host_config {
 	uint32_t stream_policy; /* enum ivb_ring_policy */
 	uint32_t verify;        /* enum ivb_ring_verify */
 	uint32_t consume;       /* enum ivb_consume: how the consumer reads each frame */
+	const char *stream_direction_arg;
+	uint32_t stream_directions[IVB_MAX_DIRECTIONS]; /* enum ivb_stream_direction: each stream frame once per entry */
+	size_t ndirections;
 	bool corrupt_frame_set; /* --corrupt-frame: flip a byte of frame corrupt_frame of each stream */
 	uint64_t corrupt_frame; /* counting from 0, as stream_results.csv's frame column */
 	/* the transport comparison: the stream frames and the messages over each transport */
@@ -81,13 +86,6 @@ struct ivb_host_config {
 	struct ivb_plan plan; /* the above, as published to the guest */
 };
 
-/* Distinct random frames of one size and the checksum of each payload, made before any clock starts. */
-struct ivb_sources {
-	uint8_t *frame[IVB_RING_MAX_SLOTS + 1];
-	uint8_t checksum[IVB_RING_MAX_SLOTS + 1][IVB_RING_CHECKSUM_LEN];
-	uint32_t n;
-	uint64_t size;
-};
 
 /* Everything one run owns, so that every exit path can flush and record it. */
 struct ivb_run {
@@ -136,6 +134,9 @@ int ivb_run_all(struct ivb_run *run);
  */
 int ivb_stream_fit(struct ivb_run *run, uint64_t capacity, uint64_t *largest);
 
+/* The frame streams of the plan: each stream frame once per direction of --stream-direction. */
+size_t ivb_frame_streams(const struct ivb_host_config *cfg);
+
 /*
  * Every stream of the plan, one stream message each, after the lock-step tests.
  * Returns: 0 when every stream ran to its end (some frames may have failed), or a negative errno
@@ -143,13 +144,6 @@ int ivb_stream_fit(struct ivb_run *run, uint64_t capacity, uint64_t *largest);
  */
 int ivb_run_streams(struct ivb_run *run);
 
-/*
- * n pre-faulted frames of size bytes (2 <= n <= IVB_RING_MAX_SLOTS + 1), then their random data and
- * checksums for verify. Returns: 0, or -EINVAL / -ENOMEM / -EIO (ivb_sources_free frees what was made).
- */
-int ivb_sources_alloc(struct ivb_sources *s, uint32_t n, uint64_t size);
-int ivb_sources_fill(struct ivb_sources *s, uint32_t verify);
-void ivb_sources_free(struct ivb_sources *s);
 
 /* host_transport.c */
 

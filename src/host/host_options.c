@@ -14,6 +14,33 @@
 #include "region.h"
 #include "stream.h"
 
+/* --stream-direction: a list of directions, each at most once; both (one ring each way at once) is not run yet. */
+static void parse_directions(struct ivb_host_config *cfg)
+{
+	char list[64], *save = NULL;
+
+	if (snprintf(list, sizeof(list), "%s", cfg->stream_direction_arg) >= (int)sizeof(list))
+		ivb_die_usage(PROG, "--stream-direction needs host-to-guest, guest-to-host or both of them, not '%s'",
+			      cfg->stream_direction_arg);
+	cfg->ndirections = 0;
+	for (char *word = strtok_r(list, ",", &save); word != NULL; word = strtok_r(NULL, ",", &save)) {
+		uint32_t d;
+
+		if (ivb_direction_parse(word, &d) < 0)
+			ivb_die_usage(PROG, "--stream-direction needs host-to-guest, guest-to-host or both of them, not '%s'",
+				      word);
+		if (d == IVB_DIR_BOTH)
+			ivb_die_usage(PROG, "--stream-direction both (one ring each way at once) is not implemented yet: "
+					    "list host-to-guest,guest-to-host to run them one after the other");
+		for (size_t k = 0; k < cfg->ndirections; k++)
+			if (cfg->stream_directions[k] == d)
+				ivb_die_usage(PROG, "--stream-direction lists %s twice", word);
+		cfg->stream_directions[cfg->ndirections++] = d; /* two distinct values at most: it fits */
+	}
+	if (cfg->ndirections == 0)
+		ivb_die_usage(PROG, "--stream-direction needs host-to-guest, guest-to-host or both of them");
+}
+
 static void usage(FILE *out)
 {
 	fprintf(out,
@@ -73,6 +100,12 @@ static void usage(FILE *out)
 		"                         others are dropped (default " IVB_STREAM_POLICY_DEFAULT ")\n"
 		"  --verify sha256|xxh3|none\n"
 		"                         how the guest checks each stream frame (default " IVB_STREAM_VERIFY_DEFAULT ")\n"
+		"  --stream-direction LIST\n"
+		"                         who produces the frames: host-to-guest (the guest verifies them) or\n"
+		"                         guest-to-host (the guest writes through its mapping; the host verifies\n"
+		"                         each frame against frames it expands from the same seed); a comma-\n"
+		"                         separated list streams each frame once per direction, in that order\n"
+		"                         (default " IVB_STREAM_DIRECTION_DEFAULT ")\n"
 		"  --consume inplace|copy\n"
 		"                         inplace: the consumer verifies each frame where it lies in its slot,\n"
 		"                         then releases it; copy: it copies the frame out first and verifies\n"
@@ -104,7 +137,8 @@ void ivb_host_parse_args(int argc, char **argv, struct ivb_host_config *cfg)
 	enum { OPT_SHM = 256, OPT_SIZE, OPT_OUT, OPT_ITER, OPT_LAT_FRAME, OPT_BW_ITER, OPT_FRAMES, OPT_REF_ITER,
 	       OPT_WARMUP, OPT_TIMEOUT, OPT_CONNECT_TIMEOUT, OPT_META, OPT_NO_COUNTERS, OPT_WRITE_STUDY, OPT_MAP_STUDY,
 	       OPT_DOORBELL, OPT_MODE, OPT_INTERVAL, OPT_CORRUPT, OPT_CORRUPT_FRAME, OPT_STREAM_SECONDS, OPT_STREAM_FRAMES, OPT_SLOTS,
-	       OPT_FPS, OPT_STREAM_POLICY, OPT_VERIFY, OPT_CONSUME, OPT_TRANSPORT, OPT_TRANSPORT_SECONDS, OPT_MESSAGE_SIZES, OPT_HELP };
+	       OPT_FPS, OPT_STREAM_POLICY, OPT_VERIFY, OPT_CONSUME, OPT_STREAM_DIRECTION, OPT_TRANSPORT, OPT_TRANSPORT_SECONDS,
+	       OPT_MESSAGE_SIZES, OPT_HELP };
 	static const struct option options[] = {
 		{ "shm", required_argument, NULL, OPT_SHM },
 		{ "size", required_argument, NULL, OPT_SIZE },
@@ -133,6 +167,7 @@ void ivb_host_parse_args(int argc, char **argv, struct ivb_host_config *cfg)
 		{ "stream-policy", required_argument, NULL, OPT_STREAM_POLICY },
 		{ "verify", required_argument, NULL, OPT_VERIFY },
 		{ "consume", required_argument, NULL, OPT_CONSUME },
+		{ "stream-direction", required_argument, NULL, OPT_STREAM_DIRECTION },
 		{ "transport", required_argument, NULL, OPT_TRANSPORT },
 		{ "transport-seconds", required_argument, NULL, OPT_TRANSPORT_SECONDS },
 		{ "message-sizes", required_argument, NULL, OPT_MESSAGE_SIZES },
@@ -159,6 +194,7 @@ void ivb_host_parse_args(int argc, char **argv, struct ivb_host_config *cfg)
 		.stream_frames_arg = IVB_STREAM_FRAMES_DEFAULT,
 		.slots = IVB_STREAM_SLOTS_DEFAULT,
 		.fps = IVB_STREAM_FPS_DEFAULT,
+		.stream_direction_arg = IVB_STREAM_DIRECTION_DEFAULT,
 		.transports_arg = IVB_TRANSPORTS_DEFAULT,
 		.message_sizes_arg = IVB_MESSAGE_SIZES_DEFAULT,
 	};
@@ -240,6 +276,7 @@ void ivb_host_parse_args(int argc, char **argv, struct ivb_host_config *cfg)
 		case OPT_STREAM_POLICY: policy_arg = optarg; break;
 		case OPT_VERIFY: verify_arg = optarg; break;
 		case OPT_CONSUME: consume_arg = optarg; break;
+		case OPT_STREAM_DIRECTION: cfg->stream_direction_arg = optarg; break;
 		case OPT_TRANSPORT: cfg->transports_arg = optarg; break;
 		case OPT_TRANSPORT_SECONDS:
 			cfg->transport_seconds =
@@ -270,6 +307,7 @@ void ivb_host_parse_args(int argc, char **argv, struct ivb_host_config *cfg)
 		ivb_die_usage(PROG, "--verify needs sha256, xxh3 or none, not '%s'", verify_arg);
 	if (ivb_consume_parse(consume_arg, &cfg->consume) < 0)
 		ivb_die_usage(PROG, "--consume needs inplace or copy, not '%s'", consume_arg);
+	parse_directions(cfg);
 	if (cfg->corrupt_frame_set && cfg->verify == IVB_VERIFY_NONE)
 		ivb_die_usage(PROG, "--corrupt-frame needs a verification the guest can fail: --verify sha256 or xxh3");
 	if (cfg->corrupt_frame_set && cfg->stream_seconds == 0)

@@ -174,6 +174,7 @@ void ivb_output_init_manifest(struct ivb_run *run, uint64_t region_size)
 	m->stream_policy = ivb_policy_name(cfg->stream_policy);
 	m->stream_verify = ivb_verify_name(cfg->verify);
 	m->stream_consume = ivb_consume_name(cfg->consume);
+	m->stream_direction = cfg->stream_direction_arg;
 	ivb_transport_init_manifest(run);
 }
 

@@ -4,6 +4,7 @@
 #include <errno.h>
 
 #include "peer_check.h"
+#include "plan.h"
 #include "region.h"
 
 #define COL(T, NAME) IVB_COL_##T##_##NAME
@@ -392,14 +393,20 @@ int ivb_rows_write_stream(struct ivb_outputs *o, const struct ivb_stream_key *k,
 	ivb_csv_set_str(c, COL(STREAM, POLICY), k->policy);
 	ivb_csv_set_str(c, COL(STREAM, VERIFY), k->verify);
 	ivb_csv_set_str(c, COL(STREAM, CONSUME), ivb_consume_name(k->consume));
+	ivb_csv_set_str(c, COL(STREAM, DIRECTION), ivb_direction_name(k->direction));
 	ivb_csv_set_u64(c, COL(STREAM, FRAME), f->seq);
 	if (f->slot == UINT32_MAX)
 		ivb_csv_set_empty(c, COL(STREAM, SLOT));
 	else
 		ivb_csv_set_u64(c, COL(STREAM, SLOT), f->slot);
 	ivb_csv_set_u64(c, COL(STREAM, PUBLISH_NS), f->publish_ns);
-	ivb_csv_set_u64(c, COL(STREAM, HOST_WRITE_NS), f->write_ns);
-	ivb_csv_set_u64(c, COL(STREAM, SLOT_WAIT_NS), f->slot_wait_ns);
+	if (k->direction == IVB_DIR_GUEST_TO_HOST) { /* the guest wrote it: nothing the host measured */
+		ivb_csv_set_empty(c, COL(STREAM, HOST_WRITE_NS));
+		ivb_csv_set_empty(c, COL(STREAM, SLOT_WAIT_NS));
+	} else {
+		ivb_csv_set_u64(c, COL(STREAM, HOST_WRITE_NS), f->write_ns);
+		ivb_csv_set_u64(c, COL(STREAM, SLOT_WAIT_NS), f->slot_wait_ns);
+	}
 	if (consumed) {
 		ivb_csv_set_u64(c, COL(STREAM, LATENCY_NS), f->latency_ns);
 		/* In place the consumer made no copy: nothing measured, whatever the guest wrote. */

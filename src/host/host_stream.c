@@ -8,6 +8,7 @@
 #include "clock.h"
 #include "cli.h"
 #include "host.h"
+#include "host_stream.h"
 #include "peer_check.h"
 #include "phases.h"
 #include "wait.h"
@@ -16,19 +17,27 @@
 /* Private-memory cost of a frame: the median of this many copies (the pipeline's limit). */
 #define PRIVATE_REPEATS 5u
 
+size_t ivb_frame_streams(const struct ivb_host_config *cfg)
+{
+	return cfg->nstream_frames * cfg->ndirections;
+}
+
 /*
- * Stream i of the plan: the stream frames (--stream-policy), then in a transport comparison each message
- * size streamed and in ping-pong (block). Sets *test to 0 for a frame stream.
+ * Stream i of the plan: each stream frame (--stream-policy) once per direction, then in a transport comparison
+ * each message size streamed and in ping-pong (block, host-to-guest). Sets *test to 0 for a frame stream.
  */
 static const struct ivb_frame *planned_stream(const struct ivb_host_config *cfg, size_t i, uint32_t *policy,
-					      uint32_t *window, enum ivb_tp_test *test)
+					      uint32_t *window, enum ivb_tp_test *test, uint32_t *direction)
 {
 	*policy = cfg->stream_policy;
 	*window = 0;
 	*test = 0;
-	if (i < cfg->nstream_frames)
-		return &cfg->stream_frames[i];
-	i -= cfg->nstream_frames;
+	*direction = IVB_DIR_HOST_TO_GUEST;
+	if (i < ivb_frame_streams(cfg)) {
+		*direction = cfg->stream_directions[i % cfg->ndirections];
+		return &cfg->stream_frames[i / cfg->ndirections];
+	}
+	i -= ivb_frame_streams(cfg);
 	*policy = IVB_RING_BLOCK;
 	*test = i % 2 ? IVB_TP_TEST_PINGPONG : IVB_TP_TEST_MESSAGES;
 	*window = i % 2 ? 1 : cfg->slots;
@@ -43,9 +52,9 @@ int ivb_stream_fit(struct ivb_run *run, uint64_t capacity, uint64_t *largest)
 	for (size_t i = 0; i < cfg->plan.nstreams; i++) {
 		struct ivb_ring_geometry g;
 		uint64_t need = 0;
-		uint32_t policy, window;
+		uint32_t policy, window, direction;
 		enum ivb_tp_test test;
-		const struct ivb_frame *f = planned_stream(cfg, i, &policy, &window, &test);
+		const struct ivb_frame *f = planned_stream(cfg, i, &policy, &window, &test, &direction);
 		int ret = ivb_ring_geometry_for(capacity, cfg->slots, f->size, policy, cfg->verify, cfg->consume, &g, &need);
 
 		if (ret == -ENOSPC) {
@@ -66,21 +75,7 @@ int ivb_stream_fit(struct ivb_run *run, uint64_t capacity, uint64_t *largest)
 	return 0;
 }
 
-/* What one stream needs besides the ring, so that every exit path frees it. */
-struct stream_state {
-	struct ivb_run *run;
-	struct ivb_stream_record *rec;
-	struct ivb_stream_key key;
-	struct ivb_sources src;
-	uint32_t policy;  /* enum ivb_ring_policy: --stream-policy, or block for messages */
-	uint32_t window;  /* frames in flight at most; 0: as many as the ring holds */
-	const struct ivb_transport_key *tkey; /* a message test: its rows go to transport_results.csv */
-	uint64_t size;
-	uint64_t flushed_window; /* the stream's rows are flushed when a new second begins */
-};
-
-/* A frame's fate is known: its row, and the second it was released in. */
-static int on_frame(void *arg, const struct ivb_stream_frame *f)
+int ivb_stream_row(void *arg, const struct ivb_stream_frame *f)
 {
 	struct stream_state *st = arg;
 	struct ivb_stream_record *rec = st->rec;
@@ -109,8 +104,7 @@ static int on_frame(void *arg, const struct ivb_stream_frame *f)
 	return 0;
 }
 
-/* While the stream runs: a guest that aborted is noticed at once, not at the time limit. */
-static int guest_alive(void *arg, char *why, size_t whylen)
+int ivb_stream_guest_alive(void *arg, char *why, size_t whylen)
 {
 	const struct ivb_run *run = arg;
 
@@ -119,39 +113,6 @@ static int guest_alive(void *arg, char *why, size_t whylen)
 		return -ECONNRESET;
 	}
 	return 0;
-}
-
-int ivb_sources_alloc(struct ivb_sources *s, uint32_t n, uint64_t size)
-{
-	memset(s, 0, sizeof(*s));
-	if (n == 0 || n > IVB_RING_MAX_SLOTS + 1 || size < IVB_RING_STAMP_LEN)
-		return -EINVAL;
-	s->n = n;
-	s->size = size;
-	for (uint32_t k = 0; k < n; k++) {
-		s->frame[k] = ivb_alloc_prefaulted(size);
-		if (s->frame[k] == NULL)
-			return -ENOMEM;
-	}
-	return 0;
-}
-
-int ivb_sources_fill(struct ivb_sources *s, uint32_t verify)
-{
-	const uint64_t size = s->size;
-
-	for (uint32_t k = 0; k < s->n; k++)
-		if (ivb_random_bytes(s->frame[k], size) < 0 ||
-		    ivb_checksum(verify, s->frame[k] + IVB_RING_STAMP_LEN, size - IVB_RING_STAMP_LEN, s->checksum[k]) < 0)
-			return -EIO;
-	return 0;
-}
-
-void ivb_sources_free(struct ivb_sources *s)
-{
-	for (uint32_t k = 0; k < s->n; k++)
-		ivb_free_buffer(s->frame[k], s->size);
-	s->n = 0;
 }
 
 /*
@@ -200,6 +161,8 @@ static int run_stream(struct ivb_run *run, struct stream_state *st)
 	uint64_t need, sent_ns, unused, window_ns;
 	int ret;
 
+	if (st->key.direction == IVB_DIR_GUEST_TO_HOST)
+		return ivb_stream_from_guest(run, st);
 	ret = ivb_ring_geometry_for(run->host.capacity, cfg->slots, st->size, st->policy, cfg->verify, cfg->consume,
 				    &g, &need);
 	if (ret < 0)
@@ -229,13 +192,14 @@ static int run_stream(struct ivb_run *run, struct stream_state *st)
 	h.sources = (const uint8_t *const *)st->src.frame;
 	h.checksums = (const uint8_t(*)[IVB_RING_CHECKSUM_LEN])st->src.checksum;
 	h.nsources = st->src.n;
-	h.on_frame = on_frame;
+	h.on_frame = ivb_stream_row;
 	h.arg = st;
-	h.check = guest_alive;
+	h.check = ivb_stream_guest_alive;
 	h.check_arg = run;
 	h.corrupt = cfg->corrupt_frame_set;
 	h.corrupt_frame = cfg->corrupt_frame;
 
+	run->map.region->stream = (struct ivb_stream_spec){ .direction = IVB_DIR_HOST_TO_GUEST };
 	ret = ivb_host_send(&run->host, need, IVB_MSG_STREAM, cfg->plan.flags, no_hash, &sent_ns);
 	if (ret < 0) {
 		snprintf(run->host.why, sizeof(run->host.why), "the stream's ring of %llu bytes does not fit the region",
@@ -308,7 +272,8 @@ static int run_message_stream(struct ivb_run *run, const struct ivb_frame *f, ui
 					       window };
 	struct stream_state st = { .run = run, .rec = &scratch, .size = f->size, .policy = IVB_RING_BLOCK,
 				   .window = window, .tkey = &key,
-				   .key = { f, ivb_policy_name(IVB_RING_BLOCK), ivb_verify_name(cfg->verify), cfg->consume } };
+				   .key = { f, ivb_policy_name(IVB_RING_BLOCK), ivb_verify_name(cfg->verify), cfg->consume,
+					    IVB_DIR_HOST_TO_GUEST } };
 	int ret;
 
 	if (m->ntransport_tests >= IVB_MAX_TRANSPORT_RECORDS)
@@ -348,12 +313,13 @@ int ivb_run_streams(struct ivb_run *run)
 	struct ivb_manifest *m = &run->manifest;
 
 	for (size_t i = 0; i < cfg->plan.nstreams && i < IVB_MAX_STREAMS; i++) {
-		uint32_t policy, window;
+		uint32_t policy, window, direction;
 		enum ivb_tp_test test;
-		const struct ivb_frame *f = planned_stream(cfg, i, &policy, &window, &test);
+		const struct ivb_frame *f = planned_stream(cfg, i, &policy, &window, &test, &direction);
 		struct stream_state st = {
 			.run = run, .rec = &m->streams[m->nstreams], .size = f->size, .policy = policy,
-			.key = { f, ivb_policy_name(cfg->stream_policy), ivb_verify_name(cfg->verify), cfg->consume },
+			.key = { f, ivb_policy_name(cfg->stream_policy), ivb_verify_name(cfg->verify), cfg->consume,
+				 direction },
 		};
 		int ret;
 
@@ -368,7 +334,7 @@ int ivb_run_streams(struct ivb_run *run)
 		m->nstreams++;
 		*st.rec = (struct ivb_stream_record){
 			.frame_type = f->name, .size_bytes = f->size, .policy = st.key.policy, .verify = st.key.verify,
-			.consume = cfg->consume,
+			.consume = cfg->consume, .direction = direction,
 			.slots = cfg->slots, .fps_target = cfg->fps, .seconds = cfg->stream_seconds,
 		};
 		ret = run_stream(run, &st);
@@ -381,8 +347,8 @@ int ivb_run_streams(struct ivb_run *run)
 		run->messages_done++;
 		if (ret < 0)
 			return ret;
-		printf(PROG ": stream %s: %llu frames in %.2f s (%.1f/s), %llu consumed, %llu dropped, %llu failed%s\n",
-		       f->name, (unsigned long long)st.rec->produced, st.rec->duration_s,
+		printf(PROG ": stream %s%s: %llu frames in %.2f s (%.1f/s), %llu consumed, %llu dropped, %llu failed%s\n",
+		       f->name, direction == IVB_DIR_GUEST_TO_HOST ? " from the guest" : "", (unsigned long long)st.rec->produced, st.rec->duration_s,
 		       st.rec->duration_s > 0 ? (double)st.rec->consumed / st.rec->duration_s : 0.0,
 		       (unsigned long long)st.rec->consumed, (unsigned long long)st.rec->dropped,
 		       (unsigned long long)st.rec->failed, cfg->verify == IVB_VERIFY_NONE ? " (not verified)" : "");

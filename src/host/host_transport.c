@@ -182,10 +182,10 @@ int ivb_transport_configure(struct ivb_host_config *cfg, char *why, size_t n)
 	}
 	/* ivshmem's tests are ring streams: the stream frames, and in a comparison each message size twice. */
 	if (cfg->stream_seconds > 0 && ivb_transport_wants_ivshmem(cfg))
-		cfg->plan.nstreams = (uint32_t)(cfg->nstream_frames + (connections(cfg) > 0 ? 2 * cfg->nmessage_sizes : 0));
+		cfg->plan.nstreams = (uint32_t)(ivb_frame_streams(cfg) + (connections(cfg) > 0 ? 2 * cfg->nmessage_sizes : 0));
 	if (cfg->plan.nstreams > IVB_PLAN_MAX_FRAMES) {
-		snprintf(why, n, "ivshmem's streams: %zu stream frames and twice %zu message sizes are more than %u",
-			 cfg->nstream_frames, cfg->nmessage_sizes, IVB_PLAN_MAX_FRAMES);
+		snprintf(why, n, "ivshmem's streams: %zu stream frames in %zu directions and twice %zu message sizes are "
+			 "more than %u", cfg->nstream_frames, cfg->ndirections, cfg->nmessage_sizes, IVB_PLAN_MAX_FRAMES);
 		return -EINVAL;
 	}
 	if (connections(cfg) == 0)

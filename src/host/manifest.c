@@ -15,6 +15,7 @@
 #include "peer_check.h"
 #include "protocol.h"
 #include "region.h"
+#include "plan.h"   /* ivb_direction_name */
 #include "stream.h" /* ivb_consume_name */
 #include "revision.h" /* build/gen/, written by the Makefile */
 
@@ -93,6 +94,7 @@ static void write_stream(struct ivb_json *j, const struct ivb_stream_record *s)
 	ivb_json_str(j, IVB_RK_STREAMS_POLICY, s->policy);
 	ivb_json_str(j, IVB_RK_STREAMS_VERIFY, s->verify);
 	ivb_json_str(j, IVB_RK_STREAMS_CONSUME, ivb_consume_name(s->consume));
+	ivb_json_str(j, IVB_RK_STREAMS_DIRECTION, ivb_direction_name(s->direction));
 	ivb_json_u64(j, IVB_RK_STREAMS_SLOTS, s->slots);
 	ivb_json_u64(j, IVB_RK_STREAMS_FPS_TARGET, s->fps_target);
 	ivb_json_u64(j, IVB_RK_STREAMS_SECONDS, s->seconds);
@@ -213,6 +215,7 @@ static void write_body(struct ivb_json *j, const struct ivb_manifest *m)
 		ivb_json_str(j, IVB_RK_OPTIONS_STREAM_POLICY, m->stream_policy);
 		ivb_json_str(j, IVB_RK_OPTIONS_VERIFY, m->stream_verify);
 		ivb_json_str(j, IVB_RK_OPTIONS_STREAM_CONSUME, m->stream_consume);
+		ivb_json_str(j, IVB_RK_OPTIONS_STREAM_DIRECTION, m->stream_direction);
 		if (m->corrupt_frame_set)
 			ivb_json_u64(j, IVB_RK_OPTIONS_CORRUPT_FRAME, m->corrupt_frame);
 	}

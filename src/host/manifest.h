@@ -49,6 +49,7 @@ struct ivb_stream_record {
 	uint64_t size_bytes;
 	const char *policy, *verify;
 	uint32_t consume;     /* enum ivb_consume: how the consumer read each frame */
+	uint32_t direction;   /* enum ivb_stream_direction: host-to-guest or guest-to-host */
 	uint32_t slots;
 	uint32_t fps_target;  /* 0: as fast as possible */
 	uint64_t seconds;
@@ -156,7 +157,7 @@ struct ivb_manifest {
 	struct ivb_test_count latency, bandwidth, reference;
 	/* the stream test (--stream-seconds) */
 	uint64_t stream_seconds;
-	const char *stream_frames, *stream_policy, *stream_verify, *stream_consume;
+	const char *stream_frames, *stream_policy, *stream_verify, *stream_consume, *stream_direction;
 	uint32_t stream_slots, stream_fps;
 	struct ivb_stream_record streams[IVB_MAX_STREAMS];
 	size_t nstreams;

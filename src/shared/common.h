@@ -15,6 +15,9 @@
  *   line 16 guest summary  guest-owned  the guest's CPU time and doorbell counts over the run, at its end
  *   line 17-19 host plan   host-owned   what the host will send: counts per test, frame sizes, flags
  *                                       (written while INITIALIZING; the guest needs no test options)
+ *   line 20-21 host stream host-owned   a stream message's direction, and the ring the guest produces
+ *                                       into (written before SENDING a stream message)
+ *   line 22 guest stream   guest-owned  the guest producer: its ring laid out, then its totals
  *
  * A stream message (IVB_MSG_STREAM) lays a ring of frame slots in the data buffer (ring.h): its
  * control page has its own host- and guest-owned lines, and the message lasts until the stream ends.
@@ -33,7 +36,7 @@
 #include <stdint.h>
 
 #define IVB_MAGIC 0x31425649u /* "IVB1" in memory order */
-#define IVB_PROTOCOL_VERSION 11u
+#define IVB_PROTOCOL_VERSION 12u
 #define IVB_CACHE_LINE 64u
 #define IVB_HEADER_SIZE 4096u /* the data buffer starts here: page aligned */
 #define IVB_REGION_MIN_SIZE (IVB_HEADER_SIZE + 4096u) /* the header and one page of data */
@@ -218,6 +221,54 @@ struct ivb_plan {
 	uint64_t frame_bytes[IVB_PLAN_MAX_FRAMES]; /* the bandwidth frames */
 };
 
+/* Which way a stream message's frames go, in ivb_stream_spec.direction. */
+enum ivb_stream_direction {
+	IVB_DIR_HOST_TO_GUEST = 1, /* the host produces into the ring at the buffer's start; the guest consumes */
+	IVB_DIR_GUEST_TO_HOST = 2, /* the guest produces into the ring at g2h_offset; the host consumes */
+	IVB_DIR_BOTH = 3,          /* both rings at once: host-to-guest at 0, guest-to-host at g2h_offset */
+};
+#define IVB_DIR_MAX IVB_DIR_BOTH
+
+#define IVB_STREAM_SEED_LEN 32u /* a ChaCha20 key: the guest producer's frames expand from it */
+
+/*
+ * A stream message, host-owned, written before SENDING it (untrusted on the guest: ivb_stream_spec_check).
+ * For a guest-produced ring the host chooses its geometry and frames: the guest lays the ring out with these
+ * numbers (ring.h) and fills its frames from the seed, so that the host checks every frame against the
+ * checksum it computed itself, never against one the guest wrote.
+ */
+struct ivb_stream_spec {
+	uint32_t direction;   /* enum ivb_stream_direction */
+	uint32_t nslots;      /* the guest-produced ring: slots, policy, verification, consume mode (ring.h) */
+	uint32_t policy;
+	uint32_t verify;
+	uint32_t consume;
+	uint32_t fps;         /* the guest producer's pace; 0: as fast as it can */
+	uint64_t frame_size;
+	uint64_t seconds;     /* how long the guest produces */
+	uint64_t corrupt_frame1; /* frame + 1 the guest corrupts after taking its checksum; 0: none */
+	uint64_t g2h_offset;  /* where the guest-produced ring starts in the data buffer (page aligned) */
+	uint8_t pad0[8];
+	uint8_t seed[IVB_STREAM_SEED_LEN]; /* fresh for each stream */
+	uint8_t pad1[32];
+};
+
+/*
+ * The guest producer of a stream message, guest-owned. laid_sequence is stored (release) once its ring is
+ * laid out: the host reads the ring only then. The totals are valid once the guest acknowledged the
+ * message; all untrusted (the host bounds them by what it saw).
+ */
+struct ivb_guest_stream {
+	_Atomic uint64_t laid_sequence; /* the stream message whose ring the guest laid out */
+	uint64_t produced;       /* frames the guest produced (published or dropped) */
+	uint64_t dropped;        /* of those, the ones it knows were never taken (latest) */
+	uint64_t rings_sent;     /* doorbell rings the guest producer sent */
+	uint64_t cpu_ns;         /* guest clock: its CPU time over the stream */
+	uint64_t private_write_ns; /* guest clock: one frame copied between private buffers */
+	uint64_t duration_ns;    /* guest clock: from its first publish to the last frame's fate */
+	uint8_t pad[8];
+};
+
 struct ivb_region {
 	/* line 0: identity, host-owned; magic is 0 while the host initialises */
 	_Atomic uint32_t magic;
@@ -270,6 +321,12 @@ struct ivb_region {
 
 	/* lines 17-19: host plan, host-owned */
 	alignas(IVB_CACHE_LINE) struct ivb_plan plan;
+
+	/* lines 20-21: host stream, host-owned */
+	alignas(IVB_CACHE_LINE) struct ivb_stream_spec stream;
+
+	/* line 22: guest stream, guest-owned */
+	alignas(IVB_CACHE_LINE) struct ivb_guest_stream guest_stream;
 };
 
 /* The other side reads these at fixed offsets: any change here is a protocol change. */
@@ -312,7 +369,14 @@ _Static_assert(offsetof(struct ivb_plan, nstreams) == 56, "host plan layout");
 _Static_assert(offsetof(struct ivb_plan, ntransports) == 60, "host plan layout");
 _Static_assert(offsetof(struct ivb_plan, frame_bytes) == IVB_CACHE_LINE, "frame sizes on the plan's second line");
 _Static_assert(sizeof(struct ivb_plan) == 3 * IVB_CACHE_LINE, "host plan is three lines");
-_Static_assert(sizeof(struct ivb_region) == 20 * IVB_CACHE_LINE, "header lines");
+_Static_assert(offsetof(struct ivb_region, stream) == 20 * IVB_CACHE_LINE, "host stream on line 20");
+_Static_assert(offsetof(struct ivb_stream_spec, frame_size) == 24, "host stream layout");
+_Static_assert(offsetof(struct ivb_stream_spec, g2h_offset) == 48, "host stream layout");
+_Static_assert(offsetof(struct ivb_stream_spec, seed) == IVB_CACHE_LINE, "the seed on the stream's second line");
+_Static_assert(sizeof(struct ivb_stream_spec) == 2 * IVB_CACHE_LINE, "host stream is two lines");
+_Static_assert(offsetof(struct ivb_region, guest_stream) == 22 * IVB_CACHE_LINE, "guest stream on line 22");
+_Static_assert(sizeof(struct ivb_guest_stream) == IVB_CACHE_LINE, "guest stream is one line");
+_Static_assert(sizeof(struct ivb_region) == 23 * IVB_CACHE_LINE, "header lines");
 _Static_assert(sizeof(struct ivb_region) <= IVB_HEADER_SIZE, "header fits before the buffer");
 
 /* The data buffer of a mapped region. */

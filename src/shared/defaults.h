@@ -18,6 +18,8 @@
 #define IVB_STREAM_FPS_DEFAULT 0u /* as fast as possible */
 #define IVB_STREAM_POLICY_DEFAULT "block"
 #define IVB_STREAM_VERIFY_DEFAULT "xxh3"
+#define IVB_STREAM_DIRECTION_DEFAULT "host-to-guest" /* the host produces, the guest consumes */
+#define IVB_MAX_DIRECTIONS 2u /* --stream-direction lists host-to-guest and guest-to-host at most once each */
 #define IVB_STREAM_CONSUME_DEFAULT "inplace" /* what a real consumer does: no copy before use */
 #define IVB_MAX_STREAM_SECONDS 3600u
 #define IVB_MAX_STREAM_FPS 100000u
@@ -36,6 +38,7 @@
  * host_writer defaults its help names) from this file.
  */
 #define IVB_RUN_STREAM_SECONDS_DEFAULT 3u  /* every default run answers the frames-per-second question */
+#define IVB_RUN_STREAM_DIRECTION_DEFAULT "host-to-guest,guest-to-host" /* and answers it both ways */
 #define IVB_RUN_SHM_SIZE_DEFAULT "128M"    /* room for that stream: 3 slots of 4K frames (75 MB); the dev VM's too */
 
 /* The region file: host_writer's and the ivshmem server's, run_test.sh's and the dev VM's (vm/dev-lib.sh). */

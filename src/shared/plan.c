@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "defaults.h"
 #include "opts.h"
@@ -86,6 +87,69 @@ int ivb_plan_check(const struct ivb_plan *p, uint64_t capacity, char *why, size_
 	}
 	if (ivb_plan_messages(p) == 0) {
 		snprintf(why, n, "the host's plan sends no message");
+		return -EPROTO;
+	}
+	return 0;
+}
+
+static const char *const direction_names[] = {
+	[IVB_DIR_HOST_TO_GUEST] = "host-to-guest", [IVB_DIR_GUEST_TO_HOST] = "guest-to-host", [IVB_DIR_BOTH] = "both",
+};
+
+const char *ivb_direction_name(uint32_t direction)
+{
+	return direction >= IVB_DIR_HOST_TO_GUEST && direction <= IVB_DIR_MAX ? direction_names[direction] : "unknown";
+}
+
+int ivb_direction_parse(const char *s, uint32_t *direction)
+{
+	for (uint32_t d = IVB_DIR_HOST_TO_GUEST; d <= IVB_DIR_MAX; d++) {
+		if (strcmp(s, direction_names[d]) == 0) {
+			*direction = d;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+bool ivb_direction_h2g(uint32_t direction)
+{
+	return direction == IVB_DIR_HOST_TO_GUEST || direction == IVB_DIR_BOTH;
+}
+
+bool ivb_direction_g2h(uint32_t direction)
+{
+	return direction == IVB_DIR_GUEST_TO_HOST || direction == IVB_DIR_BOTH;
+}
+
+int ivb_stream_spec_check(const struct ivb_stream_spec *s, uint64_t msg_size, struct ivb_ring_geometry *g,
+			  char *why, size_t n)
+{
+	uint64_t need = 0;
+
+	if (s->direction < IVB_DIR_HOST_TO_GUEST || s->direction > IVB_DIR_MAX) {
+		snprintf(why, n, "the host's stream direction %u is not one of 1-%u", s->direction, IVB_DIR_MAX);
+		return -EPROTO;
+	}
+	if (!ivb_direction_g2h(s->direction))
+		return 0;
+	/* Both rings: the host's before g2h_offset, the guest's after it; alone, the guest's may start at 0. */
+	if (s->g2h_offset % IVB_RING_SLOT_ALIGN != 0 || s->g2h_offset >= msg_size ||
+	    (s->direction == IVB_DIR_BOTH && s->g2h_offset < IVB_RING_CTL_SIZE)) {
+		snprintf(why, n, "the host's stream g2h_offset %llu is not a page inside the %llu-byte message",
+			 (unsigned long long)s->g2h_offset, (unsigned long long)msg_size);
+		return -EPROTO;
+	}
+	if (s->seconds == 0 || s->seconds > IVB_MAX_STREAM_SECONDS || s->fps > IVB_MAX_STREAM_FPS) {
+		snprintf(why, n, "the host's stream asks for %llu s at %u frames/s (at most %u s, %u frames/s)",
+			 (unsigned long long)s->seconds, s->fps, IVB_MAX_STREAM_SECONDS, IVB_MAX_STREAM_FPS);
+		return -EPROTO;
+	}
+	if (ivb_ring_geometry_for(msg_size - s->g2h_offset, s->nslots, s->frame_size, s->policy, s->verify, s->consume, g,
+				  &need) < 0) {
+		snprintf(why, n, "the host's stream geometry is out of range or does not fit its %llu bytes (slots %u, "
+			 "frame %llu, policy %u, verify %u, consume %u)", (unsigned long long)(msg_size - s->g2h_offset),
+			 s->nslots, (unsigned long long)s->frame_size, s->policy, s->verify, s->consume);
 		return -EPROTO;
 	}
 	return 0;

@@ -75,6 +75,7 @@ static int guest_try_bind(struct ivb_guest *g)
 	memset(r->counters, 0xff, sizeof(r->counters));
 	memset(&r->map_study, 0, sizeof(r->map_study));
 	atomic_store(&r->summary.session, 0);
+	atomic_store(&r->guest_stream.laid_sequence, 0);
 	r->guest_peer = g->bell != NULL ? (uint32_t)g->bell->id + 1 : 0;
 	r->guest_session = session;
 	guest_publish(g, IVB_GUEST_READY);

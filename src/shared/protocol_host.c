@@ -52,6 +52,7 @@ static int host_take_over(struct ivb_host *h, struct ivb_region *r, size_t map_s
 	memset(r->data_sha256, 0, sizeof(r->data_sha256));
 	memset(r->pad2, 0, sizeof(r->pad2));
 	memset(&r->plan, 0, sizeof(r->plan));
+	memset(&r->stream, 0, sizeof(r->stream));
 	if (plan != NULL)
 		r->plan = *plan;
 	atomic_store(&r->session, session);

@@ -115,9 +115,13 @@ static void judge(struct ivb_stream_host *h, struct ivb_stream_frame *f)
 			 ivb_now_ns() - h->start_ns - f->ready_ns);
 }
 
+/* The producer's error; the ring's and this file's messages name the consumer "the guest": say who it is. */
 static int host_fail(struct ivb_stream_host *h, int err, const char *what)
 {
-	snprintf(h->why, sizeof(h->why), "%s", what);
+	if (h->consumer != NULL && strncmp(what, "the guest", 9) == 0)
+		snprintf(h->why, sizeof(h->why), "the %s%s", h->consumer, what + 9);
+	else
+		snprintf(h->why, sizeof(h->why), "%s", what);
 	return err;
 }
 
@@ -155,8 +159,9 @@ static void on_outcome(void *arg, const struct ivb_ring_outcome *o)
 		h->callback_error = h->on_frame(h->arg, f);
 	if (h->callback_error == 0 && f->error != NULL && strcmp(f->error, "accepted_corrupted_frame") == 0) {
 		/* The guest cannot have verified this frame: none of its results can be trusted. */
-		snprintf(h->why, sizeof(h->why), "the guest accepted frame %llu that the host corrupted on purpose",
-			 (unsigned long long)f->seq);
+		snprintf(h->why, sizeof(h->why), "the %s accepted frame %llu that the %s corrupted on purpose",
+			 h->consumer != NULL ? h->consumer : "guest", (unsigned long long)f->seq,
+			 h->consumer != NULL ? "guest" : "host");
 		h->callback_error = -EPROTO;
 	}
 }
@@ -417,10 +422,11 @@ uint32_t ivb_stream_check_copy(uint32_t verify, uint64_t seq, const uint8_t *cop
 /*
  * Read one taken frame as the ring's consume mode says and release it. In place, every read of the slot ends before
  * the release: until then the producer leaves the slot alone (block: it waits for the release; latest:
- * the slot is claimed). Returns the frame's status; *copy_ns and *verify_ns its times (copy 0 in place).
+ * the slot is claimed). Returns the frame's status, checked against `checksum`; *copy_ns and *verify_ns its
+ * times (copy 0 in place).
  */
 static uint32_t consume_frame(struct ivb_ring_consumer *c, uint8_t *scratch, const struct ivb_ring_frame *f,
-			      uint64_t *copy_ns, uint64_t *verify_ns, uint64_t *end_ns)
+			      const uint8_t *checksum, uint64_t *copy_ns, uint64_t *verify_ns, uint64_t *end_ns)
 {
 	uint64_t t0 = ivb_now_ns(), t1 = t0, t2;
 	const uint8_t *bytes = f->data;
@@ -431,7 +437,7 @@ static uint32_t consume_frame(struct ivb_ring_consumer *c, uint8_t *scratch, con
 		t1 = ivb_now_ns();
 		bytes = scratch;
 	}
-	status = ivb_stream_check_copy(c->g.verify, f->seq, bytes, f->size, f->checksum);
+	status = ivb_stream_check_copy(c->g.verify, f->seq, bytes, f->size, checksum);
 	t2 = ivb_now_ns();
 	*copy_ns = t1 - t0;
 	*verify_ns = t2 - t1;
@@ -444,6 +450,14 @@ int ivb_stream_consume(struct ivb_ring_consumer *c, uint8_t *scratch, struct ivb
 		       uint64_t timeout_ns, ivb_stream_check_fn check, void *check_arg,
 		       struct ivb_stream_guest_totals *t, char *why, size_t whylen)
 {
+	return ivb_stream_consume_with(c, scratch, bell, host_peer, timeout_ns, check, check_arg, NULL, t, why, whylen);
+}
+
+int ivb_stream_consume_with(struct ivb_ring_consumer *c, uint8_t *scratch, struct ivb_bell *bell, int peer,
+			    uint64_t timeout_ns, ivb_stream_check_fn check, void *check_arg,
+			    const struct ivb_stream_reader *reader, struct ivb_stream_guest_totals *t, char *why,
+			    size_t whylen)
+{
 	uint64_t deadline = ivb_now_ns() + timeout_ns;
 
 	memset(t, 0, sizeof(*t));
@@ -452,35 +466,46 @@ int ivb_stream_consume(struct ivb_ring_consumer *c, uint8_t *scratch, struct ivb
 		return guest_fail(why, whylen, -EINVAL, "a copying consumer needs a buffer to copy into");
 	for (;;) {
 		struct ivb_ring_frame f;
-		uint64_t copy_ns, verify_ns, end_ns;
-		uint32_t status;
+		struct ivb_stream_taken tk;
+		const uint8_t *checksum;
+		uint64_t skipped = c->skipped;
 		int ret;
 
-		/* Before every take: a host that publishes without pause must not keep us past a stop request. */
+		/* Before every take: a producer that publishes without pause must not keep us past a stop request. */
 		if (ivb_stop_requested)
 			return guest_fail(why, whylen, -EINTR, "stopped by a signal");
 		ret = ivb_ring_take(c, &f, why, whylen);
 		if (ret == 1)
 			break;
 		if (ret == 0) {
-			status = consume_frame(c, scratch, &f, &copy_ns, &verify_ns, &end_ns);
+			tk = (struct ivb_stream_taken){ .frame = &f, .taken_ns = ivb_now_ns() };
+			checksum = f.checksum;
+			if (reader != NULL && (ret = reader->expect(reader->arg, &f, &checksum, why, whylen)) < 0)
+				return ret;
+			tk.status = consume_frame(c, scratch, &f, checksum, &tk.copy_ns, &tk.verify_ns, &tk.released_ns);
+			tk.skipped = c->skipped - skipped;
 			t->taken++;
-			t->ok += status == IVB_FRAME_OK;
-			t->unverified += status == IVB_FRAME_UNVERIFIED;
-			t->bad += status == IVB_FRAME_BAD_STAMP || status == IVB_FRAME_BAD_CHECKSUM;
-			t->copy_ns_sum += copy_ns;
-			t->verify_ns_sum += verify_ns;
-			if (bell != NULL && ivb_ring_consumer_should_ring(c) && ivb_bell_ring(bell, host_peer) == 0)
+			t->ok += tk.status == IVB_FRAME_OK;
+			t->unverified += tk.status == IVB_FRAME_UNVERIFIED;
+			t->bad += tk.status == IVB_FRAME_BAD_STAMP || tk.status == IVB_FRAME_BAD_CHECKSUM;
+			t->copy_ns_sum += tk.copy_ns;
+			t->verify_ns_sum += tk.verify_ns;
+			if (bell != NULL && ivb_ring_consumer_should_ring(c) && ivb_bell_ring(bell, peer) == 0)
 				t->rings_sent++;
-			deadline = end_ns + timeout_ns; /* the release and a ring since: negligible */
+			if (reader != NULL && reader->on_frame != NULL && (ret = reader->on_frame(reader->arg, &tk)) < 0)
+				return ret;
+			deadline = tk.released_ns + timeout_ns; /* the release and a ring since: negligible */
 			continue;
 		}
 		if (ret != -EAGAIN)
 			return ret;
 		if (check != NULL && (ret = check(check_arg, why, whylen)) < 0)
 			return ret;
-		if (ivb_now_ns() >= deadline)
-			return guest_fail(why, whylen, -ETIMEDOUT, "the host published no frame and did not end the stream in time");
+		if (ivb_now_ns() >= deadline) {
+			snprintf(why, whylen, "the %s published no frame and did not end the stream in time",
+				 reader != NULL && reader->producer != NULL ? reader->producer : "host");
+			return -ETIMEDOUT;
+		}
 		if (bell != NULL) {
 			if (ivb_ring_consumer_sleep(c)) {
 				ret = ivb_bell_wait(bell, IVB_BELL_SLICE_NS);

@@ -89,6 +89,7 @@ struct ivb_stream_host {
 	bool corrupt;                 /* flip a payload byte of frame corrupt_frame after its checksum was taken */
 	uint64_t corrupt_frame;       /* counting from 0; the guest must fail it (a verification is needed) */
 	struct ivb_stream_host_totals totals;
+	const char *consumer;         /* who consumes, in the errors; NULL: the guest (the guest producer says "host") */
 	char why[256];
 	/*
 	 * The record of each slot's unresolved frame (a slot holds at most one, under both policies: under
@@ -121,6 +122,28 @@ struct ivb_stream_guest_totals {
 	uint64_t copy_ns_sum, verify_ns_sum;
 };
 
+/* What a consumer found in one frame it took and released, for its owner (the host's rows of a guest's frames). */
+struct ivb_stream_taken {
+	const struct ivb_ring_frame *frame;
+	uint32_t status;      /* enum ivb_ring_status, as released */
+	uint64_t taken_ns;    /* consumer clock: the take returned it */
+	uint64_t released_ns; /* consumer clock: just after its release */
+	uint64_t copy_ns, verify_ns;
+	uint64_t skipped;     /* latest: frames published before it that the consumer never took */
+};
+
+/*
+ * A consumer that trusts nothing the producer wrote (the host reading a guest's frames): the checksum each frame
+ * must have comes from `expect`, not from the ring; every frame taken reaches on_frame after its release.
+ */
+struct ivb_stream_reader {
+	/* The checksum frame f must have; an error (why set) ends the stream. */
+	int (*expect)(void *arg, const struct ivb_ring_frame *f, const uint8_t **checksum, char *why, size_t whylen);
+	int (*on_frame)(void *arg, const struct ivb_stream_taken *t); /* NULL: none; an error ends the stream */
+	void *arg;
+	const char *producer; /* who produces, in the errors ("guest") */
+};
+
 /*
  * Take frames from the ring until the host ends the stream, each as the ring's consume mode says: copy:
  * copy it into `scratch` (at least a slot's size), verify the copy, release it; inplace: verify it in its
@@ -133,6 +156,15 @@ struct ivb_stream_guest_totals {
 int ivb_stream_consume(struct ivb_ring_consumer *c, uint8_t *scratch, struct ivb_bell *bell, int host_peer,
 		       uint64_t timeout_ns, ivb_stream_check_fn check, void *check_arg,
 		       struct ivb_stream_guest_totals *t, char *why, size_t whylen);
+
+/*
+ * ivb_stream_consume with a reader (NULL: the guest's, which checks each frame against the checksum the host
+ * wrote with it). Returns as ivb_stream_consume, or the reader's error.
+ */
+int ivb_stream_consume_with(struct ivb_ring_consumer *c, uint8_t *scratch, struct ivb_bell *bell, int peer,
+			    uint64_t timeout_ns, ivb_stream_check_fn check, void *check_arg,
+			    const struct ivb_stream_reader *reader, struct ivb_stream_guest_totals *t, char *why,
+			    size_t whylen);
 
 /*
  * What one frame costs each side on private memory: the pipeline's limit in the same run.

@@ -485,11 +485,13 @@ STREAM_SIZES = {name: w * h * bpp // 8 for name, (w, h, bpp) in FRAMES.items()}
 
 
 def stream_rows(frame="4k", policy="block", verify="xxh3", seconds=3.5, period_ns=25_000_000, seed=51, dropped=(),
-                failed=(), rings=0, times=None, consume="copy"):
+                failed=(), rings=0, times=None, consume="copy", direction="host-to-guest"):
     """One stream's rows as host_writer writes them: frame i published at i * period_ns (+ up to 1 ms), until
     `seconds`. Consumed frames get times drawn around `times` ({"write", "wait", "latency", "copy", "verify"}:
     ns, each +-20%; verify 0 under --verify none; no copy when consume is inplace); frames in `dropped` have no
-    slot and no guest times; frames in `failed` have status bad_checksum and success 0."""
+    slot and no guest times; frames in `failed` have status bad_checksum and success 0. guest-to-host: the host
+    took frame i at its publish time, consumed it in the guest-time columns, and wrote nothing (no host write or
+    slot wait)."""
     rng = random.Random(seed)
     times = times or {"write": 2_000_000, "wait": 300_000, "latency": 6_000_000, "copy": 2_500_000, "verify": 800_000}
     size = STREAM_SIZES.get(frame) or int(frame.rstrip("B"))
@@ -500,10 +502,11 @@ def stream_rows(frame="4k", policy="block", verify="xxh3", seconds=3.5, period_n
     rows = []
     for i in range(int(seconds * 1e9 // period_ns)):
         row = {"frame_type": frame, "size_bytes": size, "policy": policy, "verify": verify, "consume": consume,
-               "frame": i,
+               "direction": direction, "frame": i,
                "publish_ns": i * period_ns + rng.randint(0, 1_000_000), "rings": rings, "dropped": 0, "success": 1}
         if i in dropped:
-            rows.append(dict(row, status="dropped", dropped=1, slot_wait_ns=0))
+            rows.append(dict(row, status="dropped", dropped=1,
+                             **({"slot_wait_ns": 0} if direction == "host-to-guest" else {})))
             continue
         row.update(slot=i % 3, host_write_ns=draw("write"), slot_wait_ns=draw("wait") if policy == "block" else 0,
                    latency_ns=draw("latency"), guest_verify_ns=draw("verify") if verify != "none" else 0,
@@ -514,6 +517,9 @@ def stream_rows(frame="4k", policy="block", verify="xxh3", seconds=3.5, period_n
         row["latency_ns"] = max(row["latency_ns"], row.get("guest_copy_ns", 0) + row["guest_verify_ns"])
         if i in failed:
             row.update(status="bad_checksum", success=0)
+        if direction == "guest-to-host":
+            row.pop("host_write_ns")
+            row.pop("slot_wait_ns")
         rows.append(row)
     return rows
 
@@ -535,7 +541,7 @@ def stream_record(rows, seconds=3, limit=None, host_cpu=None, guest_cpu_s=None, 
     limit = limit or {"host_write_ns": 1_000_000, "guest_copy_ns": 1_200_000, "guest_verify_ns": 400_000}
     return {
         "frame_type": first["frame_type"], "size_bytes": size, "policy": first["policy"], "verify": first["verify"],
-        "consume": first["consume"],
+        "consume": first["consume"], "direction": first.get("direction", "host-to-guest"),
         "slots": slots, "fps_target": fps_target, "seconds": seconds, "produced": len(rows),
         "consumed": len(consumed), "dropped": len(rows) - len(consumed),
         "failed": sum(r["success"] == 0 for r in rows), "unverified": sum(r["status"] == "unverified" for r in rows),

@@ -283,10 +283,126 @@ test_host_killed_mid_stream() {
 	pass "$name"
 }
 
+# guest-to-host: guest_reader produces through its mapping, host_writer checks each frame against the frames it
+# expanded from the seed. Block and latest, polling; the host's rows say the direction and carry no host write.
+test_g2h_block_and_latest() {
+	local name=g2h_block_and_latest out="$WORK/$1"
+	GUEST_ARGS=()
+	run_stream "$out/block" "${STREAM_ONLY[@]}" --stream-direction guest-to-host --stream-seconds 1 --stream-frames 64K \
+		--verify xxh3
+	[ "$host_rc" -eq 0 ] && [ "$guest_rc" -eq 0 ] || { fail "$name" "block: exit host $host_rc guest $guest_rc: $(tail -1 "$out/block/host.err")"; return; }
+	check_stream "$out/block" 's["direction"] == "guest-to-host" and m["options"]["stream_direction"] == "guest-to-host"' \
+		's["policy"] == "block" and s["dropped"] == 0 and s["failed"] == 0 and s["produced"] > 0' \
+		'all(r["status"] == "ok" and r["direction"] == "guest-to-host" for r in mine)' \
+		's["pipeline_limit"]["host_write_ns"] > 0 and s["pipeline_limit"]["guest_verify_ns"] > 0' \
+		|| { fail "$name" "block: stream figures"; return; }
+	grep -q "stream of 65536-byte frames to the host: [0-9]* produced, [0-9]* taken, 0 failed, 0 dropped, written through the shm mapping" \
+		"$out/block/guest.err" || { fail "$name" "block: guest: $(tail -2 "$out/block/guest.err")"; return; }
+	grep -q "stream 65536B from the guest: 3 slots, block, xxh3, read inplace" "$out/block/host.err" \
+		|| { fail "$name" "block: host: $(grep slots "$out/block/host.err")"; return; }
+	rm -f "$SHM"
+	run_stream "$out/latest" "${STREAM_ONLY[@]}" --stream-direction guest-to-host --stream-seconds 1 --stream-frames 1M \
+		--stream-policy latest --fps 100 --verify sha256 --consume copy
+	[ "$host_rc" -eq 0 ] && [ "$guest_rc" -eq 0 ] || { fail "$name" "latest: exit host $host_rc guest $guest_rc: $(tail -1 "$out/latest/host.err")"; return; }
+	# The checker holds the guest's pace (no frame taken before its time, none beyond the second's 100).
+	check_stream "$out/latest" 's["direction"] == "guest-to-host" and s["policy"] == "latest" and s["consume"] == "copy"' \
+		's["failed"] == 0 and s["produced"] > 0 and s["fps_target"] == 100' || { fail "$name" "latest: stream figures"; return; }
+	pass "$name"
+}
+
+# guest-to-host in doorbell mode: each side sleeps on its bell and the other rings it.
+test_g2h_doorbell() {
+	local name=g2h_doorbell out="$WORK/$1" sock server_pid
+	mkdir -p "$out"
+	chmod 700 "$out"
+	sock="$out/ivshmem.sock"
+	"$SERVER" --socket "$sock" --shm "$SHM" --size 32M --pid-file "$out/server.pid" 2>"$out/server.log" &
+	server_pid=$!
+	pids+=("$server_pid")
+	wait_for_line "$out/server.log" "listening" || { fail "$name" "server did not start"; return; }
+	GUEST_ARGS=(--mode doorbell --doorbell "$sock")
+	run_stream "$out/run" "${STREAM_ONLY[@]}" --stream-direction guest-to-host --stream-seconds 1 --stream-frames 1M \
+		--fps 50 --mode doorbell --doorbell "$sock"
+	stop_pid "$server_pid"
+	[ "$host_rc" -eq 0 ] && [ "$guest_rc" -eq 0 ] || { fail "$name" "exit host $host_rc guest $guest_rc: $(tail -1 "$out/run/host.err")"; return; }
+	check_stream "$out/run" 's["direction"] == "guest-to-host" and s["failed"] == 0 and s["dropped"] == 0' \
+		's["produced"] > 0' || { fail "$name" "stream figures"; return; }
+	pass "$name"
+}
+
+# guest-to-host --corrupt-frame: the guest flips a byte of frame 3 after its checksum; the host catches it
+# against its own checksum, the run completes, both exit 1.
+test_g2h_corrupt_frame_caught() {
+	local name=g2h_corrupt_frame_caught out="$WORK/$1"
+	GUEST_ARGS=()
+	run_stream "$out" "${STREAM_ONLY[@]}" --stream-direction guest-to-host --stream-seconds 1 --stream-frames 64K \
+		--fps 50 --verify sha256 --corrupt-frame 3
+	[ "$host_rc" -eq 1 ] && [ "$guest_rc" -eq 1 ] || { fail "$name" "exit host $host_rc guest $guest_rc, expected 1 and 1"; return; }
+	check_stream "$out" 's["failed"] == 1 and s["direction"] == "guest-to-host"' \
+		'[r["frame"] for r in mine if r["success"] == "0"] == ["3"]' \
+		'next(r for r in mine if r["frame"] == "3")["status"] == "bad_checksum"' || { fail "$name" "stream figures"; return; }
+	pass "$name"
+}
+
+# guest-to-host: either side killed mid-stream; the survivor stops within its timeout in one line, the host
+# keeps every row it took.
+test_g2h_killed_mid_stream() {
+	local name=g2h_killed_mid_stream out="$WORK/$1"
+	mkdir -p "$out/guest-killed" "$out/host-killed"
+	start_guest "$out/guest-killed/guest" --timeout 10
+	timeout "$LIMIT" "$HOST" --shm "$SHM" --size 32M --out "$out/guest-killed" --timeout 2 "${STREAM_ONLY[@]}" \
+		--stream-direction guest-to-host --stream-seconds 30 --stream-frames 1M --fps 100 \
+		>"$out/guest-killed/host.out" 2>"$out/guest-killed/host.err" &
+	host_pid=$!
+	pids+=("$host_pid")
+	wait_for_line "$out/guest-killed/host.err" "stream 1048576B from the guest" || { fail "$name" "the stream did not start"; return; }
+	kill -9 "$(pgrep -P "$guest_pid")" 2>/dev/null || kill -9 "$guest_pid"
+	wait_exit "$host_pid" 10
+	[ "$exit_rc" -eq 1 ] || { fail "$name" "guest killed: host exit $exit_rc"; return; }
+	grep -q "stream 1048576B: the guest published no frame and did not end the stream in time" "$out/guest-killed/host.err" \
+		|| { fail "$name" "guest killed: host said: $(tail -1 "$out/guest-killed/host.err")"; return; }
+	"$PYTHON" - "$out/guest-killed" <<'PY' || { fail "$name" "guest killed: rows were lost"; return; }
+import csv, json, sys
+s = json.load(open(f"{sys.argv[1]}/run.json"))["streams"][0]
+rows = list(csv.DictReader(open(f"{sys.argv[1]}/stream_results.csv")))
+assert s["direction"] == "guest-to-host" and not s["completed"] and len(rows) == s["consumed"] + s["dropped"] > 0
+assert sorted(int(r["frame"]) for r in rows) == list(range(len(rows))), "the rows are not frames 0..n-1"
+PY
+	rm -f "$SHM"
+	start_guest "$out/host-killed/guest" --timeout 2
+	timeout "$LIMIT" "$HOST" --shm "$SHM" --size 32M --out "$out/host-killed" --timeout 10 "${STREAM_ONLY[@]}" \
+		--stream-direction guest-to-host --stream-seconds 30 --stream-frames 1M --fps 100 \
+		>"$out/host-killed/host.out" 2>"$out/host-killed/host.err" &
+	host_pid=$!
+	pids+=("$host_pid")
+	wait_for_line "$out/host-killed/host.err" "stream 1048576B from the guest" || { fail "$name" "the second stream did not start"; return; }
+	kill -9 "$(pgrep -P "$host_pid")" 2>/dev/null || kill -9 "$host_pid"
+	wait_exit "$guest_pid" 10
+	[ "$exit_rc" -eq 1 ] || { fail "$name" "host killed: guest exit $exit_rc"; return; }
+	grep -q "stream: the host released no frame slot in time\|stream: the host did not finish" "$out/host-killed/guest.err" \
+		|| { fail "$name" "host killed: guest said: $(tail -2 "$out/host-killed/guest.err")"; return; }
+	pass "$name"
+}
+
+# --stream-direction takes host-to-guest or guest-to-host (both: not yet): one line, exit 2, before anything starts.
+test_direction_bad_value() {
+	local name=direction_bad_value rc value
+	for value in sideways both; do
+		rc=0
+		timeout "$LIMIT" "$HOST" --shm "$SHM-bad" --out "$WORK/bad-direction" --timeout 1 --connect-timeout 1 \
+			"${STREAM_ONLY[@]}" --stream-seconds 1 --stream-direction "$value" >/dev/null 2>"$WORK/bad-direction.err" || rc=$?
+		[ "$rc" -eq 2 ] && [ "$(wc -l <"$WORK/bad-direction.err")" -eq 1 ] && grep -q -- "--stream-direction" "$WORK/bad-direction.err" ||
+			{ fail "$name" "$value: exit $rc: $(cat "$WORK/bad-direction.err")"; return; }
+		[ ! -e "$SHM-bad" ] || { fail "$name" "$value: a region was made"; return; }
+	done
+	pass "$name"
+}
+
 for t in test_block_every_frame_verified test_latest_paced_counts_drops test_verify_none_is_said \
 	test_corrupt_frame_caught test_consume_modes test_consume_bad_value \
 	test_lockstep_then_stream test_doorbell_stream test_bad_options test_guest_killed_mid_stream \
-	test_guest_sigterm_mid_stream test_host_killed_mid_stream; do
+	test_guest_sigterm_mid_stream test_host_killed_mid_stream test_g2h_block_and_latest test_g2h_doorbell \
+	test_g2h_corrupt_frame_caught test_g2h_killed_mid_stream test_direction_bad_value; do
 	rm -f "$SHM"
 	"$t" "$t"
 done

@@ -207,6 +207,9 @@ static int run_against(const struct run_opts *o, const char *name)
 		cfg->stream_policy = o->stream_policy;
 		cfg->verify = o->verify;
 		cfg->consume = IVB_CONSUME_COPY;
+		cfg->stream_direction_arg = "host-to-guest";
+		cfg->stream_directions[0] = IVB_DIR_HOST_TO_GUEST;
+		cfg->ndirections = 1;
 		cfg->corrupt_frame_set = o->corrupt_frame_set;
 		cfg->corrupt_frame = o->corrupt_frame;
 	}

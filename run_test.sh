@@ -21,7 +21,10 @@ SHM_DEFAULT=$(ivb_default SHM_PATH_DEFAULT)
 SHM_SIZE_DEFAULT=$(ivb_default RUN_SHM_SIZE_DEFAULT)
 STREAM_SECONDS_DEFAULT=$(ivb_default RUN_STREAM_SECONDS_DEFAULT)
 STREAM_DIRECTION_DEFAULT=$(ivb_default RUN_STREAM_DIRECTION_DEFAULT)
-readonly SHM_DEFAULT SHM_SIZE_DEFAULT STREAM_SECONDS_DEFAULT STREAM_DIRECTION_DEFAULT
+RUN_MESSAGE_SIZES_DEFAULT=$(ivb_default RUN_MESSAGE_SIZES_DEFAULT)
+RUN_TRANSPORT_SECONDS_DEFAULT=$(ivb_default RUN_TRANSPORT_SECONDS_DEFAULT)
+readonly SHM_DEFAULT SHM_SIZE_DEFAULT STREAM_SECONDS_DEFAULT STREAM_DIRECTION_DEFAULT RUN_MESSAGE_SIZES_DEFAULT
+readonly RUN_TRANSPORT_SECONDS_DEFAULT
 readonly BOOT_TIMEOUT_DEFAULT=60
 # In the dev VM, vm/dev-guest.sh first copies and compiles guest_reader (minutes under TCG).
 readonly DEV_READY_TIMEOUT_DEFAULT=600
@@ -32,7 +35,7 @@ readonly GUEST_EXIT_GRACE=10
 
 usage() {
 	local d_iterations d_latency_frame d_bw_iterations d_frames d_ref_iterations d_timeout
-	local d_stream_frames d_slots d_stream_policy d_verify
+	local d_stream_frames d_slots d_stream_policy d_verify d_message_sizes
 	d_iterations=$(ivb_default ITERATIONS_DEFAULT)
 	d_latency_frame=$(ivb_default LATENCY_FRAME_DEFAULT)
 	d_bw_iterations=$(ivb_default BW_ITERATIONS_DEFAULT)
@@ -43,6 +46,7 @@ usage() {
 	d_stream_policy=$(ivb_default STREAM_POLICY_DEFAULT)
 	d_verify=$(ivb_default STREAM_VERIFY_DEFAULT)
 	d_timeout=$(ivb_default TIMEOUT_DEFAULT_S)
+	d_message_sizes=$(ivb_default MESSAGE_SIZES_DEFAULT)
 	cat <<EOF
 Usage: ./run_test.sh [OPTION]...
 Run one ivshmem-bench benchmark: host_writer on the host, guest_reader in a VM, results in results/<timestamp>/.
@@ -61,6 +65,17 @@ The run plan, for host_writer (guest_reader reads it from the region; host_write
   --stream-direction LIST
                          each stream frame once per direction: host-to-guest, guest-to-host
                          (default $STREAM_DIRECTION_DEFAULT here)
+  --transports LIST|all|none
+                         compare ivshmem with the other transports, each carrying the stream frames
+                         and the messages for --stream-seconds per test: in the bench VM
+                         virtio-serial, virtio-net and vsock (its devices are added to the VM; vsock
+                         needs /dev/vhost-vsock), in loopback unix, tcp[:PORT] and pipe; all: every
+                         one of the place, with host_writer's message sizes ($d_message_sizes). Default in
+                         the bench VM with a stream test: all, with --message-sizes $RUN_MESSAGE_SIZES_DEFAULT and
+                         $RUN_TRANSPORT_SECONDS_DEFAULT s per test over a VM transport (a short comparison); elsewhere none.
+                         A transport the machine cannot offer is skipped with its reason in
+                         run.json and the report
+  --message-sizes LIST   the small messages of the comparison (host_writer --message-sizes)
 Both programs:
   --timeout SECONDS      limit of every wait for the other side (default $d_timeout)
 Run:
@@ -69,6 +84,10 @@ Run:
                          word (polling, the default), or sleeping until the other rings: our
                          ivshmem_server, QEMU's ivshmem-doorbell and the guest's ivshmem_doorbell
                          driver (doorbell; default: \$IVSHMEM_MODE, else polling)
+  --doorbell-socket PATH doorbell mode through the ivshmem server already listening at PATH (QEMU's
+                         contrib ivshmem-server, or another) instead of ours; the region is the
+                         one it shares (--shm, if given, must be that file; --shm-size only sizes
+                         the bench VM's memory). Not with --vm dev: its server is its own
   --interval-us N        start messages N microseconds apart (16667: 60 fps) instead of back to back;
                          the waits in between show what each mode costs while idle
   --vm bench|dev|loopback
@@ -126,7 +145,12 @@ analysis=1
 repeat=
 map_study=1
 mode=${IVSHMEM_MODE:-polling}
+mode_given=
+doorbell_socket=
 interval_args=()
+transports=
+message_sizes=
+transport_seconds_args=()
 
 usage_error() {
 	ivb_log "$*"
@@ -183,9 +207,25 @@ while [ $# -gt 0 ]; do
 		plan_args+=("$1" "$2")
 		shift 2
 		;;
+	--transports)
+		need_value '^(all|none|[a-z-]+(:[0-9]+)?(,[a-z-]+(:[0-9]+)?)*)$' "$@"
+		transports=$2
+		shift 2
+		;;
+	--message-sizes)
+		need_value "$IVB_GUEST_ARG_RE" "$@"
+		message_sizes=$2
+		shift 2
+		;;
 	--mode)
 		need_value '^(polling|doorbell)$' "$@"
 		mode=$2
+		mode_given=1
+		shift 2
+		;;
+	--doorbell-socket)
+		need_value '^.+' "$@"
+		doorbell_socket=$2
 		shift 2
 		;;
 	--interval-us)
@@ -263,6 +303,12 @@ while [ $# -gt 0 ]; do
 done
 
 [[ $mode =~ ^(polling|doorbell)$ ]] || usage_error "IVSHMEM_MODE must be polling or doorbell, not '$mode'"
+if [ -n "$doorbell_socket" ]; then
+	[ "$mode" = doorbell ] || [ -z "$mode_given" ] || usage_error "--doorbell-socket is for --mode doorbell, not $mode"
+	[ "$vm" != dev ] || usage_error "--doorbell-socket is not for --vm dev: the dev VM's server is the one ./setup.sh started"
+	mode=doorbell
+	doorbell_socket=$(realpath -m -- "$doorbell_socket")
+fi
 if [ "$vm" = dev ]; then
 	[ -x "$TOP/vm/dev-guest.sh" ] ||
 		ivb_die "--vm dev needs vm/dev-guest.sh (the dev VM's guest runner), which is not in this tree yet; use --vm bench"
@@ -312,12 +358,32 @@ loopback)
 esac
 ivb_vm_check_guest_args "${guest_args[@]}" || exit 2
 
+# The transport comparison: the place's transports (IVB_VM_TRANSPORTS), all of them by default in the bench VM
+# with the short message list.
+if [ -z "$transports" ] && [ "$vm" = bench ] && [ "${stream_seconds:-$STREAM_SECONDS_DEFAULT}" -gt 0 ]; then
+	transports=all
+	message_sizes=${message_sizes:-$RUN_MESSAGE_SIZES_DEFAULT}
+	transport_seconds_args=(--transport-seconds "$RUN_TRANSPORT_SECONDS_DEFAULT")
+fi
+[ "$transports" != none ] || transports=
+[ "$transports" != all ] || transports=${IVB_VM_TRANSPORTS// /,}
+for name in ${transports//,/ }; do
+	[[ " $IVB_VM_TRANSPORTS " == *" ${name%%:*} "* ]] ||
+		usage_error "--transports: --vm $vm offers ${IVB_VM_TRANSPORTS// /, }, not '$name'"
+	# The VM transports' addresses are the VM's (vm/bench-vm.sh), not the user's.
+	[[ $name != *:* ]] || [ "${name%%:*}" = tcp ] || usage_error "--transports: only tcp takes a port, not '$name'"
+done
+[ -z "$transports" ] || [ "${stream_seconds:-$STREAM_SECONDS_DEFAULT}" -gt 0 ] ||
+	usage_error "--transports needs a stream test: each transport test lasts --stream-seconds"
+[ -z "$message_sizes" ] || [ -n "$transports" ] || usage_error "--message-sizes needs --transports"
+
 # State that cleanup() undoes.
 IVB_CON_PID=
 host_pid=
 IVB_SERVER_PID=
 IVB_SERVER_DIR=
 IVB_VM_REMOVE_AT_EXIT=
+IVB_VM_TMP=
 run_dir=
 
 # shellcheck disable=SC2317  # called by the EXIT trap
@@ -330,6 +396,7 @@ cleanup() {
 	ivb_vm_stop 10
 	ivb_ivserver_stop
 	[ -z "$IVB_VM_REMOVE_AT_EXIT" ] || rm -f -- "$IVB_VM_REMOVE_AT_EXIT"
+	[ -z "$IVB_VM_TMP" ] || rm -rf -- "$IVB_VM_TMP"
 	[ -z "$run_dir" ] || [ "$rc" -eq 0 ] || ivb_log "the output of this run is in $run_dir"
 	exit "$rc"
 }
@@ -351,9 +418,17 @@ cd "$TOP"
 make_targets=("$BUILD/host_writer")
 [ -z "$analysis" ] || make_targets+=(deps-analysis)
 ivb_vm_build "$BUILD" "$mode" "$driver" "${make_targets[@]}"
-[ "$mode" = polling ] || [ "$vm" = dev ] || ivb_ivserver_build "$SERVER" "$TOP" "$BUILD"
+[ "$mode" = polling ] || [ "$vm" = dev ] || [ -n "$doorbell_socket" ] || ivb_ivserver_build "$SERVER" "$TOP" "$BUILD"
 [ -n "$shm_given" ] || shm=${IVB_VM_DEFAULT_SHM:-$shm}
-ivb_vm_prepare_region "$shm" "$shm_bytes" "$shm_size"
+[ -z "$transports" ] || ivb_vm_transports "$transports"
+if [ -z "$doorbell_socket" ]; then
+	ivb_vm_prepare_region "$shm" "$shm_bytes" "$shm_size"
+else
+	# The server's region, at the server's size: nothing to prepare. Without --shm the programs take it from the
+	# server alone; with it, they check that it is that file.
+	IVB_VM_HOST_ARGS=()
+	[ -n "$shm_given" ] || shm=
+fi
 
 # A new folder results/<UTC timestamp>[-N]; mkdir fails if another run took the name first. With --repeat,
 # each run has a folder run-<i> in it.
@@ -376,13 +451,21 @@ vm_dir=$top_dir
 ivb_vm_meta
 meta=(--meta "vm=$vm" --meta "start_order=$order" --meta "repeat_count=$count" --meta "same_boot=$same_boot"
 	"${IVB_VM_META[@]}")
-host_cmd=("$BUILD/host_writer" --shm "$shm" "${plan_args[@]}" "${common_args[@]}" "${interval_args[@]}" --mode "$mode")
+host_cmd=("$BUILD/host_writer" ${shm:+--shm "$shm"} "${plan_args[@]}" "${common_args[@]}" "${interval_args[@]}" --mode "$mode")
 if [ "$mode" = doorbell ]; then
-	# The bench VM's and loopback's ivshmem server is ours (vm/ivserver.sh), the dev VM's setup.sh's.
-	ivb_vm_doorbell "$top_dir" "$shm" "$shm_bytes" "$SERVER"
+	# The bench VM's and loopback's ivshmem server is ours (vm/ivserver.sh) unless --doorbell-socket names one that
+	# runs; the dev VM's is setup.sh's, used the same way.
+	if [ -n "$doorbell_socket" ]; then
+		ivb_ivserver_use "$doorbell_socket"
+	else
+		ivb_vm_doorbell "$top_dir" "$shm" "$shm_bytes" "$SERVER"
+	fi
 	host_cmd+=(--doorbell "$IVB_VM_DOORBELL_SOCKET")
 fi
 host_cmd+=("${IVB_VM_HOST_ARGS[@]}")
+[ -z "$transports" ] || host_cmd+=(--transport "$IVB_VM_TRANSPORT_ARG")
+[ -z "$message_sizes" ] || host_cmd+=(--message-sizes "$message_sizes")
+host_cmd+=("${transport_seconds_args[@]}")
 # Before the user's --host-arg options, which may override it (e.g. --host-arg --map-study for every test).
 [ -z "$map_study" ] || host_cmd+=(--map-study=reference)
 

@@ -147,6 +147,7 @@ class Summary:
     bottleneck_latency: list = field(default_factory=list)
     bottleneck_bandwidth: list = field(default_factory=list)
     copy_study: list = field(default_factory=list)
+    transports: list = field(default_factory=list)  # (transports.TransportRatio, its sentence), for the answer
 
 
 @dataclass
@@ -173,6 +174,7 @@ class Run:
     stream: object = None  # stream_results.csv (ivbench_analysis/streams.py pairs it with run.json's streams)
     rejected_rows: list = field(default_factory=list)  # load.RejectedRow: rows left out, not clean CSV
     streams: object = None  # streams.StreamSet: made once, by streams.load_streams
+    transports: object = None  # transports.TransportSet: made once, by transports.load_transports
 
     def timings(self, test):
         """The timing table of a test in TESTS."""
@@ -181,5 +183,5 @@ class Run:
 
 # The transport comparison (transport_results.csv, run.json's transports): host_writer's --transport names and
 # the tests each carries (src/shared/transport.c).
-TRANSPORT_NAMES = ("ivshmem", "unix", "tcp", "pipe", "vsock")
+TRANSPORT_NAMES = ("ivshmem", "unix", "tcp", "pipe", "vsock", "virtio-serial", "virtio-net")
 TRANSPORT_TESTS = ("frames", "messages", "pingpong")

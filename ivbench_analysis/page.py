@@ -11,6 +11,7 @@ from .load import InputError, warn
 from .compare import RATIO_HEADER
 from .intervals import FASTER, SLOWER
 from .report.figures import HEADER, NOT_RELIABLE, figure_row
+from .report.text import TableLine
 from .safe_io import read_input, write_output
 
 REPORT_HTML = "report.html"
@@ -36,6 +37,9 @@ nav a { margin-right: 0.8em; }
 .plots img { max-width: 100%; height: auto; display: block; margin-bottom: 0.8em; border: 1px solid #ddd; }
 pre { font-size: 12px; line-height: 1.3; margin: 0; }
 table { border-collapse: collapse; font-size: 12px; }
+table.section { margin: 0.3em 0 0.5em 1.5em; }
+table.section.nested { margin-left: 3em; }
+td.suspect { color: #c00; font-weight: bold; }
 th, td { border: 1px solid #ccc; padding: 2px 6px; text-align: right; white-space: nowrap; }
 th:first-child, td:first-child { text-align: left; }
 tr.not-reliable td { color: #8a5a00; background: #fff8e6; }
@@ -45,6 +49,7 @@ tr.noisy td:first-child::after { content: " (noisy run)"; color: #a00; }
 .noplot { color: #777; font-style: italic; }
 """
 
+SUSPECT_CELL = '<td class="suspect">'
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
 
 
@@ -86,6 +91,34 @@ def without_table(lines, report):
     return lines[:header] + lines[header + 1 + len(report.ctx.headline.results):]
 
 
+def table_html(table):
+    """A section's table (report.text.Table) with the cells the text report prints."""
+    head = "".join(f"<th>{esc(h)}</th>" for h in table.header)
+    rows = "".join("<tr>" + "".join((SUSPECT_CELL if "SUSPECT" in c else "<td>") + f"{esc(c)}</td>" for c in row)
+                   + "</tr>" for row in table.rows)
+    nested = " nested" if len(table.indent) > 2 else ""
+    return f'<table class="section{nested}"><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>'
+
+
+def body_html(lines):
+    """A section's lines: each table (its lines are report.text.TableLine) as a table, the text between the
+    tables as preformatted text."""
+    out, text, table = [], [], None
+    for line in lines + [None]:
+        mine = line.table if isinstance(line, TableLine) else None
+        if mine is not None and mine is table:
+            continue
+        if text and (mine is not None or line is None):
+            out.append(f"<pre>{esc(chr(10).join(text))}</pre>")
+            text = []
+        if mine is not None:
+            out.append(table_html(mine))
+        elif line is not None:
+            text.append(line)
+        table = mine
+    return "".join(out)
+
+
 def notes_block(notes):
     if not notes:
         return ""
@@ -98,9 +131,9 @@ def section_html(report, item, plots):
     part = item.part
     if part.key == "headline":
         text = without_table(item.lines[3:], report)
-        body = figures_table(report.ctx.headline) + f"<pre>{esc(chr(10).join(text))}</pre>"
+        body = figures_table(report.ctx.headline) + body_html(text)
     else:
-        body = f"<pre>{esc(chr(10).join(item.lines[3:] if item.lines[:1] == [''] else item.lines))}</pre>"
+        body = body_html(item.lines[3:] if item.lines[:1] == [""] else item.lines)
     shown = [plots[name] for name in part.plots if name in plots]
     missing = [name for name in part.plots if name not in plots]
     figure_html = "".join(shown) + "".join(f'<p class="noplot">{esc(n)}: not written</p>' for n in missing)

@@ -4,16 +4,20 @@ that loading, statistics and the report text run without it."""
 import numpy as np
 
 from .intervals import UNRELIABLE_HALF_WIDTH
-from .manifest import is_tcg, lookup
+from .manifest import is_tcg, lookup, run_mode
 from .model import MAP_PHASES, PREFAULTED, WRITE_STUDY_CSV, variant_rank
 from .report.copy_study import study_table, variant_stats
+from .report.counters import plot_counters
 from .report.mapping import mapping_label, private_medians
+from .report.notification import plot_notification
+from .report.reference import plot_reference
 from .report.text import fmt_ratio
 from .report.transports import write_transports_plot
 from .safe_io import write_output
 from .stats import PERCENTILES, frames_by_size, mbps, successful
 from .streams import load_streams, stream_figures
-from .plot_files import BANDWIDTH_PNG, HEADLINE_PNG, LATENCY_PNGS, MAP_STUDY_PNG, STREAMING_PNG, WRITE_STUDY_PNG
+from .plot_files import (BANDWIDTH_PNG, COUNTERS_PNG, HEADLINE_PNG, LATENCY_PNGS, MAP_STUDY_PNG, NOTIFICATION_PNG,
+                         REFERENCE_PNG, STREAMING_PNG, WRITE_STUDY_PNG)
 
 
 def pyplot():
@@ -33,7 +37,12 @@ def run_caption(manifest):
         text = "unknown" if value in (None, "") else str(value)
         return "".join(ch if ch.isprintable() else "?" for ch in text)[:40]
     return (f"{get('meta', 'vm')}, accel {get('meta', 'accel')}, mapping {get('guest', 'mapping')} "
-            f"({get('guest', 'memory_type')})")
+            f"({get('guest', 'memory_type')}), mode {run_mode(manifest) or 'unknown'}")
+
+
+def run_title(what, manifest):
+    """A plot's title: what it shows, and under TCG that its timings are the emulator's."""
+    return what + ("\n(TCG: emulator timings, functional only)" if is_tcg(manifest) else "")
 
 
 def frame_words(size):
@@ -363,6 +372,13 @@ def write_plots(run, headline=None):
         written.append(BANDWIDTH_PNG)
     else:
         skipped.append(f"{BANDWIDTH_PNG} (no successful bandwidth iteration)")
+    for name, plot, why in ((REFERENCE_PNG, plot_reference, "no successful reference iteration"),
+                            (COUNTERS_PNG, plot_counters, "no per-phase counters of a successful message"),
+                            (NOTIFICATION_PNG, plot_notification, "no side's CPU time recorded")):
+        if plot(run, folder / name):
+            written.append(name)
+        else:
+            skipped.append(f"{name} ({why})")
     if run.write_study is not None and not study_table(run).empty:
         plot_write_study(run, folder / WRITE_STUDY_PNG)
         written.append(WRITE_STUDY_PNG)

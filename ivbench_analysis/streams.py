@@ -44,7 +44,7 @@ CONSUMED_REQUIRED = ("slot", "latency_ns", "guest_verify_ns")
 # The host's write of a frame: measured in host-to-guest only (in guest-to-host the guest wrote it).
 HOST_PRODUCER_ONLY = ("host_write_ns", "slot_wait_ns")
 GUEST_ONLY = ("latency_ns", "guest_copy_ns", "guest_verify_ns")
-ALWAYS_REQUIRED = ("frame", "publish_ns", "status")
+ALWAYS_REQUIRED = ("frame", "publish_ns", "status", "direction")
 POSITIVE_WHEN_CONSUMED = ("latency_ns",)
 # The guest's times of a frame: it copies and verifies between seeing the frame and releasing it, so both lie
 # inside the frame's latency (publish to release, host clock).
@@ -135,8 +135,11 @@ class Stream:
 
     @property
     def label(self):
-        label = f"{self.frame_type} {self.policy} {self.verify} {self.consume} {self.direction}"
-        return f"{label} consumer {self.consumer}" if self.several_consumers else label
+        """Its name in one line; a host-to-guest stream keeps the name it had before streams had a direction, and a
+        stream of one consumer the name it had before several."""
+        name = f"{self.frame_type} {self.policy} {self.verify} {self.consume}"
+        name = name if self.direction == H2G else f"{name} {self.direction}"
+        return f"{name} consumer {self.consumer}" if self.several_consumers else name
 
     @property
     def several_consumers(self):
@@ -262,7 +265,7 @@ def frame_checks(table, streams):
         flag(values.notna() & (values != values.round()), f"{col} is not a whole number")
     consumed = table["dropped"] == 0
     for col in ALWAYS_REQUIRED:
-        flag(table[col].isna() if col != "status" else table[col] == "", f"{col} is empty")
+        flag(table[col].isna() if col not in ("status", "direction") else table[col] == "", f"{col} is empty")
     for col in CONSUMED_REQUIRED:
         flag(consumed & table[col].isna(), f"{col} is empty for a consumed frame")
     host_wrote = table["direction"] == H2G

@@ -1,6 +1,7 @@
 # Bench VM: guest kernel, initramfs, `make test` and the VM tests.
 #   make kernel      fetch Debian's kernel into .cache/kernel/ (or check KERNEL=PATH)
-#   make initramfs   build/bench-initramfs.cpio: busybox, vm/init, the static guest_reader
+#   make initramfs   build/bench-initramfs.cpio: busybox, vm/init, the static guest_reader, the kernel's virtio
+#                    modules (the transports' devices; vm/kernel.sh --modules)
 #   make initramfs-doorbell
 #                    build/bench-initramfs-doorbell.cpio: the same and the ivshmem_doorbell driver
 #   make test        one benchmark run in the bench VM with run_test.sh's defaults, the seed's (src/shared/defaults.h);
@@ -25,14 +26,16 @@ kernel: | deps-vm
 
 initramfs: $(BENCH_INITRAMFS)
 # /bin/busybox is a prerequisite only once busybox-static is installed (deps-vm installs it).
-$(BENCH_INITRAMFS): vm/init vm/build-initramfs.sh $(BUILD)/guest_reader-static $(wildcard /bin/busybox) | deps-vm
-	vm/build-initramfs.sh --out $@ --guest-reader $(BUILD)/guest_reader-static
+# The modules come with the cached kernel: a kernel fetched later packs the archive again.
+$(BENCH_INITRAMFS): vm/init vm/build-initramfs.sh $(BUILD)/guest_reader-static $(wildcard /bin/busybox) \
+		$(wildcard .cache/kernel/*/modules/order) | deps-vm
+	vm/build-initramfs.sh --out $@ --guest-reader $(BUILD)/guest_reader-static --modules "$$(vm/kernel.sh --modules)"
 
 # doorbell-module decides itself whether the driver needs building (the kernel can change without our
 # sources), so this archive is packed on every call: ~0.1 s.
 initramfs-doorbell: $(BUILD)/guest_reader-static doorbell-module | deps-vm
 	@vm/build-initramfs.sh --out $(BENCH_INITRAMFS_DOORBELL) --guest-reader $(BUILD)/guest_reader-static \
-		--module $(DOORBELL_MODULE)
+		--module $(DOORBELL_MODULE) --modules "$$(vm/kernel.sh --modules)"
 
 # VM=dev runs the guest in the dev VM that ./setup.sh started instead of booting the bench VM; VM=loopback on
 # the host. REPEAT=N: N independent runs in one results folder.

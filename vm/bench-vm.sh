@@ -21,6 +21,12 @@ readonly IVB_BENCH_MAX_INIT_ARGS=30
 readonly IVB_BENCH_EXIT_RE='IVB-GUEST-EXIT [0-9]+'
 # After guest_reader's exit status, how long the guest may take to power off.
 readonly IVB_BENCH_POWEROFF_TIMEOUT=15
+# The transports this VM offers beside ivshmem (run_test.sh --transports): the host reaches the guest through
+# QEMU's devices, never through a socket or pipe of its own.
+readonly IVB_VM_TRANSPORTS="ivshmem virtio-serial virtio-net vsock"
+# virtio-net: QEMU's user network, its default guest address (hostfwd's target), set by vm/init from ivb.net=.
+readonly IVB_BENCH_NET=10.0.2.0/24
+readonly IVB_BENCH_GUEST_IP=10.0.2.15
 # run_test.sh --repeat N: one boot, vm/init runs guest_reader N times in a row (ivb.repeat=N on the kernel
 # command line), each a fresh process; IVB_VM_REPEAT is N (default 1).
 IVB_VM_SAME_BOOT=1
@@ -59,7 +65,7 @@ ivb_bench_start() {
 	local kernel=$1 initramfs=$2 shm=$3 bytes=$4 log=$5 qemu_err=$6 extra=$7
 	shift 7
 	[ "${1:-}" != -- ] || shift
-	local append="$IVB_BENCH_APPEND${extra:+ $extra}" bios=() device
+	local append="$IVB_BENCH_APPEND${extra:+ $extra}${IVB_BENCH_TRANSPORT_APPEND:+ $IVB_BENCH_TRANSPORT_APPEND}" bios=() device
 	[ -z "${IVB_VM_DOORBELL_SOCKET:-}" ] || append+=" ivb.doorbell=1"
 	[ "${IVB_VM_REPEAT:-1}" -le 1 ] || append+=" ivb.repeat=$IVB_VM_REPEAT"
 	[ $# -eq 0 ] || append+=" -- $*"
@@ -82,12 +88,73 @@ ivb_bench_start() {
 		"${QEMU:-qemu-system-x86_64}" -name ivb-bench -machine pc -accel "$IVB_ACCEL" -cpu "$IVB_CPU"
 		-smp "${VM_CPUS:-1}" -m "$memory"
 		-nodefaults -no-user-config -display none -nic none -no-reboot "${bios[@]}"
-		-kernel "$kernel" -initrd "$initramfs" -append "$append" "${device[@]}"
+		-kernel "$kernel" -initrd "$initramfs" -append "$append" "${device[@]}" "${IVB_BENCH_TRANSPORT_DEVICES[@]}"
 		-chardev "file,id=ivb-console,path=$log" -serial chardev:ivb-console
 	)
 	: >"$log"
 	IVB_QEMU_T0_US=$(ivb_now_us)
+	# The chardev socket QEMU creates is its user's only (its folder is too: ivb_vm_transports).
+	local mask
+	mask=$(umask)
+	umask 077
 	ivb_spawn_follow "$log" "$qemu_err" "${IVB_QEMU_CMD[@]}"
+	umask "$mask"
+}
+
+# The devices the transports need, and host_writer's --transport. Argument: the transports, comma-separated
+# (each of IVB_VM_TRANSPORTS; run_test.sh checks). Call after ivb_vm_build. Sets IVB_VM_TRANSPORT_ARG (host_writer's
+# --transport: virtio-serial:SOCKET, virtio-net:PORT), IVB_BENCH_TRANSPORT_DEVICES (QEMU's), IVB_BENCH_TRANSPORT_APPEND
+# (vm/init's ivb.net=) and IVB_VM_TMP (a private folder for the chardev socket, which the caller removes at exit).
+# A transport the VM cannot have stays in the list without its address: host_writer skips it with its reason;
+# this says why on stderr.
+ivb_vm_transports() {
+	local list=$1 name port cid out=()
+	IVB_BENCH_TRANSPORT_DEVICES=()
+	IVB_BENCH_TRANSPORT_APPEND=
+	IVB_VM_TMP=
+	local modules
+	modules=$(vm/kernel.sh --modules) || true
+	IVB_VM_TRANSPORT_ARG=
+	for name in ${list//,/ }; do
+		case $name in
+		virtio-serial | virtio-net)
+			if [ -z "$modules" ]; then
+				ivb_log "$name skipped: KERNEL=$KERNEL comes without its virtio modules (KERNEL_MODULES=DIR)"
+				out+=("$name")
+				continue
+			fi
+			;;
+		esac
+		# shellcheck disable=SC2054  # the commas belong to QEMU's option syntax
+		case $name in
+		virtio-serial)
+			# A unix socket path has at most 107 bytes: the chardev's lives in a short private folder.
+			[ -n "$IVB_VM_TMP" ] || IVB_VM_TMP=$(mktemp -d "${TMPDIR:-/tmp}/ivb-vm.XXXXXX")
+			IVB_BENCH_TRANSPORT_DEVICES+=(-device virtio-serial-pci,id=ivb-vser
+				-chardev "socket,id=ivb-serial,path=$IVB_VM_TMP/virtio-serial.sock,server=on,wait=off"
+				-device "virtserialport,bus=ivb-vser.0,chardev=ivb-serial,name=$(ivb_default SERIAL_PORT_NAME)")
+			out+=("virtio-serial:$IVB_VM_TMP/virtio-serial.sock")
+			;;
+		virtio-net)
+			# Forwarded from 127.0.0.1 only; restrict=on: the guest reaches nothing else.
+			port=$(ivb_free_port) || ivb_die "cannot find a free TCP port on 127.0.0.1"
+			IVB_BENCH_TRANSPORT_DEVICES+=(-netdev "user,id=ivb-net,net=$IVB_BENCH_NET,restrict=on,hostfwd=tcp:127.0.0.1:$port-$IVB_BENCH_GUEST_IP:$port"
+				-device virtio-net-pci,netdev=ivb-net)
+			IVB_BENCH_TRANSPORT_APPEND="ivb.net=$IVB_BENCH_GUEST_IP/${IVB_BENCH_NET#*/}"
+			out+=("virtio-net:$port")
+			;;
+		vsock)
+			# host_writer has no AF_VSOCK connection yet and says so; the device is there for it where it can be.
+			if [ -r /dev/vhost-vsock ] && [ -w /dev/vhost-vsock ] && [ -n "$modules" ]; then
+				cid=$((3 + $$ % 100000))
+				IVB_BENCH_TRANSPORT_DEVICES+=(-device "vhost-vsock-pci,guest-cid=$cid")
+			fi
+			out+=(vsock)
+			;;
+		*) out+=("$name") ;;
+		esac
+	done
+	IVB_VM_TRANSPORT_ARG=$(IFS=,; echo "${out[*]}")
 }
 
 # Stop the bench VM if it still runs, and its console follower (SIGKILL after LIMIT seconds, default 5). Sets

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Build the bench VM's initramfs: a static busybox, a few applet links, vm/init and the static guest_reader;
 # for doorbell mode also the ivshmem_doorbell driver (vm/init loads it when the kernel command line has
-# ivb.doorbell=1).
+# ivb.doorbell=1); with --modules, the virtio modules of the transports (vm/kernel.sh --modules), which vm/init
+# loads when the VM has a virtio device.
 # Reproducible: the same inputs give the same bytes (sorted file list, fixed modes, owners and mtimes,
 # cpio --reproducible). Uncompressed: the kernel unpacks it faster than it would decompress it under TCG.
-# Usage: vm/build-initramfs.sh --out FILE [--guest-reader PATH] [--module PATH] [--busybox PATH] [--init PATH]
+# Usage: vm/build-initramfs.sh --out FILE [--guest-reader PATH] [--module PATH] [--modules DIR] [--busybox PATH]
+#                              [--init PATH]
 set -euo pipefail
 
 IVB_PROG=build-initramfs.sh
@@ -12,18 +14,19 @@ IVB_PROG=build-initramfs.sh
 . "$(dirname "$0")/lib.sh"
 
 # The applets vm/init uses, plus ls and dmesg for whoever debugs a boot.
-readonly APPLETS="sh cat sed mount poweroff insmod tail ls dmesg"
+readonly APPLETS="sh cat sed mount poweroff insmod tail ls dmesg ip"
 # Every file gets this mtime; SOURCE_DATE_EPOCH overrides it as usual.
 readonly EPOCH=${SOURCE_DATE_EPOCH:-0}
 
 out=
 guest_reader=
 module=
+modules=
 busybox=/bin/busybox
 init=$(dirname "$0")/init
 
 usage() {
-	echo "usage: $0 --out FILE [--guest-reader PATH] [--module PATH] [--busybox PATH] [--init PATH]"
+	echo "usage: $0 --out FILE [--guest-reader PATH] [--module PATH] [--modules DIR] [--busybox PATH] [--init PATH]"
 }
 
 while [ $# -gt 0 ]; do
@@ -31,6 +34,7 @@ while [ $# -gt 0 ]; do
 	--out) out=${2:?--out needs a file}; shift 2 ;;
 	--guest-reader) guest_reader=${2:?--guest-reader needs a file}; shift 2 ;;
 	--module) module=${2:?--module needs a file}; shift 2 ;;
+	--modules) modules=${2?--modules needs a folder}; shift 2 ;; # empty: none (a KERNEL= without modules)
 	--busybox) busybox=${2:?--busybox needs a file}; shift 2 ;;
 	--init) init=${2:?--init needs a file}; shift 2 ;;
 	-h | --help) usage; exit 0 ;;
@@ -50,6 +54,7 @@ check_static "$busybox" "install busybox-static"
 [ -z "$guest_reader" ] || check_static "$guest_reader" "make build/guest_reader-static"
 [ -f "$init" ] || ivb_die "$init not found"
 [ -z "$module" ] || [ -f "$module" ] || ivb_die "$module not found (make doorbell-module)"
+[ -z "$modules" ] || [ -f "$modules/order" ] || ivb_die "$modules/order not found (vm/kernel.sh --modules)"
 
 stage=
 cleanup() { [ -z "$stage" ] || rm -rf -- "$stage" "$out.tmp"; }
@@ -69,6 +74,14 @@ if [ -n "$guest_reader" ]; then
 	chmod 0755 "$stage/bin/guest_reader"
 fi
 [ -z "$module" ] || install -m 0644 "$module" "$stage/ivshmem_doorbell.ko"
+if [ -n "$modules" ]; then
+	mkdir "$stage/modules"
+	install -m 0644 "$modules/order" "$stage/modules/order"
+	while read -r ko; do
+		install -m 0644 "$modules/$ko" "$stage/modules/$ko"
+	done <"$modules/order"
+	chmod 0755 "$stage/modules"
+fi
 chmod 0755 "$stage" "$stage/bin" "$stage/dev" "$stage/proc" "$stage/sys"
 find "$stage" -exec touch -h -d "@$EPOCH" {} +
 

@@ -18,6 +18,12 @@ IVB_VM_SAME_BOOT=
 # Guest arguments go over SSH, quoted: any will do.
 ivb_vm_check_guest_args() { :; }
 
+# The dev VM was started by ./setup.sh without the transports' devices: ivshmem only (run_test.sh --transports).
+readonly IVB_VM_TRANSPORTS="ivshmem"
+
+# host_writer's --transport: the list as it is. Sets IVB_VM_TRANSPORT_ARG.
+ivb_vm_transports() { IVB_VM_TRANSPORT_ARG=$1; }
+
 # Build what a run needs (the caller's MAKE_TARGETs; guest_reader is built in the guest) and read the running
 # dev VM's settings (shared memory file, accelerator, mode), written by ./setup.sh. Arguments: BUILD_DIR MODE
 # DRIVER MAKE_TARGET... (DRIVER unused: vm/dev-guest.sh loads the driver when the guest's options need it). Sets IVB_VM_DEFAULT_SHM (the VM's region file, the default of --shm); exits through ivb_die
@@ -46,12 +52,13 @@ ivb_vm_prepare_region() {
 # What run.json says about the VM. Sets IVB_VM_META (host_writer --meta arguments).
 ivb_vm_meta() { IVB_VM_META=(--meta "accel=${DEVVM_ACCEL:-unknown}"); }
 
-# Doorbell mode: the ivshmem server that ./setup.sh --mode doorbell started. Arguments: RUN_DIR SHM BYTES SERVER
-# (unused). Sets IVB_VM_DOORBELL_SOCKET.
+# Doorbell mode: the ivshmem server that ./setup.sh --mode doorbell started (DEVVM_SOCKET), used as run_test.sh
+# --doorbell-socket uses any running server (ivb_ivserver_use). Arguments: RUN_DIR SHM BYTES SERVER (unused).
+# Sets IVB_VM_DOORBELL_SOCKET.
 ivb_vm_doorbell() {
-	IVB_VM_DOORBELL_SOCKET=${DEVVM_SOCKET:-}
-	[ -S "$IVB_VM_DOORBELL_SOCKET" ] ||
-		ivb_die "the dev VM's ivshmem server socket ${IVB_VM_DOORBELL_SOCKET:-(none)} is gone: restart it (./setup.sh --mode doorbell)"
+	[ -S "${DEVVM_SOCKET:-}" ] ||
+		ivb_die "the dev VM's ivshmem server socket ${DEVVM_SOCKET:-(none)} is gone: restart it (./setup.sh --mode doorbell)"
+	ivb_ivserver_use "$DEVVM_SOCKET"
 }
 
 # Start guest_reader in the dev VM: vm/dev-guest.sh copies, compiles and runs it, writing RUN_DIR/guest.log

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Our ivshmem server (src/server/ivshmem_server.c) for doorbell mode, started the one way both run_test.sh (bench VM)
 # and setup.sh (dev VM) need it: built if it is ours, its socket in a private (0700) folder of its own, ready
-# within a limit or killed, stopped by pid. Source it after vm/lib.sh; it defines functions only.
+# within a limit or killed, stopped by pid; or a server already running, used as it is (ivb_ivserver_use).
+# Source it after vm/lib.sh; it defines functions only.
 # shellcheck disable=SC2034  # the IVB_SERVER_* variables set here are read by the scripts that source this file
 
 # How long the server may take to listen (it writes its pid file once the socket listens).
@@ -69,6 +70,16 @@ ivb_ivserver_start() {
 		ivb_die "the ivshmem server did not start: ${why:-it wrote no pid file within $IVB_SERVER_START_TIMEOUT s} (log: $log)"
 	fi
 	ivb_log "ivshmem server listening on $IVB_SERVER_SOCKET (log: $log)"
+}
+
+# Use an ivshmem server that is already running (QEMU's contrib ivshmem-server, the user's, the dev VM's):
+# nothing is started or stopped, and the region is the one that server shares (the programs map the fd it
+# hands them). Argument: SOCKET. Sets IVB_VM_DOORBELL_SOCKET; exits through ivb_die when SOCKET is not a socket.
+ivb_ivserver_use() {
+	local socket=$1
+	[ -S "$socket" ] || ivb_die "no ivshmem server's socket at ${socket:-(none)} (is the server running?)"
+	IVB_VM_DOORBELL_SOCKET=$socket
+	ivb_log "using the ivshmem server at $socket and the region it shares"
 }
 
 # Stop the server this shell started (IVB_SERVER_PID, a child: reaped; SIGKILL after 10 s) and remove its

@@ -5,7 +5,10 @@
 # the host), unpacked with dpkg-deb into .cache/kernel/, and reused by later runs.
 # The bzImage is XZ-compressed; under TCG its decompressor costs ~3 s of a ~5 s boot, so the vmlinux inside
 # is extracted once and booted through its PVH entry point, which QEMU starts directly.
-# Usage: vm/kernel.sh [CACHE_DIR]     (default: .cache/kernel next to this script's parent)
+# The virtio modules the bench VM's transports need (virtio-serial, virtio-net, vsock) are unpacked with it into
+# modules/, with modules/order listing them in the order they load.
+# Usage: vm/kernel.sh [--modules] [CACHE_DIR]     (default: .cache/kernel next to this script's parent)
+#   --modules   print the modules folder instead (nothing with KERNEL=, unless KERNEL_MODULES=DIR names one)
 set -euo pipefail
 
 IVB_PROG=kernel.sh
@@ -13,6 +16,16 @@ IVB_PROG=kernel.sh
 . "$(dirname "$0")/lib.sh"
 
 readonly META_PACKAGE=linux-image-amd64
+# The bench VM's virtio modules, each after what it needs (paths under lib/modules/<release>/kernel/).
+readonly MODULES="drivers/virtio/virtio_ring.ko drivers/virtio/virtio.ko drivers/virtio/virtio_pci_legacy_dev.ko
+drivers/virtio/virtio_pci_modern_dev.ko drivers/virtio/virtio_pci.ko drivers/char/virtio_console.ko net/core/failover.ko
+drivers/net/net_failover.ko drivers/net/virtio_net.ko net/vmw_vsock/vsock.ko
+net/vmw_vsock/vmw_vsock_virtio_transport_common.ko net/vmw_vsock/vmw_vsock_virtio_transport.ko"
+want_modules=
+if [ "${1:-}" = --modules ]; then
+	want_modules=1
+	shift
+fi
 readonly CACHE=${1:-$(cd "$(dirname "$0")/.." && pwd)/.cache/kernel}
 
 tmp=
@@ -68,11 +81,21 @@ fetch() {
 	version=$(dpkg-deb -f "$deb" Version)
 	dir=$CACHE/${pkg}_$version
 	mkdir -p "$tmp/x"
-	# Only /boot is needed; the modules (hundreds of MB) stay in the .deb.
-	dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$tmp/x" --wildcards './boot/*' ||
-		ivb_die "cannot unpack $deb"
-	local release
+	local release m
 	release=${pkg#linux-image-}
+	# Only /boot and the virtio modules are needed; the other modules (hundreds of MB) stay in the .deb.
+	local members=('./boot/*')
+	for m in $MODULES; do
+		members+=("./lib/modules/$release/kernel/$m")
+	done
+	dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$tmp/x" --wildcards "${members[@]}" ||
+		ivb_die "cannot unpack $deb"
+	mkdir "$tmp/x/modules"
+	for m in $MODULES; do
+		mv -- "$tmp/x/lib/modules/$release/kernel/$m" "$tmp/x/modules/"
+		basename "$m" >>"$tmp/x/modules/order"
+	done
+	rm -rf -- "$tmp/x/lib"
 	[ -f "$tmp/x/boot/vmlinuz-$release" ] || ivb_die "$deb has no boot/vmlinuz-$release"
 	if grep -qx 'CONFIG_PVH=y' "$tmp/x/boot/config-$release" 2>/dev/null &&
 		extract_vmlinux "$tmp/x/boot/vmlinuz-$release" "$tmp/x/boot/vmlinux-$release"; then
@@ -89,6 +112,12 @@ fetch() {
 # Print the value of KEY in a kernel.info file.
 info() { sed -n "s/^$2=//p" "$1/kernel.info"; }
 
+if [ -n "${KERNEL:-}" ] && [ -n "$want_modules" ]; then
+	[ -z "${KERNEL_MODULES:-}" ] || [ -f "$KERNEL_MODULES/order" ] ||
+		ivb_die "KERNEL_MODULES=$KERNEL_MODULES has no order file (the modules' names, in the order they load)"
+	echo "${KERNEL_MODULES:-}"
+	exit 0
+fi
 if [ -n "${KERNEL:-}" ]; then
 	if [ ! -f "$KERNEL" ] || [ ! -r "$KERNEL" ]; then
 		ivb_die "guest kernel not found: KERNEL=$KERNEL is not a readable file"
@@ -110,7 +139,8 @@ fi
 dir=
 if [ -n "$pkg" ]; then
 	dir=$(find "$CACHE" -mindepth 1 -maxdepth 1 -type d -name "${pkg}_*" | sort -rV | head -n 1)
-	if [ -z "$dir" ] || [ ! -f "$dir/kernel.info" ]; then
+	# A cache from before the modules were unpacked with the kernel is fetched again.
+	if [ -z "$dir" ] || [ ! -f "$dir/kernel.info" ] || [ ! -f "$dir/modules/order" ]; then
 		fetch "$pkg"
 	fi
 else
@@ -119,6 +149,10 @@ else
 	ivb_log "warning: apt-cache does not know $META_PACKAGE; using the cached $(basename "$dir")"
 fi
 
+if [ -n "$want_modules" ]; then
+	[ ! -f "$dir/modules/order" ] || echo "$dir/modules"
+	exit 0
+fi
 boot=$dir/$(info "$dir" boot)
 [ -f "$boot" ] || ivb_die "the kernel cache $dir is incomplete (no $boot); remove it and retry"
 echo "$boot"

@@ -23,6 +23,11 @@ ivb_default() {
 	echo "$value"
 }
 
+# Print a TCP port on 127.0.0.1 that nobody listens on now (the kernel's choice), for QEMU to forward.
+ivb_free_port() {
+	/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
 # Print a message prefixed with the calling script's name, on stderr.
 ivb_log() { echo "${IVB_PROG:-ivshmem-bench}: $*" >&2; }
 

@@ -13,6 +13,12 @@ IVB_VM_SAME_BOOT=
 # The region file of a loopback run, unless --shm names one: private to this run, removed at its end.
 IVB_LOOPBACK_SHM=/dev/shm/ivb-run-loopback-$$
 
+# The transports of one host (run_test.sh --transports); vm/bench-vm.sh's reach a VM.
+readonly IVB_VM_TRANSPORTS="ivshmem unix tcp pipe"
+
+# host_writer's --transport: the list as it is. Sets IVB_VM_TRANSPORT_ARG.
+ivb_vm_transports() { IVB_VM_TRANSPORT_ARG=$1; }
+
 # guest_reader's arguments are passed as they are.
 ivb_vm_check_guest_args() { :; }
 
@@ -50,7 +56,9 @@ ivb_vm_start() {
 	local dir=$1 shm=$2
 	shift 4
 	[ "${1:-}" != -- ] || shift
-	local args=(--shm "$shm" "$@")
+	# No SHM: the region is the one the ivshmem server shares (run_test.sh --doorbell-socket).
+	local args=("$@")
+	[ -z "$shm" ] || args=(--shm "$shm" "$@")
 	[ -z "${IVB_VM_DOORBELL_SOCKET:-}" ] || args+=(--doorbell "$IVB_VM_DOORBELL_SOCKET")
 	IVB_VM_CONSOLE=$dir/guest.log
 	: >"$IVB_VM_CONSOLE"

@@ -10,6 +10,7 @@ from .answer import answer_lines, answer_section
 from .environment import environment_section
 from .layout import RUN_PARTS, Context, Headline, Part, build_sections
 from .text import section
+from .transports import set_transports_section
 
 
 @dataclass
@@ -97,6 +98,7 @@ def set_parts(run_set):
         Part("runs", "Runs", runs_text),
         Part("environment", "Environment (first run)", lambda c: environment_section(first), at_end=True),
         by_key["headline"], by_key["noise"],
+        Part("transports", "Transports", lambda c: set_transports_section(run_set, c.summary)),
         Part("suspect", "SUSPECT figures", suspects),
     ]
 

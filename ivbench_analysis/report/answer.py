@@ -132,13 +132,15 @@ def mapping_lines(ctx):
 
 
 def transport_lines(ctx):
-    """The transports side by side, when a run measured them (headline figures keyed transport/...)."""
-    found = [r for r in ctx.headline.results if r.spec.key.startswith("transport/")]
-    if not found:
+    """Is ivshmem worth it: the TRANSPORTS section's sentence of the frames test against the transport closest
+    to ivshmem (the smallest ratio of frames/s), when the run (or set) compared transports."""
+    frames = [(r, sentence) for r, sentence in ctx.summary.transports if r.test == "frames" and r.ratio is not None]
+    if not frames:
         return []
-    text = "; ".join(f"{r.spec.label[len('transport '):] if r.spec.label.startswith('transport ') else r.spec.label}"
-                     f" {quote(r)}" for r in found[:3])
-    return [AnswerLine("transport", f"Transports: {text}", tuple(r.spec.key for r in found[:3]))]
+    _, sentence = min(frames, key=lambda pair: pair[0].ratio.ratio)
+    more = len(ctx.summary.transports) - 1
+    tail = f" (the transport closest to ivshmem; {more} more in TRANSPORTS)" if more else ""
+    return [AnswerLine("transport", f"Transports: {sentence}{tail}")]
 
 
 def bottleneck_lines(ctx):

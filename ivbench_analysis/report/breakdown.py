@@ -77,16 +77,18 @@ def ratio_line(name, slow_label, slow, fast_label, fast):
     )
 
 
+def comparison_figures(stages, reference_rows):
+    """Region stage vs the same work on private memory: (label, region median ns, private median ns) of each
+    stage that has a private counterpart."""
+    if reference_rows is None:
+        return []
+    return [(s.label, s.median, reference_rows[s.reference].median()) for s in stages if s.reference is not None]
+
+
 def comparison_rows(stages, reference_rows, size):
     """Region stage vs the same work on private memory (medians): label, ns, ns, ratio, MB/s, MB/s."""
-    rows = []
-    for s in stages:
-        if s.reference is None or reference_rows is None:
-            continue
-        private = reference_rows[s.reference].median()
-        rows.append([s.label, fmt(s.median), fmt(private), fmt(ratio(s.median, private), 2) + "x",
-                     fmt_mbps(mbps(size, s.median)), fmt_mbps(mbps(size, private))])
-    return rows
+    return [[label, fmt(region), fmt(private), fmt(ratio(region, private), 2) + "x", fmt_mbps(mbps(size, region)),
+             fmt_mbps(mbps(size, private))] for label, region, private in comparison_figures(stages, reference_rows)]
 
 
 def slower_stages(stages, reference_rows):

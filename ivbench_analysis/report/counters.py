@@ -1,4 +1,7 @@
-"""COUNTERS: the perf_event counters per message and per guest phase, joined with the timings."""
+"""COUNTERS: the perf_event counters per message and per guest phase, joined with the timings; counters.png
+draws the per-phase table."""
+
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -101,42 +104,91 @@ def group_order(rows):
     return list(groups[["test", "frame_type", "size_bytes"]].itertuples(index=False, name=None))
 
 
+@dataclass
+class PhaseCounters:
+    """The per-phase table's figures: the counters not measured, the columns (label, decimals) and per (test,
+    frame, phase) group: its label, its rows and each column's median."""
+    empty: list
+    columns: list
+    groups: list = field(default_factory=list)
+
+
+def phase_counter_figures(run, data):
+    """PhaseCounters of phase_performance.csv's rows of successful messages (None when there are none): the
+    one computation of the table and of counters.png."""
+    rows = drop_failed_messages(run, data)
+    if rows.empty:
+        return None
+    measured = [c for c in PHASE_COUNTERS if rows[c].notna().any()]
+    rows = rows.assign(task_clock_us=rows["task_clock_ns"] / 1e3)
+    sources = [("task_clock_us", "task_clock_us", 1), ("page_faults", "page_faults", 1),
+               ("context_switches", "ctx_switches", 1)]
+    sources += [(c, c, 0) for c in ("cpu_cycles", "instructions", "tlb_misses") if c in measured]
+    for label, _, numerator, denominator, scale in DERIVED_METRICS:
+        values = derived_values(rows, "", numerator, denominator, rows["size_bytes"]) * scale
+        if values.notna().any():
+            rows = rows.assign(**{label: values})
+            sources.append((label, label, 3))
+    out = PhaseCounters([c for c in PHASE_COUNTERS if c not in measured], [(h, d) for _, h, d in sources])
+    for test, frame, size in group_order(rows):
+        group = rows[(rows["test"] == test) & (rows["frame_type"] == frame)]
+        for phase in list(PHASES) + sorted(set(group["phase"]) - set(PHASES)):
+            cells = group[group["phase"] == phase]
+            if not cells.empty:
+                out.groups.append((test, frame, phase, len(cells), [cells[col].median() for col, _, _ in sources]))
+    return out
+
+
 def phase_counter_lines(run):
     data = run.phase_counters
     lines = ["", f"  Per guest phase ({PHASE_COUNTERS_CSV}; medians over the successful iterations; "
                  "task_clock in us; miss% = 100 * misses / references)"]
     if data is None:
         return lines + [f"    {PHASE_COUNTERS_CSV} not found or unreadable: no per-phase counters"]
-    rows = drop_failed_messages(run, data)
-    if rows.empty:
+    figures = phase_counter_figures(run, data)
+    if figures is None:
         return lines + ["    no rows for successful messages"]
-    measured = [c for c in PHASE_COUNTERS if rows[c].notna().any()]
-    empty = [c for c in PHASE_COUNTERS if c not in measured]
-    if empty:
-        lines.append(f"    not measured (empty): {', '.join(empty)}")
-    rows = rows.assign(task_clock_us=rows["task_clock_ns"] / 1e3)
-    columns = [("task_clock_us", "task_clock_us", 1), ("page_faults", "page_faults", 1),
-               ("context_switches", "ctx_switches", 1)]
-    columns += [(c, c, 0) for c in ("cpu_cycles", "instructions", "tlb_misses") if c in measured]
-    metrics = []
-    for label, _, numerator, denominator, scale in DERIVED_METRICS:
-        values = derived_values(rows, "", numerator, denominator, rows["size_bytes"]) * scale
-        if values.notna().any():
-            rows = rows.assign(**{label: values})
-            metrics.append(label)
-    table = []
-    for test, frame, size in group_order(rows):
-        group = rows[(rows["test"] == test) & (rows["frame_type"] == frame)]
-        for phase in list(PHASES) + sorted(set(group["phase"]) - set(PHASES)):
-            cells = group[group["phase"] == phase]
-            if cells.empty:
-                continue
-            line = [f"{test} {frame} {phase}", str(len(cells))]
-            line += [fmt(cells[col].median(), decimals) for col, _, decimals in columns]
-            line += [fmt(cells[m].median(), 3) for m in metrics]
-            table.append(line)
-    lines += fmt_table(["test frame phase", "n"] + [h for _, h, _ in columns] + metrics, table, indent="    ")
+    if figures.empty:
+        lines.append(f"    not measured (empty): {', '.join(figures.empty)}")
+    table = [[f"{test} {frame} {phase}", str(n)] + [fmt(v, d) for v, (_, d) in zip(medians, figures.columns)]
+             for test, frame, phase, n, medians in figures.groups]
+    lines += fmt_table(["test frame phase", "n"] + [h for h, _ in figures.columns], table, indent="    ")
     return lines
+
+
+def plot_counters(run, path):
+    """counters.png: the per-phase table's medians, one panel per column (x: the guest's phase, a bar per test
+    and frame); False when the run has no per-phase counters of a successful message."""
+    figures = None if run.phase_counters is None else phase_counter_figures(run, run.phase_counters)
+    if figures is None or not figures.groups:
+        return False
+    from ..plots import pyplot, run_title, save  # matplotlib only when plotting
+
+    plt = pyplot()
+    phases = list(dict.fromkeys(phase for _, _, phase, _, _ in figures.groups))
+    series = list(dict.fromkeys((test, frame) for test, frame, _, _, _ in figures.groups))
+    medians = {(test, frame, phase): values for test, frame, phase, _, values in figures.groups}
+    count = len(figures.columns)
+    across = min(count, 3)
+    fig, axes = plt.subplots(-(-count // across), across, figsize=(4.6 * across, 3.6 * -(-count // across)),
+                             squeeze=False)
+    width = 0.8 / len(series)
+    for k, (ax, (label, _)) in enumerate(zip(axes.flat, figures.columns)):
+        for j, (test, frame) in enumerate(series):
+            xs = np.arange(len(phases)) + (j - (len(series) - 1) / 2) * width
+            values = [medians.get((test, frame, phase), [np.nan] * count)[k] for phase in phases]
+            ax.bar(xs, values, width, label=f"{test} {frame}", color=f"C{j % 10}")
+        ax.set_xticks(range(len(phases)), phases, fontsize="small")
+        ax.set_title(f"median {label} per phase", fontsize="medium")
+        ax.set_ylabel(label)
+        ax.grid(True, axis="y", alpha=0.3)
+    for ax in list(axes.flat)[count:]:
+        ax.set_visible(False)
+    axes.flat[0].legend(fontsize="x-small")
+    fig.suptitle(run_title("Counters per guest phase (perf_event_open; medians over the successful iterations)",
+                           run.manifest))
+    save(fig, path, run.manifest)
+    return True
 
 
 def counter_sections(run):

@@ -14,8 +14,8 @@ from ..model import (
     BANDWIDTH_COUNTERS_CSV, BANDWIDTH_CSV, LATENCY_COUNTERS_CSV, LATENCY_CSV, MAP_STUDY_CSV, PHASE_COUNTERS_CSV,
     REFERENCE_CSV, WRITE_STUDY_CSV, Summary,
 )
-from ..plot_files import (BANDWIDTH_PNG, HEADLINE_PNG, LATENCY_PNGS, MAP_STUDY_PNG, STREAMING_PNG, TRANSPORTS_PNG,
-                          WRITE_STUDY_PNG)
+from ..plot_files import (BANDWIDTH_PNG, COUNTERS_PNG, HEADLINE_PNG, LATENCY_PNGS, MAP_STUDY_PNG, NOTIFICATION_PNG,
+                          REFERENCE_PNG, STREAMING_PNG, TRANSPORTS_PNG, WRITE_STUDY_PNG)
 from ..streams import STREAM_CSV
 from ..transports import TRANSPORT_CSV
 from .bandwidth import bandwidth_sections
@@ -97,16 +97,17 @@ RUN_PARTS = [
          ("latency/",)),
     Part("bandwidth", "Bandwidth test", lambda c: bandwidth_sections(c.run, c.summary), (BANDWIDTH_PNG,),
          (BANDWIDTH_CSV,), ("bandwidth/",)),
-    Part("reference", "Reference: private memory", lambda c: reference_sections(c.run), (), (REFERENCE_CSV,),
-         ("reference/",)),
+    Part("reference", "Reference: private memory", lambda c: reference_sections(c.run), (REFERENCE_PNG,),
+         (REFERENCE_CSV,), ("reference/",)),
     Part("streaming", "Stream", lambda c: streaming_section(c.run), (STREAMING_PNG,), (STREAM_CSV,), ("stream/",)),
-    Part("transports", "Transports", lambda c: transports_section(c.run), (TRANSPORTS_PNG,), (TRANSPORT_CSV,)),
+    Part("transports", "Transports", lambda c: transports_section(c.run, c.summary), (TRANSPORTS_PNG,),
+         (TRANSPORT_CSV,)),
     Part("copy", "Where the copy time goes", lambda c: copy_time_section(c.run, c.summary), (WRITE_STUDY_PNG,),
          (WRITE_STUDY_CSV,)),
     Part("mapping", "Mapping study", lambda c: mapping_study_section(c.run), (MAP_STUDY_PNG,), (MAP_STUDY_CSV,)),
-    Part("counters", "Counters", lambda c: counter_sections(c.run), (),
+    Part("counters", "Counters", lambda c: counter_sections(c.run), (COUNTERS_PNG,),
          (LATENCY_COUNTERS_CSV, BANDWIDTH_COUNTERS_CSV, PHASE_COUNTERS_CSV)),
-    Part("notification", "Notification and CPU", lambda c: notification_section(c.run)),
+    Part("notification", "Notification and CPU", lambda c: notification_section(c.run), (NOTIFICATION_PNG,)),
     Part("bottleneck", "Bottleneck", lambda c: bottleneck_section(c.run, c.summary)),
     Part("suspect", "SUSPECT figures", lambda c: suspect_section(c.findings)),
 ]

@@ -1,5 +1,5 @@
 """NOTIFICATION AND CPU: the mode, each side's CPU time against its wall time and per message, the
-doorbell's counts."""
+doorbell's counts; notification.png draws the CPU figures."""
 
 from ..manifest import MANIFEST_JSON, MODE_WORDS, SIDES, bell_record, cpu_record, lookup, run_interval, run_mode
 from ..stats import cpu_figures, latency_medians
@@ -34,6 +34,49 @@ def bell_line(bell, side):
             f"received, {bell['late_wakeups']} waits ended on a 50 ms slice instead of a ring")
 
 
+def side_cpu(manifest):
+    """Per side: (side, its cpu_record, stats.cpu_figures of it), both None when unusable: the one computation
+    of the section's table and of notification.png."""
+    out = []
+    for side in SIDES:
+        cpu = cpu_record(manifest, side)
+        out.append((side, cpu, None if cpu is None else cpu_figures(cpu)))
+    return out
+
+
+def plot_notification(run, path):
+    """notification.png: each side's CPU per message (ms, user and system) and its share of a core, as in the
+    table; False when no side has a usable CPU record."""
+    measured = [(side, cpu, f) for side, cpu, f in side_cpu(run.manifest) if cpu is not None]
+    if not measured:
+        return False
+    from ..plots import pyplot, run_title, save  # matplotlib only when plotting
+
+    plt = pyplot()
+    fig, (per_message, share) = plt.subplots(1, 2, figsize=(11, 4))
+    sides = [side for side, _, _ in measured]
+    user = [1000 * cpu["user_s"] / cpu["messages"] if cpu["messages"] else 0 for _, cpu, _ in measured]
+    system = [1000 * cpu["sys_s"] / cpu["messages"] if cpu["messages"] else 0 for _, cpu, _ in measured]
+    per_message.bar(sides, user, label="user", color="tab:blue")
+    per_message.bar(sides, system, bottom=user, label="system", color="tab:orange")
+    per_message.set_title("CPU per message (cpu_ms/msg)", fontsize="medium")
+    per_message.set_ylabel("ms per message (= CPU s per 1000)")
+    per_message.legend(fontsize="small")
+    share.bar(sides, [100 * (f["core_share"] or 0) for _, _, f in measured], color="tab:blue")
+    share.axhline(100, color="black", linewidth=0.8, linestyle="--", label="one core")
+    share.set_title("Share of a core (core_share: CPU / wall time)", fontsize="medium")
+    share.set_ylabel("core_share (%)")
+    share.legend(fontsize="small")
+    for ax in (per_message, share):
+        ax.grid(True, axis="y", alpha=0.3)
+    mode = run_mode(run.manifest)
+    frame = run.latency_frame_bytes
+    fig.suptitle(run_title(f"Notification and CPU: mode {mode or 'unknown'}, lock-step tests"
+                           + (f", latency frame {frame} B" if frame else ""), run.manifest))
+    save(fig, path, run.manifest)
+    return True
+
+
 def notification_section(run):
     """What each side's waiting cost: the mode, CPU time against wall time, per message, and the latency."""
     m = run.manifest
@@ -45,13 +88,11 @@ def notification_section(run):
     if mode is not None:
         lines.append(f"  {mode}: {MODE_WORDS[mode]}")
     rows, missing = [], []
-    for side in SIDES:
-        cpu = cpu_record(m, side)
+    for side, cpu, f in side_cpu(m):
         if cpu is None:
             rows.append([side] + ["n/a"] * 6)
             missing.append(f"  {missing_cpu(m, side)}")
             continue
-        f = cpu_figures(cpu)
         rows.append([side, fmt(cpu["user_s"], 3), fmt(cpu["sys_s"], 3), fmt(cpu["wall_s"], 3),
                      fmt_share(f["core_share"]), f"{cpu['messages']:.0f}", fmt(f["per_1000_s"], 3)])
     lines += fmt_table(["side", "user_s", "sys_s", "wall_s", "core_share", "messages", "cpu_ms/msg"], rows)

@@ -5,7 +5,7 @@ frames, CPU and rings per frame; bottleneck sentences only where the figures sho
 from ..manifest import MANIFEST_JSON, TCG_WARNING, is_tcg
 from ..model import BANDWIDTH_CSV
 from ..streams import (
-    DIRECTION_ARROWS, LATENCY_PERCENTILES, STREAM_CSV, guest_work, is_doorbell, load_streams, lockstep_fps,
+    G2H, H2G, LATENCY_PERCENTILES, STREAM_CSV, guest_work, is_doorbell, load_streams, lockstep_fps,
     stream_figures,
 )
 from .text import fmt, fmt_ratio, section
@@ -18,6 +18,8 @@ AT_LIMIT = 0.9
 MAJOR_SHARE = 0.5
 # The stream's copy out of a slot against the same copy on private memory: name it from this ratio on.
 REGION_COPY_FACTOR = 1.5
+# Which way the frames went, as the section says it (no arrow: "->" starts a bottleneck sentence here).
+DIRECTION_TEXT = {H2G: "host to guest", G2H: "guest to host"}
 # How the consumer read each frame, as the report says it.
 CONSUME_TEXT = {"inplace": "read in place (verified in its slot, no copy)",
                 "copy": "copied out (the copy verified)"}
@@ -40,8 +42,8 @@ def head_line(stream, rec):
     size = stream.size_bytes
     size_text = f"{size} bytes ({size / 1e6:.2f} MB)" if size else "size unknown"
     paced = rec.get("fps_target")
-    arrow = DIRECTION_ARROWS.get(stream.direction, "direction not recorded")
-    parts = [f"  Stream {stream.number}: {stream.frame_type}, {size_text}, {arrow}, policy {stream.policy}, "
+    direction = DIRECTION_TEXT.get(stream.direction, "direction not recorded")
+    parts = [f"  Stream {stream.number}: {stream.frame_type}, {size_text}, {direction}, policy {stream.policy}, "
              f"verify {stream.verify}",
              CONSUME_TEXT.get(stream.consume, "consume mode not recorded"),
              f"{rec['slots']} slots" if "slots" in rec else "slots not recorded",
@@ -108,7 +110,8 @@ def latency_line(stream, f):
             "its own clock, so this direction has no publish-to-release latency"
             if stream.guest_produced else "latency (ms, host clock from publish to release")
     if not f.latency:
-        return f"    {what.split(' (')[0]}: n/a (no consumed frame with one)"
+        name = what.split(" (")[0]
+        return f"    {name}: n/a (no consumed frame with a {name})"
     values = "  ".join(f"p{p:g} {ms(f.latency[p])}" for p in LATENCY_PERCENTILES)
     return f"    {what}, {f.latency_n} consumed frames): {values}"
 
@@ -234,12 +237,12 @@ def streaming_section(run):
     if not found.streams:
         return lines if unusable else lines + ["  no stream test in this run (host_writer --stream-seconds S runs one)"]
     lines += ["  The producer writes frame n+1 into a ring of slots while the consumer still reads frame n: in place",
-              "  (it verifies the frame in its slot) or copied out first (it verifies the copy). host -> guest: the",
-              "  host produces; guest -> host: the guest writes through its mapping and the host checks each frame",
+              "  (it verifies the frame in its slot) or copied out first (it verifies the copy). host to guest: the",
+              "  host produces; guest to host: the guest writes through its mapping and the host checks each frame",
               "  against frames it made itself from the same seed. frames/s and MB/s (1 MB = 1e6 B): sustained =",
               "  median over the full 1-second windows from the stream's start, slowest = the slowest of them,",
-              "  overall = consumed frames / duration. Latency: host clock only, host -> guest from publishing a",
-              "  frame to seeing the guest release it; guest -> host the host's hold (take to release)."]
+              "  overall = consumed frames / duration. Latency: host clock only, host to guest from publishing a",
+              "  frame to seeing the guest release it; guest to host the host's hold (take to release)."]
     tcg = is_tcg(run.manifest)
     if tcg:
         lines.append(f"  ! {TCG_WARNING}: the stream's figures say that it works, not how fast")
@@ -263,8 +266,8 @@ def direction_lines(streams):
                 continue
             a, b = best_fps(stream_figures(g2h)), best_fps(stream_figures(h2g))
             if a is not None and b:
-                out.append(f"  Directions side by side: stream {g2h.number} (guest -> host) runs at {fmt_ratio(a / b)} "
-                           f"the frames/s of stream {h2g.number} (host -> guest), {fmt(a)} against {fmt(b)}")
+                out.append(f"  Directions side by side: stream {g2h.number} (guest to host) runs at {fmt_ratio(a / b)} "
+                           f"the frames/s of stream {h2g.number} (host to guest), {fmt(a)} against {fmt(b)}")
             break
     return [""] + out if out else []
 

@@ -1,4 +1,8 @@
-"""Formatting of numbers and tables for the report: n/a for missing values, SUSPECT beside implausible rates."""
+"""Formatting of numbers and tables for the report: n/a for missing values, SUSPECT beside implausible rates.
+A table's lines know their table (TableLine), so that report.html shows as a table the very cells the text
+report prints."""
+
+from dataclasses import dataclass
 
 import pandas as pd
 
@@ -21,14 +25,36 @@ def fmt_size(size):
     return f"{size:.0f} bytes ({size / 1e6:.6f} MB, {size / 2**20:.6f} MiB)"
 
 
+@dataclass(frozen=True, eq=False)
+class Table:
+    """A table's cells as printed: the header, the rows, and how far the text indents it."""
+    header: tuple
+    rows: tuple
+    indent: str
+
+
+class TableLine(str):
+    """One printed line of a table (a plain str to the text report) that knows its Table and its row (-1: the
+    header), for report.html."""
+    table: Table
+    row: int
+
+    def __new__(cls, text, table, row):
+        line = super().__new__(cls, text)
+        line.table, line.row = table, row
+        return line
+
+
 def fmt_table(header, rows, indent="  "):
-    """Columns padded to their widest cell: the first left-aligned, the rest right-aligned."""
-    cells = [header] + [[str(c) for c in row] for row in rows]
+    """Columns padded to their widest cell: the first left-aligned, the rest right-aligned. Each line is a
+    TableLine."""
+    cells = [[str(c) for c in header]] + [[str(c) for c in row] for row in rows]
+    table = Table(tuple(cells[0]), tuple(tuple(row) for row in cells[1:]), indent)
     widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
     lines = []
-    for row in cells:
+    for number, row in enumerate(cells, start=-1):
         parts = [row[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(row[1:], widths[1:])]
-        lines.append(indent + "  ".join(parts).rstrip())
+        lines.append(TableLine(indent + "  ".join(parts).rstrip(), table, number))
     return lines
 
 

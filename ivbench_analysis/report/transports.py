@@ -3,10 +3,11 @@ transport its frames/s, MB/s, latency percentiles, CPU per frame and messages/s,
 in one sentence, and the transports skipped with their reason; transports.png draws the same.
 Self-contained: transports_section(run) returns the section's lines, plot_transports draws the PNG."""
 
+from ..intervals import MIN_INTERVAL_SAMPLES
 from ..manifest import TCG_WARNING, is_tcg
 from ..plot_files import TRANSPORTS_PNG
 from ..streams import LATENCY_PERCENTILES
-from ..transports import TRANSPORT_CSV, UNITS, load_transports, ratio_sentences
+from ..transports import TRANSPORT_CSV, UNITS, load_transports, ratio_sentence, transport_ratios
 from .text import fmt, fmt_ratio, fmt_table, section
 
 TITLE = "TRANSPORTS (is ivshmem worth it?)"
@@ -31,7 +32,16 @@ def table(figures):
     return fmt_table(header, rows)
 
 
-def transports_lines(tset, tcg):
+def sentences_of(runs_figures, summary):
+    """ivshmem's ratio over each transport in words; summary (model.Summary) gets each TransportRatio with its
+    sentence, for the answer."""
+    found = [(r, ratio_sentence(r, fmt_ratio)) for r in transport_ratios(runs_figures)]
+    if summary is not None:
+        summary.transports = found
+    return [sentence for _, sentence in found]
+
+
+def transports_lines(tset, tcg, summary=None):
     """The section's lines from the loaded comparison (pure: the tests call it on synthetic sets)."""
     lines = section(TITLE)
     lines.append("  The same frames (sequence stamp first, random content made before the clock) and the same")
@@ -48,20 +58,45 @@ def transports_lines(tset, tcg):
         lines += table(tset.figures)
     else:
         lines.append("  no transport test recorded")
-    sentences = ratio_sentences(tset.figures, fmt_ratio)
+    sentences = sentences_of([tset.figures], summary)
     if sentences:
-        lines.append("  ivshmem against each, from this run:")
+        lines.append("  ivshmem against each, from this run ([low-high]: 95% interval over its windows or round")
+        lines.append(f"  trips, where there are {MIN_INTERVAL_SAMPLES} or more):")
         lines += ["    " + s for s in sentences]
-    for name, (status, reason) in tset.entries.items():
-        if status != "ran":
-            lines.append(f"  {name}: {status}" + (f": {reason}" if reason else ""))
-    return lines
+    return lines + not_run_lines(tset)
 
 
-def transports_section(run):
+def not_run_lines(tset):
+    return [f"  {name}: {status}" + (f": {reason}" if reason else "")
+            for name, (status, reason) in tset.entries.items() if status != "ran"]
+
+
+def set_transports_section(run_set, summary=None):
+    """TRANSPORTS over the runs of a set: ivshmem's ratio over each transport with its interval over the runs
+    (each run's own report has its table); no lines when no run compared transports."""
+    loaded = [(label, load_transports(run)) for run, label in zip(run_set.runs, run_set.labels)]
+    compared = [(label, tset) for label, tset in loaded if tset is not None]
+    if not compared:
+        return []
+    lines = section(f"{TITLE}: over {len(compared)} run{'s' if len(compared) > 1 else ''}")
+    lines.append("  ivshmem's ratio over each transport: medians of the samples of all runs (rates: the 1-second")
+    lines.append("  windows; ping-pong: the round trips; CPU: one figure per run), [low-high]: the 95% interval of")
+    lines.append("  the ratio, runs resampled together for both sides (same-run bootstrap, then the samples within")
+    lines.append(f"  each run); none below {MIN_INTERVAL_SAMPLES} samples. Each run's own report has the table.")
+    if any(is_tcg(run.manifest) for run in run_set.runs):
+        lines.append(f"  ! {TCG_WARNING}: the comparison is functional only")
+    sentences = sentences_of([tset.figures for _, tset in compared], summary)
+    lines += ["    " + s for s in sentences] or ["  no test ran on ivshmem and another transport in the same run"]
+    left = [label for label, tset in loaded if tset is None]
+    if left:
+        lines.append(f"  no transports compared in {', '.join(left)}")
+    return lines + not_run_lines(compared[0][1])
+
+
+def transports_section(run, summary=None):
     """The TRANSPORTS section, or no lines when the run compared no transports."""
     tset = load_transports(run)
-    return [] if tset is None else transports_lines(tset, is_tcg(run.manifest))
+    return [] if tset is None else transports_lines(tset, is_tcg(run.manifest), summary)
 
 
 def plot_transports(tset, path, tcg):

@@ -4,6 +4,7 @@
  *   guest_options.c  the options
  *   guest_map.c      mapping the region: the /dev/shm file (loopback) or BAR2 of the PCI device
  *   guest_serve.c    the message loop: the phases of each message, the stream consumer, the run's summary
+ *   guest_produce.c  a guest-to-host stream: the guest producing through its mapping
  *   guest_transport.c a transport message: the same frames over a socket or FIFOs (transport.h)
  *   map_study.c      the same phases through each mapping of BAR2 (uc, wc, wb)
  *   pci.c            finding the ivshmem device and mapping its BAR2
@@ -32,6 +33,7 @@ struct ivb_reader_config {
 	const char *sysfs_root;
 	bool doorbell_mode;
 	const char *doorbell; /* a server's socket or the driver's file; NULL: the driver's file of our device */
+	bool server_region;   /* loopback doorbell mode through a server: the region is the one it shares */
 	const char *dev_dir;  /* where the driver's files are (/dev) */
 	bool wc;
 	bool wb;              /* through our driver's /dev/ivshmem-region */
@@ -68,6 +70,13 @@ void ivb_reader_parse_args(int argc, char **argv, struct ivb_reader_config *cfg)
 
 /* Map the region the options name (the /dev/shm file, or BAR2 of the PCI device). Returns: 0, or a negative errno after saying why. */
 int ivb_reader_map_region(const struct ivb_reader_config *cfg, struct ivb_mapping *map);
+
+/*
+ * Loopback doorbell mode: map the region the ivshmem server bell joined shares; --shm, if given, must name that
+ * file. name gets the region's name for messages. Returns: 0, or a negative errno after saying why.
+ */
+int ivb_reader_map_server_region(const struct ivb_reader_config *cfg, const struct ivb_bell *bell,
+				 struct ivb_mapping *map, char *name, size_t name_len);
 
 /* What the host learns of the mapping: its kind, size, device, memory type, and the guest's kernel. */
 void ivb_reader_describe(const struct ivb_mapping *map, struct ivb_guest_info *info);

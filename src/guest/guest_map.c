@@ -1,9 +1,11 @@
 /* guest_map.c: mapping the region: the host's /dev/shm file in loopback, or BAR2 of the ivshmem PCI device
  * (uncached, write-combining, or write-back through our driver). */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/utsname.h>
+#include <unistd.h>
 
 #include "clock.h"
 #include "guest.h"
@@ -66,6 +68,40 @@ int ivb_reader_map_region(const struct ivb_reader_config *cfg, struct ivb_mappin
 	if (ret < 0)
 		fprintf(stderr, PROG ": cannot map BAR2 of %s through %s: %s\n", bdf, cfg->wc ? "resource2_wc" : "resource2",
 			ret == -ENOENT && cfg->wc ? "no resource2_wc (BAR2 not prefetchable?)" : strerror(-ret));
+	return ret;
+}
+
+int ivb_reader_map_server_region(const struct ivb_reader_config *cfg, const struct ivb_bell *bell,
+				 struct ivb_mapping *map, char *name, size_t name_len)
+{
+	int fd = bell->link.shm_fd, ret;
+
+	if (bell->dev_fd >= 0 || fd < 0) {
+		fprintf(stderr, PROG ": --doorbell %s is not an ivshmem server: loopback (--shm) needs a server's socket\n",
+			cfg->doorbell);
+		return -EINVAL;
+	}
+	ivb_fd_name(fd, name, name_len);
+	if (cfg->shm_path != NULL) {
+		ret = ivb_shm_same_file(fd, cfg->shm_path);
+		if (ret <= 0) {
+			fprintf(stderr, PROG ": the ivshmem server at %s shares %s, not --shm %s (%s): both sides would run "
+				"on different memory; give --shm the server's file, or leave --shm out\n", cfg->doorbell, name,
+				cfg->shm_path, ret == 0 ? "another file" : strerror(-ret));
+			return ret == 0 ? -EXDEV : ret;
+		}
+	}
+	/* The link keeps its own fd: the mapping gets a copy. */
+	fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	ret = ivb_shm_map_fd(fd, false, map);
+	if (ret < 0) {
+		close(fd);
+		fprintf(stderr, PROG ": cannot map %s, the region of the ivshmem server at %s: %s\n", name, cfg->doorbell,
+			ret == -EINVAL ? "not a regular file of a usable size" :
+			ret == -EACCES ? "others may read it and it is not ours to make private" : strerror(-ret));
+	}
 	return ret;
 }
 

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli.h"
 #include "defaults.h"
@@ -32,8 +33,9 @@ static void usage(FILE *out)
 		"                         until the host rings (doorbell: in a VM through the\n"
 		"                         ivshmem_doorbell driver's /dev/ivshmem-doorbell of the mapped\n"
 		"                         device; in loopback through an ivshmem server, see --doorbell)\n"
-		"  --doorbell PATH        doorbell mode through PATH: an ivshmem server's socket (loopback)\n"
-		"                         or the driver's file\n"
+		"  --doorbell PATH        doorbell mode through PATH: an ivshmem server's socket (loopback:\n"
+		"                         the region is the one the server shares; --shm, if given, must\n"
+		"                         be that file) or the driver's file\n"
 		"  --dev-dir DIR          where the driver's files are (default /dev)\n"
 		"  --help                 show this help and exit\n"
 		"\n"
@@ -59,6 +61,7 @@ void ivb_reader_parse_args(int argc, char **argv, struct ivb_reader_config *cfg)
 		{ NULL, 0, NULL, 0 },
 	};
 	bool map_given = false, polling_asked = false;
+	struct stat st;
 	int opt;
 
 	*cfg = (struct ivb_reader_config){ .sysfs_root = IVB_PCI_SYSFS_DEFAULT, .dev_dir = "/dev", .timeout_s = IVB_TIMEOUT_DEFAULT_S,
@@ -102,4 +105,9 @@ void ivb_reader_parse_args(int argc, char **argv, struct ivb_reader_config *cfg)
 		ivb_die_usage(PROG, "--doorbell is for --mode doorbell, not polling");
 	if (cfg->doorbell_mode && cfg->shm_path != NULL && cfg->doorbell == NULL)
 		ivb_die_usage(PROG, "loopback doorbell mode needs --doorbell SOCKET (the ivshmem server's)");
+	/* A server's socket (or nothing yet: it may be starting) rather than the driver's file: loopback, on the
+	 * region the server shares. */
+	if (cfg->doorbell_mode && cfg->doorbell != NULL && cfg->device == NULL && !map_given &&
+	    (cfg->shm_path != NULL || stat(cfg->doorbell, &st) < 0 || !S_ISCHR(st.st_mode)))
+		cfg->server_region = true;
 }

@@ -19,7 +19,7 @@
 
 /*
  * Doorbell mode: the given socket or file; in a VM by default the driver's file of the device we
- * mapped. Returns: 0, or -1 after saying why.
+ * mapped (map; NULL: nothing mapped yet, a server's region to come). Returns: 0, or -1 after saying why.
  */
 static int join_doorbell(const struct ivb_reader_config *cfg, const struct ivb_mapping *map, struct ivb_bell *bell)
 {
@@ -27,7 +27,7 @@ static int join_doorbell(const struct ivb_reader_config *cfg, const struct ivb_m
 	int ret;
 
 	if (cfg->doorbell != NULL)
-		ret = ivb_bell_open(bell, cfg->doorbell, map->device[0] ? map->device : NULL,
+		ret = ivb_bell_open(bell, cfg->doorbell, map != NULL && map->device[0] ? map->device : NULL,
 				    cfg->timeout_s * IVB_NS_PER_SEC, why, sizeof(why));
 	else
 		ret = ivb_bell_open_device_of(bell, cfg->dev_dir, map->device, why, sizeof(why));
@@ -57,24 +57,36 @@ int main(int argc, char **argv)
 	struct ivb_cpu_span cpu = { 0 }; /* no span without a host */
 	struct ivb_reader_tally t = { 0 };
 	struct ivb_reader_workspace w;
-	char missing[512];
+	char missing[512], region_name[4096];
 	int ret;
 
 	ivb_reader_parse_args(argc, argv, &cfg);
 	const struct ivb_first_contact contact = { cfg.connect_timeout_s * IVB_NS_PER_SEC,
 						   IVB_CONNECT_NOTICE_S * IVB_NS_PER_SEC, waiting_for_host, NULL };
 	ivb_install_stop_signals();
-	if (ivb_reader_map_region(&cfg, &map) < 0)
+	if (cfg.server_region) {
+		/* The server's region is the one to map: join it first. */
+		if (join_doorbell(&cfg, NULL, &bell) < 0)
+			return IVB_EXIT_FAILURE;
+		if (ivb_reader_map_server_region(&cfg, &bell, &map, region_name, sizeof(region_name)) < 0) {
+			ivb_bell_close(&bell);
+			return IVB_EXIT_FAILURE;
+		}
+		cfg.shm_path = region_name;
+	} else if (ivb_reader_map_region(&cfg, &map) < 0) {
 		return IVB_EXIT_FAILURE;
+	}
 	if (map.size < IVB_REGION_MIN_SIZE) {
 		fprintf(stderr, PROG ": the region has %zu bytes, less than the %u a header and a page need\n", map.size,
 			IVB_REGION_MIN_SIZE);
+		if (cfg.server_region)
+			ivb_bell_close(&bell);
 		ivb_unmap(&map);
 		return IVB_EXIT_FAILURE;
 	}
 	/* Pre-faulted before the first message: no page fault may fall inside phase C. */
 	memset(&w, 0, sizeof(w));
-	ivb_map_set_init(&w.study, &map, cfg.shm_path, cfg.sysfs_root, cfg.dev_dir);
+	ivb_map_set_init(&w.study, &map, cfg.sysfs_root, cfg.dev_dir);
 	w.g = &g;
 	ivb_perf_open(&w.perf);
 	ivb_perf_describe_missing(&w.perf, missing, sizeof(missing));
@@ -85,7 +97,7 @@ int main(int argc, char **argv)
 		ivb_map_kind_name(map.kind), map.device[0] ? " of " : " ", map.device[0] ? map.device : cfg.shm_path,
 		map.size, info.memtype, ivb_flush_method());
 
-	if (cfg.doorbell_mode && join_doorbell(&cfg, &map, &bell) < 0) {
+	if (cfg.doorbell_mode && !cfg.server_region && join_doorbell(&cfg, &map, &bell) < 0) {
 		ivb_unmap(&map);
 		return IVB_EXIT_FAILURE;
 	}

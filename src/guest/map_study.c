@@ -2,18 +2,19 @@
 #include "map_study.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "pci.h"
 #include "phases.h"
 
-void ivb_map_set_init(struct ivb_map_set *s, struct ivb_mapping *primary, const char *shm_path,
-		      const char *sysfs_root, const char *dev_dir)
+void ivb_map_set_init(struct ivb_map_set *s, struct ivb_mapping *primary, const char *sysfs_root,
+		      const char *dev_dir)
 {
 	memset(s, 0, sizeof(*s));
 	s->primary = primary;
-	s->shm_path = shm_path;
 	s->sysfs_root = sysfs_root;
 	s->dev_dir = dev_dir;
 	for (unsigned i = 0; i < IVB_MAP_STUDY_MAX - 1; i++)
@@ -26,13 +27,26 @@ void ivb_map_set_close(struct ivb_map_set *s)
 		ivb_unmap(&s->extra[i]);
 }
 
+/* Loopback: the file the primary mapping has open, mapped again (by its fd: the same file, whatever its path). */
+static int map_file_again(const struct ivb_mapping *primary, struct ivb_mapping *m)
+{
+	int fd = fcntl(primary->fd, F_DUPFD_CLOEXEC, 0), ret;
+
+	if (fd < 0)
+		return -errno;
+	ret = ivb_shm_map_fd(fd, false, m);
+	if (ret < 0)
+		close(fd);
+	return ret;
+}
+
 /* Make one more mapping of the region, of the given kind. Returns: 0, or a negative errno. */
 static int map_again(const struct ivb_map_set *w, enum ivb_map_kind kind, struct ivb_mapping *m)
 {
 	const char *bdf = w->primary->device;
 
 	switch (kind) {
-	case IVB_MAP_SHM: return ivb_shm_open(w->shm_path, 0, NULL, m);
+	case IVB_MAP_SHM: return map_file_again(w->primary, m);
 	case IVB_MAP_RESOURCE2: return ivb_pci_map_bar2(w->sysfs_root, bdf, false, m);
 	case IVB_MAP_RESOURCE2_WC: return ivb_pci_map_bar2(w->sysfs_root, bdf, true, m);
 	case IVB_MAP_REGION_WB: return ivb_pci_map_region_wb(w->sysfs_root, w->dev_dir, bdf, m);

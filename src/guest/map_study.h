@@ -11,7 +11,6 @@
 
 struct ivb_map_set {
 	struct ivb_mapping *primary;   /* the mapping the guest runs on */
-	const char *shm_path;          /* loopback: the file */
 	const char *sysfs_root, *dev_dir;
 	struct ivb_mapping extra[IVB_MAP_STUDY_MAX - 1]; /* the ones the study made (fd -1: none) */
 	struct ivb_mapping *study[IVB_MAP_STUDY_MAX];    /* the primary, then the others it could make */
@@ -23,8 +22,8 @@ struct ivb_map_set {
 };
 
 /* Nothing is mapped until the first study. */
-void ivb_map_set_init(struct ivb_map_set *s, struct ivb_mapping *primary, const char *shm_path,
-		      const char *sysfs_root, const char *dev_dir);
+void ivb_map_set_init(struct ivb_map_set *s, struct ivb_mapping *primary, const char *sysfs_root,
+		      const char *dev_dir);
 
 /*
  * Phases A-C (and D, which checks the data reads the same) of the message's size bytes through

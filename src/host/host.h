@@ -3,7 +3,8 @@
  *   host_writer.c  main: set-up, one cleanup path
  *   host_options.c the options and the plan they make
  *   host_run.c     the exchange loop the latency, bandwidth and reference tests share
- *   host_stream.c  the stream test: frames through a ring of slots (ring.h, stream.h)
+ *   host_stream.c  the stream test: frames through a ring of slots (ring.h, stream.h), the host producing
+ *   host_consume.c a guest-to-host stream: the host consuming and checking the guest's frames
  *   host_transport.c the same frames and messages over the other transports (transport.h)
  *   host_rows.c    the rows each output file gets (host_rows.h)
  *   host_output.c  the output folder, the CSV files, run.json
@@ -30,7 +31,8 @@
 #define PROG "host_writer"
 
 struct ivb_host_config {
-	const char *shm_path;
+	const char *shm_path; /* --shm; in doorbell mode, once joined, the name of the server's region */
+	bool shm_given;       /* --shm was given: a server's region must be that file */
 	uint64_t size; /* 0: the file's size, or the default for a new file */
 	const char *out_dir;
 	uint64_t iterations;
@@ -79,7 +81,10 @@ struct ivb_host_config {
 	uint32_t transports[IVB_MAX_TRANSPORTS]; /* enum ivb_transport, in the order given */
 	size_t ntransports;
 	char transport_skip[IVB_MAX_TRANSPORTS][160]; /* why a transport cannot run here; empty: it can */
+	uint64_t transport_seconds; /* each connection test's; 0: stream_seconds */
 	uint32_t tcp_port;      /* 0: the kernel's choice */
+	uint32_t net_port;      /* virtio-net: the port QEMU forwards from 127.0.0.1 to the guest */
+	char serial_socket[IVB_TP_PATH_LEN]; /* virtio-serial: QEMU's chardev socket */
 	const char *message_sizes_arg;
 	struct ivb_frame message_sizes[IVB_MAX_FRAMES];
 	size_t nmessage_sizes;
@@ -101,6 +106,7 @@ struct ivb_run {
 	char guest_summary_why[IVB_WHY_LEN];
 	char why[4096 + IVB_WHY_LEN]; /* why the run stopped (a path and a reason fit), for stderr and run.json */
 	char host_counters_missing[512], guest_counters_missing[512];
+	char region_name[4096]; /* doorbell mode: the server's region as the kernel names it (cfg.shm_path) */
 	bool guest_counters_reported;
 	uint8_t *frame;     /* private source of each message */
 	uint8_t *reference; /* private destination of the host's reference copy */

@@ -75,9 +75,11 @@ static void usage(FILE *out)
 		"Usage: " PROG " [OPTION]...\n"
 		"Send random frames through an ivshmem region to guest_reader and time every stage.\n"
 		"\n"
-		"  --shm PATH             region file (default " IVB_SHM_PATH_DEFAULT ")\n"
+		"  --shm PATH             region file (default " IVB_SHM_PATH_DEFAULT "; in doorbell mode the\n"
+		"                         ivshmem server's region, which must then be PATH)\n"
 		"  --size BYTES           region size; K, M, G suffixes are KiB, MiB, GiB\n"
-		"                         (default: the file's size, or 64M for a new file)\n"
+		"                         (default: the file's size, or 64M for a new file; in doorbell\n"
+		"                         mode the server's region's, which it must then be)\n"
 		"  --out DIR              folder for the CSVs and run.json (default " IVB_OUT_DIR_DEFAULT ")\n"
 		"  --iterations N         latency test iterations (default %u; 0 skips the test)\n"
 		"  --latency-frame F      frame of the latency test (default " IVB_LATENCY_FRAME_DEFAULT ")\n"
@@ -103,7 +105,8 @@ static void usage(FILE *out)
 		"                         rings through an ivshmem server (doorbell; the guest must use it\n"
 		"                         too)\n"
 		"  --doorbell SOCKET      doorbell mode through the ivshmem server at SOCKET (default\n"
-		"                         $XDG_RUNTIME_DIR/ivshmem-bench/ivshmem.sock, as ivshmem_server)\n"
+		"                         $XDG_RUNTIME_DIR/ivshmem-bench/ivshmem.sock, as ivshmem_server);\n"
+		"                         the region is the one the server shares (ours, QEMU's or another)\n"
 		"  --interval-us N        start messages N microseconds apart, as a stream at a frame rate\n"
 		"                         would (16667: 60 fps); both sides wait idle in between (default 0:\n"
 		"                         back to back)\n"
@@ -143,10 +146,14 @@ static void usage(FILE *out)
 		"                         (a slot unreleased, a claim held) and the others go on; DURATION is\n"
 		"                         a count with s, ms or us (default " IVB_CONSUMER_TIMEOUT_DEFAULT ")\n"
 		"  --transport LIST       compare transports: ivshmem (the stream test), unix (AF_UNIX stream),\n"
-		"                         tcp[:PORT] (127.0.0.1; no port: the kernel's choice), pipe (FIFOs),\n"
-		"                         vsock (skipped here, with its reason in run.json and the report);\n"
-		"                         each other than ivshmem carries the stream frames and the messages\n"
-		"                         for --stream-seconds each (default " IVB_TRANSPORTS_DEFAULT ")\n"
+		"                         tcp[:PORT] (127.0.0.1; no port: the kernel's choice), pipe (FIFOs);\n"
+		"                         to a VM guest virtio-serial:SOCKET (QEMU's chardev socket),\n"
+		"                         virtio-net:PORT (QEMU's port forwarded from 127.0.0.1) and vsock (skipped\n"
+		"                         here, with its reason in run.json and the report); each other than\n"
+		"                         ivshmem carries the stream frames and the messages for\n"
+		"                         --transport-seconds each (default " IVB_TRANSPORTS_DEFAULT ")\n"
+		"  --transport-seconds S  how long each test over a transport other than ivshmem runs (default:\n"
+		"                         --stream-seconds)\n"
 		"  --message-sizes LIST   small messages over each transport, streamed and in ping-pong, byte\n"
 		"                         counts with K, M suffixes (default " IVB_MESSAGE_SIZES_DEFAULT ")\n"
 		"  --corrupt-iteration N  testing: flip a byte of measured message N after hashing it\n"
@@ -170,7 +177,7 @@ void ivb_host_parse_args(int argc, char **argv, struct ivb_host_config *cfg)
 	       OPT_WARMUP, OPT_TIMEOUT, OPT_CONNECT_TIMEOUT, OPT_META, OPT_NO_COUNTERS, OPT_WRITE_STUDY, OPT_MAP_STUDY,
 	       OPT_DOORBELL, OPT_MODE, OPT_INTERVAL, OPT_CORRUPT, OPT_CORRUPT_FRAME, OPT_STREAM_SECONDS, OPT_STREAM_FRAMES, OPT_SLOTS,
 	       OPT_FPS, OPT_STREAM_POLICY, OPT_VERIFY, OPT_CONSUME, OPT_STREAM_DIRECTION, OPT_CONSUMERS,
-	       OPT_CONSUMER_TIMEOUT, OPT_STALL_CONSUMER, OPT_TRANSPORT, OPT_MESSAGE_SIZES, OPT_HELP };
+	       OPT_CONSUMER_TIMEOUT, OPT_STALL_CONSUMER, OPT_TRANSPORT, OPT_TRANSPORT_SECONDS, OPT_MESSAGE_SIZES, OPT_HELP };
 	static const struct option options[] = {
 		{ "shm", required_argument, NULL, OPT_SHM },
 		{ "size", required_argument, NULL, OPT_SIZE },
@@ -203,6 +210,7 @@ void ivb_host_parse_args(int argc, char **argv, struct ivb_host_config *cfg)
 		{ "consumers", required_argument, NULL, OPT_CONSUMERS },
 		{ "consumer-timeout", required_argument, NULL, OPT_CONSUMER_TIMEOUT },
 		{ "transport", required_argument, NULL, OPT_TRANSPORT },
+		{ "transport-seconds", required_argument, NULL, OPT_TRANSPORT_SECONDS },
 		{ "message-sizes", required_argument, NULL, OPT_MESSAGE_SIZES },
 		{ "stall-consumer", required_argument, NULL, OPT_STALL_CONSUMER },
 		{ "help", no_argument, NULL, OPT_HELP },
@@ -239,7 +247,10 @@ void ivb_host_parse_args(int argc, char **argv, struct ivb_host_config *cfg)
 	opterr = 0; /* our own one-line messages, not getopt's */
 	while ((opt = getopt_long(argc, argv, ":", options, NULL)) != -1) {
 		switch (opt) {
-		case OPT_SHM: cfg->shm_path = optarg; break;
+		case OPT_SHM:
+			cfg->shm_path = optarg;
+			cfg->shm_given = true;
+			break;
 		case OPT_SIZE:
 			if (ivb_parse_size(optarg, IVB_REGION_MIN_SIZE, SIZE_MAX, &cfg->size) < 0)
 				ivb_die_usage(PROG, "--size needs a byte count of at least %u (suffixes K, M, G), not '%s'",
@@ -316,6 +327,10 @@ void ivb_host_parse_args(int argc, char **argv, struct ivb_host_config *cfg)
 		case OPT_CONSUMER_TIMEOUT: timeout_arg = optarg; break;
 		case OPT_STALL_CONSUMER: stall_arg = optarg; break;
 		case OPT_TRANSPORT: cfg->transports_arg = optarg; break;
+		case OPT_TRANSPORT_SECONDS:
+			cfg->transport_seconds =
+				ivb_parse_count_or_die(PROG, "--transport-seconds", optarg, 1, IVB_MAX_STREAM_SECONDS);
+			break;
 		case OPT_MESSAGE_SIZES: cfg->message_sizes_arg = optarg; break;
 		case OPT_HELP: usage(stdout); exit(IVB_EXIT_OK);
 		case ':': ivb_die_usage(PROG, "%s needs a value", argv[optind - 1]);

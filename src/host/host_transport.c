@@ -75,25 +75,62 @@ static bool plan_test(const struct ivb_host_config *cfg, size_t i, struct tp_tes
 	return false;
 }
 
-/* One item of --transport: a name, or tcp:PORT. */
+#define TRANSPORT_LIST "ivshmem, unix, tcp[:PORT], pipe, vsock, virtio-serial[:SOCKET], virtio-net[:PORT]"
+
+/* The address after NAME: in an item of --transport (tcp:PORT, virtio-net:PORT, virtio-serial:SOCKET). */
+static int parse_address(struct ivb_host_config *cfg, enum ivb_transport t, const char *item, const char *arg, char *why,
+			 size_t n)
+{
+	uint64_t port;
+
+	switch (t) {
+	case IVB_TP_TCP:
+	case IVB_TP_VIRTIO_NET:
+		if (ivb_parse_u64(arg, 1, 65535, &port) < 0)
+			break;
+		*(t == IVB_TP_TCP ? &cfg->tcp_port : &cfg->net_port) = (uint32_t)port;
+		return 0;
+	case IVB_TP_VIRTIO_SERIAL:
+		if (arg[0] != '/' || strlen(arg) >= sizeof(cfg->serial_socket))
+			break;
+		snprintf(cfg->serial_socket, sizeof(cfg->serial_socket), "%s", arg);
+		return 0;
+	case IVB_TP_IVSHMEM:
+	case IVB_TP_UNIX:
+	case IVB_TP_PIPE:
+	case IVB_TP_VSOCK: break;
+	}
+	snprintf(why, n, "--transport: tcp and virtio-net take a port (1 to 65535), virtio-serial an absolute socket path, "
+		 "the others nothing, not '%s'", item);
+	return -EINVAL;
+}
+
+/* Why a VM transport without its address cannot run: no VM gave it one. */
+static void vm_skip(const struct ivb_host_config *cfg, enum ivb_transport t, char *why, size_t n)
+{
+	if (t == IVB_TP_VIRTIO_SERIAL && cfg->serial_socket[0] == '\0')
+		snprintf(why, n, "no virtio-serial port: the guest runs in no VM with one (run_test.sh --vm bench gives "
+			 "host_writer virtio-serial:SOCKET)");
+	else if (t == IVB_TP_VIRTIO_NET && cfg->net_port == 0)
+		snprintf(why, n, "no virtio-net port: the guest runs in no VM with one (run_test.sh --vm bench gives "
+			 "host_writer virtio-net:PORT)");
+}
+
+/* One item of --transport: a name, or NAME:ADDRESS. */
 static int parse_transport(struct ivb_host_config *cfg, const char *item, char *why, size_t n)
 {
 	char name[16];
 	const char *colon = strchr(item, ':');
 	size_t len = colon != NULL ? (size_t)(colon - item) : strlen(item);
 	enum ivb_transport t;
-	uint64_t port;
+	int ret;
 
 	if (len >= sizeof(name) || (memcpy(name, item, len), name[len] = '\0', ivb_tp_parse(name, &t) < 0)) {
-		snprintf(why, n, "--transport takes ivshmem, unix, tcp[:PORT], pipe or vsock, not '%s'", item);
+		snprintf(why, n, "--transport takes " TRANSPORT_LIST ", not '%s'", item);
 		return -EINVAL;
 	}
-	if (colon != NULL && (t != IVB_TP_TCP || ivb_parse_u64(colon + 1, 1, 65535, &port) < 0)) {
-		snprintf(why, n, "--transport: only tcp takes a port (1 to 65535), not '%s'", item);
-		return -EINVAL;
-	}
-	if (colon != NULL)
-		cfg->tcp_port = (uint32_t)port;
+	if (colon != NULL && (ret = parse_address(cfg, t, item, colon + 1, why, n)) < 0)
+		return ret;
 	for (size_t i = 0; i < cfg->ntransports; i++) {
 		if (cfg->transports[i] == t) {
 			snprintf(why, n, "--transport names %s twice", name);
@@ -106,6 +143,7 @@ static int parse_transport(struct ivb_host_config *cfg, const char *item, char *
 	}
 	/* A transport this host cannot offer is skipped with its reason (run.json, the report), never silently. */
 	(void)ivb_tp_available(t, cfg->transport_skip[cfg->ntransports], sizeof(cfg->transport_skip[0]));
+	vm_skip(cfg, t, cfg->transport_skip[cfg->ntransports], sizeof(cfg->transport_skip[0]));
 	cfg->transports[cfg->ntransports++] = t;
 	return 0;
 }
@@ -118,7 +156,7 @@ int ivb_transport_configure(struct ivb_host_config *cfg, char *why, size_t n)
 	int ret;
 
 	if (strlen(cfg->transports_arg) >= sizeof(list) || cfg->transports_arg[0] == '\0') {
-		snprintf(why, n, "--transport needs a comma-separated list of ivshmem, unix, tcp[:PORT], pipe, vsock");
+		snprintf(why, n, "--transport needs a comma-separated list of " TRANSPORT_LIST);
 		return -EINVAL;
 	}
 	snprintf(list, sizeof(list), "%s", cfg->transports_arg);
@@ -126,7 +164,7 @@ int ivb_transport_configure(struct ivb_host_config *cfg, char *why, size_t n)
 		if ((ret = parse_transport(cfg, item, why, n)) < 0)
 			return ret;
 	if (cfg->ntransports == 0) {
-		snprintf(why, n, "--transport needs a comma-separated list of ivshmem, unix, tcp[:PORT], pipe, vsock");
+		snprintf(why, n, "--transport needs a comma-separated list of " TRANSPORT_LIST);
 		return -EINVAL;
 	}
 	ret = ivb_parse_size_list(cfg->message_sizes_arg, cfg->message_sizes, IVB_MAX_FRAMES, &cfg->nmessage_sizes);
@@ -152,7 +190,9 @@ int ivb_transport_configure(struct ivb_host_config *cfg, char *why, size_t n)
 	}
 	if (connections(cfg) == 0)
 		return 0;
-	/* Every transport test lasts as long as a stream: the same seconds on every transport. */
+	/* Every transport test lasts as long as a stream (or --transport-seconds): the same on every transport. */
+	if (cfg->transport_seconds == 0)
+		cfg->transport_seconds = cfg->stream_seconds;
 	if (cfg->stream_seconds == 0) {
 		snprintf(why, n, "--transport %.100s needs --stream-seconds: how long each transport test runs",
 			 cfg->transports_arg);
@@ -370,7 +410,7 @@ static int accept_guest(struct tp_state *st, struct ivb_tp_listener *l)
 		if (gstate == IVB_GUEST_ACKNOWLEDGED || gstate == IVB_GUEST_ABORTED)
 			return 1;
 		if (slice >= deadline)
-			return tp_fail(st, -ETIMEDOUT, "the guest did not connect in time");
+			return tp_fail(st, -ETIMEDOUT, "no connection with the guest in time");
 	}
 }
 
@@ -398,11 +438,15 @@ static int run_test(struct tp_state *st)
 		ret = -ENOMEM;
 	if (ret < 0)
 		return tp_fail(st, ret, "cannot make the random frames: %s", strerror(-ret));
-	ret = ivb_tp_listen(&l, tt->transport, run->cfg.out_dir, run->cfg.tcp_port, &spec, st->why, sizeof(st->why));
+	ret = ivb_tp_listen(&l, tt->transport, tt->transport == IVB_TP_VIRTIO_SERIAL ? run->cfg.serial_socket : run->cfg.out_dir,
+			    tt->transport == IVB_TP_VIRTIO_NET ? run->cfg.net_port : run->cfg.tcp_port, &spec, st->why,
+			    sizeof(st->why));
 	if (ret < 0)
 		goto err_unlisten;
-	if (tt->transport == IVB_TP_TCP)
+	if (tt->transport == IVB_TP_TCP || tt->transport == IVB_TP_VIRTIO_NET)
 		snprintf(e->address, sizeof(e->address), "127.0.0.1:%u", spec.port);
+	else if (tt->transport == IVB_TP_VIRTIO_SERIAL)
+		snprintf(e->address, sizeof(e->address), "%s", run->cfg.serial_socket); /* the port: IVB_TP_SERIAL_PORT */
 	else
 		snprintf(e->address, sizeof(e->address), "%s", spec.path);
 	memcpy(ivb_buffer(run->map.region), &spec, sizeof(spec));
@@ -471,7 +515,7 @@ int ivb_run_transports(struct ivb_run *run)
 		st.rec = &m->transport_tests[m->ntransport_tests++];
 		*st.rec = (struct ivb_transport_test_record){
 			.transport = ivb_tp_name(tt.transport), .test = ivb_tp_test_name(tt.test), .verify = m->stream_verify,
-			.size_bytes = tt.frame->size, .window = tt.window, .seconds = cfg->stream_seconds,
+			.size_bytes = tt.frame->size, .window = tt.window, .seconds = cfg->transport_seconds,
 		};
 		e->status = "running";
 		ret = run_test(&st);

@@ -5,6 +5,7 @@
  * Its options are in host_options.c, its parts in host.h.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -30,14 +31,28 @@
 #include "stream.h"
 
 
-/*
- * The region size this run will use, known before anything is created: --size, or the existing
- * file's size, or the default. Returns: 0, or a negative errno (a symlink is -ELOOP).
- */
-static int planned_region_size(const struct ivb_host_config *cfg, uint64_t *size)
+/* Doorbell mode's region: the one the ivshmem server shares, whose fd it handed us (-1: none, a driver's file). */
+static int server_region_fd(const struct ivb_run *run)
 {
+	return run->bell_open ? run->bell.link.shm_fd : -1;
+}
+
+/*
+ * The region size this run will use, known before anything is created: the server's region's in doorbell
+ * mode, else --size, or the existing file's size, or the default. Returns: 0, or a negative errno (a
+ * symlink is -ELOOP).
+ */
+static int planned_region_size(const struct ivb_run *run, uint64_t *size)
+{
+	const struct ivb_host_config *cfg = &run->cfg;
 	struct stat st;
 
+	if (server_region_fd(run) >= 0) {
+		if (fstat(server_region_fd(run), &st) < 0)
+			return -errno;
+		*size = (uint64_t)st.st_size;
+		return 0;
+	}
 	if (cfg->size != 0) {
 		*size = cfg->size;
 		return 0;
@@ -55,22 +70,82 @@ static int planned_region_size(const struct ivb_host_config *cfg, uint64_t *size
 }
 
 /*
+ * Map the region, locked against a second host_writer: the server's (never resized) in doorbell mode, else the
+ * file at --shm, grown to size if smaller. Returns: 0 or a negative errno (as ivb_shm_create).
+ */
+static int map_region(const struct ivb_run *run, uint64_t size, struct ivb_mapping *m)
+{
+	int fd, ret;
+
+	if (server_region_fd(run) < 0)
+		return ivb_shm_create(run->cfg.shm_path, size, m);
+	/* The link keeps its own fd: the mapping gets a copy. */
+	fd = fcntl(server_region_fd(run), F_DUPFD_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	ret = ivb_shm_map_fd(fd, true, m);
+	if (ret < 0)
+		close(fd);
+	return ret;
+}
+
+/*
  * A guest may already wait on an existing region that is too small for this run: mark it
  * ABORTED so that the guest stops now instead of at its time limit. Never creates or grows it.
  */
-static void abort_existing_region(const struct ivb_host_config *cfg)
+static void abort_existing_region(const struct ivb_run *run)
 {
 	struct ivb_mapping map;
 	struct stat st;
 	uint64_t session;
 
-	if (lstat(cfg->shm_path, &st) < 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size < IVB_REGION_MIN_SIZE)
+	if (server_region_fd(run) < 0 && (lstat(run->cfg.shm_path, &st) < 0 || !S_ISREG(st.st_mode) ||
+					  (uint64_t)st.st_size < IVB_REGION_MIN_SIZE))
 		return;
-	if (ivb_shm_create(cfg->shm_path, (uint64_t)st.st_size, &map) < 0)
+	if (map_region(run, 0, &map) < 0)
 		return;
 	if (ivb_random_bytes(&session, sizeof(session)) == 0)
 		ivb_host_refuse(map.region, map.size, session | 1, IVB_ABORT_FAILURE);
 	ivb_unmap(&map);
+}
+
+/*
+ * The region the server shares is the run's: --shm, if given, must name that file, and --size, if given, be its
+ * size. Its name (cfg.shm_path from now on) is for messages and run.json. Returns: 0, or a negative errno
+ * (run->why names both files, or both sizes).
+ */
+static int adopt_server_region(struct ivb_run *run, const char *socket_path)
+{
+	struct ivb_host_config *cfg = &run->cfg;
+	int fd = server_region_fd(run), ret;
+	struct stat st;
+
+	if (fd < 0)
+		return 0;
+	ivb_fd_name(fd, run->region_name, sizeof(run->region_name));
+	if (cfg->shm_given) {
+		ret = ivb_shm_same_file(fd, cfg->shm_path);
+		if (ret == 0)
+			ret = -EXDEV;
+		if (ret < 0) {
+			snprintf(run->why, sizeof(run->why),
+				 "the ivshmem server at %s shares %s, not --shm %s (%s): both sides would run on different "
+				 "memory; give --shm the server's file, or leave --shm out", socket_path, run->region_name,
+				 cfg->shm_path, ret == -EXDEV ? "another file" : strerror(-ret));
+			return ret;
+		}
+	}
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (cfg->size != 0 && cfg->size != (uint64_t)st.st_size) {
+		snprintf(run->why, sizeof(run->why),
+			 "the ivshmem server at %s shares %s of %llu bytes, not the %llu of --size: the server sizes "
+			 "the region", socket_path, run->region_name, (unsigned long long)st.st_size,
+			 (unsigned long long)cfg->size);
+		return -EINVAL;
+	}
+	cfg->shm_path = run->region_name;
+	return 0;
 }
 
 /* Doorbell mode: join the ivshmem server. Returns: 0, or a negative errno (run->why). */
@@ -94,7 +169,12 @@ static int join_doorbell(struct ivb_run *run)
 		snprintf(run->why, sizeof(run->why), "%s", why);
 		return ret;
 	}
-	fprintf(stderr, PROG ": doorbell mode: ivshmem peer %d of %s\n", run->bell.id, socket_path);
+	run->bell_open = true;
+	ret = adopt_server_region(run, socket_path);
+	if (ret < 0)
+		return ret;
+	fprintf(stderr, PROG ": doorbell mode: ivshmem peer %d of %s, region %s\n", run->bell.id, socket_path,
+		run->cfg.shm_path);
 	return 0;
 }
 
@@ -132,14 +212,20 @@ static int set_up(struct ivb_run *run)
 	uint64_t region_size = 0, largest = ivb_plan_largest(&cfg->plan), touched = largest, session;
 	int ret;
 
-	ret = planned_region_size(cfg, &region_size);
+	/* Doorbell mode: the server's region is the one to map, so join the server first. */
+	if (cfg->doorbell_mode) {
+		ret = join_doorbell(run);
+		if (ret < 0)
+			return ret;
+	}
+	ret = planned_region_size(run, &region_size);
 	if (ret < 0)
 		return fail(run, ret, "cannot use %s: %s", cfg->shm_path,
 			    ret == -ELOOP ? "it is a symbolic link" : strerror(-ret));
 	ivb_output_init_manifest(run, region_size);
 	/* Before anything starts: a region too small for the largest frame is an error now, not later. */
 	if (region_size < IVB_REGION_MIN_SIZE || region_size - IVB_HEADER_SIZE < largest) {
-		abort_existing_region(cfg);
+		abort_existing_region(run);
 		return fail(run, -ENOSPC,
 			    "region %s is too small: %llu bytes hold %llu bytes of data after the header, "
 			    "the largest frame needs %llu", cfg->shm_path, (unsigned long long)region_size,
@@ -151,17 +237,18 @@ static int set_up(struct ivb_run *run)
 
 		ret = ivb_stream_fit(run, region_size - IVB_HEADER_SIZE, &ring_bytes);
 		if (ret < 0) {
-			abort_existing_region(cfg);
+			abort_existing_region(run);
 			return ret;
 		}
 		if (ring_bytes > touched)
 			touched = ring_bytes;
 	}
-	ret = ivb_shm_create(cfg->shm_path, region_size, &run->map);
+	ret = map_region(run, region_size, &run->map);
 	if (ret < 0)
 		return fail(run, ret, "cannot map %s: %s", cfg->shm_path,
 			    ret == -EBUSY ? "another host_writer is using it" :
-			    ret == -EINVAL ? "not a regular file of a usable size" : strerror(-ret));
+			    ret == -EINVAL ? "not a regular file of a usable size" :
+			    ret == -EACCES ? "others may read it and it is not ours to make private" : strerror(-ret));
 	/* Own every page of the region we will write before any timing: a first write faults. */
 	memset(ivb_buffer(run->map.region), 0, touched);
 	run->buffer_size = largest;
@@ -171,12 +258,6 @@ static int set_up(struct ivb_run *run)
 	if (largest > 0 && (run->frame == NULL || run->reference == NULL))
 		return fail(run, -ENOMEM, "cannot allocate two %llu-byte frame buffers: %s", (unsigned long long)largest,
 			    strerror(errno));
-	if (cfg->doorbell_mode) {
-		ret = join_doorbell(run);
-		if (ret < 0)
-			return ret;
-		run->bell_open = true;
-	}
 	if (cfg->counters) {
 		ivb_perf_open(&run->perf);
 		run->perf_open = true;

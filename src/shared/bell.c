@@ -28,7 +28,7 @@ static void reset(struct ivb_bell *b)
 {
 	memset(b, 0, sizeof(*b));
 	b->dev_fd = -1;
-	b->link.sock = b->link.own_fd = -1;
+	b->link.sock = b->link.own_fd = b->link.shm_fd = -1;
 }
 
 /* Open the driver's file at path and read who we are. Returns: 0 or a negative errno (why says). */

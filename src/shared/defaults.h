@@ -30,6 +30,10 @@
 #define IVB_TRANSPORTS_DEFAULT "ivshmem"
 #define IVB_MESSAGE_SIZES_DEFAULT "64,4K,64K"
 #define IVB_MAX_TRANSPORT_TESTS 256u /* transport messages in one plan */
+#define IVB_SERIAL_PORT_NAME "ivb.transport" /* the bench VM's virtserialport (QEMU's name=, /sys/class/virtio-ports) */
+/* run_test.sh's short comparison (the bench VM's default run): each test over a VM transport this long. */
+#define IVB_RUN_MESSAGE_SIZES_DEFAULT "64"
+#define IVB_RUN_TRANSPORT_SECONDS_DEFAULT 1u
 
 /*
  * run_test.sh's default run adds what host_writer leaves off; the script reads these lines (and the

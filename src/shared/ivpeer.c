@@ -172,6 +172,7 @@ int ivb_peer_connect(struct ivb_peer_link *p, const char *path, uint64_t timeout
 
 	memset(p, 0, sizeof(*p));
 	p->own_fd = -1;
+	p->shm_fd = -1;
 	p->part_fd = -1;
 	if (strlen(path) >= sizeof(addr.sun_path))
 		return -ENAMETOOLONG;
@@ -196,9 +197,7 @@ int ivb_peer_connect(struct ivb_peer_link *p, const char *path, uint64_t timeout
 		goto err_close;
 	p->id = (int)value;
 	ret = recv_setup(p, &value, 1, &fd, deadline);
-	/* The programs map the region by its path. */
-	if (fd >= 0)
-		close(fd);
+	p->shm_fd = fd;
 	if (ret == 0 && value != -1)
 		ret = -EPROTO;
 	if (ret < 0)
@@ -286,7 +285,9 @@ void ivb_peer_close(struct ivb_peer_link *p)
 	drop_part(p);
 	if (p->own_fd >= 0)
 		close(p->own_fd);
+	if (p->shm_fd >= 0)
+		close(p->shm_fd);
 	if (p->sock >= 0)
 		close(p->sock);
-	p->own_fd = p->sock = -1;
+	p->own_fd = p->shm_fd = p->sock = -1;
 }

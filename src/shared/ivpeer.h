@@ -14,6 +14,7 @@ struct ivb_peer_link {
 	int sock;
 	int id;     /* ours, 0..65535 */
 	int own_fd; /* our vector 0 eventfd: the other peers ring it */
+	int shm_fd; /* the region the server shares (the programs map a copy of it); -1: none */
 	struct {
 		int id;
 		int fd; /* its vector 0 eventfd: we ring it */
@@ -29,7 +30,7 @@ struct ivb_peer_link {
 /*
  * Connect to the server's socket at path and read the handshake, within timeout_ns: no read waits
  * past it, even on a server that stops in the middle of a message.
- * The region fd the server sends is closed: the programs map the region by its path.
+ * The region's fd the server sends is kept in shm_fd: a peer maps that region, never another one.
  * Returns: 0, -ETIMEDOUT, -EPROTO (not the spec's handshake, refused, values out of range, fds where
  * none belong or too many), or a negative errno. On error every fd received is closed.
  */
@@ -45,6 +46,7 @@ int ivb_peer_known(struct ivb_peer_link *p, int id);
 /* Ring peer id's vector 0. Returns: 0, -ENOENT (no such peer, even after an update), or a negative errno. */
 int ivb_peer_ring(struct ivb_peer_link *p, int id);
 
+/* Close the link and every fd it holds, the region's too (a mapping of it stays valid). */
 void ivb_peer_close(struct ivb_peer_link *p);
 
 #endif /* IVB_IVPEER_H */

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/mman.h>
@@ -46,6 +47,19 @@ static int map_fd(int fd, size_t size, struct ivb_mapping *m)
 	return 0;
 }
 
+/*
+ * The data is ours: nobody else on the machine may read it. A file we own is made 0600; one we do not own
+ * must already be closed to others. Returns: 0, -EACCES, or a negative errno.
+ */
+static int make_private(int fd, const struct stat *st)
+{
+	if ((st->st_mode & 077) == 0)
+		return 0;
+	if (st->st_uid != geteuid())
+		return -EACCES;
+	return fchmod(fd, 0600) < 0 ? -errno : 0;
+}
+
 int ivb_shm_create(const char *path, uint64_t size, struct ivb_mapping *m)
 {
 	struct stat st;
@@ -68,11 +82,9 @@ int ivb_shm_create(const char *path, uint64_t size, struct ivb_mapping *m)
 		ret = -EINVAL;
 		goto err_close;
 	}
-	/* The data is ours: nobody else on the machine may read it. */
-	if ((st.st_mode & 077) != 0 && st.st_uid == geteuid() && fchmod(fd, 0600) < 0) {
-		ret = -errno;
+	ret = make_private(fd, &st);
+	if (ret < 0)
 		goto err_close;
-	}
 	if (size == 0)
 		size = st.st_size > 0 ? (uint64_t)st.st_size : IVB_SHM_SIZE_DEFAULT;
 	if (size < IVB_REGION_MIN_SIZE || size > SIZE_MAX) {
@@ -139,6 +151,70 @@ int ivb_shm_open(const char *path, uint64_t timeout_ns, const volatile int *stop
 err_close:
 	close(fd);
 	return ret;
+}
+
+int ivb_shm_map_fd(int fd, bool lock, struct ivb_mapping *m)
+{
+	char self[32];
+	struct stat st;
+	int map_from = fd, ret;
+
+	memset(m, 0, sizeof(*m));
+	m->fd = -1;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size < IVB_REGION_MIN_SIZE || (uint64_t)st.st_size > SIZE_MAX)
+		return -EINVAL;
+	ret = make_private(fd, &st);
+	if (ret < 0)
+		return ret;
+	if (lock) {
+		/* An fd passed over a socket shares the sender's open file, and with it any flock: lock one of our own. */
+		snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
+		map_from = open(self, O_RDWR | O_CLOEXEC);
+		if (map_from < 0)
+			return -errno;
+		if (flock(map_from, LOCK_EX | LOCK_NB) < 0) {
+			ret = errno == EWOULDBLOCK ? -EBUSY : -errno;
+			goto err_close;
+		}
+	}
+	ret = map_fd(map_from, (size_t)st.st_size, m);
+	if (ret < 0)
+		goto err_close;
+	/* The mapping keeps the locked file open: fd is not needed any more. */
+	if (map_from != fd)
+		close(fd);
+	m->kind = IVB_MAP_SHM;
+	strcpy(m->memtype, "write-back");
+	return 0;
+
+err_close:
+	if (map_from != fd)
+		close(map_from);
+	return ret;
+}
+
+int ivb_shm_same_file(int fd, const char *path)
+{
+	struct stat a, b;
+
+	if (fstat(fd, &a) < 0 || stat(path, &b) < 0)
+		return -errno;
+	return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+void ivb_fd_name(int fd, char *buf, size_t len)
+{
+	char self[32];
+	ssize_t n;
+
+	snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
+	n = readlink(self, buf, len > 0 ? len - 1 : 0);
+	if (n < 0)
+		snprintf(buf, len, "(fd %d)", fd);
+	else
+		buf[n] = '\0';
 }
 
 void ivb_unmap(struct ivb_mapping *m)

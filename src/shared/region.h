@@ -2,6 +2,7 @@
 #ifndef IVB_REGION_H
 #define IVB_REGION_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -23,7 +24,8 @@ struct ivb_mapping {
  * when it is smaller than size, never shrunk (a running QEMU may map it). An exclusive flock keeps
  * a second host_writer off the same file.
  * Returns: 0 on success, -EBUSY if another host holds the lock, -EINVAL if path is not a regular
- * file or is smaller than IVB_REGION_MIN_SIZE, or a negative errno.
+ * file or is smaller than IVB_REGION_MIN_SIZE, -EACCES if others may read it and it is not ours to
+ * close, or a negative errno.
  */
 int ivb_shm_create(const char *path, uint64_t size, struct ivb_mapping *m);
 
@@ -33,6 +35,22 @@ int ivb_shm_create(const char *path, uint64_t size, struct ivb_mapping *m);
  * Returns: 0 on success, -ETIMEDOUT, -EINTR if *stop became non-zero, or a negative errno.
  */
 int ivb_shm_open(const char *path, uint64_t timeout_ns, const volatile int *stop, struct ivb_mapping *m);
+
+/*
+ * Map the whole region open at fd, e.g. the one an ivshmem server hands its peers (which may have no path: QEMU's
+ * server with -m, a memfd). The checks of ivb_shm_create: a regular file of at least IVB_REGION_MIN_SIZE bytes,
+ * private (made 0600 if ours); it is never resized. With lock, an exclusive flock keeps a second host_writer off
+ * it, as ivb_shm_create's does. On success the mapping owns fd (ivb_unmap closes it); on error the caller does.
+ * Returns: 0, -EINVAL (not a regular file of a usable size), -EACCES (open to others and not ours to close),
+ * -EBUSY (another host holds the lock), or a negative errno.
+ */
+int ivb_shm_map_fd(int fd, bool lock, struct ivb_mapping *m);
+
+/* Whether path names the file open at fd (same device and inode). Returns: 1, 0, or a negative errno (path). */
+int ivb_shm_same_file(int fd, const char *path);
+
+/* The name the kernel gives the file open at fd, for messages: "/dev/shm/ivshmem", "/tmp/ivshmem.x1 (deleted)". */
+void ivb_fd_name(int fd, char *buf, size_t len);
 
 /* Unmap and close; safe on a mapping whose open failed or that is already unmapped. */
 void ivb_unmap(struct ivb_mapping *m);

@@ -14,7 +14,7 @@
 
 static const char *const tp_names[] = {
 	[IVB_TP_IVSHMEM] = "ivshmem", [IVB_TP_UNIX] = "unix", [IVB_TP_TCP] = "tcp", [IVB_TP_PIPE] = "pipe",
-	[IVB_TP_VSOCK] = "vsock",
+	[IVB_TP_VSOCK] = "vsock", [IVB_TP_VIRTIO_SERIAL] = "virtio-serial", [IVB_TP_VIRTIO_NET] = "virtio-net",
 };
 static const char *const test_names[] = {
 	[IVB_TP_TEST_FRAMES] = "frames", [IVB_TP_TEST_MESSAGES] = "messages", [IVB_TP_TEST_PINGPONG] = "pingpong",
@@ -49,8 +49,14 @@ int ivb_tp_available(enum ivb_transport t, char *why, size_t n)
 		snprintf(why, n, "no usable " IVB_VHOST_VSOCK " on this host (%s): QEMU's vhost-vsock-pci cannot run",
 			 strerror(errno));
 	else
-		snprintf(why, n, "vsock runs between a host and a VM guest only, and the bench VM does not offer it yet");
+		snprintf(why, n, "vsock's AF_VSOCK connection is not written yet (the bench VM gets a vhost-vsock-pci device)");
 	return -ENODEV;
+}
+
+int ivb_tp_fail(char *why, size_t n, int err, const char *what)
+{
+	snprintf(why, n, "%s: %s", what, strerror(err));
+	return -err;
 }
 
 static int reject(char *why, size_t n, const char *what)
@@ -63,7 +69,7 @@ int ivb_tp_check_spec(const struct ivb_tp_spec *s, char *why, size_t n)
 {
 	if (s->magic != IVB_TP_SPEC_MAGIC)
 		return reject(why, n, "the transport message has no valid spec (bad magic)");
-	if (s->transport <= IVB_TP_IVSHMEM || s->transport > IVB_TP_PIPE)
+	if (s->transport <= IVB_TP_IVSHMEM || s->transport > IVB_TP_MAX || s->transport == IVB_TP_VSOCK)
 		return reject(why, n, "the transport message names an unknown transport");
 	if (s->test < IVB_TP_TEST_FRAMES || s->test > IVB_TP_TEST_MAX)
 		return reject(why, n, "the transport message names an unknown test");
@@ -75,11 +81,26 @@ int ivb_tp_check_spec(const struct ivb_tp_spec *s, char *why, size_t n)
 		return reject(why, n, "the transport message's window is out of range");
 	if (memchr(s->path, '\0', sizeof(s->path)) == NULL)
 		return reject(why, n, "the transport message's path is not terminated");
-	if (s->transport == IVB_TP_TCP && (s->port == 0 || s->port > 65535))
-		return reject(why, n, "the transport message's TCP port is out of range");
-	if (s->transport != IVB_TP_TCP && s->path[0] != '/')
-		return reject(why, n, "the transport message's path is not absolute");
-	return 0;
+	switch ((enum ivb_transport)s->transport) {
+	case IVB_TP_TCP:
+	case IVB_TP_VIRTIO_NET:
+		if (s->port == 0 || s->port > 65535)
+			return reject(why, n, "the transport message's TCP port is out of range");
+		return 0;
+	case IVB_TP_VIRTIO_SERIAL:
+		/* A name looked up in /sys/class/virtio-ports: never a path. */
+		if (s->path[0] == '\0' || strchr(s->path, '/') != NULL || s->path[0] == '.')
+			return reject(why, n, "the transport message's virtio-serial port name is not a plain name");
+		return 0;
+	case IVB_TP_UNIX:
+	case IVB_TP_PIPE:
+		if (s->path[0] != '/')
+			return reject(why, n, "the transport message's path is not absolute");
+		return 0;
+	case IVB_TP_IVSHMEM:
+	case IVB_TP_VSOCK: break;
+	}
+	return reject(why, n, "the transport message names an unknown transport");
 }
 
 int ivb_tp_parse_hdr(const uint8_t *buf, uint32_t types, uint64_t max_len, struct ivb_tp_hdr *h, char *why,
@@ -260,6 +281,10 @@ int ivb_tp_listen(struct ivb_tp_listener *l, enum ivb_transport t, const char *d
 	case IVB_TP_UNIX: return ivb_tp_unix_listen(l, dir, spec, why, n);
 	case IVB_TP_TCP: return ivb_tp_tcp_listen(l, port, spec, why, n);
 	case IVB_TP_PIPE: return ivb_tp_pipe_listen(l, dir, spec, why, n);
+	case IVB_TP_VIRTIO_SERIAL: return ivb_tp_serial_listen(l, dir, spec, why, n);
+	case IVB_TP_VIRTIO_NET:
+		l->port = spec->port = port;
+		return 0; /* QEMU listens; the host connects in ivb_tp_accept */
 	case IVB_TP_IVSHMEM:
 	case IVB_TP_VSOCK: break;
 	}
@@ -269,8 +294,16 @@ int ivb_tp_listen(struct ivb_tp_listener *l, enum ivb_transport t, const char *d
 
 int ivb_tp_accept(struct ivb_tp_listener *l, uint64_t deadline_ns, struct ivb_tp_conn *c, char *why, size_t n)
 {
-	return l->transport == IVB_TP_PIPE ? ivb_tp_pipe_accept(l, deadline_ns, c, why, n)
-					   : ivb_tp_socket_accept(l, deadline_ns, c, why, n);
+	switch (l->transport) {
+	case IVB_TP_PIPE: return ivb_tp_pipe_accept(l, deadline_ns, c, why, n);
+	case IVB_TP_VIRTIO_SERIAL: return ivb_tp_hello_accept(l, deadline_ns, c, why, n);
+	case IVB_TP_VIRTIO_NET: return ivb_tp_net_accept(l, deadline_ns, c, why, n);
+	case IVB_TP_UNIX:
+	case IVB_TP_TCP:
+	case IVB_TP_IVSHMEM:
+	case IVB_TP_VSOCK: break;
+	}
+	return ivb_tp_socket_accept(l, deadline_ns, c, why, n);
 }
 
 void ivb_tp_unlisten(struct ivb_tp_listener *l)
@@ -285,7 +318,7 @@ void ivb_tp_unlisten(struct ivb_tp_listener *l)
 		unlink(fifo);
 		snprintf(fifo, sizeof(fifo), "%s.g2h", l->path);
 		unlink(fifo);
-	} else if (l->path[0]) {
+	} else if (l->path[0] && l->transport != IVB_TP_VIRTIO_SERIAL) {
 		unlink(l->path);
 	}
 	l->path[0] = '\0';
@@ -298,6 +331,8 @@ int ivb_tp_connect(const struct ivb_tp_spec *spec, uint64_t deadline_ns, struct 
 	case IVB_TP_UNIX: return ivb_tp_unix_connect(spec, c, why, n);
 	case IVB_TP_TCP: return ivb_tp_tcp_connect(spec, c, why, n);
 	case IVB_TP_PIPE: return ivb_tp_pipe_connect(spec, deadline_ns, c, why, n);
+	case IVB_TP_VIRTIO_SERIAL: return ivb_tp_serial_connect(spec, deadline_ns, c, why, n);
+	case IVB_TP_VIRTIO_NET: return ivb_tp_net_connect(spec, deadline_ns, c, why, n);
 	case IVB_TP_IVSHMEM:
 	case IVB_TP_VSOCK: break;
 	}

@@ -9,7 +9,8 @@
  * on one machine or on a VM of the same architecture):
  *
  *   host  -> guest   FRAME   seq, len payload bytes (sequence stamp first, ring.h), checksum
- *   guest -> host    HELLO   (pipe only) the guest has opened both FIFOs
+ *   guest -> host    HELLO   (pipe, virtio-serial, virtio-net) the guest has opened its end; the
+ *                            host's accept is this record (a pipe's host answers it)
  *   guest -> host    ACK     seq, status (enum ivb_ring_status), a: copy ns, b: verify ns (guest clock)
  *   host  -> guest   END     seq: frames sent; no FRAME follows
  *   guest -> host    RESULT  a: the guest's CPU ns over the test, b: frames taken, seq: frames verified
@@ -26,6 +27,7 @@
 #include <stdint.h>
 
 #include "common.h"
+#include "defaults.h"
 #include "ring.h"
 
 enum ivb_transport {
@@ -34,8 +36,11 @@ enum ivb_transport {
 	IVB_TP_TCP = 3,     /* TCP on 127.0.0.1 */
 	IVB_TP_PIPE = 4,    /* two FIFOs (host to guest, guest to host), mode 0600 */
 	IVB_TP_VSOCK = 5,   /* AF_VSOCK to a VM guest (vhost-vsock-pci): named, never run yet (ivb_tp_available) */
+	IVB_TP_VIRTIO_SERIAL = 6, /* a virtserialport: the host connects to QEMU's chardev socket, the guest opens the port */
+	IVB_TP_VIRTIO_NET = 7,    /* TCP through QEMU's user network: the guest listens, the host connects to the port
+				   * QEMU forwards from 127.0.0.1 */
 };
-#define IVB_TP_MAX IVB_TP_VSOCK
+#define IVB_TP_MAX IVB_TP_VIRTIO_NET
 #define IVB_VHOST_VSOCK "/dev/vhost-vsock"
 #define IVB_TP_COUNT (IVB_TP_MAX + 1)
 
@@ -51,6 +56,7 @@ enum ivb_tp_test {
 #define IVB_TP_PATH_LEN 108u          /* sun_path */
 #define IVB_TP_MAX_PAYLOAD (256ull << 20)
 #define IVB_TP_MAX_WINDOW IVB_RING_MAX_SLOTS
+#define IVB_TP_SERIAL_PORT IVB_SERIAL_PORT_NAME /* defaults.h: run_test.sh names QEMU's port with it */
 
 /* The message's data: host-owned, untrusted on the guest side (ivb_tp_check_spec). */
 struct ivb_tp_spec {
@@ -60,8 +66,9 @@ struct ivb_tp_spec {
 	uint32_t verify;    /* enum ivb_ring_verify */
 	uint64_t size;      /* bytes of every frame, stamp included */
 	uint32_t window;    /* frames in flight at most */
-	uint32_t port;      /* tcp: on 127.0.0.1 */
-	char path[IVB_TP_PATH_LEN]; /* unix: the socket; pipe: the FIFOs' stem (.h2g, .g2h); NUL-terminated */
+	uint32_t port;      /* tcp: on 127.0.0.1; virtio-net: the guest's listening port */
+	char path[IVB_TP_PATH_LEN]; /* unix: the socket; pipe: the FIFOs' stem (.h2g, .g2h); virtio-serial: the
+				     * port's name; NUL-terminated */
 	uint8_t pad[52];
 };
 _Static_assert(sizeof(struct ivb_tp_spec) == 3 * IVB_CACHE_LINE, "the spec is three lines");
@@ -101,21 +108,23 @@ struct ivb_tp_conn {
 	uint8_t rx[IVB_TP_RXBUF];
 };
 
-/* Where a host listens until the guest comes. */
+/* Where a host listens until the guest comes (virtio-serial, virtio-net: its connection to QEMU). */
 struct ivb_tp_listener {
 	enum ivb_transport transport;
 	int fd;
-	char path[IVB_TP_PATH_LEN]; /* removed by ivb_tp_unlisten */
+	uint32_t port;              /* virtio-net: QEMU's forwarded port on 127.0.0.1 */
+	char path[IVB_TP_PATH_LEN]; /* removed by ivb_tp_unlisten (not virtio-serial's: QEMU's socket) */
 };
 
-/* The name of a transport ("ivshmem", "unix", "tcp", "pipe") and back (-EINVAL). */
+/* The name of a transport ("ivshmem", "unix", "tcp", "pipe", "vsock", "virtio-serial", "virtio-net") and back
+ * (-EINVAL). */
 const char *ivb_tp_name(uint32_t transport);
 int ivb_tp_parse(const char *s, enum ivb_transport *out);
 const char *ivb_tp_test_name(uint32_t test);
 
 /*
- * Whether this host can run transport t: vsock needs /dev/vhost-vsock and a VM guest, which the bench VM
- * does not offer yet. Returns: 0, or -ENODEV with why saying what is missing.
+ * Whether this host can run transport t: vsock needs /dev/vhost-vsock and an AF_VSOCK connection, not
+ * written yet. Returns: 0, or -ENODEV with why saying what is missing.
  */
 int ivb_tp_available(enum ivb_transport t, char *why, size_t n);
 
@@ -155,8 +164,10 @@ int ivb_tp_recv_hdr(struct ivb_tp_conn *c, bool wait, uint64_t deadline_ns, uint
 int ivb_tp_recv_payload(struct ivb_tp_conn *c, void *dst, size_t len, uint64_t deadline_ns);
 
 /*
- * Host: make the transport's endpoint and fill spec's address: a socket or FIFOs under dir, or a
- * TCP port on 127.0.0.1 (port 0: the kernel's choice). Returns: 0, or a negative errno (why).
+ * Host: make the transport's endpoint and fill spec's address: a socket or FIFOs under dir, a TCP
+ * port on 127.0.0.1 (port 0: the kernel's choice); virtio-serial: connect to QEMU's chardev socket
+ * (dir is its path); virtio-net: the port QEMU forwards (nothing to open yet).
+ * Returns: 0, or a negative errno (why).
  */
 int ivb_tp_listen(struct ivb_tp_listener *l, enum ivb_transport t, const char *dir, uint32_t port,
 		  struct ivb_tp_spec *spec, char *why, size_t n);
@@ -183,6 +194,21 @@ int ivb_tp_pipe_listen(struct ivb_tp_listener *l, const char *dir, struct ivb_tp
 int ivb_tp_pipe_accept(struct ivb_tp_listener *l, uint64_t deadline_ns, struct ivb_tp_conn *c, char *why, size_t n);
 int ivb_tp_pipe_connect(const struct ivb_tp_spec *spec, uint64_t deadline_ns, struct ivb_tp_conn *c, char *why,
 			size_t n);
+int ivb_tp_serial_listen(struct ivb_tp_listener *l, const char *socket_path, struct ivb_tp_spec *spec, char *why,
+			 size_t n);
+int ivb_tp_serial_connect(const struct ivb_tp_spec *spec, uint64_t deadline_ns, struct ivb_tp_conn *c, char *why,
+			  size_t n);
+int ivb_tp_net_accept(struct ivb_tp_listener *l, uint64_t deadline_ns, struct ivb_tp_conn *c, char *why, size_t n);
+int ivb_tp_net_connect(const struct ivb_tp_spec *spec, uint64_t deadline_ns, struct ivb_tp_conn *c, char *why,
+		       size_t n);
+/* Host: the guest's HELLO on the listener's connection by the deadline (moves the fd into c). */
+int ivb_tp_hello_accept(struct ivb_tp_listener *l, uint64_t deadline_ns, struct ivb_tp_conn *c, char *why, size_t n);
+/* Guest: say HELLO on a connection just made. */
+int ivb_tp_say_hello(struct ivb_tp_conn *c, uint64_t deadline_ns, char *why, size_t n);
+/* why = "what: strerror(err)". Returns: -err. */
+int ivb_tp_fail(char *why, size_t n, int err, const char *what);
+/* TCP_NODELAY on fd: every record goes out when written, as a ping-pong needs. */
+void ivb_tp_no_delay(int fd);
 /* A socket listener's connection by the deadline (unix, tcp). */
 int ivb_tp_socket_accept(struct ivb_tp_listener *l, uint64_t deadline_ns, struct ivb_tp_conn *c, char *why, size_t n);
 /* Wait for fd to be ready for events by the deadline: 1 ready, 0 deadline, -EINTR on a stop request. */

@@ -17,14 +17,8 @@
 
 #define UNIX_SOCKET_NAME "transport-unix.sock"
 
-static int sock_fail(char *why, size_t n, int err, const char *what)
-{
-	snprintf(why, n, "%s: %s", what, strerror(err));
-	return -err;
-}
-
 /* Every frame goes out when written, as a ping-pong needs: no waiting to fill a segment. */
-static void no_delay(int fd)
+void ivb_tp_no_delay(int fd)
 {
 	int one = 1;
 
@@ -41,7 +35,7 @@ int ivb_tp_unix_listen(struct ivb_tp_listener *l, const char *dir, struct ivb_tp
 
 	/* Absolute: the guest program resolves it from its own working folder. */
 	if (realpath(dir, real) == NULL)
-		return sock_fail(why, n, errno, "cannot resolve the output folder for the unix socket");
+		return ivb_tp_fail(why, n, errno, "cannot resolve the output folder for the unix socket");
 	if ((size_t)snprintf(a.sun_path, sizeof(a.sun_path), "%s/" UNIX_SOCKET_NAME, real) >= sizeof(a.sun_path)) {
 		snprintf(why, n, "the unix socket path %s/" UNIX_SOCKET_NAME " is longer than %zu bytes", real,
 			 sizeof(a.sun_path) - 1);
@@ -52,15 +46,15 @@ int ivb_tp_unix_listen(struct ivb_tp_listener *l, const char *dir, struct ivb_tp
 		unlink(a.sun_path);
 	l->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (l->fd < 0)
-		return sock_fail(why, n, errno, "cannot create a unix socket");
+		return ivb_tp_fail(why, n, errno, "cannot create a unix socket");
 	old = umask(0177); /* mode 0600 from the start: no moment where others may connect */
 	ret = bind(l->fd, (struct sockaddr *)&a, sizeof(a));
 	umask(old);
 	if (ret < 0)
-		return sock_fail(why, n, errno, "cannot bind the unix socket in the output folder");
+		return ivb_tp_fail(why, n, errno, "cannot bind the unix socket in the output folder");
 	snprintf(l->path, sizeof(l->path), "%s", a.sun_path);
 	if (listen(l->fd, 1) < 0)
-		return sock_fail(why, n, errno, "cannot listen on the unix socket");
+		return ivb_tp_fail(why, n, errno, "cannot listen on the unix socket");
 	snprintf(spec->path, sizeof(spec->path), "%s", a.sun_path);
 	return 0;
 }
@@ -71,7 +65,7 @@ int ivb_tp_unix_connect(const struct ivb_tp_spec *spec, struct ivb_tp_conn *c, c
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
 	if (fd < 0)
-		return sock_fail(why, n, errno, "cannot create a unix socket");
+		return ivb_tp_fail(why, n, errno, "cannot create a unix socket");
 	snprintf(a.sun_path, sizeof(a.sun_path), "%s", spec->path); /* checked: NUL within IVB_TP_PATH_LEN */
 	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
 		int err = errno;
@@ -93,14 +87,14 @@ int ivb_tp_tcp_listen(struct ivb_tp_listener *l, uint32_t port, struct ivb_tp_sp
 	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK); /* never another interface */
 	l->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (l->fd < 0)
-		return sock_fail(why, n, errno, "cannot create a TCP socket");
+		return ivb_tp_fail(why, n, errno, "cannot create a TCP socket");
 	(void)setsockopt(l->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (bind(l->fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
 		snprintf(why, n, "cannot bind TCP port %u on 127.0.0.1: %s", port, strerror(errno));
 		return -errno;
 	}
 	if (listen(l->fd, 1) < 0 || getsockname(l->fd, (struct sockaddr *)&a, &len) < 0)
-		return sock_fail(why, n, errno, "cannot listen on TCP 127.0.0.1");
+		return ivb_tp_fail(why, n, errno, "cannot listen on TCP 127.0.0.1");
 	spec->port = ntohs(a.sin_port);
 	return 0;
 }
@@ -111,7 +105,7 @@ int ivb_tp_tcp_connect(const struct ivb_tp_spec *spec, struct ivb_tp_conn *c, ch
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
 	if (fd < 0)
-		return sock_fail(why, n, errno, "cannot create a TCP socket");
+		return ivb_tp_fail(why, n, errno, "cannot create a TCP socket");
 	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
 		int err = errno;
@@ -120,7 +114,7 @@ int ivb_tp_tcp_connect(const struct ivb_tp_spec *spec, struct ivb_tp_conn *c, ch
 		snprintf(why, n, "cannot connect to the host's TCP port 127.0.0.1:%u: %s", spec->port, strerror(err));
 		return -err;
 	}
-	no_delay(fd);
+	ivb_tp_no_delay(fd);
 	ivb_tp_conn_init(c, fd, fd);
 	return 0;
 }
@@ -135,9 +129,9 @@ int ivb_tp_socket_accept(struct ivb_tp_listener *l, uint64_t deadline_ns, struct
 		return ret;
 	fd = accept4(l->fd, NULL, NULL, SOCK_CLOEXEC);
 	if (fd < 0)
-		return errno == EAGAIN || errno == EINTR ? -ETIMEDOUT : sock_fail(why, n, errno, "cannot accept the guest");
+		return errno == EAGAIN || errno == EINTR ? -ETIMEDOUT : ivb_tp_fail(why, n, errno, "cannot accept the guest");
 	if (l->transport == IVB_TP_TCP)
-		no_delay(fd);
+		ivb_tp_no_delay(fd);
 	ivb_tp_conn_init(c, fd, fd);
 	return 0;
 }

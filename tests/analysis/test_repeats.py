@@ -307,7 +307,7 @@ def test_stream_latency_and_frames_per_second(tmp_path):
     for k in range(400):  # 100 frames/s for 4 s; every tenth dropped
         dropped = k % 10 == 9
         row = {"frame_type": "1080p", "size_bytes": 6220800, "policy": "latest", "verify": "xxh3", "consume": "copy",
-               "frame": k,
+               "direction": "host-to-guest", "frame": k,
                "publish_ns": k * 10_000_000, "host_write_ns": 500_000, "slot_wait_ns": 0, "rings": 0,
                "status": "dropped" if dropped else "ok", "dropped": int(dropped), "success": 1}
         if not dropped:

@@ -30,7 +30,7 @@ def test_each_direction_in_its_own_words_and_side_by_side(tmp_path):
     h2g, g2h, records = both_ways()
     proc, report, section = analyse(tmp_path, [h2g, g2h], records)
     one, two = block(section, 1), block(section, 2)
-    assert ", host -> guest, " in line(one, "Stream 1:") and ", guest -> host, " in line(two, "Stream 2:")
+    assert ", host to guest, " in line(one, "Stream 1:") and ", guest to host, " in line(two, "Stream 2:")
     # host -> guest: publish to release; guest -> host: the host's hold, the same percentiles of its rows
     assert line(one, "latency").startswith("latency (ms, host clock from publish to release")
     hold = sorted(r["latency_ns"] for r in consumed(g2h))

@@ -70,7 +70,7 @@ def test_block_stream_figures_against_the_limit_lockstep_and_latency(tmp_path):
     text = block(section, 1)
     size = b.STREAM_SIZES["4k"]
     ok = consumed(rows)
-    assert line(text, "Stream 1:") == ("Stream 1: 4k, 24883200 bytes (24.88 MB), host -> guest, policy block, "
+    assert line(text, "Stream 1:") == ("Stream 1: 4k, 24883200 bytes (24.88 MB), host to guest, policy block, "
                                        "verify xxh3, copied out "
                                        f"(the copy verified), 3 slots, unpaced, 3 s planned, {record['duration_s']:.3f} s "
                                        "measured")

@@ -6,7 +6,7 @@ import numpy as np
 
 import builders as b
 from builders import report_section
-from ivbench_analysis import schema
+from ivbench_analysis import intervals, schema
 from ivbench_analysis.report.text import fmt_ratio
 from ivbench_analysis.report.transports import plot_transports, transports_lines
 from ivbench_analysis.transports import TransportFigures, TransportSet, from_record, ratio_sentences
@@ -29,14 +29,14 @@ def record(transport, test, size, n, windows, host_cpu_s, guest_cpu_s, window=3)
             "guest_cpu_s": guest_cpu_s, "guest_taken": n, "guest_verified": n}
 
 
-def comparison_folder(folder, accel="kvm", entries=None):
+def comparison_folder(folder, accel="kvm", entries=None, unix_windows=(10, 10, 10)):
     """ivshmem's 4096-byte stream (3 windows of 40 frames) beside unix frames (10/s) and 64-byte messages on both."""
     stream = b.stream_rows(frame=f"{SIZE}B", seconds=3.0, period_ns=25_000_000,
                            times={"write": 1000, "wait": 0, "latency": 20_000, "copy": 1000, "verify": 500})
     srec = b.stream_record(stream, seconds=3, host_cpu={"user_s": 0.06, "sys_s": 0.0, "wall_s": 3.0},
                            guest_cpu_s=0.06)
     unix_lat = [100_000 + 1000 * i for i in range(30)]
-    tests = [record("unix", "frames", SIZE, 30, [10, 10, 10], host_cpu_s=0.03, guest_cpu_s=0.03),
+    tests = [record("unix", "frames", SIZE, 30, list(unix_windows), host_cpu_s=0.03, guest_cpu_s=0.03),
              record("unix", "pingpong", 64, 30, [10, 10, 10], 0.03, 0.03, window=1),
              record("ivshmem", "pingpong", 64, 30, [10, 10, 10], 0.03, 0.03, window=1)]
     rows = (rows_of("unix", "frames", SIZE, unix_lat) + rows_of("unix", "pingpong", 64, [40_000] * 30, 1)
@@ -61,14 +61,51 @@ def test_section_figures_and_ratio_sentences(tmp_path):
     ivshmem_rate = float(np.median(srec["windows"]))
     # ivshmem: its stream's windows over unix's 10 frames/s; CPU per frame: (0.06 + 0.06) / 120 over 0.06 / 30.
     ivshmem_cpu = 0.06 / srec["produced"] + 0.06 / srec["consumed"]
-    expected = (f"{SIZE}B frames: ivshmem {fmt_ratio(ivshmem_rate / 10)} the frames/s of unix at "
+    expected = (f"{SIZE}B frames: ivshmem {fmt_ratio(ivshmem_rate / 10)} [no interval: fewer than 6 samples] the "
+                f"frames/s of unix at "
                 f"{fmt_ratio(ivshmem_cpu / (0.06 / 30))} the CPU per frame")
     assert expected in text, text
-    assert "64B ping-pong: ivshmem's round trip p50 is 0.0500x that of unix" in text, text
+    assert "64B ping-pong: ivshmem's round trip p50 is 0.0500x [0.0500-0.0500] that of unix" in text, text
     unix_row = next(line for line in text.splitlines() if line.split()[:3] == ["frames", str(SIZE), "unix"])
     assert f"{np.percentile(unix_lat, 99) / 1e3:.1f}" in unix_row.split(), unix_row
     assert (tmp_path / "transports.png").stat().st_size > 0
     assert "TCG" not in text
+
+
+def set_of_comparisons(folder, accel="kvm"):
+    """Three runs of comparison_folder whose unix frames ran at different rates; returns (ivshmem's windows,
+    unix's windows) per run."""
+    ivshmem, unix = [], []
+    for index, windows in enumerate(((10, 10, 10), (8, 9, 10), (12, 11, 10)), start=1):
+        _, srec, _ = comparison_folder(folder / f"run-{index}", accel=accel, unix_windows=windows)
+        ivshmem.append([float(w) for w in srec["windows"]])
+        unix.append([float(w) for w in windows])
+    return ivshmem, unix
+
+
+def test_repeated_runs_give_each_ratio_with_its_interval_over_the_runs(tmp_path):
+    ivshmem, unix = set_of_comparisons(tmp_path)
+    proc = b.run_analysis(tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    report = (tmp_path / "performance_report.txt").read_text()
+    text = report_section(report, "TRANSPORTS")
+    expected = intervals.same_run_ratio(ivshmem, unix)
+    assert expected.low < expected.ratio < expected.high
+    frames = next(line.strip() for line in text.splitlines() if line.strip().startswith(f"{SIZE}B frames"))
+    assert frames.startswith(f"{SIZE}B frames: ivshmem {fmt_ratio(expected.ratio)} [{fmt_ratio(expected.low)[:-1]}-"
+                             f"{fmt_ratio(expected.high)[:-1]}] the frames/s of unix at "), frames
+    assert "64B ping-pong: ivshmem's round trip p50 is 0.0500x [0.0500-0.0500] that of unix" in text, text
+    assert "functional only" not in text
+    answer = next(line for line in report.splitlines() if line.strip().startswith("Transports:"))
+    assert frames in answer, answer
+
+
+def test_repeated_runs_under_tcg_are_functional_only(tmp_path):
+    set_of_comparisons(tmp_path, accel="tcg")
+    proc = b.run_analysis(tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    text = report_section((tmp_path / "performance_report.txt").read_text(), "TRANSPORTS")
+    assert "TCG: timings are functional only, not hardware performance: the comparison is functional only" in text
 
 
 def test_not_run_transports_named_and_tcg_functional_only(tmp_path):
@@ -114,8 +151,9 @@ def test_sentences_only_for_tests_both_ran():
             TransportFigures("pipe", "messages", 64, rate_sustained=1000.0, host_cpu_per_frame_s=2e-6,
                              guest_cpu_per_frame_s=3e-6),
             TransportFigures("pipe", "messages", 4096, rate_sustained=1000.0)]
-    assert ratio_sentences(figs, fmt_ratio) == [
-        "64B messages: ivshmem 3.00x the messages/s of pipe at 0.40x the CPU per message"]
+    assert ratio_sentences([figs], fmt_ratio) == [
+        "64B messages: ivshmem 3.00x [no interval: fewer than 6 samples] the messages/s of pipe at 0.40x the CPU "
+        "per message"]
     lines = transports_lines(TransportSet(figures=figs, entries={"ivshmem": ("ran", None)}), tcg=False)
     assert any(line.split()[:3] == ["messages", "4096", "pipe"] for line in lines)
 

@@ -19,10 +19,12 @@ readonly WORK SHM READY_SECONDS=20
 # shellcheck source=tests/integration/proc.sh
 . "$(dirname "$0")/proc.sh"
 
+# GUEST_WRAP: a command the guest runs under (e.g. unshare -n: a network of its own).
+GUEST_WRAP=()
 start_guest() { # out guest-args...
 	local out=$1
 	shift
-	timeout "$LIMIT" "$GUEST" --shm "$SHM" "$@" >"$out.out" 2>"$out.err" &
+	timeout "$LIMIT" "${GUEST_WRAP[@]}" "$GUEST" --shm "$SHM" "$@" >"$out.out" 2>"$out.err" &
 	guest_pid=$!
 	pids+=("$guest_pid")
 }
@@ -40,33 +42,10 @@ run_host() { # out host-args...
 	wait "$guest_pid" || guest_rc=$?
 }
 
-# transport_results.csv against run.json's transports, then the test's own expressions over t (a test's record),
-# mine (its rows) and m (run.json).
+# transport_results.csv against run.json's transports (tests/check_transports.py), then the test's own
+# expressions over t (a test's record), mine (its rows), tests and m (run.json).
 check_transports() { # out python-expression...
-	"$PYTHON" - "$@" <<'PY'
-import csv, json, sys
-out = sys.argv[1]
-m = json.load(open(f"{out}/run.json"))
-rows = list(csv.DictReader(open(f"{out}/transport_results.csv")))
-tests = m["transports"]["tests"]
-assert tests, "no transport test recorded"
-for t in tests:
-    mine = [r for r in rows if (r["transport"], r["test"], int(r["size_bytes"])) == (t["transport"], t["test"], t["size_bytes"])]
-    # Every frame sent has exactly one row, in order, and both sides counted the same frames.
-    assert len(mine) == t["sent"] == t["acked"], (t["transport"], t["test"], len(mine), t["sent"], t["acked"])
-    assert [int(r["frame"]) for r in mine] == list(range(t["sent"]))
-    assert t["guest_taken"] == t["sent"], (t["guest_taken"], t["sent"])
-    assert t["guest_verified"] == t["sent"] - t["failed"], (t["guest_verified"], t["failed"])
-    assert sum(r["success"] == "0" for r in mine) == t["failed"]
-    assert all(int(r["latency_ns"]) > 0 for r in mine)
-    assert t["host_cpu"]["wall_s"] > 0 and "guest_cpu_s" in t
-    # At most `window` in flight: frame i + window is sent only after frame i's acknowledgement was read.
-    w = t["window"]
-    assert all(int(b["send_ns"]) >= int(a["send_ns"]) + int(a["latency_ns"]) for a, b in zip(mine, mine[w:])), \
-        (t["transport"], t["test"], "more than the window in flight")
-    for expr in sys.argv[2:]:
-        assert eval(expr), (expr, t["transport"], t["test"], {k: v for k, v in t.items() if k != "windows"})
-PY
+	"$PYTHON" "$(dirname "$0")/../check_transports.py" "$@"
 }
 
 test_each_transport_verified() {
@@ -113,6 +92,40 @@ test_corrupt_frame_caught() {
 	pass "$name"
 }
 
+# tcp:PORT: the host listens on that port of 127.0.0.1 (run.json's address says so) and the guest connects to it;
+# --transport-seconds: the tests over tcp last that long, ivshmem's streams --stream-seconds.
+test_tcp_port() {
+	local name=tcp_port out="$WORK/$1" port
+	port=$("$PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	run_host "$out" --stream-seconds 2 --transport-seconds 1 --stream-frames 4096 --message-sizes 64 \
+		--transport "ivshmem,tcp:$port"
+	[ "$host_rc" -eq 0 ] && [ "$guest_rc" -eq 0 ] || { fail "$name" "exit host $host_rc guest $guest_rc: $(tail -1 "$out/host.err")"; return; }
+	check_transports "$out" "m['transports']['entries'][1]['address'] == '127.0.0.1:$port'" \
+		't["completed"] and t["failed"] == 0' 't["seconds"] == (2 if t["transport"] == "ivshmem" else 1)' \
+		'sum(x["transport"] == "tcp" for x in tests) == 3' || { fail "$name" "run.json"; return; }
+	pass "$name"
+}
+
+# A guest that cannot connect (a network namespace of its own: no 127.0.0.1 listener) says why and
+# acknowledges the message as failed; the host stops there in one line, exit 1, the rows of the tests before
+# kept, run.json names the transport that failed.
+test_guest_cannot_connect() {
+	local name=guest_cannot_connect out="$WORK/$1"
+	GUEST_WRAP=(unshare -n)
+	run_host "$out" --stream-seconds 1 --stream-frames 4096 --message-sizes 64 --transport ivshmem,tcp
+	GUEST_WRAP=()
+	[ "$host_rc" -eq 1 ] && [ "$guest_rc" -ne 0 ] || { fail "$name" "exit host $host_rc guest $guest_rc: $(tail -1 "$out/host.err")"; return; }
+	[ "$(grep -c "^host_writer: tcp frames of 4096B: the guest could not run the test" "$out/host.err")" -eq 1 ] ||
+		{ fail "$name" "host said: $(tail -1 "$out/host.err")"; return; }
+	grep -q "transport tcp: cannot connect to the host's TCP port 127.0.0.1:" "$out/guest.err" ||
+		{ fail "$name" "guest said: $(tail -2 "$out/guest.err")"; return; }
+	[ "$(grep -c "^4096B," "$out/stream_results.csv")" -gt 0 ] || { fail "$name" "the stream's rows were lost"; return; }
+	"$PYTHON" -c 'import json,sys; m=json.load(open(sys.argv[1])); e=m["transports"]["entries"]
+assert m["status"] == "aborted" and e[0]["status"] == "ran" and e[1]["status"] == "failed", e
+assert "guest could not run the test" in e[1]["reason"], e' "$out/run.json" || { fail "$name" "run.json"; return; }
+	pass "$name"
+}
+
 # The guest dies in the middle of a transport test: the host stops at once (its time limit is 30 s), says so in
 # one line, keeps every row, exits 1, and run.json says which transport failed.
 killed_guest() { # transport
@@ -151,7 +164,9 @@ test_bad_options() {
 	for args in "--transport bogus" "--transport unix" "--transport unix,unix --stream-seconds 1" \
 		"--transport unix:80 --stream-seconds 1" "--transport tcp:0 --stream-seconds 1" "--transport tcp:x --stream-seconds 1" \
 		"--transport , --stream-seconds 1" "--transport unix --stream-seconds 1 --message-sizes 32" \
-		"--transport unix --stream-seconds 1 --message-sizes 64,bogus"; do
+		"--transport unix --stream-seconds 1 --message-sizes 64,bogus" "--transport virtio-net:0 --stream-seconds 1" \
+		"--transport virtio-serial:relative.sock --stream-seconds 1" "--transport pipe:/tmp/x --stream-seconds 1" \
+		"--transport unix --stream-seconds 1 --transport-seconds 0"; do
 		rc=0
 		# shellcheck disable=SC2086  # each case is a list of words
 		# Bounded: an option no longer refused must fail the test, not wait for a guest.
@@ -163,7 +178,8 @@ test_bad_options() {
 	pass "$name"
 }
 
-for t in test_bad_options test_each_transport_verified test_vsock_skipped test_corrupt_frame_caught test_guest_killed; do
+for t in test_bad_options test_each_transport_verified test_vsock_skipped test_tcp_port test_guest_cannot_connect \
+	test_corrupt_frame_caught test_guest_killed; do
 	rm -f "$SHM"
 	"$t" "$t"
 done

@@ -72,7 +72,7 @@ static void test_ring_and_wait(void)
 	CHECK(a >= 0 && c >= 0);
 	memset(&b, 0, sizeof(b));
 	b.dev_fd = -1;
-	b.link.sock = -1;
+	b.link.sock = b.link.shm_fd = -1;
 	b.link.own_fd = a;
 	b.link.peers[0].id = 5;
 	b.link.peers[0].fd = c;
@@ -275,6 +275,8 @@ static void test_peer_update_partial_message(void)
 	CHECK(fake_server_start(&f, "partial", steps, true) == 0);
 	CHECK(ivb_peer_connect(&link, f.path, 10 * WAIT_NS) == 0);
 	CHECK(link.id == 1 && link.npeers == 1 && link.peers[0].id == 0 && link.own_fd >= 0);
+	/* The region's fd is kept for the programs to map (and closed with the link: no fd is left open). */
+	CHECK(link.shm_fd >= 0 && link.shm_fd != link.own_fd);
 	CHECK(write(f.go, "g", 1) == 1);
 	/* The first 3 bytes are on their way: wait until they are here, and update must not block on the rest. */
 	t0 = ivb_now_ns();

@@ -1,6 +1,7 @@
-/* Unit tests: the timed phases and the PCI device lookup on a fake sysfs tree. */
+/* Unit tests: the timed phases, the PCI device lookup on a fake sysfs tree, and mapping a region by its fd. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -132,6 +133,48 @@ static void test_pci_find_and_map(void)
 	CHECK(ivb_pci_map_bar2(root, "0000:00:04.0", true, &m) == -ENOENT);
 }
 
+/*
+ * A region handed over as an fd (an ivshmem server's, which may have no path): mapped whole, the same memory as
+ * the sender's, made private, locked on a file of our own (a copy of the sender's fd shares its lock), and
+ * told apart from another file of the same size.
+ */
+static void test_map_region_fd(void)
+{
+	char path[PATH_MAX], other[PATH_MAX];
+	struct ivb_mapping a, b;
+	struct stat st;
+	int fd, fd2, fd3;
+
+	snprintf(path, sizeof(path), "%s/region", root);
+	snprintf(other, sizeof(other), "%s/other", root);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	CHECK(fd >= 0 && ftruncate(fd, 1 << 16) == 0 && fchmod(fd, 0644) == 0);
+	close(open(other, O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+	CHECK(truncate(other, 1 << 16) == 0);
+	CHECK(ivb_shm_same_file(fd, path) == 1);
+	CHECK(ivb_shm_same_file(fd, other) == 0);
+	CHECK(ivb_shm_same_file(fd, "/nonexistent/region") == -ENOENT);
+	fd2 = dup(fd);
+	CHECK(ivb_shm_map_fd(fd2, true, &a) == 0);
+	CHECK(a.size == 1 << 16 && a.kind == IVB_MAP_SHM && strcmp(a.memtype, "write-back") == 0);
+	CHECK(fstat(fd, &st) == 0 && (st.st_mode & 0777) == 0600);
+	/* The path is gone, as with QEMU's server -m: the fd still names the memory both sides use. */
+	CHECK(unlink(path) == 0);
+	fd3 = dup(fd);
+	CHECK(ivb_shm_map_fd(fd3, true, &b) == -EBUSY);
+	CHECK(ivb_shm_map_fd(fd3, false, &b) == 0);
+	a.region->magic = 0x1234;
+	CHECK(b.region->magic == 0x1234);
+	ivb_unmap(&b);
+	ivb_unmap(&a);
+	/* A file too small for a header and a page, or not a regular file: refused, the fd still the caller's. */
+	CHECK(ftruncate(fd, 100) == 0 && ivb_shm_map_fd(fd, false, &a) == -EINVAL);
+	close(fd);
+	fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	CHECK(ivb_shm_map_fd(fd, false, &a) == -EINVAL && fcntl(fd, F_GETFD) >= 0);
+	close(fd);
+}
+
 int main(void)
 {
 	int ret;
@@ -142,6 +185,7 @@ int main(void)
 	if (scratch_make(root) < 0)
 		return 1;
 	RUN_TEST(test_pci_find_and_map);
+	RUN_TEST(test_map_region_fd);
 	ret = CHECK_SUMMARY("unit memory");
 	scratch_remove(root);
 	return ret;

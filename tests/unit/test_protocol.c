@@ -749,7 +749,7 @@ static void fake_bell(struct ivb_bell *b, int id, int own_fd, int peer_id, int p
 	memset(b, 0, sizeof(*b));
 	b->id = b->link.id = id;
 	b->dev_fd = -1;
-	b->link.sock = -1;
+	b->link.sock = b->link.shm_fd = -1;
 	b->link.own_fd = own_fd;
 	b->link.peers[0].id = peer_id;
 	b->link.peers[0].fd = peer_fd;

@@ -7,7 +7,10 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 
 #include "check.h"
 #include "clock.h"
@@ -121,6 +124,19 @@ static void test_hostile_specs_rejected(void)
 	s.port = 70000;
 	CHECK(ivb_tp_check_spec(&s, why, sizeof(why)) == -EPROTO);
 	s.port = 5000;
+	CHECK(ivb_tp_check_spec(&s, why, sizeof(why)) == 0);
+	s.transport = IVB_TP_VIRTIO_NET; /* a port, as tcp's */
+	CHECK(ivb_tp_check_spec(&s, why, sizeof(why)) == 0);
+	s.port = 0;
+	CHECK(ivb_tp_check_spec(&s, why, sizeof(why)) == -EPROTO);
+	s = valid_spec();
+	s.transport = IVB_TP_VIRTIO_SERIAL; /* a port's name, looked up in sysfs: never a path */
+	CHECK(ivb_tp_check_spec(&s, why, sizeof(why)) == -EPROTO);
+	snprintf(s.path, sizeof(s.path), "..");
+	CHECK(ivb_tp_check_spec(&s, why, sizeof(why)) == -EPROTO);
+	s.path[0] = '\0';
+	CHECK(ivb_tp_check_spec(&s, why, sizeof(why)) == -EPROTO);
+	snprintf(s.path, sizeof(s.path), "%s", IVB_TP_SERIAL_PORT);
 	CHECK(ivb_tp_check_spec(&s, why, sizeof(why)) == 0);
 }
 
@@ -299,6 +315,117 @@ static void test_unix_endpoint(void) { check_transport(IVB_TP_UNIX); }
 static void test_tcp_endpoint(void) { check_transport(IVB_TP_TCP); }
 static void test_pipe_endpoint(void) { check_transport(IVB_TP_PIPE); }
 
+/* QEMU's side of a VM transport, played by a thread: a listening socket that closes the first `refuse`
+ * connections at once (virtio-net's guest does not listen yet) and says HELLO on the next (the guest). */
+struct fake_qemu {
+	int fd;
+	unsigned refuse, accepted;
+	bool hello;
+};
+
+static void *fake_qemu_run(void *arg)
+{
+	struct fake_qemu *q = arg;
+	const struct ivb_tp_hdr hello = { .magic = IVB_TP_HDR_MAGIC, .type = IVB_TP_HELLO };
+
+	for (;;) {
+		int fd = accept(q->fd, NULL, NULL);
+
+		if (fd < 0)
+			return NULL;
+		q->accepted++;
+		if (q->accepted > q->refuse && q->hello) {
+			CHECK(write(fd, &hello, sizeof(hello)) == (ssize_t)sizeof(hello));
+			/* The host reads it, then closes: that ends this side. */
+			char b;
+			while (read(fd, &b, 1) > 0)
+				;
+			close(fd);
+			return NULL;
+		}
+		close(fd);
+		if (q->accepted > q->refuse)
+			return NULL;
+	}
+}
+
+/* virtio-net: the host connects to QEMU's forwarded port again until the guest's HELLO comes; a guest that never
+ * says it leaves the host at its deadline, never earlier. */
+static void check_net_accept(unsigned refuse, bool hello)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	socklen_t len = sizeof(a);
+	struct fake_qemu q = { .refuse = refuse, .hello = hello };
+	struct ivb_tp_spec spec = { .magic = IVB_TP_SPEC_MAGIC };
+	struct ivb_tp_listener l;
+	struct ivb_tp_conn c;
+	pthread_t th;
+	uint64_t t0, deadline;
+	int ret;
+
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	q.fd = socket(AF_INET, SOCK_STREAM, 0);
+	CHECK(q.fd >= 0 && bind(q.fd, (struct sockaddr *)&a, sizeof(a)) == 0 && listen(q.fd, 4) == 0);
+	CHECK(getsockname(q.fd, (struct sockaddr *)&a, &len) == 0);
+	CHECK(ivb_tp_listen(&l, IVB_TP_VIRTIO_NET, tmpdir, ntohs(a.sin_port), &spec, why, sizeof(why)) == 0);
+	CHECK(spec.port == ntohs(a.sin_port) && l.fd < 0);
+	CHECK(pthread_create(&th, NULL, fake_qemu_run, &q) == 0);
+	t0 = ivb_now_ns();
+	deadline = t0 + (hello ? LONG_NS : 300 * MS);
+	do
+		ret = ivb_tp_accept(&l, deadline, &c, why, sizeof(why));
+	while (ret == -ETIMEDOUT && ivb_now_ns() < deadline);
+	if (hello)
+		CHECK(ret == 0);
+	else
+		CHECK(ret == -ETIMEDOUT && ivb_now_ns() >= deadline);
+	if (ret == 0)
+		ivb_tp_close(&c);
+	ivb_tp_unlisten(&l);
+	shutdown(q.fd, SHUT_RDWR); /* ends the thread's accept */
+	pthread_join(th, NULL);
+	/* Read after the join: the thread's count. It tried again after each refusal, and stopped at the hello. */
+	CHECK(hello ? q.accepted == refuse + 1 : q.accepted > refuse);
+	close(q.fd);
+}
+
+static void test_net_accept_retries(void) { check_net_accept(3, true); }
+static void test_net_accept_gives_up(void) { check_net_accept(2, false); }
+
+/* virtio-serial: the host connects to QEMU's chardev socket (missing: one clear error), then waits for the
+ * guest's HELLO on it. */
+static void test_serial_endpoint(void)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	struct fake_qemu q = { .hello = true };
+	struct ivb_tp_spec spec = { .magic = IVB_TP_SPEC_MAGIC };
+	struct ivb_tp_listener l;
+	struct ivb_tp_conn c;
+	pthread_t th;
+	int ret;
+
+	snprintf(a.sun_path, sizeof(a.sun_path), "%s/chardev.sock", tmpdir);
+	CHECK(ivb_tp_listen(&l, IVB_TP_VIRTIO_SERIAL, a.sun_path, 0, &spec, why, sizeof(why)) == -ENOENT);
+	CHECK(strstr(why, "chardev socket") != NULL);
+	ivb_tp_unlisten(&l);
+	q.fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	CHECK(q.fd >= 0 && bind(q.fd, (struct sockaddr *)&a, sizeof(a)) == 0 && listen(q.fd, 1) == 0);
+	CHECK(pthread_create(&th, NULL, fake_qemu_run, &q) == 0);
+	CHECK(ivb_tp_listen(&l, IVB_TP_VIRTIO_SERIAL, a.sun_path, 0, &spec, why, sizeof(why)) == 0);
+	CHECK(strcmp(spec.path, IVB_TP_SERIAL_PORT) == 0);
+	do
+		ret = ivb_tp_accept(&l, ivb_now_ns() + LONG_NS, &c, why, sizeof(why));
+	while (ret == -ETIMEDOUT);
+	CHECK(ret == 0);
+	ivb_tp_unlisten(&l);
+	if (ret == 0)
+		ivb_tp_close(&c);
+	pthread_join(th, NULL);
+	close(q.fd);
+	CHECK(access(a.sun_path, F_OK) == 0); /* QEMU's socket: not the host's to remove */
+	unlink(a.sun_path);
+}
+
 /* The guest's check of a copy: the stamp first, then the payload's checksum. */
 static void test_check_copy(void)
 {
@@ -325,6 +452,9 @@ int main(void)
 	RUN_TEST(test_hostile_headers_rejected);
 	RUN_TEST(test_hostile_specs_rejected);
 	RUN_TEST(test_record_in_pieces);
+	RUN_TEST(test_net_accept_retries);
+	RUN_TEST(test_net_accept_gives_up);
+	RUN_TEST(test_serial_endpoint);
 	RUN_TEST(test_short_writes_complete);
 	RUN_TEST(test_closed_peer_is_epipe);
 	RUN_TEST(test_silent_peer_times_out);

@@ -18,6 +18,8 @@ readonly T_TMP
 readonly T_SHM=/dev/shm/ivb-vmtest-$T_NAME-$$
 readonly T_RESULTS=$T_TMP/results
 T_RC=
+# No transport comparison unless the test asks for one (T_TRANSPORTS=(): run_test.sh's default): it takes seconds.
+T_TRANSPORTS=(--transports none)
 T_OUT=$T_TMP/stdout
 T_ERR=$T_TMP/stderr
 
@@ -55,7 +57,7 @@ t_run() {
 	T_RC=0
 	# No stream unless the test asks for one (--stream-seconds S later on the line wins): they take seconds.
 	(cd "$T_TOP" && timeout "$T_RUN_LIMIT" ./run_test.sh --shm "$T_SHM" --results "$T_RESULTS" --no-analysis \
-		--stream-seconds 0 "$@") \
+		--stream-seconds 0 "${T_TRANSPORTS[@]}" "$@") \
 		>"$T_OUT" 2>"$T_ERR" || T_RC=$?
 	T_SECONDS=$((SECONDS - t0))
 	[ "$T_RC" -ne 124 ] || t_fail "run_test.sh did not end within $T_RUN_LIMIT s"

@@ -20,6 +20,25 @@ t_assert_stderr "unknown option '--no-such-option'"
 t_run --iterations
 t_assert_rc 2
 t_assert_stderr "--iterations needs a value"
+# The transports: each place offers its own; a comparison needs a stream test.
+t_run --transports unix --stream-seconds 1
+t_assert_rc 2
+t_assert_stderr "--transports: --vm bench offers ivshmem, virtio-serial, virtio-net, vsock, not 'unix'"
+t_run --vm loopback --transports virtio-net --stream-seconds 1
+t_assert_rc 2
+t_assert_stderr "--vm loopback offers ivshmem, unix, tcp, pipe, not 'virtio-net'"
+t_run --transports virtio-net:8080 --stream-seconds 1
+t_assert_rc 2
+t_assert_stderr "only tcp takes a port, not 'virtio-net:8080'"
+t_run --transports virtio-serial
+t_assert_rc 2
+t_assert_stderr "--transports needs a stream test"
+t_run --message-sizes 64
+t_assert_rc 2
+t_assert_stderr "--message-sizes needs --transports"
+t_run --transports 'virtio-net;x'
+t_assert_rc 2
+t_assert_stderr "invalid value for --transports"
 help=$(cd "$T_TOP" && ./run_test.sh --help)
 grep -q -- '--start-order' <<<"$help" || t_fail "--help does not list --start-order"
 # The defaults it names are the header of defaults', not numbers of its own (read as run_test.sh reads them).

@@ -248,20 +248,25 @@ def stream_samples(run):
     type, policy, checksum and direction; the STREAMING section's own figures (streams.stream_figures), so that
     the two never differ. A host-to-guest stream keeps the key it had before streams had a direction
     (stream/<frame>/<policy>/<check>); a guest-to-host one adds /guest-to-host (its latency is the host's hold
-    of a frame, not a publish-to-release: a figure of its own)."""
-    latency, rates, sizes = {}, {}, {}
+    of a frame, not a publish-to-release: a figure of its own), and each consumer of a stream with several its
+    own /consumer-N."""
+    latency, rates, sizes, several = {}, {}, {}, set()
     streams = load_streams(run)
     for stream in streams.streams:
-        key = (stream.frame_type, stream.policy, stream.verify, stream.direction)
+        key = (stream.frame_type, stream.policy, stream.verify, stream.direction, stream.consumer)
         rates.setdefault(key, []).extend(float(w) for w in stream_figures(stream).windows)
         sizes[key] = stream.size_bytes
+        if stream.several_consumers:
+            several.add(key)
     if streams.table is not None:
         kept = streams.table[streams.table["_kept"]]
-        for key, values in kept.groupby(["frame_type", "policy", "verify", "direction"], sort=False)["latency_ns"]:
+        columns = ["frame_type", "policy", "verify", "direction", "consumer"]
+        for key, values in kept.groupby(columns, sort=False)["latency_ns"]:
             latency[key] = values.to_numpy(dtype=float)
     out = []
     for key in sorted(rates):
-        words = key[:3] if key[3] == H2G else key
+        # Each consumer of a stream with several has figures of its own: /consumer-N.
+        words = (key[:3] if key[3] == H2G else key[:4]) + ((f"consumer-{key[4]}",) if key in several else ())
         name, path = "stream " + " ".join(words), "stream/" + "/".join(words)
         values = tuple(latency.get(key, ()))
         if values:

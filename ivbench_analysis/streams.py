@@ -30,6 +30,8 @@ CONSUMES = ("inplace", "copy")
 # Who produced the frames: the host (the guest consumed them) or the guest (the host consumed them).
 H2G, G2H = DIRECTIONS = ("host-to-guest", "guest-to-host")
 DIRECTION_ARROWS = {H2G: "host -> guest", G2H: "guest -> host"}
+# How one consumer of a stream ended (run.json's streams[].consumer_end).
+CONSUMER_ENDS = ("finished", "dropped", "lost", "failed")
 STATUSES = ("ok", "unverified", "bad_checksum", "bad_stamp", "implausible_timing", "accepted_corrupted_frame", "dropped")
 # A frame whose check failed; besides, an unverified frame fails when the host asked for a verification.
 FAILED_STATUSES = ("bad_checksum", "bad_stamp", "implausible_timing", "accepted_corrupted_frame")
@@ -72,6 +74,9 @@ RECORD_FIELDS = [
     ("verify", lambda v: v in VERIFIES, "sha256, xxh3 or none"),
     ("consume", lambda v: v in CONSUMES, "inplace or copy"),
     ("direction", lambda v: v in DIRECTIONS, "host-to-guest or guest-to-host"),
+    ("consumer", _whole, "a whole number >= 0"),
+    ("consumers", lambda v: _whole(v, 1), "a whole number > 0"),
+    ("consumer_end", lambda v: v in CONSUMER_ENDS, ", ".join(CONSUMER_ENDS)),
     ("slots", lambda v: _whole(v, 1), "a whole number > 0"),
     ("fps_target", _real, "a number >= 0"),
     ("seconds", _real, "a number >= 0"),
@@ -120,6 +125,7 @@ class Stream:
     verify: str
     consume: str  # inplace or copy ("unknown" when neither file says)
     direction: str  # host-to-guest or guest-to-host ("unknown" when neither file says)
+    consumer: int  # the ring's consumer these rows and figures are for (0 of 1 unless --consumers)
     rows: object
     record: dict
     where: str  # how findings name it
@@ -129,9 +135,15 @@ class Stream:
 
     @property
     def label(self):
-        """Its name in one line; a host-to-guest stream keeps the name it had before streams had a direction."""
+        """Its name in one line; a host-to-guest stream keeps the name it had before streams had a direction, and a
+        stream of one consumer the name it had before several."""
         name = f"{self.frame_type} {self.policy} {self.verify} {self.consume}"
-        return name if self.direction == H2G else f"{name} {self.direction}"
+        name = name if self.direction == H2G else f"{name} {self.direction}"
+        return f"{name} consumer {self.consumer}" if self.several_consumers else name
+
+    @property
+    def several_consumers(self):
+        return (self.record.get("consumers") or 1) > 1 or self.consumer > 0
 
     @property
     def guest_produced(self):
@@ -148,18 +160,24 @@ class StreamSet:
 
 
 # What tells one stream from the next in stream_results.csv (and pairs it with its run.json record).
-KEY_COLUMNS = ["frame_type", "size_bytes", "policy", "verify", "consume", "direction"]
+STREAM_COLUMNS = ["frame_type", "size_bytes", "policy", "verify", "consume", "direction"]
+KEY_COLUMNS = STREAM_COLUMNS + ["consumer"]
 
 
 def block_keys(table):
     """The CSV's streams: a stream is a run of consecutive rows with the same frame, size, policy, verify,
-    consume mode and direction (host_writer runs the streams one after the other). Returns the table with _stream
-    (the block's number) and [(block number, (frame, size, policy, verify, consume, direction))] in file order."""
+    consume mode and direction (host_writer runs the streams one after the other), one per consumer (the rows of
+    several consumers of a stream interleave). Returns the table with _stream (the block's number) and
+    [(block number, (frame, size, policy, verify, consume, direction, consumer))] in file order."""
     if table is None or table.empty:
         return None, []
-    table = table.assign(_stream=consecutive_runs(table, KEY_COLUMNS))
+    if "consumer" not in table.columns:
+        table = table.assign(consumer=0)  # written before several consumers: consumer 0
+    table = table.assign(consumer=table["consumer"].fillna(0).astype(int))
+    table = table.assign(_block=consecutive_runs(table, STREAM_COLUMNS))
+    table = table.assign(_stream=table.groupby(["_block", "consumer"], sort=False).ngroup() + 1).drop(columns="_block")
     firsts = table.drop_duplicates("_stream")
-    return table, [(sid, (ft, int(size), *words)) for sid, ft, size, *words in
+    return table, [(sid, (ft, int(size), *words[:-1], int(words[-1]))) for sid, ft, size, *words in
                    zip(firsts["_stream"], *(firsts[c] for c in KEY_COLUMNS))]
 
 
@@ -198,7 +216,8 @@ def pair_streams(run):
                 start += 1
         key = keys[match][1] if match is not None else (
             rec.get("frame_type", "unknown"), rec.get("size_bytes"), rec.get("policy", "unknown"),
-            rec.get("verify", "unknown"), rec.get("consume", "unknown"), rec.get("direction", "unknown"))
+            rec.get("verify", "unknown"), rec.get("consume", "unknown"), rec.get("direction", "unknown"),
+            rec.get("consumer", 0))
         stream = Stream(len(out.streams) + 1, *key, None, rec, f"stream {len(out.streams) + 1} ({key[0]})")
         out.streams.append(stream)
         if match is not None:

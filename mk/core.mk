@@ -36,6 +36,7 @@ check-loopback: $(BUILD)/host_writer $(BUILD)/guest_reader $(BUILD)/ivshmem_serv
 	@$(NEED) $(TEST_PACKAGES)
 	$(TEST_LIMIT) tests/integration/loopback.sh $(BUILD)
 	$(TEST_LIMIT) tests/integration/stream.sh $(BUILD)
+	$(TEST_LIMIT) tests/integration/consumers.sh $(BUILD)
 	$(TEST_LIMIT) tests/integration/transports.sh $(BUILD)
 	$(TEST_LIMIT) tests/integration/run_test_loopback.sh $(BUILD)
 

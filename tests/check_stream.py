@@ -2,7 +2,7 @@
 """Check a run's streams: stream_results.csv against run.json's "streams", for the loopback tests
 (tests/integration/stream.sh) and the VM tests (tests/vm/test_stream.sh).
 
-Every stream's frames (a stream: its frame type and direction) have exactly one row each, numbered from 0; the
+Every stream's frames (a stream: its frame type, direction and consumer) have exactly one row each, numbered from 0; the
 counts agree with the rows; a guest-to-host frame has no host write or slot wait; a dropped
 frame has no latency, a consumed one a latency, and a guest copy time when it was copied (none when read in
 place); a paced stream published no frame before
@@ -71,8 +71,9 @@ def check(run_dir: str, exprs: list[str]) -> str:
     if not m.get("streams"):
         return "run.json has no streams"
     for s in m["streams"]:
-        # A stream is its frame and its direction (both runs one of each).
-        mine = [r for r in rows if r["frame_type"] == s["frame_type"] and r["direction"] == s["direction"]]
+        # A stream is its frame, its direction (both runs one of each) and its consumer (one entry each).
+        mine = [r for r in rows if r["frame_type"] == s["frame_type"] and r["direction"] == s["direction"]
+                and r["consumer"] == str(s.get("consumer", 0))]
         why = check_rows(s, mine)
         if why:
             return why

@@ -68,10 +68,12 @@ def stream_lines(ctx):
     out = []
     for base in streams[:MAX_STREAM_LINES]:
         fps = figures[base + "/fps"]
-        # stream/<frame>/<policy>/<check>, and /guest-to-host when the guest produced (repeats.stream_samples)
+        # stream/<frame>/<policy>/<check>, /guest-to-host when the guest produced, /consumer-N with several
+        # consumers (repeats.stream_samples)
         words = base.split("/")[1:]
         direction = words[3] if len(words) > 3 else H2G
-        text = f"Stream {' '.join(words[:3])}, {DIRECTION_ARROWS.get(direction, direction)}: {quote(fps)}"
+        consumer = f" {words[4].replace('-', ' ')}" if len(words) > 4 else ""
+        text = f"Stream {' '.join(words[:3])}, {DIRECTION_ARROWS.get(direction, direction)}{consumer}: {quote(fps)}"
         keys = (fps.spec.key,)
         latency = figures.get(base + "/latency")
         if latency is not None:

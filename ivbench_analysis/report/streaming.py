@@ -52,6 +52,9 @@ def head_line(stream, rec):
         parts.append(f"{rec['seconds']:g} s planned")
     if "duration_s" in rec:
         parts.append(f"{rec['duration_s']:.3f} s measured")
+    if stream.several_consumers:
+        parts.insert(1, f"consumer {stream.consumer} of {rec.get('consumers', 'unknown')} "
+                        f"({rec.get('consumer_end', 'end not recorded')})")
     return ", ".join(parts)
 
 

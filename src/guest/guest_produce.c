@@ -107,10 +107,14 @@ uint32_t ivb_reader_produce(struct ivb_reader_workspace *w, uint8_t *ring, const
 		fprintf(stderr, PROG ": stream: %s\n", why);
 		return IVB_MSG_GUEST_FAILURE;
 	}
+	if (g->nconsumers > 1)
+		snprintf(why, sizeof(why), " to %u consumers, %u of them dropped", g->nconsumers, h.totals.consumers_dropped);
+	else
+		why[0] = '\0';
 	fprintf(stderr, PROG ": stream of %llu-byte frames to the host: %llu produced, %llu taken, %llu failed, "
-		"%llu dropped, written through the %s mapping\n", (unsigned long long)g->frame_size,
+		"%llu dropped, written through the %s mapping%s\n", (unsigned long long)g->frame_size,
 		(unsigned long long)h.totals.produced, (unsigned long long)h.totals.consumed,
 		(unsigned long long)h.totals.failed, (unsigned long long)h.totals.dropped,
-		ivb_map_kind_name(w->g->info.map_kind));
+		ivb_map_kind_name(w->g->info.map_kind), why);
 	return IVB_MSG_OK;
 }

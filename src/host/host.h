@@ -69,6 +69,11 @@ struct ivb_host_config {
 	const char *stream_direction_arg;
 	uint32_t stream_directions[IVB_MAX_DIRECTIONS]; /* enum ivb_stream_direction: each stream frame once per entry */
 	size_t ndirections;
+	uint32_t nconsumers;    /* host consumer processes of each guest-to-host stream */
+	uint64_t consumer_timeout_ns; /* the guest producer drops a consumer holding it back longer */
+	bool stall_set;         /* --stall-consumer: consumer stall_consumer stops releasing at frame stall_frame */
+	uint32_t stall_consumer;
+	uint64_t stall_frame;
 	bool corrupt_frame_set; /* --corrupt-frame: flip a byte of frame corrupt_frame of each stream */
 	uint64_t corrupt_frame; /* counting from 0, as stream_results.csv's frame column */
 	/* the transport comparison: the stream frames and the messages over each transport */

@@ -41,6 +41,34 @@ static void parse_directions(struct ivb_host_config *cfg)
 		ivb_die_usage(PROG, "--stream-direction needs host-to-guest, guest-to-host or both of them");
 }
 
+/* --consumers, --consumer-timeout and --stall-consumer: for guest-to-host streams only. */
+static void parse_consumers(struct ivb_host_config *cfg, const char *timeout_arg, const char *stall_arg)
+{
+	bool g2h = false;
+	char *colon;
+
+	for (size_t k = 0; k < cfg->ndirections; k++)
+		g2h |= cfg->stream_directions[k] == IVB_DIR_GUEST_TO_HOST;
+	if (ivb_parse_duration_ns(timeout_arg, 1000000ull, IVB_MAX_DURATION_NS, &cfg->consumer_timeout_ns) < 0)
+		ivb_die_usage(PROG, "--consumer-timeout needs a duration from 1ms to 3600s (e.g. 1s, 500ms), not '%s'",
+			      timeout_arg);
+	if (cfg->nconsumers > 1 && (!g2h || cfg->stream_seconds == 0))
+		ivb_die_usage(PROG, "--consumers %u is for a guest-to-host stream: give --stream-seconds and "
+			      "--stream-direction guest-to-host", cfg->nconsumers);
+	if (stall_arg == NULL)
+		return;
+	colon = strchr(stall_arg, ':');
+	if (colon == NULL)
+		ivb_die_usage(PROG, "--stall-consumer needs CONSUMER:FRAME, not '%s'", stall_arg);
+	*colon = '\0';
+	cfg->stall_consumer = (uint32_t)ivb_parse_count_or_die(PROG, "--stall-consumer's consumer", stall_arg, 0,
+								cfg->nconsumers - 1);
+	cfg->stall_frame = ivb_parse_count_or_die(PROG, "--stall-consumer's frame", colon + 1, 0, UINT64_MAX);
+	cfg->stall_set = true;
+	if (!g2h || cfg->stream_seconds == 0)
+		ivb_die_usage(PROG, "--stall-consumer is for a guest-to-host stream");
+}
+
 static void usage(FILE *out)
 {
 	fprintf(out,
@@ -110,6 +138,13 @@ static void usage(FILE *out)
 		"                         inplace: the consumer verifies each frame where it lies in its slot,\n"
 		"                         then releases it; copy: it copies the frame out first and verifies\n"
 		"                         the copy (default " IVB_STREAM_CONSUME_DEFAULT ")\n"
+		"  --consumers N          guest-to-host: N host consumer processes (1-%u) read every frame, each\n"
+		"                         verifies and releases it; a slot is free once every live consumer\n"
+		"                         released it (default %u)\n"
+		"  --consumer-timeout DURATION\n"
+		"                         guest-to-host: the guest drops a consumer that holds it back longer\n"
+		"                         (a slot unreleased, a claim held) and the others go on; DURATION is\n"
+		"                         a count with s, ms or us (default " IVB_CONSUMER_TIMEOUT_DEFAULT ")\n"
 		"  --transport LIST       compare transports: ivshmem (the stream test), unix (AF_UNIX stream),\n"
 		"                         tcp[:PORT] (127.0.0.1; no port: the kernel's choice), pipe (FIFOs);\n"
 		"                         to a VM guest virtio-serial:SOCKET (QEMU's chardev socket),\n"
@@ -125,11 +160,15 @@ static void usage(FILE *out)
 		"  --corrupt-frame N      testing: flip a byte of frame N (from 0) of each stream, and of each\n"
 		"                         transport's frames test, after hashing it; the guest must fail it\n"
 		"                         (needs --verify sha256|xxh3)\n"
+		"  --stall-consumer I:FRAME\n"
+		"                         testing: consumer I stops releasing at frame FRAME (from 0) and waits\n"
+		"                         to be dropped (needs --consumers and guest-to-host)\n"
 		"  --help                 show this help and exit\n"
 		"\n"
 		"Exit status: 0 every iteration succeeded, 1 a failure, 2 a usage error.\n",
 		IVB_ITERATIONS_DEFAULT, IVB_BW_ITERATIONS_DEFAULT, IVB_REF_ITERATIONS_DEFAULT, IVB_WARMUP_DEFAULT, IVB_TIMEOUT_DEFAULT_S, IVB_CONNECT_TIMEOUT_DEFAULT_S, IVB_CONNECT_NOTICE_S, IVB_STREAM_SECONDS_DEFAULT,
-		IVB_STREAM_SLOTS_DEFAULT, IVB_RING_MAX_SLOTS, IVB_STREAM_FPS_DEFAULT);
+		IVB_STREAM_SLOTS_DEFAULT, IVB_RING_MAX_SLOTS, IVB_STREAM_FPS_DEFAULT, IVB_RING_MAX_CONSUMERS,
+		IVB_STREAM_CONSUMERS_DEFAULT);
 }
 
 void ivb_host_parse_args(int argc, char **argv, struct ivb_host_config *cfg)
@@ -137,8 +176,8 @@ void ivb_host_parse_args(int argc, char **argv, struct ivb_host_config *cfg)
 	enum { OPT_SHM = 256, OPT_SIZE, OPT_OUT, OPT_ITER, OPT_LAT_FRAME, OPT_BW_ITER, OPT_FRAMES, OPT_REF_ITER,
 	       OPT_WARMUP, OPT_TIMEOUT, OPT_CONNECT_TIMEOUT, OPT_META, OPT_NO_COUNTERS, OPT_WRITE_STUDY, OPT_MAP_STUDY,
 	       OPT_DOORBELL, OPT_MODE, OPT_INTERVAL, OPT_CORRUPT, OPT_CORRUPT_FRAME, OPT_STREAM_SECONDS, OPT_STREAM_FRAMES, OPT_SLOTS,
-	       OPT_FPS, OPT_STREAM_POLICY, OPT_VERIFY, OPT_CONSUME, OPT_STREAM_DIRECTION, OPT_TRANSPORT, OPT_TRANSPORT_SECONDS,
-	       OPT_MESSAGE_SIZES, OPT_HELP };
+	       OPT_FPS, OPT_STREAM_POLICY, OPT_VERIFY, OPT_CONSUME, OPT_STREAM_DIRECTION, OPT_CONSUMERS,
+	       OPT_CONSUMER_TIMEOUT, OPT_STALL_CONSUMER, OPT_TRANSPORT, OPT_TRANSPORT_SECONDS, OPT_MESSAGE_SIZES, OPT_HELP };
 	static const struct option options[] = {
 		{ "shm", required_argument, NULL, OPT_SHM },
 		{ "size", required_argument, NULL, OPT_SIZE },
@@ -168,9 +207,12 @@ void ivb_host_parse_args(int argc, char **argv, struct ivb_host_config *cfg)
 		{ "verify", required_argument, NULL, OPT_VERIFY },
 		{ "consume", required_argument, NULL, OPT_CONSUME },
 		{ "stream-direction", required_argument, NULL, OPT_STREAM_DIRECTION },
+		{ "consumers", required_argument, NULL, OPT_CONSUMERS },
+		{ "consumer-timeout", required_argument, NULL, OPT_CONSUMER_TIMEOUT },
 		{ "transport", required_argument, NULL, OPT_TRANSPORT },
 		{ "transport-seconds", required_argument, NULL, OPT_TRANSPORT_SECONDS },
 		{ "message-sizes", required_argument, NULL, OPT_MESSAGE_SIZES },
+		{ "stall-consumer", required_argument, NULL, OPT_STALL_CONSUMER },
 		{ "help", no_argument, NULL, OPT_HELP },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -195,11 +237,13 @@ void ivb_host_parse_args(int argc, char **argv, struct ivb_host_config *cfg)
 		.slots = IVB_STREAM_SLOTS_DEFAULT,
 		.fps = IVB_STREAM_FPS_DEFAULT,
 		.stream_direction_arg = IVB_STREAM_DIRECTION_DEFAULT,
+		.nconsumers = IVB_STREAM_CONSUMERS_DEFAULT,
 		.transports_arg = IVB_TRANSPORTS_DEFAULT,
 		.message_sizes_arg = IVB_MESSAGE_SIZES_DEFAULT,
 	};
 	const char *policy_arg = IVB_STREAM_POLICY_DEFAULT, *verify_arg = IVB_STREAM_VERIFY_DEFAULT;
 	const char *consume_arg = IVB_STREAM_CONSUME_DEFAULT;
+	const char *timeout_arg = IVB_CONSUMER_TIMEOUT_DEFAULT, *stall_arg = NULL;
 	opterr = 0; /* our own one-line messages, not getopt's */
 	while ((opt = getopt_long(argc, argv, ":", options, NULL)) != -1) {
 		switch (opt) {
@@ -277,6 +321,11 @@ void ivb_host_parse_args(int argc, char **argv, struct ivb_host_config *cfg)
 		case OPT_VERIFY: verify_arg = optarg; break;
 		case OPT_CONSUME: consume_arg = optarg; break;
 		case OPT_STREAM_DIRECTION: cfg->stream_direction_arg = optarg; break;
+		case OPT_CONSUMERS:
+			cfg->nconsumers = (uint32_t)ivb_parse_count_or_die(PROG, "--consumers", optarg, 1, IVB_RING_MAX_CONSUMERS);
+			break;
+		case OPT_CONSUMER_TIMEOUT: timeout_arg = optarg; break;
+		case OPT_STALL_CONSUMER: stall_arg = optarg; break;
 		case OPT_TRANSPORT: cfg->transports_arg = optarg; break;
 		case OPT_TRANSPORT_SECONDS:
 			cfg->transport_seconds =
@@ -308,6 +357,7 @@ void ivb_host_parse_args(int argc, char **argv, struct ivb_host_config *cfg)
 	if (ivb_consume_parse(consume_arg, &cfg->consume) < 0)
 		ivb_die_usage(PROG, "--consume needs inplace or copy, not '%s'", consume_arg);
 	parse_directions(cfg);
+	parse_consumers(cfg, timeout_arg, stall_arg);
 	if (cfg->corrupt_frame_set && cfg->verify == IVB_VERIFY_NONE)
 		ivb_die_usage(PROG, "--corrupt-frame needs a verification the guest can fail: --verify sha256 or xxh3");
 	if (cfg->corrupt_frame_set && cfg->stream_seconds == 0)

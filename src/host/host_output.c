@@ -175,6 +175,8 @@ void ivb_output_init_manifest(struct ivb_run *run, uint64_t region_size)
 	m->stream_verify = ivb_verify_name(cfg->verify);
 	m->stream_consume = ivb_consume_name(cfg->consume);
 	m->stream_direction = cfg->stream_direction_arg;
+	m->stream_consumers = cfg->nconsumers;
+	m->consumer_timeout_ns = cfg->consumer_timeout_ns;
 	ivb_transport_init_manifest(run);
 }
 

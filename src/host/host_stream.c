@@ -78,7 +78,9 @@ int ivb_stream_fit(struct ivb_run *run, uint64_t capacity, uint64_t *largest)
 int ivb_stream_row(void *arg, const struct ivb_stream_frame *f)
 {
 	struct stream_state *st = arg;
-	struct ivb_stream_record *rec = st->rec;
+	/* A guest-to-host stream's records: one per consumer (the consumer checked by its reader). */
+	struct ivb_stream_record *rec = st->tkey == NULL && f->consumer < st->run->cfg.nconsumers ? &st->rec[f->consumer]
+												  : st->rec;
 	const enum ivb_table table = st->tkey != NULL ? IVB_TABLE_TRANSPORT : IVB_TABLE_STREAM;
 	int ret = st->tkey != NULL ? ivb_rows_write_transport(&st->run->out, st->tkey, f)
 				   : ivb_rows_write_stream(&st->run->out, &st->key, f);
@@ -321,6 +323,7 @@ int ivb_run_streams(struct ivb_run *run)
 			.key = { f, ivb_policy_name(cfg->stream_policy), ivb_verify_name(cfg->verify), cfg->consume,
 				 direction },
 		};
+		uint32_t nrec;
 		int ret;
 
 		if (test != 0) {
@@ -331,12 +334,21 @@ int ivb_run_streams(struct ivb_run *run)
 			ivb_run_progress(run, "stream", false);
 			continue;
 		}
-		m->nstreams++;
-		*st.rec = (struct ivb_stream_record){
-			.frame_type = f->name, .size_bytes = f->size, .policy = st.key.policy, .verify = st.key.verify,
-			.consume = cfg->consume, .direction = direction,
-			.slots = cfg->slots, .fps_target = cfg->fps, .seconds = cfg->stream_seconds,
-		};
+		/* One record per consumer: a guest-to-host stream has cfg->nconsumers. */
+		nrec = direction == IVB_DIR_GUEST_TO_HOST ? cfg->nconsumers : 1;
+		if (m->nstreams + nrec > IVB_MAX_STREAMS) {
+			snprintf(run->host.why, sizeof(run->host.why), "more than %u stream records (streams times consumers)",
+				 IVB_MAX_STREAMS);
+			return -ENOSPC;
+		}
+		for (uint32_t k = 0; k < nrec; k++)
+			st.rec[k] = (struct ivb_stream_record){
+				.frame_type = f->name, .size_bytes = f->size, .policy = st.key.policy, .verify = st.key.verify,
+				.consume = cfg->consume, .direction = direction,
+				.slots = cfg->slots, .fps_target = cfg->fps, .seconds = cfg->stream_seconds,
+				.consumer = k, .consumers = nrec,
+			};
+		m->nstreams += nrec;
 		ret = run_stream(run, &st);
 		ivb_sources_free(&st.src);
 		/* Every row of the stream on disk, however it ended. */
@@ -347,11 +359,19 @@ int ivb_run_streams(struct ivb_run *run)
 		run->messages_done++;
 		if (ret < 0)
 			return ret;
-		printf(PROG ": stream %s%s: %llu frames in %.2f s (%.1f/s), %llu consumed, %llu dropped, %llu failed%s\n",
-		       f->name, direction == IVB_DIR_GUEST_TO_HOST ? " from the guest" : "", (unsigned long long)st.rec->produced, st.rec->duration_s,
-		       st.rec->duration_s > 0 ? (double)st.rec->consumed / st.rec->duration_s : 0.0,
-		       (unsigned long long)st.rec->consumed, (unsigned long long)st.rec->dropped,
-		       (unsigned long long)st.rec->failed, cfg->verify == IVB_VERIFY_NONE ? " (not verified)" : "");
+		for (uint32_t k = 0; k < nrec; k++) {
+			const struct ivb_stream_record *rec = &st.rec[k];
+			char who[48] = "";
+
+			if (nrec > 1)
+				snprintf(who, sizeof(who), ", consumer %u (%s)", k, rec->consumer_end);
+			printf(PROG ": stream %s%s%s: %llu frames in %.2f s (%.1f/s), %llu consumed, %llu dropped, %llu failed%s\n",
+			       f->name, direction == IVB_DIR_GUEST_TO_HOST ? " from the guest" : "", who,
+			       (unsigned long long)rec->produced, rec->duration_s,
+			       rec->duration_s > 0 ? (double)rec->consumed / rec->duration_s : 0.0,
+			       (unsigned long long)rec->consumed, (unsigned long long)rec->dropped,
+			       (unsigned long long)rec->failed, cfg->verify == IVB_VERIFY_NONE ? " (not verified)" : "");
+		}
 		ivb_run_progress(run, "stream", false);
 	}
 	return 0;

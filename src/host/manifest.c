@@ -96,6 +96,10 @@ static void write_stream(struct ivb_json *j, const struct ivb_stream_record *s)
 	ivb_json_str(j, IVB_RK_STREAMS_CONSUME, ivb_consume_name(s->consume));
 	ivb_json_str(j, IVB_RK_STREAMS_DIRECTION, ivb_direction_name(s->direction));
 	ivb_json_u64(j, IVB_RK_STREAMS_SLOTS, s->slots);
+	ivb_json_u64(j, IVB_RK_STREAMS_CONSUMER, s->consumer);
+	ivb_json_u64(j, IVB_RK_STREAMS_CONSUMERS, s->consumers);
+	ivb_json_str(j, IVB_RK_STREAMS_CONSUMER_END, s->consumer_end != NULL ? s->consumer_end
+					: s->completed ? "finished" : "failed");
 	ivb_json_u64(j, IVB_RK_STREAMS_FPS_TARGET, s->fps_target);
 	ivb_json_u64(j, IVB_RK_STREAMS_SECONDS, s->seconds);
 	ivb_json_bool(j, IVB_RK_STREAMS_COMPLETED, s->completed);
@@ -216,6 +220,8 @@ static void write_body(struct ivb_json *j, const struct ivb_manifest *m)
 		ivb_json_str(j, IVB_RK_OPTIONS_VERIFY, m->stream_verify);
 		ivb_json_str(j, IVB_RK_OPTIONS_STREAM_CONSUME, m->stream_consume);
 		ivb_json_str(j, IVB_RK_OPTIONS_STREAM_DIRECTION, m->stream_direction);
+		ivb_json_u64(j, IVB_RK_OPTIONS_CONSUMERS, m->stream_consumers);
+		ivb_json_u64(j, IVB_RK_OPTIONS_CONSUMER_TIMEOUT_NS, m->consumer_timeout_ns);
 		if (m->corrupt_frame_set)
 			ivb_json_u64(j, IVB_RK_OPTIONS_CORRUPT_FRAME, m->corrupt_frame);
 	}

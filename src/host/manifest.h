@@ -40,7 +40,7 @@ struct ivb_bell_record {
 	uint64_t rings_sent, rings_received, late_wakeups;
 };
 
-#define IVB_MAX_STREAMS 16u
+#define IVB_MAX_STREAMS 64u /* stream records: one per stream and consumer */
 #define IVB_MAX_STREAM_WINDOWS 3600u
 
 /* One stream test (ring.h, stream.h) as the host saw it. */
@@ -64,6 +64,9 @@ struct ivb_stream_record {
 	double guest_cpu_s;
 	uint64_t rings_sent;
 	bool completed;         /* false: the stream stopped early (the run's abort reason says why) */
+	uint32_t consumer;      /* the ring's consumer these figures are for (one record per consumer) */
+	uint32_t consumers;     /* the ring's consumers */
+	const char *consumer_end; /* "finished", "dropped", "lost" or "failed" */
 };
 
 /* ---- the transport comparison (--transport): run.json's "transports" block (manifest_transports.c) ---- */
@@ -158,7 +161,8 @@ struct ivb_manifest {
 	/* the stream test (--stream-seconds) */
 	uint64_t stream_seconds;
 	const char *stream_frames, *stream_policy, *stream_verify, *stream_consume, *stream_direction;
-	uint32_t stream_slots, stream_fps;
+	uint32_t stream_slots, stream_fps, stream_consumers;
+	uint64_t consumer_timeout_ns;
 	struct ivb_stream_record streams[IVB_MAX_STREAMS];
 	size_t nstreams;
 	/* the transport comparison */

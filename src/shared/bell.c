@@ -148,6 +148,16 @@ void ivb_bell_ring_all(struct ivb_bell *b)
 		ivb_bell_ring(b, b->link.peers[i].id);
 }
 
+int ivb_bell_share(struct ivb_bell *b)
+{
+	int fd = b->dev_fd >= 0 ? b->dev_fd : b->link.own_fd;
+	int flags = fd >= 0 ? fcntl(fd, F_GETFL) : -1;
+
+	if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)
+		return -errno;
+	return 0;
+}
+
 /*
  * Our eventfd, or the driver's file: poll for news, then read (and so consume) the count; both give
  * a u64 (the driver's is that of vector 0). POLLHUP is the driver's file of a removed device.

@@ -52,6 +52,13 @@ int ivb_bell_ring(struct ivb_bell *b, int peer);
 void ivb_bell_ring_all(struct ivb_bell *b);
 
 /*
+ * Several processes are about to wait on this bell (forked consumers): make its reads non-blocking, so that
+ * when one ring wakes them all and one reads the count, the others' reads return at once instead of
+ * sleeping until the next ring. Returns: 0, or a negative errno.
+ */
+int ivb_bell_share(struct ivb_bell *b);
+
+/*
  * Every doorbell sleep is cut in slices of at most this, after which the sleeper looks at the shared state
  * again: a signal or a deadline is noticed in time, and a lost ring costs at most one slice.
  */

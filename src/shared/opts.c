@@ -28,6 +28,36 @@ int ivb_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 	return 0;
 }
 
+int ivb_parse_duration_ns(const char *s, uint64_t min_ns, uint64_t max_ns, uint64_t *out)
+{
+	static const struct { const char *unit; uint64_t ns; } units[] = {
+		{ "", 1000000000ull }, { "s", 1000000000ull }, { "ms", 1000000ull }, { "us", 1000ull }, { "ns", 1ull },
+	};
+	char digits[32];
+	size_t len;
+	uint64_t v;
+
+	if (s == NULL)
+		return -EINVAL;
+	len = strspn(s, "0123456789");
+	if (len == 0 || len >= sizeof(digits))
+		return len == 0 ? -EINVAL : -ERANGE;
+	memcpy(digits, s, len);
+	digits[len] = '\0';
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		if (strcmp(s + len, units[i].unit) != 0)
+			continue;
+		if (ivb_parse_u64(digits, 0, UINT64_MAX / units[i].ns, &v) < 0)
+			return -ERANGE;
+		v *= units[i].ns;
+		if (v < min_ns || v > max_ns)
+			return -ERANGE;
+		*out = v;
+		return 0;
+	}
+	return -EINVAL;
+}
+
 int ivb_parse_size(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 {
 	char digits[32];

@@ -24,6 +24,12 @@ struct ivb_frame {
 int ivb_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 
 /*
+ * Parse a duration: a decimal count with a unit s, ms, us or ns (no unit: seconds), into nanoseconds in
+ * [min_ns, max_ns]. Returns: 0 on success, or -EINVAL / -ERANGE.
+ */
+int ivb_parse_duration_ns(const char *s, uint64_t min_ns, uint64_t max_ns, uint64_t *out);
+
+/*
  * Parse a byte count with an optional binary suffix K, M or G (KiB, MiB, GiB), in [min, max].
  * Returns: 0 on success, or -EINVAL / -ERANGE.
  */

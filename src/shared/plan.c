@@ -7,6 +7,7 @@
 
 #include "defaults.h"
 #include "opts.h"
+#include "protocol.h" /* IVB_MAX_DURATION_NS */
 
 _Static_assert(IVB_PLAN_MAX_FRAMES == IVB_MAX_FRAMES, "the plan holds every frame --frames accepts");
 
@@ -150,6 +151,12 @@ int ivb_stream_spec_check(const struct ivb_stream_spec *s, uint64_t msg_size, st
 		snprintf(why, n, "the host's stream geometry is out of range or does not fit its %llu bytes (slots %u, "
 			 "frame %llu, policy %u, verify %u, consume %u)", (unsigned long long)(msg_size - s->g2h_offset),
 			 s->nslots, (unsigned long long)s->frame_size, s->policy, s->verify, s->consume);
+		return -EPROTO;
+	}
+	if (ivb_ring_geometry_consumers(g, s->nconsumers, s->consumer_timeout_ns) < 0) {
+		snprintf(why, n, "the host's stream asks for %u consumers with a timeout of %llu ns (1-%u, at most %llu ns)",
+			 s->nconsumers, (unsigned long long)s->consumer_timeout_ns, IVB_RING_MAX_CONSUMERS,
+			 (unsigned long long)IVB_MAX_DURATION_NS);
 		return -EPROTO;
 	}
 	return 0;

@@ -140,6 +140,9 @@ static void on_outcome(void *arg, const struct ivb_ring_outcome *o)
 
 	if (f->seq != o->seq) /* the ring only reports frames it was given: a bug, not the peer */
 		abort();
+	/* Several consumers: the record holds the frame; each outcome fills in its consumer's fate. */
+	f->consumer = o->consumer;
+	f->error = NULL;
 	f->dropped = !o->consumed;
 	if (o->consumed) {
 		f->status = o->status;
@@ -166,11 +169,26 @@ static void on_outcome(void *arg, const struct ivb_ring_outcome *o)
 	}
 }
 
+/* Drop the consumers that held the producer back past their timeout; the others go on. */
+static int drop_stalled(struct ivb_stream_host *h, uint64_t now)
+{
+	int ret = ivb_ring_drop_stalled(&h->ring, now);
+
+	if (ret < 0)
+		return peer_lie(h);
+	h->totals.consumers_dropped = h->ring.consumers_dropped;
+	if (h->ring.live == 0)
+		return host_fail(h, -EPIPE, "the guest's consumers were all dropped for holding the producer back past the consumer timeout");
+	return h->callback_error;
+}
+
 static int collect(struct ivb_stream_host *h)
 {
 	notice(h);
 	if (ivb_ring_collect(&h->ring) < 0)
 		return peer_lie(h);
+	if (h->callback_error == 0 && h->ring.g.nconsumers > 1)
+		return drop_stalled(h, h->noticed_ns);
 	return h->callback_error;
 }
 
@@ -194,6 +212,12 @@ static int wait_released(struct ivb_stream_host *h, uint64_t at, uint64_t until)
 
 		if (ivb_stop_requested)
 			return host_fail(h, -EINTR, "stopped by a signal");
+		if (h->ring.g.nconsumers > 1) {
+			int ret = drop_stalled(h, now);
+
+			if (ret < 0)
+				return ret;
+		}
 		if (ivb_ring_released(&h->ring, &released) < 0)
 			return peer_lie(h);
 		if (released >= at || ivb_ring_consumer_done(&h->ring))
@@ -258,8 +282,10 @@ static int acquire(struct ivb_stream_host *h, uint32_t *slot, uint64_t *wait_ns)
 	for (;;) {
 		notice(h);
 		ret = ivb_ring_acquire(&h->ring, slot);
-		if (ret == 0 || h->ring.g.policy == IVB_RING_LATEST)
+		if (ret == 0 || (h->ring.g.policy == IVB_RING_LATEST && ret == -EAGAIN))
 			break;
+		if (ret == -EPIPE)
+			return host_fail(h, ret, "the guest's consumers were all dropped for holding the producer back past the consumer timeout");
 		if (ret != -EAGAIN)
 			return peer_lie(h);
 		if (ivb_ring_consumer_done(&h->ring))

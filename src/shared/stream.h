@@ -50,6 +50,7 @@ struct ivb_stream_frame {
 	bool failed;          /* consumed, and the host does not accept it as checked (ivb_stream_produce) */
 	const char *error;    /* when the guest's report is a lie: implausible_timing, accepted_corrupted_frame */
 	uint64_t ready_ns;    /* host clock: written into its slot, about to be published (the guest's earliest) */
+	uint32_t consumer;    /* the ring's consumer this fate is for (0 in a one-consumer ring) */
 };
 
 /*
@@ -66,7 +67,9 @@ typedef int (*ivb_stream_frame_fn)(void *arg, const struct ivb_stream_frame *f);
 typedef int (*ivb_stream_check_fn)(void *arg, char *why, size_t whylen);
 
 struct ivb_stream_host_totals {
-	uint64_t produced, consumed, dropped, failed, unverified;
+	uint64_t produced;                             /* frames */
+	uint64_t consumed, dropped, failed, unverified; /* outcomes: one per frame and live consumer */
+	uint32_t consumers_dropped;                    /* consumers dropped for their timeout (ring.h) */
 	uint64_t duration_ns;   /* from the first publish to the last outcome */
 	uint64_t rings_sent;
 };
@@ -82,7 +85,7 @@ struct ivb_stream_host {
 	const uint8_t *const *sources; /* nsources distinct frames of the ring's frame size */
 	const uint8_t (*checksums)[IVB_RING_CHECKSUM_LEN]; /* of each source's payload */
 	uint32_t nsources;
-	ivb_stream_frame_fn on_frame; /* called once per frame, in the order fates are learnt */
+	ivb_stream_frame_fn on_frame; /* called once per frame and consumer, in the order fates are learnt */
 	void *arg;
 	ivb_stream_check_fn check;    /* asked while waiting for the guest; NULL: never */
 	void *check_arg;
@@ -105,12 +108,14 @@ struct ivb_stream_host {
 
 /*
  * Produce frames into the ring for h->seconds, then end the stream and wait for the guest to finish
- * with what it took (timeout_ns from its last release, nslots timeouts at most). Every frame's fate
- * reaches on_frame. A consumed frame fails (f->failed, counted in totals.failed) when the guest found
+ * with what it took (timeout_ns from its last release, nslots timeouts at most). Every frame's fate for
+ * each consumer reaches on_frame. A consumer that holds the producer back longer than the ring's consumer
+ * timeout is dropped (ivb_ring_drop_stalled, counted in totals.consumers_dropped) and the others go on. A consumed frame fails (f->failed, counted in totals.failed) when the guest found
  * it bad, did not verify it as the ring asked, reported a copy and check longer than the host saw the
  * frame out (implausible_timing), or accepted the frame the host corrupted (accepted_corrupted_frame,
  * which also ends the stream with -EPROTO).
- * Returns: 0; -ETIMEDOUT when the guest stopped taking or releasing frames for timeout_ns;
+ * Returns: 0; -ETIMEDOUT when the guest stopped taking or releasing frames for timeout_ns; -EPIPE when
+ * every consumer was dropped;
  * -EPROTO when it wrote something out of range; -EINTR on a stop request; check's or on_frame's error.
  * `why` says which.
  */

@@ -4,54 +4,8 @@
 # Usage: tests/integration/stream.sh [BIN_DIR]   (default: build)
 set -euo pipefail
 
-readonly BIN=${1:-build}
-TOP=$(cd "$(dirname "$0")/../.." && pwd)
-readonly TOP
-readonly HOST="$BIN/host_writer"
-readonly GUEST="$BIN/guest_reader"
-readonly SERVER="$BIN/ivshmem_server"
-readonly PYTHON=/usr/bin/python3
-readonly LIMIT=120
-# Only the stream: no lock-step message before it.
-readonly STREAM_ONLY=(--iterations 0 --bw-iterations 0 --ref-iterations 0)
-
-WORK=$(mktemp -d /tmp/ivb-stream.XXXXXX)
-SHM="/dev/shm/ivb-stream-$$"
-readonly WORK SHM READY_SECONDS=10
-# shellcheck source=tests/integration/proc.sh
-. "$(dirname "$0")/proc.sh"
-
-# Start guest_reader in the background on $SHM; its pid lands in guest_pid.
-start_guest() { # out guest-args...
-	local out=$1
-	shift
-	timeout "$LIMIT" "$GUEST" --shm "$SHM" "$@" >"$out.out" 2>"$out.err" &
-	guest_pid=$!
-	pids+=("$guest_pid")
-}
-
-# A whole run: the guest in the background, the host in the foreground; exit statuses in host_rc, guest_rc, and
-# the seconds from before the guest started to after both ended in run_s (an upper bound of every span in it).
-run_stream() { # out host-args...
-	local out=$1 t0 us
-	shift
-	mkdir -p "$out"
-	t0=${EPOCHREALTIME/./}
-	start_guest "$out/guest" --timeout 10 "${GUEST_ARGS[@]}"
-	host_rc=0
-	timeout "$LIMIT" "$HOST" --shm "$SHM" --size 32M --out "$out" --timeout 10 "$@" >"$out/host.out" 2>"$out/host.err" ||
-		host_rc=$?
-	guest_rc=0
-	wait "$guest_pid" || guest_rc=$?
-	us=$((${EPOCHREALTIME/./} - t0))
-	printf -v run_s '%d.%06d' $((us / 1000000)) $((us % 1000000))
-}
-
-# Check stream_results.csv against run.json's streams (tests/check_stream.py) and what the test expects
-# (python expressions over m, s and mine).
-check_stream() { # out python-expression...
-	"$PYTHON" "$TOP/tests/check_stream.py" "$@"
-}
+# shellcheck source=tests/integration/stream_lib.sh
+. "$(dirname "$0")/stream_lib.sh"
 
 test_block_every_frame_verified() {
 	local name=block_every_frame_verified out="$WORK/$1"

@@ -199,6 +199,7 @@ static int run_against(enum producer_mode mode, uint32_t policy, const char *nam
 	cfg->stream_direction_arg = "guest-to-host";
 	cfg->stream_directions[0] = IVB_DIR_GUEST_TO_HOST;
 	cfg->ndirections = 1;
+	cfg->nconsumers = IVB_STREAM_CONSUMERS_DEFAULT;
 	run.map.region = gt.region;
 	run.map.size = REGION_SIZE;
 	run.map.fd = -1;

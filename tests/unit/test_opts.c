@@ -38,6 +38,26 @@ static void test_parse_size(void)
 	CHECK(ivb_parse_size("", 0, UINT64_MAX, &v) == -EINVAL);
 }
 
+static void test_parse_duration(void)
+{
+	uint64_t v = 0;
+
+	CHECK(ivb_parse_duration_ns("1s", 0, UINT64_MAX, &v) == 0 && v == 1000000000ull);
+	CHECK(ivb_parse_duration_ns("2", 0, UINT64_MAX, &v) == 0 && v == 2000000000ull);
+	CHECK(ivb_parse_duration_ns("250ms", 0, UINT64_MAX, &v) == 0 && v == 250000000ull);
+	CHECK(ivb_parse_duration_ns("7us", 0, UINT64_MAX, &v) == 0 && v == 7000ull);
+	CHECK(ivb_parse_duration_ns("9ns", 0, UINT64_MAX, &v) == 0 && v == 9ull);
+	CHECK(ivb_parse_duration_ns("junk", 0, UINT64_MAX, &v) == -EINVAL);
+	CHECK(ivb_parse_duration_ns("5x", 0, UINT64_MAX, &v) == -EINVAL);
+	CHECK(ivb_parse_duration_ns("-1s", 0, UINT64_MAX, &v) == -EINVAL);
+	CHECK(ivb_parse_duration_ns("", 0, UINT64_MAX, &v) == -EINVAL);
+	CHECK(ivb_parse_duration_ns("1 s", 0, UINT64_MAX, &v) == -EINVAL);
+	CHECK(ivb_parse_duration_ns("99999999999999999999s", 0, UINT64_MAX, &v) == -ERANGE);
+	CHECK(ivb_parse_duration_ns("18446744074s", 0, UINT64_MAX, &v) == -ERANGE); /* overflows the ns */
+	CHECK(ivb_parse_duration_ns("0ms", 1000000, UINT64_MAX, &v) == -ERANGE);
+	CHECK(ivb_parse_duration_ns("3601s", 0, 3600000000000ull, &v) == -ERANGE);
+}
+
 static void test_parse_frame(void)
 {
 	struct ivb_frame f;
@@ -77,6 +97,7 @@ int main(void)
 {
 	RUN_TEST(test_parse_u64);
 	RUN_TEST(test_parse_size);
+	RUN_TEST(test_parse_duration);
 	RUN_TEST(test_parse_frame);
 	RUN_TEST(test_parse_frame_list);
 	return CHECK_SUMMARY("unit opts");

@@ -1,0 +1,153 @@
+#!/usr/bin/env bash
+# shellcheck disable=SC2015  # "check && check || fail" is meant: fail when either check fails
+# Several host consumers of a guest-to-host stream in loopback (host_writer --consumers): guest_reader produces,
+# host_writer's consumer processes each verify every frame. No QEMU.
+# Usage: tests/integration/consumers.sh [BIN_DIR]   (default: build)
+set -euo pipefail
+
+# shellcheck source=tests/integration/stream_lib.sh
+. "$(dirname "$0")/stream_lib.sh"
+
+readonly G2H=(--stream-direction guest-to-host)
+
+# Both consumers' entries and rows (check_stream.py checks each against its rows), then EXPRs on each.
+check_two() { # out expr...
+	local out=$1
+	shift
+	check_stream "$out" 'm["options"]["consumers"] == 2 and s["consumers"] == 2' \
+		'[x["consumer"] for x in m["streams"]] == [0, 1]' "$@"
+}
+
+# Block: each of two consumers gets every frame, verified; latest: each its own drops, none failed. Polling.
+test_two_consumers_polling() {
+	local name=two_consumers_polling out="$WORK/$1"
+	GUEST_ARGS=()
+	run_stream "$out/block" "${STREAM_ONLY[@]}" "${G2H[@]}" --stream-seconds 1 --stream-frames 64K --consumers 2 \
+		--consumer-timeout 30s
+	[ "$host_rc" -eq 0 ] && [ "$guest_rc" -eq 0 ] || { fail "$name" "block: exit host $host_rc guest $guest_rc: $(tail -1 "$out/block/host.err")"; return; }
+	check_two "$out/block" 's["dropped"] == 0 and s["failed"] == 0 and s["produced"] > 0' \
+		's["consumer_end"] == "finished" and s["produced"] == m["streams"][0]["produced"]' \
+		'all(r["status"] == "ok" for r in mine)' || { fail "$name" "block: stream figures"; return; }
+	grep -q "dropped, written through the shm mapping to 2 consumers, 0 of them dropped" "$out/block/guest.err" \
+		|| { fail "$name" "block: guest: $(tail -1 "$out/block/guest.err")"; return; }
+	rm -f "$SHM"
+	run_stream "$out/latest" "${STREAM_ONLY[@]}" "${G2H[@]}" --stream-seconds 1 --stream-frames 1M --consumers 2 \
+		--consumer-timeout 30s --stream-policy latest --fps 100 --verify sha256 --consume copy
+	[ "$host_rc" -eq 0 ] && [ "$guest_rc" -eq 0 ] || { fail "$name" "latest: exit host $host_rc guest $guest_rc: $(tail -1 "$out/latest/host.err")"; return; }
+	check_two "$out/latest" 's["failed"] == 0 and s["produced"] > 0 and s["consume"] == "copy"' \
+		's["consumer_end"] == "finished"' || { fail "$name" "latest: stream figures"; return; }
+	pass "$name"
+}
+
+# The same in doorbell mode: the consumer processes share the host's bell; none sleeps past the stream.
+test_two_consumers_doorbell() {
+	local name=two_consumers_doorbell out="$WORK/$1" sock server_pid policy
+	mkdir -p "$out"
+	chmod 700 "$out"
+	sock="$out/ivshmem.sock"
+	"$SERVER" --socket "$sock" --shm "$SHM" --size 32M --pid-file "$out/server.pid" 2>"$out/server.log" &
+	server_pid=$!
+	pids+=("$server_pid")
+	wait_for_line "$out/server.log" "listening" || { fail "$name" "server did not start"; return; }
+	GUEST_ARGS=(--mode doorbell --doorbell "$sock")
+	for policy in block latest; do
+		run_stream "$out/$policy" "${STREAM_ONLY[@]}" "${G2H[@]}" --stream-seconds 1 --stream-frames 1M --fps 50 \
+			--consumers 2 --consumer-timeout 30s --stream-policy "$policy" --mode doorbell --doorbell "$sock"
+		[ "$host_rc" -eq 0 ] && [ "$guest_rc" -eq 0 ] || { stop_pid "$server_pid"; fail "$name" "$policy: exit host $host_rc guest $guest_rc: $(tail -1 "$out/$policy/host.err")"; return; }
+		check_two "$out/$policy" 's["failed"] == 0 and s["produced"] > 0 and s["consumer_end"] == "finished"' \
+			"s[\"dropped\"] == 0 or \"$policy\" == \"latest\"" || { stop_pid "$server_pid"; fail "$name" "$policy: stream figures"; return; }
+	done
+	stop_pid "$server_pid"
+	pass "$name"
+}
+
+# --stall-consumer 1:10: consumer 1 holds frame 10; the guest drops it after --consumer-timeout (the default
+# 1 s) and consumer 0 keeps every frame (block); consumer 1's ten rows are kept, the run completes.
+test_stalled_consumer_dropped() {
+	local name=stalled_consumer_dropped out="$WORK/$1"
+	GUEST_ARGS=()
+	run_stream "$out" "${STREAM_ONLY[@]}" "${G2H[@]}" --stream-seconds 2 --stream-frames 64K --fps 200 --consumers 2 \
+		--stall-consumer 1:10
+	[ "$host_rc" -eq 0 ] && [ "$guest_rc" -eq 0 ] || { fail "$name" "exit host $host_rc guest $guest_rc: $(tail -1 "$out/host.err")"; return; }
+	"$PYTHON" - "$out" <<'PY' || { fail "$name" "figures"; return; }
+import csv, json, sys
+m = json.load(open(f"{sys.argv[1]}/run.json"))
+rows = list(csv.DictReader(open(f"{sys.argv[1]}/stream_results.csv")))
+a, b = m["streams"]
+assert m["status"] == "completed" and m["options"]["consumer_timeout_ns"] == 1_000_000_000, m["options"]
+assert (a["consumer_end"], b["consumer_end"]) == ("finished", "dropped"), (a["consumer_end"], b["consumer_end"])
+assert a["dropped"] == 0 and a["failed"] == 0 and a["consumed"] == a["produced"] > 10, a
+assert b["consumed"] == 10 and not b["completed"], b
+mine = [r for r in rows if r["consumer"] == "1"]
+assert [int(r["frame"]) for r in mine] == list(range(10)) and all(r["status"] == "ok" for r in mine)
+assert sorted(int(r["frame"]) for r in rows if r["consumer"] == "0") == list(range(a["produced"]))
+PY
+	grep -q "the guest dropped consumer 1, stalled at frame 10 (--stall-consumer) after 10 frames; the others went on" \
+		"$out/host.err" || { fail "$name" "host said: $(grep -v counters "$out/host.err" | tail -2)"; return; }
+	grep -q "to 2 consumers, 1 of them dropped" "$out/guest.err" || { fail "$name" "guest: $(tail -1 "$out/guest.err")"; return; }
+	pass "$name"
+}
+
+# A consumer process killed mid-stream: the guest drops it after its timeout, the other keeps every frame; the
+# host says which consumer was lost in one line, keeps its rows, and exits 1.
+test_consumer_killed() {
+	local name=consumer_killed out="$WORK/$1" kids=()
+	mkdir -p "$out"
+	start_guest "$out/guest" --timeout 10
+	timeout "$LIMIT" "$HOST" --shm "$SHM" --size 32M --out "$out" --timeout 10 "${STREAM_ONLY[@]}" "${G2H[@]}" \
+		--stream-seconds 3 --stream-frames 64K --fps 100 --consumers 2 --consumer-timeout 300ms \
+		>"$out/host.out" 2>"$out/host.err" &
+	host_pid=$!
+	pids+=("$host_pid")
+	for _ in $(seq $((READY_SECONDS * 20))); do
+		mapfile -t kids < <(pgrep -P "$(pgrep -P "$host_pid")" || true)
+		[ "${#kids[@]}" -lt 2 ] || break
+		sleep 0.05
+	done
+	[ "${#kids[@]}" -eq 2 ] || { fail "$name" "the consumers did not start"; return; }
+	kill -9 "${kids[1]}"
+	wait_exit "$host_pid" 30
+	[ "$exit_rc" -eq 1 ] || { fail "$name" "host exit $exit_rc"; return; }
+	grep -q "consumer 1 was lost: its process died of signal 9 (its [0-9]* rows kept)" "$out/host.err" \
+		|| { fail "$name" "host said: $(grep -v counters "$out/host.err" | tail -2)"; return; }
+	wait_exit "$guest_pid" 30
+	"$PYTHON" - "$out" <<'PY' || { fail "$name" "rows were lost"; return; }
+import csv, json, sys
+m = json.load(open(f"{sys.argv[1]}/run.json"))
+rows = list(csv.DictReader(open(f"{sys.argv[1]}/stream_results.csv")))
+a, b = m["streams"]
+assert m["status"] == "aborted" and "consumer 1 was lost" in m["abort_reason"], m.get("abort_reason")
+assert (a["consumer_end"], b["consumer_end"]) == ("finished", "lost"), (a["consumer_end"], b["consumer_end"])
+assert a["dropped"] == 0 and a["consumed"] == a["produced"] > 0, a
+assert sorted(int(r["frame"]) for r in rows if r["consumer"] == "0") == list(range(a["produced"]))
+mine = [int(r["frame"]) for r in rows if r["consumer"] == "1"]
+assert mine == list(range(len(mine))) and len(mine) == b["consumed"] + b["dropped"], (len(mine), b)
+PY
+	pass "$name"
+}
+
+# Bad consumer options: one line, exit 2, before a region is made.
+test_consumers_bad_options() {
+	local name=consumers_bad_options rc args
+	for args in "--consumers 0 ${G2H[*]}" "--consumers 9 ${G2H[*]}" "--consumers 2" \
+		"--consumers 2 --stream-direction host-to-guest" "--consumer-timeout junk ${G2H[*]}" \
+		"--consumer-timeout 5x ${G2H[*]}" "--consumers 2 --stall-consumer 2:1 ${G2H[*]}" \
+		"--consumers 2 --stall-consumer 1 ${G2H[*]}"; do
+		rc=0
+		# shellcheck disable=SC2086  # each case is a list of words
+		timeout "$LIMIT" "$HOST" --shm "$SHM-bad" --out "$WORK/bad-consumers" --timeout 1 --connect-timeout 1 \
+			"${STREAM_ONLY[@]}" --stream-seconds 1 $args >/dev/null 2>"$WORK/bad-consumers.err" || rc=$?
+		[ "$rc" -eq 2 ] && [ "$(wc -l <"$WORK/bad-consumers.err")" -eq 1 ] && grep -q -- "--consumer\|--stall" "$WORK/bad-consumers.err" ||
+			{ fail "$name" "$args: exit $rc: $(cat "$WORK/bad-consumers.err")"; return; }
+		[ ! -e "$SHM-bad" ] || { fail "$name" "$args: a region was made"; return; }
+	done
+	pass "$name"
+}
+
+for t in test_two_consumers_polling test_two_consumers_doorbell test_stalled_consumer_dropped test_consumer_killed \
+	test_consumers_bad_options; do
+	rm -f "$SHM"
+	"$t" "$t"
+done
+echo "consumers: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]

@@ -38,11 +38,13 @@ initramfs-doorbell: $(BUILD)/guest_reader-static doorbell-module | deps-vm
 		--module $(DOORBELL_MODULE) --modules "$$(vm/kernel.sh --modules)"
 
 # VM=dev runs the guest in the dev VM that ./setup.sh started instead of booting the bench VM; VM=loopback on
-# the host. REPEAT=N: N independent runs in one results folder.
+# the host, comparing ivshmem with the host's own transports (the bench VM's run compares its own by default).
+# REPEAT=N: N independent runs in one results folder.
 VM ?= bench
 REPEAT ?=
+TEST_TRANSPORTS = $(if $(filter loopback,$(VM)),$(if $(findstring --transports,$(RUN_TEST_ARGS)),,--transports all))
 test: | deps-vm deps-analysis
-	./run_test.sh --vm $(VM) $(if $(REPEAT),--repeat $(REPEAT)) $(RUN_TEST_ARGS)
+	./run_test.sh --vm $(VM) $(if $(REPEAT),--repeat $(REPEAT)) $(TEST_TRANSPORTS) $(RUN_TEST_ARGS)
 
 CHECK_TARGETS += check-vm
 check-vm: $(BUILD)/host_writer $(BUILD)/ivshmem_server $(BENCH_INITRAMFS) initramfs-doorbell | deps-vm

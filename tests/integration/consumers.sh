@@ -42,14 +42,7 @@ test_two_consumers_polling() {
 # The same in doorbell mode: the consumer processes share the host's bell; none sleeps past the stream.
 test_two_consumers_doorbell() {
 	local name=two_consumers_doorbell out="$WORK/$1" sock server_pid policy
-	mkdir -p "$out"
-	chmod 700 "$out"
-	sock="$out/ivshmem.sock"
-	"$SERVER" --socket "$sock" --shm "$SHM" --size 32M --pid-file "$out/server.pid" 2>"$out/server.log" &
-	server_pid=$!
-	pids+=("$server_pid")
-	wait_for_line "$out/server.log" "listening" || { fail "$name" "server did not start"; return; }
-	GUEST_ARGS=(--mode doorbell --doorbell "$sock")
+	start_doorbell_server "$out" || { fail "$name" "server did not start"; return; }
 	for policy in block latest; do
 		run_stream "$out/$policy" "${STREAM_ONLY[@]}" "${G2H[@]}" --stream-seconds 1 --stream-frames 1M --fps 50 \
 			--consumers 2 --consumer-timeout 30s --stream-policy "$policy" --mode doorbell --doorbell "$sock"

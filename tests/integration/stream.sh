@@ -67,15 +67,7 @@ test_lockstep_then_stream() {
 
 test_doorbell_stream() {
 	local name=doorbell_stream out="$WORK/$1" sock server_pid
-	mkdir -p "$out"
-	chmod 700 "$out"
-	sock="$out/ivshmem.sock"
-	"$SERVER" --socket "$sock" --shm "$SHM" --size 32M --pid-file "$out/server.pid" 2>"$out/server.log" &
-	server_pid=$!
-	pids+=("$server_pid")
-	# The server says it listens once its socket and pid file are there.
-	wait_for_line "$out/server.log" "listening" || { fail "$name" "server did not start"; return; }
-	GUEST_ARGS=(--mode doorbell --doorbell "$sock")
+	start_doorbell_server "$out" || { fail "$name" "server did not start"; return; }
 	run_stream "$out/run" "${STREAM_ONLY[@]}" --stream-seconds 1 --stream-frames 1M --fps 50 --mode doorbell --doorbell "$sock"
 	stop_pid "$server_pid"
 	[ "$host_rc" -eq 0 ] && [ "$guest_rc" -eq 0 ] || { fail "$name" "exit host $host_rc guest $guest_rc: $(tail -1 "$out/run/host.err")"; return; }
@@ -267,14 +259,7 @@ test_g2h_block_and_latest() {
 # guest-to-host in doorbell mode: each side sleeps on its bell and the other rings it.
 test_g2h_doorbell() {
 	local name=g2h_doorbell out="$WORK/$1" sock server_pid
-	mkdir -p "$out"
-	chmod 700 "$out"
-	sock="$out/ivshmem.sock"
-	"$SERVER" --socket "$sock" --shm "$SHM" --size 32M --pid-file "$out/server.pid" 2>"$out/server.log" &
-	server_pid=$!
-	pids+=("$server_pid")
-	wait_for_line "$out/server.log" "listening" || { fail "$name" "server did not start"; return; }
-	GUEST_ARGS=(--mode doorbell --doorbell "$sock")
+	start_doorbell_server "$out" || { fail "$name" "server did not start"; return; }
 	run_stream "$out/run" "${STREAM_ONLY[@]}" --stream-direction guest-to-host --stream-seconds 1 --stream-frames 1M \
 		--fps 50 --mode doorbell --doorbell "$sock"
 	stop_pid "$server_pid"

@@ -47,6 +47,21 @@ run_stream() { # out host-args...
 	printf -v run_s '%d.%06d' $((us / 1000000)) $((us % 1000000))
 }
 
+# Our ivshmem server on $SHM with its socket in out (made private); sets sock and server_pid and puts the guest
+# in doorbell mode through it (GUEST_ARGS). Returns 1 when it did not say it listens.
+start_doorbell_server() { # out
+	local out=$1
+	mkdir -p "$out"
+	chmod 700 "$out"
+	sock="$out/ivshmem.sock"
+	"$SERVER" --socket "$sock" --shm "$SHM" --size 32M --pid-file "$out/server.pid" 2>"$out/server.log" &
+	server_pid=$!
+	pids+=("$server_pid")
+	# The server says it listens once its socket and pid file are there.
+	wait_for_line "$out/server.log" "listening" || return 1
+	GUEST_ARGS=(--mode doorbell --doorbell "$sock")
+}
+
 # Check stream_results.csv against run.json's streams (tests/check_stream.py) and what the test expects
 # (python expressions over m, s and mine).
 check_stream() { # out python-expression...

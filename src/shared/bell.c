@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -158,27 +159,82 @@ int ivb_bell_share(struct ivb_bell *b)
 	return 0;
 }
 
+int ivb_bell_pair(struct ivb_bell *b, struct ivb_bell *first, struct ivb_bell *second)
+{
+	int ret = ivb_bell_share(b); /* the waiter that loses the race for a ring must not block in its read */
+	int a, c;
+
+	if (ret < 0)
+		return ret;
+	a = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (a < 0)
+		return -errno;
+	c = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (c < 0) {
+		ret = -errno;
+		close(a);
+		return ret;
+	}
+	*first = *b;
+	*second = *b;
+	first->rings_sent = first->rings_received = first->late_wakeups = 0;
+	second->rings_sent = second->rings_received = second->late_wakeups = 0;
+	first->paired = second->paired = true;
+	first->relay_fd = second->sibling_fd = a;
+	second->relay_fd = first->sibling_fd = c;
+	return 0;
+}
+
+void ivb_bell_unpair(struct ivb_bell *b, struct ivb_bell *first, struct ivb_bell *second)
+{
+	b->rings_sent += first->rings_sent + second->rings_sent;
+	b->rings_received += first->rings_received + second->rings_received;
+	b->late_wakeups += first->late_wakeups + second->late_wakeups;
+	close(first->relay_fd);
+	close(second->relay_fd);
+	first->paired = second->paired = false;
+}
+
+/* A paired waiter read a ring: wake the other thread too, the ring may have been for its ring. */
+static void relay(struct ivb_bell *b)
+{
+	const uint64_t one = 1;
+
+	if (b->paired && write(b->sibling_fd, &one, sizeof(one)) < 0) {
+		/* EAGAIN: its count is at the maximum, it will wake anyway */
+	}
+}
+
 /*
  * Our eventfd, or the driver's file: poll for news, then read (and so consume) the count; both give
  * a u64 (the driver's is that of vector 0). POLLHUP is the driver's file of a removed device.
+ * Paired: the relay too, which the other copy's waiter writes when it read a ring.
  */
 int ivb_bell_wait(struct ivb_bell *b, uint64_t timeout_ns)
 {
 	int fd = b->dev_fd >= 0 ? b->dev_fd : b->link.own_fd;
-	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	struct pollfd pfd[2] = { { .fd = fd, .events = POLLIN }, { .fd = b->paired ? b->relay_fd : -1, .events = POLLIN } };
 	uint64_t count;
-	int ret = poll(&pfd, 1, (int)(timeout_ns / 1000000) + 1);
+	int rung = 0, ret = poll(pfd, b->paired ? 2 : 1, (int)(timeout_ns / 1000000) + 1);
 
 	if (ret < 0)
 		return -errno;
 	if (ret == 0)
 		return 0;
-	if (pfd.revents & (POLLHUP | POLLERR))
+	if (pfd[0].revents & (POLLHUP | POLLERR))
 		return -ENODEV;
-	if (read(fd, &count, sizeof(count)) != (ssize_t)sizeof(count))
-		return errno == EAGAIN ? 0 : -errno;
-	b->rings_received++;
-	return 1;
+	if (pfd[0].revents & POLLIN) {
+		if (read(fd, &count, sizeof(count)) == (ssize_t)sizeof(count)) {
+			b->rings_received++;
+			relay(b);
+			rung = 1;
+		} else if (errno != EAGAIN) {
+			return -errno;
+		}
+	}
+	if (b->paired && (pfd[1].revents & POLLIN) && read(b->relay_fd, &count, sizeof(count)) == (ssize_t)sizeof(count))
+		rung = 1;
+	return rung;
 }
 
 void ivb_bell_report_late(const struct ivb_bell *b, const char *prog)

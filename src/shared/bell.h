@@ -7,6 +7,7 @@
 #ifndef IVB_BELL_H
 #define IVB_BELL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -24,6 +25,10 @@ struct ivb_bell {
 	uint64_t rings_sent;
 	uint64_t rings_received; /* waits that ended with a ring (several rings may be one) */
 	uint64_t late_wakeups;   /* waits that found the state changed after a sleep slice without a ring */
+	/* One copy of a pair (ivb_bell_pair): two threads of this side wait on the same doorbell. */
+	bool paired;
+	int relay_fd;   /* paired: this copy's own wake-up eventfd, written by the other copy's waiter */
+	int sibling_fd; /* paired: the other copy's relay_fd */
 };
 
 /*
@@ -57,6 +62,18 @@ void ivb_bell_ring_all(struct ivb_bell *b);
  * sleeping until the next ring. Returns: 0, or a negative errno.
  */
 int ivb_bell_share(struct ivb_bell *b);
+
+/*
+ * Two threads of this side are about to wait on bell b at once (a duplex stream: one ring each way, the peer
+ * rings the same vector for both): make two copies, one per thread, that ring and wait as b does. A ring is
+ * read by one waiter only; the copy that reads it wakes the other copy too (its relay eventfd), so that a
+ * wake-up meant for the other thread's ring is never lost, only sometimes doubled: each waiter re-checks its
+ * own ring after any wake. b must not be used until ivb_bell_unpair. Returns: 0, or a negative errno.
+ */
+int ivb_bell_pair(struct ivb_bell *b, struct ivb_bell *first, struct ivb_bell *second);
+
+/* Both threads are done with their copies: their counts go back to b, their relays are closed. */
+void ivb_bell_unpair(struct ivb_bell *b, struct ivb_bell *first, struct ivb_bell *second);
 
 /*
  * Every doorbell sleep is cut in slices of at most this, after which the sleeper looks at the shared state

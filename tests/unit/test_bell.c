@@ -95,6 +95,43 @@ static void test_ring_and_wait(void)
 	close(c);
 }
 
+/*
+ * Two threads on one bell (a duplex stream): whichever copy reads a ring, the other copy's next wait wakes too, so
+ * a ring meant for the other thread's ring is never lost; the copies' counts go back to the bell.
+ */
+static void test_paired_wait_loses_no_ring(void)
+{
+	int a = eventfd(0, EFD_CLOEXEC), c = eventfd(0, EFD_CLOEXEC);
+	struct ivb_bell b, first, second;
+
+	CHECK(a >= 0 && c >= 0);
+	memset(&b, 0, sizeof(b));
+	b.dev_fd = -1;
+	b.link.sock = b.link.shm_fd = -1;
+	b.link.own_fd = a;
+	b.link.peers[0].id = 5;
+	b.link.peers[0].fd = c;
+	b.link.npeers = 1;
+	CHECK(ivb_bell_pair(&b, &first, &second) == 0);
+	/* The peer rings once; the first copy reads it: the second still wakes, once. */
+	CHECK(write(a, &(uint64_t){ 1 }, 8) == 8);
+	CHECK(ivb_bell_wait(&first, WAIT_NS) == 1);
+	CHECK(ivb_bell_wait(&second, WAIT_NS) == 1);
+	CHECK(ivb_bell_wait(&second, WAIT_NS) == 0);
+	CHECK(ivb_bell_wait(&first, WAIT_NS) == 0);
+	/* The other way round. */
+	CHECK(write(a, &(uint64_t){ 1 }, 8) == 8);
+	CHECK(ivb_bell_wait(&second, WAIT_NS) == 1);
+	CHECK(ivb_bell_wait(&first, WAIT_NS) == 1);
+	CHECK(ivb_bell_wait(&first, WAIT_NS) == 0);
+	/* Each copy rings the peer as the bell would. */
+	CHECK(ivb_bell_ring(&first, 5) == 0 && ivb_bell_ring(&second, 5) == 0);
+	ivb_bell_unpair(&b, &first, &second);
+	CHECK(b.rings_received == 2 && b.rings_sent == 2);
+	ivb_bell_close(&b);
+	close(c);
+}
+
 /* What ivb_bell_report_late prints, caught from stderr. */
 static void report_late(const struct ivb_bell *b, char *out, size_t n)
 {
@@ -342,6 +379,7 @@ int main(void)
 	RUN_TEST(test_path_kinds_are_told_apart);
 	RUN_TEST(test_device_search);
 	RUN_TEST(test_ring_and_wait);
+	RUN_TEST(test_paired_wait_loses_no_ring);
 	RUN_TEST(test_late_wakeups_are_reported);
 	RUN_TEST(test_peer_handshake_stall_times_out);
 	RUN_TEST(test_peer_update_partial_message);

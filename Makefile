@@ -100,15 +100,15 @@ $(BUILD)/gen/revision.h: FORCE
 FORCE:
 
 $(BUILD)/host_writer: $(HOST_OBJS) $(SHARED_OBJS)
-	$(CC) $(IVB_CFLAGS) $(LDFLAGS) -o $@ $^ $(CRYPTO_LIBS)
+	$(CC) $(IVB_CFLAGS) $(LDFLAGS) -o $@ $^ $(CRYPTO_LIBS) -pthread
 
 $(BUILD)/guest_reader: $(GUEST_OBJS) $(SHARED_OBJS)
-	$(CC) $(IVB_CFLAGS) $(LDFLAGS) -o $@ $^ $(CRYPTO_LIBS)
+	$(CC) $(IVB_CFLAGS) $(LDFLAGS) -o $@ $^ $(CRYPTO_LIBS) -pthread
 
 # The bench VM has no libraries: one static binary, libcrypto included. glibc warns about
 # dlopen/getaddrinfo in static programs; neither is used on our paths.
 $(BUILD)/guest_reader-static: $(GUEST_OBJS) $(SHARED_OBJS)
-	$(CC) $(IVB_CFLAGS) $(LDFLAGS) -static -o $@ $^ $(CRYPTO_STATIC_LIBS) 2>$(BUILD)/static-link.log \
+	$(CC) $(IVB_CFLAGS) $(LDFLAGS) -static -o $@ $^ $(CRYPTO_STATIC_LIBS) -pthread 2>$(BUILD)/static-link.log \
 		|| { cat $(BUILD)/static-link.log >&2; exit 1; }
 
 include $(sort $(wildcard mk/*.mk))

@@ -249,24 +249,24 @@ def stream_samples(run):
     the two never differ. A host-to-guest stream keeps the key it had before streams had a direction
     (stream/<frame>/<policy>/<check>); a guest-to-host one adds /guest-to-host (its latency is the host's hold
     of a frame, not a publish-to-release: a figure of its own), and each consumer of a stream with several its
-    own /consumer-N."""
+    own /consumer-N. A duplex stream's two directions (--stream-direction both) are figures of their own too, each
+    its direction and /duplex (both ways at once is not the same measurement as one way alone)."""
     latency, rates, sizes, several = {}, {}, {}, set()
     streams = load_streams(run)
     for stream in streams.streams:
-        key = (stream.frame_type, stream.policy, stream.verify, stream.direction, stream.consumer)
+        key = (stream.frame_type, stream.policy, stream.verify, stream.direction, stream.consumer, stream.duplex)
         rates.setdefault(key, []).extend(float(w) for w in stream_figures(stream).windows)
         sizes[key] = stream.size_bytes
         if stream.several_consumers:
             several.add(key)
-    if streams.table is not None:
-        kept = streams.table[streams.table["_kept"]]
-        columns = ["frame_type", "policy", "verify", "direction", "consumer"]
-        for key, values in kept.groupby(columns, sort=False)["latency_ns"]:
-            latency[key] = values.to_numpy(dtype=float)
+        if streams.table is not None and stream.rows is not None:
+            kept = stream.rows[stream.rows["_kept"]]["latency_ns"].to_numpy(dtype=float)
+            latency[key] = np.concatenate([latency[key], kept]) if key in latency else kept
     out = []
     for key in sorted(rates):
-        # Each consumer of a stream with several has figures of its own: /consumer-N.
-        words = (key[:3] if key[3] == H2G else key[:4]) + ((f"consumer-{key[4]}",) if key in several else ())
+        # Each consumer of a stream with several has figures of its own: /consumer-N; a duplex stream /duplex.
+        words = (key[:3] if key[3] == H2G and not key[5] else key[:4]) + \
+            ((f"consumer-{key[4]}",) if key in several else ()) + (("duplex",) if key[5] else ())
         name, path = "stream " + " ".join(words), "stream/" + "/".join(words)
         values = tuple(latency.get(key, ()))
         if values:

@@ -77,6 +77,7 @@ RECORD_FIELDS = [
     ("consumer", _whole, "a whole number >= 0"),
     ("consumers", lambda v: _whole(v, 1), "a whole number > 0"),
     ("consumer_end", lambda v: v in CONSUMER_ENDS, ", ".join(CONSUMER_ENDS)),
+    ("duplex", lambda v: isinstance(v, bool), "true or false"),
     ("slots", lambda v: _whole(v, 1), "a whole number > 0"),
     ("fps_target", _real, "a number >= 0"),
     ("seconds", _real, "a number >= 0"),
@@ -138,8 +139,14 @@ class Stream:
         """Its name in one line; a host-to-guest stream keeps the name it had before streams had a direction, and a
         stream of one consumer the name it had before several."""
         name = f"{self.frame_type} {self.policy} {self.verify} {self.consume}"
-        name = name if self.direction == H2G else f"{name} {self.direction}"
-        return f"{name} consumer {self.consumer}" if self.several_consumers else name
+        name = name if self.direction == H2G and not self.duplex else f"{name} {self.direction}"
+        name = f"{name} consumer {self.consumer}" if self.several_consumers else name
+        return f"{name} duplex" if self.duplex else name
+
+    @property
+    def duplex(self):
+        """It ran at the same time as the other direction's stream (--stream-direction both)."""
+        return self.record.get("duplex") is True
 
     @property
     def several_consumers(self):
@@ -165,17 +172,21 @@ KEY_COLUMNS = STREAM_COLUMNS + ["consumer"]
 
 
 def block_keys(table):
-    """The CSV's streams: a stream is a run of consecutive rows with the same frame, size, policy, verify,
-    consume mode and direction (host_writer runs the streams one after the other), one per consumer (the rows of
-    several consumers of a stream interleave). Returns the table with _stream (the block's number) and
-    [(block number, (frame, size, policy, verify, consume, direction, consumer))] in file order."""
+    """The CSV's streams: a stream is a run of consecutive rows with the same frame, size, policy, verify, consume
+    mode and duplex flag (host_writer runs the streams one after the other), one per direction and consumer (the
+    rows of several consumers of a stream interleave, and so do the two directions of a duplex stream). Returns the table
+    with _stream (the block's number) and [(block number, (frame, size, policy, verify, consume, direction,
+    consumer))] in file order."""
     if table is None or table.empty:
         return None, []
     if "consumer" not in table.columns:
         table = table.assign(consumer=0)  # written before several consumers: consumer 0
-    table = table.assign(consumer=table["consumer"].fillna(0).astype(int))
-    table = table.assign(_block=consecutive_runs(table, STREAM_COLUMNS))
-    table = table.assign(_stream=table.groupby(["_block", "consumer"], sort=False).ngroup() + 1).drop(columns="_block")
+    if "duplex" not in table.columns:
+        table = table.assign(duplex=0)  # written before duplex streams: each alone
+    table = table.assign(consumer=table["consumer"].fillna(0).astype(int), duplex=table["duplex"].fillna(0))
+    table = table.assign(_block=consecutive_runs(table, [c for c in STREAM_COLUMNS if c != "direction"] + ["duplex"]))
+    table = table.assign(_stream=table.groupby(["_block", "direction", "consumer"], sort=False).ngroup() + 1)
+    table = table.drop(columns="_block")
     firsts = table.drop_duplicates("_stream")
     return table, [(sid, (ft, int(size), *words[:-1], int(words[-1]))) for sid, ft, size, *words in
                    zip(firsts["_stream"], *(firsts[c] for c in KEY_COLUMNS))]

@@ -1,8 +1,11 @@
-# ThreadSanitizer: the unit tests that run both sides of the region protocol as threads, built with
+# ThreadSanitizer: the unit tests that run both sides of the region protocol as threads, and the two programs
+# (whose duplex streams run one thread per direction on each side) in loopback, built with
 # clang -fsanitize=thread in their own folder.
 #   make check-tsan    build and run them; any data race fails the run
 
 TSAN_TESTS := protocol ring ring_consumers ring_interleave stream hostile hostile_producer
+# The loopback stream tests whose programs run two threads: a race makes a program exit non-zero, the test fail.
+TSAN_LOOPBACK := test_duplex_block_and_latest test_duplex_doorbell test_duplex_peer_stalled_or_killed
 TSAN_PACKAGES := clang libclang-rt-14-dev
 TSAN_CC := clang
 TSAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=thread
@@ -16,6 +19,8 @@ CHECK_TARGETS += check-tsan
 check-tsan:
 	@$(NEED) $(TSAN_PACKAGES)
 	$(MAKE) --no-print-directory BUILD=$(BUILD)/tsan CC=$(TSAN_CC) CFLAGS="$(TSAN_FLAGS)" LDFLAGS="$(TSAN_FLAGS)" \
-		$(TSAN_TESTS:%=$(BUILD)/tsan/tests/test_%)
-	@set -e; for t in $(TSAN_TESTS); do \
-		TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:suppressions=$(abspath $(TSAN_SUPPRESSIONS)) $(TSAN_LIMIT) $(BUILD)/tsan/tests/test_$$t; done
+		$(TSAN_TESTS:%=$(BUILD)/tsan/tests/test_%) $(BUILD)/tsan/host_writer $(BUILD)/tsan/guest_reader \
+		$(BUILD)/tsan/ivshmem_server
+	@set -e; export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:suppressions=$(abspath $(TSAN_SUPPRESSIONS)); \
+		for t in $(TSAN_TESTS); do $(TSAN_LIMIT) $(BUILD)/tsan/tests/test_$$t; done; \
+		$(TSAN_LIMIT) tests/integration/stream.sh $(BUILD)/tsan $(TSAN_LOOPBACK)

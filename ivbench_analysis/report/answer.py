@@ -69,10 +69,10 @@ def stream_lines(ctx):
     for base in streams[:MAX_STREAM_LINES]:
         fps = figures[base + "/fps"]
         # stream/<frame>/<policy>/<check>, /guest-to-host when the guest produced, /consumer-N with several
-        # consumers (repeats.stream_samples)
+        # consumers, /duplex both ways at once (repeats.stream_samples)
         words = base.split("/")[1:]
         direction = words[3] if len(words) > 3 else H2G
-        consumer = f" {words[4].replace('-', ' ')}" if len(words) > 4 else ""
+        consumer = "".join(f" {word.replace('-', ' ')}" for word in words[4:])
         text = f"Stream {' '.join(words[:3])}, {DIRECTION_ARROWS.get(direction, direction)}{consumer}: {quote(fps)}"
         keys = (fps.spec.key,)
         latency = figures.get(base + "/latency")

@@ -55,6 +55,8 @@ def head_line(stream, rec):
     if stream.several_consumers:
         parts.insert(1, f"consumer {stream.consumer} of {rec.get('consumers', 'unknown')} "
                         f"({rec.get('consumer_end', 'end not recorded')})")
+    if stream.duplex:
+        parts.insert(1, "both ways at once (the other direction's ring ran at the same time)")
     return ", ".join(parts)
 
 
@@ -242,7 +244,8 @@ def streaming_section(run):
               "  against frames it made itself from the same seed. frames/s and MB/s (1 MB = 1e6 B): sustained =",
               "  median over the full 1-second windows from the stream's start, slowest = the slowest of them,",
               "  overall = consumed frames / duration. Latency: host clock only, host to guest from publishing a",
-              "  frame to seeing the guest release it; guest to host the host's hold (take to release)."]
+              "  frame to seeing the guest release it; guest to host the host's hold (take to release). Both ways at",
+              "  once (--stream-direction both): one ring each way at the same time, each direction its own stream."]
     tcg = is_tcg(run.manifest)
     if tcg:
         lines.append(f"  ! {TCG_WARNING}: the stream's figures say that it works, not how fast")
@@ -254,21 +257,34 @@ def streaming_section(run):
     return lines + direction_lines(found.streams)
 
 
+def _alike(a, b):
+    return (a.frame_type, a.policy, a.verify, a.consume) == (b.frame_type, b.policy, b.verify, b.consume)
+
+
 def direction_lines(streams):
     """Each guest -> host stream against the host -> guest stream of the same frame, policy, check and consume
-    mode in this run: the same memory system both ways."""
+    mode in this run: the same memory system both ways, either at the same time (a duplex stream's two rings) or
+    one after the other; and each direction of a duplex stream against the same direction alone."""
     out = []
     for g2h in (s for s in streams if s.guest_produced):
-        for h2g in streams:
-            if h2g.guest_produced or h2g.direction == "unknown" or \
-                    (h2g.frame_type, h2g.policy, h2g.verify, h2g.consume) != \
-                    (g2h.frame_type, g2h.policy, g2h.verify, g2h.consume):
-                continue
-            a, b = best_fps(stream_figures(g2h)), best_fps(stream_figures(h2g))
-            if a is not None and b:
-                out.append(f"  Directions side by side: stream {g2h.number} (guest to host) runs at {fmt_ratio(a / b)} "
-                           f"the frames/s of stream {h2g.number} (host to guest), {fmt(a)} against {fmt(b)}")
-            break
+        h2g = next((s for s in streams if s.direction == H2G and s.duplex == g2h.duplex and _alike(s, g2h)), None)
+        if h2g is None:
+            continue
+        a, b = best_fps(stream_figures(g2h)), best_fps(stream_figures(h2g))
+        when = "at the same time (both ways at once)" if g2h.duplex else "one after the other"
+        if a is not None and b:
+            out.append(f"  Directions side by side, {when}: stream {g2h.number} (guest to host) runs at "
+                       f"{fmt_ratio(a / b)} the frames/s of stream {h2g.number} (host to guest), {fmt(a)} against {fmt(b)}")
+    for both in (s for s in streams if s.duplex):
+        alone = next((s for s in streams if not s.duplex and s.direction == both.direction and
+                      s.consumer == both.consumer and _alike(s, both)), None)
+        if alone is None:
+            continue
+        a, b = best_fps(stream_figures(both)), best_fps(stream_figures(alone))
+        if a is not None and b:
+            out.append(f"  Both ways at once against alone: stream {both.number} ({DIRECTION_TEXT.get(both.direction, both.direction)}, "
+                       f"beside the other direction) runs at {fmt_ratio(a / b)} the frames/s of stream {alone.number} "
+                       f"(the same direction alone), {fmt(a)} against {fmt(b)}")
     return [""] + out if out else []
 
 

@@ -12,6 +12,7 @@
 #ifndef IVB_GUEST_H
 #define IVB_GUEST_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -89,12 +90,20 @@ uint32_t ivb_reader_transport(struct ivb_reader_workspace *w, const uint8_t *sha
 
 /*
  * A guest-to-host stream: lay out the ring the host's spec asks for (geometry g) at `ring`, fill its frames from the
- * spec's seed, produce for its seconds; the totals go to the region's guest stream line. check: the host's
- * liveness. Returns: enum ivb_msg_error.
+ * spec's seed, produce for its seconds; the totals go to the region's guest stream line. bell: the bell to ring and
+ * wait on (NULL: polling); check(check_arg): the host's liveness; failed: as ivb_reader_stream_failed.
+ * Returns: enum ivb_msg_error.
  */
-uint32_t ivb_reader_produce(struct ivb_reader_workspace *w, uint8_t *ring, const struct ivb_message *msg,
-			    const struct ivb_stream_spec *spec, const struct ivb_ring_geometry *g,
-			    int (*check)(void *arg, char *why, size_t whylen), struct ivb_reader_tally *tally);
+uint32_t ivb_reader_produce(struct ivb_reader_workspace *w, struct ivb_bell *bell, uint8_t *ring,
+			    const struct ivb_message *msg, const struct ivb_stream_spec *spec,
+			    const struct ivb_ring_geometry *g, int (*check)(void *arg, char *why, size_t whylen),
+			    void *check_arg, atomic_int *failed, struct ivb_reader_tally *tally);
+
+/*
+ * A stream role failed: say why on stderr, unless it is one of a duplex stream's two roles (failed not NULL) and
+ * the other failed first (then its reason is the stream's, and this one stopped because of it). Sets *failed.
+ */
+void ivb_reader_stream_failed(atomic_int *failed, const char *why);
 
 /* The run is complete: tell the host what it cost this side. */
 void ivb_reader_publish_summary(struct ivb_guest *g, const struct ivb_cpu_span *cpu, const struct ivb_reader_tally *t);

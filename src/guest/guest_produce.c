@@ -17,13 +17,13 @@
  * Wait for the host to attach to the ring as its consumer, its buffers ready, before the clock starts.
  * Returns: 0, -ETIMEDOUT, -EINTR, or the peer check's error (why set).
  */
-static int wait_consumer(struct ivb_guest *g, const struct ivb_ring_producer *p, ivb_stream_check_fn check,
-			 char *why, size_t whylen)
+static int wait_consumer(struct ivb_guest *g, struct ivb_bell *bell, const struct ivb_ring_producer *p,
+			 ivb_stream_check_fn check, void *check_arg, char *why, size_t whylen)
 {
 	const uint64_t deadline = ivb_now_ns() + g->timeout_ns;
 
 	while (!ivb_ring_consumer_attached(p)) {
-		int ret = check(g->r, why, whylen);
+		int ret = check(check_arg, why, whylen);
 
 		if (ret < 0)
 			return ret;
@@ -35,17 +35,18 @@ static int wait_consumer(struct ivb_guest *g, const struct ivb_ring_producer *p,
 			snprintf(why, whylen, "the host did not attach to the guest's ring in time");
 			return -ETIMEDOUT;
 		}
-		if (g->bell != NULL)
-			(void)ivb_bell_wait(g->bell, IVB_BELL_SLICE_NS);
+		if (bell != NULL)
+			(void)ivb_bell_wait(bell, IVB_BELL_SLICE_NS);
 		else
 			ivb_cpu_relax();
 	}
 	return 0;
 }
 
-uint32_t ivb_reader_produce(struct ivb_reader_workspace *w, uint8_t *ring, const struct ivb_message *msg,
-			    const struct ivb_stream_spec *spec, const struct ivb_ring_geometry *g,
-			    ivb_stream_check_fn check, struct ivb_reader_tally *tally)
+uint32_t ivb_reader_produce(struct ivb_reader_workspace *w, struct ivb_bell *bell, uint8_t *ring,
+			    const struct ivb_message *msg, const struct ivb_stream_spec *spec,
+			    const struct ivb_ring_geometry *g, ivb_stream_check_fn check, void *check_arg,
+			    atomic_int *failed, struct ivb_reader_tally *tally)
 {
 	static struct ivb_stream_host h; /* large (frames in flight); one stream at a time */
 	struct ivb_guest_stream *out = &w->g->r->guest_stream;
@@ -63,8 +64,9 @@ uint32_t ivb_reader_produce(struct ivb_reader_workspace *w, uint8_t *ring, const
 	if (ret == 0)
 		ret = ivb_sources_expand(&src, g->verify, spec->seed);
 	if (ret < 0) {
-		fprintf(stderr, PROG ": stream: cannot make %u %llu-byte frames from the host's seed: %s\n", g->nslots + 1,
-			(unsigned long long)g->frame_size, strerror(-ret));
+		snprintf(why, sizeof(why), "cannot make %u %llu-byte frames from the host's seed: %s", g->nslots + 1,
+			 (unsigned long long)g->frame_size, strerror(-ret));
+		ivb_reader_stream_failed(failed, why);
 		ivb_sources_free(&src);
 		return IVB_MSG_GUEST_FAILURE;
 	}
@@ -72,9 +74,9 @@ uint32_t ivb_reader_produce(struct ivb_reader_workspace *w, uint8_t *ring, const
 	ivb_ring_producer_init(&h.ring, ring, g, NULL, NULL);
 	/* The ring is laid out: the host may read it now. */
 	atomic_store_explicit(&out->laid_sequence, msg->sequence, memory_order_release);
-	if (w->g->bell != NULL)
-		(void)ivb_bell_ring(w->g->bell, w->g->host_peer);
-	h.bell = w->g->bell;
+	if (bell != NULL)
+		(void)ivb_bell_ring(bell, w->g->host_peer);
+	h.bell = bell;
 	h.guest_peer = w->g->host_peer;
 	h.seconds = spec->seconds;
 	h.fps = spec->fps;
@@ -83,13 +85,13 @@ uint32_t ivb_reader_produce(struct ivb_reader_workspace *w, uint8_t *ring, const
 	h.checksums = (const uint8_t(*)[IVB_RING_CHECKSUM_LEN])src.checksum;
 	h.nsources = src.n;
 	h.check = check;
-	h.check_arg = w->g->r;
+	h.check_arg = check_arg;
 	h.consumer = "host";
 	h.corrupt = spec->corrupt_frame1 != 0;
 	h.corrupt_frame = spec->corrupt_frame1 - 1;
-	ret = wait_consumer(w->g, &h.ring, check, why, sizeof(why));
+	ret = wait_consumer(w->g, bell, &h.ring, check, check_arg, why, sizeof(why));
 	if (ret == 0) {
-		ivb_cpu_span_start(&cpu);
+		ivb_cpu_span_start_thread(&cpu);
 		ret = ivb_stream_produce(&h);
 		ivb_cpu_span_end(&cpu);
 		snprintf(why, sizeof(why), "%s", h.why);
@@ -104,7 +106,7 @@ uint32_t ivb_reader_produce(struct ivb_reader_workspace *w, uint8_t *ring, const
 	ivb_sources_free(&src);
 	if (ret < 0) {
 		ivb_ring_finish(&h.ring);
-		fprintf(stderr, PROG ": stream: %s\n", why);
+		ivb_reader_stream_failed(failed, why);
 		return IVB_MSG_GUEST_FAILURE;
 	}
 	if (g->nconsumers > 1)

@@ -1,6 +1,8 @@
 /* guest_serve.c: the message loop: the phases of each message (or the stream consumer), the acknowledgement,
  * and the run's summary for the host. */
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -55,7 +57,8 @@ static int host_alive(void *arg, char *why, size_t whylen)
  * then say what a frame costs on private memory. The frames that failed their check are counted in
  * tally (the message itself succeeds: the host has each frame's result). Returns: enum ivb_msg_error.
  */
-static uint32_t consume(struct ivb_reader_workspace *w, uint8_t *shared, uint64_t capacity,
+static uint32_t consume(struct ivb_reader_workspace *w, struct ivb_bell *bell, ivb_stream_check_fn check,
+			void *check_arg, atomic_int *failed, uint8_t *shared, uint64_t capacity,
 			struct ivb_reader_tally *tally)
 {
 	struct ivb_ring_consumer c;
@@ -66,7 +69,7 @@ static uint32_t consume(struct ivb_reader_workspace *w, uint8_t *shared, uint64_
 	int ret = ivb_ring_consumer_open(&c, shared, capacity, why, sizeof(why));
 
 	if (ret < 0) {
-		fprintf(stderr, PROG ": stream: %s\n", why);
+		ivb_reader_stream_failed(failed, why);
 		return IVB_MSG_BAD_SIZE;
 	}
 	/*
@@ -75,20 +78,22 @@ static uint32_t consume(struct ivb_reader_workspace *w, uint8_t *shared, uint64_
 	 * starts: for 4K frames this takes longer than a frame period, whose frames would be dropped.
 	 */
 	if (ensure_buffers(w, c.g.slot_stride) < 0) {
+		if (failed != NULL) /* said why: the other side of a duplex stream stops */
+			atomic_store(failed, 1);
 		ivb_ring_consumer_finish(&c, NULL);
 		return IVB_MSG_GUEST_FAILURE;
 	}
 	ivb_ring_consumer_start(&c);
 	/* A doorbell-mode host sleeps until we start. A lost ring costs it a sleep slice, nothing more. */
-	if (w->g->bell != NULL)
-		(void)ivb_bell_ring(w->g->bell, w->g->host_peer);
-	ivb_cpu_span_start(&cpu);
-	ret = ivb_stream_consume(&c, w->copy, w->g->bell, w->g->host_peer, w->g->timeout_ns, host_alive, w->g->r, &t,
-				 why, sizeof(why));
+	if (bell != NULL)
+		(void)ivb_bell_ring(bell, w->g->host_peer);
+	ivb_cpu_span_start_thread(&cpu);
+	ret = ivb_stream_consume(&c, w->copy, bell, w->g->host_peer, w->g->timeout_ns, check, check_arg, &t, why,
+				 sizeof(why));
 	ivb_cpu_span_end(&cpu);
 	tally->stream_frames_failed += t.bad;
 	if (ret < 0) {
-		fprintf(stderr, PROG ": stream: %s\n", why);
+		ivb_reader_stream_failed(failed, why);
 		ivb_ring_consumer_finish(&c, NULL);
 		return IVB_MSG_GUEST_FAILURE;
 	}
@@ -105,9 +110,86 @@ static uint32_t consume(struct ivb_reader_workspace *w, uint8_t *shared, uint64_
 	return IVB_MSG_OK;
 }
 
+void ivb_reader_stream_failed(atomic_int *failed, const char *why)
+{
+	if (failed == NULL || atomic_exchange(failed, 1) == 0)
+		fprintf(stderr, PROG ": stream: %s\n", why);
+}
+
+/* A duplex stream: the two threads' shared state. */
+struct duplex {
+	struct ivb_reader_workspace *w;
+	struct ivb_bell *bell; /* the consumer's copy of the bell; NULL: polling */
+	uint8_t *shared;
+	uint64_t capacity;     /* of the host's ring: up to the guest's */
+	struct ivb_reader_tally tally;
+	uint32_t error;        /* the consumer's enum ivb_msg_error */
+	atomic_int stopped;    /* either side failed (the first said why): the other stops at its next check */
+};
+
+/* The peer checks of a duplex stream's two sides: the host, and the other side of this program. */
+static int duplex_alive(void *arg, char *why, size_t whylen)
+{
+	struct duplex *d = arg;
+	int ret = host_alive(d->w->g->r, why, whylen);
+
+	if (ret == 0 && atomic_load(&d->stopped)) {
+		snprintf(why, whylen, "stopped: the other direction's stream failed");
+		return -ECANCELED;
+	}
+	return ret;
+}
+
+static void *duplex_consumer(void *arg)
+{
+	struct duplex *d = arg;
+
+	d->error = consume(d->w, d->bell, duplex_alive, d, &d->stopped, d->shared, d->capacity, &d->tally);
+	return NULL;
+}
+
+/*
+ * Both rings at once: the host's consumed in a thread while this one produces into the guest's. In doorbell mode
+ * each thread waits on its own copy of the bell (ivb_bell_pair: a ring one reads wakes the other too). The ring
+ * is laid out before the thread starts (so that the host may wait for either first). Returns: enum ivb_msg_error.
+ */
+static uint32_t duplex(struct ivb_reader_workspace *w, uint8_t *shared, const struct ivb_message *msg,
+		       const struct ivb_stream_spec *spec, const struct ivb_ring_geometry *g, struct ivb_reader_tally *tally)
+{
+	struct duplex d = { .w = w, .shared = shared, .capacity = spec->g2h_offset };
+	struct ivb_bell consumer_bell, producer_bell, *bell = w->g->bell;
+	pthread_t thread;
+	uint32_t error;
+	int ret;
+
+	if (bell != NULL) {
+		ret = ivb_bell_pair(bell, &consumer_bell, &producer_bell);
+		if (ret < 0) {
+			fprintf(stderr, PROG ": stream: cannot share the doorbell between two threads: %s\n", strerror(-ret));
+			return IVB_MSG_GUEST_FAILURE;
+		}
+		d.bell = &consumer_bell;
+		bell = &producer_bell;
+	}
+	ret = pthread_create(&thread, NULL, duplex_consumer, &d);
+	if (ret != 0) {
+		fprintf(stderr, PROG ": stream: cannot start the consumer thread: %s\n", strerror(ret));
+		if (bell != NULL)
+			ivb_bell_unpair(w->g->bell, &consumer_bell, &producer_bell);
+		return IVB_MSG_GUEST_FAILURE;
+	}
+	error = ivb_reader_produce(w, bell, shared + spec->g2h_offset, msg, spec, g, duplex_alive, &d, &d.stopped, tally);
+	/* The consumer's waits all end within the timeout, or at once once `stopped` is set. */
+	pthread_join(thread, NULL);
+	if (bell != NULL)
+		ivb_bell_unpair(w->g->bell, &consumer_bell, &producer_bell);
+	tally->stream_frames_failed += d.tally.stream_frames_failed;
+	return error != IVB_MSG_OK ? error : d.error;
+}
+
 /*
  * A stream message: the direction the host's spec says; host-to-guest: consume the host's ring at the buffer's
- * start; guest-to-host: produce into a ring laid out at g2h_offset. Returns: enum ivb_msg_error.
+ * start; guest-to-host: produce into a ring laid out at g2h_offset; both: the two at once. Returns: enum ivb_msg_error.
  */
 static uint32_t stream(struct ivb_reader_workspace *w, uint8_t *shared, const struct ivb_message *msg,
 		       struct ivb_reader_tally *tally)
@@ -122,12 +204,12 @@ static uint32_t stream(struct ivb_reader_workspace *w, uint8_t *shared, const st
 	}
 	switch ((enum ivb_stream_direction)spec.direction) {
 	case IVB_DIR_HOST_TO_GUEST:
-		return consume(w, shared, msg->size, tally);
+		return consume(w, w->g->bell, host_alive, w->g->r, NULL, shared, msg->size, tally);
 	case IVB_DIR_GUEST_TO_HOST:
-		return ivb_reader_produce(w, shared + spec.g2h_offset, msg, &spec, &g, host_alive, tally);
+		return ivb_reader_produce(w, w->g->bell, shared + spec.g2h_offset, msg, &spec, &g, host_alive, w->g->r,
+					  NULL, tally);
 	case IVB_DIR_BOTH:
-		fprintf(stderr, PROG ": stream: this guest_reader runs one direction at a time, not both\n");
-		return IVB_MSG_GUEST_FAILURE;
+		return duplex(w, shared, msg, &spec, &g, tally);
 	}
 	return IVB_MSG_BAD_SIZE; /* checked: not reached */
 }

@@ -116,8 +116,7 @@ static int on_taken(void *arg, const struct ivb_stream_taken *t)
 	return r->emit(r->emit_arg, &f);
 }
 
-/* Wait for the guest to lay out its ring for the message just sent (1: it acknowledged or aborted instead). */
-static int wait_laid(struct ivb_run *run)
+int ivb_stream_wait_laid(struct ivb_run *run)
 {
 	struct ivb_region *reg = run->map.region;
 	struct ivb_waiter w;
@@ -220,7 +219,8 @@ int ivb_stream_consume_as(struct ivb_run *run, struct stream_state *st, uint32_t
 
 	memset(res, 0, sizeof(*res));
 	res->end = IVB_CONSUMER_FAILED;
-	ret = ivb_ring_consumer_open_as(&c, ivb_buffer(run->map.region), need, index, res->why, sizeof(res->why));
+	ret = ivb_ring_consumer_open_as(&c, ivb_buffer(run->map.region) + st->ring_offset, need, index, res->why,
+					sizeof(res->why));
 	if (ret == 0)
 		ret = check_geometry(&c.g, g, res->why, sizeof(res->why));
 	if (ret == 0 && cfg->consume == IVB_CONSUME_COPY && (scratch = ivb_alloc_prefaulted(g->slot_stride)) == NULL) {
@@ -232,14 +232,13 @@ int ivb_stream_consume_as(struct ivb_run *run, struct stream_state *st, uint32_t
 		return ret;
 	}
 	r.c = &c;
-	ivb_cpu_span_start(&cpu);
+	ivb_cpu_span_start_thread(&cpu);
 	r.start_ns = res->start_ns = ivb_now_ns();
 	ivb_ring_consumer_start(&c);
-	if (cfg->doorbell_mode) /* a doorbell-mode guest sleeps until its consumers start */
-		(void)ivb_bell_ring(&run->bell, run->host.guest_peer);
-	ret = ivb_stream_consume_with(&c, scratch, cfg->doorbell_mode ? &run->bell : NULL, run->host.guest_peer,
-				      cfg->timeout_s * IVB_NS_PER_SEC, ivb_stream_guest_alive, run, &reader, &t,
-				      res->why, sizeof(res->why));
+	if (st->bell != NULL) /* a doorbell-mode guest sleeps until its consumers start */
+		(void)ivb_bell_ring(st->bell, run->host.guest_peer);
+	ret = ivb_stream_consume_with(&c, scratch, st->bell, run->host.guest_peer, cfg->timeout_s * IVB_NS_PER_SEC,
+				      ivb_stream_peer_alive, st, &reader, &t, res->why, sizeof(res->why));
 	res->end_ns = ivb_now_ns();
 	ivb_cpu_span_end(&cpu);
 	ivb_ring_consumer_finish(&c, ret == 0 ? rep : NULL);
@@ -287,68 +286,77 @@ static void fill_records(struct ivb_run *run, struct stream_state *st, const str
 	}
 }
 
-int ivb_stream_from_guest(struct ivb_run *run, struct stream_state *st)
+int ivb_stream_g2h_prepare(struct ivb_run *run, struct stream_state *st, uint64_t capacity, struct ivb_stream_spec *spec,
+			   struct ivb_ring_geometry *g, uint64_t *need, struct ivb_ring_guest_report *rep)
 {
 	const struct ivb_host_config *cfg = &run->cfg;
-	struct ivb_region *reg = run->map.region;
-	struct ivb_stream_spec spec = { .direction = IVB_DIR_GUEST_TO_HOST, .nslots = cfg->slots, .policy = st->policy,
-					.verify = cfg->verify, .consume = cfg->consume, .fps = cfg->fps,
-					.frame_size = st->size, .seconds = cfg->stream_seconds,
-					.corrupt_frame1 = cfg->corrupt_frame_set ? cfg->corrupt_frame + 1 : 0,
-					.nconsumers = cfg->nconsumers, .consumer_timeout_ns = cfg->consumer_timeout_ns };
-	static struct ivb_consumer_result res[IVB_RING_MAX_CONSUMERS];
-	struct ivb_ring_geometry g;
-	struct ivb_ring_guest_report rep = { 0 };
-	struct ivb_ack ack;
-	uint8_t no_hash[IVB_SHA256_LEN] = { 0 };
-	uint64_t need, sent_ns;
-	int ret, laid;
+	int ret;
 
-	memset(res, 0, sizeof(res));
-	ret = ivb_ring_geometry_for(run->host.capacity, cfg->slots, st->size, st->policy, cfg->verify, cfg->consume, &g,
-				    &need);
+	*spec = (struct ivb_stream_spec){ .direction = IVB_DIR_GUEST_TO_HOST, .nslots = cfg->slots, .policy = st->policy,
+					  .verify = cfg->verify, .consume = cfg->consume, .fps = cfg->fps,
+					  .frame_size = st->size, .seconds = cfg->stream_seconds,
+					  .corrupt_frame1 = cfg->corrupt_frame_set ? cfg->corrupt_frame + 1 : 0,
+					  .nconsumers = cfg->nconsumers, .consumer_timeout_ns = cfg->consumer_timeout_ns };
+	*rep = (struct ivb_ring_guest_report){ 0 };
+	ret = ivb_ring_geometry_for(capacity, cfg->slots, st->size, st->policy, cfg->verify, cfg->consume, g, need);
 	if (ret == 0)
-		ret = ivb_ring_geometry_consumers(&g, cfg->nconsumers, cfg->consumer_timeout_ns);
-	if (ret < 0)
-		return ret; /* checked by ivb_stream_fit and the options before the run */
+		ret = ivb_ring_geometry_consumers(g, cfg->nconsumers, cfg->consumer_timeout_ns);
+	if (ret < 0) { /* checked by ivb_stream_fit and the options before the run */
+		snprintf(run->host.why, sizeof(run->host.why), "the guest's stream ring of %llu bytes does not fit the region",
+			 (unsigned long long)*need);
+		return ret;
+	}
 	/* The guest's frames, expanded from a fresh seed the same way it will, and the consumer's private costs. */
-	ret = ivb_random_bytes(spec.seed, sizeof(spec.seed)) < 0 ? -EIO : ivb_sources_alloc(&st->src, cfg->slots + 1, st->size);
+	ret = ivb_random_bytes(spec->seed, sizeof(spec->seed)) < 0 ? -EIO : ivb_sources_alloc(&st->src, cfg->slots + 1, st->size);
 	if (ret == 0 && ivb_stream_private_cost(cfg->verify, st->src.frame[0], st->src.frame[1], st->size, PRIVATE_REPEATS,
-						&rep.private_copy_ns, &rep.private_verify_ns) < 0)
-		rep.private_copy_ns = rep.private_verify_ns = 0;
+						&rep->private_copy_ns, &rep->private_verify_ns) < 0)
+		rep->private_copy_ns = rep->private_verify_ns = 0;
 	if (ret == 0)
-		ret = ivb_sources_expand(&st->src, cfg->verify, spec.seed);
+		ret = ivb_sources_expand(&st->src, cfg->verify, spec->seed);
 	if (ret < 0) {
 		snprintf(run->host.why, sizeof(run->host.why), "cannot make the %u %llu-byte frames of the guest's seed: %s",
 			 cfg->slots + 1, (unsigned long long)st->size, strerror(-ret));
 		return ret;
 	}
 	for (uint32_t i = 0; i < cfg->nconsumers; i++) {
-		st->rec[i].guest_copy_ns = rep.private_copy_ns;
-		st->rec[i].guest_verify_ns = rep.private_verify_ns;
+		st->rec[i].guest_copy_ns = rep->private_copy_ns;
+		st->rec[i].guest_verify_ns = rep->private_verify_ns;
 	}
-	reg->stream = spec;
-	ret = ivb_host_send(&run->host, need, IVB_MSG_STREAM, cfg->plan.flags, no_hash, &sent_ns);
-	laid = ret < 0 ? ret : wait_laid(run);
-	if (laid < 0)
-		return laid;
-	if (laid == 0) {
-		fprintf(stderr, PROG ": stream %s from the guest: %u slots, %s, %s, read %s, %u consumer%s, %s for %llu s\n",
-			st->key.frame->name, cfg->slots, st->key.policy, st->key.verify, ivb_consume_name(cfg->consume),
-			cfg->nconsumers, cfg->nconsumers > 1 ? "s" : "", cfg->fps ? "paced" : "as fast as possible",
-			(unsigned long long)cfg->stream_seconds);
-		if (cfg->nconsumers == 1) {
-			ret = ivb_stream_consume_as(run, st, 0, need, &g, &rep, ivb_stream_row, st, &res[0]);
-			if (ret < 0 || res[0].end == IVB_CONSUMER_DROPPED)
-				snprintf(run->host.why, sizeof(run->host.why), "stream %.16s: %.200s", st->key.frame->name,
-					 res[0].why);
-			if (ret == 0 && res[0].end == IVB_CONSUMER_DROPPED)
-				ret = -EPIPE; /* the only consumer: the guest stops too */
-		} else {
-			ret = ivb_consumers_run(run, st, need, &g, &rep, res);
-		}
-		fill_records(run, st, res);
+	return 0;
+}
+
+int ivb_stream_g2h_consume(struct ivb_run *run, struct stream_state *st, uint64_t g2h_offset, uint64_t need,
+			   const struct ivb_ring_geometry *g, const struct ivb_ring_guest_report *rep,
+			   struct ivb_consumer_result *res)
+{
+	const struct ivb_host_config *cfg = &run->cfg;
+	int ret;
+
+	fprintf(stderr, PROG ": stream %s from the guest: %u slots, %s, %s, read %s, %u consumer%s, %s for %llu s\n",
+		st->key.frame->name, cfg->slots, st->key.policy, st->key.verify, ivb_consume_name(cfg->consume),
+		cfg->nconsumers, cfg->nconsumers > 1 ? "s" : "", cfg->fps ? "paced" : "as fast as possible",
+		(unsigned long long)cfg->stream_seconds);
+	st->ring_offset = g2h_offset;
+	if (cfg->nconsumers == 1) {
+		ret = ivb_stream_consume_as(run, st, 0, need, g, rep, ivb_stream_row, st, &res[0]);
+		if (ret < 0 || res[0].end == IVB_CONSUMER_DROPPED)
+			snprintf(run->host.why, sizeof(run->host.why), "stream %.16s: %.200s", st->key.frame->name,
+				 res[0].why);
+		if (ret == 0 && res[0].end == IVB_CONSUMER_DROPPED)
+			ret = -EPIPE; /* the only consumer: the guest stops too */
+	} else {
+		ret = ivb_consumers_run(run, st, need, g, rep, res);
 	}
+	fill_records(run, st, res);
+	return ret;
+}
+
+int ivb_stream_g2h_settle(struct ivb_run *run, struct stream_state *st, struct ivb_consumer_result *res, int laid,
+			  int ret, uint64_t sent_ns)
+{
+	const struct ivb_host_config *cfg = &run->cfg;
+	struct ivb_ack ack;
+
 	if (laid == 0 && ret < 0 && ret != -ECHILD) {
 		/* run->host.why says why */
 	} else {
@@ -386,6 +394,31 @@ int ivb_stream_from_guest(struct ivb_run *run, struct stream_state *st)
 													      : res[i].end);
 		rec->completed = others_ok && res[i].end == IVB_CONSUMER_FINISHED;
 	}
+	return ret;
+}
+
+int ivb_stream_from_guest(struct ivb_run *run, struct stream_state *st)
+{
+	const struct ivb_host_config *cfg = &run->cfg;
+	static struct ivb_consumer_result res[IVB_RING_MAX_CONSUMERS];
+	struct ivb_stream_spec spec;
+	struct ivb_ring_geometry g;
+	struct ivb_ring_guest_report rep;
+	uint8_t no_hash[IVB_SHA256_LEN] = { 0 };
+	uint64_t need = 0, sent_ns = 0;
+	int ret, laid;
+
+	memset(res, 0, sizeof(res));
+	ret = ivb_stream_g2h_prepare(run, st, run->host.capacity, &spec, &g, &need, &rep);
+	if (ret < 0)
+		return ret;
+	run->map.region->stream = spec;
+	ret = ivb_host_send(&run->host, need, IVB_MSG_STREAM, cfg->plan.flags, no_hash, &sent_ns);
+	laid = ret < 0 ? ret : ivb_stream_wait_laid(run);
+	if (laid < 0)
+		return laid;
+	ret = laid == 0 ? ivb_stream_g2h_consume(run, st, 0, need, &g, &rep, res) : 0;
+	ret = ivb_stream_g2h_settle(run, st, res, laid, ret, sent_ns);
 	if (ret < 0)
 		return ret;
 	return ivb_host_next(&run->host);

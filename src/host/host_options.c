@@ -14,7 +14,7 @@
 #include "region.h"
 #include "stream.h"
 
-/* --stream-direction: a list of directions, each at most once; both (one ring each way at once) is not run yet. */
+/* --stream-direction: a list of directions, each at most once, run one after the other; both: one ring each way at once. */
 static void parse_directions(struct ivb_host_config *cfg)
 {
 	char list[64], *save = NULL;
@@ -29,13 +29,10 @@ static void parse_directions(struct ivb_host_config *cfg)
 		if (ivb_direction_parse(word, &d) < 0)
 			ivb_die_usage(PROG, "--stream-direction needs host-to-guest, guest-to-host or both of them, not '%s'",
 				      word);
-		if (d == IVB_DIR_BOTH)
-			ivb_die_usage(PROG, "--stream-direction both (one ring each way at once) is not implemented yet: "
-					    "list host-to-guest,guest-to-host to run them one after the other");
 		for (size_t k = 0; k < cfg->ndirections; k++)
 			if (cfg->stream_directions[k] == d)
 				ivb_die_usage(PROG, "--stream-direction lists %s twice", word);
-		cfg->stream_directions[cfg->ndirections++] = d; /* two distinct values at most: it fits */
+		cfg->stream_directions[cfg->ndirections++] = d; /* three distinct values at most: it fits */
 	}
 	if (cfg->ndirections == 0)
 		ivb_die_usage(PROG, "--stream-direction needs host-to-guest, guest-to-host or both of them");
@@ -48,13 +45,13 @@ static void parse_consumers(struct ivb_host_config *cfg, const char *timeout_arg
 	char *colon;
 
 	for (size_t k = 0; k < cfg->ndirections; k++)
-		g2h |= cfg->stream_directions[k] == IVB_DIR_GUEST_TO_HOST;
+		g2h |= ivb_direction_g2h(cfg->stream_directions[k]);
 	if (ivb_parse_duration_ns(timeout_arg, 1000000ull, IVB_MAX_DURATION_NS, &cfg->consumer_timeout_ns) < 0)
 		ivb_die_usage(PROG, "--consumer-timeout needs a duration from 1ms to 3600s (e.g. 1s, 500ms), not '%s'",
 			      timeout_arg);
 	if (cfg->nconsumers > 1 && (!g2h || cfg->stream_seconds == 0))
 		ivb_die_usage(PROG, "--consumers %u is for a guest-to-host stream: give --stream-seconds and "
-			      "--stream-direction guest-to-host", cfg->nconsumers);
+			      "--stream-direction guest-to-host (or both)", cfg->nconsumers);
 	if (stall_arg == NULL)
 		return;
 	colon = strchr(stall_arg, ':');
@@ -132,8 +129,9 @@ static void usage(FILE *out)
 		"                         who produces the frames: host-to-guest (the guest verifies them) or\n"
 		"                         guest-to-host (the guest writes through its mapping; the host verifies\n"
 		"                         each frame against frames it expands from the same seed); a comma-\n"
-		"                         separated list streams each frame once per direction, in that order\n"
-		"                         (default " IVB_STREAM_DIRECTION_DEFAULT ")\n"
+		"                         separated list streams each frame once per direction, in that order;\n"
+		"                         both: one ring each way at the same time (full duplex; --consumers\n"
+		"                         applies to its guest-to-host ring) (default " IVB_STREAM_DIRECTION_DEFAULT ")\n"
 		"  --consume inplace|copy\n"
 		"                         inplace: the consumer verifies each frame where it lies in its slot,\n"
 		"                         then releases it; copy: it copies the frame out first and verifies\n"

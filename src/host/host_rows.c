@@ -395,6 +395,7 @@ int ivb_rows_write_stream(struct ivb_outputs *o, const struct ivb_stream_key *k,
 	ivb_csv_set_str(c, COL(STREAM, CONSUME), ivb_consume_name(k->consume));
 	ivb_csv_set_str(c, COL(STREAM, DIRECTION), ivb_direction_name(k->direction));
 	ivb_csv_set_u64(c, COL(STREAM, CONSUMER), f->consumer);
+	ivb_csv_set_u64(c, COL(STREAM, DUPLEX), k->duplex);
 	ivb_csv_set_u64(c, COL(STREAM, FRAME), f->seq);
 	if (f->slot == UINT32_MAX)
 		ivb_csv_set_empty(c, COL(STREAM, SLOT));

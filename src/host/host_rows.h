@@ -56,6 +56,7 @@ struct ivb_stream_key {
 	const char *verify; /* "sha256", "xxh3" or "none" */
 	uint32_t consume;   /* enum ivb_consume */
 	uint32_t direction; /* enum ivb_stream_direction: IVB_DIR_HOST_TO_GUEST or IVB_DIR_GUEST_TO_HOST */
+	bool duplex;        /* it runs at the same time as the other direction's stream (--stream-direction both) */
 };
 
 /* Whether a stream frame failed: the host's verdict (ivb_stream_produce); a dropped frame did not. */

@@ -11,6 +11,7 @@
 #include "host_stream.h"
 #include "peer_check.h"
 #include "phases.h"
+#include "plan.h"
 #include "wait.h"
 #include "sha256.h"
 
@@ -55,8 +56,20 @@ int ivb_stream_fit(struct ivb_run *run, uint64_t capacity, uint64_t *largest)
 		uint32_t policy, window, direction;
 		enum ivb_tp_test test;
 		const struct ivb_frame *f = planned_stream(cfg, i, &policy, &window, &test, &direction);
-		int ret = ivb_ring_geometry_for(capacity, cfg->slots, f->size, policy, cfg->verify, cfg->consume, &g, &need);
+		uint64_t h2g_need = 0, g2h_need = 0;
+		int ret = direction == IVB_DIR_BOTH
+				  ? ivb_stream_duplex_need(cfg, capacity, f->size, &h2g_need, &g2h_need)
+				  : ivb_ring_geometry_for(capacity, cfg->slots, f->size, policy, cfg->verify, cfg->consume, &g, &need);
 
+		if (direction == IVB_DIR_BOTH && ret == -ENOSPC) {
+			snprintf(run->why, sizeof(run->why),
+				 "region %s is too small for the stream both ways at once: its two rings of %u slots of %s "
+				 "(%llu bytes) need %llu + %llu bytes of data, it holds %llu (use fewer --slots or a larger region)",
+				 cfg->shm_path, cfg->slots, f->name, (unsigned long long)f->size, (unsigned long long)h2g_need,
+				 (unsigned long long)g2h_need, (unsigned long long)capacity);
+			return ret;
+		}
+		need = h2g_need + g2h_need > need ? h2g_need + g2h_need : need;
 		if (ret == -ENOSPC) {
 			snprintf(run->why, sizeof(run->why),
 				 "region %s is too small for the stream: %u slots of %s (%llu bytes) need %llu bytes of data, "
@@ -82,14 +95,13 @@ int ivb_stream_row(void *arg, const struct ivb_stream_frame *f)
 	struct ivb_stream_record *rec = st->tkey == NULL && f->consumer < st->run->cfg.nconsumers ? &st->rec[f->consumer]
 												  : st->rec;
 	const enum ivb_table table = st->tkey != NULL ? IVB_TABLE_TRANSPORT : IVB_TABLE_STREAM;
-	int ret = st->tkey != NULL ? ivb_rows_write_transport(&st->run->out, st->tkey, f)
-				   : ivb_rows_write_stream(&st->run->out, &st->key, f);
+	int ret;
 
-	if (ret < 0) {
-		snprintf(st->run->host.why, sizeof(st->run->host.why), "cannot write the stream CSV: %s", strerror(-ret));
-		return ret;
-	}
-	if (!f->dropped) {
+	if (st->rows_lock != NULL)
+		pthread_mutex_lock(st->rows_lock);
+	ret = st->tkey != NULL ? ivb_rows_write_transport(&st->run->out, st->tkey, f)
+			       : ivb_rows_write_stream(&st->run->out, &st->key, f);
+	if (ret == 0 && !f->dropped) {
 		uint64_t window = (f->publish_ns + f->latency_ns) / IVB_NS_PER_SEC;
 
 		if (window < IVB_MAX_STREAM_WINDOWS && window < rec->seconds)
@@ -97,13 +109,13 @@ int ivb_stream_row(void *arg, const struct ivb_stream_frame *f)
 		if (window != st->flushed_window) {
 			st->flushed_window = window;
 			ret = ivb_csv_flush(&st->run->out.csv[table]);
-			if (ret < 0)
-				snprintf(st->run->host.why, sizeof(st->run->host.why), "cannot write the stream CSV: %s",
-					 strerror(-ret));
-			return ret;
 		}
 	}
-	return 0;
+	if (st->rows_lock != NULL)
+		pthread_mutex_unlock(st->rows_lock);
+	if (ret < 0)
+		snprintf(ivb_stream_why(st), IVB_WHY_LEN, "cannot write the stream CSV: %s", strerror(-ret));
+	return ret;
 }
 
 int ivb_stream_guest_alive(void *arg, char *why, size_t whylen)
@@ -117,11 +129,20 @@ int ivb_stream_guest_alive(void *arg, char *why, size_t whylen)
 	return 0;
 }
 
-/*
- * Wait for the guest to attach to the ring, its buffers ready, before the clock starts. In doorbell mode
- * sleep: the guest rings once attached (under TCG it may take a while to read the stream message).
- */
-static int wait_attached(struct ivb_run *run, const struct ivb_ring_producer *ring, struct ivb_bell *bell)
+int ivb_stream_peer_alive(void *arg, char *why, size_t whylen)
+{
+	struct stream_state *st = arg;
+	int ret = ivb_stream_guest_alive(st->run, why, whylen);
+
+	if (ret == 0 && st->stopped != NULL && atomic_load(st->stopped)) {
+		snprintf(why, whylen, "stopped: the other direction's stream failed");
+		return -ECANCELED;
+	}
+	return ret;
+}
+
+/* In doorbell mode sleep: the guest rings once attached (under TCG it may take a while to read the stream message). */
+int ivb_stream_wait_attached(struct ivb_run *run, const struct ivb_ring_producer *ring, struct ivb_bell *bell)
 {
 	struct ivb_waiter w;
 	int ret;
@@ -149,26 +170,20 @@ static int wait_attached(struct ivb_run *run, const struct ivb_ring_producer *ri
 	return 0;
 }
 
-/* One stream: set the ring up, send the stream message, produce, collect the guest's answer. */
-static int run_stream(struct ivb_run *run, struct stream_state *st)
+int ivb_stream_h2g_prepare(struct ivb_run *run, struct stream_state *st, struct ivb_stream_host *h, uint64_t capacity,
+			   uint64_t *need)
 {
 	const struct ivb_host_config *cfg = &run->cfg;
 	struct ivb_stream_record *rec = st->rec;
-	static struct ivb_stream_host h; /* large (frames in flight); one stream at a time */
 	struct ivb_ring_geometry g;
-	struct ivb_ring_guest_report gr;
-	struct ivb_cpu_span cpu;
-	struct ivb_ack ack;
-	uint8_t no_hash[IVB_SHA256_LEN] = { 0 };
-	uint64_t need, sent_ns, unused, window_ns;
-	int ret;
+	uint64_t unused;
+	int ret = ivb_ring_geometry_for(capacity, cfg->slots, st->size, st->policy, cfg->verify, cfg->consume, &g, need);
 
-	if (st->key.direction == IVB_DIR_GUEST_TO_HOST)
-		return ivb_stream_from_guest(run, st);
-	ret = ivb_ring_geometry_for(run->host.capacity, cfg->slots, st->size, st->policy, cfg->verify, cfg->consume,
-				    &g, &need);
-	if (ret < 0)
-		return ret; /* checked by ivb_stream_fit before the run */
+	if (ret < 0) {
+		snprintf(ivb_stream_why(st), IVB_WHY_LEN, "the stream's ring of %llu bytes does not fit the region",
+			 (unsigned long long)*need); /* checked by ivb_stream_fit before the run */
+		return ret;
+	}
 	/* One more source than slots: a slot never gets the same data twice in a row. */
 	ret = ivb_sources_alloc(&st->src, cfg->slots + 1, st->size);
 	/* The pipeline's limit on this machine: the host's write of a frame into private memory
@@ -179,28 +194,94 @@ static int run_stream(struct ivb_run *run, struct stream_state *st)
 	if (ret == 0)
 		ret = ivb_sources_fill(&st->src, cfg->verify);
 	if (ret < 0) {
-		snprintf(run->host.why, sizeof(run->host.why), "cannot make %u random %llu-byte stream frames: %s",
+		snprintf(ivb_stream_why(st), IVB_WHY_LEN, "cannot make %u random %llu-byte stream frames: %s",
 			 cfg->slots + 1, (unsigned long long)st->size, strerror(-ret));
 		return ret;
 	}
-	memset(&h, 0, sizeof(h));
-	ivb_ring_producer_init(&h.ring, ivb_buffer(run->map.region), &g, NULL, NULL);
-	h.bell = cfg->doorbell_mode ? &run->bell : NULL;
-	h.guest_peer = run->host.guest_peer;
-	h.seconds = cfg->stream_seconds;
-	h.fps = st->tkey != NULL ? 0 : cfg->fps;
-	h.window = st->window;
-	h.timeout_ns = cfg->timeout_s * IVB_NS_PER_SEC;
-	h.sources = (const uint8_t *const *)st->src.frame;
-	h.checksums = (const uint8_t(*)[IVB_RING_CHECKSUM_LEN])st->src.checksum;
-	h.nsources = st->src.n;
-	h.on_frame = ivb_stream_row;
-	h.arg = st;
-	h.check = ivb_stream_guest_alive;
-	h.check_arg = run;
-	h.corrupt = cfg->corrupt_frame_set;
-	h.corrupt_frame = cfg->corrupt_frame;
+	memset(h, 0, sizeof(*h));
+	ivb_ring_producer_init(&h->ring, ivb_buffer(run->map.region), &g, NULL, NULL);
+	h->bell = st->bell;
+	h->guest_peer = run->host.guest_peer;
+	h->seconds = cfg->stream_seconds;
+	h->fps = st->tkey != NULL ? 0 : cfg->fps;
+	h->window = st->window;
+	h->timeout_ns = cfg->timeout_s * IVB_NS_PER_SEC;
+	h->sources = (const uint8_t *const *)st->src.frame;
+	h->checksums = (const uint8_t(*)[IVB_RING_CHECKSUM_LEN])st->src.checksum;
+	h->nsources = st->src.n;
+	h->on_frame = ivb_stream_row;
+	h->arg = st;
+	h->check = ivb_stream_peer_alive;
+	h->check_arg = st;
+	h->corrupt = cfg->corrupt_frame_set;
+	h->corrupt_frame = cfg->corrupt_frame;
+	return 0;
+}
 
+int ivb_stream_h2g_produce(struct ivb_run *run, struct stream_state *st, struct ivb_stream_host *h, uint64_t sent_ns)
+{
+	const struct ivb_host_config *cfg = &run->cfg;
+	struct ivb_stream_record *rec = st->rec;
+	struct ivb_ring_guest_report gr;
+	struct ivb_cpu_span cpu;
+	uint64_t window_ns;
+	int ret;
+
+	fprintf(stderr, PROG ": stream %s%s: %u slots, %s, %s, read %s, %s for %llu s\n", st->key.frame->name,
+		st->stopped != NULL ? " to the guest" : "", cfg->slots, st->key.policy, st->key.verify,
+		ivb_consume_name(cfg->consume), cfg->fps ? "paced" : "as fast as possible",
+		(unsigned long long)cfg->stream_seconds);
+	ivb_cpu_span_start_thread(&cpu);
+	ret = ivb_stream_produce(h);
+	ivb_cpu_span_end(&cpu);
+	window_ns = ivb_now_ns() - sent_ns;
+	rec->host_cpu = (struct ivb_cpu_record){ .known = true, .user_s = cpu.user_s, .sys_s = cpu.sys_s,
+						 .wall_s = cpu.wall_s, .messages = h->totals.produced };
+	rec->produced = h->totals.produced;
+	rec->consumed = h->totals.consumed;
+	rec->dropped = h->totals.dropped;
+	rec->failed = h->totals.failed;
+	rec->unverified = h->totals.unverified;
+	rec->rings_sent = h->totals.rings_sent;
+	rec->duration_s = (double)h->totals.duration_ns / 1e9;
+	rec->nwindows = (uint32_t)(rec->duration_s >= (double)cfg->stream_seconds ? cfg->stream_seconds
+										  : (uint64_t)rec->duration_s);
+	if (rec->nwindows > IVB_MAX_STREAM_WINDOWS)
+		rec->nwindows = IVB_MAX_STREAM_WINDOWS;
+	if (ret < 0) {
+		if (ret != -EINTR || !ivb_stream_why(st)[0])
+			snprintf(ivb_stream_why(st), IVB_WHY_LEN, "stream %.16s: %.200s", st->key.frame->name, h->why);
+		return ret;
+	}
+	if (ivb_ring_read_guest_report(&h->ring, &gr) == 0) {
+		rec->guest_copy_ns = gr.private_copy_ns;
+		rec->guest_verify_ns = gr.private_verify_ns;
+		/* The guest's CPU span lies between the stream message and its DONE: inside this window. */
+		rec->guest_cpu_known = gr.cpu_ns > 0 && ivb_guest_time_fits(gr.cpu_ns, window_ns);
+		rec->guest_cpu_s = rec->guest_cpu_known ? (double)gr.cpu_ns / 1e9 : 0;
+		if (gr.cpu_ns > 0 && !rec->guest_cpu_known)
+			fprintf(stderr, PROG ": stream %s: the guest reported %llu ns of CPU in a stream of %llu ns: "
+				"left out\n", st->key.frame->name, (unsigned long long)gr.cpu_ns,
+				(unsigned long long)window_ns);
+	}
+	return 0;
+}
+
+/* One stream: set the ring up, send the stream message, produce, collect the guest's answer. */
+static int run_stream(struct ivb_run *run, struct stream_state *st)
+{
+	const struct ivb_host_config *cfg = &run->cfg;
+	static struct ivb_stream_host h; /* large (frames in flight); one stream at a time */
+	struct ivb_ack ack;
+	uint8_t no_hash[IVB_SHA256_LEN] = { 0 };
+	uint64_t need, sent_ns;
+	int ret;
+
+	if (st->key.direction == IVB_DIR_GUEST_TO_HOST)
+		return ivb_stream_from_guest(run, st);
+	ret = ivb_stream_h2g_prepare(run, st, &h, run->host.capacity, &need);
+	if (ret < 0)
+		return ret;
 	run->map.region->stream = (struct ivb_stream_spec){ .direction = IVB_DIR_HOST_TO_GUEST };
 	ret = ivb_host_send(&run->host, need, IVB_MSG_STREAM, cfg->plan.flags, no_hash, &sent_ns);
 	if (ret < 0) {
@@ -208,48 +289,11 @@ static int run_stream(struct ivb_run *run, struct stream_state *st)
 			 (unsigned long long)need);
 		return ret;
 	}
-	ret = wait_attached(run, &h.ring, h.bell);
+	ret = ivb_stream_wait_attached(run, &h.ring, h.bell);
 	if (ret < 0)
 		return ret;
-	if (ret == 0) {
-		fprintf(stderr, PROG ": stream %s: %u slots, %s, %s, read %s, %s for %llu s\n", st->key.frame->name,
-			cfg->slots, st->key.policy, st->key.verify, ivb_consume_name(cfg->consume),
-			cfg->fps ? "paced" : "as fast as possible",
-			(unsigned long long)cfg->stream_seconds);
-		ivb_cpu_span_start(&cpu);
-		ret = ivb_stream_produce(&h);
-		ivb_cpu_span_end(&cpu);
-		window_ns = ivb_now_ns() - sent_ns;
-		rec->host_cpu = (struct ivb_cpu_record){ .known = true, .user_s = cpu.user_s, .sys_s = cpu.sys_s,
-							 .wall_s = cpu.wall_s, .messages = h.totals.produced };
-		rec->produced = h.totals.produced;
-		rec->consumed = h.totals.consumed;
-		rec->dropped = h.totals.dropped;
-		rec->failed = h.totals.failed;
-		rec->unverified = h.totals.unverified;
-		rec->rings_sent = h.totals.rings_sent;
-		rec->duration_s = (double)h.totals.duration_ns / 1e9;
-		rec->nwindows = (uint32_t)(rec->duration_s >= (double)cfg->stream_seconds ? cfg->stream_seconds
-											: (uint64_t)rec->duration_s);
-		if (rec->nwindows > IVB_MAX_STREAM_WINDOWS)
-			rec->nwindows = IVB_MAX_STREAM_WINDOWS;
-		if (ret < 0) {
-			if (ret != -EINTR || !run->host.why[0])
-				snprintf(run->host.why, sizeof(run->host.why), "stream %.16s: %.200s", st->key.frame->name, h.why);
-			return ret;
-		}
-		if (ivb_ring_read_guest_report(&h.ring, &gr) == 0) {
-			rec->guest_copy_ns = gr.private_copy_ns;
-			rec->guest_verify_ns = gr.private_verify_ns;
-			/* The guest's CPU span lies between the stream message and its DONE: inside this window. */
-			rec->guest_cpu_known = gr.cpu_ns > 0 && ivb_guest_time_fits(gr.cpu_ns, window_ns);
-			rec->guest_cpu_s = rec->guest_cpu_known ? (double)gr.cpu_ns / 1e9 : 0;
-			if (gr.cpu_ns > 0 && !rec->guest_cpu_known)
-				fprintf(stderr, PROG ": stream %s: the guest reported %llu ns of CPU in a stream of %llu ns: "
-					"left out\n", st->key.frame->name, (unsigned long long)gr.cpu_ns,
-					(unsigned long long)window_ns);
-		}
-	}
+	if (ret == 0 && (ret = ivb_stream_h2g_produce(run, st, &h, sent_ns)) < 0)
+		return ret;
 	ret = ivb_host_wait_ack(&run->host, &ack);
 	if (ret < 0)
 		return ret;
@@ -259,7 +303,7 @@ static int run_stream(struct ivb_run *run, struct stream_state *st)
 		ivb_output_record_failure(run, "stream", st->key.frame->name, 1, ivb_msg_error_name(ack.error_code));
 		return -EPROTO;
 	}
-	rec->completed = true;
+	st->rec->completed = true;
 	return ivb_host_next(&run->host);
 }
 
@@ -273,7 +317,7 @@ static int run_message_stream(struct ivb_run *run, const struct ivb_frame *f, ui
 	const struct ivb_transport_key key = { "ivshmem", ivb_tp_test_name(test), f->size, ivb_verify_name(cfg->verify),
 					       window };
 	struct stream_state st = { .run = run, .rec = &scratch, .size = f->size, .policy = IVB_RING_BLOCK,
-				   .window = window, .tkey = &key,
+				   .window = window, .tkey = &key, .bell = cfg->doorbell_mode ? &run->bell : NULL,
 				   .key = { f, ivb_policy_name(IVB_RING_BLOCK), ivb_verify_name(cfg->verify), cfg->consume,
 					    IVB_DIR_HOST_TO_GUEST } };
 	int ret;
@@ -322,6 +366,7 @@ int ivb_run_streams(struct ivb_run *run)
 			.run = run, .rec = &m->streams[m->nstreams], .size = f->size, .policy = policy,
 			.key = { f, ivb_policy_name(cfg->stream_policy), ivb_verify_name(cfg->verify), cfg->consume,
 				 direction },
+			.bell = cfg->doorbell_mode ? &run->bell : NULL,
 		};
 		uint32_t nrec;
 		int ret;
@@ -334,22 +379,38 @@ int ivb_run_streams(struct ivb_run *run)
 			ivb_run_progress(run, "stream", false);
 			continue;
 		}
-		/* One record per consumer: a guest-to-host stream has cfg->nconsumers. */
-		nrec = direction == IVB_DIR_GUEST_TO_HOST ? cfg->nconsumers : 1;
+		/* One record per consumer: a guest-to-host stream has cfg->nconsumers; both: the host-to-guest one first. */
+		nrec = (ivb_direction_g2h(direction) ? cfg->nconsumers : 0) + ivb_direction_h2g(direction);
 		if (m->nstreams + nrec > IVB_MAX_STREAMS) {
 			snprintf(run->host.why, sizeof(run->host.why), "more than %u stream records (streams times consumers)",
 				 IVB_MAX_STREAMS);
 			return -ENOSPC;
 		}
-		for (uint32_t k = 0; k < nrec; k++)
+		for (uint32_t k = 0; k < nrec; k++) {
+			const bool h2g = ivb_direction_h2g(direction) && k == 0;
+
 			st.rec[k] = (struct ivb_stream_record){
 				.frame_type = f->name, .size_bytes = f->size, .policy = st.key.policy, .verify = st.key.verify,
-				.consume = cfg->consume, .direction = direction,
+				.consume = cfg->consume, .direction = h2g ? IVB_DIR_HOST_TO_GUEST : IVB_DIR_GUEST_TO_HOST,
 				.slots = cfg->slots, .fps_target = cfg->fps, .seconds = cfg->stream_seconds,
-				.consumer = k, .consumers = nrec,
+				.consumer = h2g ? 0 : k - ivb_direction_h2g(direction), .consumers = h2g ? 1 : cfg->nconsumers,
+				.duplex = direction == IVB_DIR_BOTH,
 			};
+		}
 		m->nstreams += nrec;
-		ret = run_stream(run, &st);
+		if (direction == IVB_DIR_BOTH) {
+			struct stream_state g2h;
+
+			st.key.duplex = true;
+			g2h = st;
+			st.key.direction = IVB_DIR_HOST_TO_GUEST;
+			g2h.key.direction = IVB_DIR_GUEST_TO_HOST;
+			g2h.rec = st.rec + 1;
+			ret = ivb_stream_duplex(run, &st, &g2h);
+			ivb_sources_free(&g2h.src);
+		} else {
+			ret = run_stream(run, &st);
+		}
 		ivb_sources_free(&st.src);
 		/* Every row of the stream on disk, however it ended. */
 		if (ivb_csv_flush(&run->out.csv[IVB_TABLE_STREAM]) < 0 && ret == 0) {
@@ -363,10 +424,11 @@ int ivb_run_streams(struct ivb_run *run)
 			const struct ivb_stream_record *rec = &st.rec[k];
 			char who[48] = "";
 
-			if (nrec > 1)
-				snprintf(who, sizeof(who), ", consumer %u (%s)", k, rec->consumer_end);
-			printf(PROG ": stream %s%s%s: %llu frames in %.2f s (%.1f/s), %llu consumed, %llu dropped, %llu failed%s\n",
-			       f->name, direction == IVB_DIR_GUEST_TO_HOST ? " from the guest" : "", who,
+			if (rec->consumers > 1)
+				snprintf(who, sizeof(who), ", consumer %u (%s)", rec->consumer, rec->consumer_end);
+			printf(PROG ": stream %s%s%s%s: %llu frames in %.2f s (%.1f/s), %llu consumed, %llu dropped, %llu failed%s\n",
+			       f->name, rec->direction == IVB_DIR_GUEST_TO_HOST ? " from the guest" : rec->duplex ? " to the guest" : "",
+			       rec->duplex ? " (both ways at once)" : "", who,
 			       (unsigned long long)rec->produced, rec->duration_s,
 			       rec->duration_s > 0 ? (double)rec->consumed / rec->duration_s : 0.0,
 			       (unsigned long long)rec->consumed, (unsigned long long)rec->dropped,

@@ -2,6 +2,9 @@
 #ifndef IVB_HOST_STREAM_H
 #define IVB_HOST_STREAM_H
 
+#include <pthread.h>
+#include <stdatomic.h>
+
 #include "host.h"
 
 /* What one stream needs besides the ring, so that every exit path frees it. */
@@ -15,13 +18,50 @@ struct stream_state {
 	const struct ivb_transport_key *tkey; /* a message test: its rows go to transport_results.csv */
 	uint64_t size;
 	uint64_t flushed_window; /* the stream's rows are flushed when a new second begins */
+	struct ivb_bell *bell;   /* the bell this side waits on and rings; NULL: polling */
+	uint64_t ring_offset;    /* where the guest's ring starts in the data buffer (guest-to-host) */
+	/* A duplex stream (host_duplex.c): each direction's state in its own thread; all NULL for one direction. */
+	pthread_mutex_t *rows_lock; /* the one CSV writer: one row at a time, whole */
+	atomic_int *stopped;        /* set once either direction failed: the other stops at its next check */
+	char *why;                  /* this direction's error (IVB_WHY_LEN bytes); NULL: run->host.why */
 };
+
+/* Where a stream's error goes: its own buffer in a duplex stream, else the run's. */
+static inline char *ivb_stream_why(struct stream_state *st)
+{
+	return st->why != NULL ? st->why : st->run->host.why;
+}
 
 /* A frame's fate is known: its row, and the second it was released in (arg: struct stream_state). Returns: 0, or -errno. */
 int ivb_stream_row(void *arg, const struct ivb_stream_frame *f);
 
 /* While the stream runs: a guest that aborted is noticed at once, not at the time limit (arg: struct ivb_run). */
 int ivb_stream_guest_alive(void *arg, char *why, size_t whylen);
+
+/*
+ * ivb_stream_guest_alive, and in a duplex stream the other direction: once it failed this one stops too
+ * (arg: struct stream_state). Returns: 0, -ECONNRESET (the guest aborted) or -ECANCELED (the other direction failed).
+ */
+int ivb_stream_peer_alive(void *arg, char *why, size_t whylen);
+
+/*
+ * Wait for the guest to attach to the host's ring, its buffers ready, before the clock starts.
+ * Returns: 0; 1 when the guest acknowledged or aborted instead; a negative errno with run->host.why.
+ */
+int ivb_stream_wait_attached(struct ivb_run *run, const struct ivb_ring_producer *ring, struct ivb_bell *bell);
+
+/*
+ * The host-to-guest side of a stream: the ring's geometry (in `capacity` bytes from the data buffer's start), the
+ * frames and the producer h, set up but not started. Returns: 0, or a negative errno with ivb_stream_why(st).
+ */
+int ivb_stream_h2g_prepare(struct ivb_run *run, struct stream_state *st, struct ivb_stream_host *h, uint64_t capacity,
+			   uint64_t *need);
+
+/*
+ * Produce for the stream's seconds once the guest attached (the message was sent at sent_ns), its figures into
+ * st->rec[0]. Returns: 0, or a negative errno with ivb_stream_why(st).
+ */
+int ivb_stream_h2g_produce(struct ivb_run *run, struct stream_state *st, struct ivb_stream_host *h, uint64_t sent_ns);
 
 /* How a host consumer of a guest-to-host stream ended (run.json's streams[].consumer_end). */
 enum ivb_consumer_end {
@@ -62,11 +102,50 @@ int ivb_stream_consume_as(struct ivb_run *run, struct stream_state *st, uint32_t
 int ivb_consumers_run(struct ivb_run *run, struct stream_state *st, uint64_t need, const struct ivb_ring_geometry *g,
 		      const struct ivb_ring_guest_report *rep, struct ivb_consumer_result *res);
 
+/* Wait for the guest to lay out its ring for the message just sent. Returns: 0; 1 when it acknowledged or aborted
+ * instead; a negative errno with run->host.why. */
+int ivb_stream_wait_laid(struct ivb_run *run);
+
+/*
+ * The guest-to-host side of a stream: the geometry g of the guest's ring (in `capacity` bytes), the spec that asks
+ * for it (its seed fresh), the frames the host expects from that seed, the consumer's private costs in rep.
+ * Returns: 0, or a negative errno with run->host.why.
+ */
+int ivb_stream_g2h_prepare(struct ivb_run *run, struct stream_state *st, uint64_t capacity, struct ivb_stream_spec *spec,
+			   struct ivb_ring_geometry *g, uint64_t *need, struct ivb_ring_guest_report *rep);
+
+/*
+ * Consume the guest's ring laid out at g2h_offset (one consumer here, or the consumer processes), res[i] what
+ * consumer i did. Returns: as ivb_consumers_run, with run->host.why.
+ */
+int ivb_stream_g2h_consume(struct ivb_run *run, struct stream_state *st, uint64_t g2h_offset, uint64_t need,
+			   const struct ivb_ring_geometry *g, const struct ivb_ring_guest_report *rep,
+			   struct ivb_consumer_result *res);
+
+/*
+ * After the guest-to-host side ended with ret (laid: 1 when the guest acknowledged or aborted instead of laying its
+ * ring out): the guest's acknowledgement unless the side failed, its totals, each consumer's record.
+ * Returns: 0, or a negative errno with run->host.why.
+ */
+int ivb_stream_g2h_settle(struct ivb_run *run, struct stream_state *st, struct ivb_consumer_result *res, int laid,
+			  int ret, uint64_t sent_ns);
+
 /*
  * A guest-to-host stream: send the stream message with its spec, wait for the guest's ring, consume and check
  * every frame against the frames the host expanded from the seed, a row each; then the guest's totals.
  * Returns: 0, or a negative errno with run->host.why set (every row taken so far written).
  */
 int ivb_stream_from_guest(struct ivb_run *run, struct stream_state *st);
+
+/*
+ * A duplex stream: both rings in the region at once (host-to-guest first, guest-to-host after it), the host
+ * producing into one and consuming the other in two threads. h2g and g2h are each direction's state, their
+ * records side by side. Returns: 0, or a negative errno with run->host.why (the first failure's).
+ */
+int ivb_stream_duplex(struct ivb_run *run, struct stream_state *h2g, struct stream_state *g2h);
+
+/* The bytes both rings of a duplex stream of this frame need, or -ENOSPC/-EINVAL as ivb_ring_geometry_for. */
+int ivb_stream_duplex_need(const struct ivb_host_config *cfg, uint64_t capacity, uint64_t size, uint64_t *h2g_need,
+			   uint64_t *g2h_need);
 
 #endif /* IVB_HOST_STREAM_H */

@@ -95,6 +95,7 @@ static void write_stream(struct ivb_json *j, const struct ivb_stream_record *s)
 	ivb_json_str(j, IVB_RK_STREAMS_VERIFY, s->verify);
 	ivb_json_str(j, IVB_RK_STREAMS_CONSUME, ivb_consume_name(s->consume));
 	ivb_json_str(j, IVB_RK_STREAMS_DIRECTION, ivb_direction_name(s->direction));
+	ivb_json_bool(j, IVB_RK_STREAMS_DUPLEX, s->duplex);
 	ivb_json_u64(j, IVB_RK_STREAMS_SLOTS, s->slots);
 	ivb_json_u64(j, IVB_RK_STREAMS_CONSUMER, s->consumer);
 	ivb_json_u64(j, IVB_RK_STREAMS_CONSUMERS, s->consumers);

@@ -67,6 +67,7 @@ struct ivb_stream_record {
 	uint32_t consumer;      /* the ring's consumer these figures are for (one record per consumer) */
 	uint32_t consumers;     /* the ring's consumers */
 	const char *consumer_end; /* "finished", "dropped", "lost" or "failed" */
+	bool duplex;            /* it ran at the same time as the other direction's stream (--stream-direction both) */
 };
 
 /* ---- the transport comparison (--transport): run.json's "transports" block (manifest_transports.c) ---- */

@@ -43,12 +43,12 @@ bool ivb_parse_mode_or_die(const char *prog, const char *arg)
 	return strcmp(arg, "doorbell") == 0;
 }
 
-static void cpu_now(double *user, double *sys)
+static void cpu_now(bool thread, double *user, double *sys)
 {
 	struct rusage ru;
 
 	*user = *sys = 0;
-	if (getrusage(RUSAGE_SELF, &ru) == 0) {
+	if (getrusage(thread ? RUSAGE_THREAD : RUSAGE_SELF, &ru) == 0) {
 		*user = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6;
 		*sys = (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
 	}
@@ -58,14 +58,22 @@ void ivb_cpu_span_start(struct ivb_cpu_span *s)
 {
 	memset(s, 0, sizeof(*s));
 	s->start_wall_ns = ivb_now_ns();
-	cpu_now(&s->start_user_s, &s->start_sys_s);
+	cpu_now(false, &s->start_user_s, &s->start_sys_s);
+}
+
+void ivb_cpu_span_start_thread(struct ivb_cpu_span *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->thread = true;
+	s->start_wall_ns = ivb_now_ns();
+	cpu_now(true, &s->start_user_s, &s->start_sys_s);
 }
 
 void ivb_cpu_span_end(struct ivb_cpu_span *s)
 {
 	double user, sys;
 
-	cpu_now(&user, &sys);
+	cpu_now(s->thread, &user, &sys);
 	s->user_s = user - s->start_user_s;
 	s->sys_s = sys - s->start_sys_s;
 	s->wall_s = (double)(ivb_now_ns() - s->start_wall_ns) / 1e9;

@@ -27,10 +27,13 @@ struct ivb_cpu_span {
 	double user_s, sys_s, wall_s;
 	uint64_t start_wall_ns;
 	double start_user_s, start_sys_s;
+	bool thread; /* the calling thread's CPU only, not the process's */
 };
 
 /* Start measuring a span; end it with ivb_cpu_span_end, which fills user_s, sys_s and wall_s. */
 void ivb_cpu_span_start(struct ivb_cpu_span *s);
+/* The same for the calling thread alone: a stream role that may run beside the other direction's (duplex). */
+void ivb_cpu_span_start_thread(struct ivb_cpu_span *s);
 void ivb_cpu_span_end(struct ivb_cpu_span *s);
 
 /*

@@ -19,7 +19,7 @@
 #define IVB_STREAM_POLICY_DEFAULT "block"
 #define IVB_STREAM_VERIFY_DEFAULT "xxh3"
 #define IVB_STREAM_DIRECTION_DEFAULT "host-to-guest" /* the host produces, the guest consumes */
-#define IVB_MAX_DIRECTIONS 2u /* --stream-direction lists host-to-guest and guest-to-host at most once each */
+#define IVB_MAX_DIRECTIONS 3u /* --stream-direction lists host-to-guest, guest-to-host and both at most once each */
 #define IVB_STREAM_CONSUME_DEFAULT "inplace" /* what a real consumer does: no copy before use */
 #define IVB_STREAM_CONSUMERS_DEFAULT 1u /* host consumer processes of a guest-to-host stream (ring.h: 1 to 8) */
 #define IVB_CONSUMER_TIMEOUT_DEFAULT "1s" /* a consumer holding the producer back longer is dropped (LGMP's) */

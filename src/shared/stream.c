@@ -373,6 +373,9 @@ int ivb_stream_produce(struct ivb_stream_host *h)
 		}
 		if (due >= end || ivb_now_ns() >= end)
 			break;
+		/* Every frame, not only in waits: a latest producer never waits, and a peer's end must stop it now. */
+		if (h->check != NULL && (ret = h->check(h->check_arg, h->why, sizeof(h->why))) < 0)
+			break;
 		if (period > 0 && (ret = idle_until(h, due)) < 0)
 			break;
 		if ((ret = wait_window(h)) < 0)
@@ -500,6 +503,9 @@ int ivb_stream_consume_with(struct ivb_ring_consumer *c, uint8_t *scratch, struc
 		/* Before every take: a producer that publishes without pause must not keep us past a stop request. */
 		if (ivb_stop_requested)
 			return guest_fail(why, whylen, -EINTR, "stopped by a signal");
+		/* Before every take too: the peer's end must stop a consumer that always finds a frame (latest). */
+		if (check != NULL && (ret = check(check_arg, why, whylen)) < 0)
+			return ret;
 		ret = ivb_ring_take(c, &f, why, whylen);
 		if (ret == 1)
 			break;
@@ -524,8 +530,6 @@ int ivb_stream_consume_with(struct ivb_ring_consumer *c, uint8_t *scratch, struc
 			continue;
 		}
 		if (ret != -EAGAIN)
-			return ret;
-		if (check != NULL && (ret = check(check_arg, why, whylen)) < 0)
 			return ret;
 		if (ivb_now_ns() >= deadline) {
 			snprintf(why, whylen, "the %s published no frame and did not end the stream in time",

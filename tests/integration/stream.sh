@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # shellcheck disable=SC2015  # "check && check || fail" is meant: fail when either check fails
 # Stream test in loopback: host_writer --stream-seconds and guest_reader on one /dev/shm file, no QEMU.
-# Usage: tests/integration/stream.sh [BIN_DIR]   (default: build)
+# Usage: tests/integration/stream.sh [BIN_DIR [TEST...]]   (default: build, every test)
 set -euo pipefail
 
 # shellcheck source=tests/integration/stream_lib.sh
@@ -323,10 +323,137 @@ PY
 	pass "$name"
 }
 
-# --stream-direction takes host-to-guest or guest-to-host (both: not yet): one line, exit 2, before anything starts.
+# both: one ring each way at the same time. Each direction has its own rows and run.json entry, both marked
+# duplex; the rows of the two interleave in the file (run one after the other, all of one would come first).
+test_duplex_block_and_latest() {
+	local name=duplex_block_and_latest out="$WORK/$1"
+	GUEST_ARGS=()
+	run_stream "$out/block" "${STREAM_ONLY[@]}" --stream-direction both --stream-seconds 1 --stream-frames 64K --verify xxh3
+	[ "$host_rc" -eq 0 ] && [ "$guest_rc" -eq 0 ] || { fail "$name" "block: exit host $host_rc guest $guest_rc: $(tail -1 "$out/block/host.err")"; return; }
+	check_stream "$out/block" 's["duplex"] is True and s["policy"] == "block" and s["completed"]' \
+		's["failed"] == 0 and s["dropped"] == 0 and s["produced"] > 0 and all(r["status"] == "ok" for r in mine)' \
+		'm["options"]["stream_direction"] == "both" and len(m["streams"]) == 2' \
+		'sorted(x["direction"] for x in m["streams"]) == ["guest-to-host", "host-to-guest"]' \
+		|| { fail "$name" "block: stream figures"; return; }
+	"$PYTHON" - "$out/block/stream_results.csv" <<'PY' || { fail "$name" "block: the directions' rows do not interleave"; return; }
+import csv, sys
+d = [r["direction"] for r in csv.DictReader(open(sys.argv[1]))]
+last = {x: max(i for i, y in enumerate(d) if y == x) for x in set(d)}
+first = {x: d.index(x) for x in set(d)}
+assert first["guest-to-host"] < last["host-to-guest"] and first["host-to-guest"] < last["guest-to-host"], (first, last)
+PY
+	grep -q "stream 65536B to the guest (both ways at once): [0-9]* frames" "$out/block/host.out" &&
+		grep -q "stream 65536B from the guest (both ways at once): [0-9]* frames" "$out/block/host.out" ||
+		{ fail "$name" "block: host summary: $(cat "$out/block/host.out")"; return; }
+	grep -q "stream of 65536-byte frames: [0-9]* taken, [0-9]* verified, 0 failed" "$out/block/guest.err" &&
+		grep -q "stream of 65536-byte frames to the host: [0-9]* produced" "$out/block/guest.err" ||
+		{ fail "$name" "block: guest: $(tail -2 "$out/block/guest.err")"; return; }
+	rm -f "$SHM"
+	run_stream "$out/latest" "${STREAM_ONLY[@]}" --stream-direction both --stream-seconds 1 --stream-frames 1M \
+		--stream-policy latest --fps 100 --verify sha256 --consume copy --consumers 2
+	[ "$host_rc" -eq 0 ] && [ "$guest_rc" -eq 0 ] || { fail "$name" "latest: exit host $host_rc guest $guest_rc: $(tail -1 "$out/latest/host.err")"; return; }
+	# --consumers applies to the guest-to-host ring: two entries there, one host-to-guest (the guest's).
+	check_stream "$out/latest" 's["duplex"] is True and s["policy"] == "latest" and s["consume"] == "copy"' \
+		's["failed"] == 0 and s["fps_target"] == 100 and s["completed"]' \
+		'[(x["direction"], x["consumer"], x["consumers"]) for x in m["streams"]] == [("host-to-guest", 0, 1), ("guest-to-host", 0, 2), ("guest-to-host", 1, 2)]' \
+		|| { fail "$name" "latest: stream figures"; return; }
+	pass "$name"
+}
+
+# both in doorbell mode: each side's two threads sleep on one bell; no ring is lost to the other thread (bell.h).
+test_duplex_doorbell() {
+	local name=duplex_doorbell out="$WORK/$1" sock server_pid
+	start_doorbell_server "$out" || { fail "$name" "server did not start"; return; }
+	run_stream "$out/run" "${STREAM_ONLY[@]}" --stream-direction both --stream-seconds 1 --stream-frames 1M --fps 50 \
+		--mode doorbell --doorbell "$sock"
+	stop_pid "$server_pid"
+	[ "$host_rc" -eq 0 ] && [ "$guest_rc" -eq 0 ] || { fail "$name" "exit host $host_rc guest $guest_rc: $(tail -1 "$out/run/host.err")"; return; }
+	check_stream "$out/run" 's["duplex"] is True and s["failed"] == 0 and s["dropped"] == 0 and s["produced"] > 0' \
+		'len(m["streams"]) == 2 and s["rings_sent"] > 0' || { fail "$name" "stream figures"; return; }
+	! grep -q "no ring ever arrived" "$out/run/host.err" "$out/run/guest.err" || { fail "$name" "no ring arrived"; return; }
+	pass "$name"
+}
+
+# both --corrupt-frame 3: each producer flips a byte of its frame 3; each consumer catches it, the run completes,
+# both exit 1.
+test_duplex_corrupt_frame_caught() {
+	local name=duplex_corrupt_frame_caught out="$WORK/$1"
+	GUEST_ARGS=()
+	run_stream "$out" "${STREAM_ONLY[@]}" --stream-direction both --stream-seconds 1 --stream-frames 64K --fps 50 \
+		--verify sha256 --corrupt-frame 3
+	[ "$host_rc" -eq 1 ] && [ "$guest_rc" -eq 1 ] || { fail "$name" "exit host $host_rc guest $guest_rc, expected 1 and 1"; return; }
+	check_stream "$out" 's["failed"] == 1 and s["duplex"] is True and len(m["streams"]) == 2' \
+		'[r["frame"] for r in mine if r["success"] == "0"] == ["3"]' \
+		'next(r for r in mine if r["frame"] == "3")["status"] == "bad_checksum"' || { fail "$name" "stream figures"; return; }
+	pass "$name"
+}
+
+# both: the guest stalls (SIGSTOP) or the host dies mid-stream; the other side's two threads both stop within its
+# timeout, in one line that names the direction that failed first; the host keeps every row of both.
+test_duplex_peer_stalled_or_killed() {
+	local name=duplex_peer_stalled_or_killed out="$WORK/$1" child
+	mkdir -p "$out/stalled" "$out/killed"
+	start_guest "$out/stalled/guest" --timeout 30
+	timeout "$LIMIT" "$HOST" --shm "$SHM" --size 32M --out "$out/stalled" --timeout 2 "${STREAM_ONLY[@]}" \
+		--stream-direction both --stream-seconds 30 --stream-frames 1M --fps 100 \
+		>"$out/stalled/host.out" 2>"$out/stalled/host.err" &
+	host_pid=$!
+	pids+=("$host_pid")
+	wait_for_line "$out/stalled/host.err" "stream 1048576B from the guest" || { fail "$name" "the stream did not start"; return; }
+	child=$(pgrep -P "$guest_pid" || echo "$guest_pid")
+	kill -STOP "$child"
+	wait_exit "$host_pid" 15
+	kill -9 "$child"
+	[ "$exit_rc" -eq 1 ] || { fail "$name" "guest stalled: host exit $exit_rc"; return; }
+	[ "$(grep -c "^host_writer: .*stream 1048576B: " "$out/stalled/host.err")" -eq 1 ] &&
+		grep -q "^host_writer: \(host-to-guest\|guest-to-host\) stream 1048576B: the guest .* in time" "$out/stalled/host.err" ||
+		{ fail "$name" "guest stalled: host said: $(tail -2 "$out/stalled/host.err")"; return; }
+	"$PYTHON" - "$out/stalled" <<'PY' || { fail "$name" "guest stalled: rows were lost"; return; }
+import csv, json, sys
+m = json.load(open(f"{sys.argv[1]}/run.json"))
+rows = list(csv.DictReader(open(f"{sys.argv[1]}/stream_results.csv")))
+assert m["status"] == "aborted" and len(m["streams"]) == 2
+for s in m["streams"]:
+    mine = [r for r in rows if r["direction"] == s["direction"]]
+    assert s["duplex"] and not s["completed"] and mine, s
+    assert sorted(int(r["frame"]) for r in mine) == list(range(len(mine))), "the rows are not frames 0..n-1"
+    if s["direction"] == "guest-to-host":
+        assert len(mine) == s["consumed"] + s["dropped"], (len(mine), s)
+    else:  # all the host produced but those still in the 3 slots and the one that waited for a slot
+        assert s["produced"] - 4 <= len(mine) <= s["produced"], (len(mine), s)
+PY
+	rm -f "$SHM"
+	start_guest "$out/killed/guest" --timeout 2
+	timeout "$LIMIT" "$HOST" --shm "$SHM" --size 32M --out "$out/killed" --timeout 10 "${STREAM_ONLY[@]}" \
+		--stream-direction both --stream-seconds 30 --stream-frames 1M --fps 100 \
+		>"$out/killed/host.out" 2>"$out/killed/host.err" &
+	host_pid=$!
+	pids+=("$host_pid")
+	wait_for_line "$out/killed/host.err" "stream 1048576B from the guest" || { fail "$name" "the second stream did not start"; return; }
+	kill -9 "$(pgrep -P "$host_pid")" 2>/dev/null || kill -9 "$host_pid"
+	wait_exit "$guest_pid" 15
+	[ "$exit_rc" -eq 1 ] || { fail "$name" "host killed: guest exit $exit_rc"; return; }
+	[ "$(grep -c "^guest_reader: stream: " "$out/killed/guest.err")" -eq 1 ] &&
+		grep -q "stream: the host published no frame and did not end the stream in time\|stream: the host released no frame slot in time\|stream: the host did not finish" \
+		"$out/killed/guest.err" || { fail "$name" "host killed: guest said: $(tail -2 "$out/killed/guest.err")"; return; }
+	pass "$name"
+}
+
+# both needs room for two rings: a region that holds one but not both is refused in one line, before it is made.
+test_duplex_region_too_small() {
+	local name=duplex_region_too_small rc=0
+	timeout "$LIMIT" "$HOST" --shm "$SHM-small" --size 4M --out "$WORK/small" --timeout 1 --connect-timeout 1 \
+		"${STREAM_ONLY[@]}" --stream-seconds 1 --stream-frames 1M --stream-direction both >/dev/null 2>"$WORK/small.err" || rc=$?
+	[ "$rc" -eq 1 ] && grep -q "too small for the stream both ways at once: .* need 3158016 + 3158016 bytes of data, it holds 4190208" \
+		"$WORK/small.err" || { fail "$name" "exit $rc: $(cat "$WORK/small.err")"; return; }
+	[ ! -e "$SHM-small" ] || { fail "$name" "a region was made"; return; }
+	pass "$name"
+}
+
+# --stream-direction takes host-to-guest, guest-to-host or both: one line, exit 2, before anything starts.
 test_direction_bad_value() {
 	local name=direction_bad_value rc value
-	for value in sideways both; do
+	for value in sideways both,sideways both,both; do
 		rc=0
 		timeout "$LIMIT" "$HOST" --shm "$SHM-bad" --out "$WORK/bad-direction" --timeout 1 --connect-timeout 1 \
 			"${STREAM_ONLY[@]}" --stream-seconds 1 --stream-direction "$value" >/dev/null 2>"$WORK/bad-direction.err" || rc=$?
@@ -337,11 +464,15 @@ test_direction_bad_value() {
 	pass "$name"
 }
 
-for t in test_block_every_frame_verified test_latest_paced_counts_drops test_verify_none_is_said \
+# With test names after the build folder, only those (check-tsan runs the duplex ones on its own build).
+tests=("${@:2}")
+[ ${#tests[@]} -gt 0 ] || tests=(test_block_every_frame_verified test_latest_paced_counts_drops test_verify_none_is_said \
 	test_corrupt_frame_caught test_consume_modes test_consume_bad_value \
 	test_lockstep_then_stream test_doorbell_stream test_bad_options test_guest_killed_mid_stream \
 	test_guest_sigterm_mid_stream test_host_killed_mid_stream test_g2h_block_and_latest test_g2h_doorbell \
-	test_g2h_corrupt_frame_caught test_g2h_killed_mid_stream test_direction_bad_value; do
+	test_g2h_corrupt_frame_caught test_g2h_killed_mid_stream test_direction_bad_value test_duplex_block_and_latest \
+	test_duplex_doorbell test_duplex_corrupt_frame_caught test_duplex_peer_stalled_or_killed test_duplex_region_too_small)
+for t in "${tests[@]}"; do
 	rm -f "$SHM"
 	"$t" "$t"
 done

@@ -63,8 +63,8 @@ The run plan, for host_writer (guest_reader reads it from the region; host_write
                          the stream's frames ($d_stream_frames), slots ($d_slots), pace (0: as fast as possible), policy
                          ($d_stream_policy) and check ($d_verify); see host_writer --help
   --stream-direction LIST
-                         each stream frame once per direction: host-to-guest, guest-to-host
-                         (default $STREAM_DIRECTION_DEFAULT here)
+                         each stream frame once per entry: host-to-guest, guest-to-host, both
+                         (one ring each way at once) (default $STREAM_DIRECTION_DEFAULT here)
   --transports LIST|all|none
                          compare ivshmem with the other transports, each carrying the stream frames
                          and the messages for --stream-seconds per test: in the bench VM
@@ -188,7 +188,7 @@ while [ $# -gt 0 ]; do
 		shift 2
 		;;
 	--stream-direction)
-		need_value '^(host-to-guest|guest-to-host)(,(host-to-guest|guest-to-host))?$' "$@"
+		need_value '^(host-to-guest|guest-to-host|both)(,(host-to-guest|guest-to-host|both)){0,2}$' "$@"
 		stream_direction=$2
 		shift 2
 		;;

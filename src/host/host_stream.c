@@ -319,7 +319,7 @@ static int run_message_stream(struct ivb_run *run, const struct ivb_frame *f, ui
 	struct stream_state st = { .run = run, .rec = &scratch, .size = f->size, .policy = IVB_RING_BLOCK,
 				   .window = window, .tkey = &key, .bell = cfg->doorbell_mode ? &run->bell : NULL,
 				   .key = { f, ivb_policy_name(IVB_RING_BLOCK), ivb_verify_name(cfg->verify), cfg->consume,
-					    IVB_DIR_HOST_TO_GUEST } };
+					    IVB_DIR_HOST_TO_GUEST, false } };
 	int ret;
 
 	if (m->ntransport_tests >= IVB_MAX_TRANSPORT_RECORDS)
@@ -365,7 +365,7 @@ int ivb_run_streams(struct ivb_run *run)
 		struct stream_state st = {
 			.run = run, .rec = &m->streams[m->nstreams], .size = f->size, .policy = policy,
 			.key = { f, ivb_policy_name(cfg->stream_policy), ivb_verify_name(cfg->verify), cfg->consume,
-				 direction },
+				 direction, direction == IVB_DIR_BOTH },
 			.bell = cfg->doorbell_mode ? &run->bell : NULL,
 		};
 		uint32_t nrec;
@@ -399,10 +399,8 @@ int ivb_run_streams(struct ivb_run *run)
 		}
 		m->nstreams += nrec;
 		if (direction == IVB_DIR_BOTH) {
-			struct stream_state g2h;
+			struct stream_state g2h = st;
 
-			st.key.duplex = true;
-			g2h = st;
 			st.key.direction = IVB_DIR_HOST_TO_GUEST;
 			g2h.key.direction = IVB_DIR_GUEST_TO_HOST;
 			g2h.rec = st.rec + 1;

@@ -2,6 +2,9 @@
  * likes) against the host's real consumer (host_consume.c), rows (host_rows.c) and outputs (host_output.c):
  * an out-of-range slot, size or sequence stops the stream in one line with every row taken so far kept; frames
  * whose bytes are not the seed's fail, whatever checksum the guest wrote next to them; a lying total stops the run.
+ * The same producer in a duplex stream (--stream-direction both, host_duplex.c), beside the real guest consumer of
+ * the host's ring in another thread: both directions' rows, whole; a lie in the guest's ring stops the host's
+ * producer too, at once, in one line naming the direction.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -22,7 +25,8 @@
 
 #define FRAME_BYTES 4096u
 #define SLOTS 3u
-#define REGION_SIZE (IVB_HEADER_SIZE + IVB_RING_CTL_SIZE + SLOTS * FRAME_BYTES)
+#define RING_BYTES (IVB_RING_CTL_SIZE + SLOTS * FRAME_BYTES)
+#define REGION_SIZE (IVB_HEADER_SIZE + 2 * RING_BYTES) /* room for a duplex stream's two rings */
 #define FPS 20u
 #define LONG_NS (10ull * IVB_NS_PER_SEC)
 #define MAX_ROWS 64
@@ -43,6 +47,7 @@ struct guest_thread {
 	pthread_t tid;
 	enum producer_mode mode;
 	struct ivb_region *region;
+	int consumed; /* a duplex stream: the guest consumer's return */
 };
 
 static bool wait_for(_Atomic uint64_t *v, uint64_t at_least, struct ivb_region *r)
@@ -138,6 +143,34 @@ static void produce(struct guest_thread *gt, const struct ivb_message *msg)
 	ivb_sources_free(&src);
 }
 
+static int host_alive(void *arg, char *why, size_t whylen)
+{
+	struct ivb_region *r = arg;
+
+	if (atomic_load(&r->host_state) != IVB_HOST_ABORTED)
+		return 0;
+	snprintf(why, whylen, "the host aborted");
+	return -ECONNRESET;
+}
+
+/* A duplex stream's other thread: the real guest consumer of the host's ring, up to g2h_offset. */
+static void *consume_host_ring(void *arg)
+{
+	struct guest_thread *gt = arg;
+	struct ivb_ring_consumer c;
+	struct ivb_stream_guest_totals t;
+	struct ivb_ring_guest_report rep = { 0 };
+	char why[256];
+
+	gt->consumed = ivb_ring_consumer_open(&c, ivb_buffer(gt->region), gt->region->stream.g2h_offset, why, sizeof(why));
+	if (gt->consumed < 0)
+		return NULL;
+	ivb_ring_consumer_start(&c);
+	gt->consumed = ivb_stream_consume(&c, NULL, NULL, 0, LONG_NS, host_alive, gt->region, &t, why, sizeof(why));
+	ivb_ring_consumer_finish(&c, gt->consumed == 0 ? &rep : NULL);
+	return NULL;
+}
+
 static void *guest_main(void *arg)
 {
 	struct guest_thread *gt = arg;
@@ -154,8 +187,15 @@ static void *guest_main(void *arg)
 			break;
 		memset(&rep, 0, sizeof(rep));
 		memset(rep.counters, 0xff, sizeof(rep.counters));
-		if (msg.kind == IVB_MSG_STREAM)
+		if (msg.kind == IVB_MSG_STREAM && gt->region->stream.direction == IVB_DIR_BOTH) {
+			pthread_t consumer;
+
+			CHECK(pthread_create(&consumer, NULL, consume_host_ring, gt) == 0);
 			produce(gt, &msg);
+			pthread_join(consumer, NULL);
+		} else if (msg.kind == IVB_MSG_STREAM) {
+			produce(gt, &msg);
+		}
 		if (atomic_load(&gt->region->host_state) == IVB_HOST_ABORTED)
 			break;
 		ivb_guest_ack(&g, &msg, &rep, IVB_MSG_OK);
@@ -167,8 +207,11 @@ static void *guest_main(void *arg)
 static char tmpdir[] = "/tmp/ivb-unit-producer-XXXXXX";
 static struct ivb_run run; /* large: static */
 
-/* One guest-to-host stream of FRAME_BYTES frames against a fake guest, as host_writer's main runs it. */
-static int run_against(enum producer_mode mode, uint32_t policy, const char *name)
+/*
+ * One guest-to-host stream (duplex: both ways at once) of FRAME_BYTES frames for `seconds` against a fake guest,
+ * as host_writer's main runs it.
+ */
+static int run_against_for(enum producer_mode mode, uint32_t policy, const char *name, bool duplex, uint64_t seconds)
 {
 	static char out_dir[256];
 	struct guest_thread gt = { .mode = mode };
@@ -187,7 +230,7 @@ static int run_against(enum producer_mode mode, uint32_t policy, const char *nam
 	cfg->frames_arg = "";
 	cfg->timeout_s = 5;
 	cfg->plan = (struct ivb_plan){ .nstreams = 1 };
-	cfg->stream_seconds = 1;
+	cfg->stream_seconds = seconds;
 	cfg->stream_frames_arg = "4096";
 	CHECK(ivb_parse_frame("4096", &cfg->stream_frames[0]) == 0);
 	cfg->nstream_frames = 1;
@@ -196,8 +239,8 @@ static int run_against(enum producer_mode mode, uint32_t policy, const char *nam
 	cfg->stream_policy = policy;
 	cfg->verify = IVB_VERIFY_XXH3;
 	cfg->consume = IVB_CONSUME_INPLACE;
-	cfg->stream_direction_arg = "guest-to-host";
-	cfg->stream_directions[0] = IVB_DIR_GUEST_TO_HOST;
+	cfg->stream_direction_arg = duplex ? "both" : "guest-to-host";
+	cfg->stream_directions[0] = duplex ? IVB_DIR_BOTH : IVB_DIR_GUEST_TO_HOST;
 	cfg->ndirections = 1;
 	cfg->nconsumers = IVB_STREAM_CONSUMERS_DEFAULT;
 	run.map.region = gt.region;
@@ -225,10 +268,18 @@ static int run_against(enum producer_mode mode, uint32_t policy, const char *nam
 	return ret;
 }
 
+static int run_against(enum producer_mode mode, uint32_t policy, const char *name)
+{
+	return run_against_for(mode, policy, name, false, 1);
+}
+
 static char rows[MAX_ROWS][IVB_COLUMNS_MAX][CSV_READ_FIELD];
 
-/* The stream's rows as "frame:status:success," each; NULL if the file does not parse. */
-static const char *outcomes(const char *name)
+/*
+ * The rows of a direction as "frame:status:success," each; NULL if the file does not parse (every row of either
+ * direction whole, with every column).
+ */
+static const char *outcomes_of(const char *name, const char *direction)
 {
 	static char buf[1 << 16], out[MAX_ROWS * 40];
 	char path[512], header[IVB_COLUMNS_MAX][CSV_READ_FIELD];
@@ -248,13 +299,21 @@ static const char *outcomes(const char *name)
 	out[0] = '\0';
 	while (nrows < MAX_ROWS && (got = csv_read_row(&p, rows[nrows], IVB_COLUMNS_MAX)) > 0) {
 		if (got != (int)ivb_tables[IVB_TABLE_STREAM].ncolumns ||
-		    strcmp(rows[nrows][IVB_COL_STREAM_DIRECTION], "guest-to-host") != 0)
+		    (strcmp(rows[nrows][IVB_COL_STREAM_DIRECTION], "guest-to-host") != 0 &&
+		     strcmp(rows[nrows][IVB_COL_STREAM_DIRECTION], "host-to-guest") != 0))
 			return NULL;
+		if (strcmp(rows[nrows][IVB_COL_STREAM_DIRECTION], direction) != 0)
+			continue;
 		snprintf(out + strlen(out), sizeof(out) - strlen(out), "%s:%s:%s,", rows[nrows][IVB_COL_STREAM_FRAME],
 			 rows[nrows][IVB_COL_STREAM_STATUS], rows[nrows][IVB_COL_STREAM_SUCCESS]);
 		nrows++;
 	}
 	return out;
+}
+
+static const char *outcomes(const char *name)
+{
+	return outcomes_of(name, "guest-to-host");
 }
 
 /* Control: the seed's frames through the ring, every one checked ok by the host against its own frames. */
@@ -331,6 +390,42 @@ static void test_produced_count_below_the_frames_seen_stops_the_run(void)
 	check_stopped("produced", "the guest's produced count 0 disagrees");
 }
 
+/* Both ways at once, honest: each direction's rows whole and every frame ok, two completed streams. */
+static void test_duplex_both_directions_every_frame_ok(void)
+{
+	const char *h2g, *g2h;
+
+	CHECK(run_against_for(HONEST, IVB_RING_BLOCK, "duplex", true, 1) == 0);
+	h2g = outcomes_of("duplex", "host-to-guest");
+	CHECK(h2g != NULL && strncmp(h2g, "0:ok:1,", 7) == 0 && strstr(h2g, ":0,") == NULL);
+	g2h = outcomes_of("duplex", "guest-to-host");
+	CHECK(g2h != NULL && strncmp(g2h, "0:ok:1,", 7) == 0 && strstr(g2h, ":0,") == NULL);
+	CHECK(run.manifest.nstreams == 2);
+	for (size_t i = 0; i < run.manifest.nstreams && i < 2; i++) {
+		const struct ivb_stream_record *s = &run.manifest.streams[i];
+
+		CHECK(s->duplex && s->completed && s->failed == 0 && s->produced == s->consumed && s->produced > 0);
+	}
+	CHECK(run.manifest.streams[0].direction == IVB_DIR_HOST_TO_GUEST);
+	CHECK(run.manifest.streams[1].direction == IVB_DIR_GUEST_TO_HOST);
+}
+
+/*
+ * A lie in the guest's ring stops the host's own producer too: a 30-second stream ends at once (its next frame,
+ * paced at FPS), in one line that names the direction; neither stream completed.
+ */
+static void test_duplex_lie_stops_both_directions(void)
+{
+	const uint64_t t0 = ivb_now_ns();
+
+	CHECK(run_against_for(SIZE_TOO_LARGE, IVB_RING_BLOCK, "duplex-size", true, 30) == -EPROTO);
+	CHECK(ivb_now_ns() - t0 < 15 * IVB_NS_PER_SEC);
+	CHECK(strncmp(run.host.why, "guest-to-host stream 4096B: ", 28) == 0);
+	check_stopped("duplex-size", "frame 0 size 4097 out of range");
+	CHECK(run.manifest.nstreams == 2 && !run.manifest.streams[1].completed);
+	CHECK(outcomes_of("duplex-size", "host-to-guest") != NULL);
+}
+
 int main(void)
 {
 	int ret;
@@ -345,6 +440,8 @@ int main(void)
 	RUN_TEST(test_sequence_going_back_stops_the_stream_rows_kept);
 	RUN_TEST(test_sequence_jump_stops_the_stream);
 	RUN_TEST(test_produced_count_below_the_frames_seen_stops_the_run);
+	RUN_TEST(test_duplex_both_directions_every_frame_ok);
+	RUN_TEST(test_duplex_lie_stops_both_directions);
 	ret = CHECK_SUMMARY("unit hostile producer");
 	scratch_remove(tmpdir);
 	return ret;

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The stream test in the bench VM under TCG (functional figures only): a block stream polling, then a latest
-# stream paced in doorbell mode, where the guest sleeps between frames and the host rings it; each in both
-# directions (run_test.sh's default): the guest also writes frames through its mapping and the host checks them.
+# The stream test in the bench VM under TCG (functional figures only): a block stream polling in both directions one
+# after the other (run_test.sh's default): the guest also writes frames through its mapping and the host checks
+# them; then a latest stream paced in doorbell mode both ways at once (--stream-direction both), each side's two
+# threads sleeping on its one doorbell (the guest's: the driver's file) and the other side ringing it.
 set -euo pipefail
 T_NAME=stream
 # shellcheck source=tests/vm/lib.sh
@@ -29,14 +30,21 @@ grep -aq "stream of 6220800-byte frames to the host: [0-9]* produced, [0-9]* tak
 	t_fail "guest.log has no guest-to-host stream summary"
 block=$(stream_field "$dir/run.json" produced)
 
-t_run "${T_SHORT_RUN[@]}" --mode doorbell --stream-seconds 2 --stream-frames 64K --stream-policy latest --fps 20 --verify sha256
+t_run "${T_SHORT_RUN[@]}" --mode doorbell --stream-seconds 2 --stream-frames 64K --stream-policy latest --fps 20 --verify sha256 \
+	--stream-direction both
 t_assert_no_qemu
 t_assert_rc 0
 dir=$(t_run_dir)
 # The checker holds the pacing (no frame early, none more than 40); how many fewer TCG lets through is not
 # the test's to say. The host rings a sleeping guest consumer; a guest producer paced under latest may never
 # sleep on its bell.
-check_stream "$dir" 'len(m["streams"]) == 2 and s["completed"] and s["failed"] == 0' \
+check_stream "$dir" 'len(m["streams"]) == 2 and s["completed"] and s["failed"] == 0 and s["duplex"] is True' \
+	'[x["direction"] for x in m["streams"]] == ["host-to-guest", "guest-to-host"]' \
+	'm["options"]["stream_direction"] == "both"' \
 	's["policy"] == "latest" and s["verify"] == "sha256" and s["produced"] > 0' \
 	's["direction"] == "guest-to-host" or s["rings_sent"] > 0'
-t_pass "block 1080p: $block frames; latest 64K at 20/s in doorbell mode: $(stream_field "$dir/run.json" consumed) consumed"
+grep -aq "stream of 65536-byte frames: [0-9]* taken" "$dir/guest.log" ||
+	t_fail "guest.log has no host-to-guest summary of the duplex stream"
+grep -aq "stream of 65536-byte frames to the host: [0-9]* produced" "$dir/guest.log" ||
+	t_fail "guest.log has no guest-to-host summary of the duplex stream"
+t_pass "block 1080p: $block frames; latest 64K at 20/s both ways at once in doorbell mode: $(stream_field "$dir/run.json" consumed) consumed"

@@ -179,9 +179,10 @@ static void test_every_writer_fills_every_column(void)
 	}
 	/* A stream frame consumed, one dropped, one that found no slot; one more read in place. */
 	{
-		const struct ivb_stream_key skey = { &frame, "latest", "xxh3", IVB_CONSUME_COPY, IVB_DIR_HOST_TO_GUEST };
+		const struct ivb_stream_key skey = { &frame, "latest", "xxh3", IVB_CONSUME_COPY, IVB_DIR_HOST_TO_GUEST,
+						     false };
 		const struct ivb_stream_key inplace = { &frame, "latest", "xxh3", IVB_CONSUME_INPLACE,
-							 IVB_DIR_HOST_TO_GUEST };
+							 IVB_DIR_HOST_TO_GUEST, true };
 		const struct ivb_stream_frame frames[] = {
 			{ .seq = 0, .slot = 0, .status = IVB_FRAME_OK, .publish_ns = 5, .write_ns = 6, .latency_ns = 7,
 			  .guest_copy_ns = 8, .guest_verify_ns = 9 },

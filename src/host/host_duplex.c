@@ -12,8 +12,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cli.h"
-#include "clock.h"
 #include "host_stream.h"
 
 /* What the guest-to-host thread works with. */

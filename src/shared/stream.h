@@ -87,7 +87,7 @@ struct ivb_stream_host {
 	uint32_t nsources;
 	ivb_stream_frame_fn on_frame; /* called once per frame and consumer, in the order fates are learnt */
 	void *arg;
-	ivb_stream_check_fn check;    /* asked while waiting for the guest; NULL: never */
+	ivb_stream_check_fn check;    /* asked before every frame and while waiting for the guest; NULL: never */
 	void *check_arg;
 	bool corrupt;                 /* flip a payload byte of frame corrupt_frame after its checksum was taken */
 	uint64_t corrupt_frame;       /* counting from 0; the guest must fail it (a verification is needed) */
@@ -153,7 +153,7 @@ struct ivb_stream_reader {
  * Take frames from the ring until the host ends the stream, each as the ring's consume mode says: copy:
  * copy it into `scratch` (at least a slot's size), verify the copy, release it; inplace: verify it in its
  * slot (scratch unused, may be NULL), release it after the last byte was read (its copy time is 0). In
- * doorbell mode sleep on the bell when nothing is there.
+ * doorbell mode sleep on the bell when nothing is there. check is asked before every take.
  * Returns: 0; -ETIMEDOUT when no frame and no end came for timeout_ns; -EPROTO (why) when the
  * host wrote something out of range; -EINTR on a stop request; check's error (NULL: never asked);
  * -EINVAL for a copy without a scratch buffer.

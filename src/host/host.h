@@ -117,6 +117,8 @@ struct ivb_run {
 	uint64_t progress_last_ns;
 	bool progress_tty;
 	bool out_dir_ok, perf_open, bell_open; /* what the cleanup must undo or may use */
+	/* Doorbell mode, several consumers: whether each waits on a vector of its own (ivb_consumers_vectors). */
+	bool consumer_vectors_decided, consumer_vectors;
 };
 
 /* host_run.c */

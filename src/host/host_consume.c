@@ -295,7 +295,8 @@ int ivb_stream_from_guest(struct ivb_run *run, struct stream_state *st)
 					.verify = cfg->verify, .consume = cfg->consume, .fps = cfg->fps,
 					.frame_size = st->size, .seconds = cfg->stream_seconds,
 					.corrupt_frame1 = cfg->corrupt_frame_set ? cfg->corrupt_frame + 1 : 0,
-					.nconsumers = cfg->nconsumers, .consumer_timeout_ns = cfg->consumer_timeout_ns };
+					.nconsumers = cfg->nconsumers, .consumer_vectors = ivb_consumers_vectors(run),
+					.consumer_timeout_ns = cfg->consumer_timeout_ns };
 	static struct ivb_consumer_result res[IVB_RING_MAX_CONSUMERS];
 	struct ivb_ring_geometry g;
 	struct ivb_ring_guest_report rep = { 0 };

@@ -18,8 +18,12 @@
 
 #include "clock.h"
 #include "cli.h"
+#include "defaults.h"
 #include "host_stream.h"
 #include "protocol.h"
+
+_Static_assert(IVB_RING_MAX_CONSUMERS <= IVB_PEER_VECTORS, "a peer link holds a vector per consumer");
+_Static_assert(IVB_RING_MAX_CONSUMERS <= IVB_DOORBELL_VECTORS, "the bench's server gives a vector per consumer");
 
 /* Records a consumer buffers before writing them to its pipe (one write of at most PIPE_BUF bytes). */
 #define BATCH 64u
@@ -88,10 +92,21 @@ static void __attribute__((noreturn)) consumer_main(struct ivb_run *run, struct 
 {
 	static struct row_pipe p;
 	struct ivb_consumer_result res;
-	int ret;
+	int ret = 0;
 
 	p = (struct row_pipe){ .fd = fd, .last_ns = ivb_now_ns() };
-	ret = ivb_stream_consume_as(run, st, i, need, g, rep, pipe_emit, &p, &res);
+	/* Its own vector: the guest rings it for this consumer alone, and no other process reads its rings. */
+	if (ivb_consumers_vectors(run))
+		ret = ivb_bell_wait_on(&run->bell, i);
+	if (ret < 0) {
+		memset(&res, 0, sizeof(res));
+		snprintf(res.why, sizeof(res.why), "consumer %u cannot wait on interrupt vector %u: %s", i, i,
+			 strerror(-ret));
+		res.ret = ret;
+		res.end = IVB_CONSUMER_FAILED;
+	} else {
+		ret = ivb_stream_consume_as(run, st, i, need, g, rep, pipe_emit, &p, &res);
+	}
 	if (pipe_flush(&p) < 0 && ret == 0) {
 		snprintf(res.why, sizeof(res.why), "consumer %u could not send its rows", i);
 		res.ret = ret = -EPIPE;
@@ -237,8 +252,8 @@ int ivb_consumers_run(struct ivb_run *run, struct stream_state *st, uint64_t nee
 		return -errno;
 	}
 	memset(said, 0, n * sizeof(*said));
-	/* Several processes wait on the host's bell: one's read after a shared wake-up must not block the others. */
-	if (cfg->doorbell_mode)
+	/* Several processes wait on the host's one bell: one's read after a shared wake-up must not block the others. */
+	if (cfg->doorbell_mode && !ivb_consumers_vectors(run))
 		(void)ivb_bell_share(&run->bell);
 	fflush(NULL);
 	for (uint32_t i = 0; i < n; i++) {
@@ -330,4 +345,24 @@ int ivb_consumers_run(struct ivb_run *run, struct stream_state *st, uint64_t nee
 		}
 	}
 	return ret;
+}
+
+uint32_t ivb_consumers_vectors(struct ivb_run *run)
+{
+	const struct ivb_host_config *cfg = &run->cfg;
+
+	if (!cfg->doorbell_mode || cfg->nconsumers < 2)
+		return 0;
+	if (!run->consumer_vectors_decided) {
+		const uint32_t have = ivb_bell_vectors(&run->bell);
+
+		run->consumer_vectors_decided = true;
+		run->consumer_vectors = have >= cfg->nconsumers;
+		if (!run->consumer_vectors)
+			fprintf(stderr, PROG ": the ivshmem server gives %u interrupt vector%s per peer, fewer than the %u "
+				"consumers: they share vector 0, and one that misses a ring waits up to %llu ms (start the "
+				"server with --vectors %u or more; QEMU's ivshmem-server: -n %u)\n", have, have == 1 ? "" : "s",
+				cfg->nconsumers, IVB_BELL_SLICE_NS / 1000000, cfg->nconsumers, cfg->nconsumers);
+	}
+	return run->consumer_vectors;
 }

@@ -63,6 +63,14 @@ int ivb_consumers_run(struct ivb_run *run, struct stream_state *st, uint64_t nee
 		      const struct ivb_ring_guest_report *rep, struct ivb_consumer_result *res);
 
 /*
+ * Doorbell mode with several consumers: whether each consumer process waits on an interrupt vector of its own
+ * (the guest rings our vector i for consumer i), when the ivshmem server gave us one per consumer; otherwise
+ * they share vector 0, which one line on stderr says (once a run). Returns: 1 or 0, as the stream spec's
+ * consumer_vectors (0 when polling or with one consumer).
+ */
+uint32_t ivb_consumers_vectors(struct ivb_run *run);
+
+/*
  * A guest-to-host stream: send the stream message with its spec, wait for the guest's ring, consume and check
  * every frame against the frames the host expanded from the seed, a row each; then the guest's totals.
  * Returns: 0, or a negative errno with run->host.why set (every row taken so far written).

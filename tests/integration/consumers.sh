@@ -39,18 +39,30 @@ test_two_consumers_polling() {
 	pass "$name"
 }
 
-# The same in doorbell mode: the consumer processes share the host's bell; none sleeps past the stream.
+# The same in doorbell mode. With a vector per consumer from the server (--vectors 2) each consumer process waits
+# on its own and the guest rings each one's; with one vector they share it, which host_writer says in one line.
 test_two_consumers_doorbell() {
-	local name=two_consumers_doorbell out="$WORK/$1" sock server_pid policy
-	start_doorbell_server "$out" || { fail "$name" "server did not start"; return; }
-	for policy in block latest; do
-		run_stream "$out/$policy" "${STREAM_ONLY[@]}" "${G2H[@]}" --stream-seconds 1 --stream-frames 1M --fps 50 \
-			--consumers 2 --consumer-timeout 30s --stream-policy "$policy" --mode doorbell --doorbell "$sock"
-		[ "$host_rc" -eq 0 ] && [ "$guest_rc" -eq 0 ] || { stop_pid "$server_pid"; fail "$name" "$policy: exit host $host_rc guest $guest_rc: $(tail -1 "$out/$policy/host.err")"; return; }
-		check_two "$out/$policy" 's["failed"] == 0 and s["produced"] > 0 and s["consumer_end"] == "finished"' \
-			"s[\"dropped\"] == 0 or \"$policy\" == \"latest\"" || { stop_pid "$server_pid"; fail "$name" "$policy: stream figures"; return; }
+	local name=two_consumers_doorbell out="$WORK/$1" sock server_pid policy vectors
+	local -r shared="host_writer: the ivshmem server gives 1 interrupt vector per peer, fewer than the 2 consumers: they share vector 0"
+	for vectors in 2 1; do
+		rm -f "$SHM"
+		start_doorbell_server "$out/v$vectors" --vectors "$vectors" || { fail "$name" "server did not start"; return; }
+		for policy in block latest; do
+			run_stream "$out/v$vectors/$policy" "${STREAM_ONLY[@]}" "${G2H[@]}" --stream-seconds 1 --stream-frames 1M \
+				--fps 50 --consumers 2 --consumer-timeout 30s --stream-policy "$policy" --mode doorbell --doorbell "$sock"
+			[ "$host_rc" -eq 0 ] && [ "$guest_rc" -eq 0 ] || { stop_pid "$server_pid"; fail "$name" "$vectors vectors, $policy: exit host $host_rc guest $guest_rc: $(tail -1 "$out/v$vectors/$policy/host.err")"; return; }
+			check_two "$out/v$vectors/$policy" 's["failed"] == 0 and s["produced"] > 0 and s["consumer_end"] == "finished"' \
+				"s[\"dropped\"] == 0 or \"$policy\" == \"latest\"" || { stop_pid "$server_pid"; fail "$name" "$vectors vectors, $policy: stream figures"; return; }
+			if [ "$vectors" -eq 1 ]; then
+				[ "$(grep -c "^$shared" "$out/v$vectors/$policy/host.err")" -eq 1 ] || { stop_pid "$server_pid"; fail "$name" "1 vector, $policy: no line about the shared vector"; return; }
+			elif grep -q "interrupt vector" "$out/v$vectors/$policy/host.err"; then
+				stop_pid "$server_pid"
+				fail "$name" "2 vectors, $policy: $(grep "interrupt vector" "$out/v$vectors/$policy/host.err")"
+				return
+			fi
+		done
+		stop_pid "$server_pid"
 	done
-	stop_pid "$server_pid"
 	pass "$name"
 }
 

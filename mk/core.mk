@@ -1,6 +1,6 @@
 # Core tests: C unit tests, loopback integration, and both again under ASan/UBSan.
 
-UNIT_TESTS := opts output protocol memory counters bell bell_vectors columns ring ring_consumers ring_interleave stream noise peer hostile hostile_producer transport
+UNIT_TESTS := opts output protocol memory counters bell bell_vectors consumer_rows columns ring ring_consumers ring_interleave stream noise peer hostile hostile_producer transport
 UNIT_BINS = $(UNIT_TESTS:%=$(BUILD)/tests/test_%)
 # Test programs link every module but the mains (Makefile's MODULE_OBJS).
 TEST_LINK_OBJS = $(MODULE_OBJS)
@@ -29,10 +29,15 @@ $(BUILD)/tests/test_ring_interleave: tests/unit/test_ring_interleave.c $(RING_ST
 	@mkdir -p $(@D)
 	$(CC) $(IVB_CPPFLAGS) -DIVB_RING_STEPS $(DEPFLAGS) $(IVB_CFLAGS) $(LDFLAGS) -o $@ $< $(RING_STEPS_OBJS) -pthread
 
+# consumers.sh's lying consumer: a library preloaded into host_writer that changes one record in a consumer's pipe.
+$(BUILD)/tests/lying_consumer.so: tests/integration/lying_consumer.c src/host/consumer_rows.h | $(GEN_HEADERS)
+	@mkdir -p $(@D)
+	$(CC) $(IVB_CPPFLAGS) $(ALL_INCLUDES) $(IVB_CFLAGS) -fPIC -shared -o $@ $< -ldl
+
 check-unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do $(TEST_LIMIT) $$t; done
 
-check-loopback: $(BUILD)/host_writer $(BUILD)/guest_reader $(BUILD)/ivshmem_server
+check-loopback: $(BUILD)/host_writer $(BUILD)/guest_reader $(BUILD)/ivshmem_server $(BUILD)/tests/lying_consumer.so
 	@$(NEED) $(TEST_PACKAGES)
 	$(TEST_LIMIT) tests/integration/loopback.sh $(BUILD)
 	$(TEST_LIMIT) tests/integration/stream.sh $(BUILD)

@@ -131,6 +131,48 @@ PY
 	pass "$name"
 }
 
+# A consumer process that sends a record it cannot have sent (lying_consumer.so changes consumer 1's record of frame
+# 20 in its pipe: a row for another consumer; a record cut short): the parent refuses it in one line, keeps its 20
+# rows before it, and exits 1; the guest drops it after its timeout and consumer 0 keeps every frame.
+test_lying_consumer() {
+	local name=lying_consumer out kind said rc
+	local -r lib="$BIN/tests/lying_consumer.so"
+	[ -f "$lib" ] || { fail "$name" "no $lib (make $lib)"; return; }
+	for kind in consumer short; do
+		out="$WORK/$1/$kind"
+		rm -f "$SHM"
+		mkdir -p "$out"
+		start_guest "$out/guest" --timeout 10
+		rc=0
+		# The sanitizers' runtime must come first among the libraries; a preloaded one comes before it.
+		LD_PRELOAD="$lib" IVB_LIE="$kind:1:20" ASAN_OPTIONS="${ASAN_OPTIONS:-}:verify_asan_link_order=0" \
+			timeout "$LIMIT" "$HOST" --shm "$SHM" --size 32M --out "$out" --timeout 10 "${STREAM_ONLY[@]}" "${G2H[@]}" \
+			--stream-seconds 2 --stream-frames 64K --fps 100 --consumers 2 --consumer-timeout 300ms \
+			>"$out/host.out" 2>"$out/host.err" || rc=$?
+		wait_exit "$guest_pid" 30
+		[ "$rc" -eq 1 ] || { fail "$name" "$kind: host exit $rc: $(tail -1 "$out/host.err")"; return; }
+		case $kind in
+		consumer) said="it sent a row for consumer 0" ;;
+		short) said="its pipe closed inside a record (32 of its 64 bytes)" ;;
+		esac
+		[ "$(grep -c "consumer 1 was lost" "$out/host.err")" -eq 1 ] &&
+			grep -qF "consumer 1 was lost: $said (its 20 rows kept)" "$out/host.err" ||
+			{ fail "$name" "$kind: host said: $(grep -v counters "$out/host.err" | tail -2)"; return; }
+		"$PYTHON" - "$out" <<'PY' || { fail "$name" "$kind: rows"; return; }
+import csv, json, sys
+m = json.load(open(f"{sys.argv[1]}/run.json"))
+rows = list(csv.DictReader(open(f"{sys.argv[1]}/stream_results.csv")))
+a, b = m["streams"]
+assert m["status"] == "aborted" and "consumer 1 was lost" in m["abort_reason"], m.get("abort_reason")
+assert (a["consumer_end"], b["consumer_end"]) == ("finished", "lost"), (a["consumer_end"], b["consumer_end"])
+assert a["dropped"] == 0 and a["failed"] == 0 and a["consumed"] == a["produced"] > 20, a
+assert sorted(int(r["frame"]) for r in rows if r["consumer"] == "0") == list(range(a["produced"]))
+assert [int(r["frame"]) for r in rows if r["consumer"] == "1"] == list(range(20))
+PY
+	done
+	pass "$name"
+}
+
 # Bad consumer options: one line, exit 2, before a region is made.
 test_consumers_bad_options() {
 	local name=consumers_bad_options rc args
@@ -150,7 +192,7 @@ test_consumers_bad_options() {
 }
 
 for t in test_two_consumers_polling test_two_consumers_doorbell test_stalled_consumer_dropped test_consumer_killed \
-	test_consumers_bad_options; do
+	test_lying_consumer test_consumers_bad_options; do
 	rm -f "$SHM"
 	"$t" "$t"
 done

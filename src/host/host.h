@@ -144,6 +144,9 @@ int ivb_stream_fit(struct ivb_run *run, uint64_t capacity, uint64_t *largest);
 /* The frame streams of the plan: each stream frame once per direction of --stream-direction. */
 size_t ivb_frame_streams(const struct ivb_host_config *cfg);
 
+/* run.json's stream records of one frame stream in `direction`: one per consumer of its ring on the host's side. */
+uint32_t ivb_stream_records(const struct ivb_host_config *cfg, uint32_t direction);
+
 /*
  * Every stream of the plan, one stream message each, after the lock-step tests.
  * Returns: 0 when every stream ran to its end (some frames may have failed), or a negative errno

@@ -173,13 +173,14 @@ PY
 	pass "$name"
 }
 
-# Bad consumer options: one line, exit 2, before a region is made.
+# Bad consumer options: one line, exit 2, before a region is made (more stream records than a run holds too).
 test_consumers_bad_options() {
 	local name=consumers_bad_options rc args
 	for args in "--consumers 0 ${G2H[*]}" "--consumers 9 ${G2H[*]}" "--consumers 2" \
 		"--consumers 2 --stream-direction host-to-guest" "--consumer-timeout junk ${G2H[*]}" \
 		"--consumer-timeout 5x ${G2H[*]}" "--consumers 2 --stall-consumer 2:1 ${G2H[*]}" \
-		"--consumers 2 --stall-consumer 1 ${G2H[*]}"; do
+		"--consumers 2 --stall-consumer 1 ${G2H[*]}" \
+		"--consumers 8 --stream-frames 64,128,256,512,1K,2K,4K,8K,16K ${G2H[*]}"; do
 		rc=0
 		# shellcheck disable=SC2086  # each case is a list of words
 		timeout "$LIMIT" "$HOST" --shm "$SHM-bad" --out "$WORK/bad-consumers" --timeout 1 --connect-timeout 1 \

@@ -100,7 +100,7 @@ test_consumer_killed() {
 	mkdir -p "$out"
 	start_guest "$out/guest" --timeout 10
 	timeout "$LIMIT" "$HOST" --shm "$SHM" --size 32M --out "$out" --timeout 10 "${STREAM_ONLY[@]}" "${G2H[@]}" \
-		--stream-seconds 3 --stream-frames 64K --fps 100 --consumers 2 --consumer-timeout 300ms \
+		--stream-seconds 3 --stream-frames 64K --fps 100 --consumers 2 --consumer-timeout 1s \
 		>"$out/host.out" 2>"$out/host.err" &
 	host_pid=$!
 	pids+=("$host_pid")
@@ -144,10 +144,10 @@ test_lying_consumer() {
 		mkdir -p "$out"
 		start_guest "$out/guest" --timeout 10
 		rc=0
-		# The sanitizers' runtime must come first among the libraries; a preloaded one comes before it.
-		LD_PRELOAD="$lib" IVB_LIE="$kind:1:20" ASAN_OPTIONS="${ASAN_OPTIONS:-}:verify_asan_link_order=0" \
-			timeout "$LIMIT" "$HOST" --shm "$SHM" --size 32M --out "$out" --timeout 10 "${STREAM_ONLY[@]}" "${G2H[@]}" \
-			--stream-seconds 2 --stream-frames 64K --fps 100 --consumers 2 --consumer-timeout 300ms \
+		# ASan wants its runtime first among the libraries; the preloaded one comes before it.
+		IVB_LIE="$kind:1:20" ASAN_OPTIONS="${ASAN_OPTIONS:-}:verify_asan_link_order=0" \
+			timeout "$LIMIT" env LD_PRELOAD="$lib" "$HOST" --shm "$SHM" --size 32M --out "$out" --timeout 10 "${STREAM_ONLY[@]}" "${G2H[@]}" \
+			--stream-seconds 3 --stream-frames 64K --fps 100 --consumers 2 --consumer-timeout 1s \
 			>"$out/host.out" 2>"$out/host.err" || rc=$?
 		wait_exit "$guest_pid" 30
 		[ "$rc" -eq 1 ] || { fail "$name" "$kind: host exit $rc: $(tail -1 "$out/host.err")"; return; }

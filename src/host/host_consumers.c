@@ -188,6 +188,7 @@ static void reap(struct child *c, uint32_t i, const struct ivb_consumer_result *
 	res->ret = said->ret;
 	res->end = c->lost ? IVB_CONSUMER_LOST : said->end;
 	res->rings_sent = said->rings_sent;
+	res->rings_received = said->rings_received;
 	res->cpu = said->cpu;
 	res->cpu.known = !c->lost && said->cpu.known;
 	res->start_ns = said->start_ns;

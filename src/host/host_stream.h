@@ -39,6 +39,7 @@ struct ivb_consumer_result {
 	uint64_t next;       /* the frame after the last it has a row for */
 	struct ivb_stream_host_totals totals; /* its consumed, dropped, failed and unverified frames */
 	uint64_t rings_sent;
+	uint64_t rings_received; /* doorbell mode: its waits that a ring ended */
 	struct ivb_cpu_record cpu;
 	uint64_t start_ns, end_ns; /* host clock: it started taking frames, it stopped (0: it never started) */
 	char why[256];

@@ -3,8 +3,9 @@
 # Interoperability with QEMU's own ivshmem-server and ivshmem-client (built from Debian's QEMU source by
 # scripts/qemu-contrib.sh, cached): host_writer and guest_reader in loopback doorbell mode through QEMU's server
 # with a named region (-M) and with an unlinked one that has no path (-m), a region that is not the server's
-# refused, the bench VM and loopback through QEMU's server with run_test.sh --doorbell-socket, and QEMU's client
-# against our server (join, rings both ways, leave). Skipped, with one line, where the source cannot be had.
+# refused, two host consumers through its one vector and through two, the bench VM and loopback through QEMU's
+# server with run_test.sh --doorbell-socket, and QEMU's client against our server (join, rings both ways, leave).
+# Skipped, with one line, where the source cannot be had.
 # Usage: tests/integration/interop.sh [BIN_DIR]   (default: build)
 set -euo pipefail
 
@@ -169,6 +170,27 @@ test_qemu_server_unlinked_region() {
 	stop_qemu_server
 }
 
+# Two host consumers of a guest-to-host stream through QEMU's server: with its default of one vector per peer
+# they share vector 0, which host_writer says in one line; with -n 2 each waits on its own. Block: both keep
+# every frame either way.
+test_qemu_server_consumers() {
+	local name vectors out
+	for vectors in 1 2; do
+		name=qemu_server_consumers_$vectors
+		out="$WORK/$name"
+		start_qemu_server "$name" -m "$SHM_DIR" -n "$vectors" ||
+			{ fail "$name" "QEMU's server did not start: $(cat "$WORK/$name.server.log")"; continue; }
+		if run_loopback "$name" "$WORK/$name.sock" --stream-direction guest-to-host --consumers 2 --consumer-timeout 20s; then
+			[ "$host_rc" -eq 0 ] && [ "$guest_rc" -eq 0 ] &&
+				[ "$(grep -c "interrupt vector per peer, fewer than the 2 consumers: they share vector 0" "$out/host.err")" -eq $((2 - vectors)) ] &&
+				"$PYTHON" "$TOP/tests/check_stream.py" "$out/run" 'len(m["streams"]) == 2 and s["completed"]' \
+					's["dropped"] == 0 and s["failed"] == 0 and s["consumed"] == s["produced"] > 0' 2>"$out/check.err" &&
+				pass "$name" || fail "$name" "exit host $host_rc guest $guest_rc: $(grep -v counters "$out/host.err" | tail -n 2) $(tail -n 2 "$out/check.err" 2>/dev/null)"
+		fi
+		stop_qemu_server
+	done
+}
+
 # run_test.sh --doorbell-socket: QEMU's server (unlinked region) in place of ours, in VM (loopback or bench).
 run_test_through() {
 	local name=$1 vm=$2 limit=$3 rc=0
@@ -253,6 +275,7 @@ done
 test_qemu_server_named_region
 test_qemu_server_unlinked_region
 test_qemu_client_against_our_server
+test_qemu_server_consumers
 run_test_through run_test_loopback_via_qemu_server loopback "$LIMIT"
 run_test_through run_test_bench_vm_via_qemu_server bench "$VM_LIMIT"
 test_no_orphans

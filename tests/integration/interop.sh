@@ -84,8 +84,9 @@ stop_qemu_server() {
 }
 
 # Loopback through the server at SOCKET: guest_reader first (it is ready once it has mapped the region), then
-# host_writer; both with ARGS. Results in WORK/NAME/. Sets host_rc and guest_rc. Returns 1 (after failing NAME)
-# when the guest does not get ready.
+# host_writer; both with ARGS, host_writer also with HOST_ARGS. Results in WORK/NAME/. Sets host_rc and guest_rc.
+# Returns 1 (after failing NAME) when the guest does not get ready.
+HOST_ARGS=()
 run_loopback() {
 	local name=$1 socket=$2 out="$WORK/$1" guest_pid
 	shift 2
@@ -106,7 +107,8 @@ run_loopback() {
 		return 1
 	fi
 	host_rc=0
-	timeout "$LIMIT" "$HOST" --out "$out/run" --doorbell "$socket" "${PLAN[@]}" "$@" >"$out/host.out" 2>"$out/host.err" ||
+	timeout "$LIMIT" "$HOST" --out "$out/run" --doorbell "$socket" "${PLAN[@]}" "$@" "${HOST_ARGS[@]}" \
+		>"$out/host.out" 2>"$out/host.err" ||
 		host_rc=$?
 	wait_exit "$guest_pid" "$READY_SECONDS"
 	guest_rc=$exit_rc
@@ -180,13 +182,15 @@ test_qemu_server_consumers() {
 		out="$WORK/$name"
 		start_qemu_server "$name" -m "$SHM_DIR" -n "$vectors" ||
 			{ fail "$name" "QEMU's server did not start: $(cat "$WORK/$name.server.log")"; continue; }
-		if run_loopback "$name" "$WORK/$name.sock" --stream-direction guest-to-host --consumers 2 --consumer-timeout 20s; then
+		HOST_ARGS=(--stream-direction guest-to-host --consumers 2 --consumer-timeout 20s)
+		if run_loopback "$name" "$WORK/$name.sock"; then
 			[ "$host_rc" -eq 0 ] && [ "$guest_rc" -eq 0 ] &&
 				[ "$(grep -c "interrupt vector per peer, fewer than the 2 consumers: they share vector 0" "$out/host.err")" -eq $((2 - vectors)) ] &&
 				"$PYTHON" "$TOP/tests/check_stream.py" "$out/run" 'len(m["streams"]) == 2 and s["completed"]' \
 					's["dropped"] == 0 and s["failed"] == 0 and s["consumed"] == s["produced"] > 0' 2>"$out/check.err" &&
 				pass "$name" || fail "$name" "exit host $host_rc guest $guest_rc: $(grep -v counters "$out/host.err" | tail -n 2) $(tail -n 2 "$out/check.err" 2>/dev/null)"
 		fi
+		HOST_ARGS=()
 		stop_qemu_server
 	done
 }

@@ -1,6 +1,7 @@
-# ThreadSanitizer: the unit tests that run both sides of the region protocol as threads, and the two programs
-# (whose duplex streams run one thread per direction on each side) in loopback, built with
-# clang -fsanitize=thread in their own folder.
+# ThreadSanitizer: the unit tests that run both sides of the region protocol as threads, built with
+# clang -fsanitize=thread in their own folder, the loopback test of several host consumer processes
+# (consumers.sh) and the duplex loopback streams (one thread per direction on each side) with both programs
+# built so.
 #   make check-tsan    build and run them; any data race fails the run
 
 TSAN_TESTS := protocol ring ring_consumers ring_interleave stream hostile hostile_producer
@@ -10,6 +11,7 @@ TSAN_PACKAGES := clang libclang-rt-14-dev
 TSAN_CC := clang
 TSAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=thread
 TSAN_LIMIT := timeout 300
+TSAN_PROGRAMS := host_writer guest_reader ivshmem_server tests/lying_consumer.so
 # Known races in code this check does not own, each with its reason.
 TSAN_SUPPRESSIONS := tests/unit/tsan.supp
 
@@ -19,8 +21,10 @@ CHECK_TARGETS += check-tsan
 check-tsan:
 	@$(NEED) $(TSAN_PACKAGES)
 	$(MAKE) --no-print-directory BUILD=$(BUILD)/tsan CC=$(TSAN_CC) CFLAGS="$(TSAN_FLAGS)" LDFLAGS="$(TSAN_FLAGS)" \
-		$(TSAN_TESTS:%=$(BUILD)/tsan/tests/test_%) $(BUILD)/tsan/host_writer $(BUILD)/tsan/guest_reader \
-		$(BUILD)/tsan/ivshmem_server
-	@set -e; export TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:suppressions=$(abspath $(TSAN_SUPPRESSIONS)); \
-		for t in $(TSAN_TESTS); do $(TSAN_LIMIT) $(BUILD)/tsan/tests/test_$$t; done; \
-		$(TSAN_LIMIT) tests/integration/stream.sh $(BUILD)/tsan $(TSAN_LOOPBACK)
+		$(TSAN_TESTS:%=$(BUILD)/tsan/tests/test_%) $(TSAN_PROGRAMS:%=$(BUILD)/tsan/%)
+	@set -e; for t in $(TSAN_TESTS); do \
+		TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:suppressions=$(abspath $(TSAN_SUPPRESSIONS)) $(TSAN_LIMIT) $(BUILD)/tsan/tests/test_$$t; done
+	TSAN_OPTIONS=halt_on_error=1:suppressions=$(abspath $(TSAN_SUPPRESSIONS)) $(TSAN_LIMIT) \
+		tests/integration/consumers.sh $(BUILD)/tsan
+	TSAN_OPTIONS=halt_on_error=1:suppressions=$(abspath $(TSAN_SUPPRESSIONS)) $(TSAN_LIMIT) \
+		tests/integration/stream.sh $(BUILD)/tsan $(TSAN_LOOPBACK)

@@ -78,6 +78,7 @@ uint32_t ivb_reader_produce(struct ivb_reader_workspace *w, struct ivb_bell *bel
 		(void)ivb_bell_ring(bell, w->g->host_peer);
 	h.bell = bell;
 	h.guest_peer = w->g->host_peer;
+	h.vector_per_consumer = spec->consumer_vectors != 0;
 	h.seconds = spec->seconds;
 	h.fps = spec->fps;
 	h.timeout_ns = w->g->timeout_ns;

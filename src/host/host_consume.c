@@ -234,6 +234,8 @@ int ivb_stream_consume_as(struct ivb_run *run, struct stream_state *st, uint32_t
 	r.c = &c;
 	ivb_cpu_span_start_thread(&cpu);
 	r.start_ns = res->start_ns = ivb_now_ns();
+	const uint64_t rung = st->bell != NULL ? st->bell->rings_received : 0;
+
 	ivb_ring_consumer_start(&c);
 	if (st->bell != NULL) /* a doorbell-mode guest sleeps until its consumers start */
 		(void)ivb_bell_ring(st->bell, run->host.guest_peer);
@@ -246,6 +248,7 @@ int ivb_stream_consume_as(struct ivb_run *run, struct stream_state *st, uint32_t
 	res->cpu = (struct ivb_cpu_record){ .known = true, .user_s = cpu.user_s, .sys_s = cpu.sys_s,
 					    .wall_s = cpu.wall_s, .messages = t.taken };
 	res->rings_sent = t.rings_sent;
+	res->rings_received = st->bell != NULL ? st->bell->rings_received - rung : 0;
 	res->next = r.next;
 	res->totals = r.totals;
 	res->end = ret == 0 ? IVB_CONSUMER_FINISHED : ret == -ESHUTDOWN ? IVB_CONSUMER_DROPPED : IVB_CONSUMER_FAILED;
@@ -278,6 +281,8 @@ static void fill_records(struct ivb_run *run, struct stream_state *st, const str
 			continue;
 		rec->host_cpu = res[i].cpu;
 		rec->rings_sent = res[i].rings_sent;
+		rec->rings_received_known = cfg->doorbell_mode;
+		rec->rings_received = res[i].rings_received;
 		rec->duration_s = (double)(res[i].end_ns - res[i].start_ns) / 1e9;
 		rec->nwindows = (uint32_t)(rec->duration_s >= (double)cfg->stream_seconds ? cfg->stream_seconds
 											 : (uint64_t)rec->duration_s);
@@ -296,7 +301,8 @@ int ivb_stream_g2h_prepare(struct ivb_run *run, struct stream_state *st, uint64_
 					  .verify = cfg->verify, .consume = cfg->consume, .fps = cfg->fps,
 					  .frame_size = st->size, .seconds = cfg->stream_seconds,
 					  .corrupt_frame1 = cfg->corrupt_frame_set ? cfg->corrupt_frame + 1 : 0,
-					  .nconsumers = cfg->nconsumers, .consumer_timeout_ns = cfg->consumer_timeout_ns };
+					  .nconsumers = cfg->nconsumers, .consumer_vectors = ivb_consumers_vectors(run),
+					  .consumer_timeout_ns = cfg->consumer_timeout_ns };
 	*rep = (struct ivb_ring_guest_report){ 0 };
 	ret = ivb_ring_geometry_for(capacity, cfg->slots, st->size, st->policy, cfg->verify, cfg->consume, g, need);
 	if (ret == 0)

@@ -12,9 +12,16 @@ CHECK_TARGETS += check-unit check-loopback check-asan
 
 unit-tests: $(UNIT_BINS)
 
-$(BUILD)/tests/test_%: tests/unit/test_%.c $(TEST_LINK_OBJS) | $(GEN_HEADERS)
+# Code the tests share (tests/unit/fake_guest.c: host_writer's run against a fake guest thread), compiled once.
+UNIT_SHARED_OBJS = $(BUILD)/tests/fake_guest.o
+
+$(BUILD)/tests/test_%: tests/unit/test_%.c $(TEST_LINK_OBJS) $(UNIT_SHARED_OBJS) | $(GEN_HEADERS)
 	@mkdir -p $(@D)
-	$(CC) $(IVB_CPPFLAGS) $(ALL_INCLUDES) $(DEPFLAGS) $(IVB_CFLAGS) $(LDFLAGS) -o $@ $< $(TEST_LINK_OBJS) $(CRYPTO_LIBS) -pthread
+	$(CC) $(IVB_CPPFLAGS) $(ALL_INCLUDES) $(DEPFLAGS) $(IVB_CFLAGS) $(LDFLAGS) -o $@ $< $(TEST_LINK_OBJS) $(UNIT_SHARED_OBJS) $(CRYPTO_LIBS) -pthread
+
+$(UNIT_SHARED_OBJS): $(BUILD)/tests/%.o: tests/unit/%.c | $(GEN_HEADERS)
+	@mkdir -p $(@D)
+	$(CC) $(IVB_CPPFLAGS) $(ALL_INCLUDES) $(DEPFLAGS) $(IVB_CFLAGS) -c -o $@ $<
 
 # The ring's interleaving test links its own copy of the ring's files, built with the test's step hooks (see
 # src/shared/ring_internal.h).

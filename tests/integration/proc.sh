@@ -63,3 +63,25 @@ trap cleanup EXIT
 
 pass() { echo "PASS $1"; passed=$((passed + 1)); }
 fail() { echo "FAIL $1: $2"; failed=$((failed + 1)); }
+
+# check NAME DETAIL COMMAND...: PASS when COMMAND succeeds, else FAIL with DETAIL.
+check() {
+	local name=$1 detail=$2
+	shift 2
+	if "$@"; then pass "$name"; else fail "$name" "$detail"; fi
+}
+
+# The test that nothing outlives the script: stop every process in pids, then FAIL with (and kill) any process
+# still running with WORK on its command line, as every process of the test has (daemons that are not our
+# children included).
+check_no_orphans() {
+	local pid left=()
+	for pid in "${pids[@]}"; do
+		stop_pid "$pid"
+	done
+	for pid in $(pgrep -f -- "$WORK" || true); do
+		left+=("$pid")
+		kill "$pid" 2>/dev/null || true
+	done
+	check no_orphan_processes "still running: ${left[*]}" [ ${#left[@]} -eq 0 ]
+}

@@ -129,15 +129,22 @@ static void *guest(void *arg)
 	return NULL;
 }
 
-static int run(struct ivb_stream_host *h, struct guest_run *g)
+/* The host's stream against guest_fn(arg) as a thread, until both are done. Returns: ivb_stream_produce's. */
+static int run_with(struct ivb_stream_host *h, void *(*guest_fn)(void *), void *arg)
 {
 	pthread_t t;
 	int ret;
 
-	CHECK(pthread_create(&t, NULL, guest, g) == 0);
+	CHECK(pthread_create(&t, NULL, guest_fn, arg) == 0);
 	ret = ivb_stream_produce(h);
 	CHECK(pthread_join(t, NULL) == 0);
 	return ret;
+}
+
+/* The host's stream against the honest guest. */
+static int run(struct ivb_stream_host *h, struct guest_run *g)
+{
+	return run_with(h, guest, g);
 }
 
 #endif /* IVB_STREAM_FIXTURE_H */

@@ -50,17 +50,6 @@ static void *lying_guest(void *arg)
 	return NULL;
 }
 
-static int run_liar(struct ivb_stream_host *h, struct liar *l)
-{
-	pthread_t t;
-	int ret;
-
-	CHECK(pthread_create(&t, NULL, lying_guest, l) == 0);
-	ret = ivb_stream_produce(h);
-	CHECK(pthread_join(t, NULL) == 0);
-	return ret;
-}
-
 /* latest: a released count of 2^64 - 1 (more than was ever published) ends the stream at once, not never. */
 static void test_latest_absurd_released_count_ends_the_stream(void)
 {
@@ -153,15 +142,10 @@ static void test_block_released_count_going_back_is_refused(void)
 	struct ivb_stream_host h;
 	struct liar l = { 0 };
 	struct tally t;
-	pthread_t tid;
-	int ret;
 
 	host_setup(&h, IVB_RING_BLOCK, IVB_VERIFY_XXH3, 0, &t);
 	h.timeout_ns = 20000 * MS; /* the guest thread has all the time it needs to lie */
-	CHECK(pthread_create(&tid, NULL, backsliding_guest, &l) == 0);
-	ret = ivb_stream_produce(&h);
-	CHECK(pthread_join(tid, NULL) == 0);
-	CHECK(ret == -EPROTO);
+	CHECK(run_with(&h, backsliding_guest, &l) == -EPROTO);
 	CHECK(strstr(h.why, "released count went back from 1 to 0") != NULL);
 }
 
@@ -173,7 +157,7 @@ static void test_guest_times_beyond_the_frame_fail(void)
 	struct tally t;
 
 	host_setup(&h, IVB_RING_BLOCK, IVB_VERIFY_XXH3, 100, &t);
-	CHECK(run_liar(&h, &l) == 0 && l.ret == 0);
+	CHECK(run_with(&h, lying_guest, &l) == 0 && l.ret == 0);
 	CHECK(h.totals.consumed > 0 && h.totals.failed == h.totals.consumed);
 	CHECK(t.implausible == h.totals.consumed && t.failed == h.totals.consumed);
 }
@@ -186,7 +170,7 @@ static void test_unverified_when_asked_fails(void)
 	struct tally t;
 
 	host_setup(&h, IVB_RING_BLOCK, IVB_VERIFY_XXH3, 100, &t);
-	CHECK(run_liar(&h, &l) == 0 && l.ret == 0);
+	CHECK(run_with(&h, lying_guest, &l) == 0 && l.ret == 0);
 	CHECK(h.totals.consumed > 0 && h.totals.failed == h.totals.consumed && h.totals.unverified == 0);
 	CHECK(t.failed == h.totals.consumed && t.implausible == 0);
 }
@@ -216,7 +200,7 @@ static void test_corrupt_frame_accepted_stops(void)
 	host_setup(&h, IVB_RING_BLOCK, IVB_VERIFY_SHA256, 100, &t);
 	h.corrupt = true;
 	h.corrupt_frame = 3;
-	CHECK(run_liar(&h, &l) == -EPROTO);
+	CHECK(run_with(&h, lying_guest, &l) == -EPROTO);
 	CHECK(strstr(h.why, "the guest accepted frame 3 that the host corrupted on purpose") != NULL);
 	CHECK(t.accepted_corrupt == 1 && t.failed == 1 && h.totals.failed == 1);
 }

@@ -65,6 +65,10 @@ struct ivdb_dev {
 
 /* ivdb_pci.c: drop a reference to the device; the last one frees it. */
 void ivdb_free_dev(struct kref *ref);
+/* ivdb_pci.c: register misc with fops as /dev/BASE for device 0, /dev/BASE<n> for device n, mode 0600, its name
+ * kept in name (len bytes). Returns: 0, or misc_register's negative errno. */
+int ivdb_misc_register(struct pci_dev *pdev, struct ivdb_dev *d, struct miscdevice *misc, char *name, size_t len,
+		       const char *base, const struct file_operations *fops);
 
 /* ivdb_doorbell.c: MSI-X vectors and /dev/ivshmem-doorbell[n]. Returns: 0, or a negative errno (nothing left
  * to undo). */

@@ -211,17 +211,7 @@ int ivdb_doorbell_init(struct pci_dev *pdev, struct ivdb_dev *d, int nvec)
 		}
 	}
 
-	if (d->index == 0)
-		snprintf(d->name, sizeof(d->name), "%s", IVDB_DEV_NAME);
-	else
-		snprintf(d->name, sizeof(d->name), "%s%d", IVDB_DEV_NAME, d->index);
-	d->misc.minor = MISC_DYNAMIC_MINOR;
-	d->misc.name = d->name;
-	d->misc.fops = &ivdb_fops;
-	d->misc.parent = &pdev->dev;
-	/* Only root may interrupt peers or wait on them, as only root may map resource2. */
-	d->misc.mode = 0600;
-	ret = misc_register(&d->misc);
+	ret = ivdb_misc_register(pdev, d, &d->misc, d->name, sizeof(d->name), IVDB_DEV_NAME, &ivdb_fops);
 	if (ret) {
 		dev_err(&pdev->dev, "cannot register /dev/%s: %d\n", d->name, ret);
 		goto err_free_irqs;

@@ -31,6 +31,22 @@ void ivdb_free_dev(struct kref *ref)
 	kfree(d);
 }
 
+int ivdb_misc_register(struct pci_dev *pdev, struct ivdb_dev *d, struct miscdevice *misc, char *name, size_t len,
+		       const char *base, const struct file_operations *fops)
+{
+	if (d->index == 0)
+		snprintf(name, len, "%s", base);
+	else
+		snprintf(name, len, "%s%d", base, d->index);
+	misc->minor = MISC_DYNAMIC_MINOR;
+	misc->name = name;
+	misc->fops = fops;
+	misc->parent = &pdev->dev;
+	/* As resource2: only root may map the shared memory, interrupt peers or wait on them. */
+	misc->mode = 0600;
+	return misc_register(misc);
+}
+
 static int ivdb_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 {
 	struct ivdb_dev *d;

@@ -212,17 +212,8 @@ int ivdb_region_init(struct pci_dev *pdev, struct ivdb_dev *d)
 
 	if (!(pci_resource_flags(pdev, 2) & IORESOURCE_MEM) || d->bar2_size == 0)
 		return -ENODEV;
-	if (d->index == 0)
-		snprintf(d->region_name, sizeof(d->region_name), "%s", IVDB_REGION_NAME);
-	else
-		snprintf(d->region_name, sizeof(d->region_name), "%s%d", IVDB_REGION_NAME, d->index);
-	d->region_misc.minor = MISC_DYNAMIC_MINOR;
-	d->region_misc.name = d->region_name;
-	d->region_misc.fops = &ivdb_region_fops;
-	d->region_misc.parent = &pdev->dev;
-	/* As resource2: only root maps the shared memory. */
-	d->region_misc.mode = 0600;
-	ret = misc_register(&d->region_misc);
+	ret = ivdb_misc_register(pdev, d, &d->region_misc, d->region_name, sizeof(d->region_name), IVDB_REGION_NAME,
+				 &ivdb_region_fops);
 	if (ret)
 		return ret;
 	d->region_registered = true;

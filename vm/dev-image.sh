@@ -65,7 +65,7 @@ if [ -n "${DEVVM_APT_SOURCES:-}" ]; then
 	[ -r "$DEVVM_APT_SOURCES" ] || ivb_die "DEVVM_APT_SOURCES: cannot read '$DEVVM_APT_SOURCES'"
 	sources=$(cat "$DEVVM_APT_SOURCES")
 else
-	sources=$(devvm_host_apt_sources) ||
+	sources=$(devvm_apt_sources /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources) ||
 		ivb_die "no enabled $SUITE entry in /etc/apt/sources.list{,.d/*}; set DEVVM_APT_SOURCES to a deb822 sources file for Debian $SUITE"
 fi
 
@@ -76,7 +76,8 @@ readonly work
 chmod 0755 "$work"
 cleanup() {
 	# mmdebstrap unmounts what it mounted, even when it fails; never follow a mount that is left over.
-	if devvm_mounted_under "$work"; then
+	if grep -q " $work/" /proc/mounts 2>/dev/null; then
+		ivb_log "warning: file systems are still mounted under $work; leaving it for you to unmount and remove"
 		return
 	fi
 	rm -rf --one-file-system "$work"

@@ -8,7 +8,7 @@ import pandas as pd
 from ..manifest import MANIFEST_JSON, lookup
 from ..region_private import REGION_RATIO_THRESHOLD, not_compared, slower_stages
 from ..stats import mbps, ratio
-from .text import fmt, fmt_mbps, fmt_table
+from .text import fmt, fmt_duration, fmt_mbps, fmt_table
 
 
 def count_line(what, data):
@@ -106,7 +106,7 @@ def bottleneck_lines(what, stages, comparisons):
     study = [s for s in stages if s.column == "guest_study_ns"]
     top = max((s for s in stages if s.column != "guest_study_ns"), key=lambda s: s.median_share)
     lines = [f"  {what}: largest share of the end-to-end time: {top.label}, median {fmt(top.median_share)}% "
-             f"per iteration ({fmt(top.median / 1e3, 3)} us median over every successful iteration)"]
+             f"per iteration ({fmt_duration(top.median)} median over every successful iteration)"]
     if study:
         lines.append(f"    (the write-study variants, run inside each round trip because of --write-study and not part "
                      f"of a transfer, took a median {fmt(study[0].median_share)}% of it; they are left out here)")

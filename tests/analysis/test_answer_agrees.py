@@ -13,6 +13,7 @@ from ivbench_analysis.checks import find_suspects
 from ivbench_analysis.load import load_run
 from ivbench_analysis.model import Summary
 from ivbench_analysis.report import make_report
+from ivbench_analysis.report.text import fmt_duration, fmt_durations
 
 FRAME = ("4096B", 4096)
 BW_FRAME = ("1080p", 6220800)
@@ -179,3 +180,33 @@ def test_the_bandwidth_comparison_uses_the_headline_samples(tmp_path):
     assert f"Bandwidth {BW_FRAME[0]}" in section
     assert not re.search(r"slower on the shared region than on private memory: .*C copy", section), section
 
+
+# ---- durations: in the unit that fits, the same cells in the answer and in HEADLINE FIGURES ----------------
+
+
+@pytest.mark.parametrize("ns, text", [(227_055_903, "227 ms"), (11_107_781, "11.1 ms"), (1_651_497, "1.65 ms"),
+                                      (447_392, "447 us"), (999.6, "1.00 us"), (99_960, "100 us"),
+                                      (12e9, "12.0 s"), (5, "5.00 ns"), (0, "0 ns"), (-5_000, "-5.00 us"),
+                                      (None, "n/a")])
+def test_a_duration_is_written_in_the_unit_that_fits_with_three_significant_digits(ns, text):
+    assert fmt_duration(ns) == text
+
+
+def test_a_row_of_durations_shares_the_unit_and_decimals_of_its_first():
+    assert fmt_durations([1_651_497, 1_638_814, 12_683_589]) == ("ms", ["1.65", "1.64", "12.68"])
+    assert fmt_durations([None, 5_000]) == ("ns", ["n/a", "5000"])
+
+
+def test_the_answer_writes_long_durations_as_headline_figures_does(tmp_path):
+    report = make_run(tmp_path, spread(200_000_000, 30), spread(150_000_000, 6))
+    answer = answer_of(report)
+    row = next(line for line in report_section(report, "HEADLINE FIGURES").splitlines()
+               if line.startswith("  latency roundtrip  "))
+    unit, median, low, high = row[len("  latency roundtrip  "):].split()[:4]
+    assert unit == "ms", row
+    assert f"{median} {unit} (95% {low}-{high})" in line_of(answer, "Lock-step round trip"), (row, answer)
+    durations = re.findall(r"(-?\d+(?:\.\d+)?) (ns|us|ms|s)\b", "\n".join(answer))
+    assert durations, answer
+    for value, unit in durations:
+        assert 1 <= float(value) < 1000, (value, unit)
+        assert len(value.replace(".", "").lstrip("0")) == 3, (value, unit)

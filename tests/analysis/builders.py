@@ -385,7 +385,7 @@ def study_rows(messages, seed=33, fresh=(20.0, 30.0), nt=(0.70, 0.80), huge=(0.9
         if huge_name:
             times[huge_name] = int(phase_c * huge[iteration % 2]) if success else 1
         for variant, ns in times.items():
-            row = dict(common, variant=variant, copy_ns=ns, copy_mbps=f"{size / ns * 1e3:.3f}")
+            row = dict(common, variant=variant, copy_ns=ns)
             if variant == "memcpy_fresh_pages" and faults:
                 row["page_faults"] = -(-size // 4096)
             rows.append(row)

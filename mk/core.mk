@@ -1,6 +1,6 @@
 # Core tests: C unit tests, loopback integration, and both again under ASan/UBSan.
 
-UNIT_TESTS := opts output protocol memory counters bell columns ring ring_consumers ring_interleave stream noise peer hostile hostile_producer transport
+UNIT_TESTS := opts output protocol memory counters bell bell_vectors consumer_rows stream_spec columns ring ring_consumers ring_interleave stream noise peer hostile hostile_producer transport transport_vsock
 UNIT_BINS = $(UNIT_TESTS:%=$(BUILD)/tests/test_%)
 # Test programs link every module but the mains (Makefile's MODULE_OBJS).
 TEST_LINK_OBJS = $(MODULE_OBJS)
@@ -29,10 +29,16 @@ $(BUILD)/tests/test_ring_interleave: tests/unit/test_ring_interleave.c $(RING_ST
 	@mkdir -p $(@D)
 	$(CC) $(IVB_CPPFLAGS) -DIVB_RING_STEPS $(DEPFLAGS) $(IVB_CFLAGS) $(LDFLAGS) -o $@ $< $(RING_STEPS_OBJS) -pthread
 
+# consumers.sh's lying consumer: a library preloaded into host_writer that changes one record in a consumer's pipe
+# (never built with a sanitizer: their runtimes must come first, and only the program links them).
+$(BUILD)/tests/lying_consumer.so: tests/integration/lying_consumer.c src/host/consumer_rows.h | $(GEN_HEADERS)
+	@mkdir -p $(@D)
+	$(CC) $(IVB_CPPFLAGS) $(ALL_INCLUDES) $(filter-out -fsanitize=%,$(IVB_CFLAGS)) -fPIC -shared -o $@ $< -ldl
+
 check-unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do $(TEST_LIMIT) $$t; done
 
-check-loopback: $(BUILD)/host_writer $(BUILD)/guest_reader $(BUILD)/ivshmem_server
+check-loopback: $(BUILD)/host_writer $(BUILD)/guest_reader $(BUILD)/ivshmem_server $(BUILD)/tests/lying_consumer.so
 	@$(NEED) $(TEST_PACKAGES)
 	$(TEST_LIMIT) tests/integration/loopback.sh $(BUILD)
 	$(TEST_LIMIT) tests/integration/stream.sh $(BUILD)
@@ -44,7 +50,8 @@ check-loopback: $(BUILD)/host_writer $(BUILD)/guest_reader $(BUILD)/ivshmem_serv
 ASAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
 asan:
 	$(MAKE) --no-print-directory BUILD=$(BUILD)/asan CFLAGS="$(ASAN_FLAGS)" LDFLAGS="$(ASAN_FLAGS)" \
-		$(BUILD)/asan/host_writer $(BUILD)/asan/guest_reader $(BUILD)/asan/ivshmem_server unit-tests
+		$(BUILD)/asan/host_writer $(BUILD)/asan/guest_reader $(BUILD)/asan/ivshmem_server \
+		$(BUILD)/asan/tests/lying_consumer.so unit-tests
 
 check-asan: asan
 	@$(NEED) $(TEST_PACKAGES)
@@ -54,6 +61,8 @@ check-asan: asan
 		$(TEST_LIMIT) tests/integration/loopback.sh $(BUILD)/asan
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 		$(TEST_LIMIT) tests/integration/stream.sh $(BUILD)/asan
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+		$(TEST_LIMIT) tests/integration/consumers.sh $(BUILD)/asan
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 		$(TEST_LIMIT) tests/integration/transports.sh $(BUILD)/asan
 

@@ -31,6 +31,7 @@
 #define IVB_MESSAGE_SIZES_DEFAULT "64,4K,64K"
 #define IVB_MAX_TRANSPORT_TESTS 256u /* transport messages in one plan */
 #define IVB_SERIAL_PORT_NAME "ivb.transport" /* the bench VM's virtserialport (QEMU's name=, /sys/class/virtio-ports) */
+#define IVB_VSOCK_PORT_DEFAULT 5201u /* vsock: the port the guest listens on, unless --transport vsock:CID:PORT */
 /* run_test.sh's short comparison (the bench VM's default run): each test over a VM transport this long. */
 #define IVB_RUN_MESSAGE_SIZES_DEFAULT "64"
 #define IVB_RUN_TRANSPORT_SECONDS_DEFAULT 1u
@@ -46,6 +47,12 @@
 /* The region file: host_writer's and the ivshmem server's, run_test.sh's and the dev VM's (vm/dev-lib.sh). */
 #define IVB_SHM_PATH_DEFAULT "/dev/shm/ivshmem"
 #define IVB_SHM_SIZE_DEFAULT (64ull << 20) /* host_writer --size and the server's */
+
+/*
+ * Doorbell mode: interrupt vectors per peer that the bench's ivshmem server gives (vm/ivserver.sh) and its QEMU
+ * device takes (vm/bench-vm.sh, the dev VM's): one per host consumer (ring.h's 8), each woken on its own.
+ */
+#define IVB_DOORBELL_VECTORS 8u
 
 /* Both programs. */
 #define IVB_TIMEOUT_DEFAULT_S 30u          /* each wait for the peer once in contact */

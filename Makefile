@@ -53,8 +53,10 @@ MODULE_OBJS := $(sort $(SHARED_OBJS) $(filter-out $(call objs,$(MAINS)),$(HOST_O
 
 PROGRAMS := $(BUILD)/host_writer $(BUILD)/guest_reader $(BUILD)/guest_reader-static
 
-# Test targets that `make check` runs; the fragments in mk/ append theirs.
+# Test targets that `make check` runs, and what they build (make check builds it first, on both cores); the
+# fragments in mk/ append theirs.
 CHECK_TARGETS :=
+CHECK_BUILDS :=
 
 .PHONY: all deps-build check test clean
 all: $(PROGRAMS)
@@ -114,21 +116,46 @@ $(BUILD)/guest_reader-static: $(GUEST_OBJS) $(SHARED_OBJS)
 include $(sort $(wildcard mk/*.mk))
 -include $(wildcard $(BUILD)/*.d $(BUILD)/*/*.d)
 
-# The groups that time things run one after another, alone on the machine. Then the analysis tests (CPU only,
-# nothing timed) run on one core beside the VM groups (one emulated CPU at a time, generous time limits), so
-# that neither waits for the other: about a third less wall time. make -O keeps each side's output together.
-OVERLAPPED := check-analysis check-vm check-doorbell-vm check-devvm
-.PHONY: check-vm-groups
-check:
-	@$(MAKE) --no-print-directory $(filter-out $(OVERLAPPED),$(CHECK_TARGETS))
-	@$(MAKE) --no-print-directory -j2 -O ANALYSIS_WORKERS=1 $(filter check-analysis,$(CHECK_TARGETS)) check-vm-groups
-	@echo "make check: all test groups passed ($(CHECK_TARGETS))"
+# make check in three phases; each group ends with one line "check-xxx: N s" (scripts/time-group.sh) and a table
+# of every group's wall time closes the run ($(BUILD)/check-times.txt).
+# 1. check-build: what the groups need (programs, test programs, the sanitizer and fuzzer builds, the initramfs
+#    archives, the guest driver), built on both cores. Nothing is timed; each group then finds it up to date.
+# 2. The groups whose tests wait on a clock a loaded machine can miss (a consumer dropped after 300 ms, a stall
+#    that must be noticed within 2 s, a peer that must be seen gone within 20 s): one after another, nothing of
+#    ours beside them. A group that no lane below names runs here.
+# 3. Two lanes side by side (make -j2): the VM groups, each emulating one CPU at a time with generous time limits,
+#    and the groups that time nothing a loaded machine can fail (CPU work, and waits for an event with limits
+#    of tens of seconds or more). Each group's output is held in $(BUILD)/check-logs/ and shown whole when it ends.
+CHECK_VM_LANE := check-vm check-doorbell-vm check-devvm
+CHECK_BESIDE_VM := check-analysis check-asan-scripts check-fuzz check-shell check-doorbell check-interop
+CHECK_ALONE = $(filter-out $(CHECK_VM_LANE) $(CHECK_BESIDE_VM),$(CHECK_TARGETS))
+CHECK_TIMES = $(BUILD)/check-times.txt
+CHECK_LOGS = $(BUILD)/check-logs
+TIME_GROUP = scripts/time-group.sh --record $(CHECK_TIMES)
+# A make of its own, out of the parent's jobserver (its variable overrides stay), so that make does not warn
+# that it resets the jobserver for a -j of its own.
+SUBMAKE = env MAKEFLAGS="$(filter-out -j% --jobserver%,$(MAKEFLAGS))" $(MAKE) --no-print-directory
 
-# One after another, out of the -j2 beside them: without the parent's jobserver in MAKEFLAGS (its variable
-# overrides stay), so that make does not warn that it resets the jobserver for -j1.
-check-vm-groups:
-	@MAKEFLAGS="$(filter-out -j% --jobserver%,$(MAKEFLAGS))" \
-		$(MAKE) --no-print-directory -j1 $(filter $(filter-out check-analysis,$(OVERLAPPED)),$(CHECK_TARGETS))
+.PHONY: check-build check-lane-vm check-lane-cpu
+check:
+	@mkdir -p $(CHECK_LOGS) && rm -f $(CHECK_TIMES) $(CHECK_LOGS)/*.log
+	@t0=$$(date +%s); rc=0; \
+	$(TIME_GROUP) check-build $(SUBMAKE) -j2 check-build || rc=$$?; \
+	for g in $(CHECK_ALONE); do [ $$rc -ne 0 ] || $(TIME_GROUP) $$g $(SUBMAKE) $$g || rc=$$?; done; \
+	[ $$rc -ne 0 ] || $(SUBMAKE) -j2 ANALYSIS_WORKERS=1 check-lane-vm check-lane-cpu || rc=$$?; \
+	scripts/time-group.sh --summary $(CHECK_TIMES) $$(( $$(date +%s) - t0 )); \
+	[ $$rc -eq 0 ] || exit $$rc; \
+	echo "make check: all test groups passed ($(CHECK_TARGETS))"
+
+# The kernel is fetched first, once, for the two builds that read it.
+check-build: | deps-vm
+	@vm/kernel.sh >/dev/null
+	@$(MAKE) --no-print-directory $(CHECK_BUILDS)
+
+# Each lane runs its groups one after another.
+check-lane-vm check-lane-cpu:
+	@set -e; for g in $(filter $(if $(filter check-lane-vm,$@),$(CHECK_VM_LANE),$(CHECK_BESIDE_VM)),$(CHECK_TARGETS)); do \
+		$(TIME_GROUP) --log $(CHECK_LOGS)/$$g.log $$g $(SUBMAKE) -j1 $$g; done
 
 clean:
 	rm -rf $(BUILD)

@@ -47,6 +47,7 @@ test: | deps-vm deps-analysis
 	./run_test.sh --vm $(VM) $(if $(REPEAT),--repeat $(REPEAT)) $(TEST_TRANSPORTS) $(RUN_TEST_ARGS)
 
 CHECK_TARGETS += check-vm
+CHECK_BUILDS += $(BENCH_INITRAMFS) initramfs-doorbell
 check-vm: $(BUILD)/host_writer $(BUILD)/ivshmem_server $(BENCH_INITRAMFS) initramfs-doorbell | deps-vm
 	@$(NEED) $(TEST_PACKAGES)
 	@tests/vm/run.sh

@@ -127,7 +127,7 @@ include $(sort $(wildcard mk/*.mk))
 #    and the groups that time nothing a loaded machine can fail (CPU work, and waits for an event with limits
 #    of tens of seconds or more). Each group's output is held in $(BUILD)/check-logs/ and shown whole when it ends.
 CHECK_VM_LANE := check-vm check-doorbell-vm check-devvm
-CHECK_BESIDE_VM := check-analysis check-asan-scripts check-fuzz check-shell check-doorbell check-interop
+CHECK_BESIDE_VM := check-analysis check-loopback-scripts check-asan-scripts check-fuzz check-shell check-doorbell check-interop
 CHECK_ALONE = $(filter-out $(CHECK_VM_LANE) $(CHECK_BESIDE_VM),$(CHECK_TARGETS))
 CHECK_TIMES = $(BUILD)/check-times.txt
 CHECK_LOGS = $(BUILD)/check-logs

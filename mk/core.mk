@@ -7,9 +7,9 @@ TEST_LINK_OBJS = $(MODULE_OBJS)
 # Every test program run is bounded: a hang fails the test instead of the CI job.
 TEST_LIMIT := timeout 300
 
-CHECK_TARGETS += check-unit check-loopback check-asan-unit check-asan-scripts
+CHECK_TARGETS += check-unit check-loopback-consumers check-loopback-scripts check-asan-unit check-asan-scripts
 CHECK_BUILDS += $(UNIT_BINS) $(BUILD)/host_writer $(BUILD)/guest_reader $(BUILD)/ivshmem_server asan
-.PHONY: unit-tests check-unit check-loopback check-asan check-asan-unit check-asan-scripts asan bench-loopback bench-doorbell bench-stream
+.PHONY: unit-tests check-unit check-loopback check-loopback-consumers check-loopback-scripts check-asan check-asan-unit check-asan-scripts asan bench-loopback bench-doorbell bench-stream
 
 unit-tests: $(UNIT_BINS)
 
@@ -33,11 +33,19 @@ $(BUILD)/tests/test_ring_interleave: tests/unit/test_ring_interleave.c $(RING_ST
 check-unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do $(TEST_LIMIT) $$t; done
 
-check-loopback: $(BUILD)/host_writer $(BUILD)/guest_reader $(BUILD)/ivshmem_server
+# Two halves, which make check runs apart: the consumers with the groups that run alone (a live consumer that
+# stalls 300 ms is dropped), the other scripts beside the VM tests (a peer that stalls before it is killed or
+# stopped ends the test the same way; the other waits on a live peer are 10 s or more).
+check-loopback: check-loopback-scripts check-loopback-consumers
+
+check-loopback-consumers: $(BUILD)/host_writer $(BUILD)/guest_reader $(BUILD)/ivshmem_server
+	@$(NEED) $(TEST_PACKAGES)
+	$(TEST_LIMIT) tests/integration/consumers.sh $(BUILD)
+
+check-loopback-scripts: $(BUILD)/host_writer $(BUILD)/guest_reader $(BUILD)/ivshmem_server
 	@$(NEED) $(TEST_PACKAGES)
 	$(TEST_LIMIT) tests/integration/loopback.sh $(BUILD)
 	$(TEST_LIMIT) tests/integration/stream.sh $(BUILD)
-	$(TEST_LIMIT) tests/integration/consumers.sh $(BUILD)
 	$(TEST_LIMIT) tests/integration/transports.sh $(BUILD)
 	$(TEST_LIMIT) tests/integration/run_test_loopback.sh $(BUILD)
 
@@ -49,9 +57,8 @@ ASAN_BUILDS := $(BUILD)/asan/host_writer $(BUILD)/asan/guest_reader $(BUILD)/asa
 asan:
 	$(MAKE) --no-print-directory BUILD=$(BUILD)/asan CFLAGS="$(ASAN_FLAGS)" LDFLAGS="$(ASAN_FLAGS)" $(ASAN_BUILDS)
 
-# Two halves, which make check runs apart: the unit tests with the groups that run alone (some wait on a clock
-# of 200 ms to 2 s with a live peer), the scripts beside the VM tests (a peer that stalls before it is killed or
-# stopped ends the test the same way; the other waits on a live peer are 10 s or more).
+# Two halves, which make check runs apart as check-loopback's: the unit tests with the groups that run alone (some
+# wait on a clock of 200 ms to 2 s with a live peer), the scripts beside the VM tests.
 check-asan: check-asan-unit check-asan-scripts
 
 check-asan-unit: asan

@@ -32,6 +32,8 @@ readonly DEV_READY_TIMEOUT_DEFAULT=600
 readonly GUEST_EXIT_TIMEOUT=30
 # The same, when host_writer failed: the guest may never have heard of the host.
 readonly GUEST_EXIT_GRACE=10
+# Boots of one run when QEMU finds an address picked for a transport taken since (vm/bench-vm.sh).
+readonly ADDRESS_ATTEMPTS=3
 
 usage() {
 	local d_iterations d_latency_frame d_bw_iterations d_frames d_ref_iterations d_timeout
@@ -463,7 +465,6 @@ if [ "$mode" = doorbell ]; then
 	host_cmd+=(--doorbell "$IVB_VM_DOORBELL_SOCKET")
 fi
 host_cmd+=("${IVB_VM_HOST_ARGS[@]}")
-[ -z "$transports" ] || host_cmd+=(--transport "$IVB_VM_TRANSPORT_ARG")
 [ -z "$message_sizes" ] || host_cmd+=(--message-sizes "$message_sizes")
 host_cmd+=("${transport_seconds_args[@]}")
 # Before the user's --host-arg options, which may override it (e.g. --host-arg --map-study for every test).
@@ -473,7 +474,10 @@ host_cmd+=("${transport_seconds_args[@]}")
 # (bash defers traps while a foreground child runs), which stops host_writer so that it writes its run.json.
 # Sets host_rc.
 run_host() {
-	"${host_cmd[@]}" --out "$run_dir" "${meta[@]}" --meta "repeat_index=$index" "$@" "${host_extra[@]}" &
+	# The transports' addresses as the VM has them now (a boot again picks new ones).
+	local transport=()
+	[ -z "$transports" ] || transport=(--transport "$IVB_VM_TRANSPORT_ARG")
+	"${host_cmd[@]}" "${transport[@]}" --out "$run_dir" "${meta[@]}" --meta "repeat_index=$index" "$@" "${host_extra[@]}" &
 	host_pid=$!
 }
 wait_host() {
@@ -484,18 +488,27 @@ wait_host() {
 # One run: the guest (booted for it, or the next guest_reader of the same boot) and host_writer. Sets host_rc,
 # guest_rc and status (0, or 1 after saying what failed).
 run_once() {
-	local start=$1 ready=()
+	local start=$1 ready=() attempt=1
 	host_rc=0
 	IVB_VM_GUEST_RC=
 	IVB_VM_READY_S=
 	if [ "$order" = guest ]; then
 		[ -z "$start" ] || ivb_vm_start "$vm_dir" "$shm" "$shm_bytes" "$append" -- "${guest_args[@]}"
-		if ! ivb_vm_wait_ready "$boot_timeout"; then
+		while ! ivb_vm_wait_ready "$boot_timeout"; do
+			# A port or CID taken between its pick and QEMU's start: new ones, and boot again.
+			if [ -n "$start" ] && [ -n "${IVB_VM_ADDRESS_TAKEN:-}" ] && [ "$attempt" -lt "$ADDRESS_ATTEMPTS" ]; then
+				attempt=$((attempt + 1))
+				ivb_vm_transports "$transports"
+				ivb_log "booting again with new transport addresses ($IVB_VM_TRANSPORT_ARG; boot $attempt of $ADDRESS_ATTEMPTS)"
+				ivb_vm_start "$vm_dir" "$shm" "$shm_bytes" "$append" -- "${guest_args[@]}"
+				continue
+			fi
+			[ -z "${IVB_VM_ADDRESS_TAKEN:-}" ] || ivb_log "error: QEMU could not take the transports' addresses in $attempt boots"
 			host_rc="not started"
 			guest_rc=$IVB_VM_GUEST_RC
 			status=1
 			return
-		fi
+		done
 		# The time to a ready guest_reader is a boot time only for the run that booted the VM.
 		if [ -n "$start" ] && [ -n "$IVB_VM_READY_S" ]; then
 			ready=(--meta "guest_ready_s=$IVB_VM_READY_S")

@@ -5,7 +5,8 @@
  * (FRAME and END, each payload read and checked as guest_transport.c does) and the host's (ACK and
  * RESULT). Every record must be bounded before use (ASan reports a read past the scratch frame); each
  * reader stops at the first error, and the end of the input ends it. The first bytes are also read as
- * a transport message's spec, as the guest reads it from the region. */
+ * a transport message's spec, as the guest reads it from the region: an accepted spec's size, window, path
+ * and port (tcp, virtio-net, vsock) must be within their bounds. */
 #include <errno.h>
 #include <signal.h>
 #include <stdint.h>
@@ -69,7 +70,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		memcpy(&spec, data + 1, sizeof(spec));
 		if (ivb_tp_check_spec(&spec, why, sizeof(why)) == 0 &&
 		    (spec.size < IVB_RING_MIN_FRAME || spec.size > IVB_TP_MAX_PAYLOAD || spec.window == 0 ||
-		     memchr(spec.path, '\0', sizeof(spec.path)) == NULL))
+		     memchr(spec.path, '\0', sizeof(spec.path)) == NULL ||
+		     (spec.transport == IVB_TP_VSOCK && (spec.port == 0 || spec.port > IVB_TP_VSOCK_MAX)) ||
+		     ((spec.transport == IVB_TP_TCP || spec.transport == IVB_TP_VIRTIO_NET) && (spec.port == 0 || spec.port > 65535))))
 			abort();
 	}
 	read_records(data + 1, size - 1, IVB_TP_BIT(IVB_TP_FRAME) | IVB_TP_BIT(IVB_TP_END), max_len);

@@ -21,7 +21,7 @@ from . import intervals
 from .load import TRANSPORT_SPEC, load_extra
 from .manifest import lookup
 from .model import TRANSPORT_NAMES as TRANSPORTS, TRANSPORT_TESTS as TESTS
-from .streams import LATENCY_PERCENTILES, load_streams, stream_figures
+from .streams import H2G, LATENCY_PERCENTILES, load_streams, stream_figures
 
 TRANSPORT_CSV = TRANSPORT_SPEC.filename
 # The samples per run and side that a ratio's interval resamples at most (thinned).
@@ -126,10 +126,13 @@ def from_record(rec, rows):
 
 
 def ivshmem_frames(run, verify):
-    """ivshmem's side of the frames comparison: its block streams of the same verification (the stream test)."""
+    """ivshmem's side of the frames comparison: its block streams of the same verification (the stream test) in
+    the direction every other transport carries its frames, host to guest (a guest-to-host stream of the same
+    run is another question, answered in STREAMING)."""
     out = []
     for stream in load_streams(run).streams:
-        if stream.policy != "block" or stream.verify != verify or not stream.size_bytes:
+        if (stream.direction != H2G or stream.policy != "block" or stream.verify != verify
+                or not stream.size_bytes):
             continue
         s = stream_figures(stream)
         f = TransportFigures("ivshmem", "frames", stream.size_bytes, window=_number(stream.record.get("slots"), True),

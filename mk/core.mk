@@ -1,6 +1,6 @@
 # Core tests: C unit tests, loopback integration, and both again under ASan/UBSan.
 
-UNIT_TESTS := opts output protocol memory counters bell columns ring ring_consumers ring_interleave stream noise peer hostile hostile_producer transport
+UNIT_TESTS := opts output protocol memory counters bell columns ring ring_consumers ring_interleave stream noise peer hostile hostile_producer transport transport_vsock
 UNIT_BINS = $(UNIT_TESTS:%=$(BUILD)/tests/test_%)
 # Test programs link every module but the mains (Makefile's MODULE_OBJS).
 TEST_LINK_OBJS = $(MODULE_OBJS)

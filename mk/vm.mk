@@ -8,7 +8,8 @@
 #                    RUN_TEST_ARGS adds options;
 #                    VM=dev runs it in the dev VM started by ./setup.sh, VM=loopback on the host without a VM;
 #                    REPEAT=N makes it N runs, run_test.sh --repeat N)
-#   make check-vm    the VM tests (tests/vm/), part of `make check`
+#   make check-vm    the VM tests (tests/vm/), part of `make check`; the vsock one runs a static host_writer in the
+#                    guest too (build/host_writer-static)
 
 VM_PACKAGES := qemu-system-x86 busybox-static cpio xz-utils
 BENCH_INITRAMFS := $(BUILD)/bench-initramfs.cpio
@@ -46,8 +47,14 @@ TEST_TRANSPORTS = $(if $(filter loopback,$(VM)),$(if $(findstring --transports,$
 test: | deps-vm deps-analysis
 	./run_test.sh --vm $(VM) $(if $(REPEAT),--repeat $(REPEAT)) $(TEST_TRANSPORTS) $(RUN_TEST_ARGS)
 
+# The vsock VM test runs host_writer in the guest too, over the guest's own vsock loopback: static, as guest_reader.
+$(BUILD)/host_writer-static: $(HOST_OBJS) $(SHARED_OBJS)
+	$(CC) $(IVB_CFLAGS) $(LDFLAGS) -static -o $@ $^ $(CRYPTO_STATIC_LIBS) 2>$(BUILD)/static-link-host.log \
+		|| { cat $(BUILD)/static-link-host.log >&2; exit 1; }
+
 CHECK_TARGETS += check-vm
-CHECK_BUILDS += $(BENCH_INITRAMFS) initramfs-doorbell
-check-vm: $(BUILD)/host_writer $(BUILD)/ivshmem_server $(BENCH_INITRAMFS) initramfs-doorbell | deps-vm
+CHECK_BUILDS += $(BENCH_INITRAMFS) initramfs-doorbell $(BUILD)/host_writer-static
+check-vm: $(BUILD)/host_writer $(BUILD)/ivshmem_server $(BENCH_INITRAMFS) initramfs-doorbell $(BUILD)/host_writer-static \
+		$(BUILD)/guest_reader-static | deps-vm
 	@$(NEED) $(TEST_PACKAGES)
 	@tests/vm/run.sh

@@ -27,6 +27,11 @@ readonly IVB_VM_TRANSPORTS="ivshmem virtio-serial virtio-net vsock"
 # virtio-net: QEMU's user network, its default guest address (hostfwd's target), set by vm/init from ivb.net=.
 readonly IVB_BENCH_NET=10.0.2.0/24
 readonly IVB_BENCH_GUEST_IP=10.0.2.15
+# QEMU's own words when an address picked for a transport was taken by someone else between the pick and QEMU's
+# start (the forwarded port: picked by bind-and-release; the guest CID: host-wide): a new pick can succeed.
+readonly IVB_BENCH_ADDRESS_TAKEN_RE="Could not set up host forwarding rule|unable to set guest cid: Address already in use"
+# vsock: the guest CID is random in 3 .. 3 + IVB_BENCH_CID_SPAN - 1 (CIDs are the host's, shared by every VM).
+readonly IVB_BENCH_CID_SPAN=2147483648
 # run_test.sh --repeat N: one boot, vm/init runs guest_reader N times in a row (ivb.repeat=N on the kernel
 # command line), each a fresh process; IVB_VM_REPEAT is N (default 1).
 IVB_VM_SAME_BOOT=1
@@ -106,12 +111,14 @@ ivb_bench_start() {
 # --transport: virtio-serial:SOCKET, virtio-net:PORT), IVB_BENCH_TRANSPORT_DEVICES (QEMU's), IVB_BENCH_TRANSPORT_APPEND
 # (vm/init's ivb.net=) and IVB_VM_TMP (a private folder for the chardev socket, which the caller removes at exit).
 # A transport the VM cannot have stays in the list without its address: host_writer skips it with its reason;
-# this says why on stderr.
+# this says why on stderr. Called again after QEMU found an address taken (IVB_VM_ADDRESS_TAKEN), it picks new
+# ones and keeps the folder.
 ivb_vm_transports() {
 	local list=$1 name port cid out=()
 	IVB_BENCH_TRANSPORT_DEVICES=()
 	IVB_BENCH_TRANSPORT_APPEND=
-	IVB_VM_TMP=
+	# A socket left by the QEMU that failed: the next one creates its own.
+	[ -z "$IVB_VM_TMP" ] || rm -f -- "$IVB_VM_TMP/virtio-serial.sock"
 	local modules
 	modules=$(vm/kernel.sh --modules) || true
 	IVB_VM_TRANSPORT_ARG=
@@ -144,12 +151,16 @@ ivb_vm_transports() {
 			out+=("virtio-net:$port")
 			;;
 		vsock)
-			# host_writer has no AF_VSOCK connection yet and says so; the device is there for it where it can be.
+			# Without the device host_writer gets no CID and skips vsock with its reason (no /dev/vhost-vsock).
 			if [ -r /dev/vhost-vsock ] && [ -w /dev/vhost-vsock ] && [ -n "$modules" ]; then
-				cid=$((3 + $$ % 100000))
+				cid=$((3 + $(od -An -N4 -tu4 /dev/urandom) % IVB_BENCH_CID_SPAN))
 				IVB_BENCH_TRANSPORT_DEVICES+=(-device "vhost-vsock-pci,guest-cid=$cid")
+				out+=("vsock:$cid")
+			else
+				[ -n "$modules" ] || [ ! -r /dev/vhost-vsock ] ||
+					ivb_log "vsock skipped: KERNEL=$KERNEL comes without its vsock modules (KERNEL_MODULES=DIR)"
+				out+=(vsock)
 			fi
-			out+=(vsock)
 			;;
 		*) out+=("$name") ;;
 		esac
@@ -257,6 +268,11 @@ ivb_bench_boot_failed() {
 	1)
 		if [ -n "${IVB_CON_PANIC:-}" ]; then
 			ivb_log "error: the guest kernel panicked: ${IVB_CON_PANIC#*\] }; see $console"
+		elif grep -Eq "$IVB_BENCH_ADDRESS_TAKEN_RE" "$IVB_BENCH_QEMU_ERR" 2>/dev/null; then
+			# The caller may pick new addresses and boot again.
+			IVB_VM_ADDRESS_TAKEN=1
+			ivb_log "QEMU could not take an address picked for a transport (taken since):" \
+				"$(grep -Eo "($IVB_BENCH_ADDRESS_TAKEN_RE).*" "$IVB_BENCH_QEMU_ERR" | head -n 1)"
 		else
 			[ ! -s "$IVB_BENCH_QEMU_ERR" ] || sed 's/^/  qemu: /' "$IVB_BENCH_QEMU_ERR" >&2
 			ivb_log "error: QEMU exited (status $IVB_QEMU_STATUS) before the guest was ready; see $console"
@@ -269,9 +285,12 @@ ivb_bench_boot_failed() {
 }
 
 # Wait at most LIMIT seconds for guest_reader's ready line. Sets IVB_VM_READY_S (seconds from QEMU's start,
-# two decimals); returns 1 after saying why and stopping the VM if the guest does not get ready.
+# two decimals); returns 1 after saying why and stopping the VM if the guest does not get ready, with
+# IVB_VM_ADDRESS_TAKEN=1 if QEMU could not take a transport's address (the caller may call ivb_vm_transports and
+# boot again).
 ivb_vm_wait_ready() {
 	local limit=$1 rc=0 t1
+	IVB_VM_ADDRESS_TAKEN=
 	ivb_console_wait "$limit" "$IVB_READY_RE" "$IVB_BENCH_EXIT_RE" 'IVB-ERROR' || rc=$?
 	if [ "$rc" -ne 0 ] || [[ ! $IVB_CON_LINE =~ $IVB_READY_RE ]]; then
 		ivb_bench_boot_failed "$rc" "$limit"

@@ -5,8 +5,9 @@
 # loads when the VM has a virtio device.
 # Reproducible: the same inputs give the same bytes (sorted file list, fixed modes, owners and mtimes,
 # cpio --reproducible). Uncompressed: the kernel unpacks it faster than it would decompress it under TCG.
-# Usage: vm/build-initramfs.sh --out FILE [--guest-reader PATH] [--module PATH] [--modules DIR] [--busybox PATH]
-#                              [--init PATH]
+# Usage: vm/build-initramfs.sh --out FILE [--guest-reader PATH] [--host-writer PATH] [--module PATH] [--modules DIR]
+#                              [--busybox PATH] [--init PATH]
+#   --host-writer   a static host_writer in /bin too (a test that runs both sides in the guest, with its own --init)
 set -euo pipefail
 
 IVB_PROG=build-initramfs.sh
@@ -20,19 +21,22 @@ readonly EPOCH=${SOURCE_DATE_EPOCH:-0}
 
 out=
 guest_reader=
+host_writer=
 module=
 modules=
 busybox=/bin/busybox
 init=$(dirname "$0")/init
 
 usage() {
-	echo "usage: $0 --out FILE [--guest-reader PATH] [--module PATH] [--modules DIR] [--busybox PATH] [--init PATH]"
+	echo "usage: $0 --out FILE [--guest-reader PATH] [--host-writer PATH] [--module PATH] [--modules DIR] [--busybox PATH]" \
+		"[--init PATH]"
 }
 
 while [ $# -gt 0 ]; do
 	case $1 in
 	--out) out=${2:?--out needs a file}; shift 2 ;;
 	--guest-reader) guest_reader=${2:?--guest-reader needs a file}; shift 2 ;;
+	--host-writer) host_writer=${2:?--host-writer needs a file}; shift 2 ;;
 	--module) module=${2:?--module needs a file}; shift 2 ;;
 	--modules) modules=${2?--modules needs a folder}; shift 2 ;; # empty: none (a KERNEL= without modules)
 	--busybox) busybox=${2:?--busybox needs a file}; shift 2 ;;
@@ -52,6 +56,7 @@ check_static() {
 }
 check_static "$busybox" "install busybox-static"
 [ -z "$guest_reader" ] || check_static "$guest_reader" "make build/guest_reader-static"
+[ -z "$host_writer" ] || check_static "$host_writer" "make build/host_writer-static"
 [ -f "$init" ] || ivb_die "$init not found"
 [ -z "$module" ] || [ -f "$module" ] || ivb_die "$module not found (make doorbell-module)"
 [ -z "$modules" ] || [ -f "$modules/order" ] || ivb_die "$modules/order not found (vm/kernel.sh --modules)"
@@ -75,6 +80,10 @@ if [ -n "$guest_reader" ]; then
 	# Debug information is useless in the guest and would double what the kernel unpacks at boot.
 	strip --strip-debug -o "$stage/bin/guest_reader" "$guest_reader"
 	chmod 0755 "$stage/bin/guest_reader"
+fi
+if [ -n "$host_writer" ]; then
+	strip --strip-debug -o "$stage/bin/host_writer" "$host_writer"
+	chmod 0755 "$stage/bin/host_writer"
 fi
 [ -z "$module" ] || install -m 0644 "$module" "$stage/ivshmem_doorbell.ko"
 if [ -n "$modules" ]; then

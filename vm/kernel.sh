@@ -5,8 +5,9 @@
 # the host), unpacked with dpkg-deb into .cache/kernel/, and reused by later runs.
 # The bzImage is XZ-compressed; under TCG its decompressor costs ~3 s of a ~5 s boot, so the vmlinux inside
 # is extracted once and booted through its PVH entry point, which QEMU starts directly.
-# The virtio modules the bench VM's transports need (virtio-serial, virtio-net, vsock) are unpacked with it into
-# modules/, with modules/order listing them in the order they load.
+# The virtio modules the bench VM's transports need (virtio-serial, virtio-net, vsock, and vsock's loopback
+# transport, which lets the vsock VM test run both sides in one guest) are unpacked with it into modules/, with
+# modules/order listing them in the order they load.
 # Usage: vm/kernel.sh [--modules] [CACHE_DIR]     (default: .cache/kernel next to this script's parent)
 #   --modules   print the modules folder instead (nothing with KERNEL=, unless KERNEL_MODULES=DIR names one)
 set -euo pipefail
@@ -20,7 +21,8 @@ readonly META_PACKAGE=linux-image-amd64
 readonly MODULES="drivers/virtio/virtio_ring.ko drivers/virtio/virtio.ko drivers/virtio/virtio_pci_legacy_dev.ko
 drivers/virtio/virtio_pci_modern_dev.ko drivers/virtio/virtio_pci.ko drivers/char/virtio_console.ko net/core/failover.ko
 drivers/net/net_failover.ko drivers/net/virtio_net.ko net/vmw_vsock/vsock.ko
-net/vmw_vsock/vmw_vsock_virtio_transport_common.ko net/vmw_vsock/vmw_vsock_virtio_transport.ko"
+net/vmw_vsock/vmw_vsock_virtio_transport_common.ko net/vmw_vsock/vmw_vsock_virtio_transport.ko
+net/vmw_vsock/vsock_loopback.ko"
 want_modules=
 if [ "${1:-}" = --modules ]; then
 	want_modules=1
@@ -139,8 +141,12 @@ fi
 dir=
 if [ -n "$pkg" ]; then
 	dir=$(find "$CACHE" -mindepth 1 -maxdepth 1 -type d -name "${pkg}_*" | sort -rV | head -n 1)
-	# A cache from before the modules were unpacked with the kernel is fetched again.
-	if [ -z "$dir" ] || [ ! -f "$dir/kernel.info" ] || [ ! -f "$dir/modules/order" ]; then
+	# A cache from before the modules (or one of them) were unpacked with the kernel is fetched again.
+	missing=
+	for m in $MODULES; do
+		[ -z "$dir" ] || [ -f "$dir/modules/${m##*/}" ] || missing=1
+	done
+	if [ -z "$dir" ] || [ ! -f "$dir/kernel.info" ] || [ ! -f "$dir/modules/order" ] || [ -n "$missing" ]; then
 		fetch "$pkg"
 	fi
 else

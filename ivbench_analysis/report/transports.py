@@ -45,11 +45,12 @@ def transports_lines(tset, tcg, summary=None):
     """The section's lines from the loaded comparison (pure: the tests call it on synthetic sets)."""
     lines = section(TITLE)
     lines.append("  The same frames (sequence stamp first, random content made before the clock) and the same")
-    lines.append("  verification over each transport, one after the other in this run. per s: median of the full")
-    lines.append("  1-second windows (frames, messages or round trips); latency: host clock, from the start of the")
-    lines.append(f"  send to the consumer's acknowledgement ({TRANSPORT_CSV}; ivshmem's frames: the stream test);")
-    lines.append("  CPU per frame: each side's getrusage over the test / frames. pingpong: one in flight, each")
-    lines.append("  latency a round trip. ivshmem's rows spin (polling) where the others sleep in the kernel.")
+    lines.append("  verification over each transport, host to guest, one after the other in this run. per s:")
+    lines.append("  median of the full 1-second windows (frames, messages or round trips); latency: host clock,")
+    lines.append(f"  from the start of the send to the consumer's acknowledgement ({TRANSPORT_CSV}; ivshmem's")
+    lines.append("  frames: the stream test's host-to-guest block streams); CPU per frame: each side's getrusage")
+    lines.append("  over the test / frames. pingpong: one in flight, each latency a round trip. ivshmem's rows")
+    lines.append("  spin (polling) where the others sleep in the kernel.")
     if tcg:
         lines.append(f"  ! {TCG_WARNING}: the comparison is functional only")
     for note in tset.notes:

@@ -35,7 +35,6 @@ static int join_doorbell(const struct ivb_reader_config *cfg, const struct ivb_m
 		fprintf(stderr, PROG ": doorbell mode: %s\n", why);
 		return -1;
 	}
-	fprintf(stderr, PROG ": doorbell mode: ivshmem peer %d\n", bell->id);
 	return 0;
 }
 
@@ -101,6 +100,9 @@ int main(int argc, char **argv)
 		ivb_unmap(&map);
 		return IVB_EXIT_FAILURE;
 	}
+	/* Said once both the bell and the region are ours: a refused region is one line on its own. */
+	if (cfg.doorbell_mode || cfg.server_region)
+		fprintf(stderr, PROG ": doorbell mode: ivshmem peer %d\n", bell.id);
 	ret = ivb_guest_bind_contact(&g, map.region, map.size, &contact, cfg.timeout_s * IVB_NS_PER_SEC, &info,
 				     cfg.doorbell_mode ? &bell : NULL);
 	if (ret == 0) {

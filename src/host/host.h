@@ -85,6 +85,8 @@ struct ivb_host_config {
 	uint32_t tcp_port;      /* 0: the kernel's choice */
 	uint32_t net_port;      /* virtio-net: the port QEMU forwards from 127.0.0.1 to the guest */
 	char serial_socket[IVB_TP_PATH_LEN]; /* virtio-serial: QEMU's chardev socket */
+	uint32_t vsock_cid;     /* vsock: the guest's CID (QEMU's guest-cid=); 0: none given */
+	uint32_t vsock_port;    /* vsock: the port the guest listens on */
 	const char *message_sizes_arg;
 	struct ivb_frame message_sizes[IVB_MAX_FRAMES];
 	size_t nmessage_sizes;

@@ -148,10 +148,11 @@ static void usage(FILE *out)
 		"  --transport LIST       compare transports: ivshmem (the stream test), unix (AF_UNIX stream),\n"
 		"                         tcp[:PORT] (127.0.0.1; no port: the kernel's choice), pipe (FIFOs);\n"
 		"                         to a VM guest virtio-serial:SOCKET (QEMU's chardev socket),\n"
-		"                         virtio-net:PORT (QEMU's port forwarded from 127.0.0.1) and vsock (skipped\n"
-		"                         here, with its reason in run.json and the report); each other than\n"
-		"                         ivshmem carries the stream frames and the messages for\n"
-		"                         --transport-seconds each (default " IVB_TRANSPORTS_DEFAULT ")\n"
+		"                         virtio-net:PORT (QEMU's port forwarded from 127.0.0.1) and\n"
+		"                         vsock:CID[:PORT] (the guest's CID, QEMU's guest-cid=, and the port it\n"
+		"                         listens on, default %u; without a CID skipped, with its reason in run.json\n"
+		"                         and the report); each other than ivshmem carries the stream frames\n"
+		"                         and the messages for --transport-seconds each (default " IVB_TRANSPORTS_DEFAULT ")\n"
 		"  --transport-seconds S  how long each test over a transport other than ivshmem runs (default:\n"
 		"                         --stream-seconds)\n"
 		"  --message-sizes LIST   small messages over each transport, streamed and in ping-pong, byte\n"
@@ -168,7 +169,7 @@ static void usage(FILE *out)
 		"Exit status: 0 every iteration succeeded, 1 a failure, 2 a usage error.\n",
 		IVB_ITERATIONS_DEFAULT, IVB_BW_ITERATIONS_DEFAULT, IVB_REF_ITERATIONS_DEFAULT, IVB_WARMUP_DEFAULT, IVB_TIMEOUT_DEFAULT_S, IVB_CONNECT_TIMEOUT_DEFAULT_S, IVB_CONNECT_NOTICE_S, IVB_STREAM_SECONDS_DEFAULT,
 		IVB_STREAM_SLOTS_DEFAULT, IVB_RING_MAX_SLOTS, IVB_STREAM_FPS_DEFAULT, IVB_RING_MAX_CONSUMERS,
-		IVB_STREAM_CONSUMERS_DEFAULT);
+		IVB_STREAM_CONSUMERS_DEFAULT, IVB_VSOCK_PORT_DEFAULT);
 }
 
 void ivb_host_parse_args(int argc, char **argv, struct ivb_host_config *cfg)

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "clock.h"
 #include "cli.h"
@@ -75,9 +76,29 @@ static bool plan_test(const struct ivb_host_config *cfg, size_t i, struct tp_tes
 	return false;
 }
 
-#define TRANSPORT_LIST "ivshmem, unix, tcp[:PORT], pipe, vsock, virtio-serial[:SOCKET], virtio-net[:PORT]"
+#define TRANSPORT_LIST "ivshmem, unix, tcp[:PORT], pipe, vsock[:CID[:PORT]], virtio-serial[:SOCKET], virtio-net[:PORT]"
 
-/* The address after NAME: in an item of --transport (tcp:PORT, virtio-net:PORT, virtio-serial:SOCKET). */
+/* vsock's address: CID[:PORT], each within IVB_TP_VSOCK_MIN_CID (1 for the port) to IVB_TP_VSOCK_MAX. */
+static int parse_vsock(struct ivb_host_config *cfg, const char *arg)
+{
+	char cid[16];
+	const char *colon = strchr(arg, ':');
+	size_t len = colon != NULL ? (size_t)(colon - arg) : strlen(arg);
+	uint64_t c, p = IVB_VSOCK_PORT_DEFAULT;
+
+	if (len >= sizeof(cid))
+		return -EINVAL;
+	memcpy(cid, arg, len);
+	cid[len] = '\0';
+	if (ivb_parse_u64(cid, IVB_TP_VSOCK_MIN_CID, IVB_TP_VSOCK_MAX, &c) < 0 ||
+	    (colon != NULL && ivb_parse_u64(colon + 1, 1, IVB_TP_VSOCK_MAX, &p) < 0))
+		return -EINVAL;
+	cfg->vsock_cid = (uint32_t)c;
+	cfg->vsock_port = (uint32_t)p;
+	return 0;
+}
+
+/* The address after NAME: in an item of --transport (tcp:PORT, virtio-net:PORT, virtio-serial:SOCKET, vsock:CID[:PORT]). */
 static int parse_address(struct ivb_host_config *cfg, enum ivb_transport t, const char *item, const char *arg, char *why,
 			 size_t n)
 {
@@ -95,13 +116,16 @@ static int parse_address(struct ivb_host_config *cfg, enum ivb_transport t, cons
 			break;
 		snprintf(cfg->serial_socket, sizeof(cfg->serial_socket), "%s", arg);
 		return 0;
+	case IVB_TP_VSOCK:
+		if (parse_vsock(cfg, arg) < 0)
+			break;
+		return 0;
 	case IVB_TP_IVSHMEM:
 	case IVB_TP_UNIX:
-	case IVB_TP_PIPE:
-	case IVB_TP_VSOCK: break;
+	case IVB_TP_PIPE: break;
 	}
 	snprintf(why, n, "--transport: tcp and virtio-net take a port (1 to 65535), virtio-serial an absolute socket path, "
-		 "the others nothing, not '%s'", item);
+		 "vsock a guest CID and a port (CID[:PORT], 1 to %u each), the others nothing, not '%s'", IVB_TP_VSOCK_MAX, item);
 	return -EINVAL;
 }
 
@@ -114,6 +138,12 @@ static void vm_skip(const struct ivb_host_config *cfg, enum ivb_transport t, cha
 	else if (t == IVB_TP_VIRTIO_NET && cfg->net_port == 0)
 		snprintf(why, n, "no virtio-net port: the guest runs in no VM with one (run_test.sh --vm bench gives "
 			 "host_writer virtio-net:PORT)");
+	else if (t == IVB_TP_VSOCK && cfg->vsock_cid == 0 && why[0] == '\0' && access(IVB_VHOST_VSOCK, R_OK | W_OK) < 0)
+		snprintf(why, n, "no guest CID: no usable " IVB_VHOST_VSOCK " on this host (%s), so no VM with "
+			 "vhost-vsock-pci to connect to", strerror(errno));
+	else if (t == IVB_TP_VSOCK && cfg->vsock_cid == 0 && why[0] == '\0')
+		snprintf(why, n, "no guest CID: the guest runs in no VM with vhost-vsock-pci (run_test.sh --vm bench gives "
+			 "host_writer vsock:CID)");
 }
 
 /* One item of --transport: a name, or NAME:ADDRESS. */
@@ -409,8 +439,13 @@ static int accept_guest(struct tp_state *st, struct ivb_tp_listener *l)
 		gstate = atomic_load_explicit(&st->run->map.region->guest_state, memory_order_acquire);
 		if (gstate == IVB_GUEST_ACKNOWLEDGED || gstate == IVB_GUEST_ABORTED)
 			return 1;
-		if (slice >= deadline)
-			return tp_fail(st, -ETIMEDOUT, "no connection with the guest in time");
+		if (slice >= deadline) {
+			char last[IVB_WHY_LEN];
+
+			/* What the last attempt got, where the transport says (vsock: a guest that never answered). */
+			snprintf(last, sizeof(last), "%s", st->why);
+			return tp_fail(st, -ETIMEDOUT, "no connection with the guest in time%s%.200s", last[0] ? ": " : "", last);
+		}
 	}
 }
 
@@ -439,14 +474,17 @@ static int run_test(struct tp_state *st)
 	if (ret < 0)
 		return tp_fail(st, ret, "cannot make the random frames: %s", strerror(-ret));
 	ret = ivb_tp_listen(&l, tt->transport, tt->transport == IVB_TP_VIRTIO_SERIAL ? run->cfg.serial_socket : run->cfg.out_dir,
-			    tt->transport == IVB_TP_VIRTIO_NET ? run->cfg.net_port : run->cfg.tcp_port, &spec, st->why,
-			    sizeof(st->why));
+			    tt->transport == IVB_TP_VIRTIO_NET ? run->cfg.net_port :
+			    tt->transport == IVB_TP_VSOCK ? run->cfg.vsock_port : run->cfg.tcp_port,
+			    run->cfg.vsock_cid, &spec, st->why, sizeof(st->why));
 	if (ret < 0)
 		goto err_unlisten;
 	if (tt->transport == IVB_TP_TCP || tt->transport == IVB_TP_VIRTIO_NET)
 		snprintf(e->address, sizeof(e->address), "127.0.0.1:%u", spec.port);
 	else if (tt->transport == IVB_TP_VIRTIO_SERIAL)
 		snprintf(e->address, sizeof(e->address), "%s", run->cfg.serial_socket); /* the port: IVB_TP_SERIAL_PORT */
+	else if (tt->transport == IVB_TP_VSOCK)
+		snprintf(e->address, sizeof(e->address), "%u:%u", run->cfg.vsock_cid, spec.port); /* CID:PORT */
 	else
 		snprintf(e->address, sizeof(e->address), "%s", spec.path);
 	memcpy(ivb_buffer(run->map.region), &spec, sizeof(spec));

@@ -31,6 +31,7 @@
 #define IVB_MESSAGE_SIZES_DEFAULT "64,4K,64K"
 #define IVB_MAX_TRANSPORT_TESTS 256u /* transport messages in one plan */
 #define IVB_SERIAL_PORT_NAME "ivb.transport" /* the bench VM's virtserialport (QEMU's name=, /sys/class/virtio-ports) */
+#define IVB_VSOCK_PORT_DEFAULT 5201u /* vsock: the port the guest listens on, unless --transport vsock:CID:PORT */
 /* run_test.sh's short comparison (the bench VM's default run): each test over a VM transport this long. */
 #define IVB_RUN_MESSAGE_SIZES_DEFAULT "64"
 #define IVB_RUN_TRANSPORT_SECONDS_DEFAULT 1u

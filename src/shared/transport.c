@@ -43,13 +43,11 @@ const char *ivb_tp_test_name(uint32_t test)
 
 int ivb_tp_available(enum ivb_transport t, char *why, size_t n)
 {
-	if (t != IVB_TP_VSOCK)
+	int ret;
+
+	if (t != IVB_TP_VSOCK || (ret = ivb_tp_vsock_probe()) == 0)
 		return 0;
-	if (access(IVB_VHOST_VSOCK, R_OK | W_OK) < 0)
-		snprintf(why, n, "no usable " IVB_VHOST_VSOCK " on this host (%s): QEMU's vhost-vsock-pci cannot run",
-			 strerror(errno));
-	else
-		snprintf(why, n, "vsock's AF_VSOCK connection is not written yet (the bench VM gets a vhost-vsock-pci device)");
+	snprintf(why, n, "this host's kernel offers no AF_VSOCK sockets (%s): no vsock module", strerror(-ret));
 	return -ENODEV;
 }
 
@@ -69,7 +67,7 @@ int ivb_tp_check_spec(const struct ivb_tp_spec *s, char *why, size_t n)
 {
 	if (s->magic != IVB_TP_SPEC_MAGIC)
 		return reject(why, n, "the transport message has no valid spec (bad magic)");
-	if (s->transport <= IVB_TP_IVSHMEM || s->transport > IVB_TP_MAX || s->transport == IVB_TP_VSOCK)
+	if (s->transport <= IVB_TP_IVSHMEM || s->transport > IVB_TP_MAX)
 		return reject(why, n, "the transport message names an unknown transport");
 	if (s->test < IVB_TP_TEST_FRAMES || s->test > IVB_TP_TEST_MAX)
 		return reject(why, n, "the transport message names an unknown test");
@@ -87,6 +85,10 @@ int ivb_tp_check_spec(const struct ivb_tp_spec *s, char *why, size_t n)
 		if (s->port == 0 || s->port > 65535)
 			return reject(why, n, "the transport message's TCP port is out of range");
 		return 0;
+	case IVB_TP_VSOCK:
+		if (s->port == 0 || s->port > IVB_TP_VSOCK_MAX)
+			return reject(why, n, "the transport message's vsock port is out of range");
+		return 0;
 	case IVB_TP_VIRTIO_SERIAL:
 		/* A name looked up in /sys/class/virtio-ports: never a path. */
 		if (s->path[0] == '\0' || strchr(s->path, '/') != NULL || s->path[0] == '.')
@@ -97,8 +99,7 @@ int ivb_tp_check_spec(const struct ivb_tp_spec *s, char *why, size_t n)
 		if (s->path[0] != '/')
 			return reject(why, n, "the transport message's path is not absolute");
 		return 0;
-	case IVB_TP_IVSHMEM:
-	case IVB_TP_VSOCK: break;
+	case IVB_TP_IVSHMEM: break;
 	}
 	return reject(why, n, "the transport message names an unknown transport");
 }
@@ -270,7 +271,7 @@ int ivb_tp_recv_payload(struct ivb_tp_conn *c, void *dst, size_t len, uint64_t d
 	return 0;
 }
 
-int ivb_tp_listen(struct ivb_tp_listener *l, enum ivb_transport t, const char *dir, uint32_t port,
+int ivb_tp_listen(struct ivb_tp_listener *l, enum ivb_transport t, const char *dir, uint32_t port, uint32_t cid,
 		  struct ivb_tp_spec *spec, char *why, size_t n)
 {
 	memset(l, 0, sizeof(*l));
@@ -285,8 +286,11 @@ int ivb_tp_listen(struct ivb_tp_listener *l, enum ivb_transport t, const char *d
 	case IVB_TP_VIRTIO_NET:
 		l->port = spec->port = port;
 		return 0; /* QEMU listens; the host connects in ivb_tp_accept */
-	case IVB_TP_IVSHMEM:
-	case IVB_TP_VSOCK: break;
+	case IVB_TP_VSOCK:
+		l->cid = cid;
+		l->port = spec->port = port;
+		return 0; /* the guest listens; the host connects in ivb_tp_accept */
+	case IVB_TP_IVSHMEM: break;
 	}
 	snprintf(why, n, "%s cannot be listened on here", ivb_tp_name(t));
 	return -EINVAL;
@@ -298,10 +302,10 @@ int ivb_tp_accept(struct ivb_tp_listener *l, uint64_t deadline_ns, struct ivb_tp
 	case IVB_TP_PIPE: return ivb_tp_pipe_accept(l, deadline_ns, c, why, n);
 	case IVB_TP_VIRTIO_SERIAL: return ivb_tp_hello_accept(l, deadline_ns, c, why, n);
 	case IVB_TP_VIRTIO_NET: return ivb_tp_net_accept(l, deadline_ns, c, why, n);
+	case IVB_TP_VSOCK: return ivb_tp_vsock_accept(l, deadline_ns, c, why, n);
 	case IVB_TP_UNIX:
 	case IVB_TP_TCP:
-	case IVB_TP_IVSHMEM:
-	case IVB_TP_VSOCK: break;
+	case IVB_TP_IVSHMEM: break;
 	}
 	return ivb_tp_socket_accept(l, deadline_ns, c, why, n);
 }
@@ -333,8 +337,8 @@ int ivb_tp_connect(const struct ivb_tp_spec *spec, uint64_t deadline_ns, struct 
 	case IVB_TP_PIPE: return ivb_tp_pipe_connect(spec, deadline_ns, c, why, n);
 	case IVB_TP_VIRTIO_SERIAL: return ivb_tp_serial_connect(spec, deadline_ns, c, why, n);
 	case IVB_TP_VIRTIO_NET: return ivb_tp_net_connect(spec, deadline_ns, c, why, n);
-	case IVB_TP_IVSHMEM:
-	case IVB_TP_VSOCK: break;
+	case IVB_TP_VSOCK: return ivb_tp_vsock_connect(spec, deadline_ns, c, why, n);
+	case IVB_TP_IVSHMEM: break;
 	}
 	snprintf(why, n, "%s cannot be connected to here", ivb_tp_name(spec->transport));
 	return -EINVAL;

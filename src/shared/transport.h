@@ -9,8 +9,8 @@
  * on one machine or on a VM of the same architecture):
  *
  *   host  -> guest   FRAME   seq, len payload bytes (sequence stamp first, ring.h), checksum
- *   guest -> host    HELLO   (pipe, virtio-serial, virtio-net) the guest has opened its end; the
- *                            host's accept is this record (a pipe's host answers it)
+ *   guest -> host    HELLO   (pipe, virtio-serial, virtio-net, vsock) the guest has opened its end;
+ *                            the host's accept is this record (a pipe's host answers it)
  *   guest -> host    ACK     seq, status (enum ivb_ring_status), a: copy ns, b: verify ns (guest clock)
  *   host  -> guest   END     seq: frames sent; no FRAME follows
  *   guest -> host    RESULT  a: the guest's CPU ns over the test, b: frames taken, seq: frames verified
@@ -35,7 +35,8 @@ enum ivb_transport {
 	IVB_TP_UNIX = 2,    /* AF_UNIX stream socket, a path with mode 0600 */
 	IVB_TP_TCP = 3,     /* TCP on 127.0.0.1 */
 	IVB_TP_PIPE = 4,    /* two FIFOs (host to guest, guest to host), mode 0600 */
-	IVB_TP_VSOCK = 5,   /* AF_VSOCK to a VM guest (vhost-vsock-pci): named, never run yet (ivb_tp_available) */
+	IVB_TP_VSOCK = 5,   /* AF_VSOCK: the guest listens on a port of any of its CIDs, the host connects to the
+			     * guest's CID (QEMU's vhost-vsock-pci guest-cid=) */
 	IVB_TP_VIRTIO_SERIAL = 6, /* a virtserialport: the host connects to QEMU's chardev socket, the guest opens the port */
 	IVB_TP_VIRTIO_NET = 7,    /* TCP through QEMU's user network: the guest listens, the host connects to the port
 				   * QEMU forwards from 127.0.0.1 */
@@ -57,6 +58,10 @@ enum ivb_tp_test {
 #define IVB_TP_MAX_PAYLOAD (256ull << 20)
 #define IVB_TP_MAX_WINDOW IVB_RING_MAX_SLOTS
 #define IVB_TP_SERIAL_PORT IVB_SERIAL_PORT_NAME /* defaults.h: run_test.sh names QEMU's port with it */
+/* vsock: a CID or port of 0xffffffff means any (VMADDR_CID_ANY, VMADDR_PORT_ANY), never one to connect to;
+ * CID 0 is the hypervisor's. 1 is this machine (the loopback transport), 2 the host, 3 and up guests. */
+#define IVB_TP_VSOCK_MIN_CID 1u
+#define IVB_TP_VSOCK_MAX 0xfffffffeu
 
 /* The message's data: host-owned, untrusted on the guest side (ivb_tp_check_spec). */
 struct ivb_tp_spec {
@@ -66,7 +71,7 @@ struct ivb_tp_spec {
 	uint32_t verify;    /* enum ivb_ring_verify */
 	uint64_t size;      /* bytes of every frame, stamp included */
 	uint32_t window;    /* frames in flight at most */
-	uint32_t port;      /* tcp: on 127.0.0.1; virtio-net: the guest's listening port */
+	uint32_t port;      /* tcp: on 127.0.0.1; virtio-net, vsock: the guest's listening port */
 	char path[IVB_TP_PATH_LEN]; /* unix: the socket; pipe: the FIFOs' stem (.h2g, .g2h); virtio-serial: the
 				     * port's name; NUL-terminated */
 	uint8_t pad[52];
@@ -108,11 +113,13 @@ struct ivb_tp_conn {
 	uint8_t rx[IVB_TP_RXBUF];
 };
 
-/* Where a host listens until the guest comes (virtio-serial, virtio-net: its connection to QEMU). */
+/* Where a host listens until the guest comes (virtio-serial, virtio-net, vsock: its connection to QEMU or the guest). */
 struct ivb_tp_listener {
 	enum ivb_transport transport;
 	int fd;
-	uint32_t port;              /* virtio-net: QEMU's forwarded port on 127.0.0.1 */
+	bool connecting;            /* virtio-net, vsock: fd's connect is under way */
+	uint32_t port;              /* virtio-net: QEMU's forwarded port on 127.0.0.1; vsock: the guest's port */
+	uint32_t cid;               /* vsock: the guest's CID */
 	char path[IVB_TP_PATH_LEN]; /* removed by ivb_tp_unlisten (not virtio-serial's: QEMU's socket) */
 };
 
@@ -123,8 +130,8 @@ int ivb_tp_parse(const char *s, enum ivb_transport *out);
 const char *ivb_tp_test_name(uint32_t test);
 
 /*
- * Whether this host can run transport t: vsock needs /dev/vhost-vsock and an AF_VSOCK connection, not
- * written yet. Returns: 0, or -ENODEV with why saying what is missing.
+ * Whether this host can run transport t: vsock needs AF_VSOCK sockets (the kernel's vsock module).
+ * Returns: 0, or -ENODEV with why saying what is missing.
  */
 int ivb_tp_available(enum ivb_transport t, char *why, size_t n);
 
@@ -166,10 +173,10 @@ int ivb_tp_recv_payload(struct ivb_tp_conn *c, void *dst, size_t len, uint64_t d
 /*
  * Host: make the transport's endpoint and fill spec's address: a socket or FIFOs under dir, a TCP
  * port on 127.0.0.1 (port 0: the kernel's choice); virtio-serial: connect to QEMU's chardev socket
- * (dir is its path); virtio-net: the port QEMU forwards (nothing to open yet).
- * Returns: 0, or a negative errno (why).
+ * (dir is its path); virtio-net: the port QEMU forwards; vsock: the guest's cid and port (nothing to
+ * open yet for either). Returns: 0, or a negative errno (why).
  */
-int ivb_tp_listen(struct ivb_tp_listener *l, enum ivb_transport t, const char *dir, uint32_t port,
+int ivb_tp_listen(struct ivb_tp_listener *l, enum ivb_transport t, const char *dir, uint32_t port, uint32_t cid,
 		  struct ivb_tp_spec *spec, char *why, size_t n);
 
 /*
@@ -201,6 +208,14 @@ int ivb_tp_serial_connect(const struct ivb_tp_spec *spec, uint64_t deadline_ns, 
 int ivb_tp_net_accept(struct ivb_tp_listener *l, uint64_t deadline_ns, struct ivb_tp_conn *c, char *why, size_t n);
 int ivb_tp_net_connect(const struct ivb_tp_spec *spec, uint64_t deadline_ns, struct ivb_tp_conn *c, char *why,
 		       size_t n);
+int ivb_tp_vsock_accept(struct ivb_tp_listener *l, uint64_t deadline_ns, struct ivb_tp_conn *c, char *why, size_t n);
+int ivb_tp_vsock_connect(const struct ivb_tp_spec *spec, uint64_t deadline_ns, struct ivb_tp_conn *c, char *why,
+			 size_t n);
+/* A vsock address: family, cid and port, the rest zero (the kernel rejects other flags). */
+struct sockaddr_vm;
+void ivb_tp_vsock_addr(struct sockaddr_vm *a, uint32_t cid, uint32_t port);
+/* Whether this kernel offers AF_VSOCK stream sockets. Returns: 0, or a negative errno. */
+int ivb_tp_vsock_probe(void);
 /* Host: the guest's HELLO on the listener's connection by the deadline (moves the fd into c). */
 int ivb_tp_hello_accept(struct ivb_tp_listener *l, uint64_t deadline_ns, struct ivb_tp_conn *c, char *why, size_t n);
 /* Guest: say HELLO on a connection just made. */

@@ -11,6 +11,7 @@
  */
 #include <arpa/inet.h>
 #include <dirent.h>
+#include <linux/vm_sockets.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -162,47 +163,80 @@ int ivb_tp_serial_connect(const struct ivb_tp_spec *spec, uint64_t deadline_ns, 
 	return 0;
 }
 
-int ivb_tp_net_accept(struct ivb_tp_listener *l, uint64_t deadline_ns, struct ivb_tp_conn *c, char *why, size_t n)
+/* A failed connect, as worth trying again (the guest does not listen yet, or did not answer) or not. */
+static bool connect_again(enum ivb_transport t, int err)
+{
+	return t == IVB_TP_VSOCK && (err == ECONNRESET || err == ECONNREFUSED || err == ETIMEDOUT);
+}
+
+/*
+ * Host: connect to addr (non-blocking: the wait ends at the deadline, the connect may go on in the next
+ * call), then wait for the guest's HELLO; again after a connection closed before it (virtio-net: QEMU's, the
+ * guest not listening yet), or a connect the guest refused or left unanswered (vsock). what names the address
+ * in why. Returns: as ivb_tp_accept; -ETIMEDOUT with why saying what the last attempt got.
+ */
+static int connect_for_hello(struct ivb_tp_listener *l, const struct sockaddr *addr, socklen_t len, const char *what,
+			     uint64_t deadline_ns, struct ivb_tp_conn *c, char *why, size_t n)
 {
 	for (;;) {
-		int ret;
+		int ret, err = 0;
+		socklen_t elen = sizeof(err);
 
 		if (l->fd < 0) {
-			struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)l->port) };
-
-			a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-			l->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+			l->fd = socket(addr->sa_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 			if (l->fd < 0)
-				return ivb_tp_fail(why, n, errno, "cannot create a TCP socket");
-			if (connect(l->fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
-				snprintf(why, n, "cannot connect to QEMU's forwarded port 127.0.0.1:%u: %s", l->port, strerror(errno));
-				return -errno;
-			}
-			ivb_tp_no_delay(l->fd);
+				return ivb_tp_fail(why, n, errno, "cannot create a socket");
+			l->connecting = connect(l->fd, addr, len) < 0;
+			if (l->connecting && errno != EINPROGRESS)
+				err = errno;
 		}
-		ret = ivb_tp_hello_accept(l, deadline_ns, c, why, n);
-		if (ret != -EPIPE)
-			return ret;
-		/* QEMU closed it: the guest does not listen yet. */
+		if (err == 0 && l->connecting) {
+			ret = ivb_tp_poll(l->fd, POLLOUT, deadline_ns);
+			if (ret <= 0)
+				return ret == 0 ? -ETIMEDOUT : ret;
+			if (getsockopt(l->fd, SOL_SOCKET, SO_ERROR, &err, &elen) < 0)
+				err = errno;
+			l->connecting = false;
+		}
+		if (err == 0) {
+			if (addr->sa_family == AF_INET)
+				ivb_tp_no_delay(l->fd);
+			ret = ivb_tp_hello_accept(l, deadline_ns, c, why, n);
+			if (ret != -EPIPE)
+				return ret;
+			snprintf(why, n, "%s closed the connection before the guest said hello", what);
+		} else {
+			close(l->fd);
+			l->fd = -1;
+			snprintf(why, n, "cannot connect to %s: %s", what, strerror(err));
+			if (!connect_again(l->transport, err))
+				return -err;
+		}
 		if (pause_until_retry(deadline_ns) < 0)
 			return -ETIMEDOUT;
 	}
 }
 
-int ivb_tp_net_connect(const struct ivb_tp_spec *spec, uint64_t deadline_ns, struct ivb_tp_conn *c, char *why,
-		       size_t n)
+/*
+ * Guest: listen on addr (what names it in why) until the host connects by the deadline, then say HELLO on the
+ * connection. Returns: 0, or a negative errno (why).
+ */
+static int listen_for_host(const struct sockaddr *addr, socklen_t len, const char *what, uint64_t deadline_ns,
+			   struct ivb_tp_conn *c, char *why, size_t n)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)spec->port) };
 	int one = 1, lfd, fd, ret;
 
-	a.sin_addr.s_addr = htonl(INADDR_ANY); /* the guest's own interfaces: QEMU's user network forwards to it */
-	lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (lfd < 0)
-		return ivb_tp_fail(why, n, errno, "cannot create a TCP socket");
-	(void)setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(lfd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(lfd, 1) < 0) {
+	lfd = socket(addr->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (lfd < 0) {
 		ret = -errno;
-		snprintf(why, n, "cannot listen on TCP port %u in the guest: %s", spec->port, strerror(-ret));
+		snprintf(why, n, "cannot create a socket for %s: %s", what, strerror(-ret));
+		return ret;
+	}
+	if (addr->sa_family == AF_INET)
+		(void)setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(lfd, addr, len) < 0 || listen(lfd, 1) < 0) {
+		ret = -errno;
+		snprintf(why, n, "cannot listen on %s: %s", what, strerror(-ret));
 		close(lfd);
 		return ret;
 	}
@@ -210,16 +244,77 @@ int ivb_tp_net_connect(const struct ivb_tp_spec *spec, uint64_t deadline_ns, str
 	fd = ret > 0 ? accept4(lfd, NULL, NULL, SOCK_CLOEXEC) : -1;
 	if (fd < 0) {
 		ret = ret > 0 ? -errno : ret == 0 ? -ETIMEDOUT : ret;
-		snprintf(why, n, "the host did not connect to TCP port %u in time: %s", spec->port, strerror(-ret));
+		snprintf(why, n, "the host did not connect to %s in time: %s", what, strerror(-ret));
 		close(lfd);
 		return ret;
 	}
 	close(lfd); /* one host per test */
-	ivb_tp_no_delay(fd);
+	if (addr->sa_family == AF_INET)
+		ivb_tp_no_delay(fd);
 	ivb_tp_conn_init(c, fd, fd);
 	if (ivb_tp_say_hello(c, deadline_ns, why, n) < 0) {
 		ivb_tp_close(c);
 		return -EPIPE;
 	}
 	return 0;
+}
+
+int ivb_tp_net_accept(struct ivb_tp_listener *l, uint64_t deadline_ns, struct ivb_tp_conn *c, char *why, size_t n)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)l->port) };
+	char what[64];
+
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	snprintf(what, sizeof(what), "QEMU's forwarded port 127.0.0.1:%u", l->port);
+	return connect_for_hello(l, (struct sockaddr *)&a, sizeof(a), what, deadline_ns, c, why, n);
+}
+
+int ivb_tp_net_connect(const struct ivb_tp_spec *spec, uint64_t deadline_ns, struct ivb_tp_conn *c, char *why,
+		       size_t n)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)spec->port) };
+	char what[64];
+
+	a.sin_addr.s_addr = htonl(INADDR_ANY); /* the guest's own interfaces: QEMU's user network forwards to it */
+	snprintf(what, sizeof(what), "TCP port %u in the guest", spec->port);
+	return listen_for_host((struct sockaddr *)&a, sizeof(a), what, deadline_ns, c, why, n);
+}
+
+void ivb_tp_vsock_addr(struct sockaddr_vm *a, uint32_t cid, uint32_t port)
+{
+	memset(a, 0, sizeof(*a));
+	a->svm_family = AF_VSOCK;
+	a->svm_cid = cid;
+	a->svm_port = port;
+}
+
+int ivb_tp_vsock_probe(void)
+{
+	int fd = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -errno;
+	close(fd);
+	return 0;
+}
+
+int ivb_tp_vsock_accept(struct ivb_tp_listener *l, uint64_t deadline_ns, struct ivb_tp_conn *c, char *why, size_t n)
+{
+	struct sockaddr_vm a;
+	char what[64];
+
+	ivb_tp_vsock_addr(&a, l->cid, l->port);
+	snprintf(what, sizeof(what), "the guest's vsock CID %u port %u", l->cid, l->port);
+	return connect_for_hello(l, (struct sockaddr *)&a, sizeof(a), what, deadline_ns, c, why, n);
+}
+
+int ivb_tp_vsock_connect(const struct ivb_tp_spec *spec, uint64_t deadline_ns, struct ivb_tp_conn *c, char *why,
+			 size_t n)
+{
+	struct sockaddr_vm a;
+	char what[64];
+
+	ivb_tp_vsock_addr(&a, VMADDR_CID_ANY, spec->port); /* whichever CID QEMU gave this guest */
+	snprintf(what, sizeof(what), "vsock port %u", spec->port);
+	return listen_for_host((struct sockaddr *)&a, sizeof(a), what, deadline_ns, c, why, n);
 }

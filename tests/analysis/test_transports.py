@@ -3,6 +3,7 @@ transport_results.csv (ivshmem's frames from the stream test), ivshmem's ratio o
 sentence, the transports that did not run with their reason, hostile records, TCG."""
 
 import numpy as np
+import pytest
 
 import builders as b
 from builders import report_section
@@ -29,12 +30,20 @@ def record(transport, test, size, n, windows, host_cpu_s, guest_cpu_s, window=3)
             "guest_cpu_s": guest_cpu_s, "guest_taken": n, "guest_verified": n}
 
 
-def comparison_folder(folder, accel="kvm", entries=None, unix_windows=(10, 10, 10)):
-    """ivshmem's 4096-byte stream (3 windows of 40 frames) beside unix frames (10/s) and 64-byte messages on both."""
+def comparison_folder(folder, accel="kvm", entries=None, unix_windows=(10, 10, 10), guest_to_host=False):
+    """ivshmem's 4096-byte stream (3 windows of 40 frames) beside unix frames (10/s) and 64-byte messages on both;
+    with `guest_to_host`, a faster stream the other way too (the run streamed both ways)."""
     stream = b.stream_rows(frame=f"{SIZE}B", seconds=3.0, period_ns=25_000_000,
                            times={"write": 1000, "wait": 0, "latency": 20_000, "copy": 1000, "verify": 500})
     srec = b.stream_record(stream, seconds=3, host_cpu={"user_s": 0.06, "sys_s": 0.0, "wall_s": 3.0},
                            guest_cpu_s=0.06)
+    streams, records = list(stream), [srec]
+    if guest_to_host:
+        g2h = b.stream_rows(frame=f"{SIZE}B", seconds=3.0, period_ns=5_000_000, direction="guest-to-host",
+                            times={"write": 1000, "wait": 0, "latency": 20_000, "copy": 1000, "verify": 500})
+        streams += g2h
+        records.append(b.stream_record(g2h, seconds=3, host_cpu={"user_s": 0.01, "sys_s": 0.0, "wall_s": 3.0},
+                                       guest_cpu_s=0.01))
     unix_lat = [100_000 + 1000 * i for i in range(30)]
     tests = [record("unix", "frames", SIZE, 30, list(unix_windows), host_cpu_s=0.03, guest_cpu_s=0.03),
              record("unix", "pingpong", 64, 30, [10, 10, 10], 0.03, 0.03, window=1),
@@ -42,19 +51,22 @@ def comparison_folder(folder, accel="kvm", entries=None, unix_windows=(10, 10, 1
     rows = (rows_of("unix", "frames", SIZE, unix_lat) + rows_of("unix", "pingpong", 64, [40_000] * 30, 1)
             + rows_of("ivshmem", "pingpong", 64, [2_000] * 30, 1))
     run = b.manifest(accel=accel)
-    run["streams"] = [srec]
+    run["streams"] = records
     run["transports"] = {"list": "ivshmem,unix,vsock", "message_sizes": "64",
                          "entries": entries or [{"name": "ivshmem", "status": "ran"},
                                                 {"name": "unix", "status": "ran", "address": "/tmp/x.sock"}],
                          "tests": tests}
     b.write_results(folder, latency=b.latency_rows(8), run=run)
-    b.write_stream(folder, stream)
+    b.write_stream(folder, streams)
     b.write_csv(folder / "transport_results.csv", COLUMNS, rows)
     return stream, srec, unix_lat
 
 
-def test_section_figures_and_ratio_sentences(tmp_path):
-    stream, srec, unix_lat = comparison_folder(tmp_path)
+@pytest.mark.parametrize("guest_to_host", [False, True], ids=["one-direction", "both-directions"])
+def test_section_figures_and_ratio_sentences(tmp_path, guest_to_host):
+    """The other transports carry frames host to guest: ivshmem's row and ratio are its host-to-guest stream's
+    alone, whatever else the run streamed."""
+    stream, srec, unix_lat = comparison_folder(tmp_path, guest_to_host=guest_to_host)
     proc = b.run_analysis(tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     text = report_section((tmp_path / "performance_report.txt").read_text(), "TRANSPORTS")
@@ -70,6 +82,9 @@ def test_section_figures_and_ratio_sentences(tmp_path):
     assert f"{np.percentile(unix_lat, 99) / 1e3:.1f}" in unix_row.split(), unix_row
     assert (tmp_path / "transports.png").stat().st_size > 0
     assert "TCG" not in text
+    ivshmem_rows = [line for line in text.splitlines() if line.split()[:3] == ["frames", str(SIZE), "ivshmem"]]
+    assert len(ivshmem_rows) == 1, text
+    assert text.count("frames: ivshmem ") == 1, text
 
 
 def set_of_comparisons(folder, accel="kvm"):

@@ -65,8 +65,8 @@ test_each_transport_verified() {
 	pass "$name"
 }
 
-# vsock cannot run here (no /dev/vhost-vsock, no VM guest): skipped with its reason in run.json, on stderr and in
-# the report, never silently; the other transports run as planned.
+# vsock without a guest CID (no VM with vhost-vsock-pci; here no /dev/vhost-vsock either): skipped with its reason
+# in run.json, on stderr and in the report, never silently; the other transports run as planned.
 test_vsock_skipped() {
 	local name=vsock_skipped out="$WORK/$1"
 	run_host "$out" --stream-seconds 1 --stream-frames 4096 --message-sizes 64 --transport ivshmem,vsock,unix
@@ -79,6 +79,35 @@ test_vsock_skipped() {
 	"$PYTHON" "$(dirname "$0")/../../analyze_results.py" "$out" >/dev/null 2>&1 || true
 	grep -q "^  vsock: skipped: " "$out/performance_report.txt" || { fail "$name" "not in the report"; return; }
 	pass "$name"
+}
+
+# vsock to a CID nobody has: the guest listens on AF_VSOCK (where this kernel lets it: it says so otherwise), the
+# host's connect is never answered and it stops at its time limit in one line, exit 1, the stream's rows kept,
+# run.json names the address and why. Without AF_VSOCK the transport is skipped instead (test_vsock_skipped's
+# path): this test then says so and checks that.
+test_vsock_unanswered() {
+	local name=vsock_unanswered out="$WORK/$1" t0
+	t0=$SECONDS
+	run_host "$out" --stream-seconds 1 --stream-frames 4096 --message-sizes 64 --transport ivshmem,vsock:4294967294:7000
+	if grep -q "^host_writer: vsock skipped: .*AF_VSOCK" "$out/host.err"; then
+		[ "$host_rc" -eq 0 ] || { fail "$name" "skipped, but exit $host_rc"; return; }
+		pass "$name (no AF_VSOCK here: skipped)"
+		return
+	fi
+	[ "$host_rc" -eq 1 ] && [ "$guest_rc" -ne 0 ] || { fail "$name" "exit host $host_rc guest $guest_rc: $(tail -1 "$out/host.err")"; return; }
+	# Its time limit (10 s) and the stream's seconds, with room for a loaded machine; never a hang.
+	[ $((SECONDS - t0)) -lt 60 ] || { fail "$name" "took $((SECONDS - t0)) s"; return; }
+	[ "$(grep -c "^host_writer: vsock frames of 4096B: " "$out/host.err")" -eq 1 ] &&
+		grep -Eq "^host_writer: vsock frames of 4096B: (no connection with the guest in time|the guest could not run the test)" "$out/host.err" ||
+		{ fail "$name" "host said: $(tail -1 "$out/host.err")"; return; }
+	grep -Eq "transport vsock: (the host did not connect to vsock port 7000 in time|cannot listen on vsock port 7000)" "$out/guest.err" ||
+		{ fail "$name" "guest said: $(tail -2 "$out/guest.err")"; return; }
+	[ "$(grep -c "^4096B," "$out/stream_results.csv")" -gt 0 ] || { fail "$name" "the stream's rows were lost"; return; }
+	"$PYTHON" -c 'import json,sys; m=json.load(open(sys.argv[1])); e=m["transports"]["entries"]
+assert m["status"] == "aborted" and e[0]["status"] == "ran" and e[1]["status"] == "failed", e
+assert e[1]["address"] == "4294967294:7000" and e[1]["reason"].startswith("vsock frames of 4096B: "), e' "$out/run.json" ||
+		{ fail "$name" "run.json"; return; }
+	pass "$name ($(grep -o "transport vsock: .*" "$out/guest.err" | head -1))"
 }
 
 # A frame whose payload no longer matches its checksum: the guest says so, the row says so, the run exits 1.
@@ -166,7 +195,9 @@ test_bad_options() {
 		"--transport , --stream-seconds 1" "--transport unix --stream-seconds 1 --message-sizes 32" \
 		"--transport unix --stream-seconds 1 --message-sizes 64,bogus" "--transport virtio-net:0 --stream-seconds 1" \
 		"--transport virtio-serial:relative.sock --stream-seconds 1" "--transport pipe:/tmp/x --stream-seconds 1" \
-		"--transport unix --stream-seconds 1 --transport-seconds 0"; do
+		"--transport unix --stream-seconds 1 --transport-seconds 0" "--transport vsock:0 --stream-seconds 1" \
+		"--transport vsock:3:0 --stream-seconds 1" "--transport vsock:4294967295 --stream-seconds 1" \
+		"--transport vsock:3:x --stream-seconds 1"; do
 		rc=0
 		# shellcheck disable=SC2086  # each case is a list of words
 		# Bounded: an option no longer refused must fail the test, not wait for a guest.
@@ -178,7 +209,7 @@ test_bad_options() {
 	pass "$name"
 }
 
-for t in test_bad_options test_each_transport_verified test_vsock_skipped test_tcp_port test_guest_cannot_connect \
+for t in test_bad_options test_each_transport_verified test_vsock_skipped test_vsock_unanswered test_tcp_port test_guest_cannot_connect \
 	test_corrupt_frame_caught test_guest_killed; do
 	rm -f "$SHM"
 	"$t" "$t"

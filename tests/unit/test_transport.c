@@ -95,7 +95,7 @@ static void test_hostile_specs_rejected(void)
 	CHECK(ivb_tp_check_spec(&s, why, sizeof(why)) == -EPROTO);
 	s.transport = IVB_TP_MAX + 1;
 	CHECK(ivb_tp_check_spec(&s, why, sizeof(why)) == -EPROTO);
-	s.transport = IVB_TP_VSOCK; /* named, never sent to a guest */
+	s.transport = IVB_TP_VSOCK; /* without a port to listen on */
 	CHECK(ivb_tp_check_spec(&s, why, sizeof(why)) == -EPROTO);
 	s = valid_spec();
 	s.test = 0;
@@ -281,7 +281,7 @@ static void check_transport(enum ivb_transport t)
 	pthread_t th;
 	int ret;
 
-	CHECK(ivb_tp_listen(&l, t, tmpdir, 0, &g.spec, why, sizeof(why)) == 0);
+	CHECK(ivb_tp_listen(&l, t, tmpdir, 0, 0, &g.spec, why, sizeof(why)) == 0);
 	if (t == IVB_TP_TCP) {
 		CHECK(g.spec.port > 0 && g.spec.port <= 65535);
 	} else {
@@ -367,7 +367,7 @@ static void check_net_accept(unsigned refuse, bool hello)
 	q.fd = socket(AF_INET, SOCK_STREAM, 0);
 	CHECK(q.fd >= 0 && bind(q.fd, (struct sockaddr *)&a, sizeof(a)) == 0 && listen(q.fd, 4) == 0);
 	CHECK(getsockname(q.fd, (struct sockaddr *)&a, &len) == 0);
-	CHECK(ivb_tp_listen(&l, IVB_TP_VIRTIO_NET, tmpdir, ntohs(a.sin_port), &spec, why, sizeof(why)) == 0);
+	CHECK(ivb_tp_listen(&l, IVB_TP_VIRTIO_NET, tmpdir, ntohs(a.sin_port), 0, &spec, why, sizeof(why)) == 0);
 	CHECK(spec.port == ntohs(a.sin_port) && l.fd < 0);
 	CHECK(pthread_create(&th, NULL, fake_qemu_run, &q) == 0);
 	t0 = ivb_now_ns();
@@ -405,13 +405,13 @@ static void test_serial_endpoint(void)
 	int ret;
 
 	snprintf(a.sun_path, sizeof(a.sun_path), "%s/chardev.sock", tmpdir);
-	CHECK(ivb_tp_listen(&l, IVB_TP_VIRTIO_SERIAL, a.sun_path, 0, &spec, why, sizeof(why)) == -ENOENT);
+	CHECK(ivb_tp_listen(&l, IVB_TP_VIRTIO_SERIAL, a.sun_path, 0, 0, &spec, why, sizeof(why)) == -ENOENT);
 	CHECK(strstr(why, "chardev socket") != NULL);
 	ivb_tp_unlisten(&l);
 	q.fd = socket(AF_UNIX, SOCK_STREAM, 0);
 	CHECK(q.fd >= 0 && bind(q.fd, (struct sockaddr *)&a, sizeof(a)) == 0 && listen(q.fd, 1) == 0);
 	CHECK(pthread_create(&th, NULL, fake_qemu_run, &q) == 0);
-	CHECK(ivb_tp_listen(&l, IVB_TP_VIRTIO_SERIAL, a.sun_path, 0, &spec, why, sizeof(why)) == 0);
+	CHECK(ivb_tp_listen(&l, IVB_TP_VIRTIO_SERIAL, a.sun_path, 0, 0, &spec, why, sizeof(why)) == 0);
 	CHECK(strcmp(spec.path, IVB_TP_SERIAL_PORT) == 0);
 	do
 		ret = ivb_tp_accept(&l, ivb_now_ns() + LONG_NS, &c, why, sizeof(why));

@@ -117,46 +117,61 @@ $(BUILD)/guest_reader-static: $(GUEST_OBJS) $(SHARED_OBJS)
 include $(sort $(wildcard mk/*.mk))
 -include $(wildcard $(BUILD)/*.d $(BUILD)/*/*.d)
 
-# make check in three phases; each group ends with one line "check-xxx: N s" (scripts/time-group.sh) and a table
-# of every group's wall time closes the run ($(BUILD)/check-times.txt).
-# 1. check-build: what the groups need (programs, test programs, the sanitizer and fuzzer builds, the initramfs
-#    archives, the guest driver), built on both cores. Nothing is timed; each group then finds it up to date.
-# 2. The groups whose tests wait on a clock a loaded machine can miss (a consumer dropped after 300 ms, a stall
-#    that must be noticed within 2 s, a peer that must be seen gone within 20 s): one after another, nothing of
-#    ours beside them. A group that no lane below names runs here.
-# 3. Two lanes side by side (make -j2): the VM groups, each emulating one CPU at a time with generous time limits,
-#    and the groups that time nothing a loaded machine can fail (CPU work, and waits for an event with limits
-#    of tens of seconds or more). Each group's output is held in $(BUILD)/check-logs/ and shown whole when it ends.
-CHECK_VM_LANE := check-vm check-doorbell-vm check-devvm
+# make check; each group ends with one line "check-xxx: N s" (scripts/time-group.sh) and a table of every group's
+# wall time closes the run ($(BUILD)/check-times.txt).
+# 1. The programs the dev VM test needs (CHECK_FIRST_BUILDS), built on both cores.
+# 2. Lanes side by side (make -j2), two at a time: builds time nothing, and the groups in them time nothing a
+#    loaded machine can fail (the VM groups emulate one CPU each with generous time limits; the others are CPU
+#    work and waits for an event with limits of tens of seconds or more). Each group's output is held in
+#    $(BUILD)/check-logs/ and shown whole when it ends.
+#    - check-lane-devvm: the dev VM test, the longest group, from the start;
+#    - check-lane-cpu: check-build, the rest of what the groups need (test programs, the sanitizer and fuzzer
+#      builds, the initramfs archives, the guest driver: CHECK_BUILDS, which the fragments in mk/ append to), then
+#      the groups of CHECK_BESIDE_VM;
+#    - check-lane-vm: once the dev VM test and check-build have ended, the other VM groups (CHECK_VM_LANE).
+# 3. The groups whose tests wait on a short clock with a live peer (a consumer dropped after 300 ms, a bell's bytes
+#    awaited for 200 ms, a stall noticed within 2 s): one after another, nothing of ours beside them. A group
+#    that no lane names runs here.
+CHECK_FIRST_BUILDS = $(BUILD)/host_writer $(BUILD)/guest_reader $(BUILD)/ivshmem_server
+CHECK_VM_LANE := check-doorbell-vm check-vm
 CHECK_BESIDE_VM := check-analysis check-loopback-scripts check-asan-scripts check-fuzz check-shell check-doorbell check-interop
-CHECK_ALONE = $(filter-out $(CHECK_VM_LANE) $(CHECK_BESIDE_VM),$(CHECK_TARGETS))
+CHECK_ALONE = $(filter-out check-devvm $(CHECK_VM_LANE) $(CHECK_BESIDE_VM),$(CHECK_TARGETS))
 CHECK_TIMES = $(BUILD)/check-times.txt
 CHECK_LOGS = $(BUILD)/check-logs
 TIME_GROUP = scripts/time-group.sh --record $(CHECK_TIMES)
 # A make of its own, out of the parent's jobserver (its variable overrides stay), so that make does not warn
 # that it resets the jobserver for a -j of its own.
 SUBMAKE = env MAKEFLAGS="$(filter-out -j% --jobserver%,$(MAKEFLAGS))" $(MAKE) --no-print-directory
+# $(call lane,GROUPS): those of CHECK_TARGETS one after another, each timed with its output held.
+lane = set -e; for g in $(filter $(1),$(CHECK_TARGETS)); do \
+	$(TIME_GROUP) --log $(CHECK_LOGS)/$$g.log $$g $(SUBMAKE) -j1 $$g; done
 
-.PHONY: check-build check-lane-vm check-lane-cpu
+.PHONY: check-build check-lanes check-lane-devvm check-lane-cpu check-lane-vm
 check:
 	@mkdir -p $(CHECK_LOGS) && rm -f $(CHECK_TIMES) $(CHECK_LOGS)/*.log
 	@t0=$$(date +%s); rc=0; \
-	$(TIME_GROUP) check-build $(SUBMAKE) -j2 check-build || rc=$$?; \
+	$(SUBMAKE) -j2 $(CHECK_FIRST_BUILDS) || rc=$$?; \
+	[ $$rc -ne 0 ] || $(SUBMAKE) -j2 ANALYSIS_WORKERS=1 check-lanes || rc=$$?; \
 	for g in $(CHECK_ALONE); do [ $$rc -ne 0 ] || $(TIME_GROUP) $$g $(SUBMAKE) $$g || rc=$$?; done; \
-	[ $$rc -ne 0 ] || $(SUBMAKE) -j2 ANALYSIS_WORKERS=1 check-lane-vm check-lane-cpu || rc=$$?; \
 	scripts/time-group.sh --summary $(CHECK_TIMES) $$(( $$(date +%s) - t0 )); \
 	[ $$rc -eq 0 ] || exit $$rc; \
 	echo "make check: all test groups passed ($(CHECK_TARGETS))"
 
-# The kernel is fetched first, once, for the two builds that read it.
-check-build: | deps-vm
-	@vm/kernel.sh >/dev/null
-	@$(MAKE) --no-print-directory $(CHECK_BUILDS)
+check-lanes: check-lane-devvm check-lane-cpu check-lane-vm
 
-# Each lane runs its groups one after another.
-check-lane-vm check-lane-cpu:
-	@set -e; for g in $(filter $(if $(filter check-lane-vm,$@),$(CHECK_VM_LANE),$(CHECK_BESIDE_VM)),$(CHECK_TARGETS)); do \
-		$(TIME_GROUP) --log $(CHECK_LOGS)/$$g.log $$g $(SUBMAKE) -j1 $$g; done
+check-lane-devvm:
+	@$(call lane,check-devvm)
+
+check-lane-cpu: check-build
+	@$(call lane,$(CHECK_BESIDE_VM))
+
+check-lane-vm: check-build check-lane-devvm
+	@$(call lane,$(CHECK_VM_LANE))
+
+# The kernel is fetched first, once, for the two builds that read it. In a lane, beside the dev VM: one job.
+check-build: | deps-vm
+	@$(TIME_GROUP) --log $(CHECK_LOGS)/check-build.log check-build sh -c \
+		'vm/kernel.sh >/dev/null && $(SUBMAKE) -j1 $(CHECK_BUILDS)'
 
 clean:
 	rm -rf $(BUILD)

@@ -120,35 +120,36 @@ include $(sort $(wildcard mk/*.mk))
 # make check; each group ends with one line "check-xxx: N s" (scripts/time-group.sh) and a table of every group's
 # wall time closes the run ($(BUILD)/check-times.txt).
 # 1. The programs the dev VM test needs (CHECK_FIRST_BUILDS), built on both cores.
-# 2. Lanes side by side (make -j2), two at a time: builds time nothing, and the groups in them time nothing a
-#    loaded machine can fail (the VM groups emulate one CPU each with generous time limits; the others are CPU
-#    work and waits for an event with limits of tens of seconds or more). Each group's output is held in
-#    $(BUILD)/check-logs/ and shown whole when it ends.
-#    - check-lane-devvm: the dev VM test, the longest group, from the start;
-#    - check-lane-cpu: check-build, the rest of what the groups need (test programs, the sanitizer and fuzzer
-#      builds, the initramfs archives, the guest driver: CHECK_BUILDS, which the fragments in mk/ append to), then
-#      the groups of CHECK_BESIDE_VM;
-#    - check-lane-vm: once the dev VM test and check-build have ended, the other VM groups (CHECK_VM_LANE).
+# 2. Two lanes side by side (make -j2). Builds time nothing, and the groups in them (CHECK_LANES) time nothing a
+#    loaded machine can fail: the VM groups emulate one CPU each with generous time limits, the others are CPU
+#    work and waits for an event with limits of tens of seconds or more; any two of them can run at once. One
+#    lane starts with the dev VM test, the longest group; the other with check-build, the rest of what the
+#    groups need (test programs, the sanitizer and fuzzer builds, the initramfs archives, the guest driver:
+#    CHECK_BUILDS, which the fragments in mk/ append to). Then each lane takes the next group of CHECK_LANES
+#    that the other has not taken (longest first), the dev VM's lane once check-build has ended. Each group's
+#    output is held in $(BUILD)/check-logs/ and shown whole when it ends.
 # 3. The groups whose tests wait on a short clock with a live peer (a consumer dropped after 300 ms, a bell's bytes
 #    awaited for 200 ms, a stall noticed within 2 s): one after another, nothing of ours beside them. A group
 #    that no lane names runs here.
 CHECK_FIRST_BUILDS = $(BUILD)/host_writer $(BUILD)/guest_reader $(BUILD)/ivshmem_server
-CHECK_VM_LANE := check-doorbell-vm check-vm
-CHECK_BESIDE_VM := check-analysis check-loopback-scripts check-asan-scripts check-fuzz check-shell check-doorbell check-interop
-CHECK_ALONE = $(filter-out check-devvm $(CHECK_VM_LANE) $(CHECK_BESIDE_VM),$(CHECK_TARGETS))
+CHECK_LANES := check-vm check-analysis check-asan-scripts check-loopback-scripts check-shell check-fuzz check-interop \
+	check-doorbell check-doorbell-vm
+CHECK_ALONE = $(filter-out check-devvm $(CHECK_LANES),$(CHECK_TARGETS))
 CHECK_TIMES = $(BUILD)/check-times.txt
 CHECK_LOGS = $(BUILD)/check-logs
 TIME_GROUP = scripts/time-group.sh --record $(CHECK_TIMES)
 # A make of its own, out of the parent's jobserver (its variable overrides stay), so that make does not warn
 # that it resets the jobserver for a -j of its own.
 SUBMAKE = env MAKEFLAGS="$(filter-out -j% --jobserver%,$(MAKEFLAGS))" $(MAKE) --no-print-directory
-# $(call lane,GROUPS): those of CHECK_TARGETS one after another, each timed with its output held.
+# $(call lane,GROUPS): those of CHECK_TARGETS one after another, each timed with its output held; a group that the
+# other lane took first (its folder in $(CHECK_LOGS)/taken) is left to it.
 lane = set -e; for g in $(filter $(1),$(CHECK_TARGETS)); do \
+	mkdir $(CHECK_LOGS)/taken/$$g 2>/dev/null || continue; \
 	$(TIME_GROUP) --log $(CHECK_LOGS)/$$g.log $$g $(SUBMAKE) -j1 $$g; done
 
-.PHONY: check-build check-lanes check-lane-devvm check-lane-cpu check-lane-vm
+.PHONY: check-build check-lanes check-lane-devvm check-lane-build
 check:
-	@mkdir -p $(CHECK_LOGS) && rm -f $(CHECK_TIMES) $(CHECK_LOGS)/*.log
+	@rm -rf $(CHECK_TIMES) $(CHECK_LOGS) && mkdir -p $(CHECK_LOGS)/taken
 	@t0=$$(date +%s); rc=0; \
 	$(SUBMAKE) -j2 $(CHECK_FIRST_BUILDS) || rc=$$?; \
 	[ $$rc -ne 0 ] || $(SUBMAKE) -j2 ANALYSIS_WORKERS=1 check-lanes || rc=$$?; \
@@ -157,21 +158,26 @@ check:
 	[ $$rc -eq 0 ] || exit $$rc; \
 	echo "make check: all test groups passed ($(CHECK_TARGETS))"
 
-check-lanes: check-lane-devvm check-lane-cpu check-lane-vm
+check-lanes: check-lane-devvm check-lane-build
 
+# The dev VM's lane waits for check-build (the other lane's) before it takes any other group, at most
+# CHECK_BUILD_WAIT seconds.
+CHECK_BUILD_WAIT := 7200
 check-lane-devvm:
 	@$(call lane,check-devvm)
+	@for _ in $$(seq $(CHECK_BUILD_WAIT)); do \
+		[ ! -e $(CHECK_LOGS)/check-build.failed ] || exit 1; [ -e $(CHECK_LOGS)/check-build.done ] && exit 0; sleep 1; \
+	done; echo "make check: check-build did not end within $(CHECK_BUILD_WAIT) s" >&2; exit 1
+	@$(call lane,$(CHECK_LANES))
 
-check-lane-cpu: check-build
-	@$(call lane,$(CHECK_BESIDE_VM))
-
-check-lane-vm: check-build check-lane-devvm
-	@$(call lane,$(CHECK_VM_LANE))
+check-lane-build: check-build
+	@$(call lane,$(CHECK_LANES))
 
 # The kernel is fetched first, once, for the two builds that read it. In a lane, beside the dev VM: one job.
 check-build: | deps-vm
 	@$(TIME_GROUP) --log $(CHECK_LOGS)/check-build.log check-build sh -c \
-		'vm/kernel.sh >/dev/null && $(SUBMAKE) -j1 $(CHECK_BUILDS)'
+		'vm/kernel.sh >/dev/null && $(SUBMAKE) -j1 $(CHECK_BUILDS)' && touch $(CHECK_LOGS)/check-build.done \
+		|| { touch $(CHECK_LOGS)/check-build.failed; exit 1; }
 
 clean:
 	rm -rf $(BUILD)

@@ -110,8 +110,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		/* Until the server's end of file (or a protocol error) ends the link. */
 		while (poll(&pfd, 1, 2000) == 1 && ivb_peer_update(&link) == 0)
 			;
-		if (link.npeers > IVB_PEER_MAX || link.own_fd < 0)
+		if (link.npeers > IVB_PEER_MAX || link.own_fd < 0 || link.own_nmore > IVB_PEER_VECTORS - 1)
 			abort();
+		for (size_t i = 0; i < link.npeers; i++)
+			if (link.peers[i].nmore > IVB_PEER_VECTORS - 1)
+				abort();
 		ivb_peer_close(&link);
 	}
 	pthread_join(tid, NULL);

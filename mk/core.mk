@@ -1,15 +1,15 @@
 # Core tests: C unit tests, loopback integration, and both again under ASan/UBSan.
 
-UNIT_TESTS := opts output protocol memory counters bell columns ring ring_consumers ring_interleave stream noise peer hostile hostile_producer transport transport_vsock
+UNIT_TESTS := opts output protocol memory counters bell bell_vectors consumer_rows stream_spec columns ring ring_consumers ring_interleave stream noise peer hostile hostile_producer transport transport_vsock
 UNIT_BINS = $(UNIT_TESTS:%=$(BUILD)/tests/test_%)
 # Test programs link every module but the mains (Makefile's MODULE_OBJS).
 TEST_LINK_OBJS = $(MODULE_OBJS)
 # Every test program run is bounded: a hang fails the test instead of the CI job.
 TEST_LIMIT := timeout 300
 
-CHECK_TARGETS += check-unit check-loopback-consumers check-loopback-scripts check-asan-unit check-asan-scripts
+CHECK_TARGETS += check-unit check-loopback-consumers check-loopback-scripts check-asan-timed check-asan-scripts
 CHECK_BUILDS += $(UNIT_BINS) $(BUILD)/host_writer $(BUILD)/guest_reader $(BUILD)/ivshmem_server asan
-.PHONY: unit-tests check-unit check-loopback check-loopback-consumers check-loopback-scripts check-asan check-asan-unit check-asan-scripts asan bench-loopback bench-doorbell bench-stream
+.PHONY: unit-tests check-unit check-loopback check-loopback-consumers check-loopback-scripts check-asan check-asan-timed check-asan-scripts asan bench-loopback bench-doorbell bench-stream
 
 unit-tests: $(UNIT_BINS)
 
@@ -30,6 +30,12 @@ $(BUILD)/tests/test_ring_interleave: tests/unit/test_ring_interleave.c $(RING_ST
 	@mkdir -p $(@D)
 	$(CC) $(IVB_CPPFLAGS) -DIVB_RING_STEPS $(DEPFLAGS) $(IVB_CFLAGS) $(LDFLAGS) -o $@ $< $(RING_STEPS_OBJS) -pthread
 
+# consumers.sh's lying consumer: a library preloaded into host_writer that changes one record in a consumer's pipe
+# (never built with a sanitizer: their runtimes must come first, and only the program links them).
+$(BUILD)/tests/lying_consumer.so: tests/integration/lying_consumer.c src/host/consumer_rows.h | $(GEN_HEADERS)
+	@mkdir -p $(@D)
+	$(CC) $(IVB_CPPFLAGS) $(ALL_INCLUDES) $(filter-out -fsanitize=%,$(IVB_CFLAGS)) -fPIC -shared -o $@ $< -ldl
+
 check-unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do $(TEST_LIMIT) $$t; done
 
@@ -38,7 +44,7 @@ check-unit: $(UNIT_BINS)
 # stopped ends the test the same way; the other waits on a live peer are 10 s or more).
 check-loopback: check-loopback-scripts check-loopback-consumers
 
-check-loopback-consumers: $(BUILD)/host_writer $(BUILD)/guest_reader $(BUILD)/ivshmem_server
+check-loopback-consumers: $(BUILD)/host_writer $(BUILD)/guest_reader $(BUILD)/ivshmem_server $(BUILD)/tests/lying_consumer.so
 	@$(NEED) $(TEST_PACKAGES)
 	$(TEST_LIMIT) tests/integration/consumers.sh $(BUILD)
 
@@ -53,16 +59,20 @@ check-loopback-scripts: $(BUILD)/host_writer $(BUILD)/guest_reader $(BUILD)/ivsh
 ASAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
 # Everything built in $(BUILD)/asan, by one make: two at once would write the same objects. mk/doorbell.mk adds
 # the server's unit test.
-ASAN_BUILDS := $(BUILD)/asan/host_writer $(BUILD)/asan/guest_reader $(BUILD)/asan/ivshmem_server unit-tests
+ASAN_BUILDS := $(BUILD)/asan/host_writer $(BUILD)/asan/guest_reader $(BUILD)/asan/ivshmem_server \
+	$(BUILD)/asan/tests/lying_consumer.so unit-tests
 asan:
 	$(MAKE) --no-print-directory BUILD=$(BUILD)/asan CFLAGS="$(ASAN_FLAGS)" LDFLAGS="$(ASAN_FLAGS)" $(ASAN_BUILDS)
 
-# Two halves, which make check runs apart as check-loopback's: the unit tests with the groups that run alone (some
-# wait on a clock of 200 ms to 2 s with a live peer), the scripts beside the VM tests.
-check-asan: check-asan-unit check-asan-scripts
+# Two halves, which make check runs apart as check-loopback's: the unit tests and consumers.sh with the groups that
+# run alone (some wait on a clock of 200 ms to 2 s with a live peer), the other scripts beside the VM tests.
+check-asan: check-asan-timed check-asan-scripts
 
-check-asan-unit: asan
+check-asan-timed: asan
 	$(MAKE) --no-print-directory BUILD=$(BUILD)/asan CFLAGS="$(ASAN_FLAGS)" LDFLAGS="$(ASAN_FLAGS)" check-unit
+	@$(NEED) $(TEST_PACKAGES)
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+		$(TEST_LIMIT) tests/integration/consumers.sh $(BUILD)/asan
 
 check-asan-scripts: asan
 	@$(NEED) $(TEST_PACKAGES)

@@ -4,12 +4,13 @@
 #   fuzz_ivserver  the ivshmem server driven by its clients (src/server/)
 #   fuzz_ring      the stream ring's control page as each side reads the other's fields (src/shared/ring*.c)
 #   fuzz_transport the records a transport peer sends on its connection, and the transport message (src/shared/transport.c)
+#   fuzz_consumer_rows the row records a host consumer process sends through its pipe (src/host/consumer_rows.c)
 # Seeds are in fuzz/corpus/<target>/; what a run finds goes to $(BUILD)/fuzz/corpus/<target>/.
 #   make check-fuzz              each target for FUZZ_CHECK_SECONDS (part of make check)
 #   make fuzz FUZZ_SECONDS=600   each target longer, by hand, then the analysis loaders' fuzz test
 #                                (mk/analysis.mk fuzz-analysis, FUZZ_EXAMPLES random examples)
 
-FUZZ_TARGETS := region ivpeer ivserver ring transport
+FUZZ_TARGETS := region ivpeer ivserver ring transport consumer_rows
 FUZZ_PACKAGES := clang libclang-rt-14-dev
 FUZZ_CC := clang
 FUZZ_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all

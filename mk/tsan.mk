@@ -1,5 +1,6 @@
 # ThreadSanitizer: the unit tests that run both sides of the region protocol as threads, built with
-# clang -fsanitize=thread in their own folder.
+# clang -fsanitize=thread in their own folder, and the loopback test of several host consumer processes
+# (consumers.sh) with both programs built so.
 #   make check-tsan    build and run them; any data race fails the run
 
 TSAN_TESTS := protocol ring ring_consumers ring_interleave stream hostile hostile_producer
@@ -7,6 +8,7 @@ TSAN_PACKAGES := clang libclang-rt-14-dev
 TSAN_CC := clang
 TSAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=thread
 TSAN_LIMIT := timeout 300
+TSAN_PROGRAMS := host_writer guest_reader ivshmem_server tests/lying_consumer.so
 # Known races in code this check does not own, each with its reason.
 TSAN_SUPPRESSIONS := tests/unit/tsan.supp
 
@@ -17,8 +19,10 @@ CHECK_BUILDS += tsan-build
 tsan-build:
 	@$(NEED) $(TSAN_PACKAGES)
 	$(MAKE) --no-print-directory BUILD=$(BUILD)/tsan CC=$(TSAN_CC) CFLAGS="$(TSAN_FLAGS)" LDFLAGS="$(TSAN_FLAGS)" \
-		$(TSAN_TESTS:%=$(BUILD)/tsan/tests/test_%)
+		$(TSAN_TESTS:%=$(BUILD)/tsan/tests/test_%) $(TSAN_PROGRAMS:%=$(BUILD)/tsan/%)
 
 check-tsan: tsan-build
 	@set -e; for t in $(TSAN_TESTS); do \
 		TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:suppressions=$(abspath $(TSAN_SUPPRESSIONS)) $(TSAN_LIMIT) $(BUILD)/tsan/tests/test_$$t; done
+	TSAN_OPTIONS=halt_on_error=1:suppressions=$(abspath $(TSAN_SUPPRESSIONS)) $(TSAN_LIMIT) \
+		tests/integration/consumers.sh $(BUILD)/tsan

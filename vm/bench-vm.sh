@@ -77,9 +77,10 @@ ivb_bench_start() {
 	[ ! -f "$IVB_BENCH_BIOS" ] || bios=(-bios "$IVB_BENCH_BIOS")
 	# shellcheck disable=SC2054  # the commas belong to QEMU's option syntax
 	if [ -n "${IVB_VM_DOORBELL_SOCKET:-}" ]; then
-		# One vector: each side rings the other's vector 0 (src/shared/bell.c).
+		# As many vectors as our server gives (a device with fewer refuses the server's eventfds): the host rings
+		# the guest's vector 0, the guest rings vector i of the host for its consumer i (src/shared/bell.c).
 		device=(-chardev "socket,id=ivb-doorbell,path=$IVB_VM_DOORBELL_SOCKET"
-			-device ivshmem-doorbell,chardev=ivb-doorbell,vectors=1)
+			-device "ivshmem-doorbell,chardev=ivb-doorbell,vectors=$(ivb_default DOORBELL_VECTORS)")
 	else
 		device=(-object "memory-backend-file,id=ivb-shm,share=on,mem-path=$shm,size=$bytes"
 			-device ivshmem-plain,memdev=ivb-shm)

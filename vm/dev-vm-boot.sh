@@ -99,7 +99,7 @@ devvm_boot() {
 	# shellcheck disable=SC2054  # the commas belong to QEMU's option syntax
 	if [ "$mode" = doorbell ]; then
 		# One vector: each side rings the other's vector 0 (src/shared/bell.c).
-		shm_device=(-chardev "socket,id=ivshmem0,path=$DEVVM_SOCKET" -device "ivshmem-doorbell,chardev=ivshmem0,vectors=1")
+		shm_device=(-chardev "socket,id=ivshmem0,path=$DEVVM_SOCKET" -device "ivshmem-doorbell,chardev=ivshmem0,vectors=$(ivb_default DOORBELL_VECTORS)")
 	else
 		shm_device=(-object "memory-backend-file,id=ivshmem0,share=on,mem-path=$DEVVM_SHM,size=$DEVVM_SHM_SIZE"
 			-device "ivshmem-plain,memdev=ivshmem0")

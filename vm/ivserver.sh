@@ -23,7 +23,8 @@ ivb_ivserver_build() {
 	[ -x "$server" ] || ivb_die "no ivshmem server at $server (an executable file)"
 }
 
-# Start SERVER on the region SHM of SIZE (bytes, or with a K/M/G suffix) for two peers and one vector, and wait
+# Start SERVER on the region SHM of SIZE (bytes, or with a K/M/G suffix) for two peers with IVB_DOORBELL_VECTORS
+# vectors each (defaults.h: one per host consumer of a guest-to-host stream), and wait
 # until it listens. Its socket goes into a new 0700 folder PREFIX.XXXXXX under $XDG_RUNTIME_DIR, else $TMPDIR,
 # else /tmp (the first that is a writable folder).
 # Arguments: SERVER SHM SIZE PREFIX PIDFILE LOG [--detach]   (PIDFILE "": server.pid in the socket's folder)
@@ -48,7 +49,8 @@ ivb_ivserver_start() {
 	IVB_SERVER_SOCKET=$IVB_SERVER_DIR/ivshmem.sock
 	pidfile=${pidfile:-$IVB_SERVER_DIR/server.pid}
 	rm -f "$pidfile"
-	local argv=("$server" --socket "$IVB_SERVER_SOCKET" --shm "$shm" --size "$size" --vectors 1 --max-peers 2
+	local argv=("$server" --socket "$IVB_SERVER_SOCKET" --shm "$shm" --size "$size"
+		--vectors "$(ivb_default DOORBELL_VECTORS)" --max-peers 2
 		--pid-file "$pidfile")
 	[ -z "$detach" ] || argv=(setsid "${argv[@]}")
 	# The subshell execs the server: $! is the server's pid.

@@ -76,6 +76,7 @@ uint32_t ivb_reader_produce(struct ivb_reader_workspace *w, uint8_t *ring, const
 		(void)ivb_bell_ring(w->g->bell, w->g->host_peer);
 	h.bell = w->g->bell;
 	h.guest_peer = w->g->host_peer;
+	h.vector_per_consumer = spec->consumer_vectors != 0;
 	h.seconds = spec->seconds;
 	h.fps = spec->fps;
 	h.timeout_ns = w->g->timeout_ns;

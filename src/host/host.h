@@ -119,6 +119,8 @@ struct ivb_run {
 	uint64_t progress_last_ns;
 	bool progress_tty;
 	bool out_dir_ok, perf_open, bell_open; /* what the cleanup must undo or may use */
+	/* Doorbell mode, several consumers: whether each waits on a vector of its own (ivb_consumers_vectors). */
+	bool consumer_vectors_decided, consumer_vectors;
 };
 
 /* host_run.c */
@@ -143,6 +145,9 @@ int ivb_stream_fit(struct ivb_run *run, uint64_t capacity, uint64_t *largest);
 
 /* The frame streams of the plan: each stream frame once per direction of --stream-direction. */
 size_t ivb_frame_streams(const struct ivb_host_config *cfg);
+
+/* run.json's stream records of one frame stream in `direction`: one per consumer of its ring on the host's side. */
+uint32_t ivb_stream_records(const struct ivb_host_config *cfg, uint32_t direction);
 
 /*
  * Every stream of the plan, one stream message each, after the lock-step tests.

@@ -234,6 +234,8 @@ int ivb_stream_consume_as(struct ivb_run *run, struct stream_state *st, uint32_t
 	r.c = &c;
 	ivb_cpu_span_start(&cpu);
 	r.start_ns = res->start_ns = ivb_now_ns();
+	const uint64_t rung = run->bell.rings_received;
+
 	ivb_ring_consumer_start(&c);
 	if (cfg->doorbell_mode) /* a doorbell-mode guest sleeps until its consumers start */
 		(void)ivb_bell_ring(&run->bell, run->host.guest_peer);
@@ -247,6 +249,7 @@ int ivb_stream_consume_as(struct ivb_run *run, struct stream_state *st, uint32_t
 	res->cpu = (struct ivb_cpu_record){ .known = true, .user_s = cpu.user_s, .sys_s = cpu.sys_s,
 					    .wall_s = cpu.wall_s, .messages = t.taken };
 	res->rings_sent = t.rings_sent;
+	res->rings_received = run->bell.rings_received - rung;
 	res->next = r.next;
 	res->totals = r.totals;
 	res->end = ret == 0 ? IVB_CONSUMER_FINISHED : ret == -ESHUTDOWN ? IVB_CONSUMER_DROPPED : IVB_CONSUMER_FAILED;
@@ -279,6 +282,8 @@ static void fill_records(struct ivb_run *run, struct stream_state *st, const str
 			continue;
 		rec->host_cpu = res[i].cpu;
 		rec->rings_sent = res[i].rings_sent;
+		rec->rings_received_known = cfg->doorbell_mode;
+		rec->rings_received = res[i].rings_received;
 		rec->duration_s = (double)(res[i].end_ns - res[i].start_ns) / 1e9;
 		rec->nwindows = (uint32_t)(rec->duration_s >= (double)cfg->stream_seconds ? cfg->stream_seconds
 											 : (uint64_t)rec->duration_s);
@@ -295,7 +300,8 @@ int ivb_stream_from_guest(struct ivb_run *run, struct stream_state *st)
 					.verify = cfg->verify, .consume = cfg->consume, .fps = cfg->fps,
 					.frame_size = st->size, .seconds = cfg->stream_seconds,
 					.corrupt_frame1 = cfg->corrupt_frame_set ? cfg->corrupt_frame + 1 : 0,
-					.nconsumers = cfg->nconsumers, .consumer_timeout_ns = cfg->consumer_timeout_ns };
+					.nconsumers = cfg->nconsumers, .consumer_vectors = ivb_consumers_vectors(run),
+					.consumer_timeout_ns = cfg->consumer_timeout_ns };
 	static struct ivb_consumer_result res[IVB_RING_MAX_CONSUMERS];
 	struct ivb_ring_geometry g;
 	struct ivb_ring_guest_report rep = { 0 };

@@ -18,36 +18,25 @@
 
 #include "clock.h"
 #include "cli.h"
+#include "consumer_rows.h"
+#include "defaults.h"
 #include "host_stream.h"
 #include "protocol.h"
 
-/* Records a consumer buffers before writing them to its pipe (one write of at most PIPE_BUF bytes). */
-#define BATCH 64u
+_Static_assert(IVB_RING_MAX_CONSUMERS <= IVB_PEER_VECTORS, "a peer link holds a vector per consumer");
+_Static_assert(IVB_RING_MAX_CONSUMERS <= IVB_DOORBELL_VECTORS, "the bench's server gives a vector per consumer");
+
 /* A consumer writes its batch at least this often, so that a consumer that dies loses little. */
 #define BATCH_NS (10ull * 1000 * 1000)
 /* The parent's wait for news from its consumers, between its checks of the time limit. */
 #define POLL_MS 100
-
-/* One row as a consumer process sends it: 64 bytes, every field checked by the parent. */
-struct consumer_row {
-	uint32_t consumer;
-	uint32_t slot;       /* UINT32_MAX: dropped */
-	uint64_t seq;
-	uint32_t status;     /* enum ivb_ring_status, when consumed */
-	uint8_t dropped, failed;
-	uint8_t pad[2];
-	uint64_t publish_ns, latency_ns, copy_ns, verify_ns;
-	uint64_t reserved;
-};
-_Static_assert(sizeof(struct consumer_row) == 64, "a row record is 64 bytes");
-_Static_assert(BATCH * sizeof(struct consumer_row) <= 4096, "a batch is one atomic pipe write");
 
 /* A consumer process's side of its pipe. */
 struct row_pipe {
 	int fd;
 	uint32_t n;
 	uint64_t last_ns;
-	struct consumer_row batch[BATCH];
+	struct ivb_consumer_row batch[IVB_CONSUMER_ROWS_BATCH];
 };
 
 /* Write the consumer's batch whole (a pipe write of at most PIPE_BUF bytes is whole or fails). */
@@ -70,12 +59,8 @@ static int pipe_emit(void *arg, const struct ivb_stream_frame *f)
 {
 	struct row_pipe *p = arg;
 
-	p->batch[p->n++] = (struct consumer_row){
-		.consumer = f->consumer, .slot = f->slot, .seq = f->seq, .status = f->status, .dropped = f->dropped,
-		.failed = f->failed, .publish_ns = f->publish_ns, .latency_ns = f->latency_ns,
-		.copy_ns = f->guest_copy_ns, .verify_ns = f->guest_verify_ns,
-	};
-	if (p->n == BATCH || ivb_now_ns() - p->last_ns >= BATCH_NS)
+	ivb_consumer_row_of(f, &p->batch[p->n++]);
+	if (p->n == IVB_CONSUMER_ROWS_BATCH || ivb_now_ns() - p->last_ns >= BATCH_NS)
 		return pipe_flush(p);
 	return 0;
 }
@@ -88,10 +73,21 @@ static void __attribute__((noreturn)) consumer_main(struct ivb_run *run, struct 
 {
 	static struct row_pipe p;
 	struct ivb_consumer_result res;
-	int ret;
+	int ret = 0;
 
 	p = (struct row_pipe){ .fd = fd, .last_ns = ivb_now_ns() };
-	ret = ivb_stream_consume_as(run, st, i, need, g, rep, pipe_emit, &p, &res);
+	/* Its own vector: the guest rings it for this consumer alone, and no other process reads its rings. */
+	if (ivb_consumers_vectors(run))
+		ret = ivb_bell_wait_on(&run->bell, i);
+	if (ret < 0) {
+		memset(&res, 0, sizeof(res));
+		snprintf(res.why, sizeof(res.why), "consumer %u cannot wait on interrupt vector %u: %s", i, i,
+			 strerror(-ret));
+		res.ret = ret;
+		res.end = IVB_CONSUMER_FAILED;
+	} else {
+		ret = ivb_stream_consume_as(run, st, i, need, g, rep, pipe_emit, &p, &res);
+	}
 	if (pipe_flush(&p) < 0 && ret == 0) {
 		snprintf(res.why, sizeof(res.why), "consumer %u could not send its rows", i);
 		res.ret = ret = -EPIPE;
@@ -106,84 +102,68 @@ static void __attribute__((noreturn)) consumer_main(struct ivb_run *run, struct 
 struct child {
 	pid_t pid;
 	int fd;           /* its pipe's read end; -1 once it closed */
-	uint8_t buf[BATCH * sizeof(struct consumer_row)];
-	size_t have;      /* bytes of a record not yet complete */
-	uint64_t rows;
+	uint64_t start_ns; /* host clock, before it was forked: no time in its rows is later than since */
+	struct ivb_row_reader rd;
+	struct stream_state *st;
+	struct ivb_consumer_result *res;
 	bool lost;
 	char why[200];
 };
 
-/* A record is what consumer i's reader can have written: the consumer, the frame order, the slot, the status, the times. */
-static int check_row(const struct consumer_row *r, uint32_t i, uint64_t next, uint32_t nslots, char *why, size_t n)
+/* A checked row of a consumer: to the CSV, and into its counts. */
+static int child_row(void *arg, const struct ivb_stream_frame *f)
 {
-	const bool times_ok = r->publish_ns <= IVB_MAX_DURATION_NS && r->latency_ns <= IVB_MAX_DURATION_NS &&
-			      r->copy_ns <= IVB_MAX_DURATION_NS && r->verify_ns <= IVB_MAX_DURATION_NS;
+	struct child *c = arg;
+	struct ivb_consumer_result *res = c->res;
+	int ret = ivb_stream_row(c->st, f);
 
-	if (r->consumer != i)
-		snprintf(why, n, "a row for consumer %u", r->consumer);
-	else if (r->seq < next)
-		snprintf(why, n, "frame %llu after frame %llu", (unsigned long long)r->seq, (unsigned long long)next);
-	else if (r->dropped > 1 || r->failed > 1 || (r->dropped ? r->slot != UINT32_MAX : r->slot >= nslots))
-		snprintf(why, n, "a row with slot %u", r->slot);
-	else if (!r->dropped && (r->status < IVB_FRAME_OK || r->status > IVB_FRAME_STATUS_MAX))
-		snprintf(why, n, "a row with status %u", r->status);
-	else if (!times_ok)
-		snprintf(why, n, "a row with times beyond an hour");
+	if (ret < 0)
+		return ret;
+	res->next = f->seq + 1;
+	if (f->dropped)
+		res->totals.dropped++;
 	else
-		return 0;
-	return -EPROTO;
+		res->totals.consumed++;
+	res->totals.failed += !f->dropped && f->failed;
+	res->totals.unverified += !f->dropped && !f->failed && f->status == IVB_FRAME_UNVERIFIED;
+	return 0;
+}
+
+/* Consumer c is lost, for `why` (the first reason stays). */
+static void lose(struct child *c, const char *why)
+{
+	if (c->lost)
+		return;
+	c->lost = true;
+	snprintf(c->why, sizeof(c->why), "%s", why);
 }
 
 /* Read what consumer i sent; write every complete, valid row. Returns: 0, or the CSV writer's error. */
-static int drain(struct stream_state *st, struct child *c, uint32_t i, struct ivb_consumer_result *res, uint32_t nslots)
+static int drain(struct child *c)
 {
-	ssize_t got = read(c->fd, c->buf + c->have, sizeof(c->buf) - c->have);
-	size_t used = 0;
+	uint8_t buf[sizeof(c->rd.buf)];
+	ssize_t got = read(c->fd, buf, sizeof(buf));
+	int ret;
 
 	if (got < 0)
 		return errno == EINTR || errno == EAGAIN ? 0 : -errno;
 	if (got == 0) {
 		close(c->fd);
 		c->fd = -1;
-		if (c->have != 0 && !c->lost) {
-			c->lost = true;
-			snprintf(c->why, sizeof(c->why), "its pipe closed inside a record");
-		}
+		if (ivb_row_reader_end(&c->rd) < 0)
+			lose(c, c->rd.why);
 		return 0;
 	}
-	c->have += (size_t)got;
-	for (; c->have - used >= sizeof(struct consumer_row); used += sizeof(struct consumer_row)) {
-		struct consumer_row r;
-		struct ivb_stream_frame f;
-		int ret;
-
-		memcpy(&r, c->buf + used, sizeof(r));
-		if (c->lost)
-			continue;
-		if (check_row(&r, i, res->next, nslots, c->why, sizeof(c->why)) < 0) {
-			c->lost = true;
-			kill(c->pid, SIGKILL);
-			continue;
-		}
-		f = (struct ivb_stream_frame){ .seq = r.seq, .slot = r.slot, .dropped = r.dropped, .status = r.status,
-					       .publish_ns = r.publish_ns, .latency_ns = r.latency_ns,
-					       .guest_copy_ns = r.copy_ns, .guest_verify_ns = r.verify_ns,
-					       .failed = r.failed, .consumer = i };
-		ret = ivb_stream_row(st, &f);
-		if (ret < 0)
-			return ret;
-		c->rows++;
-		res->next = r.seq + 1;
-		if (r.dropped)
-			res->totals.dropped++;
-		else
-			res->totals.consumed++;
-		res->totals.failed += !r.dropped && r.failed;
-		res->totals.unverified += !r.dropped && !r.failed && r.status == IVB_FRAME_UNVERIFIED;
+	if (c->lost)
+		return 0;
+	ret = ivb_row_reader_feed(&c->rd, buf, (size_t)got, ivb_now_ns() - c->start_ns, child_row, c);
+	if (ret == -EPROTO) {
+		/* One that lies is stopped: nothing more it says is taken. */
+		lose(c, c->rd.why);
+		kill(c->pid, SIGKILL);
+		return 0;
 	}
-	c->have -= used;
-	memmove(c->buf, c->buf + used, c->have);
-	return 0;
+	return ret;
 }
 
 /* Consumer i's end as it says and as its exit shows; a result that disagrees with its rows is a loss. */
@@ -202,12 +182,13 @@ static void reap(struct child *c, uint32_t i, const struct ivb_consumer_result *
 				said->end > IVB_CONSUMER_FAILED || said->next != res->next)) {
 		c->lost = true;
 		snprintf(c->why, sizeof(c->why), "its process ended without a result that matches its %llu rows",
-			 (unsigned long long)c->rows);
+			 (unsigned long long)c->rd.rows);
 	}
 	/* The counts are the parent's, from the rows it wrote; the rest is the consumer's own account. */
 	res->ret = said->ret;
 	res->end = c->lost ? IVB_CONSUMER_LOST : said->end;
 	res->rings_sent = said->rings_sent;
+	res->rings_received = said->rings_received;
 	res->cpu = said->cpu;
 	res->cpu.known = !c->lost && said->cpu.known;
 	res->start_ns = said->start_ns;
@@ -216,7 +197,7 @@ static void reap(struct child *c, uint32_t i, const struct ivb_consumer_result *
 	res->why[sizeof(res->why) - 1] = '\0';
 	if (c->lost)
 		snprintf(res->why, sizeof(res->why), "consumer %u was lost: %s (its %llu rows kept)", i, c->why,
-			 (unsigned long long)c->rows);
+			 (unsigned long long)c->rd.rows);
 }
 
 int ivb_consumers_run(struct ivb_run *run, struct stream_state *st, uint64_t need, const struct ivb_ring_geometry *g,
@@ -237,14 +218,15 @@ int ivb_consumers_run(struct ivb_run *run, struct stream_state *st, uint64_t nee
 		return -errno;
 	}
 	memset(said, 0, n * sizeof(*said));
-	/* Several processes wait on the host's bell: one's read after a shared wake-up must not block the others. */
-	if (cfg->doorbell_mode)
+	/* Several processes wait on the host's one bell: one's read after a shared wake-up must not block the others. */
+	if (cfg->doorbell_mode && !ivb_consumers_vectors(run))
 		(void)ivb_bell_share(&run->bell);
 	fflush(NULL);
 	for (uint32_t i = 0; i < n; i++) {
 		int fds[2];
 
-		kids[i] = (struct child){ .pid = -1, .fd = -1 };
+		kids[i] = (struct child){ .pid = -1, .fd = -1, .st = st, .res = &res[i], .start_ns = ivb_now_ns() };
+		ivb_row_reader_init(&kids[i].rd, i, g->nslots, cfg->verify);
 		if (pipe2(fds, O_CLOEXEC) < 0) {
 			ret = -errno;
 			break;
@@ -295,7 +277,7 @@ int ivb_consumers_run(struct ivb_run *run, struct stream_state *st, uint64_t nee
 
 			if (pfd[k].revents == 0)
 				continue;
-			r = drain(st, &kids[i], i, &res[i], g->nslots);
+			r = drain(&kids[i]);
 			if (r < 0 && ret == 0) {
 				ret = r; /* run->host.why says why (the CSV) */
 				kill(kids[i].pid, SIGKILL);
@@ -330,4 +312,24 @@ int ivb_consumers_run(struct ivb_run *run, struct stream_state *st, uint64_t nee
 		}
 	}
 	return ret;
+}
+
+uint32_t ivb_consumers_vectors(struct ivb_run *run)
+{
+	const struct ivb_host_config *cfg = &run->cfg;
+
+	if (!cfg->doorbell_mode || cfg->nconsumers < 2)
+		return 0;
+	if (!run->consumer_vectors_decided) {
+		const uint32_t have = ivb_bell_vectors(&run->bell);
+
+		run->consumer_vectors_decided = true;
+		run->consumer_vectors = have >= cfg->nconsumers;
+		if (!run->consumer_vectors)
+			fprintf(stderr, PROG ": the ivshmem server gives %u interrupt vector%s per peer, fewer than the %u "
+				"consumers: they share vector 0, and one that misses a ring waits up to %llu ms (start the "
+				"server with --vectors %u or more; QEMU's ivshmem-server: -n %u)\n", have, have == 1 ? "" : "s",
+				cfg->nconsumers, IVB_BELL_SLICE_NS / 1000000, cfg->nconsumers, cfg->nconsumers);
+	}
+	return run->consumer_vectors;
 }

@@ -41,6 +41,21 @@ static void parse_directions(struct ivb_host_config *cfg)
 		ivb_die_usage(PROG, "--stream-direction needs host-to-guest, guest-to-host or both of them");
 }
 
+/* run.json holds IVB_MAX_STREAMS stream records: one per stream frame, direction and host consumer. */
+static void check_stream_records(const struct ivb_host_config *cfg)
+{
+	size_t per_frame = 0;
+
+	if (cfg->stream_seconds == 0)
+		return;
+	for (size_t k = 0; k < cfg->ndirections; k++)
+		per_frame += ivb_stream_records(cfg, cfg->stream_directions[k]);
+	if (cfg->nstream_frames * per_frame > IVB_MAX_STREAMS)
+		ivb_die_usage(PROG, "%zu stream frames with %zu records each (one per direction and consumer) make %zu "
+			      "stream records, more than the %u a run holds: give fewer --stream-frames or --consumers",
+			      cfg->nstream_frames, per_frame, cfg->nstream_frames * per_frame, IVB_MAX_STREAMS);
+}
+
 /* --consumers, --consumer-timeout and --stall-consumer: for guest-to-host streams only. */
 static void parse_consumers(struct ivb_host_config *cfg, const char *timeout_arg, const char *stall_arg)
 {
@@ -175,10 +190,11 @@ static void usage(FILE *out)
 void ivb_host_parse_args(int argc, char **argv, struct ivb_host_config *cfg)
 {
 	enum { OPT_SHM = 256, OPT_SIZE, OPT_OUT, OPT_ITER, OPT_LAT_FRAME, OPT_BW_ITER, OPT_FRAMES, OPT_REF_ITER,
-	       OPT_WARMUP, OPT_TIMEOUT, OPT_CONNECT_TIMEOUT, OPT_META, OPT_NO_COUNTERS, OPT_WRITE_STUDY, OPT_MAP_STUDY,
-	       OPT_DOORBELL, OPT_MODE, OPT_INTERVAL, OPT_CORRUPT, OPT_CORRUPT_FRAME, OPT_STREAM_SECONDS, OPT_STREAM_FRAMES, OPT_SLOTS,
-	       OPT_FPS, OPT_STREAM_POLICY, OPT_VERIFY, OPT_CONSUME, OPT_STREAM_DIRECTION, OPT_CONSUMERS,
-	       OPT_CONSUMER_TIMEOUT, OPT_STALL_CONSUMER, OPT_TRANSPORT, OPT_TRANSPORT_SECONDS, OPT_MESSAGE_SIZES, OPT_HELP };
+	       OPT_WARMUP, OPT_TIMEOUT, OPT_CONNECT_TIMEOUT, OPT_META, OPT_NO_COUNTERS, OPT_WRITE_STUDY, OPT_MODE,
+	       OPT_DOORBELL, OPT_INTERVAL, OPT_MAP_STUDY, OPT_STREAM_SECONDS, OPT_STREAM_FRAMES, OPT_SLOTS, OPT_FPS,
+	       OPT_STREAM_POLICY, OPT_VERIFY, OPT_STREAM_DIRECTION, OPT_CONSUME, OPT_CONSUMERS, OPT_CONSUMER_TIMEOUT,
+	       OPT_TRANSPORT, OPT_TRANSPORT_SECONDS, OPT_MESSAGE_SIZES, OPT_CORRUPT, OPT_CORRUPT_FRAME,
+	       OPT_STALL_CONSUMER, OPT_HELP };
 	static const struct option options[] = {
 		{ "shm", required_argument, NULL, OPT_SHM },
 		{ "size", required_argument, NULL, OPT_SIZE },
@@ -194,25 +210,25 @@ void ivb_host_parse_args(int argc, char **argv, struct ivb_host_config *cfg)
 		{ "meta", required_argument, NULL, OPT_META },
 		{ "no-counters", no_argument, NULL, OPT_NO_COUNTERS },
 		{ "write-study", no_argument, NULL, OPT_WRITE_STUDY },
-		{ "map-study", optional_argument, NULL, OPT_MAP_STUDY },
-		{ "doorbell", required_argument, NULL, OPT_DOORBELL },
 		{ "mode", required_argument, NULL, OPT_MODE },
+		{ "doorbell", required_argument, NULL, OPT_DOORBELL },
 		{ "interval-us", required_argument, NULL, OPT_INTERVAL },
-		{ "corrupt-iteration", required_argument, NULL, OPT_CORRUPT },
-		{ "corrupt-frame", required_argument, NULL, OPT_CORRUPT_FRAME },
+		{ "map-study", optional_argument, NULL, OPT_MAP_STUDY },
 		{ "stream-seconds", required_argument, NULL, OPT_STREAM_SECONDS },
 		{ "stream-frames", required_argument, NULL, OPT_STREAM_FRAMES },
 		{ "slots", required_argument, NULL, OPT_SLOTS },
 		{ "fps", required_argument, NULL, OPT_FPS },
 		{ "stream-policy", required_argument, NULL, OPT_STREAM_POLICY },
 		{ "verify", required_argument, NULL, OPT_VERIFY },
-		{ "consume", required_argument, NULL, OPT_CONSUME },
 		{ "stream-direction", required_argument, NULL, OPT_STREAM_DIRECTION },
+		{ "consume", required_argument, NULL, OPT_CONSUME },
 		{ "consumers", required_argument, NULL, OPT_CONSUMERS },
 		{ "consumer-timeout", required_argument, NULL, OPT_CONSUMER_TIMEOUT },
 		{ "transport", required_argument, NULL, OPT_TRANSPORT },
 		{ "transport-seconds", required_argument, NULL, OPT_TRANSPORT_SECONDS },
 		{ "message-sizes", required_argument, NULL, OPT_MESSAGE_SIZES },
+		{ "corrupt-iteration", required_argument, NULL, OPT_CORRUPT },
+		{ "corrupt-frame", required_argument, NULL, OPT_CORRUPT_FRAME },
 		{ "stall-consumer", required_argument, NULL, OPT_STALL_CONSUMER },
 		{ "help", no_argument, NULL, OPT_HELP },
 		{ NULL, 0, NULL, 0 },
@@ -303,13 +319,6 @@ void ivb_host_parse_args(int argc, char **argv, struct ivb_host_config *cfg)
 		case OPT_INTERVAL:
 			cfg->interval_us = ivb_parse_count_or_die(PROG, "--interval-us", optarg, 0, IVB_MAX_INTERVAL_US);
 			break;
-		case OPT_CORRUPT:
-			cfg->corrupt_iteration = ivb_parse_count_or_die(PROG, "--corrupt-iteration", optarg, 1, UINT64_MAX);
-			break;
-		case OPT_CORRUPT_FRAME:
-			cfg->corrupt_frame = ivb_parse_count_or_die(PROG, "--corrupt-frame", optarg, 0, UINT64_MAX);
-			cfg->corrupt_frame_set = true;
-			break;
 		case OPT_STREAM_SECONDS:
 			cfg->stream_seconds = ivb_parse_count_or_die(PROG, "--stream-seconds", optarg, 0, IVB_MAX_STREAM_SECONDS);
 			break;
@@ -326,13 +335,20 @@ void ivb_host_parse_args(int argc, char **argv, struct ivb_host_config *cfg)
 			cfg->nconsumers = (uint32_t)ivb_parse_count_or_die(PROG, "--consumers", optarg, 1, IVB_RING_MAX_CONSUMERS);
 			break;
 		case OPT_CONSUMER_TIMEOUT: timeout_arg = optarg; break;
-		case OPT_STALL_CONSUMER: stall_arg = optarg; break;
 		case OPT_TRANSPORT: cfg->transports_arg = optarg; break;
 		case OPT_TRANSPORT_SECONDS:
 			cfg->transport_seconds =
 				ivb_parse_count_or_die(PROG, "--transport-seconds", optarg, 1, IVB_MAX_STREAM_SECONDS);
 			break;
 		case OPT_MESSAGE_SIZES: cfg->message_sizes_arg = optarg; break;
+		case OPT_CORRUPT:
+			cfg->corrupt_iteration = ivb_parse_count_or_die(PROG, "--corrupt-iteration", optarg, 1, UINT64_MAX);
+			break;
+		case OPT_CORRUPT_FRAME:
+			cfg->corrupt_frame = ivb_parse_count_or_die(PROG, "--corrupt-frame", optarg, 0, UINT64_MAX);
+			cfg->corrupt_frame_set = true;
+			break;
+		case OPT_STALL_CONSUMER: stall_arg = optarg; break;
 		case OPT_HELP: usage(stdout); exit(IVB_EXIT_OK);
 		case ':': ivb_die_usage(PROG, "%s needs a value", argv[optind - 1]);
 		default: ivb_die_usage(PROG, "unknown option '%s'", argv[optind - 1]);
@@ -373,6 +389,7 @@ void ivb_host_parse_args(int argc, char **argv, struct ivb_host_config *cfg)
 		if (cfg->stream_frames[i].size < IVB_RING_MIN_FRAME)
 			ivb_die_usage(PROG, "--stream-frames: a stream frame has at least %u bytes, not %llu", IVB_RING_MIN_FRAME,
 				      (unsigned long long)cfg->stream_frames[i].size);
+	check_stream_records(cfg);
 	/* A stream alone has no lock-step message to warm up with. */
 	if (cfg->iterations + cfg->bw_iterations + cfg->ref_iterations == 0)
 		cfg->warmup = 0;

@@ -22,6 +22,11 @@ size_t ivb_frame_streams(const struct ivb_host_config *cfg)
 	return cfg->nstream_frames * cfg->ndirections;
 }
 
+uint32_t ivb_stream_records(const struct ivb_host_config *cfg, uint32_t direction)
+{
+	return direction == IVB_DIR_GUEST_TO_HOST ? cfg->nconsumers : 1;
+}
+
 /*
  * Stream i of the plan: each stream frame (--stream-policy) once per direction, then in a transport comparison
  * each message size streamed and in ping-pong (block, host-to-guest). Sets *test to 0 for a frame stream.
@@ -335,7 +340,7 @@ int ivb_run_streams(struct ivb_run *run)
 			continue;
 		}
 		/* One record per consumer: a guest-to-host stream has cfg->nconsumers. */
-		nrec = direction == IVB_DIR_GUEST_TO_HOST ? cfg->nconsumers : 1;
+		nrec = ivb_stream_records(cfg, direction);
 		if (m->nstreams + nrec > IVB_MAX_STREAMS) {
 			snprintf(run->host.why, sizeof(run->host.why), "more than %u stream records (streams times consumers)",
 				 IVB_MAX_STREAMS);

@@ -39,6 +39,7 @@ struct ivb_consumer_result {
 	uint64_t next;       /* the frame after the last it has a row for */
 	struct ivb_stream_host_totals totals; /* its consumed, dropped, failed and unverified frames */
 	uint64_t rings_sent;
+	uint64_t rings_received; /* doorbell mode: its waits that a ring ended */
 	struct ivb_cpu_record cpu;
 	uint64_t start_ns, end_ns; /* host clock: it started taking frames, it stopped (0: it never started) */
 	char why[256];
@@ -61,6 +62,14 @@ int ivb_stream_consume_as(struct ivb_run *run, struct stream_state *st, uint32_t
  */
 int ivb_consumers_run(struct ivb_run *run, struct stream_state *st, uint64_t need, const struct ivb_ring_geometry *g,
 		      const struct ivb_ring_guest_report *rep, struct ivb_consumer_result *res);
+
+/*
+ * Doorbell mode with several consumers: whether each consumer process waits on an interrupt vector of its own
+ * (the guest rings our vector i for consumer i), when the ivshmem server gave us one per consumer; otherwise
+ * they share vector 0, which one line on stderr says (once a run). Returns: 1 or 0, as the stream spec's
+ * consumer_vectors (0 when polling or with one consumer).
+ */
+uint32_t ivb_consumers_vectors(struct ivb_run *run);
 
 /*
  * A guest-to-host stream: send the stream message with its spec, wait for the guest's ring, consume and check

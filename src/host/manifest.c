@@ -130,6 +130,8 @@ static void write_stream(struct ivb_json *j, const struct ivb_stream_record *s)
 	if (s->guest_cpu_known)
 		ivb_json_fixed(j, IVB_RK_STREAMS_GUEST_CPU_S, s->guest_cpu_s, 6);
 	ivb_json_u64(j, IVB_RK_STREAMS_RINGS_SENT, s->rings_sent);
+	if (s->rings_received_known)
+		ivb_json_u64(j, IVB_RK_STREAMS_RINGS_RECEIVED, s->rings_received);
 	ivb_json_object_end(j);
 }
 

@@ -63,6 +63,8 @@ struct ivb_stream_record {
 	bool guest_cpu_known;
 	double guest_cpu_s;
 	uint64_t rings_sent;
+	bool rings_received_known; /* a host consumer in doorbell mode */
+	uint64_t rings_received;
 	bool completed;         /* false: the stream stopped early (the run's abort reason says why) */
 	uint32_t consumer;      /* the ring's consumer these figures are for (one record per consumer) */
 	uint32_t consumers;     /* the ring's consumers */

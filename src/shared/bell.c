@@ -59,6 +59,7 @@ static int open_device(struct ivb_bell *b, const char *path, const char *pci_nam
 	}
 	b->dev_fd = fd;
 	b->id = (int)info.peer_id;
+	b->dev_vectors = info.vectors;
 	return 0;
 }
 
@@ -127,17 +128,45 @@ int ivb_bell_known(struct ivb_bell *b, int peer)
 	return b->dev_fd >= 0 ? 1 : ivb_peer_known(&b->link, peer);
 }
 
-int ivb_bell_ring(struct ivb_bell *b, int peer)
+int ivb_bell_ring_vector(struct ivb_bell *b, int peer, uint32_t vector)
 {
 	int ret;
 
+	if (vector > 0xffff)
+		return -ENXIO;
 	if (b->dev_fd >= 0)
-		ret = ioctl(b->dev_fd, IVDB_IOC_RING, (unsigned long)IVDB_DOORBELL(peer, 0)) < 0 ? -errno : 0;
+		ret = ioctl(b->dev_fd, IVDB_IOC_RING, (unsigned long)IVDB_DOORBELL(peer, vector)) < 0 ? -errno : 0;
 	else
-		ret = ivb_peer_ring(&b->link, peer);
+		ret = ivb_peer_ring_vector(&b->link, peer, vector);
 	if (ret == 0)
 		b->rings_sent++;
 	return ret;
+}
+
+int ivb_bell_ring(struct ivb_bell *b, int peer)
+{
+	return ivb_bell_ring_vector(b, peer, 0);
+}
+
+uint32_t ivb_bell_vectors(struct ivb_bell *b)
+{
+	return b->dev_fd >= 0 ? b->dev_vectors : ivb_peer_own_vectors(&b->link);
+}
+
+int ivb_bell_wait_on(struct ivb_bell *b, uint32_t vector)
+{
+	if (b->dev_fd >= 0)
+		return vector == 0 ? 0 : -EOPNOTSUPP;
+	if (ivb_peer_own_vectors(&b->link) <= vector)
+		return -ENXIO;
+	b->wait_vector = vector;
+	return 0;
+}
+
+/* The file a wait polls and reads: the driver's, or our eventfd of the vector waited on. */
+static int wait_fd(const struct ivb_bell *b)
+{
+	return b->dev_fd >= 0 ? b->dev_fd : ivb_peer_own_fd(&b->link, b->wait_vector);
 }
 
 void ivb_bell_ring_all(struct ivb_bell *b)
@@ -150,7 +179,7 @@ void ivb_bell_ring_all(struct ivb_bell *b)
 
 int ivb_bell_share(struct ivb_bell *b)
 {
-	int fd = b->dev_fd >= 0 ? b->dev_fd : b->link.own_fd;
+	int fd = wait_fd(b);
 	int flags = fd >= 0 ? fcntl(fd, F_GETFL) : -1;
 
 	if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0)
@@ -159,12 +188,12 @@ int ivb_bell_share(struct ivb_bell *b)
 }
 
 /*
- * Our eventfd, or the driver's file: poll for news, then read (and so consume) the count; both give
- * a u64 (the driver's is that of vector 0). POLLHUP is the driver's file of a removed device.
+ * Our eventfd of the vector waited on, or the driver's file: poll for news, then read (and so consume) the
+ * count; both give a u64 (the driver's is that of vector 0). POLLHUP is the driver's file of a removed device.
  */
 int ivb_bell_wait(struct ivb_bell *b, uint64_t timeout_ns)
 {
-	int fd = b->dev_fd >= 0 ? b->dev_fd : b->link.own_fd;
+	int fd = wait_fd(b);
 	struct pollfd pfd = { .fd = fd, .events = POLLIN };
 	uint64_t count;
 	int ret = poll(&pfd, 1, (int)(timeout_ns / 1000000) + 1);

@@ -20,6 +20,8 @@ struct ivb_bell {
 	int id;     /* our ivshmem peer id */
 	int dev_fd; /* the guest driver's file; -1: a server peer (link) */
 	struct ivb_peer_link link;
+	uint32_t dev_vectors;  /* the driver's: the device's vectors */
+	uint32_t wait_vector;  /* the vector of ours that waits are on: 0 unless ivb_bell_wait_on said otherwise */
 	/* What happened, for the manifest. */
 	uint64_t rings_sent;
 	uint64_t rings_received; /* waits that ended with a ring (several rings may be one) */
@@ -47,6 +49,22 @@ int ivb_bell_known(struct ivb_bell *b, int peer);
 
 /* Ring vector 0 of peer. Returns: 0 or a negative errno. */
 int ivb_bell_ring(struct ivb_bell *b, int peer);
+
+/*
+ * Ring vector `vector` of peer (a server peer must hold that vector of it: -ENXIO otherwise; the driver
+ * cannot tell and the device ignores a vector the peer does not have). Returns: 0 or a negative errno.
+ */
+int ivb_bell_ring_vector(struct ivb_bell *b, int peer, uint32_t vector);
+
+/* Our interrupt vectors: the server's count per peer as far as it has arrived, or the device's. */
+uint32_t ivb_bell_vectors(struct ivb_bell *b);
+
+/*
+ * From now on wait on our vector `vector` instead of vector 0 (a process of its own that the peer rings
+ * there, e.g. one of several consumers). Returns: 0, -ENXIO (no such vector of ours), or -EOPNOTSUPP on the
+ * driver's file (its reads are of vector 0).
+ */
+int ivb_bell_wait_on(struct ivb_bell *b, uint32_t vector);
 
 /* Ring every other peer the server knows (a host that does not know its guest yet); the driver knows none. */
 void ivb_bell_ring_all(struct ivb_bell *b);

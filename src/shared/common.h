@@ -36,7 +36,7 @@
 #include <stdint.h>
 
 #define IVB_MAGIC 0x31425649u /* "IVB1" in memory order */
-#define IVB_PROTOCOL_VERSION 13u
+#define IVB_PROTOCOL_VERSION 14u
 #define IVB_CACHE_LINE 64u
 #define IVB_HEADER_SIZE 4096u /* the data buffer starts here: page aligned */
 #define IVB_REGION_MIN_SIZE (IVB_HEADER_SIZE + 4096u) /* the header and one page of data */
@@ -249,7 +249,7 @@ struct ivb_stream_spec {
 	uint64_t corrupt_frame1; /* frame + 1 the guest corrupts after taking its checksum; 0: none */
 	uint64_t g2h_offset;  /* where the guest-produced ring starts in the data buffer (page aligned) */
 	uint32_t nconsumers;  /* the guest-produced ring's consumers (host processes), 1 to IVB_RING_MAX_CONSUMERS */
-	uint32_t pad0;
+	uint32_t consumer_vectors; /* doorbell mode: 1: the guest rings the host's vector i for consumer i; 0: vector 0 */
 	uint8_t seed[IVB_STREAM_SEED_LEN]; /* fresh for each stream */
 	uint64_t consumer_timeout_ns; /* a consumer holding the guest producer back longer is dropped (ring.h) */
 	uint8_t pad1[24];
@@ -375,6 +375,7 @@ _Static_assert(offsetof(struct ivb_region, stream) == 20 * IVB_CACHE_LINE, "host
 _Static_assert(offsetof(struct ivb_stream_spec, frame_size) == 24, "host stream layout");
 _Static_assert(offsetof(struct ivb_stream_spec, g2h_offset) == 48, "host stream layout");
 _Static_assert(offsetof(struct ivb_stream_spec, nconsumers) == 56, "host stream layout");
+_Static_assert(offsetof(struct ivb_stream_spec, consumer_vectors) == 60, "host stream layout");
 _Static_assert(offsetof(struct ivb_stream_spec, consumer_timeout_ns) == IVB_CACHE_LINE + IVB_STREAM_SEED_LEN, "host stream layout");
 _Static_assert(offsetof(struct ivb_stream_spec, seed) == IVB_CACHE_LINE, "the seed on the stream's second line");
 _Static_assert(sizeof(struct ivb_stream_spec) == 2 * IVB_CACHE_LINE, "host stream is two lines");

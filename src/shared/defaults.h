@@ -48,6 +48,12 @@
 #define IVB_SHM_PATH_DEFAULT "/dev/shm/ivshmem"
 #define IVB_SHM_SIZE_DEFAULT (64ull << 20) /* host_writer --size and the server's */
 
+/*
+ * Doorbell mode: interrupt vectors per peer that the bench's ivshmem server gives (vm/ivserver.sh) and its QEMU
+ * device takes (vm/bench-vm.sh, the dev VM's): one per host consumer (ring.h's 8), each woken on its own.
+ */
+#define IVB_DOORBELL_VECTORS 8u
+
 /* Both programs. */
 #define IVB_TIMEOUT_DEFAULT_S 30u          /* each wait for the peer once in contact */
 #define IVB_CONNECT_TIMEOUT_DEFAULT_S 600u /* the first contact: long enough to log in to a VM */

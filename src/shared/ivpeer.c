@@ -120,7 +120,25 @@ static int recv_msg(struct ivb_peer_link *p, int64_t *value, int *fd, uint64_t d
 	return 1;
 }
 
-/* A message after the server's first three: a peer joins (id with fd) or leaves (id without). */
+/* Keep fd as the next vector in more[] (nmore of them so far), or close it when more is full. */
+static void keep_vector(int *more, uint32_t *nmore, int fd)
+{
+	if (*nmore < IVB_PEER_VECTORS - 1)
+		more[(*nmore)++] = fd;
+	else
+		close(fd);
+}
+
+/* Close every vector of peer i and forget it. */
+static void forget_peer(struct ivb_peer_link *p, size_t i)
+{
+	close(p->peers[i].fd);
+	for (uint32_t v = 0; v < p->peers[i].nmore; v++)
+		close(p->peers[i].more[v]);
+	p->peers[i] = p->peers[--p->npeers];
+}
+
+/* A message after the server's first three: a peer joins (id with fd, once per vector) or leaves (id without). */
 static int handle(struct ivb_peer_link *p, int64_t value, int fd)
 {
 	size_t i;
@@ -133,19 +151,23 @@ static int handle(struct ivb_peer_link *p, int64_t value, int fd)
 	for (i = 0; i < p->npeers && p->peers[i].id != value; i++)
 		;
 	if (fd < 0) {
-		if (i < p->npeers) {
-			close(p->peers[i].fd);
-			p->peers[i] = p->peers[--p->npeers];
-		}
+		if (i < p->npeers)
+			forget_peer(p, i);
 		return 0;
 	}
-	/* A second vector of a known peer (we ring vector 0 only), or more peers than we keep. */
-	if (i < p->npeers || p->npeers == IVB_PEER_MAX) {
+	/* A further vector of a known peer, in order. */
+	if (i < p->npeers) {
+		keep_vector(p->peers[i].more, &p->peers[i].nmore, fd);
+		return 0;
+	}
+	/* More peers than we keep. */
+	if (p->npeers == IVB_PEER_MAX) {
 		close(fd);
 		return 0;
 	}
 	p->peers[p->npeers].id = (int)value;
 	p->peers[p->npeers].fd = fd;
+	p->peers[p->npeers].nmore = 0;
 	p->npeers++;
 	return 0;
 }
@@ -241,10 +263,10 @@ int ivb_peer_update(struct ivb_peer_link *p)
 			return -ECONNRESET;
 		if (ret < 0)
 			return ret;
-		/* Our own further vectors: we wait on vector 0 only. */
+		/* Our own further vectors, in order (our id without an fd means nothing: we are connected). */
 		if (value == p->id) {
 			if (fd >= 0)
-				close(fd);
+				keep_vector(p->own_more, &p->own_nmore, fd);
 			continue;
 		}
 		ret = handle(p, value, fd);
@@ -262,26 +284,55 @@ int ivb_peer_known(struct ivb_peer_link *p, int id)
 	return 0;
 }
 
-int ivb_peer_ring(struct ivb_peer_link *p, int id)
+int ivb_peer_ring_vector(struct ivb_peer_link *p, int id, uint32_t vector)
 {
 	const uint64_t one = 1;
 
 	for (int attempt = 0; attempt < 2; attempt++) {
 		for (size_t i = 0; i < p->npeers; i++) {
-			if (p->peers[i].id == id)
-				return write(p->peers[i].fd, &one, sizeof(one)) == (ssize_t)sizeof(one) ? 0 : -errno;
+			int fd;
+
+			if (p->peers[i].id != id)
+				continue;
+			if (vector > p->peers[i].nmore)
+				break; /* its further vectors may still be on their way */
+			fd = vector == 0 ? p->peers[i].fd : p->peers[i].more[vector - 1];
+			return write(fd, &one, sizeof(one)) == (ssize_t)sizeof(one) ? 0 : -errno;
 		}
 		if (attempt == 0 && ivb_peer_update(p) < 0)
 			break;
 	}
+	for (size_t i = 0; i < p->npeers; i++)
+		if (p->peers[i].id == id)
+			return -ENXIO;
 	return -ENOENT;
+}
+
+int ivb_peer_ring(struct ivb_peer_link *p, int id)
+{
+	return ivb_peer_ring_vector(p, id, 0);
+}
+
+uint32_t ivb_peer_own_vectors(struct ivb_peer_link *p)
+{
+	ivb_peer_update(p);
+	return p->own_fd >= 0 ? 1 + p->own_nmore : 0;
+}
+
+int ivb_peer_own_fd(const struct ivb_peer_link *p, uint32_t vector)
+{
+	if (p->own_fd < 0 || vector > p->own_nmore)
+		return -1;
+	return vector == 0 ? p->own_fd : p->own_more[vector - 1];
 }
 
 void ivb_peer_close(struct ivb_peer_link *p)
 {
-	for (size_t i = 0; i < p->npeers; i++)
-		close(p->peers[i].fd);
-	p->npeers = 0;
+	while (p->npeers > 0)
+		forget_peer(p, p->npeers - 1);
+	for (uint32_t v = 0; v < p->own_nmore; v++)
+		close(p->own_more[v]);
+	p->own_nmore = 0;
 	drop_part(p);
 	if (p->own_fd >= 0)
 		close(p->own_fd);

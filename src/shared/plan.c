@@ -159,5 +159,9 @@ int ivb_stream_spec_check(const struct ivb_stream_spec *s, uint64_t msg_size, st
 			 (unsigned long long)IVB_MAX_DURATION_NS);
 		return -EPROTO;
 	}
+	if (s->consumer_vectors > 1) {
+		snprintf(why, n, "the host's stream says consumer vectors %u (0 or 1)", s->consumer_vectors);
+		return -EPROTO;
+	}
 	return 0;
 }

@@ -192,12 +192,19 @@ static int collect(struct ivb_stream_host *h)
 	return h->callback_error;
 }
 
+/* Ring the consumers that sleep on what was just provided: each on its own vector, or all at once on vector 0. */
 static void ring_guest(struct ivb_stream_host *h, struct ivb_stream_frame *f)
 {
-	if (h->bell != NULL && ivb_ring_producer_should_ring(&h->ring) && ivb_bell_ring(h->bell, h->guest_peer) == 0) {
-		h->totals.rings_sent++;
-		if (f != NULL)
-			f->rings++;
+	const uint32_t mask = h->bell != NULL ? ivb_ring_producer_ring_mask(&h->ring) : 0;
+
+	for (uint32_t i = 0; mask != 0 && i < h->ring.g.nconsumers; i++) {
+		if (h->vector_per_consumer ? !(mask & (1u << i)) : i > 0)
+			continue;
+		if (ivb_bell_ring_vector(h->bell, h->guest_peer, h->vector_per_consumer ? i : 0) == 0) {
+			h->totals.rings_sent++;
+			if (f != NULL)
+				f->rings++;
+		}
 	}
 }
 

@@ -78,6 +78,7 @@ struct ivb_stream_host {
 	struct ivb_ring_producer ring;
 	struct ivb_bell *bell; /* NULL: polling */
 	int guest_peer;
+	bool vector_per_consumer; /* doorbell: consumer i waits on the peer's vector i (else all on vector 0) */
 	uint64_t seconds;
 	uint32_t fps;            /* 0: as fast as possible */
 	uint32_t window;         /* block: frames in flight at most (1: a ping-pong); 0: as many as the slots hold */

@@ -3,8 +3,9 @@
 # Interoperability with QEMU's own ivshmem-server and ivshmem-client (built from Debian's QEMU source by
 # scripts/qemu-contrib.sh, cached): host_writer and guest_reader in loopback doorbell mode through QEMU's server
 # with a named region (-M) and with an unlinked one that has no path (-m), a region that is not the server's
-# refused, the bench VM and loopback through QEMU's server with run_test.sh --doorbell-socket, and QEMU's client
-# against our server (join, rings both ways, leave). Skipped, with one line, where the source cannot be had.
+# refused, two host consumers through its one vector and through two, the bench VM and loopback through QEMU's
+# server with run_test.sh --doorbell-socket, and QEMU's client against our server (join, rings both ways, leave).
+# Skipped, with one line, where the source cannot be had.
 # Usage: tests/integration/interop.sh [BIN_DIR]   (default: build)
 set -euo pipefail
 
@@ -83,8 +84,9 @@ stop_qemu_server() {
 }
 
 # Loopback through the server at SOCKET: guest_reader first (it is ready once it has mapped the region), then
-# host_writer; both with ARGS. Results in WORK/NAME/. Sets host_rc and guest_rc. Returns 1 (after failing NAME)
-# when the guest does not get ready.
+# host_writer; both with ARGS, host_writer also with HOST_ARGS. Results in WORK/NAME/. Sets host_rc and guest_rc.
+# Returns 1 (after failing NAME) when the guest does not get ready.
+HOST_ARGS=()
 run_loopback() {
 	local name=$1 socket=$2 out="$WORK/$1" guest_pid
 	shift 2
@@ -105,7 +107,8 @@ run_loopback() {
 		return 1
 	fi
 	host_rc=0
-	timeout "$LIMIT" "$HOST" --out "$out/run" --doorbell "$socket" "${PLAN[@]}" "$@" >"$out/host.out" 2>"$out/host.err" ||
+	timeout "$LIMIT" "$HOST" --out "$out/run" --doorbell "$socket" "${PLAN[@]}" "$@" "${HOST_ARGS[@]}" \
+		>"$out/host.out" 2>"$out/host.err" ||
 		host_rc=$?
 	wait_exit "$guest_pid" "$READY_SECONDS"
 	guest_rc=$exit_rc
@@ -168,6 +171,29 @@ test_qemu_server_unlinked_region() {
 		grep -q "shares $SHM_DIR/ivshmem\.[^ ]* (deleted), not --shm $decoy" "$out/decoy-guest.err" &&
 		pass guest_refuses_another_region || fail guest_refuses_another_region "exit $rc: $(cat "$out/decoy-guest.err")"
 	stop_qemu_server
+}
+
+# Two host consumers of a guest-to-host stream through QEMU's server: with its default of one vector per peer
+# they share vector 0, which host_writer says in one line; with -n 2 each waits on its own. Block: both keep
+# every frame either way.
+test_qemu_server_consumers() {
+	local name vectors out
+	for vectors in 1 2; do
+		name=qemu_server_consumers_$vectors
+		out="$WORK/$name"
+		start_qemu_server "$name" -m "$SHM_DIR" -n "$vectors" ||
+			{ fail "$name" "QEMU's server did not start: $(cat "$WORK/$name.server.log")"; continue; }
+		HOST_ARGS=(--stream-direction guest-to-host --consumers 2 --consumer-timeout 20s)
+		if run_loopback "$name" "$WORK/$name.sock"; then
+			[ "$host_rc" -eq 0 ] && [ "$guest_rc" -eq 0 ] &&
+				[ "$(grep -c "interrupt vector per peer, fewer than the 2 consumers: they share vector 0" "$out/host.err")" -eq $((2 - vectors)) ] &&
+				"$PYTHON" "$TOP/tests/check_stream.py" "$out/run" 'len(m["streams"]) == 2 and s["completed"]' \
+					's["dropped"] == 0 and s["failed"] == 0 and s["consumed"] == s["produced"] > 0' 2>"$out/check.err" &&
+				pass "$name" || fail "$name" "exit host $host_rc guest $guest_rc: $(grep -v counters "$out/host.err" | tail -n 2) $(tail -n 2 "$out/check.err" 2>/dev/null)"
+		fi
+		HOST_ARGS=()
+		stop_qemu_server
+	done
 }
 
 # run_test.sh --doorbell-socket: QEMU's server (unlinked region) in place of ours, in VM (loopback or bench).
@@ -254,6 +280,7 @@ done
 test_qemu_server_named_region
 test_qemu_server_unlinked_region
 test_qemu_client_against_our_server
+test_qemu_server_consumers
 run_test_through run_test_loopback_via_qemu_server loopback "$LIMIT"
 run_test_through run_test_bench_vm_via_qemu_server bench "$VM_LIMIT"
 test_no_orphans

@@ -47,14 +47,16 @@ run_stream() { # out host-args...
 	printf -v run_s '%d.%06d' $((us / 1000000)) $((us % 1000000))
 }
 
-# Our ivshmem server on $SHM with its socket in out (made private); sets sock and server_pid and puts the guest
-# in doorbell mode through it (GUEST_ARGS). Returns 1 when it did not say it listens.
-start_doorbell_server() { # out
+# Our ivshmem server on $SHM with its socket in out (made private), and any further server options (e.g.
+# --vectors 2); sets sock and server_pid and puts the guest in doorbell mode through it (GUEST_ARGS). Returns 1
+# when it did not say it listens.
+start_doorbell_server() { # out [server-args...]
 	local out=$1
+	shift
 	mkdir -p "$out"
 	chmod 700 "$out"
 	sock="$out/ivshmem.sock"
-	"$SERVER" --socket "$sock" --shm "$SHM" --size 32M --pid-file "$out/server.pid" 2>"$out/server.log" &
+	"$SERVER" --socket "$sock" --shm "$SHM" --size 32M --pid-file "$out/server.pid" "$@" 2>"$out/server.log" &
 	server_pid=$!
 	pids+=("$server_pid")
 	# The server says it listens once its socket and pid file are there.

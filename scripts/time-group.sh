@@ -18,7 +18,7 @@ usage() {
 if [ "${1:-}" = --summary ]; then
 	{ [ $# -eq 3 ] && [[ $3 =~ ^[0-9]+$ ]]; } || usage
 	[ -r "$2" ] || { echo "time-group: no group times in $2" >&2; exit 1; }
-	echo "make check: wall time of each group in seconds (the groups of one phase run side by side):"
+	echo "make check: wall time of each group in seconds, in the order they ended (the lanes ran two at a time):"
 	awk '{ printf "  %-20s %5d%s\n", $1, $2, ($3 == "ok" ? "" : "  " $3) }' "$2"
 	printf '  %-20s %5d\n' total "$3"
 	exit 0

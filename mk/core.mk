@@ -1,6 +1,6 @@
 # Core tests: C unit tests, loopback integration, and both again under ASan/UBSan.
 
-UNIT_TESTS := opts output protocol memory counters bell bell_vectors consumer_rows stream_spec columns ring ring_consumers ring_interleave stream noise peer hostile hostile_producer transport transport_vsock
+UNIT_TESTS := opts output protocol protocol_hostile memory counters bell bell_vectors consumer_rows stream_spec columns ring ring_consumers ring_interleave stream stream_hostile noise peer hostile hostile_producer transport transport_vsock
 UNIT_BINS = $(UNIT_TESTS:%=$(BUILD)/tests/test_%)
 # Test programs link every module but the mains (Makefile's MODULE_OBJS).
 TEST_LINK_OBJS = $(MODULE_OBJS)
@@ -13,9 +13,16 @@ CHECK_BUILDS += $(UNIT_BINS) $(BUILD)/host_writer $(BUILD)/guest_reader $(BUILD)
 
 unit-tests: $(UNIT_BINS)
 
-$(BUILD)/tests/test_%: tests/unit/test_%.c $(TEST_LINK_OBJS) | $(GEN_HEADERS)
+# Code the tests share (tests/unit/fake_guest.c: host_writer's run against a fake guest thread), compiled once.
+UNIT_SHARED_OBJS = $(BUILD)/tests/fake_guest.o
+
+$(BUILD)/tests/test_%: tests/unit/test_%.c $(TEST_LINK_OBJS) $(UNIT_SHARED_OBJS) | $(GEN_HEADERS)
 	@mkdir -p $(@D)
-	$(CC) $(IVB_CPPFLAGS) $(ALL_INCLUDES) $(DEPFLAGS) $(IVB_CFLAGS) $(LDFLAGS) -o $@ $< $(TEST_LINK_OBJS) $(CRYPTO_LIBS) -pthread
+	$(CC) $(IVB_CPPFLAGS) $(ALL_INCLUDES) $(DEPFLAGS) $(IVB_CFLAGS) $(LDFLAGS) -o $@ $< $(TEST_LINK_OBJS) $(UNIT_SHARED_OBJS) $(CRYPTO_LIBS) -pthread
+
+$(UNIT_SHARED_OBJS): $(BUILD)/tests/%.o: tests/unit/%.c | $(GEN_HEADERS)
+	@mkdir -p $(@D)
+	$(CC) $(IVB_CPPFLAGS) $(ALL_INCLUDES) $(DEPFLAGS) $(IVB_CFLAGS) -c -o $@ $<
 
 # The ring's interleaving test links its own copy of the ring's files, built with the test's step hooks (see
 # src/shared/ring_internal.h).

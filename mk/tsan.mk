@@ -3,7 +3,7 @@
 # (consumers.sh) with both programs built so.
 #   make check-tsan    build and run them; any data race fails the run
 
-TSAN_TESTS := protocol ring ring_consumers ring_interleave stream hostile hostile_producer
+TSAN_TESTS := protocol protocol_hostile ring ring_consumers ring_interleave stream stream_hostile hostile hostile_producer
 TSAN_PACKAGES := clang libclang-rt-14-dev
 TSAN_CC := clang
 TSAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=thread

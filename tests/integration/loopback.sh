@@ -18,8 +18,6 @@ readonly WORK
 SHM_PREFIX="/dev/shm/ivb-loopback-$$"
 readonly SHM_PREFIX
 pids=()
-passed=0
-failed=0
 
 cleanup() {
 	for pid in "${pids[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
@@ -28,8 +26,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-pass() { echo "PASS $1"; passed=$((passed + 1)); }
-fail() { echo "FAIL $1: $2"; failed=$((failed + 1)); }
+# shellcheck source=tests/integration/checks.sh
+. "$(dirname "$0")/checks.sh"
 
 # Count the data rows of a CSV whose last column (success) is not 1.
 bad_rows() { tail -n +2 "$1" | awk -F, '$NF != 1' | wc -l; }

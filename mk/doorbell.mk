@@ -14,7 +14,6 @@ DOORBELL_TEST_PACKAGES := qemu-system-x86 $(TEST_PACKAGES)
 # The VM test's initramfs: a static busybox, packed with cpio; the kernel comes from vm/kernel.sh.
 DOORBELL_VM_PACKAGES := qemu-system-x86 python3 busybox-static cpio xz-utils
 DOORBELL_LIMIT := timeout 300
-DOORBELL_ASAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
 
 .PHONY: ivshmem-server doorbell-module check-doorbell check-doorbell-asan check-doorbell-vm
 ivshmem-server: $(BUILD)/ivshmem_server
@@ -37,6 +36,8 @@ $(DOORBELL_SELFTEST): guest/ivdb_selftest.c guest/ivshmem_doorbell/ivshmem_doorb
 	$(CC) $(IVB_CPPFLAGS) $(IVB_CFLAGS) -Iguest/ivshmem_doorbell $(LDFLAGS) -static -o $@ $<
 
 CHECK_TARGETS += check-doorbell check-doorbell-vm
+CHECK_BUILDS += $(IVSERVER_TESTS) $(BUILD)/ivshmem_server $(DOORBELL_SELFTEST) doorbell-module
+ASAN_BUILDS += $(IVSERVER_TESTS:$(BUILD)/%=$(BUILD)/asan/%)
 check-doorbell: $(IVSERVER_TESTS) $(BUILD)/ivshmem_server check-doorbell-asan doorbell-module
 	@set -e; for t in $(IVSERVER_TESTS); do $(DOORBELL_LIMIT) $$t; done
 	@$(NEED) $(DOORBELL_TEST_PACKAGES)
@@ -44,9 +45,10 @@ check-doorbell: $(IVSERVER_TESTS) $(BUILD)/ivshmem_server check-doorbell-asan do
 	@vm/kernel.sh >/dev/null
 	$(DOORBELL_LIMIT) tests/integration/doorbell_module.sh $(BUILD)
 
-# The server and its unit test again with AddressSanitizer and UndefinedBehaviorSanitizer, in their own folder.
+# The server and its unit test again with AddressSanitizer and UndefinedBehaviorSanitizer, in their own folder
+# (mk/core.mk's ASAN_FLAGS: make check builds both with the rest of $(BUILD)/asan).
 check-doorbell-asan:
-	$(MAKE) --no-print-directory BUILD=$(BUILD)/asan CFLAGS="$(DOORBELL_ASAN_FLAGS)" LDFLAGS="$(DOORBELL_ASAN_FLAGS)" \
+	$(MAKE) --no-print-directory BUILD=$(BUILD)/asan CFLAGS="$(ASAN_FLAGS)" LDFLAGS="$(ASAN_FLAGS)" \
 		$(IVSERVER_TESTS:$(BUILD)/%=$(BUILD)/asan/%) $(BUILD)/asan/ivshmem_server
 	@$(NEED) $(DOORBELL_TEST_PACKAGES)
 	@set -e; for t in $(IVSERVER_TESTS:$(BUILD)/%=$(BUILD)/asan/%); do \

@@ -13,12 +13,15 @@ TSAN_PROGRAMS := host_writer guest_reader ivshmem_server tests/lying_consumer.so
 TSAN_SUPPRESSIONS := tests/unit/tsan.supp
 
 CHECK_TARGETS += check-tsan
-.PHONY: check-tsan
+CHECK_BUILDS += tsan-build
+.PHONY: check-tsan tsan-build
 
-check-tsan:
+tsan-build:
 	@$(NEED) $(TSAN_PACKAGES)
 	$(MAKE) --no-print-directory BUILD=$(BUILD)/tsan CC=$(TSAN_CC) CFLAGS="$(TSAN_FLAGS)" LDFLAGS="$(TSAN_FLAGS)" \
 		$(TSAN_TESTS:%=$(BUILD)/tsan/tests/test_%) $(TSAN_PROGRAMS:%=$(BUILD)/tsan/%)
+
+check-tsan: tsan-build
 	@set -e; for t in $(TSAN_TESTS); do \
 		TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:suppressions=$(abspath $(TSAN_SUPPRESSIONS)) $(TSAN_LIMIT) $(BUILD)/tsan/tests/test_$$t; done
 	TSAN_OPTIONS=halt_on_error=1:suppressions=$(abspath $(TSAN_SUPPRESSIONS)) $(TSAN_LIMIT) \

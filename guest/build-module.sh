@@ -16,7 +16,6 @@ readonly PROG=build-module.sh
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 readonly TOP
 readonly SRC="$TOP/guest/ivshmem_doorbell"
-readonly SOURCES="Kbuild ivshmem_doorbell.c ivshmem_doorbell.h"
 readonly HEADERS_CACHE="$TOP/.cache/kernel-headers"
 readonly KERNEL_CACHE="$TOP/.cache/kernel"
 readonly NEED="$TOP/scripts/need-packages.sh"
@@ -155,9 +154,11 @@ mkdir -p "$work"
 stamp="headers=$hdr compiler=$cc"
 up_to_date=1
 [ -f "$out" ] && [ "$(cat "$work/.built-with" 2>/dev/null)" = "$stamp" ] || up_to_date=0
-for f in $SOURCES; do
-	[ "$out" -nt "$SRC/$f" ] || up_to_date=0
-	cmp -s "$SRC/$f" "$work/$f" || cp -p "$SRC/$f" "$work/$f"
+# The driver's sources: its Kbuild, and every part and header in its folder.
+for src in "$SRC"/Kbuild "$SRC"/*.[ch]; do
+	f=$(basename "$src")
+	[ "$out" -nt "$src" ] || up_to_date=0
+	cmp -s "$src" "$work/$f" || cp -p "$src" "$work/$f"
 done
 if [ "$up_to_date" -eq 1 ]; then
 	# Even kbuild's no-op pass costs seconds; nothing it would read has changed.

@@ -8,7 +8,7 @@ from .load import InputError, PROG, read_csv_file, read_manifest, warn
 from .manifest import MANIFEST_JSON, SIDES, cpu_record, lookup, run_interval, run_mode
 from .model import LATENCY_COLUMNS, LATENCY_CSV
 from .repeats import load_set, run_folders, set_figures, set_noise
-from .report.text import fmt, fmt_ratio, fmt_share, fmt_table
+from .report.text import fmt, fmt_durations, fmt_ratio, fmt_share, fmt_table
 from .safe_io import exists
 from .stats import cpu_figures, latency_medians
 
@@ -92,21 +92,22 @@ RATIO_HEADER = ["figure", "unit", "A_median", "B_median", "B/A", "95%_low", "95%
 def ratio_row(spec, a, b, resamples):
     """One figure's row: both medians, B/A with its interval and the verdict (n/a when the medians are
     not both positive, e.g. a notification estimate below 0)."""
-    def median(result):
-        value = result.figure.median
-        return fmt(value / 1e3 if spec.kind == intervals.TIME else value, 3 if spec.kind == intervals.TIME else 1)
+    if spec.kind == intervals.TIME:  # both medians in the unit that fits A's, as HEADLINE FIGURES writes a time
+        unit, (a_median, b_median) = fmt_durations([a.figure.median, b.figure.median])
+    else:
+        unit, a_median, b_median = spec.unit, fmt(a.figure.median, 1), fmt(b.figure.median, 1)
     a_runs = [s.values for _, s in a.per_run if s.values]
     b_runs = [s.values for _, s in b.per_run if s.values]
     try:
         result = intervals.compare(a_runs, b_runs, spec.kind, resamples=resamples)
     except ValueError:
-        return [spec.label, spec.unit, median(a), median(b), "n/a", "n/a", "n/a", "n/a (medians not both positive)"]
+        return [spec.label, unit, a_median, b_median, "n/a", "n/a", "n/a", "n/a (medians not both positive)"]
     ratio = result.ratio
     # intervals.verdict says "no measurable difference" without an interval; here the reader is told why.
     word = result.verdict
     if ratio.low is None:
         word = f"no interval (fewer than {intervals.MIN_INTERVAL_SAMPLES} samples)"
-    return [spec.label, spec.unit, median(a), median(b), fmt_ratio(ratio.ratio), fmt_ratio(ratio.low),
+    return [spec.label, unit, a_median, b_median, fmt_ratio(ratio.ratio), fmt_ratio(ratio.low),
             fmt_ratio(ratio.high), word]
 
 

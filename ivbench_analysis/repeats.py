@@ -42,6 +42,7 @@ SAMPLE_FILES = (LATENCY_CSV, BANDWIDTH_CSV, STREAM_SPEC.filename)
 PHASE_OF_COLUMN = {
     "guest_hot_cache_ns": "A_hot_read", "guest_cold_cache_ns": "B_cold_read",
     "guest_second_pass_ns": "C_copy", "guest_cached_verify_ns": "D_verify", "guest_memcpy_ns": "C_copy",
+    "guest_verify_ns": "D_verify",
 }
 SAMPLE_WORDS = {"A_hot_read": "reads", "B_cold_read": "reads", "C_copy": "copies", "D_verify": "verifications"}
 
@@ -243,6 +244,15 @@ def stage_samples(run, test, rows, column, keys):
     return Samples(tuple(values[~out]), int(out.sum()), len(values), phase, tuple(values[out]))
 
 
+def kept_values(samples_per_run):
+    """The samples a figure is over, one sequence per run that has some: the kept ones; when no run kept one,
+    every switched-out one instead (all_switched True: shown, never reliable, never compared)."""
+    kept = [s.values for s in samples_per_run if s.values]
+    if kept:
+        return kept, False
+    return [s.left_out_values for s in samples_per_run if s.left_out_values], True
+
+
 def stream_samples(run):
     """(FigureSpec, Samples) of the stream test: per-frame latency and frames/s per whole second, per frame
     type, policy, checksum and direction; the STREAMING section's own figures (streams.stream_figures), so that
@@ -355,10 +365,7 @@ def set_figures(run_set, noise_results=(), resamples=intervals.RESAMPLES):
     results = []
     for key, spec in specs.items():
         runs = per_key[key]
-        kept = [s.values for _, s in runs if s.values]
-        all_switched = not kept
-        if all_switched:
-            kept = [s.left_out_values for _, s in runs if s.left_out_values]
+        kept, all_switched = kept_values([s for _, s in runs])
         figure = intervals.median_interval(kept, resamples=resamples) if kept else None
         results.append(FigureResult(spec, figure, tuple(runs), sum(s.left_out for _, s in runs),
                                     sum(s.total for _, s in runs),

@@ -12,6 +12,7 @@ ANALYSIS_SOURCES := analyze_results.py schema/columns.txt schema/run.txt $(sort 
 ANALYSIS_TESTS := $(sort $(wildcard tests/analysis/*.py))
 
 CHECK_TARGETS += check-analysis
+CHECK_BUILDS += $(BUILD)/.deps-analysis
 .PHONY: deps-analysis analyze check-analysis fuzz-analysis
 
 deps-analysis: $(BUILD)/.deps-analysis
@@ -27,12 +28,13 @@ analyze: $(BUILD)/.deps-analysis $(ANALYSIS_SOURCES)
 # first keeps that inner make from racing another test group's build under `make -j check`.
 # The tests run on every core (pytest-xdist): most start analyze_results.py, and matplotlib's start-up
 # is most of their time; test_no_plots checks that the report alone never imports it.
-# chromium renders report.html in test_report_page (PIL reads its screenshot).
+# chromium renders report.html in test_report_page (PIL reads its screenshot). The slowest tests are listed at
+# the end (--durations), to see where the group's time goes.
 ANALYSIS_TEST_PACKAGES := python3-pytest-xdist python3-hypothesis chromium python3-pil
 ANALYSIS_WORKERS ?= auto
 check-analysis: $(BUILD)/.deps-analysis $(BUILD)/host_writer $(BUILD)/guest_reader $(ANALYSIS_SOURCES) $(ANALYSIS_TESTS)
 	@$(NEED) $(ANALYSIS_TEST_PACKAGES)
-	$(PYTHON) -m pytest -q -n $(ANALYSIS_WORKERS) tests/analysis
+	$(PYTHON) -m pytest -q -n $(ANALYSIS_WORKERS) --durations=8 tests/analysis
 
 FUZZ_EXAMPLES ?= 2000
 fuzz-analysis: $(BUILD)/.deps-analysis $(ANALYSIS_SOURCES) $(ANALYSIS_TESTS)

@@ -20,6 +20,7 @@ FUZZ_SECONDS ?= 300
 FUZZ_BINS = $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%)
 
 CHECK_TARGETS += check-fuzz
+CHECK_BUILDS += fuzz-build
 .PHONY: fuzz-build check-fuzz fuzz
 
 # Built by a make of its own with BUILD=$(BUILD)/fuzz: every module compiled with the fuzzer's flags.

@@ -4,7 +4,7 @@
 # built so.
 #   make check-tsan    build and run them; any data race fails the run
 
-TSAN_TESTS := protocol ring ring_consumers ring_interleave stream hostile hostile_producer
+TSAN_TESTS := protocol protocol_hostile ring ring_consumers ring_interleave stream stream_hostile hostile hostile_producer
 # The loopback stream tests whose programs run two threads: a race makes a program exit non-zero, the test fail.
 TSAN_LOOPBACK := test_duplex_block_and_latest test_duplex_doorbell test_duplex_peer_stalled_or_killed
 TSAN_PACKAGES := clang libclang-rt-14-dev
@@ -16,12 +16,15 @@ TSAN_PROGRAMS := host_writer guest_reader ivshmem_server tests/lying_consumer.so
 TSAN_SUPPRESSIONS := tests/unit/tsan.supp
 
 CHECK_TARGETS += check-tsan
-.PHONY: check-tsan
+CHECK_BUILDS += tsan-build
+.PHONY: check-tsan tsan-build
 
-check-tsan:
+tsan-build:
 	@$(NEED) $(TSAN_PACKAGES)
 	$(MAKE) --no-print-directory BUILD=$(BUILD)/tsan CC=$(TSAN_CC) CFLAGS="$(TSAN_FLAGS)" LDFLAGS="$(TSAN_FLAGS)" \
 		$(TSAN_TESTS:%=$(BUILD)/tsan/tests/test_%) $(TSAN_PROGRAMS:%=$(BUILD)/tsan/%)
+
+check-tsan: tsan-build
 	@set -e; for t in $(TSAN_TESTS); do \
 		TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:suppressions=$(abspath $(TSAN_SUPPRESSIONS)) $(TSAN_LIMIT) $(BUILD)/tsan/tests/test_$$t; done
 	TSAN_OPTIONS=halt_on_error=1:suppressions=$(abspath $(TSAN_SUPPRESSIONS)) $(TSAN_LIMIT) \

@@ -53,6 +53,7 @@ $(BUILD)/host_writer-static: $(HOST_OBJS) $(SHARED_OBJS)
 		|| { cat $(BUILD)/static-link-host.log >&2; exit 1; }
 
 CHECK_TARGETS += check-vm
+CHECK_BUILDS += $(BENCH_INITRAMFS) initramfs-doorbell $(BUILD)/host_writer-static
 check-vm: $(BUILD)/host_writer $(BUILD)/ivshmem_server $(BENCH_INITRAMFS) initramfs-doorbell $(BUILD)/host_writer-static \
 		$(BUILD)/guest_reader-static | deps-vm
 	@$(NEED) $(TEST_PACKAGES)

@@ -105,7 +105,7 @@ if [ -z "$rev" ] && [ "$repo" = "$ROOT" ]; then
 fi
 "$ROOT/scripts/need-packages.sh" mmdebstrap
 
-sources=$(devvm_apt_sources /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources) ||
+sources=$(devvm_host_apt_sources) ||
 	ivb_die "no enabled $SUITE entry in /etc/apt/sources.list{,.d/*}"
 # The base root is built again when its recipe changes: the recipe's hash is in its name.
 recipe=$(printf '%s\n' "$SUITE" "$VARIANT" "${PACKAGES[*]}" "$sources" | sha256sum | cut -c1-12)
@@ -117,8 +117,7 @@ readonly work
 chmod 0755 "$work"
 cleanup() {
 	# The namespace's mounts end with it; never follow a mount that is somehow left over.
-	if grep -q " $work/" /proc/mounts 2>/dev/null; then
-		ivb_log "warning: file systems are still mounted under $work; leaving it for you to unmount and remove"
+	if devvm_mounted_under "$work"; then
 		return
 	fi
 	if [ "$keep" -eq 1 ] && [ -d "$work/root" ]; then

@@ -72,7 +72,7 @@ readonly LOG=$work/build.log
 
 # The machine's Debian entries as deb-src, in a private apt state: lists and downloads stay in $work.
 mkdir -p "$work/apt/parts" "$work/apt/lists/partial" "$work/apt/cache/archives/partial" "$work/src"
-sources=$(devvm_apt_sources /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources) ||
+sources=$(devvm_host_apt_sources) ||
 	skip "no enabled Debian entry in /etc/apt/sources.list{,.d/*} to take $source_name's source from"
 # shellcheck disable=SC2001  # the field is matched at a line's start, in either case: sed
 sed 's/^\([Tt]ypes:\).*/\1 deb-src/' <<<"$sources" >"$work/apt/parts/ivb-src.sources"

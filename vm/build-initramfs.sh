@@ -62,7 +62,10 @@ check_static "$busybox" "install busybox-static"
 [ -z "$modules" ] || [ -f "$modules/order" ] || ivb_die "$modules/order not found (vm/kernel.sh --modules)"
 
 stage=
-cleanup() { [ -z "$stage" ] || rm -rf -- "$stage" "$out.tmp"; }
+# A name of its own: make check's lanes can pack the same archive at the same time (run_test.sh packs the
+# driver's on every run); each renames a whole archive into place.
+readonly TMP_OUT=$out.tmp.$$
+cleanup() { [ -z "$stage" ] || rm -rf -- "$stage" "$TMP_OUT"; }
 trap cleanup EXIT
 
 mkdir -p "$(dirname "$out")"
@@ -95,5 +98,5 @@ chmod 0755 "$stage" "$stage/bin" "$stage/dev" "$stage/proc" "$stage/sys"
 find "$stage" -exec touch -h -d "@$EPOCH" {} +
 
 (cd "$stage" && find . -mindepth 1 -printf '%P\n' | LC_ALL=C sort |
-	cpio --create --format=newc --owner=0:0 --reproducible --quiet) >"$out.tmp"
-mv -- "$out.tmp" "$out"
+	cpio --create --format=newc --owner=0:0 --reproducible --quiet) >"$TMP_OUT"
+mv -- "$TMP_OUT" "$out"

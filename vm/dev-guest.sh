@@ -101,7 +101,8 @@ else
 fi
 
 # Doorbell mode and --map wb: the guest driver, built in the guest against its own kernel's headers, then loaded.
-readonly MODULE_FILES=("$ROOT"/guest/ivshmem_doorbell/{Kbuild,ivshmem_doorbell.c,ivshmem_doorbell.h})
+# The driver's sources: its Kbuild, and every part and header in its folder.
+readonly MODULE_FILES=("$ROOT"/guest/ivshmem_doorbell/{Kbuild,*.[ch]})
 deploy_driver() {
 	local module_id have reload=
 	module_id=$(cat "${MODULE_FILES[@]}" | sha256sum | cut -c1-64)

@@ -120,6 +120,18 @@ devvm_apt_sources() {
 	printf '%s' "$out"
 }
 
+# Whether file systems are still mounted under DIR (a root build stopped half-way); says so on stderr. Such a
+# folder must not be removed: rm would follow into the mounts. Returns: 0 when something is mounted there, else 1.
+devvm_mounted_under() {
+	grep -q " $1/" /proc/mounts 2>/dev/null || return 1
+	ivb_log "warning: file systems are still mounted under $1; leaving it for you to unmount and remove"
+}
+
+# devvm_apt_sources of this machine's own apt configuration (/etc/apt/sources.list and sources.list.d/).
+devvm_host_apt_sources() {
+	devvm_apt_sources /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources
+}
+
 # Keep the deb822 stanzas on stdin that are enabled, of type deb, and have a bookworm suite.
 devvm_deb822_filter() {
 	awk 'BEGIN { RS = ""; ORS = "\n\n" }

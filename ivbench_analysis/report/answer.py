@@ -5,16 +5,20 @@ performance_report.txt and report.html and ends the terminal output.
 
 Every number in it is a cell of the section it summarises, made by the same function from the same object:
 the HEADLINE FIGURES cells (report.figures.figure_row of the same repeats.FigureResult) and the BOTTLENECK
-ratios (report.breakdown.slower_stages over the same stages). A new kind of figure adds its line by one
+ratios (region_private.slower_stages over the same comparisons). The copy line and the bottleneck line are
+about the same frame and their medians are over the same samples (region_private: switched-out guest phases
+left out on both sides), so they cannot contradict each other. A new kind of figure adds its line by one
 function in ANSWER_PARTS."""
 
 from dataclasses import dataclass
 
 from ..intervals import UNRELIABLE_HALF_WIDTH
 from ..manifest import TCG_WARNING, is_tcg, lookup
-from ..stats import reference_for_size, stage_summaries, successful
+from ..region_private import (
+    REGION_RATIO_THRESHOLD, bandwidth_comparisons, latency_comparisons, not_compared, slower_stages,
+)
 from ..streams import DIRECTION_ARROWS, H2G, load_streams, stream_figures
-from .breakdown import REGION_RATIO_THRESHOLD, slower_stages
+from .breakdown import NOT_COMPARED_WORDS
 from .figures import HEADER, NOT_RELIABLE, figure_row
 from .streaming import bottleneck_lines as stream_bottlenecks
 from .text import fmt, section
@@ -97,9 +101,9 @@ def roundtrip_lines(ctx):
                        (roundtrip.spec.key,))]
 
 
-def copy_lines(ctx):
-    """Phase C on the shared region against the same copy on private memory: the latency frame's, else the
-    largest bandwidth frame's that has a reference."""
+def copy_figures(ctx):
+    """The headline figures of phase C the copy line quotes: (on the region, on private memory or None) of the
+    latency frame, else of the largest bandwidth frame; None when the run has neither."""
     figures = ctx.headline.by_key()
     private = {r.spec.size: r for key, r in figures.items() if key.startswith("reference/")
                and key.endswith("/guest_second_pass_ns") and r.figure is not None}
@@ -107,16 +111,38 @@ def copy_lines(ctx):
     candidates += sorted((r for key, r in figures.items() if key.startswith("bandwidth/")
                           and key.endswith("/guest_memcpy_ns")), key=lambda r: -(r.spec.size or 0))
     for region in candidates:
-        if region is None or region.figure is None or region.spec.size is None:
-            continue
-        text = f"Guest's copy out of the region (phase C, {region.spec.size} B): {quote_mbps(region)}"
-        reference = private.get(region.spec.size)
-        if reference is None:
-            return [AnswerLine("copy", text + "; no copy on private memory of this size to set it against",
-                               (region.spec.key,))]
-        return [AnswerLine("copy", f"{text}; on private memory {quote_mbps(reference)}",
-                           (region.spec.key, reference.spec.key))]
-    return []
+        if region is not None and region.figure is not None and region.spec.size is not None:
+            return region, private.get(region.spec.size)
+    return None
+
+
+def copy_lines(ctx):
+    """Phase C on the shared region against the same copy on private memory: the latency frame's, else the
+    largest bandwidth frame's that has a reference."""
+    found = copy_figures(ctx)
+    if found is None:
+        return []
+    region, reference = found
+    text = f"Guest's copy out of the region (phase C, {region.spec.size} B): {quote_mbps(region)}"
+    if reference is None:
+        return [AnswerLine("copy", text + "; no copy on private memory of this size to set it against",
+                           (region.spec.key,))]
+    text += f"; on private memory {quote_mbps(reference)}"
+    if region.all_switched or reference.all_switched:
+        text += f" ({NOT_COMPARED_WORDS}: not compared)"
+    return [AnswerLine("copy", text, (region.spec.key, reference.spec.key))]
+
+
+def copy_comparisons(ctx):
+    """(which frame, region_private comparisons) of the frame the copy line is about, for the bottleneck line."""
+    found = copy_figures(ctx)
+    if found is None:
+        return None, []
+    region = found[0]
+    if region.spec.key.startswith("latency/"):
+        return "latency frame", latency_comparisons(ctx.run)
+    frame = region.spec.key.split("/")[1]
+    return f"bandwidth frame {frame}", bandwidth_comparisons(ctx.run, frame, region.spec.size)
 
 
 def first_manifest(ctx):
@@ -152,21 +178,21 @@ def bottleneck_lines(ctx):
     if is_tcg(run.manifest):
         return [AnswerLine("bottleneck", "Bottleneck: none derived from emulator timings (TCG)")]
     out = []
-    rows = successful(run.latency)
-    private = reference_for_size(run.reference, run.latency_frame_bytes)
-    if rows is not None and not rows.empty and private is not None:
-        slower = slower_stages(stage_summaries(rows, run.latency_stages), private)
+    what, comparisons = copy_comparisons(ctx)
+    if comparisons:
+        slower = slower_stages(comparisons)
         if slower:
             stages = ", ".join(f"{label} {fmt(ratio, 2)}x" for label, ratio in slower)
-            # BOTTLENECK's medians keep the switched-out phases that the headline figures leave out.
             noisy = " (noisy run: this may be the load)" if any(item.noisy for item in ctx.headline.noise) else ""
-            out.append(AnswerLine("bottleneck", f"Bottleneck: the shared mapping: {stages} as long as on private "
-                                                "memory (latency frame, medians of every iteration, switched-out "
-                                                f"ones included){noisy}"))
+            text = (f"Bottleneck: the shared mapping: {stages} as long as on private memory ({what}, medians "
+                    f"without the switched-out phases){noisy}")
         else:
-            out.append(AnswerLine("bottleneck", "Bottleneck: none in the mapping: no stage more than "
-                                                f"{REGION_RATIO_THRESHOLD}x slower on the shared region than on "
-                                                "private memory"))
+            text = (f"Bottleneck: none in the mapping: no stage more than {REGION_RATIO_THRESHOLD}x slower on the "
+                    f"shared region than on private memory ({what})")
+        skipped = not_compared(comparisons)
+        if skipped:
+            text += f"; not compared ({NOT_COMPARED_WORDS}): {', '.join(skipped)}"
+        out.append(AnswerLine("bottleneck", text))
     for stream in load_streams(run).streams[:1]:
         sentences = stream_bottlenecks(stream, stream.record, stream_figures(stream))
         if sentences:

@@ -1,7 +1,8 @@
 """BANDWIDTH TEST: times, rates and statistics per frame (bandwidth_results.csv)."""
 
 from ..model import BANDWIDTH_CSV, BANDWIDTH_TIMING_COLUMNS
-from ..stats import frames_by_size, mbps, reference_for_size, stage_summaries, successful
+from ..region_private import bandwidth_comparisons
+from ..stats import frames_by_size, mbps, stage_summaries, successful
 from .breakdown import bottleneck_lines, count_line, failure_lines, planned_line
 from .text import fmt, fmt_mbps, fmt_table, section, stats_table
 
@@ -49,8 +50,8 @@ def bandwidth_sections(run, summary):
             f"{frame}: total {fmt(mbps(size, rows['total_ns'].mean()))} MB/s, "
             f"guest copy {fmt(mbps(size, rows['guest_memcpy_ns'].mean()))} MB/s")
         stages = stage_summaries(rows, run.bandwidth_stages)
-        private = reference_for_size(run.reference, size)
-        summary.bottleneck_bandwidth.extend(bottleneck_lines(f"Bandwidth {frame}", stages, private))
+        summary.bottleneck_bandwidth.extend(bottleneck_lines(f"Bandwidth {frame}", stages,
+                                                             bandwidth_comparisons(run, frame, size)))
 
     lines += ["", "  Times per frame (ms, mean over successful iterations); 1 MB = 1e6 bytes, 1 MiB = 2^20 bytes"]
     lines += fmt_table(["frame", "size_bytes", "MB", "MiB", "ok/total", "success%",

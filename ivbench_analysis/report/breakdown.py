@@ -1,17 +1,14 @@
 """What the latency, bandwidth and reference sections share: counts and failures, the per-stage
-breakdown, ratios, the shared-region-vs-private comparison and the bottleneck lines."""
+breakdown, ratios, the shared-region-vs-private tables and the bottleneck lines (their medians from
+region_private, the one rule for which samples such a comparison uses)."""
 
 import numpy as np
 import pandas as pd
 
 from ..manifest import MANIFEST_JSON, lookup
+from ..region_private import REGION_RATIO_THRESHOLD, not_compared, slower_stages
 from ..stats import mbps, ratio
-from .text import fmt, fmt_mbps, fmt_table
-
-
-# A stage counts as slower (or faster) on the shared region than on private memory only beyond this
-# ratio: the machines are shared and noisy, and the reference has few iterations.
-REGION_RATIO_THRESHOLD = 1.5
+from .text import fmt, fmt_duration, fmt_mbps, fmt_table
 
 
 def count_line(what, data):
@@ -77,41 +74,39 @@ def ratio_line(name, slow_label, slow, fast_label, fast):
     )
 
 
-def comparison_figures(stages, reference_rows):
-    """Region stage vs the same work on private memory: (label, region median ns, private median ns) of each
-    stage that has a private counterpart."""
-    if reference_rows is None:
-        return []
-    return [(s.label, s.median, reference_rows[s.reference].median()) for s in stages if s.reference is not None]
+def comparison_cell(comparison):
+    """The region/private cell: the ratio of the medians, or n/a when the stage is not compared."""
+    return f"{fmt(comparison.ratio, 2)}x" if comparison.compared else "n/a"
 
 
-def comparison_rows(stages, reference_rows, size):
-    """Region stage vs the same work on private memory (medians): label, ns, ns, ratio, MB/s, MB/s."""
-    return [[label, fmt(region), fmt(private), fmt(ratio(region, private), 2) + "x", fmt_mbps(mbps(size, region)),
-             fmt_mbps(mbps(size, private))] for label, region, private in comparison_figures(stages, reference_rows)]
+def comparison_rows(comparisons, size):
+    """Region stage vs the same work on private memory (region_private's medians): label, ns, ns, ratio, MB/s,
+    MB/s."""
+    return [[c.label, fmt(c.region.median), fmt(c.private.median), comparison_cell(c),
+             fmt_mbps(mbps(size, c.region.median)), fmt_mbps(mbps(size, c.private.median))] for c in comparisons]
 
 
-def slower_stages(stages, reference_rows):
-    """(label, region/private ratio of medians) of each stage more than REGION_RATIO_THRESHOLD slower on the
-    shared region than on private memory."""
-    out = []
-    for s in stages:
-        if s.reference is not None:
-            region_ratio = ratio(s.median, reference_rows[s.reference].median())
-            if region_ratio > REGION_RATIO_THRESHOLD:
-                out.append((s.label, region_ratio))
-    return out
+def comparison_notes(comparisons):
+    """What the comparison tables' medians are over, and the stages they do not compare."""
+    left = [f"{c.label.split(' (')[0]} {c.region.left_out} on the region, {c.private.left_out} on private memory"
+            for c in comparisons if c.region.left_out or c.private.left_out]
+    lines = [f"  {RULE_WORDS}" + (f"; left out: {'; '.join(left)}" if left else "")]
+    skipped = not_compared(comparisons)
+    if skipped:
+        lines.append(f"  n/a: {', '.join(skipped)}: {NOT_COMPARED_WORDS}, not compared")
+    return lines
 
 
-def bottleneck_lines(what, stages, reference_rows):
-    """The stage with the largest share, and what the private-memory reference says about it.
+def bottleneck_lines(what, stages, comparisons):
+    """The stage with the largest share, and what the private-memory reference says about it
+    (region_private's comparisons of the same stages).
 
     The write-study variants (--write-study) run inside the round trip but are no part of a transfer:
     they are never the bottleneck, and their share is said on a line of its own."""
     study = [s for s in stages if s.column == "guest_study_ns"]
     top = max((s for s in stages if s.column != "guest_study_ns"), key=lambda s: s.median_share)
     lines = [f"  {what}: largest share of the end-to-end time: {top.label}, median {fmt(top.median_share)}% "
-             f"per iteration ({fmt(top.median / 1e3, 3)} us median)"]
+             f"per iteration ({fmt_duration(top.median)} median over every successful iteration)"]
     if study:
         lines.append(f"    (the write-study variants, run inside each round trip because of --write-study and not part "
                      f"of a transfer, took a median {fmt(study[0].median_share)}% of it; they are left out here)")
@@ -120,27 +115,39 @@ def bottleneck_lines(what, stages, reference_rows):
     if top.reference is None:
         lines.append("    this stage has no private-memory counterpart: the data cannot attribute it to the mapping")
         return lines
-    if reference_rows is None:
+    if not comparisons:
         lines.append("    no reference run on private memory for this size: "
                      "the data cannot say whether the shared mapping makes it slow")
         return lines
-    factor = ratio(top.median, reference_rows[top.reference].median())
-    if pd.isna(factor):
+    mine = next(c for c in comparisons if c.stage.column == top.column)
+    factor = mine.ratio
+    if mine.region.all_switched or mine.private.all_switched:
+        lines.append(f"    its median is not compared: {NOT_COMPARED_WORDS}")
+    elif pd.isna(factor):
         lines.append("    its median on private memory is 0 ns (SUSPECT): no comparison")
-        return lines
-    if factor > REGION_RATIO_THRESHOLD:
-        verdict = "evidence that the shared mapping slows this stage"
-    elif factor < 1 / REGION_RATIO_THRESHOLD:
-        verdict = "faster than on private memory; the mapping is not what makes it slow"
     else:
-        verdict = (f"within {REGION_RATIO_THRESHOLD}x of private memory: the work itself costs this much here, "
-                   "no evidence that the shared mapping is the bottleneck")
-    lines.append(f"    on the shared region it takes {fmt(factor, 2)}x as long as on private memory "
-                 f"in the same run (medians): {verdict}")
-    slower = [f"{label} {fmt(ratio, 2)}x" for label, ratio in slower_stages(stages, reference_rows)]
+        if factor > REGION_RATIO_THRESHOLD:
+            verdict = "evidence that the shared mapping slows this stage"
+        elif factor < 1 / REGION_RATIO_THRESHOLD:
+            verdict = "faster than on private memory; the mapping is not what makes it slow"
+        else:
+            verdict = (f"within {REGION_RATIO_THRESHOLD}x of private memory: the work itself costs this much here, "
+                       "no evidence that the shared mapping is the bottleneck")
+        lines.append(f"    on the shared region it takes {fmt(factor, 2)}x as long as on private memory "
+                     f"in the same run (medians): {verdict}")
+    slower = [f"{label} {fmt(ratio, 2)}x" for label, ratio in slower_stages(comparisons)]
     lines.append(f"    stages more than {REGION_RATIO_THRESHOLD}x slower on the shared region than on private memory: "
                  f"{', '.join(slower) or 'none'}")
+    skipped = not_compared(comparisons)
+    if skipped:
+        lines.append(f"    not compared ({NOT_COMPARED_WORDS}): {', '.join(skipped)}")
     return lines
+
+
+# How the comparisons of the region against private memory choose their samples (region_private).
+RULE_WORDS = ("medians of the samples HEADLINE FIGURES keeps: guest phases switched out or migrated left out "
+              "on both sides")
+NOT_COMPARED_WORDS = "every sample of a side was switched out"
 
 
 COMPARISON_HEADER = ["stage", "region_ns", "private_ns", "region/private", "region_MB/s", "private_MB/s"]

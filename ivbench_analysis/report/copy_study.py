@@ -5,9 +5,9 @@ import numpy as np
 import pandas as pd
 
 from ..manifest import MANIFEST_JSON, is_tcg, lookup
+from ..region_private import REGION_RATIO_THRESHOLD
 from ..model import FRESH_PAGES, MAP_STUDY_CSV, PHASE_COUNTERS_CSV, PREFAULTED, TESTS, WRITE_STUDY_CSV, variant_rank
 from ..stats import mbps
-from .breakdown import REGION_RATIO_THRESHOLD
 from .counters import drop_failed_messages
 from .text import fmt, fmt_mbps, fmt_ratio, fmt_table, section
 

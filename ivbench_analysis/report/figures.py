@@ -4,18 +4,21 @@ switched-out phases left out."""
 
 from .. import intervals
 from ..repeats import SAMPLE_WORDS
-from .text import fmt, fmt_table, section
+from .text import fmt, fmt_durations, fmt_table, section
 
 HEADER = ["figure", "unit", "median", "95%_low", "95%_high", "spread", "MB/s", "MB/s_low", "MB/s_high", "run_CV",
           "runs", "n", "left_out", "reliable"]
 NOT_RELIABLE = "not reliable"
 
 
-def scaled(spec, value):
-    """A time in us, a rate as it is."""
-    if value is None:
-        return None
-    return value / 1e3 if spec.kind == intervals.TIME else value
+def value_cells(spec, figure):
+    """The unit and the median, low and high cells: a time in the unit that fits its median (text.fmt_durations,
+    the one way the report writes a duration), a rate as it is with one decimal."""
+    values = [figure.median, figure.low, figure.high]
+    if spec.kind == intervals.TIME:
+        unit, cells = fmt_durations(values)
+        return [unit] + cells
+    return [spec.unit] + [fmt(v, 1) for v in values]
 
 
 def mbps_cells(spec, figure):
@@ -44,10 +47,8 @@ def figure_row(result):
     if figure is None:
         return [spec.label, spec.unit] + ["n/a"] * 4 + ["-", "-", "-", "n/a", str(len(result.per_run)), "0", left,
                                                         NOT_RELIABLE]
-    decimals = 3 if spec.kind == intervals.TIME else 1
     cv = "n/a" if figure.cv is None else f"{100 * figure.cv:.1f}%"
-    return ([spec.label, spec.unit] + [fmt(scaled(spec, v), decimals) for v in (figure.median, figure.low, figure.high)]
-            + [spread(figure)] + mbps_cells(spec, figure)
+    return ([spec.label] + value_cells(spec, figure) + [spread(figure)] + mbps_cells(spec, figure)
             + [cv, str(figure.runs), str(figure.samples), left, "" if result.reliable else NOT_RELIABLE])
 
 
@@ -77,7 +78,8 @@ def figures_section(run_set, results, problems, resamples=intervals.RESAMPLES):
         "  per-run medians (n/a: one run). spread: how far each end of the interval lies from the median;",
         f"  {NOT_RELIABLE}: an end further than {100 * intervals.UNRELIABLE_HALF_WIDTH:.0f}% from the median, or no "
         f"interval (fewer than {intervals.MIN_INTERVAL_SAMPLES} samples).",
-        "  Times in us; MB/s = frame bytes / time (its interval is the time interval's ends converted).",
+        "  Times in the unit that fits each median (ns, us, ms, s; 3 significant digits); MB/s = frame bytes /",
+        "  time (its interval is the time interval's ends converted).",
         "  left_out: guest phases switched out or migrated (phase_performance.csv), left out of the figure.",
     ]
     lines += fmt_table(HEADER, [figure_row(r) for r in results])

@@ -4,9 +4,10 @@
 from ..manifest import MANIFEST_JSON
 from ..model import LATENCY_CSV, LATENCY_STAGES, LATENCY_TIMING_COLUMNS, REFERENCE_CSV, Stage
 from ..stats import PERCENTILES, mbps, reference_for_size, stage_summaries, successful
+from ..region_private import latency_comparisons
 from .breakdown import (
-    COMPARISON_HEADER, bottleneck_lines, breakdown_table, comparison_rows, count_line, failure_lines, planned_line,
-    ratio_line,
+    COMPARISON_HEADER, bottleneck_lines, breakdown_table, comparison_notes, comparison_rows, count_line, failure_lines,
+    planned_line, ratio_line,
 )
 from .text import fmt, fmt_mbps, fmt_size, fmt_table, section, stats_table
 
@@ -67,6 +68,7 @@ def latency_sections(run, summary):
         ratio_line("Cache effect", "B", rows["guest_cold_cache_ns"], "A", rows["guest_hot_cache_ns"]),
     ]
     private = reference_for_size(run.reference, size)
+    comparisons = latency_comparisons(run)
     if private is not None:
         lines += [
             ratio_line("On private memory, write overhead", "C", private["guest_second_pass_ns"],
@@ -76,7 +78,8 @@ def latency_sections(run, summary):
         ]
         lines += section(f"SHARED REGION VS PRIVATE MEMORY, latency frame "
                          f"(medians; {REFERENCE_CSV}, {len(private)} iterations)")
-        lines += fmt_table(COMPARISON_HEADER, comparison_rows(stages, private, size))
+        lines += fmt_table(COMPARISON_HEADER, comparison_rows(comparisons, size))
+        lines += comparison_notes(comparisons)
 
     lines += section("PERCENTILES (us, successful iterations)")
     percentile_rows = []
@@ -93,5 +96,5 @@ def latency_sections(run, summary):
         range_rows.append([label, fmt(lo / 1e3, 3), fmt(hi / 1e3, 3), rates])
     lines += fmt_table(["stage", "min_us", "max_us", "MB/s range"], range_rows)
 
-    summary.bottleneck_latency = bottleneck_lines("Latency frame", stages, private)
+    summary.bottleneck_latency = bottleneck_lines("Latency frame", stages, comparisons)
     return lines

@@ -4,7 +4,8 @@ same size)."""
 
 from ..manifest import MANIFEST_JSON, is_tcg, lookup
 from ..model import MAP_PHASES, MAP_STUDY_CSV
-from ..stats import mbps, ratio, successful
+from ..region_private import private_side
+from ..stats import mbps, ratio, reference_for_size, successful
 from .copy_study import CLEAR_AGREEMENT, CLEAR_DIFFERENCE, clear_verdict
 from .text import fmt, fmt_mbps, fmt_ratio, fmt_table, section
 
@@ -50,14 +51,13 @@ def missing_lines(manifest):
 
 
 def private_medians(run, size):
-    """Median times of phases A-C on private memory (successful reference messages of this size), or None."""
-    reference = successful(run.reference)
-    if reference is None or reference.empty:
+    """Median times of phases A-C on private memory (successful reference messages of this size, their
+    switched-out phases left out: region_private.private_side, as every comparison with private memory), and
+    how many reference messages; None when there is none of this size."""
+    sides = {column: private_side(run, size, private) for column, private in PRIVATE_COLUMNS.items()}
+    if any(s is None for s in sides.values()):
         return None
-    rows = reference[reference["size_bytes"] == size]
-    if rows.empty:
-        return None
-    return {column: rows[private].median() for column, private in PRIVATE_COLUMNS.items()}, len(rows)
+    return {column: s.median for column, s in sides.items()}, len(reference_for_size(run.reference, size))
 
 
 def phase_conclusion(base, other, column, tcg):
@@ -169,8 +169,9 @@ def mapping_study_section(run):
         "  successful messages (n) of phase A (hot read), B (cold read, after clflush), C (copy region ->",
         "  private buffer) and W (the guest writing the frame into the region from a private buffer, fenced:",
         "  the producer's side when the guest writes frames); x_priv = the mapping's MB/s / private memory's",
-        "  (the reference messages of the same size, whose phase C is W's private counterpart; 1.00x = as fast",
-        "  as private memory, below 1 = slower). A mapping is called faster or slower",
+        "  (the reference messages of the same size, whose phase C is W's private counterpart, their switched-out",
+        "  phases left out as in HEADLINE FIGURES; 1.00x = as fast as private memory, below 1 = slower). A mapping",
+        "  is called faster or slower",
         f"  than another only when the medians differ by at least {round(100 * (CLEAR_DIFFERENCE - 1))}% and at "
         f"least {round(100 * CLEAR_AGREEMENT)}% of the messages (each ran",
         "  through every mapping) agree.",

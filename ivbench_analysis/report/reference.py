@@ -6,8 +6,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..model import REFERENCE_CSV, REFERENCE_TIMING_COLUMNS
-from ..stats import frames_by_size, mbps, ratio, reference_for_size, stage_summaries, successful
-from .breakdown import COMPARISON_HEADER, comparison_figures, comparison_rows, count_line
+from ..region_private import bandwidth_comparisons
+from ..stats import frames_by_size, mbps, successful
+from .breakdown import COMPARISON_HEADER, comparison_notes, comparison_rows, count_line
 from .text import fmt_mbps, fmt_table, section, stats_table
 
 RATE_HEADER = ["frame", "size_bytes", "ok"] + ["host_memcpy", "A_hot_read", "B_cold_read", "C_copy", "D_verify"]
@@ -16,8 +17,8 @@ RATE_HEADER = ["frame", "size_bytes", "ok"] + ["host_memcpy", "A_hot_read", "B_c
 @dataclass
 class ReferenceFigures:
     """Per frame on private memory: (frame, size, successful iterations, MB/s of the mean time of each column
-    of REFERENCE_TIMING_COLUMNS); per bandwidth frame that has a reference: (frame, size, the stages of
-    breakdown.comparison_figures) with the region's stages."""
+    of REFERENCE_TIMING_COLUMNS); per bandwidth frame that has a reference: (frame, size, its stages against
+    private memory: region_private.StageComparison)."""
     rates: list = field(default_factory=list)
     comparisons: list = field(default_factory=list)
 
@@ -29,16 +30,10 @@ def reference_figures(run, rows):
         frame_rows = rows[rows["frame_type"] == frame]
         out.rates.append((frame, size, len(frame_rows),
                           [mbps(size, frame_rows[c].mean()) for c in REFERENCE_TIMING_COLUMNS]))
-    bandwidth = successful(run.bandwidth)
     for frame, size in frames_by_size(rows):
-        region = bandwidth[bandwidth["size_bytes"] == size] if bandwidth is not None else None
-        if region is None or region.empty:
-            continue
-        stages = stage_summaries(region, run.bandwidth_stages)
-        private = reference_for_size(run.reference, size)
-        found = comparison_figures(stages, private)
+        found = bandwidth_comparisons(run, frame, size)
         if found:
-            out.comparisons.append((frame, size, stages, private, found))
+            out.comparisons.append((frame, size, found))
     return out
 
 
@@ -65,11 +60,12 @@ def reference_sections(run):
         stats_series += [(f"{frame} {c}", frame_rows[c]) for c in REFERENCE_TIMING_COLUMNS]
     lines += stats_table(stats_series)
     comparisons = []
-    for frame, size, stages, private, _ in figures.comparisons:
-        comparisons += [[f"{frame} {row[0]}"] + row[1:] for row in comparison_rows(stages, private, size)]
+    for frame, size, found in figures.comparisons:
+        comparisons += [[f"{frame} {row[0]}"] + row[1:] for row in comparison_rows(found, size)]
     if comparisons:
         lines += section("SHARED REGION VS PRIVATE MEMORY, bandwidth frames (medians)")
         lines += fmt_table(COMPARISON_HEADER, comparisons)
+        lines += comparison_notes([c for _, _, found in figures.comparisons for c in found])
     return lines
 
 
@@ -99,8 +95,10 @@ def plot_reference(run, path):
     ax.legend(fontsize="small")
     if figures.comparisons:
         ax = axes[0][1]
-        labels = [f"{frame} {label}" for frame, _, _, _, found in figures.comparisons for label, _, _ in found]
-        ratios = [ratio(region, private) for _, _, _, _, found in figures.comparisons for _, region, private in found]
+        # the table's compared stages (a stage whose side was switched out in every sample is n/a there)
+        shown = [(frame, c) for frame, _, found in figures.comparisons for c in found if c.compared]
+        labels = [f"{frame} {c.label}" for frame, c in shown]
+        ratios = [c.ratio for _, c in shown]
         ax.barh(labels, ratios, color="tab:blue")
         ax.axvline(1, color="black", linewidth=0.8)
         ax.invert_yaxis()

@@ -21,7 +21,7 @@ def suspect_section(findings):
     lines += [
         f"  checks: durations > 0, guest phases within their round trip, notification_est >= 0, legacy duplicate "
         f"columns equal, derived us/ms/MB/MB/s columns consistent, bandwidth <= {MAX_PLAUSIBLE_MBPS:.0f} MB/s;",
-        f"  {WRITE_STUDY_CSV}: copy_mbps consistent, {PREFAULTED} = phase C of the same message, {FRESH_PAGES} "
+        f"  {WRITE_STUDY_CSV}: {PREFAULTED} = phase C of the same message, {FRESH_PAGES} "
         "takes page faults; counter files: IPC, cycles/byte and miss rates consistent with the raw counters",
     ]
     return lines + ["  " + f for f in findings] if findings else lines + ["  none found"]

@@ -2,6 +2,7 @@
 A table's lines know their table (TableLine), so that report.html shows as a table the very cells the text
 report prints."""
 
+import math
 from dataclasses import dataclass
 
 import pandas as pd
@@ -13,6 +14,42 @@ def fmt(value, decimals=1):
     if value is None or pd.isna(value):
         return "n/a"
     return f"{value:.{decimals}f}"
+
+
+# The units a duration is shown in, largest first: name, nanoseconds in one.
+DURATION_UNITS = (("s", 1e9), ("ms", 1e6), ("us", 1e3), ("ns", 1.0))
+# A duration shows this many significant digits (227 ms, 11.1 ms, 1.65 ms): its interval says the rest.
+DURATION_DIGITS = 3
+
+
+def leading(ns):
+    """|ns| rounded to DURATION_DIGITS significant digits (0 when missing): what decides the unit and decimals."""
+    if ns is None or pd.isna(ns):
+        return 0.0
+    return abs(float(f"{ns:.{DURATION_DIGITS}g}"))
+
+
+def duration_unit(ns):
+    """(name, ns in one) of the largest unit in which a duration is at least 1 (ns below 1 ns)."""
+    magnitude = leading(ns)
+    return next(((name, scale) for name, scale in DURATION_UNITS if magnitude >= scale), DURATION_UNITS[-1])
+
+
+def fmt_durations(values_ns):
+    """A row of durations in one unit, the one that fits the first of them (the median), each with as many
+    decimals as give that first one DURATION_DIGITS significant digits: (unit, [cell, ...]), n/a where a
+    value is missing. The one way the report writes a duration: the answer quotes these very cells."""
+    first = values_ns[0] if values_ns else None
+    unit, scale = duration_unit(first)
+    shown = leading(first) / scale
+    decimals = max(0, DURATION_DIGITS - 1 - math.floor(math.log10(shown))) if shown > 0 else 0
+    return unit, [fmt(None if v is None or pd.isna(v) else v / scale, decimals) for v in values_ns]
+
+
+def fmt_duration(ns):
+    """One duration with its unit: "227 ms"."""
+    unit, (cell,) = fmt_durations([ns])
+    return cell if cell == "n/a" else f"{cell} {unit}"
 
 
 def fmt_mbps(value):

@@ -256,7 +256,6 @@ static int study_row(struct ivb_csv *c, const struct ivb_row_key *k, const char 
 	ivb_csv_set_u64(c, COL(WRITE_STUDY, SIZE_BYTES), k->frame->size);
 	ivb_csv_set_str(c, COL(WRITE_STUDY, VARIANT), variant);
 	guest_ns(c, COL(WRITE_STUDY, COPY_NS), ns != 0, ns);
-	mbps(c, COL(WRITE_STUDY, COPY_MBPS), ns != 0, k->frame->size, ns);
 	if (have_faults)
 		ivb_csv_set_u64(c, COL(WRITE_STUDY, PAGE_FAULTS), faults);
 	else
@@ -306,7 +305,6 @@ static int map_row(struct ivb_csv *c, const struct ivb_row_key *k, const struct 
 	ivb_csv_set_u64(c, COL(MAP_STUDY, HOT_READ_NS), m->hot_read_ns);
 	ivb_csv_set_u64(c, COL(MAP_STUDY, COLD_READ_NS), m->cold_read_ns);
 	ivb_csv_set_u64(c, COL(MAP_STUDY, COPY_NS), m->copy_ns);
-	mbps(c, COL(MAP_STUDY, COPY_MBPS), true, k->frame->size, m->copy_ns);
 	ivb_csv_set_u64(c, COL(MAP_STUDY, WRITE_NS), m->write_ns);
 	ivb_csv_set_u64(c, COL(MAP_STUDY, ORDER), order);
 	ivb_csv_set_u64(c, COL(MAP_STUDY, SUCCESS), success);

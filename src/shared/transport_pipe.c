@@ -62,24 +62,16 @@ int ivb_tp_pipe_listen(struct ivb_tp_listener *l, const char *dir, struct ivb_tp
 
 int ivb_tp_pipe_accept(struct ivb_tp_listener *l, uint64_t deadline_ns, struct ivb_tp_conn *c, char *why, size_t n)
 {
+	const struct ivb_tp_hdr h = { .magic = IVB_TP_HDR_MAGIC, .type = IVB_TP_HELLO };
 	char h2g[IVB_TP_PATH_LEN + 8];
-	struct ivb_tp_hdr h;
-	int ret = ivb_tp_poll(l->fd, POLLIN, deadline_ns), wfd;
+	int ret, wfd;
 
-	if (ret == 0)
-		return -ETIMEDOUT;
+	/* The guest's HELLO: it has both FIFOs open. The read end moves into the connection. */
+	ret = ivb_tp_hello_accept(l, deadline_ns, c, why, n);
+	if (ret == -EPIPE)
+		snprintf(why, n, "the guest closed the FIFO before saying hello");
 	if (ret < 0)
 		return ret;
-	/* The guest's HELLO: it has both FIFOs open. The read end moves into the connection. */
-	ivb_tp_conn_init(c, l->fd, l->fd);
-	l->fd = -1;
-	ret = ivb_tp_recv_hdr(c, true, deadline_ns, IVB_TP_BIT(IVB_TP_HELLO), 0, &h, why, n);
-	if (ret < 0) {
-		if (ret == -EPIPE)
-			snprintf(why, n, "the guest closed the FIFO before saying hello");
-		ivb_tp_close(c);
-		return ret == -ETIMEDOUT ? -EPROTO : ret;
-	}
 	snprintf(h2g, sizeof(h2g), "%s.h2g", l->path);
 	wfd = open(h2g, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
 	if (wfd < 0) {

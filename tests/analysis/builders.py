@@ -241,6 +241,30 @@ def number(field):
     return float(field.rstrip("%x"))
 
 
+# The units the report writes a duration in (report.text.fmt_durations), in ns.
+DURATION_NS = {"ns": 1.0, "us": 1e3, "ms": 1e6, "s": 1e9}
+
+
+def duration_ns(unit, cell):
+    return float(cell) * DURATION_NS[unit]
+
+
+def cell_tolerance_ns(unit, cell):
+    """Half a unit of a duration cell's last digit, in ns, and a little for float noise."""
+    decimals = len(cell.split(".")[1]) if "." in cell else 0
+    return 0.5 * 10 ** -decimals * DURATION_NS[unit] * 1.001
+
+
+def assert_duration(unit, cell, expected_ns, what=""):
+    """A duration as the report writes it: in the largest unit in which it is at least 1, three significant
+    digits (227 ms, 11.1 ms, 1.65 ms)."""
+    assert unit in DURATION_NS, (what, unit, cell)
+    assert 1 <= abs(float(cell)) < 1000 or unit == "ns", (what, unit, cell)
+    assert len(cell.lstrip("-").replace(".", "").lstrip("0")) == 3 or float(cell) == 0, (what, unit, cell)
+    half_unit = 0.5 * 10 ** (math.floor(math.log10(abs(expected_ns))) - 2) if expected_ns else 0.5
+    assert duration_ns(unit, cell) == pytest.approx(expected_ns, abs=half_unit * 1.001), (what, unit, cell)
+
+
 def expected_stats(values):
     """The statistics the report must print, computed with statistics and numpy from the raw values."""
     return [len(values), min(values), max(values), statistics.fmean(values), statistics.median(values),
@@ -361,7 +385,7 @@ def study_rows(messages, seed=33, fresh=(20.0, 30.0), nt=(0.70, 0.80), huge=(0.9
         if huge_name:
             times[huge_name] = int(phase_c * huge[iteration % 2]) if success else 1
         for variant, ns in times.items():
-            row = dict(common, variant=variant, copy_ns=ns, copy_mbps=f"{size / ns * 1e3:.3f}")
+            row = dict(common, variant=variant, copy_ns=ns)
             if variant == "memcpy_fresh_pages" and faults:
                 row["page_faults"] = -(-size // 4096)
             rows.append(row)

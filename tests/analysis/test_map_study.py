@@ -47,7 +47,7 @@ def map_rows(messages, mappings, rotate=True, seed=7):
                 times = {column: 1 for _, column in PHASES}
             rows.append({"test": test, "iteration": iteration, "frame_type": frame, "size_bytes": size,
                          "mapping": mapping, "memory_type": memory_type, **times,
-                         "copy_mbps": f"{size / times['copy_ns'] * 1e3:.3f}", "order": order, "success": success})
+                         "order": order, "success": success})
     return rows
 
 

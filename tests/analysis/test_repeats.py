@@ -3,6 +3,7 @@ on synthetic runs whose phases differ by a known factor (or not), with switched-
 noise blocks and a broken run. The statistics themselves are tested in test_intervals.py; these tests
 use few resamples to stay fast."""
 
+import json
 import statistics
 import subprocess
 import sys
@@ -177,25 +178,29 @@ def test_figures_give_the_median_over_runs_its_interval_and_the_run_to_run_cv(re
         row = figure_row(figures, PHASE_LABELS[letter])
         pooled = [v for run in per_run for v in run]
         median = statistics.median(pooled)
-        assert float(row["median"]) == pytest.approx(median / 1e3, abs=0.0006), letter
+        b.assert_duration(row["unit"], row["median"], median, letter)
         assert float(row["low"]) <= float(row["median"]) <= float(row["high"]), row
         assert (row["runs"], row["n"], row["left_out"]) == ("3", str(len(pooled)), "0")
         medians = [statistics.median(run) for run in per_run]
         cv = statistics.stdev(medians) / statistics.fmean(medians)
         assert float(row["cv"].rstrip("%")) == pytest.approx(100 * cv, abs=0.051), letter
         assert float(row["mbps"]) == pytest.approx(FRAME / median * 1e3, abs=0.051)
-        assert float(row["mbps_low"]) == pytest.approx(FRAME / float(row["high"]), rel=1e-3)
+        high = b.duration_ns(row["unit"], row["high"])  # 3 significant digits: the rates' cells are finer
+        assert float(row["mbps_low"]) == pytest.approx(FRAME / high * 1e3, abs=b.cell_tolerance_ns(
+            row["unit"], row["high"]) / high * float(row["mbps_low"]) + 0.051)
 
 
 def test_not_reliable_marks_exactly_the_intervals_wider_than_ten_percent(sets):
     proc = analyse(sets / "base")
     assert proc.returncode == 0, proc.stderr
     figures = report_section((sets / "base" / "performance_report.txt").read_text(), "HEADLINE FIGURES")
+    # The figures before rounding (the table shows three significant digits; summary.json the values themselves).
+    summary = {f["label"]: f for f in json.loads((sets / "base" / "summary.json").read_text())["figures"]}
     labels = ["latency host memcpy", "latency roundtrip", "latency notification (est.)"] + list(PHASE_LABELS.values())
     marks = set()
     for label in labels:
         row = figure_row(figures, label)
-        median, low, high = float(row["median"]), float(row["low"]), float(row["high"])
+        median, low, high = (summary[label][k] for k in ("median", "low", "high"))
         wide = max(median - low, high - median) > 0.1 * median * 1.0001
         assert (row["reliable"] == "not reliable") == wide, (label, row)
         marks.add(wide)
@@ -208,7 +213,7 @@ def test_switched_out_phases_are_left_out_and_counted(repeated):
     row = figure_row(figures, "latency C copy")
     pooled = kept(runs[0], "C", SWITCHED) + kept(runs[1], "C") + kept(runs[2], "C")
     assert (row["left_out"], row["n"]) == ("3/90", "87")
-    assert float(row["median"]) == pytest.approx(statistics.median(pooled) / 1e3, abs=0.0006)
+    b.assert_duration(row["unit"], row["median"], statistics.median(pooled))
     assert "  latency C copy: 3 of 90 copies left out: switched out" in figures
     noise = report_section(report, "NOISE")
     assert "  run-1: quiet" in noise  # 3 of 120 phases: under the 10% the verdict allows
@@ -226,7 +231,7 @@ def test_a_figure_whose_every_sample_was_switched_out_is_shown_over_all_and_not_
     figures = report_section((tmp_path / "a" / "performance_report.txt").read_text(), "HEADLINE FIGURES")
     row = figure_row(figures, "latency D verify")
     assert (row["left_out"], row["n"], row["reliable"]) == ("30/30", "30", "not reliable"), row
-    assert float(row["median"]) == pytest.approx(statistics.median(kept(latency, "D")) / 1e3, abs=0.0006)
+    b.assert_duration(row["unit"], row["median"], statistics.median(kept(latency, "D")))
     assert ("  latency D verify: 30 of 30 verifications left out: switched out "
             "(none left: the figure is over all of them, not reliable)") in figures
     assert figure_row(figures, "latency C copy")["left_out"] == "0"
@@ -320,7 +325,7 @@ def test_stream_latency_and_frames_per_second(tmp_path):
     assert proc.returncode == 0, proc.stderr
     figures = report_section((folder / "performance_report.txt").read_text(), "HEADLINE FIGURES")
     latency = figure_row(figures, "stream 1080p latest xxh3 latency")
-    assert float(latency["median"]) == pytest.approx(statistics.median(latencies) / 1e3, abs=0.0006)
+    b.assert_duration(latency["unit"], latency["median"], statistics.median(latencies))
     fps = figure_row(figures, "stream 1080p latest xxh3 frames/s")
     assert (fps["unit"], fps["median"], fps["n"]) == ("frames/s", "90.0", "3")  # three whole seconds
     assert float(fps["mbps"]) == pytest.approx(90 * 6220800 / 1e6, abs=0.051)

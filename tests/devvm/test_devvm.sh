@@ -303,15 +303,17 @@ socket_dir=$(dirname "$DEVVM_SOCKET")
 # 12. A doorbell run through run_test.sh: the driver is built and loaded in the guest, interrupts both ways.
 rc=0
 "$ROOT/run_test.sh" --vm dev --mode doorbell --results "$WORK/doorbell" --no-analysis --iterations 10 \
-	--latency-frame 64 --bw-iterations 1 --frames 1080p --ref-iterations 0 --stream-seconds 1 --stream-frames 1080p \
-	--fps 30 >"$WORK/doorbell.out" 2>&1 || rc=$?
+	--latency-frame 64 --bw-iterations 1 --frames 1080p --ref-iterations 0 --stream-seconds 2 --stream-frames 64K \
+	--fps 10 >"$WORK/doorbell.out" 2>&1 || rc=$?
 sed 's/^/  run_test: /' "$WORK/doorbell.out" | grep -v 'counters not measured' || true
 [ "$rc" -eq 0 ] || fail doorbell_run "run_test.sh --vm dev --mode doorbell exited $rc"
 out=$(/usr/bin/python3 - "$WORK/doorbell/latest/run.json" <<'PY'
 import json, sys
 run = json.load(open(sys.argv[1]))
 s = run["streams"][0]
-# How many rings find the other side asleep depends on the scheduler: each side woke on one at least.
+# How many rings find the other side asleep depends on the scheduler: each side woke on one at least. The
+# host-to-guest stream rings the guest when its consumer sleeps: 64 KiB frames 100 ms apart leave it asleep
+# most of each period even under TCG on a loaded machine (1080p at 30/s kept it busy: no ring at all).
 print(run["status"], run["options"]["mode"], run["host"]["doorbell"]["rings_received"] >= 1,
       run["guest"]["doorbell"]["rings_received"] >= 1, "cpu" in run["guest"],
       s["completed"] and s["failed"] == 0 and s["rings_sent"] > 0)

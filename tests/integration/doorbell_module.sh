@@ -17,19 +17,12 @@ readonly ALIAS='pci:v00001AF4d00001110sv*sd*bc*sc*i*'
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/ivb-doorbell-module.XXXXXX")
 readonly WORK
-passed=0
-failed=0
 
 cleanup() { rm -rf "$WORK"; }
 trap cleanup EXIT
 
-pass() { echo "PASS $1"; passed=$((passed + 1)); }
-fail() { echo "FAIL $1: $2"; failed=$((failed + 1)); }
-check() {
-	local name=$1 detail=$2
-	shift 2
-	if "$@"; then pass "$name"; else fail "$name" "$detail"; fi
-}
+# shellcheck source=tests/integration/checks.sh
+. "$HERE/checks.sh"
 
 # Run build-module.sh with ENV... and ARGS, expect exit WANT and one stderr line matching REGEX.
 expect_error() {

@@ -24,7 +24,7 @@ readonly BUSYBOX=/bin/busybox
 readonly APPLETS="sh mount insmod rmmod poweroff cat grep sed tail dmesg"
 readonly QBOOT=/usr/share/qemu/qboot.rom
 # As the bench VM: serial console, quiet, and no time spent on what the test does not need (vm/bench-vm.sh).
-readonly APPEND="console=ttyS0 quiet panic=-1 oops=panic cryptomgr.notests rodata=off ipv6.disable=1"
+readonly APPEND="console=ttyS0 quiet panic=-1 oops=panic cryptomgr.notests rodata=off ipv6.disable=1 no_timer_check"
 readonly ECHO_COUNT=20
 # 4 MiB: the write-back mapping gives BAR2 struct pages, which memory hotplug adds in 2 MiB steps (a 1 MiB BAR
 # cannot have them: opening /dev/ivshmem-region then fails with EINVAL, as dmesg explains).

@@ -38,7 +38,7 @@ readonly SHM_NAME="ivb-interop-$$"
 readonly SHM="/dev/shm/$SHM_NAME"
 # -m DIR: QEMU's server makes DIR/ivshmem.XXXXXX and unlinks it at once.
 readonly SHM_DIR="/dev/shm/ivb-interop-$$.d"
-# Sets the EXIT trap that stops what pids lists and removes WORK and SHM; defines pass, fail, wait_for_line.
+# Sets the EXIT trap that stops what pids lists and removes WORK and SHM; defines pass, fail, check, check_no_orphans, wait_for_line.
 # shellcheck source=tests/integration/proc.sh
 . "$HERE/proc.sh"
 trap 'cleanup; rm -rf -- "$SHM_DIR"' EXIT
@@ -253,27 +253,6 @@ test_qemu_client_against_our_server() {
 	rm -f "$SHM"
 }
 
-# check NAME DETAIL COMMAND...: PASS when COMMAND succeeds, else FAIL with DETAIL.
-check() {
-	local name=$1 detail=$2
-	shift 2
-	if "$@"; then pass "$name"; else fail "$name" "$detail"; fi
-}
-
-# QEMU's server is a daemon, not our child: one whose pid file never came would outlive the test. Every
-# process of ours has WORK on its command line.
-test_no_orphans() {
-	local pid left=()
-	for pid in "${pids[@]}"; do
-		stop_pid "$pid"
-	done
-	for pid in $(pgrep -f -- "$WORK" || true); do
-		left+=("$pid")
-		kill "$pid" 2>/dev/null || true
-	done
-	check no_orphan_processes "still running: ${left[*]}" [ ${#left[@]} -eq 0 ]
-}
-
 for f in "$HOST" "$GUEST" "$SERVER"; do
 	[ -x "$f" ] || { echo "interop: $f not found; run make $f" >&2; exit 1; }
 done
@@ -283,6 +262,7 @@ test_qemu_client_against_our_server
 test_qemu_server_consumers
 run_test_through run_test_loopback_via_qemu_server loopback "$LIMIT"
 run_test_through run_test_bench_vm_via_qemu_server bench "$VM_LIMIT"
-test_no_orphans
+# QEMU's server is a daemon, not our child: one whose pid file never came would outlive the test.
+check_no_orphans
 echo "interop: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

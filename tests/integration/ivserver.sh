@@ -24,15 +24,9 @@ readonly MAGIC_WORD=0x31425649
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/ivb-ivserver.XXXXXX")
 readonly WORK
 readonly SHM="/dev/shm/ivb-ivserver-$$"
-# Sets the EXIT trap that stops what pids lists and removes WORK and SHM; defines pass and fail.
+# Sets the EXIT trap that stops what pids lists and removes WORK and SHM; defines pass, fail, check and check_no_orphans.
 # shellcheck source=tests/integration/proc.sh
 . "$HERE/proc.sh"
-# check NAME DETAIL COMMAND...: PASS when COMMAND succeeds, else FAIL with DETAIL.
-check() {
-	local name=$1 detail=$2
-	shift 2
-	if "$@"; then pass "$name"; else fail "$name" "$detail"; fi
-}
 # has TEXT PATTERN: whether TEXT matches the glob PATTERN.
 # shellcheck disable=SC2053  # the pattern is meant as a glob
 has() { [[ $1 == $2 ]]; }
@@ -261,17 +255,6 @@ test_qemu_peer() {
 	stop_pid "$qemu_pid"
 }
 
-test_no_orphans() {
-	local pid left=()
-	for pid in "${pids[@]}"; do
-		stop_pid "$pid"
-	done
-	for pid in $(pgrep -f -- "$WORK" || true); do
-		left+=("$pid")
-	done
-	check no_orphan_processes "still running: ${left[*]}" [ ${#left[@]} -eq 0 ]
-}
-
 if [ ! -x "$SERVER" ]; then
 	echo "ivserver: $SERVER not found; run make $SERVER" >&2
 	exit 1
@@ -285,7 +268,7 @@ test_usage_errors
 test_runtime_errors
 test_default_socket_and_stop
 test_qemu_peer
-test_no_orphans
+check_no_orphans
 
 echo "ivserver: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Process helpers for the integration tests that start servers and VMs. Source it after setting WORK and
-# SHM: it sets an EXIT trap that stops every process in pids and removes both, and counts PASS/FAIL lines.
+# SHM: it sets an EXIT trap that stops every process in pids and removes both; PASS/FAIL lines from checks.sh.
 # shellcheck disable=SC2034  # exit_rc is read by the scripts that source this file
 
 # Whether process PID is still running (a zombie, exited but not yet reaped, is not).
@@ -50,9 +50,10 @@ wait_exit() {
 	exit_rc=124
 }
 
+# shellcheck source=tests/integration/checks.sh
+. "$(dirname "${BASH_SOURCE[0]}")/checks.sh"
+
 pids=()
-passed=0
-failed=0
 
 cleanup() {
 	local pid
@@ -61,5 +62,17 @@ cleanup() {
 }
 trap cleanup EXIT
 
-pass() { echo "PASS $1"; passed=$((passed + 1)); }
-fail() { echo "FAIL $1: $2"; failed=$((failed + 1)); }
+# The test that nothing outlives the script: stop every process in pids, then FAIL with (and kill) any process
+# still running with WORK on its command line, as every process of the test has (daemons that are not our
+# children included).
+check_no_orphans() {
+	local pid left=()
+	for pid in "${pids[@]}"; do
+		stop_pid "$pid"
+	done
+	for pid in $(pgrep -f -- "$WORK" || true); do
+		left+=("$pid")
+		kill "$pid" 2>/dev/null || true
+	done
+	check no_orphan_processes "still running: ${left[*]}" [ ${#left[@]} -eq 0 ]
+}

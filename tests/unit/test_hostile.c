@@ -14,6 +14,7 @@
 #include "check.h"
 #include "clock.h"
 #include "csv_read.h"
+#include "fake_guest.h"
 #include "host.h"
 #include "phases.h"
 #include "scratch.h"
@@ -50,7 +51,6 @@ static const char hostile_kernel[] = "6.1\"},\"x\":{\"y\\"; /* would close run.j
 static const char hostile_map_memtype[] = "x\r\n1,2,3,4";
 
 struct guest_thread {
-	pthread_t tid;
 	enum guest_mode mode;
 	struct ivb_region *region;
 	int end_ret;
@@ -170,23 +170,16 @@ struct run_opts {
 /* Run host_writer's tests against a fake guest, as host_writer's main does. Returns: ivb_run_all's result. */
 static int run_against(const struct run_opts *o, const char *name)
 {
-	static char out_dir[256];
 	struct guest_thread gt = { .mode = o->mode };
 	struct ivb_host_config *cfg = &run.cfg;
-	int ret;
+	int ret = -EIO;
 
-	memset(&run, 0, sizeof(run));
-	gt.region = aligned_alloc(4096, REGION_SIZE);
-	CHECK(gt.region != NULL);
-	if (gt.region == NULL)
+	CHECK(fake_guest_prepare(&run, REGION_SIZE, tmpdir, name) == 0);
+	if (run.map.region == NULL)
 		return -ENOMEM;
-	memset(gt.region, 0, REGION_SIZE);
-	snprintf(out_dir, sizeof(out_dir), "%s/%s", tmpdir, name);
-	cfg->out_dir = out_dir;
-	cfg->shm_path = "(test region)";
+	gt.region = run.map.region;
 	cfg->iterations = ITERATIONS;
 	CHECK(ivb_parse_frame("4096", &cfg->latency_frame) == 0);
-	cfg->frames_arg = "";
 	cfg->timeout_s = 10;
 	cfg->corrupt_iteration = o->corrupt_iteration;
 	cfg->counters = o->counters;
@@ -213,36 +206,13 @@ static int run_against(const struct run_opts *o, const char *name)
 		cfg->corrupt_frame_set = o->corrupt_frame_set;
 		cfg->corrupt_frame = o->corrupt_frame;
 	}
-	run.map.region = gt.region;
-	run.map.size = REGION_SIZE;
-	run.map.fd = -1;
 	run.buffer_size = FRAME_BYTES;
 	run.frame = ivb_alloc_prefaulted(FRAME_BYTES);
 	run.reference = ivb_alloc_prefaulted(FRAME_BYTES);
-	ivb_output_init_manifest(&run, REGION_SIZE);
-	CHECK(ivb_output_open(&run) == 0);
-	CHECK(ivb_host_init(&run.host, gt.region, REGION_SIZE, 0x4242, LONG_NS, NULL, &cfg->plan) == 0);
-	CHECK(pthread_create(&gt.tid, NULL, guest_main, &gt) == 0);
-	CHECK(ivb_host_wait_guest(&run.host, &run.manifest.guest) == 0);
-	run.manifest.guest_known = 1;
 	run.messages_total = o->stream_policy != 0 ? 1 : ITERATIONS;
-	ret = ivb_run_all(&run);
-	if (ret == 0 && o->stream_policy != 0) {
-		alarm(60); /* a host that never ends a stream fails the test instead of hanging it */
-		ret = ivb_run_streams(&run);
-		alarm(0);
-	}
-	if (ret == 0)
-		ivb_host_finish(&run.host);
-	else
-		ivb_host_abort(&run.host, IVB_ABORT_PROTOCOL);
-	run.manifest.abort_reason = ret < 0 ? run.host.why : NULL;
-	ivb_output_write_manifest(&run, ret == 0 ? "completed" : "aborted");
-	ivb_output_close(&run);
-	pthread_join(gt.tid, NULL);
+	CHECK(fake_guest_run(&run, 0x4242, LONG_NS, true, guest_main, &gt, &ret) == 0);
 	ivb_free_buffer(run.frame, FRAME_BYTES);
 	ivb_free_buffer(run.reference, FRAME_BYTES);
-	free(gt.region);
 	return ret;
 }
 

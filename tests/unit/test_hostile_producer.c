@@ -17,6 +17,7 @@
 #include "check.h"
 #include "clock.h"
 #include "csv_read.h"
+#include "fake_guest.h"
 #include "host.h"
 #include "phases.h"
 #include "scratch.h"
@@ -44,7 +45,6 @@ enum producer_mode {
 };
 
 struct guest_thread {
-	pthread_t tid;
 	enum producer_mode mode;
 	struct ivb_region *region;
 	int consumed; /* a duplex stream: the guest consumer's return */
@@ -213,21 +213,14 @@ static struct ivb_run run; /* large: static */
  */
 static int run_against_for(enum producer_mode mode, uint32_t policy, const char *name, bool duplex, uint64_t seconds)
 {
-	static char out_dir[256];
 	struct guest_thread gt = { .mode = mode };
 	struct ivb_host_config *cfg = &run.cfg;
-	int ret;
+	int ret = -EIO;
 
-	memset(&run, 0, sizeof(run));
-	gt.region = aligned_alloc(4096, REGION_SIZE);
-	CHECK(gt.region != NULL);
-	if (gt.region == NULL)
+	CHECK(fake_guest_prepare(&run, REGION_SIZE, tmpdir, name) == 0);
+	if (run.map.region == NULL)
 		return -ENOMEM;
-	memset(gt.region, 0, REGION_SIZE);
-	snprintf(out_dir, sizeof(out_dir), "%s/%s", tmpdir, name);
-	cfg->out_dir = out_dir;
-	cfg->shm_path = "(test region)";
-	cfg->frames_arg = "";
+	gt.region = run.map.region;
 	cfg->timeout_s = 5;
 	cfg->plan = (struct ivb_plan){ .nstreams = 1 };
 	cfg->stream_seconds = seconds;
@@ -243,28 +236,8 @@ static int run_against_for(enum producer_mode mode, uint32_t policy, const char 
 	cfg->stream_directions[0] = duplex ? IVB_DIR_BOTH : IVB_DIR_GUEST_TO_HOST;
 	cfg->ndirections = 1;
 	cfg->nconsumers = IVB_STREAM_CONSUMERS_DEFAULT;
-	run.map.region = gt.region;
-	run.map.size = REGION_SIZE;
-	run.map.fd = -1;
-	ivb_output_init_manifest(&run, REGION_SIZE);
-	CHECK(ivb_output_open(&run) == 0);
-	CHECK(ivb_host_init(&run.host, gt.region, REGION_SIZE, 0x4343, LONG_NS, NULL, &cfg->plan) == 0);
-	CHECK(pthread_create(&gt.tid, NULL, guest_main, &gt) == 0);
-	CHECK(ivb_host_wait_guest(&run.host, &run.manifest.guest) == 0);
-	run.manifest.guest_known = 1;
 	run.messages_total = 1;
-	alarm(60); /* a host that never ends a stream fails the test instead of hanging it */
-	ret = ivb_run_streams(&run);
-	alarm(0);
-	if (ret == 0)
-		ivb_host_finish(&run.host);
-	else
-		ivb_host_abort(&run.host, IVB_ABORT_PROTOCOL);
-	run.manifest.abort_reason = ret < 0 ? run.host.why : NULL;
-	ivb_output_write_manifest(&run, ret == 0 ? "completed" : "aborted");
-	ivb_output_close(&run);
-	pthread_join(gt.tid, NULL);
-	free(gt.region);
+	CHECK(fake_guest_run(&run, 0x4343, LONG_NS, false, guest_main, &gt, &ret) == 0);
 	return ret;
 }
 

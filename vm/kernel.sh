@@ -130,6 +130,10 @@ if [ -n "${KERNEL:-}" ]; then
 fi
 
 mkdir -p "$CACHE"
+# One look-and-fetch at a time: two builds started together (make -j2) would each fetch, and the second's
+# replacement of the cache folder would pull it from under the first.
+exec 9>"$CACHE/.lock"
+flock 9
 pkg=$(current_package)
 if [ -z "$pkg" ] && [ -z "$(newest_cached)" ]; then
 	# A fresh machine may have no package lists yet.

@@ -66,6 +66,13 @@ def plain(value, limit=80):
     return "".join(ch if ch.isprintable() else "?" for ch in text)[:limit]
 
 
+def stream_title(frame_policy_verify, direction, more=()):
+    """How the answer names a stream, in each of its lines: "Stream 4k block xxh3, host -> guest" and its
+    consumer and "duplex" words where they apply."""
+    extra = "".join(f" {word.replace('-', ' ')}" for word in more)
+    return f"Stream {' '.join(frame_policy_verify)}, {DIRECTION_ARROWS.get(direction, direction)}{extra}"
+
+
 def stream_lines(ctx):
     figures = ctx.headline.by_key()
     streams = [key[:-len("/fps")] for key in figures if key.startswith("stream/") and key.endswith("/fps")]
@@ -76,8 +83,7 @@ def stream_lines(ctx):
         # consumers, /duplex both ways at once (repeats.stream_samples)
         words = base.split("/")[1:]
         direction = words[3] if len(words) > 3 else H2G
-        consumer = "".join(f" {word.replace('-', ' ')}" for word in words[4:])
-        text = f"Stream {' '.join(words[:3])}, {DIRECTION_ARROWS.get(direction, direction)}{consumer}: {quote(fps)}"
+        text = f"{stream_title(words[:3], direction, words[4:])}: {quote(fps)}"
         keys = (fps.spec.key,)
         latency = figures.get(base + "/latency")
         if latency is not None:
@@ -196,7 +202,10 @@ def bottleneck_lines(ctx):
     for stream in load_streams(run).streams[:1]:
         sentences = stream_bottlenecks(stream, stream.record, stream_figures(stream))
         if sentences:
-            out.append(AnswerLine("bottleneck", f"Stream {stream.number}: {sentences[0]}"))
+            more = ((f"consumer-{stream.consumer}",) if stream.several_consumers else ()) + \
+                (("duplex",) if stream.duplex else ())
+            title = stream_title((stream.frame_type, stream.policy, stream.verify), stream.direction, more)
+            out.append(AnswerLine("bottleneck", f"{title}: {sentences[0]}"))
     return out
 
 

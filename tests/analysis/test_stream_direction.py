@@ -62,6 +62,9 @@ def test_answer_headline_and_summary_keep_the_directions_apart(tmp_path):
     answer = [text for text in summary["answer"] if text.startswith("Stream 4k block xxh3")]
     assert any(", host -> guest: " in text and "; latency " in text for text in answer), answer
     assert any(", guest -> host: " in text and "; host hold " in text for text in answer), answer
+    # every line about a stream names it as the stream lines do (not by its number in STREAMING)
+    streams = [text for text in summary["answer"] if text.startswith("Stream")]
+    assert len(streams) == 3 and all(text.startswith("Stream 4k block xxh3, ") for text in streams), streams
     assert (tmp_path / "streaming.png").stat().st_size > 0
 
 

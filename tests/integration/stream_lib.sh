@@ -70,3 +70,14 @@ check_stream() { # out python-expression...
 	"$PYTHON" "$TOP/tests/check_stream.py" "$@"
 }
 
+# After run_stream with --corrupt-frame 3: both sides exited 1, frame 3 alone failed its check (bad_checksum),
+# and the streams hold the test's own condition. Says why in the test's FAIL line; returns non-zero then.
+check_frame3_caught() { # name out python-expression
+	if [ "$host_rc" -ne 1 ] || [ "$guest_rc" -ne 1 ]; then
+		fail "$1" "exit host $host_rc guest $guest_rc, expected 1 and 1"
+		return 1
+	fi
+	check_stream "$2" "$3" '[r["frame"] for r in mine if r["success"] == "0"] == ["3"]' \
+		'next(r for r in mine if r["frame"] == "3")["status"] == "bad_checksum"' || { fail "$1" "stream figures"; return 1; }
+}
+

@@ -63,6 +63,18 @@ static void test_device_search(void)
 	unlink(path);
 }
 
+/* A bell with no server: our vector is eventfd own, peer 5's is eventfd peer (each side's end in one process). */
+static void bell_on_eventfds(struct ivb_bell *b, int own, int peer)
+{
+	memset(b, 0, sizeof(*b));
+	b->dev_fd = -1;
+	b->link.sock = b->link.shm_fd = -1;
+	b->link.own_fd = own;
+	b->link.peers[0].id = 5;
+	b->link.peers[0].fd = peer;
+	b->link.npeers = 1;
+}
+
 static void test_ring_and_wait(void)
 {
 	int a = eventfd(0, EFD_CLOEXEC), c = eventfd(0, EFD_CLOEXEC);
@@ -70,13 +82,7 @@ static void test_ring_and_wait(void)
 	uint64_t t0;
 
 	CHECK(a >= 0 && c >= 0);
-	memset(&b, 0, sizeof(b));
-	b.dev_fd = -1;
-	b.link.sock = b.link.shm_fd = -1;
-	b.link.own_fd = a;
-	b.link.peers[0].id = 5;
-	b.link.peers[0].fd = c;
-	b.link.npeers = 1;
+	bell_on_eventfds(&b, a, c);
 	CHECK(ivb_bell_known(&b, 5) == 1);
 	CHECK(ivb_bell_known(&b, 6) == 0);
 	CHECK(ivb_bell_known(&b, 70000) == 0);
@@ -105,13 +111,7 @@ static void test_paired_wait_loses_no_ring(void)
 	struct ivb_bell b, first, second;
 
 	CHECK(a >= 0 && c >= 0);
-	memset(&b, 0, sizeof(b));
-	b.dev_fd = -1;
-	b.link.sock = b.link.shm_fd = -1;
-	b.link.own_fd = a;
-	b.link.peers[0].id = 5;
-	b.link.peers[0].fd = c;
-	b.link.npeers = 1;
+	bell_on_eventfds(&b, a, c);
 	CHECK(ivb_bell_pair(&b, &first, &second) == 0);
 	/* The peer rings once; the first copy reads it: the second still wakes, once. */
 	CHECK(write(a, &(uint64_t){ 1 }, 8) == 8);
